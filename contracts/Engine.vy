@@ -1,0 +1,1065 @@
+# pragma version ~=0.4.3
+# pragma nonreentrancy on
+# pragma experimental-codegen
+# pragma optimize codesize
+"""
+@title Engine
+@notice vyperp's perpetual-futures engine: cross-margin accounts, skew-priced
+        markets with continuous funding, bracketed and risk-adjusted margin,
+        tiered liquidation, an insurance fund and a bad-debt waterfall ending in
+        auto-deleveraging. All collateral sits here; the liquidity pool contract
+        is the ERC-4626 share ledger over `pool_balance`.
+@dev Money is 1e18 fixed point inside; the token's decimals are converted at the
+     boundary with `PRECISION`. Every value that moves between two ledgers moves
+     the same integer on both sides, so
+         token.balanceOf(self) * PRECISION == sum(margin) + pool_balance + insurance_fund
+     holds to the wei (absent direct donations). Rounding always favours the
+     protocol: traders' PnL and funding receipts round down, their payments up.
+     Nothing here loops over accounts: an operation touches one account and the
+     markets that account holds (at most MAX_MARKETS).
+
+     Conventions: sizes are signed base units (1e18 = one coin); prices are USD
+     per coin, 1e18; rates are 1e18 fractions (funding per 8h).
+"""
+
+from ethereum.ercs import IERC20
+from ethereum.ercs import IERC20Detailed
+from snekmate.utils import math
+from interfaces import IAggregatorV3
+import fixed_math
+import funding_models
+import margin_brackets
+import pricing
+import engine_types
+
+# ------------------------------------------------------------------ constants
+
+MAX_MARKETS: constant(uint256) = 16
+MAX_TIERS: constant(uint256) = engine_types.MAX_TIERS
+MAX_BATCH: constant(uint256) = 64
+WAD: constant(uint256) = 10**18
+IWAD: constant(int256) = 10**18
+
+# ------------------------------------------------------------------ structs
+
+struct Fill:
+    price: uint256
+    realized_pnl: int256
+    fee: uint256
+
+# ------------------------------------------------------------------ storage
+
+COLLATERAL: public(immutable(address))
+PRECISION: public(immutable(uint256))
+CONFIGURATOR: public(immutable(address))
+
+pool: public(address)
+market_count: public(uint256)
+market_config: public(HashMap[uint256, engine_types.MarketConfig])
+market_state: public(HashMap[uint256, engine_types.MarketState])
+risk_config: public(HashMap[uint256, engine_types.RiskConfig])
+rate_limit: public(HashMap[uint256, engine_types.RateLimit])
+_brackets: HashMap[uint256, DynArray[margin_brackets.MarginBracket, margin_brackets.MAX_BRACKETS]]
+_price_scale: HashMap[uint256, uint256]
+liquidation_config: public(engine_types.LiquidationConfig)
+_tiers: DynArray[engine_types.LiquidationTier, MAX_TIERS]
+
+margin: public(HashMap[address, int256])
+_positions: HashMap[address, HashMap[uint256, engine_types.Position]]
+open_markets: public(HashMap[address, uint256])
+last_partial_liquidation: public(HashMap[address, uint256])
+
+pool_balance: public(int256)
+insurance_fund: public(uint256)
+
+# ------------------------------------------------------------------ events
+
+event Deposited:
+    account: indexed(address)
+    amount: uint256
+
+event Withdrawn:
+    account: indexed(address)
+    amount: uint256
+
+event PositionModified:
+    account: indexed(address)
+    market: indexed(uint256)
+    size_delta: int256
+    fill_price: uint256
+    new_size: int256
+    fee: uint256
+    realized_pnl: int256
+
+event FundingSettled:
+    account: indexed(address)
+    market: indexed(uint256)
+    amount: int256                   # paid by the account (negative = received)
+    to_insurance: uint256            # size-tier surcharge
+
+event FundingAccrued:
+    market: indexed(uint256)
+    funding_rate: int256
+    cumulative_funding_per_unit: int256
+    index_price: uint256
+
+event OraclePriceAccepted:
+    market: indexed(uint256)
+    round_id: uint80
+    price: uint256
+    variance_ema: uint256
+
+event Liquidated:
+    account: indexed(address)
+    market: indexed(uint256)
+    keeper: indexed(address)
+    size_closed: int256
+    price: uint256
+    notional: uint256
+    tier: uint256
+    keeper_reward: uint256
+    penalty: uint256
+    remaining_size: int256
+
+event BadDebtCovered:
+    account: indexed(address)
+    bad_debt: uint256
+    from_insurance: uint256
+    from_pool: uint256
+
+event AutoDeleveraged:
+    account: indexed(address)
+    market: indexed(uint256)
+    size_closed: int256
+    price: uint256
+    realized_pnl: int256
+    haircut: uint256
+
+event PoolCredited:
+    amount: uint256
+
+event PoolDebited:
+    receiver: indexed(address)
+    amount: uint256
+
+event InsuranceFunded:
+    sender: indexed(address)
+    amount: uint256
+
+event MarketAdded:
+    market: indexed(uint256)
+    oracle: address
+
+event OraclePriceReanchored:
+    market: indexed(uint256)
+    price: uint256
+
+# ------------------------------------------------------------------ constructor
+
+
+@deploy
+def __init__(collateral: address, configurator: address):
+    """
+    @param collateral The margin token (at most 18 decimals).
+    @param configurator The only account that may change parameters (the
+           MarketConfigurator contract, which checks roles and validates).
+    """
+    decimals: uint8 = staticcall IERC20Detailed(collateral).decimals()
+    assert decimals <= 18, "Token decimals above 18"
+    assert configurator != empty(address), "Zero address"
+    COLLATERAL = collateral
+    PRECISION = 10 ** convert(18 - decimals, uint256)
+    CONFIGURATOR = configurator
+
+# ================================================================== accounts
+
+
+@external
+def deposit(amount: uint256):
+    """
+    @notice Move `amount` collateral tokens (token decimals) into the caller's margin.
+    @dev Reverts "Zero amount"; the token's own revert if allowance/balance is short.
+    """
+    assert amount > 0, "Zero amount"
+    assert extcall IERC20(COLLATERAL).transferFrom(msg.sender, self, amount, default_return_value=True), "Transfer failed"
+    self.margin[msg.sender] += convert(amount * PRECISION, int256)
+    log Deposited(account=msg.sender, amount=amount)
+
+
+@external
+def withdraw(amount: uint256):
+    """
+    @notice Withdraw `amount` tokens of realized margin, keeping initial margin.
+    @dev Reverts "Zero amount", "Insufficient margin" (more than the realized
+         balance), "Below initial margin" (open positions would lack initial
+         margin), "Pool in deficit" (bad debt pending: withdrawals wait for ADL),
+         and the oracle reasons of every market the account holds.
+    """
+    assert amount > 0, "Zero amount"
+    internal_amount: int256 = convert(amount * PRECISION, int256)
+    assert self.margin[msg.sender] >= internal_amount, "Insufficient margin"
+    assert self.pool_balance >= 0, "Pool in deficit"
+    self.margin[msg.sender] -= internal_amount
+    if self.open_markets[msg.sender] != 0:
+        health: engine_types.Health = self._health(msg.sender, MAX_MARKETS, 0)
+        assert health.equity >= convert(health.initial_margin, int256), "Below initial margin"
+    assert extcall IERC20(COLLATERAL).transfer(msg.sender, amount, default_return_value=True), "Transfer failed"
+    log Withdrawn(account=msg.sender, amount=amount)
+
+# ================================================================== trading
+
+
+@external
+def trade(market: uint256, size_delta: int256, acceptable_price: uint256) -> uint256:
+    """
+    @notice Open, increase, reduce, close or flip the caller's position in `market`
+            by `size_delta` (signed base units), filling at the average of the mark
+            before and after the trade. Buys revert if the fill is above
+            `acceptable_price`, sells if it is below.
+    @return The fill price.
+    @dev Reverts "Unknown market", "Zero size", "Market paused" (a paused market
+         accepts only reductions), "Slippage", "Max open interest",
+         "Below initial margin" (after a risk-increasing trade), and the oracle
+         reasons ("Oracle answer not positive", "Oracle stale", "Oracle price jump").
+    """
+    assert market < self.market_count, "Unknown market"
+    assert size_delta != 0, "Zero size"
+    index_price: uint256 = self._touch_market(market)
+    self._settle_funding(msg.sender, market, index_price)
+    old_size: int256 = self._positions[msg.sender][market].size
+    new_size: int256 = old_size + size_delta
+    reduces: bool = abs(new_size) < abs(old_size) and (new_size == 0 or (new_size > 0) == (old_size > 0))
+    assert reduces or not self.market_state[market].paused, "Market paused"
+
+    fill: Fill = self._execute(msg.sender, market, size_delta, index_price, True)
+    if size_delta > 0:
+        assert fill.price <= acceptable_price, "Slippage"
+    else:
+        assert fill.price >= acceptable_price, "Slippage"
+
+    if not reduces:
+        assert self.market_state[market].long_open_interest <= self.market_config[market].max_open_interest, "Max open interest"
+        assert self.market_state[market].short_open_interest <= self.market_config[market].max_open_interest, "Max open interest"
+        health: engine_types.Health = self._health(msg.sender, market, index_price)
+        assert health.equity >= convert(health.initial_margin, int256), "Below initial margin"
+    log PositionModified(account=msg.sender, market=market, size_delta=size_delta, fill_price=fill.price, new_size=new_size, fee=fill.fee, realized_pnl=fill.realized_pnl)
+    return fill.price
+
+
+@external
+def poke(market: uint256):
+    """
+    @notice Accept the latest oracle round and accrue funding for `market`.
+            Keepers and the feeder call it so the volatility EWMA sees every round.
+    @dev Reverts "Unknown market" and the oracle reasons.
+    """
+    assert market < self.market_count, "Unknown market"
+    self._touch_market(market)
+
+# ================================================================== liquidation
+
+
+@external
+def liquidate(account: address) -> uint256:
+    """
+    @notice One tiered liquidation step on `account`; the caller earns the keeper reward.
+    @return The size closed (absolute, base units).
+    @dev Reverts "Account not liquidatable", "Liquidation cool-down",
+         "Liquidation rate limit" and the oracle reasons.
+    """
+    return self._liquidate(account, msg.sender, True)
+
+
+@external
+def liquidate_many(accounts: DynArray[address, MAX_BATCH]) -> uint256:
+    """
+    @notice Batch entry point for keepers: one step on each liquidatable account;
+            healthy accounts, accounts in cool-down and rate-limited markets are skipped.
+    @return Number of accounts liquidated.
+    @dev Oracle failures still revert the whole batch.
+    """
+    liquidated: uint256 = 0
+    for account: address in accounts:
+        if self._liquidate(account, msg.sender, False) > 0:
+            liquidated += 1
+    return liquidated
+
+
+@external
+def auto_deleverage(market: uint256, candidates: DynArray[address, MAX_BATCH]) -> uint256:
+    """
+    @notice Last step of the bad-debt waterfall. Once the insurance fund is empty and
+            the pool's value is negative, close profitable positions in `market` at the
+            mark price and haircut their profit by the remaining deficit.
+    @dev Ranking: a keeper supplies candidates sorted by descending score, score =
+         unrealized PnL / account equity (PnL share times leverage, as exchanges rank
+         ADL). The contract verifies each is profitable and the order; it does not
+         search all accounts. Stops once the deficit is covered.
+         Reverts "Unknown market", "ADL not needed", "ADL candidate not profitable",
+         "ADL candidates not ranked".
+    @return Number of positions closed.
+    """
+    assert market < self.market_count, "Unknown market"
+    assert self.insurance_fund == 0, "ADL not needed"
+    pool_value: int256 = self._pool_value()
+    assert pool_value < 0, "ADL not needed"
+    deficit: uint256 = convert(-pool_value, uint256)
+    index_price: uint256 = self._touch_market(market)
+    previous_score: int256 = max_value(int256)
+    closed: uint256 = 0
+    for account: address in candidates:
+        if deficit == 0:
+            break
+        haircut: uint256 = 0
+        haircut, previous_score = self._deleverage(account, market, index_price, deficit, previous_score)
+        deficit -= haircut
+        closed += 1
+    return closed
+
+
+@internal
+def _deleverage(account: address, market: uint256, index_price: uint256, deficit: uint256, previous_score: int256) -> (uint256, int256):
+    """
+    @dev Verify one ADL candidate, close it at mark and haircut its profit.
+    @return (haircut, the candidate's score).
+    """
+    self._settle_funding(account, market, index_price)
+    mark: uint256 = self._mark(market, index_price)
+    position_size: int256 = self._positions[account][market].size
+    pnl: int256 = pricing._pnl(position_size, mark, self._positions[account][market].entry_price)
+    assert pnl > 0, "ADL candidate not profitable"
+    score: int256 = pnl * IWAD // max(self._health(account, market, index_price).equity, 1)
+    assert score <= previous_score, "ADL candidates not ranked"
+    self.margin[account] += self._rebase_position(account, market, -position_size, mark)
+    self.pool_balance -= pnl
+    haircut: uint256 = min(convert(pnl, uint256), deficit)
+    self.margin[account] -= convert(haircut, int256)
+    self.pool_balance += convert(haircut, int256)
+    log AutoDeleveraged(account=account, market=market, size_closed=-position_size, price=mark, realized_pnl=pnl, haircut=haircut)
+    return (haircut, score)
+
+# ================================================================== liquidity pool ledger
+
+
+@external
+def pool_credit(amount: uint256):
+    """
+    @notice Called by the pool after it moved `amount` tokens of an LP deposit here.
+    @dev Reverts "Not pool".
+    """
+    assert msg.sender == self.pool, "Not pool"
+    self.pool_balance += convert(amount * PRECISION, int256)
+    log PoolCredited(amount=amount)
+
+
+@external
+def pool_debit(amount: uint256, receiver: address):
+    """
+    @notice Called by the pool to pay an LP withdrawal of `amount` tokens to `receiver`.
+    @dev Reverts "Not pool", "Pool reserve" (the pool must keep
+         `pool_reserve_ratio` of open-interest notional and a non-negative balance).
+    """
+    assert msg.sender == self.pool, "Not pool"
+    assert amount <= self._pool_withdrawable(), "Pool reserve"
+    self.pool_balance -= convert(amount * PRECISION, int256)
+    assert extcall IERC20(COLLATERAL).transfer(receiver, amount, default_return_value=True), "Transfer failed"
+    log PoolDebited(receiver=receiver, amount=amount)
+
+
+@external
+def fund_insurance(amount: uint256):
+    """
+    @notice Add `amount` tokens to the insurance fund (anyone).
+    @dev Reverts "Zero amount".
+    """
+    assert amount > 0, "Zero amount"
+    assert extcall IERC20(COLLATERAL).transferFrom(msg.sender, self, amount, default_return_value=True), "Transfer failed"
+    self.insurance_fund += amount * PRECISION
+    log InsuranceFunded(sender=msg.sender, amount=amount)
+
+# ================================================================== parameters
+# Applied only from the configurator, which checks roles, validates and logs.
+
+
+@external
+def set_pool(new_pool: address):
+    """
+    @notice Bind the liquidity pool contract (once).
+    @dev Reverts "Not configurator", "Pool already set".
+    """
+    assert msg.sender == CONFIGURATOR, "Not configurator"
+    assert self.pool == empty(address), "Pool already set"
+    self.pool = new_pool
+
+
+@external
+def add_market(config: engine_types.MarketConfig, brackets: DynArray[margin_brackets.MarginBracket, margin_brackets.MAX_BRACKETS], risk: engine_types.RiskConfig) -> uint256:
+    """
+    @notice List a new market; the oracle's latest round becomes its anchor price.
+    @return The market id.
+    @dev Reverts "Not configurator", "Too many markets", "Oracle decimals above 18",
+         "Oracle answer not positive", "Oracle stale".
+    """
+    assert msg.sender == CONFIGURATOR, "Not configurator"
+    market: uint256 = self.market_count
+    assert market < MAX_MARKETS, "Too many markets"
+    oracle_decimals: uint8 = staticcall IAggregatorV3(config.oracle).decimals()
+    assert oracle_decimals <= 18, "Oracle decimals above 18"
+    self._price_scale[market] = 10 ** convert(18 - oracle_decimals, uint256)
+    self.market_count = market + 1
+    self.market_config[market] = config
+    self._brackets[market] = brackets
+    self.risk_config[market] = risk
+    self.market_state[market].risk_multiplier = WAD
+    self.market_state[market].last_funding_time = block.timestamp
+    self._reanchor(market)
+    return market
+
+
+@external
+def set_market_config(market: uint256, config: engine_types.MarketConfig):
+    """
+    @notice Replace a market's parameters; funding accrues first under the old ones.
+    @dev Reverts "Not configurator", "Unknown market", "Oracle changed", and the oracle reasons.
+    """
+    self._check_configurator(market)
+    assert config.oracle == self.market_config[market].oracle, "Oracle changed"
+    self._touch_market(market)
+    self.market_config[market] = config
+
+
+@external
+def set_margin_brackets(market: uint256, brackets: DynArray[margin_brackets.MarginBracket, margin_brackets.MAX_BRACKETS]):
+    """
+    @dev Reverts "Not configurator", "Unknown market".
+    """
+    self._check_configurator(market)
+    self._brackets[market] = brackets
+
+
+@external
+def set_risk_config(market: uint256, config: engine_types.RiskConfig):
+    """
+    @dev Reverts "Not configurator", "Unknown market".
+    """
+    self._check_configurator(market)
+    self.risk_config[market] = config
+
+
+@external
+def set_rate_limit(market: uint256, limit: engine_types.RateLimit):
+    """
+    @dev Reverts "Not configurator", "Unknown market". Restarts the window.
+    """
+    self._check_configurator(market)
+    self.rate_limit[market] = limit
+    self.market_state[market].liquidation_window_start = block.timestamp
+    self.market_state[market].liquidation_window_notional = 0
+
+
+@external
+def set_liquidation_config(config: engine_types.LiquidationConfig, tiers: DynArray[engine_types.LiquidationTier, MAX_TIERS]):
+    """
+    @dev Reverts "Not configurator".
+    """
+    assert msg.sender == CONFIGURATOR, "Not configurator"
+    self.liquidation_config = config
+    self._tiers = tiers
+
+
+@external
+def set_paused(market: uint256, paused: bool):
+    """
+    @notice Pause (only reductions and closes accepted) or unpause a market.
+    @dev Reverts "Not configurator", "Unknown market".
+    """
+    self._check_configurator(market)
+    self.market_state[market].paused = paused
+
+
+@external
+def reanchor_price(market: uint256):
+    """
+    @notice Accept the oracle's latest round without the jump bound (after a guardian
+            verified a gap, e.g. the market sat untouched through a large move).
+    @dev Reverts "Not configurator", "Unknown market", "Oracle answer not positive", "Oracle stale".
+    """
+    self._check_configurator(market)
+    self._touch_market_unbounded(market)
+
+
+@view
+@internal
+def _check_configurator(market: uint256):
+    assert msg.sender == CONFIGURATOR, "Not configurator"
+    assert market < self.market_count, "Unknown market"
+
+# ================================================================== views
+# Only what the engine itself needs and keepers read in bulk; the front-end views
+# (PnL, pending funding, fill price, liquidation price, ...) live in EngineLens.
+
+
+@view
+@external
+def position(account: address, market: uint256) -> engine_types.Position:
+    """
+    @notice The stored position (size, entry price, funding index at last settlement).
+    """
+    return self._positions[account][market]
+
+
+@view
+@external
+def brackets_of(market: uint256) -> DynArray[margin_brackets.MarginBracket, margin_brackets.MAX_BRACKETS]:
+    """
+    @notice The notional brackets of a market.
+    """
+    return self._brackets[market]
+
+
+@view
+@external
+def liquidation_tiers() -> DynArray[engine_types.LiquidationTier, MAX_TIERS]:
+    """
+    @notice The liquidation tiers, in order of application.
+    """
+    return self._tiers
+
+
+@view
+@external
+def index_price(market: uint256) -> uint256:
+    """
+    @notice The guarded oracle price (reverts with the oracle reasons).
+    """
+    return self._read_index_price(market, True)[0]
+
+
+@view
+@external
+def mark_price(market: uint256) -> uint256:
+    """
+    @notice index * (1 + skew / skew_scale), premium bounded.
+    """
+    return self._mark(market, self._read_index_price(market, True)[0])
+
+
+@view
+@external
+def funding_now(market: uint256) -> (int256, int256):
+    """
+    @notice (cumulative funding per unit, funding rate per 8h) as of this block,
+            including accrual since the market was last touched.
+    """
+    return self._funding_now(market, self._read_index_price(market, True)[0])
+
+
+@view
+@external
+def account_health(account: address) -> engine_types.Health:
+    """
+    @notice Equity (margin + PnL at mark - pending funding), initial and maintenance
+            requirements, and the position a liquidation would reduce first.
+    """
+    return self._health(account, MAX_MARKETS, 0)
+
+
+@view
+@external
+def pool_value() -> int256:
+    """
+    @notice The pool's net value: its balance minus traders' unrealized PnL against it
+            plus the funding they owe it (rounded against the pool).
+    """
+    return self._pool_value()
+
+
+@view
+@external
+def pool_withdrawable() -> uint256:
+    """
+    @notice Tokens LPs can withdraw now without breaking the pool reserve.
+    """
+    return self._pool_withdrawable()
+
+# ================================================================== internal: oracle
+
+
+@view
+@internal
+def _read_index_price(market: uint256, bounded: bool) -> (uint256, uint80):
+    """
+    @dev The one guarded path to the oracle: stale rounds, non-positive answers and
+         (if `bounded`) jumps beyond max_price_jump from the last accepted price revert.
+    """
+    round_id: uint80 = 0
+    answer: int256 = 0
+    started_at: uint256 = 0
+    updated_at: uint256 = 0
+    answered_in: uint80 = 0
+    round_id, answer, started_at, updated_at, answered_in = staticcall IAggregatorV3(self.market_config[market].oracle).latestRoundData()
+    assert answer > 0, "Oracle answer not positive"
+    assert updated_at + self.market_config[market].max_oracle_age >= block.timestamp, "Oracle stale"
+    price: uint256 = convert(answer, uint256) * self._price_scale[market]
+    if bounded and round_id != self.market_state[market].last_round_id:
+        last_price: uint256 = self.market_state[market].last_price
+        move: uint256 = price - last_price if price > last_price else last_price - price
+        assert move * WAD <= last_price * self.market_config[market].max_price_jump, "Oracle price jump"
+    return (price, round_id)
+
+
+@internal
+def _touch_market(market: uint256) -> uint256:
+    """
+    @dev Accept the oracle round, accrue funding, refresh the risk multiplier.
+    """
+    price: uint256 = 0
+    round_id: uint80 = 0
+    price, round_id = self._read_index_price(market, True)
+    self._accept(market, price, round_id)
+    return price
+
+
+@internal
+def _touch_market_unbounded(market: uint256) -> uint256:
+    price: uint256 = 0
+    round_id: uint80 = 0
+    price, round_id = self._read_index_price(market, False)
+    self._accept(market, price, round_id)
+    log OraclePriceReanchored(market=market, price=price)
+    return price
+
+
+@internal
+def _reanchor(market: uint256):
+    price: uint256 = 0
+    round_id: uint80 = 0
+    price, round_id = self._read_index_price(market, False)
+    self.market_state[market].last_price = price
+    self.market_state[market].last_round_id = round_id
+    log OraclePriceAccepted(market=market, round_id=round_id, price=price, variance_ema=0)
+
+
+@internal
+def _accept(market: uint256, price: uint256, round_id: uint80):
+    """
+    @dev Funding first (the interval since the last touch accrues under the old skew),
+         then the new oracle round, then the risk multiplier both feed.
+    """
+    accrued: bool = self._accrue_funding(market, price)
+    rolled: bool = self._accept_round(market, price, round_id)
+    if accrued or rolled:
+        self.market_state[market].risk_multiplier = self._risk_multiplier(market)
+
+
+@internal
+def _accrue_funding(market: uint256, price: uint256) -> bool:
+    elapsed: uint256 = block.timestamp - self.market_state[market].last_funding_time
+    if elapsed == 0:
+        return False
+    cumulative: int256 = 0
+    rate: int256 = 0
+    cumulative, rate = self._funding_now(market, price)
+    self.market_state[market].cumulative_funding_per_unit = cumulative
+    self.market_state[market].funding_rate = rate
+    self.market_state[market].last_funding_time = block.timestamp
+    ema_period: uint256 = self.risk_config[market].funding_ema_period
+    if ema_period > 0:
+        ema: int256 = self.market_state[market].funding_rate_ema
+        weight: int256 = convert(min(elapsed * WAD // ema_period, WAD), int256)
+        self.market_state[market].funding_rate_ema = ema + (rate - ema) * weight // IWAD
+    log FundingAccrued(market=market, funding_rate=rate, cumulative_funding_per_unit=cumulative, index_price=price)
+    return True
+
+
+@internal
+def _accept_round(market: uint256, price: uint256, round_id: uint80) -> bool:
+    """
+    @dev A new oracle round updates the EWMA of squared log-returns.
+    """
+    if round_id == self.market_state[market].last_round_id:
+        return False
+    last_price: uint256 = self.market_state[market].last_price
+    variance: uint256 = self.market_state[market].variance_ema
+    weight: uint256 = self.risk_config[market].variance_ewma_weight
+    if weight > 0 and last_price > 0:
+        log_return: int256 = math._wad_ln(convert(price * WAD // last_price, int256))
+        variance = (variance * (WAD - weight) + convert(log_return * log_return // IWAD, uint256) * weight) // WAD
+        self.market_state[market].variance_ema = variance
+    self.market_state[market].last_price = price
+    self.market_state[market].last_round_id = round_id
+    log OraclePriceAccepted(market=market, round_id=round_id, price=price, variance_ema=variance)
+    return True
+
+
+@view
+@internal
+def _risk_multiplier(market: uint256) -> uint256:
+    """
+    @dev 1 + volatility term + funding term, bounded by max_multiplier.
+         volatility term = weight * max(0, sqrt(EWMA variance) / reference - 1);
+         funding term = weight * |F - EMA(F)|.
+    """
+    multiplier: uint256 = WAD
+    volatility_weight: uint256 = self.risk_config[market].volatility_weight
+    if volatility_weight > 0 and self.risk_config[market].variance_ewma_weight > 0:
+        volatility: uint256 = isqrt(self.market_state[market].variance_ema * WAD)
+        reference: uint256 = self.risk_config[market].reference_volatility
+        if volatility > reference:
+            multiplier += fixed_math._umul_up((volatility - reference) * WAD // reference, volatility_weight)
+    funding_weight: uint256 = self.risk_config[market].funding_weight
+    if funding_weight > 0:
+        deviation: int256 = self.market_state[market].funding_rate - self.market_state[market].funding_rate_ema
+        multiplier += fixed_math._umul_up(convert(abs(deviation), uint256), funding_weight)
+    return min(multiplier, self.risk_config[market].max_multiplier)
+
+# ================================================================== internal: funding and pricing
+
+
+@view
+@internal
+def _funding_now(market: uint256, index_price: uint256) -> (int256, int256):
+    """
+    @dev (cumulative funding per unit, rate) as of now, without writing. The rate in
+         force since the last touch is set by the skew then, which only a touch changes,
+         so accrual between touches is exact for LINEAR/NONLINEAR and trapezoidal for
+         VELOCITY. Accrual uses the index price read at the touch.
+    """
+    cumulative: int256 = self.market_state[market].cumulative_funding_per_unit
+    elapsed: uint256 = block.timestamp - self.market_state[market].last_funding_time
+    cap: int256 = convert(self.market_config[market].max_funding_rate, int256)
+    premium: int256 = funding_models._premium(self._skew(market), self.market_config[market].skew_scale, self.market_config[market].max_premium)
+    start_rate: int256 = 0
+    rate: int256 = 0
+    if self.market_config[market].funding_model == funding_models.VELOCITY:
+        start_rate = self.market_state[market].funding_rate
+        rate = fixed_math._clamp(funding_models._velocity_rate(start_rate, premium, self.market_config[market].funding_velocity, elapsed), -cap, cap)
+    else:
+        rate = fixed_math._clamp(funding_models._premium_rate(premium, self.market_config[market].interest_rate, self.market_config[market].funding_clamp, self.market_config[market].funding_model, self.market_config[market].nonlinear_threshold, self.market_config[market].nonlinear_coefficient), -cap, cap)
+        start_rate = rate
+    if elapsed > 0:
+        cumulative += funding_models._index_increment(start_rate, rate, index_price, elapsed)
+    return (cumulative, rate)
+
+
+@view
+@internal
+def _skew(market: uint256) -> int256:
+    return convert(self.market_state[market].long_open_interest, int256) - convert(self.market_state[market].short_open_interest, int256)
+
+
+@view
+@internal
+def _mark(market: uint256, index_price: uint256) -> uint256:
+    return pricing._mark_price(index_price, self._skew(market), self.market_config[market].skew_scale, self.market_config[market].max_premium)
+
+
+@view
+@internal
+def _owed(account: address, market: uint256, cumulative: int256, index_price: uint256) -> (int256, uint256):
+    return pricing._funding_owed(self._positions[account][market].size, cumulative, self._positions[account][market].funding_index, index_price, self.market_config[market].size_tier_notional, self.market_config[market].size_tier_multiplier)
+
+
+@internal
+def _settle_funding(account: address, market: uint256, index_price: uint256):
+    """
+    @dev Move the funding a touched position owes between its margin and the pool
+         (size-tier surcharge to insurance), and reset its funding index.
+    """
+    size: int256 = self._positions[account][market].size
+    cumulative: int256 = self.market_state[market].cumulative_funding_per_unit
+    old_index: int256 = self._positions[account][market].funding_index
+    if size == 0 or cumulative == old_index:
+        return
+    owed: int256 = 0
+    surcharge: uint256 = 0
+    owed, surcharge = self._owed(account, market, cumulative, index_price)
+    self.margin[account] -= owed + convert(surcharge, int256)
+    self.pool_balance += owed
+    self.insurance_fund += surcharge
+    self._positions[account][market].funding_index = cumulative
+    self.market_state[market].sum_size_funding_index += size * (cumulative - old_index)
+    log FundingSettled(account=account, market=market, amount=owed, to_insurance=surcharge)
+
+
+@internal
+def _execute(account: address, market: uint256, size_delta: int256, index_price: uint256, charge_fee: bool) -> Fill:
+    """
+    @dev Fill `size_delta` for a funding-settled position at the skew-adjusted price:
+         realize its PnL, charge the fee (pool, and the insurance share), update the
+         position, open interest and the pool's aggregates.
+    """
+    skew: int256 = self._skew(market)
+    fill_price: uint256 = pricing._fill_price(index_price, skew, size_delta, self.market_config[market].skew_scale, self.market_config[market].max_premium)
+    fee: uint256 = 0
+    if charge_fee:
+        fee = pricing._trade_fee(skew, size_delta, fill_price, self.market_config[market].maker_fee, self.market_config[market].taker_fee)
+    pnl: int256 = self._rebase_position(account, market, size_delta, fill_price)
+    self.margin[account] += pnl - convert(fee, int256)
+    self.pool_balance -= pnl
+    if fee > 0:
+        to_insurance: uint256 = fixed_math._umul_down(fee, self.liquidation_config.insurance_fee_share)
+        self.pool_balance += convert(fee - to_insurance, int256)
+        self.insurance_fund += to_insurance
+    return Fill(price=fill_price, realized_pnl=pnl, fee=fee)
+
+
+@internal
+def _rebase_position(account: address, market: uint256, size_delta: int256, price: uint256) -> int256:
+    """
+    @dev Realize the old position's PnL at `price` and set size += delta, entry = price.
+         Keeps open interest, the pool aggregates and the open-market mask exact.
+    @return The realized PnL (rounded down), not yet booked to the margin.
+    """
+    old_size: int256 = self._positions[account][market].size
+    old_entry: uint256 = self._positions[account][market].entry_price
+    new_size: int256 = old_size + size_delta
+    pnl: int256 = pricing._pnl(old_size, price, old_entry)
+    cumulative: int256 = self.market_state[market].cumulative_funding_per_unit
+
+    self.market_state[market].sum_size_entry_price += new_size * convert(price, int256) - old_size * convert(old_entry, int256)
+    self.market_state[market].sum_size_funding_index += size_delta * cumulative
+    if old_size > 0:
+        self.market_state[market].long_open_interest -= convert(old_size, uint256)
+    elif old_size < 0:
+        self.market_state[market].short_open_interest -= convert(-old_size, uint256)
+    if new_size > 0:
+        self.market_state[market].long_open_interest += convert(new_size, uint256)
+    elif new_size < 0:
+        self.market_state[market].short_open_interest += convert(-new_size, uint256)
+
+    if new_size == 0:
+        self._positions[account][market] = empty(engine_types.Position)
+        self.open_markets[account] &= ~(1 << market)
+    else:
+        self._positions[account][market] = engine_types.Position(size=new_size, entry_price=price, funding_index=cumulative)
+        if old_size == 0:
+            self.open_markets[account] |= 1 << market
+    return pnl
+
+# ================================================================== internal: margin
+
+
+@view
+@internal
+def _requirements(market: uint256, notional: uint256) -> (uint256, uint256):
+    """
+    @dev (initial, maintenance) for `notional`: bracket requirement times the risk
+         multiplier (maintenance only if configured), rounded up.
+    """
+    brackets: DynArray[margin_brackets.MarginBracket, margin_brackets.MAX_BRACKETS] = self._brackets[market]
+    multiplier: uint256 = self.market_state[market].risk_multiplier
+    initial: uint256 = fixed_math._umul_up(margin_brackets._requirement(brackets, notional, True), multiplier)
+    maintenance: uint256 = margin_brackets._requirement(brackets, notional, False)
+    if self.risk_config[market].apply_to_maintenance:
+        maintenance = fixed_math._umul_up(maintenance, multiplier)
+    return (initial, maintenance)
+
+
+@view
+@internal
+def _health(account: address, touched_market: uint256, touched_price: uint256) -> engine_types.Health:
+    """
+    @dev Equity and requirements over every market the account holds. The touched
+         market (already read and accrued in this call) reuses its price; others are
+         read through the guarded oracle path and accrued in memory only.
+    """
+    health: engine_types.Health = engine_types.Health(equity=self.margin[account], initial_margin=0, maintenance_margin=0, largest_market=0, largest_requirement=0, position_count=0)
+    mask: uint256 = self.open_markets[account]
+    for market: uint256 in range(MAX_MARKETS):
+        if mask == 0:
+            break
+        if mask & 1 == 1:
+            price: uint256 = touched_price
+            cumulative: int256 = self.market_state[market].cumulative_funding_per_unit
+            if market != touched_market:
+                price = self._read_index_price(market, True)[0]
+                cumulative = self._funding_now(market, price)[0]
+            size: int256 = self._positions[account][market].size
+            mark: uint256 = self._mark(market, price)
+            owed: int256 = 0
+            surcharge: uint256 = 0
+            owed, surcharge = self._owed(account, market, cumulative, price)
+            health.equity += pricing._pnl(size, mark, self._positions[account][market].entry_price) - owed - convert(surcharge, int256)
+            initial: uint256 = 0
+            maintenance: uint256 = 0
+            initial, maintenance = self._requirements(market, fixed_math._umul_up(convert(abs(size), uint256), mark))
+            health.initial_margin += initial
+            health.maintenance_margin += maintenance
+            health.position_count += 1
+            if maintenance > health.largest_requirement:
+                health.largest_requirement = maintenance
+                health.largest_market = market
+        mask >>= 1
+    return health
+
+# ================================================================== internal: liquidation
+
+
+@view
+@internal
+def _tier_for(health: engine_types.Health) -> (uint256, uint256):
+    """
+    @dev (close fraction, tier index) for an account below maintenance: the deepest
+         tier whose margin-ratio threshold the account is below. No tiers = close all.
+    """
+    ratio: uint256 = 0
+    if health.equity > 0:
+        ratio = convert(health.equity, uint256) * WAD // health.maintenance_margin
+    fraction: uint256 = WAD
+    tier: uint256 = 0
+    for i: uint256 in range(MAX_TIERS):
+        if i >= len(self._tiers):
+            break
+        if ratio < self._tiers[i].margin_ratio_below:
+            fraction = self._tiers[i].close_fraction
+            tier = i
+    return (fraction, tier)
+
+
+@internal
+def _liquidate(account: address, keeper: address, strict: bool) -> uint256:
+    """
+    @dev One step: reduce the position with the largest maintenance requirement (ties:
+         lowest market id) by the tier's fraction at the fill price (all of it if the
+         rest would be under min_position_notional), pay the keeper from the account's
+         margin and the penalty (up to what margin is left) to insurance. If a partial
+         step does not raise the margin ratio, that position closes entirely. A fully
+         closed account with negative margin goes through the bad-debt waterfall.
+         With `strict` false (batches) an ineligible account returns 0 instead of
+         reverting. The rate limit counts notional at the index price; an escalation
+         to a full close is counted but never blocked (safety over pacing).
+    """
+    health: engine_types.Health = self._health(account, MAX_MARKETS, 0)
+    if health.position_count == 0 or health.equity >= convert(health.maintenance_margin, int256):
+        assert not strict, "Account not liquidatable"
+        return 0
+    fraction: uint256 = 0
+    tier: uint256 = 0
+    fraction, tier = self._tier_for(health)
+    config: engine_types.LiquidationConfig = self.liquidation_config
+    if fraction < WAD and block.timestamp < self.last_partial_liquidation[account] + config.cooldown:
+        assert not strict, "Liquidation cool-down"
+        return 0
+
+    market: uint256 = health.largest_market
+    index_price: uint256 = self._touch_market(market)
+    self._settle_funding(account, market, index_price)
+    size: int256 = self._positions[account][market].size
+    close_size: int256 = size
+    if fraction < WAD:
+        magnitude: uint256 = convert(abs(size), uint256)
+        close_magnitude: uint256 = fixed_math._umul_up(magnitude, fraction)
+        if close_magnitude < magnitude and fixed_math._umul_down(magnitude - close_magnitude, index_price) >= config.min_position_notional:
+            close_size = convert(close_magnitude, int256)
+            if size < 0:
+                close_size = -close_size
+    if not self._count_rate_limit(market, fixed_math._umul_up(convert(abs(close_size), uint256), index_price), False):
+        assert not strict, "Liquidation rate limit"
+        return 0
+    ratio_before: int256 = health.equity * IWAD // convert(health.maintenance_margin, int256)
+
+    fill: Fill = self._execute(account, market, -close_size, index_price, False)
+    if close_size != size:
+        after: engine_types.Health = self._health(account, market, index_price)
+        ratio_after: int256 = after.equity * IWAD // max(convert(after.maintenance_margin, int256), 1)
+        if ratio_after <= ratio_before:
+            # the partial step did not help: this position closes entirely
+            self._count_rate_limit(market, fixed_math._umul_up(convert(abs(size - close_size), uint256), index_price), True)
+            fill = self._execute(account, market, close_size - size, index_price, False)
+            close_size = size
+        else:
+            self.last_partial_liquidation[account] = block.timestamp
+
+    notional: uint256 = fixed_math._umul_up(convert(abs(close_size), uint256), fill.price)
+    reward: uint256 = min(max(fixed_math._umul_up(notional, config.reward_rate), config.reward_floor), config.reward_cap)
+    self.margin[account] -= convert(reward, int256)
+    self.margin[keeper] += convert(reward, int256)
+    penalty: uint256 = min(fixed_math._umul_up(notional, config.penalty_rate), convert(max(self.margin[account], 0), uint256))
+    self.margin[account] -= convert(penalty, int256)
+    self.insurance_fund += penalty
+    log Liquidated(account=account, market=market, keeper=keeper, size_closed=close_size, price=fill.price, notional=notional, tier=tier, keeper_reward=reward, penalty=penalty, remaining_size=size - close_size)
+
+    if self.open_markets[account] == 0 and self.margin[account] < 0:
+        self._cover_bad_debt(account)
+    return convert(abs(close_size), uint256)
+
+
+@internal
+def _count_rate_limit(market: uint256, notional: uint256, force: bool) -> bool:
+    """
+    @dev Add `notional` to the market's liquidation window; False (nothing counted) if
+         that would pass the limit, unless `force`.
+    """
+    window: uint256 = self.rate_limit[market].window
+    if window == 0:
+        return True
+    used: uint256 = self.market_state[market].liquidation_window_notional
+    if block.timestamp >= self.market_state[market].liquidation_window_start + window:
+        self.market_state[market].liquidation_window_start = block.timestamp
+        used = 0
+    used += notional
+    if used > self.rate_limit[market].max_notional and not force:
+        return False
+    self.market_state[market].liquidation_window_notional = used
+    return True
+
+
+@internal
+def _cover_bad_debt(account: address):
+    """
+    @dev Waterfall: insurance fund first, then the pool's balance (which may go
+         negative: the pool's value below zero is what auto-deleveraging repairs).
+    """
+    bad_debt: uint256 = convert(-self.margin[account], uint256)
+    from_insurance: uint256 = min(bad_debt, self.insurance_fund)
+    from_pool: uint256 = bad_debt - from_insurance
+    self.insurance_fund -= from_insurance
+    self.pool_balance -= convert(from_pool, int256)
+    self.margin[account] = 0
+    log BadDebtCovered(account=account, bad_debt=bad_debt, from_insurance=from_insurance, from_pool=from_pool)
+
+# ================================================================== internal: pool
+
+
+@view
+@internal
+def _pool_value() -> int256:
+    """
+    @dev pool_balance - traders' aggregate unrealized PnL at mark + their aggregate
+         pending funding, from the O(1) per-market aggregates; rounded against the pool.
+    """
+    value: int256 = self.pool_balance
+    for market: uint256 in range(MAX_MARKETS):
+        if market >= self.market_count:
+            break
+        skew: int256 = self._skew(market)
+        if self.market_state[market].long_open_interest == 0 and self.market_state[market].short_open_interest == 0:
+            continue
+        index_price: uint256 = self._read_index_price(market, True)[0]
+        mark: int256 = convert(self._mark(market, index_price), int256)
+        cumulative: int256 = self._funding_now(market, index_price)[0]
+        traders_pnl: int256 = fixed_math._ceil_div(skew * mark - self.market_state[market].sum_size_entry_price, IWAD)
+        traders_owe: int256 = fixed_math._floor_div(skew * cumulative - self.market_state[market].sum_size_funding_index, IWAD)
+        value += traders_owe - traders_pnl
+    return value
+
+
+@view
+@internal
+def _pool_withdrawable() -> uint256:
+    """
+    @dev min(pool value, pool balance) above the reserve: pool_reserve_ratio of the
+         open-interest notional (both sides, at the last accepted prices).
+    """
+    value: int256 = min(self._pool_value(), self.pool_balance)
+    reserve: uint256 = 0
+    reserve_ratio: uint256 = self.liquidation_config.pool_reserve_ratio
+    for market: uint256 in range(MAX_MARKETS):
+        if market >= self.market_count:
+            break
+        open_interest: uint256 = self.market_state[market].long_open_interest + self.market_state[market].short_open_interest
+        reserve += fixed_math._umul_up(fixed_math._umul_up(open_interest, self.market_state[market].last_price), reserve_ratio)
+    if value <= convert(reserve, int256):
+        return 0
+    return (convert(value, uint256) - reserve) // PRECISION

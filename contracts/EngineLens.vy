@@ -1,0 +1,252 @@
+# pragma version ~=0.4.3
+"""
+@title EngineLens
+@notice Read-only views for front-ends and keepers, kept out of the engine so the
+        engine stays under the contract size limit. Every number comes from the
+        engine's own state through the same pure modules the engine books with
+        (pricing, margin_brackets), so the lens and the engine cannot disagree.
+@dev All functions are views; they revert with the engine's oracle reasons when a
+     market's oracle is stale or jumped, and "Unknown market" for an unlisted market.
+"""
+
+import engine_types
+import fixed_math
+import margin_brackets
+import pricing
+
+MAX_BATCH: constant(uint256) = 256
+WAD: constant(uint256) = 10**18
+IWAD: constant(int256) = 10**18
+
+
+interface IEngineViews:
+    def market_count() -> uint256: view
+    def market_config(market: uint256) -> engine_types.MarketConfig: view
+    def market_state(market: uint256) -> engine_types.MarketState: view
+    def risk_config(market: uint256) -> engine_types.RiskConfig: view
+    def brackets_of(market: uint256) -> DynArray[margin_brackets.MarginBracket, margin_brackets.MAX_BRACKETS]: view
+    def position(account: address, market: uint256) -> engine_types.Position: view
+    def index_price(market: uint256) -> uint256: view
+    def mark_price(market: uint256) -> uint256: view
+    def funding_now(market: uint256) -> (int256, int256): view
+    def account_health(account: address) -> engine_types.Health: view
+    def margin(account: address) -> int256: view
+
+
+ENGINE: public(immutable(IEngineViews))
+
+
+@deploy
+def __init__(engine: address):
+    ENGINE = IEngineViews(engine)
+
+
+@view
+@external
+def unrealized_pnl(account: address, market: uint256) -> int256:
+    """
+    @notice PnL of the position at the mark price since it was last realized.
+    """
+    self._check_market(market)
+    position: engine_types.Position = staticcall ENGINE.position(account, market)
+    return pricing._pnl(position.size, staticcall ENGINE.mark_price(market), position.entry_price)
+
+
+@view
+@external
+def pending_funding(account: address, market: uint256) -> int256:
+    """
+    @notice Funding the position owes since its last settlement, size-tier surcharge
+            included (negative = it receives).
+    """
+    self._check_market(market)
+    position: engine_types.Position = staticcall ENGINE.position(account, market)
+    config: engine_types.MarketConfig = staticcall ENGINE.market_config(market)
+    cumulative: int256 = (staticcall ENGINE.funding_now(market))[0]
+    owed: int256 = 0
+    surcharge: uint256 = 0
+    owed, surcharge = pricing._funding_owed(position.size, cumulative, position.funding_index, staticcall ENGINE.index_price(market), config.size_tier_notional, config.size_tier_multiplier)
+    return owed + convert(surcharge, int256)
+
+
+@view
+@external
+def funding_rate(market: uint256) -> int256:
+    """
+    @notice The funding rate per 8h in force now (positive: longs pay shorts).
+    """
+    self._check_market(market)
+    return (staticcall ENGINE.funding_now(market))[1]
+
+
+@view
+@external
+def fill_price(market: uint256, size_delta: int256) -> uint256:
+    """
+    @notice The price a trade of `size_delta` would fill at now.
+    """
+    self._check_market(market)
+    config: engine_types.MarketConfig = staticcall ENGINE.market_config(market)
+    return pricing._fill_price(staticcall ENGINE.index_price(market), self._skew(market), size_delta, config.skew_scale, config.max_premium)
+
+
+@view
+@external
+def trade_fee(market: uint256, size_delta: int256) -> uint256:
+    """
+    @notice The fee a trade of `size_delta` would pay now.
+    """
+    self._check_market(market)
+    config: engine_types.MarketConfig = staticcall ENGINE.market_config(market)
+    skew: int256 = self._skew(market)
+    price: uint256 = pricing._fill_price(staticcall ENGINE.index_price(market), skew, size_delta, config.skew_scale, config.max_premium)
+    return pricing._trade_fee(skew, size_delta, price, config.maker_fee, config.taker_fee)
+
+
+@view
+@external
+def equity(account: address) -> int256:
+    """
+    @notice Margin + unrealized PnL at mark - pending funding, over all positions.
+    """
+    return (staticcall ENGINE.account_health(account)).equity
+
+
+@view
+@external
+def free_margin(account: address) -> int256:
+    """
+    @notice Equity above the initial-margin requirement (negative = over-leveraged).
+    """
+    health: engine_types.Health = staticcall ENGINE.account_health(account)
+    return health.equity - convert(health.initial_margin, int256)
+
+
+@view
+@external
+def margin_requirements(account: address) -> (uint256, uint256):
+    """
+    @notice (initial, maintenance) requirement of the account's positions.
+    """
+    health: engine_types.Health = staticcall ENGINE.account_health(account)
+    return (health.initial_margin, health.maintenance_margin)
+
+
+@view
+@external
+def margin_ratio(account: address) -> uint256:
+    """
+    @notice Equity / maintenance requirement (1e18 = at maintenance; max_value if no positions).
+    """
+    health: engine_types.Health = staticcall ENGINE.account_health(account)
+    if health.maintenance_margin == 0:
+        return max_value(uint256)
+    if health.equity <= 0:
+        return 0
+    return convert(health.equity, uint256) * WAD // health.maintenance_margin
+
+
+@view
+@external
+def is_liquidatable(account: address) -> bool:
+    """
+    @notice Whether equity is below the maintenance requirement.
+    """
+    health: engine_types.Health = staticcall ENGINE.account_health(account)
+    return health.position_count > 0 and health.equity < convert(health.maintenance_margin, int256)
+
+
+@view
+@external
+def accounts_health(accounts: DynArray[address, MAX_BATCH]) -> DynArray[engine_types.Health, MAX_BATCH]:
+    """
+    @notice Health of many accounts in one call (keepers and the simulator).
+    """
+    result: DynArray[engine_types.Health, MAX_BATCH] = []
+    for account: address in accounts:
+        result.append(staticcall ENGINE.account_health(account))
+    return result
+
+
+@view
+@external
+def margin_requirement(market: uint256, notional: uint256) -> (uint256, uint256):
+    """
+    @notice (initial, maintenance) requirement of a position of `notional` USD in
+            `market`, with the market's current risk multiplier.
+    """
+    self._check_market(market)
+    brackets: DynArray[margin_brackets.MarginBracket, margin_brackets.MAX_BRACKETS] = staticcall ENGINE.brackets_of(market)
+    multiplier: uint256 = (staticcall ENGINE.market_state(market)).risk_multiplier
+    initial: uint256 = fixed_math._umul_up(margin_brackets._requirement(brackets, notional, True), multiplier)
+    maintenance: uint256 = margin_brackets._requirement(brackets, notional, False)
+    if (staticcall ENGINE.risk_config(market)).apply_to_maintenance:
+        maintenance = fixed_math._umul_up(maintenance, multiplier)
+    return (initial, maintenance)
+
+
+@view
+@external
+def maintenance_amount(market: uint256, bracket: uint256) -> uint256:
+    """
+    @notice Exchange-style maintenance amount of a bracket (before the multiplier).
+    """
+    self._check_market(market)
+    brackets: DynArray[margin_brackets.MarginBracket, margin_brackets.MAX_BRACKETS] = staticcall ENGINE.brackets_of(market)
+    assert bracket < len(brackets), "Unknown bracket"
+    return margin_brackets._maintenance_amount(brackets, bracket)
+
+
+@view
+@external
+def liquidation_price(account: address, market: uint256) -> uint256:
+    """
+    @notice Index price at which the account would reach maintenance, other markets,
+            the skew premium and funding held fixed; 0 if no such price exists.
+    @dev Solves equity(m) = MM_other + rate_b * |s| * m - amount_b over the mark m in
+         each bracket b and keeps the solution whose notional lies in that bracket.
+    """
+    self._check_market(market)
+    size: int256 = (staticcall ENGINE.position(account, market)).size
+    if size == 0:
+        return 0
+    health: engine_types.Health = staticcall ENGINE.account_health(account)
+    mark: int256 = convert(staticcall ENGINE.mark_price(market), int256)
+    index: int256 = convert(staticcall ENGINE.index_price(market), int256)
+    brackets: DynArray[margin_brackets.MarginBracket, margin_brackets.MAX_BRACKETS] = staticcall ENGINE.brackets_of(market)
+    multiplier: int256 = IWAD
+    if (staticcall ENGINE.risk_config(market)).apply_to_maintenance:
+        multiplier = convert((staticcall ENGINE.market_state(market)).risk_multiplier, int256)
+    notional_now: uint256 = fixed_math._umul_up(convert(abs(size), uint256), convert(mark, uint256))
+    maintenance_here: int256 = convert(fixed_math._umul_up(margin_brackets._requirement(brackets, notional_now, False), convert(multiplier, uint256)), int256)
+    maintenance_other: int256 = convert(health.maintenance_margin, int256) - maintenance_here
+    floor_notional: int256 = 0
+    for i: uint256 in range(margin_brackets.MAX_BRACKETS):
+        if i >= len(brackets):
+            break
+        rate: int256 = convert(brackets[i].maintenance_margin_rate, int256) * multiplier // IWAD
+        amount: int256 = convert(margin_brackets._maintenance_amount(brackets, i), int256) * multiplier // IWAD
+        denominator: int256 = size - abs(size) * rate // IWAD
+        if denominator != 0:
+            target: int256 = (maintenance_other - amount - health.equity + size * mark // IWAD) * IWAD // denominator
+            ceiling: int256 = max_value(int256)
+            if i + 1 < len(brackets):
+                ceiling = convert(brackets[i].notional_ceiling, int256)
+            target_notional: int256 = abs(size) * target // IWAD
+            if target > 0 and target_notional >= floor_notional and target_notional <= ceiling:
+                return convert(target * index // mark, uint256)
+        floor_notional = convert(brackets[i].notional_ceiling, int256)
+    return 0
+
+
+@view
+@internal
+def _skew(market: uint256) -> int256:
+    state: engine_types.MarketState = staticcall ENGINE.market_state(market)
+    return convert(state.long_open_interest, int256) - convert(state.short_open_interest, int256)
+
+
+@view
+@internal
+def _check_market(market: uint256):
+    assert market < staticcall ENGINE.market_count(), "Unknown market"

@@ -1,0 +1,235 @@
+# pragma version ~=0.4.3
+# pragma nonreentrancy on
+"""
+@title LiquidityPool
+@notice ERC-4626 vault of the collateral token whose LPs are the counterparty to the
+        markets' net skew: the pool earns trading fees and funding, pays winners and
+        absorbs bad debt after the insurance fund. The collateral itself sits in the
+        engine; this contract is the share ledger over the engine's internal
+        `pool_value` (balance minus traders' unrealized PnL plus funding owed), so a
+        token donation to either contract cannot move the share price.
+@dev Shares use a virtual share and asset (+1 each) against inflation attacks.
+     Rounding favours the pool: deposit/redeem round shares/assets down,
+     mint/withdraw round up. Token amounts are in the token's decimals.
+     Failure modes: "Zero amount", "Zero shares", "Pool in deficit" (no deposits
+     while bad debt is pending), "Exceeds max withdraw" / "Exceeds max redeem"
+     (the engine keeps a reserve against open interest), snekmate's
+     "erc20: insufficient allowance" / "erc20: burn amount exceeds balance", and the
+     token's own revert on a failed transferFrom.
+"""
+
+from ethereum.ercs import IERC20
+from ethereum.ercs import IERC4626
+from snekmate.auth import ownable
+from snekmate.tokens import erc20
+
+implements: IERC4626
+
+initializes: ownable
+initializes: erc20[ownable := ownable]
+
+exports: (
+    erc20.transfer,
+    erc20.transferFrom,
+    erc20.approve,
+    erc20.balanceOf,
+    erc20.allowance,
+    erc20.totalSupply,
+    erc20.name,
+    erc20.symbol,
+    erc20.decimals,
+)
+
+
+interface IPoolLedger:
+    def pool_value() -> int256: view
+    def pool_withdrawable() -> uint256: view
+    def pool_credit(amount: uint256): nonpayable
+    def pool_debit(amount: uint256, receiver: address): nonpayable
+    def PRECISION() -> uint256: view
+
+
+asset: public(immutable(address))
+ENGINE: public(immutable(address))
+_PRECISION: immutable(uint256)
+
+
+@deploy
+def __init__(asset_: address, engine: address, name_: String[25], symbol_: String[5], decimals_: uint8):
+    """
+    @param asset_ The collateral token (the engine's COLLATERAL).
+    @param engine The engine whose ledger holds the pool's assets.
+    """
+    asset = asset_
+    ENGINE = engine
+    _PRECISION = staticcall IPoolLedger(engine).PRECISION()
+    ownable.__init__()
+    erc20.__init__(name_, symbol_, decimals_, name_, "1")
+
+
+@view
+@external
+def totalAssets() -> uint256:
+    """
+    @notice The pool's net value in tokens (0 while in deficit), rounded down.
+    """
+    return self._total_assets()
+
+
+@view
+@external
+def convertToShares(assets: uint256) -> uint256:
+    return self._to_shares(assets, False)
+
+
+@view
+@external
+def convertToAssets(shares: uint256) -> uint256:
+    return self._to_assets(shares, False)
+
+
+@view
+@external
+def maxDeposit(receiver: address) -> uint256:
+    if staticcall IPoolLedger(ENGINE).pool_value() < 0:
+        return 0
+    return max_value(uint256)
+
+
+@view
+@external
+def maxMint(receiver: address) -> uint256:
+    if staticcall IPoolLedger(ENGINE).pool_value() < 0:
+        return 0
+    return max_value(uint256)
+
+
+@view
+@external
+def maxWithdraw(owner: address) -> uint256:
+    """
+    @notice What `owner` can withdraw now: their assets, capped by the pool reserve.
+    """
+    return min(self._to_assets(erc20.balanceOf[owner], False), staticcall IPoolLedger(ENGINE).pool_withdrawable())
+
+
+@view
+@external
+def maxRedeem(owner: address) -> uint256:
+    return min(erc20.balanceOf[owner], self._to_shares(staticcall IPoolLedger(ENGINE).pool_withdrawable(), False))
+
+
+@view
+@external
+def previewDeposit(assets: uint256) -> uint256:
+    return self._to_shares(assets, False)
+
+
+@view
+@external
+def previewMint(shares: uint256) -> uint256:
+    return self._to_assets(shares, True)
+
+
+@view
+@external
+def previewWithdraw(assets: uint256) -> uint256:
+    return self._to_shares(assets, True)
+
+
+@view
+@external
+def previewRedeem(shares: uint256) -> uint256:
+    return self._to_assets(shares, False)
+
+
+@external
+def deposit(assets: uint256, receiver: address) -> uint256:
+    """
+    @notice Deposit `assets` tokens, mint shares (rounded down) to `receiver`.
+    """
+    shares: uint256 = self._to_shares(assets, False)
+    self._deposit(assets, shares, receiver)
+    return shares
+
+
+@external
+def mint(shares: uint256, receiver: address) -> uint256:
+    """
+    @notice Mint exactly `shares` to `receiver` for the assets it costs (rounded up).
+    """
+    assets: uint256 = self._to_assets(shares, True)
+    self._deposit(assets, shares, receiver)
+    return assets
+
+
+@external
+def withdraw(assets: uint256, receiver: address, owner: address) -> uint256:
+    """
+    @notice Withdraw exactly `assets` tokens to `receiver`, burning `owner`'s shares (rounded up).
+    """
+    assert assets <= staticcall IPoolLedger(ENGINE).pool_withdrawable(), "Exceeds max withdraw"
+    shares: uint256 = self._to_shares(assets, True)
+    self._withdraw(assets, shares, receiver, owner)
+    return shares
+
+
+@external
+def redeem(shares: uint256, receiver: address, owner: address) -> uint256:
+    """
+    @notice Burn `shares` of `owner` and send the assets (rounded down) to `receiver`.
+    """
+    assets: uint256 = self._to_assets(shares, False)
+    assert assets <= staticcall IPoolLedger(ENGINE).pool_withdrawable(), "Exceeds max redeem"
+    self._withdraw(assets, shares, receiver, owner)
+    return assets
+
+
+@view
+@internal
+def _total_assets() -> uint256:
+    value: int256 = staticcall IPoolLedger(ENGINE).pool_value()
+    if value <= 0:
+        return 0
+    return convert(value, uint256) // _PRECISION
+
+
+@view
+@internal
+def _to_shares(assets: uint256, round_up: bool) -> uint256:
+    numerator: uint256 = assets * (erc20.totalSupply + 1)
+    denominator: uint256 = self._total_assets() + 1
+    if round_up:
+        return (numerator + denominator - 1) // denominator
+    return numerator // denominator
+
+
+@view
+@internal
+def _to_assets(shares: uint256, round_up: bool) -> uint256:
+    numerator: uint256 = shares * (self._total_assets() + 1)
+    denominator: uint256 = erc20.totalSupply + 1
+    if round_up:
+        return (numerator + denominator - 1) // denominator
+    return numerator // denominator
+
+
+@internal
+def _deposit(assets: uint256, shares: uint256, receiver: address):
+    assert assets > 0, "Zero amount"
+    assert shares > 0, "Zero shares"
+    assert staticcall IPoolLedger(ENGINE).pool_value() >= 0, "Pool in deficit"
+    assert extcall IERC20(asset).transferFrom(msg.sender, ENGINE, assets, default_return_value=True), "Transfer failed"
+    extcall IPoolLedger(ENGINE).pool_credit(assets)
+    erc20._mint(receiver, shares)
+    log IERC4626.Deposit(sender=msg.sender, owner=receiver, assets=assets, shares=shares)
+
+
+@internal
+def _withdraw(assets: uint256, shares: uint256, receiver: address, owner: address):
+    assert assets > 0, "Zero amount"
+    if msg.sender != owner:
+        erc20._spend_allowance(owner, msg.sender, shares)
+    erc20._burn(owner, shares)
+    extcall IPoolLedger(ENGINE).pool_debit(assets, receiver)
+    log IERC4626.Withdraw(sender=msg.sender, receiver=receiver, owner=owner, assets=assets, shares=shares)

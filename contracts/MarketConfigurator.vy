@@ -1,0 +1,212 @@
+# pragma version ~=0.4.3
+# pragma nonreentrancy on
+"""
+@title MarketConfigurator
+@notice The one door to the engine's levers. ADMIN lists markets and changes
+        parameters, GUARDIAN pauses markets and re-anchors prices after a verified
+        gap. Every change is validated here (engine_types, margin_brackets) and
+        logged with its full value, then applied to the engine, which accepts
+        parameter changes from this contract only.
+@dev Failure modes: "Not admin", "Not guardian", "Engine already bound", "Engine not bound",
+     "Zero address", and the validation reasons of engine_types / margin_brackets;
+     engine-side reasons ("Unknown market", "Too many markets", oracle reasons) pass through.
+"""
+
+import engine_types
+import margin_brackets
+import roles
+
+initializes: roles
+
+exports: (
+    roles.roles_of,
+    roles.set_roles,
+)
+
+MAX_TIERS: constant(uint256) = engine_types.MAX_TIERS
+
+
+interface IEngineParameters:
+    def set_pool(new_pool: address): nonpayable
+    def add_market(config: engine_types.MarketConfig, brackets: DynArray[margin_brackets.MarginBracket, margin_brackets.MAX_BRACKETS], risk: engine_types.RiskConfig) -> uint256: nonpayable
+    def set_market_config(market: uint256, config: engine_types.MarketConfig): nonpayable
+    def set_margin_brackets(market: uint256, brackets: DynArray[margin_brackets.MarginBracket, margin_brackets.MAX_BRACKETS]): nonpayable
+    def set_risk_config(market: uint256, config: engine_types.RiskConfig): nonpayable
+    def set_rate_limit(market: uint256, limit: engine_types.RateLimit): nonpayable
+    def set_liquidation_config(config: engine_types.LiquidationConfig, tiers: DynArray[engine_types.LiquidationTier, MAX_TIERS]): nonpayable
+    def set_paused(market: uint256, paused: bool): nonpayable
+    def reanchor_price(market: uint256): nonpayable
+
+
+engine: public(address)
+
+
+event EngineBound:
+    engine: address
+
+event PoolSet:
+    pool: address
+
+event MarketAdded:
+    market: indexed(uint256)
+    config: engine_types.MarketConfig
+    brackets: DynArray[margin_brackets.MarginBracket, margin_brackets.MAX_BRACKETS]
+    risk: engine_types.RiskConfig
+
+event MarketConfigUpdated:
+    market: indexed(uint256)
+    config: engine_types.MarketConfig
+
+event MarginBracketsUpdated:
+    market: indexed(uint256)
+    brackets: DynArray[margin_brackets.MarginBracket, margin_brackets.MAX_BRACKETS]
+
+event RiskConfigUpdated:
+    market: indexed(uint256)
+    config: engine_types.RiskConfig
+
+event RateLimitUpdated:
+    market: indexed(uint256)
+    limit: engine_types.RateLimit
+
+event LiquidationConfigUpdated:
+    config: engine_types.LiquidationConfig
+    tiers: DynArray[engine_types.LiquidationTier, MAX_TIERS]
+
+event MarketPaused:
+    market: indexed(uint256)
+    paused: bool
+    guardian: indexed(address)
+
+event PriceReanchored:
+    market: indexed(uint256)
+    guardian: indexed(address)
+
+
+@deploy
+def __init__():
+    """
+    @notice The deployer receives ADMIN and GUARDIAN.
+    """
+    roles.__init__()
+
+
+@external
+def bind_engine(new_engine: address):
+    """
+    @notice Point at the engine (once; the engine names this contract at deployment).
+    """
+    roles._check(roles.Role.ADMIN, "Not admin")
+    assert self.engine == empty(address), "Engine already bound"
+    assert new_engine != empty(address), "Zero address"
+    self.engine = new_engine
+    log EngineBound(engine=new_engine)
+
+
+@external
+def set_pool(new_pool: address):
+    """
+    @notice Bind the liquidity pool to the engine (once).
+    """
+    roles._check(roles.Role.ADMIN, "Not admin")
+    assert new_pool != empty(address), "Zero address"
+    extcall IEngineParameters(self._engine()).set_pool(new_pool)
+    log PoolSet(pool=new_pool)
+
+
+@external
+def add_market(config: engine_types.MarketConfig, brackets: DynArray[margin_brackets.MarginBracket, margin_brackets.MAX_BRACKETS], risk: engine_types.RiskConfig) -> uint256:
+    """
+    @notice List a market with its parameters, brackets and risk configuration.
+    @return The new market id.
+    """
+    roles._check(roles.Role.ADMIN, "Not admin")
+    engine_types._validate_market_config(config)
+    margin_brackets._validate(brackets)
+    engine_types._validate_risk_config(risk)
+    market: uint256 = extcall IEngineParameters(self._engine()).add_market(config, brackets, risk)
+    log MarketAdded(market=market, config=config, brackets=brackets, risk=risk)
+    return market
+
+
+@external
+def set_market_config(market: uint256, config: engine_types.MarketConfig):
+    """
+    @notice Replace a market's trading and funding parameters (not its oracle).
+    """
+    roles._check(roles.Role.ADMIN, "Not admin")
+    engine_types._validate_market_config(config)
+    extcall IEngineParameters(self._engine()).set_market_config(market, config)
+    log MarketConfigUpdated(market=market, config=config)
+
+
+@external
+def set_margin_brackets(market: uint256, brackets: DynArray[margin_brackets.MarginBracket, margin_brackets.MAX_BRACKETS]):
+    """
+    @notice Replace a market's notional brackets.
+    """
+    roles._check(roles.Role.ADMIN, "Not admin")
+    margin_brackets._validate(brackets)
+    extcall IEngineParameters(self._engine()).set_margin_brackets(market, brackets)
+    log MarginBracketsUpdated(market=market, brackets=brackets)
+
+
+@external
+def set_risk_config(market: uint256, config: engine_types.RiskConfig):
+    """
+    @notice Replace a market's risk-multiplier configuration.
+    """
+    roles._check(roles.Role.ADMIN, "Not admin")
+    engine_types._validate_risk_config(config)
+    extcall IEngineParameters(self._engine()).set_risk_config(market, config)
+    log RiskConfigUpdated(market=market, config=config)
+
+
+@external
+def set_rate_limit(market: uint256, limit: engine_types.RateLimit):
+    """
+    @notice Liquidation rate limit of a market (window 0 = off).
+    """
+    roles._check(roles.Role.ADMIN, "Not admin")
+    engine_types._validate_rate_limit(limit)
+    extcall IEngineParameters(self._engine()).set_rate_limit(market, limit)
+    log RateLimitUpdated(market=market, limit=limit)
+
+
+@external
+def set_liquidation_config(config: engine_types.LiquidationConfig, tiers: DynArray[engine_types.LiquidationTier, MAX_TIERS]):
+    """
+    @notice Keeper reward, penalty, cool-down, fee routing, pool reserve and tiers.
+    """
+    roles._check(roles.Role.ADMIN, "Not admin")
+    engine_types._validate_liquidation_config(config, tiers)
+    extcall IEngineParameters(self._engine()).set_liquidation_config(config, tiers)
+    log LiquidationConfigUpdated(config=config, tiers=tiers)
+
+
+@external
+def set_paused(market: uint256, paused: bool):
+    """
+    @notice Pause a market (reductions and closes only) or unpause it.
+    """
+    roles._check(roles.Role.GUARDIAN, "Not guardian")
+    extcall IEngineParameters(self._engine()).set_paused(market, paused)
+    log MarketPaused(market=market, paused=paused, guardian=msg.sender)
+
+
+@external
+def reanchor_price(market: uint256):
+    """
+    @notice Accept a market's latest oracle round without the jump bound.
+    """
+    roles._check(roles.Role.GUARDIAN, "Not guardian")
+    extcall IEngineParameters(self._engine()).reanchor_price(market)
+    log PriceReanchored(market=market, guardian=msg.sender)
+
+
+@view
+@internal
+def _engine() -> address:
+    engine: address = self.engine
+    assert engine != empty(address), "Engine not bound"
+    return engine

@@ -1,0 +1,156 @@
+# pragma version ~=0.4.3
+"""
+@title engine_types
+@notice The parameter structs the engine and its configurator share, and the
+        validation every parameter change passes (in the configurator, so the
+        engine's bytecode stays under the size limit).
+@dev Pure module. Failure reasons are listed with each validator.
+"""
+
+import fixed_math
+import funding_models
+
+MAX_TIERS: constant(uint256) = 4
+WAD: constant(uint256) = 10**18
+
+struct MarketConfig:
+    oracle: address                  # AggregatorV3-compatible feed of the index price
+    max_oracle_age: uint256          # seconds after which a round is stale
+    max_price_jump: uint256          # largest accepted move vs the last accepted price (fraction)
+    skew_scale: uint256              # skew (base units) at which the premium is 100 %
+    max_premium: uint256             # bound on |mark / index - 1|
+    taker_fee: uint256               # fee on the skew-increasing part of a trade (fraction of notional)
+    maker_fee: uint256               # fee on the skew-reducing part
+    max_open_interest: uint256       # per side, base units
+    interest_rate: int256            # I in F = P + clamp(I - P, -c, c), per 8h
+    funding_clamp: uint256           # c
+    max_funding_rate: uint256        # cap (and -floor) per 8h
+    funding_model: uint256           # funding_models.LINEAR | NONLINEAR | VELOCITY
+    nonlinear_threshold: uint256     # |P| beyond which NONLINEAR adds a quadratic term
+    nonlinear_coefficient: uint256   # k of that quadratic term
+    funding_velocity: uint256        # VELOCITY: rate drift per day per unit of premium
+    size_tier_notional: uint256      # positions above this notional pay a multiple (0 = off)
+    size_tier_multiplier: uint256    # that multiple (>= 1e18)
+
+struct RiskConfig:
+    variance_ewma_weight: uint256    # lambda of the EWMA of squared log-returns (0 = volatility term off)
+    reference_volatility: uint256    # per-round volatility at which the volatility term starts
+    volatility_weight: uint256       # multiplier added per unit of (vol / reference - 1)
+    funding_weight: uint256          # multiplier added per unit of |F - EMA(F)| (0 = funding term off)
+    funding_ema_period: uint256      # seconds; EMA weight of a touch = min(elapsed / period, 1)
+    max_multiplier: uint256          # bound on the multiplier (>= 1e18)
+    apply_to_maintenance: bool       # also scale maintenance margin
+
+struct LiquidationTier:
+    margin_ratio_below: uint256      # tier applies when equity / maintenance < this
+    close_fraction: uint256          # share of the chosen position closed (1e18 = all)
+
+struct LiquidationConfig:
+    reward_rate: uint256             # keeper reward, fraction of closed notional...
+    reward_floor: uint256            # ...at least this (USD)...
+    reward_cap: uint256              # ...at most this (USD)
+    penalty_rate: uint256            # penalty to the insurance fund, fraction of closed notional
+    cooldown: uint256                # seconds between partial steps on one account
+    min_position_notional: uint256   # a partial step leaving less than this closes all
+    insurance_fee_share: uint256     # share of trading fees routed to the insurance fund
+    pool_reserve_ratio: uint256      # pool value kept against open-interest notional for LP withdrawals
+
+struct RateLimit:
+    window: uint256                  # seconds (0 = no limit)
+    max_notional: uint256            # USD liquidated per window
+
+struct MarketState:
+    long_open_interest: uint256
+    short_open_interest: uint256
+    cumulative_funding_per_unit: int256
+    funding_rate: int256             # rate at the last touch, per 8h
+    funding_rate_ema: int256
+    last_funding_time: uint256
+    sum_size_entry_price: int256     # sum of size * entry_price over positions (unscaled)
+    sum_size_funding_index: int256   # sum of size * position funding index (unscaled)
+    last_price: uint256              # last accepted index price
+    last_round_id: uint80
+    variance_ema: uint256            # EWMA of squared log returns per round (1e18)
+    risk_multiplier: uint256
+    paused: bool
+    liquidation_window_start: uint256
+    liquidation_window_notional: uint256
+
+struct Position:
+    size: int256
+    entry_price: uint256             # price at which PnL was last realized
+    funding_index: int256            # cumulative funding per unit at last settlement
+
+struct Health:
+    equity: int256
+    initial_margin: uint256
+    maintenance_margin: uint256
+    largest_market: uint256          # market with the largest maintenance requirement
+    largest_requirement: uint256
+    position_count: uint256
+
+
+@pure
+@internal
+def _validate_market_config(config: MarketConfig):
+    """
+    @dev Reverts "Zero address", "Bad oracle age", "Bad price jump bound", "Bad skew scale",
+         "Bad max premium", "Bad fees", "Bad funding cap", "Bad funding parameters",
+         "Unknown funding model", "Bad size tier".
+    """
+    assert config.oracle != empty(address), "Zero address"
+    assert config.max_oracle_age > 0, "Bad oracle age"
+    assert config.max_price_jump > 0 and config.max_price_jump <= WAD, "Bad price jump bound"
+    assert config.skew_scale > 0, "Bad skew scale"
+    assert config.max_premium <= WAD // 2, "Bad max premium"
+    assert config.taker_fee <= WAD // 10 and config.maker_fee <= config.taker_fee, "Bad fees"
+    assert config.max_funding_rate <= WAD, "Bad funding cap"
+    assert config.funding_clamp <= WAD and abs(config.interest_rate) <= fixed_math.IWAD, "Bad funding parameters"
+    assert config.funding_model <= funding_models.VELOCITY, "Unknown funding model"
+    assert config.size_tier_multiplier <= 10 * WAD and (config.size_tier_notional == 0 or config.size_tier_multiplier >= WAD), "Bad size tier"
+
+
+@pure
+@internal
+def _validate_risk_config(config: RiskConfig):
+    """
+    @dev Reverts "Bad EWMA weight", "Bad reference volatility", "Bad max multiplier",
+         "Bad funding EMA period".
+    """
+    assert config.variance_ewma_weight <= WAD, "Bad EWMA weight"
+    assert config.variance_ewma_weight == 0 or config.reference_volatility > 0, "Bad reference volatility"
+    assert config.max_multiplier >= WAD and config.max_multiplier <= 10 * WAD, "Bad max multiplier"
+    assert config.funding_weight == 0 or config.funding_ema_period > 0, "Bad funding EMA period"
+
+
+@pure
+@internal
+def _validate_liquidation_config(config: LiquidationConfig, tiers: DynArray[LiquidationTier, MAX_TIERS]):
+    """
+    @dev Tiers: thresholds strictly descending from exactly 1.0, fractions strictly
+         rising to exactly 1.0 (the deepest tier closes all). Reverts "Bad keeper reward",
+         "Bad liquidation rates", "Bad shares", "Tiers not descending",
+         "Tier fractions must rise", "First tier must start at ratio 1", "Last tier must close all".
+    """
+    assert config.reward_floor <= config.reward_cap, "Bad keeper reward"
+    assert config.reward_rate <= WAD // 10 and config.penalty_rate <= WAD // 10, "Bad liquidation rates"
+    assert config.insurance_fee_share <= WAD and config.pool_reserve_ratio <= WAD, "Bad shares"
+    previous_ratio: uint256 = max_value(uint256)
+    previous_fraction: uint256 = 0
+    for tier: LiquidationTier in tiers:
+        assert tier.margin_ratio_below < previous_ratio and tier.margin_ratio_below <= WAD, "Tiers not descending"
+        assert tier.close_fraction > previous_fraction and tier.close_fraction <= WAD, "Tier fractions must rise"
+        previous_ratio = tier.margin_ratio_below
+        previous_fraction = tier.close_fraction
+    if len(tiers) > 0:
+        assert tiers[0].margin_ratio_below == WAD, "First tier must start at ratio 1"
+        assert previous_fraction == WAD, "Last tier must close all"
+
+
+@pure
+@internal
+def _validate_rate_limit(limit: RateLimit):
+    """
+    @dev Reverts "Bad rate limit" (a window needs a positive notional).
+    """
+    assert limit.window == 0 or limit.max_notional > 0, "Bad rate limit"

@@ -1,0 +1,24 @@
+"""Off-chain price paths for vyperp: real windows, user files, synthetic generators,
+scenario files, the oracle feeder and the spot-impact model.
+
+Modules: :mod:`oracles.pricepath` (``PricePath``, wad helpers),
+:mod:`oracles.sources` (real/user data loaders), :mod:`oracles.synthetic`
+(``gbm``, ``jump_diffusion``, ``scripted_shock``), :mod:`oracles.scenario`
+(``load_scenario``), :mod:`oracles.feeder` (``Feeder``), :mod:`oracles.impact`
+(``SpotImpact``).
+"""
+
+from .feeder import Feeder
+from .impact import SpotImpact
+from .pricepath import WAD, PricePath, from_wad, to_wad
+from .scenario import Scenario, ScenarioError, list_scenarios, load_scenario
+from .sources import REAL_WINDOWS, load_kline_csv, load_real, load_user_file
+from .synthetic import gbm, jump_diffusion, scripted_shock
+
+__all__ = [
+    "WAD", "PricePath", "to_wad", "from_wad",
+    "REAL_WINDOWS", "load_kline_csv", "load_real", "load_user_file",
+    "gbm", "jump_diffusion", "scripted_shock",
+    "Scenario", "ScenarioError", "load_scenario", "list_scenarios",
+    "Feeder", "SpotImpact",
+]

@@ -1,0 +1,435 @@
+"""ABI handling tuned for the hot path.
+
+Everything that can be computed once per ABI entry (selector, canonical
+types, encoder, decoder, event topic) is computed once, in :class:`ContractType`.
+
+Encoding of the common static elementary types (``uintN``, ``intN``,
+``address``, ``bool``, ``bytesN``) is done by hand (``int.to_bytes``) and
+falls back to eth-abi for anything else -- and also whenever the fast path
+rejects a value, so error messages are eth-abi's. Decoding of fully static
+outputs (including static structs/arrays) is done by slicing; dynamic outputs
+use eth-abi. Addresses are always returned checksummed.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any, Callable
+
+from eth_abi.codec import ABICodec
+from eth_abi.decoding import AddressDecoder
+from eth_abi.encoding import AddressEncoder
+from eth_abi.grammar import ABIType, TupleType, parse
+from eth_abi.registry import BaseEquals, registry as _default_registry
+from eth_utils import keccak, to_checksum_address
+
+Encoder = Callable[[tuple[Any, ...] | list[Any]], bytes]
+Decoder = Callable[[bytes], Any]
+
+
+class ABIError(ValueError):
+    """Bad arguments for an ABI function, or undecodable return data."""
+
+
+# --------------------------------------------------------------------------
+# addresses
+
+
+@lru_cache(maxsize=1 << 16)
+def _checksum_raw(raw20: bytes) -> str:
+    return to_checksum_address("0x" + raw20.hex())
+
+
+@lru_cache(maxsize=1 << 16)
+def checksum(address: str) -> str:
+    """Checksum an address string (cached)."""
+    return to_checksum_address(address)
+
+
+def _checksum_from_any(value: Any) -> str:
+    if isinstance(value, (bytes, bytearray)):
+        return _checksum_raw(bytes(value[-20:]))
+    return checksum(value)
+
+
+class _ChecksumAddressDecoder(AddressDecoder):
+    decoder_fn = staticmethod(_checksum_from_any)
+
+
+_registry = _default_registry.copy()
+_registry.unregister("address")
+_registry.register(BaseEquals("address"), AddressEncoder, _ChecksumAddressDecoder, label="address")
+CODEC = ABICodec(_registry)
+
+
+# --------------------------------------------------------------------------
+# canonical types
+
+
+def canonical_type(param: dict[str, Any]) -> str:
+    """``{"type": "tuple[]", "components": [...]}`` -> ``"(uint256,address)[]"``."""
+    t: str = param["type"]
+    if t.startswith("tuple"):
+        inner = ",".join(canonical_type(c) for c in param["components"])
+        return f"({inner}){t[5:]}"
+    return t
+
+
+# --------------------------------------------------------------------------
+# fast encoders (per elementary value -> 32 bytes)
+
+_Z12 = b"\x00" * 12
+_Z32 = b"\x00" * 32
+_TRUE = b"\x00" * 31 + b"\x01"
+
+
+class _Reject(Exception):
+    pass
+
+
+def _fast_value_encoder(type_str: str) -> Callable[[Any], bytes] | None:
+    try:
+        t = parse(type_str)
+    except Exception:
+        return None
+    if isinstance(t, TupleType) or t.arrlist or t.is_dynamic:
+        return None
+    base, sub = t.base, t.sub
+    if base == "uint":
+        hi = 1 << sub
+
+        def enc_uint(v: Any) -> bytes:
+            if v.__class__ is int and 0 <= v < hi:
+                return v.to_bytes(32, "big")
+            raise _Reject
+
+        return enc_uint
+    if base == "int":
+        lo, hi = -(1 << (sub - 1)), 1 << (sub - 1)
+
+        def enc_int(v: Any) -> bytes:
+            if v.__class__ is int and lo <= v < hi:
+                return v.to_bytes(32, "big", signed=True)
+            raise _Reject
+
+        return enc_int
+    if base == "address":
+
+        def enc_addr(v: Any) -> bytes:
+            if v.__class__ is not str:
+                v = v.address  # Contract objects
+            if len(v) == 42:
+                return _Z12 + bytes.fromhex(v[2:])
+            raise _Reject
+
+        return enc_addr
+    if base == "bool":
+
+        def enc_bool(v: Any) -> bytes:
+            if v is True:
+                return _TRUE
+            if v is False:
+                return _Z32
+            raise _Reject
+
+        return enc_bool
+    if base == "bytes" and sub:
+        n = sub
+
+        def enc_bytesn(v: Any) -> bytes:
+            if v.__class__ is bytes and len(v) <= n:
+                return v.ljust(32, b"\x00")
+            raise _Reject
+
+        return enc_bytesn
+    return None
+
+
+def make_encoder(types: list[str]) -> Encoder:
+    """Return ``encode(args) -> bytes`` for a fixed list of ABI types.
+
+    The caller must have checked ``len(args) == len(types)``.
+    """
+    types = list(types)
+    fast = [_fast_value_encoder(t) for t in types]
+
+    def slow(args: Any) -> bytes:
+        prepped = [
+            (a.address if t == "address" and hasattr(a, "address") else a)
+            for t, a in zip(types, args)
+        ]
+        try:
+            return CODEC.encode(types, prepped)
+        except Exception as e:
+            raise ABIError(f"cannot encode {list(args)!r} as ({','.join(types)}): {e}") from e
+
+    if not all(fast):
+        return slow
+    n = len(types)
+    if n == 0:
+        return lambda args: b""
+    if n == 1:
+        (f0,) = fast
+
+        def enc1(args: Any) -> bytes:
+            try:
+                return f0(args[0])
+            except Exception:
+                return slow(args)
+
+        return enc1
+    if n == 2:
+        f0, f1 = fast
+
+        def enc2(args: Any) -> bytes:
+            try:
+                return f0(args[0]) + f1(args[1])
+            except Exception:
+                return slow(args)
+
+        return enc2
+    pairs = fast
+
+    def encn(args: Any) -> bytes:
+        try:
+            return b"".join([f(a) for f, a in zip(pairs, args)])
+        except Exception:
+            return slow(args)
+
+    return encn
+
+
+# --------------------------------------------------------------------------
+# fast decoders (static types only): (n_words, fn(data, offset) -> value)
+
+_WordDecoder = tuple[int, Callable[[bytes, int], Any]]
+
+
+def _static_decoder(t: ABIType) -> _WordDecoder | None:
+    if t.is_dynamic:
+        return None
+    if t.arrlist:
+        dim = t.arrlist[-1][0]
+        sub = _static_decoder(t.item_type)
+        if sub is None:
+            return None
+        w, f = sub
+        step = w * 32
+
+        def dec_arr(d: bytes, o: int) -> tuple[Any, ...]:
+            return tuple([f(d, o + i * step) for i in range(dim)])
+
+        return w * dim, dec_arr
+    if isinstance(t, TupleType):
+        parts = []
+        words = 0
+        for c in t.components:
+            sub = _static_decoder(c)
+            if sub is None:
+                return None
+            parts.append((words * 32, sub[1]))
+            words += sub[0]
+
+        def dec_tuple(d: bytes, o: int) -> tuple[Any, ...]:
+            return tuple([f(d, o + off) for off, f in parts])
+
+        return words, dec_tuple
+    base, sub_ = t.base, t.sub
+    if base == "uint":
+        return 1, lambda d, o: int.from_bytes(d[o : o + 32], "big")
+    if base == "int":
+        return 1, lambda d, o: int.from_bytes(d[o : o + 32], "big", signed=True)
+    if base == "address":
+        return 1, lambda d, o: _checksum_raw(d[o + 12 : o + 32])
+    if base == "bool":
+        return 1, lambda d, o: d[o + 31] != 0
+    if base == "bytes" and sub_:
+        n = sub_
+        return 1, lambda d, o: d[o : o + n]
+    return None
+
+
+def make_decoder(types: list[str], unwrap: bool = True) -> Decoder:
+    """Return ``decode(data)``.
+
+    With ``unwrap``: no types -> ``None``, one type -> the value, several ->
+    tuple. Without: always a tuple.
+    """
+    types = list(types)
+    n = len(types)
+    label = ",".join(types)
+
+    def slow(data: bytes) -> Any:
+        try:
+            out = CODEC.decode(types, data)
+        except Exception as e:
+            raise ABIError(f"cannot decode {data.hex()!r} as ({label}): {e}") from e
+        return out[0] if unwrap and n == 1 else out
+
+    if n == 0:
+        return (lambda data: None) if unwrap else (lambda data: ())
+    try:
+        subs = [_static_decoder(parse(t)) for t in types]
+    except Exception:
+        return slow
+    if any(s is None for s in subs):
+        return slow
+    size = sum(s[0] for s in subs) * 32  # type: ignore[index]
+
+    def short(data: bytes) -> ABIError:
+        return ABIError(f"return data too short for ({label}): {len(data)} < {size} bytes")
+
+    if n == 1 and unwrap:
+        f0 = subs[0][1]  # type: ignore[index]
+
+        def dec1(data: bytes) -> Any:
+            if len(data) < size:
+                raise short(data)
+            return f0(data, 0)
+
+        return dec1
+    parts = []
+    off = 0
+    for s in subs:
+        parts.append((off, s[1]))  # type: ignore[index]
+        off += s[0] * 32  # type: ignore[index]
+
+    def decn(data: bytes) -> tuple[Any, ...]:
+        if len(data) < size:
+            raise short(data)
+        return tuple([f(data, o) for o, f in parts])
+
+    return decn
+
+
+# --------------------------------------------------------------------------
+# functions, events, contract types
+
+
+class FunctionSpec:
+    """One ABI function (or the constructor) with cached codec."""
+
+    __slots__ = (
+        "abi",
+        "name",
+        "signature",
+        "selector",
+        "input_types",
+        "input_names",
+        "output_types",
+        "n_inputs",
+        "is_view",
+        "is_payable",
+        "encode_args",
+        "decode_output",
+    )
+
+    def __init__(self, abi: dict[str, Any]):
+        self.abi = abi
+        self.name: str = abi.get("name", "constructor")
+        self.input_types = [canonical_type(p) for p in abi.get("inputs", [])]
+        self.input_names = [p.get("name", "") for p in abi.get("inputs", [])]
+        self.output_types = [canonical_type(p) for p in abi.get("outputs", [])]
+        self.n_inputs = len(self.input_types)
+        self.signature = f"{self.name}({','.join(self.input_types)})"
+        is_ctor = abi.get("type") == "constructor"
+        self.selector = b"" if is_ctor else keccak(text=self.signature)[:4]
+        mut = abi.get("stateMutability", "nonpayable")
+        self.is_view = mut in ("view", "pure")
+        self.is_payable = mut == "payable"
+        self.encode_args: Encoder = make_encoder(self.input_types)
+        self.decode_output: Decoder = make_decoder(self.output_types)
+
+    def calldata(self, args: tuple[Any, ...] | list[Any]) -> bytes:
+        """Selector + encoded arguments."""
+        if len(args) != self.n_inputs:
+            raise ABIError(f"{self.signature} takes {self.n_inputs} arguments, got {len(args)}")
+        return self.selector + self.encode_args(args)
+
+    def __repr__(self) -> str:
+        return f"<FunctionSpec {self.signature}>"
+
+
+class EventSpec:
+    """One ABI event: topic0 and a decoder for (topics, data)."""
+
+    __slots__ = ("abi", "name", "signature", "topic0", "n_indexed", "_fields", "_data_dec")
+
+    def __init__(self, abi: dict[str, Any]):
+        self.abi = abi
+        self.name: str = abi["name"]
+        inputs = abi.get("inputs", [])
+        types = [canonical_type(p) for p in inputs]
+        self.signature = f"{self.name}({','.join(types)})"
+        self.topic0 = keccak(text=self.signature)
+        fields: list[tuple[str, bool, Any]] = []
+        data_types = []
+        for p, t in zip(inputs, types):
+            if p.get("indexed"):
+                dec = None
+                try:
+                    dec = _static_decoder(parse(t))
+                except Exception:
+                    pass
+                # dynamic indexed values are stored as their keccak hash
+                fields.append((p["name"], True, dec[1] if dec else None))
+            else:
+                fields.append((p["name"], False, None))
+                data_types.append(t)
+        self.n_indexed = sum(1 for f in fields if f[1])
+        self._fields = fields
+        self._data_dec = make_decoder(data_types, unwrap=False)
+
+    def decode(self, topics: list[bytes], data: bytes) -> dict[str, Any]:
+        """Decode a log into an ordered ``{arg name: value}`` dict."""
+        values = iter(self._data_dec(data))
+        ti = 1
+        args: dict[str, Any] = {}
+        for name, indexed, dec in self._fields:
+            if indexed:
+                topic = topics[ti]
+                ti += 1
+                args[name] = dec(topic, 0) if dec is not None else topic
+            else:
+                args[name] = next(values)
+        return args
+
+    def __repr__(self) -> str:
+        return f"<EventSpec {self.signature}>"
+
+
+class ContractType:
+    """All pre-computed ABI information of one contract type."""
+
+    def __init__(self, abi: list[dict[str, Any]], name: str = ""):
+        self.name = name
+        self.abi = abi
+        self.functions: list[FunctionSpec] = []
+        self.by_name: dict[str, list[FunctionSpec]] = {}
+        self.by_signature: dict[str, FunctionSpec] = {}
+        self.by_selector: dict[bytes, FunctionSpec] = {}
+        self.constructor: FunctionSpec | None = None
+        self.events: dict[bytes, EventSpec] = {}
+        self.events_by_name: dict[str, EventSpec] = {}
+        for item in abi:
+            kind = item.get("type", "function")
+            if kind == "function":
+                fs = FunctionSpec(item)
+                self.functions.append(fs)
+                self.by_name.setdefault(fs.name, []).append(fs)
+                self.by_signature[fs.signature] = fs
+                self.by_selector[fs.selector] = fs
+            elif kind == "constructor":
+                self.constructor = FunctionSpec(item)
+            elif kind == "event" and not item.get("anonymous"):
+                ev = EventSpec(item)
+                self.events[ev.topic0] = ev
+                self.events_by_name[ev.name] = ev
+
+    def constructor_args(self, args: tuple[Any, ...] | list[Any]) -> bytes:
+        """ABI-encode constructor arguments."""
+        if self.constructor is None:
+            if args:
+                raise ABIError(f"{self.name} has no constructor but got {len(args)} arguments")
+            return b""
+        return self.constructor.calldata(args)
