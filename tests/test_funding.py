@@ -1,0 +1,104 @@
+"""Funding to the wei: the engine's cumulative index and every position's settlement equal
+the exact integer model (vyperp.model) over random sequences of trades, price moves and
+time jumps, for each funding model."""
+
+from __future__ import annotations
+
+import copy
+from typing import Iterator
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from vyperp import model
+from vyperp.chain import Reverted
+from vyperp.params import MarketParams, ProtocolParams
+from vyperp.system import System
+from vyperp.units import WAD, wad
+
+from .helpers import events
+
+MODELS = {
+    "linear": MarketParams(skew_scale_usd=20_000_000.0, max_funding_rate=0.01),
+    "nonlinear": MarketParams(skew_scale_usd=20_000_000.0, funding_model="nonlinear", nonlinear_threshold=0.0005,
+                              nonlinear_coefficient=400.0, max_funding_rate=0.01),
+    "velocity": MarketParams(skew_scale_usd=20_000_000.0, funding_model="velocity", funding_velocity=3.0,
+                             max_funding_rate=0.01),
+    "size-tiered": MarketParams(skew_scale_usd=20_000_000.0, size_tier_notional=150_000.0, size_tier_multiplier=1.37),
+}
+
+operation = st.one_of(
+    st.tuples(st.just("trade"), st.integers(0, 2), st.integers(-300, 300).filter(lambda x: x != 0)),
+    st.tuples(st.just("time"), st.integers(1, 3 * 86_400), st.just(0)),
+    st.tuples(st.just("price"), st.integers(-15, 15), st.just(0)),
+    st.tuples(st.just("poke"), st.just(0), st.just(0)),
+)
+
+
+@pytest.fixture(scope="module", params=list(MODELS))
+def funded(request: pytest.FixtureRequest) -> Iterator[tuple[System, list[str]]]:
+    system = System.deploy(ProtocolParams(markets=[MODELS[request.param]]))
+    lp = system.new_trader("lp")
+    system.mint(lp, 10_000_000)
+    system.pool.deposit(system.tokens(10_000_000), lp, sender=lp)
+    traders = [system.new_trader(f"trader{i}", 1_000_000) for i in range(3)]
+    yield system, traders
+
+
+@given(operations=st.lists(operation, min_size=5, max_size=25))
+def test_funding_matches_exact_model(funded: tuple[System, list[str]], operations: list) -> None:
+    system, traders = funded
+    engine = system.engine
+    with system.chain.isolate():
+        state = engine.market_state(0)
+        config = engine.market_config(0)
+        market = model.FundingMarket.from_config(config, last_time=state[5])
+        market.cumulative, market.rate = state[2], state[3]
+        tier_notional, tier_multiplier = config[15], config[16]
+        positions = {t: tuple(engine.position(t, 0)) for t in traders}
+        price = wad(100_000)
+        prices = [100_000]
+
+        def skew() -> int:
+            return sum(size for size, _, _ in positions.values())
+
+        for kind, a, b in operations:
+            if kind == "time":
+                system.chain.advance(a)
+                system.set_price(0, prices[-1])
+            elif kind == "price":
+                prices.append(prices[-1] * (100 + a) // 100)
+                system.set_price(0, prices[-1])
+                price = wad(prices[-1])
+            elif kind == "poke":
+                engine.poke(0, sender=traders[0])
+                market.touch(skew(), price, system.chain.time)
+            else:
+                trader, delta = traders[a], b * WAD // 100
+                trial = copy.copy(market)
+                trial.touch(skew(), price, system.chain.time)
+                try:
+                    system.trade(trader, 0, delta)
+                except Reverted as exc:
+                    assert exc.reason == "Below initial margin"
+                    continue
+                market = trial
+                size, entry, index = positions[trader]
+                settled = events(system, "FundingSettled")
+                if size != 0 and index != market.cumulative:
+                    owed, surcharge = model.funding_owed(size, market.cumulative, index, price, tier_notional, tier_multiplier)
+                    assert settled == [{"account": trader, "market": 0, "amount": owed, "to_insurance": surcharge}]
+                else:
+                    assert settled == []
+                new_size = size + delta
+                positions[trader] = (new_size, 0, market.cumulative if new_size else 0)
+            on_chain = engine.market_state(0)
+            assert (on_chain[2], on_chain[3]) == (market.cumulative, market.rate)
+            now_cumulative, now_rate = engine.funding_now(0)
+            assert (now_cumulative, now_rate) == market.now(skew(), price, system.chain.time)
+            for trader in traders:
+                size, _, index = positions[trader]
+                assert engine.position(trader, 0)[0] == size
+                owed, surcharge = model.funding_owed(size, now_cumulative, index, price, tier_notional, tier_multiplier)
+                assert system.lens.pending_funding(trader, 0) == owed + surcharge

@@ -1,0 +1,195 @@
+"""Positions: open, increase, reduce, close, flip; fill price, fees, PnL and the ledger to the wei."""
+
+from __future__ import annotations
+
+import pytest
+
+from vyperp import model
+from vyperp.chain import Reverted
+from vyperp.system import MAX_UINT, System
+from vyperp.units import WAD, wad
+
+from .conftest import BTC, ETH
+from .helpers import events, expected_fill
+
+
+def assert_books_balance(system: System) -> None:
+    ledger = system.ledger()
+    assert ledger.held == ledger.booked
+
+
+def test_open_long_fills_at_average_mark_and_pays_taker_fee(system: System, alice: str) -> None:
+    margin_before = system.engine.margin(alice)
+    size = wad("0.5")
+    price, fee = expected_fill(system, BTC, size)
+    assert price > wad(100_000)  # buying into zero skew pays a premium
+    fill = system.trade(alice, BTC, size)
+    assert fill == price
+    assert system.engine.margin(alice) == margin_before - fee
+    assert system.engine.position(alice, BTC) == (size, price, 0)
+    state = system.engine.market_state(BTC)
+    assert (state[0], state[1]) == (size, 0)
+    assert system.engine.open_markets(alice) == 1 << BTC
+    [event] = events(system, "PositionModified")
+    assert event == {"account": alice, "market": BTC, "size_delta": size, "fill_price": price,
+                     "new_size": size, "fee": fee, "realized_pnl": 0}
+    assert system.engine.pool_balance() == fee - fee // 10  # 10 % of fees to insurance by default
+    assert system.engine.insurance_fund() == fee // 10
+    assert_books_balance(system)
+
+
+def test_mark_price_tracks_skew(system: System, alice: str) -> None:
+    system.trade(alice, BTC, wad("0.5"))
+    config = system.engine.market_config(BTC)
+    expected = model.mark_price(wad(100_000), wad("0.5"), config[3], config[4])
+    assert system.engine.mark_price(BTC) == expected
+    assert expected > wad(100_000)
+
+
+def test_increase_realizes_pnl_at_fill_and_resets_entry(system: System, alice: str) -> None:
+    system.trade(alice, BTC, wad("0.1"))
+    size, entry, _ = system.engine.position(alice, BTC)
+    system.chain.advance(1)
+    system.set_price(BTC, 101_000)
+    margin_before = system.engine.margin(alice)
+    price, fee = expected_fill(system, BTC, wad("0.1"))
+    system.trade(alice, BTC, wad("0.1"))
+    realized = model.pnl(size, price, entry)
+    funding = events(system, "FundingSettled")
+    owed = funding[0]["amount"] if funding else 0
+    assert realized > 0
+    assert system.engine.margin(alice) == margin_before - owed + realized - fee
+    assert system.engine.position(alice, BTC)[:2] == (wad("0.2"), price)
+    assert_books_balance(system)
+
+
+def test_reduce_against_skew_pays_maker_fee(system: System, alice: str, bob: str) -> None:
+    system.trade(alice, BTC, wad("0.3"))
+    price, fee = expected_fill(system, BTC, -wad("0.1"))
+    config = system.engine.market_config(BTC)
+    assert fee == model.umul_up(model.umul_up(wad("0.1"), price), config[6])  # all maker
+    margin_before = system.engine.margin(bob)
+    system.trade(bob, BTC, -wad("0.1"))
+    assert system.engine.margin(bob) == margin_before - fee
+    assert_books_balance(system)
+
+
+def test_close_returns_pnl_minus_fees_and_clears_position(system: System, alice: str) -> None:
+    deposit = system.engine.margin(alice)
+    _, open_fee = expected_fill(system, BTC, wad("0.2"))
+    system.trade(alice, BTC, wad("0.2"))
+    _, entry, _ = system.engine.position(alice, BTC)
+    price, close_fee = expected_fill(system, BTC, -wad("0.2"))
+    system.trade(alice, BTC, -wad("0.2"))
+    assert system.engine.position(alice, BTC) == (0, 0, 0)
+    assert system.engine.open_markets(alice) == 0
+    assert system.engine.margin(alice) == deposit - open_fee + model.pnl(wad("0.2"), price, entry) - close_fee
+    assert system.engine.market_state(BTC)[:2] == (0, 0)
+    assert_books_balance(system)
+
+
+def test_flip_splits_fee_between_maker_and_taker(system: System, alice: str) -> None:
+    system.trade(alice, BTC, wad("0.1"))
+    price, fee = expected_fill(system, BTC, -wad("0.15"))
+    config = system.engine.market_config(BTC)
+    maker = model.umul_up(model.umul_up(wad("0.1"), price), config[6])
+    taker = model.umul_up(model.umul_up(wad("0.05"), price), config[5])
+    assert fee == maker + taker
+    system.trade(alice, BTC, -wad("0.15"))
+    assert system.engine.position(alice, BTC)[0] == -wad("0.05")
+    assert system.engine.market_state(BTC)[:2] == (0, wad("0.05"))
+    assert_books_balance(system)
+
+
+def test_cross_margin_positions_in_two_markets(system: System, alice: str) -> None:
+    system.trade(alice, BTC, wad("0.2"))
+    system.trade(alice, ETH, -wad(2))
+    assert system.engine.open_markets(alice) == 0b11
+    health = system.engine.account_health(alice)
+    assert health[5] == 2
+    lens_initial, _ = system.lens.margin_requirements(alice)
+    assert lens_initial == health[1]
+    system.trade(alice, BTC, -wad("0.2"))
+    assert system.engine.open_markets(alice) == 1 << ETH
+
+
+@pytest.mark.parametrize("direction", [1, -1])
+def test_slippage_bound(system: System, alice: str, direction: int) -> None:
+    size = direction * wad("0.1")
+    price, _ = expected_fill(system, BTC, size)
+    bound = price - 1 if direction > 0 else price + 1
+    margin = system.engine.margin(alice)
+    with pytest.raises(Reverted) as err:
+        system.trade(alice, BTC, size, bound)
+    assert err.value.reason == "Slippage"
+    assert system.engine.margin(alice) == margin
+    assert system.trade(alice, BTC, size, price) == price  # exactly at the bound fills
+
+
+@pytest.mark.parametrize(
+    ("market", "size", "reason"),
+    [(BTC, 0, "Zero size"), (7, wad(1), "Unknown market"), (2**255, wad(1), "Unknown market")],
+)
+def test_bad_trade_input(system: System, alice: str, market: int, size: int, reason: str) -> None:
+    with pytest.raises(Reverted) as err:
+        system.engine.trade(market, size, MAX_UINT, sender=alice)
+    assert err.value.reason == reason
+
+
+def test_over_leverage_reverts_and_changes_nothing(system: System, alice: str) -> None:
+    # 10,000 margin at 10 % initial margin supports just under 100,000 notional
+    margin = system.engine.margin(alice)
+    with pytest.raises(Reverted) as err:
+        system.trade(alice, BTC, wad(1))
+    assert err.value.reason == "Below initial margin"
+    assert system.engine.margin(alice) == margin
+    assert system.engine.position(alice, BTC) == (0, 0, 0)
+    system.trade(alice, BTC, wad("0.99"))
+
+
+def test_reduction_allowed_when_below_initial_margin(system: System, alice: str) -> None:
+    system.trade(alice, BTC, wad("0.9"))
+    system.chain.advance(1)
+    system.set_price(BTC, 98_000)
+    assert system.lens.free_margin(alice) < 0
+    with pytest.raises(Reverted):
+        system.trade(alice, BTC, wad("0.01"))
+    system.trade(alice, BTC, -wad("0.1"))
+
+
+def test_max_open_interest(make_system) -> None:
+    from vyperp.params import MarketParams, ProtocolParams
+
+    system = make_system(ProtocolParams(markets=[MarketParams(max_open_interest_usd=200_000.0)]))
+    alice = system.new_trader("alice", 100_000)
+    system.trade(alice, 0, wad(2))
+    with pytest.raises(Reverted) as err:
+        system.trade(alice, 0, 1)
+    assert err.value.reason == "Max open interest"
+    system.trade(alice, 0, -wad(1))  # reductions are always fine
+
+
+def test_premium_is_bounded(make_system) -> None:
+    from vyperp.params import MarketParams, ProtocolParams
+
+    system = make_system(ProtocolParams(markets=[MarketParams(skew_scale_usd=1_000_000.0, max_premium=0.01)]))
+    whale = system.new_trader("whale", 1_000_000)
+    system.trade(whale, 0, wad(5))  # 500 % of skew scale
+    assert system.engine.mark_price(0) == wad(100_000) * 101 // 100
+    assert system.lens.fill_price(0, wad(1)) == wad(101_000)
+
+
+def test_lens_matches_engine_books(system: System, alice: str, bob: str) -> None:
+    system.trade(alice, BTC, wad("0.3"))
+    system.trade(bob, BTC, -wad("0.1"))
+    system.advance(3600)
+    system.set_price(BTC, 100_500)
+    for account in (alice, bob):
+        size, entry, funding_index = system.engine.position(account, BTC)
+        mark = system.engine.mark_price(BTC)
+        assert system.lens.unrealized_pnl(account, BTC) == model.pnl(size, mark, entry)
+        cumulative, _ = system.engine.funding_now(BTC)
+        owed, _ = model.funding_owed(size, cumulative, funding_index, system.engine.index_price(BTC), 0, WAD)
+        assert system.lens.pending_funding(account, BTC) == owed
+        health = system.engine.account_health(account)
+        assert system.lens.equity(account) == health[0] == system.engine.margin(account) + model.pnl(size, mark, entry) - owed

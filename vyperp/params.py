@@ -1,0 +1,192 @@
+"""Protocol parameters in human units, converted to the contracts' structs.
+
+A market's parameters come from a TOML file (`params/*.toml`) or a scenario's
+`params` table; every key is optional and falls back to the defaults below.
+Rates are fractions (0.0005 = 5 bp), money is USD, sizes are coins.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from .units import WAD, wad
+
+FUNDING_MODELS = {"linear": 0, "nonlinear": 1, "velocity": 2}
+MAX_UINT = 2**256 - 1
+
+
+@dataclass(frozen=True)
+class Bracket:
+    """A notional bracket: up to `notional_ceiling` USD, marginal IM and MM rates."""
+
+    notional_ceiling: float
+    initial_margin_rate: float
+    maintenance_margin_rate: float
+
+    def to_struct(self) -> tuple[int, int, int]:
+        ceiling = MAX_UINT if self.notional_ceiling == float("inf") else wad(self.notional_ceiling)
+        return (ceiling, wad(self.initial_margin_rate), wad(self.maintenance_margin_rate))
+
+
+@dataclass(frozen=True)
+class MarketParams:
+    """Everything the engine needs to list one market (see contracts/engine_types.vy)."""
+
+    symbol: str = "BTC"
+    initial_price: float = 100_000.0
+    oracle_decimals: int = 8
+    max_oracle_age: int = 3600
+    max_price_jump: float = 0.25
+    skew_scale_usd: float = 2_000_000_000.0     # skew notional at which the premium is 100 %
+    max_premium: float = 0.05
+    taker_fee: float = 0.0005
+    maker_fee: float = 0.0002
+    max_open_interest_usd: float = 1_000_000_000.0
+    interest_rate: float = 0.0001
+    funding_clamp: float = 0.0005
+    max_funding_rate: float = 0.003
+    funding_model: str = "linear"
+    nonlinear_threshold: float = 0.001
+    nonlinear_coefficient: float = 100.0
+    funding_velocity: float = 0.03
+    size_tier_notional: float = 0.0
+    size_tier_multiplier: float = 1.0
+    brackets: tuple[Bracket, ...] = (Bracket(float("inf"), 0.1, 0.05),)
+    variance_ewma_weight: float = 0.0
+    reference_volatility: float = 0.002
+    volatility_weight: float = 0.0
+    funding_weight: float = 0.0
+    funding_ema_period: int = 8 * 3600
+    max_multiplier: float = 1.0
+    apply_to_maintenance: bool = False
+    rate_limit_window: int = 0
+    rate_limit_notional: float = 0.0
+
+    def config_struct(self, oracle: str) -> tuple:
+        """The MarketConfig tuple, in struct field order."""
+        skew_scale = wad(self.skew_scale_usd) // int(self.initial_price)
+        max_oi = wad(self.max_open_interest_usd) // int(self.initial_price)
+        return (
+            oracle, self.max_oracle_age, wad(self.max_price_jump), skew_scale, wad(self.max_premium),
+            wad(self.taker_fee), wad(self.maker_fee), max_oi, wad(self.interest_rate),
+            wad(self.funding_clamp), wad(self.max_funding_rate), FUNDING_MODELS[self.funding_model],
+            wad(self.nonlinear_threshold), wad(self.nonlinear_coefficient), wad(self.funding_velocity),
+            wad(self.size_tier_notional), wad(self.size_tier_multiplier),
+        )
+
+    def brackets_struct(self) -> list[tuple[int, int, int]]:
+        return [b.to_struct() for b in self.brackets]
+
+    def risk_struct(self) -> tuple:
+        return (
+            wad(self.variance_ewma_weight), wad(self.reference_volatility), wad(self.volatility_weight),
+            wad(self.funding_weight), self.funding_ema_period, wad(self.max_multiplier), self.apply_to_maintenance,
+        )
+
+    def rate_limit_struct(self) -> tuple[int, int]:
+        return (self.rate_limit_window, wad(self.rate_limit_notional))
+
+
+@dataclass(frozen=True)
+class Tier:
+    margin_ratio_below: float
+    close_fraction: float
+
+    def to_struct(self) -> tuple[int, int]:
+        return (wad(self.margin_ratio_below), wad(self.close_fraction))
+
+
+@dataclass(frozen=True)
+class LiquidationParams:
+    """Keeper reward, penalty, tiers, cool-down and fee routing (global)."""
+
+    reward_rate: float = 0.002
+    reward_floor: float = 5.0
+    reward_cap: float = 1_000.0
+    penalty_rate: float = 0.01
+    cooldown: int = 0
+    min_position_notional: float = 100.0
+    insurance_fee_share: float = 0.1
+    pool_reserve_ratio: float = 0.2
+    tiers: tuple[Tier, ...] = ()
+
+    def config_struct(self) -> tuple:
+        return (
+            wad(self.reward_rate), wad(self.reward_floor), wad(self.reward_cap), wad(self.penalty_rate),
+            self.cooldown, wad(self.min_position_notional), wad(self.insurance_fee_share),
+            wad(self.pool_reserve_ratio),
+        )
+
+    def tiers_struct(self) -> list[tuple[int, int]]:
+        return [t.to_struct() for t in self.tiers]
+
+
+TIERED = (Tier(1.0, 0.25), Tier(0.75, 0.5), Tier(0.5, 1.0))
+"""The tiers the risk issue names: below 1.0 close 25 %, below 0.75 half, below 0.5 all."""
+
+EXCHANGE_BRACKETS = (
+    Bracket(250_000.0, 0.02, 0.01),
+    Bracket(1_000_000.0, 0.05, 0.025),
+    Bracket(10_000_000.0, 0.1, 0.05),
+    Bracket(float("inf"), 0.25, 0.125),
+)
+"""Brackets in the shape exchanges publish (larger notional, less leverage)."""
+
+
+def _coerce(cls: type, data: dict[str, Any], where: str) -> Any:
+    known = {f.name: f for f in fields(cls)}
+    kwargs: dict[str, Any] = {}
+    for key, value in data.items():
+        if key not in known:
+            raise ValueError(f"{where}: unknown parameter {key!r} (known: {', '.join(sorted(known))})")
+        if key == "brackets":
+            value = tuple(Bracket(float(b[0]), float(b[1]), float(b[2])) if isinstance(b, (list, tuple))
+                          else Bracket(**b) for b in value)
+        elif key == "tiers":
+            value = tuple(Tier(float(t[0]), float(t[1])) if isinstance(t, (list, tuple)) else Tier(**t) for t in value)
+        kwargs[key] = value
+    return replace(cls(), **kwargs)
+
+
+def market_params(data: dict[str, Any], where: str = "params") -> MarketParams:
+    """Build MarketParams from a dict, rejecting unknown keys with a clear message."""
+    return _coerce(MarketParams, data, where)
+
+
+def liquidation_params(data: dict[str, Any], where: str = "liquidation") -> LiquidationParams:
+    return _coerce(LiquidationParams, data, where)
+
+
+@dataclass
+class ProtocolParams:
+    """All parameters of a deployment: markets plus the global liquidation settings."""
+
+    markets: list[MarketParams] = field(default_factory=lambda: [MarketParams()])
+    liquidation: LiquidationParams = field(default_factory=LiquidationParams)
+    token_decimals: int = 6
+
+
+def load_params(path: str | Path) -> ProtocolParams:
+    """Read a deployment parameter file: `[liquidation]`, `[[markets]]` tables, `token_decimals`."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ValueError(f"{path}: cannot read parameters: {exc}") from exc
+    markets = [market_params(m, f"{path}: markets[{i}]") for i, m in enumerate(data.get("markets", []))]
+    if not markets:
+        raise ValueError(f"{path}: no [[markets]] table")
+    liquidation = liquidation_params(data.get("liquidation", {}), f"{path}: liquidation")
+    unknown = set(data) - {"markets", "liquidation", "token_decimals"}
+    if unknown:
+        raise ValueError(f"{path}: unknown top-level keys {sorted(unknown)}")
+    return ProtocolParams(markets=markets, liquidation=liquidation, token_decimals=int(data.get("token_decimals", 6)))
+
+
+__all__ = [
+    "Bracket", "EXCHANGE_BRACKETS", "FUNDING_MODELS", "LiquidationParams", "MarketParams",
+    "ProtocolParams", "TIERED", "Tier", "WAD", "liquidation_params", "load_params", "market_params",
+]

@@ -1,0 +1,122 @@
+"""A deployed protocol on the embedded chain plus the verbs tests, the demo and the
+replay share: fund an account, move a price, let time pass, trade, read the ledger."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .chain import Chain
+from .deploy import Protocol, deploy_embedded, oracle_answer
+from .params import ProtocolParams
+from .units import WAD
+
+MAX_UINT = 2**256 - 1
+START_TIME = 1_700_000_000
+
+
+@dataclass
+class Ledger:
+    """The engine's books at one instant (internal 1e18 units)."""
+
+    token_balance: int          # collateral tokens held by the engine (token units)
+    margins: int                # sum of the listed accounts' margins
+    pool_balance: int
+    insurance_fund: int
+    precision: int
+
+    @property
+    def held(self) -> int:
+        return self.token_balance * self.precision
+
+    @property
+    def booked(self) -> int:
+        return self.margins + self.pool_balance + self.insurance_fund
+
+
+class System:
+    """Protocol + chain with convenience verbs. Prices are USD floats/ints/strings."""
+
+    def __init__(self, chain: Chain, protocol: Protocol):
+        self.chain = chain
+        self.p = protocol
+        self.engine = protocol.engine
+        self.token = protocol.token
+        self.pool = protocol.pool
+        self.lens = protocol.lens
+        self.configurator = protocol.configurator
+        self.oracles = protocol.oracles
+        self.admin = protocol.admin
+        self.feeder = protocol.feeder
+        self.precision = int(self.engine.PRECISION())
+        self.decimals = protocol.params.token_decimals
+        self.prices: list[Any] = [m.initial_price for m in protocol.params.markets]
+        self.accounts: list[str] = []
+
+    @classmethod
+    def deploy(cls, params: ProtocolParams | None = None, timestamp: int = START_TIME, **chain_kwargs: Any) -> "System":
+        chain = Chain(timestamp=timestamp, **chain_kwargs)
+        return cls(chain, deploy_embedded(chain, params))
+
+    # ---------------------------------------------------------------- accounts
+    def new_trader(self, label: str, deposit_usd: float | int = 0) -> str:
+        account = self.chain.new_account(label, eth=10**20)
+        self.token.approve(self.engine, MAX_UINT, sender=account)
+        self.token.approve(self.pool, MAX_UINT, sender=account)
+        self.accounts.append(account)
+        if deposit_usd:
+            self.fund(account, deposit_usd)
+        return account
+
+    def tokens(self, usd: float | int | str) -> int:
+        """USD amount -> token units (exact for int/str)."""
+        return oracle_answer(usd, self.decimals)
+
+    def mint(self, account: str, usd: float | int | str) -> int:
+        amount = self.tokens(usd)
+        self.token.mint(account, amount, sender=self.admin)
+        return amount
+
+    def fund(self, account: str, usd: float | int | str) -> int:
+        """Mint `usd` of collateral to `account` and deposit it as margin."""
+        amount = self.mint(account, usd)
+        self.engine.deposit(amount, sender=account)
+        return amount
+
+    # ---------------------------------------------------------------- prices and time
+    def set_price(self, market: int, usd: float | int | str) -> None:
+        """Push a new oracle round for `market` at the current time."""
+        self.prices[market] = usd
+        decimals = self.p.params.markets[market].oracle_decimals
+        self.oracles[market].push_round(oracle_answer(usd, decimals), 0, sender=self.feeder)
+
+    def advance(self, seconds: int, refresh: bool = True) -> None:
+        """Let time pass; by default re-publish every market's price so none goes stale."""
+        self.chain.advance(seconds)
+        if refresh:
+            for market, price in enumerate(self.prices):
+                self.set_price(market, price)
+
+    # ---------------------------------------------------------------- trading
+    def trade(self, account: str, market: int, size: int, acceptable_price: int | None = None) -> int:
+        """Trade `size` (1e18 base units); no slippage bound unless given."""
+        if acceptable_price is None:
+            acceptable_price = MAX_UINT if size > 0 else 0
+        return int(self.engine.trade(market, size, acceptable_price, sender=account))
+
+    def size_of(self, account: str, market: int) -> int:
+        return int(self.engine.position(account, market)[0])
+
+    # ---------------------------------------------------------------- books
+    def ledger(self, accounts: list[str] | None = None) -> Ledger:
+        accounts = self.accounts if accounts is None else accounts
+        return Ledger(
+            token_balance=int(self.token.balanceOf(self.engine)),
+            margins=sum(int(self.engine.margin(a)) for a in accounts),
+            pool_balance=int(self.engine.pool_balance()),
+            insurance_fund=int(self.engine.insurance_fund()),
+            precision=self.precision,
+        )
+
+
+__all__ = ["Ledger", "MAX_UINT", "START_TIME", "System", "WAD"]
