@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Create .venv (Python 3.11) and install the pinned toolchain; idempotent.
+# Everything comes from the package registries (PyPI, npm): no compiler or binary is
+# downloaded from anywhere else, now or at run time.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON="${PYTHON:-}"
+if [ -z "$PYTHON" ]; then
+  for candidate in python3.11 python3; do
+    if command -v "$candidate" >/dev/null 2>&1 && "$candidate" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))'; then
+      PYTHON="$candidate"; break
+    fi
+  done
+fi
+[ -n "$PYTHON" ] || { echo "bootstrap: Python 3.11 is required" >&2; exit 1; }
+
+stamp=.venv/.installed-$(cat pyproject.toml constraints.txt | sha256sum | cut -c1-16)
+if [ ! -f "$stamp" ]; then
+  [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+  .venv/bin/python -m pip install --quiet --upgrade "pip==25.3"
+  .venv/bin/python -m pip install --quiet -c constraints.txt -e .
+  rm -f .venv/.installed-*
+  touch "$stamp"
+fi
+
+if [ "${WITH_ANVIL:-0}" = "1" ] && [ ! -x node_modules/.bin/anvil ]; then
+  npm ci --no-audit --no-fund --silent
+fi

@@ -1,0 +1,272 @@
+"""Deploy vyperp with ape and write a deployment manifest.
+
+    ape run deploy                                   # ethereum:local:test, first test account
+    ape run deploy --network ethereum:local:foundry  # anvil (APE_FOUNDRY_HOST picks the port)
+    ape run deploy --network ethereum:sepolia:node --account deployer --feeder 0x...
+    ape run deploy --manifest deployments/x.json --resume   # check a recorded deployment
+
+Deployment goes through `vyperp.deploy.deploy_protocol` (the same sequence as the
+embedded chain), with ape's `project.<Name>.deploy(*args, sender=account)` as the
+deploy function. The manifest (JSON) records network, chain id, blocks, deployer,
+feeder, every address, the parameters in human units, the vyper version, the number
+of transactions and the time.
+
+Without --resume an existing manifest is never overwritten. With --resume the
+addresses it records are checked for code on the connected chain and reported; no
+transaction is sent. A manifest from another chain id, or one whose contracts have no
+code (e.g. the in-process test chain, which starts empty in every process), is an error.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import click
+from ape import accounts, chain, project
+from ape.cli import ConnectedProviderCommand, account_option, network_option
+from ape.types import AddressType
+
+from vyperp.deploy import Protocol, deploy_protocol
+from vyperp.params import ProtocolParams, load_params
+
+# ape-vyper compiles with the `vyper` executable found on PATH when its version is the
+# installed package's, else with a vvm-managed binary (which it would have to download).
+# Running `.venv/bin/ape` without an activated venv leaves .venv/bin off PATH, so put the
+# interpreter's own bin directory first: the compiler used is then the venv's vyper 0.4.3.
+_BIN = str(Path(sys.executable).parent)
+if _BIN not in os.environ.get("PATH", "").split(os.pathsep):
+    os.environ["PATH"] = _BIN + os.pathsep + os.environ.get("PATH", "")
+
+MANIFEST_VERSION = 1
+CONTRACT_KEYS = ("token", "configurator", "engine", "pool", "lens")
+
+
+# ----------------------------------------------------------------------------- helpers
+def _human(value: Any) -> Any:
+    """Params -> JSON-safe human values (inf becomes the string "inf")."""
+    if isinstance(value, float) and math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    if isinstance(value, dict):
+        return {k: _human(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_human(v) for v in value]
+    return value
+
+
+def params_to_json(params: ProtocolParams) -> dict[str, Any]:
+    return _human(dataclasses.asdict(params))
+
+
+def _vyper_version() -> str:
+    """Version of the compiler that built the project (falls back to the installed package)."""
+    for compiler in project.manifest.compilers or []:
+        if compiler.name == "vyper":
+            return str(compiler.version)
+    import vyper
+
+    return vyper.__version__
+
+
+def _default_manifest(ecosystem: str, network: str, chain_id: int) -> Path:
+    return project.path / "deployments" / f"{ecosystem}-{network}-{chain_id}.json"
+
+
+def _recorded_addresses(manifest: dict[str, Any]) -> dict[str, str]:
+    """Flatten the manifest's addresses: token, ..., oracle:BTC, oracle:ETH."""
+    addresses = manifest.get("addresses") or {}
+    flat = {key: addresses[key] for key in CONTRACT_KEYS if key in addresses}
+    for symbol, address in (addresses.get("oracles") or {}).items():
+        flat[f"oracle:{symbol}"] = address
+    return flat
+
+
+def _print_table(title: str, rows: list[tuple[str, str, str]], columns: tuple[str, str, str]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*row)
+    Console().print(table)
+
+
+def _resolve_account(account: Any, network: Any) -> Any:
+    if account is not None:
+        return account
+    if network.is_local:
+        # ethereum:local:test (and anvil via ape-foundry) fund ape's test mnemonic.
+        return accounts.test_accounts[0]
+    raise click.UsageError(f"--account is required on network {network.choice!r} (only local networks "
+                           "fall back to the first test account)")
+
+
+def _signer_for(address: str) -> Any | None:
+    """An account ape can sign for at `address` (local keyfile or test account), else None."""
+    for container in accounts.containers.values():
+        if address in container.accounts:
+            return container[address]
+    for test_account in accounts.test_accounts:
+        if test_account.address == address:
+            return test_account
+    return None
+
+
+# ----------------------------------------------------------------------------- resume
+def _resume(manifest_path: Path, manifest: dict[str, Any], chain_id: int) -> None:
+    recorded_chain = manifest.get("chain_id")
+    if recorded_chain != chain_id:
+        raise click.ClickException(
+            f"{manifest_path}: recorded on chain id {recorded_chain}, but the connected chain "
+            f"is {chain_id}; refusing to resume")
+    rows, missing = [], []
+    for name, address in _recorded_addresses(manifest).items():
+        size = len(chain.provider.get_code(address))
+        rows.append((name, address, f"{size:,} B" if size else "NO CODE"))
+        if not size:
+            missing.append(f"{name} at {address}")
+    if not rows:
+        raise click.ClickException(f"{manifest_path}: records no addresses")
+    if missing:
+        raise click.ClickException(
+            f"{manifest_path}: no code at recorded address for {', '.join(missing)} "
+            f"(chain id {chain_id}, head block {chain.blocks.height}; manifest block "
+            f"{manifest.get('block_number')}). The chain does not hold this deployment "
+            "(a fresh local chain?); deploy again with another --manifest or delete this one")
+    _print_table(f"vyperp deployment on {manifest.get('network')} (resumed, nothing deployed)", rows,
+                 ("contract", "address", "code"))
+    click.echo(f"Resumed {manifest_path}: all {len(rows)} recorded contracts have code; nothing deployed.")
+
+
+# ----------------------------------------------------------------------------- command
+@click.command(cls=ConnectedProviderCommand, short_help="Deploy vyperp and write a manifest")
+@network_option()
+@account_option(prompt=False)
+@click.option("--params", "params_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=Path("params/default.toml"), show_default=True, help="Deployment parameter TOML.")
+@click.option("--manifest", "manifest_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Manifest JSON to write [default: deployments/<ecosystem>-<network>-<chain_id>.json].")
+@click.option("--resume", is_flag=True,
+              help="If the manifest exists, check its contracts have code and report them instead of deploying.")
+@click.option("--feeder", default=None, metavar="ADDRESS",
+              help="Account allowed to push oracle rounds [default: the deployer].")
+def cli(ecosystem, network, provider, account, params_path, manifest_path, resume, feeder):
+    """Deploy token, oracles, configurator, engine, pool and lens, list the markets, write a manifest."""
+    chain_id = int(provider.chain_id)
+    manifest_path = manifest_path or _default_manifest(ecosystem.name, network.name, chain_id)
+
+    if manifest_path.exists():
+        try:
+            existing = json.loads(manifest_path.read_text())
+        except (OSError, ValueError) as exc:
+            raise click.ClickException(f"{manifest_path}: exists but is not a readable manifest: {exc}")
+        if not resume:
+            raise click.ClickException(
+                f"manifest {manifest_path} already exists (chain id {existing.get('chain_id')}, block "
+                f"{existing.get('block_number')}); refusing to deploy over it. Pass --resume to check and "
+                "reuse that deployment, or choose another --manifest")
+        _resume(manifest_path, existing, chain_id)
+        return
+    if resume:
+        click.echo(f"{manifest_path} does not exist: nothing to resume, deploying.")
+
+    try:
+        params = load_params(params_path)
+    except ValueError as exc:
+        raise click.ClickException(str(exc))
+
+    deployer = _resolve_account(account, network)
+    feeder_address = deployer.address
+    handover = False
+    feeder_signer = deployer
+    if feeder:
+        try:
+            feeder_address = chain.conversion_manager.convert(feeder, AddressType)
+        except Exception as exc:  # noqa: BLE001 - ape raises ConversionError subclasses
+            raise click.BadParameter(f"not an address: {feeder!r} ({exc})", param_hint="--feeder")
+        if feeder_address != deployer.address:
+            signer = _signer_for(feeder_address)
+            if signer is not None and signer.balance > 0:
+                feeder_signer = signer
+            else:
+                # deploy_protocol pushes each oracle's first round as the feeder; without a key
+                # for it, the deployer feeds that round and then hands the role over.
+                handover = True
+
+    # Compile (if stale) before the first transaction so compile time is not deploy time.
+    names = ("TestToken", "MockOracle", "MarketConfigurator", "Engine", "LiquidityPool", "EngineLens")
+    containers = {name: getattr(project, name) for name in names}
+
+    deployed: list[tuple[str, Any]] = []
+    nonces_before = {deployer.address: deployer.nonce}
+    if feeder_signer is not deployer:
+        nonces_before[feeder_signer.address] = feeder_signer.nonce
+    start_height = chain.blocks.height
+
+    def deploy_fn(name: str, *args: Any) -> Any:
+        instance = containers[name].deploy(*args, sender=deployer)
+        deployed.append((name, instance))
+        return instance
+
+    click.echo(f"Deploying vyperp on {provider.network_choice} (chain id {chain_id}) from {deployer.address}")
+    try:
+        protocol: Protocol = deploy_protocol(deploy_fn, params, deployer, feeder_signer)
+        if handover:
+            for oracle in protocol.oracles:
+                oracle.set_feeder(feeder_address, True, sender=deployer)
+                oracle.set_feeder(deployer.address, False, sender=deployer)
+    except Exception:
+        if deployed:
+            click.echo("Deployment failed after deploying:", err=True)
+            for name, instance in deployed:
+                click.echo(f"  {name:20s} {instance.address}", err=True)
+        raise
+
+    receipts = [chain.get_receipt(instance.txn_hash) for _, instance in deployed if instance.txn_hash]
+    first_block = min((r.block_number for r in receipts), default=start_height + 1)
+    last_block = chain.blocks.height
+    transactions = sum(
+        (deployer.nonce if address == deployer.address else feeder_signer.nonce) - before
+        for address, before in nonces_before.items()
+    )
+    addresses = protocol.addresses()
+    manifest = {
+        "manifest_version": MANIFEST_VERSION,
+        "project": "vyperp",
+        "ecosystem": ecosystem.name,
+        "network": network.name,
+        "network_choice": provider.network_choice,
+        "chain_id": chain_id,
+        "block_number": first_block,
+        "last_block": last_block,
+        "block_timestamp": chain.blocks.head.timestamp,
+        "deployer": deployer.address,
+        "feeder": feeder_address,
+        "feeder_handover": handover,
+        "addresses": addresses,
+        "market_ids": {symbol: i for i, symbol in enumerate(protocol.symbols)},
+        "params_file": str(params_path),
+        "params": params_to_json(params),
+        "vyper_version": _vyper_version(),
+        "transactions": transactions,
+        "deployed_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    manifest_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = manifest_path.with_name(manifest_path.name + ".tmp")
+    tmp.write_text(json.dumps(manifest, indent=2) + "\n")
+    tmp.replace(manifest_path)
+
+    rows = [(key, addresses[key], "") for key in CONTRACT_KEYS]
+    rows += [(f"oracle {symbol}", address, f"market {i}")
+             for i, (symbol, address) in enumerate(addresses["oracles"].items())]
+    _print_table(f"vyperp on {provider.network_choice} (chain id {chain_id})", rows,
+                 ("contract", "address", "note"))
+    click.echo(f"{transactions} transactions, blocks {first_block}..{last_block}; manifest: {manifest_path}")

@@ -1,0 +1,55 @@
+"""`vyperp` command line: the jobs that run on the embedded chain without ape."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+console = Console()
+REPORTS = Path("reports")
+
+
+@click.group()
+def main() -> None:
+    """vyperp: perpetual futures in Vyper, on an embedded revm chain."""
+
+
+@main.command()
+def demo() -> None:
+    """Deploy, trade across a price move, print PnL, funding and the pool's result."""
+    run = __import__("vyperp.demo", fromlist=["run_demo"]).run_demo
+    result = run(console)
+    if not result["balanced"]:
+        raise SystemExit("conservation violated")
+
+
+@main.command()
+@click.option("--out", type=click.Path(path_type=Path), default=REPORTS / "gas.json", show_default=True,
+              help="Where to write the gas report (flat JSON: operation -> gas).")
+def gas(out: Path) -> None:
+    """Measure the gas of every operation (exact, cold-start per transaction) and write reports/gas.json."""
+    from .gasbench import measure_all
+
+    started = time.time()
+    figures = measure_all()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(figures, indent=2) + "\n")
+    table = Table(title=f"gas ({figures['compiler']})")
+    table.add_column("operation")
+    table.add_column("gas", justify="right")
+    for key, value in figures.items():
+        if isinstance(value, int):
+            table.add_row(key, f"{value:,}")
+    for name, size in figures["bytecode_size"].items():  # type: ignore[union-attr]
+        table.add_row(f"bytecode {name}", f"{size:,} B")
+    console.print(table)
+    console.print(f"wrote {out} in {time.time() - started:.1f} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,181 @@
+"""Gas of every protocol operation, measured on the embedded chain with exact gas
+accounting (each transaction starts cold, as on a real chain; 21,000 intrinsic and
+calldata included).
+
+Method: a live BTC market (traders on both sides, funding accrued, fresh oracle round)
+and, before every measured call, one minute passes and a new oracle round arrives, so a
+trade pays what it pays in a live market: the funding accrual and the round's
+acceptance. The "with 1,000 accounts" figures repeat the measurement after 1,000 other
+accounts opened positions: they must be equal (O(1) per touch).
+"""
+
+from __future__ import annotations
+
+import platform
+from typing import Callable
+
+import vyper
+
+from .chain import compile_contract
+from .params import EXCHANGE_BRACKETS, LiquidationParams, MarketParams, ProtocolParams, TIERED
+from .system import System
+from .units import wad
+
+DEPLOYABLES = ["Engine", "MarketConfigurator", "LiquidityPool", "EngineLens", "MockOracle", "TestToken"]
+
+
+def _params(tiers: bool = False, risk: bool = False) -> ProtocolParams:
+    market = MarketParams(symbol="BTC", skew_scale_usd=2_000_000_000.0)
+    if risk:
+        market = MarketParams(symbol="BTC", skew_scale_usd=2_000_000_000.0, brackets=EXCHANGE_BRACKETS,
+                              variance_ewma_weight=0.06, volatility_weight=1.0, funding_weight=10.0,
+                              max_multiplier=3.0)
+    liquidation = LiquidationParams(tiers=TIERED if tiers else (), cooldown=0)
+    return ProtocolParams(markets=[market, MarketParams(symbol="ETH", initial_price=4_000.0)], liquidation=liquidation)
+
+
+class GasProbe:
+    """A warmed-up market and a helper that measures one transaction."""
+
+    def __init__(self, params: ProtocolParams, background_accounts: int = 2):
+        self.system = System.deploy(params)
+        s = self.system
+        self.lp = s.new_trader("lp")
+        s.mint(self.lp, 100_000_000)
+        s.pool.deposit(s.tokens(50_000_000), self.lp, sender=self.lp)
+        self.keeper = s.new_trader("keeper")
+        self.price = 100_000
+        for i in range(background_accounts):
+            trader = s.new_trader(f"background{i}", 10_000)
+            s.trade(trader, 0, wad("0.05") if i % 2 == 0 else -wad("0.04"))
+        self.tick()
+
+    def tick(self, price: float | None = None) -> None:
+        """One minute passes; a new oracle round arrives for every market."""
+        if price is not None:
+            self.price = price
+        self.system.chain.advance(60)
+        self.system.set_price(0, self.price)
+        self.system.set_price(1, 4_000)
+
+    def gas(self, action: Callable[[], object]) -> int:
+        action()
+        receipt = self.system.chain.last_receipt
+        assert receipt is not None and receipt.success
+        return int(receipt.gas_used)
+
+
+def trading_gas(probe: GasProbe, prefix: str = "") -> dict[str, int]:
+    s = probe.system
+    trader = s.new_trader(f"{prefix}measured", 0)
+    s.mint(trader, 100_000)
+    out: dict[str, int] = {}
+    probe.tick()
+    out["deposit"] = probe.gas(lambda: s.engine.deposit(s.tokens(20_000), sender=trader))
+    probe.tick()
+    out["open"] = probe.gas(lambda: s.trade(trader, 0, wad("0.1")))
+    probe.tick()
+    out["increase"] = probe.gas(lambda: s.trade(trader, 0, wad("0.05")))
+    probe.tick()
+    out["reduce"] = probe.gas(lambda: s.trade(trader, 0, -wad("0.05")))
+    probe.tick()
+    out["close"] = probe.gas(lambda: s.trade(trader, 0, -wad("0.1")))
+    probe.tick()
+    out["withdraw"] = probe.gas(lambda: s.engine.withdraw(s.tokens(1_000), sender=trader))
+    s.chain.advance(60)
+    out["oracle_update"] = probe.gas(lambda: s.set_price(0, probe.price))
+    out["poke"] = probe.gas(lambda: s.engine.poke(0, sender=probe.keeper))
+    return out
+
+
+def liquidation_gas(probe: GasProbe, label: str) -> int:
+    """Gas of liquidating one 10x long after a 6 % drop (full close, plain config)."""
+    s = probe.system
+    victim = s.new_trader(label, 1_000)
+    probe.tick(100_000)
+    s.trade(victim, 0, wad("0.095"))
+    probe.tick(94_000)
+    gas = probe.gas(lambda: s.engine.liquidate(victim, sender=probe.keeper))
+    probe.tick(100_000)
+    return gas
+
+
+def tier_gas() -> dict[str, int]:
+    """Gas of each liquidation tier (25 %, 50 %, full close) on a fresh tiered system."""
+    out: dict[str, int] = {}
+    for tier, drop in (("liquidate_tier_1", 93_700), ("liquidate_tier_2", 92_400), ("liquidate_tier_3", 91_000)):
+        probe = GasProbe(_params(tiers=True))
+        s = probe.system
+        victim = s.new_trader("victim", 1_000)
+        s.trade(victim, 0, wad("0.095"))
+        probe.tick(drop)
+        out[tier] = probe.gas(lambda: s.engine.liquidate(victim, sender=probe.keeper))
+        [event] = [e for e in s.chain.last_receipt.logs if e.name == "Liquidated"]
+        expected_tier = int(tier[-1]) - 1
+        assert event["tier"] == expected_tier, (tier, event.args)
+    return out
+
+
+def batch_gas(sizes: tuple[int, ...] = (1, 10, 50)) -> dict[str, int]:
+    """Gas per liquidated account of liquidate_many over batches of each size."""
+    out: dict[str, int] = {}
+    for size in sizes:
+        probe = GasProbe(_params())
+        s = probe.system
+        victims = []
+        for i in range(size):
+            victim = s.new_trader(f"victim{i}", 1_000)
+            s.trade(victim, 0, wad("0.095"))
+            victims.append(victim)
+        probe.tick(94_000)
+        total = probe.gas(lambda: s.engine.liquidate_many(victims, sender=probe.keeper))
+        liquidated = sum(1 for e in s.chain.last_receipt.logs if e.name == "Liquidated")
+        assert liquidated == size
+        out[f"liquidate_batch_{size}_per_account"] = total // size
+    return out
+
+
+def adl_gas() -> int:
+    """Gas of one auto-deleveraging step (pool in deficit, insurance empty)."""
+    params = _params()
+    probe = GasProbe(params, background_accounts=0)
+    s = probe.system
+    s.pool.withdraw(s.tokens(50_000_000 - 2_000), probe.lp, probe.lp, sender=probe.lp)
+    winner = s.new_trader("winner", 50_000)
+    loser = s.new_trader("loser", 2_100)
+    s.trade(winner, 0, -wad("0.2"))
+    s.trade(loser, 0, wad("0.2"))
+    for price in (90_000, 80_000, 70_000):
+        probe.tick(price)
+        s.engine.poke(0, sender=probe.keeper)  # keep the accepted price within the jump bound
+    s.engine.liquidate(loser, sender=probe.keeper)
+    assert s.engine.pool_value() < 0 and s.engine.insurance_fund() == 0, "ADL scenario did not create a deficit"
+    probe.tick(70_000)
+    return probe.gas(lambda: s.engine.auto_deleverage(0, [winner], sender=probe.keeper))
+
+
+def bytecode_sizes() -> dict[str, int]:
+    return {name: compile_contract(name).runtime_size for name in DEPLOYABLES}
+
+
+def measure_all() -> dict[str, object]:
+    """Every gas figure of reports/gas.json."""
+    probe = GasProbe(_params())
+    gas: dict[str, object] = {"compiler": f"vyper {vyper.__version__}"}
+    gas.update(trading_gas(probe))
+    gas["liquidate"] = liquidation_gas(probe, "victim")
+    crowd = GasProbe(_params(), background_accounts=1_000)
+    crowded = trading_gas(crowd, prefix="crowd-")
+    gas["open_with_1000_accounts"] = crowded["open"]
+    gas["close_with_1000_accounts"] = crowded["close"]
+    gas["liquidate_with_1000_accounts"] = liquidation_gas(crowd, "crowd-victim")
+    risk = GasProbe(_params(risk=True))
+    risk_gas = trading_gas(risk, prefix="risk-")
+    gas["open_with_brackets_and_risk_multiplier"] = risk_gas["open"]
+    gas["poke_with_ewma"] = risk_gas["poke"]
+    gas.update(tier_gas())
+    gas.update(batch_gas())
+    gas["adl_step"] = adl_gas()
+    gas["bytecode_size"] = bytecode_sizes()
+    gas["machine"] = f"{platform.machine()} {platform.system()}, python {platform.python_version()}"
+    return gas
