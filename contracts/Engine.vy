@@ -444,6 +444,7 @@ def set_risk_config(market: uint256, config: engine_types.RiskConfig):
     """
     self._check_configurator(market)
     self.risk_config[market] = config
+    self.market_state[market].risk_multiplier = self._risk_multiplier(market)
 
 
 @external
@@ -648,7 +649,7 @@ def _accept(market: uint256, price: uint256, round_id: uint80):
     """
     accrued: bool = self._accrue_funding(market, price)
     rolled: bool = self._accept_round(market, price, round_id)
-    if accrued or rolled:
+    if (accrued or rolled) and self.risk_config[market].max_multiplier > WAD:
         self.market_state[market].risk_multiplier = self._risk_multiplier(market)
 
 
@@ -663,10 +664,10 @@ def _accrue_funding(market: uint256, price: uint256) -> bool:
     self.market_state[market].cumulative_funding_per_unit = cumulative
     self.market_state[market].funding_rate = rate
     self.market_state[market].last_funding_time = block.timestamp
-    ema_period: uint256 = self.risk_config[market].funding_ema_period
-    if ema_period > 0:
+    if self.risk_config[market].funding_weight > 0:
+        # the EMA only feeds the funding term of the risk multiplier: kept while that term is on
         ema: int256 = self.market_state[market].funding_rate_ema
-        weight: int256 = convert(min(elapsed * WAD // ema_period, WAD), int256)
+        weight: int256 = convert(min(elapsed * WAD // self.risk_config[market].funding_ema_period, WAD), int256)
         self.market_state[market].funding_rate_ema = ema + (rate - ema) * weight // IWAD
     log FundingAccrued(market=market, funding_rate=rate, cumulative_funding_per_unit=cumulative, index_price=price)
     return True

@@ -360,3 +360,32 @@ def test_reanchor_not_guardian(system, outsider):
     with pytest.raises(Reverted) as exc:
         system.engine.reanchor_price(BTC, sender=system.admin)
     assert exc.value.reason == "Not configurator"
+
+
+def test_add_market_rejects_bad_feeds(system):
+    config = list(system.engine.market_config(BTC))
+    brackets = [tuple(b) for b in system.engine.brackets_of(BTC)]
+    risk = tuple(system.engine.risk_config(BTC))
+
+    def listing(oracle):
+        config[0] = oracle.address
+        return lambda: system.configurator.add_market(tuple(config), brackets, risk, sender=system.admin)
+
+    deep = system.chain.deploy("MockOracle", 19, "DEEP / USD", system.feeder, sender=system.admin)
+    deep.push_round(10**19, 0, sender=system.feeder)
+    empty = system.chain.deploy("MockOracle", 8, "EMPTY / USD", system.feeder, sender=system.admin)
+    old = system.chain.deploy("MockOracle", 8, "OLD / USD", system.feeder, sender=system.admin)
+    old.push_round(10**8, system.chain.time - 3601, sender=system.feeder)
+    for oracle, reason in ((deep, "Oracle decimals above 18"), (empty, "Oracle answer not positive"), (old, "Oracle stale")):
+        with pytest.raises(Reverted) as exc:
+            listing(oracle)()
+        assert exc.value.reason == reason
+    assert system.engine.market_count() == 2
+    # 18 decimals is the deepest feed accepted; the listing anchors the latest round
+    fine = system.chain.deploy("MockOracle", 18, "FINE / USD", system.feeder, sender=system.admin)
+    fine.push_round(123 * WAD + 456, system.chain.time - 3600, sender=system.feeder)
+    listing(fine)()
+    assert system.engine.market_count() == 3
+    assert system.engine.market_state(2)[8] == 123 * WAD + 456
+    assert system.engine.market_state(2)[9] == 1
+    assert system.engine.index_price(2) == 123 * WAD + 456

@@ -309,6 +309,18 @@ def test_reserve_formula(system, reserved_pool):
     assert system.pool.maxWithdraw(reserved_pool) < system.pool.convertToAssets(system.pool.balanceOf(reserved_pool))
 
 
+def test_withdrawable_uses_the_lower_of_value_and_balance(system, reserved_pool):
+    system.set_price(BTC, 110_000)                  # the long wins: pool value < balance
+    value, balance = system.engine.pool_value(), system.engine.pool_balance()
+    assert value < balance
+    assert system.engine.pool_withdrawable() == (value - reserve_of(system)) // system.precision
+    system.set_price(BTC, 95_000)                   # the long loses: value > balance, only realized cash counts
+    value, balance = system.engine.pool_value(), system.engine.pool_balance()
+    assert value > balance
+    assert system.engine.pool_withdrawable() == (balance - reserve_of(system)) // system.precision
+    assert system.pool.maxWithdraw(reserved_pool) == system.engine.pool_withdrawable()
+
+
 def test_max_withdraw_is_exact(system, reserved_pool):
     small = reserved_pool
     limit = system.pool.maxWithdraw(small)
@@ -520,3 +532,43 @@ def test_share_transfers(system, lp, bob, outsider):
         system.pool.transfer(lp, 61, sender=outsider)
     assert exc.value.reason == "erc20: transfer amount exceeds balance"
     assert system.pool.totalSupply() == system.tokens(1_000_000) - 250_000
+
+
+# ================================================================== stale feeds
+
+
+@pytest.fixture
+def stale_eth(system, lp, alice):
+    """An ETH position is open and the ETH feed goes stale while BTC stays fresh."""
+    system.trade(alice, ETH, WAD)
+    system.advance(3_601, refresh=False)
+    system.set_price(BTC, 100_000)
+    return lp
+
+
+def test_lp_entry_and_exit_blocked_on_stale_feed(system, stale_eth):
+    lp = stale_eth
+    supply = system.pool.totalSupply()
+    system.mint(lp, 1_000)
+    for call in (
+        lambda: system.pool.deposit(system.tokens(1_000), lp, sender=lp),
+        lambda: system.pool.mint(10**6, lp, sender=lp),
+        lambda: system.pool.withdraw(10**6, lp, lp, sender=lp),
+        lambda: system.pool.redeem(10**6, lp, lp, sender=lp),
+    ):
+        with pytest.raises(Reverted) as exc:
+            call()
+        assert exc.value.reason == "Oracle stale"
+    assert system.pool.totalSupply() == supply
+    assert system.token.balanceOf(lp) == system.tokens(1_000)
+
+
+def test_erc4626_max_views_do_not_revert_on_stale_feed(system, stale_eth):
+    """EIP-4626: maxDeposit/maxMint/maxWithdraw/maxRedeem "MUST NOT revert"; while a
+    feed cannot be read they should report 0 (or the unrestricted bound), not revert.
+    Currently they revert "Oracle stale" (through engine.pool_value / pool_withdrawable)."""
+    lp = stale_eth
+    assert system.pool.maxWithdraw(lp) == 0
+    assert system.pool.maxRedeem(lp) == 0
+    assert system.pool.maxDeposit(lp) == 0
+    assert system.pool.maxMint(lp) == 0

@@ -1,0 +1,356 @@
+"""Access control: roles on the configurator, the engine's configurator-only setters,
+pausing, and the configurator's parameter validation.
+
+Run: ``.venv/bin/python -m pytest tests/test_access.py -q -p no:ape_test``
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from vyperp.chain import Reverted
+
+WAD = 10**18
+BTC, ETH = 0, 1
+ADMIN, GUARDIAN = 1, 2
+ZERO = "0x0000000000000000000000000000000000000000"
+MAX_UINT = 2**256 - 1
+
+# MarketConfig field positions
+ORACLE, SKEW_SCALE, TAKER_FEE, MAKER_FEE, FUNDING_MODEL = 0, 3, 5, 6, 11
+# RiskConfig field positions
+MAX_MULTIPLIER = 5
+# MarketState field positions
+PAUSED = 12
+
+
+def market_config(system, market=BTC) -> tuple:
+    return tuple(system.engine.market_config(market))
+
+
+def brackets(system, market=BTC) -> list:
+    return [tuple(b) for b in system.engine.brackets_of(market)]
+
+
+def risk_config(system, market=BTC) -> tuple:
+    return tuple(system.engine.risk_config(market))
+
+
+def liquidation(system) -> tuple[tuple, list]:
+    return tuple(system.engine.liquidation_config()), [tuple(t) for t in system.engine.liquidation_tiers()]
+
+
+def replaced(struct: tuple, index: int, value) -> tuple:
+    items = list(struct)
+    items[index] = value
+    return tuple(items)
+
+
+def digest(system, accounts=()) -> tuple:
+    """Everything a privileged call could change."""
+    count = system.engine.market_count()
+    markets = tuple(
+        (system.engine.market_config(m), system.engine.market_state(m), system.engine.risk_config(m),
+         system.engine.rate_limit(m), tuple(system.engine.brackets_of(m)))
+        for m in range(count)
+    )
+    people = tuple(
+        (system.configurator.roles_of(a), system.engine.margin(a), system.engine.position(a, BTC),
+         system.engine.position(a, ETH), system.token.balanceOf(a))
+        for a in accounts
+    )
+    return (
+        count, markets, system.engine.liquidation_config(), tuple(system.engine.liquidation_tiers()),
+        system.engine.pool(), system.configurator.engine(), system.engine.pool_balance(),
+        system.engine.insurance_fund(), system.token.balanceOf(system.engine),
+        system.configurator.roles_of(system.admin), people,
+    )
+
+
+def configurator_admin_calls(system, account):
+    cfg = market_config(system)
+    new_oracle = system.oracles[ETH].address
+    liq, tiers = liquidation(system)
+    c = system.configurator
+    return {
+        "bind_engine": lambda: c.bind_engine(account, sender=account),
+        "set_pool": lambda: c.set_pool(account, sender=account),
+        "add_market": lambda: c.add_market(replaced(cfg, ORACLE, new_oracle), brackets(system), risk_config(system), sender=account),
+        "set_market_config": lambda: c.set_market_config(BTC, replaced(cfg, TAKER_FEE, 10**15), sender=account),
+        "set_margin_brackets": lambda: c.set_margin_brackets(BTC, [(MAX_UINT, WAD // 5, WAD // 10)], sender=account),
+        "set_risk_config": lambda: c.set_risk_config(BTC, replaced(risk_config(system), MAX_MULTIPLIER, 2 * WAD), sender=account),
+        "set_rate_limit": lambda: c.set_rate_limit(BTC, (600, 10**6 * WAD), sender=account),
+        "set_liquidation_config": lambda: c.set_liquidation_config(liq, [(WAD, WAD)], sender=account),
+        "set_roles": lambda: c.set_roles(account, ADMIN | GUARDIAN, sender=account),
+    }
+
+
+def configurator_guardian_calls(system, account):
+    c = system.configurator
+    return {
+        "set_paused": lambda: c.set_paused(BTC, True, sender=account),
+        "reanchor_price": lambda: c.reanchor_price(BTC, sender=account),
+    }
+
+
+def engine_setter_calls(system, account):
+    e = system.engine
+    liq, tiers = liquidation(system)
+    return {
+        "set_pool": lambda: e.set_pool(account, sender=account),
+        "add_market": lambda: e.add_market(replaced(market_config(system), ORACLE, system.oracles[ETH].address), brackets(system), risk_config(system), sender=account),
+        "set_market_config": lambda: e.set_market_config(BTC, replaced(market_config(system), TAKER_FEE, 10**15), sender=account),
+        "set_margin_brackets": lambda: e.set_margin_brackets(BTC, [(MAX_UINT, WAD // 5, WAD // 10)], sender=account),
+        "set_risk_config": lambda: e.set_risk_config(BTC, replaced(risk_config(system), MAX_MULTIPLIER, 2 * WAD), sender=account),
+        "set_rate_limit": lambda: e.set_rate_limit(BTC, (600, 10**6 * WAD), sender=account),
+        "set_liquidation_config": lambda: e.set_liquidation_config(liq, [], sender=account),
+        "set_paused": lambda: e.set_paused(BTC, True, sender=account),
+        "reanchor_price": lambda: e.reanchor_price(BTC, sender=account),
+    }
+
+
+ADMIN_CALLS = [
+    "bind_engine", "set_pool", "add_market", "set_market_config", "set_margin_brackets",
+    "set_risk_config", "set_rate_limit", "set_liquidation_config", "set_roles",
+]
+GUARDIAN_CALLS = ["set_paused", "reanchor_price"]
+ENGINE_SETTERS = [
+    "set_pool", "add_market", "set_market_config", "set_margin_brackets", "set_risk_config",
+    "set_rate_limit", "set_liquidation_config", "set_paused", "reanchor_price",
+]
+
+
+def assert_reverts(call, reason: str) -> None:
+    with pytest.raises(Reverted) as exc:
+        call()
+    assert exc.value.reason == reason
+
+
+# ================================================================== outsiders are rejected
+
+
+@pytest.mark.parametrize("name", ADMIN_CALLS)
+def test_configurator_admin_functions_reject_outsider(system, outsider, name):
+    before = digest(system, [outsider])
+    assert_reverts(configurator_admin_calls(system, outsider)[name], "Not admin")
+    assert digest(system, [outsider]) == before
+
+
+@pytest.mark.parametrize("name", GUARDIAN_CALLS)
+def test_configurator_guardian_functions_reject_outsider(system, outsider, name):
+    system.set_price(BTC, 200_000)        # a gap a guardian could re-anchor
+    before = digest(system, [outsider])
+    assert_reverts(configurator_guardian_calls(system, outsider)[name], "Not guardian")
+    assert digest(system, [outsider]) == before
+
+
+@pytest.mark.parametrize("name", ENGINE_SETTERS)
+def test_engine_setters_only_from_configurator(system, outsider, name):
+    before = digest(system, [outsider])
+    for account in (system.admin, system.feeder, outsider):
+        assert_reverts(engine_setter_calls(system, account)[name], "Not configurator")
+    assert digest(system, [outsider]) == before
+
+
+def test_oracle_push_by_outsider(system, outsider):
+    round_id = system.oracles[BTC].latest_round_id()
+    assert_reverts(lambda: system.oracles[BTC].push_round(1, 0, sender=outsider), "Not feeder")
+    assert system.oracles[BTC].latest_round_id() == round_id
+
+
+def test_deployer_roles(system):
+    assert system.configurator.roles_of(system.admin) == ADMIN | GUARDIAN
+    assert system.configurator.roles_of(system.feeder) == 0
+    assert system.configurator.engine() == system.engine.address
+    assert system.engine.CONFIGURATOR() == system.configurator.address
+
+
+def test_one_time_bindings(system):
+    before = digest(system)
+    assert_reverts(lambda: system.configurator.bind_engine(system.admin, sender=system.admin), "Engine already bound")
+    assert_reverts(lambda: system.configurator.set_pool(system.admin, sender=system.admin), "Pool already set")
+    assert_reverts(lambda: system.configurator.set_pool(ZERO, sender=system.admin), "Zero address")
+    assert digest(system) == before
+
+
+# ================================================================== granting and revoking roles
+
+
+def test_grant_admin_role(system, outsider):
+    system.configurator.set_roles(outsider, ADMIN, sender=system.admin)
+    [log] = [e for e in system.chain.last_receipt.logs if e.name == "RolesUpdated"]
+    assert log.args == {"account": outsider, "roles": ADMIN, "updated_by": system.admin}
+    assert system.configurator.roles_of(outsider) == ADMIN
+
+    system.configurator.set_rate_limit(BTC, (600, 10**6 * WAD), sender=outsider)
+    assert system.engine.rate_limit(BTC) == (600, 10**6 * WAD)
+    system.configurator.set_market_config(BTC, replaced(market_config(system), TAKER_FEE, 10**15), sender=outsider)
+    assert system.engine.market_config(BTC)[TAKER_FEE] == 10**15
+    # an admin is not a guardian
+    assert_reverts(lambda: system.configurator.set_paused(BTC, True, sender=outsider), "Not guardian")
+    assert system.engine.market_state(BTC)[PAUSED] is False
+    # an admin grants roles
+    system.configurator.set_roles(system.feeder, GUARDIAN, sender=outsider)
+    assert system.configurator.roles_of(system.feeder) == GUARDIAN
+
+
+def test_grant_guardian_role(system, outsider):
+    system.configurator.set_roles(outsider, GUARDIAN, sender=system.admin)
+    assert system.configurator.roles_of(outsider) == GUARDIAN
+    system.configurator.set_paused(BTC, True, sender=outsider)
+    [log] = [e for e in system.chain.last_receipt.logs if e.name == "MarketPaused"]
+    assert log.args == {"market": BTC, "paused": True, "guardian": outsider}
+    assert system.engine.market_state(BTC)[PAUSED] is True
+    system.set_price(BTC, 200_000)
+    system.configurator.reanchor_price(BTC, sender=outsider)
+    assert system.engine.market_state(BTC)[8] == 200_000 * WAD
+    before = digest(system, [outsider])
+    for name, call in configurator_admin_calls(system, outsider).items():
+        assert_reverts(call, "Not admin")
+    assert digest(system, [outsider]) == before
+
+
+def test_revoke_roles(system, outsider):
+    system.configurator.set_roles(outsider, ADMIN | GUARDIAN, sender=system.admin)
+    system.configurator.set_paused(BTC, True, sender=outsider)
+    system.configurator.set_roles(outsider, 0, sender=system.admin)
+    assert system.configurator.roles_of(outsider) == 0
+    assert_reverts(lambda: system.configurator.set_paused(BTC, False, sender=outsider), "Not guardian")
+    assert_reverts(lambda: system.configurator.set_rate_limit(BTC, (600, WAD), sender=outsider), "Not admin")
+    assert system.engine.market_state(BTC)[PAUSED] is True
+    # revoking only one role keeps the other
+    system.configurator.set_roles(outsider, ADMIN | GUARDIAN, sender=system.admin)
+    system.configurator.set_roles(outsider, GUARDIAN, sender=system.admin)
+    system.configurator.set_paused(BTC, False, sender=outsider)
+    assert system.engine.market_state(BTC)[PAUSED] is False
+    assert_reverts(lambda: system.configurator.set_rate_limit(BTC, (600, WAD), sender=outsider), "Not admin")
+
+
+def test_admin_can_renounce(system, outsider):
+    system.configurator.set_roles(outsider, ADMIN, sender=system.admin)
+    system.configurator.set_roles(system.admin, 0, sender=system.admin)
+    assert system.configurator.roles_of(system.admin) == 0
+    assert_reverts(lambda: system.configurator.set_roles(system.admin, ADMIN, sender=system.admin), "Not admin")
+    assert_reverts(lambda: system.configurator.set_paused(BTC, True, sender=system.admin), "Not guardian")
+    system.configurator.set_roles(system.admin, ADMIN | GUARDIAN, sender=outsider)
+    assert system.configurator.roles_of(system.admin) == ADMIN | GUARDIAN
+
+
+def test_set_roles_zero_address(system):
+    assert_reverts(lambda: system.configurator.set_roles(ZERO, ADMIN, sender=system.admin), "Zero address")
+
+
+# ================================================================== pause
+
+
+def test_pause_allows_only_reductions(system, alice, bob):
+    system.trade(alice, BTC, WAD // 10)
+    system.configurator.set_paused(BTC, True, sender=system.admin)
+    assert system.engine.market_state(BTC)[PAUSED] is True
+
+    rejected = [
+        (alice, WAD // 100),            # increase
+        (bob, -(WAD // 20)),            # open
+        (alice, -(WAD // 5)),           # flip long -> short
+        (bob, WAD // 20),               # open the other way
+    ]
+    for account, size in rejected:
+        before = digest(system, [alice, bob])
+        assert_reverts(lambda: system.trade(account, BTC, size), "Market paused")
+        assert digest(system, [alice, bob]) == before
+
+    system.trade(bob, ETH, -WAD)                       # other markets are unaffected
+    assert system.size_of(bob, ETH) == -WAD
+    system.trade(alice, BTC, -(WAD // 25))             # reduce
+    assert system.size_of(alice, BTC) == WAD // 10 - WAD // 25
+    system.trade(alice, BTC, -(WAD // 10 - WAD // 25))  # close
+    assert system.engine.position(alice, BTC) == (0, 0, 0)
+    assert system.engine.open_markets(alice) == 0
+    # with no position, anything is an open
+    assert_reverts(lambda: system.trade(alice, BTC, -1), "Market paused")
+
+    system.configurator.set_paused(BTC, False, sender=system.admin)
+    assert system.engine.market_state(BTC)[PAUSED] is False
+    system.trade(bob, BTC, -(WAD // 20))
+    assert system.size_of(bob, BTC) == -(WAD // 20)
+    system.trade(alice, BTC, WAD // 100)
+    assert system.size_of(alice, BTC) == WAD // 100
+
+
+def test_pause_unknown_market(system):
+    assert_reverts(lambda: system.configurator.set_paused(2, True, sender=system.admin), "Unknown market")
+
+
+# ================================================================== parameter validation
+
+
+def test_valid_changes_apply_and_log(system):
+    new_config = replaced(market_config(system), TAKER_FEE, 10**15)
+    system.configurator.set_market_config(BTC, new_config, sender=system.admin)
+    assert tuple(system.engine.market_config(BTC)) == new_config
+    [log] = [e for e in system.chain.last_receipt.logs if e.name == "MarketConfigUpdated"]
+    assert log.args["market"] == BTC
+    assert tuple(log.args["config"]) == new_config
+
+    oracle = system.chain.deploy("MockOracle", 8, "SOL / USD", system.feeder, sender=system.admin)
+    oracle.push_round(200 * 10**8, 0, sender=system.feeder)
+    sol = replaced(market_config(system), ORACLE, oracle.address)
+    system.configurator.add_market(sol, brackets(system), risk_config(system), sender=system.admin)
+    assert system.engine.market_count() == 3
+    assert system.engine.index_price(2) == 200 * WAD
+
+
+def _market_case(index, value):
+    return lambda s: s.configurator.set_market_config(BTC, replaced(market_config(s), index, value), sender=s.admin)
+
+
+VALIDATION_CASES = {
+    "Bad fees": _market_case(MAKER_FEE, 10**15),                       # maker above taker
+    "Bad skew scale": _market_case(SKEW_SCALE, 0),
+    "Unknown funding model": _market_case(FUNDING_MODEL, 3),
+    "Brackets not ascending": lambda s: s.configurator.set_margin_brackets(
+        BTC, [(10**6 * WAD, WAD // 10, WAD // 20), (10**6 * WAD, WAD // 5, WAD // 10)], sender=s.admin),
+    "Bracket rates must rise": lambda s: s.configurator.set_margin_brackets(
+        BTC, [(10**6 * WAD, WAD // 10, WAD // 20), (MAX_UINT, WAD // 20, WAD // 20)], sender=s.admin),
+    "Bad max multiplier": lambda s: s.configurator.set_risk_config(
+        BTC, replaced(risk_config(s), MAX_MULTIPLIER, WAD - 1), sender=s.admin),
+    "Tiers not descending": lambda s: s.configurator.set_liquidation_config(
+        liquidation(s)[0], [(WAD, WAD // 4), (WAD, WAD)], sender=s.admin),
+    "Last tier must close all": lambda s: s.configurator.set_liquidation_config(
+        liquidation(s)[0], [(WAD, WAD // 4), (WAD // 2, WAD // 2)], sender=s.admin),
+    "First tier must start at ratio 1": lambda s: s.configurator.set_liquidation_config(
+        liquidation(s)[0], [(9 * WAD // 10, WAD)], sender=s.admin),
+    "Bad rate limit": lambda s: s.configurator.set_rate_limit(BTC, (600, 0), sender=s.admin),
+    "Oracle changed": _market_case(ORACLE, "0x000000000000000000000000000000000000dEaD"),
+    "Unknown market": lambda s: s.configurator.set_market_config(2, market_config(s), sender=s.admin),
+}
+
+
+@pytest.mark.parametrize("reason", list(VALIDATION_CASES))
+def test_parameter_validation(system, reason):
+    before = digest(system)
+    assert_reverts(lambda: VALIDATION_CASES[reason](system), reason)
+    assert digest(system) == before
+
+
+def test_add_market_validates(system):
+    before = digest(system)
+    cfg = replaced(market_config(system), ORACLE, system.oracles[ETH].address)
+    assert_reverts(lambda: system.configurator.add_market(replaced(cfg, TAKER_FEE, WAD // 10 + 1), brackets(system), risk_config(system), sender=system.admin), "Bad fees")
+    assert_reverts(lambda: system.configurator.add_market(cfg, [], risk_config(system), sender=system.admin), "No brackets")
+    assert_reverts(lambda: system.configurator.add_market(cfg, brackets(system), replaced(risk_config(system), MAX_MULTIPLIER, 10 * WAD + 1), sender=system.admin), "Bad max multiplier")
+    assert digest(system) == before
+
+
+@pytest.mark.parametrize("name", ["set_margin_brackets", "set_risk_config", "set_rate_limit", "reanchor_price"])
+def test_unknown_market_everywhere(system, name):
+    c, a = system.configurator, system.admin
+    calls = {
+        "set_margin_brackets": lambda: c.set_margin_brackets(5, brackets(system), sender=a),
+        "set_risk_config": lambda: c.set_risk_config(5, risk_config(system), sender=a),
+        "set_rate_limit": lambda: c.set_rate_limit(5, (0, 0), sender=a),
+        "reanchor_price": lambda: c.reanchor_price(5, sender=a),
+    }
+    before = digest(system)
+    assert_reverts(calls[name], "Unknown market")
+    assert digest(system) == before

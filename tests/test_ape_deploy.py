@@ -1,0 +1,129 @@
+"""`ape run deploy` (scripts/deploy.py) on ape's in-process network, ethereum:local:test.
+
+The first test drives the real CLI in subprocesses: deploy, refuse to overwrite the
+manifest, and --resume on a fresh chain (each process starts an empty eth-tester chain,
+so the recorded contracts have no code and resuming must fail clearly). The second runs
+the command in this process, where deploy and --resume share one chain, to cover the
+successful resume.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CONTRACT_KEYS = ("token", "configurator", "engine", "pool", "lens")
+SYMBOLS = ("BTC", "ETH")
+
+
+def _ape() -> Path:
+    for candidate in (ROOT / ".venv" / "bin" / "ape", Path(sys.executable).parent / "ape"):
+        if candidate.is_file():
+            return candidate
+    pytest.skip("ape executable not found (.venv/bin/ape)")
+
+
+def _run_deploy(*args: str) -> subprocess.CompletedProcess[str]:
+    ape = _ape()
+    env = dict(os.environ)
+    # ape-vyper compiles with the `vyper` found on PATH: make it the venv's 0.4.3.
+    env["PATH"] = f"{ape.parent}{os.pathsep}{env.get('PATH', '')}"
+    env.setdefault("COLUMNS", "160")
+    return subprocess.run(
+        [str(ape), "run", "deploy", "--network", "ethereum:local:test", *args],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+    )
+
+
+def _is_address(value: object) -> bool:
+    return isinstance(value, str) and value.startswith("0x") and len(value) == 42 and int(value, 16) != 0
+
+
+def _check_manifest(manifest: dict) -> None:
+    addresses = manifest["addresses"]
+    for key in CONTRACT_KEYS:
+        assert _is_address(addresses[key]), key
+    assert set(addresses["oracles"]) == set(SYMBOLS)
+    assert all(_is_address(a) for a in addresses["oracles"].values())
+    every = [addresses[k] for k in CONTRACT_KEYS] + list(addresses["oracles"].values())
+    assert len(set(every)) == len(every)
+
+    assert manifest["ecosystem"] == "ethereum" and manifest["network"] == "local"
+    assert isinstance(manifest["chain_id"], int) and manifest["chain_id"] > 0
+    assert manifest["block_number"] >= 1 and manifest["last_block"] >= manifest["block_number"]
+    assert _is_address(manifest["deployer"]) and manifest["feeder"] == manifest["deployer"]
+    assert manifest["vyper_version"].startswith("0.4.3")
+    assert manifest["deployed_at"]
+    # 7 deployments, 2 first oracle rounds, bind_engine, set_pool, set_liquidation_config, 2 add_market
+    assert manifest["transactions"] == 14
+
+    params = manifest["params"]
+    assert params["token_decimals"] == 6
+    markets = {m["symbol"]: m for m in params["markets"]}
+    assert [m["symbol"] for m in params["markets"]] == list(SYMBOLS)
+    assert markets["BTC"]["initial_price"] == 100_000.0 and markets["ETH"]["initial_price"] == 4_000.0
+    assert markets["BTC"]["brackets"][0] == {
+        "notional_ceiling": 250_000.0, "initial_margin_rate": 0.02, "maintenance_margin_rate": 0.01}
+    assert markets["BTC"]["brackets"][-1]["notional_ceiling"] == "inf"
+    tiers = [[t["margin_ratio_below"], t["close_fraction"]] for t in params["liquidation"]["tiers"]]
+    assert tiers == [[1.0, 0.25], [0.75, 0.5], [0.5, 1.0]]
+    assert manifest["market_ids"] == {"BTC": 0, "ETH": 1}
+
+
+def test_ape_run_deploy_cli(tmp_path: Path) -> None:
+    manifest_path = tmp_path / "deployment.json"
+
+    first = _run_deploy("--manifest", str(manifest_path))
+    assert first.returncode == 0, first.stdout + first.stderr
+    manifest = json.loads(manifest_path.read_text())
+    _check_manifest(manifest)
+    assert manifest["network_choice"] == "ethereum:local:test"
+    assert manifest["addresses"]["engine"] in first.stdout  # the rich table
+
+    again = _run_deploy("--manifest", str(manifest_path))
+    assert again.returncode != 0
+    assert "already exists" in again.stderr and "--resume" in again.stderr, again.stderr
+    assert json.loads(manifest_path.read_text()) == manifest  # untouched
+
+    # A new process has a fresh in-process chain: nothing is at the recorded addresses.
+    resumed = _run_deploy("--manifest", str(manifest_path), "--resume")
+    assert resumed.returncode != 0
+    assert "no code at recorded address" in resumed.stderr, resumed.stderr
+    assert manifest["addresses"]["engine"] in resumed.stderr
+    assert "Deploying" not in resumed.stdout
+    assert json.loads(manifest_path.read_text()) == manifest
+
+
+def test_deploy_then_resume_on_one_chain(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """In one process deploy and --resume see the same chain: resume reports, sends nothing."""
+    pytest.importorskip("ape")
+    from click.testing import CliRunner
+
+    monkeypatch.chdir(ROOT)  # ape's local project is the working directory
+    monkeypatch.setenv("PATH", os.environ.get("PATH", ""))  # restored after scripts.deploy edits it
+    monkeypatch.syspath_prepend(str(ROOT))
+    from ape import chain, networks, project
+
+    from scripts.deploy import cli
+
+    manifest_path = tmp_path / "deployment.json"
+    with networks.ethereum.local.use_provider("test"):
+        deployed = CliRunner().invoke(cli, ["--manifest", str(manifest_path)])
+        assert deployed.exit_code == 0, deployed.output
+        manifest = json.loads(manifest_path.read_text())
+        _check_manifest(manifest)
+        engine = project.Engine.at(manifest["addresses"]["engine"])
+        assert engine.market_count() == 2
+        height = chain.blocks.height
+
+        resumed = CliRunner().invoke(cli, ["--manifest", str(manifest_path), "--resume"])
+        assert resumed.exit_code == 0, resumed.output
+        assert "nothing deployed" in resumed.output
+        assert chain.blocks.height == height  # no transaction sent
+        assert json.loads(manifest_path.read_text()) == manifest
