@@ -221,6 +221,8 @@ def trade(market: uint256, size_delta: int256, acceptable_price: uint256) -> uin
          accepts only reductions), "Slippage", "Max open interest",
          "Below initial margin" (after a risk-increasing trade), and the oracle
          reasons ("Oracle answer not positive", "Oracle stale", "Oracle price jump").
+         Closing the last position with negative margin sends the shortfall through
+         the bad-debt waterfall (insurance, then pool), as a liquidation would.
     """
     assert market < self.market_count, "Unknown market"
     assert size_delta != 0, "Zero size"
@@ -243,6 +245,9 @@ def trade(market: uint256, size_delta: int256, acceptable_price: uint256) -> uin
         health: engine_types.Health = self._health(msg.sender, market, index_price)
         assert health.equity >= convert(health.initial_margin, int256), "Below initial margin"
     log PositionModified(account=msg.sender, market=market, size_delta=size_delta, fill_price=fill.price, new_size=new_size, fee=fill.fee, realized_pnl=fill.realized_pnl)
+    if self.open_markets[msg.sender] == 0 and self.margin[msg.sender] < 0:
+        # an underwater account closed its last position itself: same waterfall as a liquidation
+        self._cover_bad_debt(msg.sender)
     return fill.price
 
 

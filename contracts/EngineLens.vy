@@ -250,3 +250,96 @@ def _skew(market: uint256) -> int256:
 @internal
 def _check_market(market: uint256):
     assert market < staticcall ENGINE.market_count(), "Unknown market"
+
+# ------------------------------------------------------------------ batched scans
+# Added for the cascade replay (vyperp.sim): one call per step gives a keeper the
+# accounts below maintenance and the invariant checker the sums it needs, reading
+# each market's price, mark and funding once instead of once per account.
+
+MAX_SCAN: constant(uint256) = 1024
+MAX_SCAN_MARKETS: constant(uint256) = 16
+
+
+interface IEngineAccounts:
+    def open_markets(account: address) -> uint256: view
+
+
+struct AccountScan:
+    margin_sum: int256               # sum of the accounts' margins (realized balances)
+    positive_equity_sum: int256      # sum of max(equity, 0)
+    negative_equity_sum: int256      # sum of max(-equity, 0): bad debt not yet realized
+    with_positions: uint256          # accounts holding at least one position
+    below_maintenance: DynArray[uint256, MAX_SCAN]   # indices (into `accounts`) of liquidatable accounts
+
+
+struct _MarketView:
+    price: uint256
+    mark: uint256
+    cumulative: int256
+    tier_notional: uint256
+    tier_multiplier: uint256
+    multiplier: uint256
+    brackets: DynArray[margin_brackets.MarginBracket, margin_brackets.MAX_BRACKETS]
+
+
+@view
+@external
+def scan_accounts(accounts: DynArray[address, MAX_SCAN]) -> AccountScan:
+    """
+    @notice Margin and equity sums over `accounts`, and which of them are below
+            maintenance (liquidatable), in one call.
+    @dev Equity and maintenance are computed exactly as Engine._health does (same
+         pure modules, the same guarded price, mark and funding-now of each market,
+         read once per market), so an index is listed iff
+         `is_liquidatable(accounts[index])`. Reverts with the oracle reasons.
+    """
+    result: AccountScan = empty(AccountScan)
+    views: DynArray[_MarketView, MAX_SCAN_MARKETS] = []
+    count: uint256 = staticcall ENGINE.market_count()
+    for market: uint256 in range(MAX_SCAN_MARKETS):
+        if market >= count:
+            break
+        config: engine_types.MarketConfig = staticcall ENGINE.market_config(market)
+        multiplier: uint256 = WAD
+        if (staticcall ENGINE.risk_config(market)).apply_to_maintenance:
+            multiplier = (staticcall ENGINE.market_state(market)).risk_multiplier
+        views.append(_MarketView(
+            price=staticcall ENGINE.index_price(market),
+            mark=staticcall ENGINE.mark_price(market),
+            cumulative=(staticcall ENGINE.funding_now(market))[0],
+            tier_notional=config.size_tier_notional,
+            tier_multiplier=config.size_tier_multiplier,
+            multiplier=multiplier,
+            brackets=staticcall ENGINE.brackets_of(market),
+        ))
+    index: uint256 = 0
+    for account: address in accounts:
+        equity: int256 = staticcall ENGINE.margin(account)
+        result.margin_sum += equity
+        mask: uint256 = staticcall IEngineAccounts(ENGINE.address).open_markets(account)
+        if mask != 0:
+            maintenance: uint256 = 0
+            for market: uint256 in range(MAX_SCAN_MARKETS):
+                if mask == 0:
+                    break
+                if mask & 1 == 1:
+                    view_: _MarketView = views[market]
+                    position: engine_types.Position = staticcall ENGINE.position(account, market)
+                    owed: int256 = 0
+                    surcharge: uint256 = 0
+                    owed, surcharge = pricing._funding_owed(position.size, view_.cumulative, position.funding_index, view_.price, view_.tier_notional, view_.tier_multiplier)
+                    equity += pricing._pnl(position.size, view_.mark, position.entry_price) - owed - convert(surcharge, int256)
+                    requirement: uint256 = margin_brackets._requirement(view_.brackets, fixed_math._umul_up(convert(abs(position.size), uint256), view_.mark), False)
+                    if view_.multiplier != WAD:
+                        requirement = fixed_math._umul_up(requirement, view_.multiplier)
+                    maintenance += requirement
+                mask >>= 1
+            result.with_positions += 1
+            if equity < convert(maintenance, int256):
+                result.below_maintenance.append(index)
+        if equity > 0:
+            result.positive_equity_sum += equity
+        else:
+            result.negative_equity_sum -= equity
+        index += 1
+    return result

@@ -1,0 +1,997 @@
+"""Liquidation, bad-debt waterfall and auto-deleveraging of the Engine.
+
+Every expected value is computed independently of the contracts: `Mirror` below reads
+the engine's books once and applies the documented state transitions in Python on top
+of `vyperp.model` (the exact integer mirror of the pricing / funding / bracket
+arithmetic). A test then demands equality to the wei for margins, positions, market
+aggregates, pool balance, insurance fund and every event field, and conservation
+(`token balance * PRECISION == margins + pool balance + insurance`) after each step.
+
+Run: ``.venv/bin/python -m pytest tests/test_liquidation.py -q -p no:ape_test``
+"""
+
+from __future__ import annotations
+
+import itertools
+from decimal import Decimal
+from math import isqrt
+from typing import Any, Callable
+
+import pytest
+
+from vyperp import model
+from vyperp.chain import Reverted
+from vyperp.params import TIERED, Bracket, LiquidationParams, MarketParams, ProtocolParams
+from vyperp.system import System
+from vyperp.units import WAD, trunc_div
+
+BTC, ETH = 0, 1
+ONE = WAD  # one coin / 1.0 as a 1e18 fraction
+ORACLE_SCALE = 10**10  # 8-decimal oracle answer -> 1e18 price
+
+# ====================================================================== helpers
+
+_labels = itertools.count()
+
+
+def trader(system: System, name: str, usd: int | str = 0) -> str:
+    """A funded trader with a label unique in this session (the chain keeps labels)."""
+    return system.new_trader(f"{name}-{next(_labels)}", usd)
+
+
+def params(liquidation: LiquidationParams | None = None, btc: MarketParams | None = None,
+           eth: MarketParams | None = None) -> ProtocolParams:
+    """The default two-market set-up (BTC 100k, ETH 4k, one 10 %/5 % bracket) with overrides."""
+    return ProtocolParams(
+        markets=[btc or MarketParams(symbol="BTC", initial_price=100_000.0),
+                 eth or MarketParams(symbol="ETH", initial_price=4_000.0)],
+        liquidation=liquidation or LiquidationParams(),
+        token_decimals=6,
+    )
+
+
+def assert_conserved(system: System) -> None:
+    ledger = system.ledger()
+    assert ledger.held == ledger.booked, (ledger.held, ledger.booked)
+
+
+def assert_reverts(reason: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+    with pytest.raises(Reverted) as info:
+        fn(*args, **kwargs)
+    assert info.value.reason == reason
+
+
+def events(system: System, name: str) -> list[dict[str, Any]]:
+    return [dict(ev.args) for ev in system.chain.last_receipt.logs if ev.name == name]
+
+
+def push_answer(system: System, market: int, answer: int) -> None:
+    """Publish an 8-decimal oracle answer (kept for `advance` re-publishing)."""
+    system.oracles[market].push_round(answer, 0, sender=system.feeder)
+    system.prices[market] = str(Decimal(answer) / 10**8)
+
+
+def current_answer(system: System, market: int) -> int:
+    return int(system.oracles[market].latestRoundData()[1])
+
+
+def open_position(system: System, name: str, margin_usd: int | str, market: int, size: int) -> str:
+    account = trader(system, name, margin_usd)
+    system.trade(account, market, size)
+    return account
+
+
+def add_lp(system: System, usd: int) -> str:
+    account = trader(system, "lp")
+    system.mint(account, usd)
+    system.pool.deposit(system.tokens(usd), account, sender=account)
+    return account
+
+
+# ---------------------------------------------------------------- snekmate wad_ln port
+_M = 2**256
+
+
+def _s(x: int) -> int:
+    x %= _M
+    return x - _M if x >= 2**255 else x
+
+
+def wad_ln(x: int) -> int:
+    """Bit-exact port of snekmate.utils.math._wad_ln (int256 wrapping, SAR shifts)."""
+    assert x >= 0
+    if x == 0:
+        return 0
+    k = x.bit_length() - 1 - 96
+    x = ((x << (159 - k)) % _M) >> 159
+    p = _s((_s(_s(x + 3_273_285_459_638_523_848_632_254_066_296) * x) >> 96) + 24_828_157_081_833_163_892_658_089_445_524)
+    p = _s((_s(p * x) >> 96) + 43_456_485_725_739_037_958_740_375_743_393)
+    p = _s((_s(p * x) >> 96) - 11_111_509_109_440_967_052_023_855_526_967)
+    p = _s((_s(p * x) >> 96) - 45_023_709_667_254_063_763_336_534_515_857)
+    p = _s((_s(p * x) >> 96) - 14_706_773_417_378_608_786_704_636_184_526)
+    p = _s(_s(p * x) - (795_164_235_651_350_426_258_249_787_498 << 96))
+    q = _s((_s(_s(x + 5_573_035_233_440_673_466_300_451_813_936) * x) >> 96) + 71_694_874_799_317_883_764_090_561_454_958)
+    q = _s((_s(q * x) >> 96) + 283_447_036_172_924_575_727_196_451_306_956)
+    q = _s((_s(q * x) >> 96) + 401_686_690_394_027_663_651_624_208_769_553)
+    q = _s((_s(q * x) >> 96) + 204_048_457_590_392_012_362_485_061_816_622)
+    q = _s((_s(q * x) >> 96) + 31_853_899_698_501_571_402_653_359_427_138)
+    q = _s((_s(q * x) >> 96) + 909_429_971_244_387_300_277_376_558_375)
+    r = trunc_div(p, q)
+    total = _s(_s(_s(r * 1_677_202_110_996_718_588_342_820_967_067_443_963_516_166)
+                  + _s(k * 16_597_577_552_685_614_221_487_285_958_193_947_469_193_820_559_219_878_177_908_093_499_208_371))
+               + 600_920_179_829_731_861_736_702_779_321_621_459_595_472_258_049_074_101_567_377_883_020_018_308)
+    return total >> 174
+
+
+# ---------------------------------------------------------------- the mirror
+class MirrorRevert(Exception):
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Mirror:
+    """The engine's books for a set of accounts, advanced in Python.
+
+    Market state indices follow engine_types.MarketState:
+    0 long OI, 1 short OI, 2 cumulative funding, 3 rate, 4 rate EMA, 5 last funding time,
+    6 sum size*entry, 7 sum size*funding index, 8 last price, 9 last round, 10 variance EMA,
+    11 risk multiplier, 12 paused, 13 window start, 14 window notional.
+    """
+
+    def __init__(self, system: System, accounts: list[str]):
+        e = system.engine
+        self.now = system.chain.time
+        self.n = int(e.market_count())
+        self.config = [tuple(e.market_config(m)) for m in range(self.n)]
+        self.state = [list(e.market_state(m)) for m in range(self.n)]
+        self.brackets = [[tuple(b) for b in e.brackets_of(m)] for m in range(self.n)]
+        self.risk = [tuple(e.risk_config(m)) for m in range(self.n)]
+        self.rate_limit = [tuple(e.rate_limit(m)) for m in range(self.n)]
+        self.liq = tuple(e.liquidation_config())
+        self.tiers = [tuple(t) for t in e.liquidation_tiers()]
+        self.oracle = []
+        for m in range(self.n):
+            oracle = system.oracles[m]
+            round_id, answer = oracle.latestRoundData()[:2]
+            self.oracle.append((int(round_id), int(answer) * 10 ** (18 - int(oracle.decimals()))))
+        self.margin = {a: int(e.margin(a)) for a in accounts}
+        self.pos = {a: [list(e.position(a, m)) for m in range(self.n)] for a in accounts}
+        self.last_partial = {a: int(e.last_partial_liquidation(a)) for a in accounts}
+        self.pool_balance = int(e.pool_balance())
+        self.insurance = int(e.insurance_fund())
+        self.events: list[tuple[str, dict[str, Any]]] = []
+
+    # -------------------------------------------------------------- market math
+    def skew(self, m: int) -> int:
+        return self.state[m][0] - self.state[m][1]
+
+    def index(self, m: int) -> int:
+        return self.oracle[m][1]
+
+    def set_index(self, m: int, price: int) -> None:
+        """Pretend a new oracle round at `price` (for searching prices)."""
+        self.oracle[m] = (self.oracle[m][0] + 1, price)
+
+    def mark(self, m: int, price: int) -> int:
+        c = self.config[m]
+        return model.mark_price(price, self.skew(m), c[3], c[4])
+
+    def funding_now(self, m: int, price: int) -> tuple[int, int]:
+        s = self.state[m]
+        market = model.FundingMarket.from_config(self.config[m], s[5])
+        market.cumulative, market.rate = s[2], s[3]
+        return market.now(self.skew(m), price, self.now)
+
+    def requirements(self, m: int, notional: int) -> tuple[int, int]:
+        multiplier = self.state[m][11]
+        initial = model.umul_up(model.bracket_requirement(self.brackets[m], notional, True), multiplier)
+        maintenance = model.bracket_requirement(self.brackets[m], notional, False)
+        if self.risk[m][6]:
+            maintenance = model.umul_up(maintenance, multiplier)
+        return initial, maintenance
+
+    def owed(self, a: str, m: int, cumulative: int, price: int) -> tuple[int, int]:
+        c = self.config[m]
+        size, _, index = self.pos[a][m]
+        return model.funding_owed(size, cumulative, index, price, c[15], c[16])
+
+    def health(self, a: str, touched: int | None = None, touched_price: int = 0) -> dict[str, int]:
+        equity = self.margin[a]
+        initial = maintenance = largest = largest_requirement = count = 0
+        for m in range(self.n):
+            size, entry, _ = self.pos[a][m]
+            if size == 0:
+                continue
+            if m == touched:
+                price, cumulative = touched_price, self.state[m][2]
+            else:
+                price = self.index(m)
+                cumulative = self.funding_now(m, price)[0]
+            mark = self.mark(m, price)
+            owed, surcharge = self.owed(a, m, cumulative, price)
+            equity += model.pnl(size, mark, entry) - owed - surcharge
+            im, mm = self.requirements(m, model.umul_up(abs(size), mark))
+            initial += im
+            maintenance += mm
+            count += 1
+            if mm > largest_requirement:
+                largest_requirement, largest = mm, m
+        return dict(equity=equity, initial=initial, maintenance=maintenance, largest_market=largest,
+                    largest_requirement=largest_requirement, count=count)
+
+    def ratio(self, a: str) -> int:
+        """Margin ratio as the tiers read it (0 for non-positive equity)."""
+        h = self.health(a)
+        return h["equity"] * WAD // h["maintenance"] if h["equity"] > 0 else 0
+
+    # -------------------------------------------------------------- touches
+    def touch(self, m: int) -> int:
+        price = self.index(m)
+        round_id = self.oracle[m][0]
+        s = self.state[m]
+        accrued = rolled = False
+        elapsed = self.now - s[5]
+        if elapsed > 0:
+            cumulative, rate = self.funding_now(m, price)
+            s[2], s[3], s[5] = cumulative, rate, self.now
+            if self.risk[m][3] > 0:  # the EMA feeds only the funding term: kept while it is on
+                weight = min(elapsed * WAD // self.risk[m][4], WAD)
+                s[4] = s[4] + trunc_div((rate - s[4]) * weight, WAD)
+            accrued = True
+        if round_id != s[9]:
+            weight = self.risk[m][0]
+            if weight > 0 and s[8] > 0:
+                log_return = wad_ln(price * WAD // s[8])
+                s[10] = (s[10] * (WAD - weight) + (log_return * log_return // WAD) * weight) // WAD
+            s[8], s[9] = price, round_id
+            rolled = True
+        if (accrued or rolled) and self.risk[m][5] > WAD:  # refreshed only when it can exceed 1
+            s[11] = self.risk_multiplier(m)
+        return price
+
+    def risk_multiplier(self, m: int) -> int:
+        r, s = self.risk[m], self.state[m]
+        multiplier = WAD
+        if r[2] > 0 and r[0] > 0:
+            volatility = isqrt(s[10] * WAD)
+            if volatility > r[1]:
+                multiplier += model.umul_up((volatility - r[1]) * WAD // r[1], r[2])
+        if r[3] > 0:
+            multiplier += model.umul_up(abs(s[3] - s[4]), r[3])
+        return min(multiplier, r[5])
+
+    def settle_funding(self, a: str, m: int, price: int) -> None:
+        size, _, index = self.pos[a][m]
+        cumulative = self.state[m][2]
+        if size == 0 or cumulative == index:
+            return
+        owed, surcharge = self.owed(a, m, cumulative, price)
+        self.margin[a] -= owed + surcharge
+        self.pool_balance += owed
+        self.insurance += surcharge
+        self.pos[a][m][2] = cumulative
+        self.state[m][7] += size * (cumulative - index)
+        self.events.append(("FundingSettled", dict(account=a, market=m, amount=owed, to_insurance=surcharge)))
+
+    def rebase(self, a: str, m: int, delta: int, price: int) -> int:
+        old, entry, _ = self.pos[a][m]
+        new = old + delta
+        pnl = model.pnl(old, price, entry)
+        s = self.state[m]
+        s[6] += new * price - old * entry
+        s[7] += delta * s[2]
+        if old > 0:
+            s[0] -= old
+        elif old < 0:
+            s[1] += old
+        if new > 0:
+            s[0] += new
+        elif new < 0:
+            s[1] -= new
+        self.pos[a][m] = [new, price, s[2]] if new != 0 else [0, 0, 0]
+        return pnl
+
+    def execute(self, a: str, m: int, delta: int, price: int, charge_fee: bool) -> tuple[int, int, int]:
+        c = self.config[m]
+        skew = self.skew(m)
+        fill = model.fill_price(price, skew, delta, c[3], c[4])
+        fee = model.trade_fee(skew, delta, fill, c[6], c[5]) if charge_fee else 0
+        pnl = self.rebase(a, m, delta, fill)
+        self.margin[a] += pnl - fee
+        self.pool_balance -= pnl
+        if fee > 0:
+            to_insurance = fee * self.liq[6] // WAD
+            self.pool_balance += fee - to_insurance
+            self.insurance += to_insurance
+        return fill, pnl, fee
+
+    def count_rate_limit(self, m: int, notional: int, force: bool) -> bool:
+        window, max_notional = self.rate_limit[m]
+        if window == 0:
+            return True
+        s = self.state[m]
+        used = s[14]
+        if self.now >= s[13] + window:
+            s[13] = self.now
+            used = 0
+        used += notional
+        if used > max_notional and not force:
+            return False
+        s[14] = used
+        return True
+
+    # -------------------------------------------------------------- liquidation
+    def tier_for(self, h: dict[str, int]) -> tuple[int, int]:
+        ratio = h["equity"] * WAD // h["maintenance"] if h["equity"] > 0 else 0
+        fraction, tier = WAD, 0
+        for i, (below, close_fraction) in enumerate(self.tiers):
+            if ratio < below:
+                fraction, tier = close_fraction, i
+        return fraction, tier
+
+    def liquidate(self, a: str, keeper: str) -> dict[str, Any]:
+        """One step; returns the Liquidated event (plus `_escalated`) or raises MirrorRevert."""
+        self.margin.setdefault(keeper, 0)
+        h = self.health(a)
+        if h["count"] == 0 or h["equity"] >= h["maintenance"]:
+            raise MirrorRevert("Account not liquidatable")
+        fraction, tier = self.tier_for(h)
+        reward_rate, reward_floor, reward_cap, penalty_rate, cooldown, min_notional = self.liq[:6]
+        if fraction < WAD and self.now < self.last_partial.get(a, 0) + cooldown:
+            raise MirrorRevert("Liquidation cool-down")
+        m = h["largest_market"]
+        price = self.touch(m)
+        self.settle_funding(a, m, price)
+        size = self.pos[a][m][0]
+        close = size
+        if fraction < WAD:
+            magnitude = abs(size)
+            close_magnitude = model.umul_up(magnitude, fraction)
+            if close_magnitude < magnitude and (magnitude - close_magnitude) * price // WAD >= min_notional:
+                close = close_magnitude if size > 0 else -close_magnitude
+        if not self.count_rate_limit(m, model.umul_up(abs(close), price), False):
+            raise MirrorRevert("Liquidation rate limit")
+        ratio_before = trunc_div(h["equity"] * WAD, h["maintenance"])
+        fill, _, _ = self.execute(a, m, -close, price, False)
+        escalated = False
+        if close != size:
+            after = self.health(a, m, price)
+            ratio_after = trunc_div(after["equity"] * WAD, max(after["maintenance"], 1))
+            if ratio_after <= ratio_before:
+                self.count_rate_limit(m, model.umul_up(abs(size - close), price), True)
+                fill, _, _ = self.execute(a, m, close - size, price, False)
+                close = size
+                escalated = True
+            else:
+                self.last_partial[a] = self.now
+        notional = model.umul_up(abs(close), fill)
+        reward = min(max(model.umul_up(notional, reward_rate), reward_floor), reward_cap)
+        self.margin[a] -= reward
+        self.margin[keeper] += reward
+        penalty = min(model.umul_up(notional, penalty_rate), max(self.margin[a], 0))
+        self.margin[a] -= penalty
+        self.insurance += penalty
+        event = dict(account=a, market=m, keeper=keeper, size_closed=close, price=fill, notional=notional,
+                     tier=tier, keeper_reward=reward, penalty=penalty, remaining_size=size - close)
+        self.events.append(("Liquidated", event))
+        if all(p[0] == 0 for p in self.pos[a]) and self.margin[a] < 0:
+            self.cover_bad_debt(a)
+        return dict(event, _escalated=escalated)
+
+    def cover_bad_debt(self, a: str) -> None:
+        bad_debt = -self.margin[a]
+        from_insurance = min(bad_debt, self.insurance)
+        from_pool = bad_debt - from_insurance
+        self.insurance -= from_insurance
+        self.pool_balance -= from_pool
+        self.margin[a] = 0
+        self.events.append(("BadDebtCovered", dict(account=a, bad_debt=bad_debt, from_insurance=from_insurance,
+                                                   from_pool=from_pool)))
+
+    # -------------------------------------------------------------- pool and ADL
+    def pool_value(self) -> int:
+        value = self.pool_balance
+        for m in range(self.n):
+            s = self.state[m]
+            if s[0] == 0 and s[1] == 0:
+                continue
+            price = self.index(m)
+            mark = self.mark(m, price)
+            cumulative = self.funding_now(m, price)[0]
+            skew = self.skew(m)
+            traders_pnl = -((s[6] - skew * mark) // WAD)  # ceil
+            traders_owe = (skew * cumulative - s[7]) // WAD  # floor
+            value += traders_owe - traders_pnl
+        return value
+
+    def auto_deleverage(self, m: int, candidates: list[str]) -> int:
+        if self.insurance != 0:
+            raise MirrorRevert("ADL not needed")
+        value = self.pool_value()
+        if value >= 0:
+            raise MirrorRevert("ADL not needed")
+        deficit = -value
+        price = self.touch(m)
+        previous = 2**255 - 1
+        closed = 0
+        for a in candidates:
+            if deficit == 0:
+                break
+            self.settle_funding(a, m, price)
+            mark = self.mark(m, price)
+            size, entry, _ = self.pos[a][m]
+            pnl = model.pnl(size, mark, entry)
+            if pnl <= 0:
+                raise MirrorRevert("ADL candidate not profitable")
+            score = trunc_div(pnl * WAD, max(self.health(a, m, price)["equity"], 1))
+            if score > previous:
+                raise MirrorRevert("ADL candidates not ranked")
+            self.margin[a] += self.rebase(a, m, -size, mark)
+            self.pool_balance -= pnl
+            haircut = min(pnl, deficit)
+            self.margin[a] -= haircut
+            self.pool_balance += haircut
+            self.events.append(("AutoDeleveraged", dict(account=a, market=m, size_closed=-size, price=mark,
+                                                         realized_pnl=pnl, haircut=haircut)))
+            deficit -= haircut
+            previous = score
+            closed += 1
+        return closed
+
+    # -------------------------------------------------------------- comparison
+    def assert_matches(self, system: System) -> None:
+        e = system.engine
+        for a, expected in self.margin.items():
+            assert int(e.margin(a)) == expected, ("margin", a)
+        for a, positions in self.pos.items():
+            for m in range(self.n):
+                assert list(e.position(a, m)) == positions[m], ("position", a, m)
+            assert int(e.last_partial_liquidation(a)) == self.last_partial.get(a, 0), ("last partial", a)
+        for m in range(self.n):
+            assert list(e.market_state(m)) == self.state[m], ("market state", m)
+        assert int(e.pool_balance()) == self.pool_balance
+        assert int(e.insurance_fund()) == self.insurance
+
+    def assert_events(self, system: System, names: tuple[str, ...] = ("Liquidated", "BadDebtCovered",
+                                                                          "FundingSettled", "AutoDeleveraged")) -> None:
+        got = [(ev.name, dict(ev.args)) for ev in system.chain.last_receipt.logs if ev.name in names]
+        assert got == [ev for ev in self.events if ev[0] in names]
+
+
+def liquidate_checked(system: System, account: str, keeper: str, accounts: list[str]) -> dict[str, Any]:
+    """Liquidate on chain and in the mirror; demand identical books and events."""
+    mirror = Mirror(system, accounts + [keeper])
+    expected = mirror.liquidate(account, keeper)
+    closed = system.engine.liquidate(account, sender=keeper)
+    assert closed == abs(expected["size_closed"])
+    mirror.assert_events(system)
+    mirror.assert_matches(system)
+    assert_conserved(system)
+    return expected
+
+
+def answer_below(system: System, accounts: list[str], account: str, market: int, target: int) -> int:
+    """Largest 8-decimal answer of `market` at which `account`'s ratio is below `target`
+    (the account is long there, so its ratio rises with the price)."""
+    mirror = Mirror(system, accounts)
+    lo, hi = 1, current_answer(system, market)
+
+    def below(answer: int) -> bool:
+        mirror.set_index(market, answer * ORACLE_SCALE)
+        return mirror.ratio(account) < target
+
+    assert not below(hi) and below(lo)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if below(mid):
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
+# ====================================================================== plain liquidation
+
+
+def test_healthy_and_empty_accounts_are_not_liquidatable(system: System) -> None:
+    keeper = trader(system, "keeper")
+    alice = open_position(system, "alice", 11_000, BTC, ONE)
+    empty = trader(system, "empty", 1_000)
+    assert_reverts("Account not liquidatable", system.engine.liquidate, alice, sender=keeper)
+    assert_reverts("Account not liquidatable", system.engine.liquidate, empty, sender=keeper)
+    system.set_price(BTC, 96_000)  # a 4 % loss leaves ~6.9k equity over 4.8k maintenance
+    health = system.engine.account_health(alice)
+    assert health[0] >= health[2]
+    assert not system.lens.is_liquidatable(alice)
+    assert_reverts("Account not liquidatable", system.engine.liquidate, alice, sender=keeper)
+    assert system.engine.liquidate_many([alice, empty], sender=keeper) == 0
+    assert system.size_of(alice, BTC) == ONE
+    assert_conserved(system)
+
+
+def test_liquidation_just_below_maintenance_closes_everything(system: System) -> None:
+    keeper = trader(system, "keeper")
+    lp = add_lp(system, 100_000)
+    alice = open_position(system, "alice", 11_000, BTC, ONE)
+    accounts = [alice, keeper, lp]
+    answer = answer_below(system, accounts, alice, BTC, WAD)
+
+    push_answer(system, BTC, answer + 1)  # one oracle unit higher: at or above maintenance
+    health = system.engine.account_health(alice)
+    assert health[0] >= health[2]
+    assert_reverts("Account not liquidatable", system.engine.liquidate, alice, sender=keeper)
+
+    push_answer(system, BTC, answer)
+    health = system.engine.account_health(alice)
+    assert 0 < health[0] < health[2]
+    assert system.lens.is_liquidatable(alice)
+
+    margin_before = int(system.engine.margin(alice))
+    entry = int(system.engine.position(alice, BTC)[1])
+    insurance_before = int(system.engine.insurance_fund())
+    pool_before = int(system.engine.pool_balance())
+    expected = liquidate_checked(system, alice, keeper, accounts)
+
+    # by hand: no tiers -> the whole position at the fill price, reward and penalty
+    index = answer * ORACLE_SCALE
+    config = system.engine.market_config(BTC)
+    fill = model.fill_price(index, ONE, -ONE, config[3], config[4])
+    notional = model.umul_up(ONE, fill)
+    reward = min(max(model.umul_up(notional, 2 * 10**15), 5 * WAD), 1_000 * WAD)
+    realized = model.pnl(ONE, fill, entry)
+    penalty = min(model.umul_up(notional, 10**16), margin_before + realized - reward)
+    assert events(system, "Liquidated") == [dict(
+        account=alice, market=BTC, keeper=keeper, size_closed=ONE, price=fill, notional=notional, tier=0,
+        keeper_reward=reward, penalty=penalty, remaining_size=0)]
+    assert expected["keeper_reward"] == reward and expected["penalty"] == penalty
+    assert int(system.engine.margin(keeper)) == reward
+    assert int(system.engine.margin(alice)) == margin_before + realized - reward - penalty > 0
+    assert int(system.engine.insurance_fund()) == insurance_before + penalty
+    assert int(system.engine.pool_balance()) == pool_before - realized
+    assert system.size_of(alice, BTC) == 0 and system.engine.open_markets(alice) == 0
+    assert events(system, "BadDebtCovered") == []
+    assert_reverts("Account not liquidatable", system.engine.liquidate, alice, sender=keeper)
+
+
+@pytest.mark.parametrize("floor, cap, which", [
+    (5.0, 1_000.0, "rate"),     # 0.2 % of ~94.7k notional ~ 189
+    (500.0, 1_000.0, "floor"),
+    (5.0, 50.0, "cap"),
+])
+def test_keeper_reward_is_clamped(make_system: Callable[..., System], floor: float, cap: float, which: str) -> None:
+    system = make_system(params(LiquidationParams(reward_floor=floor, reward_cap=cap)))
+    keeper = trader(system, "keeper")
+    alice = open_position(system, "alice", 11_000, BTC, ONE)
+    push_answer(system, BTC, answer_below(system, [alice], alice, BTC, WAD))
+    expected = liquidate_checked(system, alice, keeper, [alice])
+    (event,) = events(system, "Liquidated")
+    by_rate = model.umul_up(event["notional"], 2 * 10**15)
+    assert 180 * WAD < by_rate < 200 * WAD
+    wanted = {"rate": by_rate, "floor": 500 * WAD, "cap": 50 * WAD}[which]
+    assert event["keeper_reward"] == expected["keeper_reward"] == wanted
+    assert int(system.engine.margin(keeper)) == wanted
+    assert event["penalty"] == model.umul_up(event["notional"], 10**16)  # margin left covers it
+
+
+def test_penalty_is_capped_by_remaining_margin(system: System) -> None:
+    keeper = trader(system, "keeper")
+    alice = open_position(system, "alice", 11_000, BTC, ONE)
+    system.set_price(BTC, 89_600)  # ~550 equity left: less than reward + 1 % penalty
+    insurance_before = int(system.engine.insurance_fund())
+    margin_before = int(system.engine.margin(alice))
+    entry = int(system.engine.position(alice, BTC)[1])
+    liquidate_checked(system, alice, keeper, [alice])
+    (event,) = events(system, "Liquidated")
+    left = margin_before + model.pnl(ONE, event["price"], entry) - event["keeper_reward"]
+    assert 0 < left < model.umul_up(event["notional"], 10**16)
+    assert event["penalty"] == left
+    assert int(system.engine.margin(alice)) == 0
+    assert int(system.engine.insurance_fund()) == insurance_before + left
+    assert events(system, "BadDebtCovered") == []
+
+
+# ====================================================================== bad debt
+
+
+def test_bad_debt_is_covered_by_insurance_first(system: System) -> None:
+    keeper = trader(system, "keeper")
+    funder = trader(system, "funder")
+    lp = add_lp(system, 50_000)
+    alice = open_position(system, "alice", 11_000, BTC, ONE)
+    system.mint(funder, 20_000)
+    system.engine.fund_insurance(system.tokens(20_000), sender=funder)
+    system.set_price(BTC, 85_000)  # -15 %: ~4k beyond the margin
+    insurance_before = int(system.engine.insurance_fund())
+    pool_before = int(system.engine.pool_balance())
+    margin_before = int(system.engine.margin(alice))
+    entry = int(system.engine.position(alice, BTC)[1])
+    liquidate_checked(system, alice, keeper, [alice, funder, lp])
+    (event,) = events(system, "Liquidated")
+    realized = model.pnl(ONE, event["price"], entry)
+    bad_debt = -(margin_before + realized - event["keeper_reward"])
+    assert bad_debt > 3_000 * WAD
+    assert event["penalty"] == 0
+    assert events(system, "BadDebtCovered") == [dict(account=alice, bad_debt=bad_debt, from_insurance=bad_debt,
+                                                     from_pool=0)]
+    assert int(system.engine.insurance_fund()) == insurance_before - bad_debt
+    assert int(system.engine.pool_balance()) == pool_before - realized
+    assert int(system.engine.margin(alice)) == 0
+
+
+def test_bad_debt_beyond_insurance_is_drawn_from_the_pool(system: System) -> None:
+    keeper = trader(system, "keeper")
+    lp = add_lp(system, 50_000)
+    alice = open_position(system, "alice", 11_000, BTC, ONE)
+    system.set_price(BTC, 85_000)
+    insurance_before = int(system.engine.insurance_fund())  # only the fee share of alice's trade
+    assert 0 < insurance_before < 10 * WAD
+    pool_before = int(system.engine.pool_balance())
+    margin_before = int(system.engine.margin(alice))
+    entry = int(system.engine.position(alice, BTC)[1])
+    liquidate_checked(system, alice, keeper, [alice, lp])
+    (event,) = events(system, "Liquidated")
+    realized = model.pnl(ONE, event["price"], entry)
+    bad_debt = -(margin_before + realized - event["keeper_reward"])
+    from_pool = bad_debt - insurance_before
+    assert events(system, "BadDebtCovered") == [dict(account=alice, bad_debt=bad_debt,
+                                                     from_insurance=insurance_before, from_pool=from_pool)]
+    assert int(system.engine.insurance_fund()) == 0
+    assert int(system.engine.pool_balance()) == pool_before - realized - from_pool
+    assert int(system.engine.margin(alice)) == 0
+
+
+# ====================================================================== tiers
+
+
+def _tiered(make_system: Callable[..., System], **liquidation: Any) -> System:
+    return make_system(params(LiquidationParams(tiers=TIERED, **liquidation)))
+
+
+@pytest.mark.parametrize("target, offset, tier, fraction", [
+    (WAD, 0, 0, WAD // 4),             # just below 1.0: 25 %
+    (3 * WAD // 4, 1, 0, WAD // 4),    # just at/above 0.75: still 25 %
+    (3 * WAD // 4, 0, 1, WAD // 2),    # just below 0.75: 50 %
+    (WAD // 2, 1, 1, WAD // 2),        # at/above 0.5: 50 %
+    (WAD // 2, 0, 2, WAD),             # below 0.5: everything
+    (WAD // 5, 0, 2, WAD),
+], ids=["lt1.0", "ge0.75", "lt0.75", "ge0.5", "lt0.5", "lt0.2"])
+def test_tier_closes_its_fraction(make_system: Callable[..., System], target: int, offset: int, tier: int,
+                                  fraction: int) -> None:
+    system = _tiered(make_system)
+    keeper = trader(system, "keeper")
+    alice = open_position(system, "alice", 10_300, BTC, ONE)
+    answer = answer_below(system, [alice], alice, BTC, target) + offset
+    push_answer(system, BTC, answer)
+    ratio = int(system.lens.margin_ratio(alice))
+    assert (ratio >= target) if offset else (ratio < target)
+    assert ratio < WAD
+    expected = liquidate_checked(system, alice, keeper, [alice])
+    assert not expected["_escalated"]
+    (event,) = events(system, "Liquidated")
+    close = model.umul_up(ONE, fraction)
+    assert event["tier"] == tier
+    assert event["size_closed"] == close
+    assert event["remaining_size"] == ONE - close == system.size_of(alice, BTC)
+    partial = fraction < WAD
+    assert int(system.engine.last_partial_liquidation(alice)) == (system.chain.time if partial else 0)
+    if partial:  # the step raised the margin ratio
+        assert int(system.lens.margin_ratio(alice)) > ratio
+
+
+@pytest.mark.parametrize("min_notional, full", [(70_500.0, False), (70_500.000001, True)])
+def test_min_position_notional_forces_full_close(make_system: Callable[..., System], min_notional: float,
+                                                 full: bool) -> None:
+    system = _tiered(make_system, min_position_notional=min_notional)
+    keeper = trader(system, "keeper")
+    alice = open_position(system, "alice", 10_300, BTC, ONE)
+    system.set_price(BTC, 94_000)  # a quarter closed leaves 0.75 BTC = 70,500 USD at the index
+    assert 3 * WAD // 4 <= int(system.lens.margin_ratio(alice)) < WAD
+    liquidate_checked(system, alice, keeper, [alice])
+    (event,) = events(system, "Liquidated")
+    assert event["tier"] == 0
+    assert event["size_closed"] == (ONE if full else ONE // 4)
+    assert event["remaining_size"] == (0 if full else 3 * ONE // 4)
+
+
+def test_partial_step_that_does_not_help_escalates_to_full_close(make_system: Callable[..., System]) -> None:
+    # A shallow market (skew scale 100 BTC) and a 1 % maintenance rate: selling a quarter
+    # of a 10 BTC position costs more in price impact than the quarter's share of equity.
+    btc = MarketParams(symbol="BTC", initial_price=100_000.0, skew_scale_usd=10_000_000.0, max_premium=0.2,
+                       brackets=(Bracket(float("inf"), 0.02, 0.01),))
+    system = make_system(params(LiquidationParams(tiers=TIERED, cooldown=600), btc=btc))
+    keeper = trader(system, "keeper")
+    lp = add_lp(system, 1_000_000)
+    alice = open_position(system, "alice", 60_000, BTC, 10 * ONE)
+    bob = open_position(system, "bob", 60_000, BTC, -10 * ONE)  # skew back to zero
+    accounts = [alice, bob, lp]
+    answer = answer_below(system, accounts, alice, BTC, 9 * WAD // 10)
+    push_answer(system, BTC, answer)
+    assert 3 * WAD // 4 <= int(system.lens.margin_ratio(alice)) < WAD  # tier 0: 25 %
+    expected = liquidate_checked(system, alice, keeper, accounts)
+    assert expected["_escalated"]
+    (event,) = events(system, "Liquidated")
+    assert event["tier"] == 0
+    assert event["size_closed"] == 10 * ONE and event["remaining_size"] == 0
+    assert system.size_of(alice, BTC) == 0
+    assert int(system.engine.last_partial_liquidation(alice)) == 0
+
+
+def test_cooldown_between_partial_steps(make_system: Callable[..., System]) -> None:
+    system = _tiered(make_system, cooldown=600)
+    keeper = trader(system, "keeper")
+    alice = open_position(system, "alice", 10_300, BTC, ONE)
+    push_answer(system, BTC, answer_below(system, [alice], alice, BTC, 78 * WAD // 100))
+    first = liquidate_checked(system, alice, keeper, [alice])
+    assert first["tier"] == 0 and first["remaining_size"] == 3 * ONE // 4
+    started = system.chain.time
+    assert int(system.engine.last_partial_liquidation(alice)) == started
+    ratio = int(system.lens.margin_ratio(alice))
+    assert WAD // 2 <= ratio < WAD  # still liquidatable by a partial tier
+
+    assert_reverts("Liquidation cool-down", system.engine.liquidate, alice, sender=keeper)
+    system.advance(599)
+    assert system.lens.is_liquidatable(alice)
+    assert_reverts("Liquidation cool-down", system.engine.liquidate, alice, sender=keeper)
+    system.advance(1)
+    second = liquidate_checked(system, alice, keeper, [alice])
+    assert second["tier"] == 0 and second["size_closed"] == model.umul_up(3 * ONE // 4, WAD // 4)
+    assert int(system.engine.last_partial_liquidation(alice)) == started + 600
+
+
+def test_full_close_tier_ignores_cooldown(make_system: Callable[..., System]) -> None:
+    system = _tiered(make_system, cooldown=600)
+    keeper = trader(system, "keeper")
+    alice = open_position(system, "alice", 10_300, BTC, ONE)
+    push_answer(system, BTC, answer_below(system, [alice], alice, BTC, 78 * WAD // 100))
+    liquidate_checked(system, alice, keeper, [alice])
+    assert_reverts("Liquidation cool-down", system.engine.liquidate, alice, sender=keeper)
+    push_answer(system, BTC, answer_below(system, [alice], alice, BTC, 4 * WAD // 10))
+    assert int(system.lens.margin_ratio(alice)) < WAD // 2
+    expected = liquidate_checked(system, alice, keeper, [alice])
+    assert expected["tier"] == 2
+    assert expected["size_closed"] == 3 * ONE // 4 and expected["remaining_size"] == 0
+    assert system.size_of(alice, BTC) == 0
+
+
+# ====================================================================== cross-margin
+
+
+@pytest.mark.parametrize("btc_size, eth_size, dropped, closed", [
+    (ONE, 5 * ONE, BTC, BTC),        # BTC 100k notional vs ETH 20k: BTC first
+    (ONE, 40 * ONE, BTC, ETH),       # ETH 160k notional: ETH first although BTC lost
+    (ONE // 2, 40 * ONE, ETH, ETH),
+])
+def test_cross_margin_reduces_largest_requirement_first(system: System, btc_size: int, eth_size: int,
+                                                        dropped: int, closed: int) -> None:
+    keeper = trader(system, "keeper")
+    lp = add_lp(system, 100_000)
+    initial = 0.1 * (btc_size * 100_000 + eth_size * 4_000) / ONE
+    alice = trader(system, "alice", int(initial * 1.02) + 100)
+    system.trade(alice, BTC, btc_size)
+    system.trade(alice, ETH, eth_size)
+    accounts = [alice, lp]
+    push_answer(system, dropped, answer_below(system, accounts, alice, dropped, WAD))
+    health = system.engine.account_health(alice)
+    assert health[0] < health[2] and health[3] == closed
+    sizes = {BTC: btc_size, ETH: eth_size}
+    expected = liquidate_checked(system, alice, keeper, accounts)
+    assert expected["market"] == closed and expected["size_closed"] == sizes[closed]
+    assert system.size_of(alice, closed) == 0
+    assert system.size_of(alice, 1 - closed) == sizes[1 - closed]
+    assert system.engine.open_markets(alice) == 1 << (1 - closed)
+
+
+# ====================================================================== rate limit
+
+
+def test_rate_limit_per_window(make_system: Callable[..., System]) -> None:
+    btc = MarketParams(symbol="BTC", initial_price=100_000.0, rate_limit_window=3600, rate_limit_notional=150_000.0)
+    system = make_system(params(btc=btc))
+    keeper = trader(system, "keeper")
+    traders = [open_position(system, f"t{i}", 11_000, BTC, ONE) for i in range(3)]
+    system.set_price(BTC, 93_000)
+    assert all(system.lens.is_liquidatable(t) for t in traders)
+
+    liquidate_checked(system, traders[0], keeper, traders)
+    assert system.engine.market_state(BTC)[14] == model.umul_up(ONE, 93_000 * WAD)
+    assert_reverts("Liquidation rate limit", system.engine.liquidate, traders[1], sender=keeper)
+    assert system.engine.liquidate_many(traders[1:], sender=keeper) == 0
+    assert system.size_of(traders[1], BTC) == ONE
+
+    system.advance(3599)
+    assert_reverts("Liquidation rate limit", system.engine.liquidate, traders[1], sender=keeper)
+    system.advance(1)  # a new window
+    liquidate_checked(system, traders[1], keeper, traders)
+    assert system.engine.market_state(BTC)[13] == system.chain.time
+    assert_reverts("Liquidation rate limit", system.engine.liquidate, traders[2], sender=keeper)
+
+
+# ====================================================================== batches
+
+
+def test_liquidate_many_skips_ineligible_accounts(make_system: Callable[..., System]) -> None:
+    eth = MarketParams(symbol="ETH", initial_price=4_000.0, rate_limit_window=3600, rate_limit_notional=1_000.0)
+    system = make_system(params(LiquidationParams(tiers=TIERED, cooldown=600), eth=eth))
+    keeper = trader(system, "keeper")
+    deep = open_position(system, "deep", 10_100, BTC, ONE)
+    healthy = open_position(system, "healthy", 30_000, BTC, ONE)
+    cooling = open_position(system, "cooling", 10_300, BTC, ONE)
+    limited = open_position(system, "limited", 2_100, ETH, 5 * ONE)
+    empty = trader(system, "empty", 1_000)
+    accounts = [deep, healthy, cooling, limited, empty]
+
+    push_answer(system, BTC, answer_below(system, accounts, cooling, BTC, 78 * WAD // 100))
+    liquidate_checked(system, cooling, keeper, accounts)  # partial: now in cool-down
+    system.set_price(ETH, 3_700)
+    mirror = Mirror(system, accounts + [keeper])
+    assert mirror.ratio(deep) < WAD
+    assert mirror.health(healthy)["equity"] >= mirror.health(healthy)["maintenance"]
+    assert WAD // 2 <= mirror.ratio(cooling) < WAD
+    assert mirror.ratio(limited) < WAD
+
+    skipped = {}
+    for account in accounts:
+        try:
+            mirror.liquidate(account, keeper)
+        except MirrorRevert as exc:
+            skipped[account] = exc.reason
+    assert skipped == {healthy: "Account not liquidatable", cooling: "Liquidation cool-down",
+                       limited: "Liquidation rate limit", empty: "Account not liquidatable"}
+    assert system.engine.liquidate_many(accounts, sender=keeper) == 1
+    mirror.assert_events(system)
+    mirror.assert_matches(system)
+    assert [ev["account"] for ev in events(system, "Liquidated")] == [deep]
+    assert_conserved(system)
+
+
+def test_liquidate_many_gas_is_flat_per_account(system: System) -> None:
+    keeper = trader(system, "keeper")
+    traders = [open_position(system, f"g{i}", 11_000, BTC, ONE) for i in range(50)]
+    system.set_price(BTC, 90_000)
+    gas = {}
+    for n in (1, 10, 50):
+        with system.chain.isolate():
+            assert system.engine.liquidate_many(traders[:n], sender=keeper) == n
+            gas[n] = system.chain.last_receipt.gas_used
+            assert all(system.size_of(t, BTC) == 0 for t in traders[:n])
+            assert_conserved(system)
+    per_account = {n: gas[n] / n for n in gas}
+    marginal_10 = (gas[10] - gas[1]) / 9
+    marginal_50 = (gas[50] - gas[10]) / 40
+    print(f"\nliquidate_many gas: total {gas}; per account "
+          + ", ".join(f"{n}: {per_account[n]:,.0f}" for n in per_account)
+          + f"; marginal 1->10: {marginal_10:,.0f}, 10->50: {marginal_50:,.0f}")
+    # O(1) per account: the cost of each further account does not grow with the batch.
+    # (gas/n itself still falls with n, because a batch's fixed cost -- 21k intrinsic
+    # plus the first cold reads of the market, its configuration and the oracle -- is
+    # spread over more accounts.)
+    assert abs(marginal_50 - marginal_10) <= 0.15 * marginal_10
+    assert per_account[50] <= per_account[10]
+
+
+# ====================================================================== auto-deleveraging
+
+
+def _crash(system: System) -> dict[str, str]:
+    """A tiny LP pool, a 10 BTC long far beyond its margin, profitable shorts.
+
+    After a 20 % drop the long's liquidation leaves ~97k of bad debt, which empties the
+    insurance fund and drives the pool's value below zero while the shorts hold ~220k
+    of profit."""
+    who = {"keeper": trader(system, "keeper"), "lp": add_lp(system, 1_000)}
+    who["alice"] = open_position(system, "alice", 105_000, BTC, 10 * ONE)
+    who["carol"] = open_position(system, "carol", 100_000, BTC, -8 * ONE)
+    who["bob"] = open_position(system, "bob", 100_000, BTC, -2 * ONE)
+    who["dave"] = open_position(system, "dave", 11_000, BTC, -ONE)
+    who["erin"] = open_position(system, "erin", 20_000, BTC, ONE // 2)  # a losing long
+    return who
+
+
+def test_adl_not_needed_while_pool_is_solvent_or_insured(system: System) -> None:
+    who = _crash(system)
+    assert int(system.engine.insurance_fund()) > 0
+    assert_reverts("ADL not needed", system.engine.auto_deleverage, BTC, [who["carol"]], sender=who["keeper"])
+    system.set_price(BTC, 80_000)
+    accounts = list(who.values())
+    liquidate_checked(system, who["alice"], who["keeper"], accounts)
+    assert int(system.engine.insurance_fund()) == 0
+    assert int(system.engine.pool_value()) < 0
+    with system.chain.isolate():
+        funder = trader(system, "funder")
+        system.mint(funder, 1)
+        system.engine.fund_insurance(1, sender=funder)  # one token unit of insurance left
+        assert_reverts("ADL not needed", system.engine.auto_deleverage, BTC, [who["carol"]], sender=who["keeper"])
+    assert_reverts("Unknown market", system.engine.auto_deleverage, 2, [who["carol"]], sender=who["keeper"])
+
+
+def test_bad_debt_waterfall_then_adl(system: System) -> None:
+    who = _crash(system)
+    accounts = list(who.values())
+    keeper = who["keeper"]
+    system.set_price(BTC, 80_000)
+    insurance_before = int(system.engine.insurance_fund())
+    pool_before = int(system.engine.pool_balance())
+    expected = liquidate_checked(system, who["alice"], keeper, accounts)
+    assert expected["remaining_size"] == 0 and expected["penalty"] == 0
+    (covered,) = events(system, "BadDebtCovered")
+    assert covered["from_insurance"] == insurance_before
+    assert covered["from_pool"] == covered["bad_debt"] - insurance_before > 90_000 * WAD
+    realized = -(int(system.engine.pool_balance()) - pool_before + covered["from_pool"])
+    assert realized < 0  # alice's loss went to the pool before the pool paid her bad debt
+    assert int(system.engine.insurance_fund()) == 0
+
+    value = int(system.engine.pool_value())
+    mirror = Mirror(system, accounts)
+    assert mirror.pool_value() == value < 0
+    deficit = -value
+    pnl = {name: int(system.lens.unrealized_pnl(who[name], BTC)) for name in ("dave", "carol", "bob")}
+    assert pnl["bob"] < deficit < pnl["dave"] + pnl["carol"]
+
+    def adl(candidates: list[str]) -> None:
+        system.engine.auto_deleverage(BTC, [who[c] for c in candidates], sender=keeper)
+
+    for candidates in (["alice"], ["erin"], ["dave", "erin"], ["keeper"]):
+        probe = Mirror(system, accounts)
+        with pytest.raises(MirrorRevert, match="ADL candidate not profitable"):
+            probe.auto_deleverage(BTC, [who[c] for c in candidates])
+        assert_reverts("ADL candidate not profitable", adl, candidates)
+    # bob's profit alone does not cover the deficit, and carol outranks him
+    probe = Mirror(system, accounts)
+    with pytest.raises(MirrorRevert, match="ADL candidates not ranked"):
+        probe.auto_deleverage(BTC, [who["bob"], who["carol"]])
+    assert_reverts("ADL candidates not ranked", adl, ["bob", "carol"])
+    assert_reverts("ADL candidates not ranked", adl, ["bob", "dave"])
+
+    margins = {name: int(system.engine.margin(who[name])) for name in ("dave", "carol", "bob")}
+    mirror = Mirror(system, accounts)
+    assert mirror.auto_deleverage(BTC, [who["dave"], who["carol"], who["bob"]]) == 2
+    assert system.engine.auto_deleverage(BTC, [who["dave"], who["carol"], who["bob"]], sender=keeper) == 2
+    mirror.assert_events(system)
+    mirror.assert_matches(system)
+    assert_conserved(system)
+
+    deleveraged = events(system, "AutoDeleveraged")
+    assert [ev["account"] for ev in deleveraged] == [who["dave"], who["carol"]]
+    dave, carol = deleveraged
+    assert dave["haircut"] == dave["realized_pnl"]  # all of dave's profit, the deficit was larger
+    assert carol["haircut"] == deficit - dave["haircut"] < carol["realized_pnl"]  # stops at deficit 0
+    assert dave["size_closed"] == ONE and carol["size_closed"] == 8 * ONE
+    for name, ev in (("dave", dave), ("carol", carol)):
+        assert system.size_of(who[name], BTC) == 0
+        assert int(system.engine.margin(who[name])) == margins[name] + ev["realized_pnl"] - ev["haircut"]
+    assert system.size_of(who["bob"], BTC) == -2 * ONE
+    assert int(system.engine.margin(who["bob"])) == margins["bob"]
+    assert int(system.engine.insurance_fund()) == 0
+    value_after = int(system.engine.pool_value())
+    assert value_after == mirror.pool_value()
+    # the haircuts sum to the deficit; the pool ends non-negative (above zero by the
+    # premium the remaining shorts lost as their closes moved the skew toward zero)
+    assert dave["haircut"] + carol["haircut"] == deficit
+    assert value_after >= 0
+    assert_reverts("ADL not needed", system.engine.auto_deleverage, BTC, [who["bob"]], sender=keeper)
+
+
+def test_adl_with_too_little_profit_reduces_deficit_by_the_haircut(system: System) -> None:
+    who = _crash(system)
+    accounts = list(who.values())
+    system.set_price(BTC, 80_000)
+    liquidate_checked(system, who["alice"], who["keeper"], accounts)
+    value_before = int(system.engine.pool_value())
+    bob_margin = int(system.engine.margin(who["bob"]))
+    mirror = Mirror(system, accounts)
+    assert mirror.auto_deleverage(BTC, [who["bob"]]) == 1
+    assert system.engine.auto_deleverage(BTC, [who["bob"]], sender=who["keeper"]) == 1
+    mirror.assert_events(system)
+    mirror.assert_matches(system)
+    (ev,) = events(system, "AutoDeleveraged")
+    assert ev["haircut"] == ev["realized_pnl"] > 0
+    value_after = int(system.engine.pool_value())
+    assert value_after == mirror.pool_value() < 0
+    # The deficit shrinks by the haircut and, because closing bob's short moves the skew
+    # (and so the mark) toward zero, also by the premium the remaining shorts lose:
+    # skew -10.5 -> -8.5 BTC moves the mark up by 2/20,000 of 80k = 8 USD, times 8.5 BTC.
+    assert value_after - value_before - ev["haircut"] == 68 * WAD
+    assert int(system.engine.margin(who["bob"])) == bob_margin  # the whole profit went to the deficit
+    assert system.size_of(who["bob"], BTC) == 0
+    assert_conserved(system)

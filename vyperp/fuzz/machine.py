@@ -1,0 +1,508 @@
+"""Stateful fuzzing of the whole protocol: a hypothesis RuleBasedStateMachine over a
+deployed system (two markets, four traders, an LP, a keeper, the admin, an outsider).
+
+Rules draw inputs valid for the live state plus a share of deliberately invalid ones;
+after every step the six invariants of DESIGN.md are checked against the chain:
+conservation to the wei, solvency, funding against the exact model, open interest,
+liquidation safety (in the liquidation rules), access control (in the outsider rule);
+also: a reverted call changes nothing, withdrawals never exceed realized margin,
+the mark stays within its premium bound, money moves exactly as the model predicts.
+
+The system is deployed once per contracts directory (`VYPERP_CONTRACTS_DIR`, used by
+the mutation check) and every example runs inside a snapshot.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+
+from .. import model
+from ..chain import Reverted
+from ..params import Bracket, LiquidationParams, MarketParams, ProtocolParams, TIERED
+from ..system import MAX_UINT, System
+from ..units import WAD, wad
+
+TRADERS = 4
+MARKETS = 2
+_SYSTEMS: dict[str, System] = {}
+
+PRIVILEGED = [
+    ("configurator", "set_pool", lambda s: (s.outsider,), "Not admin"),
+    ("configurator", "set_paused", lambda s: (0, True), "Not guardian"),
+    ("configurator", "reanchor_price", lambda s: (0,), "Not guardian"),
+    ("configurator", "set_rate_limit", lambda s: (0, (60, WAD)), "Not admin"),
+    ("configurator", "set_roles", lambda s: (s.outsider, 3), "Not admin"),
+    ("configurator", "set_liquidation_config", lambda s: (LiquidationParams().config_struct(), []), "Not admin"),
+    ("configurator", "set_market_config", lambda s: (0, s.system.engine.market_config(0)), "Not admin"),
+    ("configurator", "set_risk_config", lambda s: (0, MarketParams().risk_struct()), "Not admin"),
+    ("configurator", "set_margin_brackets", lambda s: (0, MarketParams().brackets_struct()), "Not admin"),
+    ("engine", "set_paused", lambda s: (0, True), "Not configurator"),
+    ("engine", "set_market_config", lambda s: (0, s.system.engine.market_config(0)), "Not configurator"),
+    ("engine", "set_liquidation_config", lambda s: (LiquidationParams().config_struct(), []), "Not configurator"),
+    ("engine", "reanchor_price", lambda s: (0,), "Not configurator"),
+    ("engine", "pool_credit", lambda s: (10**6,), "Not pool"),
+    ("engine", "pool_debit", lambda s: (1, s.outsider), "Not pool"),
+    ("oracle", "push_round", lambda s: (10**8, 0), "Not feeder"),
+]
+
+
+def fuzz_params() -> ProtocolParams:
+    """A small pool and high leverage so cascades, bad debt and ADL are reachable."""
+    return ProtocolParams(
+        markets=[
+            MarketParams(symbol="BTC", skew_scale_usd=20_000_000.0, brackets=(Bracket(250_000.0, 0.05, 0.025), Bracket(float("inf"), 0.1, 0.05)),
+                         variance_ewma_weight=0.1, volatility_weight=1.0, max_multiplier=2.0, size_tier_notional=200_000.0,
+                         size_tier_multiplier=1.5),
+            MarketParams(symbol="ETH", initial_price=4_000.0, skew_scale_usd=10_000_000.0, funding_model="velocity",
+                         funding_velocity=2.0, max_funding_rate=0.01),
+        ],
+        liquidation=LiquidationParams(tiers=TIERED, cooldown=300, reward_floor=2.0, reward_cap=200.0),
+    )
+
+
+def shared_system() -> System:
+    contracts_dir = os.environ.get("VYPERP_CONTRACTS_DIR", "")
+    if contracts_dir not in _SYSTEMS:
+        kwargs: dict[str, Any] = {"contracts_dir": contracts_dir} if contracts_dir else {}
+        system = System.deploy(fuzz_params(), **kwargs)
+        system.lp = system.new_trader("lp")
+        system.mint(system.lp, 5_000_000)
+        system.pool.deposit(system.tokens(200_000), system.lp, sender=system.lp)
+        system.traders = [system.new_trader(f"trader{i}", 0) for i in range(TRADERS)]
+        for trader in system.traders:
+            system.mint(trader, 1_000_000)
+        system.keeper = system.new_trader("keeper")
+        system.outsider = system.chain.new_account("outsider", eth=10**20)
+        _SYSTEMS[contracts_dir] = system
+    return _SYSTEMS[contracts_dir]
+
+
+class ProtocolMachine(RuleBasedStateMachine):
+    """The protocol under random use; see the module docstring."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.system = shared_system()
+        s = self.system
+        self.snapshot = s.chain.snapshot()
+        self.saved_prices = list(s.prices)
+        self.traders: list[str] = s.traders
+        self.keeper: str = s.keeper
+        self.lp: str = s.lp
+        self.outsider: str = s.outsider
+        self.accounts = self.traders + [self.keeper, self.lp, self.outsider]
+        self.steps = 0
+        self.funding = []
+        for market in range(MARKETS):
+            state = s.engine.market_state(market)
+            fm = model.FundingMarket.from_config(s.engine.market_config(market), last_time=state[5])
+            fm.cumulative, fm.rate = state[2], state[3]
+            self.funding.append(fm)
+
+    def teardown(self) -> None:
+        self.system.chain.revert(self.snapshot)
+        self.system.prices = self.saved_prices
+
+    # ---------------------------------------------------------------- helpers
+    def books(self) -> tuple:
+        s = self.system
+        return (
+            [int(s.engine.margin(a)) for a in self.accounts],
+            [tuple(s.engine.position(a, m)) for a in self.traders for m in range(MARKETS)],
+            [tuple(s.engine.market_state(m)) for m in range(MARKETS)],
+            int(s.engine.pool_balance()), int(s.engine.insurance_fund()),
+            [int(s.token.balanceOf(a)) for a in self.accounts], int(s.pool.totalSupply()),
+        )
+
+    def attempt(self, action: Any, allowed: set[str]) -> bool:
+        """Run `action`; a revert must carry an allowed reason and change nothing."""
+        before = self.books()
+        try:
+            action()
+            return True
+        except Reverted as exc:
+            assert exc.reason in allowed, f"unexpected revert {exc.reason!r} (allowed {sorted(allowed)})"
+            assert self.books() == before, f"reverted call ({exc.reason}) changed state"
+            return False
+
+    def skew(self, market: int) -> int:
+        state = self.system.engine.market_state(market)
+        return int(state[0]) - int(state[1])
+
+    def touched(self, market: int) -> None:
+        """Mirror a successful touch of `market` in the funding model."""
+        s = self.system
+        self.funding[market].touch(self._skew_before[market], self._index_before[market], s.chain.time)
+
+    def remember_market(self) -> None:
+        s = self.system
+        self._skew_before = [self.skew(m) for m in range(MARKETS)]
+        self._index_before = [self._index_unbounded(m) for m in range(MARKETS)]
+
+    def _index(self, market: int) -> int:
+        try:
+            return int(self.system.engine.index_price(market))
+        except Reverted:
+            return 0  # stale or jumped: rules that need a price skip
+
+    def events(self, name: str) -> list[dict]:
+        return [dict(e.args) for e in self.system.chain.last_receipt.logs if e.name == name]
+
+    # ---------------------------------------------------------------- rules: money in and out
+    @rule(who=st.integers(0, TRADERS - 1), amount=st.one_of(st.just(0), st.integers(1, 200_000)))
+    def deposit(self, who: int, amount: int) -> None:
+        s = self.system
+        trader = self.traders[who]
+        margin = s.engine.margin(trader)
+        tokens = s.tokens(amount)
+        if self.attempt(lambda: s.engine.deposit(tokens, sender=trader), {"Zero amount", "erc20: insufficient balance"}):
+            assert amount > 0
+            assert s.engine.margin(trader) == margin + tokens * s.precision
+
+    @rule(who=st.integers(0, TRADERS - 1), share=st.integers(0, 120))
+    def withdraw(self, who: int, share: int) -> None:
+        s = self.system
+        trader = self.traders[who]
+        margin = int(s.engine.margin(trader))
+        amount = max(margin, 0) // s.precision * share // 100
+        balance = s.token.balanceOf(trader)
+        ok = self.attempt(lambda: s.engine.withdraw(amount, sender=trader),
+                          {"Zero amount", "Insufficient margin", "Below initial margin", "Pool in deficit",
+                           "Oracle stale", "Oracle price jump"})
+        if ok:
+            assert amount * s.precision <= margin, "withdrew more than the realized margin"
+            assert s.engine.margin(trader) == margin - amount * s.precision
+            assert s.token.balanceOf(trader) == balance + amount
+            health = s.engine.account_health(trader)
+            assert health[5] == 0 or health[0] >= health[1], "withdrawal broke initial margin"
+        elif amount * s.precision <= margin and amount > 0 and s.engine.open_markets(trader) == 0 and s.engine.pool_balance() >= 0:
+            raise AssertionError("a withdrawal of free margin with no positions was refused")
+
+    @rule(amount=st.integers(1, 300_000), redeem_share=st.integers(0, 100), deposit=st.booleans())
+    def liquidity(self, amount: int, redeem_share: int, deposit: bool) -> None:
+        s = self.system
+        if deposit:
+            self.attempt(lambda: s.pool.deposit(s.tokens(amount), self.lp, sender=self.lp), {"Pool in deficit", "Zero shares"})
+        else:
+            shares = s.pool.balanceOf(self.lp) * redeem_share // 100
+            value_before = s.pool.previewRedeem(shares)
+            balance = s.token.balanceOf(self.lp)
+            if self.attempt(lambda: s.pool.redeem(shares, self.lp, self.lp, sender=self.lp),
+                            {"Exceeds max redeem", "Zero amount", "Pool reserve", "Oracle stale", "Oracle price jump"}):
+                assert s.token.balanceOf(self.lp) == balance + value_before
+
+    # ---------------------------------------------------------------- rules: trading
+    @rule(who=st.integers(0, TRADERS - 1), market=st.integers(0, MARKETS - 1),
+          leverage=st.integers(1, 30), direction=st.sampled_from([1, -1]), kind=st.sampled_from(["open", "close", "flip", "reduce"]))
+    def trade(self, who: int, market: int, leverage: int, direction: int, kind: str) -> None:
+        s = self.system
+        trader = self.traders[who]
+        size = s.size_of(trader, market)
+        index = self._index(market)
+        if index == 0:
+            return
+        equity = int(s.engine.account_health(trader)[0]) if s.engine.open_markets(trader) else int(s.engine.margin(trader))
+        if kind == "open" or size == 0:
+            delta = direction * max(equity, WAD) * leverage // index
+        elif kind == "close":
+            delta = -size
+        elif kind == "flip":
+            delta = -2 * size
+        else:
+            delta = -size // 3 or -size
+        if delta == 0:
+            return
+        self.remember_market()
+        margin = int(s.engine.margin(trader))
+        view = self._market_view(market)
+        trial = _copy(self.funding[market])
+        trial.touch(self._skew_before[market], index, s.chain.time)
+        position = s.engine.position(trader, market)
+        owed, surcharge = model.funding_owed(position[0], trial.cumulative, position[2], index, view["tier"], view["mult"])
+        if position[0] == 0:
+            owed, surcharge = 0, 0
+        fill = model.fill_price(index, view["skew"], delta, view["scale"], view["maxp"])
+        fee = model.trade_fee(view["skew"], delta, fill, view["maker"], view["taker"])
+        pnl = model.pnl(position[0], fill, position[1])
+        ok = self.attempt(lambda: s.trade(trader, market, delta),
+                          {"Below initial margin", "Max open interest", "Market paused", "Oracle stale", "Oracle price jump"})
+        if not ok:
+            return
+        self.funding[market] = trial
+        covered = self.events("BadDebtCovered")
+        shortfall = covered[0]["bad_debt"] if covered else 0
+        assert s.engine.margin(trader) == margin - owed - surcharge + pnl - fee + shortfall, "trade moved money off-model"
+        assert s.engine.position(trader, market)[0] == size + delta
+        if abs(size + delta) > abs(size) or (size + delta) * size < 0:
+            health = s.engine.account_health(trader)
+            assert health[0] >= health[1], "a risk-increasing trade left the account below initial margin"
+
+    @rule(who=st.integers(0, TRADERS - 1), market=st.integers(0, MARKETS - 1),
+          bad=st.sampled_from(["zero", "unknown", "slippage_buy", "slippage_sell"]))
+    def bad_trade(self, who: int, market: int, bad: str) -> None:
+        s = self.system
+        trader = self.traders[who]
+        if bad == "zero":
+            action, reason = (lambda: s.engine.trade(market, 0, MAX_UINT, sender=trader)), "Zero size"
+        elif bad == "unknown":
+            action, reason = (lambda: s.engine.trade(MARKETS + market, WAD, MAX_UINT, sender=trader)), "Unknown market"
+        else:
+            if self._index(market) == 0:
+                return
+            delta = WAD // 1000 if bad == "slippage_buy" else -WAD // 1000
+            fill = s.lens.fill_price(market, delta)
+            bound = fill - 1 if delta > 0 else fill + 1
+            action, reason = (lambda: s.engine.trade(market, delta, bound, sender=trader)), "Slippage"
+        before = self.books()
+        try:
+            action()
+        except Reverted as exc:
+            if exc.reason in {"Oracle stale", "Oracle price jump", "Market paused"}:
+                return
+            assert exc.reason == reason, (bad, exc.reason)
+            assert self.books() == before
+            return
+        raise AssertionError(f"bad input {bad} was accepted")
+
+    # ---------------------------------------------------------------- rules: prices and time
+    @rule(market=st.integers(0, MARKETS - 1), moves=st.lists(st.integers(-20, 20), min_size=1, max_size=4))
+    def oracle_rounds(self, market: int, moves: list[int]) -> None:
+        """Small moves, crashes and squeezes in several steps; the keeper pokes each round."""
+        s = self.system
+        for move in moves:
+            s.chain.advance(30)
+            s.prices[market] = max(s.prices[market] * (100 + move) / 100, 1.0)
+            s.set_price(market, s.prices[market])
+            self.remember_market()
+            if self.attempt(lambda: s.engine.poke(market, sender=self.keeper), {"Oracle price jump", "Oracle stale"}):
+                self.touched(market)
+
+    @rule(market=st.integers(0, MARKETS - 1), jump=st.sampled_from([-40, 45]))
+    def price_gap(self, market: int, jump: int) -> None:
+        """A gap beyond the jump bound is refused until the guardian re-anchors."""
+        s = self.system
+        s.chain.advance(30)
+        s.prices[market] = s.prices[market] * (100 + jump) / 100
+        s.set_price(market, s.prices[market])
+        accepted = int(s.engine.market_state(market)[8])
+        index = self._index_unbounded(market)
+        bound = int(s.engine.market_config(market)[2])
+        self.remember_market()
+        if abs(index - accepted) * WAD > accepted * bound:
+            before = self.books()
+            try:
+                s.engine.poke(market, sender=self.keeper)
+                raise AssertionError("a price jump beyond the bound was accepted")
+            except Reverted as exc:
+                assert exc.reason == "Oracle price jump", exc.reason
+            assert self.books() == before
+            self.remember_market()
+            s.configurator.reanchor_price(market, sender=s.admin)
+        else:
+            s.engine.poke(market, sender=self.keeper)
+        self.touched(market)
+
+    def _index_unbounded(self, market: int) -> int:
+        s = self.system
+        answer = s.oracles[market].latestRoundData()[1]
+        return int(answer) * 10 ** (18 - int(s.oracles[market].decimals()))
+
+    @rule(seconds=st.integers(1, 2 * 86_400))
+    def time_passes(self, seconds: int) -> None:
+        s = self.system
+        s.chain.advance(seconds)
+        for market in range(MARKETS):
+            s.set_price(market, s.prices[market])
+
+    @rule(market=st.integers(0, MARKETS - 1), who=st.integers(0, TRADERS - 1))
+    def stale_oracle(self, market: int, who: int) -> None:
+        s = self.system
+        s.chain.advance(3601)
+        before = self.books()
+        try:
+            s.engine.trade(market, WAD // 1000, MAX_UINT, sender=self.traders[who])
+            raise AssertionError("a trade on a stale oracle was accepted")
+        except Reverted as exc:
+            assert exc.reason == "Oracle stale", exc.reason
+        assert self.books() == before
+        for m in range(MARKETS):
+            s.set_price(m, s.prices[m])
+
+    # ---------------------------------------------------------------- rules: liquidation
+    @rule(who=st.integers(0, TRADERS - 1))
+    def liquidate(self, who: int) -> None:
+        s = self.system
+        trader = self.traders[who]
+        if not self._prices_ok():
+            return
+        health = s.engine.account_health(trader)
+        liquidatable = health[5] > 0 and health[0] < health[2]
+        keeper_margin = int(s.engine.margin(self.keeper))
+        self.remember_market()
+        ok = self.attempt(lambda: s.engine.liquidate(trader, sender=self.keeper),
+                          {"Account not liquidatable", "Liquidation cool-down", "Oracle stale", "Oracle price jump"})
+        if not liquidatable:
+            assert not ok, "a healthy account was liquidated"
+            return
+        if not ok:
+            return
+        [event] = self.events("Liquidated")
+        self.touched(event["market"])
+        config = s.engine.liquidation_config()
+        reward = event["keeper_reward"]
+        assert config[1] <= reward <= config[2], "keeper reward outside [floor, cap]"
+        assert reward == min(max(model.umul_up(event["notional"], config[0]), config[1]), config[2])
+        assert s.engine.margin(self.keeper) == keeper_margin + reward
+        after = s.engine.account_health(trader)
+        if event["remaining_size"] != 0:
+            ratio_before = health[0] * WAD // health[2]
+            ratio_after = after[0] * WAD // max(after[2], 1)
+            assert ratio_after > ratio_before, "a partial liquidation left the account worse"
+
+    @rule()
+    def liquidate_all(self) -> None:
+        s = self.system
+        if not self._prices_ok():
+            return
+        liquidatable = [t for t in self.traders if s.lens.is_liquidatable(t)]
+        self.remember_market()
+        if self.attempt(lambda: s.engine.liquidate_many(self.traders, sender=self.keeper), {"Oracle stale", "Oracle price jump"}):
+            done = {e["account"] for e in self.events("Liquidated")}
+            assert done <= set(liquidatable), "batch liquidated a healthy account"
+            for event in self.events("Liquidated"):
+                self.touched(event["market"])
+
+    @rule()
+    def auto_deleverage(self) -> None:
+        s = self.system
+        if not self._prices_ok():
+            return
+        value = int(s.engine.pool_value())
+        if value >= 0 or s.engine.insurance_fund() > 0:
+            self.attempt(lambda: s.engine.auto_deleverage(0, [self.traders[0]], sender=self.keeper),
+                         {"ADL not needed", "ADL candidate not profitable", "Oracle stale", "Oracle price jump"})
+            return
+        for market in range(MARKETS):
+            candidates = []
+            for trader in self.traders:
+                if s.size_of(trader, market) and s.lens.unrealized_pnl(trader, market) > 0:
+                    equity = max(int(s.engine.account_health(trader)[0]), 1)
+                    candidates.append((s.lens.unrealized_pnl(trader, market) * WAD // equity, trader))
+            if not candidates:
+                continue
+            ordered = [t for _, t in sorted(candidates, key=lambda c: -c[0])]
+            before = int(s.engine.pool_value())
+            self.remember_market()
+            if self.attempt(lambda: s.engine.auto_deleverage(market, ordered, sender=self.keeper),
+                            {"ADL not needed", "ADL candidates not ranked", "ADL candidate not profitable"}):
+                self.touched(market)
+                haircuts = sum(e["haircut"] for e in self.events("AutoDeleveraged"))
+                assert haircuts > 0
+                assert int(s.engine.pool_value()) >= before, "ADL made the pool worse"
+
+    # ---------------------------------------------------------------- rules: governance
+    @rule(market=st.integers(0, MARKETS - 1), taker_bp=st.integers(0, 30), cap_bp=st.integers(1, 100))
+    def admin_changes_parameters(self, market: int, taker_bp: int, cap_bp: int) -> None:
+        s = self.system
+        config = list(s.engine.market_config(market))
+        config[5] = taker_bp * WAD // 10_000
+        config[6] = min(config[6], config[5])
+        config[10] = cap_bp * WAD // 10_000
+        self.remember_market()
+        if self.attempt(lambda: s.configurator.set_market_config(market, tuple(config), sender=s.admin),
+                        {"Oracle stale", "Oracle price jump"}):
+            self.touched(market)
+            fm = self.funding[market]
+            fm.max_funding_rate = config[10]
+            assert tuple(s.engine.market_config(market)) == tuple(config)
+
+    @rule(market=st.integers(0, MARKETS - 1), who=st.integers(0, TRADERS - 1))
+    def pause_cycle(self, market: int, who: int) -> None:
+        s = self.system
+        s.configurator.set_paused(market, True, sender=s.admin)
+        before = self.books()
+        try:
+            s.engine.trade(market, WAD // 100, MAX_UINT, sender=self.traders[who])
+            raise AssertionError("a paused market accepted a risk-increasing trade")
+        except Reverted as exc:
+            assert exc.reason in {"Market paused", "Oracle stale", "Oracle price jump", "Below initial margin"}, exc.reason
+        assert self.books() == before
+        s.configurator.set_paused(market, False, sender=s.admin)
+
+    @rule(index=st.integers(0, len(PRIVILEGED) - 1))
+    def outsider_pulls_a_lever(self, index: int) -> None:
+        s = self.system
+        target, function, args, reason = PRIVILEGED[index]
+        contract = {"configurator": s.configurator, "engine": s.engine, "oracle": s.oracles[0]}[target]
+        before = self.books()
+        try:
+            getattr(contract, function)(*args(self), sender=self.outsider)
+        except Reverted as exc:
+            assert exc.reason == reason, (function, exc.reason)
+            assert self.books() == before
+            return
+        raise AssertionError(f"outsider called {target}.{function}")
+
+    # ---------------------------------------------------------------- invariants
+    def _prices_ok(self) -> bool:
+        return all(self._index(m) for m in range(MARKETS))
+
+    @invariant()
+    def conservation(self) -> None:
+        s = self.system
+        ledger = s.ledger(self.accounts)
+        assert ledger.held == ledger.booked, f"held {ledger.held} != booked {ledger.booked}"
+
+    @invariant()
+    def open_interest(self) -> None:
+        s = self.system
+        for market in range(MARKETS):
+            sizes = [s.size_of(t, market) for t in self.traders]
+            state = s.engine.market_state(market)
+            assert (state[0], state[1]) == (sum(x for x in sizes if x > 0), -sum(x for x in sizes if x < 0))
+
+    @invariant()
+    def funding_follows_model(self) -> None:
+        s = self.system
+        for market in range(MARKETS):
+            state = s.engine.market_state(market)
+            fm = self.funding[market]
+            assert (state[2], state[3], state[5]) == (fm.cumulative, fm.rate, fm.last_time), f"funding off-model in {market}"
+
+    @invariant()
+    def solvency_and_bounds(self) -> None:
+        s = self.system
+        if not self._prices_ok():
+            return
+        equities = [int(s.engine.account_health(a)[0]) for a in self.traders]
+        pool_value = int(s.engine.pool_value())
+        insurance = int(s.engine.insurance_fund())
+        held = s.ledger(self.accounts).held
+        claims = sum(e for e in equities if e > 0) + max(pool_value, 0) + insurance
+        dust = 4 * len(self.accounts) * MARKETS
+        deficit_pending = any(e < 0 for e in equities) or pool_value < 0
+        assert claims <= held + dust or deficit_pending, f"insolvent: claims {claims} > held {held}"
+        for market in range(MARKETS):
+            config = s.engine.market_config(market)
+            index = int(s.engine.index_price(market))
+            mark = int(s.engine.mark_price(market))
+            assert abs(mark - index) * WAD <= index * config[4] + WAD, "mark outside its premium bound"
+        for account in self.accounts:
+            if s.engine.open_markets(account) == 0:
+                assert s.engine.margin(account) >= 0, "a flat account kept negative margin (bad debt lost)"
+
+    def _market_view(self, market: int) -> dict[str, int]:
+        s = self.system
+        config = s.engine.market_config(market)
+        return {"skew": self.skew(market), "scale": config[3], "maxp": config[4], "taker": config[5], "maker": config[6],
+                "tier": config[15], "mult": config[16]}
+
+
+def _copy(fm: model.FundingMarket) -> model.FundingMarket:
+    import copy
+
+    return copy.copy(fm)
