@@ -343,3 +343,27 @@ def scan_accounts(accounts: DynArray[address, MAX_SCAN]) -> AccountScan:
             result.negative_equity_sum -= equity
         index += 1
     return result
+
+
+@view
+@external
+def margins(accounts: DynArray[address, MAX_SCAN]) -> DynArray[int256, MAX_SCAN]:
+    """
+    @notice The realized margin of each account (1e18 USD), in input order.
+    """
+    result: DynArray[int256, MAX_SCAN] = []
+    for account: address in accounts:
+        result.append(staticcall ENGINE.margin(account))
+    return result
+
+
+@view
+@external
+def positions(accounts: DynArray[address, MAX_SCAN], market: uint256) -> DynArray[engine_types.Position, MAX_SCAN]:
+    """
+    @notice The stored position of each account in `market`, in input order.
+    """
+    result: DynArray[engine_types.Position, MAX_SCAN] = []
+    for account: address in accounts:
+        result.append(staticcall ENGINE.position(account, market))
+    return result

@@ -43,6 +43,7 @@ exports: (
 
 interface IPoolLedger:
     def pool_value() -> int256: view
+    def pool_balance() -> int256: view
     def pool_withdrawable() -> uint256: view
     def pool_credit(amount: uint256): nonpayable
     def pool_debit(amount: uint256, receiver: address): nonpayable
@@ -71,27 +72,35 @@ def __init__(asset_: address, engine: address, name_: String[25], symbol_: Strin
 @external
 def totalAssets() -> uint256:
     """
-    @notice The pool's net value in tokens (0 while in deficit), rounded down.
+    @notice The pool's net value in tokens (0 while in deficit), rounded down. While a
+            market's oracle cannot be read (stale or jumped) the unrealized PnL against
+            the pool cannot be valued and this falls back to the pool's booked balance.
     """
-    return self._total_assets()
+    return self._total_assets(False)
 
 
 @view
 @external
 def convertToShares(assets: uint256) -> uint256:
-    return self._to_shares(assets, False)
+    return self._to_shares(assets, False, False)
 
 
 @view
 @external
 def convertToAssets(shares: uint256) -> uint256:
-    return self._to_assets(shares, False)
+    return self._to_assets(shares, False, False)
 
 
 @view
 @external
 def maxDeposit(receiver: address) -> uint256:
-    if staticcall IPoolLedger(ENGINE).pool_value() < 0:
+    """
+    @notice Unlimited, but 0 while the pool is in deficit or cannot be valued.
+    """
+    valued: bool = False
+    value: int256 = 0
+    valued, value = self._try_view(method_id("pool_value()", output_type=Bytes[4]))
+    if not valued or value < 0:
         return 0
     return max_value(uint256)
 
@@ -99,7 +108,13 @@ def maxDeposit(receiver: address) -> uint256:
 @view
 @external
 def maxMint(receiver: address) -> uint256:
-    if staticcall IPoolLedger(ENGINE).pool_value() < 0:
+    """
+    @notice Unlimited, but 0 while the pool is in deficit or cannot be valued.
+    """
+    valued: bool = False
+    value: int256 = 0
+    valued, value = self._try_view(method_id("pool_value()", output_type=Bytes[4]))
+    if not valued or value < 0:
         return 0
     return max_value(uint256)
 
@@ -108,39 +123,53 @@ def maxMint(receiver: address) -> uint256:
 @external
 def maxWithdraw(owner: address) -> uint256:
     """
-    @notice What `owner` can withdraw now: their assets, capped by the pool reserve.
+    @notice What `owner` can withdraw now: their assets, capped by the pool reserve
+            (0 while the pool cannot be valued).
     """
-    return min(self._to_assets(erc20.balanceOf[owner], False), staticcall IPoolLedger(ENGINE).pool_withdrawable())
+    valued: bool = False
+    withdrawable: int256 = 0
+    valued, withdrawable = self._try_view(method_id("pool_withdrawable()", output_type=Bytes[4]))
+    if not valued:
+        return 0
+    return min(self._to_assets(erc20.balanceOf[owner], False, True), convert(withdrawable, uint256))
 
 
 @view
 @external
 def maxRedeem(owner: address) -> uint256:
-    return min(erc20.balanceOf[owner], self._to_shares(staticcall IPoolLedger(ENGINE).pool_withdrawable(), False))
+    """
+    @notice `owner`'s shares, capped by the pool reserve (0 while the pool cannot be valued).
+    """
+    valued: bool = False
+    withdrawable: int256 = 0
+    valued, withdrawable = self._try_view(method_id("pool_withdrawable()", output_type=Bytes[4]))
+    if not valued:
+        return 0
+    return min(erc20.balanceOf[owner], self._to_shares(convert(withdrawable, uint256), False, True))
 
 
 @view
 @external
 def previewDeposit(assets: uint256) -> uint256:
-    return self._to_shares(assets, False)
+    return self._to_shares(assets, False, True)
 
 
 @view
 @external
 def previewMint(shares: uint256) -> uint256:
-    return self._to_assets(shares, True)
+    return self._to_assets(shares, True, True)
 
 
 @view
 @external
 def previewWithdraw(assets: uint256) -> uint256:
-    return self._to_shares(assets, True)
+    return self._to_shares(assets, True, True)
 
 
 @view
 @external
 def previewRedeem(shares: uint256) -> uint256:
-    return self._to_assets(shares, False)
+    return self._to_assets(shares, False, True)
 
 
 @external
@@ -148,7 +177,7 @@ def deposit(assets: uint256, receiver: address) -> uint256:
     """
     @notice Deposit `assets` tokens, mint shares (rounded down) to `receiver`.
     """
-    shares: uint256 = self._to_shares(assets, False)
+    shares: uint256 = self._to_shares(assets, False, True)
     self._deposit(assets, shares, receiver)
     return shares
 
@@ -158,7 +187,7 @@ def mint(shares: uint256, receiver: address) -> uint256:
     """
     @notice Mint exactly `shares` to `receiver` for the assets it costs (rounded up).
     """
-    assets: uint256 = self._to_assets(shares, True)
+    assets: uint256 = self._to_assets(shares, True, True)
     self._deposit(assets, shares, receiver)
     return assets
 
@@ -169,7 +198,7 @@ def withdraw(assets: uint256, receiver: address, owner: address) -> uint256:
     @notice Withdraw exactly `assets` tokens to `receiver`, burning `owner`'s shares (rounded up).
     """
     assert assets <= staticcall IPoolLedger(ENGINE).pool_withdrawable(), "Exceeds max withdraw"
-    shares: uint256 = self._to_shares(assets, True)
+    shares: uint256 = self._to_shares(assets, True, True)
     self._withdraw(assets, shares, receiver, owner)
     return shares
 
@@ -179,7 +208,7 @@ def redeem(shares: uint256, receiver: address, owner: address) -> uint256:
     """
     @notice Burn `shares` of `owner` and send the assets (rounded down) to `receiver`.
     """
-    assets: uint256 = self._to_assets(shares, False)
+    assets: uint256 = self._to_assets(shares, False, True)
     assert assets <= staticcall IPoolLedger(ENGINE).pool_withdrawable(), "Exceeds max redeem"
     self._withdraw(assets, shares, receiver, owner)
     return assets
@@ -187,8 +216,34 @@ def redeem(shares: uint256, receiver: address, owner: address) -> uint256:
 
 @view
 @internal
-def _total_assets() -> uint256:
-    value: int256 = staticcall IPoolLedger(ENGINE).pool_value()
+def _try_view(selector: Bytes[4]) -> (bool, int256):
+    """
+    @dev A 32-byte engine view that may revert (oracle stale or jumped): (ok, value).
+    """
+    success: bool = False
+    response: Bytes[32] = b""
+    success, response = raw_call(ENGINE, selector, max_outsize=32, is_static_call=True, revert_on_failure=False)
+    if not success or len(response) != 32:
+        return (False, 0)
+    return (True, abi_decode(response, int256))
+
+
+@view
+@internal
+def _total_assets(strict: bool) -> uint256:
+    """
+    @dev The engine's pool value in tokens. `strict` (deposits, withdrawals, previews)
+         reverts with the oracle reasons when a market cannot be priced; otherwise the
+         booked pool balance stands in for it.
+    """
+    value: int256 = 0
+    if strict:
+        value = staticcall IPoolLedger(ENGINE).pool_value()
+    else:
+        valued: bool = False
+        valued, value = self._try_view(method_id("pool_value()", output_type=Bytes[4]))
+        if not valued:
+            value = staticcall IPoolLedger(ENGINE).pool_balance()
     if value <= 0:
         return 0
     return convert(value, uint256) // _PRECISION
@@ -196,9 +251,9 @@ def _total_assets() -> uint256:
 
 @view
 @internal
-def _to_shares(assets: uint256, round_up: bool) -> uint256:
+def _to_shares(assets: uint256, round_up: bool, strict: bool) -> uint256:
     numerator: uint256 = assets * (erc20.totalSupply + 1)
-    denominator: uint256 = self._total_assets() + 1
+    denominator: uint256 = self._total_assets(strict) + 1
     if round_up:
         return (numerator + denominator - 1) // denominator
     return numerator // denominator
@@ -206,8 +261,8 @@ def _to_shares(assets: uint256, round_up: bool) -> uint256:
 
 @view
 @internal
-def _to_assets(shares: uint256, round_up: bool) -> uint256:
-    numerator: uint256 = shares * (self._total_assets() + 1)
+def _to_assets(shares: uint256, round_up: bool, strict: bool) -> uint256:
+    numerator: uint256 = shares * (self._total_assets(strict) + 1)
     denominator: uint256 = erc20.totalSupply + 1
     if round_up:
         return (numerator + denominator - 1) // denominator
