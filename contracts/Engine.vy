@@ -930,7 +930,8 @@ def _liquidate(account: address, keeper: address, strict: bool) -> uint256:
          lowest market id) by the tier's fraction at the fill price (all of it if the
          rest would be under min_position_notional), pay the keeper from the account's
          margin and the penalty (up to what margin is left) to insurance. If a partial
-         step does not raise the margin ratio, that position closes entirely. A fully
+         step, its reward and penalty included, does not raise the margin ratio, that
+         position closes entirely. A fully
          closed account with negative margin goes through the bad-debt waterfall.
          With `strict` false (batches) an ineligible account returns 0 instead of
          reverting. The rate limit counts notional at the index price; an escalation
@@ -967,8 +968,12 @@ def _liquidate(account: address, keeper: address, strict: bool) -> uint256:
 
     fill: Fill = self._execute(account, market, -close_size, index_price, False)
     if close_size != size:
+        # judge the partial step with the reward and penalty it will charge included
         after: engine_types.Health = self._health(account, market, index_price)
-        ratio_after: int256 = after.equity * IWAD // max(convert(after.maintenance_margin, int256), 1)
+        step_notional: uint256 = fixed_math._umul_up(convert(abs(close_size), uint256), fill.price)
+        charges: uint256 = min(max(fixed_math._umul_up(step_notional, config.reward_rate), config.reward_floor), config.reward_cap)
+        charges += min(fixed_math._umul_up(step_notional, config.penalty_rate), convert(max(self.margin[account] - convert(charges, int256), 0), uint256))
+        ratio_after: int256 = (after.equity - convert(charges, int256)) * IWAD // max(convert(after.maintenance_margin, int256), 1)
         if ratio_after <= ratio_before:
             # the partial step did not help: this position closes entirely
             self._count_rate_limit(market, fixed_math._umul_up(convert(abs(size - close_size), uint256), index_price), True)

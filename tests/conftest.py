@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, settings
 from vyperp.params import MarketParams, ProtocolParams
 from vyperp.system import System
 
-settings.register_profile("ci", max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+settings.register_profile("ci", max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 settings.register_profile("dev", max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
 settings.register_profile("campaign", max_examples=2000, deadline=None, suppress_health_check=list(HealthCheck))
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))

@@ -8,4 +8,4 @@ from hypothesis import settings
 from vyperp.fuzz.machine import ProtocolMachine
 
 TestProtocol = ProtocolMachine.TestCase
-TestProtocol.settings = settings(settings.default, stateful_step_count=40)
+TestProtocol.settings = settings(settings.default, stateful_step_count=50)

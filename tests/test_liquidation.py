@@ -357,7 +357,10 @@ class Mirror:
         escalated = False
         if close != size:
             after = self.health(a, m, price)
-            ratio_after = trunc_div(after["equity"] * WAD, max(after["maintenance"], 1))
+            step_notional = model.umul_up(abs(close), fill)
+            charges = min(max(model.umul_up(step_notional, reward_rate), reward_floor), reward_cap)
+            charges += min(model.umul_up(step_notional, penalty_rate), max(self.margin[a] - charges, 0))
+            ratio_after = trunc_div((after["equity"] - charges) * WAD, max(after["maintenance"], 1))
             if ratio_after <= ratio_before:
                 self.count_rate_limit(m, model.umul_up(abs(size - close), price), True)
                 fill, _, _ = self.execute(a, m, close - size, price, False)
@@ -694,11 +697,16 @@ def test_min_position_notional_forces_full_close(make_system: Callable[..., Syst
     assert event["remaining_size"] == (0 if full else 3 * ONE // 4)
 
 
-def test_partial_step_that_does_not_help_escalates_to_full_close(make_system: Callable[..., System]) -> None:
+@pytest.mark.parametrize("rate_limit", [0.0, 300_000.0], ids=["no-limit", "limit-above-partial"])
+def test_partial_step_that_does_not_help_escalates_to_full_close(make_system: Callable[..., System],
+                                                                 rate_limit: float) -> None:
     # A shallow market (skew scale 100 BTC) and a 1 % maintenance rate: selling a quarter
     # of a 10 BTC position costs more in price impact than the quarter's share of equity.
+    # With a rate limit that admits the quarter but not the whole, the escalation is
+    # counted in the window but not blocked.
     btc = MarketParams(symbol="BTC", initial_price=100_000.0, skew_scale_usd=10_000_000.0, max_premium=0.2,
-                       brackets=(Bracket(float("inf"), 0.02, 0.01),))
+                       brackets=(Bracket(float("inf"), 0.02, 0.01),),
+                       rate_limit_window=3600 if rate_limit else 0, rate_limit_notional=rate_limit)
     system = make_system(params(LiquidationParams(tiers=TIERED, cooldown=600), btc=btc))
     keeper = trader(system, "keeper")
     lp = add_lp(system, 1_000_000)
@@ -715,6 +723,11 @@ def test_partial_step_that_does_not_help_escalates_to_full_close(make_system: Ca
     assert event["size_closed"] == 10 * ONE and event["remaining_size"] == 0
     assert system.size_of(alice, BTC) == 0
     assert int(system.engine.last_partial_liquidation(alice)) == 0
+    if rate_limit:
+        index = answer * ORACLE_SCALE
+        counted = model.umul_up(10 * ONE // 4, index) + model.umul_up(10 * ONE - 10 * ONE // 4, index)
+        assert model.umul_up(10 * ONE // 4, index) <= 300_000 * WAD < counted
+        assert system.engine.market_state(BTC)[14] == counted
 
 
 def test_cooldown_between_partial_steps(make_system: Callable[..., System]) -> None:

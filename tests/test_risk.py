@@ -24,7 +24,6 @@ from vyperp.units import WAD, trunc_div, wad
 BTC = 0
 ONE = WAD
 HOUR = 3600
-MAX_UINT = 2**256 - 1
 
 
 def one_market(**overrides) -> ProtocolParams:

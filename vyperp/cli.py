@@ -53,3 +53,40 @@ def gas(out: Path) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+@main.command()
+@click.option("--names", multiple=True, help="Only these mutants (default: all).")
+@click.option("--workers", default=2, show_default=True, help="Mutants checked in parallel.")
+@click.option("--out", type=click.Path(path_type=Path), default=REPORTS / "mutation.json", show_default=True,
+              help="Where to write the mutation report.")
+def mutate(names: tuple[str, ...], workers: int, out: Path) -> None:
+    """Apply each seeded bug to a copy of contracts/, run the fuzz suite's ci profile, report which were caught."""
+    from .fuzz.mutation import run_all
+
+    started = time.time()
+    with console.status("running the fuzz suite against each mutant ..."):
+        report = run_all(workers=workers, names=list(names) or None)
+    report["seconds"] = round(time.time() - started, 1)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    table = Table(title=f"mutation check: {report['caught']}/{report['total']} caught")
+    for column in ("mutant", "change", "caught", "first failure"):
+        table.add_column(column, overflow="fold")
+    for result in report["mutants"]:  # type: ignore[union-attr]
+        table.add_row(result["name"], result["change"], "yes" if result["caught"] else "[red]NO[/red]",
+                      result["first_failure"])
+    console.print(table)
+    console.print(f"wrote {out} in {report['seconds']} s")
+    if report["caught"] != report["total"]:
+        raise SystemExit(1)
+
+
+# cascade replay (vyperp.sim): `vyperp replay`, `vyperp mitigations`, `vyperp bench-replay`
+from .sim.commands import bench_replay as _bench_replay  # noqa: E402
+from .sim.commands import mitigations as _mitigations  # noqa: E402
+from .sim.commands import replay as _replay  # noqa: E402
+
+main.add_command(_replay)
+main.add_command(_mitigations)
+main.add_command(_bench_replay)

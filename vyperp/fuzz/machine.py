@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from hypothesis import strategies as st
+from hypothesis import event, strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from .. import model
@@ -74,8 +74,8 @@ def shared_system() -> System:
         system = System.deploy(fuzz_params(), **kwargs)
         system.lp = system.new_trader("lp")
         system.mint(system.lp, 5_000_000)
-        system.pool.deposit(system.tokens(200_000), system.lp, sender=system.lp)
-        system.traders = [system.new_trader(f"trader{i}", 0) for i in range(TRADERS)]
+        system.pool.deposit(system.tokens(60_000), system.lp, sender=system.lp)
+        system.traders = [system.new_trader(f"trader{i}", 20_000) for i in range(TRADERS)]
         for trader in system.traders:
             system.mint(trader, 1_000_000)
         system.keeper = system.new_trader("keeper")
@@ -128,6 +128,7 @@ class ProtocolMachine(RuleBasedStateMachine):
             action()
             return True
         except Reverted as exc:
+            event(f"revert: {exc.reason}")
             assert exc.reason in allowed, f"unexpected revert {exc.reason!r} (allowed {sorted(allowed)})"
             assert self.books() == before, f"reverted call ({exc.reason}) changed state"
             return False
@@ -189,7 +190,17 @@ class ProtocolMachine(RuleBasedStateMachine):
     def liquidity(self, amount: int, redeem_share: int, deposit: bool) -> None:
         s = self.system
         if deposit:
-            self.attempt(lambda: s.pool.deposit(s.tokens(amount), self.lp, sender=self.lp), {"Pool in deficit", "Zero shares"})
+            assets = s.tokens(amount)
+            supply = int(s.pool.totalSupply())
+            shares = int(s.pool.balanceOf(self.lp))
+            try:
+                total = int(s.engine.pool_value()) // s.precision
+            except Reverted:
+                total = None
+            if self.attempt(lambda: s.pool.deposit(assets, self.lp, sender=self.lp),
+                            {"Pool in deficit", "Zero shares", "Oracle stale", "Oracle price jump"}):
+                expected = assets * (supply + 1) // (max(total, 0) + 1)
+                assert s.pool.balanceOf(self.lp) == shares + expected, "LP shares off the ERC-4626 formula"
         else:
             shares = s.pool.balanceOf(self.lp) * redeem_share // 100
             value_before = s.pool.previewRedeem(shares)
@@ -200,7 +211,7 @@ class ProtocolMachine(RuleBasedStateMachine):
 
     # ---------------------------------------------------------------- rules: trading
     @rule(who=st.integers(0, TRADERS - 1), market=st.integers(0, MARKETS - 1),
-          leverage=st.integers(1, 30), direction=st.sampled_from([1, -1]), kind=st.sampled_from(["open", "close", "flip", "reduce"]))
+          leverage=st.integers(1, 120), direction=st.sampled_from([1, -1]), kind=st.sampled_from(["open", "close", "flip", "reduce"]))
     def trade(self, who: int, market: int, leverage: int, direction: int, kind: str) -> None:
         s = self.system
         trader = self.traders[who]
@@ -210,7 +221,7 @@ class ProtocolMachine(RuleBasedStateMachine):
             return
         equity = int(s.engine.account_health(trader)[0]) if s.engine.open_markets(trader) else int(s.engine.margin(trader))
         if kind == "open" or size == 0:
-            delta = direction * max(equity, WAD) * leverage // index
+            delta = direction * max(equity, WAD) * leverage * WAD // index // 10  # leverage 0.1x .. 12x of equity (past the limit: reverts)
         elif kind == "close":
             delta = -size
         elif kind == "flip":
@@ -231,14 +242,24 @@ class ProtocolMachine(RuleBasedStateMachine):
         fill = model.fill_price(index, view["skew"], delta, view["scale"], view["maxp"])
         fee = model.trade_fee(view["skew"], delta, fill, view["maker"], view["taker"])
         pnl = model.pnl(position[0], fill, position[1])
+        pool_balance = int(s.engine.pool_balance())
+        insurance = int(s.engine.insurance_fund())
         ok = self.attempt(lambda: s.trade(trader, market, delta),
                           {"Below initial margin", "Max open interest", "Market paused", "Oracle stale", "Oracle price jump"})
+        event(f"trade {kind}: {'ok' if ok else 'reverted'}")
         if not ok:
             return
         self.funding[market] = trial
         covered = self.events("BadDebtCovered")
+        if covered:
+            event("bad debt on a voluntary close")
         shortfall = covered[0]["bad_debt"] if covered else 0
+        from_insurance = covered[0]["from_insurance"] if covered else 0
         assert s.engine.margin(trader) == margin - owed - surcharge + pnl - fee + shortfall, "trade moved money off-model"
+        to_insurance = fee * int(s.engine.liquidation_config()[6]) // WAD
+        assert s.engine.insurance_fund() == insurance + surcharge + to_insurance - from_insurance, "insurance off-model"
+        assert s.engine.pool_balance() == pool_balance + owed - pnl + fee - to_insurance - (shortfall - from_insurance), \
+            "pool balance off-model"
         assert s.engine.position(trader, market)[0] == size + delta
         if abs(size + delta) > abs(size) or (size + delta) * size < 0:
             health = s.engine.account_health(trader)
@@ -283,6 +304,24 @@ class ProtocolMachine(RuleBasedStateMachine):
             self.remember_market()
             if self.attempt(lambda: s.engine.poke(market, sender=self.keeper), {"Oracle price jump", "Oracle stale"}):
                 self.touched(market)
+
+    @rule(market=st.integers(0, MARKETS - 1), steps=st.integers(1, 4), step_pct=st.integers(3, 20),
+          keepers_react=st.booleans())
+    def cascade(self, market: int, steps: int, step_pct: int, keepers_react: bool) -> None:
+        """Crash (or squeeze) against the side holding the most size, in several poked
+        rounds; keepers may sweep after each round (a cascade), or not (bad debt builds)."""
+        s = self.system
+        net = sum(s.size_of(t, market) for t in self.traders)
+        direction = -1 if net >= 0 else 1
+        for _ in range(steps):
+            s.chain.advance(60)
+            s.prices[market] = max(s.prices[market] * (100 + direction * step_pct) / 100, 1.0)
+            s.set_price(market, s.prices[market])
+            self.remember_market()
+            if self.attempt(lambda: s.engine.poke(market, sender=self.keeper), {"Oracle stale", "Oracle price jump"}):
+                self.touched(market)
+            if keepers_react:
+                self.liquidate_all()
 
     @rule(market=st.integers(0, MARKETS - 1), jump=st.sampled_from([-40, 45]))
     def price_gap(self, market: int, jump: int) -> None:
@@ -353,15 +392,16 @@ class ProtocolMachine(RuleBasedStateMachine):
             return
         if not ok:
             return
-        [event] = self.events("Liquidated")
-        self.touched(event["market"])
+        [liquidation] = self.events("Liquidated")
+        event(f"liquidation tier {liquidation['tier']}")
+        self.touched(liquidation["market"])
         config = s.engine.liquidation_config()
-        reward = event["keeper_reward"]
+        reward = liquidation["keeper_reward"]
         assert config[1] <= reward <= config[2], "keeper reward outside [floor, cap]"
-        assert reward == min(max(model.umul_up(event["notional"], config[0]), config[1]), config[2])
+        assert reward == min(max(model.umul_up(liquidation["notional"], config[0]), config[1]), config[2])
         assert s.engine.margin(self.keeper) == keeper_margin + reward
         after = s.engine.account_health(trader)
-        if event["remaining_size"] != 0:
+        if liquidation["remaining_size"] != 0:
             ratio_before = health[0] * WAD // health[2]
             ratio_after = after[0] * WAD // max(after[2], 1)
             assert ratio_after > ratio_before, "a partial liquidation left the account worse"
@@ -376,8 +416,8 @@ class ProtocolMachine(RuleBasedStateMachine):
         if self.attempt(lambda: s.engine.liquidate_many(self.traders, sender=self.keeper), {"Oracle stale", "Oracle price jump"}):
             done = {e["account"] for e in self.events("Liquidated")}
             assert done <= set(liquidatable), "batch liquidated a healthy account"
-            for event in self.events("Liquidated"):
-                self.touched(event["market"])
+            for liquidation in self.events("Liquidated"):
+                self.touched(liquidation["market"])
 
     @rule()
     def auto_deleverage(self) -> None:
@@ -389,6 +429,7 @@ class ProtocolMachine(RuleBasedStateMachine):
             self.attempt(lambda: s.engine.auto_deleverage(0, [self.traders[0]], sender=self.keeper),
                          {"ADL not needed", "ADL candidate not profitable", "Oracle stale", "Oracle price jump"})
             return
+        event("pool in deficit: ADL")
         for market in range(MARKETS):
             candidates = []
             for trader in self.traders:
@@ -427,9 +468,11 @@ class ProtocolMachine(RuleBasedStateMachine):
     def pause_cycle(self, market: int, who: int) -> None:
         s = self.system
         s.configurator.set_paused(market, True, sender=s.admin)
+        trader = self.traders[who]
+        increase = WAD // 100 if s.size_of(trader, market) >= 0 else -(WAD // 100)
         before = self.books()
         try:
-            s.engine.trade(market, WAD // 100, MAX_UINT, sender=self.traders[who])
+            s.engine.trade(market, increase, MAX_UINT if increase > 0 else 0, sender=trader)
             raise AssertionError("a paused market accepted a risk-increasing trade")
         except Reverted as exc:
             assert exc.reason in {"Market paused", "Oracle stale", "Oracle price jump", "Below initial margin"}, exc.reason

@@ -1,0 +1,240 @@
+"""Cascade replay (vyperp.sim): invariants hold on real and synthetic paths, runs are
+deterministic per seed, the outputs have what a researcher needs, the mitigations do
+what they claim on the crash scenario, and the CLI / ape entry points work.
+
+Every replay here runs the on-chain full scan at every step (full_scan_every=1), so
+the replay's account book is verified against EngineLens.scan_accounts each step.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import json
+import tomllib
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from oracles.scenario import SCENARIO_DIR, load_scenario, parse_scenario
+from vyperp.params import TIERED
+from vyperp.sim.agents import AgentConfig
+from vyperp.sim.compare import run_mitigations
+from vyperp.sim.metrics import TIMESERIES_COLUMNS
+from vyperp.sim.report import MITIGATION_KEYS
+from vyperp.sim.runner import replay_and_report
+from vyperp.sim.scenario_params import replay_params
+
+ROOT = Path(__file__).resolve().parents[1]
+TIMING_KEYS = {"wall_seconds", "build_seconds", "loop_seconds", "tx_per_second", "chain_seconds",
+               "tx_per_chain_second"}
+REQUIRED_REPORT_KEYS = {
+    "scenario", "seed", "traders", "steps", "tx_count", "wall_seconds", "tx_per_second", "liquidations_by_tier",
+    "largest_liquidation_notional", "bad_debt", "insurance_fund_start", "insurance_fund_min", "insurance_fund_end",
+    "pool_assets_start", "pool_assets_min", "pool_assets_end", "adl_events", "max_abs_funding_rate",
+    "max_mark_index_gap", "invariant_checks", "invariant_violations", "param_set",
+}
+SHORT = {"traders": 50, "steps": 60, "full_scan_every": 1, "progress": False}
+
+
+def _assert_invariants_held(report: dict) -> None:
+    assert report["invariant_checks"] > 0
+    assert report["invariant_violations"] == 0, report["first_violation"]
+    assert report["full_onchain_scans"] == report["steps"] + 1
+    assert report["agents"]["keepers"]["screen_mismatches"] == 0
+
+
+@pytest.fixture(scope="module")
+def real_run(tmp_path_factory: pytest.TempPathFactory):
+    out = tmp_path_factory.mktemp("btc-2022-11-08")
+    replay, report = replay_and_report("btc-2022-11-08", out_dir=out, **SHORT)
+    return replay, report, out
+
+
+def test_real_window_keeps_every_invariant(real_run) -> None:
+    replay, report, _ = real_run
+    _assert_invariants_held(report)
+    assert report["steps"] == 60 and report["traders"] == 50
+    assert report["tx_count"] > 2 * report["steps"]            # agents acted, not just the feeder
+    assert report["agents"]["directional"]["opens"] > 0
+    assert not any(key.startswith(("oracle", "setup")) for key in report["reverted_tx"])
+
+
+def test_impact_off_replays_the_path_exactly(real_run) -> None:
+    replay, report, _ = real_run
+    assert report["impact_enabled"] is False
+    answers = replay.paths["BTC"].to_oracle_answers(8)
+    assert [round(r["index"] * 10**8) for r in replay.metrics.rows] == answers[:60]
+    assert [r["timestamp"] for r in replay.metrics.rows] == replay.paths["BTC"].timestamps[:60]
+
+
+def test_outputs_have_the_required_keys_and_columns(real_run) -> None:
+    _, report, out = real_run
+    on_disk = json.loads((out / "report.json").read_text())
+    assert REQUIRED_REPORT_KEYS <= set(on_disk)
+    assert on_disk["invariant_violations"] == 0 and on_disk["scenario"] == "btc-2022-11-08"
+    for tier in on_disk["liquidations_by_tier"].values():
+        assert {"count", "notional_usd"} <= set(tier)
+    with open(out / "timeseries.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 60
+    assert set(TIMESERIES_COLUMNS) <= set(rows[0])
+    for column in ("timestamp", "index", "mark", "funding_rate_8h", "long_oi", "short_oi", "skew", "liquidations",
+                   "liquidated_notional", "insurance_fund", "pool_assets", "bad_debt"):
+        assert rows[0][column] != ""
+    png = (out / "cascade.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 50_000
+
+
+def test_same_seed_same_report_and_timeseries(real_run, tmp_path: Path) -> None:
+    _, first, out = real_run
+    replay, second = replay_and_report("btc-2022-11-08", out_dir=tmp_path, **SHORT)
+    assert {k: v for k, v in first.items() if k not in TIMING_KEYS} == \
+        {k: v for k, v in second.items() if k not in TIMING_KEYS}
+    assert (out / "timeseries.csv").read_bytes() == (tmp_path / "timeseries.csv").read_bytes()
+
+
+def test_different_seeds_differ(real_run) -> None:
+    replay, first, _ = real_run
+    other_replay, other = replay_and_report("btc-2022-11-08", seed=2, **SHORT)
+    _assert_invariants_held(other)
+    assert other["seed"] == 2
+    assert other_replay.metrics.rows != replay.metrics.rows
+    assert (other["tx_by_kind"], other["liquidated_notional"]) != (first["tx_by_kind"], first["liquidated_notional"])
+
+
+def test_canonical_squeeze_keeps_every_invariant() -> None:
+    # through the squeeze (pre-period 180 steps + 30-step squeeze), a smaller population
+    replay, report = replay_and_report("canonical-squeeze", traders=80, steps=240, full_scan_every=1, progress=False)
+    _assert_invariants_held(report)
+    assert report["impact_enabled"] is True
+    shorts = [x for x in replay.metrics.liquidations if x["side"] == "short"]
+    assert shorts, "the squeeze liquidated no short"
+    assert report["agents"]["basis"]["entries"] > 0
+
+
+def test_auto_deleveraging_runs_when_the_waterfall_needs_it() -> None:
+    # no insurance and a thin pool: the squeeze leaves the pool in deficit, keepers must ADL
+    doc = tomllib.loads((SCENARIO_DIR / "canonical-squeeze.toml").read_text())
+    doc["markets"][0]["params"].update({"insurance_fee_share": 0.0, "penalty_rate": 0.0})
+    scenario = parse_scenario(doc)
+    config = AgentConfig(lp_capital_per_trader_usd=1_000.0, insurance_per_trader_usd=0.0,
+                         lp_drawdown_threshold=(0.9, 0.95))
+    replay, report = replay_and_report(scenario, traders=80, steps=240, agent_config=config, full_scan_every=1,
+                                       progress=False)
+    _assert_invariants_held(report)
+    assert report["adl_events"] > 0 and report["adl_haircut"] > 0
+    assert report["adl_pending_steps"] > 0                    # deficits were seen, and repaired by ADL
+    assert replay.read_int(replay.cd_pool_value) >= 0 or replay.read_uint(replay.cd_insurance) > 0
+
+
+def test_mitigations_reduce_bad_debt_and_the_largest_liquidation(tmp_path: Path) -> None:
+    out = tmp_path / "mitigations.json"
+    result = run_mitigations("crash-30pct", out=out, progress=False)
+    on_disk = json.loads(out.read_text())
+    assert on_disk["scenario"] == "crash-30pct" and on_disk["seed"] == 3
+    for setting in ("off", "on"):
+        assert set(MITIGATION_KEYS) <= set(on_disk[setting])
+        assert on_disk[setting]["invariant_violations"] == 0
+    off, on = result["off"], result["on"]
+    assert set(off["liquidated_notional_by_tier"]) == {"full_close"}
+    assert set(on["liquidated_notional_by_tier"]) == {"tier1_close25pct", "tier2_close50pct", "tier3_close100pct"}
+    assert on["bad_debt"] < off["bad_debt"]
+    assert on["largest_liquidation_notional"] < off["largest_liquidation_notional"]
+
+
+def test_scenario_parameter_mapping() -> None:
+    scenario = load_scenario("crash-30pct")
+    paths = {"BTC": scenario.price_path("BTC")}
+    off = replay_params(scenario, paths, "baseline")
+    on = replay_params(scenario, paths, "mitigated")
+    assert (off.mitigations, on.mitigations) == ("off", "on")
+    m_off, m_on = off.protocol.markets[0], on.protocol.markets[0]
+    assert m_off.initial_price == pytest.approx(60_000.0) and m_off.max_price_jump == 0.5
+    assert [(b.initial_margin_rate, b.maintenance_margin_rate) for b in m_off.brackets] == [(0.02, 0.005)]
+    assert m_off.funding_model == "linear" and m_off.max_multiplier == 1.0 and m_off.rate_limit_window == 0
+    assert off.protocol.liquidation.tiers == ()
+    assert m_off.max_funding_rate == 0.003 and m_off.skew_scale_usd == 1_000_000_000
+    first = m_on.brackets[0]
+    assert (first.initial_margin_rate, first.maintenance_margin_rate) == (0.02, 0.005)   # keeps 50x and 0.5 %
+    assert len(m_on.brackets) == 4 and m_on.brackets[-1].initial_margin_rate > first.initial_margin_rate
+    assert on.protocol.liquidation.tiers == TIERED and on.protocol.liquidation.cooldown == 60
+    assert (m_on.variance_ewma_weight, m_on.volatility_weight, m_on.funding_weight, m_on.max_multiplier) == \
+        (0.06, 1.0, 10.0, 3.0)
+    assert m_on.reference_volatility == 0.002 and m_on.apply_to_maintenance is False
+    assert m_on.funding_model == "nonlinear"
+    assert (m_on.rate_limit_window, m_on.rate_limit_notional) == (60, 5_000_000.0)
+    squeeze = load_scenario("canonical-squeeze")
+    on25 = replay_params(squeeze, {"BTC": squeeze.price_path("BTC")}, mitigations="on").protocol.markets[0]
+    assert on25.brackets[0].initial_margin_rate == 0.04                                    # 25x
+    bad = replace(scenario, param_sets={"typo": {"max_leverag": 10}})
+    with pytest.raises(ValueError, match="max_leverag"):
+        replay_params(bad, paths, "typo")
+
+
+def test_cli_replay_and_compare(tmp_path: Path) -> None:
+    from vyperp.cli import main
+
+    runner = CliRunner()
+    out = tmp_path / "one"
+    result = runner.invoke(main, ["replay", "--scenario", "btc-2022-11-08", "--steps", "15", "--traders", "10",
+                                  "--out", str(out), "--no-progress", "--full-scan-every", "1"])
+    assert result.exit_code == 0, result.output
+    assert "invariant violations" in result.output
+    for name in ("report.json", "timeseries.csv", "cascade.png"):
+        assert (out / name).exists()
+    both = tmp_path / "ab"
+    result = runner.invoke(main, ["replay", "--scenario", "crash-30pct", "--steps", "20", "--traders", "10",
+                                  "--compare", "baseline", "mitigated", "--out", str(both), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    compare = json.loads((both / "compare.json").read_text())
+    assert compare["reports"]["baseline"]["mitigations"] == "off"
+    assert compare["reports"]["mitigated"]["mitigations"] == "on"
+    assert (both / "baseline" / "report.json").exists() and (both / "mitigated" / "cascade.png").exists()
+    result = runner.invoke(main, ["replay", "--scenario", "no-such-scenario", "--no-progress"])
+    assert result.exit_code != 0 and "scenario not found" in result.output
+
+
+def test_ape_script_refuses_other_networks() -> None:
+    spec = importlib.util.spec_from_file_location("replay_script", ROOT / "scripts" / "replay.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    result = CliRunner().invoke(module.cli, ["--network", "ethereum:local:test", "--scenario", "crash-30pct"])
+    assert result.exit_code == 2
+    assert "only on the embedded in-process chain" in result.output
+    assert "--network" in CliRunner().invoke(module.cli, ["--help"]).output
+
+
+def test_screened_evaluation_agrees_with_the_exact_one() -> None:
+    """Between full scans the book screens holders in float64 and evaluates only the risky
+    ones exactly; at every step of a cascade that must give the same liquidatable set and
+    negative-equity sum as the exact evaluation, and an upper bound of the positive one."""
+    seen = {"steps": 0, "screened": 0, "holders": 0, "below": 0}
+    holder = {}
+
+    def compare(done: int, _total: int) -> None:
+        replay = holder["replay"]
+        book, markets = replay.book, replay.markets
+        fast = book.evaluate(markets, exact=False)
+        exact = book.evaluate(markets, exact=True)
+        assert fast.below_maintenance == exact.below_maintenance
+        assert fast.negative_equity == exact.negative_equity
+        assert 0 <= fast.positive_equity - exact.positive_equity <= 2 * book.n_markets * len(book)
+        assert (fast.margin_sum, fast.long_sizes, fast.short_sizes) == \
+            (exact.margin_sum, exact.long_sizes, exact.short_sizes)
+        seen["steps"] += 1
+        seen["screened"] += fast.exact_evaluated
+        seen["holders"] += len(book.holders)
+        seen["below"] += len(exact.below_maintenance)
+
+    from vyperp.sim.runner import Replay
+
+    replay = Replay("crash-30pct", traders=120, full_scan_every=7)
+    holder["replay"] = replay
+    report = replay.run(progress=compare)
+    assert report["invariant_violations"] == 0, report["first_violation"]
+    assert seen["steps"] == report["steps"] and seen["below"] > 0
+    assert seen["screened"] < seen["holders"] / 2          # the screen skips most healthy accounts

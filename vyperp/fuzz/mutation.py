@@ -1,0 +1,167 @@
+"""Proof that the fuzz suite bites: seeded bugs, each applied to a copy of contracts/,
+each run against the suite's `ci` profile; a mutant is caught when the suite fails.
+
+A mutant whose pattern is not found exactly once, or that does not compile, is an error
+of this list (reported as such), never counted as caught.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+CONTRACTS = ROOT / "contracts"
+SUITE = ["tests/test_fuzz_protocol.py"]
+
+
+@dataclass(frozen=True)
+class Mutant:
+    name: str
+    file: str
+    old: str
+    new: str
+    change: str
+
+
+MUTANTS: list[Mutant] = [
+    Mutant("margin-check-flipped", "Engine.vy",
+           'assert health.equity >= convert(health.initial_margin, int256), "Below initial margin"\n    log PositionModified',
+           'assert health.equity <= convert(health.initial_margin, int256), "Below initial margin"\n    log PositionModified',
+           "trade: the initial-margin check compares the wrong way"),
+    Mutant("no-funding-settlement-on-trade", "Engine.vy",
+           "    index_price: uint256 = self._touch_market(market)\n    self._settle_funding(msg.sender, market, index_price)\n    old_size",
+           "    index_price: uint256 = self._touch_market(market)\n    old_size",
+           "trade (incl. close): the position's funding is never settled"),
+    Mutant("pnl-rounds-up", "pricing.vy",
+           "return fixed_math._mul_floor(size, convert(price, int256) - convert(entry_price, int256))",
+           "return fixed_math._mul_ceil(size, convert(price, int256) - convert(entry_price, int256))",
+           "realized PnL rounds in the trader's favour"),
+    Mutant("no-staleness-check", "Engine.vy",
+           '    assert updated_at + self.market_config[market].max_oracle_age >= block.timestamp, "Oracle stale"\n',
+           "",
+           "the oracle read accepts stale rounds"),
+    Mutant("reward-uncapped", "Engine.vy",
+           "reward: uint256 = min(max(fixed_math._umul_up(notional, config.reward_rate), config.reward_floor), config.reward_cap)",
+           "reward: uint256 = max(fixed_math._umul_up(notional, config.reward_rate), config.reward_floor)",
+           "the keeper reward ignores its cap"),
+    Mutant("flip-forgets-open-interest", "Engine.vy",
+           "    elif old_size < 0:\n        self.market_state[market].short_open_interest -= convert(-old_size, uint256)",
+           "    elif old_size < 0 and new_size <= 0:\n        self.market_state[market].short_open_interest -= convert(-old_size, uint256)",
+           "a short flipped to long stays in short open interest"),
+    Mutant("bad-debt-from-nowhere", "Engine.vy",
+           "    self.pool_balance -= convert(from_pool, int256)\n    self.margin[account] = 0",
+           "    self.margin[account] = 0",
+           "bad debt beyond the insurance fund is written off without charging the pool"),
+    Mutant("no-guardian-check", "MarketConfigurator.vy",
+           '    roles._check(roles.Role.GUARDIAN, "Not guardian")\n    extcall IEngineParameters(self._engine()).set_paused(market, paused)',
+           "    extcall IEngineParameters(self._engine()).set_paused(market, paused)",
+           "anyone can pause markets"),
+    Mutant("fee-rounds-down", "pricing.vy",
+           "    return fee + fixed_math._umul_up(fixed_math._umul_up(increasing, price), taker_fee)",
+           "    return fee + fixed_math._umul_down(fixed_math._umul_up(increasing, price), taker_fee)",
+           "the taker fee rounds in the trader's favour"),
+    Mutant("funding-paid-to-nobody", "Engine.vy",
+           "    self.pool_balance += owed\n    self.insurance_fund += surcharge",
+           "    self.insurance_fund += surcharge",
+           "funding a position pays never reaches the pool"),
+    Mutant("funding-period-halved", "funding_models.vy",
+           "convert(elapsed, int256) // (2 * FUNDING_PERIOD)",
+           "convert(elapsed, int256) // FUNDING_PERIOD",
+           "funding accrues twice as fast as the 8-hour rate says"),
+    Mutant("premium-unbounded", "funding_models.vy",
+           "return fixed_math._clamp(skew * fixed_math.IWAD // convert(skew_scale, int256), -bound, bound)",
+           "return skew * fixed_math.IWAD // convert(skew_scale, int256)",
+           "the mark premium ignores max_premium"),
+    Mutant("liquidate-below-initial", "Engine.vy",
+           "    if health.position_count == 0 or health.equity >= convert(health.maintenance_margin, int256):\n        assert not strict",
+           "    if health.position_count == 0 or health.equity >= convert(health.initial_margin, int256):\n        assert not strict",
+           "accounts between maintenance and initial margin can be liquidated"),
+    Mutant("withdraw-ignores-initial-margin", "Engine.vy",
+           '        assert health.equity >= convert(health.initial_margin, int256), "Below initial margin"\n    assert extcall IERC20(COLLATERAL).transfer(msg.sender, amount',
+           '    assert extcall IERC20(COLLATERAL).transfer(msg.sender, amount',
+           "withdrawals ignore the initial margin of open positions"),
+    Mutant("adl-haircut-lost", "Engine.vy",
+           "    self.margin[account] -= convert(haircut, int256)\n    self.pool_balance += convert(haircut, int256)",
+           "    self.margin[account] -= convert(haircut, int256)",
+           "the ADL haircut leaves the trader but never reaches the pool"),
+    Mutant("insurance-share-rounds-up", "Engine.vy",
+           "to_insurance: uint256 = fixed_math._umul_down(fee, self.liquidation_config.insurance_fee_share)",
+           "to_insurance: uint256 = fixed_math._umul_up(fee, self.liquidation_config.insurance_fee_share)",
+           "the insurance share of fees rounds up (off the documented split)"),
+    Mutant("deposit-credits-extra-wei", "Engine.vy",
+           "    self.margin[msg.sender] += convert(amount * PRECISION, int256)",
+           "    self.margin[msg.sender] += convert(amount * PRECISION + 1, int256)",
+           "a deposit credits one wei more than it brought"),
+    Mutant("lp-shares-round-up", "LiquidityPool.vy",
+           "    shares: uint256 = self._to_shares(assets, False, True)\n    self._deposit",
+           "    shares: uint256 = self._to_shares(assets, True, True)\n    self._deposit",
+           "LP deposits round shares up (in the depositor's favour)"),
+    Mutant("surcharge-skipped", "Engine.vy",
+           "    self.margin[account] -= owed + convert(surcharge, int256)",
+           "    self.margin[account] -= owed",
+           "the size-tier surcharge is credited to insurance but never charged"),
+    Mutant("paused-market-accepts-opens", "Engine.vy",
+           '    assert reduces or not self.market_state[market].paused, "Market paused"\n',
+           "",
+           "a paused market accepts risk-increasing trades"),
+]
+
+
+def apply(mutant: Mutant, target: Path) -> None:
+    path = target / mutant.file
+    source = path.read_text()
+    count = source.count(mutant.old)
+    if count != 1:
+        raise ValueError(f"mutant {mutant.name}: pattern found {count} times in {mutant.file}")
+    path.write_text(source.replace(mutant.old, mutant.new))
+
+
+def run_suite(contracts_dir: Path | None, profile: str = "ci") -> tuple[int, str]:
+    env = dict(os.environ, HYPOTHESIS_PROFILE=profile)
+    if contracts_dir is not None:
+        env["VYPERP_CONTRACTS_DIR"] = str(contracts_dir)
+    proc = subprocess.run([sys.executable, "-m", "pytest", *SUITE, "-x", "-q", "-p", "no:cacheprovider",
+                           "-p", "no:randomly"], cwd=ROOT, env=env, capture_output=True, text=True)
+    return proc.returncode, proc.stdout[-3000:] + proc.stderr[-2000:]
+
+
+def check_mutant(mutant: Mutant, profile: str = "ci") -> dict[str, object]:
+    started = time.time()
+    with tempfile.TemporaryDirectory(prefix=f"mutant-{mutant.name}-") as tmp:
+        target = Path(tmp) / "contracts"
+        shutil.copytree(CONTRACTS, target)
+        apply(mutant, target)
+        code, output = run_suite(target, profile)
+    compile_error = "CompileError" in output or "vyper.exceptions" in output
+    caught = code != 0 and not compile_error
+    reason = ""
+    for line in output.splitlines():
+        if line.startswith("E ") and ("Error" in line or "assert" in line):
+            reason = line[2:].strip()[:200]
+            break
+    return {"name": mutant.name, "file": mutant.file, "change": mutant.change, "caught": caught,
+            "compile_error": compile_error, "exit_code": code, "seconds": round(time.time() - started, 1),
+            "first_failure": reason}
+
+
+def run_all(workers: int = 2, profile: str = "ci", names: list[str] | None = None) -> dict[str, object]:
+    mutants = [m for m in MUTANTS if names is None or m.name in names]
+    for mutant in mutants:  # fail fast on a stale pattern before spending minutes
+        with tempfile.TemporaryDirectory(prefix="mutant-check-") as tmp:
+            shutil.copytree(CONTRACTS, Path(tmp) / "contracts")
+            apply(mutant, Path(tmp) / "contracts")
+    baseline_code, baseline_output = run_suite(None, profile)
+    if baseline_code != 0:
+        raise RuntimeError(f"the unmutated suite fails; fix it first:\n{baseline_output}")
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        results = list(pool.map(lambda m: check_mutant(m, profile), mutants))
+    return {"total": len(results), "caught": sum(1 for r in results if r["caught"]), "profile": profile,
+            "mutants": results}

@@ -1,0 +1,153 @@
+"""Click commands of the cascade replay, shared by ``vyperp`` (vyperp/cli.py) and
+``ape run replay`` (scripts/replay.py). Heavy imports happen inside the commands."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+from rich.console import Console
+
+console = Console()
+
+EMBEDDED_NETWORKS = ("embedded",)
+
+
+def replay_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """The options of `vyperp replay` (also used by scripts/replay.py)."""
+    options = [
+        click.option("--scenario", "scenario", required=True, metavar="NAME_OR_FILE",
+                     help="A scenario name from scenarios/ (e.g. btc-2025-10-10, crash-30pct, canonical-squeeze) "
+                          "or the path of a scenario TOML file."),
+        click.option("--traders", type=click.IntRange(min=0), default=None, metavar="N",
+                     help="Number of directional traders [default: the scenario's population.directional]. "
+                          "Basis traders, LP capital and the insurance fund scale with it."),
+        click.option("--param-set", "param_set", default=None, metavar="NAME",
+                     help="Apply the scenario's [param_sets.NAME] on top of its market params "
+                          "(e.g. baseline = mitigations off, mitigated = mitigations on)."),
+        click.option("--compare", "compare", nargs=2, default=None, metavar="A B",
+                     help="Replay the same path twice, with parameter sets A and B (the scenario's [compare] "
+                          "names them, e.g. --compare baseline mitigated); prints them side by side and writes "
+                          "OUT/A, OUT/B and OUT/compare.json."),
+        click.option("--mitigations", type=click.Choice(["off", "on"]), default=None,
+                     help="Force the mitigation switch regardless of the parameter set."),
+        click.option("--steps", type=click.IntRange(min=1), default=None, metavar="N",
+                     help="Replay only the first N oracle rounds of the path [default: the whole path]."),
+        click.option("--seed", type=click.IntRange(min=0), default=None, metavar="N",
+                     help="Seed of the agents and of generated paths [default: the scenario's seed]."),
+        click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), default=None, metavar="DIR",
+                     help="Output directory for report.json, timeseries.csv and cascade.png "
+                          "[default: out/<scenario name>]."),
+        click.option("--full-scan-every", type=click.IntRange(min=0), default=None, metavar="N",
+                     help="Steps between on-chain full scans of every account that verify the replay's account "
+                          "book (1 = every step, 0 = only at the end) [default: 20, or accounts / 50 "
+                          "when larger]."),
+        click.option("--progress/--no-progress", default=True, show_default=True,
+                     help="Show a progress bar while replaying."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def do_replay(scenario: str, traders: int | None, param_set: str | None, compare: tuple[str, str] | None,
+              mitigations: str | None, steps: int | None, seed: int | None, out: Path | None,
+              full_scan_every: int | None, progress: bool) -> dict[str, Any]:
+    """Run a replay (or an A/B comparison), print the summary table, write the outputs."""
+    from oracles.scenario import ScenarioError, load_scenario
+
+    from .report import compare_table, summary_table
+
+    try:
+        sc = load_scenario(scenario)
+    except ScenarioError as exc:
+        raise click.BadParameter(str(exc), param_hint="--scenario") from None
+    out = out or Path("out") / sc.name
+    kwargs: dict[str, Any] = {"mitigations": mitigations, "seed": seed, "steps": steps}
+    if full_scan_every is not None:
+        kwargs["full_scan_every"] = full_scan_every
+    try:
+        if compare:
+            if param_set:
+                raise click.UsageError("--param-set and --compare are exclusive (compare names both sets)")
+            from .compare import run_compare
+
+            result = run_compare(sc, compare[0], compare[1], traders, out, progress, **kwargs)
+            console.print(compare_table(result["reports"]))
+            console.print(f"wrote {out}/{compare[0]}, {out}/{compare[1]} and {out / 'compare.json'}")
+            violations = sum(r["invariant_violations"] for r in result["reports"].values())
+        else:
+            from .runner import run_replay
+
+            result = run_replay(sc, traders, param_set, out, progress, **kwargs)
+            console.print(summary_table(result))
+            console.print(f"wrote {out / 'report.json'}, {out / 'timeseries.csv'}, {out / 'cascade.png'}")
+            violations = result["invariant_violations"]
+    except (KeyError, ValueError) as exc:
+        raise click.UsageError(str(exc).strip("'\"")) from None
+    if violations:
+        console.print(f"[red]{violations} invariant violation(s): see first_violation in the report[/red]")
+        sys.exit(1)
+    return result
+
+
+@click.command()
+@replay_options
+def replay(**kwargs: Any) -> None:
+    """Replay a cascade scenario against the contracts on the embedded chain.
+
+    Directional traders, basis traders, LPs and liquidation keepers act through the
+    contracts while the scenario's price path (moved by the forced flow when the
+    scenario's spot impact is on) is pushed into the oracle one round per step.
+    Invariants (conservation, solvency, open interest) are checked at every step.
+    """
+    do_replay(**kwargs)
+
+
+@click.command()
+@click.option("--scenario", default="crash-30pct", show_default=True, metavar="NAME_OR_FILE",
+              help="Scenario to replay twice (name from scenarios/ or a TOML path).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("reports/mitigations.json"),
+              show_default=True, help="Where to write {\"off\": {...}, \"on\": {...}}.")
+@click.option("--traders", type=click.IntRange(min=0), default=None, metavar="N",
+              help="Directional traders [default: the scenario's].")
+@click.option("--steps", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Replay only the first N rounds [default: the whole path].")
+@click.option("--seed", type=click.IntRange(min=0), default=None, metavar="N",
+              help="Seed [default: the scenario's].")
+@click.option("--progress/--no-progress", default=True, show_default=True, help="Show progress bars.")
+def mitigations(scenario: str, out: Path, traders: int | None, steps: int | None, seed: int | None,
+                progress: bool) -> None:
+    """Replay a scenario with mitigations off and on (same path, same agents) and compare
+    liquidated notional by tier, the largest liquidation, bad debt, insurance-fund and
+    pool drawdown."""
+    from .compare import run_mitigations
+    from .report import mitigations_table
+
+    result = run_mitigations(scenario, traders, out, progress, steps=steps, seed=seed)
+    console.print(mitigations_table(result))
+    console.print(f"wrote {out}")
+
+
+@click.command(name="bench-replay")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("reports/replay_bench.json"),
+              show_default=True, help="Where to write the measurements.")
+@click.option("--sizes", default="100,1000,10000", show_default=True,
+              help="Comma-separated trader counts for the wall-time scaling runs on the 1,440-step path.")
+@click.option("--traders", type=click.IntRange(min=1), default=1000, show_default=True,
+              help="Traders of the replay whose transactions are recorded and re-applied (the ceiling).")
+def bench_replay(out: Path, sizes: str, traders: int) -> None:
+    """Measure replay speed: agent tx/s in a replay, the raw in-process ceiling of the same
+    transactions (re-applied with Chain.send on a fresh identical deployment), and the
+    wall time of a 1,440-step one-minute day for several population sizes."""
+    from .bench import bench_table, run_bench
+
+    counts = [int(x) for x in sizes.split(",") if x.strip()]
+    result = run_bench(traders=traders, sizes=counts, out=out, console=console)
+    console.print(bench_table(result))
+    console.print(f"wrote {out}")
+
+
+__all__ = ["bench_replay", "do_replay", "mitigations", "replay", "replay_options"]

@@ -1,0 +1,516 @@
+"""The cascade replay: a scenario's price path against the real contracts on the
+embedded chain, with directional traders, basis traders, LPs and liquidation keepers.
+
+One step = one oracle round per market, at the path's timestamp:
+
+1. chain time := the path's timestamp; the feeder pushes the round (the path's price,
+   moved by the previous step's forced spot flow when impact is enabled) and pokes the
+   market so the engine accepts it (every round, so the volatility EWMA sees each one);
+2. the replay reads each market (index, mark, funding, open interest, risk multiplier)
+   and the engine's books, re-evaluates every account from its exact book and checks the
+   invariants (:mod:`vyperp.sim.metrics`);
+3. keepers liquidate (and auto-deleverage if the waterfall needs it); LPs, basis traders
+   and directional traders act; every touched account is re-read from the chain;
+4. the step's row is recorded and its forced flow goes to the spot model.
+
+Everything the agents do is a raw transaction (``Chain.send``) with calldata built from
+precomputed selectors. ``run_replay`` returns the report dict (see
+:mod:`vyperp.sim.report` for the files).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from oracles.pricepath import PricePath
+from oracles.scenario import Scenario, load_scenario
+
+from ..chain import Chain
+from ..deploy import deploy_embedded
+from ..params import ProtocolParams
+from .agents import AgentConfig, BasisTraders, DirectionalTraders, Keepers, LiquidityProviders
+from .book import AccountBook, MarketNow, MarketRules
+from .chainio import TxSender, address_array, int_array, selector, static_tuple_array, uint_at, word, word_array
+from .metrics import Globals, InvariantChecker, Metrics, usd
+from .scenario_params import ReplayParams, replay_params, step_seconds_of
+from .spot import SpotMarket
+
+WAD = 10**18
+MAX_UINT = 2**256 - 1
+SCAN_BATCH = 1024          # EngineLens.MAX_SCAN
+DEFAULT_FULL_SCAN_EVERY = 20
+"""Steps between on-chain full scans by default: every 20 steps, or every accounts / 50
+steps for larger populations (one scan costs ~14 us per account, so the scans stay near
+a fifth of the per-step work; 10,000 traders -> every ~210 steps)."""
+
+
+def _scenario(scenario: Scenario | str | Path) -> Scenario:
+    return scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+
+
+class Replay:
+    """One replay run (build with the constructor, then :meth:`run`)."""
+
+    def __init__(self, scenario: Scenario | str | Path, traders: int | None = None, param_set: str | None = None,
+                 *, mitigations: str | None = None, seed: int | None = None, steps: int | None = None,
+                 agent_config: AgentConfig | None = None, full_scan_every: int | None = None,
+                 record: bool = False):
+        scenario = _scenario(scenario)
+        if seed is not None:
+            scenario = replace(scenario, seed=int(seed))
+        self.scenario = scenario
+        self.seed = scenario.seed
+        self.cfg = agent_config or AgentConfig()
+        self._full_scan_every = full_scan_every
+        self.symbols = scenario.symbols
+        self.n_markets = len(self.symbols)
+        paths = {sym: scenario.price_path(sym) for sym in self.symbols}
+        n = min(len(p) for p in paths.values())
+        if steps is not None:
+            if steps < 1:
+                raise ValueError(f"steps must be >= 1, got {steps}")
+            n = min(n, int(steps))
+        self.paths: dict[str, PricePath] = {sym: p.head(n) for sym, p in paths.items()}
+        base = self.paths[self.symbols[0]]
+        for sym in self.symbols[1:]:
+            if self.paths[sym].timestamps != base.timestamps:
+                raise ValueError(f"scenario {scenario.name!r}: market {sym} has other timestamps than "
+                                 f"{self.symbols[0]}; the replay needs one clock")
+        self.timestamps = base.timestamps
+        self.n_steps = n
+        self.step_seconds = step_seconds_of(base)
+        self.params: ReplayParams = replay_params(scenario, self.paths, param_set, mitigations)
+        pop = scenario.population
+        self.directional = pop.directional if traders is None else int(traders)
+        if self.directional < 0:
+            raise ValueError(f"traders must be >= 0, got {traders}")
+        scale = self.directional / pop.directional if pop.directional else 1.0
+        self.basis_count = int(round(pop.basis * scale)) if traders is not None else pop.basis
+        if pop.basis and self.directional and self.basis_count == 0:
+            self.basis_count = 1
+        self.record = record
+        self._built = False
+
+    # ------------------------------------------------------------------ build
+    def build(self) -> None:
+        """Deploy, create and fund the agents (not timed as replay)."""
+        t0 = time.perf_counter()
+        protocol: ProtocolParams = self.params.protocol
+        self.chain = Chain(timestamp=self.timestamps[0] - self.step_seconds, exact_gas=False)
+        self.p = deploy_embedded(self.chain, protocol)
+        p = self.p
+        self.engine, self.pool, self.lens, self.token = p.engine, p.pool, p.lens, p.token
+        self.engine_addr, self.pool_addr, self.lens_addr = p.engine.address, p.pool.address, p.lens.address
+        self.token_addr = p.token.address
+        self.oracle_addrs = [o.address for o in p.oracles]
+        self.precision = int(p.engine.PRECISION())
+        self.decimals = protocol.token_decimals
+        rules = []
+        self.float_rules = []
+        for market in protocol.markets:
+            rules.append(MarketRules(brackets=market.brackets_struct(),
+                                     tier_notional=int(market.size_tier_notional * WAD),
+                                     tier_multiplier=int(round(market.size_tier_multiplier * WAD)),
+                                     apply_to_maintenance=market.apply_to_maintenance))
+            self.float_rules.append({
+                "brackets": [(b.notional_ceiling, b.initial_margin_rate, b.maintenance_margin_rate)
+                             for b in market.brackets],
+                "taker_fee": market.taker_fee, "skew_scale_usd": market.skew_scale_usd,
+            })
+        self.book = AccountBook(self.n_markets, rules)
+        self.tx = TxSender(self.chain, p.engine, self.book.topic_index, self.book.index_of, self.record)
+        self._selectors()
+        self.spot = [SpotMarket(self.paths[s], self.scenario.impact, m.oracle_decimals)
+                     for s, m in zip(self.symbols, protocol.markets)]
+        tier_fractions = [t.close_fraction for t in protocol.liquidation.tiers]
+        self.metrics = Metrics(self.n_markets, tier_fractions)
+        self.metrics.spot = self.spot
+        self.tx.listen(p.engine, "Liquidated", self.metrics.on_liquidated)
+        self.tx.listen(p.engine, "BadDebtCovered", self.metrics.on_bad_debt)
+        self.tx.listen(p.engine, "AutoDeleveraged", self.metrics.on_adl)
+
+        seeds = np.random.SeedSequence(self.seed).spawn(4)
+        rngs = [np.random.default_rng(s) for s in seeds]
+        pop = self.scenario.population
+        for label in ("admin", "feeder"):
+            self.book.add(self.chain.accounts[label])
+        self.traders = DirectionalTraders(self, self.directional, rngs[0], self.cfg)
+        self.basis = BasisTraders(self, self.basis_count, rngs[1], self.cfg)
+        self.keepers = Keepers(self, pop.keepers, pop.keeper_delay_steps, pop.keeper_gas_budget, self.cfg)
+        lp_total = self.cfg.lp_capital_per_trader_usd * max(self.directional, 1)
+        self.lps = LiquidityProviders(self, pop.lps, lp_total, rngs[2], self.cfg)
+        self.traders.setup()
+        self.basis.setup()
+        self.keepers.setup()
+        self.lps.setup()
+        insurance_tokens = int(round(self.cfg.insurance_per_trader_usd * max(self.directional, 1))) * 10**self.decimals
+        insurer, _ = self.new_agent("insurer", insurance_tokens)
+        if insurance_tokens:
+            self.tx.send("setup_insurance", insurer, self.engine_addr, self.engine.fund_insurance.calldata(insurance_tokens))
+        self.tx.touched.update(range(len(self.book)))
+        self.markets = self.read_markets()
+        self.sync()
+        self.setup_tx = self.tx.count
+        self.setup_by_kind = dict(self.tx.by_kind)
+        self.setup_reverts = dict(self.tx.reverts)
+        if self.setup_reverts:
+            raise RuntimeError(f"replay setup failed: {self.setup_reverts}")
+        self.tx.count, self.tx.by_kind, self.tx.reverts, self.tx.chain_seconds = 0, {}, {}, 0.0
+        self.checker = InvariantChecker(len(self.book), self.n_markets, self.precision)
+        if self._full_scan_every is None:
+            self.full_scan_every = max(DEFAULT_FULL_SCAN_EVERY, len(self.book) // 50)
+        else:
+            self.full_scan_every = max(0, int(self._full_scan_every))
+        self.build_seconds = time.perf_counter() - t0
+        self._built = True
+
+    def _selectors(self) -> None:
+        e = self.engine
+        self.sel_trade = selector(e, "trade")
+        self.sel_deposit = selector(e, "deposit")
+        self.sel_poke = selector(e, "poke")
+        self.sel_liquidate_many = selector(e, "liquidate_many")
+        self.sel_adl = selector(e, "auto_deleverage")
+        self.sel_push = selector(self.p.oracles[0], "push_round")
+        self.sel_accounts_health = selector(self.lens, "accounts_health")
+        self.sel_margins = selector(self.lens, "margins")
+        self.sel_positions = selector(self.lens, "positions")
+        self.sel_scan = selector(self.lens, "scan_accounts")
+        self.cd_poke = [self.sel_poke + word(m) for m in range(self.n_markets)]
+        self.cd_market_state = [e.market_state.calldata(m) for m in range(self.n_markets)]
+        self.cd_mark = [(self.engine_addr, e.mark_price.calldata(m)) for m in range(self.n_markets)]
+        self.cd_pool_value = (self.engine_addr, e.pool_value.calldata())
+        self.cd_pool_balance = (self.engine_addr, e.pool_balance.calldata())
+        self.cd_insurance = (self.engine_addr, e.insurance_fund.calldata())
+        self.cd_balance = (self.token_addr, self.token.balanceOf.calldata(self.engine_addr))
+        self.approve_engine = self.token.approve.calldata(self.engine_addr, MAX_UINT)
+        self.approve_pool = self.token.approve.calldata(self.pool_addr, MAX_UINT)
+
+    def trade_calldata(self, market: int, size: int, acceptable_price: int) -> bytes:
+        return self.sel_trade + word(market) + word(size) + word(acceptable_price)
+
+    def adl_calldata(self, market: int, accounts: list[str]) -> bytes:
+        return self.sel_adl + word(market) + word(64) + address_array(accounts)
+
+    def new_agent(self, label: str, mint_tokens: int) -> tuple[str, int]:
+        """A labelled account with `mint_tokens` collateral, approvals for engine and pool."""
+        account = self.chain.new_account(label, eth=10**20)
+        idx = self.book.add(account)
+        if mint_tokens:
+            self.tx.send("setup_mint", self.p.admin, self.token_addr, self.token.mint.calldata(account, mint_tokens))
+        self.tx.send("setup_approve", account, self.token_addr, self.approve_engine)
+        self.tx.send("setup_approve", account, self.token_addr, self.approve_pool)
+        return account, idx
+
+    # ------------------------------------------------------------------ reads
+    def read_uint(self, target: tuple[str, bytes]) -> int:
+        return uint_at(self.chain.call(target[0], target[1]), 0)
+
+    def read_int(self, target: tuple[str, bytes]) -> int:
+        return int.from_bytes(self.chain.call(target[0], target[1])[:32], "big", signed=True)
+
+    def read_markets(self) -> list[MarketNow]:
+        out = []
+        call = self.chain.call
+        for m in range(self.n_markets):
+            state = call(self.engine_addr, self.cd_market_state[m])
+            w = [int.from_bytes(state[32 * i: 32 * i + 32], "big") for i in range(15)]
+            mark = uint_at(call(*self.cd_mark[m]), 0)
+            signed = lambda x: x - 2**256 if x >= 2**255 else x  # noqa: E731
+            out.append(MarketNow(index=w[8], mark=mark, cumulative=signed(w[2]), rate=signed(w[3]),
+                                 long_oi=w[0], short_oi=w[1], multiplier=w[11], last_price=w[8]))
+        return out
+
+    def read_globals(self) -> Globals:
+        return Globals(token_balance=self.read_uint(self.cd_balance), pool_balance=self.read_int(self.cd_pool_balance),
+                       pool_value=self.read_int(self.cd_pool_value), insurance=self.read_uint(self.cd_insurance))
+
+    def sync(self) -> None:
+        """Re-read every account touched since the last sync (batched lens views)."""
+        touched = sorted(self.tx.take_touched())
+        if not touched:
+            return
+        book = self.book
+        call = self.chain.call
+        for start in range(0, len(touched), SCAN_BATCH):
+            chunk = touched[start:start + SCAN_BATCH]
+            array = word_array([book.address_words[i] for i in chunk])
+            margins = int_array(call(self.lens_addr, self.sel_margins + word(32) + array))
+            positions = []
+            for m in range(self.n_markets):
+                data = self.sel_positions + word(64) + word(m) + array
+                positions.append(static_tuple_array(call(self.lens_addr, data), 3))
+            for k, idx in enumerate(chunk):
+                book.set_state(idx, margins[k], [positions[m][k] for m in range(self.n_markets)])
+                book.refresh(idx, self.markets)
+
+    def scan(self) -> tuple[int, int, int, int, list[int]]:
+        """EngineLens.scan_accounts over every account (on-chain sums)."""
+        totals = [0, 0, 0, 0]
+        below: list[int] = []
+        words = self.book.address_words
+        for start in range(0, len(words), SCAN_BATCH):
+            out = self.chain.call(self.lens_addr, self.sel_scan + word(32) + word_array(words[start:start + SCAN_BATCH]))
+            # AccountScan: (int256, int256, int256, uint256, uint256[]) behind one head offset
+            body = out[32:]
+            for k in range(3):
+                totals[k] += int.from_bytes(body[32 * k: 32 * k + 32], "big", signed=True)
+            totals[3] += uint_at(body, 3)
+            offset = uint_at(body, 4)
+            count = int.from_bytes(body[offset: offset + 32], "big")
+            below += [start + int.from_bytes(body[offset + 32 + 32 * i: offset + 64 + 32 * i], "big")
+                      for i in range(count)]
+        return totals[0], totals[1], totals[2], totals[3], below
+
+    # ------------------------------------------------------------------- run
+    def push_prices(self, step: int, flows: list[int]) -> None:
+        feeder = self.p.feeder
+        for m in range(self.n_markets):
+            answer = self.spot[m].answer(step, flows[m])
+            if self.tx.send("oracle_push", feeder, self.oracle_addrs[m], self.sel_push + word(answer) + word(0)) is None:
+                raise RuntimeError(f"step {step}: oracle push rejected: {self.tx.reverts}")
+            if self.tx.send("oracle_poke", feeder, self.engine_addr, self.cd_poke[m]) is None:
+                raise RuntimeError(
+                    f"step {step}: the engine rejected the {self.symbols[m]} round (answer {answer}): "
+                    f"{self.tx.reverts}. max_price_jump is {self.params.protocol.markets[m].max_price_jump}")
+
+    def run(self, progress: bool | Callable[[int, int], None] = False) -> dict[str, Any]:
+        if not self._built:
+            self.build()
+        chain = self.chain
+        metrics = self.metrics
+        checker = self.checker
+        flows = [0] * self.n_markets
+        self.exact_steps = 0
+        self.insurance_path: list[int] = []
+        self.pool_path: list[int] = []
+        self.pool_contributed: list[int] = []      # LPs' net deposits (tokens) at the same instants
+        self.share_price: list[float] = []
+        max_funding = 0
+        max_gap = 0.0
+        bar = _progress(progress, self.n_steps, f"{self.scenario.name} [{self.params.mitigations}]")
+        t0 = time.perf_counter()
+        try:
+            for step, ts in enumerate(self.timestamps):
+                metrics.step = step
+                chain.advance(ts - chain.time)
+                self.push_prices(step, flows)
+                self.markets = markets = self.read_markets()
+                g = self.read_globals()
+                scan_due = bool(self.full_scan_every) and step % self.full_scan_every == 0
+                ev = self.book.evaluate(markets, exact=scan_due)
+                if checker.needs_exact(ev, g):
+                    ev = self.book.evaluate(markets, exact=True)
+                    self.exact_steps += 1
+                checker.check(step, ev, g, markets)
+                if scan_due:
+                    checker.check_scan(step, ev, self.scan())
+                self._record_money(g)
+                for now in markets:
+                    max_funding = max(max_funding, abs(now.rate))
+                    max_gap = max(max_gap, abs(now.mark - now.index) / now.index)
+                # keepers, then the waterfall's last step
+                batches = self.tx.by_kind.get("liquidate_many", 0)
+                self.keepers.act(step, ev.below_maintenance)
+                self.sync()
+                # the waterfall's last step: only liquidations (bad debt) can empty the insurance fund
+                liquidated = self.tx.by_kind.get("liquidate_many", 0) != batches
+                if (liquidated or (g.insurance == 0 and g.pool_value < 0)) and \
+                        self.read_uint(self.cd_insurance) == 0 and self.read_int(self.cd_pool_value) < 0:
+                    self.keepers.deleverage(step)
+                self.lps.act(step, g.pool_value)
+                changed = self.book.take_changed()
+                self.basis.act(step, changed)
+                self.traders.act(step, changed)
+                self.sync()
+                flow_list = []
+                for m in range(self.n_markets):
+                    flow, _kinds = self.spot[m].take_flow()
+                    flow_list.append(flow)
+                metrics.row(step, ts, markets, g, ev, [self.paths[s].prices[step] for s in self.symbols], flow_list,
+                            [s.log_impact for s in self.spot], self.symbols)
+                flows = flow_list
+                if bar is not None:
+                    bar(step + 1, self.n_steps)
+        finally:
+            if bar is not None and hasattr(bar, "close"):
+                bar.close()
+        loop_seconds = time.perf_counter() - t0
+        # the books after the last step's transactions
+        self.markets = markets = self.read_markets()
+        g = self.read_globals()
+        ev = self.book.evaluate(markets, exact=True)
+        checker.check(self.n_steps, ev, g, markets)
+        checker.check_scan(self.n_steps, ev, self.scan())
+        self._record_money(g)
+        self.final = (g, ev)
+        return self.report(loop_seconds, max_funding, max_gap)
+
+    def _record_money(self, g: Globals) -> None:
+        self.insurance_path.append(g.insurance)
+        self.pool_path.append(g.pool_value)
+        self.pool_contributed.append(self.lps.net_tokens)
+        self.share_price.append(self.lps.share_price(g.pool_value))
+
+    # ----------------------------------------------------------------- report
+    def report(self, loop_seconds: float, max_funding: int, max_gap: float) -> dict[str, Any]:
+        m = self.metrics
+        g, ev = self.final
+        tx_count = self.tx.count
+        oracle_tx = self.tx.by_kind.get("oracle_push", 0) + self.tx.by_kind.get("oracle_poke", 0)
+        insurance = [usd(x) for x in self.insurance_path]
+        pool = [usd(x) for x in self.pool_path]
+        # the LPs' result: pool value minus what they put in net (withdrawals are not losses)
+        pool_pnl = [v - c / 10**self.decimals for v, c in zip(pool, self.pool_contributed)]
+        wall = self.build_seconds + loop_seconds
+        out: dict[str, Any] = {
+            "scenario": self.scenario.name,
+            "seed": self.seed,
+            "param_set": self.params.param_set,
+            "mitigations": self.params.mitigations,
+            "markets": self.symbols,
+            "traders": self.directional,
+            "basis_traders": self.basis_count,
+            "lps": self.lps.n,
+            "keepers": self.keepers.n,
+            "keeper_delay_steps": self.keepers.delay,
+            "keeper_batch": self.keepers.batch,
+            "steps": self.n_steps,
+            "step_seconds": self.step_seconds,
+            "start": _iso(self.timestamps[0]),
+            "end": _iso(self.timestamps[-1]),
+            "impact_enabled": bool(self.scenario.impact.enabled),
+            "tx_count": tx_count,
+            "agent_tx_count": tx_count - oracle_tx,
+            "tx_by_kind": dict(sorted(self.tx.by_kind.items())),
+            "reverted_tx": dict(sorted(self.tx.reverts.items())),
+            "setup_tx_count": self.setup_tx,
+            "wall_seconds": round(wall, 3),
+            "build_seconds": round(self.build_seconds, 3),
+            "loop_seconds": round(loop_seconds, 3),
+            "tx_per_second": round(tx_count / loop_seconds, 1) if loop_seconds > 0 else None,
+            "chain_seconds": round(self.tx.chain_seconds, 3),
+            "tx_per_chain_second": round(tx_count / self.tx.chain_seconds, 1) if self.tx.chain_seconds > 0 else None,
+            "liquidations": sum(int(v[0]) for v in m.by_tier.values()),
+            "liquidated_notional": sum(v[1] for v in m.by_tier.values()),
+            "liquidations_by_tier": m.tiers(),
+            "largest_liquidation_notional": m.largest_liquidation,
+            "bad_debt": usd(m.bad_debt),
+            "bad_debt_from_insurance": usd(m.bad_debt_from_insurance),
+            "bad_debt_from_pool": usd(m.bad_debt_from_pool),
+            "bad_debt_events": m.bad_debt_events,
+            "pending_bad_debt_end": usd(ev.negative_equity),
+            "keeper_rewards": usd(m.keeper_rewards),
+            "liquidation_penalties": usd(m.penalties),
+            "insurance_fund_start": insurance[0],
+            "insurance_fund_min": min(insurance),
+            "insurance_fund_end": insurance[-1],
+            "insurance_fund_drawdown": insurance[0] - min(insurance),
+            "pool_assets_start": pool[0],
+            "pool_assets_min": min(pool),
+            "pool_assets_end": pool[-1],
+            "pool_drawdown": _max_drawdown(pool_pnl),
+            "pool_pnl_end": pool_pnl[-1],
+            "pool_share_price_drawdown": _max_drawdown(self.share_price) / max(max(self.share_price), 1e-18),
+            "lp_net_withdrawn": (self.pool_contributed[0] - self.pool_contributed[-1]) / 10**self.decimals,
+            "adl_events": m.adl_events,
+            "adl_haircut": usd(m.adl_haircut),
+            "adl_notional": m.adl_notional,
+            "max_abs_funding_rate": max_funding / WAD,
+            "max_mark_index_gap": max_gap,
+            "lp_withdrawals": m.lp_withdrawals,
+            "agents": {"directional": self.traders.stats, "basis": self.basis.stats, "lps": self.lps.stats,
+                       "keepers": self.keepers.stats},
+            "spot": {sym: {"min_price": min(r.get("index" if k == 0 else f"{sym}_index") for r in m.rows),
+                           "max_price": max(r.get("index" if k == 0 else f"{sym}_index") for r in m.rows),
+                           "path_min_price": usd(self.paths[sym].min_price()),
+                           "path_max_price": usd(self.paths[sym].max_price())}
+                     for k, sym in enumerate(self.symbols)},
+            "parameters": self.params.describe(),
+            "agent_config": {k: v for k, v in self.cfg.__dict__.items()},
+            "full_scan_every": self.full_scan_every,
+            "exact_reevaluations": self.exact_steps,
+            "units": "money in USD; funding per 8 h as a fraction; gap = |mark / index - 1|",
+            "notes": ("tx_count counts every transaction of the step loop, the feeder's oracle pushes and pokes "
+                      "included (agent_tx_count excludes them); tx_per_second = tx_count / loop_seconds "
+                      "(deployment and agent setup excluded, wall_seconds includes them); pool_assets = the "
+                      "pool's value (balance - traders' unrealized PnL + funding owed); pool_drawdown is the "
+                      "largest fall of pool value net of LP deposits and withdrawals"),
+        }
+        out.update(self.checker.summary())
+        return out
+
+
+def _max_drawdown(values: list[float]) -> float:
+    """Largest fall from a running peak (same units as `values`)."""
+    peak = float("-inf")
+    worst = 0.0
+    for v in values:
+        peak = max(peak, v)
+        worst = max(worst, peak - v)
+    return worst
+
+
+def _iso(ts: int) -> str:
+    import datetime as _dt
+
+    return _dt.datetime.fromtimestamp(ts, tz=_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _progress(progress: bool | Callable[[int, int], None], total: int, label: str) -> Any:
+    if callable(progress):
+        return progress
+    if not progress:
+        return None
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("steps"),
+                   TimeElapsedColumn(), transient=False)
+    bar.start()
+    task = bar.add_task(label, total=total)
+
+    class _Bar:
+        def __call__(self, done: int, _total: int) -> None:
+            if done % 5 == 0 or done == total:
+                bar.update(task, completed=done)
+
+        def close(self) -> None:
+            bar.update(task, completed=total)
+            bar.stop()
+
+    return _Bar()
+
+
+def run_replay(scenario: Scenario | str | Path, traders: int | None = None, param_set: str | None = None,
+               out_dir: str | Path | None = None, progress: bool | Callable[[int, int], None] = True,
+               **kwargs: Any) -> dict[str, Any]:
+    """Replay `scenario` and return the report dict; with `out_dir`, also write
+    report.json, timeseries.csv and cascade.png there.
+
+    Keyword arguments: ``mitigations`` ("off"/"on", overrides the parameter set),
+    ``seed``, ``steps`` (cap on the horizon), ``agent_config`` (:class:`AgentConfig`),
+    ``full_scan_every`` (steps between on-chain full scans; 1 = every step, 0 = only at
+    the end; default :data:`DEFAULT_FULL_SCAN_EVERY`), ``record``.
+    """
+    return replay_and_report(scenario, traders, param_set, out_dir, progress, **kwargs)[1]
+
+
+def replay_and_report(scenario: Scenario | str | Path, traders: int | None = None, param_set: str | None = None,
+                      out_dir: str | Path | None = None, progress: bool | Callable[[int, int], None] = True,
+                      **kwargs: Any) -> tuple[Replay, dict[str, Any]]:
+    """As :func:`run_replay`, also returning the :class:`Replay` (its rows, agents, chain)."""
+    replay = Replay(scenario, traders, param_set, **kwargs)
+    report = replay.run(progress)
+    if out_dir is not None:
+        from .report import write_outputs
+
+        write_outputs(replay, report, Path(out_dir))
+    return replay, report
+
+
+__all__ = ["DEFAULT_FULL_SCAN_EVERY", "Replay", "replay_and_report", "run_replay"]
