@@ -135,6 +135,10 @@ event AutoDeleveraged:
     realized_pnl: int256
     haircut: uint256
 
+event DeficitCoveredByInsurance:
+    amount: uint256
+    remaining_deficit: uint256
+
 event PoolCredited:
     amount: uint256
 
@@ -293,9 +297,10 @@ def liquidate_many(accounts: DynArray[address, MAX_BATCH]) -> uint256:
 @external
 def auto_deleverage(market: uint256, candidates: DynArray[address, MAX_BATCH]) -> uint256:
     """
-    @notice Last step of the bad-debt waterfall. Once the insurance fund is empty and
-            the pool's value is negative, close profitable positions in `market` at the
-            mark price and haircut their profit by the remaining deficit.
+    @notice Last step of the bad-debt waterfall. While the pool's value is negative the
+            insurance fund covers what it can first; what remains is recovered by closing
+            profitable positions in `market` at the mark price and haircutting their
+            profit. Anyone may call it (keepers do).
     @dev Ranking: a keeper supplies candidates sorted by descending score, score =
          unrealized PnL / account equity (PnL share times leverage, as exchanges rank
          ADL). The contract verifies each is profitable and the order; it does not
@@ -305,10 +310,17 @@ def auto_deleverage(market: uint256, candidates: DynArray[address, MAX_BATCH]) -
     @return Number of positions closed.
     """
     assert market < self.market_count, "Unknown market"
-    assert self.insurance_fund == 0, "ADL not needed"
     pool_value: int256 = self._pool_value()
     assert pool_value < 0, "ADL not needed"
     deficit: uint256 = convert(-pool_value, uint256)
+    from_insurance: uint256 = min(deficit, self.insurance_fund)
+    if from_insurance > 0:
+        self.insurance_fund -= from_insurance
+        self.pool_balance += convert(from_insurance, int256)
+        deficit -= from_insurance
+        log DeficitCoveredByInsurance(amount=from_insurance, remaining_deficit=deficit)
+        if deficit == 0:
+            return 0
     index_price: uint256 = self._touch_market(market)
     previous_score: int256 = max_value(int256)
     closed: uint256 = 0
@@ -340,7 +352,7 @@ def _deleverage(account: address, market: uint256, index_price: uint256, deficit
     haircut: uint256 = min(convert(pnl, uint256), deficit)
     self.margin[account] -= convert(haircut, int256)
     self.pool_balance += convert(haircut, int256)
-    log AutoDeleveraged(account=account, market=market, size_closed=-position_size, price=mark, realized_pnl=pnl, haircut=haircut)
+    log AutoDeleveraged(account=account, market=market, size_closed=position_size, price=mark, realized_pnl=pnl, haircut=haircut)
     return (haircut, score)
 
 # ================================================================== liquidity pool ledger

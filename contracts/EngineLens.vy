@@ -367,3 +367,133 @@ def positions(accounts: DynArray[address, MAX_SCAN], market: uint256) -> DynArra
     for account: address in accounts:
         result.append(staticcall ENGINE.position(account, market))
     return result
+
+# ------------------------------------------------------------------ batched step reads
+# Added for the cascade replay (vyperp.sim): what the replay reads at every step -- the
+# engine's books, each market's state and mark, and the re-read of the accounts its last
+# transactions touched -- in one call; and the keepers' confirmation of liquidation
+# candidates at the cost of scan_accounts instead of one account_health per account.
+
+MAX_SYNC: constant(uint256) = 256
+
+
+interface IEngineBooks:
+    def COLLATERAL() -> address: view
+    def pool_balance() -> int256: view
+    def pool_value() -> int256: view
+    def insurance_fund() -> uint256: view
+
+
+interface IERC20Balance:
+    def balanceOf(owner: address) -> uint256: view
+
+
+struct MarketRead:
+    state: engine_types.MarketState
+    mark: uint256
+
+
+struct StepRead:
+    token_balance: uint256           # collateral tokens held by the engine
+    pool_balance: int256
+    pool_value: int256
+    insurance_fund: uint256
+    markets: DynArray[MarketRead, MAX_SCAN_MARKETS]
+    margins: DynArray[int256, MAX_SYNC]
+    positions: DynArray[engine_types.Position, MAX_SYNC]   # accounts[i] in market m at i * market_count + m
+
+
+struct LiquidationCandidate:
+    index: uint256                   # into `accounts`
+    equity: int256
+    maintenance: uint256
+
+
+@view
+@external
+def step_read(accounts: DynArray[address, MAX_SYNC]) -> StepRead:
+    """
+    @notice The engine's books (its collateral balance, pool balance, pool value,
+            insurance fund), every market's state and mark price, and the margin and
+            positions of `accounts`, in one call.
+    @dev The same values as the engine's getters and this lens's margins / positions:
+         `positions` lists every market of accounts[0], then of accounts[1], ...
+         Requires len(accounts) * market_count <= MAX_SYNC. Reverts with the oracle
+         reasons.
+    """
+    count: uint256 = staticcall ENGINE.market_count()
+    assert len(accounts) * count <= MAX_SYNC, "Too many positions"
+    books: IEngineBooks = IEngineBooks(ENGINE.address)
+    result: StepRead = empty(StepRead)
+    result.token_balance = staticcall IERC20Balance(staticcall books.COLLATERAL()).balanceOf(ENGINE.address)
+    result.pool_balance = staticcall books.pool_balance()
+    result.pool_value = staticcall books.pool_value()
+    result.insurance_fund = staticcall books.insurance_fund()
+    for market: uint256 in range(MAX_SCAN_MARKETS):
+        if market >= count:
+            break
+        result.markets.append(MarketRead(state=staticcall ENGINE.market_state(market),
+                                         mark=staticcall ENGINE.mark_price(market)))
+    for account: address in accounts:
+        result.margins.append(staticcall ENGINE.margin(account))
+        for market: uint256 in range(MAX_SCAN_MARKETS):
+            if market >= count:
+                break
+            result.positions.append(staticcall ENGINE.position(account, market))
+    return result
+
+
+@view
+@external
+def liquidatable_accounts(accounts: DynArray[address, MAX_BATCH]) -> DynArray[LiquidationCandidate, MAX_BATCH]:
+    """
+    @notice The accounts of `accounts` below maintenance, with their equity and
+            maintenance requirement, in input order.
+    @dev Listed iff `is_liquidatable`, with `account_health`'s equity and
+         maintenance_margin; computed as scan_accounts does (each market's guarded
+         price, mark and funding-now read once).
+    """
+    result: DynArray[LiquidationCandidate, MAX_BATCH] = []
+    views: DynArray[_MarketView, MAX_SCAN_MARKETS] = []
+    count: uint256 = staticcall ENGINE.market_count()
+    for market: uint256 in range(MAX_SCAN_MARKETS):
+        if market >= count:
+            break
+        config: engine_types.MarketConfig = staticcall ENGINE.market_config(market)
+        multiplier: uint256 = WAD
+        if (staticcall ENGINE.risk_config(market)).apply_to_maintenance:
+            multiplier = (staticcall ENGINE.market_state(market)).risk_multiplier
+        views.append(_MarketView(
+            price=staticcall ENGINE.index_price(market),
+            mark=staticcall ENGINE.mark_price(market),
+            cumulative=(staticcall ENGINE.funding_now(market))[0],
+            tier_notional=config.size_tier_notional,
+            tier_multiplier=config.size_tier_multiplier,
+            multiplier=multiplier,
+            brackets=staticcall ENGINE.brackets_of(market),
+        ))
+    index: uint256 = 0
+    for account: address in accounts:
+        mask: uint256 = staticcall IEngineAccounts(ENGINE.address).open_markets(account)
+        if mask != 0:
+            equity: int256 = staticcall ENGINE.margin(account)
+            maintenance: uint256 = 0
+            for market: uint256 in range(MAX_SCAN_MARKETS):
+                if mask == 0:
+                    break
+                if mask & 1 == 1:
+                    view_: _MarketView = views[market]
+                    position: engine_types.Position = staticcall ENGINE.position(account, market)
+                    owed: int256 = 0
+                    surcharge: uint256 = 0
+                    owed, surcharge = pricing._funding_owed(position.size, view_.cumulative, position.funding_index, view_.price, view_.tier_notional, view_.tier_multiplier)
+                    equity += pricing._pnl(position.size, view_.mark, position.entry_price) - owed - convert(surcharge, int256)
+                    requirement: uint256 = margin_brackets._requirement(view_.brackets, fixed_math._umul_up(convert(abs(position.size), uint256), view_.mark), False)
+                    if view_.multiplier != WAD:
+                        requirement = fixed_math._umul_up(requirement, view_.multiplier)
+                    maintenance += requirement
+                mask >>= 1
+            if equity < convert(maintenance, int256):
+                result.append(LiquidationCandidate(index=index, equity=equity, maintenance=maintenance))
+        index += 1
+    return result

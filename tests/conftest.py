@@ -7,14 +7,13 @@ import os
 from typing import Callable, Iterator
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import settings
 
+from vyperp.fuzz.profiles import register as register_profiles
 from vyperp.params import MarketParams, ProtocolParams
 from vyperp.system import System
 
-settings.register_profile("ci", max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
-settings.register_profile("dev", max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
-settings.register_profile("campaign", max_examples=2000, deadline=None, suppress_health_check=list(HealthCheck))
+register_profiles()
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 BTC, ETH = 0, 1

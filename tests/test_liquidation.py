@@ -409,12 +409,18 @@ class Mirror:
         return value
 
     def auto_deleverage(self, m: int, candidates: list[str]) -> int:
-        if self.insurance != 0:
-            raise MirrorRevert("ADL not needed")
         value = self.pool_value()
         if value >= 0:
             raise MirrorRevert("ADL not needed")
         deficit = -value
+        from_insurance = min(deficit, self.insurance)
+        if from_insurance:
+            self.insurance -= from_insurance
+            self.pool_balance += from_insurance
+            deficit -= from_insurance
+            self.events.append(("DeficitCoveredByInsurance", dict(amount=from_insurance, remaining_deficit=deficit)))
+            if deficit == 0:
+                return 0
         price = self.touch(m)
         previous = 2**255 - 1
         closed = 0
@@ -435,7 +441,7 @@ class Mirror:
             haircut = min(pnl, deficit)
             self.margin[a] -= haircut
             self.pool_balance += haircut
-            self.events.append(("AutoDeleveraged", dict(account=a, market=m, size_closed=-size, price=mark,
+            self.events.append(("AutoDeleveraged", dict(account=a, market=m, size_closed=size, price=mark,
                                                          realized_pnl=pnl, haircut=haircut)))
             deficit -= haircut
             previous = score
@@ -901,7 +907,7 @@ def _crash(system: System) -> dict[str, str]:
     return who
 
 
-def test_adl_not_needed_while_pool_is_solvent_or_insured(system: System) -> None:
+def test_adl_not_needed_while_pool_is_solvent_and_insurance_covers_first(system: System) -> None:
     who = _crash(system)
     assert int(system.engine.insurance_fund()) > 0
     assert_reverts("ADL not needed", system.engine.auto_deleverage, BTC, [who["carol"]], sender=who["keeper"])
@@ -914,6 +920,22 @@ def test_adl_not_needed_while_pool_is_solvent_or_insured(system: System) -> None
         funder = trader(system, "funder")
         system.mint(funder, 1)
         system.engine.fund_insurance(1, sender=funder)  # one token unit of insurance left
+        deficit = -int(system.engine.pool_value())
+        # the insurance fund stands first: its unit goes to the deficit, then ADL proceeds
+        assert system.engine.auto_deleverage(BTC, [who["carol"]], sender=who["keeper"]) == 1
+        unit = system.precision
+        assert events(system, "DeficitCoveredByInsurance") == [{"amount": unit, "remaining_deficit": deficit - unit}]
+        assert [e["account"] for e in events(system, "AutoDeleveraged")] == [who["carol"]]
+        assert int(system.engine.insurance_fund()) == 0
+    with system.chain.isolate():
+        funder = trader(system, "funder")
+        system.mint(funder, 1_000_000)
+        system.engine.fund_insurance(system.tokens(1_000_000), sender=funder)  # insurance covers it all
+        deficit = -int(system.engine.pool_value())
+        assert system.engine.auto_deleverage(BTC, [who["carol"]], sender=who["keeper"]) == 0
+        assert events(system, "DeficitCoveredByInsurance") == [{"amount": deficit, "remaining_deficit": 0}]
+        assert events(system, "AutoDeleveraged") == []
+        assert int(system.engine.pool_value()) == 0
         assert_reverts("ADL not needed", system.engine.auto_deleverage, BTC, [who["carol"]], sender=who["keeper"])
     assert_reverts("Unknown market", system.engine.auto_deleverage, 2, [who["carol"]], sender=who["keeper"])
 
@@ -969,7 +991,7 @@ def test_bad_debt_waterfall_then_adl(system: System) -> None:
     dave, carol = deleveraged
     assert dave["haircut"] == dave["realized_pnl"]  # all of dave's profit, the deficit was larger
     assert carol["haircut"] == deficit - dave["haircut"] < carol["realized_pnl"]  # stops at deficit 0
-    assert dave["size_closed"] == ONE and carol["size_closed"] == 8 * ONE
+    assert dave["size_closed"] == -ONE and carol["size_closed"] == -8 * ONE  # their (short) positions
     for name, ev in (("dave", dave), ("carol", carol)):
         assert system.size_of(who[name], BTC) == 0
         assert int(system.engine.margin(who[name])) == margins[name] + ev["realized_pnl"] - ev["haircut"]

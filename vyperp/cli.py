@@ -90,3 +90,32 @@ from .sim.commands import replay as _replay  # noqa: E402
 main.add_command(_replay)
 main.add_command(_mitigations)
 main.add_command(_bench_replay)
+
+
+@main.command()
+@click.option("--profile", type=click.Choice(["ci", "dev", "campaign"]), default="ci", show_default=True,
+              help="ci: bounded for CI; campaign: thousands of examples; dev: quick.")
+@click.option("--workers", type=int, default=None, help="Parallel worker processes (default: all cores).")
+@click.option("--examples", type=int, default=None, help="Override the profile's number of examples.")
+@click.option("--out", type=click.Path(path_type=Path), default=REPORTS / "fuzz.json", show_default=True,
+              help="Where to write the fuzz report.")
+def fuzz(profile: str, workers: int | None, examples: int | None, out: Path) -> None:
+    """Stateful fuzzing of the whole protocol against every invariant; writes reports/fuzz.json."""
+    from .fuzz.run import run_fuzz
+
+    with console.status(f"fuzzing ({profile}) ..."):
+        report = run_fuzz(profile, workers, examples)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    table = Table(title=f"fuzz: profile {profile}")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    for key in ("workers", "examples", "steps", "seconds", "steps_per_second", "steps_per_second_per_worker",
+                "invariant_violations"):
+        table.add_row(key, str(report[key]))
+    console.print(table)
+    for violation in report["violations"]:
+        console.print(f"[red]{violation}[/red]")
+    console.print(f"wrote {out}")
+    if report["invariant_violations"]:
+        raise SystemExit(1)

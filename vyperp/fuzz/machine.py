@@ -60,18 +60,20 @@ def fuzz_params() -> ProtocolParams:
             MarketParams(symbol="ETH", initial_price=4_000.0, skew_scale_usd=10_000_000.0, funding_model="velocity",
                          funding_velocity=2.0, max_funding_rate=0.01),
         ],
-        liquidation=LiquidationParams(tiers=TIERED, cooldown=300, reward_floor=2.0, reward_cap=200.0),
+        liquidation=LiquidationParams(tiers=TIERED, cooldown=300, reward_floor=2.0, reward_cap=20.0),
     )
 
 
 def shared_system() -> System:
     contracts_dir = os.environ.get("VYPERP_CONTRACTS_DIR", "")
-    if contracts_dir not in _SYSTEMS:
+    backend = os.environ.get("VYPERP_BACKEND", "revm")  # "ape": ape's local network (slower)
+    key = f"{backend}:{contracts_dir}"
+    if key not in _SYSTEMS:
         # gas figures are not the fuzzer's business: pyrevm's raw mode is ~4x faster
-        kwargs: dict[str, Any] = {"exact_gas": False}
+        kwargs: dict[str, Any] = {"exact_gas": False} if backend == "revm" else {}
         if contracts_dir:
             kwargs["contracts_dir"] = contracts_dir
-        system = System.deploy(fuzz_params(), **kwargs)
+        system = System.deploy(fuzz_params(), backend=backend, **kwargs)
         system.lp = system.new_trader("lp")
         system.mint(system.lp, 5_000_000)
         system.pool.deposit(system.tokens(60_000), system.lp, sender=system.lp)
@@ -80,15 +82,19 @@ def shared_system() -> System:
             system.mint(trader, 1_000_000)
         system.keeper = system.new_trader("keeper")
         system.outsider = system.chain.new_account("outsider", eth=10**20)
-        _SYSTEMS[contracts_dir] = system
-    return _SYSTEMS[contracts_dir]
+        _SYSTEMS[key] = system
+    return _SYSTEMS[key]
 
 
 class ProtocolMachine(RuleBasedStateMachine):
     """The protocol under random use; see the module docstring."""
 
+    examples_run = 0   # machines constructed (one per example), for the fuzz report
+    steps_run = 0      # invariant rounds after a rule (one per step)
+
     def __init__(self) -> None:
         super().__init__()
+        ProtocolMachine.examples_run += 1
         self.system = shared_system()
         s = self.system
         self.snapshot = s.chain.snapshot()
@@ -421,32 +427,78 @@ class ProtocolMachine(RuleBasedStateMachine):
 
     @rule()
     def auto_deleverage(self) -> None:
+        """The waterfall's last step: insurance first, then keeper-ranked profitable positions."""
         s = self.system
         if not self._prices_ok():
             return
         value = int(s.engine.pool_value())
-        if value >= 0 or s.engine.insurance_fund() > 0:
-            self.attempt(lambda: s.engine.auto_deleverage(0, [self.traders[0]], sender=self.keeper),
-                         {"ADL not needed", "ADL candidate not profitable", "Oracle stale", "Oracle price jump"})
+        if value >= 0:
+            before = self.books()
+            try:
+                s.engine.auto_deleverage(0, [self.traders[0]], sender=self.keeper)
+                raise AssertionError("ADL ran while the pool was solvent")
+            except Reverted as exc:
+                assert exc.reason == "ADL not needed", exc.reason
+            assert self.books() == before
             return
         event("pool in deficit: ADL")
         for market in range(MARKETS):
+            value = int(s.engine.pool_value())
+            if value >= 0:
+                break
             candidates = []
             for trader in self.traders:
-                if s.size_of(trader, market) and s.lens.unrealized_pnl(trader, market) > 0:
+                pnl = int(s.lens.unrealized_pnl(trader, market)) if s.size_of(trader, market) else 0
+                if pnl > 0:
                     equity = max(int(s.engine.account_health(trader)[0]), 1)
-                    candidates.append((s.lens.unrealized_pnl(trader, market) * WAD // equity, trader))
-            if not candidates:
-                continue
+                    candidates.append((pnl * WAD // equity, trader))
             ordered = [t for _, t in sorted(candidates, key=lambda c: -c[0])]
-            before = int(s.engine.pool_value())
+            insurance = int(s.engine.insurance_fund())
             self.remember_market()
-            if self.attempt(lambda: s.engine.auto_deleverage(market, ordered, sender=self.keeper),
-                            {"ADL not needed", "ADL candidates not ranked", "ADL candidate not profitable"}):
+            if not self.attempt(lambda: s.engine.auto_deleverage(market, ordered, sender=self.keeper),
+                                {"ADL candidates not ranked", "Oracle stale", "Oracle price jump"}):
+                continue
+            covered = self.events("DeficitCoveredByInsurance")
+            from_insurance = min(insurance, -value)
+            assert covered == ([{"amount": from_insurance, "remaining_deficit": -value - from_insurance}]
+                               if insurance else []), "insurance did not stand first"
+            surcharges = sum(e["to_insurance"] for e in self.events("FundingSettled"))
+            assert int(s.engine.insurance_fund()) == insurance - from_insurance + surcharges
+            remaining = -value - from_insurance
+            if remaining > 0:
                 self.touched(market)
-                haircuts = sum(e["haircut"] for e in self.events("AutoDeleveraged"))
-                assert haircuts > 0
-                assert int(s.engine.pool_value()) >= before, "ADL made the pool worse"
+            deleveraged = self.events("AutoDeleveraged")
+            if deleveraged:
+                event("ADL closed positions")
+                assert sum(e["haircut"] for e in deleveraged) <= remaining
+                for e in deleveraged:
+                    assert e["haircut"] == min(e["realized_pnl"], remaining), "haircut off its formula"
+                    remaining -= e["haircut"]
+                    assert s.size_of(e["account"], market) == 0
+
+    @rule(market=st.integers(0, MARKETS - 1), leverage=st.integers(8, 15), crash_pct=st.integers(12, 20))
+    def exhaust_pool(self, market: int, leverage: int, crash_pct: int) -> None:
+        """Drive the pool into deficit: LPs leave, a highly levered long faces a profitable
+        short, the price falls in poked rounds with no keeper awake, then the long is
+        liquidated: bad debt beyond insurance and pool, so ADL has work."""
+        s = self.system
+        if not self._prices_ok():
+            return
+        shares = int(s.pool.maxRedeem(self.lp))
+        if shares:
+            self.attempt(lambda: s.pool.redeem(shares, self.lp, self.lp, sender=self.lp), {"Exceeds max redeem", "Zero amount"})
+        long_trader, short_trader = self.traders[-2], self.traders[-1]
+        for trader, direction in ((long_trader, 1), (short_trader, -1)):
+            self.trade(self.traders.index(trader), market, leverage * 10, direction, "open")
+        for _ in range(3):
+            s.chain.advance(60)
+            s.prices[market] = max(s.prices[market] * (100 - crash_pct) / 100, 1.0)
+            s.set_price(market, s.prices[market])
+            self.remember_market()
+            if self.attempt(lambda: s.engine.poke(market, sender=self.keeper), {"Oracle stale", "Oracle price jump"}):
+                self.touched(market)
+        self.liquidate_all()
+        self.liquidate_all()
 
     # ---------------------------------------------------------------- rules: governance
     @rule(market=st.integers(0, MARKETS - 1), taker_bp=st.integers(0, 30), cap_bp=st.integers(1, 100))
@@ -499,6 +551,7 @@ class ProtocolMachine(RuleBasedStateMachine):
 
     @invariant()
     def conservation(self) -> None:
+        ProtocolMachine.steps_run += 1
         s = self.system
         ledger = s.ledger(self.accounts)
         assert ledger.held == ledger.booked, f"held {ledger.held} != booked {ledger.booked}"

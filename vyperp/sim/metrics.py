@@ -159,6 +159,10 @@ def _jsonable(v: Any) -> Any:
     return v
 
 
+_MARKET_ROW_KEYS = ("index", "mark", "reference_price", "funding_rate_8h", "long_oi", "short_oi", "skew", "long_oi_usd",
+                    "short_oi_usd", "skew_usd", "spot_flow_usd", "log_impact", "risk_multiplier")
+"""Per-market keys of a row, in their order in the row (the first market's unprefixed)."""
+
 TIMESERIES_COLUMNS = [
     "step", "timestamp", "index", "mark", "reference_price", "funding_rate_8h", "long_oi", "short_oi", "skew",
     "long_oi_usd", "short_oi_usd", "skew_usd", "liquidations", "liquidated_notional", "insurance_fund",
@@ -196,6 +200,7 @@ class Metrics:
         self._step_bad_debt = 0
         self._step_adl = 0
         self.spot: list[Any] = []
+        self._row_keys: dict[int, list[tuple[str, ...]]] = {}
 
     # ------------------------------------------------------------------ events
     def on_liquidated(self, a: dict[str, Any]) -> None:
@@ -232,7 +237,7 @@ class Metrics:
                          "notional": abs(int(a["size_closed"])) * int(a["price"]) / WAD / WAD,
                          "haircut": usd(int(a["haircut"]))})
         self.adl_haircut += int(a["haircut"])
-        size = int(a["size_closed"])        # the trade ADL made (sign of the trade)
+        size = -int(a["size_closed"])       # the trade ADL made: the opposite of the closed position
         price = int(a["price"])
         self.adl_notional += abs(size) * price / WAD / WAD
         self.spot[int(a["market"])].add_flow(size * price // WAD, "adl")
@@ -241,38 +246,41 @@ class Metrics:
     def row(self, step: int, timestamp: int, markets: list[MarketNow], g: Globals, ev: Evaluation,
             reference: list[int], flows: list[int], log_impacts: list[float], symbols: list[str]) -> None:
         row: dict[str, Any] = {"step": step, "timestamp": timestamp}
+        keys = self._row_keys.get(len(markets))
+        if keys is None:
+            keys = self._row_keys[len(markets)] = [
+                tuple(("" if m == 0 else f"{symbols[m]}_") + name for name in _MARKET_ROW_KEYS)
+                for m in range(len(markets))]
         for m, now in enumerate(markets):
-            prefix = "" if m == 0 else f"{symbols[m]}_"
+            (k_index, k_mark, k_reference, k_funding, k_long, k_short, k_skew, k_long_usd, k_short_usd, k_skew_usd,
+             k_flow, k_impact, k_multiplier) = keys[m]
             long_oi, short_oi = now.long_oi / WAD, now.short_oi / WAD
             index = now.index / WAD
-            row.update({
-                f"{prefix}index": index,
-                f"{prefix}mark": now.mark / WAD,
-                f"{prefix}reference_price": reference[m] / WAD,
-                f"{prefix}funding_rate_8h": now.rate / WAD,
-                f"{prefix}long_oi": long_oi,
-                f"{prefix}short_oi": short_oi,
-                f"{prefix}skew": long_oi - short_oi,
-                f"{prefix}long_oi_usd": long_oi * index,
-                f"{prefix}short_oi_usd": short_oi * index,
-                f"{prefix}skew_usd": (long_oi - short_oi) * index,
-                f"{prefix}spot_flow_usd": flows[m] / WAD,
-                f"{prefix}log_impact": log_impacts[m],
-                f"{prefix}risk_multiplier": now.multiplier / WAD,
-            })
-        row.update({
-            "liquidations": self._step_liq[0],
-            "liquidated_notional": self._step_liq[1],
-            "insurance_fund": usd(g.insurance),
-            "pool_assets": usd(g.pool_value),
-            "bad_debt": usd(self.bad_debt),
-            "bad_debt_step": usd(self._step_bad_debt),
-            "adl_events": self._step_adl,
-            "positions_open": ev.with_positions,
-            "pending_bad_debt": usd(ev.negative_equity),
-        })
+            row[k_index] = index
+            row[k_mark] = now.mark / WAD
+            row[k_reference] = reference[m] / WAD
+            row[k_funding] = now.rate / WAD
+            row[k_long] = long_oi
+            row[k_short] = short_oi
+            row[k_skew] = long_oi - short_oi
+            row[k_long_usd] = long_oi * index
+            row[k_short_usd] = short_oi * index
+            row[k_skew_usd] = (long_oi - short_oi) * index
+            row[k_flow] = flows[m] / WAD
+            row[k_impact] = log_impacts[m]
+            row[k_multiplier] = now.multiplier / WAD
+        row["liquidations"] = self._step_liq[0]
+        row["liquidated_notional"] = self._step_liq[1]
+        row["insurance_fund"] = g.insurance / WAD
+        row["pool_assets"] = g.pool_value / WAD
+        row["bad_debt"] = self.bad_debt / WAD
+        row["bad_debt_step"] = self._step_bad_debt / WAD
+        row["adl_events"] = self._step_adl
+        row["positions_open"] = ev.with_positions
+        row["pending_bad_debt"] = ev.negative_equity / WAD
         self.rows.append(row)
-        self._step_liq = [0, 0.0]
+        if self._step_liq[0]:
+            self._step_liq = [0, 0.0]
         self._step_bad_debt = 0
         self._step_adl = 0
 
