@@ -749,11 +749,17 @@ def _funding_now(market: uint256, index_price: uint256) -> (int256, int256):
     premium: int256 = funding_models._premium(self._skew(market), self.market_config[market].skew_scale, self.market_config[market].max_premium)
     start_rate: int256 = 0
     rate: int256 = 0
-    if self.market_config[market].funding_model == funding_models.VELOCITY:
+    model: uint256 = self.market_config[market].funding_model
+    if model == funding_models.VELOCITY:
         start_rate = self.market_state[market].funding_rate
         rate = fixed_math._clamp(funding_models._velocity_rate(start_rate, premium, self.market_config[market].funding_velocity, elapsed), -cap, cap)
     else:
-        rate = fixed_math._clamp(funding_models._premium_rate(premium, self.market_config[market].interest_rate, self.market_config[market].funding_clamp, self.market_config[market].funding_model, self.market_config[market].nonlinear_threshold, self.market_config[market].nonlinear_coefficient), -cap, cap)
+        threshold: uint256 = 0
+        coefficient: uint256 = 0
+        if model == funding_models.NONLINEAR:  # read only when used: two cold loads per touch
+            threshold = self.market_config[market].nonlinear_threshold
+            coefficient = self.market_config[market].nonlinear_coefficient
+        rate = fixed_math._clamp(funding_models._premium_rate(premium, self.market_config[market].interest_rate, self.market_config[market].funding_clamp, model, threshold, coefficient), -cap, cap)
         start_rate = rate
     if elapsed > 0:
         cumulative += funding_models._index_increment(start_rate, rate, index_price, elapsed)
@@ -775,7 +781,11 @@ def _mark(market: uint256, index_price: uint256) -> uint256:
 @view
 @internal
 def _owed(account: address, market: uint256, cumulative: int256, index_price: uint256) -> (int256, uint256):
-    return pricing._funding_owed(self._positions[account][market].size, cumulative, self._positions[account][market].funding_index, index_price, self.market_config[market].size_tier_notional, self.market_config[market].size_tier_multiplier)
+    tier_notional: uint256 = self.market_config[market].size_tier_notional
+    tier_multiplier: uint256 = WAD
+    if tier_notional > 0:  # read only when the size tier is on
+        tier_multiplier = self.market_config[market].size_tier_multiplier
+    return pricing._funding_owed(self._positions[account][market].size, cumulative, self._positions[account][market].funding_index, index_price, tier_notional, tier_multiplier)
 
 
 @internal

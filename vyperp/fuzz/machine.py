@@ -418,12 +418,18 @@ class ProtocolMachine(RuleBasedStateMachine):
         if not self._prices_ok():
             return
         liquidatable = [t for t in self.traders if s.lens.is_liquidatable(t)]
+        keeper_margin = int(s.engine.margin(self.keeper))
         self.remember_market()
         if self.attempt(lambda: s.engine.liquidate_many(self.traders, sender=self.keeper), {"Oracle stale", "Oracle price jump"}):
-            done = {e["account"] for e in self.events("Liquidated")}
-            assert done <= set(liquidatable), "batch liquidated a healthy account"
-            for liquidation in self.events("Liquidated"):
+            liquidations = self.events("Liquidated")
+            assert {e["account"] for e in liquidations} <= set(liquidatable), "batch liquidated a healthy account"
+            config = s.engine.liquidation_config()
+            for liquidation in liquidations:
                 self.touched(liquidation["market"])
+                reward = liquidation["keeper_reward"]
+                assert reward == min(max(model.umul_up(liquidation["notional"], config[0]), config[1]), config[2]), \
+                    "keeper reward outside its formula / [floor, cap]"
+            assert s.engine.margin(self.keeper) == keeper_margin + sum(e["keeper_reward"] for e in liquidations)
 
     @rule()
     def auto_deleverage(self) -> None:
