@@ -29,7 +29,7 @@ from vyperp.sim.scenario_params import replay_params
 
 ROOT = Path(__file__).resolve().parents[1]
 TIMING_KEYS = {"wall_seconds", "build_seconds", "loop_seconds", "tx_per_second", "chain_seconds",
-               "tx_per_chain_second"}
+               "tx_per_chain_second", "agent_tx_per_second", "scan_seconds", "read_seconds", "loop_cpu_seconds"}
 REQUIRED_REPORT_KEYS = {
     "scenario", "seed", "traders", "steps", "tx_count", "wall_seconds", "tx_per_second", "liquidations_by_tier",
     "largest_liquidation_notional", "bad_debt", "insurance_fund_start", "insurance_fund_min", "insurance_fund_end",
@@ -238,3 +238,62 @@ def test_screened_evaluation_agrees_with_the_exact_one() -> None:
     assert report["invariant_violations"] == 0, report["first_violation"]
     assert seen["steps"] == report["steps"] and seen["below"] > 0
     assert seen["screened"] < seen["holders"] / 2          # the screen skips most healthy accounts
+
+
+def test_batched_reads_match_the_single_views() -> None:
+    """EngineLens.step_read (one call per step) returns what the engine's getters and the
+    lens's margins / positions return; liquidatable_accounts lists exactly the accounts
+    account_health calls liquidatable, with its equity and maintenance; the replay's log
+    decoder gives what the ABI decoder gives."""
+    from vyperp.sim.chainio import _event_decoder, static_tuple_array, word, word_array
+    from vyperp.sim.runner import Replay
+
+    seen = {"steps": 0, "liquidatable": 0, "events": 0}
+    holder = {}
+
+    def compare(done: int, _total: int) -> None:
+        replay = holder["replay"]
+        book, lens = replay.book, replay.lens
+        if done % 5:
+            return
+        seen["steps"] += 1
+        touched = sorted(set(range(0, len(book), 7)) | set(book.holders))[:replay.sync_batch]
+        for idx in touched:
+            book.set_state(idx, 0, [(0, 0, 0)] * book.n_markets)       # forget them: read_step must restore
+        replay.tx.touched.update(touched)
+        markets, g = replay.read_step()
+        assert markets == replay.read_markets() and g == replay.read_globals()
+        for idx in touched:
+            account = book.addresses[idx]
+            assert book.margin[idx] == replay.engine.margin(account)
+            for m in range(book.n_markets):
+                position = replay.engine.position(account, m)
+                assert (book.size[m][idx], book.entry[m][idx], book.findex[m][idx]) == tuple(position)
+        holders = sorted(book.holders)
+        for start in range(0, len(holders), 256):
+            chunk = holders[start:start + 256]
+            array = word(32) + word_array([book.address_words[i] for i in chunk])
+            got = static_tuple_array(replay.chain.call(replay.lens_addr, replay.sel_liquidatable + array), 3)
+            healths = static_tuple_array(replay.chain.call(replay.lens_addr, replay.sel_accounts_health + array), 6)
+            want = [(k, h[0], h[2]) for k, h in enumerate(healths) if h[5] > 0 and h[0] < h[2]]
+            assert got == want
+            seen["liquidatable"] += len(got)
+        # the keepers' two paths (accounts_health below CANDIDATES_MIN candidates) agree
+        confirm = replay.keepers.confirm
+        assert confirm(holders) == [x for k in range(0, len(holders), 3) for x in confirm(holders[k:k + 3])]
+
+    replay = Replay("crash-30pct", traders=120, steps=120, full_scan_every=10)
+    holder["replay"] = replay
+    report = replay.run(progress=compare)
+    assert report["invariant_violations"] == 0, report["first_violation"]
+    assert seen["steps"] > 10 and seen["liquidatable"] > 0
+    engine_events = replay.engine.contract_type.events
+    for name in ("Liquidated", "BadDebtCovered", "AutoDeleveraged", "PositionModified"):
+        spec = next(e for e in engine_events.values() if e.name == name)
+        decode = _event_decoder(spec, replay.book.topic_index, replay.book.addresses)
+        account = replay.book.address_words[len(replay.book) - 1]
+        topics = [spec.topic0] + [account if i == 0 else word(3) for i in range(spec.n_indexed)]
+        data = b"".join(word(-(7 ** k) if k % 2 else 11 ** k) for k in range(len(spec.abi["inputs"]) - spec.n_indexed))
+        assert decode(topics, data) == spec.decode(topics, data)
+        seen["events"] += 1
+    assert seen["events"] == 4

@@ -193,3 +193,25 @@ def test_lens_matches_engine_books(system: System, alice: str, bob: str) -> None
         assert system.lens.pending_funding(account, BTC) == owed
         health = system.engine.account_health(account)
         assert system.lens.equity(account) == health[0] == system.engine.margin(account) + model.pnl(size, mark, entry) - owed
+
+
+def test_closing_an_underwater_position_sends_the_shortfall_through_the_waterfall(system: System, alice: str, lp: str) -> None:
+    """Found by the stateful fuzzer: a trader whose loss exceeds their margin closed the
+    position themselves and kept a negative margin that nobody would ever collect. Now the
+    shortfall is covered like a liquidation's bad debt (insurance, then pool)."""
+    system.trade(alice, BTC, wad("0.9"))  # ~9.9x on 10,000
+    for price in (92_000, 85_000, 80_000):  # poked rounds, no keeper liquidates
+        system.chain.advance(60)
+        system.set_price(BTC, price)
+        system.engine.poke(BTC, sender=lp)
+    assert system.engine.account_health(alice)[0] < 0
+    _, fee = expected_fill(system, BTC, -wad("0.9"))
+    insurance = int(system.engine.insurance_fund()) + fee // 10  # the closing fee's insurance share lands first
+    system.trade(alice, BTC, -wad("0.9"))
+    [covered] = events(system, "BadDebtCovered")
+    assert covered["account"] == alice and covered["bad_debt"] > 0
+    assert covered["from_insurance"] == min(insurance, covered["bad_debt"])
+    assert covered["from_pool"] == covered["bad_debt"] - covered["from_insurance"]
+    assert system.engine.margin(alice) == 0
+    assert system.engine.open_markets(alice) == 0
+    assert_books_balance(system)

@@ -11,7 +11,7 @@ from rich.table import Table
 
 from .params import MarketParams, ProtocolParams
 from .system import System
-from .units import WAD, unwad, wad
+from .units import unwad, wad
 
 
 @dataclass

@@ -54,9 +54,29 @@ class System:
         self.accounts: list[str] = []
 
     @classmethod
-    def deploy(cls, params: ProtocolParams | None = None, timestamp: int = START_TIME, **chain_kwargs: Any) -> "System":
-        chain = Chain(timestamp=timestamp, **chain_kwargs)
+    def deploy(cls, params: ProtocolParams | None = None, timestamp: int | None = None, backend: str = "revm",
+               **chain_kwargs: Any) -> "System":
+        """Deploy on a fresh embedded chain (pyrevm) at `timestamp` (default START_TIME);
+        `backend="ape"` deploys on ape's local network instead (see deploy_ape)."""
+        if backend == "ape":
+            return cls.deploy_ape(params, timestamp, **chain_kwargs)
+        if backend != "revm":
+            raise ValueError(f"unknown backend {backend!r} (revm or ape)")
+        chain = Chain(timestamp=START_TIME if timestamp is None else timestamp, **chain_kwargs)
         return cls(chain, deploy_embedded(chain, params))
+
+    # ---------------------------------------------------------------- second backend: ape
+    @classmethod
+    def deploy_ape(cls, params: ProtocolParams | None = None, timestamp: int | None = None,
+                   **chain_kwargs: Any) -> "System":
+        """Deploy on ape's local network (`ethereum:local:test`, eth-tester) through
+        `vyperp.chain.ape_chain.ApeChain`: slower, same API. `timestamp` defaults to the
+        newest block's time (ape's chain starts at the wall clock and cannot go back);
+        `chain_kwargs` go to ApeChain (contracts_dir, gas_limit)."""
+        from .chain.ape_chain import ApeChain
+
+        chain = ApeChain(timestamp=timestamp, **chain_kwargs)
+        return cls(chain, deploy_embedded(chain, params))  # type: ignore[arg-type]
 
     # ---------------------------------------------------------------- accounts
     def new_trader(self, label: str, deposit_usd: float | int = 0) -> str:

@@ -9,9 +9,9 @@ accounts, which alone would exceed the replay's time budget. Instead:
   only sender on its chain); after it, every account it names -- the sender and every
   account in the topics of the engine's events (``PositionModified``, ``Liquidated``,
   ``FundingSettled``, ``AutoDeleveraged``, ``BadDebtCovered``, ...) -- is marked touched;
-* touched accounts are re-read from the chain in one batched call per market
-  (``EngineLens.margins`` and ``EngineLens.positions``), so the copy holds chain values,
-  never predictions;
+* touched accounts are re-read from the chain in batched lens calls (within the step's
+  ``EngineLens.step_read``, else ``EngineLens.margins`` and ``EngineLens.positions``),
+  so the copy holds chain values, never predictions;
 * every ``full_scan_every`` steps and at the end, :meth:`EngineLens.scan_accounts`
   recomputes the sums on-chain over **all** accounts and the replay compares them with
   an exact evaluation of its copy; any difference (a state change the events did not
@@ -184,9 +184,18 @@ class AccountBook:
 
     def set_state(self, idx: int, margin: int, positions: list[tuple[int, int, int]]) -> None:
         """Store chain values for one account (positions: one (size, entry, index) per market)."""
-        f = self.f
+        self.changed.add(idx)
         old_margin = self.margin[idx]
-        if idx in self.holders:
+        if margin == old_margin:
+            for m, position in enumerate(positions):
+                if position[0] != self.size[m][idx] or position[1] != self.entry[m][idx] or \
+                        position[2] != self.findex[m][idx]:
+                    break
+            else:
+                return                   # nothing changed (every derived value stands)
+        f = self.f
+        holders = self.holders
+        if idx in holders:
             self.holder_margin_sum -= old_margin
         elif old_margin > 0:
             self._flat_positive -= old_margin
@@ -197,11 +206,12 @@ class AccountBook:
         f.margin[idx] = margin / FWAD
         holds = False
         for m, (size, entry, findex) in enumerate(positions):
-            old = self.size[m][idx]
+            sizes, entries, findexes = self.size[m], self.entry[m], self.findex[m]
+            old = sizes[idx]
             if old:
                 self.sum_size[m] -= old
-                self.sum_size_entry[m] -= old * self.entry[m][idx]
-                self.sum_size_findex[m] -= old * self.findex[m][idx]
+                self.sum_size_entry[m] -= old * entries[idx]
+                self.sum_size_findex[m] -= old * findexes[idx]
                 if old > 0:
                     self.sum_long[m] -= old
                 else:
@@ -215,18 +225,18 @@ class AccountBook:
                 else:
                     self.sum_short[m] -= size
                 holds = True
-            self.size[m][idx] = size
-            self.entry[m][idx] = entry
-            self.findex[m][idx] = findex
+            sizes[idx] = size
+            entries[idx] = entry
+            findexes[idx] = findex
             f.size[m][idx] = size / FWAD
             f.entry[m][idx] = entry / FWAD
             f.findex[m][idx] = findex / FWAD
         f.holder[idx] = holds
         if holds:
-            self.holders[idx] = None
+            holders[idx] = None
             self.holder_margin_sum += margin
         else:
-            self.holders.pop(idx, None)
+            holders.pop(idx, None)
             self.equity[idx] = margin
             self.maintenance[idx] = 0
             f.equity[idx] = float(margin)
@@ -234,7 +244,6 @@ class AccountBook:
                 self._flat_positive += margin
             elif margin < 0:
                 self._flat_negative[idx] = margin
-        self.changed.add(idx)
 
     def take_changed(self) -> set[int]:
         changed, self.changed = self.changed, set()
@@ -276,7 +285,7 @@ class AccountBook:
         f = self.f
         n = len(self.addresses)
         equity = f.margin[:n].copy()
-        maintenance = np.zeros(n)
+        maintenance = None
         for m in range(self.n_markets):
             now = markets[m]
             rules = self.rules[m]
@@ -288,25 +297,33 @@ class AccountBook:
                 owed = owed + np.where((owed > 0) & big, owed * (rules.tier_multiplier / FWAD - 1.0), 0.0)
             equity += size * (mark - f.entry[m][:n]) - owed
             notional = np.abs(size) * mark
-            requirement = np.zeros(n)
-            floor = 0.0
-            for k, (ceiling, _im, mm) in enumerate(rules.brackets):
-                top = np.inf if k == len(rules.brackets) - 1 else ceiling / FWAD
-                requirement += np.clip(notional - floor, 0.0, top - floor) * (mm / FWAD)
-                floor = top
+            if len(rules.brackets) == 1:
+                # one bracket: clip(notional, 0, inf) * rate, the same floats as the general form
+                requirement = notional * (rules.brackets[0][2] / FWAD)
+            else:
+                requirement = np.zeros(n)
+                floor = 0.0
+                for k, (ceiling, _im, mm) in enumerate(rules.brackets):
+                    top = np.inf if k == len(rules.brackets) - 1 else ceiling / FWAD
+                    requirement += np.clip(notional - floor, 0.0, top - floor) * (mm / FWAD)
+                    floor = top
             if rules.apply_to_maintenance:
                 requirement *= now.multiplier / FWAD
-            maintenance += requirement
+            # (0 + a) + b == a + b exactly: same sums as accumulating from zeros
+            maintenance = requirement if maintenance is None else maintenance + requirement
+        if maintenance is None:
+            maintenance = np.zeros(n)
         return equity, maintenance
 
     def evaluate(self, markets: list[MarketNow], exact: bool = False) -> Evaluation:
         """Equity of every holder and the sums over every account (see the module docstring)."""
         ev = Evaluation(long_sizes=list(self.sum_long), short_sizes=list(self.sum_short))
         flat_negative = self._flat_negative
-        ev.flat_negative = sorted(flat_negative)
+        if flat_negative:
+            ev.flat_negative = sorted(flat_negative)
         ev.margin_sum = self.margin_sum
         ev.with_positions = len(self.holders)
-        flat_neg_sum = -sum(flat_negative.values())
+        flat_neg_sum = -sum(flat_negative.values()) if flat_negative else 0
         if exact:
             positive, negative, below = self._exact_all(markets)
             ev.positive_equity = positive + self._flat_positive
@@ -318,20 +335,25 @@ class AccountBook:
         f = self.f
         n = len(self.addresses)
         holder = f.holder[:n]
-        f.equity[:n] = np.where(holder, equity_f * FWAD, f.equity[:n])
-        screened = np.flatnonzero(holder & (equity_f < SCREEN_RATIO * maintenance_f + SCREEN_USD))
+        np.copyto(f.equity[:n], equity_f * FWAD, where=holder)
+        maintenance_f *= SCREEN_RATIO
+        maintenance_f += SCREEN_USD
+        screened = np.flatnonzero(holder & (equity_f < maintenance_f))
         negative = 0
         below = ev.below_maintenance
-        equity_of, maintenance_of = self.equity, self.maintenance
-        for idx in screened.tolist():
-            equity, requirement = self.account_value(idx, markets)
-            equity_of[idx] = equity
-            maintenance_of[idx] = requirement
-            f.equity[idx] = float(equity)
-            if equity < 0:
-                negative -= equity
-            if equity < requirement:
-                below.append(idx)
+        if len(screened):
+            equity_of, maintenance_of = self.equity, self.maintenance
+            fe = f.equity
+            account_value = self.account_value
+            for idx in screened.tolist():
+                equity, requirement = account_value(idx, markets)
+                equity_of[idx] = equity
+                maintenance_of[idx] = requirement
+                fe[idx] = float(equity)
+                if equity < 0:
+                    negative -= equity
+                if equity < requirement:
+                    below.append(idx)
         # exact upper bound of the sum of the holders' equities
         scaled = self.holder_margin_sum * WAD
         for m in range(self.n_markets):

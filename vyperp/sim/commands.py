@@ -138,14 +138,19 @@ def mitigations(scenario: str, out: Path, traders: int | None, steps: int | None
               help="Comma-separated trader counts for the wall-time scaling runs on the 1,440-step path.")
 @click.option("--traders", type=click.IntRange(min=1), default=1000, show_default=True,
               help="Traders of the replay whose transactions are recorded and re-applied (the ceiling).")
-def bench_replay(out: Path, sizes: str, traders: int) -> None:
-    """Measure replay speed: agent tx/s in a replay, the raw in-process ceiling of the same
-    transactions (re-applied with Chain.send on a fresh identical deployment), and the
-    wall time of a 1,440-step one-minute day for several population sizes."""
+@click.option("--repeats", type=click.IntRange(min=1), default=3, show_default=True,
+              help="Runs per measurement; the best is reported (all are listed).")
+@click.option("--active/--no-active", default=True, show_default=True,
+              help="Also measure an active population (bench.ACTIVE_TRADERS) of the same size.")
+def bench_replay(out: Path, sizes: str, traders: int, repeats: int, active: bool) -> None:
+    """Measure replay speed: tx/s (all and agents') in a replay, the raw in-process ceiling
+    of the same transactions (re-applied with Chain.send on a fresh identical deployment),
+    the same for an active population, and the wall time of a 1,440-step one-minute day
+    for several population sizes."""
     from .bench import bench_table, run_bench
 
     counts = [int(x) for x in sizes.split(",") if x.strip()]
-    result = run_bench(traders=traders, sizes=counts, out=out, console=console)
+    result = run_bench(traders=traders, sizes=counts, out=out, console=console, repeats=repeats, active=active)
     console.print(bench_table(result))
     console.print(f"wrote {out}")
 

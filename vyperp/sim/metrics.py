@@ -41,7 +41,7 @@ Invariants, checked at every step right after the step's oracle round was accept
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from .book import Evaluation, MarketNow
 
@@ -79,14 +79,15 @@ class InvariantChecker:
     adl_pending_steps: int = 0
     deficit_max: int = 0
 
-    def _expect(self, ok: bool, kind: str, step: int, details: dict[str, Any]) -> None:
+    def _expect(self, ok: bool, kind: str, step: int, details: Callable[[], dict[str, Any]]) -> None:
+        """Count one check; on failure record it (`details` is only built then)."""
         self.checks += 1
         if ok:
             return
         self.violations += 1
         self.violations_by_kind[kind] = self.violations_by_kind.get(kind, 0) + 1
         if self.first_violation is None:
-            self.first_violation = {"invariant": kind, "step": step, **{k: _jsonable(v) for k, v in details.items()}}
+            self.first_violation = {"invariant": kind, "step": step, **{k: _jsonable(v) for k, v in details().items()}}
 
     def needs_exact(self, ev: Evaluation, g: Globals) -> bool:
         """Whether a screened evaluation (upper bound of positive equity) cannot decide the
@@ -103,38 +104,39 @@ class InvariantChecker:
         held = g.token_balance * self.precision
         booked = ev.margin_sum + g.pool_balance + g.insurance
         self._expect(held == booked, "conservation", step,
-                     {"held": held, "margins": ev.margin_sum, "pool_balance": g.pool_balance,
-                      "insurance_fund": g.insurance, "difference": held - booked})
+                     lambda: {"held": held, "margins": ev.margin_sum, "pool_balance": g.pool_balance,
+                              "insurance_fund": g.insurance, "difference": held - booked})
         pending = ev.negative_equity
         dust = self.n_accounts * self.n_markets
         claims = (ev.positive_equity + max(g.insurance - pending, 0)
                   + max(g.pool_value - max(pending - g.insurance, 0), 0))
-        details = {"claims": claims, "held": held, "dust": dust, "positive_equity": ev.positive_equity,
-                   "pending_bad_debt": pending, "pool_value": g.pool_value, "insurance_fund": g.insurance}
         if claims > held + dust:
             self.deficit_max = max(self.deficit_max, claims - held)
         if claims > held + dust and g.insurance == 0:
             self.adl_pending_steps += 1
             self.checks += 1
         else:
-            self._expect(claims <= held + dust, "solvency", step, details)
+            self._expect(claims <= held + dust, "solvency", step,
+                         lambda: {"claims": claims, "held": held, "dust": dust, "positive_equity": ev.positive_equity,
+                                  "pending_bad_debt": pending, "pool_value": g.pool_value,
+                                  "insurance_fund": g.insurance})
         if ev.positive_equity + max(g.pool_value, 0) + g.insurance > held + dust:
             self.literal_breaches += 1
         self.pending_bad_debt_max = max(self.pending_bad_debt_max, pending)
         for m, now in enumerate(markets):
             self._expect(ev.long_sizes[m] == now.long_oi and ev.short_sizes[m] == now.short_oi, "open_interest", step,
-                         {"market": m, "long_oi": now.long_oi, "short_oi": now.short_oi,
-                          "sum_long": ev.long_sizes[m], "sum_short": ev.short_sizes[m]})
-        self._expect(not ev.flat_negative, "flat_negative_margin", step, {"accounts": ev.flat_negative[:10]})
+                         lambda: {"market": m, "long_oi": now.long_oi, "short_oi": now.short_oi,
+                                  "sum_long": ev.long_sizes[m], "sum_short": ev.short_sizes[m]})
+        self._expect(not ev.flat_negative, "flat_negative_margin", step, lambda: {"accounts": ev.flat_negative[:10]})
 
     def check_scan(self, step: int, ev: Evaluation, scan: tuple[int, int, int, int, list[int]]) -> None:
         self.full_scans += 1
         margin_sum, positive, negative, with_positions, below = scan
         ours = (ev.margin_sum, ev.positive_equity, ev.negative_equity, ev.with_positions, ev.below_maintenance)
         self._expect(ours == (margin_sum, positive, negative, with_positions, below), "book_drift", step,
-                     {"chain": [margin_sum, positive, negative, with_positions, below[:20]],
-                      "book": [ev.margin_sum, ev.positive_equity, ev.negative_equity, ev.with_positions,
-                               ev.below_maintenance[:20]]})
+                     lambda: {"chain": [margin_sum, positive, negative, with_positions, below[:20]],
+                              "book": [ev.margin_sum, ev.positive_equity, ev.negative_equity, ev.with_positions,
+                                       ev.below_maintenance[:20]]})
 
     def summary(self) -> dict[str, Any]:
         return {

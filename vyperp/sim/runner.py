@@ -6,11 +6,14 @@ One step = one oracle round per market, at the path's timestamp:
 1. chain time := the path's timestamp; the feeder pushes the round (the path's price,
    moved by the previous step's forced spot flow when impact is enabled) and pokes the
    market so the engine accepts it (every round, so the volatility EWMA sees each one);
-2. the replay reads each market (index, mark, funding, open interest, risk multiplier)
-   and the engine's books, re-evaluates every account from its exact book and checks the
-   invariants (:mod:`vyperp.sim.metrics`);
-3. keepers liquidate (and auto-deleverage if the waterfall needs it); LPs, basis traders
-   and directional traders act; every touched account is re-read from the chain;
+2. one ``EngineLens.step_read`` call reads each market (index, mark, funding, open
+   interest, risk multiplier), the engine's books, and re-reads every account the
+   previous step's agents (and this step's feeder) touched; the replay re-evaluates every
+   account from its exact book and checks the invariants (:mod:`vyperp.sim.metrics`);
+3. keepers liquidate (and auto-deleverage if the waterfall needs it) and the accounts
+   they touched are re-read; LPs, basis traders and directional traders act (the
+   accounts they touch are re-read by the next step's read, before anything looks at
+   them: the oracle round in between changes no account's margin or positions);
 4. the step's row is recorded and its forced flow goes to the spot model.
 
 Everything the agents do is a raw transaction (``Chain.send``) with calldata built from
@@ -43,10 +46,13 @@ from .spot import SpotMarket
 WAD = 10**18
 MAX_UINT = 2**256 - 1
 SCAN_BATCH = 1024          # EngineLens.MAX_SCAN
+SYNC_POSITIONS = 256       # EngineLens.MAX_SYNC (accounts x markets per step_read)
 DEFAULT_FULL_SCAN_EVERY = 20
 """Steps between on-chain full scans by default: every 20 steps, or every accounts / 50
-steps for larger populations (one scan costs ~14 us per account, so the scans stay near
-a fifth of the per-step work; 10,000 traders -> every ~210 steps)."""
+steps for larger populations (10,000 traders -> every ~210 steps). One scan costs ~12 us
+of EVM work per account (three engine calls per position holder), so the scans cost
+~0.6-0.7 ms per step from ~1,000 accounts up: about half of the step loop of the sparse
+1,000-trader day (``scan_seconds`` in the report)."""
 
 
 def _scenario(scenario: Scenario | str | Path) -> Scenario:
@@ -59,7 +65,7 @@ class Replay:
     def __init__(self, scenario: Scenario | str | Path, traders: int | None = None, param_set: str | None = None,
                  *, mitigations: str | None = None, seed: int | None = None, steps: int | None = None,
                  agent_config: AgentConfig | None = None, full_scan_every: int | None = None,
-                 record: bool = False):
+                 record: bool = False, chain_factory: Callable[[int], Any] | None = None):
         scenario = _scenario(scenario)
         if seed is not None:
             scenario = replace(scenario, seed=int(seed))
@@ -94,14 +100,19 @@ class Replay:
         if pop.basis and self.directional and self.basis_count == 0:
             self.basis_count = 1
         self.record = record
+        self.chain_factory = chain_factory   # timestamp -> chain (e.g. RpcChain.factory(url)); None: embedded
         self._built = False
+        self.scan_seconds = 0.0
+        self.read_seconds = 0.0
 
     # ------------------------------------------------------------------ build
     def build(self) -> None:
         """Deploy, create and fund the agents (not timed as replay)."""
         t0 = time.perf_counter()
         protocol: ProtocolParams = self.params.protocol
-        self.chain = Chain(timestamp=self.timestamps[0] - self.step_seconds, exact_gas=False)
+        start = self.timestamps[0] - self.step_seconds
+        self.chain = (self.chain_factory(start) if self.chain_factory is not None
+                      else Chain(timestamp=start, exact_gas=False))
         self.p = deploy_embedded(self.chain, protocol)
         p = self.p
         self.engine, self.pool, self.lens, self.token = p.engine, p.pool, p.lens, p.token
@@ -123,13 +134,16 @@ class Replay:
                 "taker_fee": market.taker_fee, "skew_scale_usd": market.skew_scale_usd,
             })
         self.book = AccountBook(self.n_markets, rules)
-        self.tx = TxSender(self.chain, p.engine, self.book.topic_index, self.book.index_of, self.record)
+        self.tx = TxSender(self.chain, p.engine, self.book.topic_index, self.book.index_of, self.record,
+                           self.book.addresses)
         self._selectors()
         self.spot = [SpotMarket(self.paths[s], self.scenario.impact, m.oracle_decimals)
                      for s, m in zip(self.symbols, protocol.markets)]
         tier_fractions = [t.close_fraction for t in protocol.liquidation.tiers]
         self.metrics = Metrics(self.n_markets, tier_fractions)
         self.metrics.spot = self.spot
+        self.tx.only_engine_emits(set(p.engine.contract_type.events),
+                                  [p.pool, p.lens, p.token, p.configurator, *p.oracles])
         self.tx.listen(p.engine, "Liquidated", self.metrics.on_liquidated)
         self.tx.listen(p.engine, "BadDebtCovered", self.metrics.on_bad_debt)
         self.tx.listen(p.engine, "AutoDeleveraged", self.metrics.on_adl)
@@ -161,6 +175,8 @@ class Replay:
         if self.setup_reverts:
             raise RuntimeError(f"replay setup failed: {self.setup_reverts}")
         self.tx.count, self.tx.by_kind, self.tx.reverts, self.tx.chain_seconds = 0, {}, {}, 0.0
+        self.scan_seconds = 0.0          # inside the on-chain full scans (step loop and final)
+        self.read_seconds = 0.0          # inside the per-step reads (read_step), decoding included
         self.checker = InvariantChecker(len(self.book), self.n_markets, self.precision)
         if self._full_scan_every is None:
             self.full_scan_every = max(DEFAULT_FULL_SCAN_EVERY, len(self.book) // 50)
@@ -181,6 +197,9 @@ class Replay:
         self.sel_margins = selector(self.lens, "margins")
         self.sel_positions = selector(self.lens, "positions")
         self.sel_scan = selector(self.lens, "scan_accounts")
+        self.sel_step_read = selector(self.lens, "step_read")
+        self.sel_liquidatable = selector(self.lens, "liquidatable_accounts")
+        self.sync_batch = SYNC_POSITIONS // max(self.n_markets, 1)
         self.cd_poke = [self.sel_poke + word(m) for m in range(self.n_markets)]
         self.cd_market_state = [e.market_state.calldata(m) for m in range(self.n_markets)]
         self.cd_mark = [(self.engine_addr, e.mark_price.calldata(m)) for m in range(self.n_markets)]
@@ -217,40 +236,106 @@ class Replay:
     def read_markets(self) -> list[MarketNow]:
         out = []
         call = self.chain.call
+        fb = int.from_bytes
         for m in range(self.n_markets):
             state = call(self.engine_addr, self.cd_market_state[m])
-            w = [int.from_bytes(state[32 * i: 32 * i + 32], "big") for i in range(15)]
-            mark = uint_at(call(*self.cd_mark[m]), 0)
-            signed = lambda x: x - 2**256 if x >= 2**255 else x  # noqa: E731
-            out.append(MarketNow(index=w[8], mark=mark, cumulative=signed(w[2]), rate=signed(w[3]),
-                                 long_oi=w[0], short_oi=w[1], multiplier=w[11], last_price=w[8]))
+            mark = fb(call(*self.cd_mark[m])[:32], "big")
+            out.append(MarketNow(index=fb(state[256:288], "big"), mark=mark,
+                                 cumulative=fb(state[64:96], "big", signed=True),
+                                 rate=fb(state[96:128], "big", signed=True),
+                                 long_oi=fb(state[0:32], "big"), short_oi=fb(state[32:64], "big"),
+                                 multiplier=fb(state[352:384], "big"), last_price=fb(state[256:288], "big")))
         return out
 
     def read_globals(self) -> Globals:
-        return Globals(token_balance=self.read_uint(self.cd_balance), pool_balance=self.read_int(self.cd_pool_balance),
-                       pool_value=self.read_int(self.cd_pool_value), insurance=self.read_uint(self.cd_insurance))
+        call = self.chain.call
+        fb = int.from_bytes
+        return Globals(token_balance=fb(call(*self.cd_balance)[:32], "big"),
+                       pool_balance=fb(call(*self.cd_pool_balance)[:32], "big", signed=True),
+                       pool_value=fb(call(*self.cd_pool_value)[:32], "big", signed=True),
+                       insurance=fb(call(*self.cd_insurance)[:32], "big"))
 
-    def sync(self) -> None:
-        """Re-read every account touched since the last sync (batched lens views)."""
+    def read_step(self) -> tuple[list[MarketNow], Globals]:
+        """The step's chain reads in one ``EngineLens.step_read`` call: every market
+        (state and mark), the engine's books, and the re-read of the accounts touched
+        since the last sync (beyond one call's worth, the rest through :meth:`sync`).
+        The same values as :meth:`read_markets`, :meth:`read_globals` and :meth:`sync`."""
+        t0 = time.perf_counter()
         touched = sorted(self.tx.take_touched())
+        head, rest = touched[:self.sync_batch], touched[self.sync_batch:]
+        words = self.book.address_words
+        out = self.chain.call(self.lens_addr, self.sel_step_read + word(32) + word_array([words[i] for i in head]))
+        fb = int.from_bytes
+        body = out[32:]                  # StepRead behind its head offset
+        g = Globals(token_balance=fb(body[0:32], "big"), pool_balance=fb(body[32:64], "big", signed=True),
+                    pool_value=fb(body[64:96], "big", signed=True), insurance=fb(body[96:128], "big"))
+        at = fb(body[128:160], "big")    # markets: MarketRead = (MarketState: 15 words, mark)
+        markets = []
+        for m in range(fb(body[at: at + 32], "big")):
+            base = at + 32 + 512 * m
+            index = fb(body[base + 256: base + 288], "big")
+            markets.append(MarketNow(index=index, mark=fb(body[base + 480: base + 512], "big"),
+                                     cumulative=fb(body[base + 64: base + 96], "big", signed=True),
+                                     rate=fb(body[base + 96: base + 128], "big", signed=True),
+                                     long_oi=fb(body[base: base + 32], "big"),
+                                     short_oi=fb(body[base + 32: base + 64], "big"),
+                                     multiplier=fb(body[base + 352: base + 384], "big"), last_price=index))
+        self.markets = markets
+        if head:
+            at = fb(body[160:192], "big")
+            margins = [fb(body[o: o + 32], "big", signed=True) for o in range(at + 32, at + 32 + 32 * len(head), 32)]
+            at = fb(body[192:224], "big")
+            n_markets = self.n_markets
+            end = at + 32 + 96 * n_markets * len(head)
+            values = [fb(body[o: o + 32], "big", signed=True) for o in range(at + 32, end, 32)]
+            positions = list(zip(*[iter(values)] * 3))
+            set_state = self.book.set_state
+            for k, idx in enumerate(head):
+                set_state(idx, margins[k], positions[k * n_markets: (k + 1) * n_markets])
+        if rest:
+            self.tx.touched.update(rest)
+            self.sync(refresh=False)
+        self.read_seconds += time.perf_counter() - t0
+        return markets, g
+
+    def sync(self, refresh: bool = True) -> None:
+        """Re-read every account touched since the last sync (batched lens views).
+
+        ``refresh=False`` skips recomputing the re-read holders' equity at the current
+        markets (the caller evaluates every account right after)."""
+        touched = self.tx.take_touched()
         if not touched:
             return
+        touched = sorted(touched)
         book = self.book
         call = self.chain.call
+        lens = self.lens_addr
+        n_markets = self.n_markets
+        words = book.address_words
+        markets = self.markets
         for start in range(0, len(touched), SCAN_BATCH):
             chunk = touched[start:start + SCAN_BATCH]
-            array = word_array([book.address_words[i] for i in chunk])
-            margins = int_array(call(self.lens_addr, self.sel_margins + word(32) + array))
+            array = word_array([words[i] for i in chunk])
+            margins = int_array(call(lens, self.sel_margins + word(32) + array))
+            if n_markets == 1:
+                data = self.sel_positions + word(64) + word(0) + array
+                for idx, margin, position in zip(chunk, margins, static_tuple_array(call(lens, data), 3)):
+                    book.set_state(idx, margin, (position,))
+                    if refresh:
+                        book.refresh(idx, markets)
+                continue
             positions = []
-            for m in range(self.n_markets):
+            for m in range(n_markets):
                 data = self.sel_positions + word(64) + word(m) + array
-                positions.append(static_tuple_array(call(self.lens_addr, data), 3))
+                positions.append(static_tuple_array(call(lens, data), 3))
             for k, idx in enumerate(chunk):
-                book.set_state(idx, margins[k], [positions[m][k] for m in range(self.n_markets)])
-                book.refresh(idx, self.markets)
+                book.set_state(idx, margins[k], [positions[m][k] for m in range(n_markets)])
+                if refresh:
+                    book.refresh(idx, markets)
 
     def scan(self) -> tuple[int, int, int, int, list[int]]:
         """EngineLens.scan_accounts over every account (on-chain sums)."""
+        t0 = time.perf_counter()
         totals = [0, 0, 0, 0]
         below: list[int] = []
         words = self.book.address_words
@@ -265,6 +350,7 @@ class Replay:
             count = int.from_bytes(body[offset: offset + 32], "big")
             below += [start + int.from_bytes(body[offset + 32 + 32 * i: offset + 64 + 32 * i], "big")
                       for i in range(count)]
+        self.scan_seconds += time.perf_counter() - t0
         return totals[0], totals[1], totals[2], totals[3], below
 
     # ------------------------------------------------------------------- run
@@ -294,14 +380,18 @@ class Replay:
         max_funding = 0
         max_gap = 0.0
         bar = _progress(progress, self.n_steps, f"{self.scenario.name} [{self.params.mitigations}]")
+        spot = self.spot
+        prices = [self.paths[s].prices for s in self.symbols]
+        by_kind = self.tx.by_kind
+        cpu0 = time.process_time()
         t0 = time.perf_counter()
         try:
             for step, ts in enumerate(self.timestamps):
                 metrics.step = step
                 chain.advance(ts - chain.time)
                 self.push_prices(step, flows)
-                self.markets = markets = self.read_markets()
-                g = self.read_globals()
+                # markets, books, and the accounts the previous step's agents (and the feeder) touched
+                markets, g = self.read_step()
                 scan_due = bool(self.full_scan_every) and step % self.full_scan_every == 0
                 ev = self.book.evaluate(markets, exact=scan_due)
                 if checker.needs_exact(ev, g):
@@ -312,14 +402,17 @@ class Replay:
                     checker.check_scan(step, ev, self.scan())
                 self._record_money(g)
                 for now in markets:
-                    max_funding = max(max_funding, abs(now.rate))
-                    max_gap = max(max_gap, abs(now.mark - now.index) / now.index)
+                    if abs(now.rate) > max_funding:
+                        max_funding = abs(now.rate)
+                    gap = abs(now.mark - now.index) / now.index
+                    if gap > max_gap:
+                        max_gap = gap
                 # keepers, then the waterfall's last step
-                batches = self.tx.by_kind.get("liquidate_many", 0)
+                batches = by_kind.get("liquidate_many", 0)
                 self.keepers.act(step, ev.below_maintenance)
                 self.sync()
                 # the waterfall's last step: only liquidations (bad debt) can empty the insurance fund
-                liquidated = self.tx.by_kind.get("liquidate_many", 0) != batches
+                liquidated = by_kind.get("liquidate_many", 0) != batches
                 if (liquidated or (g.insurance == 0 and g.pool_value < 0)) and \
                         self.read_uint(self.cd_insurance) == 0 and self.read_int(self.cd_pool_value) < 0:
                     self.keepers.deleverage(step)
@@ -327,13 +420,10 @@ class Replay:
                 changed = self.book.take_changed()
                 self.basis.act(step, changed)
                 self.traders.act(step, changed)
-                self.sync()
-                flow_list = []
-                for m in range(self.n_markets):
-                    flow, _kinds = self.spot[m].take_flow()
-                    flow_list.append(flow)
-                metrics.row(step, ts, markets, g, ev, [self.paths[s].prices[step] for s in self.symbols], flow_list,
-                            [s.log_impact for s in self.spot], self.symbols)
+                # (the accounts they touched are re-read at the start of the next step)
+                flow_list = [s.take_flow()[0] for s in spot]
+                metrics.row(step, ts, markets, g, ev, [p[step] for p in prices], flow_list,
+                            [s.log_impact for s in spot], self.symbols)
                 flows = flow_list
                 if bar is not None:
                     bar(step + 1, self.n_steps)
@@ -341,9 +431,10 @@ class Replay:
             if bar is not None and hasattr(bar, "close"):
                 bar.close()
         loop_seconds = time.perf_counter() - t0
+        self.loop_cpu_seconds = time.process_time() - cpu0      # this process's CPU time (robust to load)
+        self.loop_scan_seconds, self.loop_read_seconds = self.scan_seconds, self.read_seconds
         # the books after the last step's transactions
-        self.markets = markets = self.read_markets()
-        g = self.read_globals()
+        markets, g = self.read_step()
         ev = self.book.evaluate(markets, exact=True)
         checker.check(self.n_steps, ev, g, markets)
         checker.check_scan(self.n_steps, ev, self.scan())
@@ -393,9 +484,13 @@ class Replay:
             "wall_seconds": round(wall, 3),
             "build_seconds": round(self.build_seconds, 3),
             "loop_seconds": round(loop_seconds, 3),
+            "loop_cpu_seconds": round(self.loop_cpu_seconds, 3),
             "tx_per_second": round(tx_count / loop_seconds, 1) if loop_seconds > 0 else None,
+            "agent_tx_per_second": round((tx_count - oracle_tx) / loop_seconds, 1) if loop_seconds > 0 else None,
             "chain_seconds": round(self.tx.chain_seconds, 3),
             "tx_per_chain_second": round(tx_count / self.tx.chain_seconds, 1) if self.tx.chain_seconds > 0 else None,
+            "scan_seconds": round(self.loop_scan_seconds, 3),
+            "read_seconds": round(self.loop_read_seconds, 3),
             "liquidations": sum(int(v[0]) for v in m.by_tier.values()),
             "liquidated_notional": sum(v[1] for v in m.by_tier.values()),
             "liquidations_by_tier": m.tiers(),
@@ -474,9 +569,11 @@ def _progress(progress: bool | Callable[[int, int], None], total: int, label: st
     bar.start()
     task = bar.add_task(label, total=total)
 
+    every = max(5, total // 100)       # at most ~100 redraws, whatever the horizon
+
     class _Bar:
         def __call__(self, done: int, _total: int) -> None:
-            if done % 5 == 0 or done == total:
+            if done % every == 0 or done == total:
                 bar.update(task, completed=done)
 
         def close(self) -> None:
@@ -495,7 +592,9 @@ def run_replay(scenario: Scenario | str | Path, traders: int | None = None, para
     Keyword arguments: ``mitigations`` ("off"/"on", overrides the parameter set),
     ``seed``, ``steps`` (cap on the horizon), ``agent_config`` (:class:`AgentConfig`),
     ``full_scan_every`` (steps between on-chain full scans; 1 = every step, 0 = only at
-    the end; default :data:`DEFAULT_FULL_SCAN_EVERY`), ``record``.
+    the end; default :data:`DEFAULT_FULL_SCAN_EVERY`), ``record``, ``chain_factory`` (start timestamp ->
+    a chain with ``Chain``'s API, e.g. ``vyperp.chain.rpc_chain.RpcChain.factory(node_url)`` for anvil;
+    default: the embedded ``Chain(exact_gas=False)``).
     """
     return replay_and_report(scenario, traders, param_set, out_dir, progress, **kwargs)[1]
 
