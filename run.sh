@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# The main job: set everything up (first run only), then run it on the embedded chain.
+# The main job: set everything up (first run only), then replay the 10 Oct 2025 BTC
+# liquidation cascade (real 1-minute prices) against the contracts on the embedded chain.
+# Extra arguments go to `vyperp replay` (see `.venv/bin/vyperp replay --help`).
 set -euo pipefail
 cd "$(dirname "$0")"
 scripts/bootstrap.sh
-exec .venv/bin/vyperp demo "$@"
+exec .venv/bin/vyperp replay --scenario btc-2025-10-10 --out out/btc-2025-10-10 "$@"

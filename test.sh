@@ -2,5 +2,6 @@
 # Set everything up (first run only), then run the whole test suite.
 set -euo pipefail
 cd "$(dirname "$0")"
+export WITH_ANVIL="${WITH_ANVIL:-1}"   # also install the pinned anvil (npm ci) for tests/test_anvil.py
 scripts/bootstrap.sh
 exec .venv/bin/python -m pytest "$@"

@@ -119,3 +119,17 @@ def fuzz(profile: str, workers: int | None, examples: int | None, out: Path) -> 
     console.print(f"wrote {out}")
     if report["invariant_violations"]:
         raise SystemExit(1)
+
+
+@main.command("readme-tables")
+@click.option("--write", "readme", type=click.Path(path_type=Path, exists=True), default=None,
+              help="Rewrite the marked tables in this file (e.g. README.md) instead of printing them.")
+def readme_tables(readme: Path | None) -> None:
+    """Markdown tables (gas, speed, mitigations, mutation) from the committed reports/*.json."""
+    from .readme_tables import TABLES, write
+
+    if readme is None:
+        for name, build in TABLES.items():
+            click.echo(f"<!-- {name} -->\n{build()}\n<!-- /{name} -->\n")
+        return
+    console.print(f"updated {', '.join(write(readme))} in {readme}")

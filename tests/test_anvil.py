@@ -1,0 +1,366 @@
+"""The real-node backend: `vyperp.chain.rpc_chain.RpcChain` on anvil (`vyperp.node.AnvilNode`).
+
+1. the node starts on a free port, answers, and is gone (process group and port) after stop;
+2. the Chain API on anvil: return values, events, gas, revert reasons (nothing mined on a
+   revert), block time semantics, snapshots, batched sends -- compared with the embedded
+   chain where they must agree;
+3. `System` on anvil: a scenario (fund, open, price move, funding over time, close,
+   liquidation, bad debt) gives the same margins, positions, pool, insurance, events and
+   gas as on the embedded chain at the same block times;
+4. the cascade replay on anvil gives the same report and timeseries as on the embedded
+   chain, to the wei (timings aside), without and with spot impact;
+5. the throughput benchmark (`vyperp.node.bench_anvil`) runs.
+
+One anvil node serves the module; every test starts from a fresh genesis (`reset=True`).
+Needs the pinned anvil from npm (`WITH_ANVIL=1 scripts/bootstrap.sh`; ./test.sh does it).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+from vyperp.chain import Chain, ChainError, Reverted
+from vyperp.deploy import deploy_embedded
+from vyperp.node import AnvilNode, AnvilNotFound, find_anvil
+from vyperp.system import MAX_UINT, System
+from vyperp.units import wad
+
+from .conftest import BTC, ETH, default_params
+
+try:
+    find_anvil()
+except AnvilNotFound as exc:  # pragma: no cover - only without the npm install
+    pytest.skip(str(exc), allow_module_level=True)
+
+from vyperp.chain.rpc_chain import RpcChain  # noqa: E402
+
+COUNTER = Path(__file__).parent / "chain_fixtures" / "Counter.vy"
+T0 = 1_700_000_000
+TIMING_KEYS = {"wall_seconds", "build_seconds", "loop_seconds", "tx_per_second", "chain_seconds",
+               "tx_per_chain_second", "agent_tx_per_second", "scan_seconds", "read_seconds", "loop_cpu_seconds"}
+
+
+@pytest.fixture(scope="module")
+def node() -> Iterator[AnvilNode]:
+    with AnvilNode() as n:
+        yield n
+
+
+@pytest.fixture
+def rpc(node: AnvilNode) -> Iterator[RpcChain]:
+    chain = RpcChain(node.url, timestamp=T0, reset=True)
+    yield chain
+    chain.close()
+
+
+# ----------------------------------------------------------------------------- node
+def test_node_starts_and_stops_completely() -> None:
+    node = AnvilNode().start()
+    port, pid = node.port, node.proc.pid
+    assert node.rpc("eth_chainId") == hex(31337)
+    assert node.rpc("web3_clientVersion").startswith("anvil/v1.7.1")
+    block = node.rpc("eth_getBlockByNumber", "latest", False)
+    assert int(block["timestamp"], 16) == 1 and int(block["baseFeePerGas"], 16) == 0
+    node.stop()
+    assert not node.running
+    with pytest.raises(ProcessLookupError):
+        os.killpg(pid, 0)                       # the whole process group is gone
+    with socket.socket() as s, pytest.raises(ConnectionRefusedError):
+        s.connect(("127.0.0.1", port))          # nothing listens on the port any more
+
+
+def test_missing_binary_says_how_to_install(tmp_path: Path) -> None:
+    with pytest.raises(AnvilNotFound, match="WITH_ANVIL=1 scripts/bootstrap.sh"):
+        AnvilNode(binary=tmp_path / "anvil")
+
+
+# ----------------------------------------------------------------------------- Chain API
+def _counter_run(chain: Any) -> dict[str, Any]:
+    """The same calls on either chain; everything that must agree."""
+    out: dict[str, Any] = {}
+    alice = chain.new_account("alice", eth=10**21)
+    counter = chain.deploy(COUNTER, 5, sender=alice)
+    out["deploy_gas"] = chain.last_receipt.gas_used
+    out["set"] = counter.set_count(7, sender=alice)
+    out["set_gas"] = chain.last_receipt.gas_used
+    out["set_logs"] = [(e.name, e.args) for e in chain.last_receipt.logs]
+    out["set_logs_contract"] = counter.decode_logs(chain.last_receipt)
+    out["overload"] = counter.set_count(8, "note", sender=alice)
+    out["views"] = (counter.count(), counter.info(), counter.names(), counter.add(3), counter.add(3, 4))
+    out["simulated"] = counter.set_count.call(9, sender=alice)
+    out["count_after_simulation"] = counter.count()
+    out["bump"] = counter.bump(sender=alice), chain.last_receipt.gas_used
+    out["raw"] = chain.send(alice, counter.address, counter.write.calldata(1, 2)), chain.last_receipt.gas_used
+    out["raw_call"] = chain.call(counter.address, counter.scratch.calldata(1))
+    reverts = []
+    for fn, args, kw in [(counter.set_count, (13,), {}), (counter.fail_empty, (), {}),
+                         (counter.set_count, (1,), {"gas": 30_000})]:
+        with pytest.raises(Reverted) as exc:
+            fn(*args, sender=alice, **kw)
+        receipt = chain.last_receipt
+        assert receipt.success is False and receipt.logs == [] and receipt.gas_used == exc.value.gas_used
+        reverts.append((exc.value.reason, exc.value.data, exc.value.gas_used, exc.value.halt is not None))
+    out["reverts"] = reverts
+    with pytest.raises(ChainError):
+        counter.set_count(1, sender=alice, gas=20_000)          # below intrinsic gas
+    with pytest.raises(Reverted) as exc:
+        counter.set_count.call(13)
+    out["call_revert"] = exc.value.reason
+    out["deposit"] = counter.deposit(sender=alice, value=10**18), chain.get_balance(alice), \
+        chain.get_balance(counter.address)
+    out["deposit_logs"] = [(e.name, e.args) for e in chain.last_receipt.logs]
+    out["storage"] = chain.get_storage(counter.address, 0), len(chain.get_code(counter.address)) > 0
+    return out
+
+
+def test_chain_api_matches_embedded(rpc: RpcChain) -> None:
+    embedded = Chain(timestamp=T0)
+    assert _counter_run(rpc) == _counter_run(embedded)
+
+
+def test_reverts_mine_nothing_and_carry_reasons(rpc: RpcChain) -> None:
+    alice = rpc.new_account("alice")                            # no ether: gas is free
+    counter = rpc.deploy(COUNTER, 5, sender=alice)
+    block, nonce = rpc.block_number, rpc.get_nonce(alice)
+    with pytest.raises(Reverted, match="unlucky number") as exc:
+        counter.set_count(13, sender=alice)
+    assert exc.value.reason == "unlucky number" and exc.value.halt is None
+    with pytest.raises(Reverted) as exc:
+        rpc.send(alice, counter.address, counter.fail_empty.calldata())
+    assert exc.value.reason == "" and exc.value.data == b""
+    with pytest.raises(Reverted) as exc:
+        counter.set_count(1, sender=alice, gas=30_000)
+    assert exc.value.halt == "OutOfGas" and exc.value.gas_used == 30_000
+    assert (rpc.block_number, rpc.get_nonce(alice)) == (block, nonce)
+    assert counter.count() == 5
+    counter.set_count(6, sender=alice)                           # the nonce bookkeeping still fits
+    assert rpc.get_nonce(alice) == nonce + 1 and counter.count() == 6
+
+
+def test_block_time_moves_only_with_set_time_and_advance(rpc: RpcChain) -> None:
+    alice = rpc.new_account("alice")
+    counter = rpc.deploy(COUNTER, 5, sender=alice)
+    assert counter.now()[0] == T0 == rpc.time
+    for v in range(3):                                           # a block per tx, one time
+        counter.set_count(v, sender=alice)
+    assert counter.last_ts() == T0 and counter.now()[0] == T0
+    rpc.set_time(T0 + 3_600)
+    assert counter.now()[0] == T0 + 3_600                       # calls see it at once...
+    counter.set_count(1, sender=alice)
+    assert counter.last_ts() == T0 + 3_600                      # ...and so does the next tx
+    time.sleep(1.1)                                              # the wall clock does not matter
+    rpc.advance(60)
+    counter.set_count(2, sender=alice)
+    assert counter.last_ts() == T0 + 3_660 == rpc.time
+    rpc.set_time(rpc.time)                                       # same time: fine
+    with pytest.raises(ValueError, match="cannot move time back"):
+        rpc.set_time(T0)
+    assert counter.now()[2] == 31337
+
+
+def test_snapshots(rpc: RpcChain) -> None:
+    alice = rpc.new_account("alice")
+    counter = rpc.deploy(COUNTER, 5, sender=alice)
+    outer = rpc.snapshot()
+    counter.set_count(7, sender=alice)
+    inner = rpc.snapshot()
+    rpc.advance(100)
+    counter.set_count(8, sender=alice)
+    rpc.revert(inner)
+    assert (counter.count(), rpc.time, counter.now()[0]) == (7, T0, T0)
+    with pytest.raises(ValueError):
+        rpc.revert(inner)
+    nonce = rpc.get_nonce(alice)
+    rpc.revert(outer)
+    assert counter.count() == 5 and rpc.get_nonce(alice) == nonce - 1
+    counter.set_count(9, sender=alice)                           # nonces re-read after a revert
+    with rpc.isolate():
+        counter.set_count(10, sender=alice)
+    assert counter.count() == 9
+
+
+def test_send_many_batches_with_explicit_nonces(rpc: RpcChain) -> None:
+    senders = [rpc.new_account(f"s{k}") for k in range(5)]
+    counter = rpc.deploy(COUNTER, 5, sender=senders[0])
+    txs = [(senders[k % 5], counter.address, counter.write.calldata(k, k + 1)) for k in range(50)]
+    txs.append((senders[1], counter.address, counter.set_count.calldata(13)))   # reverts: mined as failed
+    receipts = rpc.send_many(txs)
+    assert [r.success for r in receipts] == [True] * 50 + [False]
+    assert all(counter.scratch(k) == k + 1 for k in range(50))
+    assert rpc.get_nonce(senders[1]) == 11
+    counter.set_count(3, sender=senders[1])                      # nonces continue
+    assert counter.count() == 3 and rpc.time == T0
+
+
+# ----------------------------------------------------------------------------- System
+def _names(system: System) -> dict[str, str]:
+    """address -> role: contracts deployed after the admin's first call have other
+    addresses on anvil (a call bumps the nonce there, not on the embedded chain)."""
+    names = {v: k for k, v in system.chain.accounts.items()}
+    for role in ("engine", "token", "pool", "lens", "configurator"):
+        names[getattr(system, role).address] = role
+    for i, oracle in enumerate(system.oracles):
+        names[oracle.address] = f"oracle{i}"
+    return names
+
+
+def _plain(value: Any, names: dict[str, str]) -> Any:
+    if isinstance(value, str):
+        return names.get(value, value)
+    if isinstance(value, (list, tuple)):
+        return type(value)(_plain(v, names) for v in value)
+    if isinstance(value, dict):
+        return {k: _plain(v, names) for k, v in value.items()}
+    return value
+
+
+def _push(system: System, market: int, usd: str) -> None:
+    system.set_price(market, Decimal(usd))
+
+
+def system_scenario(system: System) -> dict[str, Any]:
+    """Fund, open, move prices, let funding accrue, close, liquidate (with and without
+    bad debt), withdraw -- at explicit block times. Returns everything worth comparing."""
+    chain = system.chain
+    t0 = chain.time
+    out: dict[str, Any] = {"txs": [], "reverts": [], "fills": []}
+
+    def tx() -> None:
+        r = chain.last_receipt
+        out["txs"].append((r.gas_used, [(e.name, dict(e.args)) for e in r.logs]))
+
+    lp = system.new_trader("lp")
+    system.mint(lp, 1_000_000)
+    system.pool.deposit(system.tokens(200_000), lp, sender=lp)
+    tx()
+    system.engine.deposit(system.tokens(1_000), sender=lp)
+    system.engine.fund_insurance(system.tokens(2_000), sender=lp)
+    tx()
+    keeper = system.new_trader("keeper")
+    alice = system.new_trader("alice", 11_000)
+    tx()
+    bob = system.new_trader("bob", 5_000)
+    carol = system.new_trader("carol", 10_300)
+    accounts = [lp, keeper, alice, bob, carol]
+
+    def books() -> tuple:
+        return (
+            [int(system.engine.margin(a)) for a in accounts],
+            [tuple(system.engine.position(a, m)) for a in accounts for m in (BTC, ETH)],
+            [system.engine.market_state(m) for m in (BTC, ETH)],
+            int(system.engine.pool_balance()), int(system.engine.insurance_fund()),
+            int(system.engine.pool_value()),
+            [int(system.token.balanceOf(a)) for a in accounts + [system.engine.address, system.pool.address]],
+            int(system.pool.totalSupply()),
+            [system.engine.account_health(a) for a in accounts],
+        )
+
+    out["fills"].append(system.trade(alice, BTC, wad("1")))
+    tx()
+    out["fills"].append(system.trade(carol, BTC, wad("1")))
+    tx()
+    out["fills"].append(system.trade(bob, ETH, -wad("3")))
+    tx()
+    out["after_open"] = books()
+    for action in (lambda: system.engine.withdraw(system.tokens(1_000_000), sender=alice),
+                   lambda: system.engine.trade(BTC, 0, MAX_UINT, sender=alice),
+                   lambda: system.engine.liquidate(alice, sender=keeper)):
+        before = books()
+        with pytest.raises(Reverted) as exc:
+            action()
+        assert books() == before
+        out["reverts"].append((exc.value.reason, exc.value.gas_used))
+
+    chain.set_time(t0 + 8 * 3_600)                              # funding accrues for 8 hours
+    system.advance(0)                                            # re-publish both prices at the new time
+    system.engine.poke(BTC, sender=keeper)
+    tx()
+    out["funding"] = books()
+    chain.advance(600)
+    _push(system, BTC, "96500")
+    _push(system, BTC, "93000")
+    _push(system, ETH, "3900")
+    out["before_liquidation"] = books()
+    out["liquidatable"] = [system.lens.is_liquidatable(a) for a in accounts]
+    system.engine.liquidate(alice, sender=keeper)                # below maintenance, margin left
+    tx()
+    out["after_liquidation"] = books()
+    chain.advance(600)
+    _push(system, BTC, "90000")
+    _push(system, BTC, "88000")
+    system.advance(60)
+    system.engine.liquidate_many([carol, bob, alice], sender=keeper)   # carol: bad debt
+    tx()
+    out["after_bad_debt"] = books()
+    out["fills"].append(system.trade(bob, ETH, wad("3")))      # bob closes in profit
+    tx()
+    margin = int(system.engine.margin(bob))
+    system.engine.withdraw(margin // system.precision, sender=bob)
+    tx()
+    system.pool.withdraw(system.tokens(1_000), lp, lp, sender=lp)
+    tx()
+    out["final"] = books()
+    ledger = system.ledger(accounts)
+    out["ledger"] = (ledger.token_balance, ledger.margins, ledger.pool_balance, ledger.insurance_fund)
+    out["arrays"] = (system.lens.margins(accounts), system.lens.positions(accounts, BTC),
+                     system.lens.accounts_health(accounts))
+    out["time"] = chain.time
+    return _plain(out, _names(system))
+
+
+def test_system_on_anvil_matches_embedded(node: AnvilNode) -> None:
+    params = default_params()
+    started = time.perf_counter()
+    chain = RpcChain(node.url, timestamp=T0, reset=True)
+    on_anvil = System(chain, deploy_embedded(chain, params))
+    anvil = system_scenario(on_anvil)
+    anvil_seconds = time.perf_counter() - started
+    embedded = system_scenario(System.deploy(params, timestamp=T0))
+    assert anvil == embedded
+    names = [name for _, logs in anvil["txs"] for name, _ in logs]
+    assert {"Liquidated", "BadDebtCovered", "Deposited", "Withdrawn"} <= set(names), names
+    token_balance, margins, pool_balance, insurance = anvil["ledger"]
+    assert token_balance * on_anvil.precision == margins + pool_balance + insurance
+    assert [r for r, _ in anvil["reverts"]] == ["Insufficient margin", "Zero size", "Account not liquidatable"]
+    print(f"\nSystem scenario on anvil: {len(anvil['txs'])} recorded txs, {anvil_seconds:.1f}s with deployment")
+
+
+# ----------------------------------------------------------------------------- replay
+@pytest.mark.parametrize("scenario, impact", [("btc-2022-11-08", False), ("crash-30pct", True)])
+def test_replay_on_anvil_matches_embedded(node: AnvilNode, tmp_path: Path, scenario: str, impact: bool) -> None:
+    from vyperp.sim.report import write_timeseries
+    from vyperp.sim.runner import replay_and_report
+
+    kw: dict[str, Any] = dict(traders=20, steps=100, full_scan_every=1, progress=False)
+    embedded, report = replay_and_report(scenario, **kw)
+    started = time.perf_counter()
+    anvil, anvil_report = replay_and_report(scenario, chain_factory=RpcChain.factory(node.url), **kw)
+    seconds = time.perf_counter() - started
+    assert isinstance(anvil.chain, RpcChain) and isinstance(embedded.chain, Chain)
+    assert report["impact_enabled"] is impact                     # spot impact of forced flows (floats)
+    assert report["liquidations"] > 0 and report["bad_debt"] > 0 and report["invariant_violations"] == 0
+    assert {k: v for k, v in anvil_report.items() if k not in TIMING_KEYS} == \
+        {k: v for k, v in report.items() if k not in TIMING_KEYS}
+    assert anvil.metrics.rows == embedded.metrics.rows            # the timeseries, every column
+    assert write_timeseries(anvil, tmp_path / "anvil.csv").read_bytes() == \
+        write_timeseries(embedded, tmp_path / "embedded.csv").read_bytes()
+    assert anvil.insurance_path == embedded.insurance_path and anvil.pool_path == embedded.pool_path
+    assert anvil.chain.time == embedded.chain.time == anvil.timestamps[-1]
+    tx = anvil_report["tx_count"] + anvil_report["setup_tx_count"]
+    print(f"\nreplay on anvil: {tx} txs in {seconds:.1f}s ({anvil_report['tx_per_second']} tx/s in the loop; "
+          f"embedded {report['tx_per_second']} tx/s)")
+
+
+def test_bench_anvil_runs(node: AnvilNode) -> None:
+    from vyperp.node import bench_anvil
+
+    out = bench_anvil(trades=400, transfers=200, sequential=50, senders=10, node=node, quiet=True)
+    assert out["batched_trade_failed"] == 0 and out["batched_transfer_failed"] == 0
+    assert min(out[k] for k in ("batched_trade_tps", "batched_transfer_tps", "sequential_send_tps", "call_tps")) > 0

@@ -1,0 +1,725 @@
+"""The chain API of :class:`vyperp.chain.Chain` on a real node over JSON-RPC (anvil).
+
+    from vyperp.node import AnvilNode
+    from vyperp.chain.rpc_chain import RpcChain
+
+    with AnvilNode() as node:
+        chain = RpcChain(node.url, timestamp=1_700_000_000)
+        alice = chain.new_account("alice", eth=10**21)      # same address as on Chain
+        counter = chain.deploy("Counter", 5, sender=alice)  # compiled by vyperp.chain.compile_contract
+        counter.set_count(7, sender=alice)                  # a mined transaction
+        counter.count()                                     # eth_call -> 7
+        chain.last_receipt.gas_used, chain.last_receipt.logs
+        sid = chain.snapshot(); chain.advance(3600); chain.revert(sid)
+
+``System`` and the cascade replay run on it unchanged:
+``System(chain, deploy_embedded(chain, params))`` and
+``run_replay(..., chain_factory=RpcChain.factory(node.url))``.
+
+Contract wrappers are the embedded chain's own :class:`vyperp.chain.Contract` objects
+(ABI encoding/decoding, overloads, ``calldata``/``call``/``transact``), events are
+decoded by the same code (``Chain.decode_logs``) into :class:`vyperp.chain.Event`, and
+``last_receipt`` is a :class:`vyperp.chain.Receipt` whose ``raw_logs`` are
+:class:`RpcLog` objects shaped like pyrevm's logs (``.address`` checksummed,
+``.data == (topics, data)``).
+
+How it maps onto anvil (verified with anvil 1.7.1):
+
+* Transactions are ``eth_sendTransaction`` from impersonated senders
+  (``anvil_autoImpersonateAccount``), so any address -- in particular the
+  label-derived ``new_account`` addresses, identical to ``Chain``'s -- can send, with
+  explicit nonces (tracked here), gas price 0 and ``gas`` = the call's gas or the
+  block gas limit (``Chain``'s default too). They go out as
+  ``eth_sendTransactionSync`` (anvil answers with the receipt once mined: one round
+  trip); on a node without it, ``eth_sendTransaction`` and the receipt is polled
+  (``eth_sendTransaction`` may return before the receipt exists). Automine is switched
+  on (``evm_setAutomine``); a receipt that does not come is mined with ``evm_mine``.
+* Every transaction is first run as ``eth_call`` on the pending block (same sender,
+  value, gas, state and block time): that gives its return value (a receipt has none)
+  and, if it would revert, the revert data -- then :class:`~vyperp.chain.Reverted`
+  is raised and nothing is mined (no block, no nonce), as on ``Chain``. Its
+  ``gas_used`` comes from ``eth_simulateV1`` (what the failed transaction would have
+  cost). anvil itself would mine a reverting ``eth_sendTransaction`` as a failed
+  transaction and return only its hash.
+* Time: anvil mines one block per transaction and a block's timestamp may not be lower
+  than its parent's. The chain sets ``anvil_setBlockTimestampInterval(0)``, so every
+  block gets its parent's timestamp, and :meth:`set_time`/:meth:`advance` mine one
+  empty block at the new time (``evm_mine``). Hence, exactly as on ``Chain``, block
+  time only moves through ``set_time``/``advance``; every transaction and every call
+  after ``set_time(T)`` sees ``block.timestamp == T``, however many blocks the
+  transactions mine. Time cannot move back except through :meth:`revert`
+  (``set_time`` to an earlier time raises ``ValueError``), and the node's head must
+  not be later than the chain's start ``timestamp`` (:class:`vyperp.node.AnvilNode`
+  starts at genesis time 1; ``reset=True`` resets a used node).
+* ``block.number`` differs: every transaction and every time move mines a block.
+* Nonces: a call transaction bumps the sender's nonce (on ``Chain`` only deployments
+  do), so contracts deployed by a sender after it sent other transactions get other
+  addresses than on ``Chain``.
+* Gas: the node runs ``cancun`` with base fee and gas price 0, so ``gas_used`` is the
+  real transaction gas (equal to ``Chain(exact_gas=True)``; ``exact_gas`` is accepted
+  and ignored) and gas costs no ether.
+* Halts (out of gas, invalid opcode) raise ``Reverted("", halt=...)`` with anvil's
+  name of the halt (``"OutOfGas"``, not revm-in-pyrevm's ``"OutOfGas(Basic)"``).
+* :meth:`snapshot`/:meth:`revert` are ``evm_snapshot``/``evm_revert`` (time, block
+  number and nonces go back too).
+* :meth:`send_many` sends many transactions in one raw JSON-RPC batch of
+  ``eth_sendTransaction`` with explicit nonces (web3.py refuses to batch those), without
+  the preflight (reverting ones are mined as failed transactions), and mines them with
+  automine off (see there for why).
+* The HTTP client is a minimal keep-alive HTTP/1.1 client on a socket (``_Transport``):
+  per request the client side costs ~20 us; anvil's answer dominates (~0.3-1 ms).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+import urllib.parse
+from typing import Any, Callable, Iterable, Sequence
+
+from eth_utils import keccak
+
+from .abi import ContractType, EventSpec, checksum
+from .chain import DEFAULT_COINBASE, ZERO_ADDRESS, Chain, Receipt
+from .compiler import Artifact
+from .contract import Contract
+from .errors import ChainError, Reverted, decode_revert_reason
+
+
+class RpcError(ChainError):
+    """A JSON-RPC error answer that is not a revert (``code``, ``message``, ``data``)."""
+
+    def __init__(self, method: str, error: dict[str, Any]):
+        self.method = method
+        self.code = error.get("code")
+        self.message = str(error.get("message", ""))
+        self.data = error.get("data")
+        super().__init__(f"{method}: {self.message} (code {self.code})")
+
+
+class _Closed(Exception):
+    """The server closed the connection (or sent no usable answer)."""
+
+
+class RpcLog:
+    """A log shaped like pyrevm's ``Log``: ``address`` (checksummed) and
+    ``data == (topics: list[bytes], data: bytes)``."""
+
+    __slots__ = ("address", "data")
+
+    def __init__(self, address: str, topics: list[bytes], data: bytes):
+        self.address = address
+        self.data = (topics, data)
+
+    @property
+    def topics(self) -> list[bytes]:
+        return self.data[0]
+
+    def __repr__(self) -> str:
+        return f"RpcLog({self.address}, topics={[t.hex() for t in self.data[0]]}, data=0x{self.data[1].hex()})"
+
+
+class _Transport:
+    """JSON-RPC over one keep-alive HTTP/1.1 connection on a plain socket: each request
+    is one ``sendall`` (head and body together) and the answer is read by its
+    ``Content-Length`` -- about half the client-side cost of ``http.client`` (which
+    sends head and body separately and parses headers with the email package), and
+    far below requests/web3. Reconnects once if a reused connection was closed."""
+
+    def __init__(self, url: str, timeout: float):
+        u = urllib.parse.urlsplit(url)
+        if u.scheme not in ("http", ""):
+            raise ValueError(f"only http:// JSON-RPC URLs are supported, got {url!r}")
+        self.host = u.hostname or "127.0.0.1"
+        self.port = u.port or 8545
+        path = u.path or "/"
+        self.timeout = timeout
+        self._head = (f"POST {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
+                      "Content-Type: application/json\r\nContent-Length: ").encode()
+        self._sock: socket.socket | None = None
+        self._buf = b""
+        self._id = 0
+
+    def _connect(self) -> socket.socket:
+        sock = socket.create_connection((self.host, self.port), timeout=self.timeout)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._sock, self._buf = sock, b""
+        return sock
+
+    def post(self, body: bytes) -> Any:
+        request = self._head + b"%d\r\n\r\n" % len(body) + body
+        for attempt in (0, 1):
+            reused = self._sock is not None
+            sock = self._sock or self._connect()
+            try:
+                sock.sendall(request)
+                status, raw = self._response(sock)
+            except (OSError, _Closed) as e:
+                self.close()
+                if attempt or not reused or isinstance(e, socket.timeout):
+                    raise ChainError(f"JSON-RPC connection to {self.host}:{self.port} failed: {e!r}") from e
+                continue
+            if status != 200:
+                raise ChainError(f"JSON-RPC HTTP {status}: {raw[:500]!r}")
+            return json.loads(raw)
+        raise AssertionError("unreachable")
+
+    def _response(self, sock: socket.socket) -> tuple[int, bytes]:
+        buf = self._buf
+        while True:
+            end = buf.find(b"\r\n\r\n")
+            if end >= 0:
+                break
+            chunk = sock.recv(65536)
+            if not chunk:
+                raise _Closed("connection closed")
+            buf += chunk
+        head = buf[:end].decode("latin-1").split("\r\n")
+        buf = buf[end + 4:]
+        status = int(head[0].split(" ", 2)[1])
+        headers = {}
+        for line in head[1:]:
+            k, _, v = line.partition(":")
+            headers[k.strip().lower()] = v.strip()
+        if headers.get("transfer-encoding", "").lower() == "chunked":
+            body = bytearray()
+            while True:
+                while b"\r\n" not in buf:
+                    buf += self._recv(sock)
+                line, buf = buf.split(b"\r\n", 1)
+                size = int(line.split(b";")[0], 16)
+                while len(buf) < size + 2:
+                    buf += self._recv(sock)
+                body += buf[:size]
+                buf = buf[size + 2:]
+                if size == 0:
+                    break
+            raw = bytes(body)
+        else:
+            length = int(headers.get("content-length", "-1"))
+            if length < 0:
+                raise _Closed("no Content-Length")
+            while len(buf) < length:
+                buf += self._recv(sock)
+            raw, buf = buf[:length], buf[length:]
+        self._buf = buf
+        if headers.get("connection", "").lower() == "close":
+            self.close()
+        return status, raw
+
+    @staticmethod
+    def _recv(sock: socket.socket) -> bytes:
+        chunk = sock.recv(1 << 20)
+        if not chunk:
+            raise _Closed("connection closed mid-answer")
+        return chunk
+
+    def request(self, method: str, params: list[Any]) -> Any:
+        self._id += 1
+        out = self.post(json.dumps({"jsonrpc": "2.0", "id": self._id, "method": method, "params": params}).encode())
+        error = out.get("error")
+        if error is not None:
+            raise RpcError(method, error)
+        return out.get("result")
+
+    def batch(self, calls: Sequence[tuple[str, list[Any]]]) -> list[dict[str, Any]]:
+        """One HTTP request with a JSON-RPC batch; answers in call order (each a dict
+        with ``result`` or ``error``)."""
+        if not calls:
+            return []
+        first = self._id + 1
+        self._id += len(calls)
+        body = json.dumps([{"jsonrpc": "2.0", "id": first + k, "method": m, "params": p}
+                           for k, (m, p) in enumerate(calls)]).encode()
+        out = self.post(body)
+        if isinstance(out, dict):        # a whole-batch error
+            raise RpcError("batch", out.get("error") or {"message": str(out)})
+        by_id = {item.get("id"): item for item in out}
+        return [by_id.get(first + k, {"error": {"message": "no answer in batch"}}) for k in range(len(calls))]
+
+    def close(self) -> None:
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+        self._buf = b""
+
+
+def _hex_bytes(value: str | None) -> bytes:
+    if not value or value == "0x":
+        return b""
+    return bytes.fromhex(value[2:] if value.startswith("0x") else value)
+
+
+def _logs_of(receipt: dict[str, Any]) -> list[RpcLog]:
+    out = []
+    for log in receipt.get("logs") or ():
+        out.append(RpcLog(checksum(log["address"]), [bytes.fromhex(t[2:]) for t in log["topics"]],
+                          _hex_bytes(log["data"])))
+    return out
+
+
+def _addr(x: Any) -> str:
+    return x if x.__class__ is str else x.address
+
+
+class RpcChain:
+    """``vyperp.chain.Chain``'s API on an anvil node (see the module docstring).
+
+    Args:
+        url: the node's JSON-RPC URL (``AnvilNode().url``).
+        timestamp: start time: ``set_time(timestamp)`` (must not be before the head).
+            ``None``: the head's time.
+        chain_id: checked against the node's if given.
+        gas_limit: default gas of transactions and calls (default: the node's block
+            gas limit, 30,000,000 on :class:`~vyperp.node.AnvilNode`, as on ``Chain``).
+        reset: ``anvil_reset`` the node first (a fresh genesis; everything on it is lost).
+        contracts_dir: where contract names are looked up (as on ``Chain``).
+        exact_gas: accepted for ``Chain`` compatibility; a node's gas is always exact.
+        coinbase: the block coinbase (``Chain``'s by default).
+        timeout: seconds to wait for an HTTP answer and for a receipt.
+    """
+
+    exact_gas = True
+
+    def __init__(self, url: str = "http://127.0.0.1:8545", timestamp: int | None = None,
+                 chain_id: int | None = None, *, gas_limit: int | None = None, reset: bool = False,
+                 contracts_dir: str | os.PathLike[str] | None = None, exact_gas: bool = True,
+                 coinbase: str = DEFAULT_COINBASE, timeout: float = 120.0):
+        self.url = url
+        self._t = _Transport(url, timeout)
+        self._rpc = self._t.request
+        self.timeout = timeout
+        self.contracts_dir = contracts_dir
+        if reset:
+            self._rpc("anvil_reset", [])
+        self.chain_id = int(self._rpc("eth_chainId", []), 16)
+        if chain_id is not None and chain_id != self.chain_id:
+            raise ChainError(f"the node at {url} has chain id {self.chain_id}, not {chain_id}")
+        try:
+            self._rpc("anvil_autoImpersonateAccount", [True])
+            self._rpc("anvil_setBlockTimestampInterval", [0])
+            self._rpc("evm_setAutomine", [True])        # a transaction is mined when it arrives
+            self._rpc("anvil_setCoinbase", [coinbase])
+            # gas price 0 needs base fee 0 (anvil_reset forgets --base-fee 0); anvil keeps
+            # a base fee of 0 at 0, however full the blocks
+            self._rpc("anvil_setNextBlockBaseFeePerGas", ["0x0"])
+        except RpcError as e:
+            raise ChainError(f"RpcChain needs an anvil node (anvil_* methods): {e}") from e
+        head = self._rpc("eth_getBlockByNumber", ["latest", False])
+        self._time = int(head["timestamp"], 16)
+        self.gas_limit = int(head["gasLimit"], 16) if gas_limit is None else int(gas_limit)
+        self._gas_hex = hex(self.gas_limit)
+        self.accounts: dict[str, str] = {}
+        self._default_sender: str | None = None
+        self._nonces: dict[str, int] = {}
+        self._sync = True                    # eth_sendTransactionSync until the node says it has none
+        self._snaps: list[tuple[int, str, int]] = []
+        self._next_snap = 1
+        self._receipt: Receipt | None = None
+        self._types_by_addr: dict[str, ContractType] = {}
+        self._events: dict[bytes, list[EventSpec]] = {}
+        if timestamp is not None:
+            self.set_time(timestamp)
+
+    @classmethod
+    def factory(cls, url: str, **kwargs: Any) -> Callable[[int], "RpcChain"]:
+        """``timestamp -> RpcChain(url, timestamp=timestamp, reset=True, **kwargs)``: a
+        fresh chain on the node per call (for ``run_replay(chain_factory=...)``)."""
+        kwargs.setdefault("reset", True)
+        return lambda timestamp: cls(url, timestamp=timestamp, **kwargs)
+
+    def close(self) -> None:
+        """Close the HTTP connection (the chain reconnects if used again)."""
+        self._t.close()
+
+    def rpc(self, method: str, *params: Any) -> Any:
+        """A raw JSON-RPC request to the node."""
+        return self._rpc(method, list(params))
+
+    def __repr__(self) -> str:
+        return f"<RpcChain {self.url} time={self._time}>"
+
+    # ------------------------------------------------------------------ time
+    @property
+    def time(self) -> int:
+        """Current block timestamp (what the next transaction and every call see)."""
+        return self._time
+
+    @property
+    def block_number(self) -> int:
+        """The node's head block number (one block per transaction and time move)."""
+        return int(self._rpc("eth_blockNumber", []), 16)
+
+    def _mine(self, timestamp: int, blocks: int = 1) -> None:
+        if blocks <= 1:
+            self._rpc("evm_mine", [timestamp])
+        else:
+            self._rpc("evm_mine", [{"timestamp": timestamp, "blocks": blocks}])
+        self._time = timestamp
+
+    def advance(self, seconds: int, blocks: int = 1) -> None:
+        """Move block time forward by ``seconds`` (mines ``max(blocks, 1)`` empty blocks
+        at the new time; nothing when both are 0)."""
+        if seconds < 0 or blocks < 0:
+            raise ValueError("advance() only moves forward; use set_time()")
+        if seconds or blocks:
+            self._mine(self._time + int(seconds), max(blocks, 1))
+
+    def set_time(self, timestamp: int) -> None:
+        """Set the block timestamp (mines one empty block at it). anvil cannot go back in
+        time: an earlier timestamp raises ``ValueError`` (use snapshot/revert)."""
+        timestamp = int(timestamp)
+        if timestamp < self._time:
+            raise ValueError(f"anvil cannot move time back ({self._time} -> {timestamp}); "
+                             "revert a snapshot, or use a fresh node / RpcChain(reset=True)")
+        if timestamp != self._time:
+            self._mine(timestamp)
+
+    # -------------------------------------------------------------- accounts
+    def new_account(self, label: str | None = None, eth: int = 0) -> str:
+        """A labelled account (the same address as ``Chain.new_account(label)``) with
+        ``eth`` wei (``anvil_setBalance``); it can send at once (impersonation)."""
+        if label is None:
+            label = f"account{len(self.accounts)}"
+        if label in self.accounts:
+            raise ValueError(f"account label {label!r} already exists")
+        addr = checksum("0x" + keccak(text=f"vyperp.chain:{label}")[-20:].hex())
+        if eth:
+            self.set_balance(addr, eth)
+        self.accounts[label] = addr
+        if self._default_sender is None:
+            self._default_sender = addr
+        return addr
+
+    @property
+    def default_sender(self) -> str:
+        if self._default_sender is None:
+            self.new_account("deployer", eth=10**24)
+        assert self._default_sender is not None
+        return self._default_sender
+
+    def get_balance(self, address: Any) -> int:
+        return int(self._rpc("eth_getBalance", [_addr(address), "latest"]), 16)
+
+    def set_balance(self, address: Any, wei: int) -> None:
+        self._rpc("anvil_setBalance", [_addr(address), hex(int(wei))])
+
+    def get_nonce(self, address: Any) -> int:
+        return int(self._rpc("eth_getTransactionCount", [_addr(address), "latest"]), 16)
+
+    def get_code(self, address: Any) -> bytes:
+        return _hex_bytes(self._rpc("eth_getCode", [_addr(address), "latest"]))
+
+    def get_storage(self, address: Any, slot: int) -> int:
+        return int(self._rpc("eth_getStorageAt", [_addr(address), hex(int(slot)), "latest"]), 16)
+
+    def _next_nonce(self, sender: str) -> int:
+        n = self._nonces.get(sender)
+        if n is None:
+            n = int(self._rpc("eth_getTransactionCount", [sender, "pending"]), 16)
+        return n
+
+    # ------------------------------------------------------------- contracts
+    # the embedded chain's own code: compile lookup, wrapping, event decoding
+    _artifact = Chain._artifact
+    at = Chain.at
+    _wrap = Chain._wrap
+    decode_logs = Chain.decode_logs
+    isolate = Chain.isolate
+
+    def deploy(self, contract: str | os.PathLike[str] | Artifact, *args: Any, sender: Any = None,
+               value: int = 0, gas: int | None = None) -> Contract:
+        """Compile (cached) and deploy; constructor ``args`` are ABI-encoded."""
+        art = self._artifact(contract)
+        ct = art.contract_type
+        code = art.bytecode + ct.constructor_args(args)
+        sender = self.default_sender if sender is None else _addr(sender)
+        receipt = self._execute(sender, None, code, value, gas)
+        addr = checksum(receipt["contractAddress"])
+        self._receipt = Receipt(int(receipt["gasUsed"], 16), b"", True, _logs_of(receipt), addr, self)
+        return self._wrap(addr, ct, art)
+
+    # ---------------------------------------------------------- transactions
+    def _tx(self, sender: str, to: str | None, data: bytes, value: int, gas: int | None) -> dict[str, Any]:
+        tx: dict[str, Any] = {"from": sender, "data": "0x" + data.hex(),
+                              "gas": self._gas_hex if gas is None else hex(gas), "gasPrice": "0x0"}
+        if to is not None:
+            tx["to"] = to
+        if value:
+            tx["value"] = hex(value)
+        return tx
+
+    def _execute(self, sender: str, to: str | None, data: bytes, value: int, gas: int | None,
+                 out: list[bytes] | None = None) -> dict[str, Any]:
+        """Preflight (eth_call), send with the next nonce, wait for the receipt."""
+        tx = self._tx(sender, to, data, value, gas)
+        try:
+            ret = self._rpc("eth_call", [tx, "pending"])
+        except RpcError as e:
+            err = self._error(e, tx, simulate=True)
+            self._failed(err)
+            raise err from None
+        if out is not None:
+            out.append(_hex_bytes(ret))
+        nonce = self._next_nonce(sender)
+        tx["nonce"] = hex(nonce)
+        try:
+            receipt = self._submit(tx)
+        except RpcError as e:
+            if "base fee" not in e.message:
+                self._nonces.pop(sender, None)
+                raise
+            # the base fee is not 0 any more (anvil keeps a base fee of 0 constant, but
+            # anvil_reset or anvil_setNextBlockBaseFeePerGas by someone else change it)
+            self._rpc("anvil_setNextBlockBaseFeePerGas", ["0x0"])
+            receipt = self._submit(tx)
+        self._nonces[sender] = nonce + 1
+        if receipt.get("status") != "0x1":
+            # the preflight passed but the mined transaction failed (someone else moved the
+            # state in between): replay it on its parent block for the reason
+            # (without history, as with --prune-history, the reason is unknown)
+            parent = hex(int(receipt["blockNumber"], 16) - 1)
+            err = Reverted("", b"", 0)
+            try:
+                self._rpc("eth_call", [tx, parent])
+            except RpcError as e:
+                found = self._error(e, tx, simulate=False)
+                if isinstance(found, Reverted):
+                    err = found
+            err.gas_used = int(receipt["gasUsed"], 16)
+            self._failed(err)
+            raise err
+        return receipt
+
+    def _submit(self, tx: dict[str, Any]) -> dict[str, Any]:
+        """Send and return the receipt: ``eth_sendTransactionSync`` (one round trip; anvil
+        >= 1.4), else ``eth_sendTransaction`` and polling."""
+        if self._sync:
+            try:
+                return self._rpc("eth_sendTransactionSync", [tx])
+            except RpcError as e:
+                if e.code != -32601:         # anything but "method not found"
+                    raise
+                self._sync = False
+        return self._wait(self._rpc("eth_sendTransaction", [tx]))
+
+    def _wait(self, tx_hash: str) -> dict[str, Any]:
+        rpc = self._rpc
+        receipt = rpc("eth_getTransactionReceipt", [tx_hash])
+        if receipt is not None:
+            return receipt
+        delay = 0.0001
+        deadline = time.monotonic() + self.timeout
+        while True:
+            time.sleep(delay)
+            receipt = rpc("eth_getTransactionReceipt", [tx_hash])
+            if receipt is not None:
+                return receipt
+            if time.monotonic() > deadline:
+                raise ChainError(f"no receipt for {tx_hash} after {self.timeout} s (is the node mining?)")
+            if delay >= 0.01:
+                self._kick()
+            delay = min(delay * 2, 0.01)
+
+    def send(self, sender: str, to: str, calldata: bytes, value: int = 0, gas: int | None = None) -> bytes:
+        """Raw transaction: mined, returns the raw return data (from the preflight),
+        raises :class:`Reverted` (nothing mined)."""
+        out: list[bytes] = []
+        receipt = self._execute(sender, to, calldata, value, gas, out)
+        self._receipt = Receipt(int(receipt["gasUsed"], 16), out[0], True, _logs_of(receipt), None, self)
+        return out[0]
+
+    def _transact(self, sender: Any, to: str, data: bytes, value: int, gas: int | None) -> bytes:
+        if sender is None:
+            sender = self.default_sender
+        elif sender.__class__ is not str:
+            sender = sender.address
+        return self.send(sender, to, data, value, gas)
+
+    def call(self, to: Any, calldata: bytes, sender: Any = None, value: int = 0, gas: int | None = None) -> bytes:
+        """eth_call on the latest block: nothing is committed; returns raw data."""
+        tx: dict[str, Any] = {"from": ZERO_ADDRESS if sender is None else _addr(sender), "to": _addr(to),
+                              "data": "0x" + calldata.hex(), "gas": self._gas_hex if gas is None else hex(gas)}
+        if value:
+            tx["value"] = hex(value)
+        try:
+            return _hex_bytes(self._rpc("eth_call", [tx, "latest"]))
+        except RpcError as e:
+            raise self._error(e, tx, simulate=False) from None
+
+    def _static_call(self, to: str, data: bytes, sender: Any, gas: int | None) -> bytes:
+        return self.call(to, data, sender=sender, gas=gas)
+
+    def _error(self, e: RpcError, tx: dict[str, Any], simulate: bool) -> Reverted | ChainError:
+        """Translate an eth_call error: a revert (code 3) or an EVM halt -> Reverted."""
+        message = e.message
+        if e.code == 3 or message.startswith("execution reverted"):
+            raw = e.data.get("data") if isinstance(e.data, dict) else e.data
+            data = _hex_bytes(raw) if isinstance(raw, str) else b""
+            return Reverted(decode_revert_reason(data), data, self._failed_gas(tx) if simulate else 0)
+        if message.startswith("EVM error "):       # OutOfGas, InvalidFEOpcode, ...
+            return Reverted("", b"", self._failed_gas(tx) if simulate else 0, halt=message[len("EVM error "):])
+        return e
+
+    def _failed_gas(self, tx: dict[str, Any]) -> int:
+        """Gas the failed transaction would have used (eth_simulateV1), 0 if unknown."""
+        try:
+            blocks = self._rpc("eth_simulateV1", [{"blockStateCalls": [{"calls": [tx]}]}, "pending"])
+            return int(blocks[0]["calls"][0]["gasUsed"], 16)
+        except (RpcError, LookupError, TypeError, ValueError):
+            return 0
+
+    def _failed(self, e: Reverted | ChainError) -> None:
+        if isinstance(e, Reverted):
+            self._receipt = Receipt(e.gas_used, e.data, False, [], None, self)
+
+    @property
+    def last_receipt(self) -> Receipt | None:
+        """Receipt of the last transaction or deployment (``raw_logs`` are RpcLog)."""
+        return self._receipt
+
+    # ------------------------------------------------------------- batches
+    def send_many(self, txs: Iterable[Sequence[Any]], *, gas: int | None = None,
+                  wait: bool = True) -> list[Receipt] | list[str]:
+        """Send ``(sender, to, calldata[, value])`` transactions as one raw JSON-RPC batch
+        of ``eth_sendTransaction`` with explicit nonces, and mine them.
+
+        Automine is switched off while the batch goes in, then ``evm_mine`` mines as many
+        blocks as the transactions' gas needs (``gas`` per transaction, default the block
+        gas limit: one per block; pass e.g. ``gas=1_000_000`` to pack 30 per block), all
+        at the current block time, and automine is switched on again. (With automine on,
+        anvil 1.7.1 mines while a batch arrives and can park a transaction as "queued"
+        although its nonce is next: it is then never mined.) Per sender, transactions run
+        in nonce order (the batch's order); across senders anvil orders them by arrival.
+        There is no preflight: a reverting transaction is mined as a failed one
+        (``success=False``). With ``wait`` (default) returns the receipts in batch order
+        (``eth_getBlockReceipts`` per mined block; ``return_data`` is empty: a receipt has
+        none), else the hashes. Raises :class:`ChainError` if the node refused any."""
+        calls = []
+        senders = []
+        nonces = self._nonces
+        gas_hex = self._gas_hex if gas is None else hex(gas)
+        for item in txs:
+            sender, to, data = _addr(item[0]), _addr(item[1]), item[2]
+            n = nonces.get(sender)
+            if n is None:
+                n = self._next_nonce(sender)
+            nonces[sender] = n + 1
+            tx = {"from": sender, "to": to, "data": "0x" + data.hex(), "gas": gas_hex, "gasPrice": "0x0",
+                  "nonce": hex(n)}
+            if len(item) > 3 and item[3]:
+                tx["value"] = hex(item[3])
+            calls.append(("eth_sendTransaction", [tx]))
+            senders.append(sender)
+        if not calls:
+            return []
+        self._receipt = None
+        head = int(self._rpc("eth_blockNumber", []), 16)
+        self._rpc("evm_setAutomine", [False])
+        try:
+            answers = self._t.batch(calls)
+            errors = [(k, a["error"]) for k, a in enumerate(answers) if "error" in a]
+            per_block = max(1, self.gas_limit // int(gas_hex, 16))
+            self._rpc("evm_mine", [{"timestamp": self._time, "blocks": -(-len(calls) // per_block)}])
+        finally:
+            self._rpc("evm_setAutomine", [True])
+        if errors:
+            for s in senders:
+                nonces.pop(s, None)          # re-read from the node next time
+            k, err = errors[0]
+            raise ChainError(f"send_many: the node refused {len(errors)} of {len(calls)} transactions; "
+                             f"first (#{k}): {err}")
+        hashes = [a["result"] for a in answers]
+        if not wait:
+            return hashes
+        return [Receipt(int(r["gasUsed"], 16), b"", r.get("status") == "0x1", _logs_of(r),
+                        checksum(r["contractAddress"]) if r.get("contractAddress") else None, self)
+                for r in self.receipts(hashes, since_block=head)]
+
+    def receipts(self, hashes: Sequence[str], since_block: int | None = None) -> list[dict[str, Any]]:
+        """Raw receipts of `hashes` (in order). With `since_block`, first from
+        ``eth_getBlockReceipts`` of every block after it (one batch); the rest (or all)
+        by ``eth_getTransactionReceipt``, polled in batches until all exist."""
+        out: list[dict[str, Any] | None] = [None] * len(hashes)
+        todo = list(range(len(hashes)))
+        if since_block is not None:
+            head = int(self._rpc("eth_blockNumber", []), 16)
+            found: dict[str, dict[str, Any]] = {}
+            for answer in self._t.batch([("eth_getBlockReceipts", [hex(b)])
+                                         for b in range(since_block + 1, head + 1)]):
+                for r in answer.get("result") or ():
+                    found[r["transactionHash"]] = r
+            for k, h in enumerate(hashes):
+                out[k] = found.get(h)
+            todo = [k for k in todo if out[k] is None]
+        delay = 0.0005
+        deadline = time.monotonic() + self.timeout
+        stalled = 0
+        progress_at = time.monotonic()
+        while todo:
+            answers = self._t.batch([("eth_getTransactionReceipt", [hashes[k]]) for k in todo])
+            left = []
+            for k, a in zip(todo, answers):
+                r = a.get("result")
+                if r is None:
+                    left.append(k)
+                else:
+                    out[k] = r
+            if len(left) == len(todo):
+                stalled += 1
+            else:
+                stalled, progress_at = 0, time.monotonic()
+            todo = left
+            if todo:
+                if time.monotonic() > deadline:
+                    raise ChainError(f"{len(todo)} receipts missing after {self.timeout} s")
+                if stalled >= 3:
+                    if not self._kick() and time.monotonic() - progress_at > 2.0:
+                        tx = self._rpc("eth_getTransactionByHash", [hashes[todo[0]]])
+                        raise ChainError(f"{len(todo)} transactions are neither mined nor pending "
+                                         f"(txpool {self._rpc('txpool_status', [])}); first: {tx}")
+                    stalled = 0
+                else:
+                    time.sleep(delay)
+                    delay = min(delay * 2, 0.02)
+        return out  # type: ignore[return-value]
+
+    def _kick(self) -> bool:
+        """Mine the pool's ready transactions (``evm_mine`` at the current time).
+
+        anvil's automine mines one block per wake-up with the ready transactions that
+        fit its gas limit; transactions that arrive together (a batch) and do not all
+        fit stay in the pool until the next transaction wakes the miner up."""
+        pending = int(self._rpc("txpool_status", []).get("pending", "0x0"), 16)
+        if pending:
+            self._rpc("evm_mine", [{"timestamp": self._time, "blocks": pending}])   # at the current time
+        return bool(pending)
+
+    # ------------------------------------------------------------- snapshots
+    def snapshot(self) -> int:
+        """``evm_snapshot``: all state, time and block number."""
+        node_id = self._rpc("evm_snapshot", [])
+        sid = self._next_snap
+        self._next_snap += 1
+        self._snaps.append((sid, node_id, self._time))
+        return sid
+
+    def revert(self, snapshot_id: int) -> None:
+        """``evm_revert`` to ``snapshot_id``; it and every newer snapshot are consumed."""
+        snaps = self._snaps
+        for idx in range(len(snaps) - 1, -1, -1):
+            if snaps[idx][0] == snapshot_id:
+                break
+        else:
+            raise ValueError(f"unknown or already invalidated snapshot {snapshot_id!r}")
+        _, node_id, t = snaps[idx]
+        del snaps[idx:]
+        if not self._rpc("evm_revert", [node_id]):
+            raise ChainError(f"the node refused evm_revert({node_id})")
+        self._time = t
+        self._nonces.clear()
+
+
+__all__ = ["RpcChain", "RpcError", "RpcLog"]

@@ -1,0 +1,126 @@
+"""Markdown tables for the README, generated from the committed reports/*.json, so the
+README shows what the measuring commands wrote (`vyperp readme-tables --write README.md`
+replaces the text between `<!-- NAME -->` and `<!-- /NAME -->` markers)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any, Callable
+
+REPORTS = Path("reports")
+
+GAS_ROWS = [
+    ("deposit", "deposit", "80,000"), ("withdraw", "withdraw", ""), ("open", "open (new position)", "150,000"),
+    ("increase", "increase", ""), ("reduce", "reduce", ""), ("close", "close", "120,000"),
+    ("oracle_update", "oracle update (MockOracle round)", "60,000"), ("poke", "engine poke (accept round, accrue funding)", ""),
+    ("poke_with_ewma", "engine poke with the volatility EWMA and funding EMA", ""),
+    ("liquidate", "liquidation (full close)", "150,000"), ("open_with_1000_accounts", "open, 1,000 other accounts open", "= open"),
+    ("close_with_1000_accounts", "close, 1,000 other accounts open", "= close"),
+    ("liquidate_with_1000_accounts", "liquidation, 1,000 other accounts open", "= liquidation"),
+    ("open_with_brackets_and_risk_multiplier", "open with 4 brackets and the risk multiplier on", ""),
+    ("liquidate_tier_1", "liquidation tier 1 (25 %)", ""), ("liquidate_tier_2", "liquidation tier 2 (50 %)", ""),
+    ("liquidate_tier_3", "liquidation tier 3 (close all)", ""),
+    ("liquidate_batch_1_per_account", "batch liquidation, 1 account (per account)", ""),
+    ("liquidate_batch_10_per_account", "batch liquidation, 10 accounts (per account)", ""),
+    ("liquidate_batch_50_per_account", "batch liquidation, 50 accounts (per account)", ""),
+    ("adl_step", "auto-deleveraging step", ""),
+]
+
+
+def _load(name: str) -> dict[str, Any] | None:
+    path = REPORTS / name
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def gas_table() -> str:
+    gas = _load("gas.json")
+    if gas is None:
+        return "(no reports/gas.json yet: run `vyperp gas`)"
+    lines = [f"Measured by `vyperp gas` ({gas['compiler']}; {gas.get('machine', '')}).", "",
+             "| operation | gas | target |", "| --- | ---: | ---: |"]
+    for key, label, target in GAS_ROWS:
+        if key in gas:
+            lines.append(f"| {label} | {gas[key]:,} | {target} |")
+    lines += ["", "| deployable | runtime bytecode |", "| --- | ---: |"]
+    for name, size in gas["bytecode_size"].items():
+        lines.append(f"| {name} | {size:,} B |")
+    return "\n".join(lines)
+
+
+def mitigations_table() -> str:
+    report = _load("mitigations.json")
+    if report is None:
+        return "(no reports/mitigations.json yet: run `vyperp mitigations`)"
+    off, on = report["off"], report["on"]
+    lines = [f"`vyperp mitigations` on `{report['scenario']}` (seed {report['seed']}, {report['traders']} traders, "
+             f"{report['steps']} steps), USD:", "", "| | mitigations off | mitigations on |", "| --- | ---: | ---: |"]
+    tiers = sorted(set(off["liquidated_notional_by_tier"]) | set(on["liquidated_notional_by_tier"]))
+    for tier in tiers:
+        lines.append(f"| liquidated notional, {tier} | {off['liquidated_notional_by_tier'].get(tier, 0):,.0f} | "
+                     f"{on['liquidated_notional_by_tier'].get(tier, 0):,.0f} |")
+    for key in ("largest_liquidation_notional", "bad_debt", "insurance_fund_drawdown", "pool_drawdown"):
+        lines.append(f"| {key.replace('_', ' ')} | {off[key]:,.0f} | {on[key]:,.0f} |")
+    return "\n".join(lines)
+
+
+def speed_table() -> str:
+    lines = ["| measurement | value | goal | command |", "| --- | ---: | ---: | --- |"]
+    bench = _load("replay_bench.json")
+    if bench:
+        for key, label in (("ceiling", "default population"), ("active_population", "active population")):
+            run = bench.get(key) or {}
+            if not run:
+                continue
+            lines.append(f"| replay transactions/s, {label} ({run['traders']:,} traders, {run['steps']:,} steps; "
+                         f"agents only: {run.get('replay_agent_tx_per_second', 0):,.0f}) | "
+                         f"{run['replay_tx_per_second']:,.0f} | 10,000 | `vyperp bench-replay` |")
+            lines.append(f"| raw in-process ceiling, the same transactions ({label}) | {run['ceiling_tx_per_second']:,.0f} | | |")
+            lines.append(f"| replay / ceiling ({label}) | {run['replay_tx_per_second'] / run['ceiling_tx_per_second']:.0%} "
+                         f"| 25 % | |")
+        cost = bench.get("fixed_vs_marginal_cost")
+        if cost:
+            lines.append(f"| replay cost: fixed per step / per transaction | {cost['fixed_seconds_per_step'] * 1e3:.2f} ms / "
+                         f"{cost['marginal_seconds_per_transaction'] * 1e3:.2f} ms | | |")
+        for row in bench.get("scaling", []):
+            lines.append(f"| replay wall time, {row['steps']:,} steps x {row['traders']:,} traders | {row['wall_seconds']:.1f} s | "
+                         f"{'30 s' if row['traders'] == 1000 else ''} | |")
+    fuzz = _load("fuzz.json")
+    if fuzz:
+        lines.append(f"| fuzz steps/s, profile {fuzz['profile']} ({fuzz['workers']} workers, {fuzz['examples']} examples, "
+                     f"{fuzz['steps']:,} steps) | {fuzz['steps_per_second']:,.0f} | 1,000 | `vyperp fuzz` |")
+        lines.append(f"| fuzz steps/s per worker | {fuzz['steps_per_second_per_worker']:,.0f} | | |")
+    mutation = _load("mutation.json")
+    if mutation:
+        lines.append(f"| seeded bugs caught | {mutation['caught']} / {mutation['total']} | all | `vyperp mutate` |")
+    return "\n".join(lines)
+
+
+def mutation_table() -> str:
+    mutation = _load("mutation.json")
+    if mutation is None:
+        return "(no reports/mutation.json yet: run `vyperp mutate`)"
+    lines = [f"{mutation['caught']} of {mutation['total']} caught (profile `{mutation['profile']}`):", "",
+             "| mutant | the bug | caught | first failure |", "| --- | --- | --- | --- |"]
+    for m in mutation["mutants"]:
+        failure = str(m["first_failure"]).replace("|", "/")[:90]
+        lines.append(f"| `{m['name']}` | {m['change']} | {'yes' if m['caught'] else '**no**'} | {failure} |")
+    return "\n".join(lines)
+
+
+TABLES: dict[str, Callable[[], str]] = {
+    "gas": gas_table, "mitigations": mitigations_table, "speed": speed_table, "mutation": mutation_table,
+}
+
+
+def write(readme: Path) -> list[str]:
+    text = readme.read_text()
+    done = []
+    for name, build in TABLES.items():
+        pattern = re.compile(rf"(<!-- {name} -->\n)(.*?)(<!-- /{name} -->)", re.S)
+        if pattern.search(text):
+            text = pattern.sub(lambda m: m.group(1) + build() + "\n" + m.group(3), text)
+            done.append(name)
+    readme.write_text(text)
+    return done
