@@ -27,9 +27,26 @@ def default_params(token_decimals: int = 6) -> ProtocolParams:
     )
 
 
+BACKEND = os.environ.get("VYPERP_BACKEND", "revm")
+
+
 @pytest.fixture(scope="session")
-def base_system() -> System:
-    return System.deploy(default_params())
+def base_system() -> Iterator[System]:
+    """The session's protocol: on the embedded chain, or with ``VYPERP_BACKEND=anvil`` on
+    a private anvil node (RpcChain; per-test isolation by evm_snapshot/evm_revert)."""
+    if BACKEND != "anvil":
+        yield System.deploy(default_params())
+        return
+    from vyperp.node import AnvilNode, AnvilNotFound
+
+    try:
+        node = AnvilNode().start()
+    except AnvilNotFound as exc:
+        pytest.skip(f"VYPERP_BACKEND=anvil: {exc}")
+    try:
+        yield System.deploy(default_params(), backend="anvil", node=node)
+    finally:
+        node.stop()
 
 
 @pytest.fixture

@@ -51,9 +51,6 @@ def gas(out: Path) -> None:
     console.print(f"wrote {out} in {time.time() - started:.1f} s")
 
 
-if __name__ == "__main__":
-    main()
-
 
 @main.command()
 @click.option("--names", multiple=True, help="Only these mutants (default: all).")
@@ -133,3 +130,10 @@ def readme_tables(readme: Path | None) -> None:
             click.echo(f"<!-- {name} -->\n{build()}\n<!-- /{name} -->\n")
         return
     console.print(f"updated {', '.join(write(readme))} in {readme}")
+
+from .bench_command import bench; main.add_command(bench)  # noqa: E402,E702
+from .ops_commands import keeper, feed; main.add_command(keeper); main.add_command(feed)  # noqa: E402,E702
+
+
+if __name__ == "__main__":
+    main()

@@ -109,8 +109,40 @@ def mutation_table() -> str:
     return "\n".join(lines)
 
 
+def bench_table() -> str:
+    bench = _load("bench.json")
+    if bench is None:
+        return "(no reports/bench.json yet: run `vyperp bench`)"
+    gas, w, m = bench["gas"], bench["workload"], bench["machine"]
+    load = m.get("load_average_before", [None])[0]
+    lines = [f"Measured by `vyperp bench`{' --quick' if bench.get('quick') else ''} ({gas['compiler']}; "
+             f"{m['cpu_count']} cpus, {m['platform']}, python {m['python']}; load average {load} before). "
+             f"Replay workload: {w['traders']:,} traders x {w['steps']:,} steps of {w['scenario']}, "
+             "the same on the embedded chain and on anvil.", "",
+             "| measurement | value |", "| --- | ---: |"]
+    for key, label in (("open", "open"), ("close", "close"), ("liquidate", "liquidation")):
+        lines.append(f"| gas, {label}: 1 vs 1,000 other accounts | {gas[key]:,} / {gas[key + '_with_1000_accounts']:,} |")
+    e = bench["embedded"]
+    lines.append(f"| embedded replay tx/s ({e['transactions']:,} tx; agents only {e['agent_tx_per_second']:,.0f}) | "
+                 f"{bench['embedded_tx_per_second']:,.0f} |")
+    lines.append(f"| embedded ceiling tx/s (same tx, raw `Chain.send`) | {bench['embedded_ceiling_tx_per_second']:,.0f} |")
+    if bench.get("anvil_skipped"):
+        lines.append(f"| anvil | skipped ({bench['anvil_skipped']}) |")
+    else:
+        lines.append(f"| anvil replay tx/s (RpcChain; {bench.get('anvil_version', 'anvil')}) | "
+                     f"{bench['anvil_tx_per_second']:,.0f} |")
+        lines.append(f"| anvil raw batched JSON-RPC tx/s (engine trades, same node) | "
+                     f"{bench['anvil_raw_batch_tx_per_second']:,.0f} |")
+        lines.append(f"| anvil replay / raw batch | {bench['anvil_ratio']:.1%} |")
+    f = bench["fuzz"]
+    lines.append(f"| fuzz steps/s (profile {f['profile']}, {f['workers']} workers, {f['steps']:,} steps) | "
+                 f"{bench['fuzz_steps_per_second']:,.0f} |")
+    return "\n".join(lines)
+
+
 TABLES: dict[str, Callable[[], str]] = {
     "gas": gas_table, "mitigations": mitigations_table, "speed": speed_table, "mutation": mutation_table,
+    "bench": bench_table,
 }
 
 

@@ -52,16 +52,20 @@ class System:
         self.decimals = protocol.params.token_decimals
         self.prices: list[Any] = [m.initial_price for m in protocol.params.markets]
         self.accounts: list[str] = []
+        self.node: Any = None            # the AnvilNode deploy_anvil started (backend "anvil")
 
     @classmethod
     def deploy(cls, params: ProtocolParams | None = None, timestamp: int | None = None, backend: str = "revm",
                **chain_kwargs: Any) -> "System":
         """Deploy on a fresh embedded chain (pyrevm) at `timestamp` (default START_TIME);
-        `backend="ape"` deploys on ape's local network instead (see deploy_ape)."""
+        `backend="ape"` deploys on ape's local network instead (see deploy_ape),
+        `backend="anvil"` on a local anvil node through RpcChain (see deploy_anvil)."""
         if backend == "ape":
             return cls.deploy_ape(params, timestamp, **chain_kwargs)
+        if backend == "anvil":
+            return cls.deploy_anvil(params, timestamp, **chain_kwargs)
         if backend != "revm":
-            raise ValueError(f"unknown backend {backend!r} (revm or ape)")
+            raise ValueError(f"unknown backend {backend!r} (revm, anvil or ape)")
         chain = Chain(timestamp=START_TIME if timestamp is None else timestamp, **chain_kwargs)
         return cls(chain, deploy_embedded(chain, params))
 
@@ -77,6 +81,29 @@ class System:
 
         chain = ApeChain(timestamp=timestamp, **chain_kwargs)
         return cls(chain, deploy_embedded(chain, params))  # type: ignore[arg-type]
+
+    # ---------------------------------------------------------------- third backend: anvil
+    @classmethod
+    def deploy_anvil(cls, params: ProtocolParams | None = None, timestamp: int | None = None, *,
+                     node: Any = None, url: str | None = None, **chain_kwargs: Any) -> "System":
+        """Deploy on anvil through `vyperp.chain.rpc_chain.RpcChain` at `timestamp`
+        (default START_TIME), after ``anvil_reset``. Uses the node at `url`, else `node`
+        (a running :class:`vyperp.node.AnvilNode`), else starts a private AnvilNode (kept
+        in ``system.node``; stopped by ``node.stop()`` or at interpreter exit).
+        `chain_kwargs` go to RpcChain (gas_limit, contracts_dir, exact_gas; ``code_size_limit``
+        goes to the node it starts)."""
+        from .chain.rpc_chain import RpcChain
+        from .node import AnvilNode
+
+        code_size_limit = chain_kwargs.pop("code_size_limit", None)
+        if url is None:
+            if node is None:
+                node = AnvilNode(code_size_limit=code_size_limit).start()
+            url = node.url
+        chain = RpcChain(url, timestamp=START_TIME if timestamp is None else timestamp, reset=True, **chain_kwargs)
+        system = cls(chain, deploy_embedded(chain, params))  # type: ignore[arg-type]
+        system.node = node
+        return system
 
     # ---------------------------------------------------------------- accounts
     def new_trader(self, label: str, deposit_usd: float | int = 0) -> str:

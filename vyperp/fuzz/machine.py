@@ -18,13 +18,13 @@ import os
 from typing import Any
 
 from hypothesis import event, strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from .. import model
 from ..chain import Reverted
 from ..params import Bracket, LiquidationParams, MarketParams, ProtocolParams, TIERED
 from ..system import MAX_UINT, System
-from ..units import WAD, wad
+from ..units import WAD
 
 TRADERS = 4
 MARKETS = 2
@@ -149,7 +149,7 @@ class ProtocolMachine(RuleBasedStateMachine):
         self.funding[market].touch(self._skew_before[market], self._index_before[market], s.chain.time)
 
     def remember_market(self) -> None:
-        s = self.system
+        """Record each market's skew and oracle price before a call that may touch it."""
         self._skew_before = [self.skew(m) for m in range(MARKETS)]
         self._index_before = [self._index_unbounded(m) for m in range(MARKETS)]
 
@@ -270,6 +270,20 @@ class ProtocolMachine(RuleBasedStateMachine):
         if abs(size + delta) > abs(size) or (size + delta) * size < 0:
             health = s.engine.account_health(trader)
             assert health[0] >= health[1], "a risk-increasing trade left the account below initial margin"
+
+    @rule()
+    def underwater_traders_close(self) -> None:
+        """Traders below zero equity close their positions themselves before any keeper
+        acts: the shortfall must still go through the bad-debt waterfall."""
+        s = self.system
+        if not self._prices_ok():
+            return
+        for who, trader in enumerate(self.traders):
+            if s.engine.open_markets(trader) and int(s.engine.account_health(trader)[0]) < 0:
+                event("underwater trader closes")
+                for market in range(MARKETS):
+                    if s.size_of(trader, market):
+                        self.trade(who, market, 1, 1, "close")
 
     @rule(who=st.integers(0, TRADERS - 1), market=st.integers(0, MARKETS - 1),
           bad=st.sampled_from(["zero", "unknown", "slippage_buy", "slippage_sell"]))

@@ -20,7 +20,7 @@ from .profiles import PROFILES, STEPS_PER_EXAMPLE
 
 def _worker(args: tuple[str, int, int]) -> dict[str, Any]:
     profile, examples, index = args
-    from hypothesis import HealthCheck, Phase, settings
+    from hypothesis import HealthCheck, settings
     from hypothesis.stateful import run_state_machine_as_test
 
     from .machine import ProtocolMachine, shared_system

@@ -1,0 +1,321 @@
+"""`vyperp bench`: every speed and gas figure in one run, written to reports/bench.json.
+
+* ``gas``: :func:`vyperp.gasbench.measure_all` (also written to reports/gas.json);
+* ``embedded_*``: the cascade replay (``btc-2025-10-10-coinm-day`` at one-minute rounds,
+  ``traders`` x ``steps``) on the embedded chain: transactions/s of the step loop
+  (agents' and feeder's transactions; ``*_agent_*`` without the feeder's two oracle
+  transactions per step), and the ceiling: the same recorded transactions re-applied
+  with ``Chain.send`` on a fresh identical deployment, nothing else timed. Best of
+  ``repeats``;
+* ``anvil_*``: the SAME replay workload on a private anvil node through
+  :class:`~vyperp.chain.rpc_chain.RpcChain` (``Replay(chain_factory=RpcChain.factory(url))``),
+  and on the same node in the same run raw batched JSON-RPC
+  (:func:`vyperp.node.bench_anvil`: engine ``trade`` calls in batches of 200
+  ``eth_sendTransaction`` through :meth:`RpcChain.send_many`, receipts read):
+  ``anvil_ratio`` = replay tx/s / raw batch tx/s. Also the replay's own recorded
+  transactions re-applied on anvil one by one (``RpcChain.send``) and per step as one
+  ``send_many`` batch;
+* ``fuzz_*``: :func:`vyperp.fuzz.run.run_fuzz` (profile ci, every core);
+* ``machine``: cpus, platform, python, load average before and after.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+console = Console()
+REPORTS = Path("reports")
+
+FULL = {"traders": 200, "steps": 300, "repeats": 3, "bench_trades": 2_000, "bench_transfers": 1_000,
+        "bench_sequential": 300, "fuzz_examples": None}
+QUICK = {"traders": 50, "steps": 100, "repeats": 1, "bench_trades": 400, "bench_transfers": 200,
+         "bench_sequential": 50, "fuzz_examples": 8}
+
+
+def _rate(count: int, seconds: float) -> float | None:
+    return round(count / seconds, 1) if seconds > 0 else None
+
+
+def _books(replay: Any) -> list[int]:
+    g = replay.read_globals()
+    return [g.token_balance, g.pool_balance, g.pool_value, g.insurance]
+
+
+def _loop_txs(replay: Any) -> list[tuple[int, str, str, bytes, str]]:
+    assert replay.tx.record is not None
+    return list(replay.tx.record[replay.setup_tx:])
+
+
+def _reapply(scenario: Any, traders: int, steps: int, txs: list[Any], chain_factory: Any = None,
+             batched: bool = False) -> tuple[float, int, Any]:
+    """Re-apply recorded loop transactions on a fresh identical deployment, timing only the
+    sends: (seconds, reverted, replay). `batched` (RpcChain only): each step's
+    transactions as one ``send_many`` batch."""
+    from .chain import Reverted
+    from .sim.runner import Replay
+
+    fresh = Replay(scenario, traders, steps=steps, chain_factory=chain_factory)
+    fresh.build()
+    chain = fresh.chain
+    reverted = 0
+    t0 = time.perf_counter()
+    if batched:
+        groups: list[tuple[int, list[tuple[str, str, bytes]]]] = []
+        for ts, sender, to, data, _kind in txs:
+            if not groups or groups[-1][0] != ts:
+                groups.append((ts, []))
+            groups[-1][1].append((sender, to, data))
+        for ts, group in groups:
+            if ts != chain.time:
+                chain.advance(ts - chain.time)
+            receipts = chain.send_many(group)
+            reverted += sum(1 for r in receipts if not r.success)
+    else:
+        send = chain.send
+        for ts, sender, to, data, _kind in txs:
+            if ts != chain.time:
+                chain.advance(ts - chain.time)
+            try:
+                send(sender, to, data)
+            except Reverted:
+                reverted += 1
+    return time.perf_counter() - t0, reverted, fresh
+
+
+def measure_embedded(scenario: Any, traders: int, steps: int, repeats: int) -> tuple[dict[str, Any], Any]:
+    """Replay + raw re-application on the embedded chain, alternating, best of `repeats`.
+    Returns the figures and the first (recording) replay."""
+    from .sim.runner import Replay
+
+    runs, ceilings = [], []
+    first = None
+    txs: list[Any] = []
+    same = True
+    reverted = 0
+    for k in range(max(1, repeats)):
+        replay = Replay(scenario, traders, steps=steps, record=(k == 0))
+        report = replay.run(progress=False)
+        runs.append(report)
+        if k == 0:
+            first, txs = replay, _loop_txs(replay)
+        seconds, reverted, fresh = _reapply(scenario, traders, steps, txs)
+        ceilings.append(seconds)
+        same = same and _books(fresh) == _books(first)
+    best = min(runs, key=lambda r: r["loop_seconds"])
+    n = len(txs)
+    agents = sum(1 for *_, kind in txs if kind not in ("oracle_push", "oracle_poke"))
+    ceiling = min(ceilings)
+    return {
+        "transactions": n,
+        "agent_transactions": agents,
+        "loop_seconds": best["loop_seconds"],
+        "loop_seconds_all_runs": [r["loop_seconds"] for r in runs],
+        "tx_per_second": _rate(n, best["loop_seconds"]),
+        "agent_tx_per_second": _rate(agents, best["loop_seconds"]),
+        "ceiling_seconds": round(ceiling, 4),
+        "ceiling_seconds_all_runs": [round(c, 4) for c in ceilings],
+        "ceiling_tx_per_second": _rate(n, ceiling),
+        "ceiling_reverted": reverted,
+        "replay_reverted": sum(best["reverted_tx"].values()),
+        "ceiling_final_books_match": same,
+        "invariant_violations": best["invariant_violations"],
+    }, first
+
+
+def measure_anvil(scenario: Any, traders: int, steps: int, embedded_replay: Any, sizes: dict[str, Any]
+                  ) -> dict[str, Any]:
+    """The same replay on a private anvil node, its re-applications, and bench_anvil on that node."""
+    from .chain.rpc_chain import RpcChain
+    from .node import AnvilNode, bench_anvil
+    from .sim.runner import Replay
+
+    out: dict[str, Any] = {}
+    with AnvilNode() as node:
+        factory = RpcChain.factory(node.url)
+        out["anvil_version"] = node.version()
+        started = time.perf_counter()
+        replay = Replay(scenario, traders, steps=steps, chain_factory=factory, record=True)
+        report = replay.run(progress=False)
+        out["anvil_replay_wall_seconds"] = round(time.perf_counter() - started, 2)
+        txs = _loop_txs(replay)
+        n = len(txs)
+        agents = sum(1 for *_, kind in txs if kind not in ("oracle_push", "oracle_poke"))
+        out["anvil_transactions"] = n
+        out["anvil_loop_seconds"] = report["loop_seconds"]
+        out["anvil_tx_per_second"] = _rate(n, report["loop_seconds"])
+        out["anvil_agent_tx_per_second"] = _rate(agents, report["loop_seconds"])
+        out["anvil_seconds_inside_chain_send"] = report["chain_seconds"]
+        out["anvil_seconds_in_full_scans"] = report["scan_seconds"]
+        out["anvil_seconds_in_step_reads"] = report["read_seconds"]
+        out["anvil_invariant_violations"] = report["invariant_violations"]
+        out["anvil_books_match_embedded"] = _books(replay) == _books(embedded_replay)
+        out["anvil_same_transactions_as_embedded"] = \
+            [t[:4] for t in txs] == [t[:4] for t in _loop_txs(embedded_replay)]
+        replay.chain.close()
+
+        seconds, reverted, fresh = _reapply(scenario, traders, steps, txs, factory)
+        out["anvil_reapply_sequential_tx_per_second"] = _rate(n, seconds)
+        out["anvil_reapply_sequential_books_match"] = _books(fresh) == _books(replay)
+        fresh.chain.close()
+        seconds, reverted, fresh = _reapply(scenario, traders, steps, txs, factory, batched=True)
+        out["anvil_reapply_per_step_batch_tx_per_second"] = _rate(n, seconds)
+        out["anvil_reapply_per_step_batch_books_match"] = _books(fresh) == _books(replay)
+        fresh.chain.close()
+
+        raw = bench_anvil(trades=sizes["bench_trades"], transfers=sizes["bench_transfers"],
+                          sequential=sizes["bench_sequential"], node=node, quiet=True)
+        out["anvil_raw_batch_tx_per_second"] = raw["batched_trade_tps"]
+        out["anvil_ratio"] = round(out["anvil_tx_per_second"] / raw["batched_trade_tps"], 4) \
+            if out["anvil_tx_per_second"] and raw["batched_trade_tps"] else None
+        out["anvil_raw"] = raw
+    return out
+
+
+def machine(load_before: tuple[float, float, float]) -> dict[str, Any]:
+    return {
+        "cpu_count": os.cpu_count(),
+        "platform": platform.platform(),
+        "processor": platform.machine(),
+        "python": platform.python_version(),
+        "load_average_before": [round(x, 2) for x in load_before],
+        "load_average_after": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+def run_bench_all(quick: bool = False, skip_anvil: bool = False, traders: int | None = None,
+                  steps: int | None = None, workers: int | None = None, say: Any = None) -> dict[str, Any]:
+    """Every figure of reports/bench.json (see the module docstring)."""
+    from .gasbench import measure_all
+    from .sim.bench import BENCH_SCENARIO, day_scenario
+
+    say = say or (lambda *a, **k: None)
+    sizes = dict(QUICK if quick else FULL)
+    traders = sizes["traders"] if traders is None else traders
+    steps = sizes["steps"] if steps is None else steps
+    load_before = os.getloadavg()
+    started = time.perf_counter()
+    result: dict[str, Any] = {"quick": quick}
+
+    say("gas: measure_all() ...")
+    t0 = time.perf_counter()
+    result["gas"] = measure_all()
+    result["gas_seconds"] = round(time.perf_counter() - t0, 1)
+
+    scenario = day_scenario()
+    result["workload"] = {
+        "scenario": f"{BENCH_SCENARIO} resampled to 60 s", "traders": traders, "steps": steps,
+        "note": ("the embedded and the anvil replay run this same workload (same seed, same transactions); "
+                 "tx counts include the feeder's 2 oracle transactions per step (agent_* exclude them)"),
+    }
+    say(f"embedded: replay {traders} traders x {steps} steps + raw re-application (best of {sizes['repeats']}) ...")
+    embedded, embedded_replay = measure_embedded(scenario, traders, steps, sizes["repeats"])
+    result["embedded"] = embedded
+    result["embedded_tx_per_second"] = embedded["tx_per_second"]
+    result["embedded_agent_tx_per_second"] = embedded["agent_tx_per_second"]
+    result["embedded_ceiling_tx_per_second"] = embedded["ceiling_tx_per_second"]
+    result["embedded_share_of_ceiling"] = round(embedded["tx_per_second"] / embedded["ceiling_tx_per_second"], 3) \
+        if embedded["tx_per_second"] and embedded["ceiling_tx_per_second"] else None
+
+    result["anvil_skipped"] = None
+    if skip_anvil:
+        result["anvil_skipped"] = "--skip-anvil"
+    else:
+        from .node import AnvilNotFound, find_anvil
+
+        try:
+            find_anvil()
+        except AnvilNotFound as exc:
+            result["anvil_skipped"] = str(exc)
+    if result["anvil_skipped"] is None:
+        say("anvil: the same replay through RpcChain, re-applications, raw batched JSON-RPC ...")
+        result.update(measure_anvil(scenario, traders, steps, embedded_replay, sizes))
+    else:
+        for key in ("anvil_tx_per_second", "anvil_raw_batch_tx_per_second", "anvil_ratio"):
+            result[key] = None
+
+    from .fuzz.run import run_fuzz
+
+    say("fuzz: profile ci on every core ...")
+    backend = os.environ.pop("VYPERP_BACKEND", None)      # the fuzz figure is the embedded chain's
+    try:
+        fuzz = run_fuzz("ci", workers, sizes["fuzz_examples"])
+    finally:
+        if backend is not None:
+            os.environ["VYPERP_BACKEND"] = backend
+    result["fuzz"] = {k: v for k, v in fuzz.items() if k != "violations"}
+    result["fuzz_steps_per_second"] = fuzz["steps_per_second"]
+    result["machine"] = machine(load_before)
+    result["seconds"] = round(time.perf_counter() - started, 1)
+    return result
+
+
+def bench_table(r: dict[str, Any]) -> Table:
+    w = r["workload"]
+    table = Table(title=f"vyperp bench{' (quick)' if r.get('quick') else ''}: "
+                        f"{w['traders']} traders x {w['steps']} steps of {w['scenario']}")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    gas = r["gas"]
+    for key, label in (("open", "open"), ("close", "close"), ("liquidate", "liquidation")):
+        table.add_row(f"gas: {label} (1 vs 1,000 other accounts)",
+                      f"{gas[key]:,} / {gas[key + '_with_1000_accounts']:,}")
+    e = r["embedded"]
+    table.add_row(f"embedded replay tx/s ({e['transactions']:,} tx; agents only)",
+                  f"{e['tx_per_second']:,.0f} ({e['agent_tx_per_second']:,.0f})")
+    table.add_row("embedded ceiling tx/s (same tx, raw Chain.send)",
+                  f"{e['ceiling_tx_per_second']:,.0f} ({100 * r['embedded_share_of_ceiling']:.0f} %; "
+                  f"books match: {e['ceiling_final_books_match']})")
+    if r.get("anvil_skipped"):
+        table.add_row("anvil", f"[yellow]skipped: {r['anvil_skipped']}[/yellow]")
+    else:
+        table.add_row("anvil replay tx/s (same workload; agents only)",
+                      f"{r['anvil_tx_per_second']:,.0f} ({r['anvil_agent_tx_per_second']:,.0f})")
+        table.add_row("anvil raw batched JSON-RPC tx/s (engine trades, batches of 200)",
+                      f"{r['anvil_raw_batch_tx_per_second']:,.0f}")
+        table.add_row("anvil ratio (replay / raw batch)", f"{r['anvil_ratio']:.3f}")
+        table.add_row("anvil: replay's tx re-applied, one by one / one batch per step",
+                      f"{r['anvil_reapply_sequential_tx_per_second']:,.0f} / "
+                      f"{r['anvil_reapply_per_step_batch_tx_per_second']:,.0f}")
+        table.add_row("anvil: books equal to the embedded replay",
+                      str(r["anvil_books_match_embedded"] and r["anvil_same_transactions_as_embedded"]))
+    f = r["fuzz"]
+    table.add_row(f"fuzz steps/s (ci, {f['workers']} workers, {f['steps']:,} steps)",
+                  f"{r['fuzz_steps_per_second']:,.0f}")
+    m = r["machine"]
+    table.add_row("machine", f"{m['cpu_count']} cpus, {m['platform']}, python {m['python']}")
+    table.add_row("load average (1 min) before / after",
+                  f"{m['load_average_before'][0]} / {m['load_average_after'][0]}")
+    return table
+
+
+@click.command()
+@click.option("--quick", is_flag=True, help="A smaller run (50 traders x 100 steps, fewer fuzz examples, 1 repeat).")
+@click.option("--skip-anvil", is_flag=True, help="Leave out the anvil figures (e.g. no anvil binary).")
+@click.option("--traders", type=int, default=None, help="Replay traders (default 200; quick 50).")
+@click.option("--steps", type=int, default=None, help="Replay steps (default 300; quick 100).")
+@click.option("--workers", type=int, default=None, help="Fuzz worker processes (default: all cores).")
+@click.option("--out", type=click.Path(path_type=Path), default=REPORTS / "bench.json", show_default=True,
+              help="Where to write the report (gas also goes to gas.json next to it).")
+def bench(quick: bool, skip_anvil: bool, traders: int | None, steps: int | None, workers: int | None,
+          out: Path) -> None:
+    """Gas, replay tx/s (embedded, ceiling, anvil vs raw batch) and fuzz steps/s -> reports/bench.json."""
+    result = run_bench_all(quick, skip_anvil, traders, steps, workers, say=console.print)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    (out.parent / "gas.json").write_text(json.dumps(result["gas"], indent=2) + "\n")
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    console.print(bench_table(result))
+    if result.get("anvil_skipped"):
+        console.print(f"[yellow]anvil figures skipped: {result['anvil_skipped']}[/yellow]")
+    console.print(f"wrote {out} and {out.parent / 'gas.json'} in {result['seconds']} s")
+
+
+__all__ = ["bench", "bench_table", "run_bench_all"]
