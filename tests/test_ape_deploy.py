@@ -127,3 +127,26 @@ def test_deploy_then_resume_on_one_chain(tmp_path: Path, monkeypatch: pytest.Mon
         assert "nothing deployed" in resumed.output
         assert chain.blocks.height == height  # no transaction sent
         assert json.loads(manifest_path.read_text()) == manifest
+
+
+def test_ape_run_deploy_on_anvil(tmp_path: Path) -> None:
+    """`ape run deploy` unchanged on a real node: ape-foundry starts the npm-installed
+    anvil (node_modules/.bin on PATH) on its own port and stops it afterwards."""
+    anvil_bin = ROOT / "node_modules" / ".bin"
+    if not (anvil_bin / "anvil").exists():
+        pytest.skip("anvil is not installed: run WITH_ANVIL=1 scripts/bootstrap.sh")
+    ape = _ape()
+    manifest = tmp_path / "anvil.json"
+    import socket
+
+    with socket.socket() as probe:  # a free loopback port, not a node someone left on 8545
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = dict(os.environ, COLUMNS="160", APE_FOUNDRY_HOST=f"http://127.0.0.1:{port}")
+    env["PATH"] = f"{anvil_bin}{os.pathsep}{ape.parent}{os.pathsep}{env.get('PATH', '')}"
+    proc = subprocess.run([str(ape), "run", "deploy", "--network", "ethereum:local:foundry", "--manifest", str(manifest)],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    data = json.loads(manifest.read_text())
+    _check_manifest(data)
+    assert data["chain_id"] == 31337
