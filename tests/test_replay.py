@@ -253,7 +253,7 @@ def test_batched_reads_match_the_single_views() -> None:
 
     def compare(done: int, _total: int) -> None:
         replay = holder["replay"]
-        book, lens = replay.book, replay.lens
+        book = replay.book
         if done % 5:
             return
         seen["steps"] += 1

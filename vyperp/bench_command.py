@@ -60,7 +60,7 @@ def _reapply(scenario: Any, traders: int, steps: int, txs: list[Any], chain_fact
     """Re-apply recorded loop transactions on a fresh identical deployment, timing only the
     sends: (seconds, reverted, replay). `batched` (RpcChain only): each step's
     transactions as one ``send_many`` batch."""
-    from .chain import Reverted
+    from .sim.bench import apply_transactions
     from .sim.runner import Replay
 
     fresh = Replay(scenario, traders, steps=steps, chain_factory=chain_factory)
@@ -80,14 +80,7 @@ def _reapply(scenario: Any, traders: int, steps: int, txs: list[Any], chain_fact
             receipts = chain.send_many(group)
             reverted += sum(1 for r in receipts if not r.success)
     else:
-        send = chain.send
-        for ts, sender, to, data, _kind in txs:
-            if ts != chain.time:
-                chain.advance(ts - chain.time)
-            try:
-                send(sender, to, data)
-            except Reverted:
-                reverted += 1
+        reverted += apply_transactions(chain, txs)
     return time.perf_counter() - t0, reverted, fresh
 
 

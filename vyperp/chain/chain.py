@@ -198,7 +198,7 @@ class Chain:
             raise ValueError(f"account label {label!r} already exists")
         addr = checksum("0x" + keccak(text=f"vyperp.chain:{label}")[-20:].hex())
         if eth:
-            self._backend.set_balance(addr, eth)
+            self.set_balance(addr, eth)
         self.accounts[label] = addr
         if self._default_sender is None:
             self._default_sender = addr

@@ -79,7 +79,6 @@ import time
 import urllib.parse
 from typing import Any, Callable, Iterable, Sequence
 
-from eth_utils import keccak
 
 from .abi import ContractType, EventSpec, checksum
 from .chain import DEFAULT_COINBASE, ZERO_ADDRESS, Chain, Receipt
@@ -378,27 +377,10 @@ class RpcChain:
             self._mine(timestamp)
 
     # -------------------------------------------------------------- accounts
-    def new_account(self, label: str | None = None, eth: int = 0) -> str:
-        """A labelled account (the same address as ``Chain.new_account(label)``) with
-        ``eth`` wei (``anvil_setBalance``); it can send at once (impersonation)."""
-        if label is None:
-            label = f"account{len(self.accounts)}"
-        if label in self.accounts:
-            raise ValueError(f"account label {label!r} already exists")
-        addr = checksum("0x" + keccak(text=f"vyperp.chain:{label}")[-20:].hex())
-        if eth:
-            self.set_balance(addr, eth)
-        self.accounts[label] = addr
-        if self._default_sender is None:
-            self._default_sender = addr
-        return addr
-
-    @property
-    def default_sender(self) -> str:
-        if self._default_sender is None:
-            self.new_account("deployer", eth=10**24)
-        assert self._default_sender is not None
-        return self._default_sender
+    # same labels, addresses and default sender as the embedded chain; funding through
+    # this class's set_balance (anvil_setBalance), and impersonation lets them send at once
+    new_account = Chain.new_account
+    default_sender = Chain.default_sender
 
     def get_balance(self, address: Any) -> int:
         return int(self._rpc("eth_getBalance", [_addr(address), "latest"]), 16)

@@ -71,6 +71,21 @@ def _per_second(count: int, seconds: float) -> float | None:
     return round(count / seconds, 1) if seconds > 0 else None
 
 
+def apply_transactions(chain: Any, txs: list[Any]) -> int:
+    """Send recorded (timestamp, sender, to, calldata, kind) transactions in order, moving
+    time as recorded, without the simulator; returns how many reverted (the ceiling run)."""
+    send = chain.send
+    reverted = 0
+    for ts, sender, to, data, _kind in txs:
+        if ts != chain.time:
+            chain.advance(ts - chain.time)
+        try:
+            send(sender, to, data)
+        except Reverted:
+            reverted += 1
+    return reverted
+
+
 def _reapply(scenario: Scenario, traders: int, config: AgentConfig | None, txs: list[Any],
              by_kind: bool) -> tuple[float, int, Replay, dict[str, float]]:
     """Re-apply `txs` on a fresh deployment: (seconds, reverted, replay, seconds by kind)."""
@@ -94,13 +109,7 @@ def _reapply(scenario: Scenario, traders: int, config: AgentConfig | None, txs: 
                 reverted += 1
             kinds[kind] = kinds.get(kind, 0.0) + perf() - t
     else:
-        for ts, sender, to, data, _kind in txs:
-            if ts != chain.time:
-                chain.advance(ts - chain.time)
-            try:
-                send(sender, to, data)
-            except Reverted:
-                reverted += 1
+        reverted = apply_transactions(chain, txs)
     seconds = perf() - t0
     kinds["_cpu"] = time.process_time() - cpu0
     return seconds, reverted, fresh, kinds
