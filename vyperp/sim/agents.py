@@ -521,10 +521,10 @@ class Keepers:
     (the reward, roughly; ties by account) and dealt to the keepers, each sending one
     ``liquidate_many`` batch of at most ``batch`` accounts per step, where
     ``batch = min(64, (gas_budget - 150,000) // 60,000)`` (the measured base and
-    per-account gas of a liquidate_many batch, reports/gas.json). If the insurance fund
-    is empty and the pool's value is negative, keeper 0 runs ``auto_deleverage`` per
-    market with the profitable positions ranked off-chain by unrealized PnL / equity,
-    descending (the contract verifies the order).
+    per-account gas of a liquidate_many batch, reports/gas.json). While the pool's value
+    is negative, keeper 0 runs ``auto_deleverage`` per market (the engine spends the
+    insurance fund on the deficit first) with the profitable positions ranked off-chain
+    by unrealized PnL / equity, descending (the contract verifies the order).
     """
 
     def __init__(self, replay: "Replay", count: int, delay: int, gas_budget: int, cfg: AgentConfig):
@@ -599,13 +599,13 @@ class Keepers:
 
     # ------------------------------------------------------------------------ ADL
     def deleverage(self, step: int) -> None:
-        """Run auto-deleveraging while the waterfall needs it (insurance 0, pool value < 0)."""
+        """Run auto-deleveraging while the pool's value is negative (insurance goes first, on chain)."""
         if not self.n:
             return
         r = self.r
         for m in range(r.n_markets):
             for _attempt in range(4):
-                if r.read_uint(r.cd_insurance) != 0 or r.read_int(r.cd_pool_value) >= 0:
+                if r.read_int(r.cd_pool_value) >= 0:
                     return
                 ranked = self.rank(m)
                 if not ranked:

@@ -20,10 +20,10 @@ Invariants, checked at every step right after the step's oracle round was accept
    owed rounds up, while ``pool_value`` rounds the aggregates against the pool, so the
    per-account sum can differ from the aggregate by < 1 wei per position.
    The check fails exactly when the pool cannot absorb what it owes (an uncovered
-   deficit). With the insurance fund empty that is the state auto-deleveraging exists
-   for: the keepers run ADL in the same step, and the step is counted in
-   ``adl_pending_steps``, not as a violation. With insurance left, ADL is refused by the
-   engine ("ADL not needed") while the deficit stands: that is a violation.
+   deficit). That is the state auto-deleveraging exists for (the engine spends what
+   insurance is left on the deficit first, then haircuts profitable positions): the
+   keepers run ADL in the same step, and the step is counted in ``adl_pending_steps``,
+   not as a violation.
    The literal form ``sum(max(equity, 0)) + max(pool_value, 0) + insurance <= held +
    dust`` counts a not-yet-liquidated negative-equity account's loss twice (the pool's
    value includes it as a gain the pool will never collect), so it fails by exactly the
@@ -112,7 +112,7 @@ class InvariantChecker:
                   + max(g.pool_value - max(pending - g.insurance, 0), 0))
         if claims > held + dust:
             self.deficit_max = max(self.deficit_max, claims - held)
-        if claims > held + dust and g.insurance == 0:
+        if claims > held + dust and (g.pool_value < 0 or pending > 0):  # bad debt or a deficit ADL resolves
             self.adl_pending_steps += 1
             self.checks += 1
         else:
