@@ -192,6 +192,69 @@ class ProtocolMachine(RuleBasedStateMachine):
         elif amount * s.precision <= margin and amount > 0 and s.engine.open_markets(trader) == 0 and s.engine.pool_balance() >= 0:
             raise AssertionError("a withdrawal of free margin with no positions was refused")
 
+    @rule(who=st.integers(0, TRADERS - 1), extra=st.sampled_from([0, 1, 1_000]))
+    def withdraw_at_the_margin_limit(self, who: int, extra: int) -> None:
+        """Withdraw exactly the free margin (must succeed) or one token unit and more
+        beyond it (must revert "Below initial margin") while positions are open."""
+        s = self.system
+        trader = self.traders[who]
+        if not s.engine.open_markets(trader) or not self._prices_ok():
+            return
+        free = int(s.lens.free_margin(trader))
+        margin = int(s.engine.margin(trader))
+        if free <= 0 or margin <= 0 or s.engine.pool_balance() < 0:
+            return
+        amount = min(free, margin) // s.precision + extra
+        if amount == 0:
+            return
+        ok = self.attempt(lambda: s.engine.withdraw(amount, sender=trader),
+                          {"Below initial margin", "Insufficient margin"})
+        if extra == 0:
+            assert ok, "withdrawing the free margin was refused"
+            event("withdrew all free margin")
+        elif amount * s.precision > free:
+            assert not ok, "a withdrawal beyond the free margin went through"
+
+    @rule(who=st.integers(0, TRADERS - 1), depth=st.integers(10, 90))
+    def price_into_the_margin_band(self, who: int, depth: int) -> None:
+        """Move the price toward a trader's liquidation price so that equity sits between
+        maintenance and initial margin: such an account must not be liquidatable."""
+        s = self.system
+        trader = self.traders[who]
+        if not self._prices_ok():
+            return
+        markets = [m for m in range(MARKETS) if s.size_of(trader, m)]
+        if not markets:
+            return
+        market = markets[0]
+        target = int(s.lens.liquidation_price(trader, market))
+        index = int(s.engine.index_price(market))
+        if target == 0:
+            return
+        price = index + (target - index) * depth // 100
+        for _ in range(4):  # poked rounds within the jump bound
+            step = max(min(price, index * 118 // 100), index * 82 // 100)
+            s.chain.advance(60)
+            s.prices[market] = step / WAD
+            s.set_price(market, s.prices[market])
+            self.remember_market()
+            if not self.attempt(lambda: s.engine.poke(market, sender=self.keeper), {"Oracle stale", "Oracle price jump"}):
+                return
+            self.touched(market)
+            index = step
+            if step == price:
+                break
+        health = s.engine.account_health(trader)
+        if health[2] <= health[0] < health[1]:
+            event("account in the margin band")
+            before = self.books()
+            try:
+                s.engine.liquidate(trader, sender=self.keeper)
+                raise AssertionError("an account above maintenance margin was liquidated")
+            except Reverted as exc:
+                assert exc.reason == "Account not liquidatable", exc.reason
+            assert self.books() == before
+
     @rule(amount=st.integers(1, 300_000), redeem_share=st.integers(0, 100), deposit=st.booleans())
     def liquidity(self, amount: int, redeem_share: int, deposit: bool) -> None:
         s = self.system
