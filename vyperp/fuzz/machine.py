@@ -192,6 +192,40 @@ class ProtocolMachine(RuleBasedStateMachine):
         elif amount * s.precision <= margin and amount > 0 and s.engine.open_markets(trader) == 0 and s.engine.pool_balance() >= 0:
             raise AssertionError("a withdrawal of free margin with no positions was refused")
 
+    @rule(market=st.integers(0, MARKETS - 1), crash_pct=st.integers(12, 20))
+    def trader_closes_under_water(self, market: int, crash_pct: int) -> None:
+        """A fresh, thinly margined ~9x long, a crash in poked rounds with no keeper awake,
+        then the trader closes it: the shortfall must go through the waterfall."""
+        s = self.system
+        if not self._prices_ok():
+            return
+        trader = self.traders[0]
+        if s.engine.open_markets(trader):
+            for m in range(MARKETS):
+                if s.size_of(trader, m):
+                    self.trade(0, m, 1, 1, "close")
+            if s.engine.open_markets(trader):
+                return
+        index = self._index(market)
+        equity = int(s.engine.margin(trader))
+        if equity <= WAD or index == 0:
+            return
+        self.trade(0, market, 90, 1, "open")
+        if not s.size_of(trader, market):
+            return
+        for _ in range(4):
+            s.chain.advance(60)
+            s.prices[market] = max(s.prices[market] * (100 - crash_pct) / 100, 1.0)
+            s.set_price(market, s.prices[market])
+            self.remember_market()
+            if self.attempt(lambda: s.engine.poke(market, sender=self.keeper), {"Oracle stale", "Oracle price jump"}):
+                self.touched(market)
+        if int(s.engine.account_health(trader)[0]) >= 0:
+            return
+        event("trader closes under water")
+        self.trade(0, market, 1, 1, "close")
+        assert s.engine.margin(trader) >= 0, "an underwater close left negative margin (bad debt lost)"
+
     @rule(who=st.integers(0, TRADERS - 1), extra=st.sampled_from([0, 1, 1_000]))
     def withdraw_at_the_margin_limit(self, who: int, extra: int) -> None:
         """Withdraw exactly the free margin (must succeed) or one token unit and more
