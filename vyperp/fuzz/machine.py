@@ -159,6 +159,18 @@ class ProtocolMachine(RuleBasedStateMachine):
         except Reverted:
             return 0  # stale or jumped: rules that need a price skip
 
+    def poked_round(self, market: int, price: float) -> bool:
+        """A minute passes, a round at `price` arrives and the keeper pokes it; True if accepted."""
+        s = self.system
+        s.chain.advance(60)
+        s.prices[market] = price
+        s.set_price(market, price)
+        self.remember_market()
+        if self.attempt(lambda: s.engine.poke(market, sender=self.keeper), {"Oracle stale", "Oracle price jump"}):
+            self.touched(market)
+            return True
+        return False
+
     def events(self, name: str) -> list[dict]:
         return [dict(e.args) for e in self.system.chain.last_receipt.logs if e.name == name]
 
@@ -214,12 +226,7 @@ class ProtocolMachine(RuleBasedStateMachine):
         if not s.size_of(trader, market):
             return
         for _ in range(4):
-            s.chain.advance(60)
-            s.prices[market] = max(s.prices[market] * (100 - crash_pct) / 100, 1.0)
-            s.set_price(market, s.prices[market])
-            self.remember_market()
-            if self.attempt(lambda: s.engine.poke(market, sender=self.keeper), {"Oracle stale", "Oracle price jump"}):
-                self.touched(market)
+            self.poked_round(market, max(s.prices[market] * (100 - crash_pct) / 100, 1.0))
         if int(s.engine.account_health(trader)[0]) >= 0:
             return
         event("trader closes under water")
@@ -268,13 +275,8 @@ class ProtocolMachine(RuleBasedStateMachine):
         price = index + (target - index) * depth // 100
         for _ in range(4):  # poked rounds within the jump bound
             step = max(min(price, index * 118 // 100), index * 82 // 100)
-            s.chain.advance(60)
-            s.prices[market] = step / WAD
-            s.set_price(market, s.prices[market])
-            self.remember_market()
-            if not self.attempt(lambda: s.engine.poke(market, sender=self.keeper), {"Oracle stale", "Oracle price jump"}):
+            if not self.poked_round(market, step / WAD):
                 return
-            self.touched(market)
             index = step
             if step == price:
                 break
@@ -431,12 +433,7 @@ class ProtocolMachine(RuleBasedStateMachine):
         net = sum(s.size_of(t, market) for t in self.traders)
         direction = -1 if net >= 0 else 1
         for _ in range(steps):
-            s.chain.advance(60)
-            s.prices[market] = max(s.prices[market] * (100 + direction * step_pct) / 100, 1.0)
-            s.set_price(market, s.prices[market])
-            self.remember_market()
-            if self.attempt(lambda: s.engine.poke(market, sender=self.keeper), {"Oracle stale", "Oracle price jump"}):
-                self.touched(market)
+            self.poked_round(market, max(s.prices[market] * (100 + direction * step_pct) / 100, 1.0))
             if keepers_react:
                 self.liquidate_all()
 
@@ -608,12 +605,7 @@ class ProtocolMachine(RuleBasedStateMachine):
         for trader, direction in ((long_trader, 1), (short_trader, -1)):
             self.trade(self.traders.index(trader), market, leverage * 10, direction, "open")
         for _ in range(3):
-            s.chain.advance(60)
-            s.prices[market] = max(s.prices[market] * (100 - crash_pct) / 100, 1.0)
-            s.set_price(market, s.prices[market])
-            self.remember_market()
-            if self.attempt(lambda: s.engine.poke(market, sender=self.keeper), {"Oracle stale", "Oracle price jump"}):
-                self.touched(market)
+            self.poked_round(market, max(s.prices[market] * (100 - crash_pct) / 100, 1.0))
         self.liquidate_all()
         self.liquidate_all()
 
