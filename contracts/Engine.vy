@@ -72,6 +72,9 @@ last_partial_liquidation: public(HashMap[address, uint256])
 pool_balance: public(int256)
 insurance_fund: public(uint256)
 
+settlement_price: public(HashMap[uint256, uint256])   # 0 = trading; else the guardian's settlement price
+order_book: public(address)                           # the delayed-order contract (trade_for)
+
 # ------------------------------------------------------------------ events
 
 event Deposited:
@@ -158,6 +161,16 @@ event OraclePriceReanchored:
     market: indexed(uint256)
     price: uint256
 
+event ProfitHaircut:
+    account: indexed(address)
+    market: indexed(uint256)
+    profit: int256                   # what the close realized before the bounds
+    paid: int256                     # what the pool paid (PnL-to-pool cap, then the pool's cash)
+
+event MarketSettled:
+    market: indexed(uint256)
+    price: uint256
+
 # ------------------------------------------------------------------ constructor
 
 
@@ -193,20 +206,23 @@ def deposit(amount: uint256):
 @external
 def withdraw(amount: uint256):
     """
-    @notice Withdraw `amount` tokens of realized margin, keeping initial margin.
+    @notice Withdraw `amount` tokens of realized margin. With positions open, equity at
+            exit prices must stay at or above both the initial margin and the transfer
+            margin (transfer_margin_ratio x notional). A flat account is never held back:
+            nothing but its own balance limits it.
+    @param amount Tokens (token decimals).
     @dev Reverts "Zero amount", "Insufficient margin" (more than the realized
-         balance), "Below initial margin" (open positions would lack initial
-         margin), "Pool in deficit" (bad debt pending: withdrawals wait for ADL),
-         and the oracle reasons of every market the account holds.
+         balance), "Below initial margin", "Below transfer margin", and the oracle
+         reasons of every market the account holds.
     """
     assert amount > 0, "Zero amount"
     internal_amount: int256 = convert(amount * PRECISION, int256)
     assert self.margin[msg.sender] >= internal_amount, "Insufficient margin"
-    assert self.pool_balance >= 0, "Pool in deficit"
     self.margin[msg.sender] -= internal_amount
     if self.open_markets[msg.sender] != 0:
         health: engine_types.Health = self._health(msg.sender, MAX_MARKETS, 0)
         assert health.equity >= convert(health.initial_margin, int256), "Below initial margin"
+        assert health.equity >= convert(health.transfer_margin, int256), "Below transfer margin"
     assert extcall IERC20(COLLATERAL).transfer(msg.sender, amount, default_return_value=True), "Transfer failed"
     log Withdrawn(account=msg.sender, amount=amount)
 
@@ -220,38 +236,96 @@ def trade(market: uint256, size_delta: int256, acceptable_price: uint256) -> uin
             by `size_delta` (signed base units), filling at the average of the mark
             before and after the trade. Buys revert if the fill is above
             `acceptable_price`, sells if it is below.
+    @param market The market id.
+    @param size_delta Signed change of the position (base units, 1e18 = one coin).
+    @param acceptable_price Slippage bound on the fill price (1e18 USD).
     @return The fill price.
-    @dev Reverts "Unknown market", "Zero size", "Market paused" (a paused market
-         accepts only reductions), "Slippage", "Max open interest",
-         "Below initial margin" (after a risk-increasing trade), and the oracle
-         reasons ("Oracle answer not positive", "Oracle stale", "Oracle price jump").
+    @dev Reverts "Unknown market", "Zero size", "Market paused" (a paused or settled
+         market accepts only reductions), "Delayed orders only" (the market takes
+         risk-increasing trades as orders: OrderBook.commit_order), "Slippage",
+         "Max open interest" (USD at the index, or the pool-value bound),
+         "Below initial margin" (after a risk-increasing trade, equity at exit prices),
+         "Account underwater" (a reduction that leaves positions open needs equity >= 0:
+         an underwater account can only close everything or be liquidated), and the
+         oracle reasons ("Oracle answer not positive", "Oracle stale", "Oracle price jump").
          Closing the last position with negative margin sends the shortfall through
          the bad-debt waterfall (insurance, then pool), as a liquidation would.
+    """
+    return self._trade(msg.sender, market, size_delta, acceptable_price, False)
+
+
+@external
+def trade_for(account: address, market: uint256, size_delta: int256, acceptable_price: uint256) -> uint256:
+    """
+    @notice Fill a delayed order for `account`: the order book calls this once the
+            order's later oracle round is accepted (see OrderBook.vy).
+    @param account The order's owner.
+    @param market The market id.
+    @param size_delta Signed change of the position (base units).
+    @param acceptable_price Slippage bound on the fill price.
+    @return The fill price.
+    @dev Reverts "Not order book" and every reason of trade.
+    """
+    assert msg.sender == self.order_book, "Not order book"
+    return self._trade(account, market, size_delta, acceptable_price, True)
+
+
+@external
+def close_settled(account: address, market: uint256):
+    """
+    @notice Close `account`'s position in a settled market at the settlement price (no
+            fee, no premium); anyone may call it, so a delisted market can be wound down.
+    @param account The position's owner.
+    @param market The market id.
+    @dev Reverts "Market not settled", "No position".
+    """
+    assert self.settlement_price[market] != 0, "Market not settled"
+    size: int256 = self._positions[account][market].size
+    assert size != 0, "No position"
+    acceptable: uint256 = 0
+    if size < 0:
+        acceptable = max_value(uint256)
+    self._trade(account, market, -size, acceptable, True)
+
+
+@internal
+def _trade(account: address, market: uint256, size_delta: int256, acceptable_price: uint256, from_order: bool) -> uint256:
+    """
+    @dev trade's body, shared with execute_order (which fills a committed order).
     """
     assert market < self.market_count, "Unknown market"
     assert size_delta != 0, "Zero size"
     index_price: uint256 = self._touch_market(market)
-    self._settle_funding(msg.sender, market, index_price)
-    old_size: int256 = self._positions[msg.sender][market].size
+    self._settle_funding(account, market, index_price)
+    old_size: int256 = self._positions[account][market].size
     new_size: int256 = old_size + size_delta
     reduces: bool = abs(new_size) < abs(old_size) and (new_size == 0 or (new_size > 0) == (old_size > 0))
     assert reduces or not self.market_state[market].paused, "Market paused"
+    config: engine_types.MarketConfig = self.market_config[market]
+    assert reduces or from_order or not config.delayed_orders, "Delayed orders only"
 
-    fill: Fill = self._execute(msg.sender, market, size_delta, index_price, True)
+    fill: Fill = self._execute(account, market, size_delta, index_price, True)
     if size_delta > 0:
         assert fill.price <= acceptable_price, "Slippage"
     else:
         assert fill.price >= acceptable_price, "Slippage"
 
     if not reduces:
-        assert self.market_state[market].long_open_interest <= self.market_config[market].max_open_interest, "Max open interest"
-        assert self.market_state[market].short_open_interest <= self.market_config[market].max_open_interest, "Max open interest"
-        health: engine_types.Health = self._health(msg.sender, market, index_price)
+        open_interest: uint256 = self.market_state[market].short_open_interest
+        if new_size > 0:
+            open_interest = self.market_state[market].long_open_interest
+        notional: uint256 = fixed_math._umul_up(open_interest, index_price)
+        assert notional <= config.max_open_interest, "Max open interest"
+        if config.max_open_interest_pool_ratio > 0:
+            assert notional <= fixed_math._umul_down(convert(max(self.pool_balance, 0), uint256), config.max_open_interest_pool_ratio), "Max open interest"
+        health: engine_types.Health = self._health(account, market, index_price)
         assert health.equity >= convert(health.initial_margin, int256), "Below initial margin"
-    log PositionModified(account=msg.sender, market=market, size_delta=size_delta, fill_price=fill.price, new_size=new_size, fee=fill.fee, realized_pnl=fill.realized_pnl)
-    if self.open_markets[msg.sender] == 0 and self.margin[msg.sender] < 0:
+    elif self.open_markets[account] != 0:
+        assert self._health(account, market, index_price).equity >= 0, "Account underwater"
+    log PositionModified(account=account, market=market, size_delta=size_delta, fill_price=fill.price, new_size=new_size, fee=fill.fee, realized_pnl=fill.realized_pnl)
+    if self.open_markets[account] == 0 and self.margin[account] < 0:
         # an underwater account closed its last position itself: same waterfall as a liquidation
-        self._cover_bad_debt(msg.sender)
+        self._cover_bad_debt(account)
     return fill.price
 
 
@@ -297,62 +371,105 @@ def liquidate_many(accounts: DynArray[address, MAX_BATCH]) -> uint256:
 @external
 def auto_deleverage(market: uint256, candidates: DynArray[address, MAX_BATCH]) -> uint256:
     """
-    @notice Last step of the bad-debt waterfall. While the pool's value is negative the
-            insurance fund covers what it can first; what remains is recovered by closing
-            profitable positions in `market` at the mark price and haircutting their
-            profit. Anyone may call it (keepers do).
-    @dev Ranking: a keeper supplies candidates sorted by descending score, score =
-         unrealized PnL / account equity (PnL share times leverage, as exchanges rank
-         ADL). The contract verifies each is profitable and the order; it does not
-         search all accounts. Stops once the deficit is covered.
-         Reverts "Unknown market", "ADL not needed", "ADL candidate not profitable",
-         "ADL candidates not ranked".
+    @notice Auto-deleveraging, open in two cases. (1) Deficit: while the pool's value is
+            negative the insurance fund covers what it can first; what remains is
+            recovered by closing profitable positions in `market` and haircutting their
+            profit. (2) PnL-to-pool (GMX v2): while one side's aggregate profit in
+            `market` exceeds adl_pnl_pool_ratio x pool balance, its profitable positions
+            close (their profit counted under the max-PnL cap), before any bad debt
+            exists. Anyone may call it (keepers do).
+    @param market The market whose positions are deleveraged.
+    @param candidates Accounts, ranked by descending score = unrealized PnL at exit
+           price / equity (PnL share times leverage, as exchanges rank ADL).
     @return Number of positions closed.
+    @dev The contract verifies order among the profitable candidates and skips one that
+         is no longer in profit (the mark moved under it) instead of reverting the
+         batch; it does not search all accounts. Stops once the trigger clears.
+         Reverts "Unknown market", "ADL not needed", "ADL candidates not ranked",
+         and the oracle reasons.
     """
     assert market < self.market_count, "Unknown market"
     pool_value: int256 = self._pool_value()
-    assert pool_value < 0, "ADL not needed"
-    deficit: uint256 = convert(-pool_value, uint256)
-    from_insurance: uint256 = min(deficit, self.insurance_fund)
-    if from_insurance > 0:
-        self.insurance_fund -= from_insurance
-        self.pool_balance += convert(from_insurance, int256)
-        deficit -= from_insurance
-        log DeficitCoveredByInsurance(amount=from_insurance, remaining_deficit=deficit)
-        if deficit == 0:
-            return 0
     index_price: uint256 = self._touch_market(market)
+    deficit: uint256 = 0
+    if pool_value < 0:
+        deficit = convert(-pool_value, uint256)
+        from_insurance: uint256 = min(deficit, self.insurance_fund)
+        if from_insurance > 0:
+            self.insurance_fund -= from_insurance
+            self.pool_balance += convert(from_insurance, int256)
+            deficit -= from_insurance
+            log DeficitCoveredByInsurance(amount=from_insurance, remaining_deficit=deficit)
+            if deficit == 0:
+                return 0
+    else:
+        assert self._adl_side(market, index_price) != 0, "ADL not needed"
     previous_score: int256 = max_value(int256)
     closed: uint256 = 0
     for account: address in candidates:
-        if deficit == 0:
+        if pool_value < 0 and deficit == 0:
+            break
+        if pool_value >= 0 and self._adl_side(market, index_price) == 0:
             break
         haircut: uint256 = 0
-        haircut, previous_score = self._deleverage(account, market, index_price, deficit, previous_score)
-        deficit -= haircut
-        closed += 1
+        score: int256 = 0
+        haircut, score = self._deleverage(account, market, index_price, deficit, previous_score)
+        if score > 0:
+            previous_score = score
+            deficit -= min(haircut, deficit)
+            closed += 1
     return closed
+
+
+@view
+@internal
+def _adl_side(market: uint256, index_price: uint256) -> int256:
+    """
+    @dev +1 (longs) or -1 (shorts) if that side's aggregate profit at mark exceeds
+         adl_pnl_pool_ratio x pool balance; 0 if neither does or the trigger is off.
+    """
+    ratio: uint256 = self.market_config[market].adl_pnl_pool_ratio
+    if ratio == 0:
+        return 0
+    trigger: uint256 = fixed_math._umul_down(convert(max(self.pool_balance, 0), uint256), ratio)
+    mark: uint256 = self._mark(market, index_price)
+    if self._side_profit(market, mark, True) > trigger:
+        return 1
+    if self._side_profit(market, mark, False) > trigger:
+        return -1
+    return 0
 
 
 @internal
 def _deleverage(account: address, market: uint256, index_price: uint256, deficit: uint256, previous_score: int256) -> (uint256, int256):
     """
-    @dev Verify one ADL candidate, close it at mark and haircut its profit.
-    @return (haircut, the candidate's score).
+    @dev Verify one ADL candidate and close it at its exit price. Its haircut is the
+         profit the PnL cap and the pool's cash withheld, plus, in deficit mode, up to
+         the rest of the deficit from the profit it was paid, never below a zero margin.
+    @return (haircut, the candidate's score; 0 = skipped, not in profit).
     """
-    self._settle_funding(account, market, index_price)
-    mark: uint256 = self._mark(market, index_price)
     position_size: int256 = self._positions[account][market].size
-    pnl: int256 = pricing._pnl(position_size, mark, self._positions[account][market].entry_price)
-    assert pnl > 0, "ADL candidate not profitable"
-    score: int256 = pnl * IWAD // max(self._health(account, market, index_price).equity, 1)
+    if position_size == 0:
+        return (0, 0)
+    self._settle_funding(account, market, index_price)
+    exit_price: uint256 = self._exit(market, index_price, position_size)
+    pnl: int256 = pricing._pnl(position_size, exit_price, self._positions[account][market].entry_price)
+    if pnl <= 0:
+        return (0, 0)
+    score: int256 = max(pnl * IWAD // max(self._health(account, market, index_price).equity, 1), 1)
     assert score <= previous_score, "ADL candidates not ranked"
-    self.margin[account] += self._rebase_position(account, market, -position_size, mark)
-    self.pool_balance -= pnl
-    haircut: uint256 = min(convert(pnl, uint256), deficit)
-    self.margin[account] -= convert(haircut, int256)
-    self.pool_balance += convert(haircut, int256)
-    log AutoDeleveraged(account=account, market=market, size_closed=position_size, price=mark, realized_pnl=pnl, haircut=haircut)
+    fill: Fill = self._execute(account, market, -position_size, index_price, False)
+    # what the PnL cap and the pool's cash withheld already counts as haircut
+    haircut: uint256 = convert(pnl - fill.realized_pnl, uint256)
+    taken: uint256 = 0
+    if deficit > haircut and fill.realized_pnl > 0:
+        taken = min(min(convert(fill.realized_pnl, uint256), deficit - haircut), convert(max(self.margin[account], 0), uint256))
+    self.margin[account] -= convert(taken, int256)
+    self.pool_balance += convert(taken, int256)
+    haircut += taken
+    log AutoDeleveraged(account=account, market=market, size_closed=position_size, price=fill.price, realized_pnl=pnl, haircut=haircut)
+    if self.open_markets[account] == 0 and self.margin[account] < 0:
+        self._cover_bad_debt(account)
     return (haircut, score)
 
 # ================================================================== liquidity pool ledger
@@ -407,6 +524,18 @@ def set_pool(new_pool: address):
     assert msg.sender == CONFIGURATOR, "Not configurator"
     assert self.pool == empty(address), "Pool already set"
     self.pool = new_pool
+
+
+@external
+def set_order_book(new_order_book: address):
+    """
+    @notice Bind the delayed-order contract (once).
+    @param new_order_book The OrderBook contract.
+    @dev Reverts "Not configurator", "Order book already set".
+    """
+    assert msg.sender == CONFIGURATOR, "Not configurator"
+    assert self.order_book == empty(address), "Order book already set"
+    self.order_book = new_order_book
 
 
 @external
@@ -493,6 +622,27 @@ def set_paused(market: uint256, paused: bool):
     """
     self._check_configurator(market)
     self.market_state[market].paused = paused
+
+
+@external
+def settle_market(market: uint256, price: uint256):
+    """
+    @notice Settlement mode (a delisting, as Hyperliquid settled JELLY): funding accrues
+            to now at the last accepted price and stops; from then on the market's index,
+            mark and every fill are `price`, the market takes reductions only, anyone can
+            close its positions with close_settled, and withdrawals go on.
+    @param market The market id.
+    @param price Settlement price (1e18 USD).
+    @dev Reverts "Not configurator", "Unknown market", "Zero price", "Market settled".
+    """
+    self._check_configurator(market)
+    assert price > 0, "Zero price"
+    assert self.settlement_price[market] == 0, "Market settled"
+    self._accrue_funding(market, self.market_state[market].last_price)
+    self.settlement_price[market] = price
+    self.market_state[market].paused = True
+    self.market_state[market].last_price = price
+    log MarketSettled(market=market, price=price)
 
 
 @external
@@ -610,6 +760,9 @@ def _read_index_price(market: uint256, bounded: bool) -> (uint256, uint80):
     @dev The one guarded path to the oracle: stale rounds, non-positive answers and
          (if `bounded`) jumps beyond max_price_jump from the last accepted price revert.
     """
+    settled: uint256 = self.settlement_price[market]
+    if settled != 0:
+        return (settled, self.market_state[market].last_round_id)
     round_id: uint80 = 0
     answer: int256 = 0
     started_at: uint256 = 0
@@ -744,6 +897,8 @@ def _funding_now(market: uint256, index_price: uint256) -> (int256, int256):
          VELOCITY. Accrual uses the index price read at the touch.
     """
     cumulative: int256 = self.market_state[market].cumulative_funding_per_unit
+    if self.settlement_price[market] != 0:
+        return (cumulative, 0)
     elapsed: uint256 = block.timestamp - self.market_state[market].last_funding_time
     cap: int256 = convert(self.market_config[market].max_funding_rate, int256)
     premium: int256 = funding_models._premium(self._skew(market), self.market_config[market].skew_scale, self.market_config[market].max_premium)
@@ -775,7 +930,46 @@ def _skew(market: uint256) -> int256:
 @view
 @internal
 def _mark(market: uint256, index_price: uint256) -> uint256:
+    if self.settlement_price[market] != 0:
+        return index_price
     return pricing._mark_price(index_price, self._skew(market), self.market_config[market].skew_scale, self.market_config[market].max_premium)
+
+
+@view
+@internal
+def _exit(market: uint256, index_price: uint256, size: int256) -> uint256:
+    """
+    @dev What closing `size` now would fill at (the settlement price once settled).
+    """
+    if self.settlement_price[market] != 0:
+        return index_price
+    return pricing._exit_price(index_price, self._skew(market), size, self.market_config[market].skew_scale, self.market_config[market].max_premium)
+
+
+@view
+@internal
+def _side_profit(market: uint256, price: uint256, long_side: bool) -> uint256:
+    """
+    @dev A side's aggregate unrealized profit at `price` (rounded up).
+    """
+    long_sum: int256 = self.market_state[market].long_sum_size_entry_price
+    if long_side:
+        return pricing._side_profit(self.market_state[market].long_open_interest, long_sum, price, True)
+    return pricing._side_profit(self.market_state[market].short_open_interest, long_sum - self.market_state[market].sum_size_entry_price, price, False)
+
+
+@view
+@internal
+def _profit_counted(market: uint256, pnl: int256, size: int256, index_price: uint256) -> int256:
+    """
+    @dev `pnl` of a position of `size` under the market's max-PnL-to-pool cap (the
+         side's aggregate profit at mark is set against max_pnl_pool_ratio x pool balance).
+    """
+    ratio: uint256 = self.market_config[market].max_pnl_pool_ratio
+    if pnl <= 0 or ratio == 0:
+        return pnl
+    cap: uint256 = fixed_math._umul_down(convert(max(self.pool_balance, 0), uint256), ratio)
+    return pricing._capped_profit(pnl, self._side_profit(market, self._mark(market, index_price), size > 0), cap)
 
 
 @view
@@ -802,6 +996,9 @@ def _settle_funding(account: address, market: uint256, index_price: uint256):
     owed: int256 = 0
     surcharge: uint256 = 0
     owed, surcharge = self._owed(account, market, cumulative, index_price)
+    if owed < 0:
+        # funding the pool pays is bounded by its cash: the pool never goes below zero
+        owed = max(owed, -max(self.pool_balance, 0))
     self.margin[account] -= owed + convert(surcharge, int256)
     self.pool_balance += owed
     self.insurance_fund += surcharge
@@ -818,11 +1015,17 @@ def _execute(account: address, market: uint256, size_delta: int256, index_price:
          position, open interest and the pool's aggregates.
     """
     skew: int256 = self._skew(market)
-    fill_price: uint256 = pricing._fill_price(index_price, skew, size_delta, self.market_config[market].skew_scale, self.market_config[market].max_premium)
+    fill_price: uint256 = index_price
     fee: uint256 = 0
-    if charge_fee:
-        fee = pricing._trade_fee(skew, size_delta, fill_price, self.market_config[market].maker_fee, self.market_config[market].taker_fee)
+    if self.settlement_price[market] == 0:
+        fill_price = pricing._fill_price(index_price, skew, size_delta, self.market_config[market].skew_scale, self.market_config[market].max_premium)
+        if charge_fee:
+            fee = pricing._trade_fee(skew, size_delta, fill_price, self.market_config[market].maker_fee, self.market_config[market].taker_fee)
+    paid: int256 = self._payable_profit(account, market, fill_price, index_price)
     pnl: int256 = self._rebase_position(account, market, size_delta, fill_price)
+    if paid < pnl:
+        log ProfitHaircut(account=account, market=market, profit=pnl, paid=paid)
+        pnl = paid
     self.margin[account] += pnl - convert(fee, int256)
     self.pool_balance -= pnl
     if fee > 0:
@@ -830,6 +1033,21 @@ def _execute(account: address, market: uint256, size_delta: int256, index_price:
         self.pool_balance += convert(fee - to_insurance, int256)
         self.insurance_fund += to_insurance
     return Fill(price=fill_price, realized_pnl=pnl, fee=fee)
+
+
+@view
+@internal
+def _payable_profit(account: address, market: uint256, fill_price: uint256, index_price: uint256) -> int256:
+    """
+    @dev The most a fill of the whole position at `fill_price` may realize: its profit
+         under the max-PnL cap (the side's profit before this fill), then within the
+         pool's cash, so a close never takes the pool's balance below zero.
+    """
+    size: int256 = self._positions[account][market].size
+    profit: int256 = pricing._pnl(size, fill_price, self._positions[account][market].entry_price)
+    if profit <= 0:
+        return profit
+    return min(self._profit_counted(market, profit, size, index_price), max(self.pool_balance, 0))
 
 
 @internal
@@ -845,7 +1063,7 @@ def _rebase_position(account: address, market: uint256, size_delta: int256, pric
     pnl: int256 = pricing._pnl(old_size, price, old_entry)
     cumulative: int256 = self.market_state[market].cumulative_funding_per_unit
 
-    self.market_state[market].sum_size_entry_price += new_size * convert(price, int256) - old_size * convert(old_entry, int256)
+    self._move_entry_aggregates(market, old_size, old_entry, new_size, price)
     self.market_state[market].sum_size_funding_index += size_delta * cumulative
     if old_size > 0:
         self.market_state[market].long_open_interest -= convert(old_size, uint256)
@@ -864,6 +1082,17 @@ def _rebase_position(account: address, market: uint256, size_delta: int256, pric
         if old_size == 0:
             self.open_markets[account] |= 1 << market
     return pnl
+
+@internal
+def _move_entry_aggregates(market: uint256, old_size: int256, old_entry: uint256, new_size: int256, price: uint256):
+    """
+    @dev sum of size x entry over all positions, and over the longs alone.
+    """
+    old_value: int256 = old_size * convert(old_entry, int256)
+    new_value: int256 = new_size * convert(price, int256)
+    self.market_state[market].sum_size_entry_price += new_value - old_value
+    if old_size > 0 or new_size > 0:
+        self.market_state[market].long_sum_size_entry_price += max(new_value, 0) - max(old_value, 0)
 
 # ================================================================== internal: margin
 
@@ -888,11 +1117,13 @@ def _requirements(market: uint256, notional: uint256) -> (uint256, uint256):
 @internal
 def _health(account: address, touched_market: uint256, touched_price: uint256) -> engine_types.Health:
     """
-    @dev Equity and requirements over every market the account holds. The touched
-         market (already read and accrued in this call) reuses its price; others are
-         read through the guarded oracle path and accrued in memory only.
+    @dev Equity and requirements over every market the account holds, each position
+         valued at its exit price (what closing it alone now would fill at) with its
+         profit under the max-PnL-to-pool cap and funding at what the pool can pay.
+         The touched market (already read and accrued in this call) reuses its price;
+         others are read through the guarded oracle path and accrued in memory only.
     """
-    health: engine_types.Health = engine_types.Health(equity=self.margin[account], initial_margin=0, maintenance_margin=0, largest_market=0, largest_requirement=0, position_count=0)
+    health: engine_types.Health = engine_types.Health(equity=self.margin[account], initial_margin=0, maintenance_margin=0, largest_market=0, largest_requirement=0, position_count=0, transfer_margin=0)
     mask: uint256 = self.open_markets[account]
     for market: uint256 in range(MAX_MARKETS):
         if mask == 0:
@@ -904,16 +1135,19 @@ def _health(account: address, touched_market: uint256, touched_price: uint256) -
                 price = self._read_index_price(market, True)[0]
                 cumulative = self._funding_now(market, price)[0]
             size: int256 = self._positions[account][market].size
-            mark: uint256 = self._mark(market, price)
             owed: int256 = 0
             surcharge: uint256 = 0
             owed, surcharge = self._owed(account, market, cumulative, price)
-            health.equity += pricing._pnl(size, mark, self._positions[account][market].entry_price) - owed - convert(surcharge, int256)
+            owed = max(owed, -max(self.pool_balance, 0))
+            pnl: int256 = pricing._pnl(size, self._exit(market, price, size), self._positions[account][market].entry_price)
+            health.equity += self._profit_counted(market, pnl, size, price) - owed - convert(surcharge, int256)
+            notional: uint256 = fixed_math._umul_up(convert(abs(size), uint256), self._mark(market, price))
             initial: uint256 = 0
             maintenance: uint256 = 0
-            initial, maintenance = self._requirements(market, fixed_math._umul_up(convert(abs(size), uint256), mark))
+            initial, maintenance = self._requirements(market, notional)
             health.initial_margin += initial
             health.maintenance_margin += maintenance
+            health.transfer_margin += fixed_math._umul_up(notional, self.market_config[market].transfer_margin_ratio)
             health.position_count += 1
             if maintenance > health.largest_requirement:
                 health.largest_requirement = maintenance
@@ -958,6 +1192,11 @@ def _liquidate(account: address, keeper: address, strict: bool) -> uint256:
          With `strict` false (batches) an ineligible account returns 0 instead of
          reverting. The rate limit counts notional at the index price; an escalation
          to a full close is counted but never blocked (safety over pacing).
+         A bankrupt account (equity at exit prices below zero) closes every position
+         in this one step, so its realized loss and the waterfall land in the same
+         transaction and the pool is never credited a loss nobody can pay.
+         The keeper is paid after the waterfall: from the account's margin while it
+         is positive, then from the insurance fund, never from nothing.
     """
     health: engine_types.Health = self._health(account, MAX_MARKETS, 0)
     if health.position_count == 0 or health.equity >= convert(health.maintenance_margin, int256):
@@ -967,6 +1206,8 @@ def _liquidate(account: address, keeper: address, strict: bool) -> uint256:
     tier: uint256 = 0
     fraction, tier = self._tier_for(health)
     config: engine_types.LiquidationConfig = self.liquidation_config
+    if health.equity < 0:
+        return self._liquidate_bankrupt(account, keeper, tier)
     if fraction < WAD and block.timestamp < self.last_partial_liquidation[account] + config.cooldown:
         assert not strict, "Liquidation cool-down"
         return 0
@@ -1005,17 +1246,64 @@ def _liquidate(account: address, keeper: address, strict: bool) -> uint256:
             self.last_partial_liquidation[account] = block.timestamp
 
     notional: uint256 = fixed_math._umul_up(convert(abs(close_size), uint256), fill.price)
-    reward: uint256 = min(max(fixed_math._umul_up(notional, config.reward_rate), config.reward_floor), config.reward_cap)
-    self.margin[account] -= convert(reward, int256)
-    self.margin[keeper] += convert(reward, int256)
+    if self.open_markets[account] == 0 and self.margin[account] < 0:
+        self._cover_bad_debt(account)
+    reward: uint256 = self._pay_keeper(account, keeper, notional)
     penalty: uint256 = min(fixed_math._umul_up(notional, config.penalty_rate), convert(max(self.margin[account], 0), uint256))
     self.margin[account] -= convert(penalty, int256)
     self.insurance_fund += penalty
     log Liquidated(account=account, market=market, keeper=keeper, size_closed=close_size, price=fill.price, notional=notional, tier=tier, keeper_reward=reward, penalty=penalty, remaining_size=size - close_size)
-
-    if self.open_markets[account] == 0 and self.margin[account] < 0:
-        self._cover_bad_debt(account)
     return convert(abs(close_size), uint256)
+
+
+@internal
+def _liquidate_bankrupt(account: address, keeper: address, tier: uint256) -> uint256:
+    """
+    @dev Close every position of an account with negative equity (at most MAX_MARKETS),
+         then the waterfall, then the keeper. No penalty: nothing is left to take.
+    @return The total size closed (absolute, base units, summed over markets).
+    """
+    closed: uint256 = 0
+    total_notional: uint256 = 0
+    mask: uint256 = self.open_markets[account]
+    for market: uint256 in range(MAX_MARKETS):
+        if mask == 0:
+            break
+        if mask & 1 == 1:
+            index_price: uint256 = self._touch_market(market)
+            self._settle_funding(account, market, index_price)
+            size: int256 = self._positions[account][market].size
+            self._count_rate_limit(market, fixed_math._umul_up(convert(abs(size), uint256), index_price), True)
+            fill: Fill = self._execute(account, market, -size, index_price, False)
+            notional: uint256 = fixed_math._umul_up(convert(abs(size), uint256), fill.price)
+            total_notional += notional
+            closed += convert(abs(size), uint256)
+            reward: uint256 = 0
+            if mask == 1:
+                # the last position: the waterfall, then the keeper
+                if self.margin[account] < 0:
+                    self._cover_bad_debt(account)
+                reward = self._pay_keeper(account, keeper, total_notional)
+            log Liquidated(account=account, market=market, keeper=keeper, size_closed=size, price=fill.price, notional=notional, tier=tier, keeper_reward=reward, penalty=0, remaining_size=0)
+        mask >>= 1
+    return closed
+
+
+@internal
+def _pay_keeper(account: address, keeper: address, notional: uint256) -> uint256:
+    """
+    @dev The keeper reward for `notional` closed, clamped to [floor, cap]: from the
+         account's margin while positive, the rest from the insurance fund.
+    @return What the keeper received.
+    """
+    config: engine_types.LiquidationConfig = self.liquidation_config
+    reward: uint256 = min(max(fixed_math._umul_up(notional, config.reward_rate), config.reward_floor), config.reward_cap)
+    from_margin: uint256 = min(reward, convert(max(self.margin[account], 0), uint256))
+    from_insurance: uint256 = min(reward - from_margin, self.insurance_fund)
+    self.margin[account] -= convert(from_margin, int256)
+    self.insurance_fund -= from_insurance
+    self.margin[keeper] += convert(from_margin + from_insurance, int256)
+    return from_margin + from_insurance
 
 
 @internal
@@ -1041,8 +1329,12 @@ def _count_rate_limit(market: uint256, notional: uint256, force: bool) -> bool:
 @internal
 def _cover_bad_debt(account: address):
     """
-    @dev Waterfall: insurance fund first, then the pool's balance (which may go
-         negative: the pool's value below zero is what auto-deleveraging repairs).
+    @dev Waterfall: insurance fund first, then the pool's balance. The pool's balance
+         goes below zero only here, and only if the account entered its liquidation
+         with a negative realized margin (backed by gains in another market) that the
+         pool has since paid out: loss allocation is then to the LPs (their share value
+         absorbs it, LP withdrawals wait), refilled first by the insurance fund through
+         auto_deleverage and by every later fee and loss. Trader withdrawals never wait.
     """
     bad_debt: uint256 = convert(-self.margin[account], uint256)
     from_insurance: uint256 = min(bad_debt, self.insurance_fund)

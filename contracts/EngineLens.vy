@@ -31,6 +31,7 @@ interface IEngineViews:
     def funding_now(market: uint256) -> (int256, int256): view
     def account_health(account: address) -> engine_types.Health: view
     def margin(account: address) -> int256: view
+    def settlement_price(market: uint256) -> uint256: view
 
 
 ENGINE: public(immutable(IEngineViews))
@@ -45,11 +46,14 @@ def __init__(engine: address):
 @external
 def unrealized_pnl(account: address, market: uint256) -> int256:
     """
-    @notice PnL of the position at the mark price since it was last realized.
+    @notice PnL of the position at its exit price (what closing it now would fill at)
+            since it was last realized, before the max-PnL-to-pool cap.
+    @param account The position's owner.
+    @param market The market id.
     """
     self._check_market(market)
     position: engine_types.Position = staticcall ENGINE.position(account, market)
-    return pricing._pnl(position.size, staticcall ENGINE.mark_price(market), position.entry_price)
+    return pricing._pnl(position.size, self._exit_price(market, position.size), position.entry_price)
 
 
 @view
@@ -107,7 +111,9 @@ def trade_fee(market: uint256, size_delta: int256) -> uint256:
 @external
 def equity(account: address) -> int256:
     """
-    @notice Margin + unrealized PnL at mark - pending funding, over all positions.
+    @notice Margin + unrealized PnL at exit prices (under the PnL cap) - pending funding,
+            over all positions.
+    @param account The account.
     """
     return (staticcall ENGINE.account_health(account)).equity
 
@@ -202,9 +208,15 @@ def maintenance_amount(market: uint256, bracket: uint256) -> uint256:
 def liquidation_price(account: address, market: uint256) -> uint256:
     """
     @notice Index price at which the account would reach maintenance, other markets,
-            the skew premium and funding held fixed; 0 if no such price exists.
-    @dev Solves equity(m) = MM_other + rate_b * |s| * m - amount_b over the mark m in
-         each bracket b and keeps the solution whose notional lies in that bracket.
+            the skew premium and funding held fixed; 0 if no such price exists (a
+            long with too little leverage to be liquidated, a flat account).
+    @param account The account.
+    @param market The market id.
+    @dev The position is valued at its exit price e and its requirement at the mark m,
+         both proportional to the index: with x = new index / index, solve
+         E0 + s e (x - 1) = MM_other + rate_b |s| m x - amount_b in each bracket b and
+         keep the solution whose notional lies in that bracket. Profit above the
+         PnL cap is ignored (the cap only binds in profit, far from liquidation).
     """
     self._check_market(market)
     size: int256 = (staticcall ENGINE.position(account, market)).size
@@ -213,12 +225,13 @@ def liquidation_price(account: address, market: uint256) -> uint256:
     health: engine_types.Health = staticcall ENGINE.account_health(account)
     mark: int256 = convert(staticcall ENGINE.mark_price(market), int256)
     index: int256 = convert(staticcall ENGINE.index_price(market), int256)
+    exit_value: int256 = size * convert(self._exit_price(market, size), int256) // IWAD
     brackets: DynArray[margin_brackets.MarginBracket, margin_brackets.MAX_BRACKETS] = staticcall ENGINE.brackets_of(market)
     multiplier: int256 = IWAD
     if (staticcall ENGINE.risk_config(market)).apply_to_maintenance:
         multiplier = convert((staticcall ENGINE.market_state(market)).risk_multiplier, int256)
-    notional_now: uint256 = fixed_math._umul_up(convert(abs(size), uint256), convert(mark, uint256))
-    maintenance_here: int256 = convert(fixed_math._umul_up(margin_brackets._requirement(brackets, notional_now, False), convert(multiplier, uint256)), int256)
+    notional_now: int256 = abs(size) * mark // IWAD
+    maintenance_here: int256 = convert(fixed_math._umul_up(margin_brackets._requirement(brackets, convert(notional_now, uint256), False), convert(multiplier, uint256)), int256)
     maintenance_other: int256 = convert(health.maintenance_margin, int256) - maintenance_here
     floor_notional: int256 = 0
     for i: uint256 in range(margin_brackets.MAX_BRACKETS):
@@ -226,17 +239,28 @@ def liquidation_price(account: address, market: uint256) -> uint256:
             break
         rate: int256 = convert(brackets[i].maintenance_margin_rate, int256) * multiplier // IWAD
         amount: int256 = convert(margin_brackets._maintenance_amount(brackets, i), int256) * multiplier // IWAD
-        denominator: int256 = size - abs(size) * rate // IWAD
-        if denominator != 0:
-            target: int256 = (maintenance_other - amount - health.equity + size * mark // IWAD) * IWAD // denominator
-            ceiling: int256 = max_value(int256)
-            if i + 1 < len(brackets):
-                ceiling = convert(brackets[i].notional_ceiling, int256)
-            target_notional: int256 = abs(size) * target // IWAD
-            if target > 0 and target_notional >= floor_notional and target_notional <= ceiling:
-                return convert(target * index // mark, uint256)
-        floor_notional = convert(brackets[i].notional_ceiling, int256)
+        denominator: int256 = exit_value - rate * notional_now // IWAD
+        numerator: int256 = maintenance_other - amount - health.equity + exit_value
+        ceiling: int256 = max_value(int256)
+        if i + 1 < len(brackets):
+            ceiling = convert(brackets[i].notional_ceiling, int256)
+        # x = numerator / denominator > 0, bounded so that every product below fits
+        if denominator != 0 and (numerator > 0) == (denominator > 0) and abs(numerator) // abs(denominator) < 10**30:
+            x: int256 = numerator * IWAD // denominator
+            target_notional: int256 = notional_now * x // IWAD
+            if x > 0 and target_notional >= floor_notional and target_notional <= ceiling:
+                return convert(index * x // IWAD, uint256)
+        floor_notional = convert(min(brackets[i].notional_ceiling, convert(max_value(int256), uint256)), int256)
     return 0
+
+
+@view
+@internal
+def _exit_price(market: uint256, size: int256) -> uint256:
+    config: engine_types.MarketConfig = staticcall ENGINE.market_config(market)
+    if (staticcall ENGINE.settlement_price(market)) != 0:
+        return staticcall ENGINE.index_price(market)
+    return pricing._exit_price(staticcall ENGINE.index_price(market), self._skew(market), size, config.skew_scale, config.max_premium)
 
 
 @view
@@ -253,8 +277,8 @@ def _check_market(market: uint256):
 
 # ------------------------------------------------------------------ batched scans
 # Added for the cascade replay (vyperp.sim): one call per step gives a keeper the
-# accounts below maintenance and the invariant checker the sums it needs, reading
-# each market's price, mark and funding once instead of once per account.
+# accounts below maintenance and the invariant checker the sums it needs, from the
+# engine's own account_health (one source of truth for equity and requirements).
 
 MAX_SCAN: constant(uint256) = 1024
 MAX_SCAN_MARKETS: constant(uint256) = 16
@@ -272,75 +296,29 @@ struct AccountScan:
     below_maintenance: DynArray[uint256, MAX_SCAN]   # indices (into `accounts`) of liquidatable accounts
 
 
-struct _MarketView:
-    price: uint256
-    mark: uint256
-    cumulative: int256
-    tier_notional: uint256
-    tier_multiplier: uint256
-    multiplier: uint256
-    brackets: DynArray[margin_brackets.MarginBracket, margin_brackets.MAX_BRACKETS]
-
-
 @view
 @external
 def scan_accounts(accounts: DynArray[address, MAX_SCAN]) -> AccountScan:
     """
     @notice Margin and equity sums over `accounts`, and which of them are below
             maintenance (liquidatable), in one call.
-    @dev Equity and maintenance are computed exactly as Engine._health does (same
-         pure modules, the same guarded price, mark and funding-now of each market,
-         read once per market), so an index is listed iff
-         `is_liquidatable(accounts[index])`. Reverts with the oracle reasons.
+    @dev Equity and maintenance are the engine's own account_health (exit prices, the
+         PnL cap), so an index is listed iff `is_liquidatable(accounts[index])` and the
+         lens cannot disagree with the engine. Reverts with the oracle reasons.
     """
     result: AccountScan = empty(AccountScan)
-    views: DynArray[_MarketView, MAX_SCAN_MARKETS] = []
-    count: uint256 = staticcall ENGINE.market_count()
-    for market: uint256 in range(MAX_SCAN_MARKETS):
-        if market >= count:
-            break
-        config: engine_types.MarketConfig = staticcall ENGINE.market_config(market)
-        multiplier: uint256 = WAD
-        if (staticcall ENGINE.risk_config(market)).apply_to_maintenance:
-            multiplier = (staticcall ENGINE.market_state(market)).risk_multiplier
-        views.append(_MarketView(
-            price=staticcall ENGINE.index_price(market),
-            mark=staticcall ENGINE.mark_price(market),
-            cumulative=(staticcall ENGINE.funding_now(market))[0],
-            tier_notional=config.size_tier_notional,
-            tier_multiplier=config.size_tier_multiplier,
-            multiplier=multiplier,
-            brackets=staticcall ENGINE.brackets_of(market),
-        ))
     index: uint256 = 0
     for account: address in accounts:
-        equity: int256 = staticcall ENGINE.margin(account)
-        result.margin_sum += equity
-        mask: uint256 = staticcall IEngineAccounts(ENGINE.address).open_markets(account)
-        if mask != 0:
-            maintenance: uint256 = 0
-            for market: uint256 in range(MAX_SCAN_MARKETS):
-                if mask == 0:
-                    break
-                if mask & 1 == 1:
-                    view_: _MarketView = views[market]
-                    position: engine_types.Position = staticcall ENGINE.position(account, market)
-                    owed: int256 = 0
-                    surcharge: uint256 = 0
-                    owed, surcharge = pricing._funding_owed(position.size, view_.cumulative, position.funding_index, view_.price, view_.tier_notional, view_.tier_multiplier)
-                    equity += pricing._pnl(position.size, view_.mark, position.entry_price) - owed - convert(surcharge, int256)
-                    requirement: uint256 = margin_brackets._requirement(view_.brackets, fixed_math._umul_up(convert(abs(position.size), uint256), view_.mark), False)
-                    if view_.multiplier != WAD:
-                        requirement = fixed_math._umul_up(requirement, view_.multiplier)
-                    maintenance += requirement
-                mask >>= 1
+        result.margin_sum += staticcall ENGINE.margin(account)
+        health: engine_types.Health = staticcall ENGINE.account_health(account)
+        if health.position_count > 0:
             result.with_positions += 1
-            if equity < convert(maintenance, int256):
+            if health.equity < convert(health.maintenance_margin, int256):
                 result.below_maintenance.append(index)
-        if equity > 0:
-            result.positive_equity_sum += equity
+        if health.equity > 0:
+            result.positive_equity_sum += health.equity
         else:
-            result.negative_equity_sum -= equity
+            result.negative_equity_sum -= health.equity
         index += 1
     return result
 
@@ -391,6 +369,7 @@ interface IERC20Balance:
 struct MarketRead:
     state: engine_types.MarketState
     mark: uint256
+    index: uint256                   # the guarded oracle price now (state.last_price is the last accepted)
 
 
 struct StepRead:
@@ -433,7 +412,8 @@ def step_read(accounts: DynArray[address, MAX_SYNC]) -> StepRead:
         if market >= count:
             break
         result.markets.append(MarketRead(state=staticcall ENGINE.market_state(market),
-                                         mark=staticcall ENGINE.mark_price(market)))
+                                         mark=staticcall ENGINE.mark_price(market),
+                                         index=staticcall ENGINE.index_price(market)))
     for account: address in accounts:
         result.margins.append(staticcall ENGINE.margin(account))
         for market: uint256 in range(MAX_SCAN_MARKETS):
@@ -450,50 +430,13 @@ def liquidatable_accounts(accounts: DynArray[address, MAX_BATCH]) -> DynArray[Li
     @notice The accounts of `accounts` below maintenance, with their equity and
             maintenance requirement, in input order.
     @dev Listed iff `is_liquidatable`, with `account_health`'s equity and
-         maintenance_margin; computed as scan_accounts does (each market's guarded
-         price, mark and funding-now read once).
+         maintenance_margin (the engine's own numbers).
     """
     result: DynArray[LiquidationCandidate, MAX_BATCH] = []
-    views: DynArray[_MarketView, MAX_SCAN_MARKETS] = []
-    count: uint256 = staticcall ENGINE.market_count()
-    for market: uint256 in range(MAX_SCAN_MARKETS):
-        if market >= count:
-            break
-        config: engine_types.MarketConfig = staticcall ENGINE.market_config(market)
-        multiplier: uint256 = WAD
-        if (staticcall ENGINE.risk_config(market)).apply_to_maintenance:
-            multiplier = (staticcall ENGINE.market_state(market)).risk_multiplier
-        views.append(_MarketView(
-            price=staticcall ENGINE.index_price(market),
-            mark=staticcall ENGINE.mark_price(market),
-            cumulative=(staticcall ENGINE.funding_now(market))[0],
-            tier_notional=config.size_tier_notional,
-            tier_multiplier=config.size_tier_multiplier,
-            multiplier=multiplier,
-            brackets=staticcall ENGINE.brackets_of(market),
-        ))
     index: uint256 = 0
     for account: address in accounts:
-        mask: uint256 = staticcall IEngineAccounts(ENGINE.address).open_markets(account)
-        if mask != 0:
-            equity: int256 = staticcall ENGINE.margin(account)
-            maintenance: uint256 = 0
-            for market: uint256 in range(MAX_SCAN_MARKETS):
-                if mask == 0:
-                    break
-                if mask & 1 == 1:
-                    view_: _MarketView = views[market]
-                    position: engine_types.Position = staticcall ENGINE.position(account, market)
-                    owed: int256 = 0
-                    surcharge: uint256 = 0
-                    owed, surcharge = pricing._funding_owed(position.size, view_.cumulative, position.funding_index, view_.price, view_.tier_notional, view_.tier_multiplier)
-                    equity += pricing._pnl(position.size, view_.mark, position.entry_price) - owed - convert(surcharge, int256)
-                    requirement: uint256 = margin_brackets._requirement(view_.brackets, fixed_math._umul_up(convert(abs(position.size), uint256), view_.mark), False)
-                    if view_.multiplier != WAD:
-                        requirement = fixed_math._umul_up(requirement, view_.multiplier)
-                    maintenance += requirement
-                mask >>= 1
-            if equity < convert(maintenance, int256):
-                result.append(LiquidationCandidate(index=index, equity=equity, maintenance=maintenance))
+        health: engine_types.Health = staticcall ENGINE.account_health(account)
+        if health.position_count > 0 and health.equity < convert(health.maintenance_margin, int256):
+            result.append(LiquidationCandidate(index=index, equity=health.equity, maintenance=health.maintenance_margin))
         index += 1
     return result

@@ -36,6 +36,8 @@ interface IEngineParameters:
     def set_liquidation_config(config: engine_types.LiquidationConfig, tiers: DynArray[engine_types.LiquidationTier, MAX_TIERS]): nonpayable
     def set_paused(market: uint256, paused: bool): nonpayable
     def reanchor_price(market: uint256): nonpayable
+    def settle_market(market: uint256, price: uint256): nonpayable
+    def set_order_book(new_order_book: address): nonpayable
 
 
 engine: public(address)
@@ -78,6 +80,14 @@ event MarketPaused:
     paused: bool
     guardian: indexed(address)
 
+event OrderBookSet:
+    order_book: address
+
+event MarketSettled:
+    market: indexed(uint256)
+    price: uint256
+    guardian: indexed(address)
+
 event PriceReanchored:
     market: indexed(uint256)
     guardian: indexed(address)
@@ -112,6 +122,18 @@ def set_pool(new_pool: address):
     assert new_pool != empty(address), "Zero address"
     extcall IEngineParameters(self._engine()).set_pool(new_pool)
     log PoolSet(pool=new_pool)
+
+
+@external
+def set_order_book(new_order_book: address):
+    """
+    @notice Bind the delayed-order contract to the engine (once).
+    @param new_order_book The OrderBook contract.
+    """
+    roles._check(roles.Role.ADMIN, "Not admin")
+    assert new_order_book != empty(address), "Zero address"
+    extcall IEngineParameters(self._engine()).set_order_book(new_order_book)
+    log OrderBookSet(order_book=new_order_book)
 
 
 @external
@@ -202,6 +224,19 @@ def reanchor_price(market: uint256):
     roles._check(roles.Role.GUARDIAN, "Not guardian")
     extcall IEngineParameters(self._engine()).reanchor_price(market)
     log PriceReanchored(market=market, guardian=msg.sender)
+
+
+@external
+def settle_market(market: uint256, price: uint256):
+    """
+    @notice Settlement mode for a delisting: the market closes at `price` (no new risk,
+            every position closes there, withdrawals continue).
+    @param market The market id.
+    @param price Settlement price, 1e18 USD.
+    """
+    roles._check(roles.Role.GUARDIAN, "Not guardian")
+    extcall IEngineParameters(self._engine()).settle_market(market, price)
+    log MarketSettled(market=market, price=price, guardian=msg.sender)
 
 
 @view

@@ -21,7 +21,7 @@ struct MarketConfig:
     max_premium: uint256             # bound on |mark / index - 1|
     taker_fee: uint256               # fee on the skew-increasing part of a trade (fraction of notional)
     maker_fee: uint256               # fee on the skew-reducing part
-    max_open_interest: uint256       # per side, base units
+    max_open_interest: uint256       # per side, USD notional at the index price
     interest_rate: int256            # I in F = P + clamp(I - P, -c, c), per 8h
     funding_clamp: uint256           # c
     max_funding_rate: uint256        # cap (and -floor) per 8h
@@ -31,6 +31,12 @@ struct MarketConfig:
     funding_velocity: uint256        # VELOCITY: rate drift per day per unit of premium
     size_tier_notional: uint256      # positions above this notional pay a multiple (0 = off)
     size_tier_multiplier: uint256    # that multiple (>= 1e18)
+    max_open_interest_pool_ratio: uint256  # per side, OI notional <= this x pool balance (0 = off)
+    max_pnl_pool_ratio: uint256      # a side's aggregate profit counts up to this x pool balance (0 = off)
+    adl_pnl_pool_ratio: uint256      # ADL of a side opens when its profit passes this x pool balance (0 = off)
+    transfer_margin_ratio: uint256   # withdrawals keep equity >= this x notional (Hyperliquid's transfer margin)
+    delayed_orders: bool             # risk-increasing trades only as orders filled at a later oracle round
+    order_ttl: uint256               # seconds a delayed order stays executable
 
 struct RiskConfig:
     variance_ewma_weight: uint256    # lambda of the EWMA of squared log-returns (0 = volatility term off)
@@ -75,6 +81,7 @@ struct MarketState:
     paused: bool
     liquidation_window_start: uint256
     liquidation_window_notional: uint256
+    long_sum_size_entry_price: int256  # the longs' part of sum_size_entry_price (unscaled)
 
 struct Position:
     size: int256
@@ -88,6 +95,13 @@ struct Health:
     largest_market: uint256          # market with the largest maintenance requirement
     largest_requirement: uint256
     position_count: uint256
+    transfer_margin: uint256         # sum of transfer_margin_ratio x notional (withdrawals keep equity above it)
+
+struct Order:
+    size_delta: int256               # 0 = no order
+    acceptable_price: uint256        # buys fill at most, sells at least this
+    round_id: uint80                 # oracle round accepted at commit; the fill needs a later one
+    expiry: uint256                  # timestamp after which the order can only be cleared
 
 
 @pure
@@ -96,7 +110,8 @@ def _validate_market_config(config: MarketConfig):
     """
     @dev Reverts "Zero address", "Bad oracle age", "Bad price jump bound", "Bad skew scale",
          "Bad max premium", "Bad fees", "Bad funding cap", "Bad funding parameters",
-         "Unknown funding model", "Bad size tier".
+         "Unknown funding model", "Bad size tier", "Bad open-interest ratio", "Bad PnL ratio",
+         "ADL ratio above PnL cap", "Bad transfer margin", "Bad order TTL".
     """
     assert config.oracle != empty(address), "Zero address"
     assert config.max_oracle_age > 0, "Bad oracle age"
@@ -108,6 +123,11 @@ def _validate_market_config(config: MarketConfig):
     assert config.funding_clamp <= WAD and abs(config.interest_rate) <= fixed_math.IWAD, "Bad funding parameters"
     assert config.funding_model <= funding_models.VELOCITY, "Unknown funding model"
     assert config.size_tier_multiplier <= 10 * WAD and (config.size_tier_notional == 0 or config.size_tier_multiplier >= WAD), "Bad size tier"
+    assert config.max_open_interest_pool_ratio <= 100 * WAD, "Bad open-interest ratio"
+    assert config.max_pnl_pool_ratio <= WAD and config.adl_pnl_pool_ratio <= WAD, "Bad PnL ratio"
+    assert config.max_pnl_pool_ratio == 0 or config.adl_pnl_pool_ratio <= config.max_pnl_pool_ratio, "ADL ratio above PnL cap"
+    assert config.transfer_margin_ratio <= WAD, "Bad transfer margin"
+    assert not config.delayed_orders or (config.order_ttl > 0 and config.order_ttl <= 86400), "Bad order TTL"
 
 
 @pure

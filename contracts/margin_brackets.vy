@@ -10,7 +10,7 @@
 
 import fixed_math
 
-MAX_BRACKETS: constant(uint256) = 4
+MAX_BRACKETS: constant(uint256) = 10  # Binance BTCUSDT lists 10
 
 struct MarginBracket:
     notional_ceiling: uint256        # upper edge of the bracket (USD); the last is open-ended

@@ -74,3 +74,48 @@ def _funding_owed(size: int256, cumulative: int256, position_index: int256, inde
         if fixed_math._umul_up(convert(abs(size), uint256), index_price) > tier_notional:
             surcharge = convert(fixed_math._mul_ceil(owed, convert(tier_multiplier, int256) - fixed_math.IWAD), uint256)
     return (owed, surcharge)
+
+
+@pure
+@internal
+def _exit_price(index_price: uint256, skew: int256, size: int256, skew_scale: uint256, max_premium: uint256) -> uint256:
+    """
+    @notice The price closing a position of `size` at `skew` would fill at now: the
+            average of the mark before and after the close, premium bound included.
+            Health values positions here, never at the mark, so the premium a trade
+            creates is not counted as the trader's gain.
+    """
+    return self._fill_price(index_price, skew, -size, skew_scale, max_premium)
+
+
+@pure
+@internal
+def _side_profit(open_interest: uint256, sum_size_entry: int256, price: uint256, long_side: bool) -> uint256:
+    """
+    @notice A side's aggregate unrealized profit at `price` (0 if the side is at a
+            loss), from its O(1) aggregates; rounded up (against traders).
+    @param open_interest The side's open interest (base units).
+    @param sum_size_entry The side's sum of |size| x entry price (unscaled).
+    @param price The valuation price.
+    @param long_side True for longs (profit = OI x price - sum), false for shorts.
+    """
+    value: int256 = convert(open_interest, int256) * convert(price, int256)
+    profit: int256 = value - sum_size_entry
+    if not long_side:
+        profit = sum_size_entry - value
+    if profit <= 0:
+        return 0
+    return convert(fixed_math._ceil_div(profit, fixed_math.IWAD), uint256)
+
+
+@pure
+@internal
+def _capped_profit(pnl: int256, side_profit: uint256, cap: uint256) -> int256:
+    """
+    @notice GMX v2's max-PnL-to-pool factor: when a side's aggregate profit exceeds
+            `cap`, each profitable position's profit counts pro rata, pnl x cap /
+            side profit, rounded down. Losses are never scaled.
+    """
+    if pnl <= 0 or side_profit <= cap:
+        return pnl
+    return convert(convert(pnl, uint256) * cap // side_profit, int256)

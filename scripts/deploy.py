@@ -45,7 +45,7 @@ if _BIN not in os.environ.get("PATH", "").split(os.pathsep):
     os.environ["PATH"] = _BIN + os.pathsep + os.environ.get("PATH", "")
 
 MANIFEST_VERSION = 1
-CONTRACT_KEYS = ("token", "configurator", "engine", "pool", "lens")
+CONTRACT_KEYS = ("token", "configurator", "engine", "pool", "lens", "order_book")
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -202,7 +202,7 @@ def cli(ecosystem, network, provider, account, params_path, manifest_path, resum
                 handover = True
 
     # Compile (if stale) before the first transaction so compile time is not deploy time.
-    names = ("TestToken", "MockOracle", "MarketConfigurator", "Engine", "LiquidityPool", "EngineLens")
+    names = ("TestToken", "MockOracle", "MarketConfigurator", "Engine", "LiquidityPool", "EngineLens", "OrderBook")
     containers = {name: getattr(project, name) for name in names}
 
     deployed: list[tuple[str, Any]] = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from vyperp import model
 from vyperp.system import System
@@ -41,3 +42,29 @@ def expected_fill(system: System, market: int, size_delta: int) -> tuple[int, in
 
 def events(system: System, name: str) -> list[dict]:
     return [dict(e.args) for e in system.chain.last_receipt.logs if e.name == name]
+
+
+def role_names(system: System) -> dict[str, str]:
+    """address -> role, to compare runs whose addresses differ (another backend, or anvil,
+    where a call bumps the admin's nonce and later contracts land elsewhere)."""
+    names = {v: k for k, v in system.chain.accounts.items()}
+    for role in ("engine", "token", "pool", "lens", "configurator", "order_book"):
+        contract = getattr(system, role, None)
+        if contract is not None:
+            names[contract.address] = role
+    for i, oracle in enumerate(system.oracles):
+        names[oracle.address] = f"oracle{i}"
+    return names
+
+
+def plain(value: Any, names: dict[str, str]) -> Any:
+    """`value` with addresses replaced by role names, structure (named structs too) kept."""
+    if isinstance(value, str):
+        return names.get(value, value)
+    if isinstance(value, tuple) and hasattr(value, "_fields"):   # a named struct
+        return type(value)(*(plain(v, names) for v in value))
+    if isinstance(value, (list, tuple)):
+        return type(value)(plain(v, names) for v in value)
+    if isinstance(value, dict):
+        return {k: plain(v, names) for k, v in value.items()}
+    return value

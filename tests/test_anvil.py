@@ -26,6 +26,7 @@ from typing import Any, Iterator
 
 import pytest
 
+from tests.helpers import plain, role_names
 from vyperp.chain import Chain, ChainError, Reverted
 from vyperp.deploy import deploy_embedded
 from vyperp.node import AnvilNode, AnvilNotFound, find_anvil
@@ -200,25 +201,8 @@ def test_send_many_batches_with_explicit_nonces(rpc: RpcChain) -> None:
 
 
 # ----------------------------------------------------------------------------- System
-def _names(system: System) -> dict[str, str]:
-    """address -> role: contracts deployed after the admin's first call have other
-    addresses on anvil (a call bumps the nonce there, not on the embedded chain)."""
-    names = {v: k for k, v in system.chain.accounts.items()}
-    for role in ("engine", "token", "pool", "lens", "configurator"):
-        names[getattr(system, role).address] = role
-    for i, oracle in enumerate(system.oracles):
-        names[oracle.address] = f"oracle{i}"
-    return names
 
 
-def _plain(value: Any, names: dict[str, str]) -> Any:
-    if isinstance(value, str):
-        return names.get(value, value)
-    if isinstance(value, (list, tuple)):
-        return type(value)(_plain(v, names) for v in value)
-    if isinstance(value, dict):
-        return {k: _plain(v, names) for k, v in value.items()}
-    return value
 
 
 def _push(system: System, market: int, usd: str) -> None:
@@ -312,7 +296,7 @@ def system_scenario(system: System) -> dict[str, Any]:
     out["arrays"] = (system.lens.margins(accounts), system.lens.positions(accounts, BTC),
                      system.lens.accounts_health(accounts))
     out["time"] = chain.time
-    return _plain(out, _names(system))
+    return plain(out, role_names(system))
 
 
 def test_system_on_anvil_matches_embedded(node: AnvilNode) -> None:

@@ -19,6 +19,7 @@ from typing import Any, Iterator
 import pytest
 from hypothesis import settings
 
+from tests.helpers import plain, role_names
 from vyperp.chain import Reverted
 from vyperp.system import MAX_UINT, System
 from vyperp.units import wad
@@ -49,24 +50,8 @@ def _start_time() -> int:
     return (int(chain.blocks.head.timestamp) // 86_400 + 2) * 86_400
 
 
-def _names(system: System) -> dict[str, str]:
-    """address -> role, to compare runs whose addresses differ."""
-    names = {v: k for k, v in system.chain.accounts.items()}
-    for role in ("engine", "token", "pool", "lens", "configurator"):
-        names[getattr(system, role).address] = role
-    for i, oracle in enumerate(system.oracles):
-        names[oracle.address] = f"oracle{i}"
-    return names
 
 
-def _plain(value: Any, names: dict[str, str]) -> Any:
-    if isinstance(value, str):
-        return names.get(value, value)
-    if isinstance(value, (list, tuple)):
-        return type(value)(_plain(v, names) for v in value)
-    if isinstance(value, dict):
-        return {k: _plain(v, names) for k, v in value.items()}
-    return value
 
 
 def scenario(system: System, t0: int) -> dict[str, Any]:
@@ -148,7 +133,7 @@ def scenario(system: System, t0: int) -> dict[str, Any]:
     ledger = system.ledger(accounts)
     out["ledger"] = (ledger.token_balance, ledger.margins, ledger.pool_balance, ledger.insurance_fund)
     out["time"] = chain.time
-    return _plain(out, _names(system))
+    return plain(out, role_names(system))
 
 
 def test_ape_scenario(ape_backend: Any) -> None:
@@ -166,10 +151,10 @@ def test_ape_scenario(ape_backend: Any) -> None:
     assert margins > 0 and pool_balance > 0 and insurance > 0
     assert result["reverts"] == ["Insufficient margin", "Unknown market", "Zero size", "Not admin",
                                  "erc20: transfer amount exceeds balance", "Oracle stale"]
-    # plain python values, as on the pyrevm chain
+    # plain python values in a struct named from the ABI, as on the pyrevm chain
     state = system.engine.market_state(BTC)
-    assert type(state) is tuple and all(type(v) in (int, bool) for v in state)
-    assert state[5] == t0 + 3_600  # last funding time: the close's block time
+    assert isinstance(state, tuple) and all(type(v) in (int, bool) for v in state)
+    assert state.last_funding_time == t0 + 3_600  # the close's block time
     assert system.engine.market_state(BTC) == tuple(state)
     alice = system.chain.accounts["alice"]
     assert system.engine.position(alice, BTC)[0] == 0

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-CONTRACT_KEYS = ("token", "configurator", "engine", "pool", "lens")
+CONTRACT_KEYS = ("token", "configurator", "engine", "pool", "lens", "order_book")
 SYMBOLS = ("BTC", "ETH")
 
 
@@ -60,8 +60,9 @@ def _check_manifest(manifest: dict) -> None:
     assert _is_address(manifest["deployer"]) and manifest["feeder"] == manifest["deployer"]
     assert manifest["vyper_version"].startswith("0.4.3")
     assert manifest["deployed_at"]
-    # 7 deployments, 2 first oracle rounds, bind_engine, set_pool, set_liquidation_config, 2 add_market
-    assert manifest["transactions"] == 14
+    # 8 deployments, 2 first oracle rounds, bind_engine, set_pool, set_liquidation_config,
+    # set_order_book, 2 add_market
+    assert manifest["transactions"] == 16
 
     params = manifest["params"]
     assert params["token_decimals"] == 6

@@ -136,14 +136,14 @@ class Mirror:
     Market state indices follow engine_types.MarketState:
     0 long OI, 1 short OI, 2 cumulative funding, 3 rate, 4 rate EMA, 5 last funding time,
     6 sum size*entry, 7 sum size*funding index, 8 last price, 9 last round, 10 variance EMA,
-    11 risk multiplier, 12 paused, 13 window start, 14 window notional.
+    11 risk multiplier, 12 paused, 13 window start, 14 window notional, 15 longs' sum size*entry.
     """
 
     def __init__(self, system: System, accounts: list[str]):
         e = system.engine
         self.now = system.chain.time
         self.n = int(e.market_count())
-        self.config = [tuple(e.market_config(m)) for m in range(self.n)]
+        self.config = [e.market_config(m) for m in range(self.n)]
         self.state = [list(e.market_state(m)) for m in range(self.n)]
         self.brackets = [[tuple(b) for b in e.brackets_of(m)] for m in range(self.n)]
         self.risk = [tuple(e.risk_config(m)) for m in range(self.n)]
@@ -198,7 +198,7 @@ class Mirror:
 
     def health(self, a: str, touched: int | None = None, touched_price: int = 0) -> dict[str, int]:
         equity = self.margin[a]
-        initial = maintenance = largest = largest_requirement = count = 0
+        initial = maintenance = largest = largest_requirement = count = transfer = 0
         for m in range(self.n):
             size, entry, _ = self.pos[a][m]
             if size == 0:
@@ -210,15 +210,39 @@ class Mirror:
                 cumulative = self.funding_now(m, price)[0]
             mark = self.mark(m, price)
             owed, surcharge = self.owed(a, m, cumulative, price)
-            equity += model.pnl(size, mark, entry) - owed - surcharge
-            im, mm = self.requirements(m, model.umul_up(abs(size), mark))
+            owed = max(owed, -max(self.pool_balance, 0))
+            equity += self.counted_pnl(m, size, entry, price) - owed - surcharge
+            notional = model.umul_up(abs(size), mark)
+            im, mm = self.requirements(m, notional)
             initial += im
             maintenance += mm
+            transfer += model.umul_up(notional, self.config[m].transfer_margin_ratio)
             count += 1
             if mm > largest_requirement:
                 largest_requirement, largest = mm, m
         return dict(equity=equity, initial=initial, maintenance=maintenance, largest_market=largest,
-                    largest_requirement=largest_requirement, count=count)
+                    largest_requirement=largest_requirement, count=count, transfer=transfer)
+
+    def counted_pnl(self, m: int, size: int, entry: int, price: int) -> int:
+        """PnL at the exit price under the PnL-to-pool cap (Engine._health)."""
+        c, s = self.config[m], self.state[m]
+        cap = model.profit_cap(self.pool_balance, c.max_pnl_pool_ratio)
+        return model.position_pnl(size, entry, price, self.skew(m), c.skew_scale, c.max_premium, cap,
+                                  s[15], s[15] - s[6], s[0], s[1])
+
+    def payable(self, m: int, size: int, entry: int, fill: int, price: int) -> int:
+        """The most a fill of the whole position may realize (Engine._payable_profit)."""
+        profit = model.pnl(size, fill, entry)
+        if profit <= 0:
+            return profit
+        c, s = self.config[m], self.state[m]
+        cap = model.profit_cap(self.pool_balance, c.max_pnl_pool_ratio)
+        if cap is not None:
+            mark = self.mark(m, price)
+            side = (model.side_profit(s[0], s[15], mark, True) if size > 0
+                    else model.side_profit(s[1], s[15] - s[6], mark, False))
+            profit = model.capped_profit(profit, side, cap)
+        return min(profit, max(self.pool_balance, 0))
 
     def ratio(self, a: str) -> int:
         """Margin ratio as the tiers read it (0 for non-positive equity)."""
@@ -267,6 +291,8 @@ class Mirror:
         if size == 0 or cumulative == index:
             return
         owed, surcharge = self.owed(a, m, cumulative, price)
+        if owed < 0:
+            owed = max(owed, -max(self.pool_balance, 0))
         self.margin[a] -= owed + surcharge
         self.pool_balance += owed
         self.insurance += surcharge
@@ -280,6 +306,8 @@ class Mirror:
         pnl = model.pnl(old, price, entry)
         s = self.state[m]
         s[6] += new * price - old * entry
+        if old > 0 or new > 0:
+            s[15] += max(new * price, 0) - max(old * entry, 0)
         s[7] += delta * s[2]
         if old > 0:
             s[0] -= old
@@ -297,7 +325,12 @@ class Mirror:
         skew = self.skew(m)
         fill = model.fill_price(price, skew, delta, c[3], c[4])
         fee = model.trade_fee(skew, delta, fill, c[6], c[5]) if charge_fee else 0
+        size, entry, _ = self.pos[a][m]
+        paid = self.payable(m, size, entry, fill, price)
         pnl = self.rebase(a, m, delta, fill)
+        if paid < pnl:
+            self.events.append(("ProfitHaircut", dict(account=a, market=m, profit=pnl, paid=paid)))
+            pnl = paid
         self.margin[a] += pnl - fee
         self.pool_balance -= pnl
         if fee > 0:
@@ -338,6 +371,8 @@ class Mirror:
             raise MirrorRevert("Account not liquidatable")
         fraction, tier = self.tier_for(h)
         reward_rate, reward_floor, reward_cap, penalty_rate, cooldown, min_notional = self.liq[:6]
+        if h["equity"] < 0:
+            return self.liquidate_bankrupt(a, keeper, tier)
         if fraction < WAD and self.now < self.last_partial.get(a, 0) + cooldown:
             raise MirrorRevert("Liquidation cool-down")
         m = h["largest_market"]
@@ -369,18 +404,49 @@ class Mirror:
             else:
                 self.last_partial[a] = self.now
         notional = model.umul_up(abs(close), fill)
-        reward = min(max(model.umul_up(notional, reward_rate), reward_floor), reward_cap)
-        self.margin[a] -= reward
-        self.margin[keeper] += reward
+        if all(p[0] == 0 for p in self.pos[a]) and self.margin[a] < 0:
+            self.cover_bad_debt(a)
+        reward = self.pay_keeper(a, keeper, notional)
         penalty = min(model.umul_up(notional, penalty_rate), max(self.margin[a], 0))
         self.margin[a] -= penalty
         self.insurance += penalty
         event = dict(account=a, market=m, keeper=keeper, size_closed=close, price=fill, notional=notional,
                      tier=tier, keeper_reward=reward, penalty=penalty, remaining_size=size - close)
         self.events.append(("Liquidated", event))
-        if all(p[0] == 0 for p in self.pos[a]) and self.margin[a] < 0:
-            self.cover_bad_debt(a)
         return dict(event, _escalated=escalated)
+
+    def pay_keeper(self, a: str, keeper: str, notional: int) -> int:
+        reward_rate, reward_floor, reward_cap = self.liq[:3]
+        reward = min(max(model.umul_up(notional, reward_rate), reward_floor), reward_cap)
+        from_margin = min(reward, max(self.margin[a], 0))
+        from_insurance = min(reward - from_margin, self.insurance)
+        self.margin[a] -= from_margin
+        self.insurance -= from_insurance
+        self.margin[keeper] += from_margin + from_insurance
+        return from_margin + from_insurance
+
+    def liquidate_bankrupt(self, a: str, keeper: str, tier: int) -> dict[str, Any]:
+        """Negative equity: every position closes in one step, then the waterfall, then the keeper."""
+        held = [m for m in range(self.n) if self.pos[a][m][0] != 0]
+        total = 0
+        event: dict[str, Any] = {}
+        for k, m in enumerate(held):
+            price = self.touch(m)
+            self.settle_funding(a, m, price)
+            size = self.pos[a][m][0]
+            self.count_rate_limit(m, model.umul_up(abs(size), price), True)
+            fill, _, _ = self.execute(a, m, -size, price, False)
+            notional = model.umul_up(abs(size), fill)
+            total += notional
+            reward = 0
+            if k == len(held) - 1:
+                if self.margin[a] < 0:
+                    self.cover_bad_debt(a)
+                reward = self.pay_keeper(a, keeper, total)
+            event = dict(account=a, market=m, keeper=keeper, size_closed=size, price=fill, notional=notional,
+                         tier=tier, keeper_reward=reward, penalty=0, remaining_size=0)
+            self.events.append(("Liquidated", event))
+        return dict(event, _escalated=False)
 
     def cover_bad_debt(self, a: str) -> None:
         bad_debt = -self.margin[a]
@@ -408,42 +474,64 @@ class Mirror:
             value += traders_owe - traders_pnl
         return value
 
+    def adl_side(self, m: int, price: int) -> int:
+        ratio = self.config[m].adl_pnl_pool_ratio
+        if ratio == 0:
+            return 0
+        trigger = max(self.pool_balance, 0) * ratio // WAD
+        s, mark = self.state[m], self.mark(m, price)
+        if model.side_profit(s[0], s[15], mark, True) > trigger:
+            return 1
+        if model.side_profit(s[1], s[15] - s[6], mark, False) > trigger:
+            return -1
+        return 0
+
     def auto_deleverage(self, m: int, candidates: list[str]) -> int:
         value = self.pool_value()
-        if value >= 0:
-            raise MirrorRevert("ADL not needed")
-        deficit = -value
-        from_insurance = min(deficit, self.insurance)
-        if from_insurance:
-            self.insurance -= from_insurance
-            self.pool_balance += from_insurance
-            deficit -= from_insurance
-            self.events.append(("DeficitCoveredByInsurance", dict(amount=from_insurance, remaining_deficit=deficit)))
-            if deficit == 0:
-                return 0
         price = self.touch(m)
+        deficit = 0
+        if value < 0:
+            deficit = -value
+            from_insurance = min(deficit, self.insurance)
+            if from_insurance:
+                self.insurance -= from_insurance
+                self.pool_balance += from_insurance
+                deficit -= from_insurance
+                self.events.append(("DeficitCoveredByInsurance", dict(amount=from_insurance, remaining_deficit=deficit)))
+                if deficit == 0:
+                    return 0
+        elif self.adl_side(m, price) == 0:
+            raise MirrorRevert("ADL not needed")
         previous = 2**255 - 1
         closed = 0
         for a in candidates:
-            if deficit == 0:
+            if value < 0 and deficit == 0:
                 break
-            self.settle_funding(a, m, price)
-            mark = self.mark(m, price)
+            if value >= 0 and self.adl_side(m, price) == 0:
+                break
             size, entry, _ = self.pos[a][m]
-            pnl = model.pnl(size, mark, entry)
-            if pnl <= 0:
-                raise MirrorRevert("ADL candidate not profitable")
-            score = trunc_div(pnl * WAD, max(self.health(a, m, price)["equity"], 1))
+            if size == 0:
+                continue
+            self.settle_funding(a, m, price)
+            c = self.config[m]
+            exit_ = model.exit_price(price, self.skew(m), size, c.skew_scale, c.max_premium)
+            if model.pnl(size, exit_, entry) <= 0:
+                continue
+            score = max(trunc_div(model.pnl(size, exit_, entry) * WAD, max(self.health(a, m, price)["equity"], 1)), 1)
             if score > previous:
                 raise MirrorRevert("ADL candidates not ranked")
-            self.margin[a] += self.rebase(a, m, -size, mark)
-            self.pool_balance -= pnl
-            haircut = min(pnl, deficit)
-            self.margin[a] -= haircut
-            self.pool_balance += haircut
-            self.events.append(("AutoDeleveraged", dict(account=a, market=m, size_closed=size, price=mark,
-                                                         realized_pnl=pnl, haircut=haircut)))
-            deficit -= haircut
+            profit = model.pnl(size, exit_, entry)
+            fill, paid, _ = self.execute(a, m, -size, price, False)
+            haircut = profit - paid
+            taken = min(paid, deficit - haircut, max(self.margin[a], 0)) if deficit > haircut and paid > 0 else 0
+            self.margin[a] -= taken
+            self.pool_balance += taken
+            haircut += taken
+            self.events.append(("AutoDeleveraged", dict(account=a, market=m, size_closed=size, price=fill,
+                                                         realized_pnl=profit, haircut=haircut)))
+            if all(p[0] == 0 for p in self.pos[a]) and self.margin[a] < 0:
+                self.cover_bad_debt(a)
+            deficit -= min(haircut, deficit)
             previous = score
             closed += 1
         return closed
@@ -618,12 +706,14 @@ def test_bad_debt_is_covered_by_insurance_first(system: System) -> None:
     liquidate_checked(system, alice, keeper, [alice, funder, lp])
     (event,) = events(system, "Liquidated")
     realized = model.pnl(ONE, event["price"], entry)
-    bad_debt = -(margin_before + realized - event["keeper_reward"])
+    bad_debt = -(margin_before + realized)       # the keeper is paid after the waterfall
     assert bad_debt > 3_000 * WAD
     assert event["penalty"] == 0
     assert events(system, "BadDebtCovered") == [dict(account=alice, bad_debt=bad_debt, from_insurance=bad_debt,
                                                      from_pool=0)]
-    assert int(system.engine.insurance_fund()) == insurance_before - bad_debt
+    # the keeper's reward came from the insurance fund: the account had nothing left
+    assert event["keeper_reward"] > 0
+    assert int(system.engine.insurance_fund()) == insurance_before - bad_debt - event["keeper_reward"]
     assert int(system.engine.pool_balance()) == pool_before - realized
     assert int(system.engine.margin(alice)) == 0
 
@@ -703,22 +793,22 @@ def test_min_position_notional_forces_full_close(make_system: Callable[..., Syst
     assert event["remaining_size"] == (0 if full else 3 * ONE // 4)
 
 
-@pytest.mark.parametrize("rate_limit", [0.0, 300_000.0], ids=["no-limit", "limit-above-partial"])
+@pytest.mark.parametrize("rate_limit", [0.0, 5_000.0], ids=["no-limit", "limit-above-partial"])
 def test_partial_step_that_does_not_help_escalates_to_full_close(make_system: Callable[..., System],
                                                                  rate_limit: float) -> None:
-    # A shallow market (skew scale 100 BTC) and a 1 % maintenance rate: selling a quarter
-    # of a 10 BTC position costs more in price impact than the quarter's share of equity.
-    # With a rate limit that admits the quarter but not the whole, the escalation is
-    # counted in the window but not blocked.
-    btc = MarketParams(symbol="BTC", initial_price=100_000.0, skew_scale_usd=10_000_000.0, max_premium=0.2,
-                       brackets=(Bracket(float("inf"), 0.02, 0.01),),
+    # A 0.1 BTC position (10,000 USD) with a 1 % maintenance rate and a 50 USD keeper-reward
+    # floor: closing a quarter frees 25 USD of maintenance but charges ~75 USD (reward floor +
+    # penalty), so the partial step would leave the ratio lower and the position closes whole.
+    # (Price impact no longer makes a partial step worse: equity is valued at exit prices, so
+    # the impact of the close is already counted before it.) With a rate limit that admits the
+    # quarter but not the whole, the escalation is counted in the window but not blocked.
+    btc = MarketParams(symbol="BTC", initial_price=100_000.0, brackets=(Bracket(float("inf"), 0.02, 0.01),),
                        rate_limit_window=3600 if rate_limit else 0, rate_limit_notional=rate_limit)
-    system = make_system(params(LiquidationParams(tiers=TIERED, cooldown=600), btc=btc))
+    system = make_system(params(LiquidationParams(tiers=TIERED, cooldown=600, reward_floor=50.0), btc=btc))
     keeper = trader(system, "keeper")
     lp = add_lp(system, 1_000_000)
-    alice = open_position(system, "alice", 60_000, BTC, 10 * ONE)
-    bob = open_position(system, "bob", 60_000, BTC, -10 * ONE)  # skew back to zero
-    accounts = [alice, bob, lp]
+    alice = open_position(system, "alice", 300, BTC, ONE // 10)
+    accounts = [alice, lp]
     answer = answer_below(system, accounts, alice, BTC, 9 * WAD // 10)
     push_answer(system, BTC, answer)
     assert 3 * WAD // 4 <= int(system.lens.margin_ratio(alice)) < WAD  # tier 0: 25 %
@@ -726,14 +816,15 @@ def test_partial_step_that_does_not_help_escalates_to_full_close(make_system: Ca
     assert expected["_escalated"]
     (event,) = events(system, "Liquidated")
     assert event["tier"] == 0
-    assert event["size_closed"] == 10 * ONE and event["remaining_size"] == 0
+    assert event["size_closed"] == ONE // 10 and event["remaining_size"] == 0
     assert system.size_of(alice, BTC) == 0
     assert int(system.engine.last_partial_liquidation(alice)) == 0
     if rate_limit:
         index = answer * ORACLE_SCALE
-        counted = model.umul_up(10 * ONE // 4, index) + model.umul_up(10 * ONE - 10 * ONE // 4, index)
-        assert model.umul_up(10 * ONE // 4, index) <= 300_000 * WAD < counted
-        assert system.engine.market_state(BTC)[14] == counted
+        quarter = model.umul_up(ONE // 10, WAD // 4)
+        counted = model.umul_up(quarter, index) + model.umul_up(ONE // 10 - quarter, index)
+        assert model.umul_up(quarter, index) <= 5_000 * WAD < counted
+        assert system.engine.market_state(BTC).liquidation_window_notional == counted
 
 
 def test_cooldown_between_partial_steps(make_system: Callable[..., System]) -> None:
@@ -898,6 +989,9 @@ def _crash(system: System) -> dict[str, str]:
     After a 20 % drop the long's liquidation leaves ~97k of bad debt, which empties the
     insurance fund and drives the pool's value below zero while the shorts hold ~220k
     of profit."""
+    # the deficit path of the waterfall alone: the PnL-to-pool cap and its ADL trigger off
+    config = system.engine.market_config(BTC)._replace(max_pnl_pool_ratio=0, adl_pnl_pool_ratio=0)
+    system.configurator.set_market_config(BTC, config, sender=system.admin)
     who = {"keeper": trader(system, "keeper"), "lp": add_lp(system, 1_000)}
     who["alice"] = open_position(system, "alice", 105_000, BTC, 10 * ONE)
     who["carol"] = open_position(system, "carol", 100_000, BTC, -8 * ONE)
@@ -966,11 +1060,14 @@ def test_bad_debt_waterfall_then_adl(system: System) -> None:
     def adl(candidates: list[str]) -> None:
         system.engine.auto_deleverage(BTC, [who[c] for c in candidates], sender=keeper)
 
-    for candidates in (["alice"], ["erin"], ["dave", "erin"], ["keeper"]):
-        probe = Mirror(system, accounts)
-        with pytest.raises(MirrorRevert, match="ADL candidate not profitable"):
-            probe.auto_deleverage(BTC, [who[c] for c in candidates])
-        assert_reverts("ADL candidate not profitable", adl, candidates)
+    # a candidate that is flat or not in profit is skipped, not a reason to revert the batch
+    for candidates, closed in ((["alice"], 0), (["erin"], 0), (["keeper"], 0), (["erin", "dave"], 1)):
+        with system.chain.isolate():
+            probe = Mirror(system, accounts)
+            assert probe.auto_deleverage(BTC, [who[c] for c in candidates]) == closed
+            assert system.engine.auto_deleverage(BTC, [who[c] for c in candidates], sender=keeper) == closed
+            probe.assert_events(system)
+            probe.assert_matches(system)
     # bob's profit alone does not cover the deficit, and carol outranks him
     probe = Mirror(system, accounts)
     with pytest.raises(MirrorRevert, match="ADL candidates not ranked"):
@@ -1025,8 +1122,9 @@ def test_adl_with_too_little_profit_reduces_deficit_by_the_haircut(system: Syste
     assert value_after == mirror.pool_value() < 0
     # The deficit shrinks by the haircut and, because closing bob's short moves the skew
     # (and so the mark) toward zero, also by the premium the remaining shorts lose:
-    # skew -10.5 -> -8.5 BTC moves the mark up by 2/20,000 of 80k = 8 USD, times 8.5 BTC.
-    assert value_after - value_before - ev["haircut"] == 68 * WAD
+    # skew -10.5 -> -8.5 BTC moves the mark up by 2/20,000 of 80k = 8 USD, times 8.5 BTC;
+    # and bob closes at his exit price, 4 USD above the mark the pool valued him at, x 2 BTC.
+    assert value_after - value_before - ev["haircut"] == (68 + 8) * WAD
     assert int(system.engine.margin(who["bob"])) == bob_margin  # the whole profit went to the deficit
     assert system.size_of(who["bob"], BTC) == 0
     assert_conserved(system)

@@ -69,7 +69,8 @@ def liquidation_round(system: System, accounts: list[str], keeper: str) -> int:
         mirror = Mirror(system, accounts + [keeper])
         mirrored = mirror.health(account)
         assert health == (mirrored["equity"], mirrored["initial"], mirrored["maintenance"],
-                          mirrored["largest_market"], mirrored["largest_requirement"], mirrored["count"])
+                          mirrored["largest_market"], mirrored["largest_requirement"], mirrored["count"],
+                          mirrored["transfer"])
         try:
             expected = mirror.liquidate(account, keeper)
             reason = None

@@ -115,10 +115,15 @@ def test_canonical_squeeze_keeps_every_invariant() -> None:
     assert report["agents"]["basis"]["entries"] > 0
 
 
-def test_auto_deleveraging_runs_when_the_waterfall_needs_it() -> None:
-    # no insurance and a thin pool: the squeeze leaves the pool in deficit, keepers must ADL
+@pytest.mark.parametrize("bounds", [False, True], ids=["pool-bounds-off", "pool-bounds-on"])
+def test_auto_deleveraging_runs_when_the_waterfall_needs_it(bounds: bool) -> None:
+    # no insurance and a thin pool. With the PnL-to-pool bounds off, the squeeze leaves the
+    # pool in deficit and keepers must ADL it back; with them on (the default), ADL opens on
+    # the PnL-to-pool trigger first and the pool never reaches a deficit.
     doc = tomllib.loads((SCENARIO_DIR / "canonical-squeeze.toml").read_text())
     doc["markets"][0]["params"].update({"insurance_fee_share": 0.0, "penalty_rate": 0.0})
+    if not bounds:
+        doc["markets"][0]["params"].update({"max_pnl_pool_ratio": 0.0, "adl_pnl_pool_ratio": 0.0})
     scenario = parse_scenario(doc)
     config = AgentConfig(lp_capital_per_trader_usd=1_000.0, insurance_per_trader_usd=0.0,
                          lp_drawdown_threshold=(0.9, 0.95))
@@ -126,7 +131,10 @@ def test_auto_deleveraging_runs_when_the_waterfall_needs_it() -> None:
                                        progress=False)
     _assert_invariants_held(report)
     assert report["adl_events"] > 0 and report["adl_haircut"] > 0
-    assert report["adl_pending_steps"] > 0                    # deficits were seen, and repaired by ADL
+    if bounds:
+        assert report["adl_pending_steps"] == 0                # ADL ran before any deficit existed
+    else:
+        assert report["adl_pending_steps"] > 0                 # deficits were seen, and repaired by ADL
     assert replay.read_int(replay.cd_pool_value) >= 0 or replay.read_uint(replay.cd_insurance) > 0
 
 
@@ -222,7 +230,17 @@ def test_screened_evaluation_agrees_with_the_exact_one() -> None:
         exact = book.evaluate(markets, exact=True)
         assert fast.below_maintenance == exact.below_maintenance
         assert fast.negative_equity == exact.negative_equity
-        assert 0 <= fast.positive_equity - exact.positive_equity <= 2 * book.n_markets * len(book)
+        # the bound values positions at the mark; exact values them at their exit prices
+        # under the PnL cap, which is never more (the gap is exactly that valuation's)
+        at_mark = [replace(rules, skew_scale=0) for rules in book.rules]
+        exit_rules, book.rules = book.rules, at_mark
+        try:
+            gap = sum(book.account_value(i, markets)[0] for i in book.holders)
+        finally:
+            book.rules = exit_rules
+        gap -= sum(book.account_value(i, markets)[0] for i in book.holders)
+        assert gap >= 0
+        assert 0 <= fast.positive_equity - exact.positive_equity <= gap + 2 * book.n_markets * len(book)
         assert (fast.margin_sum, fast.long_sizes, fast.short_sizes) == \
             (exact.margin_sum, exact.long_sizes, exact.short_sizes)
         seen["steps"] += 1
@@ -274,8 +292,11 @@ def test_batched_reads_match_the_single_views() -> None:
             chunk = holders[start:start + 256]
             array = word(32) + word_array([book.address_words[i] for i in chunk])
             got = static_tuple_array(replay.chain.call(replay.lens_addr, replay.sel_liquidatable + array), 3)
-            healths = static_tuple_array(replay.chain.call(replay.lens_addr, replay.sel_accounts_health + array), 6)
-            want = [(k, h[0], h[2]) for k, h in enumerate(healths) if h[5] > 0 and h[0] < h[2]]
+            healths = static_tuple_array(replay.chain.call(replay.lens_addr, replay.sel_accounts_health + array),
+                                         replay.health_words)
+            at = replay.health_at
+            e, mm, n = at["equity"], at["maintenance_margin"], at["position_count"]
+            want = [(k, h[e], h[mm]) for k, h in enumerate(healths) if h[n] > 0 and h[e] < h[mm]]
             assert got == want
             seen["liquidatable"] += len(got)
         # the keepers' two paths (accounts_health below CANDIDATES_MIN candidates) agree

@@ -10,6 +10,8 @@ from typing import Iterator
 
 import pytest
 
+from vyperp import model
+
 from tests.conftest import default_params
 from vyperp.chain import Reverted
 from vyperp.system import MAX_UINT, System
@@ -210,9 +212,13 @@ def test_below_initial_margin_boundary(s):
     s.trade(alice, BTC, size)
     assert s.engine.margin(alice) == 10_000 * WAD - fee
     mark = s.engine.mark_price(BTC)
-    equity, initial, maintenance, _, _, count = s.engine.account_health(alice)
-    assert count == 1
-    assert equity == 10_000 * WAD - fee + (size * (mark - price)) // WAD
+    health = s.engine.account_health(alice)
+    equity, initial, maintenance = health.equity, health.initial_margin, health.maintenance_margin
+    assert health.position_count == 1
+    config = s.engine.market_config(BTC)
+    exit_price = model.exit_price(int(s.engine.index_price(BTC)), size, size, config.skew_scale, config.max_premium)
+    assert exit_price <= price                           # the close gives back the premium the open paid
+    assert equity == 10_000 * WAD - fee + model.pnl(size, exit_price, price)
     assert initial == _umul_up(_umul_up(size, mark), WAD // 10)      # 10 % of notional at mark
     assert maintenance == _umul_up(_umul_up(size, mark), WAD // 20)
 

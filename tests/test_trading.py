@@ -46,7 +46,7 @@ def test_mark_price_tracks_skew(system: System, alice: str) -> None:
     assert expected > wad(100_000)
 
 
-def test_increase_realizes_pnl_at_fill_and_resets_entry(system: System, alice: str) -> None:
+def test_increase_realizes_pnl_at_fill_and_resets_entry(system: System, alice: str, lp: str) -> None:
     system.trade(alice, BTC, wad("0.1"))
     size, entry, _ = system.engine.position(alice, BTC)
     system.chain.advance(1)
@@ -184,15 +184,24 @@ def test_lens_matches_engine_books(system: System, alice: str, bob: str) -> None
     system.trade(bob, BTC, -wad("0.1"))
     system.advance(3600)
     system.set_price(BTC, 100_500)
+    config = system.engine.market_config(BTC)
+    state = system.engine.market_state(BTC)
+    skew = state.long_open_interest - state.short_open_interest
     for account in (alice, bob):
         size, entry, funding_index = system.engine.position(account, BTC)
-        mark = system.engine.mark_price(BTC)
-        assert system.lens.unrealized_pnl(account, BTC) == model.pnl(size, mark, entry)
+        exit_price = model.exit_price(system.engine.index_price(BTC), skew, size, config.skew_scale, config.max_premium)
+        assert system.lens.unrealized_pnl(account, BTC) == model.pnl(size, exit_price, entry)
         cumulative, _ = system.engine.funding_now(BTC)
         owed, _ = model.funding_owed(size, cumulative, funding_index, system.engine.index_price(BTC), 0, WAD)
         assert system.lens.pending_funding(account, BTC) == owed
         health = system.engine.account_health(account)
-        assert system.lens.equity(account) == health[0] == system.engine.margin(account) + model.pnl(size, mark, entry) - owed
+        # no LP in this test: the pool's cash is its fees, so profit counts under the PnL cap
+        counted = model.position_pnl(size, entry, system.engine.index_price(BTC), skew, config.skew_scale,
+                                     config.max_premium, model.profit_cap(system.engine.pool_balance(), config.max_pnl_pool_ratio),
+                                     state.long_sum_size_entry_price, state.long_sum_size_entry_price - state.sum_size_entry_price,
+                                     state.long_open_interest, state.short_open_interest)
+        owed = max(owed, -max(system.engine.pool_balance(), 0))
+        assert system.lens.equity(account) == health.equity == system.engine.margin(account) + counted - owed
 
 
 def test_closing_an_underwater_position_sends_the_shortfall_through_the_waterfall(system: System, alice: str, lp: str) -> None:

@@ -50,6 +50,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from . import model
 from .chain.errors import ChainError, Reverted
 
 log = logging.getLogger("vyperp.keeper")
@@ -353,35 +354,58 @@ class Keeper:
         return len(seen), steps, txs, errors
 
     def rank_adl(self, market: int) -> list[str]:
-        """Profitable positions in `market`, by unrealized PnL at the mark / equity, descending."""
+        """Profitable positions in `market`, by unrealized PnL at the exit price / equity,
+        descending (the order Engine.auto_deleverage verifies)."""
         holders = sorted(a for a, ms in self.positions.items() if ms.get(market))
         if not holders:
             return []
-        mark = int(self.engine.mark_price(market))
+        config = self.engine.market_config(market)
+        state = self.engine.market_state(market)
+        settled = int(self.engine.settlement_price(market))
+        index = settled or int(self.engine.index_price(market))
+        skew = int(state.long_open_interest) - int(state.short_open_interest)
         scored = []
         for k in range(0, len(holders), LENS_MAX_BATCH):
             chunk = holders[k:k + LENS_MAX_BATCH]
             for account, pos, health in zip(chunk, self.lens.positions(chunk, market), self.lens.accounts_health(chunk)):
-                size, entry = int(pos[0]), int(pos[1])
-                pnl = (size * (mark - entry)) // WAD
+                size, entry = int(pos.size), int(pos.entry_price)
+                exit_ = index if settled else model.exit_price(index, skew, size, int(config.skew_scale),
+                                                               int(config.max_premium))
+                pnl = model.pnl(size, exit_, entry)
                 if pnl > 0:
-                    scored.append((-(pnl * WAD // max(int(health[0]), 1)), account))
+                    scored.append((-max(pnl * WAD // max(int(health.equity), 1), 1), account))
         scored.sort()
         return [a for _, a in scored]
 
+    def adl_needed(self, market: int) -> bool:
+        """Whether auto_deleverage(market) is open: a pool deficit, or a side's profit above
+        adl_pnl_pool_ratio x pool balance (the engine's own test, through a static call)."""
+        if int(self.engine.pool_value()) < 0:
+            return True
+        ratio = int(self.engine.market_config(market).adl_pnl_pool_ratio)
+        if ratio == 0:
+            return False
+        state = self.engine.market_state(market)
+        mark = int(self.engine.mark_price(market))
+        trigger = max(int(self.engine.pool_balance()), 0) * ratio // WAD
+        short_sum = int(state.long_sum_size_entry_price) - int(state.sum_size_entry_price)
+        longs = model.side_profit(int(state.long_open_interest), int(state.long_sum_size_entry_price), mark, True)
+        shorts = model.side_profit(int(state.short_open_interest), short_sum, mark, False)
+        return max(longs, shorts) > trigger
+
     def deleverage(self) -> tuple[int, int, int]:
-        """auto_deleverage while pool_value() < 0; returns (positions closed, txs, errors)."""
+        """auto_deleverage while it is open (a pool deficit, or a side's profit past the
+        ADL ratio); returns (positions closed, txs, errors)."""
         closed = txs = errors = 0
         for market in range(self.market_count):
             for _attempt in range(4):
-                value = int(self.engine.pool_value())
-                if value >= 0:
-                    return closed, txs, errors
+                if not self.adl_needed(market):
+                    break
                 ranked = self.rank_adl(market)
                 if not ranked:
                     break
-                log.warning("pool value %.2f < 0: auto-deleveraging market %d (%d candidates)", value / WAD,
-                            market, len(ranked))
+                log.warning("pool value %.2f: auto-deleveraging market %d (%d candidates)",
+                            int(self.engine.pool_value()) / WAD, market, len(ranked))
                 for candidates in (ranked[:self.batch_size], ranked[:1]):
                     try:
                         n = int(self.engine.auto_deleverage(market, candidates, sender=self.sender))

@@ -144,3 +144,59 @@ class FundingMarket:
         if timestamp - self.last_time > 0:
             self.cumulative, self.rate = self.now(skew, index_price, timestamp)
             self.last_time = timestamp
+
+
+def exit_price(index_price: int, skew: int, size: int, skew_scale: int, max_premium: int) -> int:
+    """What closing `size` at `skew` would fill at now (pricing._exit_price)."""
+    return fill_price(index_price, skew, -size, skew_scale, max_premium)
+
+
+def side_profit(open_interest: int, sum_size_entry: int, price: int, long_side: bool) -> int:
+    """A side's aggregate unrealized profit at `price`, 0 if at a loss, rounded up (pricing._side_profit)."""
+    value = open_interest * price
+    profit = value - sum_size_entry if long_side else sum_size_entry - value
+    return 0 if profit <= 0 else ceil_div(profit, WAD)
+
+
+def capped_profit(pnl_value: int, side: int, cap: int) -> int:
+    """The max-PnL-to-pool cap: profit x cap / side profit when the side exceeds the cap (pricing._capped_profit)."""
+    if pnl_value <= 0 or side <= cap:
+        return pnl_value
+    return pnl_value * cap // side
+
+
+def profit_cap(pool_balance: int, ratio: int) -> int | None:
+    """ratio x max(pool balance, 0), rounded down; None when the cap is off (ratio 0)."""
+    return None if ratio == 0 else max(pool_balance, 0) * ratio // WAD
+
+
+def position_pnl(size: int, entry: int, index_price: int, skew: int, skew_scale: int, max_premium: int,
+                 cap: int | None, long_sum: int, short_sum: int, long_oi: int, short_oi: int,
+                 settled: bool = False) -> int:
+    """A position's PnL as Engine._health counts it: at its exit price, under the PnL cap.
+
+    `long_sum` / `short_sum` are the sides' sums of |size| x entry (unscaled), `cap` the
+    profit cap (`profit_cap`), `settled` a market in settlement mode (exit = the index).
+    """
+    exit_ = index_price if settled else exit_price(index_price, skew, size, skew_scale, max_premium)
+    value = pnl(size, exit_, entry)
+    if value <= 0 or cap is None:
+        return value
+    mark = index_price if settled else mark_price(index_price, skew, skew_scale, max_premium)
+    side = side_profit(long_oi, long_sum, mark, True) if size > 0 else side_profit(short_oi, short_sum, mark, False)
+    return capped_profit(value, side, cap)
+
+
+def payable_profit(size: int, entry: int, fill: int, mark: int, pool_balance: int, ratio: int,
+                   long_oi: int, short_oi: int, long_sum: int, short_sum: int) -> int:
+    """What a fill of the whole position at `fill` may realize (Engine._payable_profit):
+    a loss in full; a profit under the PnL cap (the side's profit at `mark` before the fill,
+    `ratio` x pool balance), then within the pool's cash."""
+    profit = pnl(size, fill, entry)
+    if profit <= 0:
+        return profit
+    cap = profit_cap(pool_balance, ratio)
+    if cap is not None:
+        side = side_profit(long_oi, long_sum, mark, True) if size > 0 else side_profit(short_oi, short_sum, mark, False)
+        profit = capped_profit(profit, side, cap)
+    return min(profit, max(pool_balance, 0))

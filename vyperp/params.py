@@ -7,15 +7,18 @@ Rates are fractions (0.0005 = 5 bp), money is USD, sizes are coins.
 
 from __future__ import annotations
 
+import json
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from decimal import Decimal
 from typing import Any
 
 from .units import WAD, wad
 
 FUNDING_MODELS = {"linear": 0, "nonlinear": 1, "velocity": 2}
 MAX_UINT = 2**256 - 1
+MAX_BRACKETS = 10          # contracts/margin_brackets.vy
 
 
 @dataclass(frozen=True)
@@ -64,17 +67,34 @@ class MarketParams:
     apply_to_maintenance: bool = False
     rate_limit_window: int = 0
     rate_limit_notional: float = 0.0
+    # pool-depth bounds (the safety issue): 0 turns each off
+    max_open_interest_pool_ratio: float = 0.0   # per side, OI notional <= this x pool balance
+    max_pnl_pool_ratio: float = 0.5             # a side's profit counts up to this x pool balance
+    adl_pnl_pool_ratio: float = 0.45            # ADL of the side opens above this x pool balance
+    transfer_margin_ratio: float = 0.1          # withdrawals keep equity >= this x notional
+    delayed_orders: bool = False                # risk-increasing trades only as delayed orders
+    order_ttl: int = 300                        # seconds a delayed order stays executable
+
+    def __post_init__(self) -> None:
+        if not self.initial_price > 0:
+            raise ValueError(f"{self.symbol}: initial_price must be positive, got {self.initial_price}")
+        if not 1 <= len(self.brackets) <= MAX_BRACKETS:
+            raise ValueError(f"{self.symbol}: 1 to {MAX_BRACKETS} margin brackets, got {len(self.brackets)}")
+
+    def skew_scale(self) -> int:
+        """skew_scale_usd in coins at initial_price (1e18 base units), exact for any price."""
+        return wad(self.skew_scale_usd) * WAD // wad(self.initial_price)
 
     def config_struct(self, oracle: str) -> tuple:
-        """The MarketConfig tuple, in struct field order."""
-        skew_scale = wad(self.skew_scale_usd) // int(self.initial_price)
-        max_oi = wad(self.max_open_interest_usd) // int(self.initial_price)
+        """The MarketConfig tuple, in struct field order (see contracts/engine_types.vy)."""
         return (
-            oracle, self.max_oracle_age, wad(self.max_price_jump), skew_scale, wad(self.max_premium),
-            wad(self.taker_fee), wad(self.maker_fee), max_oi, wad(self.interest_rate),
+            oracle, self.max_oracle_age, wad(self.max_price_jump), self.skew_scale(), wad(self.max_premium),
+            wad(self.taker_fee), wad(self.maker_fee), wad(self.max_open_interest_usd), wad(self.interest_rate),
             wad(self.funding_clamp), wad(self.max_funding_rate), FUNDING_MODELS[self.funding_model],
             wad(self.nonlinear_threshold), wad(self.nonlinear_coefficient), wad(self.funding_velocity),
             wad(self.size_tier_notional), wad(self.size_tier_multiplier),
+            wad(self.max_open_interest_pool_ratio), wad(self.max_pnl_pool_ratio), wad(self.adl_pnl_pool_ratio),
+            wad(self.transfer_margin_ratio), self.delayed_orders, self.order_ttl,
         )
 
     def brackets_struct(self) -> list[tuple[int, int, int]]:
@@ -136,6 +156,23 @@ EXCHANGE_BRACKETS = (
 """Brackets in the shape exchanges publish (larger notional, less leverage)."""
 
 
+def binance_brackets(path: str | Path, symbol: str = "BTCUSDT") -> tuple[Bracket, ...]:
+    """A Binance `GET /fapi/v1/leverageBracket` response as marginal brackets: maintenance
+    rate `maintMarginRatio`, initial rate 1 / `initialLeverage`, ceiling `notionalCap`
+    (the last open-ended). Marginal rates reproduce Binance's `notional x rate - cum`
+    maintenance exactly (its `cum` is the marginal form's offset)."""
+    rows = json.loads(Path(path).read_text())
+    entry = next((r for r in rows if r.get("symbol") == symbol), None)
+    if entry is None:
+        raise ValueError(f"{path}: no {symbol} entry")
+    out = []
+    table = sorted(entry["brackets"], key=lambda b: float(b["notionalFloor"]))
+    for i, b in enumerate(table):
+        ceiling = float("inf") if i == len(table) - 1 else float(b["notionalCap"])
+        out.append(Bracket(ceiling, float(Decimal(1) / Decimal(b["initialLeverage"])), float(b["maintMarginRatio"])))
+    return tuple(out)
+
+
 def _coerce(cls: type, data: dict[str, Any], where: str) -> Any:
     known = {f.name: f for f in fields(cls)}
     kwargs: dict[str, Any] = {}
@@ -187,6 +224,6 @@ def load_params(path: str | Path) -> ProtocolParams:
 
 
 __all__ = [
-    "Bracket", "EXCHANGE_BRACKETS", "FUNDING_MODELS", "LiquidationParams", "MarketParams",
+    "Bracket", "EXCHANGE_BRACKETS", "MAX_BRACKETS", "binance_brackets", "FUNDING_MODELS", "LiquidationParams", "MarketParams",
     "ProtocolParams", "TIERED", "Tier", "WAD", "liquidation_params", "load_params", "market_params",
 ]

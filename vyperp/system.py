@@ -44,6 +44,7 @@ class System:
         self.token = protocol.token
         self.pool = protocol.pool
         self.lens = protocol.lens
+        self.order_book = protocol.order_book
         self.configurator = protocol.configurator
         self.oracles = protocol.oracles
         self.admin = protocol.admin

@@ -13,6 +13,7 @@ use eth-abi. Addresses are always returned checksummed.
 
 from __future__ import annotations
 
+from collections import namedtuple
 from functools import lru_cache
 from typing import Any, Callable
 
@@ -303,6 +304,58 @@ def make_decoder(types: list[str], unwrap: bool = True) -> Decoder:
 
 
 # --------------------------------------------------------------------------
+# named structs: one namedtuple type per ABI struct, built once
+
+
+def _struct_name(param: dict[str, Any]) -> str:
+    internal = param.get("internalType", "") or ""
+    name = internal.split()[-1].split(".")[-1].split("[")[0] if internal else ""
+    return name if name.isidentifier() else "Struct"
+
+
+def _namer(param: dict[str, Any]) -> Callable[[Any], Any] | None:
+    """A function turning a decoded value of `param` into named tuples (None: nothing to name)."""
+    t: str = param["type"]
+    if not t.startswith("tuple"):
+        return None
+    components = param.get("components", [])
+    names = [c.get("name", "") or f"field{i}" for i, c in enumerate(components)]
+    if not all(n.isidentifier() for n in names):
+        return None
+    cls = namedtuple(_struct_name(param), names, rename=True)  # type: ignore[misc]
+    subs = [_namer(c) for c in components]
+
+    def name_struct(value: Any) -> Any:
+        return cls(*[f(v) if f is not None else v for f, v in zip(subs, value)])
+
+    if t == "tuple":
+        return name_struct
+    depth = t.count("[")
+
+    def name_array(value: Any, level: int = depth) -> Any:
+        if level == 0:
+            return name_struct(value)
+        return [name_array(v, level - 1) for v in value]
+
+    return name_array
+
+
+def named_decoder(outputs: list[dict[str, Any]], decode: Decoder) -> Decoder:
+    """Wrap `decode` so that struct outputs come back as named tuples (positions still work)."""
+    namers = [_namer(p) for p in outputs]
+    if not any(namers):
+        return decode
+    if len(outputs) == 1:
+        (only,) = namers
+        return lambda data: only(decode(data))  # type: ignore[misc]
+
+    def decode_named(data: bytes) -> tuple[Any, ...]:
+        return tuple(f(v) if f is not None else v for f, v in zip(namers, decode(data)))
+
+    return decode_named
+
+
+# --------------------------------------------------------------------------
 # functions, events, contract types
 
 
@@ -338,7 +391,7 @@ class FunctionSpec:
         self.is_view = mut in ("view", "pure")
         self.is_payable = mut == "payable"
         self.encode_args: Encoder = make_encoder(self.input_types)
-        self.decode_output: Decoder = make_decoder(self.output_types)
+        self.decode_output: Decoder = named_decoder(abi.get("outputs", []), make_decoder(self.output_types))
 
     def calldata(self, args: tuple[Any, ...] | list[Any]) -> bytes:
         """Selector + encoded arguments."""
@@ -433,3 +486,54 @@ class ContractType:
                 raise ABIError(f"{self.name} has no constructor but got {len(args)} arguments")
             return b""
         return self.constructor.calldata(args)
+
+
+# --------------------------------------------------------------------------
+# static layouts: word offsets of named struct fields (for raw fast paths)
+
+
+def static_words(param: dict[str, Any]) -> int:
+    """Words a static ABI value occupies inline (raises ABIError for a dynamic type)."""
+    t = parse(canonical_type(param))
+    if t.is_dynamic:
+        raise ABIError(f"{param.get('name', '?')}: {canonical_type(param)} is dynamic")
+    return _static_decoder(t)[0]  # type: ignore[index]
+
+
+def static_layout(param: dict[str, Any], prefix: str = "") -> dict[str, int]:
+    """``{"state.last_price": byte offset, ...}`` of every field of a static struct,
+    nested names joined by dots, taken from the ABI's component names (never by hand)."""
+    out: dict[str, int] = {}
+    offset = 0
+    for component in param.get("components", []):
+        name = prefix + component["name"]
+        if component["type"] == "tuple":
+            for sub, at in static_layout(component, name + ".").items():
+                out[sub] = offset + at
+        else:
+            out[name] = offset
+        offset += static_words(component) * 32
+    return out
+
+
+def output_param(contract_type: "ContractType", function: str, *path: str) -> dict[str, Any]:
+    """The ABI parameter of `function`'s (single) output, or of a component reached by
+    `path` (struct field names; a dynamic array's element is reached through its field)."""
+    specs = contract_type.by_name.get(function)
+    if not specs:
+        raise ABIError(f"{contract_type.name} has no function {function!r}")
+    outputs = specs[0].abi.get("outputs", [])
+    if len(outputs) != 1:
+        raise ABIError(f"{function} has {len(outputs)} outputs, expected one")
+    param = outputs[0]
+    for name in path:
+        by_name = {c["name"]: c for c in param.get("components", [])}
+        if name not in by_name:
+            raise ABIError(f"{function}: no field {name!r} (fields: {', '.join(by_name)})")
+        param = by_name[name]
+    return param
+
+
+def element_words(param: dict[str, Any]) -> int:
+    """Words one element of a static struct (or of an array of such structs) occupies."""
+    return sum(static_words(c) for c in param.get("components", []))

@@ -193,16 +193,17 @@ class ProtocolMachine(RuleBasedStateMachine):
         amount = max(margin, 0) // s.precision * share // 100
         balance = s.token.balanceOf(trader)
         ok = self.attempt(lambda: s.engine.withdraw(amount, sender=trader),
-                          {"Zero amount", "Insufficient margin", "Below initial margin", "Pool in deficit",
+                          {"Zero amount", "Insufficient margin", "Below initial margin", "Below transfer margin",
                            "Oracle stale", "Oracle price jump"})
         if ok:
             assert amount * s.precision <= margin, "withdrew more than the realized margin"
             assert s.engine.margin(trader) == margin - amount * s.precision
             assert s.token.balanceOf(trader) == balance + amount
             health = s.engine.account_health(trader)
-            assert health[5] == 0 or health[0] >= health[1], "withdrawal broke initial margin"
-        elif amount * s.precision <= margin and amount > 0 and s.engine.open_markets(trader) == 0 and s.engine.pool_balance() >= 0:
-            raise AssertionError("a withdrawal of free margin with no positions was refused")
+            assert health.position_count == 0 or health.equity >= health.initial_margin, "withdrawal broke initial margin"
+            assert health.position_count == 0 or health.equity >= health.transfer_margin, "withdrawal broke transfer margin"
+        elif amount * s.precision <= margin and amount > 0 and s.engine.open_markets(trader) == 0:
+            raise AssertionError("a withdrawal of its balance by a flat account was refused (frozen)")
 
     @rule(market=st.integers(0, MARKETS - 1), crash_pct=st.integers(12, 20))
     def trader_closes_under_water(self, market: int, crash_pct: int) -> None:
@@ -241,15 +242,16 @@ class ProtocolMachine(RuleBasedStateMachine):
         trader = self.traders[who]
         if not s.engine.open_markets(trader) or not self._prices_ok():
             return
-        free = int(s.lens.free_margin(trader))
+        health = s.engine.account_health(trader)
+        free = int(health.equity) - max(int(health.initial_margin), int(health.transfer_margin))
         margin = int(s.engine.margin(trader))
-        if free <= 0 or margin <= 0 or s.engine.pool_balance() < 0:
+        if free <= 0 or margin <= 0:
             return
         amount = min(free, margin) // s.precision + extra
         if amount == 0:
             return
         ok = self.attempt(lambda: s.engine.withdraw(amount, sender=trader),
-                          {"Below initial margin", "Insufficient margin"})
+                          {"Below initial margin", "Below transfer margin", "Insufficient margin"})
         if extra == 0:
             assert ok, "withdrawing the free margin was refused"
             event("withdrew all free margin")
@@ -346,11 +348,18 @@ class ProtocolMachine(RuleBasedStateMachine):
             owed, surcharge = 0, 0
         fill = model.fill_price(index, view["skew"], delta, view["scale"], view["maxp"])
         fee = model.trade_fee(view["skew"], delta, fill, view["maker"], view["taker"])
-        pnl = model.pnl(position[0], fill, position[1])
         pool_balance = int(s.engine.pool_balance())
+        if owed < 0:
+            owed = max(owed, -max(pool_balance, 0))   # the pool pays funding only from its cash
+        state = s.engine.market_state(market)
+        mark = model.mark_price(index, view["skew"], view["scale"], view["maxp"])
+        pnl = model.payable_profit(position[0], position[1], fill, mark, pool_balance + owed, view["pnl_ratio"],
+                                   state.long_open_interest, state.short_open_interest, state.long_sum_size_entry_price,
+                                   state.long_sum_size_entry_price - state.sum_size_entry_price)
         insurance = int(s.engine.insurance_fund())
         ok = self.attempt(lambda: s.trade(trader, market, delta),
-                          {"Below initial margin", "Max open interest", "Market paused", "Oracle stale", "Oracle price jump"})
+                          {"Below initial margin", "Max open interest", "Market paused", "Oracle stale", "Oracle price jump",
+                           "Account underwater"})
         event(f"trade {kind}: {'ok' if ok else 'reverted'}")
         if not ok:
             return
@@ -366,9 +375,12 @@ class ProtocolMachine(RuleBasedStateMachine):
         assert s.engine.pool_balance() == pool_balance + owed - pnl + fee - to_insurance - (shortfall - from_insurance), \
             "pool balance off-model"
         assert s.engine.position(trader, market)[0] == size + delta
+        assert s.engine.pool_balance() >= 0 or covered, "a trader's close took the pool below zero"
+        health = s.engine.account_health(trader)
         if abs(size + delta) > abs(size) or (size + delta) * size < 0:
-            health = s.engine.account_health(trader)
-            assert health[0] >= health[1], "a risk-increasing trade left the account below initial margin"
+            assert health.equity >= health.initial_margin, "a risk-increasing trade left the account below initial margin"
+        elif health.position_count:
+            assert health.equity >= 0, "a reduction left an underwater account open (only liquidation may)"
 
     @rule()
     def underwater_traders_close(self) -> None:
@@ -506,18 +518,29 @@ class ProtocolMachine(RuleBasedStateMachine):
             return
         if not ok:
             return
-        [liquidation] = self.events("Liquidated")
+        liquidations = self.events("Liquidated")
+        liquidation = liquidations[-1]
         event(f"liquidation tier {liquidation['tier']}")
-        self.touched(liquidation["market"])
+        for step in liquidations:
+            self.touched(step["market"])
+        if health.equity < 0:
+            event("bankrupt account: every position closed in one step")
+            assert s.engine.open_markets(trader) == 0, "a bankrupt account kept a position"
+            assert s.engine.margin(trader) >= 0, "a bankrupt account kept negative margin"
+        else:
+            assert len(liquidations) == 1
         config = s.engine.liquidation_config()
-        reward = liquidation["keeper_reward"]
-        assert config[1] <= reward <= config[2], "keeper reward outside [floor, cap]"
-        assert reward == min(max(model.umul_up(liquidation["notional"], config[0]), config[1]), config[2])
+        reward = sum(step["keeper_reward"] for step in liquidations)
+        formula = min(max(model.umul_up(sum(step["notional"] for step in liquidations), config.reward_rate),
+                          config.reward_floor), config.reward_cap)
+        assert reward <= formula, "keeper reward above its formula / cap"
+        assert reward == formula or health.equity < 0 or s.engine.margin(trader) == 0, \
+            "keeper reward short although the account could pay it"
         assert s.engine.margin(self.keeper) == keeper_margin + reward
         after = s.engine.account_health(trader)
         if liquidation["remaining_size"] != 0:
-            ratio_before = health[0] * WAD // health[2]
-            ratio_after = after[0] * WAD // max(after[2], 1)
+            ratio_before = health.equity * WAD // health.maintenance_margin
+            ratio_after = after.equity * WAD // max(after.maintenance_margin, 1)
             assert ratio_after > ratio_before, "a partial liquidation left the account worse"
 
     @rule()
@@ -535,60 +558,72 @@ class ProtocolMachine(RuleBasedStateMachine):
             for liquidation in liquidations:
                 self.touched(liquidation["market"])
                 reward = liquidation["keeper_reward"]
-                assert reward == min(max(model.umul_up(liquidation["notional"], config[0]), config[1]), config[2]), \
-                    "keeper reward outside its formula / [floor, cap]"
+                assert reward <= config.reward_cap, "keeper reward above its cap"
+                if liquidation["remaining_size"] != 0:  # a partial step on a solvent account pays in full
+                    assert reward == min(max(model.umul_up(liquidation["notional"], config.reward_rate),
+                                             config.reward_floor), config.reward_cap), "keeper reward off its formula"
             assert s.engine.margin(self.keeper) == keeper_margin + sum(e["keeper_reward"] for e in liquidations)
 
     @rule()
     def auto_deleverage(self) -> None:
-        """The waterfall's last step: insurance first, then keeper-ranked profitable positions."""
+        """The waterfall's last step (insurance first, then keeper-ranked profitable
+        positions) and the PnL-to-pool trigger, which opens ADL before any bad debt."""
         s = self.system
         if not self._prices_ok():
             return
-        value = int(s.engine.pool_value())
-        if value >= 0:
-            before = self.books()
-            try:
-                s.engine.auto_deleverage(0, [self.traders[0]], sender=self.keeper)
-                raise AssertionError("ADL ran while the pool was solvent")
-            except Reverted as exc:
-                assert exc.reason == "ADL not needed", exc.reason
-            assert self.books() == before
-            return
-        event("pool in deficit: ADL")
         for market in range(MARKETS):
             value = int(s.engine.pool_value())
-            if value >= 0:
-                break
+            needed = value < 0 or self.adl_side(market) != 0
             candidates = []
             for trader in self.traders:
                 pnl = int(s.lens.unrealized_pnl(trader, market)) if s.size_of(trader, market) else 0
                 if pnl > 0:
-                    equity = max(int(s.engine.account_health(trader)[0]), 1)
-                    candidates.append((pnl * WAD // equity, trader))
-            ordered = [t for _, t in sorted(candidates, key=lambda c: -c[0])]
+                    equity = max(int(s.engine.account_health(trader).equity), 1)
+                    candidates.append((max(pnl * WAD // equity, 1), trader))
+            ordered = [t for _, t in sorted(candidates, key=lambda c: -c[0])] or [self.traders[0]]
+            if not needed:
+                before = self.books()
+                try:
+                    s.engine.auto_deleverage(market, ordered, sender=self.keeper)
+                    raise AssertionError("ADL ran while the pool was solvent and no side past its PnL trigger")
+                except Reverted as exc:
+                    assert exc.reason in {"ADL not needed", "Oracle stale", "Oracle price jump"}, exc.reason
+                assert self.books() == before
+                continue
+            event("ADL: pool deficit" if value < 0 else "ADL: PnL-to-pool trigger")
             insurance = int(s.engine.insurance_fund())
             self.remember_market()
             if not self.attempt(lambda: s.engine.auto_deleverage(market, ordered, sender=self.keeper),
                                 {"ADL candidates not ranked", "Oracle stale", "Oracle price jump"}):
                 continue
+            self.touched(market)
             covered = self.events("DeficitCoveredByInsurance")
-            from_insurance = min(insurance, -value)
+            from_insurance = min(insurance, -value) if value < 0 else 0
             assert covered == ([{"amount": from_insurance, "remaining_deficit": -value - from_insurance}]
-                               if insurance else []), "insurance did not stand first"
-            surcharges = sum(e["to_insurance"] for e in self.events("FundingSettled"))
-            assert int(s.engine.insurance_fund()) == insurance - from_insurance + surcharges
-            remaining = -value - from_insurance
-            if remaining > 0:
-                self.touched(market)
-            deleveraged = self.events("AutoDeleveraged")
-            if deleveraged:
+                               if from_insurance else []), "insurance did not stand first"
+            for e in self.events("AutoDeleveraged"):
                 event("ADL closed positions")
-                assert sum(e["haircut"] for e in deleveraged) <= remaining
-                for e in deleveraged:
-                    assert e["haircut"] == min(e["realized_pnl"], remaining), "haircut off its formula"
-                    remaining -= e["haircut"]
-                    assert s.size_of(e["account"], market) == 0
+                assert 0 <= e["haircut"] <= e["realized_pnl"], "haircut off its bounds"
+                assert s.size_of(e["account"], market) == 0
+                if s.engine.open_markets(e["account"]) == 0:
+                    assert s.engine.margin(e["account"]) >= 0, "ADL left a flat account below zero"
+            assert s.engine.pool_balance() >= 0 or value < 0, "ADL took the pool's balance below zero"
+
+    def adl_side(self, market: int) -> int:
+        """+1 / -1 if that side's profit passes adl_pnl_pool_ratio x pool balance (Engine._adl_side)."""
+        s = self.system
+        ratio = int(s.engine.market_config(market).adl_pnl_pool_ratio)
+        if ratio == 0:
+            return 0
+        state = s.engine.market_state(market)
+        mark = int(s.engine.mark_price(market))
+        trigger = max(int(s.engine.pool_balance()), 0) * ratio // WAD
+        short_sum = state.long_sum_size_entry_price - state.sum_size_entry_price
+        if model.side_profit(state.long_open_interest, state.long_sum_size_entry_price, mark, True) > trigger:
+            return 1
+        if model.side_profit(state.short_open_interest, short_sum, mark, False) > trigger:
+            return -1
+        return 0
 
     @rule(market=st.integers(0, MARKETS - 1), leverage=st.integers(8, 15), crash_pct=st.integers(12, 20))
     def exhaust_pool(self, market: int, leverage: int, crash_pct: int) -> None:
@@ -706,8 +741,9 @@ class ProtocolMachine(RuleBasedStateMachine):
     def _market_view(self, market: int) -> dict[str, int]:
         s = self.system
         config = s.engine.market_config(market)
-        return {"skew": self.skew(market), "scale": config[3], "maxp": config[4], "taker": config[5], "maker": config[6],
-                "tier": config[15], "mult": config[16]}
+        return {"skew": self.skew(market), "scale": config.skew_scale, "maxp": config.max_premium,
+                "taker": config.taker_fee, "maker": config.maker_fee, "tier": config.size_tier_notional,
+                "mult": config.size_tier_multiplier, "pnl_ratio": config.max_pnl_pool_ratio}
 
 
 def _copy(fm: model.FundingMarket) -> model.FundingMarket:

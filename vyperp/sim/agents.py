@@ -49,6 +49,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .. import model
+from .book import MarketNow
 from .chainio import static_tuple_array, word, word_array
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -563,10 +565,12 @@ class Keepers:
                 for k, _equity, maintenance in listed:
                     out.append((chunk[k], maintenance))
                 continue
-            healths = static_tuple_array(r.chain.call(r.lens_addr, r.sel_accounts_health + array), 6)
-            for idx, (equity, _im, maintenance, _lm, _lr, count) in zip(chunk, healths):
-                if count > 0 and equity < maintenance:
-                    out.append((idx, maintenance))
+            healths = static_tuple_array(r.chain.call(r.lens_addr, r.sel_accounts_health + array), r.health_words)
+            at = r.health_at
+            e, mm, count = at["equity"], at["maintenance_margin"], at["position_count"]
+            for idx, health in zip(chunk, healths):
+                if health[count] > 0 and health[e] < health[mm]:
+                    out.append((idx, health[mm]))
         return out
 
     def act(self, step: int, below: list[int]) -> None:
@@ -599,15 +603,17 @@ class Keepers:
 
     # ------------------------------------------------------------------------ ADL
     def deleverage(self, step: int) -> None:
-        """Run auto-deleveraging while the pool's value is negative (insurance goes first, on chain)."""
+        """Run auto-deleveraging while it is open on chain: the pool's value below zero
+        (insurance goes first, on chain) or a side's profit past the PnL-to-pool trigger."""
         if not self.n:
             return
         r = self.r
         for m in range(r.n_markets):
             for _attempt in range(4):
-                if r.read_int(r.cd_pool_value) >= 0:
-                    return
-                ranked = self.rank(m)
+                now = r.read_markets()[m]
+                if r.read_int(r.cd_pool_value) >= 0 and not now.adl_triggered(r.book.rules[m]):
+                    break
+                ranked = self.rank(m, now)
                 if not ranked:
                     break
                 self.stats["adl_calls"] += 1
@@ -615,27 +621,31 @@ class Keepers:
                 r.sync()
                 if sent is None:
                     # the ranking can go stale inside the call: closing one position moves the
-                    # skew, hence the mark and every later candidate's score. Retry one by one.
+                    # skew, hence the exit prices and every later candidate's score. Retry one by one.
                     self.stats["adl_rank_retries"] += 1
                     r.tx.send("adl", self.accounts[0], r.engine_addr, r.adl_calldata(m, ranked[:1]))
                     r.sync()
 
-    def rank(self, market: int) -> list[str]:
-        """Profitable positions in `market`, by unrealized PnL / equity, descending (chain reads)."""
+    def rank(self, market: int, now: MarketNow) -> list[str]:
+        """Profitable positions in `market`, by unrealized PnL at the exit price / equity,
+        descending (the order Engine.auto_deleverage verifies; chain reads)."""
         r = self.r
         book = r.book
-        mark = r.read_uint(r.cd_mark[market])
+        rules = book.rules[market]
+        skew = now.long_oi - now.short_oi
         holders = sorted(i for i in book.holders if book.size[market][i] != 0)
         scored = []
+        e = r.health_at["equity"]
         for start in range(0, len(holders), HEALTH_BATCH):
             chunk = holders[start:start + HEALTH_BATCH]
             data = r.sel_accounts_health + word(32) + word_array([book.address_words[i] for i in chunk])
-            healths = static_tuple_array(r.chain.call(r.lens_addr, data), 6)
+            healths = static_tuple_array(r.chain.call(r.lens_addr, data), r.health_words)
             for idx, health in zip(chunk, healths):
                 size = book.size[market][idx]
-                pnl = (size * (mark - book.entry[market][idx])) // WAD
+                exit_ = model.exit_price(now.index, skew, size, rules.skew_scale, rules.max_premium)
+                pnl = model.pnl(size, exit_, book.entry[market][idx])
                 if pnl > 0:
-                    scored.append((-(pnl * WAD // max(health[0], 1)), idx))
+                    scored.append((-max(pnl * WAD // max(health[e], 1), 1), idx))
         scored.sort()
         return [book.addresses[idx] for _, idx in scored]
 

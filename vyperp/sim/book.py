@@ -62,6 +62,10 @@ class MarketRules:
     tier_notional: int = 0
     tier_multiplier: int = WAD
     apply_to_maintenance: bool = False
+    skew_scale: int = 0                       # 0: value at the mark (tests of the book alone)
+    max_premium: int = 0
+    max_pnl_pool_ratio: int = 0               # the PnL-to-pool cap (0 = off)
+    adl_pnl_pool_ratio: int = 0               # the PnL-to-pool ADL trigger (0 = off)
 
     @property
     def single_rate(self) -> int | None:
@@ -81,6 +85,26 @@ class MarketNow:
     short_oi: int
     multiplier: int
     last_price: int = 0
+    sum_size_entry: int = 0                   # the engine's aggregates (for the side profit)
+    long_sum_size_entry: int = 0
+    pool_balance: int = 0
+
+    def cap(self, rules: "MarketRules") -> int | None:
+        """The side-profit cap in force (None = off)."""
+        return model.profit_cap(self.pool_balance, rules.max_pnl_pool_ratio)
+
+    def adl_triggered(self, rules: "MarketRules") -> bool:
+        """Whether a side's profit passes the ADL trigger (Engine._adl_side != 0)."""
+        if not rules.adl_pnl_pool_ratio:
+            return False
+        trigger = max(self.pool_balance, 0) * rules.adl_pnl_pool_ratio // WAD
+        return max(self.side_profits()) > trigger
+
+    def side_profits(self) -> tuple[int, int]:
+        """(longs' profit, shorts' profit) at the mark, as Engine._side_profit."""
+        short_sum = self.long_sum_size_entry - self.sum_size_entry
+        return (model.side_profit(self.long_oi, self.long_sum_size_entry, self.mark, True),
+                model.side_profit(self.short_oi, short_sum, self.mark, False))
 
 
 @dataclass
@@ -159,7 +183,8 @@ class AccountBook:
         self.sum_short = [0] * n_markets
         self.sum_size_entry = [0] * n_markets
         self.sum_size_findex = [0] * n_markets
-        self._fast = (n_markets == 1 and rules[0].single_rate is not None and not rules[0].tier_notional)
+        self._fast = (n_markets == 1 and rules[0].single_rate is not None and not rules[0].tier_notional
+                      and not rules[0].skew_scale)
 
     # ---------------------------------------------------------------- accounts
     def add(self, address: str) -> int:
@@ -264,11 +289,11 @@ class AccountBook:
             now = markets[m]
             rules = self.rules[m]
             mark = now.mark
-            equity += (size * (mark - self.entry[m][idx])) // WAD
+            equity += self._position_pnl(size, self.entry[m][idx], now, rules)
             owed = -((-(size * (now.cumulative - self.findex[m][idx]))) // WAD)
             if owed > 0 and rules.tier_notional and -((-abs(size) * now.index) // WAD) > rules.tier_notional:
                 owed += -((-(owed * (rules.tier_multiplier - WAD))) // WAD)
-            equity -= owed
+            equity -= max(owed, -max(now.pool_balance, 0))
             notional = -((-abs(size) * mark) // WAD)
             rate = rules.single_rate
             if rate is not None:
@@ -279,6 +304,22 @@ class AccountBook:
                 requirement = -((-requirement * now.multiplier) // WAD)
             maintenance += requirement
         return equity, maintenance
+
+    @staticmethod
+    def _position_pnl(size: int, entry: int, now: MarketNow, rules: MarketRules) -> int:
+        """PnL as Engine._health counts it: at the exit price, under the PnL cap."""
+        if not rules.skew_scale:
+            return (size * (now.mark - entry)) // WAD
+        skew = now.long_oi - now.short_oi
+        exit_ = model.exit_price(now.index, skew, size, rules.skew_scale, rules.max_premium)
+        value = (size * (exit_ - entry)) // WAD
+        if value <= 0:
+            return value
+        cap = now.cap(rules)
+        if cap is None:
+            return value
+        long_profit, short_profit = now.side_profits()
+        return model.capped_profit(value, long_profit if size > 0 else short_profit, cap)
 
     def _float_values(self, markets: list[MarketNow]) -> tuple[np.ndarray, np.ndarray]:
         """(equity, maintenance) of every account slot in USD floats (holders meaningful)."""
@@ -295,7 +336,25 @@ class AccountBook:
             if rules.tier_notional:
                 big = np.abs(size) * (now.index / FWAD) > rules.tier_notional / FWAD
                 owed = owed + np.where((owed > 0) & big, owed * (rules.tier_multiplier / FWAD - 1.0), 0.0)
-            equity += size * (mark - f.entry[m][:n]) - owed
+            if rules.skew_scale:
+                # exit price: index x (1 + (premium(skew) + premium(skew - size)) / 2)
+                index = now.index / FWAD
+                scale = rules.skew_scale / FWAD
+                bound = rules.max_premium / FWAD
+                skew = (now.long_oi - now.short_oi) / FWAD
+                before = min(max(skew / scale, -bound), bound)
+                after = np.clip((skew - size) / scale, -bound, bound)
+                pnl = size * (index * (1.0 + (before + after) / 2.0) - f.entry[m][:n])
+                cap = now.cap(rules)
+                if cap is not None:
+                    long_profit, short_profit = now.side_profits()
+                    factor_long = min(1.0, cap / long_profit) if long_profit > cap else 1.0
+                    factor_short = min(1.0, cap / short_profit) if short_profit > cap else 1.0
+                    factor = np.where(size > 0, factor_long, factor_short)
+                    pnl = np.where(pnl > 0, pnl * factor, pnl)
+            else:
+                pnl = size * (mark - f.entry[m][:n])
+            equity += pnl - owed
             notional = np.abs(size) * mark
             if len(rules.brackets) == 1:
                 # one bracket: clip(notional, 0, inf) * rate, the same floats as the general form

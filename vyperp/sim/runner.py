@@ -34,8 +34,10 @@ from oracles.pricepath import PricePath
 from oracles.scenario import Scenario, load_scenario
 
 from ..chain import Chain
+from ..chain.abi import element_words, output_param, static_layout
 from ..deploy import deploy_embedded
 from ..params import ProtocolParams
+from ..units import wad
 from .agents import AgentConfig, BasisTraders, DirectionalTraders, Keepers, LiquidityProviders
 from .book import AccountBook, MarketNow, MarketRules
 from .chainio import TxSender, address_array, int_array, selector, static_tuple_array, uint_at, word, word_array
@@ -127,7 +129,10 @@ class Replay:
             rules.append(MarketRules(brackets=market.brackets_struct(),
                                      tier_notional=int(market.size_tier_notional * WAD),
                                      tier_multiplier=int(round(market.size_tier_multiplier * WAD)),
-                                     apply_to_maintenance=market.apply_to_maintenance))
+                                     apply_to_maintenance=market.apply_to_maintenance,
+                                     skew_scale=market.skew_scale(), max_premium=wad(market.max_premium),
+                                     max_pnl_pool_ratio=wad(market.max_pnl_pool_ratio),
+                                     adl_pnl_pool_ratio=wad(market.adl_pnl_pool_ratio)))
             self.float_rules.append({
                 "brackets": [(b.notional_ceiling, b.initial_margin_rate, b.maintenance_margin_rate)
                              for b in market.brackets],
@@ -198,11 +203,22 @@ class Replay:
         self.sel_positions = selector(self.lens, "positions")
         self.sel_scan = selector(self.lens, "scan_accounts")
         self.sel_step_read = selector(self.lens, "step_read")
+        # raw fast paths: byte offsets by field name from the ABI, computed once
+        state_param = output_param(self.engine.contract_type, "market_state")
+        self.state_layout = static_layout(state_param)
+        markets_param = output_param(self.lens.contract_type, "step_read", "markets")
+        read_layout = static_layout(markets_param)
+        self.read_layout = {k.removeprefix("state."): v for k, v in read_layout.items()}
+        self.read_stride = element_words(markets_param) * 32
+        health_param = output_param(self.lens.contract_type, "accounts_health")
+        self.health_words = element_words(health_param)
+        self.health_at = {name: at // 32 for name, at in static_layout(health_param).items()}
         self.sel_liquidatable = selector(self.lens, "liquidatable_accounts")
         self.sync_batch = SYNC_POSITIONS // max(self.n_markets, 1)
         self.cd_poke = [self.sel_poke + word(m) for m in range(self.n_markets)]
         self.cd_market_state = [e.market_state.calldata(m) for m in range(self.n_markets)]
         self.cd_mark = [(self.engine_addr, e.mark_price.calldata(m)) for m in range(self.n_markets)]
+        self.cd_index = [(self.engine_addr, e.index_price.calldata(m)) for m in range(self.n_markets)]
         self.cd_pool_value = (self.engine_addr, e.pool_value.calldata())
         self.cd_pool_balance = (self.engine_addr, e.pool_balance.calldata())
         self.cd_insurance = (self.engine_addr, e.insurance_fund.calldata())
@@ -233,18 +249,35 @@ class Replay:
     def read_int(self, target: tuple[str, bytes]) -> int:
         return int.from_bytes(self.chain.call(target[0], target[1])[:32], "big", signed=True)
 
+    def _market_now(self, data: bytes, base: int, state: dict[str, int], mark: int, index: int) -> MarketNow:
+        """A MarketNow from a raw MarketState at `base` (byte offsets by field name)."""
+        fb = int.from_bytes
+
+        def u(name: str) -> int:
+            at = base + state[name]
+            return fb(data[at: at + 32], "big")
+
+        def i(name: str) -> int:
+            at = base + state[name]
+            return fb(data[at: at + 32], "big", signed=True)
+
+        return MarketNow(index=index, mark=mark, cumulative=i("cumulative_funding_per_unit"),
+                         rate=i("funding_rate"), long_oi=u("long_open_interest"),
+                         short_oi=u("short_open_interest"), multiplier=u("risk_multiplier"), last_price=u("last_price"),
+                         sum_size_entry=i("sum_size_entry_price"), long_sum_size_entry=i("long_sum_size_entry_price"))
+
     def read_markets(self) -> list[MarketNow]:
         out = []
         call = self.chain.call
         fb = int.from_bytes
+        pool_balance = self.read_int(self.cd_pool_balance)
         for m in range(self.n_markets):
             state = call(self.engine_addr, self.cd_market_state[m])
             mark = fb(call(*self.cd_mark[m])[:32], "big")
-            out.append(MarketNow(index=fb(state[256:288], "big"), mark=mark,
-                                 cumulative=fb(state[64:96], "big", signed=True),
-                                 rate=fb(state[96:128], "big", signed=True),
-                                 long_oi=fb(state[0:32], "big"), short_oi=fb(state[32:64], "big"),
-                                 multiplier=fb(state[352:384], "big"), last_price=fb(state[256:288], "big")))
+            index = fb(call(*self.cd_index[m])[:32], "big")
+            now = self._market_now(state, 0, self.state_layout, mark, index)
+            now.pool_balance = pool_balance
+            out.append(now)
         return out
 
     def read_globals(self) -> Globals:
@@ -269,17 +302,16 @@ class Replay:
         body = out[32:]                  # StepRead behind its head offset
         g = Globals(token_balance=fb(body[0:32], "big"), pool_balance=fb(body[32:64], "big", signed=True),
                     pool_value=fb(body[64:96], "big", signed=True), insurance=fb(body[96:128], "big"))
-        at = fb(body[128:160], "big")    # markets: MarketRead = (MarketState: 15 words, mark)
+        at = fb(body[128:160], "big")    # markets: MarketRead[] (offsets by field name, from the ABI)
         markets = []
+        read = self.read_layout
+        mark_at, index_at, stride = read["mark"], read["index"], self.read_stride
         for m in range(fb(body[at: at + 32], "big")):
-            base = at + 32 + 512 * m
-            index = fb(body[base + 256: base + 288], "big")
-            markets.append(MarketNow(index=index, mark=fb(body[base + 480: base + 512], "big"),
-                                     cumulative=fb(body[base + 64: base + 96], "big", signed=True),
-                                     rate=fb(body[base + 96: base + 128], "big", signed=True),
-                                     long_oi=fb(body[base: base + 32], "big"),
-                                     short_oi=fb(body[base + 32: base + 64], "big"),
-                                     multiplier=fb(body[base + 352: base + 384], "big"), last_price=index))
+            base = at + 32 + stride * m
+            now = self._market_now(body, base, read, fb(body[base + mark_at: base + mark_at + 32], "big"),
+                                   fb(body[base + index_at: base + index_at + 32], "big"))
+            now.pool_balance = g.pool_balance
+            markets.append(now)
         self.markets = markets
         if head:
             at = fb(body[160:192], "big")
@@ -413,8 +445,9 @@ class Replay:
                 self.sync()
                 # the waterfall's last step: only liquidations (bad debt) can empty the insurance fund
                 liquidated = by_kind.get("liquidate_many", 0) != batches
-                if (liquidated or (g.insurance == 0 and g.pool_value < 0)) and \
-                        self.read_uint(self.cd_insurance) == 0 and self.read_int(self.cd_pool_value) < 0:
+                triggered = any(now.adl_triggered(rules) for now, rules in zip(markets, self.book.rules))
+                if triggered or ((liquidated or (g.insurance == 0 and g.pool_value < 0)) and
+                                 self.read_uint(self.cd_insurance) == 0 and self.read_int(self.cd_pool_value) < 0):
                     self.keepers.deleverage(step)
                 self.lps.act(step, g.pool_value)
                 changed = self.book.take_changed()

@@ -54,7 +54,13 @@ Common to both (replay plumbing, not a design choice under study)
       0.5 leaves room for spot impact on top;
     * ``max_oracle_age = max(3600, 3 * step_seconds)``;
     * ``max_open_interest_usd = 1e11``: the replay does not study open-interest caps unless
-      a scenario sets ``max_open_interest_usd`` itself.
+      a scenario sets ``max_open_interest_usd`` itself;
+    * the pool-depth safety bounds are :class:`vyperp.params.MarketParams`' defaults in both
+      designs (they are the protocol's safety, not a mitigation under study): a side's
+      profit counts up to ``max_pnl_pool_ratio = 0.5`` of the pool's balance, ADL of the
+      side opens past ``adl_pnl_pool_ratio = 0.45``, withdrawals keep equity above
+      ``transfer_margin_ratio = 0.1`` of notional, profit is paid only from the pool's
+      cash. A scenario can set any of them (``0`` turns the ratios off).
 """
 
 from __future__ import annotations
