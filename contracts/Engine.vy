@@ -301,8 +301,8 @@ def _trade(account: address, market: uint256, size_delta: int256, acceptable_pri
     new_size: int256 = old_size + size_delta
     reduces: bool = abs(new_size) < abs(old_size) and (new_size == 0 or (new_size > 0) == (old_size > 0))
     assert reduces or not self.market_state[market].paused, "Market paused"
-    config: engine_types.MarketConfig = self.market_config[market]
-    assert reduces or from_order or not config.delayed_orders, "Delayed orders only"
+    # dev: single fields, never the whole MarketConfig (23 cold slots)
+    assert reduces or from_order or not self.market_config[market].delayed_orders, "Delayed orders only"
 
     fill: Fill = self._execute(account, market, size_delta, index_price, True)
     if size_delta > 0:
@@ -315,9 +315,10 @@ def _trade(account: address, market: uint256, size_delta: int256, acceptable_pri
         if new_size > 0:
             open_interest = self.market_state[market].long_open_interest
         notional: uint256 = fixed_math._umul_up(open_interest, index_price)
-        assert notional <= config.max_open_interest, "Max open interest"
-        if config.max_open_interest_pool_ratio > 0:
-            assert notional <= fixed_math._umul_down(convert(max(self.pool_balance, 0), uint256), config.max_open_interest_pool_ratio), "Max open interest"
+        assert notional <= self.market_config[market].max_open_interest, "Max open interest"
+        pool_ratio: uint256 = self.market_config[market].max_open_interest_pool_ratio
+        if pool_ratio > 0:
+            assert notional <= fixed_math._umul_down(convert(max(self.pool_balance, 0), uint256), pool_ratio), "Max open interest"
         health: engine_types.Health = self._health(account, market, index_price)
         assert health.equity >= convert(health.initial_margin, int256), "Below initial margin"
     elif self.open_markets[account] != 0:
@@ -1248,7 +1249,7 @@ def _liquidate(account: address, keeper: address, strict: bool) -> uint256:
     notional: uint256 = fixed_math._umul_up(convert(abs(close_size), uint256), fill.price)
     if self.open_markets[account] == 0 and self.margin[account] < 0:
         self._cover_bad_debt(account)
-    reward: uint256 = self._pay_keeper(account, keeper, notional)
+    reward: uint256 = self._pay_keeper(account, keeper, notional, config)
     penalty: uint256 = min(fixed_math._umul_up(notional, config.penalty_rate), convert(max(self.margin[account], 0), uint256))
     self.margin[account] -= convert(penalty, int256)
     self.insurance_fund += penalty
@@ -1283,20 +1284,19 @@ def _liquidate_bankrupt(account: address, keeper: address, tier: uint256) -> uin
                 # the last position: the waterfall, then the keeper
                 if self.margin[account] < 0:
                     self._cover_bad_debt(account)
-                reward = self._pay_keeper(account, keeper, total_notional)
+                reward = self._pay_keeper(account, keeper, total_notional, self.liquidation_config)
             log Liquidated(account=account, market=market, keeper=keeper, size_closed=size, price=fill.price, notional=notional, tier=tier, keeper_reward=reward, penalty=0, remaining_size=0)
         mask >>= 1
     return closed
 
 
 @internal
-def _pay_keeper(account: address, keeper: address, notional: uint256) -> uint256:
+def _pay_keeper(account: address, keeper: address, notional: uint256, config: engine_types.LiquidationConfig) -> uint256:
     """
     @dev The keeper reward for `notional` closed, clamped to [floor, cap]: from the
          account's margin while positive, the rest from the insurance fund.
     @return What the keeper received.
     """
-    config: engine_types.LiquidationConfig = self.liquidation_config
     reward: uint256 = min(max(fixed_math._umul_up(notional, config.reward_rate), config.reward_floor), config.reward_cap)
     from_margin: uint256 = min(reward, convert(max(self.margin[account], 0), uint256))
     from_insurance: uint256 = min(reward - from_margin, self.insurance_fund)

@@ -79,6 +79,45 @@ def mutate(names: tuple[str, ...], workers: int, out: Path) -> None:
         raise SystemExit(1)
 
 
+@main.command()
+@click.option("--class", "attack_class", default=None, metavar="NAME",
+              help="Only this class (self-skew, pump-and-close, squeeze-into-pool, withdraw-then-liquidate, "
+                   "oracle-front-run).")
+@click.option("--before-ref", default="f5b5e8f", show_default=True,
+              help="Git ref of the contracts before the safety work (the 'before' column); '' skips it.")
+@click.option("--out", type=click.Path(path_type=Path), default=REPORTS / "attacks.json", show_default=True,
+              help="Where to write the attack report.")
+def attack(attack_class: str | None, before_ref: str, out: Path) -> None:
+    """The attack lab: every scenario under scenarios/attacks/ against the contracts now and
+    before the safety work; writes reports/attacks.json."""
+    from .attacks import AttackError, run_lab
+
+    started = time.time()
+    try:
+        with console.status("running the attack lab ...") as status:
+            report = run_lab(attack_class, before_ref or None, progress=lambda name: status.update(f"attack: {name}"))
+    except AttackError as exc:
+        raise click.ClickException(str(exc)) from exc
+    report["seconds"] = round(time.time() - started, 1)
+    if attack_class is None:   # a partial run never overwrites the full report
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(report, indent=2) + "\n")
+    table = Table(title="attack lab (USD)")
+    for column in ("class", "attacker profit before", "after", "LP loss before", "after", "bound", "frozen", "holds"):
+        table.add_column(column, justify="right" if column not in ("class", "holds") else "left")
+    for row in report["classes"]:
+        b, a = row["before"] or {}, row["after"]
+        table.add_row(row["name"], f"{b.get('attacker_net_profit', 0):,.0f}", f"{a['attacker_net_profit']:,.0f}",
+                      f"{b.get('lp_loss', 0):,.0f}", f"{a['lp_loss']:,.0f}",
+                      "-" if a["lp_loss_bound"] is None else f"{a['lp_loss_bound']:,.0f}",
+                      str(a["flat_accounts_frozen"]), "yes" if row["holds"] else "[red]NO[/red]")
+    console.print(table)
+    console.print(f"{'wrote ' + str(out) if attack_class is None else 'partial run: not written'} "
+                  f"in {report['seconds']} s")
+    if not report["all_hold"]:
+        raise SystemExit(1)
+
+
 # cascade replay (vyperp.sim): `vyperp replay`, `vyperp mitigations`, `vyperp bench-replay`
 from .sim.commands import bench_replay as _bench_replay  # noqa: E402
 from .sim.commands import mitigations as _mitigations  # noqa: E402

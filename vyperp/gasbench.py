@@ -21,11 +21,14 @@ from .params import EXCHANGE_BRACKETS, LiquidationParams, MarketParams, Protocol
 from .system import System
 from .units import wad
 
-DEPLOYABLES = ["Engine", "MarketConfigurator", "LiquidityPool", "EngineLens", "MockOracle", "TestToken"]
+DEPLOYABLES = ["Engine", "MarketConfigurator", "LiquidityPool", "EngineLens", "OrderBook", "MockOracle", "TestToken"]
 
 
-def _params(tiers: bool = False, risk: bool = False) -> ProtocolParams:
+def _params(tiers: bool = False, risk: bool = False, pool_bounds: bool = True) -> ProtocolParams:
     market = MarketParams(symbol="BTC", skew_scale_usd=2_000_000_000.0)
+    if not pool_bounds:   # what the safety work's pool-depth checks cost: the same market without them
+        market = MarketParams(symbol="BTC", skew_scale_usd=2_000_000_000.0, max_pnl_pool_ratio=0.0,
+                              adl_pnl_pool_ratio=0.0, transfer_margin_ratio=0.0)
     if risk:
         market = MarketParams(symbol="BTC", skew_scale_usd=2_000_000_000.0, brackets=EXCHANGE_BRACKETS,
                               variance_ewma_weight=0.06, volatility_weight=1.0, funding_weight=10.0,
@@ -154,6 +157,20 @@ def adl_gas() -> int:
     return probe.gas(lambda: s.engine.auto_deleverage(0, [winner], sender=probe.keeper))
 
 
+def order_gas() -> dict[str, int]:
+    """A delayed order: commit, then (after a new round) the keeper's execution."""
+    probe = GasProbe(_params())
+    s = probe.system
+    config = s.engine.market_config(0)._replace(delayed_orders=True, order_ttl=300)
+    s.configurator.set_market_config(0, config, sender=s.admin)
+    trader = s.new_trader("orderer", 20_000)
+    probe.tick()
+    commit = probe.gas(lambda: s.order_book.commit_order(0, wad("0.1"), 2**256 - 1, sender=trader))
+    probe.tick()
+    execute = probe.gas(lambda: s.order_book.execute_order(trader, 0, sender=probe.keeper))
+    return {"order_commit": commit, "order_execute": execute}
+
+
 def bytecode_sizes() -> dict[str, int]:
     return {name: compile_contract(name).runtime_size for name in DEPLOYABLES}
 
@@ -173,6 +190,11 @@ def measure_all() -> dict[str, object]:
     risk_gas = trading_gas(risk, prefix="risk-")
     gas["open_with_brackets_and_risk_multiplier"] = risk_gas["open"]
     gas["poke_with_ewma"] = risk_gas["poke"]
+    plain = trading_gas(GasProbe(_params(pool_bounds=False)), prefix="plain-")
+    gas["open_without_pool_bounds"] = plain["open"]
+    gas["close_without_pool_bounds"] = plain["close"]
+    gas["withdraw_without_pool_bounds"] = plain["withdraw"]
+    gas.update(order_gas())
     gas.update(tier_gas())
     gas.update(batch_gas())
     gas["adl_step"] = adl_gas()

@@ -26,6 +26,10 @@ GAS_ROWS = [
     ("liquidate_batch_10_per_account", "batch liquidation, 10 accounts (per account)", ""),
     ("liquidate_batch_50_per_account", "batch liquidation, 50 accounts (per account)", ""),
     ("adl_step", "auto-deleveraging step", ""),
+    ("open_without_pool_bounds", "open, the PnL cap / ADL trigger / transfer margin off", ""),
+    ("close_without_pool_bounds", "close, the same", ""),
+    ("order_commit", "delayed order: commit", ""),
+    ("order_execute", "delayed order: execute (keeper, after the next round)", ""),
 ]
 
 
@@ -46,6 +50,48 @@ def gas_table() -> str:
     lines += ["", "| deployable | runtime bytecode |", "| --- | ---: |"]
     for name, size in gas["bytecode_size"].items():
         lines.append(f"| {name} | {size:,} B |")
+    return "\n".join(lines)
+
+
+SAFETY_GAS_ROWS = [("open", "open (new position)"), ("close", "close"), ("liquidate", "liquidation (full close)"),
+                   ("withdraw", "withdraw"), ("deposit", "deposit"), ("adl_step", "auto-deleveraging step")]
+
+
+def safety_gas_table() -> str:
+    """Gas before the safety work (reports/gas_before_safety.json, measured at f5b5e8f) vs now."""
+    before, after = _load("gas_before_safety.json"), _load("gas.json")
+    if before is None or after is None:
+        return "(run `vyperp gas`; reports/gas_before_safety.json holds the figures measured before the safety work)"
+    lines = ["`vyperp gas`, before the safety work (commit f5b5e8f) and now:", "",
+             "| operation | before | after | difference |", "| --- | ---: | ---: | ---: |"]
+    for key, label in SAFETY_GAS_ROWS:
+        if key in before and key in after:
+            diff = after[key] - before[key]
+            lines.append(f"| {label} | {before[key]:,} | {after[key]:,} | {diff:+,} ({diff / before[key]:+.0%}) |")
+    b, a = before["bytecode_size"].get("Engine"), after["bytecode_size"].get("Engine")
+    if b and a:
+        lines.append(f"| Engine runtime bytecode | {b:,} B | {a:,} B | {a - b:+,} B |")
+    return "\n".join(lines)
+
+
+def attacks_table() -> str:
+    report = _load("attacks.json")
+    if report is None:
+        return "(no reports/attacks.json yet: run `vyperp attack`)"
+    lines = [f"`vyperp attack` (before = the contracts at {report['before_ref']}, the same parameters), USD:", "",
+             "| class | market | attacker net profit before / after | LP loss before / after | LP loss bound "
+             "| bad debt before / after | frozen flat accounts before / after | holds |",
+             "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |"]
+    for row in report["classes"]:
+        b, a = row["before"] or {}, row["after"]
+
+        def pair(key: str, fmt: str = "{:,.0f}") -> str:
+            left = fmt.format(b[key]) if key in b else "-"
+            return f"{left} / {fmt.format(a[key])}"
+
+        bound = "-" if a["lp_loss_bound"] is None else f"{a['lp_loss_bound']:,.0f}"
+        lines.append(f"| {row['name']} | {row['market']} | {pair('attacker_net_profit')} | {pair('lp_loss')} | {bound} "
+                     f"| {pair('bad_debt')} | {pair('flat_accounts_frozen', '{:d}')} | {'yes' if row['holds'] else '**no**'} |")
     return "\n".join(lines)
 
 
@@ -142,7 +188,7 @@ def bench_table() -> str:
 
 TABLES: dict[str, Callable[[], str]] = {
     "gas": gas_table, "mitigations": mitigations_table, "speed": speed_table, "mutation": mutation_table,
-    "bench": bench_table,
+    "bench": bench_table, "attacks": attacks_table, "safety-gas": safety_gas_table,
 }
 
 
