@@ -293,7 +293,7 @@ def _trade(account: address, market: uint256, size_delta: int256, acceptable_pri
     """
     @dev trade's body, shared with execute_order (which fills a committed order).
     """
-    assert market < self.market_count, "Unknown market"
+    self._known(market)
     assert size_delta != 0, "Zero size"
     index_price: uint256 = self._touch_market(market)
     self._settle_funding(account, market, index_price)
@@ -337,7 +337,7 @@ def poke(market: uint256):
             Keepers and the feeder call it so the volatility EWMA sees every round.
     @dev Reverts "Unknown market" and the oracle reasons.
     """
-    assert market < self.market_count, "Unknown market"
+    self._known(market)
     self._touch_market(market)
 
 # ================================================================== liquidation
@@ -389,20 +389,14 @@ def auto_deleverage(market: uint256, candidates: DynArray[address, MAX_BATCH]) -
          Reverts "Unknown market", "ADL not needed", "ADL candidates not ranked",
          and the oracle reasons.
     """
-    assert market < self.market_count, "Unknown market"
+    self._known(market)
     pool_value: int256 = self._pool_value()
     index_price: uint256 = self._touch_market(market)
     deficit: uint256 = 0
     if pool_value < 0:
-        deficit = convert(-pool_value, uint256)
-        from_insurance: uint256 = min(deficit, self.insurance_fund)
-        if from_insurance > 0:
-            self.insurance_fund -= from_insurance
-            self.pool_balance += convert(from_insurance, int256)
-            deficit -= from_insurance
-            log DeficitCoveredByInsurance(amount=from_insurance, remaining_deficit=deficit)
-            if deficit == 0:
-                return 0
+        deficit = self._deficit_after_insurance(pool_value)
+        if deficit == 0:
+            return 0
     else:
         assert self._adl_side(market, index_price) != 0, "ADL not needed"
     previous_score: int256 = max_value(int256)
@@ -420,6 +414,91 @@ def auto_deleverage(market: uint256, candidates: DynArray[address, MAX_BATCH]) -
             deficit -= min(haircut, deficit)
             closed += 1
     return closed
+
+
+@external
+def auto_deleverage_pro_rata(market: uint256, candidates: DynArray[address, MAX_BATCH]) -> uint256:
+    """
+    @notice Pro-rata auto-deleveraging (the risk-aware policy of arXiv 2512.01112): while
+            the pool's value is negative, after the insurance fund, every profitable
+            position in `market` keeps its size and loses the same fraction of its profit
+            at exit price, deficit / the market's aggregate profit (its entry price moves
+            toward the exit price; no cash moves), instead of the queue closing the
+            top-ranked positions whole. Anyone may call it.
+    @param market The market whose profitable positions are haircut.
+    @param candidates Accounts holding profitable positions, in any order (one not in
+           profit, or already haircut in this call, is skipped).
+    @return Number of positions haircut.
+    @dev The fraction divides the deficit by the sides' net profit at the mark (a side's
+         losers net against its winners), never more than their gross profit, and each cut
+         is that fraction of the position's profit at the mark, so the cuts cover the
+         deficit, overshooting it by the netting and rounding only. Reverts "Unknown market", "ADL not
+         needed", and the oracle reasons.
+    """
+    self._known(market)
+    pool_value: int256 = self._pool_value()
+    assert pool_value < 0, "ADL not needed"
+    index_price: uint256 = self._touch_market(market)
+    deficit: uint256 = self._deficit_after_insurance(pool_value)
+    mark: uint256 = self._mark(market, index_price)
+    profit: uint256 = self._side_profit(market, mark, True) + self._side_profit(market, mark, False)
+    fraction: uint256 = min(fixed_math._udiv_up(deficit, max(profit, 1)), WAD)
+    cut: uint256 = 0
+    for account: address in candidates:
+        if deficit == 0:
+            break
+        haircut: uint256 = self._haircut(account, market, index_price, mark, fraction)
+        if haircut > 0:
+            deficit -= min(haircut, deficit)
+            cut += 1
+    return cut
+
+
+@internal
+def _deficit_after_insurance(pool_value: int256) -> uint256:
+    """
+    @dev The insurance fund covers what it can of a negative pool value first.
+    @return The deficit left.
+    """
+    deficit: uint256 = convert(-pool_value, uint256)
+    from_insurance: uint256 = min(deficit, self.insurance_fund)
+    if from_insurance > 0:
+        self.insurance_fund -= from_insurance
+        self.pool_balance += convert(from_insurance, int256)
+        deficit -= from_insurance
+        log DeficitCoveredByInsurance(amount=from_insurance, remaining_deficit=deficit)
+    return deficit
+
+
+@internal
+def _haircut(account: address, market: uint256, index_price: uint256, mark: uint256, fraction: uint256) -> uint256:
+    """
+    @dev Cut `fraction` of a profitable position's profit at the mark (what the pool's
+         value counts against it), at most its whole profit at exit price, without
+         closing it or moving cash: its entry price moves toward the price, so the pool's
+         liability falls by the haircut and the position keeps its size and the rest of
+         its profit (unrealized). Rounded against the trader.
+    @return The haircut (0: skipped, not in profit at its exit price).
+    """
+    size: int256 = self._positions[account][market].size
+    if size == 0:
+        return 0
+    entry: uint256 = self._positions[account][market].entry_price
+    exit_price: uint256 = self._exit(market, index_price, size)
+    profit: int256 = pricing._pnl(size, exit_price, entry)
+    if profit <= 0:
+        return 0
+    magnitude: uint256 = convert(abs(size), uint256)
+    cut: uint256 = min(fixed_math._umul_up(convert(pricing._pnl(size, mark, entry), uint256), fraction), convert(profit, uint256))
+    step: uint256 = fixed_math._udiv_up(cut, magnitude)
+    new_entry: uint256 = entry + step
+    if size < 0:
+        new_entry = entry - min(step, entry)
+    self._move_entry_aggregates(market, size, entry, size, new_entry)
+    self._positions[account][market].entry_price = new_entry
+    haircut: uint256 = convert(profit - max(pricing._pnl(size, exit_price, new_entry), 0), uint256)
+    log AutoDeleveraged(account=account, market=market, size_closed=0, price=exit_price, realized_pnl=profit, haircut=haircut)
+    return haircut
 
 
 @view
@@ -522,7 +601,7 @@ def set_pool(new_pool: address):
     @notice Bind the liquidity pool contract (once).
     @dev Reverts "Not configurator", "Pool already set".
     """
-    assert msg.sender == CONFIGURATOR, "Not configurator"
+    self._only_configurator()
     assert self.pool == empty(address), "Pool already set"
     self.pool = new_pool
 
@@ -534,7 +613,7 @@ def set_order_book(new_order_book: address):
     @param new_order_book The OrderBook contract.
     @dev Reverts "Not configurator", "Order book already set".
     """
-    assert msg.sender == CONFIGURATOR, "Not configurator"
+    self._only_configurator()
     assert self.order_book == empty(address), "Order book already set"
     self.order_book = new_order_book
 
@@ -547,7 +626,7 @@ def add_market(config: engine_types.MarketConfig, brackets: DynArray[margin_brac
     @dev Reverts "Not configurator", "Too many markets", "Oracle decimals above 18",
          "Oracle answer not positive", "Oracle stale".
     """
-    assert msg.sender == CONFIGURATOR, "Not configurator"
+    self._only_configurator()
     market: uint256 = self.market_count
     assert market < MAX_MARKETS, "Too many markets"
     oracle_decimals: uint8 = staticcall IAggregatorV3(config.oracle).decimals()
@@ -610,7 +689,7 @@ def set_liquidation_config(config: engine_types.LiquidationConfig, tiers: DynArr
     """
     @dev Reverts "Not configurator".
     """
-    assert msg.sender == CONFIGURATOR, "Not configurator"
+    self._only_configurator()
     self.liquidation_config = config
     self._tiers = tiers
 
@@ -659,9 +738,21 @@ def reanchor_price(market: uint256):
 
 @view
 @internal
-def _check_configurator(market: uint256):
+def _only_configurator():
     assert msg.sender == CONFIGURATOR, "Not configurator"
+
+
+@view
+@internal
+def _known(market: uint256):
     assert market < self.market_count, "Unknown market"
+
+
+@view
+@internal
+def _check_configurator(market: uint256):
+    self._only_configurator()
+    self._known(market)
 
 # ================================================================== views
 # Only what the engine itself needs and keepers read in bulk; the front-end views

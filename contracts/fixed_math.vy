@@ -76,6 +76,15 @@ def _umul_up(a: uint256, b: uint256) -> uint256:
 
 @pure
 @internal
+def _udiv_up(a: uint256, b: uint256) -> uint256:
+    """
+    @notice a / b as a 1e18 fraction, rounded up (b > 0).
+    """
+    return (a * WAD + b - 1) // b
+
+
+@pure
+@internal
 def _clamp(x: int256, low: int256, high: int256) -> int256:
     """
     @notice x limited to [low, high].

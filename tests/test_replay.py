@@ -318,3 +318,21 @@ def test_batched_reads_match_the_single_views() -> None:
         assert decode(topics, data) == spec.decode(topics, data)
         seen["events"] += 1
     assert seen["events"] == 4
+
+
+def test_adl_policies_report_their_overshoot_against_the_minimal_haircut(tmp_path: Path) -> None:
+    """Both ADL policies repair the same deficits with every invariant holding; pro rata
+    (no closes) overshoots the minimal haircut by less than the queue (whose closes fill at
+    exit prices below the mark they were valued at)."""
+    from vyperp.sim.compare import run_adl_policies
+
+    out = tmp_path / "adl.json"
+    result = run_adl_policies(out)
+    assert out.exists()
+    queue, pro_rata = result["policies"]["queue"], result["policies"]["pro-rata"]
+    for run in (queue, pro_rata):
+        assert run["invariant_violations"] == 0
+        assert run["adl_events"] > 0 and run["adl_minimal_haircut"] > 0
+        assert run["adl_overshoot"] == pytest.approx(run["adl_trader_loss"] - run["adl_minimal_haircut"], abs=0.02)
+    assert queue["adl_notional"] > 0 and pro_rata["adl_notional"] == 0     # pro rata closes nothing
+    assert abs(pro_rata["adl_overshoot"]) <= queue["adl_overshoot"]

@@ -434,3 +434,43 @@ def test_prices_of_any_magnitude_are_exact(make_system: Callable[..., System], p
     assert fill == model.fill_price(wad(price), 0, size, config.skew_scale, config.max_premium)
     system.trade(trader, BTC, -size)
     conserved(system, [trader, lp])
+
+
+# ---------------------------------------------------------------- ADL policies
+
+
+def test_pro_rata_adl_cuts_every_profit_by_one_fraction_and_keeps_positions(system: System) -> None:
+    """arXiv 2512.01112's risk-aware rule: instead of closing the top of the queue, every
+    profitable position keeps its size and loses the same fraction of its profit, just
+    enough (up to the netting of a side's losers) to cover the deficit."""
+    from tests.test_liquidation import _crash, liquidate_checked
+
+    who = _crash(system)
+    accounts = list(who.values())
+    system.set_price(BTC, 80_000)
+    liquidate_checked(system, who["alice"], who["keeper"], accounts)
+    value = int(system.engine.pool_value())
+    assert value < 0 and int(system.engine.insurance_fund()) == 0
+    winners = [who[n] for n in ("carol", "bob", "dave")]
+    sizes = {a: system.size_of(a, BTC) for a in winners}
+    entries = {a: int(system.engine.position(a, BTC).entry_price) for a in winners}
+    state = system.engine.market_state(BTC)
+    mark = int(system.engine.mark_price(BTC))
+    short_sum = state.long_sum_size_entry_price - state.sum_size_entry_price
+    profit = (model.side_profit(state.long_open_interest, state.long_sum_size_entry_price, mark, True)
+              + model.side_profit(state.short_open_interest, short_sum, mark, False))
+    fraction = min((-value * WAD + profit - 1) // profit, WAD)
+    assert system.engine.auto_deleverage_pro_rata(BTC, [who["erin"]] + winners, sender=who["keeper"]) == 3
+    cuts = [e.args for e in system.chain.last_receipt.logs if e.name == "AutoDeleveraged"]
+    assert [c["account"] for c in cuts] == winners                 # erin (a losing long) skipped
+    for cut in cuts:
+        account = cut["account"]
+        assert cut["size_closed"] == 0 and system.size_of(account, BTC) == sizes[account]
+        at_mark = model.pnl(sizes[account], mark, entries[account])
+        assert cut["haircut"] >= min(model.umul_up(at_mark, fraction), cut["realized_pnl"])
+    haircut = sum(c["haircut"] for c in cuts)
+    assert haircut >= -value                                       # the deficit is covered ...
+    assert int(system.engine.pool_value()) >= 0
+    assert haircut + value <= haircut // 10                        # ... overshooting it by the netting only
+    conserved(system, accounts)
+    reverts("ADL not needed", system.engine.auto_deleverage_pro_rata, BTC, winners, sender=who["keeper"])

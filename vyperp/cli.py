@@ -119,6 +119,8 @@ def attack(attack_class: str | None, before_ref: str, out: Path) -> None:
 
 
 # cascade replay (vyperp.sim): `vyperp replay`, `vyperp mitigations`, `vyperp bench-replay`
+from .sim.commands import adl_policies as _adl_policies  # noqa: E402
+from .sim.commands import windows as _windows  # noqa: E402
 from .sim.commands import bench_replay as _bench_replay  # noqa: E402
 from .sim.commands import mitigations as _mitigations  # noqa: E402
 from .sim.commands import replay as _replay  # noqa: E402
@@ -126,6 +128,8 @@ from .sim.commands import replay as _replay  # noqa: E402
 main.add_command(_replay)
 main.add_command(_mitigations)
 main.add_command(_bench_replay)
+main.add_command(_adl_policies)
+main.add_command(_windows)
 
 
 @main.command()

@@ -95,6 +95,21 @@ def attacks_table() -> str:
     return "\n".join(lines)
 
 
+def adl_table() -> str:
+    report = _load("adl_policies.json")
+    if report is None:
+        return "(no reports/adl_policies.json yet: run `vyperp adl-policies`)"
+    lines = [f"`vyperp adl-policies` on `{report['scenario']}` ({report['traders']} traders, {report['steps']} steps; "
+             "no insurance, a thin pool, the PnL-to-pool bounds off so that deficits arise), USD:", "",
+             "| policy | minimal haircut | deleveraged traders lost | overshoot | notional closed | bad debt "
+             "| deficit steps |", "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for policy, run in report["policies"].items():
+        lines.append(f"| {policy} | {run['adl_minimal_haircut']:,.0f} | {run['adl_trader_loss']:,.0f} | "
+                     f"{run['adl_overshoot']:,.0f} | {run['adl_notional']:,.0f} | {run['bad_debt']:,.0f} | "
+                     f"{run['adl_pending_steps']} |")
+    return "\n".join(lines)
+
+
 def mitigations_table() -> str:
     report = _load("mitigations.json")
     if report is None:
@@ -188,7 +203,7 @@ def bench_table() -> str:
 
 TABLES: dict[str, Callable[[], str]] = {
     "gas": gas_table, "mitigations": mitigations_table, "speed": speed_table, "mutation": mutation_table,
-    "bench": bench_table, "attacks": attacks_table, "safety-gas": safety_gas_table,
+    "bench": bench_table, "attacks": attacks_table, "safety-gas": safety_gas_table, "adl": adl_table,
 }
 
 

@@ -54,11 +54,13 @@ def fuzz_params() -> ProtocolParams:
     """A small pool and high leverage so cascades, bad debt and ADL are reachable."""
     return ProtocolParams(
         markets=[
-            MarketParams(symbol="BTC", skew_scale_usd=20_000_000.0, brackets=(Bracket(250_000.0, 0.05, 0.025), Bracket(float("inf"), 0.1, 0.05)),
-                         variance_ewma_weight=0.1, volatility_weight=1.0, max_multiplier=2.0, size_tier_notional=200_000.0,
-                         size_tier_multiplier=1.5),
+            MarketParams(symbol="BTC", skew_scale_usd=20_000_000.0,
+                         brackets=(Bracket(250_000.0, 0.05, 0.025), Bracket(float("inf"), 0.1, 0.05)),
+                         variance_ewma_weight=0.1, volatility_weight=1.0, max_multiplier=2.0,
+                         size_tier_notional=200_000.0, size_tier_multiplier=1.5, transfer_margin_ratio=0.08),
             MarketParams(symbol="ETH", initial_price=4_000.0, skew_scale_usd=10_000_000.0, funding_model="velocity",
-                         funding_velocity=2.0, max_funding_rate=0.01),
+                         funding_velocity=2.0, max_funding_rate=0.01, transfer_margin_ratio=0.12,
+                         max_open_interest_pool_ratio=20.0),
         ],
         liquidation=LiquidationParams(tiers=TIERED, cooldown=300, reward_floor=2.0, reward_cap=20.0),
     )
@@ -609,6 +611,40 @@ class ProtocolMachine(RuleBasedStateMachine):
                     assert s.engine.margin(e["account"]) >= 0, "ADL left a flat account below zero"
             assert s.engine.pool_balance() >= 0 or value < 0, "ADL took the pool's balance below zero"
 
+    @rule(market=st.integers(0, MARKETS - 1))
+    def auto_deleverage_pro_rata(self, market: int) -> None:
+        """The pro-rata policy: while the pool's value is negative every profitable position
+        keeps its size and loses one fraction of its profit; the pool's value rises by the
+        haircuts and no cash moves."""
+        s = self.system
+        if not self._prices_ok():
+            return
+        value = int(s.engine.pool_value())
+        if value >= 0:
+            before = self.books()
+            try:
+                s.engine.auto_deleverage_pro_rata(market, self.traders, sender=self.keeper)
+                raise AssertionError("pro-rata ADL ran while the pool was solvent")
+            except Reverted as exc:
+                assert exc.reason == "ADL not needed", exc.reason
+            assert self.books() == before
+            return
+        sizes = [s.size_of(t, market) for t in self.traders]
+        margins = [int(s.engine.margin(t)) for t in self.traders]
+        self.remember_market()
+        if not self.attempt(lambda: s.engine.auto_deleverage_pro_rata(market, self.traders, sender=self.keeper),
+                            {"Oracle stale", "Oracle price jump"}):
+            return
+        self.touched(market)
+        event("ADL: pro rata")
+        assert [s.size_of(t, market) for t in self.traders] == sizes, "pro-rata ADL changed a position's size"
+        assert [int(s.engine.margin(t)) for t in self.traders] == margins, "pro-rata ADL moved cash"
+        cuts = self.events("AutoDeleveraged")
+        for cut in cuts:
+            assert 0 < cut["haircut"] <= cut["realized_pnl"], "a pro-rata cut beyond the position's profit"
+        after = int(s.engine.pool_value())
+        assert after >= value, "pro-rata ADL lowered the pool's value"
+
     def adl_side(self, market: int) -> int:
         """+1 / -1 if that side's profit passes adl_pnl_pool_ratio x pool balance (Engine._adl_side)."""
         s = self.system
@@ -643,6 +679,126 @@ class ProtocolMachine(RuleBasedStateMachine):
             self.poked_round(market, max(s.prices[market] * (100 - crash_pct) / 100, 1.0))
         self.liquidate_all()
         self.liquidate_all()
+
+    # ---------------------------------------------------------------- rules: adversaries
+    @rule(who=st.integers(0, TRADERS - 1), market=st.integers(0, MARKETS - 1), multiple=st.sampled_from([2, 20, 500]))
+    def adversary_self_skew(self, who: int, market: int, multiple: int) -> None:
+        """Open far beyond what the initial margin allows (the open's own premium must not
+        count as equity), then the largest size it allows and an instant close: the round
+        trip never pays the trader."""
+        s = self.system
+        trader = self.traders[who]
+        index = self._index(market)
+        if index == 0 or s.engine.open_markets(trader):
+            return
+        margin = int(s.engine.margin(trader))
+        if margin <= WAD:
+            return
+        # leverage `multiple` x the largest bracket-1 leverage (20x here): never accepted
+        size = margin * 20 * multiple * WAD // index
+        self.remember_market()
+        ok = self.attempt(lambda: s.trade(trader, market, size),
+                          {"Below initial margin", "Max open interest", "Market paused", "Oracle stale", "Oracle price jump"})
+        assert not ok, f"a {20 * multiple}x open was accepted: its own premium counted as equity"
+        for leverage in (19, 15, 10, 5):
+            size = margin * leverage * WAD // index
+            self.remember_market()
+            if self.attempt(lambda: s.trade(trader, market, size),
+                            {"Below initial margin", "Max open interest", "Market paused", "Oracle stale",
+                             "Oracle price jump"}):
+                self.touched(market)
+                self.remember_market()
+                if self.attempt(lambda: s.trade(trader, market, -size),
+                                {"Oracle stale", "Oracle price jump", "Account underwater"}):
+                    event("adversary: self-skew round trip")
+                    assert int(s.engine.margin(trader)) <= margin, "an instant round trip paid the trader"
+                return
+
+    @rule(market=st.integers(0, MARKETS - 1), pump_pct=st.integers(10, 24), rounds=st.integers(2, 6))
+    def adversary_pump_and_close(self, market: int, pump_pct: int, rounds: int) -> None:
+        """Mango: two traders take both sides, the index is pumped in poked rounds (the keeper
+        liquidates and deleverages after each), the long closes at the top. The pool's
+        balance never goes below zero and the LPs lose no more than the PnL cap plus the
+        bad debt the jumps left (the documented bound)."""
+        s = self.system
+        if not self._prices_ok():
+            return
+        long_trader, short_trader = self.traders[0], self.traders[1]
+        for trader in (long_trader, short_trader):
+            if s.engine.open_markets(trader):
+                return
+        if any(s.size_of(t, market) for t in self.traders):
+            return   # the bound is the pair's: others' open profit would move the pool's value too
+        pool_before = int(s.engine.pool_balance())
+        lp_before = self._lp_value()
+        if pool_before <= 0 or lp_before is None:
+            return
+        self.trade(0, market, 40, 1, "open")
+        self.trade(1, market, 40, -1, "open")
+        if not s.size_of(long_trader, market):
+            return
+        bad_debt = 0
+        for _ in range(rounds):
+            self.poked_round(market, s.prices[market] * (100 + pump_pct) / 100)
+            self.remember_market()
+            if self.attempt(lambda: s.engine.liquidate_many(self.traders, sender=self.keeper),
+                            {"Oracle stale", "Oracle price jump"}):
+                for step in self.events("Liquidated"):
+                    self.touched(step["market"])
+                bad_debt += sum(e["bad_debt"] for e in self.events("BadDebtCovered"))
+            self.auto_deleverage()
+        if s.size_of(long_trader, market):
+            self.trade(0, market, 1, 1, "close")
+        event("adversary: pump and close")
+        assert int(s.engine.pool_balance()) >= 0, "the pump-and-close took the pool below zero"
+        lp_after = self._lp_value()
+        ratio = int(s.engine.market_config(market).max_pnl_pool_ratio)
+        if lp_after is not None and ratio:
+            bound = pool_before * ratio // WAD + bad_debt + WAD
+            assert lp_before - lp_after <= bound, f"LP loss {lp_before - lp_after} beyond the bound {bound}"
+
+    @rule(who=st.integers(0, TRADERS - 1), market=st.integers(0, MARKETS - 1), rise_pct=st.integers(1, 15))
+    def adversary_withdraw_then_liquidate(self, who: int, market: int, rise_pct: int) -> None:
+        """The Hyperliquid whale: open, a favourable round, withdraw the most the engine
+        allows; what is left must still cover the transfer margin at exit prices."""
+        s = self.system
+        trader = self.traders[who]
+        if not self._prices_ok():
+            return
+        if not s.size_of(trader, market):
+            self.trade(who, market, 60, 1, "open")
+        if not s.size_of(trader, market):
+            return
+        self.poked_round(market, s.prices[market] * (100 + rise_pct) / 100)
+        if not self._prices_ok():
+            return
+        margin = int(s.engine.margin(trader))
+        if margin <= 0:
+            return
+        lo, hi = 0, margin // s.precision
+        while lo < hi:                      # the largest withdrawal the engine accepts
+            mid = (lo + hi + 1) // 2
+            with s.chain.isolate():
+                try:
+                    s.engine.withdraw(mid, sender=trader)
+                    ok = True
+                except Reverted:
+                    ok = False
+            lo, hi = (mid, hi) if ok else (lo, mid - 1)
+        if lo == 0:
+            return
+        s.engine.withdraw(lo, sender=trader)
+        event("adversary: withdrew after a favourable round")
+        health = s.engine.account_health(trader)
+        assert health.equity >= health.transfer_margin, "a withdrawal left equity below the transfer margin"
+        assert health.equity >= health.initial_margin, "a withdrawal left equity below initial margin"
+
+    def _lp_value(self) -> int | None:
+        """The pool's value (1e18 USD), None while a feed cannot be read."""
+        try:
+            return int(self.system.engine.pool_value())
+        except Reverted:
+            return None
 
     # ---------------------------------------------------------------- rules: governance
     @rule(market=st.integers(0, MARKETS - 1), taker_bp=st.integers(0, 30), cap_bp=st.integers(1, 100))
@@ -699,6 +855,43 @@ class ProtocolMachine(RuleBasedStateMachine):
         s = self.system
         ledger = s.ledger(self.accounts)
         assert ledger.held == ledger.booked, f"held {ledger.held} != booked {ledger.booked}"
+
+    @invariant()
+    def no_flat_account_is_frozen(self) -> None:
+        """Whatever happened, an account with no position can withdraw its whole balance."""
+        s = self.system
+        for account in self.accounts:
+            if s.engine.open_markets(account):
+                continue
+            amount = int(s.engine.margin(account)) // s.precision
+            if amount <= 0:
+                continue
+            with s.chain.isolate():
+                try:
+                    s.engine.withdraw(amount, sender=account)
+                except Reverted as exc:
+                    raise AssertionError(f"flat account frozen: withdraw({amount}) reverted {exc.reason!r}") from exc
+
+    @invariant()
+    def pool_balance_never_negative_and_exit_equity_at_most_mark(self) -> None:
+        """The pool's cash never goes below zero (profit is paid only from it), and equity at
+        exit prices never exceeds equity at the mark for any position's own side."""
+        s = self.system
+        assert int(s.engine.pool_balance()) >= 0, f"pool balance {int(s.engine.pool_balance())} < 0"
+        if not self._prices_ok():
+            return
+        marks = [int(s.engine.mark_price(m)) for m in range(MARKETS)]
+        for trader in self.traders:
+            if not s.engine.open_markets(trader):
+                continue
+            at_mark = int(s.engine.margin(trader))
+            for m in range(MARKETS):
+                position = s.engine.position(trader, m)
+                if position.size:
+                    at_mark += model.pnl(position.size, marks[m], position.entry_price)
+                    at_mark -= int(s.lens.pending_funding(trader, m))
+            assert int(s.engine.account_health(trader).equity) <= at_mark, \
+                "equity at exit prices above equity at the mark"
 
     @invariant()
     def open_interest(self) -> None:

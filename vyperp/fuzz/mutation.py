@@ -19,7 +19,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTRACTS = ROOT / "contracts"
-SUITE = ["tests/test_fuzz_protocol.py"]
+SUITE = ["tests/test_fuzz_protocol.py", "tests/test_safety.py"]
+"""The stateful fuzzer first, then the safety tests (delayed orders and settlement are not
+fuzz surfaces); the report names which of the two caught each mutant."""
 
 
 @dataclass(frozen=True)
@@ -33,11 +35,11 @@ class Mutant:
 
 MUTANTS: list[Mutant] = [
     Mutant("margin-check-flipped", "Engine.vy",
-           'assert health.equity >= convert(health.initial_margin, int256), "Below initial margin"\n    log PositionModified',
-           'assert health.equity <= convert(health.initial_margin, int256), "Below initial margin"\n    log PositionModified',
+           'assert health.equity >= convert(health.initial_margin, int256), "Below initial margin"\n    elif',
+           'assert health.equity <= convert(health.initial_margin, int256), "Below initial margin"\n    elif',
            "trade: the initial-margin check compares the wrong way"),
     Mutant("no-funding-settlement-on-trade", "Engine.vy",
-           "    index_price: uint256 = self._touch_market(market)\n    self._settle_funding(msg.sender, market, index_price)\n    old_size",
+           "    index_price: uint256 = self._touch_market(market)\n    self._settle_funding(account, market, index_price)\n    old_size",
            "    index_price: uint256 = self._touch_market(market)\n    old_size",
            "trade (incl. close): the position's funding is never settled"),
     Mutant("pnl-rounds-up", "pricing.vy",
@@ -85,12 +87,12 @@ MUTANTS: list[Mutant] = [
            "    if health.position_count == 0 or health.equity >= convert(health.initial_margin, int256):\n        assert not strict",
            "accounts between maintenance and initial margin can be liquidated"),
     Mutant("withdraw-ignores-initial-margin", "Engine.vy",
-           '        assert health.equity >= convert(health.initial_margin, int256), "Below initial margin"\n    assert extcall IERC20(COLLATERAL).transfer(msg.sender, amount',
-           '    assert extcall IERC20(COLLATERAL).transfer(msg.sender, amount',
+           '        assert health.equity >= convert(health.initial_margin, int256), "Below initial margin"\n        assert health.equity >= convert(health.transfer_margin',
+           '        assert health.equity >= convert(health.transfer_margin',
            "withdrawals ignore the initial margin of open positions"),
     Mutant("adl-haircut-lost", "Engine.vy",
-           "    self.margin[account] -= convert(haircut, int256)\n    self.pool_balance += convert(haircut, int256)",
-           "    self.margin[account] -= convert(haircut, int256)",
+           "    self.margin[account] -= convert(taken, int256)\n    self.pool_balance += convert(taken, int256)",
+           "    self.margin[account] -= convert(taken, int256)",
            "the ADL haircut leaves the trader but never reaches the pool"),
     Mutant("insurance-share-rounds-up", "Engine.vy",
            "to_insurance: uint256 = fixed_math._umul_down(fee, self.liquidation_config.insurance_fee_share)",
@@ -109,13 +111,66 @@ MUTANTS: list[Mutant] = [
            "    self.margin[account] -= owed",
            "the size-tier surcharge is credited to insurance but never charged"),
     Mutant("underwater-close-keeps-negative-margin", "Engine.vy",
-           "    if self.open_markets[msg.sender] == 0 and self.margin[msg.sender] < 0:\n        # an underwater",
+           "    if self.open_markets[account] == 0 and self.margin[account] < 0:\n        # an underwater",
            "    if False:\n        # an underwater",
            "closing an underwater last position leaves bad debt in the account, uncovered"),
     Mutant("paused-market-accepts-opens", "Engine.vy",
            '    assert reduces or not self.market_state[market].paused, "Market paused"\n',
            "",
            "a paused market accepts risk-increasing trades"),
+    # ---- the safety work (exit-price equity, pool bounds, withdrawals, orders, settlement, ADL)
+    Mutant("health-at-mark", "Engine.vy",
+           "pnl: int256 = pricing._pnl(size, self._exit(market, price, size), self._positions[account][market].entry_price)",
+           "pnl: int256 = pricing._pnl(size, self._mark(market, price), self._positions[account][market].entry_price)",
+           "health values positions at the mark: the premium a trade creates counts as equity"),
+    Mutant("profit-beyond-pool-cash", "Engine.vy",
+           "    return min(self._profit_counted(market, profit, size, index_price), max(self.pool_balance, 0))",
+           "    return self._profit_counted(market, profit, size, index_price)",
+           "a close is paid profit beyond the pool's cash (its balance can go below zero)"),
+    Mutant("pnl-cap-ignored", "Engine.vy",
+           "    if pnl <= 0 or ratio == 0:\n        return pnl",
+           "    if True:\n        return pnl",
+           "the PnL-to-pool cap never scales a side's profit"),
+    Mutant("underwater-reduce-allowed", "Engine.vy",
+           '        assert self._health(account, market, index_price).equity >= 0, "Account underwater"\n',
+           "        pass\n",
+           "an underwater account may reduce itself, booking its whole loss into the pool"),
+    Mutant("withdraw-ignores-transfer-margin", "Engine.vy",
+           '        assert health.equity >= convert(health.transfer_margin, int256), "Below transfer margin"\n',
+           "",
+           "withdrawals ignore the transfer-margin floor"),
+    Mutant("bankrupt-closed-one-market-at-a-time", "Engine.vy",
+           "    if health.equity < 0:\n        return self._liquidate_bankrupt(account, keeper, tier)",
+           "    if False:\n        return self._liquidate_bankrupt(account, keeper, tier)",
+           "a bankrupt account is liquidated market by market (loss credited before the waterfall)"),
+    Mutant("adl-haircut-unbounded-by-margin", "Engine.vy",
+           "deficit - haircut), convert(max(self.margin[account], 0), uint256))",
+           "deficit - haircut), max_value(uint256))",
+           "the ADL haircut can take a flat account below zero"),
+    Mutant("oi-cap-in-coins", "Engine.vy",
+           "        notional: uint256 = fixed_math._umul_up(open_interest, index_price)",
+           "        notional: uint256 = open_interest",
+           "open-interest caps compare coins with a USD cap"),
+    Mutant("pool-pays-funding-beyond-cash", "Engine.vy",
+           "        owed = max(owed, -max(self.pool_balance, 0))\n    self.margin[account] -= owed",
+           "        pass\n    self.margin[account] -= owed",
+           "funding the pool pays is not bounded by its cash"),
+    Mutant("settled-market-reads-the-oracle", "Engine.vy",
+           "    if settled != 0:\n        return (settled, self.market_state[market].last_round_id)",
+           "    if False:\n        return (settled, self.market_state[market].last_round_id)",
+           "a settled market keeps reading the (manipulated) oracle"),
+    Mutant("delayed-orders-bypassed", "Engine.vy",
+           '    assert reduces or from_order or not self.market_config[market].delayed_orders, "Delayed orders only"\n',
+           "",
+           "a delayed-order market accepts direct risk-increasing trades"),
+    Mutant("order-fills-at-the-commit-round", "OrderBook.vy",
+           '    assert (staticcall ENGINE.market_state(market)).last_round_id != order.round_id, "Order waits for a new round"\n',
+           "",
+           "a delayed order fills at the round it was committed in (front-running reopened)"),
+    Mutant("adl-trigger-ignored", "Engine.vy",
+           "    if ratio == 0:\n        return 0\n    trigger",
+           "    if True:\n        return 0\n    trigger",
+           "ADL never opens on the PnL-to-pool trigger"),
 ]
 
 
@@ -134,7 +189,7 @@ def run_suite(contracts_dir: Path | None, profile: str = "ci") -> tuple[int, str
         env["VYPERP_CONTRACTS_DIR"] = str(contracts_dir)
     proc = subprocess.run([sys.executable, "-m", "pytest", *SUITE, "-x", "-q", "-p", "no:cacheprovider",
                            "-p", "no:randomly"], cwd=ROOT, env=env, capture_output=True, text=True)
-    return proc.returncode, proc.stdout[-3000:] + proc.stderr[-2000:]
+    return proc.returncode, proc.stdout + proc.stderr
 
 
 def check_mutant(mutant: Mutant, profile: str = "ci") -> dict[str, object]:
@@ -151,9 +206,14 @@ def check_mutant(mutant: Mutant, profile: str = "ci") -> dict[str, object]:
         if line.startswith("E ") and ("Error" in line or "assert" in line):
             reason = line[2:].strip()[:200]
             break
+    layer = ""
+    for line in output.splitlines():
+        if line.startswith("FAILED "):
+            layer = line.split("::")[0].removeprefix("FAILED ")
+            break
     return {"name": mutant.name, "file": mutant.file, "change": mutant.change, "caught": caught,
             "compile_error": compile_error, "exit_code": code, "seconds": round(time.time() - started, 1),
-            "first_failure": reason}
+            "first_failure": reason, "caught_by": layer if caught else ""}
 
 
 def run_all(workers: int = 2, profile: str = "ci", names: list[str] | None = None) -> dict[str, object]:

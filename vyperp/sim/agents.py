@@ -93,6 +93,14 @@ class AgentConfig:
     insurance_per_trader_usd: float = 2_000.0
     keeper_base_gas: int = 150_000
     keeper_gas_per_account: int = 60_000
+    adl_policy: str = "queue"      # deficit ADL: "queue" (close the ranked top) or "pro-rata" (cut every profit)
+
+    def __post_init__(self) -> None:
+        if self.adl_policy not in ADL_POLICIES:
+            raise ValueError(f"adl_policy must be one of {', '.join(ADL_POLICIES)}, got {self.adl_policy!r}")
+
+
+ADL_POLICIES = ("queue", "pro-rata")
 
 
 def max_notional(equity_usd: float, brackets: list[tuple[float, float, float]], multiplier: float,
@@ -531,6 +539,7 @@ class Keepers:
 
     def __init__(self, replay: "Replay", count: int, delay: int, gas_budget: int, cfg: AgentConfig):
         self.r = replay
+        self.cfg = cfg
         self.n = count                      # 0 keepers: nobody liquidates (an experiment, not a default)
         self.delay = delay
         self.batch = max(1, min(MAX_BATCH, (gas_budget - cfg.keeper_base_gas) // cfg.keeper_gas_per_account))
@@ -538,7 +547,7 @@ class Keepers:
         self.idx: list[int] = []
         self.first_seen: dict[int, int] = {}
         self.stats = {"batches": 0, "screen_mismatches": 0, "liquidatable_seen": 0, "adl_calls": 0,
-                      "adl_rank_retries": 0, "max_backlog": 0}
+                      "adl_rank_retries": 0, "max_backlog": 0, "adl_minimal_haircut": 0.0, "adl_trader_loss": 0.0}
 
     def setup(self) -> None:
         for j in range(self.n):
@@ -604,27 +613,51 @@ class Keepers:
     # ------------------------------------------------------------------------ ADL
     def deleverage(self, step: int) -> None:
         """Run auto-deleveraging while it is open on chain: the pool's value below zero
-        (insurance goes first, on chain) or a side's profit past the PnL-to-pool trigger."""
+        (insurance goes first, on chain) or a side's profit past the PnL-to-pool trigger.
+        A deficit is repaired by the configured policy (the ranked queue, or pro rata);
+        the PnL trigger always uses the queue (the only entry point it opens).
+
+        Per call, the minimal haircut (the deficit after insurance, or the side's profit
+        above the trigger) and what the deleveraged traders lost (their haircuts plus, for
+        positions the queue closes, the distance between the mark they were valued at and
+        the exit price they were closed at) are added to the stats; the report's ADL
+        overshoot is their difference."""
         if not self.n:
             return
         r = self.r
         for m in range(r.n_markets):
             for _attempt in range(4):
                 now = r.read_markets()[m]
-                if r.read_int(r.cd_pool_value) >= 0 and not now.adl_triggered(r.book.rules[m]):
+                rules = r.book.rules[m]
+                value = r.read_int(r.cd_pool_value)
+                if value >= 0 and not now.adl_triggered(rules):
                     break
                 ranked = self.rank(m, now)
                 if not ranked:
                     break
+                if value < 0:
+                    needed = max(-value - r.read_uint(r.cd_insurance), 0)
+                else:
+                    needed = max(now.side_profits()) - max(now.pool_balance, 0) * rules.adl_pnl_pool_ratio // WAD
+                pro_rata = value < 0 and self.cfg.adl_policy == "pro-rata"
+                seen = len(r.metrics.adl)
                 self.stats["adl_calls"] += 1
-                sent = r.tx.send("adl", self.accounts[0], r.engine_addr, r.adl_calldata(m, ranked[:MAX_BATCH]))
+                data = (r.adl_pro_rata_calldata(m, ranked[:MAX_BATCH]) if pro_rata
+                        else r.adl_calldata(m, ranked[:MAX_BATCH]))
+                sent = r.tx.send("adl", self.accounts[0], r.engine_addr, data)
                 r.sync()
-                if sent is None:
+                if sent is None and not pro_rata:
                     # the ranking can go stale inside the call: closing one position moves the
                     # skew, hence the exit prices and every later candidate's score. Retry one by one.
                     self.stats["adl_rank_retries"] += 1
                     r.tx.send("adl", self.accounts[0], r.engine_addr, r.adl_calldata(m, ranked[:1]))
                     r.sync()
+                done = r.metrics.adl[seen:]
+                if done:
+                    lost = sum(e["haircut"] for e in done)
+                    lost += sum(e["coins"] * abs(now.mark / WAD - e["price"]) for e in done)
+                    self.stats["adl_minimal_haircut"] += needed / WAD
+                    self.stats["adl_trader_loss"] += lost
 
     def rank(self, market: int, now: MarketNow) -> list[str]:
         """Profitable positions in `market`, by unrealized PnL at the exit price / equity,

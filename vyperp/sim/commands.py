@@ -44,6 +44,9 @@ def replay_options(fn: Callable[..., Any]) -> Callable[..., Any]:
                      help="Steps between on-chain full scans of every account that verify the replay's account "
                           "book (1 = every step, 0 = only at the end) [default: 20, or accounts / 50 "
                           "when larger]."),
+        click.option("--adl-policy", type=click.Choice(["queue", "pro-rata"]), default="queue", show_default=True,
+                     help="How keepers repair a pool deficit: close the ranked queue's top, or cut every "
+                          "profitable position's profit by one fraction (the report's adl_overshoot compares)."),
         click.option("--progress/--no-progress", default=True, show_default=True,
                      help="Show a progress bar while replaying."),
     ]
@@ -54,7 +57,7 @@ def replay_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 def do_replay(scenario: str, traders: int | None, param_set: str | None, compare: tuple[str, str] | None,
               mitigations: str | None, steps: int | None, seed: int | None, out: Path | None,
-              full_scan_every: int | None, progress: bool) -> dict[str, Any]:
+              full_scan_every: int | None, progress: bool, adl_policy: str = "queue") -> dict[str, Any]:
     """Run a replay (or an A/B comparison), print the summary table, write the outputs."""
     from oracles.scenario import ScenarioError, load_scenario
 
@@ -65,7 +68,11 @@ def do_replay(scenario: str, traders: int | None, param_set: str | None, compare
     except ScenarioError as exc:
         raise click.BadParameter(str(exc), param_hint="--scenario") from None
     out = out or Path("out") / sc.name
+    from .agents import AgentConfig
+
     kwargs: dict[str, Any] = {"mitigations": mitigations, "seed": seed, "steps": steps}
+    if adl_policy != "queue":
+        kwargs["agent_config"] = AgentConfig(adl_policy=adl_policy)
     if full_scan_every is not None:
         kwargs["full_scan_every"] = full_scan_every
     try:
@@ -128,6 +135,58 @@ def mitigations(scenario: str, out: Path, traders: int | None, steps: int | None
 
     result = run_mitigations(scenario, traders, out, progress, steps=steps, seed=seed)
     console.print(mitigations_table(result))
+    console.print(f"wrote {out}")
+
+
+@click.command(name="windows")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("reports/real_windows.json"),
+              show_default=True, help="Where to write the summaries.")
+@click.option("--traders", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Directional traders [default: each scenario's].")
+def windows(out: Path, traders: int | None) -> None:
+    """Replay every real-data window with its scenario's defaults and write the summaries
+    (liquidations, bad debt, drawdowns, ADL, funding) to reports/real_windows.json."""
+    from .windows import run_windows, write_windows
+
+    with console.status("replaying the real windows ...") as status:
+        result = run_windows(traders=traders, progress=lambda name: status.update(f"replaying {name}"))
+    write_windows(out, result, "vyperp windows" + (f" --traders {traders}" if traders else ""))
+    from rich.table import Table
+
+    table = Table(title="real windows (USD)")
+    for column in ("window", "liquidated", "bad debt", "pool drawdown", "ADL events", "violations"):
+        table.add_column(column, justify="left" if column == "window" else "right")
+    for name, r in result.items():
+        table.add_row(name, f"{r['liquidated_notional']:,.0f}", f"{r['bad_debt']:,.0f}", f"{r['pool_drawdown']:,.0f}",
+                      str(r["adl_events"]), str(r["invariant_violations"]))
+    console.print(table)
+    console.print(f"wrote {out}")
+    if any(r["invariant_violations"] for r in result.values()):
+        raise SystemExit(1)
+
+
+@click.command(name="adl-policies")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("reports/adl_policies.json"),
+              show_default=True, help="Where to write the comparison.")
+@click.option("--progress/--no-progress", default=True, show_default=True, help="Show progress bars.")
+def adl_policies(out: Path, progress: bool) -> None:
+    """Replay one deficit path with each ADL policy (ranked queue, pro rata) and report the
+    overshoot of each against the minimal haircut."""
+    from rich.table import Table
+
+    from .compare import run_adl_policies
+
+    result = run_adl_policies(out, progress)
+    table = Table(title=f"ADL policies on {result['scenario']} (USD)")
+    table.add_column("policy")
+    for key in ("adl_minimal_haircut", "adl_trader_loss", "adl_overshoot", "adl_haircut", "bad_debt",
+                "invariant_violations"):
+        table.add_column(key.removeprefix("adl_").replace("_", " "), justify="right")
+    for policy, run in result["policies"].items():
+        table.add_row(policy, *(f"{run[k]:,.2f}" if isinstance(run[k], float) else str(run[k]) for k in (
+            "adl_minimal_haircut", "adl_trader_loss", "adl_overshoot", "adl_haircut", "bad_debt",
+            "invariant_violations")))
+    console.print(table)
     console.print(f"wrote {out}")
 
 

@@ -66,4 +66,49 @@ def run_mitigations(scenario: Scenario | str | Path = "crash-30pct", traders: in
     return result
 
 
-__all__ = ["run_compare", "run_mitigations"]
+ADL_STUDY = {"scenario": "canonical-squeeze", "traders": 80, "steps": 240,
+             "params": {"insurance_fee_share": 0.0, "penalty_rate": 0.0, "max_pnl_pool_ratio": 0.0,
+                        "adl_pnl_pool_ratio": 0.0},
+             "agents": {"lp_capital_per_trader_usd": 1_000.0, "insurance_per_trader_usd": 0.0,
+                        "lp_drawdown_threshold": (0.9, 0.95)}}
+"""A squeeze that leaves the pool in deficit: no insurance, a thin pool, and the PnL-to-pool
+bounds off (with them on, ADL opens on the PnL trigger before any deficit and no deficit
+is left for the policies to differ on)."""
+
+
+def run_adl_policies(out: str | Path | None = None, progress: bool | Callable[[int, int], None] = False,
+                     study: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Replay the same deficit path with each ADL policy (the ranked queue, pro rata) and
+    report, per policy, the minimal haircut (what the deficits required), what the
+    deleveraged traders lost (haircuts plus, for closed positions, the distance between
+    the mark and the exit price), the overshoot, and the cascade's other numbers."""
+    import tomllib
+
+    from oracles.scenario import SCENARIO_DIR, parse_scenario
+
+    from .agents import ADL_POLICIES, AgentConfig
+
+    study = study or ADL_STUDY
+    doc = tomllib.loads((SCENARIO_DIR / f"{study['scenario']}.toml").read_text())
+    for market in doc["markets"]:
+        market.setdefault("params", {}).update(study["params"])
+    runs = {}
+    for policy in ADL_POLICIES:
+        config = AgentConfig(adl_policy=policy, **study["agents"])
+        report = replay_and_report(parse_scenario(doc), study["traders"], None, None, progress,
+                                   steps=study["steps"], agent_config=config, full_scan_every=1)[1]
+        runs[policy] = {key: report[key] for key in (
+            "adl_minimal_haircut", "adl_trader_loss", "adl_overshoot", "adl_events", "adl_haircut",
+            "adl_notional", "adl_pending_steps", "bad_debt", "liquidated_notional", "pool_drawdown",
+            "invariant_violations")}
+    result = {"scenario": study["scenario"], "traders": study["traders"], "steps": study["steps"],
+              "overrides": study["params"], "agents": {k: list(v) if isinstance(v, tuple) else v
+                                                       for k, v in study["agents"].items()},
+              "policies": runs,
+              "units": "USD; overshoot = what the deleveraged traders lost - the minimal haircut"}
+    if out is not None:
+        write_json(Path(out), result)
+    return result
+
+
+__all__ = ["ADL_STUDY", "run_adl_policies", "run_compare", "run_mitigations"]

@@ -237,7 +237,7 @@ class Metrics:
         self._step_adl += 1
         self.adl.append({"step": self.step, "market": int(a["market"]), "price": usd(int(a["price"])),
                          "notional": abs(int(a["size_closed"])) * int(a["price"]) / WAD / WAD,
-                         "haircut": usd(int(a["haircut"]))})
+                         "coins": abs(int(a["size_closed"])) / WAD, "haircut": usd(int(a["haircut"]))})
         self.adl_haircut += int(a["haircut"])
         size = -int(a["size_closed"])       # the trade ADL made: the opposite of the closed position
         price = int(a["price"])

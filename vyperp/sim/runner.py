@@ -197,6 +197,7 @@ class Replay:
         self.sel_poke = selector(e, "poke")
         self.sel_liquidate_many = selector(e, "liquidate_many")
         self.sel_adl = selector(e, "auto_deleverage")
+        self.sel_adl_pro_rata = selector(e, "auto_deleverage_pro_rata")
         self.sel_push = selector(self.p.oracles[0], "push_round")
         self.sel_accounts_health = selector(self.lens, "accounts_health")
         self.sel_margins = selector(self.lens, "margins")
@@ -231,6 +232,9 @@ class Replay:
 
     def adl_calldata(self, market: int, accounts: list[str]) -> bytes:
         return self.sel_adl + word(market) + word(64) + address_array(accounts)
+
+    def adl_pro_rata_calldata(self, market: int, accounts: list[str]) -> bytes:
+        return self.sel_adl_pro_rata + word(market) + word(64) + address_array(accounts)
 
     def new_agent(self, label: str, mint_tokens: int) -> tuple[str, int]:
         """A labelled account with `mint_tokens` collateral, approvals for engine and pool."""
@@ -549,6 +553,10 @@ class Replay:
             "adl_events": m.adl_events,
             "adl_haircut": usd(m.adl_haircut),
             "adl_notional": m.adl_notional,
+            "adl_policy": self.keepers.cfg.adl_policy,
+            "adl_minimal_haircut": round(self.keepers.stats["adl_minimal_haircut"], 2),
+            "adl_trader_loss": round(self.keepers.stats["adl_trader_loss"], 2),
+            "adl_overshoot": round(self.keepers.stats["adl_trader_loss"] - self.keepers.stats["adl_minimal_haircut"], 2),
             "max_abs_funding_rate": max_funding / WAD,
             "max_mark_index_gap": max_gap,
             "lp_withdrawals": m.lp_withdrawals,
