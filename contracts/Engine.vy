@@ -198,7 +198,7 @@ def deposit(amount: uint256):
     @dev Reverts "Zero amount"; the token's own revert if allowance/balance is short.
     """
     assert amount > 0, "Zero amount"
-    assert extcall IERC20(COLLATERAL).transferFrom(msg.sender, self, amount, default_return_value=True), "Transfer failed"
+    self._pull(amount)
     self.margin[msg.sender] += convert(amount * PRECISION, int256)
     log Deposited(account=msg.sender, amount=amount)
 
@@ -223,7 +223,7 @@ def withdraw(amount: uint256):
         health: engine_types.Health = self._health(msg.sender, MAX_MARKETS, 0)
         assert health.equity >= convert(health.initial_margin, int256), "Below initial margin"
         assert health.equity >= convert(health.transfer_margin, int256), "Below transfer margin"
-    assert extcall IERC20(COLLATERAL).transfer(msg.sender, amount, default_return_value=True), "Transfer failed"
+    self._push(msg.sender, amount)
     log Withdrawn(account=msg.sender, amount=amount)
 
 # ================================================================== trading
@@ -323,6 +323,8 @@ def _trade(account: address, market: uint256, size_delta: int256, acceptable_pri
         assert health.equity >= convert(health.initial_margin, int256), "Below initial margin"
     elif self.open_markets[account] != 0:
         assert self._health(account, market, index_price).equity >= 0, "Account underwater"
+    # dev: at rest, no account with positions holds a negative realized margin (proof below)
+    assert self.open_markets[account] == 0 or self.margin[account] >= 0, "Negative margin"
     log PositionModified(account=account, market=market, size_delta=size_delta, fill_price=fill.price, new_size=new_size, fee=fill.fee, realized_pnl=fill.realized_pnl)
     if self.open_markets[account] == 0 and self.margin[account] < 0:
         # an underwater account closed its last position itself: same waterfall as a liquidation
@@ -576,7 +578,7 @@ def pool_debit(amount: uint256, receiver: address):
     assert msg.sender == self.pool, "Not pool"
     assert amount <= self._pool_withdrawable(), "Pool reserve"
     self.pool_balance -= convert(amount * PRECISION, int256)
-    assert extcall IERC20(COLLATERAL).transfer(receiver, amount, default_return_value=True), "Transfer failed"
+    self._push(receiver, amount)
     log PoolDebited(receiver=receiver, amount=amount)
 
 
@@ -587,7 +589,7 @@ def fund_insurance(amount: uint256):
     @dev Reverts "Zero amount".
     """
     assert amount > 0, "Zero amount"
-    assert extcall IERC20(COLLATERAL).transferFrom(msg.sender, self, amount, default_return_value=True), "Transfer failed"
+    self._pull(amount)
     self.insurance_fund += amount * PRECISION
     log InsuranceFunded(sender=msg.sender, amount=amount)
 
@@ -734,6 +736,22 @@ def reanchor_price(market: uint256):
     """
     self._check_configurator(market)
     self._touch_market_unbounded(market)
+
+
+@internal
+def _pull(amount: uint256):
+    """
+    @dev Take `amount` tokens from the caller (the token's own revert if short).
+    """
+    assert extcall IERC20(COLLATERAL).transferFrom(msg.sender, self, amount, default_return_value=True), "Transfer failed"
+
+
+@internal
+def _push(receiver: address, amount: uint256):
+    """
+    @dev Pay `amount` tokens to `receiver`.
+    """
+    assert extcall IERC20(COLLATERAL).transfer(receiver, amount, default_return_value=True), "Transfer failed"
 
 
 @view
@@ -1308,6 +1326,11 @@ def _liquidate(account: address, keeper: address, strict: bool) -> uint256:
     index_price: uint256 = self._touch_market(market)
     self._settle_funding(account, market, index_price)
     size: int256 = self._positions[account][market].size
+    if health.position_count > 1 and self.margin[account] + pricing._pnl(size, self._exit(market, index_price, size), self._positions[account][market].entry_price) < 0:
+        # this step would leave a negative realized margin beside open positions (a loss
+        # backed by another market's gain): close everything now, so margin never rests
+        # below zero and the waterfall can never ask the pool for more than it holds
+        return self._liquidate_bankrupt(account, keeper, tier)
     close_size: int256 = size
     if fraction < WAD:
         magnitude: uint256 = convert(abs(size), uint256)
@@ -1420,12 +1443,14 @@ def _count_rate_limit(market: uint256, notional: uint256, force: bool) -> bool:
 @internal
 def _cover_bad_debt(account: address):
     """
-    @dev Waterfall: insurance fund first, then the pool's balance. The pool's balance
-         goes below zero only here, and only if the account entered its liquidation
-         with a negative realized margin (backed by gains in another market) that the
-         pool has since paid out: loss allocation is then to the LPs (their share value
-         absorbs it, LP withdrawals wait), refilled first by the insurance fund through
-         auto_deleverage and by every later fee and loss. Trader withdrawals never wait.
+    @dev Waterfall: insurance fund first, then the pool's balance, which this cannot take
+         below zero. Proof: no account rests with positions and a negative margin (trades
+         require margin >= 0 when positions remain; a liquidation step that would leave one
+         closes every position), so an account enters the transaction that ends in its
+         shortfall with margin m0 >= 0, and everything it lost in that transaction went to
+         the pool or the insurance fund: shortfall - insurance - pool <= -m0 - I0 - P0 <= 0.
+         So every margin, the pool's and the insurance fund's balances are >= 0 at rest and
+         the token balance backs each one: no flat account is ever held back.
     """
     bad_debt: uint256 = convert(-self.margin[account], uint256)
     from_insurance: uint256 = min(bad_debt, self.insurance_fund)

@@ -474,3 +474,45 @@ def test_pro_rata_adl_cuts_every_profit_by_one_fraction_and_keeps_positions(syst
     assert haircut + value <= haircut // 10                        # ... overshooting it by the netting only
     conserved(system, accounts)
     reverts("ADL not needed", system.engine.auto_deleverage_pro_rata, BTC, winners, sender=who["keeper"])
+
+
+def test_no_margin_rests_below_zero_so_the_pool_never_owes_more_than_it_holds(
+        make_system: Callable[..., System]) -> None:
+    """The one path that could have taken the pool's balance below zero -- an account
+    realizing a loss beyond its margin while another market's gain backs its equity, the
+    pool paying that cash out, then the gain vanishing -- is closed at its first step: a
+    trade may not leave a negative realized margin beside open positions ("Negative
+    margin": realize the gain first), and a liquidation step that would, closes everything
+    at once. So every margin is >= 0 at rest and the token balance backs every flat account."""
+    btc = attack_market(max_price_jump=1.0, max_pnl_pool_ratio=0.0, adl_pnl_pool_ratio=0.0)
+    eth = attack_market(symbol="ETH", initial_price=4_000.0, max_price_jump=1.0, max_pnl_pool_ratio=0.0,
+                        adl_pnl_pool_ratio=0.0)
+    system, lp = deploy(make_system, btc, eth, lp_usd=100_000)
+    keeper = system.new_trader("keeper")
+    saver = system.new_trader("saver", 5_000)                     # flat from the start
+    a = system.new_trader("a", 40_000)
+    b = system.new_trader("b", 300_000)
+    system.trade(a, 0, wad(4))                                    # BTC long (its largest requirement), will lose
+    system.trade(a, 1, wad(50))                                   # ETH long, will gain
+    system.trade(b, 1, wad(130))                                  # b rides ETH with a, against the pool
+    system.advance(60)
+    system.set_price(0, 90_000)                                   # BTC -10 %: a loses 40 k on 40 k
+    system.set_price(1, 5_000)                                    # ETH +25 %: a gains 50 k, b 130 k
+    assert int(system.engine.account_health(a).equity) > 0
+    reverts("Negative margin", system.trade, a, 0, -wad(4))       # the loss first: refused
+    system.trade(b, 1, -wad(130))                                 # b's profit takes the pool's cash
+    assert int(system.engine.pool_balance()) < 1_000 * WAD        # (what is left is that close's fee)
+    system.advance(60)
+    system.set_price(0, 90_000)
+    system.set_price(1, 4_080)                                    # a: equity above zero, below maintenance
+    health = system.engine.account_health(a)
+    assert 0 <= int(health.equity) < int(health.maintenance_margin)
+    system.engine.liquidate(a, sender=keeper)                     # the BTC step would go negative: all close
+    assert sorted(e.args["market"] for e in system.chain.last_receipt.logs if e.name == "Liquidated") == [0, 1]
+    assert system.engine.open_markets(a) == 0 and int(system.engine.margin(a)) >= 0
+    assert int(system.engine.pool_balance()) >= 0
+    for account in (saver, b, a):                                 # every flat account leaves in full
+        amount = int(system.engine.margin(account)) // system.precision
+        if amount:
+            system.engine.withdraw(amount, sender=account)
+    conserved(system, [a, b, lp, saver, keeper])

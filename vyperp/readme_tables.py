@@ -110,6 +110,27 @@ def adl_table() -> str:
     return "\n".join(lines)
 
 
+def windows_table() -> str:
+    after, before = _load("real_windows.json"), _load("real_windows_before_safety.json")
+    if after is None:
+        return "(no reports/real_windows.json yet: run `vyperp windows`)"
+    before_windows = (before or {}).get("windows", {})
+    lines = ["`vyperp windows` (each real window with its scenario's defaults), before the safety work "
+             "(f5b5e8f) / after, USD:", "",
+             "| window | liquidated notional | largest liquidation | bad debt | pool drawdown | ADL events |",
+             "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    for name, a in after["windows"].items():
+        b = before_windows.get(name, {})
+
+        def pair(key: str) -> str:
+            left = f"{b[key]:,.0f}" if key in b else "-"
+            return f"{left} / {a[key]:,.0f}"
+
+        lines.append(f"| {name} | {pair('liquidated_notional')} | {pair('largest_liquidation_notional')} | "
+                     f"{pair('bad_debt')} | {pair('pool_drawdown')} | {pair('adl_events')} |")
+    return "\n".join(lines)
+
+
 def mitigations_table() -> str:
     report = _load("mitigations.json")
     if report is None:
@@ -204,6 +225,7 @@ def bench_table() -> str:
 TABLES: dict[str, Callable[[], str]] = {
     "gas": gas_table, "mitigations": mitigations_table, "speed": speed_table, "mutation": mutation_table,
     "bench": bench_table, "attacks": attacks_table, "safety-gas": safety_gas_table, "adl": adl_table,
+    "windows": windows_table,
 }
 
 

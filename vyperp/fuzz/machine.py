@@ -361,7 +361,7 @@ class ProtocolMachine(RuleBasedStateMachine):
         insurance = int(s.engine.insurance_fund())
         ok = self.attempt(lambda: s.trade(trader, market, delta),
                           {"Below initial margin", "Max open interest", "Market paused", "Oracle stale", "Oracle price jump",
-                           "Account underwater"})
+                           "Account underwater", "Negative margin"})
         event(f"trade {kind}: {'ok' if ok else 'reverted'}")
         if not ok:
             return
@@ -709,7 +709,7 @@ class ProtocolMachine(RuleBasedStateMachine):
                 self.touched(market)
                 self.remember_market()
                 if self.attempt(lambda: s.trade(trader, market, -size),
-                                {"Oracle stale", "Oracle price jump", "Account underwater"}):
+                                {"Oracle stale", "Oracle price jump", "Account underwater", "Negative margin"}):
                     event("adversary: self-skew round trip")
                     assert int(s.engine.margin(trader)) <= margin, "an instant round trip paid the trader"
                 return
@@ -930,6 +930,8 @@ class ProtocolMachine(RuleBasedStateMachine):
         for account in self.accounts:
             if s.engine.open_markets(account) == 0:
                 assert s.engine.margin(account) >= 0, "a flat account kept negative margin (bad debt lost)"
+            else:
+                assert s.engine.margin(account) >= 0, "an account rests with positions and a negative margin"
 
     def _market_view(self, market: int) -> dict[str, int]:
         s = self.system

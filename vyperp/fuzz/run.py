@@ -31,13 +31,16 @@ def _worker(args: tuple[str, int, int]) -> dict[str, Any]:
                    derandomize=(index == 0 and PROFILES[profile].get("derandomize", False)))
     started = time.perf_counter()
     violation = None
+    interrupted = False
     try:
         run_state_machine_as_test(ProtocolMachine, settings=settings(**options))
+    except KeyboardInterrupt:
+        interrupted = True        # Ctrl-C: the partial run is reported, not counted as a finding
     except BaseException as exc:  # noqa: BLE001 - a failing example is the finding we report
-        violation = "".join(traceback.format_exception_only(type(exc), exc))[-4000:]
+        violation = "".join(traceback.format_exception_only(type(exc), exc))   # the whole failure text
     seconds = time.perf_counter() - started
     return {"examples": ProtocolMachine.examples_run, "steps": ProtocolMachine.steps_run - ProtocolMachine.examples_run,
-            "seconds": seconds, "violation": violation}
+            "seconds": seconds, "violation": violation, "interrupted": interrupted}
 
 
 def run_fuzz(profile: str = "ci", workers: int | None = None, examples: int | None = None) -> dict[str, Any]:
@@ -66,6 +69,7 @@ def run_fuzz(profile: str = "ci", workers: int | None = None, examples: int | No
         "steps_per_second_per_worker": round(sum(r["steps"] / r["seconds"] for r in results if r["seconds"]) / len(results), 1),
         "invariant_violations": len(violations),
         "violations": violations,
+        "interrupted": any(r.get("interrupted") for r in results),
         "backend": os.environ.get("VYPERP_BACKEND", "revm"),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, python {platform.python_version()}",
     }
