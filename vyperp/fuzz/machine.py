@@ -793,6 +793,58 @@ class ProtocolMachine(RuleBasedStateMachine):
         assert health.equity >= health.transfer_margin, "a withdrawal left equity below the transfer margin"
         assert health.equity >= health.initial_margin, "a withdrawal left equity below initial margin"
 
+    @rule(who=st.integers(0, TRADERS - 1), market=st.integers(0, MARKETS - 1), move_pct=st.integers(-15, 15),
+          leverage=st.integers(1, 8))
+    def adversary_front_run(self, who: int, market: int, move_pct: int, leverage: int) -> None:
+        """GMX v1 AVAX: the market takes risk-increasing trades as delayed orders; a trader
+        who knows the next round's move cannot open ahead of it (a direct open reverts, an
+        order fills at the new round), so the round trip does not pay."""
+        s = self.system
+        trader = self.traders[who]
+        index = self._index(market)
+        if index == 0 or s.size_of(trader, market) or move_pct == 0:
+            return
+        margin = int(s.engine.margin(trader))
+        if margin <= WAD:
+            return
+        config = s.engine.market_config(market)
+        s.configurator.set_market_config(market, config._replace(delayed_orders=True, order_ttl=600), sender=s.admin)
+        try:
+            size = (1 if move_pct > 0 else -1) * margin * leverage * WAD // index
+            self.remember_market()
+            ok = self.attempt(lambda: s.trade(trader, market, size),
+                              {"Delayed orders only", "Oracle stale", "Oracle price jump"})
+            assert not ok, "a delayed-order market accepted a direct open"
+            self.remember_market()
+            bound = MAX_UINT if size > 0 else 0
+            if not self.attempt(lambda: s.order_book.commit_order(market, size, bound, sender=trader),
+                                {"Oracle stale", "Oracle price jump", "Market paused"}):
+                return
+            self.touched(market)
+            self.remember_market()
+            self.attempt(lambda: s.order_book.execute_order(trader, market, sender=self.keeper),
+                         {"Order waits for a new round"})
+            assert s.size_of(trader, market) == 0, "an order filled at its own commit round"
+            if not self.poked_round(market, s.prices[market] * (100 + move_pct) / 100):
+                return
+            view = self._market_view(market)
+            expected = model.fill_price(self._index(market), view["skew"], size, view["scale"], view["maxp"])
+            self.remember_market()
+            if not self.attempt(lambda: s.order_book.execute_order(trader, market, sender=self.keeper),
+                                {"Below initial margin", "Max open interest", "Oracle stale", "Oracle price jump",
+                                 "Negative margin"}):
+                return
+            self.touched(market)
+            (cleared,) = self.events("OrderCleared")
+            assert cleared["fill_price"] == expected, "an order did not fill at the round after its commit"
+            event("adversary: front-run through a delayed order")
+            self.trade(who, market, 1, 1, "close")
+            if not s.size_of(trader, market):
+                assert int(s.engine.margin(trader)) <= margin, "a round trip around a known round paid the trader"
+        finally:
+            s.configurator.set_market_config(market, s.engine.market_config(market)._replace(
+                delayed_orders=False), sender=s.admin)
+
     def _lp_value(self) -> int | None:
         """The pool's value (1e18 USD), None while a feed cannot be read."""
         try:
