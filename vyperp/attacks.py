@@ -214,22 +214,10 @@ class Arena:
     def withdraw_all(self, account: str) -> int:
         """Withdraw the most the engine lets `account` take (a binary search over amounts)."""
         s = self.system
-        margin = int(s.engine.margin(account))
-        if margin <= 0:
-            return 0
-        lo, hi = 0, margin // s.precision
-        while lo < hi:
-            mid = (lo + hi + 1) // 2
-            with s.chain.isolate():
-                try:
-                    s.engine.withdraw(mid, sender=account)
-                    ok = True
-                except Reverted:
-                    ok = False
-            lo, hi = (mid, hi) if ok else (lo, mid - 1)
-        if lo:
-            s.engine.withdraw(lo, sender=account)
-        return lo
+        amount = s.max_withdrawal(account)
+        if amount:
+            s.engine.withdraw(amount, sender=account)
+        return amount
 
     @contextmanager
     def branch(self) -> Iterator[None]:

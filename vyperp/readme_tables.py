@@ -92,6 +92,18 @@ def attacks_table() -> str:
         bound = "-" if a["lp_loss_bound"] is None else f"{a['lp_loss_bound']:,.0f}"
         lines.append(f"| {row['name']} | {row['market']} | {pair('attacker_net_profit')} | {pair('lp_loss')} | {bound} "
                      f"| {pair('bad_debt')} | {pair('flat_accounts_frozen', '{:d}')} | {'yes' if row['holds'] else '**no**'} |")
+    efficiency = []
+    for row in report["classes"]:
+        b, a = (row["before"] or {}).get("details", {}), row["after"]["details"]
+        if "largest_open_usd" in a:
+            efficiency.append(f"| {row['name']}: largest open a 100 k account is allowed | "
+                              f"{b.get('largest_open_usd', 0):,.0f} | {a['largest_open_usd']:,.0f} |")
+        if "withdrawn_right_after_open_usd" in a:
+            efficiency.append(f"| {row['name']}: withdrawable right after the open | "
+                              f"{b.get('withdrawn_right_after_open_usd', 0):,.0f} | {a['withdrawn_right_after_open_usd']:,.0f} |")
+    if efficiency:
+        lines += ["", "What the same defences take from an honest trader's capital efficiency (USD):", "",
+                  "| | before | after |", "| --- | ---: | ---: |"] + efficiency
     return "\n".join(lines)
 
 

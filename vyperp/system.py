@@ -153,7 +153,25 @@ class System:
         return int(self.engine.trade(market, size, acceptable_price, sender=account))
 
     def size_of(self, account: str, market: int) -> int:
-        return int(self.engine.position(account, market)[0])
+        return int(self.engine.position(account, market).size)
+
+    def max_withdrawal(self, account: str) -> int:
+        """The largest withdrawal (token units) the engine accepts from `account` now, found
+        by trying amounts inside snapshots (a binary search; nothing is committed)."""
+        from .chain import Reverted
+
+        margin = int(self.engine.margin(account))
+        lo, hi = 0, max(margin, 0) // self.precision
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            with self.chain.isolate():
+                try:
+                    self.engine.withdraw(mid, sender=account)
+                    ok = True
+                except Reverted:
+                    ok = False
+            lo, hi = (mid, hi) if ok else (lo, mid - 1)
+        return lo
 
     # ---------------------------------------------------------------- books
     def ledger(self, accounts: list[str] | None = None) -> Ledger:

@@ -29,7 +29,10 @@ from pathlib import Path
 from typing import Any
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-CONTRACTS_DIR = PROJECT_ROOT / "contracts"
+CONTRACTS_DIR = Path(os.environ["VYPERP_CONTRACTS_DIR"]) if os.environ.get("VYPERP_CONTRACTS_DIR") \
+    else PROJECT_ROOT / "contracts"
+"""Where contract names are looked up: ``contracts/``, or ``VYPERP_CONTRACTS_DIR`` when set (the
+mutation check points every test at a mutated copy this way)."""
 BUILD_DIR = PROJECT_ROOT / "build" / "chain"
 EVM_VERSION = "cancun"
 

@@ -772,22 +772,10 @@ class ProtocolMachine(RuleBasedStateMachine):
         self.poked_round(market, s.prices[market] * (100 + rise_pct) / 100)
         if not self._prices_ok():
             return
-        margin = int(s.engine.margin(trader))
-        if margin <= 0:
+        amount = s.max_withdrawal(trader)        # the largest withdrawal the engine accepts
+        if amount == 0:
             return
-        lo, hi = 0, margin // s.precision
-        while lo < hi:                      # the largest withdrawal the engine accepts
-            mid = (lo + hi + 1) // 2
-            with s.chain.isolate():
-                try:
-                    s.engine.withdraw(mid, sender=trader)
-                    ok = True
-                except Reverted:
-                    ok = False
-            lo, hi = (mid, hi) if ok else (lo, mid - 1)
-        if lo == 0:
-            return
-        s.engine.withdraw(lo, sender=trader)
+        s.engine.withdraw(amount, sender=trader)
         event("adversary: withdrew after a favourable round")
         health = s.engine.account_health(trader)
         assert health.equity >= health.transfer_margin, "a withdrawal left equity below the transfer margin"
