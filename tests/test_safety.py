@@ -249,16 +249,21 @@ def test_underwater_account_cannot_reduce_itself(make_system: Callable[..., Syst
 
 
 def test_bankrupt_account_closes_every_market_in_one_step(make_system: Callable[..., System]) -> None:
+    """Even when the market with the largest requirement is in profit (a step on it alone
+    would leave the account open, bankrupt in the other market), every position closes."""
     btc = attack_market(max_price_jump=1.0)
     eth = attack_market(symbol="ETH", initial_price=4_000.0, max_price_jump=1.0)
     system, lp = deploy(make_system, btc, eth, lp_usd=2_000_000)
     trader = system.new_trader("trader", 40_000)
-    system.trade(trader, 0, wad(9))
-    system.trade(trader, 1, wad(100))
+    system.trade(trader, 0, wad(9))                       # BTC: the largest requirement, will gain
+    system.trade(trader, 1, wad(100))                     # ETH: will lose far more
     system.advance(60)
-    system.set_price(0, 94_000)
+    system.set_price(0, 101_000)
+    system.set_price(1, 2_800)
     keeper = system.new_trader("keeper")
-    assert int(system.engine.account_health(trader).equity) < 0
+    health = system.engine.account_health(trader)
+    assert int(health.equity) < 0 and health.largest_market == 0
+    assert int(system.lens.unrealized_pnl(trader, 0)) > 0
     system.engine.liquidate(trader, sender=keeper)
     steps = [e.args for e in system.chain.last_receipt.logs if e.name == "Liquidated"]
     assert sorted(step["market"] for step in steps) == [0, 1]
@@ -516,3 +521,24 @@ def test_no_margin_rests_below_zero_so_the_pool_never_owes_more_than_it_holds(
         if amount:
             system.engine.withdraw(amount, sender=account)
     conserved(system, [a, b, lp, saver, keeper])
+
+
+def test_the_pool_pays_funding_only_from_its_cash(make_system: Callable[..., System]) -> None:
+    """With more shorts than longs and a positive interest rate, shorts receive more funding
+    than longs pay: the pool pays the difference, but never more than it holds."""
+    system, lp = deploy(make_system, attack_market(interest_rate=0.0005, funding_clamp=0.0005), lp_usd=0)
+    long = system.new_trader("long", 50_000)
+    short = system.new_trader("short", 200_000)
+    system.trade(long, BTC, wad(1))
+    system.trade(short, BTC, -wad(5))
+    cash = int(system.engine.pool_balance())                # only the fees so far
+    assert 0 < cash < 1_000 * WAD
+    system.advance(30 * 86_400)                             # a month of the short side receiving
+    owed = int(system.lens.pending_funding(short, BTC))
+    assert owed < -cash                                     # more than the pool holds
+    margin = int(system.engine.margin(short))
+    system.trade(short, BTC, wad(1))                        # a touch settles its funding
+    (settled,) = [e.args for e in system.chain.last_receipt.logs if e.name == "FundingSettled"]
+    assert settled["amount"] == -cash                       # paid up to the pool's cash, no further
+    assert int(system.engine.pool_balance()) >= 0
+    assert int(system.engine.margin(short)) > margin

@@ -196,10 +196,11 @@ def mutation_table() -> str:
     if mutation is None:
         return "(no reports/mutation.json yet: run `vyperp mutate`)"
     lines = [f"{mutation['caught']} of {mutation['total']} caught (profile `{mutation['profile']}`):", "",
-             "| mutant | the bug | caught | first failure |", "| --- | --- | --- | --- |"]
+             "| mutant | the bug | caught by | first failure |", "| --- | --- | --- | --- |"]
     for m in mutation["mutants"]:
         failure = str(m["first_failure"]).replace("|", "/")[:90]
-        lines.append(f"| `{m['name']}` | {m['change']} | {'yes' if m['caught'] else '**no**'} | {failure} |")
+        caught = f"`{m['caught_by'].removeprefix('tests/')}`" if m.get("caught_by") else ("yes" if m["caught"] else "**no**")
+        lines.append(f"| `{m['name']}` | {m['change']} | {caught} | {failure} |")
     return "\n".join(lines)
 
 
