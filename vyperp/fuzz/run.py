@@ -37,7 +37,9 @@ def _worker(args: tuple[str, int, int]) -> dict[str, Any]:
     except KeyboardInterrupt:
         interrupted = True        # Ctrl-C: the partial run is reported, not counted as a finding
     except BaseException as exc:  # noqa: BLE001 - a failing example is the finding we report
-        violation = "".join(traceback.format_exception_only(type(exc), exc))   # the whole failure text
+        # the whole failure text: every sub-exception of a group, with hypothesis's notes
+        # (the failing program) and tracebacks
+        violation = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     seconds = time.perf_counter() - started
     return {"examples": ProtocolMachine.examples_run, "steps": ProtocolMachine.steps_run - ProtocolMachine.examples_run,
             "seconds": seconds, "violation": violation, "interrupted": interrupted}
