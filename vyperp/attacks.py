@@ -33,7 +33,6 @@ from __future__ import annotations
 import random
 import subprocess
 import tempfile
-import tomllib
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -41,7 +40,7 @@ from typing import Any, Callable, Iterator
 
 from .chain import Chain, Reverted
 from .deploy import deploy_embedded
-from .params import LiquidationParams, MarketParams, ProtocolParams, liquidation_params, market_params
+from .params import LiquidationParams, MarketParams, ProtocolParams, liquidation_params, market_params, read_toml
 from .system import MAX_UINT, START_TIME, System
 from .units import WAD, wad
 
@@ -73,9 +72,9 @@ def load_attack(path: str | Path) -> AttackScenario:
     """Read one ``scenarios/attacks/*.toml`` file (clear errors naming the key)."""
     path = Path(path)
     try:
-        doc = tomllib.loads(path.read_text())
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise AttackError(f"{path}: cannot read: {exc}") from exc
+        doc = read_toml(path, "the attack")
+    except ValueError as exc:
+        raise AttackError(str(exc)) from exc
     head = doc.get("attack", {})
     kind = head.get("class")
     if kind not in CLASSES:

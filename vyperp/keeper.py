@@ -386,12 +386,9 @@ class Keeper:
         if ratio == 0:
             return False
         state = self.engine.market_state(market)
-        mark = int(self.engine.mark_price(market))
-        trigger = max(int(self.engine.pool_balance()), 0) * ratio // WAD
-        short_sum = int(state.long_sum_size_entry_price) - int(state.sum_size_entry_price)
-        longs = model.side_profit(int(state.long_open_interest), int(state.long_sum_size_entry_price), mark, True)
-        shorts = model.side_profit(int(state.short_open_interest), short_sum, mark, False)
-        return max(longs, shorts) > trigger
+        profits = model.side_profits(state.long_open_interest, state.short_open_interest, state.sum_size_entry_price,
+                                     state.long_sum_size_entry_price, int(self.engine.mark_price(market)))
+        return model.adl_side(*profits, int(self.engine.pool_balance()), ratio) != 0
 
     def deleverage(self) -> tuple[int, int, int]:
         """auto_deleverage while it is open (a pool deficit, or a side's profit past the

@@ -200,3 +200,21 @@ def payable_profit(size: int, entry: int, fill: int, mark: int, pool_balance: in
         side = side_profit(long_oi, long_sum, mark, True) if size > 0 else side_profit(short_oi, short_sum, mark, False)
         profit = capped_profit(profit, side, cap)
     return min(profit, max(pool_balance, 0))
+
+
+def side_profits(long_oi: int, short_oi: int, sum_size_entry: int, long_sum: int, mark: int) -> tuple[int, int]:
+    """(longs' profit, shorts' profit) at `mark` from a market's aggregates (Engine._side_profit
+    for both sides; the shorts' sum is the longs' minus the signed total)."""
+    return (side_profit(long_oi, long_sum, mark, True), side_profit(short_oi, long_sum - sum_size_entry, mark, False))
+
+
+def adl_side(long_profit: int, short_profit: int, pool_balance: int, ratio: int) -> int:
+    """+1 / -1 if that side's profit passes `ratio` x the pool's balance, else 0 (Engine._adl_side)."""
+    if ratio == 0:
+        return 0
+    trigger = max(pool_balance, 0) * ratio // WAD
+    if long_profit > trigger:
+        return 1
+    if short_profit > trigger:
+        return -1
+    return 0

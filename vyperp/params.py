@@ -206,13 +206,18 @@ class ProtocolParams:
     token_decimals: int = 6
 
 
+def read_toml(path: str | Path, what: str = "parameters") -> dict[str, Any]:
+    """A TOML file as a dict; a missing or malformed file is a ValueError naming it."""
+    try:
+        return tomllib.loads(Path(path).read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ValueError(f"{path}: cannot read {what}: {exc}") from exc
+
+
 def load_params(path: str | Path) -> ProtocolParams:
     """Read a deployment parameter file: `[liquidation]`, `[[markets]]` tables, `token_decimals`."""
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text())
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ValueError(f"{path}: cannot read parameters: {exc}") from exc
+    data = read_toml(path)
     markets = [market_params(m, f"{path}: markets[{i}]") for i, m in enumerate(data.get("markets", []))]
     if not markets:
         raise ValueError(f"{path}: no [[markets]] table")

@@ -652,14 +652,9 @@ class ProtocolMachine(RuleBasedStateMachine):
         if ratio == 0:
             return 0
         state = s.engine.market_state(market)
-        mark = int(s.engine.mark_price(market))
-        trigger = max(int(s.engine.pool_balance()), 0) * ratio // WAD
-        short_sum = state.long_sum_size_entry_price - state.sum_size_entry_price
-        if model.side_profit(state.long_open_interest, state.long_sum_size_entry_price, mark, True) > trigger:
-            return 1
-        if model.side_profit(state.short_open_interest, short_sum, mark, False) > trigger:
-            return -1
-        return 0
+        profits = model.side_profits(state.long_open_interest, state.short_open_interest, state.sum_size_entry_price,
+                                     state.long_sum_size_entry_price, int(s.engine.mark_price(market)))
+        return model.adl_side(*profits, int(s.engine.pool_balance()), ratio)
 
     @rule(market=st.integers(0, MARKETS - 1), leverage=st.integers(8, 15), crash_pct=st.integers(12, 20))
     def exhaust_pool(self, market: int, leverage: int, crash_pct: int) -> None:

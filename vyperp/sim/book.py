@@ -95,16 +95,13 @@ class MarketNow:
 
     def adl_triggered(self, rules: "MarketRules") -> bool:
         """Whether a side's profit passes the ADL trigger (Engine._adl_side != 0)."""
-        if not rules.adl_pnl_pool_ratio:
+        if not rules.adl_pnl_pool_ratio:        # the replay's hot path: skip the aggregates when off
             return False
-        trigger = max(self.pool_balance, 0) * rules.adl_pnl_pool_ratio // WAD
-        return max(self.side_profits()) > trigger
+        return model.adl_side(*self.side_profits(), self.pool_balance, rules.adl_pnl_pool_ratio) != 0
 
     def side_profits(self) -> tuple[int, int]:
         """(longs' profit, shorts' profit) at the mark, as Engine._side_profit."""
-        short_sum = self.long_sum_size_entry - self.sum_size_entry
-        return (model.side_profit(self.long_oi, self.long_sum_size_entry, self.mark, True),
-                model.side_profit(self.short_oi, short_sum, self.mark, False))
+        return model.side_profits(self.long_oi, self.short_oi, self.sum_size_entry, self.long_sum_size_entry, self.mark)
 
 
 @dataclass
