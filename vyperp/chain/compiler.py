@@ -1,6 +1,6 @@
 """Vyper compilation with an on-disk artefact cache.
 
-``compile_contract("Engine")`` compiles ``contracts/Engine.vy`` (or any path)
+``compile_contract("Engine")`` compiles ``vyperp/contracts/Engine.vy`` (or any path)
 with vyper 0.4.3 for the ``cancun`` EVM (what the embedded pyrevm runs) and
 returns an :class:`Artifact`.
 
@@ -11,7 +11,7 @@ the contracts directory (``from interfaces import IFoo`` ->
 ``contracts/some_module.vy``), then the source file's own directory.
 
 Caching: artefacts are memoised in-process and stored as JSON under
-``<project>/build/chain/``. A cache entry is keyed by vyper version, compiler
+``~/.cache/vyperp/chain/`` (``$VYPERP_CACHE_DIR``). A cache entry is keyed by vyper version, compiler
 settings and the source path, and records the sha256 of *every* file the
 compiler read (the contract and all its imports); it is reused only while all
 of those hashes still match, so editing an imported module recompiles.
@@ -20,6 +20,7 @@ of those hashes still match, so editing an imported module recompiles.
 from __future__ import annotations
 
 import hashlib
+import importlib.resources
 import json
 import os
 import sys
@@ -28,12 +29,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+SHIPPED_CONTRACTS = Path(str(importlib.resources.files("vyperp") / "contracts"))
+"""The contracts shipped inside the package (``vyperp/contracts/``, package data)."""
 CONTRACTS_DIR = Path(os.environ["VYPERP_CONTRACTS_DIR"]) if os.environ.get("VYPERP_CONTRACTS_DIR") \
-    else PROJECT_ROOT / "contracts"
-"""Where contract names are looked up: ``contracts/``, or ``VYPERP_CONTRACTS_DIR`` when set (the
-mutation check points every test at a mutated copy this way)."""
-BUILD_DIR = PROJECT_ROOT / "build" / "chain"
+    else SHIPPED_CONTRACTS
+"""Where contract names are looked up: the shipped contracts, or ``VYPERP_CONTRACTS_DIR`` when
+set (the mutation check points every test at a mutated copy this way). Test doubles live in
+its ``testing/`` folder and are found by name too."""
+BUILD_DIR = Path(os.environ.get("VYPERP_CACHE_DIR") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+                 / "vyperp") / "chain"
+"""The compile cache: outside the source tree (``$VYPERP_CACHE_DIR`` or ``~/.cache/vyperp``), so an
+installed package never writes into its own directory."""
 EVM_VERSION = "cancun"
 
 _CACHE_FORMAT = 1
@@ -88,7 +94,7 @@ def resolve_source(name_or_path: str | os.PathLike[str], contracts_dir: Path | N
     s = str(name_or_path)
     p = Path(s)
     if p.suffix in (".vy", ".vyi") or os.sep in s or "/" in s:
-        for cand in (p, PROJECT_ROOT / p, cdir / p):
+        for cand in (p, cdir / p):
             if cand.is_file():
                 return cand.resolve()
         raise CompileError(f"contract source not found: {s}")

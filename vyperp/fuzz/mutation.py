@@ -17,8 +17,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..chain.compiler import SHIPPED_CONTRACTS
+
 ROOT = Path(__file__).resolve().parents[2]
-CONTRACTS = ROOT / "contracts"
+CONTRACTS = SHIPPED_CONTRACTS
 SUITE = ["tests/test_fuzz_protocol.py", "tests/test_safety.py", "tests/test_attacks.py", "tests/test_liquidation.py",
          "tests/test_access.py", "tests/test_trading.py", "tests/test_pool.py"]
 """The stateful fuzzer first, then the unit tests of the areas the mutants touch (every test

@@ -15,7 +15,7 @@
      - `set_feeder`, `transfer_admin`: "Not admin"; `transfer_admin`: "Zero address".
 """
 
-from interfaces import IAggregatorV3
+from ..interfaces import IAggregatorV3
 
 implements: IAggregatorV3
 
