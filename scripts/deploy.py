@@ -33,8 +33,9 @@ from ape import accounts, chain, project
 from ape.cli import ConnectedProviderCommand, account_option, network_option
 from ape.types import AddressType
 
-from vyperp.deploy import Protocol, deploy_protocol
-from vyperp.params import ProtocolParams, load_params
+from vyperp import resources
+from vyperp.protocol.deploy import Protocol, deploy_protocol
+from vyperp.protocol.params import ProtocolParams, load_params
 
 # ape-vyper compiles with the `vyper` executable found on PATH when its version is the
 # installed package's, else with a vvm-managed binary (which it would have to download).
@@ -151,7 +152,7 @@ def _resume(manifest_path: Path, manifest: dict[str, Any], chain_id: int) -> Non
 @network_option()
 @account_option(prompt=False)
 @click.option("--params", "params_path", type=click.Path(dir_okay=False, path_type=Path),
-              default=Path("params/default.toml"), show_default=True, help="Deployment parameter TOML.")
+              default=resources.PARAMS / "default.toml", show_default=True, help="Deployment parameter TOML.")
 @click.option("--manifest", "manifest_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Manifest JSON to write [default: deployments/<ecosystem>-<network>-<chain_id>.json].")
 @click.option("--resume", is_flag=True,

@@ -6,6 +6,6 @@ Addresses come from the manifest `ape run deploy` writes. The node is given with
 --rpc-url (an anvil node: transactions are sent by impersonation), not ape's --network.
 """
 
-from vyperp.ops_commands import feed_command
+from vyperp.ops.commands import feed_command
 
 cli = feed_command("cli")

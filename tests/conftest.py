@@ -10,8 +10,8 @@ import pytest
 from hypothesis import settings
 
 from vyperp.fuzz.profiles import register as register_profiles
-from vyperp.params import MarketParams, ProtocolParams
-from vyperp.system import System
+from vyperp.protocol.params import MarketParams, ProtocolParams
+from vyperp.protocol.system import System
 
 register_profiles()
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
@@ -37,7 +37,7 @@ def base_system() -> Iterator[System]:
     if BACKEND != "anvil":
         yield System.deploy(default_params())
         return
-    from vyperp.node import AnvilNode, AnvilNotFound
+    from vyperp.chain.node import AnvilNode, AnvilNotFound
 
     try:
         node = AnvilNode().start()

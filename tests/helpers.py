@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from vyperp import model
-from vyperp.system import System
+from vyperp.protocol.system import System
 
 
 @dataclass

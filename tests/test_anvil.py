@@ -28,10 +28,10 @@ import pytest
 
 from tests.helpers import plain, role_names
 from vyperp.chain import Chain, ChainError, Reverted
-from vyperp.deploy import deploy_embedded
-from vyperp.node import AnvilNode, AnvilNotFound, find_anvil
-from vyperp.system import MAX_UINT, System
-from vyperp.units import wad
+from vyperp.protocol.deploy import deploy_embedded
+from vyperp.chain.node import AnvilNode, AnvilNotFound, find_anvil
+from vyperp.protocol.system import MAX_UINT, System
+from vyperp.protocol.units import wad
 
 from .conftest import BTC, ETH, default_params
 
@@ -343,7 +343,7 @@ def test_replay_on_anvil_matches_embedded(node: AnvilNode, tmp_path: Path, scena
 
 
 def test_bench_anvil_runs(node: AnvilNode) -> None:
-    from vyperp.node import bench_anvil
+    from vyperp.chain.node import bench_anvil
 
     out = bench_anvil(trades=400, transfers=200, sequential=50, senders=10, node=node, quiet=True)
     assert out["batched_trade_failed"] == 0 and out["batched_transfer_failed"] == 0

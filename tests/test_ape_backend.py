@@ -21,8 +21,8 @@ from hypothesis import settings
 
 from tests.helpers import plain, role_names
 from vyperp.chain import Reverted
-from vyperp.system import MAX_UINT, System
-from vyperp.units import wad
+from vyperp.protocol.system import MAX_UINT, System
+from vyperp.protocol.units import wad
 
 from .conftest import BTC, ETH, default_params
 

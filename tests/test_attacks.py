@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from vyperp.attacks import AttackError, holds, load_attack, lp_loss_bound, run_attack, shipped_attacks
+from vyperp.sim.attacks import AttackError, holds, load_attack, lp_loss_bound, run_attack, shipped_attacks
 
 SCENARIOS = shipped_attacks()
 

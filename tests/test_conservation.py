@@ -11,9 +11,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from vyperp.chain import Reverted
-from vyperp.params import LiquidationParams, MarketParams, ProtocolParams, TIERED
-from vyperp.system import System
-from vyperp.units import WAD
+from vyperp.protocol.params import LiquidationParams, MarketParams, ProtocolParams, TIERED
+from vyperp.protocol.system import System
+from vyperp.protocol.units import WAD
 
 TRADERS = 4
 

@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 
 from vyperp import model
 from vyperp.chain import Reverted
-from vyperp.params import MarketParams, ProtocolParams
-from vyperp.system import System
-from vyperp.units import WAD, wad
+from vyperp.protocol.params import MarketParams, ProtocolParams
+from vyperp.protocol.system import System
+from vyperp.protocol.units import WAD, wad
 
 from .helpers import events
 

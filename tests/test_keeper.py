@@ -20,12 +20,12 @@ from typing import Any
 import pytest
 
 from vyperp.chain import Chain
-from vyperp.deploy import deploy_embedded, oracle_answer
-from vyperp.feed import Feeder, load_path
-from vyperp.keeper import Keeper
-from vyperp.node import AnvilNode, AnvilNotFound, find_anvil
-from vyperp.system import System
-from vyperp.units import WAD
+from vyperp.protocol.deploy import deploy_embedded, oracle_answer
+from vyperp.ops.feed import Feeder, load_path
+from vyperp.ops.keeper import Keeper
+from vyperp.chain.node import AnvilNode, AnvilNotFound, find_anvil
+from vyperp.protocol.system import System
+from vyperp.protocol.units import WAD
 
 from .conftest import BTC, ETH, default_params
 
@@ -41,7 +41,7 @@ MAX_POLLS = 3
 
 
 def _path(prices: list[int]) -> Any:
-    from oracles.pricepath import PricePath
+    from vyperp.oracles.pricepath import PricePath
 
     return PricePath([T0 + 60 * k for k in range(len(prices))], [p * WAD for p in prices], "scripted")
 

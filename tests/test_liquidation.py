@@ -21,9 +21,9 @@ import pytest
 
 from vyperp import model
 from vyperp.chain import Reverted
-from vyperp.params import TIERED, Bracket, LiquidationParams, MarketParams, ProtocolParams
-from vyperp.system import System
-from vyperp.units import WAD, trunc_div
+from vyperp.protocol.params import TIERED, Bracket, LiquidationParams, MarketParams, ProtocolParams
+from vyperp.protocol.system import System
+from vyperp.protocol.units import WAD, trunc_div
 
 BTC, ETH = 0, 1
 ONE = WAD  # one coin / 1.0 as a 1e18 fraction

@@ -39,9 +39,9 @@ from tests.test_liquidation import (
     trader,
 )
 from vyperp.chain import Reverted
-from vyperp.params import TIERED, LiquidationParams
-from vyperp.system import System
-from vyperp.units import WAD, trunc_div
+from vyperp.protocol.params import TIERED, LiquidationParams
+from vyperp.protocol.system import System
+from vyperp.protocol.units import WAD, trunc_div
 
 SETTINGS = {
     "plain": LiquidationParams(),

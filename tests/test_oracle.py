@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from vyperp.chain import Reverted
-from vyperp.params import MarketParams, ProtocolParams
+from vyperp.protocol.params import MarketParams, ProtocolParams
 
 WAD = 10**18
 BTC, ETH = 0, 1

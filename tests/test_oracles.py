@@ -17,10 +17,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from oracles.feeder import Feeder
-from oracles.impact import SpotImpact
-from oracles.pricepath import WAD, PricePath, from_wad, to_wad
-from oracles.scenario import (
+from vyperp.oracles.feeder import Feeder
+from vyperp.sim.impact import SpotImpact
+from vyperp.oracles.pricepath import WAD, PricePath, from_wad, to_wad
+from vyperp.sim.scenario import (
     PROTOCOL_PARAM_KEYS,
     SCENARIO_DIR,
     ScenarioError,
@@ -28,7 +28,7 @@ from oracles.scenario import (
     load_scenario,
     parse_scenario,
 )
-from oracles.sources import (
+from vyperp.oracles.sources import (
     DATA_DIR,
     REAL_WINDOWS,
     load_funding_events,
@@ -37,7 +37,7 @@ from oracles.sources import (
     load_user_file,
     parse_timestamp,
 )
-from oracles.synthetic import gbm, jump_diffusion, scripted_shock
+from vyperp.oracles.synthetic import gbm, jump_diffusion, scripted_shock
 
 # Row counts and lows as stated in data/README.md.
 README_ROWS = {

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from oracles.scenario import SCENARIO_DIR, load_scenario, parse_scenario
-from vyperp.params import TIERED
+from vyperp.sim.scenario import SCENARIO_DIR, load_scenario, parse_scenario
+from vyperp.protocol.params import TIERED
 from vyperp.sim.agents import AgentConfig
 from vyperp.sim.compare import run_mitigations
 from vyperp.sim.metrics import TIMESERIES_COLUMNS

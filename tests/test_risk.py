@@ -17,9 +17,9 @@ import pytest
 
 from tests.test_liquidation import assert_conserved, assert_reverts, events, trader, wad_ln
 from vyperp import model
-from vyperp.params import EXCHANGE_BRACKETS, MarketParams, ProtocolParams
-from vyperp.system import System
-from vyperp.units import WAD, trunc_div, wad
+from vyperp.protocol.params import EXCHANGE_BRACKETS, MarketParams, ProtocolParams
+from vyperp.protocol.system import System
+from vyperp.protocol.units import WAD, trunc_div, wad
 
 BTC = 0
 ONE = WAD

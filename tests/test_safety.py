@@ -25,9 +25,9 @@ from hypothesis import given, settings, strategies as st
 
 from vyperp import model
 from vyperp.chain import Reverted
-from vyperp.params import Bracket, LiquidationParams, MarketParams, ProtocolParams, binance_brackets
-from vyperp.system import MAX_UINT, System
-from vyperp.units import WAD, wad
+from vyperp.protocol.params import Bracket, LiquidationParams, MarketParams, ProtocolParams, binance_brackets
+from vyperp.protocol.system import MAX_UINT, System
+from vyperp.protocol.units import WAD, wad
 
 BTC = 0
 ONE = WAD

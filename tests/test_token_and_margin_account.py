@@ -14,7 +14,7 @@ from vyperp import model
 
 from tests.conftest import default_params
 from vyperp.chain import Reverted
-from vyperp.system import MAX_UINT, System
+from vyperp.protocol.system import MAX_UINT, System
 
 WAD = 10**18
 BTC, ETH = 0, 1

@@ -6,8 +6,8 @@ import pytest
 
 from vyperp import model
 from vyperp.chain import Reverted
-from vyperp.system import MAX_UINT, System
-from vyperp.units import WAD, wad
+from vyperp.protocol.system import MAX_UINT, System
+from vyperp.protocol.units import WAD, wad
 
 from .conftest import BTC, ETH
 from .helpers import events, expected_fill
@@ -158,7 +158,7 @@ def test_reduction_allowed_when_below_initial_margin(system: System, alice: str)
 
 
 def test_max_open_interest(make_system) -> None:
-    from vyperp.params import MarketParams, ProtocolParams
+    from vyperp.protocol.params import MarketParams, ProtocolParams
 
     system = make_system(ProtocolParams(markets=[MarketParams(max_open_interest_usd=200_000.0)]))
     alice = system.new_trader("alice", 100_000)
@@ -170,7 +170,7 @@ def test_max_open_interest(make_system) -> None:
 
 
 def test_premium_is_bounded(make_system) -> None:
-    from vyperp.params import MarketParams, ProtocolParams
+    from vyperp.protocol.params import MarketParams, ProtocolParams
 
     system = make_system(ProtocolParams(markets=[MarketParams(skew_scale_usd=1_000_000.0, max_premium=0.01)]))
     whale = system.new_trader("whale", 1_000_000)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from vyperp.node import AnvilNotFound, find_anvil
+from vyperp.chain.node import AnvilNotFound, find_anvil
 
 ROOT = Path(__file__).resolve().parents[1]
 SUBSET = ["tests/test_trading.py", "tests/test_pool.py"]

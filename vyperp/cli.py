@@ -22,7 +22,7 @@ def main() -> None:
 @main.command()
 def demo() -> None:
     """Deploy, trade across a price move, print PnL, funding and the pool's result."""
-    run = __import__("vyperp.demo", fromlist=["run_demo"]).run_demo
+    run = __import__("vyperp.protocol.demo", fromlist=["run_demo"]).run_demo
     result = run(console)
     if not result["balanced"]:
         raise SystemExit("conservation violated")
@@ -33,7 +33,7 @@ def demo() -> None:
               help="Where to write the gas report (flat JSON: operation -> gas).")
 def gas(out: Path) -> None:
     """Measure the gas of every operation (exact, cold-start per transaction) and write reports/gas.json."""
-    from .gasbench import measure_all
+    from .bench.gas import measure_all
 
     started = time.time()
     figures = measure_all()
@@ -90,7 +90,7 @@ def mutate(names: tuple[str, ...], workers: int, out: Path) -> None:
 def attack(attack_class: str | None, before_ref: str, out: Path) -> None:
     """The attack lab: every scenario under scenarios/attacks/ against the contracts now and
     before the safety work; writes reports/attacks.json."""
-    from .attacks import AttackError, run_lab
+    from .sim.attacks import AttackError, run_lab
 
     started = time.time()
     try:
@@ -174,8 +174,8 @@ def readme_tables(readme: Path | None) -> None:
         return
     console.print(f"updated {', '.join(write(readme))} in {readme}")
 
-from .bench_command import bench; main.add_command(bench)  # noqa: E402,E702
-from .ops_commands import keeper, feed; main.add_command(keeper); main.add_command(feed)  # noqa: E402,E702
+from .bench.commands import bench; main.add_command(bench)  # noqa: E402,E702
+from .ops.commands import keeper, feed; main.add_command(keeper); main.add_command(feed)  # noqa: E402,E702
 
 
 if __name__ == "__main__":

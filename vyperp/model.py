@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .units import WAD, ceil_div, floor_div, trunc_div
+from .protocol.units import WAD, ceil_div, floor_div, trunc_div
 
 FUNDING_PERIOD = 8 * 3600
 DAY = 86_400

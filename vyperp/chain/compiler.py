@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-SHIPPED_CONTRACTS = Path(str(importlib.resources.files("vyperp") / "contracts"))
+SHIPPED_CONTRACTS = Path(str(importlib.resources.files("vyperp") / "contracts"))  # = vyperp.resources.CONTRACTS
 """The contracts shipped inside the package (``vyperp/contracts/``, package data)."""
 CONTRACTS_DIR = Path(os.environ["VYPERP_CONTRACTS_DIR"]) if os.environ.get("VYPERP_CONTRACTS_DIR") \
     else SHIPPED_CONTRACTS

@@ -1,6 +1,6 @@
 """The chain API of :class:`vyperp.chain.Chain` on a real node over JSON-RPC (anvil).
 
-    from vyperp.node import AnvilNode
+    from vyperp.chain.node import AnvilNode
     from vyperp.chain.rpc_chain import RpcChain
 
     with AnvilNode() as node:

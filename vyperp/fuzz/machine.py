@@ -22,9 +22,9 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from .. import model
 from ..chain import Reverted
-from ..params import Bracket, LiquidationParams, MarketParams, ProtocolParams, TIERED
-from ..system import MAX_UINT, System
-from ..units import WAD
+from ..protocol.params import Bracket, LiquidationParams, MarketParams, ProtocolParams, TIERED
+from ..protocol.system import MAX_UINT, System
+from ..protocol.units import WAD
 
 TRADERS = 4
 MARKETS = 2

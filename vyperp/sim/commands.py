@@ -59,7 +59,7 @@ def do_replay(scenario: str, traders: int | None, param_set: str | None, compare
               mitigations: str | None, steps: int | None, seed: int | None, out: Path | None,
               full_scan_every: int | None, progress: bool, adl_policy: str = "queue") -> dict[str, Any]:
     """Run a replay (or an A/B comparison), print the summary table, write the outputs."""
-    from oracles.scenario import ScenarioError, load_scenario
+    from vyperp.sim.scenario import ScenarioError, load_scenario
 
     from .report import compare_table, summary_table
 
@@ -206,7 +206,7 @@ def bench_replay(out: Path, sizes: str, traders: int, repeats: int, active: bool
     of the same transactions (re-applied with Chain.send on a fresh identical deployment),
     the same for an active population, and the wall time of a 1,440-step one-minute day
     for several population sizes."""
-    from .bench import bench_table, run_bench
+    from ..bench.replay import bench_table, run_bench
 
     counts = [int(x) for x in sizes.split(",") if x.strip()]
     result = run_bench(traders=traders, sizes=counts, out=out, console=console, repeats=repeats, active=active)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable
 
-from oracles.scenario import Scenario, load_scenario
+from vyperp.sim.scenario import Scenario, load_scenario
 
 from .report import mitigation_summary, write_json
 from .runner import replay_and_report
@@ -84,7 +84,7 @@ def run_adl_policies(out: str | Path | None = None, progress: bool | Callable[[i
     the mark and the exit price), the overshoot, and the cascade's other numbers."""
     import tomllib
 
-    from oracles.scenario import SCENARIO_DIR, parse_scenario
+    from vyperp.sim.scenario import SCENARIO_DIR, parse_scenario
 
     from .agents import ADL_POLICIES, AgentConfig
 

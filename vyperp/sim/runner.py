@@ -30,14 +30,14 @@ from typing import Any, Callable
 
 import numpy as np
 
-from oracles.pricepath import PricePath
-from oracles.scenario import Scenario, load_scenario
+from vyperp.oracles.pricepath import PricePath
+from vyperp.sim.scenario import Scenario, load_scenario
 
 from ..chain import Chain
 from ..chain.abi import element_words, output_param, static_layout
-from ..deploy import deploy_embedded
-from ..params import ProtocolParams
-from ..units import wad
+from ..protocol.deploy import deploy_embedded
+from ..protocol.params import ProtocolParams
+from ..protocol.units import wad
 from .agents import AgentConfig, BasisTraders, DirectionalTraders, Keepers, LiquidityProviders
 from .book import AccountBook, MarketNow, MarketRules
 from .chainio import TxSender, address_array, int_array, selector, static_tuple_array, uint_at, word, word_array

@@ -69,10 +69,10 @@ import math
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
-from oracles.pricepath import PricePath, from_wad
-from oracles.scenario import Scenario
+from vyperp.oracles.pricepath import PricePath, from_wad
+from vyperp.sim.scenario import Scenario
 
-from ..params import (
+from ..protocol.params import (
     EXCHANGE_BRACKETS,
     TIERED,
     Bracket,

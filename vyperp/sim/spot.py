@@ -12,9 +12,9 @@ answers are exactly the path's oracle answers (``PricePath.to_oracle_answers``).
 
 from __future__ import annotations
 
-from oracles.impact import SpotImpact
-from oracles.pricepath import WAD, PricePath
-from oracles.scenario import ImpactSpec
+from vyperp.sim.impact import SpotImpact
+from vyperp.oracles.pricepath import WAD, PricePath
+from vyperp.sim.scenario import ImpactSpec
 
 
 class SpotMarket:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .chain import Chain
+from ..chain import Chain
 from .deploy import Protocol, deploy_embedded, oracle_answer
 from .params import ProtocolParams
 from .units import WAD
@@ -78,7 +78,7 @@ class System:
         `vyperp.chain.ape_chain.ApeChain`: slower, same API. `timestamp` defaults to the
         newest block's time (ape's chain starts at the wall clock and cannot go back);
         `chain_kwargs` go to ApeChain (contracts_dir, gas_limit)."""
-        from .chain.ape_chain import ApeChain
+        from ..chain.ape_chain import ApeChain
 
         chain = ApeChain(timestamp=timestamp, **chain_kwargs)
         return cls(chain, deploy_embedded(chain, params))  # type: ignore[arg-type]
@@ -93,8 +93,8 @@ class System:
         in ``system.node``; stopped by ``node.stop()`` or at interpreter exit).
         `chain_kwargs` go to RpcChain (gas_limit, contracts_dir, exact_gas; ``code_size_limit``
         goes to the node it starts)."""
-        from .chain.rpc_chain import RpcChain
-        from .node import AnvilNode
+        from ..chain.rpc_chain import RpcChain
+        from ..chain.node import AnvilNode
 
         code_size_limit = chain_kwargs.pop("code_size_limit", None)
         if url is None:
@@ -158,7 +158,7 @@ class System:
     def max_withdrawal(self, account: str) -> int:
         """The largest withdrawal (token units) the engine accepts from `account` now, found
         by trying amounts inside snapshots (a binary search; nothing is committed)."""
-        from .chain import Reverted
+        from ..chain import Reverted
 
         margin = int(self.engine.margin(account))
         lo, hi = 0, max(margin, 0) // self.precision

@@ -25,10 +25,10 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Iterable
 
+from .. import resources
 from .pricepath import PricePath, to_wad
 
-REPO_ROOT: Path = Path(__file__).resolve().parent.parent
-DATA_DIR: Path = Path(os.environ.get("VYPERP_DATA_DIR", REPO_ROOT / "data"))
+DATA_DIR: Path = resources.DATA
 """Directory holding the shipped data (override with ``$VYPERP_DATA_DIR``)."""
 
 KLINE_COLUMNS: tuple[str, ...] = (

@@ -42,12 +42,12 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from oracles.scenario import Scenario, load_scenario
+from vyperp.sim.scenario import Scenario, load_scenario
 
 from ..chain import Reverted
-from .agents import AgentConfig
-from .report import write_json
-from .runner import Replay
+from ..sim.agents import AgentConfig
+from ..sim.report import write_json
+from ..sim.runner import Replay
 
 BENCH_SCENARIO = "btc-2025-10-10-coinm-day"
 ORACLE_KINDS = ("oracle_push", "oracle_poke")

@@ -9,9 +9,9 @@ Modules: :mod:`oracles.pricepath` (``PricePath``, wad helpers),
 """
 
 from .feeder import Feeder
-from .impact import SpotImpact
+from ..sim.impact import SpotImpact
 from .pricepath import WAD, PricePath, from_wad, to_wad
-from .scenario import Scenario, ScenarioError, list_scenarios, load_scenario
+from ..sim.scenario import Scenario, ScenarioError, list_scenarios, load_scenario
 from .sources import REAL_WINDOWS, load_kline_csv, load_real, load_user_file
 from .synthetic import gbm, jump_diffusion, scripted_shock
 

@@ -67,11 +67,12 @@ from typing import Any, Callable
 import numpy as np
 
 from .impact import SpotImpact
-from .pricepath import PricePath
-from .sources import REAL_WINDOWS, REPO_ROOT, load_real, load_user_file, parse_timestamp
-from .synthetic import gbm, jump_diffusion, scripted_shock
+from ..oracles.pricepath import PricePath
+from .. import resources
+from ..oracles.sources import REAL_WINDOWS, load_real, load_user_file, parse_timestamp
+from ..oracles.synthetic import gbm, jump_diffusion, scripted_shock
 
-SCENARIO_DIR: Path = REPO_ROOT / "scenarios"
+SCENARIO_DIR: Path = resources.SCENARIOS
 
 PROTOCOL_PARAM_KEYS: tuple[str, ...] = (
     "max_leverage", "maintenance_margin_rate", "skew_scale_usd",
@@ -123,7 +124,7 @@ class PathSpec:
     params: dict[str, Any]
     step_seconds: int | None = None
     rebase: float | int | None = None
-    base_dir: Path = REPO_ROOT
+    base_dir: Path = Path(".")
 
     def build(self, default_seed: int, horizon_steps: int | None = None) -> PricePath:
         """Load/generate the path, then resample, rebase and cap to the horizon."""
@@ -154,7 +155,7 @@ class PathSpec:
         f = Path(file)
         if f.is_absolute():
             return f
-        for base in (self.base_dir, REPO_ROOT):
+        for base in (self.base_dir, Path.cwd(), resources.PACKAGE):
             if (base / f).exists():
                 return base / f
         return self.base_dir / f
@@ -432,7 +433,7 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
 def parse_scenario(doc: dict[str, Any], file: Path | None = None) -> Scenario:
     """Validate an already-parsed TOML document (see the module docstring)."""
     ctx = _Ctx(str(file) if file else "<scenario>")
-    base_dir = file.resolve().parent if file else REPO_ROOT
+    base_dir = file.resolve().parent if file else Path.cwd()
     top_required = {"name": "str", "description": "str", "seed": "int", "path": "table", "population": "table"}
     top_optional = {"horizon_steps": "int", "impact": "table", "compare": "table", "param_sets": "table"}
     if "markets" not in doc:

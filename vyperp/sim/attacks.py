@@ -38,13 +38,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from .chain import Chain, Reverted
-from .deploy import deploy_embedded
-from .params import LiquidationParams, MarketParams, ProtocolParams, liquidation_params, market_params, read_toml
-from .system import MAX_UINT, START_TIME, System
-from .units import WAD, wad
+from .. import resources
+from ..chain import Chain, Reverted
+from ..protocol.deploy import deploy_embedded
+from ..protocol.params import LiquidationParams, MarketParams, ProtocolParams, liquidation_params, market_params, read_toml
+from ..protocol.system import MAX_UINT, START_TIME, System
+from ..protocol.units import WAD, wad
 
-ATTACK_DIR = Path(__file__).resolve().parents[1] / "scenarios" / "attacks"
+ATTACK_DIR = resources.SCENARIOS / "attacks"
 CLASSES = ("self-skew", "pump-and-close", "squeeze-into-pool", "withdraw-then-liquidate", "oracle-front-run")
 BEFORE_REF = "f5b5e8f"   # the last commit before the safety work (the "before" column)
 
@@ -457,7 +458,9 @@ class Before:
 
 def contracts_at(ref: str, repo: Path | None = None) -> Iterator[Before]:
     """Yield the `contracts/` tree at git `ref` (raises AttackError when git cannot)."""
-    repo = repo or Path(__file__).resolve().parents[1]
+    repo = repo or resources.source_checkout()
+    if repo is None:
+        raise AttackError("the before column needs a git checkout of vyperp (an installed wheel has no history)")
     with tempfile.TemporaryDirectory(prefix="vyperp-before-") as tmp:
         try:
             archive = subprocess.run(["git", "-C", str(repo), "archive", ref, "contracts"], check=True,

@@ -30,7 +30,7 @@ def _common(f: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _connect(rpc_url: str, manifest: dict[str, Any] | None) -> Any:
-    from .chain.rpc_chain import RpcChain
+    from ..chain.rpc_chain import RpcChain
 
     chain = RpcChain(rpc_url)
     if manifest is not None and manifest.get("chain_id") not in (None, chain.chain_id):

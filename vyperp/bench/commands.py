@@ -60,8 +60,8 @@ def _reapply(scenario: Any, traders: int, steps: int, txs: list[Any], chain_fact
     """Re-apply recorded loop transactions on a fresh identical deployment, timing only the
     sends: (seconds, reverted, replay). `batched` (RpcChain only): each step's
     transactions as one ``send_many`` batch."""
-    from .sim.bench import apply_transactions
-    from .sim.runner import Replay
+    from .replay import apply_transactions
+    from ..sim.runner import Replay
 
     fresh = Replay(scenario, traders, steps=steps, chain_factory=chain_factory)
     fresh.build()
@@ -87,7 +87,7 @@ def _reapply(scenario: Any, traders: int, steps: int, txs: list[Any], chain_fact
 def measure_embedded(scenario: Any, traders: int, steps: int, repeats: int) -> tuple[dict[str, Any], Any]:
     """Replay + raw re-application on the embedded chain, alternating, best of `repeats`.
     Returns the figures and the first (recording) replay."""
-    from .sim.runner import Replay
+    from ..sim.runner import Replay
 
     runs, ceilings = [], []
     first = None
@@ -127,9 +127,9 @@ def measure_embedded(scenario: Any, traders: int, steps: int, repeats: int) -> t
 def measure_anvil(scenario: Any, traders: int, steps: int, embedded_replay: Any, sizes: dict[str, Any]
                   ) -> dict[str, Any]:
     """The same replay on a private anvil node, its re-applications, and bench_anvil on that node."""
-    from .chain.rpc_chain import RpcChain
-    from .node import AnvilNode, bench_anvil
-    from .sim.runner import Replay
+    from ..chain.rpc_chain import RpcChain
+    from ..chain.node import AnvilNode, bench_anvil
+    from ..sim.runner import Replay
 
     out: dict[str, Any] = {}
     with AnvilNode() as node:
@@ -187,8 +187,8 @@ def machine(load_before: tuple[float, float, float]) -> dict[str, Any]:
 def run_bench_all(quick: bool = False, skip_anvil: bool = False, traders: int | None = None,
                   steps: int | None = None, workers: int | None = None, say: Any = None) -> dict[str, Any]:
     """Every figure of reports/bench.json (see the module docstring)."""
-    from .gasbench import measure_all
-    from .sim.bench import BENCH_SCENARIO, day_scenario
+    from .gas import measure_all
+    from .replay import BENCH_SCENARIO, day_scenario
 
     say = say or (lambda *a, **k: None)
     sizes = dict(QUICK if quick else FULL)
@@ -222,7 +222,7 @@ def run_bench_all(quick: bool = False, skip_anvil: bool = False, traders: int | 
     if skip_anvil:
         result["anvil_skipped"] = "--skip-anvil"
     else:
-        from .node import AnvilNotFound, find_anvil
+        from ..chain.node import AnvilNotFound, find_anvil
 
         try:
             find_anvil()
@@ -235,7 +235,7 @@ def run_bench_all(quick: bool = False, skip_anvil: bool = False, traders: int | 
         for key in ("anvil_tx_per_second", "anvil_raw_batch_tx_per_second", "anvil_ratio"):
             result[key] = None
 
-    from .fuzz.run import run_fuzz
+    from ..fuzz.run import run_fuzz
 
     say("fuzz: profile ci on every core ...")
     backend = os.environ.pop("VYPERP_BACKEND", None)      # the fuzz figure is the embedded chain's

@@ -1,6 +1,6 @@
 """Push prices from a price path into MockOracles, one round per interval (demos, testnets).
 
-    from vyperp.feed import Feeder, load_path
+    from vyperp.ops.feed import Feeder, load_path
 
     feeder = Feeder(chain, engine_address, {0: btc_oracle}, {0: load_path(scenario="crash-30pct")},
                     sender=feeder_account)
@@ -25,9 +25,9 @@ import logging
 import time
 from typing import Any
 
-from oracles.pricepath import PricePath
+from vyperp.oracles.pricepath import PricePath
 
-from .chain.errors import ChainError, Reverted
+from ..chain.errors import ChainError, Reverted
 
 log = logging.getLogger("vyperp.feed")
 
@@ -38,10 +38,10 @@ def load_path(scenario: str | None = None, real: str | None = None, symbol: str 
     if (scenario is None) == (real is None):
         raise ValueError("give exactly one of scenario= or real=")
     if scenario is not None:
-        from oracles.scenario import load_scenario
+        from vyperp.sim.scenario import load_scenario
 
         return load_scenario(scenario).price_path(symbol)
-    from oracles.sources import load_real
+    from vyperp.oracles.sources import load_real
 
     return load_real(real, column)  # type: ignore[arg-type]
 

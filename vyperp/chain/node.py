@@ -1,6 +1,6 @@
 """A local anvil node for the JSON-RPC backend (:mod:`vyperp.chain.rpc_chain`).
 
-    from vyperp.node import AnvilNode
+    from vyperp.chain.node import AnvilNode
     from vyperp.chain.rpc_chain import RpcChain
 
     with AnvilNode() as node:                     # starts anvil, waits until it answers
@@ -41,8 +41,9 @@ import urllib.request
 from pathlib import Path
 from typing import Any, Sequence
 
-ROOT = Path(__file__).resolve().parents[1]
-NODE_MODULES = ROOT / "node_modules"
+ROOT = Path(__file__).resolve().parents[2]
+"""The source checkout (its node_modules/ holds the pinned anvil; ./node_modules is tried first)."""
+NODE_MODULES = Path("node_modules") if Path("node_modules/.bin/anvil").exists() else ROOT / "node_modules"
 ANVIL_VERSION = "1.7.1"
 GENESIS_TIMESTAMP = 1
 MISSING_HINT = "run WITH_ANVIL=1 scripts/bootstrap.sh (npm ci installs the pinned anvil into node_modules/)"
@@ -297,8 +298,8 @@ def bench_anvil(trades: int = 4_000, batch: int = 200, senders: int = 50, sequen
 
     Returns (and, unless `quiet`, prints) the figures.
     """
-    from .chain.rpc_chain import RpcChain
-    from .deploy import deploy_embedded
+    from .rpc_chain import RpcChain
+    from ..protocol.deploy import deploy_embedded
 
     own = node is None
     if own:

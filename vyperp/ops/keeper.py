@@ -1,7 +1,7 @@
 """A liquidation keeper a protocol operator can run against a node.
 
     from vyperp.chain.rpc_chain import RpcChain
-    from vyperp.keeper import Keeper
+    from vyperp.ops.keeper import Keeper
 
     chain = RpcChain("http://127.0.0.1:8545")
     keeper = Keeper(chain, engine_address, lens_address, start_block=deploy_block,
@@ -50,8 +50,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from . import model
-from .chain.errors import ChainError, Reverted
+from .. import model
+from ..chain.errors import ChainError, Reverted
 
 log = logging.getLogger("vyperp.keeper")
 
@@ -176,7 +176,7 @@ class Keeper:
                  sender: str | None = None, event_source: EventSource | None = None, confirmations: int = 0,
                  log_range: int = 5_000, max_rounds: int = 8, adl: bool = True):
         if isinstance(chain_or_rpc, str):
-            from .chain.rpc_chain import RpcChain
+            from ..chain.rpc_chain import RpcChain
 
             chain_or_rpc = RpcChain(chain_or_rpc)
         if not 1 <= batch_size <= ENGINE_MAX_BATCH:

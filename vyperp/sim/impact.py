@@ -36,7 +36,7 @@ from __future__ import annotations
 import math
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 
-from .pricepath import WAD, PriceLike, _div_round_half_even, to_wad
+from ..oracles.pricepath import WAD, PriceLike, _div_round_half_even, to_wad
 
 _PREC = 50
 

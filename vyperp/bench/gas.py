@@ -16,10 +16,10 @@ from typing import Callable
 
 import vyper
 
-from .chain import compile_contract
-from .params import EXCHANGE_BRACKETS, LiquidationParams, MarketParams, ProtocolParams, TIERED
-from .system import System
-from .units import wad
+from ..chain import compile_contract
+from ..protocol.params import EXCHANGE_BRACKETS, LiquidationParams, MarketParams, ProtocolParams, TIERED
+from ..protocol.system import System
+from ..protocol.units import wad
 
 DEPLOYABLES = ["Engine", "MarketConfigurator", "LiquidityPool", "EngineLens", "OrderBook", "MockOracle", "TestToken"]
 
