@@ -24,11 +24,11 @@ def market_view(system: System, market: int) -> MarketView:
     state = system.engine.market_state(market)
     return MarketView(
         index_price=int(system.engine.index_price(market)),
-        skew=int(state[0]) - int(state[1]),
-        skew_scale=int(config[3]),
-        max_premium=int(config[4]),
-        maker_fee=int(config[6]),
-        taker_fee=int(config[5]),
+        skew=int(state.long_open_interest) - int(state.short_open_interest),
+        skew_scale=int(config.skew_scale),
+        max_premium=int(config.max_premium),
+        maker_fee=int(config.maker_fee),
+        taker_fee=int(config.taker_fee),
     )
 
 

@@ -16,34 +16,23 @@ ADMIN, GUARDIAN = 1, 2
 ZERO = "0x0000000000000000000000000000000000000000"
 MAX_UINT = 2**256 - 1
 
-# MarketConfig field positions
-ORACLE, SKEW_SCALE, TAKER_FEE, MAKER_FEE, FUNDING_MODEL = 0, 3, 5, 6, 11
-# RiskConfig field positions
-MAX_MULTIPLIER = 5
-# MarketState field positions
-PAUSED = 12
 
 
-def market_config(system, market=BTC) -> tuple:
-    return tuple(system.engine.market_config(market))
+def market_config(system, market=BTC):
+    return system.engine.market_config(market)
 
 
 def brackets(system, market=BTC) -> list:
     return [tuple(b) for b in system.engine.brackets_of(market)]
 
 
-def risk_config(system, market=BTC) -> tuple:
-    return tuple(system.engine.risk_config(market))
+def risk_config(system, market=BTC):
+    return system.engine.risk_config(market)
 
 
-def liquidation(system) -> tuple[tuple, list]:
-    return tuple(system.engine.liquidation_config()), [tuple(t) for t in system.engine.liquidation_tiers()]
-
-
-def replaced(struct: tuple, index: int, value) -> tuple:
-    items = list(struct)
-    items[index] = value
-    return tuple(items)
+def replaced(struct, field: str, value):
+    """`struct` (a named tuple read from the engine) with one field, named, replaced."""
+    return struct._replace(**{field: value})
 
 
 def digest(system, accounts=()) -> tuple:
@@ -70,15 +59,15 @@ def digest(system, accounts=()) -> tuple:
 def configurator_admin_calls(system, account):
     cfg = market_config(system)
     new_oracle = system.oracles[ETH].address
-    liq, tiers = liquidation(system)
+    liq, tiers = system.engine.liquidation_config(), system.engine.liquidation_tiers()
     c = system.configurator
     return {
         "bind_engine": lambda: c.bind_engine(account, sender=account),
         "set_pool": lambda: c.set_pool(account, sender=account),
-        "add_market": lambda: c.add_market(replaced(cfg, ORACLE, new_oracle), brackets(system), risk_config(system), sender=account),
-        "set_market_config": lambda: c.set_market_config(BTC, replaced(cfg, TAKER_FEE, 10**15), sender=account),
+        "add_market": lambda: c.add_market(replaced(cfg, "oracle", new_oracle), brackets(system), risk_config(system), sender=account),
+        "set_market_config": lambda: c.set_market_config(BTC, replaced(cfg, "taker_fee", 10**15), sender=account),
         "set_margin_brackets": lambda: c.set_margin_brackets(BTC, [(MAX_UINT, WAD // 5, WAD // 10)], sender=account),
-        "set_risk_config": lambda: c.set_risk_config(BTC, replaced(risk_config(system), MAX_MULTIPLIER, 2 * WAD), sender=account),
+        "set_risk_config": lambda: c.set_risk_config(BTC, replaced(risk_config(system), "max_multiplier", 2 * WAD), sender=account),
         "set_rate_limit": lambda: c.set_rate_limit(BTC, (600, 10**6 * WAD), sender=account),
         "set_liquidation_config": lambda: c.set_liquidation_config(liq, [(WAD, WAD)], sender=account),
         "set_roles": lambda: c.set_roles(account, ADMIN | GUARDIAN, sender=account),
@@ -95,13 +84,13 @@ def configurator_guardian_calls(system, account):
 
 def engine_setter_calls(system, account):
     e = system.engine
-    liq, tiers = liquidation(system)
+    liq, tiers = system.engine.liquidation_config(), system.engine.liquidation_tiers()
     return {
         "set_pool": lambda: e.set_pool(account, sender=account),
-        "add_market": lambda: e.add_market(replaced(market_config(system), ORACLE, system.oracles[ETH].address), brackets(system), risk_config(system), sender=account),
-        "set_market_config": lambda: e.set_market_config(BTC, replaced(market_config(system), TAKER_FEE, 10**15), sender=account),
+        "add_market": lambda: e.add_market(replaced(market_config(system), "oracle", system.oracles[ETH].address), brackets(system), risk_config(system), sender=account),
+        "set_market_config": lambda: e.set_market_config(BTC, replaced(market_config(system), "taker_fee", 10**15), sender=account),
         "set_margin_brackets": lambda: e.set_margin_brackets(BTC, [(MAX_UINT, WAD // 5, WAD // 10)], sender=account),
-        "set_risk_config": lambda: e.set_risk_config(BTC, replaced(risk_config(system), MAX_MULTIPLIER, 2 * WAD), sender=account),
+        "set_risk_config": lambda: e.set_risk_config(BTC, replaced(risk_config(system), "max_multiplier", 2 * WAD), sender=account),
         "set_rate_limit": lambda: e.set_rate_limit(BTC, (600, 10**6 * WAD), sender=account),
         "set_liquidation_config": lambda: e.set_liquidation_config(liq, [], sender=account),
         "set_paused": lambda: e.set_paused(BTC, True, sender=account),
@@ -184,11 +173,11 @@ def test_grant_admin_role(system, outsider):
 
     system.configurator.set_rate_limit(BTC, (600, 10**6 * WAD), sender=outsider)
     assert system.engine.rate_limit(BTC) == (600, 10**6 * WAD)
-    system.configurator.set_market_config(BTC, replaced(market_config(system), TAKER_FEE, 10**15), sender=outsider)
-    assert system.engine.market_config(BTC)[TAKER_FEE] == 10**15
+    system.configurator.set_market_config(BTC, replaced(market_config(system), "taker_fee", 10**15), sender=outsider)
+    assert system.engine.market_config(BTC).taker_fee == 10**15
     # an admin is not a guardian
     assert_reverts(lambda: system.configurator.set_paused(BTC, True, sender=outsider), "Not guardian")
-    assert system.engine.market_state(BTC)[PAUSED] is False
+    assert system.engine.market_state(BTC).paused is False
     # an admin grants roles
     system.configurator.set_roles(system.feeder, GUARDIAN, sender=outsider)
     assert system.configurator.roles_of(system.feeder) == GUARDIAN
@@ -200,10 +189,10 @@ def test_grant_guardian_role(system, outsider):
     system.configurator.set_paused(BTC, True, sender=outsider)
     [log] = [e for e in system.chain.last_receipt.logs if e.name == "MarketPaused"]
     assert log.args == {"market": BTC, "paused": True, "guardian": outsider}
-    assert system.engine.market_state(BTC)[PAUSED] is True
+    assert system.engine.market_state(BTC).paused is True
     system.set_price(BTC, 200_000)
     system.configurator.reanchor_price(BTC, sender=outsider)
-    assert system.engine.market_state(BTC)[8] == 200_000 * WAD
+    assert system.engine.market_state(BTC).last_price == 200_000 * WAD
     before = digest(system, [outsider])
     for name, call in configurator_admin_calls(system, outsider).items():
         assert_reverts(call, "Not admin")
@@ -217,12 +206,12 @@ def test_revoke_roles(system, outsider):
     assert system.configurator.roles_of(outsider) == 0
     assert_reverts(lambda: system.configurator.set_paused(BTC, False, sender=outsider), "Not guardian")
     assert_reverts(lambda: system.configurator.set_rate_limit(BTC, (600, WAD), sender=outsider), "Not admin")
-    assert system.engine.market_state(BTC)[PAUSED] is True
+    assert system.engine.market_state(BTC).paused is True
     # revoking only one role keeps the other
     system.configurator.set_roles(outsider, ADMIN | GUARDIAN, sender=system.admin)
     system.configurator.set_roles(outsider, GUARDIAN, sender=system.admin)
     system.configurator.set_paused(BTC, False, sender=outsider)
-    assert system.engine.market_state(BTC)[PAUSED] is False
+    assert system.engine.market_state(BTC).paused is False
     assert_reverts(lambda: system.configurator.set_rate_limit(BTC, (600, WAD), sender=outsider), "Not admin")
 
 
@@ -246,7 +235,7 @@ def test_set_roles_zero_address(system):
 def test_pause_allows_only_reductions(system, alice, bob):
     system.trade(alice, BTC, WAD // 10)
     system.configurator.set_paused(BTC, True, sender=system.admin)
-    assert system.engine.market_state(BTC)[PAUSED] is True
+    assert system.engine.market_state(BTC).paused is True
 
     rejected = [
         (alice, WAD // 100),            # increase
@@ -270,7 +259,7 @@ def test_pause_allows_only_reductions(system, alice, bob):
     assert_reverts(lambda: system.trade(alice, BTC, -1), "Market paused")
 
     system.configurator.set_paused(BTC, False, sender=system.admin)
-    assert system.engine.market_state(BTC)[PAUSED] is False
+    assert system.engine.market_state(BTC).paused is False
     system.trade(bob, BTC, -(WAD // 20))
     assert system.size_of(bob, BTC) == -(WAD // 20)
     system.trade(alice, BTC, WAD // 100)
@@ -285,7 +274,7 @@ def test_pause_unknown_market(system):
 
 
 def test_valid_changes_apply_and_log(system):
-    new_config = replaced(market_config(system), TAKER_FEE, 10**15)
+    new_config = replaced(market_config(system), "taker_fee", 10**15)
     system.configurator.set_market_config(BTC, new_config, sender=system.admin)
     assert tuple(system.engine.market_config(BTC)) == new_config
     [log] = [e for e in system.chain.last_receipt.logs if e.name == "MarketConfigUpdated"]
@@ -294,34 +283,34 @@ def test_valid_changes_apply_and_log(system):
 
     oracle = system.chain.deploy("MockOracle", 8, "SOL / USD", system.feeder, sender=system.admin)
     oracle.push_round(200 * 10**8, 0, sender=system.feeder)
-    sol = replaced(market_config(system), ORACLE, oracle.address)
+    sol = replaced(market_config(system), "oracle", oracle.address)
     system.configurator.add_market(sol, brackets(system), risk_config(system), sender=system.admin)
     assert system.engine.market_count() == 3
     assert system.engine.index_price(2) == 200 * WAD
 
 
-def _market_case(index, value):
-    return lambda s: s.configurator.set_market_config(BTC, replaced(market_config(s), index, value), sender=s.admin)
+def _market_case(field, value):
+    return lambda s: s.configurator.set_market_config(BTC, replaced(market_config(s), field, value), sender=s.admin)
 
 
 VALIDATION_CASES = {
-    "Bad fees": _market_case(MAKER_FEE, 10**15),                       # maker above taker
-    "Bad skew scale": _market_case(SKEW_SCALE, 0),
-    "Unknown funding model": _market_case(FUNDING_MODEL, 3),
+    "Bad fees": _market_case("maker_fee", 10**15),                       # maker above taker
+    "Bad skew scale": _market_case("skew_scale", 0),
+    "Unknown funding model": _market_case("funding_model", 3),
     "Brackets not ascending": lambda s: s.configurator.set_margin_brackets(
         BTC, [(10**6 * WAD, WAD // 10, WAD // 20), (10**6 * WAD, WAD // 5, WAD // 10)], sender=s.admin),
     "Bracket rates must rise": lambda s: s.configurator.set_margin_brackets(
         BTC, [(10**6 * WAD, WAD // 10, WAD // 20), (MAX_UINT, WAD // 20, WAD // 20)], sender=s.admin),
     "Bad max multiplier": lambda s: s.configurator.set_risk_config(
-        BTC, replaced(risk_config(s), MAX_MULTIPLIER, WAD - 1), sender=s.admin),
+        BTC, replaced(risk_config(s), "max_multiplier", WAD - 1), sender=s.admin),
     "Tiers not descending": lambda s: s.configurator.set_liquidation_config(
-        liquidation(s)[0], [(WAD, WAD // 4), (WAD, WAD)], sender=s.admin),
+        s.engine.liquidation_config(), [(WAD, WAD // 4), (WAD, WAD)], sender=s.admin),
     "Last tier must close all": lambda s: s.configurator.set_liquidation_config(
-        liquidation(s)[0], [(WAD, WAD // 4), (WAD // 2, WAD // 2)], sender=s.admin),
+        s.engine.liquidation_config(), [(WAD, WAD // 4), (WAD // 2, WAD // 2)], sender=s.admin),
     "First tier must start at ratio 1": lambda s: s.configurator.set_liquidation_config(
-        liquidation(s)[0], [(9 * WAD // 10, WAD)], sender=s.admin),
+        s.engine.liquidation_config(), [(9 * WAD // 10, WAD)], sender=s.admin),
     "Bad rate limit": lambda s: s.configurator.set_rate_limit(BTC, (600, 0), sender=s.admin),
-    "Oracle changed": _market_case(ORACLE, "0x000000000000000000000000000000000000dEaD"),
+    "Oracle changed": _market_case("oracle", "0x000000000000000000000000000000000000dEaD"),
     "Unknown market": lambda s: s.configurator.set_market_config(2, market_config(s), sender=s.admin),
 }
 
@@ -335,10 +324,10 @@ def test_parameter_validation(system, reason):
 
 def test_add_market_validates(system):
     before = digest(system)
-    cfg = replaced(market_config(system), ORACLE, system.oracles[ETH].address)
-    assert_reverts(lambda: system.configurator.add_market(replaced(cfg, TAKER_FEE, WAD // 10 + 1), brackets(system), risk_config(system), sender=system.admin), "Bad fees")
+    cfg = replaced(market_config(system), "oracle", system.oracles[ETH].address)
+    assert_reverts(lambda: system.configurator.add_market(replaced(cfg, "taker_fee", WAD // 10 + 1), brackets(system), risk_config(system), sender=system.admin), "Bad fees")
     assert_reverts(lambda: system.configurator.add_market(cfg, [], risk_config(system), sender=system.admin), "No brackets")
-    assert_reverts(lambda: system.configurator.add_market(cfg, brackets(system), replaced(risk_config(system), MAX_MULTIPLIER, 10 * WAD + 1), sender=system.admin), "Bad max multiplier")
+    assert_reverts(lambda: system.configurator.add_market(cfg, brackets(system), replaced(risk_config(system), "max_multiplier", 10 * WAD + 1), sender=system.admin), "Bad max multiplier")
     assert digest(system) == before
 
 

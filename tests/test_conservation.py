@@ -52,7 +52,7 @@ def world(request: pytest.FixtureRequest) -> Iterator[tuple[System, list[str], s
 
 
 def snapshot_books(system: System, accounts: list[str]) -> tuple:
-    return (system.ledger(accounts).__dict__, [tuple(system.engine.position(a, m)) for a in accounts for m in (0, 1)],
+    return (system.ledger(accounts).__dict__, [system.engine.position(a, m) for a in accounts for m in (0, 1)],
             [system.token.balanceOf(a) for a in accounts], system.pool.totalSupply())
 
 
@@ -101,4 +101,5 @@ def test_collateral_held_equals_books_to_the_wei(world, operations: list) -> Non
             assert ledger.held == ledger.booked, (kind, ledger)
             long_total = sum(max(system.size_of(a, 0), 0) for a in traders)
             short_total = sum(max(-system.size_of(a, 0), 0) for a in traders)
-            assert engine.market_state(0)[:2] == (long_total, short_total)
+            state = engine.market_state(0)
+            assert (state.long_open_interest, state.short_open_interest) == (long_total, short_total)

@@ -56,7 +56,7 @@ def _open(system: System, label: str, market: int, leverage: int, margin_usd: in
 
 
 def _sizes(engine: Any, accounts: list[str], market: int) -> dict[str, int]:
-    return {a: int(engine.position(a, market)[0]) for a in accounts}
+    return {a: int(engine.position(a, market).size) for a in accounts}
 
 
 def _liquidatable(lens: Any, accounts: list[str]) -> set[str]:
@@ -158,8 +158,8 @@ def test_keeper_liquidates_resumes_and_survives_node_restart(tmp_path: Path) -> 
         _poll_until_clean(keeper, system.lens, traders)
         assert recorder.ranges[0][0] == saved + 1                                        # no re-scan from genesis
         george_opened = 9 * 10_000 * WAD * WAD // (3_640 * WAD)          # opened while the keeper was down
-        assert 0 <= int(system.engine.position(george, ETH)[0]) < george_opened
-        assert abs(int(system.engine.position(frank, BTC)[0])) < abs(healthy_before[BTC][frank])
+        assert 0 <= int(system.engine.position(george, ETH).size) < george_opened
+        assert abs(int(system.engine.position(frank, BTC).size)) < abs(healthy_before[BTC][frank])
         assert _sizes(system.engine, [carol, dave], BTC) == {a: healthy_before[BTC][a] for a in (carol, dave)}
         hank = _open(system, "hank", BTC, 8)                                             # seen before the restart
         traders.append(hank)
@@ -190,10 +190,10 @@ def test_keeper_liquidates_resumes_and_survives_node_restart(tmp_path: Path) -> 
         lens = chain.at("EngineLens", lens_addr)
         engine = chain.at("Engine", engine_addr)
         assert hank in _liquidatable(lens, traders) and carol not in _liquidatable(lens, traders)
-        hank_size = int(engine.position(hank, BTC)[0])
+        hank_size = int(engine.position(hank, BTC).size)
         _poll_until_clean(keeper, lens, traders)
         assert recorder.ranges[0][0] == saved + 1
-        assert abs(int(engine.position(hank, BTC)[0])) < hank_size
+        assert abs(int(engine.position(hank, BTC).size)) < hank_size
         assert _sizes(engine, [carol, dave], BTC) == {a: healthy_before[BTC][a] for a in (carol, dave)}
         assert keeper.stats["rescans"] == 0
         chain.close()
@@ -222,7 +222,7 @@ def test_keeper_auto_deleverages_a_pool_deficit(tmp_path: Path) -> None:
         result = keeper.poll_once()
         assert result.adl_txs >= 1 and result.adl_closed >= 1
         assert int(system.engine.pool_value()) >= 0
-        assert int(system.engine.position(big, BTC)[0]) == 0 and big not in keeper.positions
+        assert int(system.engine.position(big, BTC).size) == 0 and big not in keeper.positions
 
 
 def test_feeder_pushes_a_rebased_scenario_path() -> None:
@@ -236,4 +236,4 @@ def test_feeder_pushes_a_rebased_scenario_path() -> None:
     assert feeder.run(interval=0, max_rounds=5) == 5 and feeder.errors == 0
     assert int(system.oracles[BTC].latestRoundData()[1]) == answers[4] * start // answers[0]
     assert chain.time == T0 + path.timestamps[4] - path.timestamps[0]
-    assert int(system.engine.market_state(BTC)[0]) >= 0        # poked: the engine accepted the rounds
+    assert int(system.engine.market_state(BTC).long_open_interest) >= 0        # poked: the engine accepted the rounds

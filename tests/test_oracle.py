@@ -239,7 +239,7 @@ def test_index_price_converts_other_decimals(make_system, decimals):
     s.oracles[0].push_round(answer, 0, sender=s.feeder)
     assert s.engine.index_price(0) == answer * 10 ** (18 - decimals)
     s.engine.poke(0, sender=s.feeder)
-    assert s.engine.market_state(0)[8] == answer * 10 ** (18 - decimals)   # last_price
+    assert s.engine.market_state(0).last_price == answer * 10 ** (18 - decimals)   # last_price
 
 
 def test_oracle_stale(system, alice):
@@ -291,8 +291,8 @@ def test_oracle_price_jump_bound(system, alice, price, accepted):
         assert system.engine.index_price(BTC) == expected
         system.trade(alice, BTC, WAD // 100)
         state = system.engine.market_state(BTC)
-        assert state[8] == expected                  # last_price
-        assert state[9] == 2                         # last_round_id
+        assert state.last_price == expected                  # last_price
+        assert state.last_round_id == 2                         # last_round_id
     else:
         with pytest.raises(Reverted) as exc:
             system.engine.index_price(BTC)
@@ -300,14 +300,14 @@ def test_oracle_price_jump_bound(system, alice, price, accepted):
         with pytest.raises(Reverted) as exc:
             system.trade(alice, BTC, WAD // 100)
         assert exc.value.reason == "Oracle price jump"
-        assert system.engine.market_state(BTC)[8] == 100_000 * WAD
+        assert system.engine.market_state(BTC).last_price == 100_000 * WAD
 
 
 def test_jump_measured_against_last_accepted_price(system, alice):
     # +25 % then +25 % again is fine if the first round was accepted in between...
     system.set_price(BTC, 125_000)
     system.engine.poke(BTC, sender=alice)
-    assert system.engine.market_state(BTC)[8] == 125_000 * WAD
+    assert system.engine.market_state(BTC).last_price == 125_000 * WAD
     system.set_price(BTC, 156_250)
     assert system.engine.index_price(BTC) == 156_250 * WAD
     # ...but not when the intermediate round was never accepted
@@ -330,8 +330,8 @@ def test_reanchor_accepts_jumped_price(system, alice):
     guardian = [e for e in logs if e.name == "PriceReanchored"]
     assert [e.args for e in guardian] == [{"market": BTC, "guardian": system.admin}]
     state = system.engine.market_state(BTC)
-    assert state[8] == 200_000 * WAD
-    assert state[9] == 2
+    assert state.last_price == 200_000 * WAD
+    assert state.last_round_id == 2
     assert system.engine.index_price(BTC) == 200_000 * WAD
     system.trade(alice, BTC, WAD // 100)
     assert system.size_of(alice, BTC) == WAD // 100
@@ -347,7 +347,7 @@ def test_reanchor_still_rejects_stale_and_non_positive(system):
     with pytest.raises(Reverted) as exc:
         system.configurator.reanchor_price(BTC, sender=system.admin)
     assert exc.value.reason == "Oracle stale"
-    assert system.engine.market_state(BTC)[8] == 100_000 * WAD
+    assert system.engine.market_state(BTC).last_price == 100_000 * WAD
 
 
 def test_reanchor_not_guardian(system, outsider):
@@ -356,20 +356,20 @@ def test_reanchor_not_guardian(system, outsider):
         with pytest.raises(Reverted) as exc:
             system.configurator.reanchor_price(BTC, sender=sender)
         assert exc.value.reason == "Not guardian"
-    assert system.engine.market_state(BTC)[8] == 100_000 * WAD
+    assert system.engine.market_state(BTC).last_price == 100_000 * WAD
     with pytest.raises(Reverted) as exc:
         system.engine.reanchor_price(BTC, sender=system.admin)
     assert exc.value.reason == "Not configurator"
 
 
 def test_add_market_rejects_bad_feeds(system):
-    config = list(system.engine.market_config(BTC))
-    brackets = [tuple(b) for b in system.engine.brackets_of(BTC)]
-    risk = tuple(system.engine.risk_config(BTC))
+    config = system.engine.market_config(BTC)
+    brackets = system.engine.brackets_of(BTC)
+    risk = system.engine.risk_config(BTC)
 
     def listing(oracle):
-        config[0] = oracle.address
-        return lambda: system.configurator.add_market(tuple(config), brackets, risk, sender=system.admin)
+        return lambda: system.configurator.add_market(config._replace(oracle=oracle.address), brackets, risk,
+                                                      sender=system.admin)
 
     deep = system.chain.deploy("MockOracle", 19, "DEEP / USD", system.feeder, sender=system.admin)
     deep.push_round(10**19, 0, sender=system.feeder)
@@ -386,6 +386,6 @@ def test_add_market_rejects_bad_feeds(system):
     fine.push_round(123 * WAD + 456, system.chain.time - 3600, sender=system.feeder)
     listing(fine)()
     assert system.engine.market_count() == 3
-    assert system.engine.market_state(2)[8] == 123 * WAD + 456
-    assert system.engine.market_state(2)[9] == 1
+    assert system.engine.market_state(2).last_price == 123 * WAD + 456
+    assert system.engine.market_state(2).last_round_id == 1
     assert system.engine.index_price(2) == 123 * WAD + 456

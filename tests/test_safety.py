@@ -132,7 +132,8 @@ def test_equity_at_exit_never_exceeds_equity_at_mark(make_system: Callable[..., 
     system.set_price(BTC, 104_000)
     mark = int(system.engine.mark_price(BTC))
     for account in (alice, bob):
-        size, entry, _ = system.engine.position(account, BTC)
+        position = system.engine.position(account, BTC)
+        size, entry = position.size, position.entry_price
         at_mark = int(system.engine.margin(account)) + model.pnl(size, mark, entry) \
             - int(system.lens.pending_funding(account, BTC))
         assert int(system.engine.account_health(account).equity) <= at_mark

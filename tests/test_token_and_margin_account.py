@@ -44,8 +44,8 @@ def expected_fill(s: System, market: int, size_delta: int) -> tuple[int, int]:
     """(fill price, fee) for `size_delta` now, recomputed from the market's config and state."""
     config = s.engine.market_config(market)
     state = s.engine.market_state(market)
-    scale, max_premium, taker, maker = config[3], config[4], config[5], config[6]
-    skew = state[0] - state[1]
+    scale, max_premium, taker, maker = config.skew_scale, config.max_premium, config.taker_fee, config.maker_fee
+    skew = state.long_open_interest - state.short_open_interest
     index = s.engine.index_price(market)
     scaled = index * (2 * WAD + _premium(skew, scale, max_premium) + _premium(skew + size_delta, scale, max_premium))
     price = _ceil_div(scaled, 2 * WAD) if size_delta > 0 else scaled // (2 * WAD)
@@ -233,7 +233,8 @@ def test_below_initial_margin_boundary(s):
     s.engine.withdraw(free, sender=alice)
     assert s.token.balanceOf(alice) == free
     assert s.engine.margin(alice) == margin_before - free * s.precision
-    equity_after, initial_after, *_ = s.engine.account_health(alice)
+    after = s.engine.account_health(alice)
+    equity_after, initial_after = after.equity, after.initial_margin
     assert initial_after == initial
     assert 0 <= equity_after - initial_after < s.precision
     with pytest.raises(Reverted) as exc:

@@ -28,7 +28,7 @@ def test_open_long_fills_at_average_mark_and_pays_taker_fee(system: System, alic
     assert system.engine.margin(alice) == margin_before - fee
     assert system.engine.position(alice, BTC) == (size, price, 0)
     state = system.engine.market_state(BTC)
-    assert (state[0], state[1]) == (size, 0)
+    assert (state.long_open_interest, state.short_open_interest) == (size, 0)
     assert system.engine.open_markets(alice) == 1 << BTC
     [event] = events(system, "PositionModified")
     assert event == {"account": alice, "market": BTC, "size_delta": size, "fill_price": price,
@@ -41,14 +41,15 @@ def test_open_long_fills_at_average_mark_and_pays_taker_fee(system: System, alic
 def test_mark_price_tracks_skew(system: System, alice: str) -> None:
     system.trade(alice, BTC, wad("0.5"))
     config = system.engine.market_config(BTC)
-    expected = model.mark_price(wad(100_000), wad("0.5"), config[3], config[4])
+    expected = model.mark_price(wad(100_000), wad("0.5"), config.skew_scale, config.max_premium)
     assert system.engine.mark_price(BTC) == expected
     assert expected > wad(100_000)
 
 
 def test_increase_realizes_pnl_at_fill_and_resets_entry(system: System, alice: str, lp: str) -> None:
     system.trade(alice, BTC, wad("0.1"))
-    size, entry, _ = system.engine.position(alice, BTC)
+    position = system.engine.position(alice, BTC)
+    size, entry = position.size, position.entry_price
     system.chain.advance(1)
     system.set_price(BTC, 101_000)
     margin_before = system.engine.margin(alice)
@@ -59,7 +60,8 @@ def test_increase_realizes_pnl_at_fill_and_resets_entry(system: System, alice: s
     owed = funding[0]["amount"] if funding else 0
     assert realized > 0
     assert system.engine.margin(alice) == margin_before - owed + realized - fee
-    assert system.engine.position(alice, BTC)[:2] == (wad("0.2"), price)
+    position = system.engine.position(alice, BTC)
+    assert (position.size, position.entry_price) == (wad("0.2"), price)
     assert_books_balance(system)
 
 
@@ -67,7 +69,7 @@ def test_reduce_against_skew_pays_maker_fee(system: System, alice: str, bob: str
     system.trade(alice, BTC, wad("0.3"))
     price, fee = expected_fill(system, BTC, -wad("0.1"))
     config = system.engine.market_config(BTC)
-    assert fee == model.umul_up(model.umul_up(wad("0.1"), price), config[6])  # all maker
+    assert fee == model.umul_up(model.umul_up(wad("0.1"), price), config.maker_fee)  # all maker
     margin_before = system.engine.margin(bob)
     system.trade(bob, BTC, -wad("0.1"))
     assert system.engine.margin(bob) == margin_before - fee
@@ -78,13 +80,14 @@ def test_close_returns_pnl_minus_fees_and_clears_position(system: System, alice:
     deposit = system.engine.margin(alice)
     _, open_fee = expected_fill(system, BTC, wad("0.2"))
     system.trade(alice, BTC, wad("0.2"))
-    _, entry, _ = system.engine.position(alice, BTC)
+    entry = system.engine.position(alice, BTC).entry_price
     price, close_fee = expected_fill(system, BTC, -wad("0.2"))
     system.trade(alice, BTC, -wad("0.2"))
     assert system.engine.position(alice, BTC) == (0, 0, 0)
     assert system.engine.open_markets(alice) == 0
     assert system.engine.margin(alice) == deposit - open_fee + model.pnl(wad("0.2"), price, entry) - close_fee
-    assert system.engine.market_state(BTC)[:2] == (0, 0)
+    state = system.engine.market_state(BTC)
+    assert (state.long_open_interest, state.short_open_interest) == (0, 0)
     assert_books_balance(system)
 
 
@@ -92,12 +95,13 @@ def test_flip_splits_fee_between_maker_and_taker(system: System, alice: str) -> 
     system.trade(alice, BTC, wad("0.1"))
     price, fee = expected_fill(system, BTC, -wad("0.15"))
     config = system.engine.market_config(BTC)
-    maker = model.umul_up(model.umul_up(wad("0.1"), price), config[6])
-    taker = model.umul_up(model.umul_up(wad("0.05"), price), config[5])
+    maker = model.umul_up(model.umul_up(wad("0.1"), price), config.maker_fee)
+    taker = model.umul_up(model.umul_up(wad("0.05"), price), config.taker_fee)
     assert fee == maker + taker
     system.trade(alice, BTC, -wad("0.15"))
-    assert system.engine.position(alice, BTC)[0] == -wad("0.05")
-    assert system.engine.market_state(BTC)[:2] == (0, wad("0.05"))
+    assert system.engine.position(alice, BTC).size == -wad("0.05")
+    state = system.engine.market_state(BTC)
+    assert (state.long_open_interest, state.short_open_interest) == (0, wad("0.05"))
     assert_books_balance(system)
 
 
@@ -106,9 +110,9 @@ def test_cross_margin_positions_in_two_markets(system: System, alice: str) -> No
     system.trade(alice, ETH, -wad(2))
     assert system.engine.open_markets(alice) == 0b11
     health = system.engine.account_health(alice)
-    assert health[5] == 2
+    assert health.position_count == 2
     lens_initial, _ = system.lens.margin_requirements(alice)
-    assert lens_initial == health[1]
+    assert lens_initial == health.initial_margin
     system.trade(alice, BTC, -wad("0.2"))
     assert system.engine.open_markets(alice) == 1 << ETH
 
@@ -188,7 +192,8 @@ def test_lens_matches_engine_books(system: System, alice: str, bob: str) -> None
     state = system.engine.market_state(BTC)
     skew = state.long_open_interest - state.short_open_interest
     for account in (alice, bob):
-        size, entry, funding_index = system.engine.position(account, BTC)
+        position = system.engine.position(account, BTC)
+        size, entry, funding_index = position.size, position.entry_price, position.funding_index
         exit_price = model.exit_price(system.engine.index_price(BTC), skew, size, config.skew_scale, config.max_premium)
         assert system.lens.unrealized_pnl(account, BTC) == model.pnl(size, exit_price, entry)
         cumulative, _ = system.engine.funding_now(BTC)
@@ -213,7 +218,7 @@ def test_closing_an_underwater_position_sends_the_shortfall_through_the_waterfal
         system.chain.advance(60)
         system.set_price(BTC, price)
         system.engine.poke(BTC, sender=lp)
-    assert system.engine.account_health(alice)[0] < 0
+    assert system.engine.account_health(alice).equity < 0
     _, fee = expected_fill(system, BTC, -wad("0.9"))
     insurance = int(system.engine.insurance_fund()) + fee // 10  # the closing fee's insurance share lands first
     system.trade(alice, BTC, -wad("0.9"))
