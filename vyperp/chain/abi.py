@@ -534,6 +534,17 @@ def output_param(contract_type: "ContractType", function: str, *path: str) -> di
     return param
 
 
+def head_offsets(param: dict[str, Any]) -> dict[str, int]:
+    """``{field: byte offset}`` of every top-level field in the head of an encoded tuple
+    (a static field's value, a dynamic field's offset word), from the ABI's component names."""
+    out: dict[str, int] = {}
+    offset = 0
+    for component in param.get("components", []):
+        out[component["name"]] = offset
+        offset += 32 if parse(canonical_type(component)).is_dynamic else static_words(component) * 32
+    return out
+
+
 def element_words(param: dict[str, Any]) -> int:
     """Words one element of a static struct (or of an array of such structs) occupies."""
     return sum(static_words(c) for c in param.get("components", []))

@@ -34,7 +34,7 @@ from vyperp.oracles.pricepath import PricePath
 from vyperp.sim.scenario import Scenario, load_scenario
 
 from ..chain import Chain
-from ..chain.abi import element_words, output_param, static_layout
+from ..chain.abi import element_words, head_offsets, output_param, static_layout
 from ..protocol.deploy import deploy_embedded
 from ..protocol.params import ProtocolParams
 from ..protocol.units import wad
@@ -49,6 +49,8 @@ WAD = 10**18
 MAX_UINT = 2**256 - 1
 SCAN_BATCH = 1024          # EngineLens.MAX_SCAN
 SYNC_POSITIONS = 256       # EngineLens.MAX_SYNC (accounts x markets per step_read)
+POSITION_FIELDS = ("size", "entry_price", "funding_index")
+"""The order the account book keeps a position's words in (read from the ABI by these names)."""
 DEFAULT_FULL_SCAN_EVERY = 20
 """Steps between on-chain full scans by default: every 20 steps, or every accounts / 50
 steps for larger populations (10,000 traders -> every ~210 steps). One scan costs ~12 us
@@ -214,6 +216,13 @@ class Replay:
         health_param = output_param(self.lens.contract_type, "accounts_health")
         self.health_words = element_words(health_param)
         self.health_at = {name: at // 32 for name, at in static_layout(health_param).items()}
+        self.step_head = head_offsets(output_param(self.lens.contract_type, "step_read"))
+        self.scan_head = head_offsets(output_param(self.lens.contract_type, "scan_accounts"))
+        position_param = output_param(self.lens.contract_type, "step_read", "positions")
+        self.position_words = element_words(position_param)
+        position_at = static_layout(position_param)
+        self.position_order = [position_at[name] // 32 for name in POSITION_FIELDS]
+        """Word of each of POSITION_FIELDS in an encoded Position (the book keeps that order)."""
         self.sel_liquidatable = selector(self.lens, "liquidatable_accounts")
         self.sync_batch = SYNC_POSITIONS // max(self.n_markets, 1)
         self.cd_poke = [self.sel_poke + word(m) for m in range(self.n_markets)]
@@ -299,14 +308,20 @@ class Replay:
         The same values as :meth:`read_markets`, :meth:`read_globals` and :meth:`sync`."""
         t0 = time.perf_counter()
         touched = sorted(self.tx.take_touched())
-        head, rest = touched[:self.sync_batch], touched[self.sync_batch:]
+        touched_head, rest = touched[:self.sync_batch], touched[self.sync_batch:]
         words = self.book.address_words
-        out = self.chain.call(self.lens_addr, self.sel_step_read + word(32) + word_array([words[i] for i in head]))
+        out = self.chain.call(self.lens_addr,
+                              self.sel_step_read + word(32) + word_array([words[i] for i in touched_head]))
         fb = int.from_bytes
         body = out[32:]                  # StepRead behind its head offset
-        g = Globals(token_balance=fb(body[0:32], "big"), pool_balance=fb(body[32:64], "big", signed=True),
-                    pool_value=fb(body[64:96], "big", signed=True), insurance=fb(body[96:128], "big"))
-        at = fb(body[128:160], "big")    # markets: MarketRead[] (offsets by field name, from the ABI)
+        head = self.step_head            # every offset by field name, from the ABI
+
+        def field(name: str, signed: bool = False) -> int:
+            return fb(body[head[name]: head[name] + 32], "big", signed=signed)
+
+        g = Globals(token_balance=field("token_balance"), pool_balance=field("pool_balance", True),
+                    pool_value=field("pool_value", True), insurance=field("insurance_fund"))
+        at = field("markets")            # MarketRead[]
         markets = []
         read = self.read_layout
         mark_at, index_at, stride = read["mark"], read["index"], self.read_stride
@@ -317,16 +332,17 @@ class Replay:
             now.pool_balance = g.pool_balance
             markets.append(now)
         self.markets = markets
-        if head:
-            at = fb(body[160:192], "big")
-            margins = [fb(body[o: o + 32], "big", signed=True) for o in range(at + 32, at + 32 + 32 * len(head), 32)]
-            at = fb(body[192:224], "big")
+        if touched_head:
+            at = field("margins")
+            margins = [fb(body[o: o + 32], "big", signed=True)
+                       for o in range(at + 32, at + 32 + 32 * len(touched_head), 32)]
+            at = field("positions")
             n_markets = self.n_markets
-            end = at + 32 + 96 * n_markets * len(head)
+            end = at + 32 + 32 * self.position_words * n_markets * len(touched_head)
             values = [fb(body[o: o + 32], "big", signed=True) for o in range(at + 32, end, 32)]
-            positions = list(zip(*[iter(values)] * 3))
+            positions = self._positions(values)
             set_state = self.book.set_state
-            for k, idx in enumerate(head):
+            for k, idx in enumerate(touched_head):
                 set_state(idx, margins[k], positions[k * n_markets: (k + 1) * n_markets])
         if rest:
             self.tx.touched.update(rest)
@@ -355,7 +371,7 @@ class Replay:
             margins = int_array(call(lens, self.sel_margins + word(32) + array))
             if n_markets == 1:
                 data = self.sel_positions + word(64) + word(0) + array
-                for idx, margin, position in zip(chunk, margins, static_tuple_array(call(lens, data), 3)):
+                for idx, margin, position in zip(chunk, margins, self._position_array(call(lens, data))):
                     book.set_state(idx, margin, (position,))
                     if refresh:
                         book.refresh(idx, markets)
@@ -363,26 +379,36 @@ class Replay:
             positions = []
             for m in range(n_markets):
                 data = self.sel_positions + word(64) + word(m) + array
-                positions.append(static_tuple_array(call(lens, data), 3))
+                positions.append(self._position_array(call(lens, data)))
             for k, idx in enumerate(chunk):
                 book.set_state(idx, margins[k], [positions[m][k] for m in range(n_markets)])
                 if refresh:
                     book.refresh(idx, markets)
+
+    def _positions(self, words: list[int]) -> list[tuple[int, ...]]:
+        """Encoded Positions (flat words) as (size, entry_price, funding_index) tuples."""
+        width, order = self.position_words, self.position_order
+        return [tuple(words[at + w] for w in order) for at in range(0, len(words), width)]
+
+    def _position_array(self, data: bytes) -> list[tuple[int, ...]]:
+        """A returned ``Position[]`` as (size, entry_price, funding_index) tuples."""
+        return self._positions([w for row in static_tuple_array(data, self.position_words) for w in row])
 
     def scan(self) -> tuple[int, int, int, int, list[int]]:
         """EngineLens.scan_accounts over every account (on-chain sums)."""
         t0 = time.perf_counter()
         totals = [0, 0, 0, 0]
         below: list[int] = []
+        head = self.scan_head
         words = self.book.address_words
         for start in range(0, len(words), SCAN_BATCH):
             out = self.chain.call(self.lens_addr, self.sel_scan + word(32) + word_array(words[start:start + SCAN_BATCH]))
-            # AccountScan: (int256, int256, int256, uint256, uint256[]) behind one head offset
-            body = out[32:]
-            for k in range(3):
-                totals[k] += int.from_bytes(body[32 * k: 32 * k + 32], "big", signed=True)
-            totals[3] += uint_at(body, 3)
-            offset = uint_at(body, 4)
+            body = out[32:]              # AccountScan behind its head offset; fields by name
+            for k, name in enumerate(("margin_sum", "positive_equity_sum", "negative_equity_sum")):
+                at = head[name]
+                totals[k] += int.from_bytes(body[at: at + 32], "big", signed=True)
+            totals[3] += uint_at(body, head["with_positions"] // 32)
+            offset = uint_at(body, head["below_maintenance"] // 32)
             count = int.from_bytes(body[offset: offset + 32], "big")
             below += [start + int.from_bytes(body[offset + 32 + 32 * i: offset + 64 + 32 * i], "big")
                       for i in range(count)]
