@@ -34,7 +34,7 @@ from ape.cli import ConnectedProviderCommand, account_option, network_option
 from ape.types import AddressType
 
 from vyperp import resources
-from vyperp.protocol.deploy import Protocol, deploy_protocol
+from vyperp.protocol.deploy import DeployError, Protocol, deploy_protocol
 from vyperp.protocol.params import ProtocolParams, load_params
 
 # ape-vyper compiles with the `vyper` executable found on PATH when its version is the
@@ -159,7 +159,10 @@ def _resume(manifest_path: Path, manifest: dict[str, Any], chain_id: int) -> Non
               help="If the manifest exists, check its contracts have code and report them instead of deploying.")
 @click.option("--feeder", default=None, metavar="ADDRESS",
               help="Account allowed to push oracle rounds [default: the deployer].")
-def cli(ecosystem, network, provider, account, params_path, manifest_path, resume, feeder):
+@click.option("--mocks/--no-mocks", default=None,
+              help="Deploy a TestToken / MockOracle where the parameters name no collateral_token / market "
+                   "oracle [default: only on local networks; elsewhere a missing address is an error].")
+def cli(ecosystem, network, provider, account, params_path, manifest_path, resume, feeder, mocks):
     """Deploy token, oracles, configurator, engine, pool and lens, list the markets, write a manifest."""
     chain_id = int(provider.chain_id)
     manifest_path = manifest_path or _default_manifest(ecosystem.name, network.name, chain_id)
@@ -217,13 +220,19 @@ def cli(ecosystem, network, provider, account, params_path, manifest_path, resum
         deployed.append((name, instance))
         return instance
 
-    click.echo(f"Deploying vyperp on {provider.network_choice} (chain id {chain_id}) from {deployer.address}")
+    allow_mocks = mocks if mocks is not None else network.name == "local"
+    click.echo(f"Deploying vyperp on {provider.network_choice} (chain id {chain_id}) from {deployer.address}"
+               + ("" if allow_mocks else " (no test doubles)"))
     try:
-        protocol: Protocol = deploy_protocol(deploy_fn, params, deployer, feeder_signer)
+        protocol: Protocol = deploy_protocol(deploy_fn, params, deployer, feeder_signer,
+                                             at=lambda name, address: containers[name].at(address),
+                                             mocks=allow_mocks)
         if handover:
             for oracle in protocol.oracles:
                 oracle.set_feeder(feeder_address, True, sender=deployer)
                 oracle.set_feeder(deployer.address, False, sender=deployer)
+    except DeployError as exc:
+        raise click.ClickException(str(exc))
     except Exception:
         if deployed:
             click.echo("Deployment failed after deploying:", err=True)

@@ -11,9 +11,12 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from .params import MarketParams, ProtocolParams
+from .structs import contract_abi, ordered, struct_param
 from .units import WAD, wad
 
 DeployFn = Callable[..., Any]
+AtFn = Callable[[str, str], Any]
+"""`at(contract name, address)`: a contract object for an existing deployment."""
 
 
 @dataclass
@@ -52,45 +55,88 @@ def oracle_answer(price: float | int, decimals: int) -> int:
     return int(Decimal(repr(price) if isinstance(price, float) else str(price)) * 10**decimals)
 
 
-LEGACY_CONFIG_FIELDS = 17
-"""MarketConfig fields of the contracts before the safety work (commit f5b5e8f), whose
-open-interest cap was in coins at listing: the attack lab's "before" column deploys them."""
+LEGACY_NEW_FIELDS = frozenset({"max_open_interest_pool_ratio", "max_pnl_pool_ratio", "adl_pnl_pool_ratio",
+                               "transfer_margin_ratio", "delayed_orders", "order_ttl"})
+"""MarketConfig fields the contracts before the safety work (commit f5b5e8f) do not have; their
+open-interest cap was in coins at listing. The attack lab's "before" column deploys them."""
 
 
-def legacy_config_struct(market: MarketParams, oracle: str) -> tuple:
-    """The pre-safety MarketConfig tuple (first 17 fields; OI cap in coins at initial_price)."""
-    config = list(market.config_struct(oracle)[:LEGACY_CONFIG_FIELDS])
-    config[7] = wad(market.max_open_interest_usd) * WAD // wad(market.initial_price)
-    return tuple(config)
+def legacy_config_fields(market: MarketParams, oracle: str) -> dict[str, Any]:
+    """The pre-safety MarketConfig by field name (OI cap in coins at initial_price)."""
+    fields = market.config_fields(oracle)
+    fields["max_open_interest"] = wad(market.max_open_interest_usd) * WAD // wad(market.initial_price)
+    return fields
 
 
 def list_market(protocol: Protocol, oracle: Any, market: MarketParams) -> int:
-    """Add one market through the configurator; returns its id."""
-    config = (legacy_config_struct(market, str(oracle.address)) if protocol.legacy
-              else market.config_struct(str(oracle.address)))
-    protocol.configurator.add_market(config, market.brackets_struct(), market.risk_struct(), sender=protocol.admin)
+    """Add one market through the configurator; returns its id. The structs are ordered
+    by the field names of the deployed configurator's own ABI."""
+    abi = contract_abi(protocol.configurator)
+    oracle_address = str(oracle.address)
+    if protocol.legacy:
+        config = ordered(struct_param("MarketConfig", abi), legacy_config_fields(market, oracle_address),
+                         drop=LEGACY_NEW_FIELDS)
+    else:
+        config = ordered(struct_param("MarketConfig", abi), market.config_fields(oracle_address))
+    brackets = ordered(struct_param("MarginBracket", abi), [b.fields() for b in market.brackets])
+    risk = ordered(struct_param("RiskConfig", abi), market.risk_fields())
+    protocol.configurator.add_market(config, brackets, risk, sender=protocol.admin)
     market_id = int(protocol.engine.market_count()) - 1
     if market.rate_limit_window:
-        protocol.configurator.set_rate_limit(market_id, market.rate_limit_struct(), sender=protocol.admin)
+        protocol.configurator.set_rate_limit(
+            market_id, ordered(struct_param("RateLimit", abi), market.rate_limit_fields()), sender=protocol.admin)
     return market_id
 
 
-def deploy_protocol(deploy: DeployFn, params: ProtocolParams, admin: Any, feeder: Any,
-                    legacy: bool = False) -> Protocol:
-    """Deploy token, oracles, configurator, engine, pool, lens and order book, and list
-    every market.
+class DeployError(ValueError):
+    """The deployment cannot proceed as asked (e.g. a mock would be needed but mocks are off)."""
 
-    `deploy(name, *args)` must deploy contract NAME from `contracts/` as `admin`.
-    Each oracle gets its first round (the market's initial price) from `feeder`.
+
+def deploy_protocol(deploy: DeployFn, params: ProtocolParams, admin: Any, feeder: Any,
+                    legacy: bool = False, at: AtFn | None = None, mocks: bool = True) -> Protocol:
+    """Deploy configurator, engine, pool, lens and order book, and list every market.
+
+    `deploy(name, *args)` must deploy contract NAME from the shipped contracts as `admin`.
+    The collateral is ``params.collateral_token`` and a market's price feed its
+    ``oracle`` (a Chainlink ``AggregatorV3`` address) when the parameters name them
+    (`at(name, address)` then wraps them; their decimals are read from the chain);
+    otherwise a ``TestToken`` and ``MockOracle`` test doubles are deployed, only if
+    `mocks` is true (scripts deploy them on local chains or when asked), and each mock
+    oracle gets its first round (the market's initial price) from `feeder`.
     `legacy` deploys the contracts as they were before the safety work (see
-    LEGACY_CONFIG_FIELDS), for the attack lab's before/after comparison.
+    LEGACY_NEW_FIELDS), for the attack lab's before/after comparison.
+
+    Raises DeployError when a mock is needed and `mocks` is false, or when a real
+    address is named without an `at` function to wrap it.
     """
+    def existing(kind: str, name: str, address: str) -> Any:
+        if at is None:
+            raise DeployError(f"{kind} {address} is named but this backend cannot wrap an existing contract")
+        return at(name, address)
+
+    def need_mock(what: str) -> None:
+        if not mocks:
+            raise DeployError(f"{what} is not named in the parameters and mocks are off: name a real one "
+                              "(collateral_token / the market's oracle) or allow test doubles (--mocks)")
+
     decimals = params.token_decimals
-    token = deploy("TestToken", "vyperp USD", "vUSD", decimals)
+    if params.collateral_token:
+        token = existing("collateral token", "TestToken", params.collateral_token)
+        decimals = int(token.decimals())
+    else:
+        need_mock("the collateral token")
+        token = deploy("TestToken", "vyperp USD", "vUSD", decimals)
     oracles = []
     for market in params.markets:
-        oracle = deploy("MockOracle", market.oracle_decimals, f"{market.symbol} / USD", feeder)
-        oracle.push_round(oracle_answer(market.initial_price, market.oracle_decimals), 0, sender=feeder)
+        if market.oracle:
+            oracle = existing(f"{market.symbol} price feed", "MockOracle", market.oracle)
+            if int(oracle.decimals()) != market.oracle_decimals:
+                raise DeployError(f"{market.symbol}: the feed at {market.oracle} has {int(oracle.decimals())} "
+                                  f"decimals, the parameters say oracle_decimals = {market.oracle_decimals}")
+        else:
+            need_mock(f"the {market.symbol} price feed")
+            oracle = deploy("MockOracle", market.oracle_decimals, f"{market.symbol} / USD", feeder)
+            oracle.push_round(oracle_answer(market.initial_price, market.oracle_decimals), 0, sender=feeder)
         oracles.append(oracle)
     configurator = deploy("MarketConfigurator")
     engine = deploy("Engine", token, configurator)
@@ -98,7 +144,10 @@ def deploy_protocol(deploy: DeployFn, params: ProtocolParams, admin: Any, feeder
     pool = deploy("LiquidityPool", token, engine, "vyperp LP", "vLP", decimals)
     configurator.set_pool(pool, sender=admin)
     liquidation = params.liquidation
-    configurator.set_liquidation_config(liquidation.config_struct(), liquidation.tiers_struct(), sender=admin)
+    abi = contract_abi(configurator)
+    configurator.set_liquidation_config(ordered(struct_param("LiquidationConfig", abi), liquidation.config_fields()),
+                                        ordered(struct_param("LiquidationTier", abi),
+                                                [t.fields() for t in liquidation.tiers]), sender=admin)
     lens = deploy("EngineLens", engine)
     order_book = None
     if not legacy:
@@ -112,10 +161,10 @@ def deploy_protocol(deploy: DeployFn, params: ProtocolParams, admin: Any, feeder
 
 
 def deploy_embedded(chain: Any, params: ProtocolParams | None = None, admin: str | None = None,
-                    feeder: str | None = None, legacy: bool = False) -> Protocol:
-    """Deploy on the in-process chain (`vyperp.chain.Chain`)."""
+                    feeder: str | None = None, legacy: bool = False, mocks: bool = True) -> Protocol:
+    """Deploy on the in-process chain (`vyperp.chain.Chain`); see :func:`deploy_protocol`."""
     params = params or ProtocolParams()
     admin = admin or chain.new_account("admin", eth=10**22)
     feeder = feeder or chain.new_account("feeder", eth=10**22)
     return deploy_protocol(lambda name, *args: chain.deploy(name, *args, sender=admin), params, admin, feeder,
-                           legacy)
+                           legacy, at=chain.at, mocks=mocks)

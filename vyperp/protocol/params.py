@@ -14,6 +14,7 @@ from pathlib import Path
 from decimal import Decimal
 from typing import Any
 
+from .structs import struct
 from .units import WAD, wad
 
 FUNDING_MODELS = {"linear": 0, "nonlinear": 1, "velocity": 2}
@@ -29,9 +30,14 @@ class Bracket:
     initial_margin_rate: float
     maintenance_margin_rate: float
 
-    def to_struct(self) -> tuple[int, int, int]:
+    def fields(self) -> dict[str, int]:
+        """The MarginBracket struct by field name."""
         ceiling = MAX_UINT if self.notional_ceiling == float("inf") else wad(self.notional_ceiling)
-        return (ceiling, wad(self.initial_margin_rate), wad(self.maintenance_margin_rate))
+        return {"notional_ceiling": ceiling, "initial_margin_rate": wad(self.initial_margin_rate),
+                "maintenance_margin_rate": wad(self.maintenance_margin_rate)}
+
+    def to_struct(self) -> tuple[int, int, int]:
+        return struct("MarginBracket", self.fields())  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True)
@@ -74,6 +80,7 @@ class MarketParams:
     transfer_margin_ratio: float = 0.1          # withdrawals keep equity >= this x notional
     delayed_orders: bool = False                # risk-increasing trades only as delayed orders
     order_ttl: int = 300                        # seconds a delayed order stays executable
+    oracle: str | None = None                   # a Chainlink AggregatorV3 feed (None: deploy a MockOracle)
 
     def __post_init__(self) -> None:
         if not self.initial_price > 0:
@@ -85,29 +92,49 @@ class MarketParams:
         """skew_scale_usd in coins at initial_price (1e18 base units), exact for any price."""
         return wad(self.skew_scale_usd) * WAD // wad(self.initial_price)
 
+    def config_fields(self, oracle: str) -> dict[str, Any]:
+        """The MarketConfig struct by field name (see contracts/engine_types.vy)."""
+        return {
+            "oracle": oracle, "max_oracle_age": self.max_oracle_age, "max_price_jump": wad(self.max_price_jump),
+            "skew_scale": self.skew_scale(), "max_premium": wad(self.max_premium),
+            "taker_fee": wad(self.taker_fee), "maker_fee": wad(self.maker_fee),
+            "max_open_interest": wad(self.max_open_interest_usd), "interest_rate": wad(self.interest_rate),
+            "funding_clamp": wad(self.funding_clamp), "max_funding_rate": wad(self.max_funding_rate),
+            "funding_model": FUNDING_MODELS[self.funding_model],
+            "nonlinear_threshold": wad(self.nonlinear_threshold),
+            "nonlinear_coefficient": wad(self.nonlinear_coefficient), "funding_velocity": wad(self.funding_velocity),
+            "size_tier_notional": wad(self.size_tier_notional), "size_tier_multiplier": wad(self.size_tier_multiplier),
+            "max_open_interest_pool_ratio": wad(self.max_open_interest_pool_ratio),
+            "max_pnl_pool_ratio": wad(self.max_pnl_pool_ratio), "adl_pnl_pool_ratio": wad(self.adl_pnl_pool_ratio),
+            "transfer_margin_ratio": wad(self.transfer_margin_ratio), "delayed_orders": self.delayed_orders,
+            "order_ttl": self.order_ttl,
+        }
+
     def config_struct(self, oracle: str) -> tuple:
-        """The MarketConfig tuple, in struct field order (see contracts/engine_types.vy)."""
-        return (
-            oracle, self.max_oracle_age, wad(self.max_price_jump), self.skew_scale(), wad(self.max_premium),
-            wad(self.taker_fee), wad(self.maker_fee), wad(self.max_open_interest_usd), wad(self.interest_rate),
-            wad(self.funding_clamp), wad(self.max_funding_rate), FUNDING_MODELS[self.funding_model],
-            wad(self.nonlinear_threshold), wad(self.nonlinear_coefficient), wad(self.funding_velocity),
-            wad(self.size_tier_notional), wad(self.size_tier_multiplier),
-            wad(self.max_open_interest_pool_ratio), wad(self.max_pnl_pool_ratio), wad(self.adl_pnl_pool_ratio),
-            wad(self.transfer_margin_ratio), self.delayed_orders, self.order_ttl,
-        )
+        """The MarketConfig tuple, ordered by the ABI's field names."""
+        return struct("MarketConfig", self.config_fields(oracle))  # type: ignore[no-any-return]
 
     def brackets_struct(self) -> list[tuple[int, int, int]]:
         return [b.to_struct() for b in self.brackets]
 
+    def risk_fields(self) -> dict[str, Any]:
+        """The RiskConfig struct by field name."""
+        return {
+            "variance_ewma_weight": wad(self.variance_ewma_weight), "reference_volatility": wad(self.reference_volatility),
+            "volatility_weight": wad(self.volatility_weight), "funding_weight": wad(self.funding_weight),
+            "funding_ema_period": self.funding_ema_period, "max_multiplier": wad(self.max_multiplier),
+            "apply_to_maintenance": self.apply_to_maintenance,
+        }
+
     def risk_struct(self) -> tuple:
-        return (
-            wad(self.variance_ewma_weight), wad(self.reference_volatility), wad(self.volatility_weight),
-            wad(self.funding_weight), self.funding_ema_period, wad(self.max_multiplier), self.apply_to_maintenance,
-        )
+        return struct("RiskConfig", self.risk_fields())  # type: ignore[no-any-return]
+
+    def rate_limit_fields(self) -> dict[str, int]:
+        """The RateLimit struct by field name."""
+        return {"window": self.rate_limit_window, "max_notional": wad(self.rate_limit_notional)}
 
     def rate_limit_struct(self) -> tuple[int, int]:
-        return (self.rate_limit_window, wad(self.rate_limit_notional))
+        return struct("RateLimit", self.rate_limit_fields())  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True)
@@ -115,8 +142,12 @@ class Tier:
     margin_ratio_below: float
     close_fraction: float
 
+    def fields(self) -> dict[str, int]:
+        """The LiquidationTier struct by field name."""
+        return {"margin_ratio_below": wad(self.margin_ratio_below), "close_fraction": wad(self.close_fraction)}
+
     def to_struct(self) -> tuple[int, int]:
-        return (wad(self.margin_ratio_below), wad(self.close_fraction))
+        return struct("LiquidationTier", self.fields())  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True)
@@ -133,12 +164,17 @@ class LiquidationParams:
     pool_reserve_ratio: float = 0.2
     tiers: tuple[Tier, ...] = ()
 
+    def config_fields(self) -> dict[str, int]:
+        """The LiquidationConfig struct by field name."""
+        return {
+            "reward_rate": wad(self.reward_rate), "reward_floor": wad(self.reward_floor),
+            "reward_cap": wad(self.reward_cap), "penalty_rate": wad(self.penalty_rate), "cooldown": self.cooldown,
+            "min_position_notional": wad(self.min_position_notional),
+            "insurance_fee_share": wad(self.insurance_fee_share), "pool_reserve_ratio": wad(self.pool_reserve_ratio),
+        }
+
     def config_struct(self) -> tuple:
-        return (
-            wad(self.reward_rate), wad(self.reward_floor), wad(self.reward_cap), wad(self.penalty_rate),
-            self.cooldown, wad(self.min_position_notional), wad(self.insurance_fee_share),
-            wad(self.pool_reserve_ratio),
-        )
+        return struct("LiquidationConfig", self.config_fields())  # type: ignore[no-any-return]
 
     def tiers_struct(self) -> list[tuple[int, int]]:
         return [t.to_struct() for t in self.tiers]
@@ -204,6 +240,7 @@ class ProtocolParams:
     markets: list[MarketParams] = field(default_factory=lambda: [MarketParams()])
     liquidation: LiquidationParams = field(default_factory=LiquidationParams)
     token_decimals: int = 6
+    collateral_token: str | None = None   # an ERC-20 address (None: deploy a TestToken)
 
 
 def read_toml(path: str | Path, what: str = "parameters") -> dict[str, Any]:
@@ -222,10 +259,11 @@ def load_params(path: str | Path) -> ProtocolParams:
     if not markets:
         raise ValueError(f"{path}: no [[markets]] table")
     liquidation = liquidation_params(data.get("liquidation", {}), f"{path}: liquidation")
-    unknown = set(data) - {"markets", "liquidation", "token_decimals"}
+    unknown = set(data) - {"markets", "liquidation", "token_decimals", "collateral_token"}
     if unknown:
         raise ValueError(f"{path}: unknown top-level keys {sorted(unknown)}")
-    return ProtocolParams(markets=markets, liquidation=liquidation, token_decimals=int(data.get("token_decimals", 6)))
+    return ProtocolParams(markets=markets, liquidation=liquidation, token_decimals=int(data.get("token_decimals", 6)),
+                          collateral_token=data.get("collateral_token") or None)
 
 
 __all__ = [
