@@ -9,7 +9,11 @@ import re
 from pathlib import Path
 from typing import Any, Callable
 
+import click
+from rich.console import Console
+
 REPORTS = Path("reports")
+console = Console()
 
 GAS_ROWS = [
     ("deposit", "deposit", "80,000"), ("withdraw", "withdraw", ""), ("open", "open (new position)", "150,000"),
@@ -252,3 +256,18 @@ def write(readme: Path) -> list[str]:
             done.append(name)
     readme.write_text(text)
     return done
+
+
+@click.command("readme-tables")
+@click.option("--write", "readme", type=click.Path(path_type=Path, exists=True), default=None,
+              help="Rewrite the marked tables in this file (e.g. README.md) instead of printing them.")
+def readme_tables(readme: Path | None) -> None:
+    """Markdown tables (gas, speed, mitigations, mutation) from the committed reports/*.json."""
+    if readme is None:
+        for name, build in TABLES.items():
+            click.echo(f"<!-- {name} -->\n{build()}\n<!-- /{name} -->\n")
+        return
+    console.print(f"updated {', '.join(write(readme))} in {readme}")
+
+
+COMMANDS = [readme_tables]

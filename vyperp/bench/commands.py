@@ -312,3 +312,53 @@ def bench(quick: bool, skip_anvil: bool, traders: int | None, steps: int | None,
 
 
 __all__ = ["bench", "bench_table", "run_bench_all"]
+
+
+@click.command()
+@click.option("--out", type=click.Path(path_type=Path), default=Path("reports/gas.json"), show_default=True,
+              help="Where to write the gas report (flat JSON: operation -> gas).")
+def gas(out: Path) -> None:
+    """Measure the gas of every operation (exact, cold-start per transaction) and write reports/gas.json."""
+    from .gas import measure_all
+
+    started = time.time()
+    figures = measure_all()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(figures, indent=2) + "\n")
+    table = Table(title=f"gas ({figures['compiler']})")
+    table.add_column("operation")
+    table.add_column("gas", justify="right")
+    for key, value in figures.items():
+        if isinstance(value, int):
+            table.add_row(key, f"{value:,}")
+    for name, size in figures["bytecode_size"].items():  # type: ignore[union-attr]
+        table.add_row(f"bytecode {name}", f"{size:,} B")
+    console.print(table)
+    console.print(f"wrote {out} in {time.time() - started:.1f} s")
+
+
+@click.command(name="bench-replay")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("reports/replay_bench.json"),
+              show_default=True, help="Where to write the measurements.")
+@click.option("--sizes", default="100,1000,10000", show_default=True,
+              help="Comma-separated trader counts for the wall-time scaling runs on the 1,440-step path.")
+@click.option("--traders", type=click.IntRange(min=1), default=1000, show_default=True,
+              help="Traders of the replay whose transactions are recorded and re-applied (the ceiling).")
+@click.option("--repeats", type=click.IntRange(min=1), default=3, show_default=True,
+              help="Runs per measurement; the best is reported (all are listed).")
+@click.option("--active/--no-active", default=True, show_default=True,
+              help="Also measure an active population (bench.ACTIVE_TRADERS) of the same size.")
+def bench_replay(out: Path, sizes: str, traders: int, repeats: int, active: bool) -> None:
+    """Measure replay speed: tx/s (all and agents') in a replay, the raw in-process ceiling
+    of the same transactions (re-applied with Chain.send on a fresh identical deployment),
+    the same for an active population, and the wall time of a 1,440-step one-minute day
+    for several population sizes."""
+    from ..bench.replay import bench_table, run_bench
+
+    counts = [int(x) for x in sizes.split(",") if x.strip()]
+    result = run_bench(traders=traders, sizes=counts, out=out, console=console, repeats=repeats, active=active)
+    console.print(bench_table(result))
+    console.print(f"wrote {out}")
+
+
+COMMANDS = [bench, gas, bench_replay]

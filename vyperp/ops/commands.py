@@ -157,4 +157,6 @@ def feed_command(name: str = "feed") -> click.Command:
 keeper = keeper_command("keeper")
 feed = feed_command("feed")
 
-__all__ = ["feed", "feed_command", "keeper", "keeper_command"]
+COMMANDS = [keeper, feed]
+
+__all__ = ["COMMANDS", "feed", "feed_command", "keeper", "keeper_command"]

@@ -3,12 +3,15 @@
 
 from __future__ import annotations
 
+import json
 import sys
+import time
 from pathlib import Path
 from typing import Any, Callable
 
 import click
 from rich.console import Console
+from rich.table import Table
 
 console = Console()
 
@@ -190,28 +193,45 @@ def adl_policies(out: Path, progress: bool) -> None:
     console.print(f"wrote {out}")
 
 
-@click.command(name="bench-replay")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("reports/replay_bench.json"),
-              show_default=True, help="Where to write the measurements.")
-@click.option("--sizes", default="100,1000,10000", show_default=True,
-              help="Comma-separated trader counts for the wall-time scaling runs on the 1,440-step path.")
-@click.option("--traders", type=click.IntRange(min=1), default=1000, show_default=True,
-              help="Traders of the replay whose transactions are recorded and re-applied (the ceiling).")
-@click.option("--repeats", type=click.IntRange(min=1), default=3, show_default=True,
-              help="Runs per measurement; the best is reported (all are listed).")
-@click.option("--active/--no-active", default=True, show_default=True,
-              help="Also measure an active population (bench.ACTIVE_TRADERS) of the same size.")
-def bench_replay(out: Path, sizes: str, traders: int, repeats: int, active: bool) -> None:
-    """Measure replay speed: tx/s (all and agents') in a replay, the raw in-process ceiling
-    of the same transactions (re-applied with Chain.send on a fresh identical deployment),
-    the same for an active population, and the wall time of a 1,440-step one-minute day
-    for several population sizes."""
-    from ..bench.replay import bench_table, run_bench
+@click.command()
+@click.option("--class", "attack_class", default=None, metavar="NAME",
+              help="Only this class (self-skew, pump-and-close, squeeze-into-pool, withdraw-then-liquidate, "
+                   "oracle-front-run).")
+@click.option("--before-ref", default="f5b5e8f", show_default=True,
+              help="Git ref of the contracts before the safety work (the 'before' column); '' skips it.")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("reports/attacks.json"), show_default=True,
+              help="Where to write the attack report.")
+def attack(attack_class: str | None, before_ref: str, out: Path) -> None:
+    """The attack lab: every scenario under scenarios/attacks/ against the contracts now and
+    before the safety work; writes reports/attacks.json."""
+    from .attacks import AttackError, run_lab
 
-    counts = [int(x) for x in sizes.split(",") if x.strip()]
-    result = run_bench(traders=traders, sizes=counts, out=out, console=console, repeats=repeats, active=active)
-    console.print(bench_table(result))
-    console.print(f"wrote {out}")
+    started = time.time()
+    try:
+        with console.status("running the attack lab ...") as status:
+            report = run_lab(attack_class, before_ref or None, progress=lambda name: status.update(f"attack: {name}"))
+    except AttackError as exc:
+        raise click.ClickException(str(exc)) from exc
+    report["seconds"] = round(time.time() - started, 1)
+    if attack_class is None:   # a partial run never overwrites the full report
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(report, indent=2) + "\n")
+    table = Table(title="attack lab (USD)")
+    for column in ("class", "attacker profit before", "after", "LP loss before", "after", "bound", "frozen", "holds"):
+        table.add_column(column, justify="right" if column not in ("class", "holds") else "left")
+    for row in report["classes"]:
+        b, a = row["before"] or {}, row["after"]
+        table.add_row(row["name"], f"{b.get('attacker_net_profit', 0):,.0f}", f"{a['attacker_net_profit']:,.0f}",
+                      f"{b.get('lp_loss', 0):,.0f}", f"{a['lp_loss']:,.0f}",
+                      "-" if a["lp_loss_bound"] is None else f"{a['lp_loss_bound']:,.0f}",
+                      str(a["flat_accounts_frozen"]), "yes" if row["holds"] else "[red]NO[/red]")
+    console.print(table)
+    console.print(f"{'wrote ' + str(out) if attack_class is None else 'partial run: not written'} "
+                  f"in {report['seconds']} s")
+    if not report["all_hold"]:
+        raise SystemExit(1)
 
 
-__all__ = ["bench_replay", "do_replay", "mitigations", "replay", "replay_options"]
+COMMANDS = [replay, mitigations, windows, adl_policies, attack]
+
+__all__ = ["COMMANDS", "do_replay", "mitigations", "replay", "replay_options"]

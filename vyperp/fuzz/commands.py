@@ -1,0 +1,73 @@
+"""Commands of the fuzz layer: `vyperp fuzz`, `vyperp mutate`."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+console = Console()
+REPORTS = Path("reports")
+
+
+@click.command()
+@click.option("--profile", type=click.Choice(["ci", "dev", "campaign"]), default="ci", show_default=True,
+              help="ci: bounded for CI; campaign: thousands of examples; dev: quick.")
+@click.option("--workers", type=int, default=None, help="Parallel worker processes (default: all cores).")
+@click.option("--examples", type=int, default=None, help="Override the profile's number of examples.")
+@click.option("--out", type=click.Path(path_type=Path), default=REPORTS / "fuzz.json", show_default=True,
+              help="Where to write the fuzz report.")
+def fuzz(profile: str, workers: int | None, examples: int | None, out: Path) -> None:
+    """Stateful fuzzing of the whole protocol against every invariant; writes reports/fuzz.json."""
+    from .run import run_fuzz
+
+    with console.status(f"fuzzing ({profile}) ..."):
+        report = run_fuzz(profile, workers, examples)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    table = Table(title=f"fuzz: profile {profile}")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    for key in ("workers", "examples", "steps", "seconds", "steps_per_second", "steps_per_second_per_worker",
+                "invariant_violations"):
+        table.add_row(key, str(report[key]))
+    console.print(table)
+    for violation in report["violations"]:
+        console.print(f"[red]{violation}[/red]")
+    console.print(f"wrote {out}")
+    if report["invariant_violations"]:
+        raise SystemExit(1)
+
+
+@click.command()
+@click.option("--names", multiple=True, help="Only these mutants (default: all).")
+@click.option("--workers", default=2, show_default=True, help="Mutants checked in parallel.")
+@click.option("--out", type=click.Path(path_type=Path), default=REPORTS / "mutation.json", show_default=True,
+              help="Where to write the mutation report.")
+def mutate(names: tuple[str, ...], workers: int, out: Path) -> None:
+    """Apply each seeded bug to a copy of contracts/, run the fuzz suite's ci profile, report which were caught."""
+    from .mutation import run_all
+
+    started = time.time()
+    with console.status("running the fuzz suite against each mutant ..."):
+        report = run_all(workers=workers, names=list(names) or None)
+    report["seconds"] = round(time.time() - started, 1)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    table = Table(title=f"mutation check: {report['caught']}/{report['total']} caught")
+    for column in ("mutant", "change", "caught", "first failure"):
+        table.add_column(column, overflow="fold")
+    for result in report["mutants"]:  # type: ignore[union-attr]
+        table.add_row(result["name"], result["change"], "yes" if result["caught"] else "[red]NO[/red]",
+                      result["first_failure"])
+    console.print(table)
+    console.print(f"wrote {out} in {report['seconds']} s")
+    if report["caught"] != report["total"]:
+        raise SystemExit(1)
+
+
+COMMANDS = [fuzz, mutate]
