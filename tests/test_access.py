@@ -9,8 +9,8 @@ from __future__ import annotations
 import pytest
 
 from vyperp.chain import Reverted
+from vyperp.protocol.units import WAD
 
-WAD = 10**18
 BTC, ETH = 0, 1
 ADMIN, GUARDIAN = 1, 2
 ZERO = "0x0000000000000000000000000000000000000000"

@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 from vyperp.chain import Reverted
 from vyperp.protocol.params import MarketParams, ProtocolParams
+from vyperp.protocol.units import WAD
 
-WAD = 10**18
 BTC, ETH = 0, 1
 ZERO = "0x0000000000000000000000000000000000000000"
 INT192_MIN, INT192_MAX = -(2**191), 2**191 - 1

@@ -15,8 +15,8 @@ from vyperp import model
 from tests.conftest import default_params
 from vyperp.chain import Reverted
 from vyperp.protocol.system import MAX_UINT, System
+from vyperp.protocol.units import WAD
 
-WAD = 10**18
 BTC, ETH = 0, 1
 
 

@@ -52,11 +52,11 @@ import numpy as np
 from .. import model
 from .book import MarketNow
 from .chainio import static_tuple_array, word, word_array
+from ..protocol.units import WAD
 
 if TYPE_CHECKING:  # pragma: no cover
     from .runner import Replay
 
-WAD = 10**18
 MAX_BATCH = 64            # Engine.MAX_BATCH (liquidate_many, auto_deleverage)
 HEALTH_BATCH = 256        # EngineLens.MAX_BATCH (accounts_health, liquidatable_accounts)
 CANDIDATES_MIN = 4        # keepers confirm this many candidates or more with liquidatable_accounts

@@ -37,7 +37,7 @@ from ..chain import Chain
 from ..chain.abi import element_words, head_offsets, output_param, static_layout
 from ..protocol.deploy import deploy_embedded
 from ..protocol.params import ProtocolParams
-from ..protocol.units import wad
+from ..protocol.units import WAD, wad
 from .agents import AgentConfig, BasisTraders, DirectionalTraders, Keepers, LiquidityProviders
 from .book import AccountBook, MarketNow, MarketRules
 from .chainio import TxSender, address_array, int_array, selector, static_tuple_array, uint_at, word, word_array
@@ -45,7 +45,6 @@ from .metrics import Globals, InvariantChecker, Metrics, usd
 from .scenario_params import ReplayParams, replay_params, step_seconds_of
 from .spot import SpotMarket
 
-WAD = 10**18
 MAX_UINT = 2**256 - 1
 SCAN_BATCH = 1024          # EngineLens.MAX_SCAN
 SYNC_POSITIONS = 256       # EngineLens.MAX_SYNC (accounts x markets per step_read)
