@@ -361,4 +361,6 @@ def bench_replay(out: Path, sizes: str, traders: int, repeats: int, active: bool
     console.print(f"wrote {out}")
 
 
-COMMANDS = [bench, gas, bench_replay]
+from .chain import bench_chain  # noqa: E402
+
+COMMANDS = [bench, gas, bench_replay, bench_chain]

@@ -5,19 +5,25 @@ Measures state-changing calls per second through
   * the wrapper path ``contract.fn(*args, sender=...)`` (encode + tx + decode),
 and view calls, for exact-gas mode (default) and pyrevm raw mode.
 
-    .venv/bin/python scripts/bench_chain.py [--n 20000] [--mode exact|fast|both]
+    vyperp bench-chain [--n 20000] [--mode exact|fast|both]
+
+The fixture contracts are tests/chain_fixtures/ (a source checkout).
 """
 
 from __future__ import annotations
 
-import argparse
 import time
 from pathlib import Path
 from typing import Callable
 
-from vyperp.chain import Chain
+import click
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
 
-FIX = Path(__file__).resolve().parents[1] / "tests" / "chain_fixtures"
+from ..chain import Chain
+
+FIX = Path(__file__).resolve().parents[2] / "tests" / "chain_fixtures"
 
 
 def _rate(fn: Callable[[int], object], n: int) -> float:
@@ -28,7 +34,8 @@ def _rate(fn: Callable[[int], object], n: int) -> float:
     return n / (time.perf_counter() - t0)
 
 
-def bench(exact: bool, n: int) -> None:
+def bench(exact: bool, n: int) -> dict[str, float | int]:
+    """Calls per second of each case, and the gas of a transfer to a fresh / funded holder."""
     chain = Chain(exact_gas=exact)
     alice = chain.new_account("alice", eth=10**21)
     bob = chain.new_account("bob")
@@ -53,30 +60,32 @@ def bench(exact: bool, n: int) -> None:
         ("fn()   Caller.forward", lambda i: forward(i + 100, sender=alice)),
         ("view   Token.balanceOf", lambda i: balance_of(bob)),
     ]
-    mode = "exact_gas=True (default)" if exact else "exact_gas=False (pyrevm raw)"
-    print(f"\n== {mode}, n={n}")
+    out: dict[str, float | int] = {}
     with chain.isolate():
         for name, fn in cases:
-            r = _rate(fn, n)
-            print(f"  {name:<48} {r:>9,.0f} calls/s   ({1e6 / r:6.1f} us/call)")
+            out[name] = _rate(fn, n)
     carol = chain.new_account("carol")
     gas = []
     for _ in range(2):
         transfer(carol, 1, sender=alice)
         gas.append(chain.last_receipt.gas_used)
-    print(f"  Receipt.gas_used, Token.transfer to a fresh / funded holder: {gas[0]} / {gas[1]}")
+    out["gas Token.transfer, fresh holder"], out["gas Token.transfer, funded holder"] = gas
+    return out
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--n", type=int, default=20_000)
-    ap.add_argument("--mode", choices=["exact", "fast", "both"], default="both")
-    args = ap.parse_args()
-    if args.mode in ("exact", "both"):
-        bench(True, args.n)
-    if args.mode in ("fast", "both"):
-        bench(False, args.n)
-
-
-if __name__ == "__main__":
-    main()
+@click.command("bench-chain")
+@click.option("--n", type=click.IntRange(min=1), default=20_000, show_default=True, help="Calls per case.")
+@click.option("--mode", type=click.Choice(["exact", "fast", "both"]), default="both", show_default=True,
+              help="exact: exact_gas=True (the default chain); fast: pyrevm raw mode.")
+def bench_chain(n: int, mode: str) -> None:
+    """Throughput of the embedded chain: raw sends, wrapper calls and views (calls/s)."""
+    if not FIX.is_dir():
+        raise click.ClickException(f"{FIX} not found: bench-chain needs a source checkout (tests/chain_fixtures)")
+    console = Console()
+    for exact in [m == "exact" for m in (["exact", "fast"] if mode == "both" else [mode])]:
+        table = Table(title=f"{'exact_gas=True (default)' if exact else 'exact_gas=False (pyrevm raw)'}, n={n}")
+        table.add_column("case")
+        table.add_column("calls/s or gas", justify="right")
+        for name, value in bench(exact, n).items():
+            table.add_row(escape(name), f"{value:,.0f}")
+        console.print(table)
