@@ -135,7 +135,7 @@ def test_auto_deleveraging_runs_when_the_waterfall_needs_it(bounds: bool) -> Non
         assert report["adl_pending_steps"] == 0                # ADL ran before any deficit existed
     else:
         assert report["adl_pending_steps"] > 0                 # deficits were seen, and repaired by ADL
-    assert replay.read_int(replay.cd_pool_value) >= 0 or replay.read_uint(replay.cd_insurance) > 0
+    assert replay.wire.read_int(replay.wire.cd_pool_value) >= 0 or replay.wire.read_uint(replay.wire.cd_insurance) > 0
 
 
 def test_mitigations_reduce_bad_debt_and_the_largest_liquidation(tmp_path: Path) -> None:
@@ -275,7 +275,7 @@ def test_batched_reads_match_the_single_views() -> None:
         if done % 5:
             return
         seen["steps"] += 1
-        touched = sorted(set(range(0, len(book), 7)) | set(book.holders))[:replay.sync_batch]
+        touched = sorted(set(range(0, len(book), 7)) | set(book.holders))[:replay.wire.sync_batch]
         for idx in touched:
             book.set_state(idx, 0, [(0, 0, 0)] * book.n_markets)       # forget them: read_step must restore
         replay.tx.touched.update(touched)
@@ -291,10 +291,10 @@ def test_batched_reads_match_the_single_views() -> None:
         for start in range(0, len(holders), 256):
             chunk = holders[start:start + 256]
             array = word(32) + word_array([book.address_words[i] for i in chunk])
-            got = static_tuple_array(replay.chain.call(replay.lens_addr, replay.sel_liquidatable + array), 3)
-            healths = static_tuple_array(replay.chain.call(replay.lens_addr, replay.sel_accounts_health + array),
-                                         replay.health_words)
-            at = replay.health_at
+            got = static_tuple_array(replay.chain.call(replay.wire.lens_addr, replay.wire.sel_liquidatable + array), 3)
+            healths = static_tuple_array(replay.chain.call(replay.wire.lens_addr, replay.wire.sel_accounts_health + array),
+                                         replay.wire.health_words)
+            at = replay.wire.health_at
             e, mm, n = at["equity"], at["maintenance_margin"], at["position_count"]
             want = [(k, h[e], h[mm]) for k, h in enumerate(healths) if h[n] > 0 and h[e] < h[mm]]
             assert got == want

@@ -45,7 +45,7 @@ scales the whole economy (basis traders, LP capital and the insurance fund) with
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -55,7 +55,36 @@ from .chainio import static_tuple_array, word, word_array
 from ..protocol.units import WAD
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .runner import Replay
+    from .book import AccountBook
+    from .chainio import TxSender
+    from .metrics import Metrics
+    from .spot import SpotMarket
+    from .wire import Wire
+
+
+class ReplayContext(Protocol):
+    """All an agent may use of the replay (:class:`~vyperp.sim.runner.Replay` implements it):
+    the wire format, the transaction sender, the account book, this step's markets, and a
+    few facts of the run. Agents reach nothing else of the replay."""
+
+    wire: Wire                        # selectors, calldata, raw-read layouts
+    tx: TxSender                      # sends transactions, records reverts and touched accounts
+    book: AccountBook                 # every account's margin and positions (exact, synced)
+    markets: list[MarketNow]          # this step's market reads
+    metrics: Metrics
+    spot: list[SpotMarket]
+    chain: Any
+    pool: Any                         # the LiquidityPool contract (share price reads)
+    scenario: Any
+    float_rules: list[dict[str, Any]]  # per market: brackets and fees in floats (fast screens)
+    decimals: int
+    precision: int
+    n_markets: int
+    n_steps: int
+
+    def new_agent(self, label: str, mint_tokens: int) -> tuple[str, int]: ...
+    def sync(self, refresh: bool = True) -> None: ...
+    def read_markets(self) -> list[MarketNow]: ...
 
 MAX_BATCH = 64            # Engine.MAX_BATCH (liquidate_many, auto_deleverage)
 HEALTH_BATCH = 256        # EngineLens.MAX_BATCH (accounts_health, liquidatable_accounts)
@@ -135,7 +164,7 @@ class DirectionalTraders:
 
     WAITING, OPEN, FLAT = 0, 1, 2
 
-    def __init__(self, replay: "Replay", count: int, rng: np.random.Generator, cfg: AgentConfig):
+    def __init__(self, replay: ReplayContext, count: int, rng: np.random.Generator, cfg: AgentConfig):
         self.r = replay
         self.cfg = cfg
         self.rng = rng
@@ -237,7 +266,7 @@ class DirectionalTraders:
             return
         margin = r.book.margin[idx]
         if margin * 2 < self.tokens[j] * r.precision and self.wallet[j] >= self.tokens[j]:
-            if r.tx.send("deposit", account, r.engine_addr, r.sel_deposit + word(self.tokens[j])) is not None:
+            if r.tx.send("deposit", account, r.wire.engine_addr, r.wire.sel_deposit + word(self.tokens[j])) is not None:
                 self.wallet[j] -= self.tokens[j]
                 margin += self.tokens[j] * r.precision
         if self.state[j] == self.FLAT:  # a re-entry redraws the side
@@ -257,7 +286,7 @@ class DirectionalTraders:
             bound = mark * int((1 + self.cfg.slippage) * 10**6) // 10**6
         else:
             bound = mark * int((1 - self.cfg.slippage) * 10**6) // 10**6
-        out = r.tx.send("open", account, r.engine_addr, r.trade_calldata(m, side * size, bound))
+        out = r.tx.send("open", account, r.wire.engine_addr, r.wire.trade_calldata(m, side * size, bound))
         if out is None:
             self.stats["open_reverted"] += 1
             self.state[j] = self.FLAT
@@ -280,7 +309,7 @@ class DirectionalTraders:
             bound = mark * int((1 - self.cfg.slippage) * 10**6) // 10**6
         else:
             bound = mark * int((1 + self.cfg.slippage) * 10**6) // 10**6
-        out = r.tx.send("close", self.accounts[j], r.engine_addr, r.trade_calldata(m, -size, bound))
+        out = r.tx.send("close", self.accounts[j], r.wire.engine_addr, r.wire.trade_calldata(m, -size, bound))
         if out is None:
             self.stats["stop_or_take_profit_reverted"] += 1
             return False
@@ -294,7 +323,7 @@ class DirectionalTraders:
 class BasisTraders:
     """Short perp / long spot funding harvesters (see the module docstring)."""
 
-    def __init__(self, replay: "Replay", count: int, rng: np.random.Generator, cfg: AgentConfig):
+    def __init__(self, replay: ReplayContext, count: int, rng: np.random.Generator, cfg: AgentConfig):
         self.r = replay
         self.cfg = cfg
         self.rng = rng
@@ -410,7 +439,7 @@ class BasisTraders:
         if rate - notional / rules["skew_scale_usd"] < self._entry_rate[j]:
             return
         if not self.deposited[j]:
-            if r.tx.send("deposit", self.accounts[j], r.engine_addr, r.sel_deposit + word(self.tokens[j])) is None:
+            if r.tx.send("deposit", self.accounts[j], r.wire.engine_addr, r.wire.sel_deposit + word(self.tokens[j])) is None:
                 return
             self.deposited[j] = True
             margin = margin_after
@@ -421,7 +450,7 @@ class BasisTraders:
         if size <= 0:
             return
         bound = now.mark * int((1 - self.cfg.slippage) * 10**6) // 10**6
-        if r.tx.send("basis_open", self.accounts[j], r.engine_addr, r.trade_calldata(m, -size, bound)) is None:
+        if r.tx.send("basis_open", self.accounts[j], r.wire.engine_addr, r.wire.trade_calldata(m, -size, bound)) is None:
             self.stats["entry_failed"] += 1
             self.cooldown_until[j] = step + self.cfg.basis_cooldown_steps
             return
@@ -438,7 +467,7 @@ class BasisTraders:
         size = r.book.size[m][self.idx[j]]
         if size < 0:
             bound = r.markets[m].mark * int((1 + self.cfg.slippage) * 10**6) // 10**6
-            if r.tx.send("basis_close", self.accounts[j], r.engine_addr, r.trade_calldata(m, -size, bound)) is None:
+            if r.tx.send("basis_close", self.accounts[j], r.wire.engine_addr, r.wire.trade_calldata(m, -size, bound)) is None:
                 return
         self._spot(j, -self.hedge[j], "hedge_close")
         self.hedge[j] = 0
@@ -451,7 +480,7 @@ class BasisTraders:
 class LiquidityProviders:
     """LPs of the LiquidityPool (see the module docstring)."""
 
-    def __init__(self, replay: "Replay", count: int, total_usd: float, rng: np.random.Generator, cfg: AgentConfig):
+    def __init__(self, replay: ReplayContext, count: int, total_usd: float, rng: np.random.Generator, cfg: AgentConfig):
         self.r = replay
         self.n = count
         weights = rng.uniform(0.5, 1.5, count)
@@ -475,7 +504,7 @@ class LiquidityProviders:
             self.accounts.append(account)
             self.idx.append(idx)
             data = r.pool.deposit.calldata(self.tokens[j], account)
-            if r.tx.send("setup_lp_deposit", account, r.pool_addr, data) is not None:
+            if r.tx.send("setup_lp_deposit", account, r.wire.pool_addr, data) is not None:
                 self.net_tokens += self.tokens[j]
         self.supply = int(r.pool.totalSupply())
 
@@ -509,7 +538,7 @@ class LiquidityProviders:
                 self.stats["withdraw_blocked"] += 1
                 continue
             data = r.pool.withdraw.calldata(amount, account, account)
-            if r.tx.send("lp_withdraw", account, r.pool_addr, data) is not None:
+            if r.tx.send("lp_withdraw", account, r.wire.pool_addr, data) is not None:
                 self.net_tokens -= amount
                 self.stats["withdrawals"] += 1
                 self.stats["withdrawn_usd"] += amount / 10**r.decimals
@@ -537,7 +566,7 @@ class Keepers:
     by unrealized PnL / equity, descending (the contract verifies the order).
     """
 
-    def __init__(self, replay: "Replay", count: int, delay: int, gas_budget: int, cfg: AgentConfig):
+    def __init__(self, replay: ReplayContext, count: int, delay: int, gas_budget: int, cfg: AgentConfig):
         self.r = replay
         self.cfg = cfg
         self.n = count                      # 0 keepers: nobody liquidates (an experiment, not a default)
@@ -570,12 +599,12 @@ class Keepers:
             chunk = candidates[start:start + HEALTH_BATCH]
             array = word(32) + word_array([words[i] for i in chunk])
             if len(chunk) >= CANDIDATES_MIN:
-                listed = static_tuple_array(r.chain.call(r.lens_addr, r.sel_liquidatable + array), 3)
+                listed = static_tuple_array(r.chain.call(r.wire.lens_addr, r.wire.sel_liquidatable + array), 3)
                 for k, _equity, maintenance in listed:
                     out.append((chunk[k], maintenance))
                 continue
-            healths = static_tuple_array(r.chain.call(r.lens_addr, r.sel_accounts_health + array), r.health_words)
-            at = r.health_at
+            healths = static_tuple_array(r.chain.call(r.wire.lens_addr, r.wire.sel_accounts_health + array), r.wire.health_words)
+            at = r.wire.health_at
             e, mm, count = at["equity"], at["maintenance_margin"], at["position_count"]
             for idx, health in zip(chunk, healths):
                 if health[count] > 0 and health[e] < health[mm]:
@@ -606,8 +635,8 @@ class Keepers:
             chunk = order[k * self.batch:(k + 1) * self.batch]
             if not chunk:
                 break
-            data = r.sel_liquidate_many + word(32) + word_array([r.book.address_words[i] for i in chunk])
-            r.tx.send("liquidate_many", self.accounts[k], r.engine_addr, data)
+            data = r.wire.sel_liquidate_many + word(32) + word_array([r.book.address_words[i] for i in chunk])
+            r.tx.send("liquidate_many", self.accounts[k], r.wire.engine_addr, data)
             self.stats["batches"] += 1
 
     # ------------------------------------------------------------------------ ADL
@@ -629,28 +658,28 @@ class Keepers:
             for _attempt in range(4):
                 now = r.read_markets()[m]
                 rules = r.book.rules[m]
-                value = r.read_int(r.cd_pool_value)
+                value = r.wire.read_int(r.wire.cd_pool_value)
                 if value >= 0 and not now.adl_triggered(rules):
                     break
                 ranked = self.rank(m, now)
                 if not ranked:
                     break
                 if value < 0:
-                    needed = max(-value - r.read_uint(r.cd_insurance), 0)
+                    needed = max(-value - r.wire.read_uint(r.wire.cd_insurance), 0)
                 else:
                     needed = max(now.side_profits()) - max(now.pool_balance, 0) * rules.adl_pnl_pool_ratio // WAD
                 pro_rata = value < 0 and self.cfg.adl_policy == "pro-rata"
                 seen = len(r.metrics.adl)
                 self.stats["adl_calls"] += 1
-                data = (r.adl_pro_rata_calldata(m, ranked[:MAX_BATCH]) if pro_rata
-                        else r.adl_calldata(m, ranked[:MAX_BATCH]))
-                sent = r.tx.send("adl", self.accounts[0], r.engine_addr, data)
+                data = (r.wire.adl_pro_rata_calldata(m, ranked[:MAX_BATCH]) if pro_rata
+                        else r.wire.adl_calldata(m, ranked[:MAX_BATCH]))
+                sent = r.tx.send("adl", self.accounts[0], r.wire.engine_addr, data)
                 r.sync()
                 if sent is None and not pro_rata:
                     # the ranking can go stale inside the call: closing one position moves the
                     # skew, hence the exit prices and every later candidate's score. Retry one by one.
                     self.stats["adl_rank_retries"] += 1
-                    r.tx.send("adl", self.accounts[0], r.engine_addr, r.adl_calldata(m, ranked[:1]))
+                    r.tx.send("adl", self.accounts[0], r.wire.engine_addr, r.wire.adl_calldata(m, ranked[:1]))
                     r.sync()
                 done = r.metrics.adl[seen:]
                 if done:
@@ -668,11 +697,11 @@ class Keepers:
         skew = now.long_oi - now.short_oi
         holders = sorted(i for i in book.holders if book.size[market][i] != 0)
         scored = []
-        e = r.health_at["equity"]
+        e = r.wire.health_at["equity"]
         for start in range(0, len(holders), HEALTH_BATCH):
             chunk = holders[start:start + HEALTH_BATCH]
-            data = r.sel_accounts_health + word(32) + word_array([book.address_words[i] for i in chunk])
-            healths = static_tuple_array(r.chain.call(r.lens_addr, data), r.health_words)
+            data = r.wire.sel_accounts_health + word(32) + word_array([book.address_words[i] for i in chunk])
+            healths = static_tuple_array(r.chain.call(r.wire.lens_addr, data), r.wire.health_words)
             for idx, health in zip(chunk, healths):
                 size = book.size[market][idx]
                 exit_ = model.exit_price(now.index, skew, size, rules.skew_scale, rules.max_premium)

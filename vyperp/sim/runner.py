@@ -34,22 +34,19 @@ from vyperp.oracles.pricepath import PricePath
 from vyperp.sim.scenario import Scenario, load_scenario
 
 from ..chain import Chain
-from ..chain.abi import element_words, head_offsets, output_param, static_layout
 from ..protocol.deploy import deploy_embedded
 from ..protocol.params import ProtocolParams
 from ..protocol.units import WAD, wad
 from .agents import AgentConfig, BasisTraders, DirectionalTraders, Keepers, LiquidityProviders
 from .book import AccountBook, MarketNow, MarketRules
-from .chainio import TxSender, address_array, int_array, selector, static_tuple_array, uint_at, word, word_array
+from .chainio import TxSender, int_array, static_tuple_array, uint_at, word, word_array
 from .metrics import Globals, InvariantChecker, Metrics, usd
 from .scenario_params import ReplayParams, replay_params, step_seconds_of
 from .spot import SpotMarket
+from .wire import Wire
 
 MAX_UINT = 2**256 - 1
 SCAN_BATCH = 1024          # EngineLens.MAX_SCAN
-SYNC_POSITIONS = 256       # EngineLens.MAX_SYNC (accounts x markets per step_read)
-POSITION_FIELDS = ("size", "entry_price", "funding_index")
-"""The order the account book keeps a position's words in (read from the ABI by these names)."""
 DEFAULT_FULL_SCAN_EVERY = 20
 """Steps between on-chain full scans by default: every 20 steps, or every accounts / 50
 steps for larger populations (10,000 traders -> every ~210 steps). One scan costs ~12 us
@@ -119,8 +116,6 @@ class Replay:
         self.p = deploy_embedded(self.chain, protocol)
         p = self.p
         self.engine, self.pool, self.lens, self.token = p.engine, p.pool, p.lens, p.token
-        self.engine_addr, self.pool_addr, self.lens_addr = p.engine.address, p.pool.address, p.lens.address
-        self.token_addr = p.token.address
         self.oracle_addrs = [o.address for o in p.oracles]
         self.precision = int(p.engine.PRECISION())
         self.decimals = protocol.token_decimals
@@ -142,7 +137,7 @@ class Replay:
         self.book = AccountBook(self.n_markets, rules)
         self.tx = TxSender(self.chain, p.engine, self.book.topic_index, self.book.index_of, self.record,
                            self.book.addresses)
-        self._selectors()
+        self.wire = Wire(self.chain, p.engine, p.lens, p.token, p.pool, p.oracles[0], self.n_markets)
         self.spot = [SpotMarket(self.paths[s], self.scenario.impact, m.oracle_decimals)
                      for s, m in zip(self.symbols, protocol.markets)]
         tier_fractions = [t.close_fraction for t in protocol.liquidation.tiers]
@@ -171,7 +166,7 @@ class Replay:
         insurance_tokens = int(round(self.cfg.insurance_per_trader_usd * max(self.directional, 1))) * 10**self.decimals
         insurer, _ = self.new_agent("insurer", insurance_tokens)
         if insurance_tokens:
-            self.tx.send("setup_insurance", insurer, self.engine_addr, self.engine.fund_insurance.calldata(insurance_tokens))
+            self.tx.send("setup_insurance", insurer, self.wire.engine_addr, self.engine.fund_insurance.calldata(insurance_tokens))
         self.tx.touched.update(range(len(self.book)))
         self.markets = self.read_markets()
         self.sync()
@@ -191,76 +186,17 @@ class Replay:
         self.build_seconds = time.perf_counter() - t0
         self._built = True
 
-    def _selectors(self) -> None:
-        e = self.engine
-        self.sel_trade = selector(e, "trade")
-        self.sel_deposit = selector(e, "deposit")
-        self.sel_poke = selector(e, "poke")
-        self.sel_liquidate_many = selector(e, "liquidate_many")
-        self.sel_adl = selector(e, "auto_deleverage")
-        self.sel_adl_pro_rata = selector(e, "auto_deleverage_pro_rata")
-        self.sel_push = selector(self.p.oracles[0], "push_round")
-        self.sel_accounts_health = selector(self.lens, "accounts_health")
-        self.sel_margins = selector(self.lens, "margins")
-        self.sel_positions = selector(self.lens, "positions")
-        self.sel_scan = selector(self.lens, "scan_accounts")
-        self.sel_step_read = selector(self.lens, "step_read")
-        # raw fast paths: byte offsets by field name from the ABI, computed once
-        state_param = output_param(self.engine.contract_type, "market_state")
-        self.state_layout = static_layout(state_param)
-        markets_param = output_param(self.lens.contract_type, "step_read", "markets")
-        read_layout = static_layout(markets_param)
-        self.read_layout = {k.removeprefix("state."): v for k, v in read_layout.items()}
-        self.read_stride = element_words(markets_param) * 32
-        health_param = output_param(self.lens.contract_type, "accounts_health")
-        self.health_words = element_words(health_param)
-        self.health_at = {name: at // 32 for name, at in static_layout(health_param).items()}
-        self.step_head = head_offsets(output_param(self.lens.contract_type, "step_read"))
-        self.scan_head = head_offsets(output_param(self.lens.contract_type, "scan_accounts"))
-        position_param = output_param(self.lens.contract_type, "step_read", "positions")
-        self.position_words = element_words(position_param)
-        position_at = static_layout(position_param)
-        self.position_order = [position_at[name] // 32 for name in POSITION_FIELDS]
-        """Word of each of POSITION_FIELDS in an encoded Position (the book keeps that order)."""
-        self.sel_liquidatable = selector(self.lens, "liquidatable_accounts")
-        self.sync_batch = SYNC_POSITIONS // max(self.n_markets, 1)
-        self.cd_poke = [self.sel_poke + word(m) for m in range(self.n_markets)]
-        self.cd_market_state = [e.market_state.calldata(m) for m in range(self.n_markets)]
-        self.cd_mark = [(self.engine_addr, e.mark_price.calldata(m)) for m in range(self.n_markets)]
-        self.cd_index = [(self.engine_addr, e.index_price.calldata(m)) for m in range(self.n_markets)]
-        self.cd_pool_value = (self.engine_addr, e.pool_value.calldata())
-        self.cd_pool_balance = (self.engine_addr, e.pool_balance.calldata())
-        self.cd_insurance = (self.engine_addr, e.insurance_fund.calldata())
-        self.cd_balance = (self.token_addr, self.token.balanceOf.calldata(self.engine_addr))
-        self.approve_engine = self.token.approve.calldata(self.engine_addr, MAX_UINT)
-        self.approve_pool = self.token.approve.calldata(self.pool_addr, MAX_UINT)
-
-    def trade_calldata(self, market: int, size: int, acceptable_price: int) -> bytes:
-        return self.sel_trade + word(market) + word(size) + word(acceptable_price)
-
-    def adl_calldata(self, market: int, accounts: list[str]) -> bytes:
-        return self.sel_adl + word(market) + word(64) + address_array(accounts)
-
-    def adl_pro_rata_calldata(self, market: int, accounts: list[str]) -> bytes:
-        return self.sel_adl_pro_rata + word(market) + word(64) + address_array(accounts)
-
     def new_agent(self, label: str, mint_tokens: int) -> tuple[str, int]:
         """A labelled account with `mint_tokens` collateral, approvals for engine and pool."""
         account = self.chain.new_account(label, eth=10**20)
         idx = self.book.add(account)
         if mint_tokens:
-            self.tx.send("setup_mint", self.p.admin, self.token_addr, self.token.mint.calldata(account, mint_tokens))
-        self.tx.send("setup_approve", account, self.token_addr, self.approve_engine)
-        self.tx.send("setup_approve", account, self.token_addr, self.approve_pool)
+            self.tx.send("setup_mint", self.p.admin, self.wire.token_addr, self.token.mint.calldata(account, mint_tokens))
+        self.tx.send("setup_approve", account, self.wire.token_addr, self.wire.approve_engine)
+        self.tx.send("setup_approve", account, self.wire.token_addr, self.wire.approve_pool)
         return account, idx
 
     # ------------------------------------------------------------------ reads
-    def read_uint(self, target: tuple[str, bytes]) -> int:
-        return uint_at(self.chain.call(target[0], target[1]), 0)
-
-    def read_int(self, target: tuple[str, bytes]) -> int:
-        return int.from_bytes(self.chain.call(target[0], target[1])[:32], "big", signed=True)
-
     def _market_now(self, data: bytes, base: int, state: dict[str, int], mark: int, index: int) -> MarketNow:
         """A MarketNow from a raw MarketState at `base` (byte offsets by field name)."""
         fb = int.from_bytes
@@ -282,12 +218,12 @@ class Replay:
         out = []
         call = self.chain.call
         fb = int.from_bytes
-        pool_balance = self.read_int(self.cd_pool_balance)
+        pool_balance = self.wire.read_int(self.wire.cd_pool_balance)
         for m in range(self.n_markets):
-            state = call(self.engine_addr, self.cd_market_state[m])
-            mark = fb(call(*self.cd_mark[m])[:32], "big")
-            index = fb(call(*self.cd_index[m])[:32], "big")
-            now = self._market_now(state, 0, self.state_layout, mark, index)
+            state = call(self.wire.engine_addr, self.wire.cd_market_state[m])
+            mark = fb(call(*self.wire.cd_mark[m])[:32], "big")
+            index = fb(call(*self.wire.cd_index[m])[:32], "big")
+            now = self._market_now(state, 0, self.wire.state_layout, mark, index)
             now.pool_balance = pool_balance
             out.append(now)
         return out
@@ -295,10 +231,10 @@ class Replay:
     def read_globals(self) -> Globals:
         call = self.chain.call
         fb = int.from_bytes
-        return Globals(token_balance=fb(call(*self.cd_balance)[:32], "big"),
-                       pool_balance=fb(call(*self.cd_pool_balance)[:32], "big", signed=True),
-                       pool_value=fb(call(*self.cd_pool_value)[:32], "big", signed=True),
-                       insurance=fb(call(*self.cd_insurance)[:32], "big"))
+        return Globals(token_balance=fb(call(*self.wire.cd_balance)[:32], "big"),
+                       pool_balance=fb(call(*self.wire.cd_pool_balance)[:32], "big", signed=True),
+                       pool_value=fb(call(*self.wire.cd_pool_value)[:32], "big", signed=True),
+                       insurance=fb(call(*self.wire.cd_insurance)[:32], "big"))
 
     def read_step(self) -> tuple[list[MarketNow], Globals]:
         """The step's chain reads in one ``EngineLens.step_read`` call: every market
@@ -307,13 +243,13 @@ class Replay:
         The same values as :meth:`read_markets`, :meth:`read_globals` and :meth:`sync`."""
         t0 = time.perf_counter()
         touched = sorted(self.tx.take_touched())
-        touched_head, rest = touched[:self.sync_batch], touched[self.sync_batch:]
+        touched_head, rest = touched[:self.wire.sync_batch], touched[self.wire.sync_batch:]
         words = self.book.address_words
-        out = self.chain.call(self.lens_addr,
-                              self.sel_step_read + word(32) + word_array([words[i] for i in touched_head]))
+        out = self.chain.call(self.wire.lens_addr,
+                              self.wire.sel_step_read + word(32) + word_array([words[i] for i in touched_head]))
         fb = int.from_bytes
         body = out[32:]                  # StepRead behind its head offset
-        head = self.step_head            # every offset by field name, from the ABI
+        head = self.wire.step_head            # every offset by field name, from the ABI
 
         def field(name: str, signed: bool = False) -> int:
             return fb(body[head[name]: head[name] + 32], "big", signed=signed)
@@ -322,8 +258,8 @@ class Replay:
                     pool_value=field("pool_value", True), insurance=field("insurance_fund"))
         at = field("markets")            # MarketRead[]
         markets = []
-        read = self.read_layout
-        mark_at, index_at, stride = read["mark"], read["index"], self.read_stride
+        read = self.wire.read_layout
+        mark_at, index_at, stride = read["mark"], read["index"], self.wire.read_stride
         for m in range(fb(body[at: at + 32], "big")):
             base = at + 32 + stride * m
             now = self._market_now(body, base, read, fb(body[base + mark_at: base + mark_at + 32], "big"),
@@ -337,7 +273,7 @@ class Replay:
                        for o in range(at + 32, at + 32 + 32 * len(touched_head), 32)]
             at = field("positions")
             n_markets = self.n_markets
-            end = at + 32 + 32 * self.position_words * n_markets * len(touched_head)
+            end = at + 32 + 32 * self.wire.position_words * n_markets * len(touched_head)
             values = [fb(body[o: o + 32], "big", signed=True) for o in range(at + 32, end, 32)]
             positions = self._positions(values)
             set_state = self.book.set_state
@@ -360,16 +296,16 @@ class Replay:
         touched = sorted(touched)
         book = self.book
         call = self.chain.call
-        lens = self.lens_addr
+        lens = self.wire.lens_addr
         n_markets = self.n_markets
         words = book.address_words
         markets = self.markets
         for start in range(0, len(touched), SCAN_BATCH):
             chunk = touched[start:start + SCAN_BATCH]
             array = word_array([words[i] for i in chunk])
-            margins = int_array(call(lens, self.sel_margins + word(32) + array))
+            margins = int_array(call(lens, self.wire.sel_margins + word(32) + array))
             if n_markets == 1:
-                data = self.sel_positions + word(64) + word(0) + array
+                data = self.wire.sel_positions + word(64) + word(0) + array
                 for idx, margin, position in zip(chunk, margins, self._position_array(call(lens, data))):
                     book.set_state(idx, margin, (position,))
                     if refresh:
@@ -377,7 +313,7 @@ class Replay:
                 continue
             positions = []
             for m in range(n_markets):
-                data = self.sel_positions + word(64) + word(m) + array
+                data = self.wire.sel_positions + word(64) + word(m) + array
                 positions.append(self._position_array(call(lens, data)))
             for k, idx in enumerate(chunk):
                 book.set_state(idx, margins[k], [positions[m][k] for m in range(n_markets)])
@@ -386,22 +322,22 @@ class Replay:
 
     def _positions(self, words: list[int]) -> list[tuple[int, ...]]:
         """Encoded Positions (flat words) as (size, entry_price, funding_index) tuples."""
-        width, order = self.position_words, self.position_order
+        width, order = self.wire.position_words, self.wire.position_order
         return [tuple(words[at + w] for w in order) for at in range(0, len(words), width)]
 
     def _position_array(self, data: bytes) -> list[tuple[int, ...]]:
         """A returned ``Position[]`` as (size, entry_price, funding_index) tuples."""
-        return self._positions([w for row in static_tuple_array(data, self.position_words) for w in row])
+        return self._positions([w for row in static_tuple_array(data, self.wire.position_words) for w in row])
 
     def scan(self) -> tuple[int, int, int, int, list[int]]:
         """EngineLens.scan_accounts over every account (on-chain sums)."""
         t0 = time.perf_counter()
         totals = [0, 0, 0, 0]
         below: list[int] = []
-        head = self.scan_head
+        head = self.wire.scan_head
         words = self.book.address_words
         for start in range(0, len(words), SCAN_BATCH):
-            out = self.chain.call(self.lens_addr, self.sel_scan + word(32) + word_array(words[start:start + SCAN_BATCH]))
+            out = self.chain.call(self.wire.lens_addr, self.wire.sel_scan + word(32) + word_array(words[start:start + SCAN_BATCH]))
             body = out[32:]              # AccountScan behind its head offset; fields by name
             for k, name in enumerate(("margin_sum", "positive_equity_sum", "negative_equity_sum")):
                 at = head[name]
@@ -419,9 +355,9 @@ class Replay:
         feeder = self.p.feeder
         for m in range(self.n_markets):
             answer = self.spot[m].answer(step, flows[m])
-            if self.tx.send("oracle_push", feeder, self.oracle_addrs[m], self.sel_push + word(answer) + word(0)) is None:
+            if self.tx.send("oracle_push", feeder, self.oracle_addrs[m], self.wire.sel_push + word(answer) + word(0)) is None:
                 raise RuntimeError(f"step {step}: oracle push rejected: {self.tx.reverts}")
-            if self.tx.send("oracle_poke", feeder, self.engine_addr, self.cd_poke[m]) is None:
+            if self.tx.send("oracle_poke", feeder, self.wire.engine_addr, self.wire.cd_poke[m]) is None:
                 raise RuntimeError(
                     f"step {step}: the engine rejected the {self.symbols[m]} round (answer {answer}): "
                     f"{self.tx.reverts}. max_price_jump is {self.params.protocol.markets[m].max_price_jump}")
@@ -476,7 +412,7 @@ class Replay:
                 liquidated = by_kind.get("liquidate_many", 0) != batches
                 triggered = any(now.adl_triggered(rules) for now, rules in zip(markets, self.book.rules))
                 if triggered or ((liquidated or (g.insurance == 0 and g.pool_value < 0)) and
-                                 self.read_uint(self.cd_insurance) == 0 and self.read_int(self.cd_pool_value) < 0):
+                                 self.wire.read_uint(self.wire.cd_insurance) == 0 and self.wire.read_int(self.wire.cd_pool_value) < 0):
                     self.keepers.deleverage(step)
                 self.lps.act(step, g.pool_value)
                 changed = self.book.take_changed()
