@@ -232,6 +232,34 @@ def attack(attack_class: str | None, before_ref: str, out: Path) -> None:
         raise SystemExit(1)
 
 
-COMMANDS = [replay, mitigations, windows, adl_policies, attack]
+@click.command("fingerprint")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("reports/replay_fingerprint.json"),
+              show_default=True, help="Where to write the fingerprints (or, with --check, the file to compare with).")
+@click.option("--check", is_flag=True, help="Replay and compare with --out instead of writing it; exit 1 on a difference.")
+def fingerprint(out: Path, check: bool) -> None:
+    """Hash fixed-seed replays (report, time series, exact end state in wei): the proof that a
+    refactor preserves behaviour."""
+    from .fingerprint import differences, fingerprints
+
+    with console.status("replaying the fingerprint scenarios ..."):
+        got = fingerprints()
+    if check:
+        try:
+            expected = json.loads(out.read_text())
+        except (OSError, ValueError) as exc:
+            raise click.ClickException(f"{out}: cannot read fingerprints: {exc}") from exc
+        diff = differences(expected, got)
+        for line in diff:
+            console.print(f"[red]{line}[/red]")
+        console.print(f"{len(expected['scenarios'])} scenarios: {'all identical' if not diff else 'DIFFERENT'}")
+        if diff:
+            raise SystemExit(1)
+        return
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(got, indent=2) + "\n")
+    console.print(f"wrote {out}")
+
+
+COMMANDS = [replay, mitigations, windows, adl_policies, attack, fingerprint]
 
 __all__ = ["COMMANDS", "do_replay", "mitigations", "replay", "replay_options"]
