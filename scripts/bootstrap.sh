@@ -19,7 +19,7 @@ stamp=.venv/.installed-$(cat pyproject.toml constraints.txt | sha256sum | cut -c
 if [ ! -f "$stamp" ]; then
   [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
   .venv/bin/python -m pip install --quiet --upgrade "pip==25.3"
-  .venv/bin/python -m pip install --quiet -c constraints.txt -e .
+  .venv/bin/python -m pip install --quiet -c constraints.txt -e ".[dev]"
   rm -f .venv/.installed-*
   touch "$stamp"
 fi
