@@ -18,7 +18,7 @@
 
 Contract wrappers are the embedded chain's own :class:`vyperp.chain.Contract` objects
 (ABI encoding/decoding, overloads, ``calldata``/``call``/``transact``), events are
-decoded by the same code (``Chain.decode_logs``) into :class:`vyperp.chain.Event`, and
+decoded by the same code (``BaseChain.decode_logs``) into :class:`vyperp.chain.Event`, and
 ``last_receipt`` is a :class:`vyperp.chain.Receipt` whose ``raw_logs`` are
 :class:`RpcLog` objects shaped like pyrevm's logs (``.address`` checksummed,
 ``.data == (topics, data)``).
@@ -80,10 +80,8 @@ import urllib.parse
 from typing import Any, Callable, Iterable, Sequence
 
 
-from .abi import ContractType, EventSpec, checksum
-from .chain import DEFAULT_COINBASE, ZERO_ADDRESS, Chain, Receipt
-from .compiler import Artifact
-from .contract import Contract
+from .abi import checksum
+from .base import DEFAULT_COINBASE, ZERO_ADDRESS, BaseChain, Receipt, _addr
 from .errors import ChainError, Reverted, decode_revert_reason
 
 
@@ -259,11 +257,7 @@ def _logs_of(receipt: dict[str, Any]) -> list[RpcLog]:
     return out
 
 
-def _addr(x: Any) -> str:
-    return x if x.__class__ is str else x.address
-
-
-class RpcChain:
+class RpcChain(BaseChain):
     """``vyperp.chain.Chain``'s API on an anvil node (see the module docstring).
 
     Args:
@@ -286,6 +280,7 @@ class RpcChain:
                  chain_id: int | None = None, *, gas_limit: int | None = None, reset: bool = False,
                  contracts_dir: str | os.PathLike[str] | None = None, exact_gas: bool = True,
                  coinbase: str = DEFAULT_COINBASE, timeout: float = 120.0):
+        super().__init__()
         self.url = url
         self._t = _Transport(url, timeout)
         self._rpc = self._t.request
@@ -310,15 +305,8 @@ class RpcChain:
         self._time = int(head["timestamp"], 16)
         self.gas_limit = int(head["gasLimit"], 16) if gas_limit is None else int(gas_limit)
         self._gas_hex = hex(self.gas_limit)
-        self.accounts: dict[str, str] = {}
-        self._default_sender: str | None = None
         self._nonces: dict[str, int] = {}
         self._sync = True                    # eth_sendTransactionSync until the node says it has none
-        self._snaps: list[tuple[int, str, int]] = []
-        self._next_snap = 1
-        self._receipt: Receipt | None = None
-        self._types_by_addr: dict[str, ContractType] = {}
-        self._events: dict[bytes, list[EventSpec]] = {}
         if timestamp is not None:
             self.set_time(timestamp)
 
@@ -377,10 +365,13 @@ class RpcChain:
             self._mine(timestamp)
 
     # -------------------------------------------------------------- accounts
-    # same labels, addresses and default sender as the embedded chain; funding through
-    # this class's set_balance (anvil_setBalance), and impersonation lets them send at once
-    new_account = Chain.new_account
-    default_sender = Chain.default_sender
+    def _create_account(self, label: str, eth: int) -> str:
+        """The embedded chain's label-derived address, funded by ``anvil_setBalance``;
+        impersonation lets it send at once."""
+        addr = self.label_address(label)
+        if eth:
+            self.set_balance(addr, eth)
+        return addr
 
     def get_balance(self, address: Any) -> int:
         return int(self._rpc("eth_getBalance", [_addr(address), "latest"]), 16)
@@ -404,24 +395,11 @@ class RpcChain:
         return n
 
     # ------------------------------------------------------------- contracts
-    # the embedded chain's own code: compile lookup, wrapping, event decoding
-    _artifact = Chain._artifact
-    at = Chain.at
-    _wrap = Chain._wrap
-    decode_logs = Chain.decode_logs
-    isolate = Chain.isolate
-
-    def deploy(self, contract: str | os.PathLike[str] | Artifact, *args: Any, sender: Any = None,
-               value: int = 0, gas: int | None = None) -> Contract:
-        """Compile (cached) and deploy; constructor ``args`` are ABI-encoded."""
-        art = self._artifact(contract)
-        ct = art.contract_type
-        code = art.bytecode + ct.constructor_args(args)
-        sender = self.default_sender if sender is None else _addr(sender)
+    def _deploy_code(self, sender: str, code: bytes, value: int, gas: int | None) -> str:
         receipt = self._execute(sender, None, code, value, gas)
         addr = checksum(receipt["contractAddress"])
         self._receipt = Receipt(int(receipt["gasUsed"], 16), b"", True, _logs_of(receipt), addr, self)
-        return self._wrap(addr, ct, art)
+        return addr
 
     # ---------------------------------------------------------- transactions
     def _tx(self, sender: str, to: str | None, data: bytes, value: int, gas: int | None) -> dict[str, Any]:
@@ -441,7 +419,8 @@ class RpcChain:
             ret = self._rpc("eth_call", [tx, "pending"])
         except RpcError as e:
             err = self._error(e, tx, simulate=True)
-            self._failed(err)
+            if isinstance(err, Reverted):
+                self._failed(err)
             raise err from None
         if out is not None:
             out.append(_hex_bytes(ret))
@@ -513,13 +492,6 @@ class RpcChain:
         self._receipt = Receipt(int(receipt["gasUsed"], 16), out[0], True, _logs_of(receipt), None, self)
         return out[0]
 
-    def _transact(self, sender: Any, to: str, data: bytes, value: int, gas: int | None) -> bytes:
-        if sender is None:
-            sender = self.default_sender
-        elif sender.__class__ is not str:
-            sender = sender.address
-        return self.send(sender, to, data, value, gas)
-
     def call(self, to: Any, calldata: bytes, sender: Any = None, value: int = 0, gas: int | None = None) -> bytes:
         """eth_call on the latest block: nothing is committed; returns raw data."""
         tx: dict[str, Any] = {"from": ZERO_ADDRESS if sender is None else _addr(sender), "to": _addr(to),
@@ -530,9 +502,6 @@ class RpcChain:
             return _hex_bytes(self._rpc("eth_call", [tx, "latest"]))
         except RpcError as e:
             raise self._error(e, tx, simulate=False) from None
-
-    def _static_call(self, to: str, data: bytes, sender: Any, gas: int | None) -> bytes:
-        return self.call(to, data, sender=sender, gas=gas)
 
     def _error(self, e: RpcError, tx: dict[str, Any], simulate: bool) -> Reverted | ChainError:
         """Translate an eth_call error: a revert (code 3) or an EVM halt -> Reverted."""
@@ -552,15 +521,6 @@ class RpcChain:
             return int(blocks[0]["calls"][0]["gasUsed"], 16)
         except (RpcError, LookupError, TypeError, ValueError):
             return 0
-
-    def _failed(self, e: Reverted | ChainError) -> None:
-        if isinstance(e, Reverted):
-            self._receipt = Receipt(e.gas_used, e.data, False, [], None, self)
-
-    @property
-    def last_receipt(self) -> Receipt | None:
-        """Receipt of the last transaction or deployment (``raw_logs`` are RpcLog)."""
-        return self._receipt
 
     # ------------------------------------------------------------- batches
     def send_many(self, txs: Iterable[Sequence[Any]], *, gas: int | None = None,
@@ -680,27 +640,14 @@ class RpcChain:
         return bool(pending)
 
     # ------------------------------------------------------------- snapshots
-    def snapshot(self) -> int:
+    def _raw_snapshot(self) -> Any:
         """``evm_snapshot``: all state, time and block number."""
-        node_id = self._rpc("evm_snapshot", [])
-        sid = self._next_snap
-        self._next_snap += 1
-        self._snaps.append((sid, node_id, self._time))
-        return sid
+        return self._rpc("evm_snapshot", [])
 
-    def revert(self, snapshot_id: int) -> None:
-        """``evm_revert`` to ``snapshot_id``; it and every newer snapshot are consumed."""
-        snaps = self._snaps
-        for idx in range(len(snaps) - 1, -1, -1):
-            if snaps[idx][0] == snapshot_id:
-                break
-        else:
-            raise ValueError(f"unknown or already invalidated snapshot {snapshot_id!r}")
-        _, node_id, t = snaps[idx]
-        del snaps[idx:]
-        if not self._rpc("evm_revert", [node_id]):
-            raise ChainError(f"the node refused evm_revert({node_id})")
-        self._time = t
+    def _revert_to(self, tokens: list[Any], time: int) -> None:
+        """``evm_revert`` (it drops every newer node snapshot too)."""
+        if not self._rpc("evm_revert", [tokens[-1]]):
+            raise ChainError(f"the node refused evm_revert({tokens[-1]})")
         self._nonces.clear()
 
 
