@@ -223,3 +223,55 @@ def test_fuzz_machine_on_ape(ape_backend: Any, monkeypatch: pytest.MonkeyPatch) 
     ledger = system.ledger([*system.traders, system.keeper, system.lp, system.outsider])
     assert ledger.held == ledger.booked
     assert all(system.size_of(t, m) == 0 for t in system.traders for m in (BTC, ETH))
+
+
+def test_structs_and_events_are_the_same_on_every_backend(ape_backend: Any) -> None:
+    """A struct-returning call and an event on the embedded chain, on ape and (when the
+    anvil binary is there) on anvil: the very same named tuple type, field names and
+    values; events with the same names and args by name."""
+    from pathlib import Path
+
+    from vyperp.chain import Chain
+    from vyperp.chain.ape_chain import ApeChain
+    from vyperp.chain.node import AnvilNode, AnvilNotFound, find_anvil
+
+    counter_source = Path(__file__).parent / "chain_fixtures" / "Counter.vy"
+    t0 = _start_time()
+    chains: dict[str, Any] = {"revm": Chain(timestamp=t0), "ape": ApeChain(timestamp=t0)}
+    node = None
+    try:
+        find_anvil()
+    except AnvilNotFound:
+        pass
+    else:
+        from vyperp.chain.rpc_chain import RpcChain
+
+        node = AnvilNode().start()
+        chains["anvil"] = RpcChain(node.url, timestamp=t0, reset=True)
+    try:
+        seen: dict[str, Any] = {}
+        for name, chain in chains.items():
+            alice = chain.new_account("alice", eth=10**21)
+            counter = chain.deploy(counter_source, 5, sender=alice)
+            old = counter.set_count(11, "hello", sender=alice)
+            events = chain.last_receipt.logs
+            own = counter.decode_logs(chain.last_receipt)
+            info = counter.info()
+            now = counter.now()
+            seen[name] = (alice, counter, old, events, own, info, now)
+        info_type = type(seen["revm"][5])
+        assert info_type._fields == ("count", "owner", "flag", "delta")
+        for name, (alice, counter, old, events, own, info, now) in seen.items():
+            assert type(info) is info_type, name                             # the very same type
+            assert info == info_type(count=11, owner=alice, flag=True, delta=-5), name
+            assert (info.count, info.owner, info.flag, info.delta) == (11, alice, True, -5), name
+            assert old == 5 and now == (t0, now[1], chains[name].chain_id), name
+            assert [e.name for e in events] == ["CountChanged"] and own == events, name
+            [event] = events
+            assert list(event.args) == ["who", "old", "new", "note"], name
+            assert event.args == {"who": alice, "old": 5, "new": 11, "note": "hello"}, name
+            assert event["who"] == alice and event.address == counter.address, name
+    finally:
+        if node is not None:
+            chains["anvil"].close()
+            node.stop()
