@@ -247,6 +247,24 @@ def test_transport_keeps_the_connection_alive_and_reconnects(rpc: RpcChain) -> N
     for _ in range(20):
         rpc.get_balance(ZERO)
     assert transport._conn is conn and conn.sock is sock        # one connection for all of them
+
+    class Counting:                                              # the socket, counting packets sent
+        def __init__(self, inner: socket.socket) -> None:
+            self.inner, self.sends = inner, 0
+
+        def sendall(self, data: bytes) -> None:
+            self.sends += 1
+            self.inner.sendall(data)
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.inner, name)
+
+    counting = Counting(sock)
+    conn.sock = counting  # type: ignore[assignment]
+    for _ in range(5):
+        rpc.get_balance(ZERO)
+    assert counting.sends == 5                                   # head and body in one packet
+    conn.sock = sock
     sock.shutdown(socket.SHUT_RDWR)                             # the connection dies under the client
     assert rpc.get_balance(ZERO) == 0                           # reopened once, transparently
     assert transport._conn is not conn

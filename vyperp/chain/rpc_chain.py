@@ -115,6 +115,37 @@ class RpcLog:
         return f"RpcLog({self.address}, topics={[t.hex() for t in self.data[0]]}, data=0x{self.data[1].hex()})"
 
 
+class _Connection(http.client.HTTPConnection):
+    """An ``HTTPConnection`` that puts a request's head and body into one packet.
+
+    ``http.client`` sends the head and the body with two ``send`` calls; with
+    TCP_NODELAY that is two packets and two wake-ups of the node per request, which
+    doubles the round trip on loopback (measured: ~100 -> ~45 us for
+    ``eth_blockNumber`` on anvil). Between :meth:`hold` and :meth:`flush` the first
+    ``send`` is held back and sent together with the next one."""
+
+    _held: bytes | None = None
+    _holding = False
+
+    def hold(self) -> None:
+        self._holding = True
+
+    def send(self, data: Any) -> None:
+        if self._holding:
+            self._holding = False
+            self._held = bytes(data)
+            return
+        if self._held is not None:
+            data, self._held = self._held + bytes(data), None
+        super().send(data)
+
+    def flush(self) -> None:
+        self._holding = False
+        if self._held is not None:
+            held, self._held = self._held, None
+            super().send(held)
+
+
 class _Transport:
     """JSON-RPC over one keep-alive HTTP/1.1 connection (``http.client``): the connection
     is opened on first use and reused; a reused connection the server closed meanwhile
@@ -139,8 +170,11 @@ class _Transport:
         self._id = 0
 
     def _connect(self) -> http.client.HTTPConnection:
-        cls = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
-        conn = cls(self.host, self.port, timeout=self.timeout)
+        conn: http.client.HTTPConnection
+        if self._https:
+            conn = http.client.HTTPSConnection(self.host, self.port, timeout=self.timeout)
+        else:
+            conn = _Connection(self.host, self.port, timeout=self.timeout)
         conn.connect()
         if conn.sock is not None:
             conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -152,7 +186,12 @@ class _Transport:
             reused = self._conn is not None
             try:
                 conn = self._conn or self._connect()
-                conn.request("POST", self.path, body, self._headers)
+                if isinstance(conn, _Connection):
+                    conn.hold()
+                    conn.request("POST", self.path, body, self._headers)
+                    conn.flush()
+                else:
+                    conn.request("POST", self.path, body, self._headers)
                 resp = conn.getresponse()
                 raw = resp.read()
             except (OSError, http.client.HTTPException) as e:
