@@ -275,3 +275,34 @@ def test_structs_and_events_are_the_same_on_every_backend(ape_backend: Any) -> N
         if node is not None:
             chains["anvil"].close()
             node.stop()
+
+
+def test_equal_timestamps_only_on_our_connection(ape_backend: Any) -> None:
+    """Two transactions in consecutive blocks at one block time work on ApeChain's
+    connection; py-evm's own VM classes are untouched (another py-evm chain in the same
+    process still rejects an equal timestamp)."""
+    from pathlib import Path
+
+    from eth.vm.base import VM
+    from eth_tester import PyEVMBackend
+    from eth_utils import ValidationError
+
+    from vyperp.chain.ape_chain import ApeChain
+
+    t0 = _start_time()
+    chain = ApeChain(timestamp=t0)
+    alice = chain.new_account("alice", eth=10**21)
+    counter = chain.deploy(Path(__file__).parent / "chain_fixtures" / "Counter.vy", 1, sender=alice)
+    block = chain.block_number
+    counter.set_count(2, sender=alice)
+    counter.set_count(3, sender=alice)
+    assert chain.block_number == block + 2 and counter.last_ts() == t0 == counter.now()[0]
+    assert VM.__dict__["validate_header"].__func__.__module__ == "eth.vm.base"
+    assert all(vm.__module__ == "vyperp.chain.ape_chain"
+               for _, vm in type(chain.provider.evm_backend.chain).vm_configuration)
+
+    other = PyEVMBackend()                                     # a plain eth-tester chain
+    head = other.chain.get_canonical_head()
+    other.chain.header = other.chain.header.copy(timestamp=head.timestamp)
+    with pytest.raises(ValidationError, match="strictly later than parent"):
+        other.mine_blocks()
