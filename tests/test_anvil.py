@@ -44,6 +44,7 @@ from vyperp.chain.rpc_chain import RpcChain  # noqa: E402
 
 COUNTER = Path(__file__).parent / "chain_fixtures" / "Counter.vy"
 T0 = 1_700_000_000
+ZERO = "0x0000000000000000000000000000000000000000"
 TIMING_KEYS = {"wall_seconds", "build_seconds", "loop_seconds", "tx_per_second", "chain_seconds",
                "tx_per_chain_second", "agent_tx_per_second", "scan_seconds", "read_seconds", "loop_cpu_seconds"}
 
@@ -198,6 +199,79 @@ def test_send_many_batches_with_explicit_nonces(rpc: RpcChain) -> None:
     assert rpc.get_nonce(senders[1]) == 11
     counter.set_count(3, sender=senders[1])                      # nonces continue
     assert counter.count() == 3 and rpc.time == T0
+
+
+# ----------------------------------------------------------------------------- transport
+def test_transport_errors_are_clear(tmp_path: Path) -> None:
+    from vyperp.chain.node import free_port
+
+    with pytest.raises(ChainError, match=r"cannot reach the JSON-RPC node at http://127\.0\.0\.1:\d+.*is the node running"):
+        RpcChain(f"http://127.0.0.1:{free_port()}")
+    for url in ("ftp://127.0.0.1:8545", "127.0.0.1:8545", "http://127.0.0.1:notaport"):
+        with pytest.raises(ChainError, match="not a JSON-RPC URL"):
+            RpcChain(url)
+
+    import http.server
+    import threading
+
+    class NotRpc(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            body = b"<html>nothing here</html>" if self.path == "/html" else b"gone"
+            self.send_response(200 if self.path == "/html" else 404)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), NotRpc)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        port = server.server_address[1]
+        with pytest.raises(ChainError, match="answered HTTP 404"):
+            RpcChain(f"http://127.0.0.1:{port}/x")
+        with pytest.raises(ChainError, match="is not JSON"):
+            RpcChain(f"http://127.0.0.1:{port}/html")
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_transport_keeps_the_connection_alive_and_reconnects(rpc: RpcChain) -> None:
+    transport = rpc._t
+    conn = transport._conn
+    assert conn is not None
+    sock = conn.sock
+    for _ in range(20):
+        rpc.get_balance(ZERO)
+    assert transport._conn is conn and conn.sock is sock        # one connection for all of them
+
+    class Counting:                                              # the socket, counting packets sent
+        def __init__(self, inner: socket.socket) -> None:
+            self.inner, self.sends = inner, 0
+
+        def sendall(self, data: bytes) -> None:
+            self.sends += 1
+            self.inner.sendall(data)
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.inner, name)
+
+    counting = Counting(sock)
+    conn.sock = counting  # type: ignore[assignment]
+    for _ in range(5):
+        rpc.get_balance(ZERO)
+    assert counting.sends == 5                                   # head and body in one packet
+    conn.sock = sock
+    sock.shutdown(socket.SHUT_RDWR)                             # the connection dies under the client
+    assert rpc.get_balance(ZERO) == 0                           # reopened once, transparently
+    assert transport._conn is not conn
+    answers = transport.batch([("eth_chainId", []), ("eth_nosuchmethod", []), ("eth_blockNumber", [])])
+    assert answers[0]["result"] == hex(31337) and "error" in answers[1] and "result" in answers[2]
+    rpc.close()
+    assert transport._conn is None and rpc.get_balance(ZERO) == 0   # used again after close: reconnects
 
 
 # ----------------------------------------------------------------------------- System

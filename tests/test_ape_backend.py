@@ -223,3 +223,86 @@ def test_fuzz_machine_on_ape(ape_backend: Any, monkeypatch: pytest.MonkeyPatch) 
     ledger = system.ledger([*system.traders, system.keeper, system.lp, system.outsider])
     assert ledger.held == ledger.booked
     assert all(system.size_of(t, m) == 0 for t in system.traders for m in (BTC, ETH))
+
+
+def test_structs_and_events_are_the_same_on_every_backend(ape_backend: Any) -> None:
+    """A struct-returning call and an event on the embedded chain, on ape and (when the
+    anvil binary is there) on anvil: the very same named tuple type, field names and
+    values; events with the same names and args by name."""
+    from pathlib import Path
+
+    from vyperp.chain import Chain
+    from vyperp.chain.ape_chain import ApeChain
+    from vyperp.chain.node import AnvilNode, AnvilNotFound, find_anvil
+
+    counter_source = Path(__file__).parent / "chain_fixtures" / "Counter.vy"
+    t0 = _start_time()
+    chains: dict[str, Any] = {"revm": Chain(timestamp=t0), "ape": ApeChain(timestamp=t0)}
+    node = None
+    try:
+        find_anvil()
+    except AnvilNotFound:
+        pass
+    else:
+        from vyperp.chain.rpc_chain import RpcChain
+
+        node = AnvilNode().start()
+        chains["anvil"] = RpcChain(node.url, timestamp=t0, reset=True)
+    try:
+        seen: dict[str, Any] = {}
+        for name, chain in chains.items():
+            alice = chain.new_account("alice", eth=10**21)
+            counter = chain.deploy(counter_source, 5, sender=alice)
+            old = counter.set_count(11, "hello", sender=alice)
+            events = chain.last_receipt.logs
+            own = counter.decode_logs(chain.last_receipt)
+            info = counter.info()
+            now = counter.now()
+            seen[name] = (alice, counter, old, events, own, info, now)
+        info_type = type(seen["revm"][5])
+        assert info_type._fields == ("count", "owner", "flag", "delta")
+        for name, (alice, counter, old, events, own, info, now) in seen.items():
+            assert type(info) is info_type, name                             # the very same type
+            assert info == info_type(count=11, owner=alice, flag=True, delta=-5), name
+            assert (info.count, info.owner, info.flag, info.delta) == (11, alice, True, -5), name
+            assert old == 5 and now == (t0, now[1], chains[name].chain_id), name
+            assert [e.name for e in events] == ["CountChanged"] and own == events, name
+            [event] = events
+            assert list(event.args) == ["who", "old", "new", "note"], name
+            assert event.args == {"who": alice, "old": 5, "new": 11, "note": "hello"}, name
+            assert event["who"] == alice and event.address == counter.address, name
+    finally:
+        if node is not None:
+            chains["anvil"].close()
+            node.stop()
+
+
+def test_equal_timestamps_only_on_our_connection(ape_backend: Any) -> None:
+    """Two transactions in consecutive blocks at one block time work on ApeChain's
+    connection; py-evm's own VM classes are untouched (another py-evm chain in the same
+    process still rejects an equal timestamp)."""
+    from pathlib import Path
+
+    from eth.vm.base import VM
+    from eth_tester import PyEVMBackend
+    from eth_utils import ValidationError
+
+    from vyperp.chain.ape_chain import ApeChain
+
+    t0 = _start_time()
+    chain = ApeChain(timestamp=t0)
+    alice = chain.new_account("alice", eth=10**21)
+    counter = chain.deploy(Path(__file__).parent / "chain_fixtures" / "Counter.vy", 1, sender=alice)
+    block = chain.block_number
+    counter.set_count(2, sender=alice)
+    counter.set_count(3, sender=alice)
+    assert chain.block_number == block + 2 and counter.last_ts() == t0 == counter.now()[0]
+    assert VM.__dict__["validate_header"].__func__.__module__ == "eth.vm.base"
+    assert all(vm.__module__ == "vyperp.chain.ape_chain"
+               for _, vm in type(chain.provider.evm_backend.chain).vm_configuration)
+
+    other = PyEVMBackend()                                     # a plain eth-tester chain
+    head = other.chain.get_canonical_head()
+    other.chain.header = other.chain.header.copy(timestamp=head.timestamp)
+    with pytest.raises(ValidationError, match="strictly later than parent"):
+        other.mine_blocks()

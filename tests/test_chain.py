@@ -429,3 +429,62 @@ def test_encoding_errors_and_contract_args(chain: Chain, alice: str, counter: Co
     caller = chain.deploy(CALLER, counter, sender=alice)  # Contract as address arg
     assert caller.target() == counter.address
     assert caller.read() == 5
+
+
+# --------------------------------------------------------------- the interface and ABI layouts
+def test_every_backend_implements_the_interface() -> None:
+    from vyperp.chain import BaseChain, ChainAPI
+    from vyperp.chain.ape_chain import ApeChain
+    from vyperp.chain.rpc_chain import RpcChain
+
+    for cls in (Chain, RpcChain, ApeChain):
+        assert issubclass(cls, BaseChain) and not cls.__abstractmethods__, cls
+        # no method borrowed from another backend: everything shared lives on BaseChain
+        for name, value in vars(cls).items():
+            fn = value.fget if isinstance(value, property) else getattr(value, "__func__", value)
+            if callable(fn) and hasattr(fn, "__qualname__"):
+                assert fn.__qualname__.split(".")[0] == cls.__name__, (cls.__name__, name, fn.__qualname__)
+    assert isinstance(Chain(), ChainAPI)
+    with pytest.raises(TypeError, match="abstract"):
+        BaseChain()  # type: ignore[abstract]
+
+
+def test_struct_outputs_and_layout(chain: Chain, alice: str, counter: Contract) -> None:
+    from vyperp.chain.abi import layout, static_layout, output_param
+
+    ct = counter.contract_type
+    info = counter.info()
+    assert info._fields == ("count", "owner", "flag", "delta")
+    assert (info.count, info.owner, info.flag, info.delta) == (5, alice, False, -5)
+    # one named tuple type per struct, shared by every contract type with that struct
+    assert type(info) is type(chain.at(ct.abi, counter.address).info())
+
+    raw = chain.call(counter.address, counter.info.calldata())
+    ranges = {f: layout(ct, "info", f) for f in info._fields}
+    assert ranges == {"count": (0, 32), "owner": (32, 64), "flag": (64, 96), "delta": (96, 128)}
+    assert int.from_bytes(raw[slice(*ranges["count"])], "big") == 5
+    assert raw[slice(*ranges["owner"])][12:].hex() == alice[2:].lower()
+    assert int.from_bytes(raw[slice(*ranges["delta"])], "big", signed=True) == -5
+    assert layout(ct.abi, "info", "flag") == (64, 96)                      # a raw ABI list works too
+    assert {k: v[0] for k, v in ct.layouts["info"].items()} == static_layout(output_param(ct, "info"))
+    cached = ct.layouts["info"]
+    layout(ct, "info", "count")
+    assert ct.layouts["info"] is cached                                   # computed once
+    # several outputs: by index when unnamed
+    now = chain.call(counter.address, counter.now.calldata())
+    assert int.from_bytes(now[slice(*layout(ct, "now", "2"))], "big") == 31337
+    with pytest.raises(ABIError, match="no field 'nope'.*count, owner"):
+        layout(ct, "info", "nope")
+    with pytest.raises(ABIError, match="needs static outputs"):
+        layout(ct, "names", "0")                                          # String, DynArray
+    with pytest.raises(ABIError, match="no function"):
+        layout(ct, "missing", "x")
+
+
+def test_layout_of_protocol_structs() -> None:
+    from vyperp.chain.abi import layout, output_param, static_layout
+
+    engine = compile_contract("Engine").contract_type
+    state = static_layout(output_param(engine, "market_state"))
+    for field, start in state.items():
+        assert layout(engine, "market_state", field) == (start, start + 32), field

@@ -61,6 +61,7 @@ def _reapply(scenario: Any, traders: int, steps: int, txs: list[Any], chain_fact
     sends: (seconds, reverted, replay). `batched` (RpcChain only): each step's
     transactions as one ``send_many`` batch."""
     from .replay import apply_transactions
+    from ..chain import Receipt
     from ..sim.runner import Replay
 
     fresh = Replay(scenario, traders, steps=steps, chain_factory=chain_factory)
@@ -74,11 +75,15 @@ def _reapply(scenario: Any, traders: int, steps: int, txs: list[Any], chain_fact
             if not groups or groups[-1][0] != ts:
                 groups.append((ts, []))
             groups[-1][1].append((sender, to, data))
+        from ..chain.rpc_chain import RpcChain
+
+        if not isinstance(chain, RpcChain):
+            raise TypeError(f"batched re-application needs an RpcChain, not {type(chain).__name__}")
         for ts, group in groups:
             if ts != chain.time:
                 chain.advance(ts - chain.time)
             receipts = chain.send_many(group)
-            reverted += sum(1 for r in receipts if not r.success)
+            reverted += sum(1 for r in receipts if isinstance(r, Receipt) and not r.success)
     else:
         reverted += apply_transactions(chain, txs)
     return time.perf_counter() - t0, reverted, fresh
@@ -124,6 +129,14 @@ def measure_embedded(scenario: Any, traders: int, steps: int, repeats: int) -> t
     }, first
 
 
+def _close(chain: Any) -> None:
+    """Close an RpcChain's HTTP connection (a replay's chain is typed as any backend)."""
+    from ..chain.rpc_chain import RpcChain
+
+    if isinstance(chain, RpcChain):
+        chain.close()
+
+
 def measure_anvil(scenario: Any, traders: int, steps: int, embedded_replay: Any, sizes: dict[str, Any]
                   ) -> dict[str, Any]:
     """The same replay on a private anvil node, its re-applications, and bench_anvil on that node."""
@@ -153,16 +166,16 @@ def measure_anvil(scenario: Any, traders: int, steps: int, embedded_replay: Any,
         out["anvil_books_match_embedded"] = _books(replay) == _books(embedded_replay)
         out["anvil_same_transactions_as_embedded"] = \
             [t[:4] for t in txs] == [t[:4] for t in _loop_txs(embedded_replay)]
-        replay.chain.close()
+        _close(replay.chain)
 
         seconds, reverted, fresh = _reapply(scenario, traders, steps, txs, factory)
         out["anvil_reapply_sequential_tx_per_second"] = _rate(n, seconds)
         out["anvil_reapply_sequential_books_match"] = _books(fresh) == _books(replay)
-        fresh.chain.close()
+        _close(fresh.chain)
         seconds, reverted, fresh = _reapply(scenario, traders, steps, txs, factory, batched=True)
         out["anvil_reapply_per_step_batch_tx_per_second"] = _rate(n, seconds)
         out["anvil_reapply_per_step_batch_books_match"] = _books(fresh) == _books(replay)
-        fresh.chain.close()
+        _close(fresh.chain)
 
         raw = bench_anvil(trades=sizes["bench_trades"], transfers=sizes["bench_transfers"],
                           sequential=sizes["bench_sequential"], node=node, quiet=True)
@@ -191,7 +204,7 @@ def run_bench_all(quick: bool = False, skip_anvil: bool = False, traders: int | 
     from .replay import BENCH_SCENARIO, day_scenario
 
     say = say or (lambda *a, **k: None)
-    sizes = dict(QUICK if quick else FULL)
+    sizes: dict[str, Any] = dict(QUICK if quick else FULL)
     traders = sizes["traders"] if traders is None else traders
     steps = sizes["steps"] if steps is None else steps
     load_before = os.getloadavg()

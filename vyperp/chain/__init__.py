@@ -1,5 +1,4 @@
-"""Embedded chain driver: Vyper compilation + a pyrevm EVM with a small,
-fast, web3-like API.
+"""Chain drivers: Vyper compilation plus three backends behind one interface.
 
     from vyperp.chain import Chain
     chain = Chain(timestamp=1_700_000_000, chain_id=31337)
@@ -9,12 +8,40 @@ fast, web3-like API.
     oracle.latestRoundData()                  # static call
     chain.last_receipt.gas_used               # real tx gas (see evm.py)
 
-Modules: ``compiler`` (vyper + disk cache), ``abi`` (cached codecs),
-``evm`` (pyrevm backends), ``contract`` (wrappers), ``chain`` (Chain).
+The interface (``base``):
+
+* :class:`ChainAPI` -- a ``typing.Protocol``: what consumers (``System``, the deployment,
+  the replay, the fuzzer, the ops tools) may call on any backend: ``chain_id``,
+  ``accounts``, ``time``, ``block_number``, ``advance``, ``set_time``, ``new_account``,
+  ``default_sender``, ``get_balance``/``get_nonce``/``get_code``/``get_storage``,
+  ``deploy``, ``at``, ``send`` (raw transaction), ``call`` (raw static call),
+  ``last_receipt``, ``decode_logs``, ``snapshot``/``revert``/``isolate``.
+* :class:`BaseChain` -- the abstract base every backend derives from; it implements,
+  once, accounts (labels, the default sender), contract wrapping (``at``, ``deploy``
+  plumbing, the event index), log decoding into :class:`Event`, failed-transaction
+  receipts and the snapshot bookkeeping. A backend implements only its transport:
+  ``send``, ``call``, ``_deploy_code``, ``_create_account``, ``block_number``,
+  ``advance``, ``set_time``, the ``get_*`` reads, ``_raw_snapshot``/``_revert_to``.
+
+The backends:
+
+* :class:`Chain` (``chain``/``evm``): pyrevm in process, the fast one;
+* ``rpc_chain.RpcChain``: a node (anvil) over JSON-RPC (``node.AnvilNode`` starts one);
+* ``ape_chain.ApeChain``: ape's local ``ethereum:local:test`` network (eth-tester).
+
+All three return the same values: ints, bools, checksummed address strings, one named
+tuple type per ABI struct (``abi.named_decoder``), tuples for several outputs, lists for
+dynamic arrays; events as :class:`Event` with ``args`` by name; reverts as
+:class:`Reverted` with the revert string as ``.reason``.
+
+Modules: ``compiler`` (vyper + disk cache), ``abi`` (cached codecs, named structs,
+static layouts), ``contract`` (wrappers), ``base`` (the interface), ``chain``/``evm``,
+``rpc_chain``/``node``, ``ape_chain``, ``errors``.
 """
 
 from .abi import ABIError
-from .chain import Chain, Event, Receipt
+from .base import BaseChain, ChainAPI, Event, Receipt
+from .chain import Chain
 from .compiler import Artifact, CompileError, compile_contract
 from .contract import Contract, ContractFunction, OverloadedFunction
 from .errors import ChainError, Reverted
@@ -22,7 +49,9 @@ from .errors import ChainError, Reverted
 __all__ = [
     "ABIError",
     "Artifact",
+    "BaseChain",
     "Chain",
+    "ChainAPI",
     "ChainError",
     "CompileError",
     "Contract",

@@ -313,6 +313,14 @@ def _struct_name(param: dict[str, Any]) -> str:
     return name if name.isidentifier() else "Struct"
 
 
+@lru_cache(maxsize=None)
+def struct_class(name: str, fields: tuple[str, ...]) -> type:
+    """The named tuple type of struct `name` with `fields`: one per (name, fields) in the
+    process, so every backend's, every contract type's decoded struct is of the very
+    same type."""
+    return namedtuple(name, fields, rename=True)  # type: ignore[misc]
+
+
 def _namer(param: dict[str, Any]) -> Callable[[Any], Any] | None:
     """A function turning a decoded value of `param` into named tuples (None: nothing to name)."""
     t: str = param["type"]
@@ -322,7 +330,7 @@ def _namer(param: dict[str, Any]) -> Callable[[Any], Any] | None:
     names = [c.get("name", "") or f"field{i}" for i, c in enumerate(components)]
     if not all(n.isidentifier() for n in names):
         return None
-    cls = namedtuple(_struct_name(param), names, rename=True)  # type: ignore[misc]
+    cls = struct_class(_struct_name(param), tuple(names))
     subs = [_namer(c) for c in components]
 
     def name_struct(value: Any) -> Any:
@@ -340,12 +348,13 @@ def _namer(param: dict[str, Any]) -> Callable[[Any], Any] | None:
     return name_array
 
 
-def named_decoder(outputs: list[dict[str, Any]], decode: Decoder) -> Decoder:
-    """Wrap `decode` so that struct outputs come back as named tuples (positions still work)."""
+def named_decoder(outputs: list[dict[str, Any]], decode: Decoder, unwrap: bool = True) -> Decoder:
+    """Wrap `decode` so that struct outputs come back as named tuples (positions still work).
+    `unwrap`: as `decode` was made (one output unwrapped, or always a tuple)."""
     namers = [_namer(p) for p in outputs]
     if not any(namers):
         return decode
-    if len(outputs) == 1:
+    if len(outputs) == 1 and unwrap:
         (only,) = namers
         return lambda data: only(decode(data))  # type: ignore[misc]
 
@@ -431,7 +440,8 @@ class EventSpec:
                 data_types.append(t)
         self.n_indexed = sum(1 for f in fields if f[1])
         self._fields = fields
-        self._data_dec = make_decoder(data_types, unwrap=False)
+        data_params = [p for p in inputs if not p.get("indexed")]
+        self._data_dec = named_decoder(data_params, make_decoder(data_types, unwrap=False), unwrap=False)
 
     def decode(self, topics: list[bytes], data: bytes) -> dict[str, Any]:
         """Decode a log into an ordered ``{arg name: value}`` dict."""
@@ -464,6 +474,7 @@ class ContractType:
         self.constructor: FunctionSpec | None = None
         self.events: dict[bytes, EventSpec] = {}
         self.events_by_name: dict[str, EventSpec] = {}
+        self.layouts: dict[str, dict[str, tuple[int, int]]] = {}   # filled by layout()
         for item in abi:
             kind = item.get("type", "function")
             if kind == "function":
@@ -548,3 +559,49 @@ def head_offsets(param: dict[str, Any]) -> dict[str, int]:
 def element_words(param: dict[str, Any]) -> int:
     """Words one element of a static struct (or of an array of such structs) occupies."""
     return sum(static_words(c) for c in param.get("components", []))
+
+
+def _ranges(components: list[dict[str, Any]], base: int = 0, prefix: str = "") -> dict[str, tuple[int, int]]:
+    out: dict[str, tuple[int, int]] = {}
+    offset = base
+    for i, component in enumerate(components):
+        name = prefix + (component.get("name") or str(i))
+        size = static_words(component) * 32
+        out[name] = (offset, offset + size)
+        if component["type"] == "tuple":
+            out.update(_ranges(component["components"], offset, name + "."))
+        offset += size
+    return out
+
+
+def _function_layout(contract_type: "ContractType", function: str) -> dict[str, tuple[int, int]]:
+    cached = contract_type.layouts.get(function)
+    if cached is not None:
+        return cached
+    specs = contract_type.by_name.get(function)
+    if not specs:
+        raise ABIError(f"{contract_type.name or 'contract'} has no function {function!r}")
+    outputs = specs[0].abi.get("outputs", [])
+    try:
+        if len(outputs) == 1 and outputs[0]["type"] == "tuple":
+            ranges = _ranges(outputs[0]["components"])        # one struct: its fields by name
+        else:
+            ranges = _ranges(outputs)                          # several outputs: by name (or index)
+    except ABIError as e:
+        raise ABIError(f"{function}: layout() needs static outputs ({e})") from None
+    contract_type.layouts[function] = ranges
+    return ranges
+
+
+def layout(contract: "ContractType | list[dict[str, Any]]", function: str, field: str) -> tuple[int, int]:
+    """``(start_byte, end_byte)`` of `field` in the return data of `function` (static
+    outputs only), taken from the ABI by name: ``data[start:end]`` is the field's
+    encoding. A function returning one struct is addressed by its field names, nested
+    fields by dots (``"state.last_price"``); several outputs by their names (or their
+    index, ``"0"``, for unnamed ones). Computed once per contract type and function."""
+    ct = contract if isinstance(contract, ContractType) else ContractType(contract)
+    ranges = _function_layout(ct, function)
+    try:
+        return ranges[field]
+    except KeyError:
+        raise ABIError(f"{function}: no field {field!r} (fields: {', '.join(ranges)})") from None

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 from .abi import ABIError, ContractType, FunctionSpec
 
 if TYPE_CHECKING:
-    from .chain import Chain, Event, Receipt
+    from .base import BaseChain, Event, Receipt
     from .compiler import Artifact
 
 _RESERVED = frozenset({"address", "chain", "artifact", "contract_type", "functions", "decode_output", "decode_logs"})
@@ -31,7 +31,7 @@ class ContractFunction:
 
     __slots__ = ("_chain", "_address", "spec", "_selector", "_n", "_enc", "_dec", "_view", "__weakref__")
 
-    def __init__(self, chain: Chain, address: str, spec: FunctionSpec):
+    def __init__(self, chain: BaseChain, address: str, spec: FunctionSpec):
         self._chain = chain
         self._address = address
         self.spec = spec
@@ -125,9 +125,9 @@ class OverloadedFunction:
 
 
 class Contract:
-    """A deployed contract bound to a :class:`~vyperp.chain.Chain`."""
+    """A deployed contract bound to a chain (any :class:`~vyperp.chain.BaseChain` backend)."""
 
-    def __init__(self, chain: Chain, address: str, contract_type: ContractType, artifact: Artifact | None = None):
+    def __init__(self, chain: BaseChain, address: str, contract_type: ContractType, artifact: Artifact | None = None):
         self.chain = chain
         self.address = address
         self.contract_type = contract_type
@@ -156,7 +156,7 @@ class Contract:
         ``(address, topics, data)`` tuples). With ``any_address`` logs from
         other addresses that match this ABI are decoded too.
         """
-        from .chain import Event, Receipt, _log_parts
+        from .base import Event, Receipt, _log_parts
 
         raw = logs.raw_logs if isinstance(logs, Receipt) else logs
         events = self.contract_type.events

@@ -298,6 +298,7 @@ def bench_anvil(trades: int = 4_000, batch: int = 200, senders: int = 50, sequen
 
     Returns (and, unless `quiet`, prints) the figures.
     """
+    from .base import Receipt
     from .rpc_chain import RpcChain
     from ..protocol.deploy import deploy_embedded
 
@@ -337,7 +338,7 @@ def bench_anvil(trades: int = 4_000, batch: int = 200, senders: int = 50, sequen
             failed = 0
             for start in range(0, n, batch):
                 receipts = chain.send_many(txs[start:start + batch], gas=gas, wait=wait)
-                failed += sum(1 for r in receipts if not wait or not r.success)
+                failed += sum(1 for r in receipts if isinstance(r, Receipt) and not r.success)
             return round(n / (time.perf_counter() - t0)), failed if wait else 0
 
         out["batched_trade_tps"], out["batched_trade_failed"] = batched(trade, trades, 1_000_000)

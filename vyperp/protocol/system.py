@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..chain import Chain
+from ..chain import Chain, ChainAPI
 from .deploy import Protocol, deploy_embedded, oracle_answer
 from .params import ProtocolParams
 from .units import WAD
@@ -37,7 +37,7 @@ class Ledger:
 class System:
     """Protocol + chain with convenience verbs. Prices are USD floats/ints/strings."""
 
-    def __init__(self, chain: Chain, protocol: Protocol):
+    def __init__(self, chain: ChainAPI, protocol: Protocol):
         self.chain = chain
         self.p = protocol
         self.engine = protocol.engine
@@ -81,7 +81,7 @@ class System:
         from ..chain.ape_chain import ApeChain
 
         chain = ApeChain(timestamp=timestamp, **chain_kwargs)
-        return cls(chain, deploy_embedded(chain, params))  # type: ignore[arg-type]
+        return cls(chain, deploy_embedded(chain, params))
 
     # ---------------------------------------------------------------- third backend: anvil
     @classmethod
@@ -102,7 +102,7 @@ class System:
                 node = AnvilNode(code_size_limit=code_size_limit).start()
             url = node.url
         chain = RpcChain(url, timestamp=START_TIME if timestamp is None else timestamp, reset=True, **chain_kwargs)
-        system = cls(chain, deploy_embedded(chain, params))  # type: ignore[arg-type]
+        system = cls(chain, deploy_embedded(chain, params))
         system.node = node
         return system
 
