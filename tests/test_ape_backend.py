@@ -157,7 +157,7 @@ def test_ape_scenario(ape_backend: Any) -> None:
     assert state.last_funding_time == t0 + 3_600  # the close's block time
     assert system.engine.market_state(BTC) == tuple(state)
     alice = system.chain.accounts["alice"]
-    assert system.engine.position(alice, BTC)[0] == 0
+    assert system.engine.position(alice, BTC).size == 0
     assert type(system.token.balanceOf(alice)) is int
     withdrawn = [args for name, args in result["events"][-1] if name == "Withdrawn"]
     assert [w["account"] for w in withdrawn] == ["alice"]

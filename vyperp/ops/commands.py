@@ -30,9 +30,13 @@ def _common(f: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _connect(rpc_url: str, manifest: dict[str, Any] | None) -> Any:
+    from ..chain.errors import ChainError
     from ..chain.rpc_chain import RpcChain
 
-    chain = RpcChain(rpc_url)
+    try:
+        chain = RpcChain(rpc_url)
+    except ChainError as exc:
+        raise click.ClickException(str(exc)) from exc
     if manifest is not None and manifest.get("chain_id") not in (None, chain.chain_id):
         raise click.ClickException(f"the manifest is for chain id {manifest.get('chain_id')}, "
                                    f"the node at {rpc_url} has {chain.chain_id}")
