@@ -11,7 +11,7 @@ from __future__ import annotations
 from time import perf_counter
 from typing import Any, Callable
 
-from ..chain import Chain, Reverted
+from ..chain import ChainAPI, Reverted
 
 TWO_256 = 2**256
 
@@ -106,7 +106,7 @@ class TxSender:
     """Sends raw transactions, counts them by kind, collects reverts, touched accounts
     (by index in `topic_index`) and the engine events the replay listens to."""
 
-    def __init__(self, chain: Chain, engine: Any, topic_index: dict[bytes, int], index_of: dict[str, int],
+    def __init__(self, chain: ChainAPI, engine: Any, topic_index: dict[bytes, int], index_of: dict[str, int],
                  record: bool = False, addresses: list[str] | None = None):
         self.chain = chain
         self.addresses = addresses if addresses is not None else []

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..chain import ChainAPI
 from ..chain.abi import element_words, head_offsets, output_param, static_layout
 from .chainio import address_array, selector, uint_at, word
 
@@ -19,7 +20,7 @@ POSITION_FIELDS = ("size", "entry_price", "funding_index")
 class Wire:
     """Selectors, calldata and raw-read layouts of one deployment (built once)."""
 
-    def __init__(self, chain: Any, engine: Any, lens: Any, token: Any, pool: Any, oracle: Any, n_markets: int):
+    def __init__(self, chain: ChainAPI, engine: Any, lens: Any, token: Any, pool: Any, oracle: Any, n_markets: int):
         self.chain = chain
         e = engine
         self.engine_addr, self.pool_addr, self.lens_addr = engine.address, pool.address, lens.address
