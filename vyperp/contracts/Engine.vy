@@ -26,6 +26,7 @@ from ethereum.ercs import IERC20
 from ethereum.ercs import IERC20Detailed
 from snekmate.utils import math
 from interfaces import IAggregatorV3
+import constants
 import fixed_math
 import funding_models
 import margin_brackets
@@ -34,11 +35,7 @@ import engine_types
 
 # ------------------------------------------------------------------ constants
 
-MAX_MARKETS: constant(uint256) = 16
-MAX_TIERS: constant(uint256) = engine_types.MAX_TIERS
-MAX_BATCH: constant(uint256) = 64
-WAD: constant(uint256) = 10**18
-IWAD: constant(int256) = 10**18
+# WAD, IWAD and the bounds MAX_MARKETS, MAX_TIERS, MAX_BATCH: constants.vy
 
 # ------------------------------------------------------------------ structs
 
@@ -62,7 +59,7 @@ rate_limit: public(HashMap[uint256, engine_types.RateLimit])
 _brackets: HashMap[uint256, DynArray[margin_brackets.MarginBracket, margin_brackets.MAX_BRACKETS]]
 _price_scale: HashMap[uint256, uint256]
 liquidation_config: public(engine_types.LiquidationConfig)
-_tiers: DynArray[engine_types.LiquidationTier, MAX_TIERS]
+_tiers: DynArray[engine_types.LiquidationTier, constants.MAX_TIERS]
 
 margin: public(HashMap[address, int256])
 _positions: HashMap[address, HashMap[uint256, engine_types.Position]]
@@ -220,7 +217,7 @@ def withdraw(amount: uint256):
     assert self.margin[msg.sender] >= internal_amount, "Insufficient margin"
     self.margin[msg.sender] -= internal_amount
     if self.open_markets[msg.sender] != 0:
-        health: engine_types.Health = self._health(msg.sender, MAX_MARKETS, 0)
+        health: engine_types.Health = self._health(msg.sender, constants.MAX_MARKETS, 0)
         assert health.equity >= convert(health.initial_margin, int256), "Below initial margin"
         assert health.equity >= convert(health.transfer_margin, int256), "Below transfer margin"
     self._push(msg.sender, amount)
@@ -357,7 +354,7 @@ def liquidate(account: address) -> uint256:
 
 
 @external
-def liquidate_many(accounts: DynArray[address, MAX_BATCH]) -> uint256:
+def liquidate_many(accounts: DynArray[address, constants.MAX_BATCH]) -> uint256:
     """
     @notice Batch entry point for keepers: one step on each liquidatable account;
             healthy accounts, accounts in cool-down and rate-limited markets are skipped.
@@ -372,7 +369,7 @@ def liquidate_many(accounts: DynArray[address, MAX_BATCH]) -> uint256:
 
 
 @external
-def auto_deleverage(market: uint256, candidates: DynArray[address, MAX_BATCH]) -> uint256:
+def auto_deleverage(market: uint256, candidates: DynArray[address, constants.MAX_BATCH]) -> uint256:
     """
     @notice Auto-deleveraging, open in two cases. (1) Deficit: while the pool's value is
             negative the insurance fund covers what it can first; what remains is
@@ -419,7 +416,7 @@ def auto_deleverage(market: uint256, candidates: DynArray[address, MAX_BATCH]) -
 
 
 @external
-def auto_deleverage_pro_rata(market: uint256, candidates: DynArray[address, MAX_BATCH]) -> uint256:
+def auto_deleverage_pro_rata(market: uint256, candidates: DynArray[address, constants.MAX_BATCH]) -> uint256:
     """
     @notice Pro-rata auto-deleveraging (the risk-aware policy of arXiv 2512.01112): while
             the pool's value is negative, after the insurance fund, every profitable
@@ -444,7 +441,7 @@ def auto_deleverage_pro_rata(market: uint256, candidates: DynArray[address, MAX_
     deficit: uint256 = self._deficit_after_insurance(pool_value)
     mark: uint256 = self._mark(market, index_price)
     profit: uint256 = self._side_profit(market, mark, True) + self._side_profit(market, mark, False)
-    fraction: uint256 = min(fixed_math._udiv_up(deficit, max(profit, 1)), WAD)
+    fraction: uint256 = min(fixed_math._udiv_up(deficit, max(profit, 1)), constants.WAD)
     cut: uint256 = 0
     for account: address in candidates:
         if deficit == 0:
@@ -538,7 +535,7 @@ def _deleverage(account: address, market: uint256, index_price: uint256, deficit
     pnl: int256 = pricing._pnl(position_size, exit_price, self._positions[account][market].entry_price)
     if pnl <= 0:
         return (0, 0)
-    score: int256 = max(pnl * IWAD // max(self._health(account, market, index_price).equity, 1), 1)
+    score: int256 = max(pnl * constants.IWAD // max(self._health(account, market, index_price).equity, 1), 1)
     assert score <= previous_score, "ADL candidates not ranked"
     fill: Fill = self._execute(account, market, -position_size, index_price, False)
     # what the PnL cap and the pool's cash withheld already counts as haircut
@@ -630,7 +627,7 @@ def add_market(config: engine_types.MarketConfig, brackets: DynArray[margin_brac
     """
     self._only_configurator()
     market: uint256 = self.market_count
-    assert market < MAX_MARKETS, "Too many markets"
+    assert market < constants.MAX_MARKETS, "Too many markets"
     oracle_decimals: uint8 = staticcall IAggregatorV3(config.oracle).decimals()
     assert oracle_decimals <= 18, "Oracle decimals above 18"
     self._price_scale[market] = 10 ** convert(18 - oracle_decimals, uint256)
@@ -638,7 +635,7 @@ def add_market(config: engine_types.MarketConfig, brackets: DynArray[margin_brac
     self.market_config[market] = config
     self._brackets[market] = brackets
     self.risk_config[market] = risk
-    self.market_state[market].risk_multiplier = WAD
+    self.market_state[market].risk_multiplier = constants.WAD
     self.market_state[market].last_funding_time = block.timestamp
     self._reanchor(market)
     return market
@@ -687,7 +684,7 @@ def set_rate_limit(market: uint256, limit: engine_types.RateLimit):
 
 
 @external
-def set_liquidation_config(config: engine_types.LiquidationConfig, tiers: DynArray[engine_types.LiquidationTier, MAX_TIERS]):
+def set_liquidation_config(config: engine_types.LiquidationConfig, tiers: DynArray[engine_types.LiquidationTier, constants.MAX_TIERS]):
     """
     @dev Reverts "Not configurator".
     """
@@ -797,7 +794,7 @@ def brackets_of(market: uint256) -> DynArray[margin_brackets.MarginBracket, marg
 
 @view
 @external
-def liquidation_tiers() -> DynArray[engine_types.LiquidationTier, MAX_TIERS]:
+def liquidation_tiers() -> DynArray[engine_types.LiquidationTier, constants.MAX_TIERS]:
     """
     @notice The liquidation tiers, in order of application.
     """
@@ -839,7 +836,7 @@ def account_health(account: address) -> engine_types.Health:
     @notice Equity (margin + PnL at mark - pending funding), initial and maintenance
             requirements, and the position a liquidation would reduce first.
     """
-    return self._health(account, MAX_MARKETS, 0)
+    return self._health(account, constants.MAX_MARKETS, 0)
 
 
 @view
@@ -885,7 +882,7 @@ def _read_index_price(market: uint256, bounded: bool) -> (uint256, uint80):
     if bounded and round_id != self.market_state[market].last_round_id:
         last_price: uint256 = self.market_state[market].last_price
         move: uint256 = price - last_price if price > last_price else last_price - price
-        assert move * WAD <= last_price * self.market_config[market].max_price_jump, "Oracle price jump"
+        assert move * constants.WAD <= last_price * self.market_config[market].max_price_jump, "Oracle price jump"
     return (price, round_id)
 
 
@@ -929,7 +926,7 @@ def _accept(market: uint256, price: uint256, round_id: uint80):
     """
     accrued: bool = self._accrue_funding(market, price)
     rolled: bool = self._accept_round(market, price, round_id)
-    if (accrued or rolled) and self.risk_config[market].max_multiplier > WAD:
+    if (accrued or rolled) and self.risk_config[market].max_multiplier > constants.WAD:
         self.market_state[market].risk_multiplier = self._risk_multiplier(market)
 
 
@@ -947,8 +944,8 @@ def _accrue_funding(market: uint256, price: uint256) -> bool:
     if self.risk_config[market].funding_weight > 0:
         # the EMA only feeds the funding term of the risk multiplier: kept while that term is on
         ema: int256 = self.market_state[market].funding_rate_ema
-        weight: int256 = convert(min(elapsed * WAD // self.risk_config[market].funding_ema_period, WAD), int256)
-        self.market_state[market].funding_rate_ema = ema + (rate - ema) * weight // IWAD
+        weight: int256 = convert(min(elapsed * constants.WAD // self.risk_config[market].funding_ema_period, constants.WAD), int256)
+        self.market_state[market].funding_rate_ema = ema + (rate - ema) * weight // constants.IWAD
     log FundingAccrued(market=market, funding_rate=rate, cumulative_funding_per_unit=cumulative, index_price=price)
     return True
 
@@ -964,8 +961,8 @@ def _accept_round(market: uint256, price: uint256, round_id: uint80) -> bool:
     variance: uint256 = self.market_state[market].variance_ema
     weight: uint256 = self.risk_config[market].variance_ewma_weight
     if weight > 0 and last_price > 0:
-        log_return: int256 = math._wad_ln(convert(price * WAD // last_price, int256))
-        variance = (variance * (WAD - weight) + convert(log_return * log_return // IWAD, uint256) * weight) // WAD
+        log_return: int256 = math._wad_ln(convert(price * constants.WAD // last_price, int256))
+        variance = (variance * (constants.WAD - weight) + convert(log_return * log_return // constants.IWAD, uint256) * weight) // constants.WAD
         self.market_state[market].variance_ema = variance
     self.market_state[market].last_price = price
     self.market_state[market].last_round_id = round_id
@@ -981,13 +978,13 @@ def _risk_multiplier(market: uint256) -> uint256:
          volatility term = weight * max(0, sqrt(EWMA variance) / reference - 1);
          funding term = weight * |F - EMA(F)|.
     """
-    multiplier: uint256 = WAD
+    multiplier: uint256 = constants.WAD
     volatility_weight: uint256 = self.risk_config[market].volatility_weight
     if volatility_weight > 0 and self.risk_config[market].variance_ewma_weight > 0:
-        volatility: uint256 = isqrt(self.market_state[market].variance_ema * WAD)
+        volatility: uint256 = isqrt(self.market_state[market].variance_ema * constants.WAD)
         reference: uint256 = self.risk_config[market].reference_volatility
         if volatility > reference:
-            multiplier += fixed_math._umul_up((volatility - reference) * WAD // reference, volatility_weight)
+            multiplier += fixed_math._umul_up((volatility - reference) * constants.WAD // reference, volatility_weight)
     funding_weight: uint256 = self.risk_config[market].funding_weight
     if funding_weight > 0:
         deviation: int256 = self.market_state[market].funding_rate - self.market_state[market].funding_rate_ema
@@ -1086,7 +1083,7 @@ def _profit_counted(market: uint256, pnl: int256, size: int256, index_price: uin
 @internal
 def _owed(account: address, market: uint256, cumulative: int256, index_price: uint256) -> (int256, uint256):
     tier_notional: uint256 = self.market_config[market].size_tier_notional
-    tier_multiplier: uint256 = WAD
+    tier_multiplier: uint256 = constants.WAD
     if tier_notional > 0:  # read only when the size tier is on
         tier_multiplier = self.market_config[market].size_tier_multiplier
     return pricing._funding_owed(self._positions[account][market].size, cumulative, self._positions[account][market].funding_index, index_price, tier_notional, tier_multiplier)
@@ -1235,7 +1232,7 @@ def _health(account: address, touched_market: uint256, touched_price: uint256) -
     """
     health: engine_types.Health = engine_types.Health(equity=self.margin[account], initial_margin=0, maintenance_margin=0, largest_market=0, largest_requirement=0, position_count=0, transfer_margin=0)
     mask: uint256 = self.open_markets[account]
-    for market: uint256 in range(MAX_MARKETS):
+    for market: uint256 in range(constants.MAX_MARKETS):
         if mask == 0:
             break
         if mask & 1 == 1:
@@ -1277,10 +1274,10 @@ def _tier_for(health: engine_types.Health) -> (uint256, uint256):
     """
     ratio: uint256 = 0
     if health.equity > 0:
-        ratio = convert(health.equity, uint256) * WAD // health.maintenance_margin
-    fraction: uint256 = WAD
+        ratio = convert(health.equity, uint256) * constants.WAD // health.maintenance_margin
+    fraction: uint256 = constants.WAD
     tier: uint256 = 0
-    for i: uint256 in range(MAX_TIERS):
+    for i: uint256 in range(constants.MAX_TIERS):
         if i >= len(self._tiers):
             break
         if ratio < self._tiers[i].margin_ratio_below:
@@ -1308,7 +1305,7 @@ def _liquidate(account: address, keeper: address, strict: bool) -> uint256:
          The keeper is paid after the waterfall: from the account's margin while it
          is positive, then from the insurance fund, never from nothing.
     """
-    health: engine_types.Health = self._health(account, MAX_MARKETS, 0)
+    health: engine_types.Health = self._health(account, constants.MAX_MARKETS, 0)
     if health.position_count == 0 or health.equity >= convert(health.maintenance_margin, int256):
         assert not strict, "Account not liquidatable"
         return 0
@@ -1318,7 +1315,7 @@ def _liquidate(account: address, keeper: address, strict: bool) -> uint256:
     config: engine_types.LiquidationConfig = self.liquidation_config
     if health.equity < 0:
         return self._liquidate_bankrupt(account, keeper, tier)
-    if fraction < WAD and block.timestamp < self.last_partial_liquidation[account] + config.cooldown:
+    if fraction < constants.WAD and block.timestamp < self.last_partial_liquidation[account] + config.cooldown:
         assert not strict, "Liquidation cool-down"
         return 0
 
@@ -1332,7 +1329,7 @@ def _liquidate(account: address, keeper: address, strict: bool) -> uint256:
         # below zero and the waterfall can never ask the pool for more than it holds
         return self._liquidate_bankrupt(account, keeper, tier)
     close_size: int256 = size
-    if fraction < WAD:
+    if fraction < constants.WAD:
         magnitude: uint256 = convert(abs(size), uint256)
         close_magnitude: uint256 = fixed_math._umul_up(magnitude, fraction)
         if close_magnitude < magnitude and fixed_math._umul_down(magnitude - close_magnitude, index_price) >= config.min_position_notional:
@@ -1342,7 +1339,7 @@ def _liquidate(account: address, keeper: address, strict: bool) -> uint256:
     if not self._count_rate_limit(market, fixed_math._umul_up(convert(abs(close_size), uint256), index_price), False):
         assert not strict, "Liquidation rate limit"
         return 0
-    ratio_before: int256 = health.equity * IWAD // convert(health.maintenance_margin, int256)
+    ratio_before: int256 = health.equity * constants.IWAD // convert(health.maintenance_margin, int256)
 
     fill: Fill = self._execute(account, market, -close_size, index_price, False)
     if close_size != size:
@@ -1351,7 +1348,7 @@ def _liquidate(account: address, keeper: address, strict: bool) -> uint256:
         step_notional: uint256 = fixed_math._umul_up(convert(abs(close_size), uint256), fill.price)
         charges: uint256 = min(max(fixed_math._umul_up(step_notional, config.reward_rate), config.reward_floor), config.reward_cap)
         charges += min(fixed_math._umul_up(step_notional, config.penalty_rate), convert(max(self.margin[account] - convert(charges, int256), 0), uint256))
-        ratio_after: int256 = (after.equity - convert(charges, int256)) * IWAD // max(convert(after.maintenance_margin, int256), 1)
+        ratio_after: int256 = (after.equity - convert(charges, int256)) * constants.IWAD // max(convert(after.maintenance_margin, int256), 1)
         if ratio_after <= ratio_before:
             # the partial step did not help: this position closes entirely
             self._count_rate_limit(market, fixed_math._umul_up(convert(abs(size - close_size), uint256), index_price), True)
@@ -1381,7 +1378,7 @@ def _liquidate_bankrupt(account: address, keeper: address, tier: uint256) -> uin
     closed: uint256 = 0
     total_notional: uint256 = 0
     mask: uint256 = self.open_markets[account]
-    for market: uint256 in range(MAX_MARKETS):
+    for market: uint256 in range(constants.MAX_MARKETS):
         if mask == 0:
             break
         if mask & 1 == 1:
@@ -1471,7 +1468,7 @@ def _pool_value() -> int256:
          pending funding, from the O(1) per-market aggregates; rounded against the pool.
     """
     value: int256 = self.pool_balance
-    for market: uint256 in range(MAX_MARKETS):
+    for market: uint256 in range(constants.MAX_MARKETS):
         if market >= self.market_count:
             break
         skew: int256 = self._skew(market)
@@ -1480,8 +1477,8 @@ def _pool_value() -> int256:
         index_price: uint256 = self._read_index_price(market, True)[0]
         mark: int256 = convert(self._mark(market, index_price), int256)
         cumulative: int256 = self._funding_now(market, index_price)[0]
-        traders_pnl: int256 = fixed_math._ceil_div(skew * mark - self.market_state[market].sum_size_entry_price, IWAD)
-        traders_owe: int256 = fixed_math._floor_div(skew * cumulative - self.market_state[market].sum_size_funding_index, IWAD)
+        traders_pnl: int256 = fixed_math._ceil_div(skew * mark - self.market_state[market].sum_size_entry_price, constants.IWAD)
+        traders_owe: int256 = fixed_math._floor_div(skew * cumulative - self.market_state[market].sum_size_funding_index, constants.IWAD)
         value += traders_owe - traders_pnl
     return value
 
@@ -1496,7 +1493,7 @@ def _pool_withdrawable() -> uint256:
     value: int256 = min(self._pool_value(), self.pool_balance)
     reserve: uint256 = 0
     reserve_ratio: uint256 = self.liquidation_config.pool_reserve_ratio
-    for market: uint256 in range(MAX_MARKETS):
+    for market: uint256 in range(constants.MAX_MARKETS):
         if market >= self.market_count:
             break
         open_interest: uint256 = self.market_state[market].long_open_interest + self.market_state[market].short_open_interest

@@ -9,14 +9,13 @@
      market's oracle is stale or jumped, and "Unknown market" for an unlisted market.
 """
 
+import constants
 import engine_types
 import fixed_math
 import margin_brackets
 import pricing
 
 MAX_BATCH: constant(uint256) = 256
-WAD: constant(uint256) = 10**18
-IWAD: constant(int256) = 10**18
 
 
 interface IEngineViews:
@@ -149,7 +148,7 @@ def margin_ratio(account: address) -> uint256:
         return max_value(uint256)
     if health.equity <= 0:
         return 0
-    return convert(health.equity, uint256) * WAD // health.maintenance_margin
+    return convert(health.equity, uint256) * constants.WAD // health.maintenance_margin
 
 
 @view
@@ -225,31 +224,31 @@ def liquidation_price(account: address, market: uint256) -> uint256:
     health: engine_types.Health = staticcall ENGINE.account_health(account)
     mark: int256 = convert(staticcall ENGINE.mark_price(market), int256)
     index: int256 = convert(staticcall ENGINE.index_price(market), int256)
-    exit_value: int256 = size * convert(self._exit_price(market, size), int256) // IWAD
+    exit_value: int256 = size * convert(self._exit_price(market, size), int256) // constants.IWAD
     brackets: DynArray[margin_brackets.MarginBracket, margin_brackets.MAX_BRACKETS] = staticcall ENGINE.brackets_of(market)
-    multiplier: int256 = IWAD
+    multiplier: int256 = constants.IWAD
     if (staticcall ENGINE.risk_config(market)).apply_to_maintenance:
         multiplier = convert((staticcall ENGINE.market_state(market)).risk_multiplier, int256)
-    notional_now: int256 = abs(size) * mark // IWAD
+    notional_now: int256 = abs(size) * mark // constants.IWAD
     maintenance_here: int256 = convert(fixed_math._umul_up(margin_brackets._requirement(brackets, convert(notional_now, uint256), False), convert(multiplier, uint256)), int256)
     maintenance_other: int256 = convert(health.maintenance_margin, int256) - maintenance_here
     floor_notional: int256 = 0
     for i: uint256 in range(margin_brackets.MAX_BRACKETS):
         if i >= len(brackets):
             break
-        rate: int256 = convert(brackets[i].maintenance_margin_rate, int256) * multiplier // IWAD
-        amount: int256 = convert(margin_brackets._maintenance_amount(brackets, i), int256) * multiplier // IWAD
-        denominator: int256 = exit_value - rate * notional_now // IWAD
+        rate: int256 = convert(brackets[i].maintenance_margin_rate, int256) * multiplier // constants.IWAD
+        amount: int256 = convert(margin_brackets._maintenance_amount(brackets, i), int256) * multiplier // constants.IWAD
+        denominator: int256 = exit_value - rate * notional_now // constants.IWAD
         numerator: int256 = maintenance_other - amount - health.equity + exit_value
         ceiling: int256 = max_value(int256)
         if i + 1 < len(brackets):
             ceiling = convert(brackets[i].notional_ceiling, int256)
         # x = numerator / denominator > 0, bounded so that every product below fits
         if denominator != 0 and (numerator > 0) == (denominator > 0) and abs(numerator) // abs(denominator) < 10**30:
-            x: int256 = numerator * IWAD // denominator
-            target_notional: int256 = notional_now * x // IWAD
+            x: int256 = numerator * constants.IWAD // denominator
+            target_notional: int256 = notional_now * x // constants.IWAD
             if x > 0 and target_notional >= floor_notional and target_notional <= ceiling:
-                return convert(index * x // IWAD, uint256)
+                return convert(index * x // constants.IWAD, uint256)
         floor_notional = convert(min(brackets[i].notional_ceiling, convert(max_value(int256), uint256)), int256)
     return 0
 
@@ -281,7 +280,6 @@ def _check_market(market: uint256):
 # engine's own account_health (one source of truth for equity and requirements).
 
 MAX_SCAN: constant(uint256) = 1024
-MAX_SCAN_MARKETS: constant(uint256) = 16
 
 
 interface IEngineAccounts:
@@ -377,7 +375,7 @@ struct StepRead:
     pool_balance: int256
     pool_value: int256
     insurance_fund: uint256
-    markets: DynArray[MarketRead, MAX_SCAN_MARKETS]
+    markets: DynArray[MarketRead, constants.MAX_MARKETS]
     margins: DynArray[int256, MAX_SYNC]
     positions: DynArray[engine_types.Position, MAX_SYNC]   # accounts[i] in market m at i * market_count + m
 
@@ -408,7 +406,7 @@ def step_read(accounts: DynArray[address, MAX_SYNC]) -> StepRead:
     result.pool_balance = staticcall books.pool_balance()
     result.pool_value = staticcall books.pool_value()
     result.insurance_fund = staticcall books.insurance_fund()
-    for market: uint256 in range(MAX_SCAN_MARKETS):
+    for market: uint256 in range(constants.MAX_MARKETS):
         if market >= count:
             break
         result.markets.append(MarketRead(state=staticcall ENGINE.market_state(market),
@@ -416,7 +414,7 @@ def step_read(accounts: DynArray[address, MAX_SYNC]) -> StepRead:
                                          index=staticcall ENGINE.index_price(market)))
     for account: address in accounts:
         result.margins.append(staticcall ENGINE.margin(account))
-        for market: uint256 in range(MAX_SCAN_MARKETS):
+        for market: uint256 in range(constants.MAX_MARKETS):
             if market >= count:
                 break
             result.positions.append(staticcall ENGINE.position(account, market))

@@ -12,6 +12,7 @@
      engine-side reasons ("Unknown market", "Too many markets", oracle reasons) pass through.
 """
 
+import constants
 import engine_types
 import margin_brackets
 import roles
@@ -23,9 +24,6 @@ exports: (
     roles.set_roles,
 )
 
-MAX_TIERS: constant(uint256) = engine_types.MAX_TIERS
-
-
 interface IEngineParameters:
     def set_pool(new_pool: address): nonpayable
     def add_market(config: engine_types.MarketConfig, brackets: DynArray[margin_brackets.MarginBracket, margin_brackets.MAX_BRACKETS], risk: engine_types.RiskConfig) -> uint256: nonpayable
@@ -33,7 +31,7 @@ interface IEngineParameters:
     def set_margin_brackets(market: uint256, brackets: DynArray[margin_brackets.MarginBracket, margin_brackets.MAX_BRACKETS]): nonpayable
     def set_risk_config(market: uint256, config: engine_types.RiskConfig): nonpayable
     def set_rate_limit(market: uint256, limit: engine_types.RateLimit): nonpayable
-    def set_liquidation_config(config: engine_types.LiquidationConfig, tiers: DynArray[engine_types.LiquidationTier, MAX_TIERS]): nonpayable
+    def set_liquidation_config(config: engine_types.LiquidationConfig, tiers: DynArray[engine_types.LiquidationTier, constants.MAX_TIERS]): nonpayable
     def set_paused(market: uint256, paused: bool): nonpayable
     def reanchor_price(market: uint256): nonpayable
     def settle_market(market: uint256, price: uint256): nonpayable
@@ -73,7 +71,7 @@ event RateLimitUpdated:
 
 event LiquidationConfigUpdated:
     config: engine_types.LiquidationConfig
-    tiers: DynArray[engine_types.LiquidationTier, MAX_TIERS]
+    tiers: DynArray[engine_types.LiquidationTier, constants.MAX_TIERS]
 
 event MarketPaused:
     market: indexed(uint256)
@@ -196,7 +194,7 @@ def set_rate_limit(market: uint256, limit: engine_types.RateLimit):
 
 
 @external
-def set_liquidation_config(config: engine_types.LiquidationConfig, tiers: DynArray[engine_types.LiquidationTier, MAX_TIERS]):
+def set_liquidation_config(config: engine_types.LiquidationConfig, tiers: DynArray[engine_types.LiquidationTier, constants.MAX_TIERS]):
     """
     @notice Keeper reward, penalty, cool-down, fee routing, pool reserve and tiers.
     """
