@@ -26,12 +26,15 @@ from ethereum.ercs import IERC20
 from ethereum.ercs import IERC20Detailed
 from snekmate.utils import math
 from interfaces import IAggregatorV3
+from interfaces import IEngine
 import constants
 import fixed_math
 import funding_models
 import margin_brackets
 import pricing
 import engine_types
+
+implements: IEngine
 
 # ------------------------------------------------------------------ constants
 
@@ -73,100 +76,13 @@ settlement_price: public(HashMap[uint256, uint256])   # 0 = trading; else the gu
 order_book: public(address)                           # the delayed-order contract (trade_for)
 
 # ------------------------------------------------------------------ events
-
-event Deposited:
-    account: indexed(address)
-    amount: uint256
-
-event Withdrawn:
-    account: indexed(address)
-    amount: uint256
-
-event PositionModified:
-    account: indexed(address)
-    market: indexed(uint256)
-    size_delta: int256
-    fill_price: uint256
-    new_size: int256
-    fee: uint256
-    realized_pnl: int256
-
-event FundingSettled:
-    account: indexed(address)
-    market: indexed(uint256)
-    amount: int256                   # paid by the account (negative = received)
-    to_insurance: uint256            # size-tier surcharge
-
-event FundingAccrued:
-    market: indexed(uint256)
-    funding_rate: int256
-    cumulative_funding_per_unit: int256
-    index_price: uint256
-
-event OraclePriceAccepted:
-    market: indexed(uint256)
-    round_id: uint80
-    price: uint256
-    variance_ema: uint256
-
-event Liquidated:
-    account: indexed(address)
-    market: indexed(uint256)
-    keeper: indexed(address)
-    size_closed: int256
-    price: uint256
-    notional: uint256
-    tier: uint256
-    keeper_reward: uint256
-    penalty: uint256
-    remaining_size: int256
-
-event BadDebtCovered:
-    account: indexed(address)
-    bad_debt: uint256
-    from_insurance: uint256
-    from_pool: uint256
-
-event AutoDeleveraged:
-    account: indexed(address)
-    market: indexed(uint256)
-    size_closed: int256
-    price: uint256
-    realized_pnl: int256
-    haircut: uint256
-
-event DeficitCoveredByInsurance:
-    amount: uint256
-    remaining_deficit: uint256
-
-event PoolCredited:
-    amount: uint256
-
-event PoolDebited:
-    receiver: indexed(address)
-    amount: uint256
-
-event InsuranceFunded:
-    sender: indexed(address)
-    amount: uint256
+# Declared once, in interfaces/IEngine.vyi. MarketAdded is never emitted; it stays
+# declared here only so that the deployed ABI keeps it (an interface's event reaches a
+# contract's ABI only once emitted).
 
 event MarketAdded:
     market: indexed(uint256)
     oracle: address
-
-event OraclePriceReanchored:
-    market: indexed(uint256)
-    price: uint256
-
-event ProfitHaircut:
-    account: indexed(address)
-    market: indexed(uint256)
-    profit: int256                   # what the close realized before the bounds
-    paid: int256                     # what the pool paid (PnL-to-pool cap, then the pool's cash)
-
-event MarketSettled:
-    market: indexed(uint256)
-    price: uint256
 
 # ------------------------------------------------------------------ constructor
 
@@ -197,7 +113,7 @@ def deposit(amount: uint256):
     assert amount > 0, "Zero amount"
     self._pull(amount)
     self.margin[msg.sender] += convert(amount * PRECISION, int256)
-    log Deposited(account=msg.sender, amount=amount)
+    log IEngine.Deposited(account=msg.sender, amount=amount)
 
 
 @external
@@ -221,7 +137,7 @@ def withdraw(amount: uint256):
         assert health.equity >= convert(health.initial_margin, int256), "Below initial margin"
         assert health.equity >= convert(health.transfer_margin, int256), "Below transfer margin"
     self._push(msg.sender, amount)
-    log Withdrawn(account=msg.sender, amount=amount)
+    log IEngine.Withdrawn(account=msg.sender, amount=amount)
 
 # ================================================================== trading
 
@@ -322,7 +238,7 @@ def _trade(account: address, market: uint256, size_delta: int256, acceptable_pri
         assert self._health(account, market, index_price).equity >= 0, "Account underwater"
     # dev: at rest, no account with positions holds a negative realized margin (proof below)
     assert self.open_markets[account] == 0 or self.margin[account] >= 0, "Negative margin"
-    log PositionModified(account=account, market=market, size_delta=size_delta, fill_price=fill.price, new_size=new_size, fee=fill.fee, realized_pnl=fill.realized_pnl)
+    log IEngine.PositionModified(account=account, market=market, size_delta=size_delta, fill_price=fill.price, new_size=new_size, fee=fill.fee, realized_pnl=fill.realized_pnl)
     if self.open_markets[account] == 0 and self.margin[account] < 0:
         # an underwater account closed its last position itself: same waterfall as a liquidation
         self._cover_bad_debt(account)
@@ -465,7 +381,7 @@ def _deficit_after_insurance(pool_value: int256) -> uint256:
         self.insurance_fund -= from_insurance
         self.pool_balance += convert(from_insurance, int256)
         deficit -= from_insurance
-        log DeficitCoveredByInsurance(amount=from_insurance, remaining_deficit=deficit)
+        log IEngine.DeficitCoveredByInsurance(amount=from_insurance, remaining_deficit=deficit)
     return deficit
 
 
@@ -496,7 +412,7 @@ def _haircut(account: address, market: uint256, index_price: uint256, mark: uint
     self._move_entry_aggregates(market, size, entry, size, new_entry)
     self._positions[account][market].entry_price = new_entry
     haircut: uint256 = convert(profit - max(pricing._pnl(size, exit_price, new_entry), 0), uint256)
-    log AutoDeleveraged(account=account, market=market, size_closed=0, price=exit_price, realized_pnl=profit, haircut=haircut)
+    log IEngine.AutoDeleveraged(account=account, market=market, size_closed=0, price=exit_price, realized_pnl=profit, haircut=haircut)
     return haircut
 
 
@@ -546,7 +462,7 @@ def _deleverage(account: address, market: uint256, index_price: uint256, deficit
     self.margin[account] -= convert(taken, int256)
     self.pool_balance += convert(taken, int256)
     haircut += taken
-    log AutoDeleveraged(account=account, market=market, size_closed=position_size, price=fill.price, realized_pnl=pnl, haircut=haircut)
+    log IEngine.AutoDeleveraged(account=account, market=market, size_closed=position_size, price=fill.price, realized_pnl=pnl, haircut=haircut)
     if self.open_markets[account] == 0 and self.margin[account] < 0:
         self._cover_bad_debt(account)
     return (haircut, score)
@@ -562,7 +478,7 @@ def pool_credit(amount: uint256):
     """
     assert msg.sender == self.pool, "Not pool"
     self.pool_balance += convert(amount * PRECISION, int256)
-    log PoolCredited(amount=amount)
+    log IEngine.PoolCredited(amount=amount)
 
 
 @external
@@ -576,7 +492,7 @@ def pool_debit(amount: uint256, receiver: address):
     assert amount <= self._pool_withdrawable(), "Pool reserve"
     self.pool_balance -= convert(amount * PRECISION, int256)
     self._push(receiver, amount)
-    log PoolDebited(receiver=receiver, amount=amount)
+    log IEngine.PoolDebited(receiver=receiver, amount=amount)
 
 
 @external
@@ -588,7 +504,7 @@ def fund_insurance(amount: uint256):
     assert amount > 0, "Zero amount"
     self._pull(amount)
     self.insurance_fund += amount * PRECISION
-    log InsuranceFunded(sender=msg.sender, amount=amount)
+    log IEngine.InsuranceFunded(sender=msg.sender, amount=amount)
 
 # ================================================================== parameters
 # Applied only from the configurator, which checks roles, validates and logs.
@@ -721,7 +637,7 @@ def settle_market(market: uint256, price: uint256):
     self.settlement_price[market] = price
     self.market_state[market].paused = True
     self.market_state[market].last_price = price
-    log MarketSettled(market=market, price=price)
+    log IEngine.MarketSettled(market=market, price=price)
 
 
 @external
@@ -904,7 +820,7 @@ def _touch_market_unbounded(market: uint256) -> uint256:
     round_id: uint80 = 0
     price, round_id = self._read_index_price(market, False)
     self._accept(market, price, round_id)
-    log OraclePriceReanchored(market=market, price=price)
+    log IEngine.OraclePriceReanchored(market=market, price=price)
     return price
 
 
@@ -915,7 +831,7 @@ def _reanchor(market: uint256):
     price, round_id = self._read_index_price(market, False)
     self.market_state[market].last_price = price
     self.market_state[market].last_round_id = round_id
-    log OraclePriceAccepted(market=market, round_id=round_id, price=price, variance_ema=0)
+    log IEngine.OraclePriceAccepted(market=market, round_id=round_id, price=price, variance_ema=0)
 
 
 @internal
@@ -946,7 +862,7 @@ def _accrue_funding(market: uint256, price: uint256) -> bool:
         ema: int256 = self.market_state[market].funding_rate_ema
         weight: int256 = convert(min(elapsed * constants.WAD // self.risk_config[market].funding_ema_period, constants.WAD), int256)
         self.market_state[market].funding_rate_ema = ema + (rate - ema) * weight // constants.IWAD
-    log FundingAccrued(market=market, funding_rate=rate, cumulative_funding_per_unit=cumulative, index_price=price)
+    log IEngine.FundingAccrued(market=market, funding_rate=rate, cumulative_funding_per_unit=cumulative, index_price=price)
     return True
 
 
@@ -966,7 +882,7 @@ def _accept_round(market: uint256, price: uint256, round_id: uint80) -> bool:
         self.market_state[market].variance_ema = variance
     self.market_state[market].last_price = price
     self.market_state[market].last_round_id = round_id
-    log OraclePriceAccepted(market=market, round_id=round_id, price=price, variance_ema=variance)
+    log IEngine.OraclePriceAccepted(market=market, round_id=round_id, price=price, variance_ema=variance)
     return True
 
 
@@ -1111,7 +1027,7 @@ def _settle_funding(account: address, market: uint256, index_price: uint256):
     self.insurance_fund += surcharge
     self._positions[account][market].funding_index = cumulative
     self.market_state[market].sum_size_funding_index += size * (cumulative - old_index)
-    log FundingSettled(account=account, market=market, amount=owed, to_insurance=surcharge)
+    log IEngine.FundingSettled(account=account, market=market, amount=owed, to_insurance=surcharge)
 
 
 @internal
@@ -1131,7 +1047,7 @@ def _execute(account: address, market: uint256, size_delta: int256, index_price:
     paid: int256 = self._payable_profit(account, market, fill_price, index_price)
     pnl: int256 = self._rebase_position(account, market, size_delta, fill_price)
     if paid < pnl:
-        log ProfitHaircut(account=account, market=market, profit=pnl, paid=paid)
+        log IEngine.ProfitHaircut(account=account, market=market, profit=pnl, paid=paid)
         pnl = paid
     self.margin[account] += pnl - convert(fee, int256)
     self.pool_balance -= pnl
@@ -1364,7 +1280,7 @@ def _liquidate(account: address, keeper: address, strict: bool) -> uint256:
     penalty: uint256 = min(fixed_math._umul_up(notional, config.penalty_rate), convert(max(self.margin[account], 0), uint256))
     self.margin[account] -= convert(penalty, int256)
     self.insurance_fund += penalty
-    log Liquidated(account=account, market=market, keeper=keeper, size_closed=close_size, price=fill.price, notional=notional, tier=tier, keeper_reward=reward, penalty=penalty, remaining_size=size - close_size)
+    log IEngine.Liquidated(account=account, market=market, keeper=keeper, size_closed=close_size, price=fill.price, notional=notional, tier=tier, keeper_reward=reward, penalty=penalty, remaining_size=size - close_size)
     return convert(abs(close_size), uint256)
 
 
@@ -1396,7 +1312,7 @@ def _liquidate_bankrupt(account: address, keeper: address, tier: uint256) -> uin
                 if self.margin[account] < 0:
                     self._cover_bad_debt(account)
                 reward = self._pay_keeper(account, keeper, total_notional, self.liquidation_config)
-            log Liquidated(account=account, market=market, keeper=keeper, size_closed=size, price=fill.price, notional=notional, tier=tier, keeper_reward=reward, penalty=0, remaining_size=0)
+            log IEngine.Liquidated(account=account, market=market, keeper=keeper, size_closed=size, price=fill.price, notional=notional, tier=tier, keeper_reward=reward, penalty=0, remaining_size=0)
         mask >>= 1
     return closed
 
@@ -1455,7 +1371,7 @@ def _cover_bad_debt(account: address):
     self.insurance_fund -= from_insurance
     self.pool_balance -= convert(from_pool, int256)
     self.margin[account] = 0
-    log BadDebtCovered(account=account, bad_debt=bad_debt, from_insurance=from_insurance, from_pool=from_pool)
+    log IEngine.BadDebtCovered(account=account, bad_debt=bad_debt, from_insurance=from_insurance, from_pool=from_pool)
 
 # ================================================================== internal: pool
 

@@ -9,6 +9,7 @@
      market's oracle is stale or jumped, and "Unknown market" for an unlisted market.
 """
 
+from interfaces import IEngine
 import constants
 import engine_types
 import fixed_math
@@ -18,27 +19,12 @@ import pricing
 MAX_BATCH: constant(uint256) = 256
 
 
-interface IEngineViews:
-    def market_count() -> uint256: view
-    def market_config(market: uint256) -> engine_types.MarketConfig: view
-    def market_state(market: uint256) -> engine_types.MarketState: view
-    def risk_config(market: uint256) -> engine_types.RiskConfig: view
-    def brackets_of(market: uint256) -> DynArray[margin_brackets.MarginBracket, margin_brackets.MAX_BRACKETS]: view
-    def position(account: address, market: uint256) -> engine_types.Position: view
-    def index_price(market: uint256) -> uint256: view
-    def mark_price(market: uint256) -> uint256: view
-    def funding_now(market: uint256) -> (int256, int256): view
-    def account_health(account: address) -> engine_types.Health: view
-    def margin(account: address) -> int256: view
-    def settlement_price(market: uint256) -> uint256: view
-
-
-ENGINE: public(immutable(IEngineViews))
+ENGINE: public(immutable(IEngine))
 
 
 @deploy
 def __init__(engine: address):
-    ENGINE = IEngineViews(engine)
+    ENGINE = IEngine(engine)
 
 
 @view
@@ -282,10 +268,6 @@ def _check_market(market: uint256):
 MAX_SCAN: constant(uint256) = 1024
 
 
-interface IEngineAccounts:
-    def open_markets(account: address) -> uint256: view
-
-
 struct AccountScan:
     margin_sum: int256               # sum of the accounts' margins (realized balances)
     positive_equity_sum: int256      # sum of max(equity, 0)
@@ -353,13 +335,6 @@ def positions(accounts: DynArray[address, MAX_SCAN], market: uint256) -> DynArra
 MAX_SYNC: constant(uint256) = 256
 
 
-interface IEngineBooks:
-    def COLLATERAL() -> address: view
-    def pool_balance() -> int256: view
-    def pool_value() -> int256: view
-    def insurance_fund() -> uint256: view
-
-
 interface IERC20Balance:
     def balanceOf(owner: address) -> uint256: view
 
@@ -400,12 +375,11 @@ def step_read(accounts: DynArray[address, MAX_SYNC]) -> StepRead:
     """
     count: uint256 = staticcall ENGINE.market_count()
     assert len(accounts) * count <= MAX_SYNC, "Too many positions"
-    books: IEngineBooks = IEngineBooks(ENGINE.address)
     result: StepRead = empty(StepRead)
-    result.token_balance = staticcall IERC20Balance(staticcall books.COLLATERAL()).balanceOf(ENGINE.address)
-    result.pool_balance = staticcall books.pool_balance()
-    result.pool_value = staticcall books.pool_value()
-    result.insurance_fund = staticcall books.insurance_fund()
+    result.token_balance = staticcall IERC20Balance(staticcall ENGINE.COLLATERAL()).balanceOf(ENGINE.address)
+    result.pool_balance = staticcall ENGINE.pool_balance()
+    result.pool_value = staticcall ENGINE.pool_value()
+    result.insurance_fund = staticcall ENGINE.insurance_fund()
     for market: uint256 in range(constants.MAX_MARKETS):
         if market >= count:
             break

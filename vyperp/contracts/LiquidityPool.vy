@@ -22,6 +22,7 @@ from ethereum.ercs import IERC20
 from ethereum.ercs import IERC4626
 from snekmate.auth import ownable
 from snekmate.tokens import erc20
+from interfaces import IEngine
 
 implements: IERC4626
 
@@ -41,15 +42,6 @@ exports: (
 )
 
 
-interface IPoolLedger:
-    def pool_value() -> int256: view
-    def pool_balance() -> int256: view
-    def pool_withdrawable() -> uint256: view
-    def pool_credit(amount: uint256): nonpayable
-    def pool_debit(amount: uint256, receiver: address): nonpayable
-    def PRECISION() -> uint256: view
-
-
 asset: public(immutable(address))
 ENGINE: public(immutable(address))
 _PRECISION: immutable(uint256)
@@ -63,7 +55,7 @@ def __init__(asset_: address, engine: address, name_: String[25], symbol_: Strin
     """
     asset = asset_
     ENGINE = engine
-    _PRECISION = staticcall IPoolLedger(engine).PRECISION()
+    _PRECISION = staticcall IEngine(engine).PRECISION()
     ownable.__init__()
     erc20.__init__(name_, symbol_, decimals_, name_, "1")
 
@@ -197,7 +189,7 @@ def withdraw(assets: uint256, receiver: address, owner: address) -> uint256:
     """
     @notice Withdraw exactly `assets` tokens to `receiver`, burning `owner`'s shares (rounded up).
     """
-    assert assets <= staticcall IPoolLedger(ENGINE).pool_withdrawable(), "Exceeds max withdraw"
+    assert assets <= staticcall IEngine(ENGINE).pool_withdrawable(), "Exceeds max withdraw"
     shares: uint256 = self._to_shares(assets, True, True)
     self._withdraw(assets, shares, receiver, owner)
     return shares
@@ -209,7 +201,7 @@ def redeem(shares: uint256, receiver: address, owner: address) -> uint256:
     @notice Burn `shares` of `owner` and send the assets (rounded down) to `receiver`.
     """
     assets: uint256 = self._to_assets(shares, False, True)
-    assert assets <= staticcall IPoolLedger(ENGINE).pool_withdrawable(), "Exceeds max redeem"
+    assert assets <= staticcall IEngine(ENGINE).pool_withdrawable(), "Exceeds max redeem"
     self._withdraw(assets, shares, receiver, owner)
     return assets
 
@@ -238,12 +230,12 @@ def _total_assets(strict: bool) -> uint256:
     """
     value: int256 = 0
     if strict:
-        value = staticcall IPoolLedger(ENGINE).pool_value()
+        value = staticcall IEngine(ENGINE).pool_value()
     else:
         valued: bool = False
         valued, value = self._try_view(method_id("pool_value()", output_type=Bytes[4]))
         if not valued:
-            value = staticcall IPoolLedger(ENGINE).pool_balance()
+            value = staticcall IEngine(ENGINE).pool_balance()
     if value <= 0:
         return 0
     return convert(value, uint256) // _PRECISION
@@ -273,9 +265,9 @@ def _to_assets(shares: uint256, round_up: bool, strict: bool) -> uint256:
 def _deposit(assets: uint256, shares: uint256, receiver: address):
     assert assets > 0, "Zero amount"
     assert shares > 0, "Zero shares"
-    assert staticcall IPoolLedger(ENGINE).pool_value() >= 0, "Pool in deficit"
+    assert staticcall IEngine(ENGINE).pool_value() >= 0, "Pool in deficit"
     assert extcall IERC20(asset).transferFrom(msg.sender, ENGINE, assets, default_return_value=True), "Transfer failed"
-    extcall IPoolLedger(ENGINE).pool_credit(assets)
+    extcall IEngine(ENGINE).pool_credit(assets)
     erc20._mint(receiver, shares)
     log IERC4626.Deposit(sender=msg.sender, owner=receiver, assets=assets, shares=shares)
 
@@ -286,5 +278,5 @@ def _withdraw(assets: uint256, shares: uint256, receiver: address, owner: addres
     if msg.sender != owner:
         erc20._spend_allowance(owner, msg.sender, shares)
     erc20._burn(owner, shares)
-    extcall IPoolLedger(ENGINE).pool_debit(assets, receiver)
+    extcall IEngine(ENGINE).pool_debit(assets, receiver)
     log IERC4626.Withdraw(sender=msg.sender, receiver=receiver, owner=owner, assets=assets, shares=shares)

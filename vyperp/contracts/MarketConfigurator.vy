@@ -12,6 +12,7 @@
      engine-side reasons ("Unknown market", "Too many markets", oracle reasons) pass through.
 """
 
+from interfaces import IEngine
 import constants
 import engine_types
 import margin_brackets
@@ -23,19 +24,6 @@ exports: (
     roles.roles_of,
     roles.set_roles,
 )
-
-interface IEngineParameters:
-    def set_pool(new_pool: address): nonpayable
-    def add_market(config: engine_types.MarketConfig, brackets: DynArray[margin_brackets.MarginBracket, margin_brackets.MAX_BRACKETS], risk: engine_types.RiskConfig) -> uint256: nonpayable
-    def set_market_config(market: uint256, config: engine_types.MarketConfig): nonpayable
-    def set_margin_brackets(market: uint256, brackets: DynArray[margin_brackets.MarginBracket, margin_brackets.MAX_BRACKETS]): nonpayable
-    def set_risk_config(market: uint256, config: engine_types.RiskConfig): nonpayable
-    def set_rate_limit(market: uint256, limit: engine_types.RateLimit): nonpayable
-    def set_liquidation_config(config: engine_types.LiquidationConfig, tiers: DynArray[engine_types.LiquidationTier, constants.MAX_TIERS]): nonpayable
-    def set_paused(market: uint256, paused: bool): nonpayable
-    def reanchor_price(market: uint256): nonpayable
-    def settle_market(market: uint256, price: uint256): nonpayable
-    def set_order_book(new_order_book: address): nonpayable
 
 
 engine: public(address)
@@ -118,7 +106,7 @@ def set_pool(new_pool: address):
     """
     roles._check(roles.Role.ADMIN, "Not admin")
     assert new_pool != empty(address), "Zero address"
-    extcall IEngineParameters(self._engine()).set_pool(new_pool)
+    extcall IEngine(self._engine()).set_pool(new_pool)
     log PoolSet(pool=new_pool)
 
 
@@ -130,7 +118,7 @@ def set_order_book(new_order_book: address):
     """
     roles._check(roles.Role.ADMIN, "Not admin")
     assert new_order_book != empty(address), "Zero address"
-    extcall IEngineParameters(self._engine()).set_order_book(new_order_book)
+    extcall IEngine(self._engine()).set_order_book(new_order_book)
     log OrderBookSet(order_book=new_order_book)
 
 
@@ -144,7 +132,7 @@ def add_market(config: engine_types.MarketConfig, brackets: DynArray[margin_brac
     engine_types._validate_market_config(config)
     margin_brackets._validate(brackets)
     engine_types._validate_risk_config(risk)
-    market: uint256 = extcall IEngineParameters(self._engine()).add_market(config, brackets, risk)
+    market: uint256 = extcall IEngine(self._engine()).add_market(config, brackets, risk)
     log MarketAdded(market=market, config=config, brackets=brackets, risk=risk)
     return market
 
@@ -156,7 +144,7 @@ def set_market_config(market: uint256, config: engine_types.MarketConfig):
     """
     roles._check(roles.Role.ADMIN, "Not admin")
     engine_types._validate_market_config(config)
-    extcall IEngineParameters(self._engine()).set_market_config(market, config)
+    extcall IEngine(self._engine()).set_market_config(market, config)
     log MarketConfigUpdated(market=market, config=config)
 
 
@@ -167,7 +155,7 @@ def set_margin_brackets(market: uint256, brackets: DynArray[margin_brackets.Marg
     """
     roles._check(roles.Role.ADMIN, "Not admin")
     margin_brackets._validate(brackets)
-    extcall IEngineParameters(self._engine()).set_margin_brackets(market, brackets)
+    extcall IEngine(self._engine()).set_margin_brackets(market, brackets)
     log MarginBracketsUpdated(market=market, brackets=brackets)
 
 
@@ -178,7 +166,7 @@ def set_risk_config(market: uint256, config: engine_types.RiskConfig):
     """
     roles._check(roles.Role.ADMIN, "Not admin")
     engine_types._validate_risk_config(config)
-    extcall IEngineParameters(self._engine()).set_risk_config(market, config)
+    extcall IEngine(self._engine()).set_risk_config(market, config)
     log RiskConfigUpdated(market=market, config=config)
 
 
@@ -189,7 +177,7 @@ def set_rate_limit(market: uint256, limit: engine_types.RateLimit):
     """
     roles._check(roles.Role.ADMIN, "Not admin")
     engine_types._validate_rate_limit(limit)
-    extcall IEngineParameters(self._engine()).set_rate_limit(market, limit)
+    extcall IEngine(self._engine()).set_rate_limit(market, limit)
     log RateLimitUpdated(market=market, limit=limit)
 
 
@@ -200,7 +188,7 @@ def set_liquidation_config(config: engine_types.LiquidationConfig, tiers: DynArr
     """
     roles._check(roles.Role.ADMIN, "Not admin")
     engine_types._validate_liquidation_config(config, tiers)
-    extcall IEngineParameters(self._engine()).set_liquidation_config(config, tiers)
+    extcall IEngine(self._engine()).set_liquidation_config(config, tiers)
     log LiquidationConfigUpdated(config=config, tiers=tiers)
 
 
@@ -210,7 +198,7 @@ def set_paused(market: uint256, paused: bool):
     @notice Pause a market (reductions and closes only) or unpause it.
     """
     roles._check(roles.Role.GUARDIAN, "Not guardian")
-    extcall IEngineParameters(self._engine()).set_paused(market, paused)
+    extcall IEngine(self._engine()).set_paused(market, paused)
     log MarketPaused(market=market, paused=paused, guardian=msg.sender)
 
 
@@ -220,7 +208,7 @@ def reanchor_price(market: uint256):
     @notice Accept a market's latest oracle round without the jump bound.
     """
     roles._check(roles.Role.GUARDIAN, "Not guardian")
-    extcall IEngineParameters(self._engine()).reanchor_price(market)
+    extcall IEngine(self._engine()).reanchor_price(market)
     log PriceReanchored(market=market, guardian=msg.sender)
 
 
@@ -233,7 +221,7 @@ def settle_market(market: uint256, price: uint256):
     @param price Settlement price, 1e18 USD.
     """
     roles._check(roles.Role.GUARDIAN, "Not guardian")
-    extcall IEngineParameters(self._engine()).settle_market(market, price)
+    extcall IEngine(self._engine()).settle_market(market, price)
     log MarketSettled(market=market, price=price, guardian=msg.sender)
 
 
