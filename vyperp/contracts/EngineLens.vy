@@ -4,7 +4,8 @@
 @notice Read-only views for front-ends and keepers, kept out of the engine so the
         engine stays under the contract size limit. Every number comes from the
         engine's own state through the same pure modules the engine books with
-        (pricing, margin_brackets), so the lens and the engine cannot disagree.
+        (pricing, margin_brackets, health_math), so the lens and the engine cannot
+        disagree.
 @dev All functions are views; they revert with the engine's oracle reasons when a
      market's oracle is stale or jumped, and "Unknown market" for an unlisted market.
 """
@@ -13,6 +14,7 @@ from interfaces import IEngine
 import constants
 import engine_types
 import fixed_math
+import health_math
 import margin_brackets
 import pricing
 
@@ -132,9 +134,7 @@ def margin_ratio(account: address) -> uint256:
     health: engine_types.Health = staticcall ENGINE.account_health(account)
     if health.maintenance_margin == 0:
         return max_value(uint256)
-    if health.equity <= 0:
-        return 0
-    return convert(health.equity, uint256) * constants.WAD // health.maintenance_margin
+    return health_math._margin_ratio(health.equity, health.maintenance_margin)
 
 
 @view
@@ -144,7 +144,7 @@ def is_liquidatable(account: address) -> bool:
     @notice Whether equity is below the maintenance requirement.
     """
     health: engine_types.Health = staticcall ENGINE.account_health(account)
-    return health.position_count > 0 and health.equity < convert(health.maintenance_margin, int256)
+    return health_math._is_liquidatable(health.position_count, health.equity, health.maintenance_margin)
 
 
 @view
@@ -167,13 +167,7 @@ def margin_requirement(market: uint256, notional: uint256) -> (uint256, uint256)
             `market`, with the market's current risk multiplier.
     """
     self._check_market(market)
-    brackets: DynArray[margin_brackets.MarginBracket, margin_brackets.MAX_BRACKETS] = staticcall ENGINE.brackets_of(market)
-    multiplier: uint256 = (staticcall ENGINE.market_state(market)).risk_multiplier
-    initial: uint256 = fixed_math._umul_up(margin_brackets._requirement(brackets, notional, True), multiplier)
-    maintenance: uint256 = margin_brackets._requirement(brackets, notional, False)
-    if (staticcall ENGINE.risk_config(market)).apply_to_maintenance:
-        maintenance = fixed_math._umul_up(maintenance, multiplier)
-    return (initial, maintenance)
+    return health_math._requirements(staticcall ENGINE.brackets_of(market), (staticcall ENGINE.market_state(market)).risk_multiplier, (staticcall ENGINE.risk_config(market)).apply_to_maintenance, notional)
 
 
 @view
@@ -293,8 +287,8 @@ def scan_accounts(accounts: DynArray[address, MAX_SCAN]) -> AccountScan:
         health: engine_types.Health = staticcall ENGINE.account_health(account)
         if health.position_count > 0:
             result.with_positions += 1
-            if health.equity < convert(health.maintenance_margin, int256):
-                result.below_maintenance.append(index)
+        if health_math._is_liquidatable(health.position_count, health.equity, health.maintenance_margin):
+            result.below_maintenance.append(index)
         if health.equity > 0:
             result.positive_equity_sum += health.equity
         else:
@@ -408,7 +402,7 @@ def liquidatable_accounts(accounts: DynArray[address, MAX_BATCH]) -> DynArray[Li
     index: uint256 = 0
     for account: address in accounts:
         health: engine_types.Health = staticcall ENGINE.account_health(account)
-        if health.position_count > 0 and health.equity < convert(health.maintenance_margin, int256):
+        if health_math._is_liquidatable(health.position_count, health.equity, health.maintenance_margin):
             result.append(LiquidationCandidate(index=index, equity=health.equity, maintenance=health.maintenance_margin))
         index += 1
     return result
