@@ -125,6 +125,7 @@ def deposit(amount: uint256):
     """
     @notice Move `amount` collateral tokens (token decimals) into the caller's margin.
     @dev Reverts "Zero amount"; the token's own revert if allowance/balance is short.
+    @param amount Tokens (token decimals).
     """
     assert amount > 0, "Zero amount"
     ledger._pull(amount)
@@ -267,6 +268,7 @@ def poke(market: uint256):
     @notice Accept the latest oracle round and accrue funding for `market`.
             Keepers and the feeder call it so the volatility EWMA sees every round.
     @dev Reverts "Unknown market" and the oracle reasons.
+    @param market The market id.
     """
     markets._known(market)
     funding._touch_market(market)
@@ -281,6 +283,7 @@ def liquidate(account: address) -> uint256:
     @return The size closed (absolute, base units).
     @dev Reverts "Account not liquidatable", "Liquidation cool-down",
          "Liquidation rate limit" and the oracle reasons.
+    @param account The account to liquidate.
     """
     return liquidation._liquidate(account, msg.sender, True)
 
@@ -292,6 +295,7 @@ def liquidate_many(accounts: DynArray[address, constants.MAX_BATCH]) -> uint256:
             healthy accounts, accounts in cool-down and rate-limited markets are skipped.
     @return Number of accounts liquidated.
     @dev Oracle failures still revert the whole batch.
+    @param accounts The accounts to try, in order (at most MAX_BATCH).
     """
     liquidated: uint256 = 0
     for account: address in accounts:
@@ -400,6 +404,7 @@ def pool_credit(amount: uint256):
     """
     @notice Called by the pool after it moved `amount` tokens of an LP deposit here.
     @dev Reverts "Not pool".
+    @param amount Tokens (token decimals) the pool moved here.
     """
     assert msg.sender == self.pool, "Not pool"
     ledger.pool_balance += convert(amount * ledger.PRECISION, int256)
@@ -412,6 +417,8 @@ def pool_debit(amount: uint256, receiver: address):
     @notice Called by the pool to pay an LP withdrawal of `amount` tokens to `receiver`.
     @dev Reverts "Not pool", "Pool reserve" (the pool must keep
          `pool_reserve_ratio` of open-interest notional and a non-negative balance).
+    @param amount Tokens (token decimals) to pay.
+    @param receiver Who receives them.
     """
     assert msg.sender == self.pool, "Not pool"
     assert amount <= pool_valuation._pool_withdrawable(), "Pool reserve"
@@ -425,6 +432,7 @@ def fund_insurance(amount: uint256):
     """
     @notice Add `amount` tokens to the insurance fund (anyone).
     @dev Reverts "Zero amount".
+    @param amount Tokens (token decimals).
     """
     assert amount > 0, "Zero amount"
     ledger._pull(amount)
@@ -440,6 +448,7 @@ def set_pool(new_pool: address):
     """
     @notice Bind the liquidity pool contract (once).
     @dev Reverts "Not configurator", "Pool already set".
+    @param new_pool The LiquidityPool contract.
     """
     self._only_configurator()
     assert self.pool == empty(address), "Pool already set"
@@ -465,6 +474,9 @@ def add_market(config: engine_types.MarketConfig, brackets: DynArray[margin_brac
     @return The market id.
     @dev Reverts "Not configurator", "Too many markets", "Oracle decimals above 18",
          "Oracle answer not positive", "Oracle stale".
+    @param config The market parameters (validated by the configurator).
+    @param brackets Its notional margin brackets.
+    @param risk Its risk-multiplier configuration.
     """
     self._only_configurator()
     market: uint256 = markets.market_count
@@ -487,6 +499,8 @@ def set_market_config(market: uint256, config: engine_types.MarketConfig):
     """
     @notice Replace a market's parameters; funding accrues first under the old ones.
     @dev Reverts "Not configurator", "Unknown market", "Oracle changed", and the oracle reasons.
+    @param market The market id.
+    @param config The new parameters (same oracle).
     """
     self._check_configurator(market)
     assert config.oracle == markets.market_config[market].oracle, "Oracle changed"
@@ -498,6 +512,9 @@ def set_market_config(market: uint256, config: engine_types.MarketConfig):
 def set_margin_brackets(market: uint256, brackets: DynArray[margin_brackets.MarginBracket, margin_brackets.MAX_BRACKETS]):
     """
     @dev Reverts "Not configurator", "Unknown market".
+    @notice Replace a market's notional margin brackets.
+    @param market The market id.
+    @param brackets The new brackets.
     """
     self._check_configurator(market)
     markets._brackets[market] = brackets
@@ -507,6 +524,9 @@ def set_margin_brackets(market: uint256, brackets: DynArray[margin_brackets.Marg
 def set_risk_config(market: uint256, config: engine_types.RiskConfig):
     """
     @dev Reverts "Not configurator", "Unknown market".
+    @notice Replace a market's risk-multiplier configuration; the multiplier is recomputed now.
+    @param market The market id.
+    @param config The new configuration.
     """
     self._check_configurator(market)
     markets.risk_config[market] = config
@@ -517,6 +537,9 @@ def set_risk_config(market: uint256, config: engine_types.RiskConfig):
 def set_rate_limit(market: uint256, limit: engine_types.RateLimit):
     """
     @dev Reverts "Not configurator", "Unknown market". Restarts the window.
+    @notice Set a market's liquidation rate limit (window 0 = off).
+    @param market The market id.
+    @param limit Window (seconds) and notional liquidated per window.
     """
     self._check_configurator(market)
     liquidation_policy.rate_limit[market] = limit
@@ -528,6 +551,9 @@ def set_rate_limit(market: uint256, limit: engine_types.RateLimit):
 def set_liquidation_config(config: engine_types.LiquidationConfig, tiers: DynArray[engine_types.LiquidationTier, constants.MAX_TIERS]):
     """
     @dev Reverts "Not configurator".
+    @notice Replace the keeper reward, penalty, cool-down, fee routing, pool reserve and the liquidation tiers.
+    @param config The liquidation parameters.
+    @param tiers The tiers, in order of application.
     """
     self._only_configurator()
     liquidation_policy.liquidation_config = config
@@ -539,6 +565,8 @@ def set_paused(market: uint256, paused: bool):
     """
     @notice Pause (only reductions and closes accepted) or unpause a market.
     @dev Reverts "Not configurator", "Unknown market".
+    @param market The market id.
+    @param paused True to pause, False to resume.
     """
     self._check_configurator(market)
     markets.market_state[market].paused = paused
@@ -571,6 +599,7 @@ def reanchor_price(market: uint256):
     @notice Accept the oracle's latest round without the jump bound (after a guardian
             verified a gap, e.g. the market sat untouched through a large move).
     @dev Reverts "Not configurator", "Unknown market", "Oracle answer not positive", "Oracle stale".
+    @param market The market id.
     """
     self._check_configurator(market)
     funding._touch_market_unbounded(market)
@@ -604,6 +633,9 @@ def _check_configurator(market: uint256):
 def position(account: address, market: uint256) -> engine_types.Position:
     """
     @notice The stored position (size, entry price, funding index at last settlement).
+    @param account The owner.
+    @param market The market id.
+    @return The Position (zero if none).
     """
     return ledger._positions[account][market]
 
@@ -613,6 +645,8 @@ def position(account: address, market: uint256) -> engine_types.Position:
 def brackets_of(market: uint256) -> DynArray[margin_brackets.MarginBracket, margin_brackets.MAX_BRACKETS]:
     """
     @notice The notional brackets of a market.
+    @param market The market id.
+    @return The brackets, ascending.
     """
     return markets._brackets[market]
 
@@ -622,6 +656,7 @@ def brackets_of(market: uint256) -> DynArray[margin_brackets.MarginBracket, marg
 def liquidation_tiers() -> DynArray[engine_types.LiquidationTier, constants.MAX_TIERS]:
     """
     @notice The liquidation tiers, in order of application.
+    @return The tiers.
     """
     return liquidation_policy._tiers
 
@@ -631,6 +666,8 @@ def liquidation_tiers() -> DynArray[engine_types.LiquidationTier, constants.MAX_
 def index_price(market: uint256) -> uint256:
     """
     @notice The guarded oracle price (reverts with the oracle reasons).
+    @param market The market id.
+    @return The index price (1e18 USD).
     """
     return oracle_guard._read_index_price(market, True)[0]
 
@@ -640,6 +677,8 @@ def index_price(market: uint256) -> uint256:
 def mark_price(market: uint256) -> uint256:
     """
     @notice index * (1 + skew / skew_scale), premium bounded.
+    @param market The market id.
+    @return The mark price (1e18 USD).
     """
     return markets._mark(market, oracle_guard._read_index_price(market, True)[0])
 
@@ -650,6 +689,8 @@ def funding_now(market: uint256) -> (int256, int256):
     """
     @notice (cumulative funding per unit, funding rate per 8h) as of this block,
             including accrual since the market was last touched.
+    @param market The market id.
+    @return (cumulative funding per unit, funding rate per 8h).
     """
     return funding._funding_now(market, oracle_guard._read_index_price(market, True)[0])
 
@@ -660,6 +701,8 @@ def account_health(account: address) -> engine_types.Health:
     """
     @notice Equity (margin + PnL at mark - pending funding), initial and maintenance
             requirements, and the position a liquidation would reduce first.
+    @param account The account.
+    @return The Health struct (1e18 USD amounts).
     """
     return margin_health._health(account, constants.MAX_MARKETS, 0)
 
@@ -670,6 +713,7 @@ def pool_value() -> int256:
     """
     @notice The pool's net value: its balance minus traders' unrealized PnL against it
             plus the funding they owe it (rounded against the pool).
+    @return The pool value (1e18 USD; negative = deficit).
     """
     return pool_valuation._pool_value()
 
@@ -679,6 +723,7 @@ def pool_value() -> int256:
 def pool_withdrawable() -> uint256:
     """
     @notice Tokens LPs can withdraw now without breaking the pool reserve.
+    @return Tokens (token decimals).
     """
     return pool_valuation._pool_withdrawable()
 

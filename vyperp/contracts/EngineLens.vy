@@ -37,6 +37,7 @@ def unrealized_pnl(account: address, market: uint256) -> int256:
             since it was last realized, before the max-PnL-to-pool cap.
     @param account The position's owner.
     @param market The market id.
+    @return The PnL (1e18 USD).
     """
     self._check_market(market)
     position: engine_types.Position = staticcall ENGINE.position(account, market)
@@ -49,6 +50,9 @@ def pending_funding(account: address, market: uint256) -> int256:
     """
     @notice Funding the position owes since its last settlement, size-tier surcharge
             included (negative = it receives).
+    @param account The position's owner.
+    @param market The market id.
+    @return Funding owed (1e18 USD; negative = received).
     """
     self._check_market(market)
     position: engine_types.Position = staticcall ENGINE.position(account, market)
@@ -65,6 +69,8 @@ def pending_funding(account: address, market: uint256) -> int256:
 def funding_rate(market: uint256) -> int256:
     """
     @notice The funding rate per 8h in force now (positive: longs pay shorts).
+    @param market The market id.
+    @return The rate per 8h (1e18 fraction).
     """
     self._check_market(market)
     return (staticcall ENGINE.funding_now(market))[1]
@@ -75,6 +81,9 @@ def funding_rate(market: uint256) -> int256:
 def fill_price(market: uint256, size_delta: int256) -> uint256:
     """
     @notice The price a trade of `size_delta` would fill at now.
+    @param market The market id.
+    @param size_delta Signed trade size (base units).
+    @return The fill price (1e18 USD).
     """
     self._check_market(market)
     config: engine_types.MarketConfig = staticcall ENGINE.market_config(market)
@@ -86,6 +95,9 @@ def fill_price(market: uint256, size_delta: int256) -> uint256:
 def trade_fee(market: uint256, size_delta: int256) -> uint256:
     """
     @notice The fee a trade of `size_delta` would pay now.
+    @param market The market id.
+    @param size_delta Signed trade size (base units).
+    @return The fee (1e18 USD).
     """
     self._check_market(market)
     config: engine_types.MarketConfig = staticcall ENGINE.market_config(market)
@@ -101,6 +113,7 @@ def equity(account: address) -> int256:
     @notice Margin + unrealized PnL at exit prices (under the PnL cap) - pending funding,
             over all positions.
     @param account The account.
+    @return Equity (1e18 USD).
     """
     return (staticcall ENGINE.account_health(account)).equity
 
@@ -110,6 +123,8 @@ def equity(account: address) -> int256:
 def free_margin(account: address) -> int256:
     """
     @notice Equity above the initial-margin requirement (negative = over-leveraged).
+    @param account The account.
+    @return Equity minus the initial requirement (1e18 USD).
     """
     health: engine_types.Health = staticcall ENGINE.account_health(account)
     return health.equity - convert(health.initial_margin, int256)
@@ -120,6 +135,8 @@ def free_margin(account: address) -> int256:
 def margin_requirements(account: address) -> (uint256, uint256):
     """
     @notice (initial, maintenance) requirement of the account's positions.
+    @param account The account.
+    @return (initial, maintenance) in 1e18 USD.
     """
     health: engine_types.Health = staticcall ENGINE.account_health(account)
     return (health.initial_margin, health.maintenance_margin)
@@ -130,6 +147,9 @@ def margin_requirements(account: address) -> (uint256, uint256):
 def margin_ratio(account: address) -> uint256:
     """
     @notice Equity / maintenance requirement (1e18 = at maintenance; max_value if no positions).
+    @dev health_math._margin_ratio, the ratio the engine picks liquidation tiers with.
+    @param account The account.
+    @return The ratio (1e18 fraction).
     """
     health: engine_types.Health = staticcall ENGINE.account_health(account)
     if health.maintenance_margin == 0:
@@ -142,6 +162,9 @@ def margin_ratio(account: address) -> uint256:
 def is_liquidatable(account: address) -> bool:
     """
     @notice Whether equity is below the maintenance requirement.
+    @dev health_math._is_liquidatable on the engine's account_health.
+    @param account The account.
+    @return True if below maintenance with a position open.
     """
     health: engine_types.Health = staticcall ENGINE.account_health(account)
     return health_math._is_liquidatable(health.position_count, health.equity, health.maintenance_margin)
@@ -152,6 +175,8 @@ def is_liquidatable(account: address) -> bool:
 def accounts_health(accounts: DynArray[address, MAX_BATCH]) -> DynArray[engine_types.Health, MAX_BATCH]:
     """
     @notice Health of many accounts in one call (keepers and the simulator).
+    @param accounts The accounts (at most MAX_BATCH).
+    @return Their Health, in input order.
     """
     result: DynArray[engine_types.Health, MAX_BATCH] = []
     for account: address in accounts:
@@ -165,6 +190,10 @@ def margin_requirement(market: uint256, notional: uint256) -> (uint256, uint256)
     """
     @notice (initial, maintenance) requirement of a position of `notional` USD in
             `market`, with the market's current risk multiplier.
+    @dev health_math._requirements, the arithmetic the engine's account health uses.
+    @param market The market id.
+    @param notional Position notional (1e18 USD).
+    @return (initial, maintenance) in 1e18 USD.
     """
     self._check_market(market)
     return health_math._requirements(staticcall ENGINE.brackets_of(market), (staticcall ENGINE.market_state(market)).risk_multiplier, (staticcall ENGINE.risk_config(market)).apply_to_maintenance, notional)
@@ -175,6 +204,9 @@ def margin_requirement(market: uint256, notional: uint256) -> (uint256, uint256)
 def maintenance_amount(market: uint256, bracket: uint256) -> uint256:
     """
     @notice Exchange-style maintenance amount of a bracket (before the multiplier).
+    @param market The market id.
+    @param bracket The bracket index.
+    @return The amount (1e18 USD). Reverts "Unknown bracket".
     """
     self._check_market(market)
     brackets: DynArray[margin_brackets.MarginBracket, margin_brackets.MAX_BRACKETS] = staticcall ENGINE.brackets_of(market)
@@ -196,6 +228,7 @@ def liquidation_price(account: address, market: uint256) -> uint256:
          E0 + s e (x - 1) = MM_other + rate_b |s| m x - amount_b in each bracket b and
          keep the solution whose notional lies in that bracket. Profit above the
          PnL cap is ignored (the cap only binds in profit, far from liquidation).
+    @return The index price (1e18 USD), or 0.
     """
     self._check_market(market)
     size: int256 = (staticcall ENGINE.position(account, market)).size
@@ -279,6 +312,8 @@ def scan_accounts(accounts: DynArray[address, MAX_SCAN]) -> AccountScan:
     @dev Equity and maintenance are the engine's own account_health (exit prices, the
          PnL cap), so an index is listed iff `is_liquidatable(accounts[index])` and the
          lens cannot disagree with the engine. Reverts with the oracle reasons.
+    @param accounts The accounts (at most MAX_SCAN).
+    @return The AccountScan.
     """
     result: AccountScan = empty(AccountScan)
     index: uint256 = 0
@@ -302,6 +337,8 @@ def scan_accounts(accounts: DynArray[address, MAX_SCAN]) -> AccountScan:
 def margins(accounts: DynArray[address, MAX_SCAN]) -> DynArray[int256, MAX_SCAN]:
     """
     @notice The realized margin of each account (1e18 USD), in input order.
+    @param accounts The accounts (at most MAX_SCAN).
+    @return Their margins.
     """
     result: DynArray[int256, MAX_SCAN] = []
     for account: address in accounts:
@@ -314,6 +351,9 @@ def margins(accounts: DynArray[address, MAX_SCAN]) -> DynArray[int256, MAX_SCAN]
 def positions(accounts: DynArray[address, MAX_SCAN], market: uint256) -> DynArray[engine_types.Position, MAX_SCAN]:
     """
     @notice The stored position of each account in `market`, in input order.
+    @param accounts The accounts (at most MAX_SCAN).
+    @param market The market id.
+    @return Their positions.
     """
     result: DynArray[engine_types.Position, MAX_SCAN] = []
     for account: address in accounts:
@@ -366,6 +406,8 @@ def step_read(accounts: DynArray[address, MAX_SYNC]) -> StepRead:
          `positions` lists every market of accounts[0], then of accounts[1], ...
          Requires len(accounts) * market_count <= MAX_SYNC. Reverts with the oracle
          reasons.
+    @param accounts The accounts whose margin and positions to read.
+    @return The StepRead.
     """
     count: uint256 = staticcall ENGINE.market_count()
     assert len(accounts) * count <= MAX_SYNC, "Too many positions"
@@ -397,6 +439,8 @@ def liquidatable_accounts(accounts: DynArray[address, MAX_BATCH]) -> DynArray[Li
             maintenance requirement, in input order.
     @dev Listed iff `is_liquidatable`, with `account_health`'s equity and
          maintenance_margin (the engine's own numbers).
+    @param accounts The accounts (at most MAX_BATCH).
+    @return The LiquidationCandidates.
     """
     result: DynArray[LiquidationCandidate, MAX_BATCH] = []
     index: uint256 = 0

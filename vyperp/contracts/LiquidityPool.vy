@@ -67,6 +67,7 @@ def totalAssets() -> uint256:
     @notice The pool's net value in tokens (0 while in deficit), rounded down. While a
             market's oracle cannot be read (stale or jumped) the unrealized PnL against
             the pool cannot be valued and this falls back to the pool's booked balance.
+    @return Tokens (token decimals).
     """
     return self._total_assets(False)
 
@@ -74,12 +75,22 @@ def totalAssets() -> uint256:
 @view
 @external
 def convertToShares(assets: uint256) -> uint256:
+    """
+    @notice Shares `assets` tokens are worth at the current value (rounded down, lenient valuation).
+    @param assets Tokens (token decimals).
+    @return Shares.
+    """
     return self._to_shares(assets, False, False)
 
 
 @view
 @external
 def convertToAssets(shares: uint256) -> uint256:
+    """
+    @notice Tokens `shares` are worth at the current value (rounded down, lenient valuation).
+    @param shares Shares.
+    @return Tokens (token decimals).
+    """
     return self._to_assets(shares, False, False)
 
 
@@ -88,6 +99,8 @@ def convertToAssets(shares: uint256) -> uint256:
 def maxDeposit(receiver: address) -> uint256:
     """
     @notice Unlimited, but 0 while the pool is in deficit or cannot be valued.
+    @param receiver Unused (the same for everyone).
+    @return Tokens (token decimals).
     """
     valued: bool = False
     value: int256 = 0
@@ -102,6 +115,8 @@ def maxDeposit(receiver: address) -> uint256:
 def maxMint(receiver: address) -> uint256:
     """
     @notice Unlimited, but 0 while the pool is in deficit or cannot be valued.
+    @param receiver Unused (the same for everyone).
+    @return Shares.
     """
     valued: bool = False
     value: int256 = 0
@@ -117,6 +132,8 @@ def maxWithdraw(owner: address) -> uint256:
     """
     @notice What `owner` can withdraw now: their assets, capped by the pool reserve
             (0 while the pool cannot be valued).
+    @param owner The share owner.
+    @return Tokens (token decimals).
     """
     valued: bool = False
     withdrawable: int256 = 0
@@ -131,6 +148,8 @@ def maxWithdraw(owner: address) -> uint256:
 def maxRedeem(owner: address) -> uint256:
     """
     @notice `owner`'s shares, capped by the pool reserve (0 while the pool cannot be valued).
+    @param owner The share owner.
+    @return Shares.
     """
     valued: bool = False
     withdrawable: int256 = 0
@@ -143,24 +162,44 @@ def maxRedeem(owner: address) -> uint256:
 @view
 @external
 def previewDeposit(assets: uint256) -> uint256:
+    """
+    @notice Shares a deposit of `assets` mints now (rounded down).
+    @param assets Tokens (token decimals).
+    @return Shares.
+    """
     return self._to_shares(assets, False, True)
 
 
 @view
 @external
 def previewMint(shares: uint256) -> uint256:
+    """
+    @notice Tokens minting `shares` costs now (rounded up).
+    @param shares Shares.
+    @return Tokens (token decimals).
+    """
     return self._to_assets(shares, True, True)
 
 
 @view
 @external
 def previewWithdraw(assets: uint256) -> uint256:
+    """
+    @notice Shares withdrawing `assets` burns now (rounded up).
+    @param assets Tokens (token decimals).
+    @return Shares.
+    """
     return self._to_shares(assets, True, True)
 
 
 @view
 @external
 def previewRedeem(shares: uint256) -> uint256:
+    """
+    @notice Tokens redeeming `shares` pays now (rounded down).
+    @param shares Shares.
+    @return Tokens (token decimals).
+    """
     return self._to_assets(shares, False, True)
 
 
@@ -168,6 +207,9 @@ def previewRedeem(shares: uint256) -> uint256:
 def deposit(assets: uint256, receiver: address) -> uint256:
     """
     @notice Deposit `assets` tokens, mint shares (rounded down) to `receiver`.
+    @param assets Tokens (token decimals).
+    @param receiver Who receives the shares.
+    @return Shares minted.
     """
     shares: uint256 = self._to_shares(assets, False, True)
     self._deposit(assets, shares, receiver)
@@ -178,6 +220,9 @@ def deposit(assets: uint256, receiver: address) -> uint256:
 def mint(shares: uint256, receiver: address) -> uint256:
     """
     @notice Mint exactly `shares` to `receiver` for the assets it costs (rounded up).
+    @param shares Shares to mint.
+    @param receiver Who receives them.
+    @return Tokens paid (token decimals).
     """
     assets: uint256 = self._to_assets(shares, True, True)
     self._deposit(assets, shares, receiver)
@@ -188,6 +233,10 @@ def mint(shares: uint256, receiver: address) -> uint256:
 def withdraw(assets: uint256, receiver: address, owner: address) -> uint256:
     """
     @notice Withdraw exactly `assets` tokens to `receiver`, burning `owner`'s shares (rounded up).
+    @param assets Tokens (token decimals).
+    @param receiver Who receives them.
+    @param owner Whose shares burn (an allowance is spent if not the caller).
+    @return Shares burned.
     """
     assert assets <= staticcall IEngine(ENGINE).pool_withdrawable(), "Exceeds max withdraw"
     shares: uint256 = self._to_shares(assets, True, True)
@@ -199,6 +248,10 @@ def withdraw(assets: uint256, receiver: address, owner: address) -> uint256:
 def redeem(shares: uint256, receiver: address, owner: address) -> uint256:
     """
     @notice Burn `shares` of `owner` and send the assets (rounded down) to `receiver`.
+    @param shares Shares to burn.
+    @param receiver Who receives the tokens.
+    @param owner Whose shares burn (an allowance is spent if not the caller).
+    @return Tokens paid (token decimals).
     """
     assets: uint256 = self._to_assets(shares, False, True)
     assert assets <= staticcall IEngine(ENGINE).pool_withdrawable(), "Exceeds max redeem"

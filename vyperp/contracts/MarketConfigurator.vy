@@ -91,6 +91,7 @@ def __init__():
 def bind_engine(new_engine: address):
     """
     @notice Point at the engine (once; the engine names this contract at deployment).
+    @param new_engine The Engine.
     """
     roles._check(roles.Role.ADMIN, "Not admin")
     assert self.engine == empty(address), "Engine already bound"
@@ -103,6 +104,7 @@ def bind_engine(new_engine: address):
 def set_pool(new_pool: address):
     """
     @notice Bind the liquidity pool to the engine (once).
+    @param new_pool The LiquidityPool contract.
     """
     roles._check(roles.Role.ADMIN, "Not admin")
     assert new_pool != empty(address), "Zero address"
@@ -127,6 +129,9 @@ def add_market(config: engine_types.MarketConfig, brackets: DynArray[margin_brac
     """
     @notice List a market with its parameters, brackets and risk configuration.
     @return The new market id.
+    @param config The market parameters.
+    @param brackets Its notional margin brackets.
+    @param risk Its risk-multiplier configuration.
     """
     roles._check(roles.Role.ADMIN, "Not admin")
     engine_types._validate_market_config(config)
@@ -141,6 +146,8 @@ def add_market(config: engine_types.MarketConfig, brackets: DynArray[margin_brac
 def set_market_config(market: uint256, config: engine_types.MarketConfig):
     """
     @notice Replace a market's trading and funding parameters (not its oracle).
+    @param market The market id.
+    @param config The new parameters.
     """
     roles._check(roles.Role.ADMIN, "Not admin")
     engine_types._validate_market_config(config)
@@ -152,6 +159,8 @@ def set_market_config(market: uint256, config: engine_types.MarketConfig):
 def set_margin_brackets(market: uint256, brackets: DynArray[margin_brackets.MarginBracket, margin_brackets.MAX_BRACKETS]):
     """
     @notice Replace a market's notional brackets.
+    @param market The market id.
+    @param brackets The new brackets.
     """
     roles._check(roles.Role.ADMIN, "Not admin")
     margin_brackets._validate(brackets)
@@ -163,6 +172,8 @@ def set_margin_brackets(market: uint256, brackets: DynArray[margin_brackets.Marg
 def set_risk_config(market: uint256, config: engine_types.RiskConfig):
     """
     @notice Replace a market's risk-multiplier configuration.
+    @param market The market id.
+    @param config The new configuration.
     """
     roles._check(roles.Role.ADMIN, "Not admin")
     engine_types._validate_risk_config(config)
@@ -174,6 +185,8 @@ def set_risk_config(market: uint256, config: engine_types.RiskConfig):
 def set_rate_limit(market: uint256, limit: engine_types.RateLimit):
     """
     @notice Liquidation rate limit of a market (window 0 = off).
+    @param market The market id.
+    @param limit Window (seconds) and notional per window.
     """
     roles._check(roles.Role.ADMIN, "Not admin")
     engine_types._validate_rate_limit(limit)
@@ -185,6 +198,8 @@ def set_rate_limit(market: uint256, limit: engine_types.RateLimit):
 def set_liquidation_config(config: engine_types.LiquidationConfig, tiers: DynArray[engine_types.LiquidationTier, constants.MAX_TIERS]):
     """
     @notice Keeper reward, penalty, cool-down, fee routing, pool reserve and tiers.
+    @param config The liquidation parameters.
+    @param tiers The tiers, in order of application.
     """
     roles._check(roles.Role.ADMIN, "Not admin")
     engine_types._validate_liquidation_config(config, tiers)
@@ -196,6 +211,8 @@ def set_liquidation_config(config: engine_types.LiquidationConfig, tiers: DynArr
 def set_paused(market: uint256, paused: bool):
     """
     @notice Pause a market (reductions and closes only) or unpause it.
+    @param market The market id.
+    @param paused True to pause, False to resume.
     """
     roles._check(roles.Role.GUARDIAN, "Not guardian")
     extcall IEngine(self._engine()).set_paused(market, paused)
@@ -206,6 +223,7 @@ def set_paused(market: uint256, paused: bool):
 def reanchor_price(market: uint256):
     """
     @notice Accept a market's latest oracle round without the jump bound.
+    @param market The market id.
     """
     roles._check(roles.Role.GUARDIAN, "Not guardian")
     extcall IEngine(self._engine()).reanchor_price(market)

@@ -5,9 +5,13 @@
         cannot disagree: a position's (initial, maintenance) requirement from its
         brackets and the risk multiplier, an account's margin ratio, and when an
         account is liquidatable.
-@dev Pure module: import it, no `initializes` needed. The engine's `margin_health` module
-     applies it to its own state; EngineLens applies it to what the engine's views
-     return.
+@dev Pure module: import it, no `initializes` needed. The engine's margin_health
+     (requirements) and liquidation_policy (tier ratio) apply it to the engine's state;
+     EngineLens applies it to what the engine's views return (margin_requirement,
+     margin_ratio, is_liquidatable, scan_accounts, liquidatable_accounts). The engine's
+     liquidation step writes `_is_liquidatable`'s condition out instead of calling it:
+     with the call inlined there, vyper 0.4.3's venom BranchOptimizationPass fails
+     (KeyError in liveness), and the working rewrite costs ~40 gas a liquidation.
 """
 
 import constants

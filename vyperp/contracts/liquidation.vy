@@ -53,6 +53,7 @@ def _liquidate(account: address, keeper: address, strict: bool) -> uint256:
     @return The size closed (absolute, base units; 0 = nothing done).
     """
     health: engine_types.Health = margin_health._health(account, constants.MAX_MARKETS, 0)
+    # not health_math._is_liquidatable(health), written out (see health_math's header)
     if health.position_count == 0 or health.equity >= convert(health.maintenance_margin, int256):
         assert not strict, "Account not liquidatable"
         return 0
