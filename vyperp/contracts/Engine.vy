@@ -460,10 +460,11 @@ def set_order_book(new_order_book: address):
     """
     @notice Bind the delayed-order contract (once).
     @param new_order_book The OrderBook contract.
-    @dev Reverts "Not configurator", "Order book already set".
+    @dev Reverts "Not configurator"; a second binding reverts without a reason
+         (an admin-only, once-only step: the string cost ~100 bytes of runtime code).
     """
     self._only_configurator()
-    assert self.order_book == empty(address), "Order book already set"
+    assert self.order_book == empty(address)  # dev: order book already set (admin-only, once)
     self.order_book = new_order_book
 
 
