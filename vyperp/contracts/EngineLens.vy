@@ -190,13 +190,18 @@ def margin_requirement(market: uint256, notional: uint256) -> (uint256, uint256)
     """
     @notice (initial, maintenance) requirement of a position of `notional` USD in
             `market`, with the market's current risk multiplier.
-    @dev health_math._requirements, the arithmetic the engine's account health uses.
+    @dev health_math._bracket_requirements and _scaled_maintenance, the arithmetic the
+         engine's account health uses.
     @param market The market id.
     @param notional Position notional (1e18 USD).
     @return (initial, maintenance) in 1e18 USD.
     """
     self._check_market(market)
-    return health_math._requirements(staticcall ENGINE.brackets_of(market), (staticcall ENGINE.market_state(market)).risk_multiplier, (staticcall ENGINE.risk_config(market)).apply_to_maintenance, notional)
+    multiplier: uint256 = (staticcall ENGINE.market_state(market)).risk_multiplier
+    initial: uint256 = 0
+    maintenance: uint256 = 0
+    initial, maintenance = health_math._bracket_requirements(staticcall ENGINE.brackets_of(market), notional, multiplier)
+    return (initial, health_math._scaled_maintenance(maintenance, multiplier, (staticcall ENGINE.risk_config(market)).apply_to_maintenance))
 
 
 @view

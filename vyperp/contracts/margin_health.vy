@@ -72,7 +72,9 @@ def _health(account: address, touched_market: uint256, touched_price: uint256) -
             notional: uint256 = fixed_math._umul_up(convert(abs(size), uint256), markets._mark(market, price))
             initial: uint256 = 0
             maintenance: uint256 = 0
-            initial, maintenance = health_math._requirements(markets._brackets[market], markets.market_state[market].risk_multiplier, markets.risk_config[market].apply_to_maintenance, notional)
+            multiplier: uint256 = markets.market_state[market].risk_multiplier
+            initial, maintenance = health_math._bracket_requirements(markets._brackets[market], notional, multiplier)
+            maintenance = health_math._scaled_maintenance(maintenance, multiplier, markets.risk_config[market].apply_to_maintenance)
             health.initial_margin += initial
             health.maintenance_margin += maintenance
             health.transfer_margin += fixed_math._umul_up(notional, markets.market_config[market].transfer_margin_ratio)
