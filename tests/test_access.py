@@ -159,6 +159,10 @@ def test_one_time_bindings(system):
     assert_reverts(lambda: system.configurator.bind_engine(system.admin, sender=system.admin), "Engine already bound")
     assert_reverts(lambda: system.configurator.set_pool(system.admin, sender=system.admin), "Pool already set")
     assert_reverts(lambda: system.configurator.set_pool(ZERO, sender=system.admin), "Zero address")
+    order_book = system.engine.order_book()
+    with pytest.raises(Reverted):  # the engine's check carries no reason string (a dev-comment assert)
+        system.configurator.set_order_book(system.admin, sender=system.admin)
+    assert system.engine.order_book() == order_book != ZERO
     assert digest(system) == before
 
 

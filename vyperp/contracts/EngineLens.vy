@@ -4,42 +4,29 @@
 @notice Read-only views for front-ends and keepers, kept out of the engine so the
         engine stays under the contract size limit. Every number comes from the
         engine's own state through the same pure modules the engine books with
-        (pricing, margin_brackets), so the lens and the engine cannot disagree.
+        (pricing, margin_brackets, health_math), so the lens and the engine cannot
+        disagree.
 @dev All functions are views; they revert with the engine's oracle reasons when a
      market's oracle is stale or jumped, and "Unknown market" for an unlisted market.
 """
 
+from interfaces import IEngine
+import constants
 import engine_types
 import fixed_math
+import health_math
 import margin_brackets
 import pricing
 
 MAX_BATCH: constant(uint256) = 256
-WAD: constant(uint256) = 10**18
-IWAD: constant(int256) = 10**18
 
 
-interface IEngineViews:
-    def market_count() -> uint256: view
-    def market_config(market: uint256) -> engine_types.MarketConfig: view
-    def market_state(market: uint256) -> engine_types.MarketState: view
-    def risk_config(market: uint256) -> engine_types.RiskConfig: view
-    def brackets_of(market: uint256) -> DynArray[margin_brackets.MarginBracket, margin_brackets.MAX_BRACKETS]: view
-    def position(account: address, market: uint256) -> engine_types.Position: view
-    def index_price(market: uint256) -> uint256: view
-    def mark_price(market: uint256) -> uint256: view
-    def funding_now(market: uint256) -> (int256, int256): view
-    def account_health(account: address) -> engine_types.Health: view
-    def margin(account: address) -> int256: view
-    def settlement_price(market: uint256) -> uint256: view
-
-
-ENGINE: public(immutable(IEngineViews))
+ENGINE: public(immutable(IEngine))
 
 
 @deploy
 def __init__(engine: address):
-    ENGINE = IEngineViews(engine)
+    ENGINE = IEngine(engine)
 
 
 @view
@@ -50,6 +37,7 @@ def unrealized_pnl(account: address, market: uint256) -> int256:
             since it was last realized, before the max-PnL-to-pool cap.
     @param account The position's owner.
     @param market The market id.
+    @return The PnL (1e18 USD).
     """
     self._check_market(market)
     position: engine_types.Position = staticcall ENGINE.position(account, market)
@@ -62,6 +50,9 @@ def pending_funding(account: address, market: uint256) -> int256:
     """
     @notice Funding the position owes since its last settlement, size-tier surcharge
             included (negative = it receives).
+    @param account The position's owner.
+    @param market The market id.
+    @return Funding owed (1e18 USD; negative = received).
     """
     self._check_market(market)
     position: engine_types.Position = staticcall ENGINE.position(account, market)
@@ -78,6 +69,8 @@ def pending_funding(account: address, market: uint256) -> int256:
 def funding_rate(market: uint256) -> int256:
     """
     @notice The funding rate per 8h in force now (positive: longs pay shorts).
+    @param market The market id.
+    @return The rate per 8h (1e18 fraction).
     """
     self._check_market(market)
     return (staticcall ENGINE.funding_now(market))[1]
@@ -88,6 +81,9 @@ def funding_rate(market: uint256) -> int256:
 def fill_price(market: uint256, size_delta: int256) -> uint256:
     """
     @notice The price a trade of `size_delta` would fill at now.
+    @param market The market id.
+    @param size_delta Signed trade size (base units).
+    @return The fill price (1e18 USD).
     """
     self._check_market(market)
     config: engine_types.MarketConfig = staticcall ENGINE.market_config(market)
@@ -99,6 +95,9 @@ def fill_price(market: uint256, size_delta: int256) -> uint256:
 def trade_fee(market: uint256, size_delta: int256) -> uint256:
     """
     @notice The fee a trade of `size_delta` would pay now.
+    @param market The market id.
+    @param size_delta Signed trade size (base units).
+    @return The fee (1e18 USD).
     """
     self._check_market(market)
     config: engine_types.MarketConfig = staticcall ENGINE.market_config(market)
@@ -114,6 +113,7 @@ def equity(account: address) -> int256:
     @notice Margin + unrealized PnL at exit prices (under the PnL cap) - pending funding,
             over all positions.
     @param account The account.
+    @return Equity (1e18 USD).
     """
     return (staticcall ENGINE.account_health(account)).equity
 
@@ -123,6 +123,8 @@ def equity(account: address) -> int256:
 def free_margin(account: address) -> int256:
     """
     @notice Equity above the initial-margin requirement (negative = over-leveraged).
+    @param account The account.
+    @return Equity minus the initial requirement (1e18 USD).
     """
     health: engine_types.Health = staticcall ENGINE.account_health(account)
     return health.equity - convert(health.initial_margin, int256)
@@ -133,6 +135,8 @@ def free_margin(account: address) -> int256:
 def margin_requirements(account: address) -> (uint256, uint256):
     """
     @notice (initial, maintenance) requirement of the account's positions.
+    @param account The account.
+    @return (initial, maintenance) in 1e18 USD.
     """
     health: engine_types.Health = staticcall ENGINE.account_health(account)
     return (health.initial_margin, health.maintenance_margin)
@@ -143,13 +147,14 @@ def margin_requirements(account: address) -> (uint256, uint256):
 def margin_ratio(account: address) -> uint256:
     """
     @notice Equity / maintenance requirement (1e18 = at maintenance; max_value if no positions).
+    @dev health_math._margin_ratio, the ratio the engine picks liquidation tiers with.
+    @param account The account.
+    @return The ratio (1e18 fraction).
     """
     health: engine_types.Health = staticcall ENGINE.account_health(account)
     if health.maintenance_margin == 0:
         return max_value(uint256)
-    if health.equity <= 0:
-        return 0
-    return convert(health.equity, uint256) * WAD // health.maintenance_margin
+    return health_math._margin_ratio(health.equity, health.maintenance_margin)
 
 
 @view
@@ -157,9 +162,12 @@ def margin_ratio(account: address) -> uint256:
 def is_liquidatable(account: address) -> bool:
     """
     @notice Whether equity is below the maintenance requirement.
+    @dev health_math._is_liquidatable on the engine's account_health.
+    @param account The account.
+    @return True if below maintenance with a position open.
     """
     health: engine_types.Health = staticcall ENGINE.account_health(account)
-    return health.position_count > 0 and health.equity < convert(health.maintenance_margin, int256)
+    return health_math._is_liquidatable(health.position_count, health.equity, health.maintenance_margin)
 
 
 @view
@@ -167,6 +175,8 @@ def is_liquidatable(account: address) -> bool:
 def accounts_health(accounts: DynArray[address, MAX_BATCH]) -> DynArray[engine_types.Health, MAX_BATCH]:
     """
     @notice Health of many accounts in one call (keepers and the simulator).
+    @param accounts The accounts (at most MAX_BATCH).
+    @return Their Health, in input order.
     """
     result: DynArray[engine_types.Health, MAX_BATCH] = []
     for account: address in accounts:
@@ -180,15 +190,18 @@ def margin_requirement(market: uint256, notional: uint256) -> (uint256, uint256)
     """
     @notice (initial, maintenance) requirement of a position of `notional` USD in
             `market`, with the market's current risk multiplier.
+    @dev health_math._bracket_requirements and _scaled_maintenance, the arithmetic the
+         engine's account health uses.
+    @param market The market id.
+    @param notional Position notional (1e18 USD).
+    @return (initial, maintenance) in 1e18 USD.
     """
     self._check_market(market)
-    brackets: DynArray[margin_brackets.MarginBracket, margin_brackets.MAX_BRACKETS] = staticcall ENGINE.brackets_of(market)
     multiplier: uint256 = (staticcall ENGINE.market_state(market)).risk_multiplier
-    initial: uint256 = fixed_math._umul_up(margin_brackets._requirement(brackets, notional, True), multiplier)
-    maintenance: uint256 = margin_brackets._requirement(brackets, notional, False)
-    if (staticcall ENGINE.risk_config(market)).apply_to_maintenance:
-        maintenance = fixed_math._umul_up(maintenance, multiplier)
-    return (initial, maintenance)
+    initial: uint256 = 0
+    maintenance: uint256 = 0
+    initial, maintenance = health_math._bracket_requirements(staticcall ENGINE.brackets_of(market), notional, multiplier)
+    return (initial, health_math._scaled_maintenance(maintenance, multiplier, (staticcall ENGINE.risk_config(market)).apply_to_maintenance))
 
 
 @view
@@ -196,6 +209,9 @@ def margin_requirement(market: uint256, notional: uint256) -> (uint256, uint256)
 def maintenance_amount(market: uint256, bracket: uint256) -> uint256:
     """
     @notice Exchange-style maintenance amount of a bracket (before the multiplier).
+    @param market The market id.
+    @param bracket The bracket index.
+    @return The amount (1e18 USD). Reverts "Unknown bracket".
     """
     self._check_market(market)
     brackets: DynArray[margin_brackets.MarginBracket, margin_brackets.MAX_BRACKETS] = staticcall ENGINE.brackets_of(market)
@@ -217,6 +233,7 @@ def liquidation_price(account: address, market: uint256) -> uint256:
          E0 + s e (x - 1) = MM_other + rate_b |s| m x - amount_b in each bracket b and
          keep the solution whose notional lies in that bracket. Profit above the
          PnL cap is ignored (the cap only binds in profit, far from liquidation).
+    @return The index price (1e18 USD), or 0.
     """
     self._check_market(market)
     size: int256 = (staticcall ENGINE.position(account, market)).size
@@ -225,31 +242,31 @@ def liquidation_price(account: address, market: uint256) -> uint256:
     health: engine_types.Health = staticcall ENGINE.account_health(account)
     mark: int256 = convert(staticcall ENGINE.mark_price(market), int256)
     index: int256 = convert(staticcall ENGINE.index_price(market), int256)
-    exit_value: int256 = size * convert(self._exit_price(market, size), int256) // IWAD
+    exit_value: int256 = size * convert(self._exit_price(market, size), int256) // constants.IWAD
     brackets: DynArray[margin_brackets.MarginBracket, margin_brackets.MAX_BRACKETS] = staticcall ENGINE.brackets_of(market)
-    multiplier: int256 = IWAD
+    multiplier: int256 = constants.IWAD
     if (staticcall ENGINE.risk_config(market)).apply_to_maintenance:
         multiplier = convert((staticcall ENGINE.market_state(market)).risk_multiplier, int256)
-    notional_now: int256 = abs(size) * mark // IWAD
+    notional_now: int256 = abs(size) * mark // constants.IWAD
     maintenance_here: int256 = convert(fixed_math._umul_up(margin_brackets._requirement(brackets, convert(notional_now, uint256), False), convert(multiplier, uint256)), int256)
     maintenance_other: int256 = convert(health.maintenance_margin, int256) - maintenance_here
     floor_notional: int256 = 0
     for i: uint256 in range(margin_brackets.MAX_BRACKETS):
         if i >= len(brackets):
             break
-        rate: int256 = convert(brackets[i].maintenance_margin_rate, int256) * multiplier // IWAD
-        amount: int256 = convert(margin_brackets._maintenance_amount(brackets, i), int256) * multiplier // IWAD
-        denominator: int256 = exit_value - rate * notional_now // IWAD
+        rate: int256 = convert(brackets[i].maintenance_margin_rate, int256) * multiplier // constants.IWAD
+        amount: int256 = convert(margin_brackets._maintenance_amount(brackets, i), int256) * multiplier // constants.IWAD
+        denominator: int256 = exit_value - rate * notional_now // constants.IWAD
         numerator: int256 = maintenance_other - amount - health.equity + exit_value
         ceiling: int256 = max_value(int256)
         if i + 1 < len(brackets):
             ceiling = convert(brackets[i].notional_ceiling, int256)
         # x = numerator / denominator > 0, bounded so that every product below fits
         if denominator != 0 and (numerator > 0) == (denominator > 0) and abs(numerator) // abs(denominator) < 10**30:
-            x: int256 = numerator * IWAD // denominator
-            target_notional: int256 = notional_now * x // IWAD
+            x: int256 = numerator * constants.IWAD // denominator
+            target_notional: int256 = notional_now * x // constants.IWAD
             if x > 0 and target_notional >= floor_notional and target_notional <= ceiling:
-                return convert(index * x // IWAD, uint256)
+                return convert(index * x // constants.IWAD, uint256)
         floor_notional = convert(min(brackets[i].notional_ceiling, convert(max_value(int256), uint256)), int256)
     return 0
 
@@ -281,11 +298,6 @@ def _check_market(market: uint256):
 # engine's own account_health (one source of truth for equity and requirements).
 
 MAX_SCAN: constant(uint256) = 1024
-MAX_SCAN_MARKETS: constant(uint256) = 16
-
-
-interface IEngineAccounts:
-    def open_markets(account: address) -> uint256: view
 
 
 struct AccountScan:
@@ -305,6 +317,8 @@ def scan_accounts(accounts: DynArray[address, MAX_SCAN]) -> AccountScan:
     @dev Equity and maintenance are the engine's own account_health (exit prices, the
          PnL cap), so an index is listed iff `is_liquidatable(accounts[index])` and the
          lens cannot disagree with the engine. Reverts with the oracle reasons.
+    @param accounts The accounts (at most MAX_SCAN).
+    @return The AccountScan.
     """
     result: AccountScan = empty(AccountScan)
     index: uint256 = 0
@@ -313,8 +327,8 @@ def scan_accounts(accounts: DynArray[address, MAX_SCAN]) -> AccountScan:
         health: engine_types.Health = staticcall ENGINE.account_health(account)
         if health.position_count > 0:
             result.with_positions += 1
-            if health.equity < convert(health.maintenance_margin, int256):
-                result.below_maintenance.append(index)
+        if health_math._is_liquidatable(health.position_count, health.equity, health.maintenance_margin):
+            result.below_maintenance.append(index)
         if health.equity > 0:
             result.positive_equity_sum += health.equity
         else:
@@ -328,6 +342,8 @@ def scan_accounts(accounts: DynArray[address, MAX_SCAN]) -> AccountScan:
 def margins(accounts: DynArray[address, MAX_SCAN]) -> DynArray[int256, MAX_SCAN]:
     """
     @notice The realized margin of each account (1e18 USD), in input order.
+    @param accounts The accounts (at most MAX_SCAN).
+    @return Their margins.
     """
     result: DynArray[int256, MAX_SCAN] = []
     for account: address in accounts:
@@ -340,6 +356,9 @@ def margins(accounts: DynArray[address, MAX_SCAN]) -> DynArray[int256, MAX_SCAN]
 def positions(accounts: DynArray[address, MAX_SCAN], market: uint256) -> DynArray[engine_types.Position, MAX_SCAN]:
     """
     @notice The stored position of each account in `market`, in input order.
+    @param accounts The accounts (at most MAX_SCAN).
+    @param market The market id.
+    @return Their positions.
     """
     result: DynArray[engine_types.Position, MAX_SCAN] = []
     for account: address in accounts:
@@ -353,13 +372,6 @@ def positions(accounts: DynArray[address, MAX_SCAN], market: uint256) -> DynArra
 # candidates at the cost of scan_accounts instead of one account_health per account.
 
 MAX_SYNC: constant(uint256) = 256
-
-
-interface IEngineBooks:
-    def COLLATERAL() -> address: view
-    def pool_balance() -> int256: view
-    def pool_value() -> int256: view
-    def insurance_fund() -> uint256: view
 
 
 interface IERC20Balance:
@@ -377,7 +389,7 @@ struct StepRead:
     pool_balance: int256
     pool_value: int256
     insurance_fund: uint256
-    markets: DynArray[MarketRead, MAX_SCAN_MARKETS]
+    markets: DynArray[MarketRead, constants.MAX_MARKETS]
     margins: DynArray[int256, MAX_SYNC]
     positions: DynArray[engine_types.Position, MAX_SYNC]   # accounts[i] in market m at i * market_count + m
 
@@ -399,16 +411,17 @@ def step_read(accounts: DynArray[address, MAX_SYNC]) -> StepRead:
          `positions` lists every market of accounts[0], then of accounts[1], ...
          Requires len(accounts) * market_count <= MAX_SYNC. Reverts with the oracle
          reasons.
+    @param accounts The accounts whose margin and positions to read.
+    @return The StepRead.
     """
     count: uint256 = staticcall ENGINE.market_count()
     assert len(accounts) * count <= MAX_SYNC, "Too many positions"
-    books: IEngineBooks = IEngineBooks(ENGINE.address)
     result: StepRead = empty(StepRead)
-    result.token_balance = staticcall IERC20Balance(staticcall books.COLLATERAL()).balanceOf(ENGINE.address)
-    result.pool_balance = staticcall books.pool_balance()
-    result.pool_value = staticcall books.pool_value()
-    result.insurance_fund = staticcall books.insurance_fund()
-    for market: uint256 in range(MAX_SCAN_MARKETS):
+    result.token_balance = staticcall IERC20Balance(staticcall ENGINE.COLLATERAL()).balanceOf(ENGINE.address)
+    result.pool_balance = staticcall ENGINE.pool_balance()
+    result.pool_value = staticcall ENGINE.pool_value()
+    result.insurance_fund = staticcall ENGINE.insurance_fund()
+    for market: uint256 in range(constants.MAX_MARKETS):
         if market >= count:
             break
         result.markets.append(MarketRead(state=staticcall ENGINE.market_state(market),
@@ -416,7 +429,7 @@ def step_read(accounts: DynArray[address, MAX_SYNC]) -> StepRead:
                                          index=staticcall ENGINE.index_price(market)))
     for account: address in accounts:
         result.margins.append(staticcall ENGINE.margin(account))
-        for market: uint256 in range(MAX_SCAN_MARKETS):
+        for market: uint256 in range(constants.MAX_MARKETS):
             if market >= count:
                 break
             result.positions.append(staticcall ENGINE.position(account, market))
@@ -431,12 +444,14 @@ def liquidatable_accounts(accounts: DynArray[address, MAX_BATCH]) -> DynArray[Li
             maintenance requirement, in input order.
     @dev Listed iff `is_liquidatable`, with `account_health`'s equity and
          maintenance_margin (the engine's own numbers).
+    @param accounts The accounts (at most MAX_BATCH).
+    @return The LiquidationCandidates.
     """
     result: DynArray[LiquidationCandidate, MAX_BATCH] = []
     index: uint256 = 0
     for account: address in accounts:
         health: engine_types.Health = staticcall ENGINE.account_health(account)
-        if health.position_count > 0 and health.equity < convert(health.maintenance_margin, int256):
+        if health_math._is_liquidatable(health.position_count, health.equity, health.maintenance_margin):
             result.append(LiquidationCandidate(index=index, equity=health.equity, maintenance=health.maintenance_margin))
         index += 1
     return result

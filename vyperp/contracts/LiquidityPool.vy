@@ -22,6 +22,7 @@ from ethereum.ercs import IERC20
 from ethereum.ercs import IERC4626
 from snekmate.auth import ownable
 from snekmate.tokens import erc20
+from interfaces import IEngine
 
 implements: IERC4626
 
@@ -41,15 +42,6 @@ exports: (
 )
 
 
-interface IPoolLedger:
-    def pool_value() -> int256: view
-    def pool_balance() -> int256: view
-    def pool_withdrawable() -> uint256: view
-    def pool_credit(amount: uint256): nonpayable
-    def pool_debit(amount: uint256, receiver: address): nonpayable
-    def PRECISION() -> uint256: view
-
-
 asset: public(immutable(address))
 ENGINE: public(immutable(address))
 _PRECISION: immutable(uint256)
@@ -63,7 +55,7 @@ def __init__(asset_: address, engine: address, name_: String[25], symbol_: Strin
     """
     asset = asset_
     ENGINE = engine
-    _PRECISION = staticcall IPoolLedger(engine).PRECISION()
+    _PRECISION = staticcall IEngine(engine).PRECISION()
     ownable.__init__()
     erc20.__init__(name_, symbol_, decimals_, name_, "1")
 
@@ -75,6 +67,7 @@ def totalAssets() -> uint256:
     @notice The pool's net value in tokens (0 while in deficit), rounded down. While a
             market's oracle cannot be read (stale or jumped) the unrealized PnL against
             the pool cannot be valued and this falls back to the pool's booked balance.
+    @return Tokens (token decimals).
     """
     return self._total_assets(False)
 
@@ -82,12 +75,22 @@ def totalAssets() -> uint256:
 @view
 @external
 def convertToShares(assets: uint256) -> uint256:
+    """
+    @notice Shares `assets` tokens are worth at the current value (rounded down, lenient valuation).
+    @param assets Tokens (token decimals).
+    @return Shares.
+    """
     return self._to_shares(assets, False, False)
 
 
 @view
 @external
 def convertToAssets(shares: uint256) -> uint256:
+    """
+    @notice Tokens `shares` are worth at the current value (rounded down, lenient valuation).
+    @param shares Shares.
+    @return Tokens (token decimals).
+    """
     return self._to_assets(shares, False, False)
 
 
@@ -96,6 +99,8 @@ def convertToAssets(shares: uint256) -> uint256:
 def maxDeposit(receiver: address) -> uint256:
     """
     @notice Unlimited, but 0 while the pool is in deficit or cannot be valued.
+    @param receiver Unused (the same for everyone).
+    @return Tokens (token decimals).
     """
     valued: bool = False
     value: int256 = 0
@@ -110,6 +115,8 @@ def maxDeposit(receiver: address) -> uint256:
 def maxMint(receiver: address) -> uint256:
     """
     @notice Unlimited, but 0 while the pool is in deficit or cannot be valued.
+    @param receiver Unused (the same for everyone).
+    @return Shares.
     """
     valued: bool = False
     value: int256 = 0
@@ -125,6 +132,8 @@ def maxWithdraw(owner: address) -> uint256:
     """
     @notice What `owner` can withdraw now: their assets, capped by the pool reserve
             (0 while the pool cannot be valued).
+    @param owner The share owner.
+    @return Tokens (token decimals).
     """
     valued: bool = False
     withdrawable: int256 = 0
@@ -139,6 +148,8 @@ def maxWithdraw(owner: address) -> uint256:
 def maxRedeem(owner: address) -> uint256:
     """
     @notice `owner`'s shares, capped by the pool reserve (0 while the pool cannot be valued).
+    @param owner The share owner.
+    @return Shares.
     """
     valued: bool = False
     withdrawable: int256 = 0
@@ -151,24 +162,44 @@ def maxRedeem(owner: address) -> uint256:
 @view
 @external
 def previewDeposit(assets: uint256) -> uint256:
+    """
+    @notice Shares a deposit of `assets` mints now (rounded down).
+    @param assets Tokens (token decimals).
+    @return Shares.
+    """
     return self._to_shares(assets, False, True)
 
 
 @view
 @external
 def previewMint(shares: uint256) -> uint256:
+    """
+    @notice Tokens minting `shares` costs now (rounded up).
+    @param shares Shares.
+    @return Tokens (token decimals).
+    """
     return self._to_assets(shares, True, True)
 
 
 @view
 @external
 def previewWithdraw(assets: uint256) -> uint256:
+    """
+    @notice Shares withdrawing `assets` burns now (rounded up).
+    @param assets Tokens (token decimals).
+    @return Shares.
+    """
     return self._to_shares(assets, True, True)
 
 
 @view
 @external
 def previewRedeem(shares: uint256) -> uint256:
+    """
+    @notice Tokens redeeming `shares` pays now (rounded down).
+    @param shares Shares.
+    @return Tokens (token decimals).
+    """
     return self._to_assets(shares, False, True)
 
 
@@ -176,6 +207,9 @@ def previewRedeem(shares: uint256) -> uint256:
 def deposit(assets: uint256, receiver: address) -> uint256:
     """
     @notice Deposit `assets` tokens, mint shares (rounded down) to `receiver`.
+    @param assets Tokens (token decimals).
+    @param receiver Who receives the shares.
+    @return Shares minted.
     """
     shares: uint256 = self._to_shares(assets, False, True)
     self._deposit(assets, shares, receiver)
@@ -186,6 +220,9 @@ def deposit(assets: uint256, receiver: address) -> uint256:
 def mint(shares: uint256, receiver: address) -> uint256:
     """
     @notice Mint exactly `shares` to `receiver` for the assets it costs (rounded up).
+    @param shares Shares to mint.
+    @param receiver Who receives them.
+    @return Tokens paid (token decimals).
     """
     assets: uint256 = self._to_assets(shares, True, True)
     self._deposit(assets, shares, receiver)
@@ -196,8 +233,12 @@ def mint(shares: uint256, receiver: address) -> uint256:
 def withdraw(assets: uint256, receiver: address, owner: address) -> uint256:
     """
     @notice Withdraw exactly `assets` tokens to `receiver`, burning `owner`'s shares (rounded up).
+    @param assets Tokens (token decimals).
+    @param receiver Who receives them.
+    @param owner Whose shares burn (an allowance is spent if not the caller).
+    @return Shares burned.
     """
-    assert assets <= staticcall IPoolLedger(ENGINE).pool_withdrawable(), "Exceeds max withdraw"
+    assert assets <= staticcall IEngine(ENGINE).pool_withdrawable(), "Exceeds max withdraw"
     shares: uint256 = self._to_shares(assets, True, True)
     self._withdraw(assets, shares, receiver, owner)
     return shares
@@ -207,9 +248,13 @@ def withdraw(assets: uint256, receiver: address, owner: address) -> uint256:
 def redeem(shares: uint256, receiver: address, owner: address) -> uint256:
     """
     @notice Burn `shares` of `owner` and send the assets (rounded down) to `receiver`.
+    @param shares Shares to burn.
+    @param receiver Who receives the tokens.
+    @param owner Whose shares burn (an allowance is spent if not the caller).
+    @return Tokens paid (token decimals).
     """
     assets: uint256 = self._to_assets(shares, False, True)
-    assert assets <= staticcall IPoolLedger(ENGINE).pool_withdrawable(), "Exceeds max redeem"
+    assert assets <= staticcall IEngine(ENGINE).pool_withdrawable(), "Exceeds max redeem"
     self._withdraw(assets, shares, receiver, owner)
     return assets
 
@@ -238,12 +283,12 @@ def _total_assets(strict: bool) -> uint256:
     """
     value: int256 = 0
     if strict:
-        value = staticcall IPoolLedger(ENGINE).pool_value()
+        value = staticcall IEngine(ENGINE).pool_value()
     else:
         valued: bool = False
         valued, value = self._try_view(method_id("pool_value()", output_type=Bytes[4]))
         if not valued:
-            value = staticcall IPoolLedger(ENGINE).pool_balance()
+            value = staticcall IEngine(ENGINE).pool_balance()
     if value <= 0:
         return 0
     return convert(value, uint256) // _PRECISION
@@ -273,9 +318,9 @@ def _to_assets(shares: uint256, round_up: bool, strict: bool) -> uint256:
 def _deposit(assets: uint256, shares: uint256, receiver: address):
     assert assets > 0, "Zero amount"
     assert shares > 0, "Zero shares"
-    assert staticcall IPoolLedger(ENGINE).pool_value() >= 0, "Pool in deficit"
+    assert staticcall IEngine(ENGINE).pool_value() >= 0, "Pool in deficit"
     assert extcall IERC20(asset).transferFrom(msg.sender, ENGINE, assets, default_return_value=True), "Transfer failed"
-    extcall IPoolLedger(ENGINE).pool_credit(assets)
+    extcall IEngine(ENGINE).pool_credit(assets)
     erc20._mint(receiver, shares)
     log IERC4626.Deposit(sender=msg.sender, owner=receiver, assets=assets, shares=shares)
 
@@ -286,5 +331,5 @@ def _withdraw(assets: uint256, shares: uint256, receiver: address, owner: addres
     if msg.sender != owner:
         erc20._spend_allowance(owner, msg.sender, shares)
     erc20._burn(owner, shares)
-    extcall IPoolLedger(ENGINE).pool_debit(assets, receiver)
+    extcall IEngine(ENGINE).pool_debit(assets, receiver)
     log IERC4626.Withdraw(sender=msg.sender, receiver=receiver, owner=owner, assets=assets, shares=shares)

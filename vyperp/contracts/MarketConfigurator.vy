@@ -12,6 +12,8 @@
      engine-side reasons ("Unknown market", "Too many markets", oracle reasons) pass through.
 """
 
+from interfaces import IEngine
+import constants
 import engine_types
 import margin_brackets
 import roles
@@ -22,22 +24,6 @@ exports: (
     roles.roles_of,
     roles.set_roles,
 )
-
-MAX_TIERS: constant(uint256) = engine_types.MAX_TIERS
-
-
-interface IEngineParameters:
-    def set_pool(new_pool: address): nonpayable
-    def add_market(config: engine_types.MarketConfig, brackets: DynArray[margin_brackets.MarginBracket, margin_brackets.MAX_BRACKETS], risk: engine_types.RiskConfig) -> uint256: nonpayable
-    def set_market_config(market: uint256, config: engine_types.MarketConfig): nonpayable
-    def set_margin_brackets(market: uint256, brackets: DynArray[margin_brackets.MarginBracket, margin_brackets.MAX_BRACKETS]): nonpayable
-    def set_risk_config(market: uint256, config: engine_types.RiskConfig): nonpayable
-    def set_rate_limit(market: uint256, limit: engine_types.RateLimit): nonpayable
-    def set_liquidation_config(config: engine_types.LiquidationConfig, tiers: DynArray[engine_types.LiquidationTier, MAX_TIERS]): nonpayable
-    def set_paused(market: uint256, paused: bool): nonpayable
-    def reanchor_price(market: uint256): nonpayable
-    def settle_market(market: uint256, price: uint256): nonpayable
-    def set_order_book(new_order_book: address): nonpayable
 
 
 engine: public(address)
@@ -73,7 +59,7 @@ event RateLimitUpdated:
 
 event LiquidationConfigUpdated:
     config: engine_types.LiquidationConfig
-    tiers: DynArray[engine_types.LiquidationTier, MAX_TIERS]
+    tiers: DynArray[engine_types.LiquidationTier, constants.MAX_TIERS]
 
 event MarketPaused:
     market: indexed(uint256)
@@ -105,6 +91,7 @@ def __init__():
 def bind_engine(new_engine: address):
     """
     @notice Point at the engine (once; the engine names this contract at deployment).
+    @param new_engine The Engine.
     """
     roles._check(roles.Role.ADMIN, "Not admin")
     assert self.engine == empty(address), "Engine already bound"
@@ -117,10 +104,11 @@ def bind_engine(new_engine: address):
 def set_pool(new_pool: address):
     """
     @notice Bind the liquidity pool to the engine (once).
+    @param new_pool The LiquidityPool contract.
     """
     roles._check(roles.Role.ADMIN, "Not admin")
     assert new_pool != empty(address), "Zero address"
-    extcall IEngineParameters(self._engine()).set_pool(new_pool)
+    extcall IEngine(self._engine()).set_pool(new_pool)
     log PoolSet(pool=new_pool)
 
 
@@ -132,7 +120,7 @@ def set_order_book(new_order_book: address):
     """
     roles._check(roles.Role.ADMIN, "Not admin")
     assert new_order_book != empty(address), "Zero address"
-    extcall IEngineParameters(self._engine()).set_order_book(new_order_book)
+    extcall IEngine(self._engine()).set_order_book(new_order_book)
     log OrderBookSet(order_book=new_order_book)
 
 
@@ -141,12 +129,15 @@ def add_market(config: engine_types.MarketConfig, brackets: DynArray[margin_brac
     """
     @notice List a market with its parameters, brackets and risk configuration.
     @return The new market id.
+    @param config The market parameters.
+    @param brackets Its notional margin brackets.
+    @param risk Its risk-multiplier configuration.
     """
     roles._check(roles.Role.ADMIN, "Not admin")
     engine_types._validate_market_config(config)
     margin_brackets._validate(brackets)
     engine_types._validate_risk_config(risk)
-    market: uint256 = extcall IEngineParameters(self._engine()).add_market(config, brackets, risk)
+    market: uint256 = extcall IEngine(self._engine()).add_market(config, brackets, risk)
     log MarketAdded(market=market, config=config, brackets=brackets, risk=risk)
     return market
 
@@ -155,10 +146,12 @@ def add_market(config: engine_types.MarketConfig, brackets: DynArray[margin_brac
 def set_market_config(market: uint256, config: engine_types.MarketConfig):
     """
     @notice Replace a market's trading and funding parameters (not its oracle).
+    @param market The market id.
+    @param config The new parameters.
     """
     roles._check(roles.Role.ADMIN, "Not admin")
     engine_types._validate_market_config(config)
-    extcall IEngineParameters(self._engine()).set_market_config(market, config)
+    extcall IEngine(self._engine()).set_market_config(market, config)
     log MarketConfigUpdated(market=market, config=config)
 
 
@@ -166,10 +159,12 @@ def set_market_config(market: uint256, config: engine_types.MarketConfig):
 def set_margin_brackets(market: uint256, brackets: DynArray[margin_brackets.MarginBracket, margin_brackets.MAX_BRACKETS]):
     """
     @notice Replace a market's notional brackets.
+    @param market The market id.
+    @param brackets The new brackets.
     """
     roles._check(roles.Role.ADMIN, "Not admin")
     margin_brackets._validate(brackets)
-    extcall IEngineParameters(self._engine()).set_margin_brackets(market, brackets)
+    extcall IEngine(self._engine()).set_margin_brackets(market, brackets)
     log MarginBracketsUpdated(market=market, brackets=brackets)
 
 
@@ -177,10 +172,12 @@ def set_margin_brackets(market: uint256, brackets: DynArray[margin_brackets.Marg
 def set_risk_config(market: uint256, config: engine_types.RiskConfig):
     """
     @notice Replace a market's risk-multiplier configuration.
+    @param market The market id.
+    @param config The new configuration.
     """
     roles._check(roles.Role.ADMIN, "Not admin")
     engine_types._validate_risk_config(config)
-    extcall IEngineParameters(self._engine()).set_risk_config(market, config)
+    extcall IEngine(self._engine()).set_risk_config(market, config)
     log RiskConfigUpdated(market=market, config=config)
 
 
@@ -188,21 +185,25 @@ def set_risk_config(market: uint256, config: engine_types.RiskConfig):
 def set_rate_limit(market: uint256, limit: engine_types.RateLimit):
     """
     @notice Liquidation rate limit of a market (window 0 = off).
+    @param market The market id.
+    @param limit Window (seconds) and notional per window.
     """
     roles._check(roles.Role.ADMIN, "Not admin")
     engine_types._validate_rate_limit(limit)
-    extcall IEngineParameters(self._engine()).set_rate_limit(market, limit)
+    extcall IEngine(self._engine()).set_rate_limit(market, limit)
     log RateLimitUpdated(market=market, limit=limit)
 
 
 @external
-def set_liquidation_config(config: engine_types.LiquidationConfig, tiers: DynArray[engine_types.LiquidationTier, MAX_TIERS]):
+def set_liquidation_config(config: engine_types.LiquidationConfig, tiers: DynArray[engine_types.LiquidationTier, constants.MAX_TIERS]):
     """
     @notice Keeper reward, penalty, cool-down, fee routing, pool reserve and tiers.
+    @param config The liquidation parameters.
+    @param tiers The tiers, in order of application.
     """
     roles._check(roles.Role.ADMIN, "Not admin")
     engine_types._validate_liquidation_config(config, tiers)
-    extcall IEngineParameters(self._engine()).set_liquidation_config(config, tiers)
+    extcall IEngine(self._engine()).set_liquidation_config(config, tiers)
     log LiquidationConfigUpdated(config=config, tiers=tiers)
 
 
@@ -210,9 +211,11 @@ def set_liquidation_config(config: engine_types.LiquidationConfig, tiers: DynArr
 def set_paused(market: uint256, paused: bool):
     """
     @notice Pause a market (reductions and closes only) or unpause it.
+    @param market The market id.
+    @param paused True to pause, False to resume.
     """
     roles._check(roles.Role.GUARDIAN, "Not guardian")
-    extcall IEngineParameters(self._engine()).set_paused(market, paused)
+    extcall IEngine(self._engine()).set_paused(market, paused)
     log MarketPaused(market=market, paused=paused, guardian=msg.sender)
 
 
@@ -220,9 +223,10 @@ def set_paused(market: uint256, paused: bool):
 def reanchor_price(market: uint256):
     """
     @notice Accept a market's latest oracle round without the jump bound.
+    @param market The market id.
     """
     roles._check(roles.Role.GUARDIAN, "Not guardian")
-    extcall IEngineParameters(self._engine()).reanchor_price(market)
+    extcall IEngine(self._engine()).reanchor_price(market)
     log PriceReanchored(market=market, guardian=msg.sender)
 
 
@@ -235,7 +239,7 @@ def settle_market(market: uint256, price: uint256):
     @param price Settlement price, 1e18 USD.
     """
     roles._check(roles.Role.GUARDIAN, "Not guardian")
-    extcall IEngineParameters(self._engine()).settle_market(market, price)
+    extcall IEngine(self._engine()).settle_market(market, price)
     log MarketSettled(market=market, price=price, guardian=msg.sender)
 
 

@@ -14,16 +14,11 @@
      "Order waits for a new round", and every reason of Engine.trade at execution.
 """
 
+from interfaces import IEngine
 import engine_types
 
-interface IEngineOrders:
-    def market_count() -> uint256: view
-    def market_config(market: uint256) -> engine_types.MarketConfig: view
-    def market_state(market: uint256) -> engine_types.MarketState: view
-    def poke(market: uint256): nonpayable
-    def trade_for(account: address, market: uint256, size_delta: int256, acceptable_price: uint256) -> uint256: nonpayable
 
-ENGINE: public(immutable(IEngineOrders))
+ENGINE: public(immutable(IEngine))
 
 pending_order: public(HashMap[address, HashMap[uint256, engine_types.Order]])
 
@@ -47,7 +42,7 @@ def __init__(engine: address):
     """
     @param engine The Engine whose trade_for this book calls.
     """
-    ENGINE = IEngineOrders(engine)
+    ENGINE = IEngine(engine)
 
 
 @external

@@ -7,11 +7,10 @@
 @dev Pure module. Failure reasons are listed with each validator.
 """
 
+import constants
 import fixed_math
 import funding_models
 
-MAX_TIERS: constant(uint256) = 4
-WAD: constant(uint256) = 10**18
 
 struct MarketConfig:
     oracle: address                  # AggregatorV3-compatible feed of the index price
@@ -115,18 +114,18 @@ def _validate_market_config(config: MarketConfig):
     """
     assert config.oracle != empty(address), "Zero address"
     assert config.max_oracle_age > 0, "Bad oracle age"
-    assert config.max_price_jump > 0 and config.max_price_jump <= WAD, "Bad price jump bound"
+    assert config.max_price_jump > 0 and config.max_price_jump <= constants.WAD, "Bad price jump bound"
     assert config.skew_scale > 0, "Bad skew scale"
-    assert config.max_premium <= WAD // 2, "Bad max premium"
-    assert config.taker_fee <= WAD // 10 and config.maker_fee <= config.taker_fee, "Bad fees"
-    assert config.max_funding_rate <= WAD, "Bad funding cap"
-    assert config.funding_clamp <= WAD and abs(config.interest_rate) <= fixed_math.IWAD, "Bad funding parameters"
+    assert config.max_premium <= constants.WAD // 2, "Bad max premium"
+    assert config.taker_fee <= constants.WAD // 10 and config.maker_fee <= config.taker_fee, "Bad fees"
+    assert config.max_funding_rate <= constants.WAD, "Bad funding cap"
+    assert config.funding_clamp <= constants.WAD and abs(config.interest_rate) <= constants.IWAD, "Bad funding parameters"
     assert config.funding_model <= funding_models.VELOCITY, "Unknown funding model"
-    assert config.size_tier_multiplier <= 10 * WAD and (config.size_tier_notional == 0 or config.size_tier_multiplier >= WAD), "Bad size tier"
-    assert config.max_open_interest_pool_ratio <= 100 * WAD, "Bad open-interest ratio"
-    assert config.max_pnl_pool_ratio <= WAD and config.adl_pnl_pool_ratio <= WAD, "Bad PnL ratio"
+    assert config.size_tier_multiplier <= 10 * constants.WAD and (config.size_tier_notional == 0 or config.size_tier_multiplier >= constants.WAD), "Bad size tier"
+    assert config.max_open_interest_pool_ratio <= 100 * constants.WAD, "Bad open-interest ratio"
+    assert config.max_pnl_pool_ratio <= constants.WAD and config.adl_pnl_pool_ratio <= constants.WAD, "Bad PnL ratio"
     assert config.max_pnl_pool_ratio == 0 or config.adl_pnl_pool_ratio <= config.max_pnl_pool_ratio, "ADL ratio above PnL cap"
-    assert config.transfer_margin_ratio <= WAD, "Bad transfer margin"
+    assert config.transfer_margin_ratio <= constants.WAD, "Bad transfer margin"
     assert not config.delayed_orders or (config.order_ttl > 0 and config.order_ttl <= 86400), "Bad order TTL"
 
 
@@ -137,15 +136,15 @@ def _validate_risk_config(config: RiskConfig):
     @dev Reverts "Bad EWMA weight", "Bad reference volatility", "Bad max multiplier",
          "Bad funding EMA period".
     """
-    assert config.variance_ewma_weight <= WAD, "Bad EWMA weight"
+    assert config.variance_ewma_weight <= constants.WAD, "Bad EWMA weight"
     assert config.variance_ewma_weight == 0 or config.reference_volatility > 0, "Bad reference volatility"
-    assert config.max_multiplier >= WAD and config.max_multiplier <= 10 * WAD, "Bad max multiplier"
+    assert config.max_multiplier >= constants.WAD and config.max_multiplier <= 10 * constants.WAD, "Bad max multiplier"
     assert config.funding_weight == 0 or config.funding_ema_period > 0, "Bad funding EMA period"
 
 
 @pure
 @internal
-def _validate_liquidation_config(config: LiquidationConfig, tiers: DynArray[LiquidationTier, MAX_TIERS]):
+def _validate_liquidation_config(config: LiquidationConfig, tiers: DynArray[LiquidationTier, constants.MAX_TIERS]):
     """
     @dev Tiers: thresholds strictly descending from exactly 1.0, fractions strictly
          rising to exactly 1.0 (the deepest tier closes all). Reverts "Bad keeper reward",
@@ -153,18 +152,18 @@ def _validate_liquidation_config(config: LiquidationConfig, tiers: DynArray[Liqu
          "Tier fractions must rise", "First tier must start at ratio 1", "Last tier must close all".
     """
     assert config.reward_floor <= config.reward_cap, "Bad keeper reward"
-    assert config.reward_rate <= WAD // 10 and config.penalty_rate <= WAD // 10, "Bad liquidation rates"
-    assert config.insurance_fee_share <= WAD and config.pool_reserve_ratio <= WAD, "Bad shares"
+    assert config.reward_rate <= constants.WAD // 10 and config.penalty_rate <= constants.WAD // 10, "Bad liquidation rates"
+    assert config.insurance_fee_share <= constants.WAD and config.pool_reserve_ratio <= constants.WAD, "Bad shares"
     previous_ratio: uint256 = max_value(uint256)
     previous_fraction: uint256 = 0
     for tier: LiquidationTier in tiers:
-        assert tier.margin_ratio_below < previous_ratio and tier.margin_ratio_below <= WAD, "Tiers not descending"
-        assert tier.close_fraction > previous_fraction and tier.close_fraction <= WAD, "Tier fractions must rise"
+        assert tier.margin_ratio_below < previous_ratio and tier.margin_ratio_below <= constants.WAD, "Tiers not descending"
+        assert tier.close_fraction > previous_fraction and tier.close_fraction <= constants.WAD, "Tier fractions must rise"
         previous_ratio = tier.margin_ratio_below
         previous_fraction = tier.close_fraction
     if len(tiers) > 0:
-        assert tiers[0].margin_ratio_below == WAD, "First tier must start at ratio 1"
-        assert previous_fraction == WAD, "Last tier must close all"
+        assert tiers[0].margin_ratio_below == constants.WAD, "First tier must start at ratio 1"
+        assert previous_fraction == constants.WAD, "Last tier must close all"
 
 
 @pure

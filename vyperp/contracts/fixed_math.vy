@@ -7,8 +7,7 @@
 @dev Pure module: import it, no `initializes` needed.
 """
 
-WAD: constant(uint256) = 10**18
-IWAD: constant(int256) = 10**18
+import constants
 
 
 @pure
@@ -41,7 +40,7 @@ def _mul_floor(a: int256, b: int256) -> int256:
     """
     @notice a * b / 1e18 rounded down (toward negative infinity).
     """
-    return self._floor_div(a * b, IWAD)
+    return self._floor_div(a * b, constants.IWAD)
 
 
 @pure
@@ -50,7 +49,7 @@ def _mul_ceil(a: int256, b: int256) -> int256:
     """
     @notice a * b / 1e18 rounded up (toward positive infinity).
     """
-    return self._ceil_div(a * b, IWAD)
+    return self._ceil_div(a * b, constants.IWAD)
 
 
 @pure
@@ -59,7 +58,7 @@ def _umul_down(a: uint256, b: uint256) -> uint256:
     """
     @notice a * b / 1e18 rounded down.
     """
-    return a * b // WAD
+    return a * b // constants.WAD
 
 
 @pure
@@ -71,7 +70,7 @@ def _umul_up(a: uint256, b: uint256) -> uint256:
     product: uint256 = a * b
     if product == 0:
         return 0
-    return (product - 1) // WAD + 1
+    return (product - 1) // constants.WAD + 1
 
 
 @pure
@@ -80,7 +79,7 @@ def _udiv_up(a: uint256, b: uint256) -> uint256:
     """
     @notice a / b as a 1e18 fraction, rounded up (b > 0).
     """
-    return (a * WAD + b - 1) // b
+    return (a * constants.WAD + b - 1) // b
 
 
 @pure

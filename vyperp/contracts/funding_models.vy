@@ -12,6 +12,7 @@
      reference model (`vyperp.model`) does.
 """
 
+import constants
 import fixed_math
 
 LINEAR: constant(uint256) = 0
@@ -29,7 +30,7 @@ def _premium(skew: int256, skew_scale: uint256, max_premium: uint256) -> int256:
     @notice Mark premium over index, skew / skew_scale, bounded by max_premium.
     """
     bound: int256 = convert(max_premium, int256)
-    return fixed_math._clamp(skew * fixed_math.IWAD // convert(skew_scale, int256), -bound, bound)
+    return fixed_math._clamp(skew * constants.IWAD // convert(skew_scale, int256), -bound, bound)
 
 
 @pure
@@ -43,7 +44,7 @@ def _premium_rate(premium: int256, interest: int256, clamp_width: uint256, model
     if model == NONLINEAR:
         excess: int256 = abs(premium) - convert(nonlinear_threshold, int256)
         if excess > 0:
-            extra: int256 = excess * excess // fixed_math.IWAD * convert(nonlinear_coefficient, int256) // fixed_math.IWAD
+            extra: int256 = excess * excess // constants.IWAD * convert(nonlinear_coefficient, int256) // constants.IWAD
             if premium < 0:
                 extra = -extra
             rate += extra
@@ -56,7 +57,7 @@ def _velocity_rate(previous_rate: int256, premium: int256, velocity: uint256, el
     """
     @notice VELOCITY model: previous rate plus velocity * premium * elapsed / 1 day.
     """
-    return previous_rate + premium * convert(velocity, int256) // fixed_math.IWAD * convert(elapsed, int256) // DAY
+    return previous_rate + premium * convert(velocity, int256) // constants.IWAD * convert(elapsed, int256) // DAY
 
 
 @pure
@@ -66,4 +67,4 @@ def _index_increment(rate_start: int256, rate_end: int256, price: uint256, elaps
     @notice Funding per unit of size accrued over `elapsed` seconds at `price`:
             average rate * price * elapsed / 8h (trapezoid; exact for constant rates).
     """
-    return (rate_start + rate_end) * convert(price, int256) // fixed_math.IWAD * convert(elapsed, int256) // (2 * FUNDING_PERIOD)
+    return (rate_start + rate_end) * convert(price, int256) // constants.IWAD * convert(elapsed, int256) // (2 * FUNDING_PERIOD)

@@ -8,6 +8,7 @@
         requirement(n) = n * rate_of_n's_bracket - maintenance_amount(bracket).
 """
 
+import constants
 import fixed_math
 
 MAX_BRACKETS: constant(uint256) = 10  # Binance BTCUSDT lists 10
@@ -64,6 +65,6 @@ def _validate(brackets: DynArray[MarginBracket, MAX_BRACKETS]):
     for bracket: MarginBracket in brackets:
         assert bracket.notional_ceiling > previous.notional_ceiling, "Brackets not ascending"
         assert bracket.maintenance_margin_rate > 0, "Bad margin rates"
-        assert bracket.initial_margin_rate >= bracket.maintenance_margin_rate and bracket.initial_margin_rate <= fixed_math.WAD, "Bad margin rates"
+        assert bracket.initial_margin_rate >= bracket.maintenance_margin_rate and bracket.initial_margin_rate <= constants.WAD, "Bad margin rates"
         assert bracket.maintenance_margin_rate >= previous.maintenance_margin_rate and bracket.initial_margin_rate >= previous.initial_margin_rate, "Bracket rates must rise"
         previous = bracket

@@ -9,6 +9,7 @@
      what an account owes in funding rounds up; fees round up.
 """
 
+import constants
 import fixed_math
 import funding_models
 
@@ -20,7 +21,7 @@ def _mark_price(index_price: uint256, skew: int256, skew_scale: uint256, max_pre
     @notice index * (1 + bounded premium), rounded down.
     """
     premium: int256 = funding_models._premium(skew, skew_scale, max_premium)
-    return convert(fixed_math._mul_floor(convert(index_price, int256), fixed_math.IWAD + premium), uint256)
+    return convert(fixed_math._mul_floor(convert(index_price, int256), constants.IWAD + premium), uint256)
 
 
 @pure
@@ -30,10 +31,10 @@ def _fill_price(index_price: uint256, skew: int256, size_delta: int256, skew_sca
     @notice index * (1 + (premium before + premium after) / 2); buys round up, sells down.
     """
     premium_sum: int256 = funding_models._premium(skew, skew_scale, max_premium) + funding_models._premium(skew + size_delta, skew_scale, max_premium)
-    scaled: int256 = convert(index_price, int256) * (2 * fixed_math.IWAD + premium_sum)
+    scaled: int256 = convert(index_price, int256) * (2 * constants.IWAD + premium_sum)
     if size_delta > 0:
-        return convert(fixed_math._ceil_div(scaled, 2 * fixed_math.IWAD), uint256)
-    return convert(fixed_math._floor_div(scaled, 2 * fixed_math.IWAD), uint256)
+        return convert(fixed_math._ceil_div(scaled, 2 * constants.IWAD), uint256)
+    return convert(fixed_math._floor_div(scaled, 2 * constants.IWAD), uint256)
 
 
 @pure
@@ -72,7 +73,7 @@ def _funding_owed(size: int256, cumulative: int256, position_index: int256, inde
     surcharge: uint256 = 0
     if owed > 0 and tier_notional > 0:
         if fixed_math._umul_up(convert(abs(size), uint256), index_price) > tier_notional:
-            surcharge = convert(fixed_math._mul_ceil(owed, convert(tier_multiplier, int256) - fixed_math.IWAD), uint256)
+            surcharge = convert(fixed_math._mul_ceil(owed, convert(tier_multiplier, int256) - constants.IWAD), uint256)
     return (owed, surcharge)
 
 
@@ -105,7 +106,7 @@ def _side_profit(open_interest: uint256, sum_size_entry: int256, price: uint256,
         profit = sum_size_entry - value
     if profit <= 0:
         return 0
-    return convert(fixed_math._ceil_div(profit, fixed_math.IWAD), uint256)
+    return convert(fixed_math._ceil_div(profit, constants.IWAD), uint256)
 
 
 @pure

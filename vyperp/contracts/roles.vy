@@ -28,6 +28,8 @@ def __init__():
 def set_roles(account: address, new_roles: Role):
     """
     @notice Replace the roles of `account` (empty flag = none). Admin only.
+    @param account The account.
+    @param new_roles Its roles (empty = none).
     """
     self._check(Role.ADMIN, "Not admin")
     assert account != empty(address), "Zero address"

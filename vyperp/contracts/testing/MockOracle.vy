@@ -71,6 +71,8 @@ def push_round(answer: int256, updated_at: uint256) -> uint80:
     """
     @notice Publish a new round. `updated_at` = 0 means "now".
     @return The new round id.
+    @param answer The price in the feed's decimals.
+    @param updated_at The round's timestamp (0 = now).
     """
     assert self.is_feeder[msg.sender], "Not feeder"
     assert answer <= _MAX_ANSWER and answer >= _MIN_ANSWER, "Answer out of range"
@@ -92,6 +94,8 @@ def push_round(answer: int256, updated_at: uint256) -> uint80:
 def set_feeder(feeder: address, enabled: bool):
     """
     @notice Grant or revoke the feeder role.
+    @param feeder The account.
+    @param enabled True to grant, False to revoke.
     """
     assert msg.sender == self.admin, "Not admin"
     self._set_feeder(feeder, enabled)
@@ -101,6 +105,7 @@ def set_feeder(feeder: address, enabled: bool):
 def transfer_admin(new_admin: address):
     """
     @notice Hand the admin role to another account.
+    @param new_admin The new admin.
     """
     assert msg.sender == self.admin, "Not admin"
     assert new_admin != empty(address), "Zero address"
@@ -114,6 +119,7 @@ def latestRoundData() -> (uint80, int256, uint256, uint256, uint80):
     """
     @notice (roundId, answer, startedAt, updatedAt, answeredInRound) of the latest round;
             all zero before the first push.
+    @return (roundId, answer, startedAt, updatedAt, answeredInRound).
     """
     round_id: uint80 = self.latest_round_id
     answer: int256 = 0
@@ -127,6 +133,8 @@ def latestRoundData() -> (uint80, int256, uint256, uint256, uint80):
 def getRoundData(round_id: uint80) -> (uint80, int256, uint256, uint256, uint80):
     """
     @notice Data of a past round; reverts "No data present" for an unknown round.
+    @param round_id The round.
+    @return (roundId, answer, startedAt, updatedAt, answeredInRound).
     """
     assert round_id != 0 and round_id <= self.latest_round_id, "No data present"
     answer: int256 = 0
@@ -140,6 +148,7 @@ def getRoundData(round_id: uint80) -> (uint80, int256, uint256, uint256, uint80)
 def latestAnswer() -> int256:
     """
     @notice Legacy Chainlink accessor: the latest answer.
+    @return The answer.
     """
     answer: int256 = 0
     updated_at: uint256 = 0

@@ -1,0 +1,119 @@
+# pragma version ~=0.4.3
+"""
+@title fills
+@notice How a fill books: the skew-adjusted fill price, the maker/taker fee (to the
+        pool, its insurance share to the insurance fund), the realized PnL bounded by
+        the max-PnL cap and the pool's cash, the new position, the markets' open
+        interest and the pool's O(1) aggregates, and the account's open-market mask.
+@dev Module without storage of its own: it writes the `markets` and `ledger` state it
+     `uses:`. The caller settles the position's funding first.
+"""
+
+from interfaces import IEngine
+import engine_types
+import fixed_math
+import pricing
+import ledger
+import liquidation_policy
+import margin_health
+import markets
+
+uses: markets
+uses: ledger
+uses: liquidation_policy
+uses: margin_health
+
+
+struct Fill:
+    price: uint256
+    realized_pnl: int256
+    fee: uint256
+
+
+@internal
+def _execute(account: address, market: uint256, size_delta: int256, index_price: uint256, charge_fee: bool) -> Fill:
+    """
+    @dev Fill `size_delta` for a funding-settled position at the skew-adjusted price:
+         realize its PnL, charge the fee (pool, and the insurance share), update the
+         position, open interest and the pool's aggregates.
+    """
+    skew: int256 = markets._skew(market)
+    fill_price: uint256 = index_price
+    fee: uint256 = 0
+    if markets.settlement_price[market] == 0:
+        fill_price = pricing._fill_price(index_price, skew, size_delta, markets.market_config[market].skew_scale, markets.market_config[market].max_premium)
+        if charge_fee:
+            fee = pricing._trade_fee(skew, size_delta, fill_price, markets.market_config[market].maker_fee, markets.market_config[market].taker_fee)
+    paid: int256 = self._payable_profit(account, market, fill_price, index_price)
+    pnl: int256 = self._rebase_position(account, market, size_delta, fill_price)
+    if paid < pnl:
+        log IEngine.ProfitHaircut(account=account, market=market, profit=pnl, paid=paid)
+        pnl = paid
+    ledger.margin[account] += pnl - convert(fee, int256)
+    ledger.pool_balance -= pnl
+    if fee > 0:
+        to_insurance: uint256 = fixed_math._umul_down(fee, liquidation_policy.liquidation_config.insurance_fee_share)
+        ledger.pool_balance += convert(fee - to_insurance, int256)
+        ledger.insurance_fund += to_insurance
+    return Fill(price=fill_price, realized_pnl=pnl, fee=fee)
+
+
+@view
+@internal
+def _payable_profit(account: address, market: uint256, fill_price: uint256, index_price: uint256) -> int256:
+    """
+    @dev The most a fill of the whole position at `fill_price` may realize: its profit
+         under the max-PnL cap (the side's profit before this fill), then within the
+         pool's cash, so a close never takes the pool's balance below zero.
+    """
+    size: int256 = ledger._positions[account][market].size
+    profit: int256 = pricing._pnl(size, fill_price, ledger._positions[account][market].entry_price)
+    if profit <= 0:
+        return profit
+    return min(margin_health._profit_counted(market, profit, size, index_price), max(ledger.pool_balance, 0))
+
+
+@internal
+def _rebase_position(account: address, market: uint256, size_delta: int256, price: uint256) -> int256:
+    """
+    @dev Realize the old position's PnL at `price` and set size += delta, entry = price.
+         Keeps open interest, the pool aggregates and the open-market mask exact.
+    @return The realized PnL (rounded down), not yet booked to the margin.
+    """
+    old_size: int256 = ledger._positions[account][market].size
+    old_entry: uint256 = ledger._positions[account][market].entry_price
+    new_size: int256 = old_size + size_delta
+    pnl: int256 = pricing._pnl(old_size, price, old_entry)
+    cumulative: int256 = markets.market_state[market].cumulative_funding_per_unit
+
+    self._move_entry_aggregates(market, old_size, old_entry, new_size, price)
+    markets.market_state[market].sum_size_funding_index += size_delta * cumulative
+    if old_size > 0:
+        markets.market_state[market].long_open_interest -= convert(old_size, uint256)
+    elif old_size < 0:
+        markets.market_state[market].short_open_interest -= convert(-old_size, uint256)
+    if new_size > 0:
+        markets.market_state[market].long_open_interest += convert(new_size, uint256)
+    elif new_size < 0:
+        markets.market_state[market].short_open_interest += convert(-new_size, uint256)
+
+    if new_size == 0:
+        ledger._positions[account][market] = empty(engine_types.Position)
+        ledger.open_markets[account] &= ~(1 << market)
+    else:
+        ledger._positions[account][market] = engine_types.Position(size=new_size, entry_price=price, funding_index=cumulative)
+        if old_size == 0:
+            ledger.open_markets[account] |= 1 << market
+    return pnl
+
+
+@internal
+def _move_entry_aggregates(market: uint256, old_size: int256, old_entry: uint256, new_size: int256, price: uint256):
+    """
+    @dev sum of size x entry over all positions, and over the longs alone.
+    """
+    old_value: int256 = old_size * convert(old_entry, int256)
+    new_value: int256 = new_size * convert(price, int256)
+    markets.market_state[market].sum_size_entry_price += new_value - old_value
+    if old_size > 0 or new_size > 0:
+        markets.market_state[market].long_sum_size_entry_price += max(new_value, 0) - max(old_value, 0)

@@ -1,0 +1,160 @@
+# pragma version ~=0.4.3
+"""
+@title funding
+@notice Continuous funding and the market touch. Touching a market brings it up to
+        date: funding accrues over the interval since the last touch under the skew
+        then, the latest oracle round is accepted (oracle_guard), and the risk
+        multiplier both feed is refreshed. A touched position then settles the funding
+        it owes between its margin and the pool (a size-tier surcharge to insurance).
+@dev Module without storage of its own: it writes the `markets` and `ledger` state it
+     `uses:`. The rate in force since the last touch is set by the skew then, which
+     only a touch changes, so accrual between touches is exact for LINEAR/NONLINEAR
+     and trapezoidal for VELOCITY.
+"""
+
+from interfaces import IEngine
+import constants
+import fixed_math
+import funding_models
+import pricing
+import ledger
+import markets
+import oracle_guard
+
+uses: markets
+uses: ledger
+uses: oracle_guard
+
+
+@internal
+def _touch_market(market: uint256) -> uint256:
+    """
+    @dev Accept the oracle round, accrue funding, refresh the risk multiplier.
+    @return The index price read.
+    """
+    price: uint256 = 0
+    round_id: uint80 = 0
+    price, round_id = oracle_guard._read_index_price(market, True)
+    self._accept(market, price, round_id)
+    return price
+
+
+@internal
+def _touch_market_unbounded(market: uint256) -> uint256:
+    """
+    @dev _touch_market without the jump bound (the guardian's re-anchor).
+    """
+    price: uint256 = 0
+    round_id: uint80 = 0
+    price, round_id = oracle_guard._read_index_price(market, False)
+    self._accept(market, price, round_id)
+    log IEngine.OraclePriceReanchored(market=market, price=price)
+    return price
+
+
+@internal
+def _accept(market: uint256, price: uint256, round_id: uint80):
+    """
+    @dev Funding first (the interval since the last touch accrues under the old skew),
+         then the new oracle round, then the risk multiplier both feed.
+    """
+    accrued: bool = self._accrue_funding(market, price)
+    rolled: bool = oracle_guard._accept_round(market, price, round_id)
+    if (accrued or rolled) and markets.risk_config[market].max_multiplier > constants.WAD:
+        markets.market_state[market].risk_multiplier = markets._risk_multiplier(market)
+
+
+@internal
+def _accrue_funding(market: uint256, price: uint256) -> bool:
+    """
+    @dev Write the funding accrued since the last touch (and the funding-rate EMA).
+    @return False if nothing elapsed.
+    """
+    elapsed: uint256 = block.timestamp - markets.market_state[market].last_funding_time
+    if elapsed == 0:
+        return False
+    cumulative: int256 = 0
+    rate: int256 = 0
+    cumulative, rate = self._funding_now(market, price)
+    markets.market_state[market].cumulative_funding_per_unit = cumulative
+    markets.market_state[market].funding_rate = rate
+    markets.market_state[market].last_funding_time = block.timestamp
+    if markets.risk_config[market].funding_weight > 0:
+        # the EMA only feeds the funding term of the risk multiplier: kept while that term is on
+        ema: int256 = markets.market_state[market].funding_rate_ema
+        weight: int256 = convert(min(elapsed * constants.WAD // markets.risk_config[market].funding_ema_period, constants.WAD), int256)
+        markets.market_state[market].funding_rate_ema = ema + (rate - ema) * weight // constants.IWAD
+    log IEngine.FundingAccrued(market=market, funding_rate=rate, cumulative_funding_per_unit=cumulative, index_price=price)
+    return True
+
+
+@view
+@internal
+def _funding_now(market: uint256, index_price: uint256) -> (int256, int256):
+    """
+    @dev (cumulative funding per unit, rate) as of now, without writing. The rate in
+         force since the last touch is set by the skew then, which only a touch changes,
+         so accrual between touches is exact for LINEAR/NONLINEAR and trapezoidal for
+         VELOCITY. Accrual uses the index price read at the touch.
+    """
+    cumulative: int256 = markets.market_state[market].cumulative_funding_per_unit
+    if markets.settlement_price[market] != 0:
+        return (cumulative, 0)
+    elapsed: uint256 = block.timestamp - markets.market_state[market].last_funding_time
+    cap: int256 = convert(markets.market_config[market].max_funding_rate, int256)
+    premium: int256 = funding_models._premium(markets._skew(market), markets.market_config[market].skew_scale, markets.market_config[market].max_premium)
+    start_rate: int256 = 0
+    rate: int256 = 0
+    model: uint256 = markets.market_config[market].funding_model
+    if model == funding_models.VELOCITY:
+        start_rate = markets.market_state[market].funding_rate
+        rate = fixed_math._clamp(funding_models._velocity_rate(start_rate, premium, markets.market_config[market].funding_velocity, elapsed), -cap, cap)
+    else:
+        threshold: uint256 = 0
+        coefficient: uint256 = 0
+        if model == funding_models.NONLINEAR:  # read only when used: two cold loads per touch
+            threshold = markets.market_config[market].nonlinear_threshold
+            coefficient = markets.market_config[market].nonlinear_coefficient
+        rate = fixed_math._clamp(funding_models._premium_rate(premium, markets.market_config[market].interest_rate, markets.market_config[market].funding_clamp, model, threshold, coefficient), -cap, cap)
+        start_rate = rate
+    if elapsed > 0:
+        cumulative += funding_models._index_increment(start_rate, rate, index_price, elapsed)
+    return (cumulative, rate)
+
+
+@view
+@internal
+def _owed(account: address, market: uint256, cumulative: int256, index_price: uint256) -> (int256, uint256):
+    """
+    @dev (funding the position owes at `cumulative`, size-tier surcharge).
+    """
+    tier_notional: uint256 = markets.market_config[market].size_tier_notional
+    tier_multiplier: uint256 = constants.WAD
+    if tier_notional > 0:  # read only when the size tier is on
+        tier_multiplier = markets.market_config[market].size_tier_multiplier
+    return pricing._funding_owed(ledger._positions[account][market].size, cumulative, ledger._positions[account][market].funding_index, index_price, tier_notional, tier_multiplier)
+
+
+@internal
+def _settle_funding(account: address, market: uint256, index_price: uint256):
+    """
+    @dev Move the funding a touched position owes between its margin and the pool
+         (size-tier surcharge to insurance), and reset its funding index.
+    """
+    size: int256 = ledger._positions[account][market].size
+    cumulative: int256 = markets.market_state[market].cumulative_funding_per_unit
+    old_index: int256 = ledger._positions[account][market].funding_index
+    if size == 0 or cumulative == old_index:
+        return
+    owed: int256 = 0
+    surcharge: uint256 = 0
+    owed, surcharge = self._owed(account, market, cumulative, index_price)
+    if owed < 0:
+        # funding the pool pays is bounded by its cash: the pool never goes below zero
+        owed = max(owed, -max(ledger.pool_balance, 0))
+    ledger.margin[account] -= owed + convert(surcharge, int256)
+    ledger.pool_balance += owed
+    ledger.insurance_fund += surcharge
+    ledger._positions[account][market].funding_index = cumulative
+    markets.market_state[market].sum_size_funding_index += size * (cumulative - old_index)
+    log IEngine.FundingSettled(account=account, market=market, amount=owed, to_insurance=surcharge)

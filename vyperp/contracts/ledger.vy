@@ -1,0 +1,90 @@
+# pragma version ~=0.4.3
+# pragma nonreentrancy on
+"""
+@title ledger
+@notice Where the money is: the collateral token and its decimals scale, every
+        account's realized margin, positions and open-market mask, the pool's balance
+        and the insurance fund; the token transfers in and out; and the bad-debt
+        waterfall (insurance fund first, then the pool).
+@dev Stateful module, initialized by the Engine; the other engine modules `uses:` it.
+     Every value that moves between two of these ledgers moves the same integer on
+     both sides, so token.balanceOf(engine) * PRECISION == sum(margin) + pool_balance +
+     insurance_fund holds to the wei (absent direct donations).
+"""
+
+from ethereum.ercs import IERC20
+from interfaces import IEngine
+import engine_types
+
+COLLATERAL: public(immutable(address))
+PRECISION: public(immutable(uint256))         # 10 ** (18 - token decimals)
+
+margin: public(HashMap[address, int256])
+_positions: HashMap[address, HashMap[uint256, engine_types.Position]]
+open_markets: public(HashMap[address, uint256])   # bit m set = the account holds market m
+
+pool_balance: public(int256)
+insurance_fund: public(uint256)
+
+
+@deploy
+def __init__(collateral: address, precision: uint256):
+    """
+    @param collateral The margin token.
+    @param precision 10 ** (18 - its decimals): token units to 1e18.
+    """
+    COLLATERAL = collateral
+    PRECISION = precision
+
+
+@internal
+def _pull(amount: uint256):
+    """
+    @dev Take `amount` tokens from the caller (the token's own revert if short).
+    """
+    assert extcall IERC20(COLLATERAL).transferFrom(msg.sender, self, amount, default_return_value=True), "Transfer failed"
+
+
+@internal
+def _push(receiver: address, amount: uint256):
+    """
+    @dev Pay `amount` tokens to `receiver`.
+    """
+    assert extcall IERC20(COLLATERAL).transfer(receiver, amount, default_return_value=True), "Transfer failed"
+
+
+@internal
+def _cover_bad_debt(account: address):
+    """
+    @dev Waterfall: insurance fund first, then the pool's balance, which this cannot take
+         below zero. Proof: no account rests with positions and a negative margin (trades
+         require margin >= 0 when positions remain; a liquidation step that would leave one
+         closes every position), so an account enters the transaction that ends in its
+         shortfall with margin m0 >= 0, and everything it lost in that transaction went to
+         the pool or the insurance fund: shortfall - insurance - pool <= -m0 - I0 - P0 <= 0.
+         So every margin, the pool's and the insurance fund's balances are >= 0 at rest and
+         the token balance backs each one: no flat account is ever held back.
+    """
+    bad_debt: uint256 = convert(-self.margin[account], uint256)
+    from_insurance: uint256 = min(bad_debt, self.insurance_fund)
+    from_pool: uint256 = bad_debt - from_insurance
+    self.insurance_fund -= from_insurance
+    self.pool_balance -= convert(from_pool, int256)
+    self.margin[account] = 0
+    log IEngine.BadDebtCovered(account=account, bad_debt=bad_debt, from_insurance=from_insurance, from_pool=from_pool)
+
+
+@internal
+def _deficit_after_insurance(pool_value: int256) -> uint256:
+    """
+    @dev The insurance fund covers what it can of a negative pool value first.
+    @return The deficit left.
+    """
+    deficit: uint256 = convert(-pool_value, uint256)
+    from_insurance: uint256 = min(deficit, self.insurance_fund)
+    if from_insurance > 0:
+        self.insurance_fund -= from_insurance
+        self.pool_balance += convert(from_insurance, int256)
+        deficit -= from_insurance
+        log IEngine.DeficitCoveredByInsurance(amount=from_insurance, remaining_deficit=deficit)
+    return deficit

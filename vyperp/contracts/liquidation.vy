@@ -1,0 +1,165 @@
+# pragma version ~=0.4.3
+"""
+@title liquidation
+@notice The tiered liquidation step: which position to reduce and by how much (the
+        tier's fraction, all of it below the minimum notional or when a partial step
+        would not help), the keeper's reward and the penalty to insurance, a bankrupt
+        account closed in one step, and the bad-debt waterfall when an account ends
+        flat with negative margin.
+@dev Module without storage of its own: it writes the `ledger`, `markets` and
+     `liquidation_policy` state it `uses:`, touches markets through `funding` and
+     fills through `fills`. Reasons: "Account not liquidatable", "Liquidation
+     cool-down", "Liquidation rate limit" (strict calls only) and the oracle reasons.
+"""
+
+from interfaces import IEngine
+import constants
+import engine_types
+import fixed_math
+import pricing
+import fills
+import funding
+import ledger
+import liquidation_policy
+import margin_health
+import markets
+
+uses: markets
+uses: ledger
+uses: liquidation_policy
+uses: funding
+uses: margin_health
+uses: fills
+
+
+@internal
+def _liquidate(account: address, keeper: address, strict: bool) -> uint256:
+    """
+    @dev One step: reduce the position with the largest maintenance requirement (ties:
+         lowest market id) by the tier's fraction at the fill price (all of it if the
+         rest would be under min_position_notional), pay the keeper from the account's
+         margin and the penalty (up to what margin is left) to insurance. If a partial
+         step, its reward and penalty included, does not raise the margin ratio, that
+         position closes entirely. A fully
+         closed account with negative margin goes through the bad-debt waterfall.
+         With `strict` false (batches) an ineligible account returns 0 instead of
+         reverting. The rate limit counts notional at the index price; an escalation
+         to a full close is counted but never blocked (safety over pacing).
+         A bankrupt account (equity at exit prices below zero) closes every position
+         in this one step, so its realized loss and the waterfall land in the same
+         transaction and the pool is never credited a loss nobody can pay.
+         The keeper is paid after the waterfall: from the account's margin while it
+         is positive, then from the insurance fund, never from nothing.
+    @return The size closed (absolute, base units; 0 = nothing done).
+    """
+    health: engine_types.Health = margin_health._health(account, constants.MAX_MARKETS, 0)
+    # not health_math._is_liquidatable(health), written out (see health_math's header)
+    if health.position_count == 0 or health.equity >= convert(health.maintenance_margin, int256):
+        assert not strict, "Account not liquidatable"
+        return 0
+    fraction: uint256 = 0
+    tier: uint256 = 0
+    fraction, tier = liquidation_policy._tier_for(health)
+    config: engine_types.LiquidationConfig = liquidation_policy.liquidation_config
+    if health.equity < 0:
+        return self._liquidate_bankrupt(account, keeper, tier)
+    if fraction < constants.WAD and block.timestamp < liquidation_policy.last_partial_liquidation[account] + config.cooldown:
+        assert not strict, "Liquidation cool-down"
+        return 0
+
+    market: uint256 = health.largest_market
+    index_price: uint256 = funding._touch_market(market)
+    funding._settle_funding(account, market, index_price)
+    size: int256 = ledger._positions[account][market].size
+    if health.position_count > 1 and ledger.margin[account] + pricing._pnl(size, markets._exit(market, index_price, size), ledger._positions[account][market].entry_price) < 0:
+        # this step would leave a negative realized margin beside open positions (a loss
+        # backed by another market's gain): close everything now, so margin never rests
+        # below zero and the waterfall can never ask the pool for more than it holds
+        return self._liquidate_bankrupt(account, keeper, tier)
+    close_size: int256 = size
+    if fraction < constants.WAD:
+        magnitude: uint256 = convert(abs(size), uint256)
+        close_magnitude: uint256 = fixed_math._umul_up(magnitude, fraction)
+        if close_magnitude < magnitude and fixed_math._umul_down(magnitude - close_magnitude, index_price) >= config.min_position_notional:
+            close_size = convert(close_magnitude, int256)
+            if size < 0:
+                close_size = -close_size
+    if not liquidation_policy._count_rate_limit(market, fixed_math._umul_up(convert(abs(close_size), uint256), index_price), False):
+        assert not strict, "Liquidation rate limit"
+        return 0
+    ratio_before: int256 = health.equity * constants.IWAD // convert(health.maintenance_margin, int256)
+
+    fill: fills.Fill = fills._execute(account, market, -close_size, index_price, False)
+    if close_size != size:
+        # judge the partial step with the reward and penalty it will charge included
+        after: engine_types.Health = margin_health._health(account, market, index_price)
+        step_notional: uint256 = fixed_math._umul_up(convert(abs(close_size), uint256), fill.price)
+        charges: uint256 = min(max(fixed_math._umul_up(step_notional, config.reward_rate), config.reward_floor), config.reward_cap)
+        charges += min(fixed_math._umul_up(step_notional, config.penalty_rate), convert(max(ledger.margin[account] - convert(charges, int256), 0), uint256))
+        ratio_after: int256 = (after.equity - convert(charges, int256)) * constants.IWAD // max(convert(after.maintenance_margin, int256), 1)
+        if ratio_after <= ratio_before:
+            # the partial step did not help: this position closes entirely
+            liquidation_policy._count_rate_limit(market, fixed_math._umul_up(convert(abs(size - close_size), uint256), index_price), True)
+            fill = fills._execute(account, market, close_size - size, index_price, False)
+            close_size = size
+        else:
+            liquidation_policy.last_partial_liquidation[account] = block.timestamp
+
+    notional: uint256 = fixed_math._umul_up(convert(abs(close_size), uint256), fill.price)
+    if ledger.open_markets[account] == 0 and ledger.margin[account] < 0:
+        ledger._cover_bad_debt(account)
+    reward: uint256 = self._pay_keeper(account, keeper, notional, config)
+    penalty: uint256 = min(fixed_math._umul_up(notional, config.penalty_rate), convert(max(ledger.margin[account], 0), uint256))
+    ledger.margin[account] -= convert(penalty, int256)
+    ledger.insurance_fund += penalty
+    log IEngine.Liquidated(account=account, market=market, keeper=keeper, size_closed=close_size, price=fill.price, notional=notional, tier=tier, keeper_reward=reward, penalty=penalty, remaining_size=size - close_size)
+    return convert(abs(close_size), uint256)
+
+
+@internal
+def _liquidate_bankrupt(account: address, keeper: address, tier: uint256) -> uint256:
+    """
+    @dev Close every position of an account with negative equity (at most MAX_MARKETS),
+         then the waterfall, then the keeper. No penalty: nothing is left to take.
+    @return The total size closed (absolute, base units, summed over markets).
+    """
+    closed: uint256 = 0
+    total_notional: uint256 = 0
+    mask: uint256 = ledger.open_markets[account]
+    for market: uint256 in range(constants.MAX_MARKETS):
+        if mask == 0:
+            break
+        if mask & 1 == 1:
+            index_price: uint256 = funding._touch_market(market)
+            funding._settle_funding(account, market, index_price)
+            size: int256 = ledger._positions[account][market].size
+            liquidation_policy._count_rate_limit(market, fixed_math._umul_up(convert(abs(size), uint256), index_price), True)
+            fill: fills.Fill = fills._execute(account, market, -size, index_price, False)
+            notional: uint256 = fixed_math._umul_up(convert(abs(size), uint256), fill.price)
+            total_notional += notional
+            closed += convert(abs(size), uint256)
+            reward: uint256 = 0
+            if mask == 1:
+                # the last position: the waterfall, then the keeper
+                if ledger.margin[account] < 0:
+                    ledger._cover_bad_debt(account)
+                reward = self._pay_keeper(account, keeper, total_notional, liquidation_policy.liquidation_config)
+            log IEngine.Liquidated(account=account, market=market, keeper=keeper, size_closed=size, price=fill.price, notional=notional, tier=tier, keeper_reward=reward, penalty=0, remaining_size=0)
+        mask >>= 1
+    return closed
+
+
+@internal
+def _pay_keeper(account: address, keeper: address, notional: uint256, config: engine_types.LiquidationConfig) -> uint256:
+    """
+    @dev The keeper reward for `notional` closed, clamped to [floor, cap]: from the
+         account's margin while positive, the rest from the insurance fund.
+    @return What the keeper received.
+    """
+    reward: uint256 = min(max(fixed_math._umul_up(notional, config.reward_rate), config.reward_floor), config.reward_cap)
+    from_margin: uint256 = min(reward, convert(max(ledger.margin[account], 0), uint256))
+    from_insurance: uint256 = min(reward - from_margin, ledger.insurance_fund)
+    ledger.margin[account] -= convert(from_margin, int256)
+    ledger.insurance_fund -= from_insurance
+    ledger.margin[keeper] += convert(from_margin + from_insurance, int256)
+    return from_margin + from_insurance

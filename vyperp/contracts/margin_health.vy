@@ -1,0 +1,86 @@
+# pragma version ~=0.4.3
+"""
+@title margin_health
+@notice Margin and health: what a position requires (its brackets times the risk
+        multiplier, through health_math, the arithmetic the lens shares), how much of
+        a profit counts under the max-PnL-to-pool cap, and an account's health
+        (equity and requirements over every market it holds).
+@dev Module without storage of its own: it reads the `markets` and `ledger` state it
+     `uses:`, prices through oracle_guard and values funding through `funding`.
+"""
+
+import constants
+import engine_types
+import fixed_math
+import health_math
+import margin_brackets
+import pricing
+import funding
+import ledger
+import markets
+import oracle_guard
+
+uses: markets
+uses: ledger
+uses: oracle_guard
+uses: funding
+
+
+@view
+@internal
+def _profit_counted(market: uint256, pnl: int256, size: int256, index_price: uint256) -> int256:
+    """
+    @dev `pnl` of a position of `size` under the market's max-PnL-to-pool cap (the
+         side's aggregate profit at mark is set against max_pnl_pool_ratio x pool balance).
+    """
+    ratio: uint256 = markets.market_config[market].max_pnl_pool_ratio
+    if pnl <= 0 or ratio == 0:
+        return pnl
+    cap: uint256 = fixed_math._umul_down(convert(max(ledger.pool_balance, 0), uint256), ratio)
+    return pricing._capped_profit(pnl, markets._side_profit(market, markets._mark(market, index_price), size > 0), cap)
+
+
+@view
+@internal
+def _health(account: address, touched_market: uint256, touched_price: uint256) -> engine_types.Health:
+    """
+    @dev Equity and requirements over every market the account holds, each position
+         valued at its exit price (what closing it alone now would fill at) with its
+         profit under the max-PnL-to-pool cap and funding at what the pool can pay.
+         The touched market (already read and accrued in this call) reuses its price;
+         others are read through the guarded oracle path and accrued in memory only.
+         `touched_market` = MAX_MARKETS: none touched.
+    """
+    health: engine_types.Health = engine_types.Health(equity=ledger.margin[account], initial_margin=0, maintenance_margin=0, largest_market=0, largest_requirement=0, position_count=0, transfer_margin=0)
+    mask: uint256 = ledger.open_markets[account]
+    for market: uint256 in range(constants.MAX_MARKETS):
+        if mask == 0:
+            break
+        if mask & 1 == 1:
+            price: uint256 = touched_price
+            cumulative: int256 = markets.market_state[market].cumulative_funding_per_unit
+            if market != touched_market:
+                price = oracle_guard._read_index_price(market, True)[0]
+                cumulative = funding._funding_now(market, price)[0]
+            size: int256 = ledger._positions[account][market].size
+            owed: int256 = 0
+            surcharge: uint256 = 0
+            owed, surcharge = funding._owed(account, market, cumulative, price)
+            owed = max(owed, -max(ledger.pool_balance, 0))
+            pnl: int256 = pricing._pnl(size, markets._exit(market, price, size), ledger._positions[account][market].entry_price)
+            health.equity += self._profit_counted(market, pnl, size, price) - owed - convert(surcharge, int256)
+            notional: uint256 = fixed_math._umul_up(convert(abs(size), uint256), markets._mark(market, price))
+            initial: uint256 = 0
+            maintenance: uint256 = 0
+            multiplier: uint256 = markets.market_state[market].risk_multiplier
+            initial, maintenance = health_math._bracket_requirements(markets._brackets[market], notional, multiplier)
+            maintenance = health_math._scaled_maintenance(maintenance, multiplier, markets.risk_config[market].apply_to_maintenance)
+            health.initial_margin += initial
+            health.maintenance_margin += maintenance
+            health.transfer_margin += fixed_math._umul_up(notional, markets.market_config[market].transfer_margin_ratio)
+            health.position_count += 1
+            if maintenance > health.largest_requirement:
+                health.largest_requirement = maintenance
+                health.largest_market = market
+        mask >>= 1
+    return health

@@ -1,0 +1,78 @@
+# pragma version ~=0.4.3
+"""
+@title oracle_guard
+@notice The one guarded path to the markets' price feeds: a read rejects stale rounds,
+        non-positive answers and (bounded reads) jumps beyond max_price_jump from the
+        last accepted price; a settled market reads its settlement price instead. A new
+        round, once accepted, becomes the market's last price and feeds its volatility
+        EWMA.
+@dev Module without storage of its own: it reads and writes the `markets` state it
+     `uses:`. Reasons: "Oracle answer not positive", "Oracle stale", "Oracle price jump".
+"""
+
+from snekmate.utils import math
+from interfaces import IAggregatorV3
+from interfaces import IEngine
+import constants
+import markets
+
+uses: markets
+
+
+@view
+@internal
+def _read_index_price(market: uint256, bounded: bool) -> (uint256, uint80):
+    """
+    @dev The one guarded path to the oracle: stale rounds, non-positive answers and
+         (if `bounded`) jumps beyond max_price_jump from the last accepted price revert.
+    """
+    settled: uint256 = markets.settlement_price[market]
+    if settled != 0:
+        return (settled, markets.market_state[market].last_round_id)
+    round_id: uint80 = 0
+    answer: int256 = 0
+    started_at: uint256 = 0
+    updated_at: uint256 = 0
+    answered_in: uint80 = 0
+    round_id, answer, started_at, updated_at, answered_in = staticcall IAggregatorV3(markets.market_config[market].oracle).latestRoundData()
+    assert answer > 0, "Oracle answer not positive"
+    assert updated_at + markets.market_config[market].max_oracle_age >= block.timestamp, "Oracle stale"
+    price: uint256 = convert(answer, uint256) * markets._price_scale[market]
+    if bounded and round_id != markets.market_state[market].last_round_id:
+        last_price: uint256 = markets.market_state[market].last_price
+        move: uint256 = price - last_price if price > last_price else last_price - price
+        assert move * constants.WAD <= last_price * markets.market_config[market].max_price_jump, "Oracle price jump"
+    return (price, round_id)
+
+
+@internal
+def _reanchor(market: uint256):
+    """
+    @dev Accept the latest round as the market's anchor (listing): no jump bound, no EWMA.
+    """
+    price: uint256 = 0
+    round_id: uint80 = 0
+    price, round_id = self._read_index_price(market, False)
+    markets.market_state[market].last_price = price
+    markets.market_state[market].last_round_id = round_id
+    log IEngine.OraclePriceAccepted(market=market, round_id=round_id, price=price, variance_ema=0)
+
+
+@internal
+def _accept_round(market: uint256, price: uint256, round_id: uint80) -> bool:
+    """
+    @dev A new oracle round updates the EWMA of squared log-returns.
+    """
+    if round_id == markets.market_state[market].last_round_id:
+        return False
+    last_price: uint256 = markets.market_state[market].last_price
+    variance: uint256 = markets.market_state[market].variance_ema
+    weight: uint256 = markets.risk_config[market].variance_ewma_weight
+    if weight > 0 and last_price > 0:
+        log_return: int256 = math._wad_ln(convert(price * constants.WAD // last_price, int256))
+        variance = (variance * (constants.WAD - weight) + convert(log_return * log_return // constants.IWAD, uint256) * weight) // constants.WAD
+        markets.market_state[market].variance_ema = variance
+    markets.market_state[market].last_price = price
+    markets.market_state[market].last_round_id = round_id
+    log IEngine.OraclePriceAccepted(market=market, round_id=round_id, price=price, variance_ema=variance)
+    return True
