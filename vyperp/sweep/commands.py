@@ -131,6 +131,27 @@ def sweep_fit(out: Path) -> None:
     console.print(f"wrote {out}")
 
 
-COMMANDS = [sweep_command, sweep_fit]
+@click.command(name="sweep-bench")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("reports/sweep_bench.json"),
+              show_default=True, help="Where to write the figures.")
+def sweep_bench(out: Path) -> None:
+    """Sweep throughput: replays per minute in-process and on a 2-worker LocalCluster (24 replays
+    of the full 2025-10-10 window, 100 traders, bootstrap paths), and the deploy share of a replay."""
+    from .bench import run_bench
 
-__all__ = ["COMMANDS", "cells_table", "sweep_command", "sweep_fit"]
+    with console.status("benchmarking sweeps ..."):
+        result = run_bench()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    for n, run in result["runs"].items():
+        console.print(f"{n} worker(s): {run['replays_per_minute']} replays/min ({run['seconds']} s for "
+                      f"{result['replays']} replays)")
+    d = result["deployment"]
+    console.print(f"deploy {d['deploy_seconds_median'] * 1000:.1f} ms of a {d['replay_seconds_median'] * 1000:.0f} ms "
+                  f"replay ({100 * d['deploy_share_of_replay']:.1f} %)")
+    console.print(f"wrote {out}")
+
+
+COMMANDS = [sweep_command, sweep_fit, sweep_bench]
+
+__all__ = ["COMMANDS", "cells_table", "sweep_bench", "sweep_command", "sweep_fit"]
