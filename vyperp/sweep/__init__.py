@@ -162,11 +162,12 @@ def sweep(spec: SweepSpec | str | Path, out_dir: str | Path | None = None, worke
 
     t0 = time.perf_counter()
     info: dict[str, Any] = {}
+    skipped = done
     try:
-        info = execute(todo, on_result, workers=workers, scheduler=scheduler, dashboard=dashboard)
+        execute(todo, on_result, workers=workers, scheduler=scheduler, dashboard=dashboard, info=info)
     except KeyboardInterrupt:
         interrupted = True
-    info = {**info, "seconds": round(time.perf_counter() - t0, 3), "ran": len(todo), "skipped": len(tasks) - len(todo)}
+    info.update(seconds=round(time.perf_counter() - t0, 3), ran=done - skipped, skipped=skipped)
     result = SweepResult(spec, tasks, records, info, interrupted)
     if out_dir is not None:
         result.write(out_dir)

@@ -242,15 +242,18 @@ def _json_default(v: Any) -> Any:
 
 # ------------------------------------------------------------------ execution
 def execute(tasks: list[dict[str, Any]], on_result: Callable[[dict[str, Any]], None], workers: int | None = None,
-            scheduler: str | None = None, dashboard: bool = False) -> dict[str, Any]:
+            scheduler: str | None = None, dashboard: bool = False,
+            info: dict[str, Any] | None = None) -> dict[str, Any]:
     """Run `tasks`, calling `on_result` in the driver as each finishes (any order).
 
     ``workers=1`` without a scheduler: in this process. Otherwise Dask: ``scheduler``
     (``tcp://HOST:8786``) connects to an existing cluster; else a LocalCluster of
     ``workers`` (default: every core) single-threaded worker processes on 127.0.0.1,
     without a dashboard unless ``dashboard``. KeyboardInterrupt cancels what is pending
-    and propagates (what finished was already handed to `on_result`)."""
-    info: dict[str, Any] = {"engine": "in-process", "workers": 1}
+    and propagates (what finished was already handed to `on_result`). `info` (returned)
+    is filled with the engine's description before any task runs."""
+    info = info if info is not None else {}
+    info.update(engine="in-process", workers=1)
     if not tasks:
         return info
     if workers == 1 and scheduler is None:
@@ -262,13 +265,13 @@ def execute(tasks: list[dict[str, Any]], on_result: Callable[[dict[str, Any]], N
     cluster = None
     if scheduler is not None:
         client = Client(scheduler, timeout="20s")
-        info = {"engine": "dask", "scheduler": scheduler, "workers": len(client.scheduler_info()["workers"])}
+        info.update(engine="dask", scheduler=scheduler, workers=len(client.scheduler_info()["workers"]))
     else:
         n = workers or os.cpu_count() or 1
         cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
                                dashboard_address=":8787" if dashboard else None, silence_logs=40)
         client = Client(cluster)
-        info = {"engine": "dask-local", "workers": n, "dashboard": client.dashboard_link if dashboard else None}
+        info.update(engine="dask-local", workers=n, dashboard=client.dashboard_link if dashboard else None)
     futures = []
     try:
         futures = client.map(run_task, tasks, key=[f"vyperp-run-{t['key']}" for t in tasks], pure=False)
