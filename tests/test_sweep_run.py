@@ -162,3 +162,16 @@ def test_sweep_starts_and_stops_its_own_local_cluster():
     res = sweep(s, workers=2)
     assert res.info["engine"] == "dask-local" and res.info["workers"] == 2 and res.info["dashboard"] is None
     pd.testing.assert_frame_equal(comparable(res.summary()), comparable(sweep(s).summary()))
+
+
+def test_html_report_has_a_heatmap_per_statistic_and_the_failures(tmp_path):
+    from vyperp.sweep.report import HEATMAP_STATS, write_html
+
+    s = tiny(vary={"max_leverage": [0.5, 20, 50], "keeper_delay_steps": [0, 2]})
+    res = sweep(s)
+    page = write_html(res, tmp_path / "r.html").read_text()
+    assert page.count("data:image/png;base64,") == len(HEATMAP_STATS)
+    assert "failed replays" in page and "max_leverage must be &gt;= 1" in page
+    cells = res.cells(bootstrap=50)
+    var95 = cells[(cells["param.max_leverage"] == 50) & (cells["param.keeper_delay_steps"] == 2)]["bad_debt_var95"]
+    assert f"{var95.iloc[0]:,.4g}" in page

@@ -66,9 +66,11 @@ def cells_table(result: Any, limit: int = 40) -> Any:
 @click.option("--dashboard", is_flag=True, help="Start the local cluster's dashboard (http://127.0.0.1:8787).")
 @click.option("--dry-run", is_flag=True,
               help="Validate the spec, count the replays and those already done; run nothing.")
+@click.option("--report/--no-report", default=True, show_default=True,
+              help="Write DIR/report.html (heatmaps of the cells' tail statistics, the cells table, failures).")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Show a progress bar.")
 def sweep_command(spec: str, out: Path | None, workers: int | None, scheduler: str | None, dashboard: bool,
-                  dry_run: bool, progress: bool) -> None:
+                  dry_run: bool, report: bool, progress: bool) -> None:
     """Run a parameter sweep: every scenario x parameter point x path x seed of SPEC (a TOML file,
     or a name from vyperp/sweeps/), on Dask, resumable; writes per-replay and per-cell tables.
 
@@ -99,6 +101,10 @@ def sweep_command(spec: str, out: Path | None, workers: int | None, scheduler: s
         if bar is not None:
             bar.stop()
     console.print(cells_table(result))
+    if report:
+        from .report import write_html
+
+        console.print(f"wrote {write_html(result, out / 'report.html')}")
     summary = result.summary()
     failed = int((summary["status"] != "ok").sum()) if len(summary) else 0
     violations = int(summary["invariant_violations"].fillna(0).sum()) if "invariant_violations" in summary else 0
