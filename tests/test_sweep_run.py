@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from vyperp.sim.runner import run_replay
-from vyperp.sweep import TIMING_COLUMNS, parse_spec, sweep
+from vyperp.sweep import TIMING_COLUMNS, parse_spec, read_table, sweep
 from vyperp.sweep.engine import tasks_of
 
 TINY = {"name": "tiny", "scenarios": ["crash-30pct"], "traders": 20, "steps": 100, "fixed": {"mitigations": "on"}}
@@ -62,7 +62,7 @@ def test_resume_skips_finished_runs_and_interrupt_keeps_them(tmp_path):
     first = sweep(s, out, progress=stop_after_two)
     assert first.interrupted and len(first.summary()) == 2
     assert len(list((out / "runs").glob("*.json"))) == 2
-    assert pd.read_parquet(out / "summary.parquet").shape[0] == 2
+    assert read_table(out / "summary.parquet").shape[0] == 2
     ran = []
     second = sweep(s, out, progress=lambda res, *a: ran.append(res["key"]))
     assert not second.interrupted
@@ -72,9 +72,9 @@ def test_resume_skips_finished_runs_and_interrupt_keeps_them(tmp_path):
     assert third.info["ran"] == 0 and len(ran) == 4
     full = sweep(s)                                                # from scratch, in memory
     pd.testing.assert_frame_equal(comparable(third.summary()), comparable(full.summary()))
-    on_disk = pd.read_parquet(out / "summary.parquet")
+    on_disk = read_table(out / "summary.parquet")
     assert len(on_disk) == 6 and set(on_disk["status"]) == {"ok"}
-    assert len(pd.read_parquet(out / "cells.parquet")) == 2
+    assert len(read_table(out / "cells.parquet")) == 2
 
 
 def test_a_failing_replay_is_recorded_and_the_sweep_goes_on(tmp_path):

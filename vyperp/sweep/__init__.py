@@ -115,9 +115,9 @@ class SweepResult:
         out.mkdir(parents=True, exist_ok=True)
         files = {"summary": out / "summary.parquet", "cells": out / "cells.parquet",
                  "timeseries": out / "timeseries.parquet", "meta": out / "sweep.json"}
-        self.summary().to_parquet(files["summary"], index=False)
-        self.cells().to_parquet(files["cells"], index=False)
-        self.timeseries().to_parquet(files["timeseries"], index=False)
+        write_table(self.summary(), files["summary"])
+        write_table(self.cells(), files["cells"])
+        write_table(self.timeseries(), files["timeseries"])
         fit = next((t["fit"] for t in self.tasks if t.get("fit")), None)
         meta = {"name": self.spec.name, "spec_file": str(self.spec.file) if self.spec.file else None,
                 "code_version": code_version(), "runs": len(self.tasks),
@@ -127,6 +127,25 @@ class SweepResult:
                 "spec": json.loads(json.dumps(asdict(self.spec), default=str))}
         files["meta"].write_text(json.dumps(meta, indent=2, default=str) + "\n")
         return files
+
+
+def write_table(df: Any, path: str | Path) -> None:
+    """A DataFrame to Parquet through pyarrow by path (see :func:`read_table`)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.Table.from_pandas(df, preserve_index=False), str(path))
+
+
+def read_table(path: str | Path) -> Any:
+    """A sweep table (``summary.parquet``, ...) as a DataFrame.
+
+    Read by path without Arrow's thread pool: ``pandas.read_parquet`` hands pyarrow a Python
+    file object, and Arrow's pool then sometimes aborts the interpreter at exit ("terminate
+    called without an active exception", apache/arrow#34314, #50482; seen here with pyarrow 21)."""
+    import pyarrow.parquet as pq
+
+    return pq.read_table(str(path), use_threads=False).to_pandas()
 
 
 def sweep(spec: SweepSpec | str | Path, out_dir: str | Path | None = None, workers: int | None = 1,
@@ -174,4 +193,4 @@ def sweep(spec: SweepSpec | str | Path, out_dir: str | Path | None = None, worke
     return result
 
 
-__all__ = ["SpecError", "SweepResult", "SweepSpec", "load_spec", "parse_spec", "sweep"]
+__all__ = ["SpecError", "SweepResult", "SweepSpec", "load_spec", "parse_spec", "read_table", "sweep", "write_table"]
