@@ -71,7 +71,7 @@ def test_cli_bad_spec_is_a_usage_error_without_traceback(tmp_path):
     f.write_text('name = "b"\nscenarios = ["crash-30pct"]\n[design]\nkind = "grid"\nsamples = 4\n')
     res = CliRunner().invoke(main, ["sweep", str(f)])
     assert res.exit_code == 2
-    assert "[design]: key 'samples' is for random/lhs/sobol" in res.output
+    assert "[design]: key 'samples' is for random/lhs/sobol" in " ".join(res.output.split())
     assert "Traceback" not in res.output
 
 
@@ -100,3 +100,19 @@ def test_sampled_designs_stay_in_range_and_repeat_from_seed(kind):
     if kind == "lhs":   # Latin hypercube: each of 16 equal strata of every axis holds exactly one point
         strata = sorted(int((p["bracket_scale"] - 0.5) / 1.5 * 16) for p in a)
         assert strata == list(range(16))
+
+
+def test_dry_run_preflight_names_the_failing_cell(tmp_path):
+    from click.testing import CliRunner
+
+    from vyperp.cli import main
+
+    f = tmp_path / "s.toml"
+    f.write_text('name = "p"\nscenarios = ["crash-30pct"]\ntraders = 5\nsteps = 10\n'
+                 '[vary]\nmax_leverage = [0.5, 20]\n')
+    res = CliRunner().invoke(main, ["sweep", str(f), "--dry-run", "--out", str(tmp_path / "o")])
+    out = " ".join(res.output.split())          # rich wraps lines at the terminal's width
+    assert res.exit_code == 1
+    assert "{'max_leverage': 0.5}: ValueError" in out and "max_leverage must be >= 1" in out
+    assert "preflight: 1 cells set up, 1 fail" in out
+    assert not (tmp_path / "o" / "runs").exists() or not any((tmp_path / "o" / "runs").iterdir())

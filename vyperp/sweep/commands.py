@@ -65,7 +65,8 @@ def cells_table(result: Any, limit: int = 40) -> Any:
               help="Use an existing Dask cluster instead of a local one (vyperp must be importable on its workers).")
 @click.option("--dashboard", is_flag=True, help="Start the local cluster's dashboard (http://127.0.0.1:8787).")
 @click.option("--dry-run", is_flag=True,
-              help="Validate the spec, count the replays and those already done; run nothing.")
+              help="Validate the spec, count the replays and those already done, set up (not run) one replay "
+                   "per cell to catch bad parameter values; run nothing.")
 @click.option("--report/--no-report", default=True, show_default=True,
               help="Write DIR/report.html (heatmaps of the cells' tail statistics, the cells table, failures).")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Show a progress bar.")
@@ -90,6 +91,15 @@ def sweep_command(spec: str, out: Path | None, workers: int | None, scheduler: s
     console.print(f"sweep {parsed.name}: {len(tasks)} replays ({len(tasks) - len(todo)} already done in {out}), "
                   f"{len({t['cell'] for t in tasks})} cells")
     if dry_run:
+        from .engine import preflight
+
+        errors = preflight(tasks)
+        for cell, error in errors.items():
+            point = next(t["point"] for t in tasks if t["cell"] == cell)
+            console.print(f"[red]cell {cell} {point}: {error}[/red]")
+        console.print(f"preflight: {len({t['cell'] for t in tasks}) - len(errors)} cells set up, {len(errors)} fail")
+        if errors:
+            sys.exit(1)
         return
     bar, update = _progress_bar(len(tasks), len(tasks) - len(todo), parsed.name) if progress else (None, None)
     if bar is not None:

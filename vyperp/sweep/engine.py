@@ -200,6 +200,26 @@ def run_task(task: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def preflight(tasks: list[dict[str, Any]]) -> dict[str, str]:
+    """cell -> error for every cell whose first run cannot even be set up (parameters mapped,
+    paths built; nothing deployed): what `vyperp sweep --dry-run` reports before any replay."""
+    from ..sim.runner import Replay
+
+    errors: dict[str, str] = {}
+    seen: set[str] = set()
+    for task in tasks:
+        if task["cell"] in seen:
+            continue
+        seen.add(task["cell"])
+        try:
+            scenario = _load(task["scenario"])
+            Replay(scenario, task["traders"], seed=task["seed"], steps=task["steps"],
+                   overrides={**task["fixed"], **task["point"]}, price_paths=_price_paths(task, scenario))
+        except Exception as exc:
+            errors[task["cell"]] = f"{type(exc).__name__}: {exc}"
+    return errors
+
+
 # ------------------------------------------------------------------ the store
 class RunStore:
     """``DIR/runs/<key>.json``: one finished replay each (status ok or error)."""
@@ -298,4 +318,4 @@ def pending(tasks: Iterable[dict[str, Any]], store: RunStore) -> list[dict[str, 
     return out
 
 
-__all__ = ["RunStore", "code_version", "execute", "pending", "run_task", "tasks_of"]
+__all__ = ["RunStore", "code_version", "execute", "pending", "preflight", "run_task", "tasks_of"]

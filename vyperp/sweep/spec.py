@@ -36,6 +36,12 @@ Schema (``?`` = optional)::
     values = [1, 2, 3]                    # or count = 3 (seeds start .. start + count - 1), start = 0
 
 A *cell* is one scenario x one point of the design; its runs are the paths x the seeds.
+``source = "scenario"`` with ``count = 1`` replays the scenario's own path exactly as
+``vyperp replay --seed N`` does (a generated path without its own ``seed`` follows the
+agents' seed); with ``count > 1`` (generated paths only) path ``i`` gets its own generator
+seed from ``(seed, i)``. The spec checks names and types; parameter *values* are checked
+by the replay (``vyperp sweep --dry-run`` sets up one replay per cell to catch them early;
+during a sweep a bad value fails that cell's replays, recorded with the error).
 Errors are :class:`SpecError` naming the file and the key.
 """
 
