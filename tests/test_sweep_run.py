@@ -175,3 +175,27 @@ def test_html_report_has_a_heatmap_per_statistic_and_the_failures(tmp_path):
     cells = res.cells(bootstrap=50)
     var95 = cells[(cells["param.max_leverage"] == 50) & (cells["param.keeper_delay_steps"] == 2)]["bad_debt_var95"]
     assert f"{var95.iloc[0]:,.4g}" in page
+
+
+def test_adl_metrics_and_time_to_first_adl_match_the_adl_study():
+    """The ADL study (vyperp adl-policies) expressed as sweep overrides gives the same numbers."""
+    from vyperp.sim.compare import ADL_STUDY, run_adl_policies
+
+    agents = {k: list(v) if isinstance(v, tuple) else v for k, v in ADL_STUDY["agents"].items()}
+    fixed = {**ADL_STUDY["params"], **agents}
+    s = parse_spec({"name": "adl", "scenarios": [ADL_STUDY["scenario"]], "traders": ADL_STUDY["traders"],
+                    "steps": ADL_STUDY["steps"], "full_scan_every": 1, "fixed": fixed,
+                    "vary": {"adl_policy": ["queue", "pro-rata"]}, "timeseries": ["liquidations", "adl_events"]})
+    res = sweep(s)
+    rows = res.summary().set_index("param.adl_policy")
+    study = run_adl_policies()["policies"]
+    for policy in ("queue", "pro-rata"):
+        for key in ("adl_events", "adl_overshoot", "adl_notional", "bad_debt", "liquidated_notional"):
+            assert rows.loc[policy, key] == study[policy][key], (policy, key)
+    assert rows["adl_events"].min() > 0
+    ts = res.timeseries()
+    for _policy, row in rows.iterrows():
+        run = ts[ts["run"] == row["run"]]
+        first_liq = run[(run["metric"] == "liquidations") & (run["value"] > 0)]["timestamp"].min()
+        first_adl = run[(run["metric"] == "adl_events") & (run["value"] > 0)]["timestamp"].min()
+        assert row["first_liquidation_to_adl_seconds"] == first_adl - first_liq > 0
