@@ -51,9 +51,18 @@ def test_bootstrap_interval_covers_the_true_mean_about_95_percent():
     trials = 200
     for _ in range(trials):
         x = rng.normal(10.0, 3.0, 60)
-        lo, hi = bootstrap_ci(x, np.mean, rng, b=400)
+        lo, hi = bootstrap_ci(x, lambda m: m.mean(axis=1), rng, b=400)
         hits += lo <= 10.0 <= hi
     assert 0.88 <= hits / trials <= 0.99
+
+
+def test_bootstrap_interval_of_a_quantile_covers_the_true_quantile():
+    rng = np.random.default_rng(4)
+    true = -math.log(0.1)                     # p90 of Exp(1)
+    hits = sum(lo <= true <= hi for lo, hi in (
+        bootstrap_ci(rng.exponential(1.0, 200), lambda m: np.quantile(m, 0.9, axis=1), rng, b=400)
+        for _ in range(150)))
+    assert 0.85 <= hits / 150 <= 0.99
 
 
 def test_cell_stats_reproducible_from_seed_and_consistent():
@@ -69,4 +78,6 @@ def test_cell_stats_reproducible_from_seed_and_consistent():
     assert a["bad_debt_cvar95"] >= a["bad_debt_var95"] >= a["bad_debt_p50"]
     assert a["bad_debt_mean_ci_lo"] <= a["bad_debt_mean"] <= a["bad_debt_mean_ci_hi"]
     assert a["bad_debt_var95_ci_lo"] <= a["bad_debt_var95_ci_hi"]
+    assert a["bad_debt_cvar99_ci_lo"] <= a["bad_debt_cvar99_ci_hi"]
+    assert a["liquidated_notional_p95_ci_lo"] <= a["liquidated_notional_p95"] <= a["liquidated_notional_p95_ci_hi"]
     assert (a["p_bad_debt_lo"], a["p_bad_debt_hi"]) == wilson(int((x > 0).sum()), 100)

@@ -70,8 +70,11 @@ def tasks_of(spec: SweepSpec) -> list[dict[str, Any]]:
         fit = fit_jump(spec.paths.windows)
     out = []
     points = spec.points()
+    shipped = resources.SCENARIOS.resolve()
     for scenario in spec.scenarios:
         name = load_scenario(scenario).name
+        # a shipped scenario travels by name (a worker on another host resolves it in its own install)
+        ref = Path(scenario).stem if Path(scenario).resolve().parent == shipped else scenario
         for point in points:
             overrides = {**spec.fixed, **point}
             cell = _digest({"scenario": _scenario_digest(scenario), "overrides": overrides, "traders": spec.traders,
@@ -88,7 +91,7 @@ def tasks_of(spec: SweepSpec) -> list[dict[str, Any]]:
                              "traders": spec.traders, "steps": spec.steps, "full_scan_every": spec.full_scan_every,
                              "path": path, "seed": seed, "timeseries": list(spec.timeseries),
                              "amplification": spec.amplification}
-                    out.append({"key": _digest(ident), "cell": cell, "scenario": scenario, "scenario_name": name,
+                    out.append({"key": _digest(ident), "cell": cell, "scenario": ref, "scenario_name": name,
                                 "point": point, "fixed": dict(spec.fixed), "traders": spec.traders,
                                 "steps": spec.steps, "full_scan_every": spec.full_scan_every, "path": path,
                                 "fit": fit, "seed": seed, "timeseries": list(spec.timeseries),
