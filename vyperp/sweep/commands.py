@@ -63,7 +63,7 @@ def cells_table(result: Any, limit: int = 40) -> Any:
                    "1 = in this process, no Dask.")
 @click.option("--scheduler", default=None, metavar="tcp://HOST:8786",
               help="Use an existing Dask cluster instead of a local one (vyperp must be importable on its workers).")
-@click.option("--dashboard", is_flag=True, help="Start the local cluster's dashboard (http://127.0.0.1:8787).")
+@click.option("--dashboard", is_flag=True, help="Start the local cluster's dashboard (http://127.0.0.1:8787/status).")
 @click.option("--dry-run", is_flag=True,
               help="Validate the spec, count the replays and those already done, set up (not run) one replay "
                    "per cell to catch bad parameter values; run nothing.")

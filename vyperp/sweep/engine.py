@@ -292,7 +292,7 @@ def execute(tasks: list[dict[str, Any]], on_result: Callable[[dict[str, Any]], N
     else:
         n = workers or os.cpu_count() or 1
         cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
-                               dashboard_address=":8787" if dashboard else None, silence_logs=40)
+                               dashboard_address="127.0.0.1:8787" if dashboard else None, silence_logs=40)
         client = Client(cluster)
         info.update(engine="dask-local", workers=n, dashboard=client.dashboard_link if dashboard else None)
     futures = []
