@@ -11,8 +11,9 @@ from .fuzz import commands as fuzz
 from .ops import commands as ops
 from .protocol import commands as protocol
 from .sim import commands as sim
+from .sweep import commands as sweep
 
-LAYERS = (protocol, sim, ops, fuzz, bench, readme_tables)
+LAYERS = (protocol, sim, sweep, ops, fuzz, bench, readme_tables)
 """Every layer that contributes commands, in the order `vyperp --help` lists their modules."""
 
 

@@ -41,6 +41,7 @@ from .agents import AgentConfig, BasisTraders, DirectionalTraders, Keepers, Liqu
 from .book import AccountBook, MarketNow, MarketRules
 from .chainio import TxSender, int_array, static_tuple_array, uint_at, word, word_array
 from .metrics import Globals, InvariantChecker, Metrics, usd
+from .overrides import Overrides
 from .scenario_params import ReplayParams, replay_params, step_seconds_of
 from .spot import SpotMarket
 from .wire import Wire
@@ -65,17 +66,33 @@ class Replay:
     def __init__(self, scenario: Scenario | str | Path, traders: int | None = None, param_set: str | None = None,
                  *, mitigations: str | None = None, seed: int | None = None, steps: int | None = None,
                  agent_config: AgentConfig | None = None, full_scan_every: int | None = None,
-                 record: bool = False, chain_factory: Callable[[int], Any] | None = None):
+                 record: bool = False, chain_factory: Callable[[int], Any] | None = None,
+                 overrides: dict[str, Any] | None = None, price_paths: dict[str, PricePath] | None = None):
         scenario = _scenario(scenario)
         if seed is not None:
             scenario = replace(scenario, seed=int(seed))
+        # parameter overrides by flat name (vyperp.sim.overrides): run, population, impact, agents, protocol
+        ov = Overrides.split(overrides)
+        scenario = ov.scenario(scenario)
+        agent_config = ov.agent_config(agent_config)
+        if traders is None and "traders" in ov.run:
+            traders = ov.run["traders"]
+        param_set = ov.run.get("param_set", param_set)
+        mitigations = ov.run.get("mitigations", mitigations)
+        self.overrides = dict(overrides or {})
         self.scenario = scenario
         self.seed = scenario.seed
         self.cfg = agent_config or AgentConfig()
         self._full_scan_every = full_scan_every
         self.symbols = scenario.symbols
         self.n_markets = len(self.symbols)
-        paths = {sym: scenario.price_path(sym) for sym in self.symbols}
+        if price_paths is not None:       # a path per market from outside (e.g. a sweep's Monte Carlo path)
+            missing = [sym for sym in self.symbols if sym not in price_paths]
+            if missing:
+                raise ValueError(f"price_paths has no path for market(s) {', '.join(missing)}")
+            paths = {sym: price_paths[sym] for sym in self.symbols}
+        else:
+            paths = {sym: scenario.price_path(sym) for sym in self.symbols}
         n = min(len(p) for p in paths.values())
         if steps is not None:
             if steps < 1:
@@ -90,7 +107,7 @@ class Replay:
         self.timestamps = base.timestamps
         self.n_steps = n
         self.step_seconds = step_seconds_of(base)
-        self.params: ReplayParams = replay_params(scenario, self.paths, param_set, mitigations)
+        self.params: ReplayParams = replay_params(scenario, self.paths, param_set, mitigations, ov.protocol)
         pop = scenario.population
         self.directional = pop.directional if traders is None else int(traders)
         if self.directional < 0:
@@ -594,7 +611,10 @@ def run_replay(scenario: Scenario | str | Path, traders: int | None = None, para
     Keyword arguments: ``mitigations`` ("off"/"on", overrides the parameter set),
     ``seed``, ``steps`` (cap on the horizon), ``agent_config`` (:class:`AgentConfig`),
     ``full_scan_every`` (steps between on-chain full scans; 1 = every step, 0 = only at
-    the end; default :data:`DEFAULT_FULL_SCAN_EVERY`), ``record``, ``chain_factory`` (start timestamp ->
+    the end; default :data:`DEFAULT_FULL_SCAN_EVERY`), ``overrides`` (parameters by flat name, e.g.
+    ``{"max_leverage": 20, "keeper_delay_steps": 3, "bracket_scale": 1.5}``: see
+    :mod:`vyperp.sim.overrides`), ``price_paths`` (symbol -> :class:`PricePath`, instead of the
+    scenario's), ``record``, ``chain_factory`` (start timestamp ->
     a chain with ``Chain``'s API, e.g. ``vyperp.chain.rpc_chain.RpcChain.factory(node_url)`` for anvil;
     default: the embedded ``Chain(exact_gas=False)``).
     """

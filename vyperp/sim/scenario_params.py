@@ -99,6 +99,16 @@ RISK_ON = {
 _SCHEMA_KEYS = {"max_leverage", "maintenance_margin_rate", "max_funding_rate_8h", "mitigations"}
 _MARKET_FIELDS = {f.name for f in fields(MarketParams)} - {"symbol", "initial_price"}
 _LIQUIDATION_FIELDS = {f.name for f in fields(LiquidationParams)}
+DERIVED_KEYS = ("bracket_scale", "tier_threshold_scale")
+"""Knobs of a sweep (``overrides``) that scale what the other keys chose: ``bracket_scale``
+multiplies every bracket's initial and maintenance rate (capped at 100 %),
+``tier_threshold_scale`` the margin-ratio threshold of every liquidation tier after the
+first (the engine requires the first to start at ratio 1; thresholds must stay below it)."""
+
+
+def known_table_keys() -> list[str]:
+    """Every key a ``[markets.params]`` table (or a replay's ``overrides``) may set."""
+    return sorted(_SCHEMA_KEYS | _MARKET_FIELDS | _LIQUIDATION_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -213,7 +223,16 @@ def _market_params(scenario: Scenario, symbol: str, table: dict[str, Any], mitig
     else:
         kwargs.update(brackets=(Bracket(float("inf"), _round_rate(1.0 / leverage), maintenance),),
                       funding_model="linear", max_multiplier=1.0)
+    bracket_scale = None
     for key, value in table.items():
+        if key == "bracket_scale":
+            bracket_scale = float(value)
+            if not bracket_scale > 0:
+                raise ValueError(f"{where}: bracket_scale must be > 0, got {value!r}")
+            continue
+        if key == "tier_threshold_scale":
+            liquidation_keys[key] = value
+            continue
         if key in _SCHEMA_KEYS:
             if key == "max_funding_rate_8h":
                 kwargs["max_funding_rate"] = float(value)
@@ -228,17 +247,24 @@ def _market_params(scenario: Scenario, symbol: str, table: dict[str, Any], mitig
         else:
             known = sorted(_SCHEMA_KEYS | _MARKET_FIELDS | _LIQUIDATION_FIELDS)
             raise ValueError(f"{where}: unknown parameter {key!r} (known: {', '.join(known)})")
+    if bracket_scale is not None:
+        scaled = []
+        for b in kwargs["brackets"]:
+            im = min(1.0, _round_rate(b.initial_margin_rate * bracket_scale))
+            scaled.append(Bracket(b.notional_ceiling, im, min(im, _round_rate(b.maintenance_margin_rate * bracket_scale))))
+        kwargs["brackets"] = tuple(scaled)
     return replace(MarketParams(), **kwargs), liquidation_keys
 
 
 def replay_params(scenario: Scenario, paths: dict[str, PricePath], param_set: str | None = None,
-                  mitigations: str | None = None) -> ReplayParams:
+                  mitigations: str | None = None, overrides: dict[str, Any] | None = None) -> ReplayParams:
     """ProtocolParams for `scenario` (see the module docstring).
 
     `param_set` names a ``[param_sets]`` table; `mitigations` ("off"/"on") overrides
-    whatever the tables say.
+    whatever the tables say; `overrides` (table keys, :data:`DERIVED_KEYS` included)
+    update every market's table after the parameter set.
     """
-    tables = {m.symbol: scenario.params_for(m.symbol, param_set) for m in scenario.markets}
+    tables = {m.symbol: {**scenario.params_for(m.symbol, param_set), **(overrides or {})} for m in scenario.markets}
     chosen = {str(t.get("mitigations", "off")) for t in tables.values()}
     if mitigations is None:
         if len(chosen) > 1:
@@ -256,12 +282,20 @@ def replay_params(scenario: Scenario, paths: dict[str, PricePath], param_set: st
         liquidation_keys.update(liq)
     step = step_seconds_of(paths[scenario.markets[0].symbol])
     liquidation = LiquidationParams(tiers=TIERED, cooldown=step) if mitigations == "on" else LiquidationParams()
+    threshold_scale = liquidation_keys.pop("tier_threshold_scale", None)
     if liquidation_keys:
         if "tiers" in liquidation_keys:
             liquidation_keys["tiers"] = tuple(Tier(float(t[0]), float(t[1])) if isinstance(t, (list, tuple))
                                               else Tier(**t) for t in liquidation_keys["tiers"])
         liquidation = replace(liquidation, **liquidation_keys)
+    if threshold_scale is not None:
+        if not float(threshold_scale) > 0:
+            raise ValueError(f"scenario {scenario.name!r}: tier_threshold_scale must be > 0, got {threshold_scale!r}")
+        s = float(threshold_scale)      # the first tier starts at ratio 1 (the engine's rule): the others move
+        liquidation = replace(liquidation, tiers=tuple(
+            Tier(t.margin_ratio_below if k == 0 else _round_rate(t.margin_ratio_below * s), t.close_fraction)
+            for k, t in enumerate(liquidation.tiers)))
     return ReplayParams(ProtocolParams(markets=markets, liquidation=liquidation), mitigations, param_set, tables)
 
 
-__all__ = ["MAX_PRICE_JUMP", "RISK_ON", "ReplayParams", "replay_params", "scaled_brackets", "step_seconds_of"]
+__all__ = ["DERIVED_KEYS", "MAX_PRICE_JUMP", "RISK_ON", "known_table_keys", "ReplayParams", "replay_params", "scaled_brackets", "step_seconds_of"]

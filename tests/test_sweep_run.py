@@ -1,0 +1,201 @@
+"""Sweeps end to end on tiny replays: overrides, determinism, resumption, interruption, a
+failing replay, Monte Carlo paths, and a two-worker LocalCluster on loopback."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from vyperp.sim.runner import run_replay
+from vyperp.sweep import TIMING_COLUMNS, parse_spec, read_table, sweep
+from vyperp.sweep.engine import tasks_of
+
+TINY = {"name": "tiny", "scenarios": ["crash-30pct"], "traders": 20, "steps": 100, "fixed": {"mitigations": "on"}}
+
+
+def tiny(**extra):
+    return parse_spec({**TINY, **extra})
+
+
+def comparable(df: pd.DataFrame) -> pd.DataFrame:
+    return df.drop(columns=[c for c in TIMING_COLUMNS if c in df]).sort_values("run").reset_index(drop=True)
+
+
+def test_same_spec_same_results_and_rows_carry_seed_and_parameters():
+    s = tiny(vary={"max_leverage": [20, 50]}, seeds={"values": [1, 2]})
+    a, b = sweep(s), sweep(s)
+    sa, sb = a.summary(), b.summary()
+    assert len(sa) == 4 and (sa["status"] == "ok").all()
+    pd.testing.assert_frame_equal(comparable(sa), comparable(sb))
+    pd.testing.assert_frame_equal(a.cells(bootstrap=100), b.cells(bootstrap=100))
+    pd.testing.assert_frame_equal(a.timeseries(), b.timeseries())
+    assert sorted(sa["seed"]) == [1, 1, 2, 2]
+    assert set(sa["param.max_leverage"]) == {20, 50} and set(sa["param.mitigations"]) == {"on"}
+    # the row is the replay's report: the same run through run_replay gives the same numbers
+    row = sa[(sa["seed"] == 2) & (sa["param.max_leverage"] == 50)].iloc[0]
+    direct = run_replay("crash-30pct", 20, progress=False, steps=100, seed=2,
+                        overrides={"mitigations": "on", "max_leverage": 50})
+    for key in ("bad_debt", "liquidated_notional", "pool_drawdown", "largest_liquidation_notional", "adl_events"):
+        assert row[key] == direct[key]
+    tiers = [c for c in sa.columns if c.startswith("liquidated_notional.")]
+    assert tiers and math.isclose(sum(row[c] for c in tiers), row["liquidated_notional"], rel_tol=1e-9)
+    ts = a.timeseries()
+    assert set(ts.columns) == {"run", "step", "timestamp", "metric", "value"}
+    assert len(ts[(ts["run"] == row["run"]) & (ts["metric"] == "index")]) == 100
+    # different seeds are different runs
+    assert sa.groupby("param.max_leverage")["liquidated_notional"].nunique().min() == 2
+
+
+def test_resume_skips_finished_runs_and_interrupt_keeps_them(tmp_path):
+    s = tiny(vary={"keeper_delay_steps": [0, 2]}, seeds={"count": 3})
+    out = tmp_path / "sw"
+    seen = []
+
+    def stop_after_two(res, done, total, failed):
+        seen.append(res["key"])
+        if len(seen) == 2:
+            raise KeyboardInterrupt
+
+    first = sweep(s, out, progress=stop_after_two)
+    assert first.interrupted and len(first.summary()) == 2
+    assert len(list((out / "runs").glob("*.json"))) == 2
+    assert read_table(out / "summary.parquet").shape[0] == 2
+    ran = []
+    second = sweep(s, out, progress=lambda res, *a: ran.append(res["key"]))
+    assert not second.interrupted
+    assert len(ran) == 4 and not set(ran) & set(seen)              # only what was missing
+    assert second.info["skipped"] == 2
+    third = sweep(s, out, progress=lambda res, *a: ran.append(res["key"]))
+    assert third.info["ran"] == 0 and len(ran) == 4
+    full = sweep(s)                                                # from scratch, in memory
+    pd.testing.assert_frame_equal(comparable(third.summary()), comparable(full.summary()))
+    on_disk = read_table(out / "summary.parquet")
+    assert len(on_disk) == 6 and set(on_disk["status"]) == {"ok"}
+    assert len(read_table(out / "cells.parquet")) == 2
+
+
+def test_a_failing_replay_is_recorded_and_the_sweep_goes_on(tmp_path):
+    s = tiny(vary={"max_leverage": [0.5, 20]})          # 0.5x is rejected by the scenario mapping
+    res = sweep(s, tmp_path / "f")
+    df = res.summary().set_index("param.max_leverage")
+    assert df.loc[0.5, "status"] == "error" and "max_leverage must be >= 1" in df.loc[0.5, "error"]
+    assert df.loc[20, "status"] == "ok" and df.loc[20, "liquidated_notional"] > 0
+    cells = res.cells(bootstrap=50).set_index("param.max_leverage")
+    assert cells.loc[0.5, "failed"] == 1 and cells.loc[0.5, "runs"] == 0
+    assert cells.loc[20, "runs"] == 1
+    # a failure is retried on the next run, a success is not
+    again = sweep(s, tmp_path / "f")
+    assert again.info["ran"] == 1
+
+
+def test_monte_carlo_paths_reproducible_from_their_seed():
+    s = tiny(scenarios=["btc-2025-10-10"], steps=60, traders=10, fixed={},
+             paths={"source": "bootstrap", "count": 2, "seed": 7, "block_steps": 10})
+    tasks = tasks_of(s)
+    assert [t["path"]["index"] for t in tasks] == [0, 1]
+    from vyperp.sim.scenario import load_scenario
+    from vyperp.sweep.engine import _price_paths
+
+    sc = load_scenario("btc-2025-10-10")
+    p0, p0b, p1 = (_price_paths(t, sc)["BTC"] for t in (tasks[0], tasks[0], tasks[1]))
+    assert p0.prices == p0b.prices and p0.prices != p1.prices
+    assert len(p0) == 60 and p0.prices[0] == sc.price_path("BTC").prices[0]
+    # every bootstrap return is a real one-minute return of a shipped window
+    from vyperp.sweep.paths import window_returns
+
+    real = np.concatenate(window_returns())
+    r = np.diff(np.log([float(x) for x in p0.prices]))
+    assert all(np.min(np.abs(real - v)) < 1e-6 for v in r)
+    res = sweep(s)
+    assert (res.summary()["status"] == "ok").all() and res.summary()["path_index"].tolist() == [0, 1]
+
+
+def test_jump_fit_recovers_known_parameters():
+    from vyperp.sweep.paths import fit_returns
+
+    rng = np.random.default_rng(0)
+    n = 20_000
+    k = rng.poisson(0.05, n)
+    r = 1e-5 + 0.001 * rng.standard_normal(n) + rng.normal(-0.005 * k, 0.01 * np.sqrt(k))
+    p = fit_returns(r)["per_minute"]
+    assert p["sigma"] == pytest.approx(0.001, rel=0.05)
+    assert p["jump_intensity"] == pytest.approx(0.05, rel=0.2)
+    assert p["jump_std"] == pytest.approx(0.01, rel=0.15)
+    assert p["jump_mean"] == pytest.approx(-0.005, abs=0.0015)
+
+
+def test_amplification_is_impact_on_over_off():
+    s = tiny(amplification=True)
+    row = sweep(s).summary().iloc[0]
+    assert row["impact_enabled"]                       # crash-30pct has impact on
+    assert row["liquidated_notional_impact_on"] == row["liquidated_notional"]
+    off = run_replay("crash-30pct", 20, progress=False, steps=100,
+                     overrides={"mitigations": "on", "impact_enabled": False})
+    assert row["liquidated_notional_impact_off"] == off["liquidated_notional"]
+    assert row["amplification"] == pytest.approx(row["liquidated_notional"] / off["liquidated_notional"])
+
+
+def test_two_worker_local_cluster_on_loopback_matches_in_process():
+    distributed = pytest.importorskip("distributed")
+    s = tiny(vary={"max_leverage": [20, 50]}, seeds={"values": [1, 2]})
+    local = sweep(s, workers=1)
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                       dashboard_address=None, silence_logs=40)
+    try:
+        assert cluster.scheduler_address.startswith("tcp://127.0.0.1:")
+        res = sweep(s, scheduler=cluster.scheduler_address)
+    finally:
+        cluster.close()
+    assert res.info["engine"] == "dask" and res.info["workers"] == 2
+    df = res.summary()
+    assert (df["status"] == "ok").all()
+    pd.testing.assert_frame_equal(comparable(df), comparable(local.summary()))
+    assert df["worker_pid"].nunique() >= 1
+
+
+def test_sweep_starts_and_stops_its_own_local_cluster():
+    pytest.importorskip("distributed")
+    s = tiny(seeds={"values": [3, 4]})
+    res = sweep(s, workers=2)
+    assert res.info["engine"] == "dask-local" and res.info["workers"] == 2 and res.info["dashboard"] is None
+    pd.testing.assert_frame_equal(comparable(res.summary()), comparable(sweep(s).summary()))
+
+
+def test_html_report_has_a_heatmap_per_statistic_and_the_failures(tmp_path):
+    from vyperp.sweep.report import HEATMAP_STATS, write_html
+
+    s = tiny(vary={"max_leverage": [0.5, 20, 50], "keeper_delay_steps": [0, 2]})
+    res = sweep(s)
+    page = write_html(res, tmp_path / "r.html").read_text()
+    assert page.count("data:image/png;base64,") == len(HEATMAP_STATS)
+    assert "failed replays" in page and "max_leverage must be &gt;= 1" in page
+    cells = res.cells(bootstrap=50)
+    var95 = cells[(cells["param.max_leverage"] == 50) & (cells["param.keeper_delay_steps"] == 2)]["bad_debt_var95"]
+    assert f"{var95.iloc[0]:,.4g}" in page
+
+
+def test_adl_metrics_and_time_to_first_adl_match_the_adl_study():
+    """The ADL study (vyperp adl-policies) expressed as sweep overrides gives the same numbers."""
+    from vyperp.sim.compare import ADL_STUDY, run_adl_policies
+
+    agents = {k: list(v) if isinstance(v, tuple) else v for k, v in ADL_STUDY["agents"].items()}
+    fixed = {**ADL_STUDY["params"], **agents}
+    s = parse_spec({"name": "adl", "scenarios": [ADL_STUDY["scenario"]], "traders": ADL_STUDY["traders"],
+                    "steps": ADL_STUDY["steps"], "full_scan_every": 1, "fixed": fixed,
+                    "vary": {"adl_policy": ["queue", "pro-rata"]}, "timeseries": ["liquidations", "adl_events"]})
+    res = sweep(s)
+    rows = res.summary().set_index("param.adl_policy")
+    study = run_adl_policies()["policies"]
+    for policy in ("queue", "pro-rata"):
+        for key in ("adl_events", "adl_overshoot", "adl_notional", "bad_debt", "liquidated_notional"):
+            assert rows.loc[policy, key] == study[policy][key], (policy, key)
+    assert rows["adl_events"].min() > 0
+    ts = res.timeseries()
+    for _policy, row in rows.iterrows():
+        run = ts[ts["run"] == row["run"]]
+        first_liq = run[(run["metric"] == "liquidations") & (run["value"] > 0)]["timestamp"].min()
+        first_adl = run[(run["metric"] == "adl_events") & (run["value"] > 0)]["timestamp"].min()
+        assert row["first_liquidation_to_adl_seconds"] == first_adl - first_liq > 0
