@@ -116,3 +116,34 @@ def test_dry_run_preflight_names_the_failing_cell(tmp_path):
     assert "{'max_leverage': 0.5}: ValueError" in out and "max_leverage must be >= 1" in out
     assert "preflight: 1 cells set up, 1 fail" in out
     assert not (tmp_path / "o" / "runs").exists() or not any((tmp_path / "o" / "runs").iterdir())
+
+
+def test_variants_cross_the_design_and_label_their_points():
+    s = spec(vary={"keeper_delay_steps": [0, 2]},
+                 variants={"plain": {}, "cap": {"max_funding_rate_8h": 0.001}})
+    points = s.points()
+    assert points == [{"variant": "plain", "keeper_delay_steps": 0}, {"variant": "plain", "keeper_delay_steps": 2},
+                      {"variant": "cap", "max_funding_rate_8h": 0.001, "keeper_delay_steps": 0},
+                      {"variant": "cap", "max_funding_rate_8h": 0.001, "keeper_delay_steps": 2}]
+    from vyperp.sweep.spec import point_overrides
+
+    assert point_overrides({"traders": 5}, points[2]) == {"traders": 5, "max_funding_rate_8h": 0.001,
+                                                          "keeper_delay_steps": 0}
+
+
+@pytest.mark.parametrize("variants, needle", [
+    ({"cap": 0.001}, "[variants] cap: must be a table"),
+    ({"cap": {"no_such_knob": 1}}, "no_such_knob"),
+    ({"cap": {"keeper_delay_steps": 1}}, "[variants] cap: sets ['keeper_delay_steps']"),
+])
+def test_bad_variants_name_the_key(variants, needle):
+    with pytest.raises(SpecError) as exc:
+        spec(vary={"keeper_delay_steps": [0, 2]}, variants=variants)
+    assert needle in str(exc.value)
+
+
+def test_variants_with_the_same_overrides_are_different_cells(tmp_path):
+    from vyperp.sweep.engine import tasks_of
+
+    cells = {t["cell"] for t in tasks_of(spec(variants={"a": {}, "b": {}}))}
+    assert len(cells) == 2

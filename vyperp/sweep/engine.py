@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import resources
-from .spec import SweepSpec
+from .spec import VARIANT, SweepSpec, point_overrides
 
 _CODE_GLOBS = ("**/*.py", "contracts/**/*.vy", "contracts/**/*.vyi", "scenarios/**/*.toml", "params/*.toml",
                "data/**/*.csv")
@@ -76,9 +76,10 @@ def tasks_of(spec: SweepSpec) -> list[dict[str, Any]]:
         # a shipped scenario travels by name (a worker on another host resolves it in its own install)
         ref = Path(scenario).stem if Path(scenario).resolve().parent == shipped else scenario
         for point in points:
-            overrides = {**spec.fixed, **point}
+            overrides = point_overrides(spec.fixed, point)
+            variant = point.get(VARIANT)
             cell = _digest({"scenario": _scenario_digest(scenario), "overrides": overrides, "traders": spec.traders,
-                            "steps": spec.steps})[:12]
+                            "steps": spec.steps, **({"variant": variant} if variant is not None else {})})[:12]
             counts = range(spec.paths.count) if (spec.paths.source != "scenario" or spec.paths.count > 1) else [None]
             for index in counts:
                 path = {"source": spec.paths.source, "index": index, "seed": spec.paths.seed}
@@ -90,7 +91,8 @@ def tasks_of(spec: SweepSpec) -> list[dict[str, Any]]:
                     ident = {"code": code_version(), "scenario": _scenario_digest(scenario), "overrides": overrides,
                              "traders": spec.traders, "steps": spec.steps, "full_scan_every": spec.full_scan_every,
                              "path": path, "seed": seed, "timeseries": list(spec.timeseries),
-                             "amplification": spec.amplification}
+                             "amplification": spec.amplification,
+                             **({"variant": variant} if variant is not None else {})}
                     out.append({"key": _digest(ident), "cell": cell, "scenario": ref, "scenario_name": name,
                                 "point": point, "fixed": dict(spec.fixed), "traders": spec.traders,
                                 "steps": spec.steps, "full_scan_every": spec.full_scan_every, "path": path,
@@ -165,7 +167,7 @@ def run_task(task: dict[str, Any]) -> dict[str, Any]:
         from ..sim.runner import Replay
 
         scenario = _load(task["scenario"])
-        overrides = {**task["fixed"], **task["point"]}
+        overrides = point_overrides(task["fixed"], task["point"])
         paths = _price_paths(task, scenario)
         kwargs: dict[str, Any] = {"seed": task["seed"], "steps": task["steps"], "overrides": overrides,
                                   "price_paths": paths}
@@ -217,7 +219,7 @@ def preflight(tasks: list[dict[str, Any]]) -> dict[str, str]:
         try:
             scenario = _load(task["scenario"])
             Replay(scenario, task["traders"], seed=task["seed"], steps=task["steps"],
-                   overrides={**task["fixed"], **task["point"]}, price_paths=_price_paths(task, scenario))
+                   overrides=point_overrides(task["fixed"], task["point"]), price_paths=_price_paths(task, scenario))
         except Exception as exc:
             errors[task["cell"]] = f"{type(exc).__name__}: {exc}"
     return errors

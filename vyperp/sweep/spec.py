@@ -20,6 +20,11 @@ Schema (``?`` = optional)::
     impact_depth_usd = { min = 1e6, max = 1e8, log = true }
     keeper_delay_steps = { min = 0, max = 5, int = true }
 
+    [variants]                            # ? named designs, each a table of overrides; crossed
+    baseline = {}                         #   with [vary]: a cell's point holds `variant` = its
+    funding_cap = { max_funding_rate_8h = 0.001 }   # name and the variant's overrides
+    tiered = { tiers = [[1.0, 0.25], [0.75, 0.5], [0.5, 1.0]] }
+
     [design]                              # ? default: grid
     kind = "grid"                         # grid | random | lhs | sobol
     samples = 16                          # random/lhs/sobol: number of points (sobol: a power of 2)
@@ -121,9 +126,17 @@ class SweepSpec:
     amplification: bool = False
     description: str = ""
     file: Path | None = None
+    variants: tuple[tuple[str, dict[str, Any]], ...] = ()
 
     def points(self) -> list[dict[str, Any]]:
-        """The design's parameter points (each a dict name -> value), in a fixed order."""
+        """The design's parameter points (each a dict name -> value), in a fixed order: the
+        [vary] design, crossed with the [variants] when there are any (variant first)."""
+        base = self._axis_points()
+        if not self.variants:
+            return base
+        return [{VARIANT: name, **overrides, **point} for name, overrides in self.variants for point in base]
+
+    def _axis_points(self) -> list[dict[str, Any]]:
         if not self.axes:
             return [{}]
         names = [a.name for a in self.axes]
@@ -139,6 +152,15 @@ class SweepSpec:
                       else qmc.Sobol(d, scramble=True, seed=self.design_seed))
             units = engine.random(self.samples)
         return [{a.name: a.at(float(u)) for a, u in zip(self.axes, row)} for row in units]
+
+
+VARIANT = "variant"
+"""The key of a design point that names its variant (a label, not an override)."""
+
+
+def point_overrides(fixed: dict[str, Any], point: dict[str, Any]) -> dict[str, Any]:
+    """The replay overrides of a design point: [fixed], then the point, without its variant label."""
+    return {k: v for k, v in {**fixed, **point}.items() if k != VARIANT}
 
 
 def _err(file: str, where: str, msg: str) -> SpecError:
@@ -193,6 +215,7 @@ def parse_spec(doc: dict[str, Any], file: Path | None = None) -> SweepSpec:
     _check_keys(f, "top level", doc, {"name": "str", "description": "str", "scenarios": "list", "traders": "int",
                                       "steps": "int", "full_scan_every": "int", "timeseries": "list",
                                       "amplification": "bool", "fixed": "table", "vary": "table",
+                                      "variants": "table",
                                       "design": "table", "paths": "table", "seeds": "table"})
     for key in ("name", "scenarios"):
         if key not in doc:
@@ -270,6 +293,23 @@ def parse_spec(doc: dict[str, Any], file: Path | None = None) -> SweepSpec:
         else:
             raise _err(f, where, f"must be a list of values or a range table {{min, max}}, got {raw!r}")
 
+    variants_tbl = doc.get("variants", {})
+    variants = []
+    for vname, overrides in variants_tbl.items():
+        where = f"[variants] {vname}"
+        if not isinstance(overrides, dict):
+            raise _err(f, where, f"must be a table of overrides (e.g. {{ max_funding_rate_8h = 0.001 }}), got {overrides!r}")
+        try:
+            check_override_names(overrides, f"{f}: {where}")
+        except ValueError as exc:
+            raise SpecError(str(exc)) from None
+        clash = sorted(set(overrides) & ({a.name for a in axes} | set(fixed)))
+        if clash:
+            raise _err(f, where, f"sets {clash}, which [vary] or [fixed] also set; a parameter has one source")
+        variants.append((vname, dict(overrides)))
+    if VARIANT in fixed or any(a.name == VARIANT for a in axes):
+        raise _err(f, "[fixed]/[vary]", f"{VARIANT!r} is the name of a [variants] entry, not a parameter")
+
     paths_tbl = _check_keys(f, "[paths]", doc.get("paths", {}), {"source": "str", "count": "int", "seed": "int",
                                                                   "block_steps": "int", "windows": "list"})
     source = paths_tbl.get("source", "scenario")
@@ -316,7 +356,7 @@ def parse_spec(doc: dict[str, Any], file: Path | None = None) -> SweepSpec:
                      samples=samples, design_seed=design_tbl.get("seed", 0), paths=paths, seeds=seeds,
                      traders=doc.get("traders"), steps=doc.get("steps"), full_scan_every=doc.get("full_scan_every"),
                      timeseries=timeseries, amplification=doc.get("amplification", False),
-                     description=doc.get("description", ""), file=file)
+                     description=doc.get("description", ""), file=file, variants=tuple(variants))
 
 
-__all__ = ["Axis", "DESIGNS", "PATH_SOURCES", "PathsSpec", "SpecError", "SweepSpec", "load_spec", "parse_spec"]
+__all__ = ["VARIANT", "point_overrides", "Axis", "DESIGNS", "PATH_SOURCES", "PathsSpec", "SpecError", "SweepSpec", "load_spec", "parse_spec"]
