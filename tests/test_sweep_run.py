@@ -199,3 +199,26 @@ def test_adl_metrics_and_time_to_first_adl_match_the_adl_study():
         first_liq = run[(run["metric"] == "liquidations") & (run["value"] > 0)]["timestamp"].min()
         first_adl = run[(run["metric"] == "adl_events") & (run["value"] > 0)]["timestamp"].min()
         assert row["first_liquidation_to_adl_seconds"] == first_adl - first_liq > 0
+
+
+def test_cells_json_is_written_only_for_a_clean_sweep(tmp_path):
+    """--cells-json publishes the cells table of a sweep whose replays all succeeded; a sweep
+    with a failed replay exits 1 and writes nothing (no figures from a failed run)."""
+    import json
+
+    from click.testing import CliRunner
+
+    from vyperp.cli import main
+
+    good, bad = tmp_path / "good.toml", tmp_path / "bad.toml"
+    head = 'name = "t"\nscenarios = ["crash-30pct"]\ntraders = 10\nsteps = 40\n'
+    good.write_text(head + '[variants]\nplain = {}\ncap = { max_funding_rate_8h = 0.001 }\n')
+    bad.write_text(head + '[vary]\nmax_leverage = [0.5, 20]\n')
+    run = CliRunner().invoke(main, ["sweep", str(good), "--workers", "1", "--out", str(tmp_path / "g"), "--no-report",
+                                    "--no-progress", "--cells-json", str(tmp_path / "g.json")])
+    assert run.exit_code == 0, run.output
+    doc = json.loads((tmp_path / "g.json").read_text())
+    assert doc["runs"] == 2 and [c["param.variant"] for c in doc["cells"]] == ["plain", "cap"]
+    run = CliRunner().invoke(main, ["sweep", str(bad), "--workers", "1", "--out", str(tmp_path / "b"), "--no-report",
+                                    "--no-progress", "--cells-json", str(tmp_path / "b.json")])
+    assert run.exit_code == 1 and not (tmp_path / "b.json").exists()

@@ -239,7 +239,36 @@ def bench_table() -> str:
     return "\n".join(lines)
 
 
+def mitigations_study_table() -> str:
+    """`vyperp sweep mitigations-study`: each mitigation against the plain design, with intervals."""
+    report = _load("sweep_mitigations_study.json")
+    if report is None:
+        return ("(no reports/sweep_mitigations_study.json yet: run `vyperp sweep mitigations-study "
+                "--cells-json reports/sweep_mitigations_study.json`)")
+    cells = report["cells"]
+
+    def usd(v: Any) -> str:
+        return "-" if v is None else f"{v:,.0f}"
+
+    def ci(c: dict[str, Any], key: str) -> str:
+        return f"{usd(c[key])} [{usd(c.get(key + '_ci_lo'))}, {usd(c.get(key + '_ci_hi'))}]"
+
+    lines = [f"`vyperp sweep mitigations-study` ({report['runs']} replays on {report['engine']}, "
+             f"{report['workers']} workers), USD; [95 % bootstrap CI], P with its Wilson interval:", "",
+             "| variant | runs | mean bad debt | VaR95 bad debt | VaR99 | CVaR99 | P(bad debt > 0) | "
+             "p95 LP drawdown | mean liquidated | amplification |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for c in cells:
+        lines.append(
+            f"| {c['param.variant']} | {c['runs']} | {ci(c, 'bad_debt_mean')} | {ci(c, 'bad_debt_var95')} | "
+            f"{usd(c['bad_debt_var99'])} | {usd(c['bad_debt_cvar99'])} | "
+            f"{c['p_bad_debt']:.2f} [{c['p_bad_debt_lo']:.2f}, {c['p_bad_debt_hi']:.2f}] | "
+            f"{usd(c['pool_drawdown_p95'])} | {usd(c['liquidated_notional_mean'])} | {c['amplification_mean']:.3f} |")
+    return "\n".join(lines)
+
+
 TABLES: dict[str, Callable[[], str]] = {
+    "mitigations-study": mitigations_study_table,
     "gas": gas_table, "mitigations": mitigations_table, "speed": speed_table, "mutation": mutation_table,
     "bench": bench_table, "attacks": attacks_table, "safety-gas": safety_gas_table, "adl": adl_table,
     "windows": windows_table,

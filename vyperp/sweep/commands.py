@@ -53,6 +53,21 @@ def cells_table(result: Any, limit: int = 40) -> Any:
     return table
 
 
+def write_cells_json(result: Any, path: Path) -> None:
+    """The cells table of a finished sweep as JSON records (NaN as null), with what produced it."""
+    import json
+
+    cells = result.cells()
+    records = json.loads(cells.to_json(orient="records"))
+    from .engine import code_version
+
+    info = result.info
+    doc = {"spec": result.spec.name, "code_version": code_version(), "engine": info.get("engine"),
+           "workers": info.get("workers"), "runs": int(len(result.summary())), "cells": records}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(doc, indent=1) + "\n")
+
+
 @click.command(name="sweep")
 @click.argument("spec", metavar="SPEC")
 @click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), default=None, metavar="DIR",
@@ -70,8 +85,11 @@ def cells_table(result: Any, limit: int = 40) -> Any:
 @click.option("--report/--no-report", default=True, show_default=True,
               help="Write DIR/report.html (heatmaps of the cells' tail statistics, the cells table, failures).")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Show a progress bar.")
+@click.option("--cells-json", type=click.Path(dir_okay=False, path_type=Path), default=None, metavar="PATH",
+              help="Also write the cells table as JSON (e.g. reports/sweep_<name>.json for the README), only when "
+                   "every replay finished without failure or invariant violation.")
 def sweep_command(spec: str, out: Path | None, workers: int | None, scheduler: str | None, dashboard: bool,
-                  dry_run: bool, report: bool, progress: bool) -> None:
+                  dry_run: bool, report: bool, progress: bool, cells_json: Path | None) -> None:
     """Run a parameter sweep: every scenario x parameter point x path x seed of SPEC (a TOML file,
     or a name from vyperp/sweeps/), on Dask, resumable; writes per-replay and per-cell tables.
 
@@ -129,7 +147,12 @@ def sweep_command(spec: str, out: Path | None, workers: int | None, scheduler: s
         console.print("[yellow]interrupted: the finished replays are stored; run the same command to resume[/yellow]")
         sys.exit(130)
     if failed or violations:
+        if cells_json is not None:
+            console.print(f"[red]{cells_json} not written: a replay failed or broke an invariant[/red]")
         sys.exit(1)
+    if cells_json is not None:
+        write_cells_json(result, cells_json)
+        console.print(f"wrote {cells_json}")
 
 
 @click.command(name="sweep-fit")
