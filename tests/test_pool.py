@@ -38,8 +38,8 @@ def expected_fill(system, market: int, size_delta: int) -> tuple[int, int]:
     """(fill price, fee) for `size_delta` now, recomputed from the market's config and state."""
     config = system.engine.market_config(market)
     state = system.engine.market_state(market)
-    scale, max_premium, taker, maker = config[3], config[4], config[5], config[6]
-    skew = state[0] - state[1]
+    scale, max_premium, taker, maker = config.skew_scale, config.max_premium, config.taker_fee, config.maker_fee
+    skew = state.long_open_interest - state.short_open_interest
     index = system.engine.index_price(market)
     scaled = index * (2 * WAD + _premium(skew, scale, max_premium) + _premium(skew + size_delta, scale, max_premium))
     price = _ceil_div(scaled, 2 * WAD) if size_delta > 0 else scaled // (2 * WAD)
@@ -73,11 +73,11 @@ def round_trip_fees(system, traders) -> None:
 
 
 def reserve_of(system) -> int:
-    ratio = system.engine.liquidation_config()[7]
+    ratio = system.engine.liquidation_config().pool_reserve_ratio
     reserve = 0
     for market in range(system.engine.market_count()):
         state = system.engine.market_state(market)
-        reserve += _umul_up(_umul_up(state[0] + state[1], state[8]), ratio)
+        reserve += _umul_up(_umul_up(state.long_open_interest + state.short_open_interest, state.last_price), ratio)
     return reserve
 
 
