@@ -1,5 +1,8 @@
 """The stateful protocol fuzzer (vyperp.fuzz.machine) under pytest; profile from
-HYPOTHESIS_PROFILE (ci by default; `campaign` for long runs via `vyperp fuzz`)."""
+HYPOTHESIS_PROFILE (ci by default; `campaign` for long runs via `vyperp fuzz`).
+
+A failure ends with a note naming its seed (VYPERP_FUZZ_SEED, random unless set; the ci
+profile is derandomized and needs none) and one command that replays it."""
 
 from __future__ import annotations
 
@@ -7,9 +10,16 @@ import os
 
 from hypothesis import settings
 
-from vyperp.fuzz.machine import ProtocolMachine
 from vyperp.fuzz.profiles import STEPS_PER_EXAMPLE
+from vyperp.fuzz.run import fuzz_seed, run_machine
 
-TestProtocol = ProtocolMachine.TestCase
-TestProtocol.settings = settings(settings.default,
-                                 stateful_step_count=STEPS_PER_EXAMPLE.get(os.environ.get("HYPOTHESIS_PROFILE", "ci"), 50))
+
+def test_protocol() -> None:
+    profile = os.environ.get("HYPOTHESIS_PROFILE", "ci")
+    current = settings.get_profile(profile)   # registered by tests/conftest.py
+    seed = fuzz_seed()
+    options = dict(max_examples=current.max_examples, stateful_step_count=STEPS_PER_EXAMPLE.get(profile, 50),
+                   deadline=current.deadline, suppress_health_check=current.suppress_health_check,
+                   derandomize=current.derandomize, database=current.database)
+    env = "" if current.derandomize else f"VYPERP_FUZZ_SEED={seed} "
+    run_machine(options, seed, f"{env}HYPOTHESIS_PROFILE={profile} python -m pytest tests/test_fuzz_protocol.py")
