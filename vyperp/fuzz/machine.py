@@ -689,20 +689,23 @@ class ProtocolMachine(RuleBasedStateMachine):
             s.set_price(m, s.prices[m])
         event(f"liquidation at the window edge {offset:+d}")
         self.liquidate_one(self.traders[who], "liquidate at the window edge")
+        self.liquidate_all()
 
     @rule(who=st.integers(0, TRADERS - 1), over=st.booleans())
     def liquidation_at_tier_boundary(self, who: int, over: bool) -> None:
+        self.liquidate_at_tier_boundary(self.traders[who], over)
+
+    def liquidate_at_tier_boundary(self, trader: str, over: bool) -> dict | None:
         """Put a tier threshold exactly at an account's margin ratio (the account is then
         not in that tier: the test is strict) or one wei above it (it is), liquidate, and
-        restore the tiers."""
+        restore the tiers. Nothing happens unless the account is liquidatable and solvent."""
         s = self.system
-        trader = self.traders[who]
         if not self._prices_ok() or not s.engine.open_markets(trader):
-            return
+            return None
         health = s.engine.account_health(trader)
         ratio = model.margin_ratio(health.equity, health.maintenance_margin)
         if not (WAD // 10 < ratio < WAD - 1):
-            return
+            return None
         threshold = ratio + (1 if over else 0)
         deepest = WAD // 20          # < threshold: ratio > 0.1 here
         tiers = [Tier(1.0, 0.25).to_struct(), (threshold, WAD // 2), (deepest, WAD)]
@@ -713,17 +716,21 @@ class ProtocolMachine(RuleBasedStateMachine):
             event("tier threshold at the margin ratio" + (" + 1 wei" if over else ""))
             step = self.liquidate_one(trader, "liquidate at a tier boundary")
             if step is not None and not step["_escalated"]:
-                assert step["tier"] == (1 if over else 0) or health.equity < 0, "tier off its boundary"
+                assert step["tier"] == (1 if over else 0), "tier off its boundary"
+            return step
         finally:
             s.configurator.set_liquidation_config(config, saved, sender=s.admin)
 
     @rule(who=st.integers(0, TRADERS - 1), market=st.integers(0, MARKETS - 1), leverage_pct=st.integers(90, 100),
-          step_pct=st.integers(2, 9), rounds=st.integers(1, 3))
-    def leverage_to_the_limit_then_liquidate(self, who: int, market: int, leverage_pct: int, step_pct: int,
-                                             rounds: int) -> None:
-        """Open at 90-100 % of the leverage the initial margin allows, move the price
-        against the position in poked rounds, then liquidate step by step (model-checked):
-        partial tiers, penalties and cool-downs, not only bankrupt closes."""
+          step_bp=st.integers(50, 300), boundary=st.sampled_from([None, "at", "over"]), edge=st.sampled_from([-1, 0]))
+    def leverage_to_the_limit_then_liquidate(self, who: int, market: int, leverage_pct: int, step_bp: int,
+                                             boundary: str | None, edge: int) -> None:
+        """Open at 90-100 % of the leverage the initial margin allows, walk the price against
+        the position in small poked rounds until it is liquidatable, then liquidate
+        (model-checked) -- optionally with a tier threshold exactly at (or 1 wei above) its
+        margin ratio -- and, after a partial step, try the next one exactly at the end of
+        the cool-down or a second before, and on ETH at the rate-limit window's edge. The
+        path by which examples reach partial tiers, penalties, cool-downs and windows."""
         s = self.system
         trader = self.traders[who]
         if not self._prices_ok() or s.size_of(trader, market):
@@ -736,16 +743,34 @@ class ProtocolMachine(RuleBasedStateMachine):
         # the first bracket's initial rate x the multiplier bounds the leverage
         rate = s.engine.brackets_of(market)[0].initial_margin_rate * s.engine.market_state(market).risk_multiplier // WAD
         size = direction * equity * leverage_pct * WAD // 100 * WAD // rate // index
-        self.remember_market()
         ok, _ = self.modelled(lambda book: book.trade(trader, market, size, MAX_UINT if size > 0 else 0),
                               lambda: s.trade(trader, market, size), "open near the limit")
         if not ok:
             return
-        for _ in range(rounds):
-            self.poked_round(market, max(s.prices[market] * (100 - direction * step_pct) / 100, 1.0))
-            self.liquidate_one(trader, "liquidate near the limit")
-            if not s.size_of(trader, market):
+        for _ in range(12):
+            if not self.poked_round(market, max(s.prices[market] * (10_000 - direction * step_bp) / 10_000, 1.0)):
+                return
+            if s.lens.is_liquidatable(trader):
                 break
+        else:
+            return
+        event("walked into liquidation")
+        step = None
+        if boundary is not None:
+            step = self.liquidate_at_tier_boundary(trader, boundary == "over")
+        if step is None:
+            step = self.liquidate_one(trader, "liquidate near the limit")
+        if step is not None and step["remaining_size"]:
+            if s.size_of(trader, market) and not s.lens.is_liquidatable(trader):
+                # walk on until the rest is liquidatable again, then the cool-down's edge
+                for _ in range(4):     # 4 poked minutes: still inside the 300 s cool-down
+                    if not self.poked_round(market, max(s.prices[market] * (10_000 - 3 * direction * step_bp) / 10_000, 1.0)):
+                        return
+                    if s.lens.is_liquidatable(trader):
+                        break
+            self.liquidate_at_cooldown_edge(who, edge)
+            if market == 1:
+                self.liquidate_at_window_edge(edge, who)
 
     @rule(who=st.integers(0, TRADERS - 1), amount=st.sampled_from([0, 1, 500, 20_000]))
     def fund_insurance(self, who: int, amount: int) -> None:
