@@ -1,12 +1,23 @@
 """Stateful fuzzing of the whole protocol: a hypothesis RuleBasedStateMachine over a
-deployed system (two markets, four traders, an LP, a keeper, the admin, an outsider).
+deployed system (two markets with 18- and 6-decimal feeds, four traders, an LP, a keeper,
+the admin, an outsider).
 
-Rules draw inputs valid for the live state plus a share of deliberately invalid ones;
-after every step the six invariants of DESIGN.md are checked against the chain:
-conservation to the wei, solvency, funding against the exact model, open interest,
-liquidation safety (in the liquidation rules), access control (in the outsider rule);
-also: a reverted call changes nothing, withdrawals never exceed realized margin,
-the mark stays within its premium bound, money moves exactly as the model predicts.
+Every engine call a rule makes goes through `modelled`: the reference model
+(vyperp.model.EngineModel, read from the chain just before) predicts the call, and the
+chain must agree -- a model revert is required to be the chain's revert with the same
+reason and no state change (cool-down, rate limit, ADL order, oracle staleness and jump,
+margin checks...), a model success is required to succeed with the same books and events
+to the wei (each liquidation step: tier, size closed, escalation, reward, penalty, funding
+settled, waterfall, cool-down stamp, window; ADL closes and haircuts; funding accrual,
+EMA and EWMA over the gap since the last touch; deposits, withdrawals, trades). The LP's
+ERC-4626 paths are checked against vyperp.model's share arithmetic (previews, max*,
+the reserve). After every step the invariants of vyperp.model.invariants are checked
+(conservation, exact solvency, open interest, margins >= 0 at rest, the pool's balance >= 0,
+the mark's premium bound) and every holder's health and the pool's value and reserve are
+compared with the model. Rules land on boundaries on purpose: tier thresholds at an
+account's margin ratio and 1 wei over, the cool-down's and rate-limit window's last second
+and first, oracle rounds at the jump bound and one feed tick over, rounds exactly
+max_oracle_age old and one second older, LP amounts exactly max* and one over.
 
 The system is deployed once per contracts directory (`VYPERP_CONTRACTS_DIR`, used by
 the mutation check) and every example runs inside a snapshot.
@@ -807,6 +818,30 @@ class ProtocolMachine(RuleBasedStateMachine):
             event("ADL closed positions")
             assert 0 <= e["haircut"] <= e["realized_pnl"], "haircut off its bounds"
         assert s.engine.pool_balance() >= 0 or value < 0, "ADL took the pool's balance below zero"
+
+    @rule(market=st.integers(0, MARKETS - 1), pump_pct=st.integers(4, 12), spread=st.integers(2, 6))
+    def adl_ranking_scenario(self, market: int, pump_pct: int, spread: int) -> None:
+        """Two flat traders go long with different leverage (so different ADL scores), the
+        price is pumped in poked rounds until the longs' profit passes the ADL trigger, then
+        ADL is called with the candidates reversed (the model requires "ADL candidates not
+        ranked" once it reaches the misplaced one) and in the model's order (required to
+        close and haircut exactly as the model says)."""
+        s = self.system
+        first, second = self.traders[0], self.traders[1]
+        if not self._prices_ok() or any(s.size_of(t, market) for t in (first, second)):
+            return
+        for who, leverage in ((0, 2), (1, 2 * spread)):
+            self.trade(who, market, leverage * 10, 1, "open")
+        if not (s.size_of(first, market) and s.size_of(second, market)):
+            return
+        for _ in range(8):
+            if self.adl_side(market) or not self.poked_round(market, s.prices[market] * (100 + pump_pct) / 100):
+                break
+        if not self.adl_side(market):
+            return
+        event("ADL scenario: trigger passed with two ranked longs")
+        self.auto_deleverage(market, misorder=True)
+        self.auto_deleverage(market, misorder=False)
 
     def auto_deleverage_all(self) -> None:
         for market in range(MARKETS):
