@@ -1,6 +1,9 @@
-"""Exact integer reference model of the engine's arithmetic (pricing, fees, funding,
-margin brackets). Every function mirrors one in contracts/*.vy bit for bit, including
-the rounding direction, so tests can demand equality to the wei.
+"""Exact integer reference model of the engine's arithmetic: pricing, fees, funding (and
+its EMA), the volatility EWMA and risk multiplier, margin brackets x multiplier, oracle
+acceptance, the liquidation step's parts, the bad-debt waterfall, the pool's value,
+reserve and ERC-4626 share arithmetic, ADL ranking and haircuts. Every function mirrors
+one in contracts/*.vy bit for bit, including the rounding direction, so tests and the
+fuzzer can demand equality to the wei. Written from the contracts' code.
 
 Vyper's `//` on signed integers truncates toward zero (EVM SDIV); `trunc_div` models it.
 """

@@ -209,9 +209,8 @@ class AccountBook:
         self.changed.add(idx)
         old_margin = self.margin[idx]
         if margin == old_margin:
-            for m, position in enumerate(positions):
-                if position[0] != self.size[m][idx] or position[1] != self.entry[m][idx] or \
-                        position[2] != self.findex[m][idx]:
+            for m, (size, entry, findex) in enumerate(positions):
+                if size != self.size[m][idx] or entry != self.entry[m][idx] or findex != self.findex[m][idx]:
                     break
             else:
                 return                   # nothing changed (every derived value stands)
