@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import itertools
 from decimal import Decimal
-from math import isqrt
 from typing import Any, Callable
 
 import pytest
@@ -23,7 +22,7 @@ from vyperp.model import EngineModel, ModelRevert
 from vyperp.chain import Reverted
 from vyperp.protocol.params import TIERED, Bracket, LiquidationParams, MarketParams, ProtocolParams
 from vyperp.protocol.system import System
-from vyperp.protocol.units import WAD, trunc_div
+from vyperp.protocol.units import WAD
 
 BTC, ETH = 0, 1
 ONE = WAD  # one coin / 1.0 as a 1e18 fraction

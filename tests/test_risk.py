@@ -20,7 +20,7 @@ from vyperp.model import wad_ln
 from vyperp import model
 from vyperp.protocol.params import EXCHANGE_BRACKETS, MarketParams, ProtocolParams
 from vyperp.protocol.system import System
-from vyperp.protocol.units import WAD, trunc_div, wad
+from vyperp.protocol.units import WAD, wad
 
 BTC = 0
 ONE = WAD
