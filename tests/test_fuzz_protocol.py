@@ -21,7 +21,7 @@ def test_protocol() -> None:
     seed = fuzz_seed()
     options = dict(max_examples=current.max_examples, stateful_step_count=STEPS_PER_EXAMPLE.get(profile, 50),
                    deadline=current.deadline, suppress_health_check=SUPPRESSED,
-                   derandomize=current.derandomize, database=current.database, phases=current.phases)
+                   derandomize=current.derandomize, database=None, phases=current.phases)
     if os.environ.get("VYPERP_FUZZ_SHRINK") == "0":
         # the mutation check only asks whether the suite fails: skip shrinking the failure
         options["phases"] = [p for p in current.phases if p is not Phase.shrink]

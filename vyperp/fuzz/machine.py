@@ -26,6 +26,7 @@ the mutation check) and every example runs inside a snapshot.
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from typing import Any
 
 from hypothesis import event, strategies as st
@@ -96,6 +97,10 @@ def shared_system() -> System:
         system.mint(system.lp, 5_000_000)
         system.pool.deposit(system.tokens(60_000), system.lp, sender=system.lp)
         system.traders = [system.new_trader(f"trader{i}", 20_000) for i in range(TRADERS)]
+        # a fee-paying round trip, so the LP share price starts off 1:1 (share and asset
+        # conversions then round, which the ERC-4626 rules check)
+        system.trade(system.traders[0], 0, WAD // 3)
+        system.trade(system.traders[0], 0, -(WAD // 3))
         for trader in system.traders:
             system.mint(trader, 1_000_000)
         system.keeper = system.new_trader("keeper")
@@ -453,6 +458,32 @@ class ProtocolMachine(RuleBasedStateMachine):
         elif health.position_count:
             assert health.equity >= 0, "a reduction left an underwater account open (only liquidation may)"
 
+    @rule(who=st.integers(0, TRADERS - 1), market=st.integers(0, MARKETS - 1), from_short=st.booleans())
+    def flip_position(self, who: int, market: int, from_short: bool) -> None:
+        """Flip a position through zero (short to long or long to short, to half its size):
+        open interest, entry aggregates and funding index move exactly as the model says."""
+        s = self.system
+        trader = self.traders[who]
+        index = self._index(market)
+        if index == 0:
+            return
+        size = s.size_of(trader, market)
+        if size == 0 or (size < 0) != from_short:
+            if size:
+                self.trade(who, market, 1, 1, "close")
+            equity = int(s.engine.margin(trader))
+            opening = (-1 if from_short else 1) * max(equity, WAD) * 3 * WAD // index
+            self.modelled(lambda book: book.trade(trader, market, opening, MAX_UINT if opening > 0 else 0),
+                          lambda: s.trade(trader, market, opening), "open to flip")
+            size = s.size_of(trader, market)
+            if size == 0 or (size < 0) != from_short:
+                return
+        delta = -size - size // 2
+        ok, _ = self.modelled(lambda book: book.trade(trader, market, delta, MAX_UINT if delta > 0 else 0),
+                              lambda: s.trade(trader, market, delta), "flip through zero")
+        if ok:
+            assert (s.size_of(trader, market) > 0) == from_short, "the flip did not cross zero"
+
     @rule()
     def underwater_traders_close(self) -> None:
         """Traders below zero equity close their positions themselves before any keeper
@@ -669,9 +700,11 @@ class ProtocolMachine(RuleBasedStateMachine):
                 "batch liquidated a healthy account"
 
     @rule(who=st.integers(0, TRADERS - 1), offset=st.sampled_from([-1, 0]))
-    def liquidate_at_cooldown_edge(self, who: int, offset: int) -> None:
+    def liquidate_at_cooldown_edge(self, who: int, offset: int, nudge_bp: int = 0) -> None:
         """A second partial step exactly at the end of the cool-down (allowed) or one second
-        before (required to revert "Liquidation cool-down" while the tier is partial)."""
+        before (required to revert "Liquidation cool-down" while the tier is partial). The
+        edge's round may move the price `nudge_bp` against the position (to make it
+        liquidatable again without another minute passing)."""
         s = self.system
         trader = self.traders[who]
         last = int(s.engine.last_partial_liquidation(trader))
@@ -679,13 +712,27 @@ class ProtocolMachine(RuleBasedStateMachine):
         if last == 0 or not s.engine.open_markets(trader) or last + cooldown + offset <= s.chain.time:
             return
         s.chain.advance(last + cooldown + offset - s.chain.time)
-        for market in range(MARKETS):
-            s.set_price(market, s.prices[market])
+        self._edge_rounds(trader, nudge_bp)
         event(f"liquidation at the cool-down edge {offset:+d}")
         self.liquidate_one(trader, "liquidate at the cool-down edge")
 
+    def _edge_rounds(self, trader: str, nudge_bp: int) -> None:
+        """Fresh rounds on every feed (no time passes); with `nudge_bp`, `trader`'s markets
+        move against it by that much per round, up to five rounds, until it is liquidatable."""
+        s = self.system
+        for m in range(MARKETS):
+            s.set_price(m, s.prices[m])
+        for _ in range(5 if nudge_bp else 0):
+            if not self._prices_ok() or s.lens.is_liquidatable(trader):
+                return
+            for m in range(MARKETS):
+                size = s.size_of(trader, m)
+                if size:
+                    s.prices[m] = max(s.prices[m] * (10_000 - (nudge_bp if size > 0 else -nudge_bp)) / 10_000, 1.0)
+                    s.set_price(m, s.prices[m])
+
     @rule(offset=st.sampled_from([-1, 0]), who=st.integers(0, TRADERS - 1))
-    def liquidate_at_window_edge(self, offset: int, who: int) -> None:
+    def liquidate_at_window_edge(self, offset: int, who: int, nudge_bp: int = 0) -> None:
         """ETH's rate-limit window: a step one second before the window ends (counts into
         the old window, may be refused) or exactly at its end (a fresh window)."""
         s = self.system
@@ -696,11 +743,23 @@ class ProtocolMachine(RuleBasedStateMachine):
         if limit.window == 0 or state.liquidation_window_notional == 0 or end + offset <= s.chain.time:
             return
         s.chain.advance(end + offset - s.chain.time)
-        for m in range(MARKETS):
-            s.set_price(m, s.prices[m])
+        self._edge_rounds(self.traders[who], nudge_bp)
         event(f"liquidation at the window edge {offset:+d}")
         self.liquidate_one(self.traders[who], "liquidate at the window edge")
         self.liquidate_all()
+
+    @contextmanager
+    def all_partial_tiers(self) -> Any:
+        """Tiers under which every solvent account below maintenance is in a partial tier
+        (close 25 %; only equity <= 0 closes all), restored afterwards."""
+        s = self.system
+        config = s.engine.liquidation_config()
+        saved = list(s.engine.liquidation_tiers())
+        s.configurator.set_liquidation_config(config, [Tier(1.0, 0.25).to_struct(), (1, WAD)], sender=s.admin)
+        try:
+            yield
+        finally:
+            s.configurator.set_liquidation_config(config, saved, sender=s.admin)
 
     @rule(who=st.integers(0, TRADERS - 1), over=st.booleans())
     def liquidation_at_tier_boundary(self, who: int, over: bool) -> None:
@@ -779,9 +838,11 @@ class ProtocolMachine(RuleBasedStateMachine):
                         return
                     if s.lens.is_liquidatable(trader):
                         break
-            self.liquidate_at_cooldown_edge(who, edge)
-            if market == 1:
-                self.liquidate_at_window_edge(edge, who)
+            with self.all_partial_tiers():
+                # the next partial step at the cool-down's edge, then (ETH) at the window's edge
+                self.liquidate_at_cooldown_edge(who, edge, step_bp)
+                if market == 1:
+                    self.liquidate_at_window_edge(edge, who, step_bp)
 
     @rule(who=st.integers(0, TRADERS - 1), amount=st.sampled_from([0, 1, 500, 20_000]))
     def fund_insurance(self, who: int, amount: int) -> None:
