@@ -940,11 +940,13 @@ class ProtocolMachine(RuleBasedStateMachine):
                                      state.long_sum_size_entry_price, int(s.engine.mark_price(market)))
         return model.adl_side(*profits, int(s.engine.pool_balance()), ratio)
 
-    @rule(market=st.integers(0, MARKETS - 1), leverage=st.integers(8, 15), crash_pct=st.integers(12, 20))
-    def exhaust_pool(self, market: int, leverage: int, crash_pct: int) -> None:
+    @rule(market=st.integers(0, MARKETS - 1), leverage=st.integers(8, 15), crash_pct=st.integers(12, 20),
+          policy=st.sampled_from([None, "queue", "pro_rata"]))
+    def exhaust_pool(self, market: int, leverage: int, crash_pct: int, policy: str | None = None) -> None:
         """Drive the pool into deficit: LPs leave, a highly levered long faces a profitable
         short, the price falls in poked rounds with no keeper awake, then the long is
-        liquidated: bad debt beyond insurance and pool, so ADL has work."""
+        liquidated: bad debt beyond insurance and pool, so ADL has work -- which one policy
+        then does at once (model-checked), or a later rule."""
         s = self.system
         if not self._prices_ok():
             return
@@ -958,6 +960,13 @@ class ProtocolMachine(RuleBasedStateMachine):
             self.poked_round(market, max(s.prices[market] * (100 - crash_pct) / 100, 1.0))
         self.liquidate_all()
         self.liquidate_all()
+        if policy == "queue":
+            # a little insurance: it covers part of the deficit first and is the pool's cash
+            # the closes are paid from, so the queue takes the rest from paid profit
+            self.fund_insurance(0, 500)
+            self.auto_deleverage(market)
+        elif policy == "pro_rata":
+            self.auto_deleverage_pro_rata(market)
 
     # ---------------------------------------------------------------- rules: adversaries
     @rule(who=st.integers(0, TRADERS - 1), market=st.integers(0, MARKETS - 1), multiple=st.sampled_from([2, 20, 500]))
