@@ -11,7 +11,7 @@ import os
 
 from hypothesis import Phase, settings
 
-from vyperp.fuzz.profiles import STEPS_PER_EXAMPLE, SUPPRESSED
+from vyperp.fuzz.profiles import MACHINE_EXAMPLES, STEPS_PER_EXAMPLE, SUPPRESSED
 from vyperp.fuzz.run import fuzz_seed, run_machine
 
 
@@ -19,7 +19,7 @@ def test_protocol() -> None:
     profile = os.environ.get("HYPOTHESIS_PROFILE", "ci")
     current = settings.get_profile(profile)   # registered by tests/conftest.py
     seed = fuzz_seed()
-    options = dict(max_examples=current.max_examples, stateful_step_count=STEPS_PER_EXAMPLE.get(profile, 50),
+    options = dict(max_examples=MACHINE_EXAMPLES.get(profile, current.max_examples), stateful_step_count=STEPS_PER_EXAMPLE.get(profile, 50),
                    deadline=current.deadline, suppress_health_check=SUPPRESSED,
                    derandomize=current.derandomize, database=None, phases=current.phases)
     if os.environ.get("VYPERP_FUZZ_SHRINK") == "0":

@@ -16,6 +16,9 @@ PROFILES = {
     "campaign": dict(max_examples=5_000),
 }
 STEPS_PER_EXAMPLE = {"ci": 50, "dev": 30, "campaign": 80}
+MACHINE_EXAMPLES = {"ci": 150}
+"""Examples of the protocol state machine where they differ from the profile's (which the
+unit property tests use too): ci runs 150 (~25 s), enough to reach every boundary rule."""
 
 
 SUPPRESSED: list[HealthCheck] = []

@@ -16,7 +16,7 @@ import time
 import traceback
 from typing import Any
 
-from .profiles import PROFILES, STEPS_PER_EXAMPLE, SUPPRESSED
+from .profiles import MACHINE_EXAMPLES, PROFILES, STEPS_PER_EXAMPLE, SUPPRESSED
 
 
 def replay_command(profile: str, examples: int, seed: int | None) -> str:
@@ -86,7 +86,7 @@ def run_fuzz(profile: str = "ci", workers: int | None = None, examples: int | No
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r} (known: {', '.join(PROFILES)})")
     workers = workers or os.cpu_count() or 1
-    total = examples or int(PROFILES[profile]["max_examples"])
+    total = examples or MACHINE_EXAMPLES.get(profile, int(PROFILES[profile]["max_examples"]))
     shares = [total // workers + (1 if i < total % workers else 0) for i in range(workers)]
     base_seed = fuzz_seed()
     started = time.perf_counter()
