@@ -53,9 +53,9 @@ def test_funding_matches_exact_model(funded: tuple[System, list[str]], operation
     with system.chain.isolate():
         state = engine.market_state(0)
         config = engine.market_config(0)
-        market = model.FundingMarket.from_config(config, last_time=state[5])
-        market.cumulative, market.rate = state[2], state[3]
-        tier_notional, tier_multiplier = config[15], config[16]
+        market = model.FundingMarket.from_config(config, last_time=state.last_funding_time)
+        market.cumulative, market.rate = state.cumulative_funding_per_unit, state.funding_rate
+        tier_notional, tier_multiplier = config.size_tier_notional, config.size_tier_multiplier
         positions = {t: tuple(engine.position(t, 0)) for t in traders}
         price = wad(100_000)
         prices = [100_000]
@@ -96,11 +96,11 @@ def test_funding_matches_exact_model(funded: tuple[System, list[str]], operation
                 new_size = size + delta
                 positions[trader] = (new_size, 0, market.cumulative if new_size else 0)
             on_chain = engine.market_state(0)
-            assert (on_chain[2], on_chain[3]) == (market.cumulative, market.rate)
+            assert (on_chain.cumulative_funding_per_unit, on_chain.funding_rate) == (market.cumulative, market.rate)
             now_cumulative, now_rate = engine.funding_now(0)
             assert (now_cumulative, now_rate) == market.now(skew(), price, system.chain.time)
             for trader in traders:
                 size, _, index = positions[trader]
-                assert engine.position(trader, 0)[0] == size
+                assert engine.position(trader, 0).size == size
                 owed, surcharge = model.funding_owed(size, now_cumulative, index, price, tier_notional, tier_multiplier)
                 assert system.lens.pending_funding(trader, 0) == owed + surcharge

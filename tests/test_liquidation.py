@@ -1,9 +1,8 @@
 """Liquidation, bad-debt waterfall and auto-deleveraging of the Engine.
 
-Every expected value is computed independently of the contracts: `Mirror` below reads
-the engine's books once and applies the documented state transitions in Python on top
-of `vyperp.model` (the exact integer mirror of the pricing / funding / bracket
-arithmetic). A test then demands equality to the wei for margins, positions, market
+Every expected value is computed independently of the contracts: `EngineModel`
+(vyperp.model.engine) reads the engine's books once and applies the engine's state
+transitions in Python with the exact integer arithmetic of `vyperp.model`. A test then demands equality to the wei for margins, positions, market
 aggregates, pool balance, insurance fund and every event field, and conservation
 (`token balance * PRECISION == margins + pool balance + insurance`) after each step.
 
@@ -14,16 +13,16 @@ from __future__ import annotations
 
 import itertools
 from decimal import Decimal
-from math import isqrt
 from typing import Any, Callable
 
 import pytest
 
 from vyperp import model
+from vyperp.model import EngineModel, ModelRevert
 from vyperp.chain import Reverted
 from vyperp.protocol.params import TIERED, Bracket, LiquidationParams, MarketParams, ProtocolParams
 from vyperp.protocol.system import System
-from vyperp.protocol.units import WAD, trunc_div
+from vyperp.protocol.units import WAD
 
 BTC, ETH = 0, 1
 ONE = WAD  # one coin / 1.0 as a 1e18 fraction
@@ -88,477 +87,11 @@ def add_lp(system: System, usd: int) -> str:
     return account
 
 
-# ---------------------------------------------------------------- snekmate wad_ln port
-_M = 2**256
-
-
-def _s(x: int) -> int:
-    x %= _M
-    return x - _M if x >= 2**255 else x
-
-
-def wad_ln(x: int) -> int:
-    """Bit-exact port of snekmate.utils.math._wad_ln (int256 wrapping, SAR shifts)."""
-    assert x >= 0
-    if x == 0:
-        return 0
-    k = x.bit_length() - 1 - 96
-    x = ((x << (159 - k)) % _M) >> 159
-    p = _s((_s(_s(x + 3_273_285_459_638_523_848_632_254_066_296) * x) >> 96) + 24_828_157_081_833_163_892_658_089_445_524)
-    p = _s((_s(p * x) >> 96) + 43_456_485_725_739_037_958_740_375_743_393)
-    p = _s((_s(p * x) >> 96) - 11_111_509_109_440_967_052_023_855_526_967)
-    p = _s((_s(p * x) >> 96) - 45_023_709_667_254_063_763_336_534_515_857)
-    p = _s((_s(p * x) >> 96) - 14_706_773_417_378_608_786_704_636_184_526)
-    p = _s(_s(p * x) - (795_164_235_651_350_426_258_249_787_498 << 96))
-    q = _s((_s(_s(x + 5_573_035_233_440_673_466_300_451_813_936) * x) >> 96) + 71_694_874_799_317_883_764_090_561_454_958)
-    q = _s((_s(q * x) >> 96) + 283_447_036_172_924_575_727_196_451_306_956)
-    q = _s((_s(q * x) >> 96) + 401_686_690_394_027_663_651_624_208_769_553)
-    q = _s((_s(q * x) >> 96) + 204_048_457_590_392_012_362_485_061_816_622)
-    q = _s((_s(q * x) >> 96) + 31_853_899_698_501_571_402_653_359_427_138)
-    q = _s((_s(q * x) >> 96) + 909_429_971_244_387_300_277_376_558_375)
-    r = trunc_div(p, q)
-    total = _s(_s(_s(r * 1_677_202_110_996_718_588_342_820_967_067_443_963_516_166)
-                  + _s(k * 16_597_577_552_685_614_221_487_285_958_193_947_469_193_820_559_219_878_177_908_093_499_208_371))
-               + 600_920_179_829_731_861_736_702_779_321_621_459_595_472_258_049_074_101_567_377_883_020_018_308)
-    return total >> 174
-
-
-# ---------------------------------------------------------------- the mirror
-class MirrorRevert(Exception):
-    def __init__(self, reason: str):
-        super().__init__(reason)
-        self.reason = reason
-
-
-class Mirror:
-    """The engine's books for a set of accounts, advanced in Python.
-
-    Market state indices follow engine_types.MarketState:
-    0 long OI, 1 short OI, 2 cumulative funding, 3 rate, 4 rate EMA, 5 last funding time,
-    6 sum size*entry, 7 sum size*funding index, 8 last price, 9 last round, 10 variance EMA,
-    11 risk multiplier, 12 paused, 13 window start, 14 window notional, 15 longs' sum size*entry.
-    """
-
-    def __init__(self, system: System, accounts: list[str]):
-        e = system.engine
-        self.now = system.chain.time
-        self.n = int(e.market_count())
-        self.config = [e.market_config(m) for m in range(self.n)]
-        self.state = [list(e.market_state(m)) for m in range(self.n)]
-        self.brackets = [[tuple(b) for b in e.brackets_of(m)] for m in range(self.n)]
-        self.risk = [tuple(e.risk_config(m)) for m in range(self.n)]
-        self.rate_limit = [tuple(e.rate_limit(m)) for m in range(self.n)]
-        self.liq = tuple(e.liquidation_config())
-        self.tiers = [tuple(t) for t in e.liquidation_tiers()]
-        self.oracle = []
-        for m in range(self.n):
-            oracle = system.oracles[m]
-            round_id, answer = oracle.latestRoundData()[:2]
-            self.oracle.append((int(round_id), int(answer) * 10 ** (18 - int(oracle.decimals()))))
-        self.margin = {a: int(e.margin(a)) for a in accounts}
-        self.pos = {a: [list(e.position(a, m)) for m in range(self.n)] for a in accounts}
-        self.last_partial = {a: int(e.last_partial_liquidation(a)) for a in accounts}
-        self.pool_balance = int(e.pool_balance())
-        self.insurance = int(e.insurance_fund())
-        self.events: list[tuple[str, dict[str, Any]]] = []
-
-    # -------------------------------------------------------------- market math
-    def skew(self, m: int) -> int:
-        return self.state[m][0] - self.state[m][1]
-
-    def index(self, m: int) -> int:
-        return self.oracle[m][1]
-
-    def set_index(self, m: int, price: int) -> None:
-        """Pretend a new oracle round at `price` (for searching prices)."""
-        self.oracle[m] = (self.oracle[m][0] + 1, price)
-
-    def mark(self, m: int, price: int) -> int:
-        c = self.config[m]
-        return model.mark_price(price, self.skew(m), c[3], c[4])
-
-    def funding_now(self, m: int, price: int) -> tuple[int, int]:
-        s = self.state[m]
-        market = model.FundingMarket.from_config(self.config[m], s[5])
-        market.cumulative, market.rate = s[2], s[3]
-        return market.now(self.skew(m), price, self.now)
-
-    def requirements(self, m: int, notional: int) -> tuple[int, int]:
-        multiplier = self.state[m][11]
-        initial = model.umul_up(model.bracket_requirement(self.brackets[m], notional, True), multiplier)
-        maintenance = model.bracket_requirement(self.brackets[m], notional, False)
-        if self.risk[m][6]:
-            maintenance = model.umul_up(maintenance, multiplier)
-        return initial, maintenance
-
-    def owed(self, a: str, m: int, cumulative: int, price: int) -> tuple[int, int]:
-        c = self.config[m]
-        size, _, index = self.pos[a][m]
-        return model.funding_owed(size, cumulative, index, price, c[15], c[16])
-
-    def health(self, a: str, touched: int | None = None, touched_price: int = 0) -> dict[str, int]:
-        equity = self.margin[a]
-        initial = maintenance = largest = largest_requirement = count = transfer = 0
-        for m in range(self.n):
-            size, entry, _ = self.pos[a][m]
-            if size == 0:
-                continue
-            if m == touched:
-                price, cumulative = touched_price, self.state[m][2]
-            else:
-                price = self.index(m)
-                cumulative = self.funding_now(m, price)[0]
-            mark = self.mark(m, price)
-            owed, surcharge = self.owed(a, m, cumulative, price)
-            owed = max(owed, -max(self.pool_balance, 0))
-            equity += self.counted_pnl(m, size, entry, price) - owed - surcharge
-            notional = model.umul_up(abs(size), mark)
-            im, mm = self.requirements(m, notional)
-            initial += im
-            maintenance += mm
-            transfer += model.umul_up(notional, self.config[m].transfer_margin_ratio)
-            count += 1
-            if mm > largest_requirement:
-                largest_requirement, largest = mm, m
-        return dict(equity=equity, initial=initial, maintenance=maintenance, largest_market=largest,
-                    largest_requirement=largest_requirement, count=count, transfer=transfer)
-
-    def counted_pnl(self, m: int, size: int, entry: int, price: int) -> int:
-        """PnL at the exit price under the PnL-to-pool cap (Engine._health)."""
-        c, s = self.config[m], self.state[m]
-        cap = model.profit_cap(self.pool_balance, c.max_pnl_pool_ratio)
-        return model.position_pnl(size, entry, price, self.skew(m), c.skew_scale, c.max_premium, cap,
-                                  s[15], s[15] - s[6], s[0], s[1])
-
-    def payable(self, m: int, size: int, entry: int, fill: int, price: int) -> int:
-        """The most a fill of the whole position may realize (Engine._payable_profit)."""
-        profit = model.pnl(size, fill, entry)
-        if profit <= 0:
-            return profit
-        c, s = self.config[m], self.state[m]
-        cap = model.profit_cap(self.pool_balance, c.max_pnl_pool_ratio)
-        if cap is not None:
-            mark = self.mark(m, price)
-            side = (model.side_profit(s[0], s[15], mark, True) if size > 0
-                    else model.side_profit(s[1], s[15] - s[6], mark, False))
-            profit = model.capped_profit(profit, side, cap)
-        return min(profit, max(self.pool_balance, 0))
-
-    def ratio(self, a: str) -> int:
-        """Margin ratio as the tiers read it (0 for non-positive equity)."""
-        h = self.health(a)
-        return h["equity"] * WAD // h["maintenance"] if h["equity"] > 0 else 0
-
-    # -------------------------------------------------------------- touches
-    def touch(self, m: int) -> int:
-        price = self.index(m)
-        round_id = self.oracle[m][0]
-        s = self.state[m]
-        accrued = rolled = False
-        elapsed = self.now - s[5]
-        if elapsed > 0:
-            cumulative, rate = self.funding_now(m, price)
-            s[2], s[3], s[5] = cumulative, rate, self.now
-            if self.risk[m][3] > 0:  # the EMA feeds only the funding term: kept while it is on
-                weight = min(elapsed * WAD // self.risk[m][4], WAD)
-                s[4] = s[4] + trunc_div((rate - s[4]) * weight, WAD)
-            accrued = True
-        if round_id != s[9]:
-            weight = self.risk[m][0]
-            if weight > 0 and s[8] > 0:
-                log_return = wad_ln(price * WAD // s[8])
-                s[10] = (s[10] * (WAD - weight) + (log_return * log_return // WAD) * weight) // WAD
-            s[8], s[9] = price, round_id
-            rolled = True
-        if (accrued or rolled) and self.risk[m][5] > WAD:  # refreshed only when it can exceed 1
-            s[11] = self.risk_multiplier(m)
-        return price
-
-    def risk_multiplier(self, m: int) -> int:
-        r, s = self.risk[m], self.state[m]
-        multiplier = WAD
-        if r[2] > 0 and r[0] > 0:
-            volatility = isqrt(s[10] * WAD)
-            if volatility > r[1]:
-                multiplier += model.umul_up((volatility - r[1]) * WAD // r[1], r[2])
-        if r[3] > 0:
-            multiplier += model.umul_up(abs(s[3] - s[4]), r[3])
-        return min(multiplier, r[5])
-
-    def settle_funding(self, a: str, m: int, price: int) -> None:
-        size, _, index = self.pos[a][m]
-        cumulative = self.state[m][2]
-        if size == 0 or cumulative == index:
-            return
-        owed, surcharge = self.owed(a, m, cumulative, price)
-        if owed < 0:
-            owed = max(owed, -max(self.pool_balance, 0))
-        self.margin[a] -= owed + surcharge
-        self.pool_balance += owed
-        self.insurance += surcharge
-        self.pos[a][m][2] = cumulative
-        self.state[m][7] += size * (cumulative - index)
-        self.events.append(("FundingSettled", dict(account=a, market=m, amount=owed, to_insurance=surcharge)))
-
-    def rebase(self, a: str, m: int, delta: int, price: int) -> int:
-        old, entry, _ = self.pos[a][m]
-        new = old + delta
-        pnl = model.pnl(old, price, entry)
-        s = self.state[m]
-        s[6] += new * price - old * entry
-        if old > 0 or new > 0:
-            s[15] += max(new * price, 0) - max(old * entry, 0)
-        s[7] += delta * s[2]
-        if old > 0:
-            s[0] -= old
-        elif old < 0:
-            s[1] += old
-        if new > 0:
-            s[0] += new
-        elif new < 0:
-            s[1] -= new
-        self.pos[a][m] = [new, price, s[2]] if new != 0 else [0, 0, 0]
-        return pnl
-
-    def execute(self, a: str, m: int, delta: int, price: int, charge_fee: bool) -> tuple[int, int, int]:
-        c = self.config[m]
-        skew = self.skew(m)
-        fill = model.fill_price(price, skew, delta, c[3], c[4])
-        fee = model.trade_fee(skew, delta, fill, c[6], c[5]) if charge_fee else 0
-        size, entry, _ = self.pos[a][m]
-        paid = self.payable(m, size, entry, fill, price)
-        pnl = self.rebase(a, m, delta, fill)
-        if paid < pnl:
-            self.events.append(("ProfitHaircut", dict(account=a, market=m, profit=pnl, paid=paid)))
-            pnl = paid
-        self.margin[a] += pnl - fee
-        self.pool_balance -= pnl
-        if fee > 0:
-            to_insurance = fee * self.liq[6] // WAD
-            self.pool_balance += fee - to_insurance
-            self.insurance += to_insurance
-        return fill, pnl, fee
-
-    def count_rate_limit(self, m: int, notional: int, force: bool) -> bool:
-        window, max_notional = self.rate_limit[m]
-        if window == 0:
-            return True
-        s = self.state[m]
-        used = s[14]
-        if self.now >= s[13] + window:
-            s[13] = self.now
-            used = 0
-        used += notional
-        if used > max_notional and not force:
-            return False
-        s[14] = used
-        return True
-
-    # -------------------------------------------------------------- liquidation
-    def tier_for(self, h: dict[str, int]) -> tuple[int, int]:
-        ratio = h["equity"] * WAD // h["maintenance"] if h["equity"] > 0 else 0
-        fraction, tier = WAD, 0
-        for i, (below, close_fraction) in enumerate(self.tiers):
-            if ratio < below:
-                fraction, tier = close_fraction, i
-        return fraction, tier
-
-    def liquidate(self, a: str, keeper: str) -> dict[str, Any]:
-        """One step; returns the Liquidated event (plus `_escalated`) or raises MirrorRevert."""
-        self.margin.setdefault(keeper, 0)
-        h = self.health(a)
-        if h["count"] == 0 or h["equity"] >= h["maintenance"]:
-            raise MirrorRevert("Account not liquidatable")
-        fraction, tier = self.tier_for(h)
-        reward_rate, reward_floor, reward_cap, penalty_rate, cooldown, min_notional = self.liq[:6]
-        if h["equity"] < 0:
-            return self.liquidate_bankrupt(a, keeper, tier)
-        if fraction < WAD and self.now < self.last_partial.get(a, 0) + cooldown:
-            raise MirrorRevert("Liquidation cool-down")
-        m = h["largest_market"]
-        price = self.touch(m)
-        self.settle_funding(a, m, price)
-        size = self.pos[a][m][0]
-        close = size
-        if fraction < WAD:
-            magnitude = abs(size)
-            close_magnitude = model.umul_up(magnitude, fraction)
-            if close_magnitude < magnitude and (magnitude - close_magnitude) * price // WAD >= min_notional:
-                close = close_magnitude if size > 0 else -close_magnitude
-        if not self.count_rate_limit(m, model.umul_up(abs(close), price), False):
-            raise MirrorRevert("Liquidation rate limit")
-        ratio_before = trunc_div(h["equity"] * WAD, h["maintenance"])
-        fill, _, _ = self.execute(a, m, -close, price, False)
-        escalated = False
-        if close != size:
-            after = self.health(a, m, price)
-            step_notional = model.umul_up(abs(close), fill)
-            charges = min(max(model.umul_up(step_notional, reward_rate), reward_floor), reward_cap)
-            charges += min(model.umul_up(step_notional, penalty_rate), max(self.margin[a] - charges, 0))
-            ratio_after = trunc_div((after["equity"] - charges) * WAD, max(after["maintenance"], 1))
-            if ratio_after <= ratio_before:
-                self.count_rate_limit(m, model.umul_up(abs(size - close), price), True)
-                fill, _, _ = self.execute(a, m, close - size, price, False)
-                close = size
-                escalated = True
-            else:
-                self.last_partial[a] = self.now
-        notional = model.umul_up(abs(close), fill)
-        if all(p[0] == 0 for p in self.pos[a]) and self.margin[a] < 0:
-            self.cover_bad_debt(a)
-        reward = self.pay_keeper(a, keeper, notional)
-        penalty = min(model.umul_up(notional, penalty_rate), max(self.margin[a], 0))
-        self.margin[a] -= penalty
-        self.insurance += penalty
-        event = dict(account=a, market=m, keeper=keeper, size_closed=close, price=fill, notional=notional,
-                     tier=tier, keeper_reward=reward, penalty=penalty, remaining_size=size - close)
-        self.events.append(("Liquidated", event))
-        return dict(event, _escalated=escalated)
-
-    def pay_keeper(self, a: str, keeper: str, notional: int) -> int:
-        reward_rate, reward_floor, reward_cap = self.liq[:3]
-        reward = min(max(model.umul_up(notional, reward_rate), reward_floor), reward_cap)
-        from_margin = min(reward, max(self.margin[a], 0))
-        from_insurance = min(reward - from_margin, self.insurance)
-        self.margin[a] -= from_margin
-        self.insurance -= from_insurance
-        self.margin[keeper] += from_margin + from_insurance
-        return from_margin + from_insurance
-
-    def liquidate_bankrupt(self, a: str, keeper: str, tier: int) -> dict[str, Any]:
-        """Negative equity: every position closes in one step, then the waterfall, then the keeper."""
-        held = [m for m in range(self.n) if self.pos[a][m][0] != 0]
-        total = 0
-        event: dict[str, Any] = {}
-        for k, m in enumerate(held):
-            price = self.touch(m)
-            self.settle_funding(a, m, price)
-            size = self.pos[a][m][0]
-            self.count_rate_limit(m, model.umul_up(abs(size), price), True)
-            fill, _, _ = self.execute(a, m, -size, price, False)
-            notional = model.umul_up(abs(size), fill)
-            total += notional
-            reward = 0
-            if k == len(held) - 1:
-                if self.margin[a] < 0:
-                    self.cover_bad_debt(a)
-                reward = self.pay_keeper(a, keeper, total)
-            event = dict(account=a, market=m, keeper=keeper, size_closed=size, price=fill, notional=notional,
-                         tier=tier, keeper_reward=reward, penalty=0, remaining_size=0)
-            self.events.append(("Liquidated", event))
-        return dict(event, _escalated=False)
-
-    def cover_bad_debt(self, a: str) -> None:
-        bad_debt = -self.margin[a]
-        from_insurance = min(bad_debt, self.insurance)
-        from_pool = bad_debt - from_insurance
-        self.insurance -= from_insurance
-        self.pool_balance -= from_pool
-        self.margin[a] = 0
-        self.events.append(("BadDebtCovered", dict(account=a, bad_debt=bad_debt, from_insurance=from_insurance,
-                                                   from_pool=from_pool)))
-
-    # -------------------------------------------------------------- pool and ADL
-    def pool_value(self) -> int:
-        value = self.pool_balance
-        for m in range(self.n):
-            s = self.state[m]
-            if s[0] == 0 and s[1] == 0:
-                continue
-            price = self.index(m)
-            mark = self.mark(m, price)
-            cumulative = self.funding_now(m, price)[0]
-            skew = self.skew(m)
-            traders_pnl = -((s[6] - skew * mark) // WAD)  # ceil
-            traders_owe = (skew * cumulative - s[7]) // WAD  # floor
-            value += traders_owe - traders_pnl
-        return value
-
-    def adl_side(self, m: int, price: int) -> int:
-        ratio = self.config[m].adl_pnl_pool_ratio
-        if ratio == 0:
-            return 0
-        trigger = max(self.pool_balance, 0) * ratio // WAD
-        s, mark = self.state[m], self.mark(m, price)
-        if model.side_profit(s[0], s[15], mark, True) > trigger:
-            return 1
-        if model.side_profit(s[1], s[15] - s[6], mark, False) > trigger:
-            return -1
-        return 0
-
-    def auto_deleverage(self, m: int, candidates: list[str]) -> int:
-        value = self.pool_value()
-        price = self.touch(m)
-        deficit = 0
-        if value < 0:
-            deficit = -value
-            from_insurance = min(deficit, self.insurance)
-            if from_insurance:
-                self.insurance -= from_insurance
-                self.pool_balance += from_insurance
-                deficit -= from_insurance
-                self.events.append(("DeficitCoveredByInsurance", dict(amount=from_insurance, remaining_deficit=deficit)))
-                if deficit == 0:
-                    return 0
-        elif self.adl_side(m, price) == 0:
-            raise MirrorRevert("ADL not needed")
-        previous = 2**255 - 1
-        closed = 0
-        for a in candidates:
-            if value < 0 and deficit == 0:
-                break
-            if value >= 0 and self.adl_side(m, price) == 0:
-                break
-            size, entry, _ = self.pos[a][m]
-            if size == 0:
-                continue
-            self.settle_funding(a, m, price)
-            c = self.config[m]
-            exit_ = model.exit_price(price, self.skew(m), size, c.skew_scale, c.max_premium)
-            if model.pnl(size, exit_, entry) <= 0:
-                continue
-            score = max(trunc_div(model.pnl(size, exit_, entry) * WAD, max(self.health(a, m, price)["equity"], 1)), 1)
-            if score > previous:
-                raise MirrorRevert("ADL candidates not ranked")
-            profit = model.pnl(size, exit_, entry)
-            fill, paid, _ = self.execute(a, m, -size, price, False)
-            haircut = profit - paid
-            taken = min(paid, deficit - haircut, max(self.margin[a], 0)) if deficit > haircut and paid > 0 else 0
-            self.margin[a] -= taken
-            self.pool_balance += taken
-            haircut += taken
-            self.events.append(("AutoDeleveraged", dict(account=a, market=m, size_closed=size, price=fill,
-                                                         realized_pnl=profit, haircut=haircut)))
-            if all(p[0] == 0 for p in self.pos[a]) and self.margin[a] < 0:
-                self.cover_bad_debt(a)
-            deficit -= min(haircut, deficit)
-            previous = score
-            closed += 1
-        return closed
-
-    # -------------------------------------------------------------- comparison
-    def assert_matches(self, system: System) -> None:
-        e = system.engine
-        for a, expected in self.margin.items():
-            assert int(e.margin(a)) == expected, ("margin", a)
-        for a, positions in self.pos.items():
-            for m in range(self.n):
-                assert list(e.position(a, m)) == positions[m], ("position", a, m)
-            assert int(e.last_partial_liquidation(a)) == self.last_partial.get(a, 0), ("last partial", a)
-        for m in range(self.n):
-            assert list(e.market_state(m)) == self.state[m], ("market state", m)
-        assert int(e.pool_balance()) == self.pool_balance
-        assert int(e.insurance_fund()) == self.insurance
-
-    def assert_events(self, system: System, names: tuple[str, ...] = ("Liquidated", "BadDebtCovered",
-                                                                          "FundingSettled", "AutoDeleveraged")) -> None:
-        got = [(ev.name, dict(ev.args)) for ev in system.chain.last_receipt.logs if ev.name in names]
-        assert got == [ev for ev in self.events if ev[0] in names]
-
+# the reference model (vyperp.model.EngineModel) stands in for the engine's books
 
 def liquidate_checked(system: System, account: str, keeper: str, accounts: list[str]) -> dict[str, Any]:
     """Liquidate on chain and in the mirror; demand identical books and events."""
-    mirror = Mirror(system, accounts + [keeper])
+    mirror = EngineModel(system, accounts + [keeper])
     expected = mirror.liquidate(account, keeper)
     closed = system.engine.liquidate(account, sender=keeper)
     assert closed == abs(expected["size_closed"])
@@ -571,7 +104,7 @@ def liquidate_checked(system: System, account: str, keeper: str, accounts: list[
 def answer_below(system: System, accounts: list[str], account: str, market: int, target: int) -> int:
     """Largest 8-decimal answer of `market` at which `account`'s ratio is below `target`
     (the account is long there, so its ratio rises with the price)."""
-    mirror = Mirror(system, accounts)
+    mirror = EngineModel(system, accounts)
     lo, hi = 1, current_answer(system, market)
 
     def below(answer: int) -> bool:
@@ -599,7 +132,7 @@ def test_healthy_and_empty_accounts_are_not_liquidatable(system: System) -> None
     assert_reverts("Account not liquidatable", system.engine.liquidate, empty, sender=keeper)
     system.set_price(BTC, 96_000)  # a 4 % loss leaves ~6.9k equity over 4.8k maintenance
     health = system.engine.account_health(alice)
-    assert health[0] >= health[2]
+    assert health.equity >= health.maintenance_margin
     assert not system.lens.is_liquidatable(alice)
     assert_reverts("Account not liquidatable", system.engine.liquidate, alice, sender=keeper)
     assert system.engine.liquidate_many([alice, empty], sender=keeper) == 0
@@ -616,16 +149,16 @@ def test_liquidation_just_below_maintenance_closes_everything(system: System) ->
 
     push_answer(system, BTC, answer + 1)  # one oracle unit higher: at or above maintenance
     health = system.engine.account_health(alice)
-    assert health[0] >= health[2]
+    assert health.equity >= health.maintenance_margin
     assert_reverts("Account not liquidatable", system.engine.liquidate, alice, sender=keeper)
 
     push_answer(system, BTC, answer)
     health = system.engine.account_health(alice)
-    assert 0 < health[0] < health[2]
+    assert 0 < health.equity < health.maintenance_margin
     assert system.lens.is_liquidatable(alice)
 
     margin_before = int(system.engine.margin(alice))
-    entry = int(system.engine.position(alice, BTC)[1])
+    entry = int(system.engine.position(alice, BTC).entry_price)
     insurance_before = int(system.engine.insurance_fund())
     pool_before = int(system.engine.pool_balance())
     expected = liquidate_checked(system, alice, keeper, accounts)
@@ -633,7 +166,7 @@ def test_liquidation_just_below_maintenance_closes_everything(system: System) ->
     # by hand: no tiers -> the whole position at the fill price, reward and penalty
     index = answer * ORACLE_SCALE
     config = system.engine.market_config(BTC)
-    fill = model.fill_price(index, ONE, -ONE, config[3], config[4])
+    fill = model.fill_price(index, ONE, -ONE, config.skew_scale, config.max_premium)
     notional = model.umul_up(ONE, fill)
     reward = min(max(model.umul_up(notional, 2 * 10**15), 5 * WAD), 1_000 * WAD)
     realized = model.pnl(ONE, fill, entry)
@@ -677,7 +210,7 @@ def test_penalty_is_capped_by_remaining_margin(system: System) -> None:
     system.set_price(BTC, 89_600)  # ~550 equity left: less than reward + 1 % penalty
     insurance_before = int(system.engine.insurance_fund())
     margin_before = int(system.engine.margin(alice))
-    entry = int(system.engine.position(alice, BTC)[1])
+    entry = int(system.engine.position(alice, BTC).entry_price)
     liquidate_checked(system, alice, keeper, [alice])
     (event,) = events(system, "Liquidated")
     left = margin_before + model.pnl(ONE, event["price"], entry) - event["keeper_reward"]
@@ -702,7 +235,7 @@ def test_bad_debt_is_covered_by_insurance_first(system: System) -> None:
     insurance_before = int(system.engine.insurance_fund())
     pool_before = int(system.engine.pool_balance())
     margin_before = int(system.engine.margin(alice))
-    entry = int(system.engine.position(alice, BTC)[1])
+    entry = int(system.engine.position(alice, BTC).entry_price)
     liquidate_checked(system, alice, keeper, [alice, funder, lp])
     (event,) = events(system, "Liquidated")
     realized = model.pnl(ONE, event["price"], entry)
@@ -727,7 +260,7 @@ def test_bad_debt_beyond_insurance_is_drawn_from_the_pool(system: System) -> Non
     assert 0 < insurance_before < 10 * WAD
     pool_before = int(system.engine.pool_balance())
     margin_before = int(system.engine.margin(alice))
-    entry = int(system.engine.position(alice, BTC)[1])
+    entry = int(system.engine.position(alice, BTC).entry_price)
     liquidate_checked(system, alice, keeper, [alice, lp])
     (event,) = events(system, "Liquidated")
     realized = model.pnl(ONE, event["price"], entry)
@@ -883,7 +416,7 @@ def test_cross_margin_reduces_largest_requirement_first(system: System, btc_size
     accounts = [alice, lp]
     push_answer(system, dropped, answer_below(system, accounts, alice, dropped, WAD))
     health = system.engine.account_health(alice)
-    assert health[0] < health[2] and health[3] == closed
+    assert health.equity < health.maintenance_margin and health.largest_market == closed
     sizes = {BTC: btc_size, ETH: eth_size}
     expected = liquidate_checked(system, alice, keeper, accounts)
     assert expected["market"] == closed and expected["size_closed"] == sizes[closed]
@@ -904,7 +437,7 @@ def test_rate_limit_per_window(make_system: Callable[..., System]) -> None:
     assert all(system.lens.is_liquidatable(t) for t in traders)
 
     liquidate_checked(system, traders[0], keeper, traders)
-    assert system.engine.market_state(BTC)[14] == model.umul_up(ONE, 93_000 * WAD)
+    assert system.engine.market_state(BTC).liquidation_window_notional == model.umul_up(ONE, 93_000 * WAD)
     assert_reverts("Liquidation rate limit", system.engine.liquidate, traders[1], sender=keeper)
     assert system.engine.liquidate_many(traders[1:], sender=keeper) == 0
     assert system.size_of(traders[1], BTC) == ONE
@@ -913,7 +446,7 @@ def test_rate_limit_per_window(make_system: Callable[..., System]) -> None:
     assert_reverts("Liquidation rate limit", system.engine.liquidate, traders[1], sender=keeper)
     system.advance(1)  # a new window
     liquidate_checked(system, traders[1], keeper, traders)
-    assert system.engine.market_state(BTC)[13] == system.chain.time
+    assert system.engine.market_state(BTC).liquidation_window_start == system.chain.time
     assert_reverts("Liquidation rate limit", system.engine.liquidate, traders[2], sender=keeper)
 
 
@@ -934,9 +467,9 @@ def test_liquidate_many_skips_ineligible_accounts(make_system: Callable[..., Sys
     push_answer(system, BTC, answer_below(system, accounts, cooling, BTC, 78 * WAD // 100))
     liquidate_checked(system, cooling, keeper, accounts)  # partial: now in cool-down
     system.set_price(ETH, 3_700)
-    mirror = Mirror(system, accounts + [keeper])
+    mirror = EngineModel(system, accounts + [keeper])
     assert mirror.ratio(deep) < WAD
-    assert mirror.health(healthy)["equity"] >= mirror.health(healthy)["maintenance"]
+    assert mirror.health(healthy)["equity"] >= mirror.health(healthy)["maintenance_margin"]
     assert WAD // 2 <= mirror.ratio(cooling) < WAD
     assert mirror.ratio(limited) < WAD
 
@@ -944,7 +477,7 @@ def test_liquidate_many_skips_ineligible_accounts(make_system: Callable[..., Sys
     for account in accounts:
         try:
             mirror.liquidate(account, keeper)
-        except MirrorRevert as exc:
+        except ModelRevert as exc:
             skipped[account] = exc.reason
     assert skipped == {healthy: "Account not liquidatable", cooling: "Liquidation cool-down",
                        limited: "Liquidation rate limit", empty: "Account not liquidatable"}
@@ -1051,7 +584,7 @@ def test_bad_debt_waterfall_then_adl(system: System) -> None:
     assert int(system.engine.insurance_fund()) == 0
 
     value = int(system.engine.pool_value())
-    mirror = Mirror(system, accounts)
+    mirror = EngineModel(system, accounts)
     assert mirror.pool_value() == value < 0
     deficit = -value
     pnl = {name: int(system.lens.unrealized_pnl(who[name], BTC)) for name in ("dave", "carol", "bob")}
@@ -1063,20 +596,20 @@ def test_bad_debt_waterfall_then_adl(system: System) -> None:
     # a candidate that is flat or not in profit is skipped, not a reason to revert the batch
     for candidates, closed in ((["alice"], 0), (["erin"], 0), (["keeper"], 0), (["erin", "dave"], 1)):
         with system.chain.isolate():
-            probe = Mirror(system, accounts)
+            probe = EngineModel(system, accounts)
             assert probe.auto_deleverage(BTC, [who[c] for c in candidates]) == closed
             assert system.engine.auto_deleverage(BTC, [who[c] for c in candidates], sender=keeper) == closed
             probe.assert_events(system)
             probe.assert_matches(system)
     # bob's profit alone does not cover the deficit, and carol outranks him
-    probe = Mirror(system, accounts)
-    with pytest.raises(MirrorRevert, match="ADL candidates not ranked"):
+    probe = EngineModel(system, accounts)
+    with pytest.raises(ModelRevert, match="ADL candidates not ranked"):
         probe.auto_deleverage(BTC, [who["bob"], who["carol"]])
     assert_reverts("ADL candidates not ranked", adl, ["bob", "carol"])
     assert_reverts("ADL candidates not ranked", adl, ["bob", "dave"])
 
     margins = {name: int(system.engine.margin(who[name])) for name in ("dave", "carol", "bob")}
-    mirror = Mirror(system, accounts)
+    mirror = EngineModel(system, accounts)
     assert mirror.auto_deleverage(BTC, [who["dave"], who["carol"], who["bob"]]) == 2
     assert system.engine.auto_deleverage(BTC, [who["dave"], who["carol"], who["bob"]], sender=keeper) == 2
     mirror.assert_events(system)
@@ -1111,7 +644,7 @@ def test_adl_with_too_little_profit_reduces_deficit_by_the_haircut(system: Syste
     liquidate_checked(system, who["alice"], who["keeper"], accounts)
     value_before = int(system.engine.pool_value())
     bob_margin = int(system.engine.margin(who["bob"]))
-    mirror = Mirror(system, accounts)
+    mirror = EngineModel(system, accounts)
     assert mirror.auto_deleverage(BTC, [who["bob"]]) == 1
     assert system.engine.auto_deleverage(BTC, [who["bob"]], sender=who["keeper"]) == 1
     mirror.assert_events(system)

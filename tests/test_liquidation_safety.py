@@ -11,7 +11,7 @@ After every step:
     (equity / maintenance) unless it closed the liquidated position entirely;
 (c) conservation: token balance * PRECISION == margins + pool balance + insurance.
 
-Each step is also predicted exactly by the Python mirror of tests/test_liquidation.py.
+Each step is also predicted exactly by the reference model (vyperp.model.EngineModel).
 
 Run: ``.venv/bin/python -m pytest tests/test_liquidation_safety.py -q -p no:ape_test``
 """
@@ -19,6 +19,8 @@ Run: ``.venv/bin/python -m pytest tests/test_liquidation_safety.py -q -p no:ape_
 from __future__ import annotations
 
 from decimal import Decimal
+
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -28,8 +30,6 @@ from tests.test_liquidation import (
     BTC,
     ETH,
     ONE,
-    Mirror,
-    MirrorRevert,
     answer_below,
     assert_conserved,
     events,
@@ -39,6 +39,7 @@ from tests.test_liquidation import (
     trader,
 )
 from vyperp.chain import Reverted
+from vyperp.model import EngineModel, ModelRevert
 from vyperp.protocol.params import TIERED, LiquidationParams
 from vyperp.protocol.system import System
 from vyperp.protocol.units import WAD, trunc_div
@@ -56,27 +57,24 @@ def systems() -> dict[str, System]:
     return {name: System.deploy(params(liquidation)) for name, liquidation in SETTINGS.items()}
 
 
-def margin_ratio(health: tuple) -> int:
+def margin_ratio(health: Any) -> int:
     """equity / maintenance as the engine compares it (signed, truncated)."""
-    return trunc_div(health[0] * WAD, health[2])
+    return trunc_div(health.equity * WAD, health.maintenance_margin)
 
 
 def liquidation_round(system: System, accounts: list[str], keeper: str) -> int:
     """One liquidation attempt on every account; checks (a), (b), (c) and the mirror."""
     steps = 0
     for account in accounts:
-        health = tuple(system.engine.account_health(account))
-        mirror = Mirror(system, accounts + [keeper])
-        mirrored = mirror.health(account)
-        assert health == (mirrored["equity"], mirrored["initial"], mirrored["maintenance"],
-                          mirrored["largest_market"], mirrored["largest_requirement"], mirrored["count"],
-                          mirrored["transfer"])
+        health = system.engine.account_health(account)
+        mirror = EngineModel(system, accounts + [keeper])
+        assert health._asdict() == mirror.health(account)
         try:
             expected = mirror.liquidate(account, keeper)
             reason = None
-        except MirrorRevert as exc:
+        except ModelRevert as exc:
             expected, reason = None, exc.reason
-        liquidatable = health[5] > 0 and health[0] < health[2]
+        liquidatable = health.position_count > 0 and health.equity < health.maintenance_margin
         if not liquidatable:
             assert reason == "Account not liquidatable"
         if reason is not None:
@@ -91,7 +89,7 @@ def liquidation_round(system: System, accounts: list[str], keeper: str) -> int:
         assert_conserved(system)  # (c)
         (event,) = events(system, "Liquidated")
         if event["remaining_size"] != 0:  # (b): a partial step must not lower the ratio
-            after = tuple(system.engine.account_health(account))
+            after = (system.engine.account_health(account))
             assert margin_ratio(after) >= before, (before, margin_ratio(after), event)
         steps += 1
     return steps
@@ -103,7 +101,7 @@ def answer_for_ratio(system: System, accounts: list[str], account: str, market: 
     size = system.size_of(account, market)
     if size == 0:
         return None
-    mirror = Mirror(system, accounts)
+    mirror = EngineModel(system, accounts)
     current = int(system.oracles[market].latestRoundData()[1])
 
     def below(answer: int) -> bool:
@@ -149,7 +147,7 @@ def run_scenario(system: System, positions: list[tuple], moves: list[tuple], rou
             if not accounts:
                 continue
             account = accounts[pick % len(accounts)]
-            market = int(system.engine.account_health(account)[3])
+            market = int(system.engine.account_health(account).largest_market)
             answer = answer_for_ratio(system, accounts, account, market, amount * WAD // 1_000)
             if answer is None:
                 continue
@@ -210,13 +208,13 @@ def test_partial_step_on_small_position_does_not_lower_ratio(systems: dict[str, 
             keeper = trader(system, "keeper")
             alice = open_position(system, "alice", margin, BTC, size)
             push_answer(system, BTC, answer_below(system, [alice], alice, BTC, 9 * WAD // 10))
-            before = tuple(system.engine.account_health(alice))
+            before = (system.engine.account_health(alice))
             assert 3 * WAD // 4 <= margin_ratio(before) < WAD  # tier 0: a quarter
             system.engine.liquidate(alice, sender=keeper)
             (event,) = events(system, "Liquidated")
             assert event["remaining_size"] in (0, size - size // 4)  # a quarter, or all of it
             if event["remaining_size"] != 0:  # partial: the ratio must not have dropped
-                after = tuple(system.engine.account_health(alice))
+                after = (system.engine.account_health(alice))
                 assert margin_ratio(after) >= margin_ratio(before), (
                     f"ratio {margin_ratio(before) / WAD:.4f} -> {margin_ratio(after) / WAD:.4f} "
                     f"(reward {event['keeper_reward'] / WAD}, penalty {event['penalty'] / WAD})")

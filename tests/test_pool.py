@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from vyperp import model
 from vyperp.chain import Reverted
 
 WAD = 10**18
@@ -14,46 +15,23 @@ BTC, ETH = 0, 1
 MAX_UINT = 2**256 - 1
 
 
-# ------------------------------------------------------------------ exact helpers
+# ------------------------------------------------------------------ exact helpers (vyperp.model)
 
-
-def _ceil_div(a: int, b: int) -> int:
-    return -((-a) // b)
-
-
-def _trunc_div(a: int, b: int) -> int:
-    q = abs(a) // abs(b)
-    return q if (a >= 0) == (b > 0) else -q
-
-
-def _umul_up(a: int, b: int) -> int:
-    return _ceil_div(a * b, WAD)
-
-
-def _premium(skew: int, scale: int, max_premium: int) -> int:
-    return max(-max_premium, min(max_premium, _trunc_div(skew * WAD, scale)))
+_umul_up = model.umul_up
 
 
 def expected_fill(system, market: int, size_delta: int) -> tuple[int, int]:
-    """(fill price, fee) for `size_delta` now, recomputed from the market's config and state."""
+    """(fill price, fee) for `size_delta` now, from the market's config and state (the model)."""
     config = system.engine.market_config(market)
     state = system.engine.market_state(market)
-    scale, max_premium, taker, maker = config[3], config[4], config[5], config[6]
-    skew = state[0] - state[1]
-    index = system.engine.index_price(market)
-    scaled = index * (2 * WAD + _premium(skew, scale, max_premium) + _premium(skew + size_delta, scale, max_premium))
-    price = _ceil_div(scaled, 2 * WAD) if size_delta > 0 else scaled // (2 * WAD)
-    reducing = min(abs(size_delta), abs(skew)) if skew != 0 and (skew > 0) != (size_delta > 0) else 0
-    fee = _umul_up(_umul_up(reducing, price), maker) + _umul_up(_umul_up(abs(size_delta) - reducing, price), taker)
-    return price, fee
+    skew = state.long_open_interest - state.short_open_interest
+    index = int(system.engine.index_price(market))
+    price = model.fill_price(index, skew, size_delta, config.skew_scale, config.max_premium)
+    return price, model.trade_fee(skew, size_delta, price, config.maker_fee, config.taker_fee)
 
 
-def to_shares(assets: int, supply: int, total: int, up: bool) -> int:
-    return _ceil_div(assets * (supply + 1), total + 1) if up else assets * (supply + 1) // (total + 1)
-
-
-def to_assets(shares: int, supply: int, total: int, up: bool) -> int:
-    return _ceil_div(shares * (total + 1), supply + 1) if up else shares * (total + 1) // (supply + 1)
+to_shares = model.to_shares
+to_assets = model.to_assets
 
 
 def totals(system) -> tuple[int, int]:
@@ -73,12 +51,9 @@ def round_trip_fees(system, traders) -> None:
 
 
 def reserve_of(system) -> int:
-    ratio = system.engine.liquidation_config()[7]
-    reserve = 0
-    for market in range(system.engine.market_count()):
-        state = system.engine.market_state(market)
-        reserve += _umul_up(_umul_up(state[0] + state[1], state[8]), ratio)
-    return reserve
+    states = [system.engine.market_state(m) for m in range(system.engine.market_count())]
+    return model.pool_reserve([(st.long_open_interest + st.short_open_interest, st.last_price) for st in states],
+                              system.engine.liquidation_config().pool_reserve_ratio)
 
 
 def new_lp(system, label: str, usd) -> str:

@@ -10,16 +10,17 @@ Run: ``.venv/bin/python -m pytest tests/test_risk.py -q -p no:ape_test``
 from __future__ import annotations
 
 import math
-from math import isqrt
-from typing import Callable
+from types import SimpleNamespace
+from typing import Any, Callable
 
 import pytest
 
-from tests.test_liquidation import assert_conserved, assert_reverts, events, trader, wad_ln
+from tests.test_liquidation import assert_conserved, assert_reverts, events, trader
+from vyperp.model import wad_ln
 from vyperp import model
 from vyperp.protocol.params import EXCHANGE_BRACKETS, MarketParams, ProtocolParams
 from vyperp.protocol.system import System
-from vyperp.protocol.units import WAD, trunc_div, wad
+from vyperp.protocol.units import WAD, wad
 
 BTC = 0
 ONE = WAD
@@ -131,9 +132,9 @@ def test_engine_books_bracketed_requirement(bracketed: System) -> None:
     mark = int(bracketed.engine.mark_price(BTC))
     notional = model.umul_up(20 * ONE, mark)
     assert CEILINGS[1] < notional < CEILINGS[2]
-    assert health[1] == model.bracket_requirement(BRACKETS, notional, True)
-    assert health[2] == model.bracket_requirement(BRACKETS, notional, False)
-    assert bracketed.lens.margin_requirements(whale) == (health[1], health[2])
+    assert health.initial_margin == model.bracket_requirement(BRACKETS, notional, True)
+    assert health.maintenance_margin == model.bracket_requirement(BRACKETS, notional, False)
+    assert bracketed.lens.margin_requirements(whale) == (health.initial_margin, health.maintenance_margin)
 
 
 # ====================================================================== risk multiplier
@@ -145,15 +146,13 @@ def expected_variance(variance: int, last_price: int, price: int, weight: int) -
     log_return = wad_ln(price * WAD // last_price)
     exact = math.log(price / last_price) * WAD
     assert abs(log_return - exact) <= max(abs(exact) * 1e-9, 1e3)
-    return (variance * (WAD - weight) + (log_return * log_return // WAD) * weight) // WAD, log_return
+    return model.variance_ewma(variance, weight, price, last_price), log_return
 
 
 def volatility_multiplier(variance: int, reference: int, weight: int, cap: int) -> int:
-    multiplier = WAD
-    volatility = isqrt(variance * WAD)
-    if volatility > reference:
-        multiplier += model.umul_up((volatility - reference) * WAD // reference, weight)
-    return min(multiplier, cap)
+    risk = SimpleNamespace(variance_ewma_weight=1, reference_volatility=reference, volatility_weight=weight,
+                           funding_weight=0, max_multiplier=cap)
+    return model.risk_multiplier(risk, variance, 0, 0)
 
 
 def test_variance_ewma_and_multiplier_follow_each_round(make_system: Callable[..., System]) -> None:
@@ -171,10 +170,10 @@ def test_variance_ewma_and_multiplier_follow_each_round(make_system: Callable[..
         variance, log_return = expected_variance(variance, last, price, weight)
         last = price
         state = system.engine.market_state(BTC)
-        assert state[10] == variance and state[8] == price
+        assert state.variance_ema == variance and state.last_price == price
         (accepted,) = events(system, "OraclePriceAccepted")
         assert accepted["variance_ema"] == variance and accepted["price"] == price
-        multiplier = state[11]
+        multiplier = state.risk_multiplier
         assert multiplier == volatility_multiplier(variance, reference, vol_weight, cap)
         assert WAD <= multiplier <= cap
         seen.append(multiplier)
@@ -195,7 +194,7 @@ def test_multiplier_scales_margin_requirements(make_system: Callable[..., System
     for price in ("97000", "100000"):  # two 3 % swings
         system.set_price(BTC, price)
         system.engine.poke(BTC, sender=keeper)
-    multiplier = system.engine.market_state(BTC)[11]
+    multiplier = system.engine.market_state(BTC).risk_multiplier
     assert multiplier == 3 * WAD
     mark = int(system.engine.mark_price(BTC))
     notional = model.umul_up(ONE, mark)
@@ -205,7 +204,7 @@ def test_multiplier_scales_margin_requirements(make_system: Callable[..., System
     if apply_to_maintenance:
         maintenance = model.umul_up(maintenance, multiplier)
     health = system.engine.account_health(alice)
-    assert (health[1], health[2]) == (initial, maintenance)
+    assert (health.initial_margin, health.maintenance_margin) == (initial, maintenance)
     assert system.lens.margin_requirement(BTC, notional) == (initial, maintenance)
     assert initial == 3 * usd(10_000) + 3 * (notional - usd(100_000)) // 10  # 3 x 10 %
     # the same small increase now needs three times the initial margin
@@ -227,22 +226,21 @@ def test_funding_term_raises_multiplier_while_rate_leaves_its_ema(make_system: C
     config = system.engine.market_config(BTC)
     start = system.chain.time
     system.trade(whale, BTC, 60 * ONE)  # premium 0.3 %: linear rate 0.25 % per 8h
-    assert system.engine.market_state(BTC)[11] == WAD
+    assert system.engine.market_state(BTC).risk_multiplier == WAD
 
-    funding = model.FundingMarket.from_config(tuple(config), start)
+    funding = model.FundingMarket.from_config(config, start)
     ema = 0
     multipliers = []
     for elapsed in (HOUR, HOUR, 2 * HOUR, 8 * HOUR, HOUR):
         system.advance(elapsed)
         system.engine.poke(BTC, sender=keeper)
         funding.touch(60 * ONE, 100_000 * WAD, system.chain.time)
-        weight = min(elapsed * WAD // (8 * HOUR), WAD)
-        ema = ema + trunc_div((funding.rate - ema) * weight, WAD)
+        ema = model.funding_ema(ema, funding.rate, elapsed, 8 * HOUR)
         state = system.engine.market_state(BTC)
-        assert (state[2], state[3], state[4]) == (funding.cumulative, funding.rate, ema)
+        assert (state.cumulative_funding_per_unit, state.funding_rate, state.funding_rate_ema) == (funding.cumulative, funding.rate, ema)
         expected = min(WAD + model.umul_up(abs(funding.rate - ema), 100 * WAD), 3 * WAD)
-        assert state[11] == expected
-        multipliers.append(state[11])
+        assert state.risk_multiplier == expected
+        multipliers.append(state.risk_multiplier)
     assert funding.rate == usd("0.0025")
     # first hour by hand: EMA = 0.0025 / 8, deviation 0.0021875, x100 = 0.21875
     assert multipliers[0] == usd("1.21875")
@@ -254,12 +252,12 @@ def test_funding_term_raises_multiplier_while_rate_leaves_its_ema(make_system: C
         system.trade(whale, BTC, -30 * ONE)  # skew halves: the rate drops away from the EMA
         system.advance(HOUR)
         system.engine.poke(BTC, sender=keeper)
-        multiplier = system.engine.market_state(BTC)[11]
+        multiplier = system.engine.market_state(BTC).risk_multiplier
         assert multiplier > WAD
         mark = int(system.engine.mark_price(BTC))
         brackets = [b.to_struct() for b in MarketParams().brackets]
         health = system.engine.account_health(whale)
-        assert health[1] == model.umul_up(model.bracket_requirement(brackets, model.umul_up(30 * ONE, mark), True),
+        assert health.initial_margin == model.umul_up(model.bracket_requirement(brackets, model.umul_up(30 * ONE, mark), True),
                                           multiplier)
 
 
@@ -272,18 +270,18 @@ def _set_skew(system: System, whale: str, skew: int) -> None:
         system.trade(whale, BTC, skew - current)
 
 
-def _capped_rate(config: tuple, skew: int) -> int:
-    premium = model.premium(skew, config[3], config[4])
-    rate = model.premium_rate(premium, config[8], config[9], config[11], config[12], config[13])
-    return model.clamp(rate, -config[10], config[10])
+def _capped_rate(config: Any, skew: int) -> int:
+    premium = model.premium(skew, config.skew_scale, config.max_premium)
+    rate = model.premium_rate(premium, config.interest_rate, config.funding_clamp, config.funding_model, config.nonlinear_threshold, config.nonlinear_coefficient)
+    return model.clamp(rate, -config.max_funding_rate, config.max_funding_rate)
 
 
 def test_nonlinear_rate_grows_faster_than_linear(make_system: Callable[..., System]) -> None:
     system = make_system(one_market(funding_model="nonlinear"))  # threshold 0.1 %, k = 100
     whale = trader(system, "whale", 3_000_000)
-    config = tuple(system.engine.market_config(BTC))
-    assert config[11] == model.NONLINEAR and config[3] == 20_000 * ONE
-    linear_config = config[:11] + (model.LINEAR,) + config[12:]
+    config = system.engine.market_config(BTC)
+    assert config.funding_model == model.NONLINEAR and config.skew_scale == 20_000 * ONE
+    linear_config = config._replace(funding_model=model.LINEAR)
     rates = {}
     for skew in (10, 20, 30, 40, 60, -60, 100, -100, 0):
         _set_skew(system, whale, skew * ONE)
@@ -307,7 +305,7 @@ def test_nonlinear_funding_accrues_exactly(make_system: Callable[..., System]) -
     system = make_system(one_market(funding_model="nonlinear"))
     keeper = trader(system, "keeper")
     whale = trader(system, "whale", 3_000_000)
-    config = tuple(system.engine.market_config(BTC))
+    config = system.engine.market_config(BTC)
     funding = model.FundingMarket.from_config(config, system.chain.time)
     index = 100_000 * WAD
     for skew, elapsed in ((60, 3 * HOUR), (-45, 5 * HOUR), (100, 8 * HOUR), (25, 1)):
@@ -317,8 +315,8 @@ def test_nonlinear_funding_accrues_exactly(make_system: Callable[..., System]) -
         system.engine.poke(BTC, sender=keeper)
         funding.touch(skew * ONE, index, system.chain.time)
         state = system.engine.market_state(BTC)
-        assert (state[2], state[3]) == (funding.cumulative, funding.rate)
-        assert (state[2], state[3]) == tuple(system.engine.funding_now(BTC))
+        assert (state.cumulative_funding_per_unit, state.funding_rate) == (funding.cumulative, funding.rate)
+        assert (state.cumulative_funding_per_unit, state.funding_rate) == tuple(system.engine.funding_now(BTC))
     assert_conserved(system)
 
 
@@ -326,7 +324,7 @@ def test_velocity_rate_drifts_with_skew_until_the_cap(make_system: Callable[...,
     system = make_system(one_market(funding_model="velocity", funding_velocity=1.0))
     keeper = trader(system, "keeper")
     whale = trader(system, "whale", 3_000_000)
-    config = tuple(system.engine.market_config(BTC))
+    config = system.engine.market_config(BTC)
     funding = model.FundingMarket.from_config(config, system.chain.time)
     index = 100_000 * WAD
     _set_skew(system, whale, 60 * ONE)  # premium 0.3 %: +0.3 % per day, 0.075 % per 6h
@@ -340,8 +338,8 @@ def test_velocity_rate_drifts_with_skew_until_the_cap(make_system: Callable[...,
         system.engine.poke(BTC, sender=keeper)
         funding.touch(system.size_of(whale, BTC), index, system.chain.time)
         state = system.engine.market_state(BTC)
-        assert (state[2], state[3]) == (funding.cumulative, funding.rate)
-        rates.append(state[3])
+        assert (state.cumulative_funding_per_unit, state.funding_rate) == (funding.cumulative, funding.rate)
+        rates.append(state.funding_rate)
     step_rate = usd("0.00075")
     assert rates[:4] == [step_rate, 2 * step_rate, 3 * step_rate, 4 * step_rate]
     assert rates[4] == rates[5] == usd("0.003")  # capped
@@ -361,7 +359,7 @@ def test_size_tiered_funding_surcharge_goes_to_insurance(make_system: Callable[.
     sizes = {big: 3 * ONE, small: ONE // 10, edge: ONE // 2, short: -ONE}
     for account, size in sizes.items():
         system.trade(account, BTC, size)
-    config = tuple(system.engine.market_config(BTC))
+    config = system.engine.market_config(BTC)
     funding = model.FundingMarket.from_config(config, system.chain.time)
     system.advance(8 * HOUR)
     index = 100_000 * WAD
@@ -385,16 +383,16 @@ def test_size_tiered_funding_surcharge_goes_to_insurance(make_system: Callable[.
         assert (owed, surcharge) == expected[account]
         insurance = int(system.engine.insurance_fund())
         margin = int(system.engine.margin(account))
-        entry = int(system.engine.position(account, BTC)[1])
+        entry = int(system.engine.position(account, BTC).entry_price)
         state = system.engine.market_state(BTC)
-        current_skew = state[0] - state[1]
+        current_skew = state.long_open_interest - state.short_open_interest
         delta = -size // 10
-        fill = model.fill_price(index, current_skew, delta, config[3], config[4])
-        fee = model.trade_fee(current_skew, delta, fill, config[6], config[5])
+        fill = model.fill_price(index, current_skew, delta, config.skew_scale, config.max_premium)
+        fee = model.trade_fee(current_skew, delta, fill, config.maker_fee, config.taker_fee)
         system.trade(account, BTC, delta)
         assert events(system, "FundingSettled") == [dict(account=account, market=BTC, amount=owed,
                                                          to_insurance=surcharge)]
         assert int(system.engine.insurance_fund()) == insurance + surcharge + fee * usd("0.1") // WAD
         assert int(system.engine.margin(account)) == margin - owed - surcharge + model.pnl(size, fill, entry) - fee
-        assert system.engine.position(account, BTC)[2] == cumulative
+        assert system.engine.position(account, BTC).funding_index == cumulative
         assert_conserved(system)

@@ -1,12 +1,23 @@
 """Stateful fuzzing of the whole protocol: a hypothesis RuleBasedStateMachine over a
-deployed system (two markets, four traders, an LP, a keeper, the admin, an outsider).
+deployed system (two markets with 18- and 6-decimal feeds, four traders, an LP, a keeper,
+the admin, an outsider).
 
-Rules draw inputs valid for the live state plus a share of deliberately invalid ones;
-after every step the six invariants of DESIGN.md are checked against the chain:
-conservation to the wei, solvency, funding against the exact model, open interest,
-liquidation safety (in the liquidation rules), access control (in the outsider rule);
-also: a reverted call changes nothing, withdrawals never exceed realized margin,
-the mark stays within its premium bound, money moves exactly as the model predicts.
+Every engine call a rule makes goes through `modelled`: the reference model
+(vyperp.model.EngineModel, read from the chain just before) predicts the call, and the
+chain must agree -- a model revert is required to be the chain's revert with the same
+reason and no state change (cool-down, rate limit, ADL order, oracle staleness and jump,
+margin checks...), a model success is required to succeed with the same books and events
+to the wei (each liquidation step: tier, size closed, escalation, reward, penalty, funding
+settled, waterfall, cool-down stamp, window; ADL closes and haircuts; funding accrual,
+EMA and EWMA over the gap since the last touch; deposits, withdrawals, trades). The LP's
+ERC-4626 paths are checked against vyperp.model's share arithmetic (previews, max*,
+the reserve). After every step the invariants of vyperp.model.invariants are checked
+(conservation, exact solvency, open interest, margins >= 0 at rest, the pool's balance >= 0,
+the mark's premium bound) and every holder's health and the pool's value and reserve are
+compared with the model. Rules land on boundaries on purpose: tier thresholds at an
+account's margin ratio and 1 wei over, the cool-down's and rate-limit window's last second
+and first, oracle rounds at the jump bound and one feed tick over, rounds exactly
+max_oracle_age old and one second older, LP amounts exactly max* and one over.
 
 The system is deployed once per contracts directory (`VYPERP_CONTRACTS_DIR`, used by
 the mutation check) and every example runs inside a snapshot.
@@ -15,14 +26,16 @@ the mutation check) and every example runs inside a snapshot.
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from typing import Any
 
 from hypothesis import event, strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from .. import model
+from ..model import EngineModel, ModelRevert, invariants
 from ..chain import Reverted
-from ..protocol.params import Bracket, LiquidationParams, MarketParams, ProtocolParams, TIERED
+from ..protocol.params import Bracket, LiquidationParams, MarketParams, ProtocolParams, TIERED, Tier
 from ..protocol.system import MAX_UINT, System
 from ..protocol.units import WAD
 
@@ -51,16 +64,20 @@ PRIVILEGED = [
 
 
 def fuzz_params() -> ProtocolParams:
-    """A small pool and high leverage so cascades, bad debt and ADL are reachable."""
+    """A small pool and high leverage so cascades, bad debt and ADL are reachable. The two
+    feeds have 18 and 6 decimals (the unit tests use 8); BTC's multiplier follows the
+    volatility EWMA and scales maintenance too, ETH's follows the funding EMA and ETH has a
+    liquidation rate limit, so cool-downs, windows and both averages are exercised."""
     return ProtocolParams(
         markets=[
-            MarketParams(symbol="BTC", skew_scale_usd=20_000_000.0,
+            MarketParams(symbol="BTC", skew_scale_usd=20_000_000.0, oracle_decimals=18,
                          brackets=(Bracket(250_000.0, 0.05, 0.025), Bracket(float("inf"), 0.1, 0.05)),
-                         variance_ewma_weight=0.1, volatility_weight=1.0, max_multiplier=2.0,
+                         variance_ewma_weight=0.1, volatility_weight=1.0, max_multiplier=2.0, apply_to_maintenance=True,
                          size_tier_notional=200_000.0, size_tier_multiplier=1.5, transfer_margin_ratio=0.08),
             MarketParams(symbol="ETH", initial_price=4_000.0, skew_scale_usd=10_000_000.0, funding_model="velocity",
-                         funding_velocity=2.0, max_funding_rate=0.01, transfer_margin_ratio=0.12,
-                         max_open_interest_pool_ratio=20.0),
+                         oracle_decimals=6, funding_velocity=2.0, max_funding_rate=0.01, transfer_margin_ratio=0.12,
+                         max_open_interest_pool_ratio=20.0, funding_weight=20.0, funding_ema_period=3_600,
+                         max_multiplier=2.0, rate_limit_window=600, rate_limit_notional=400_000.0),
         ],
         liquidation=LiquidationParams(tiers=TIERED, cooldown=300, reward_floor=2.0, reward_cap=20.0),
     )
@@ -80,6 +97,10 @@ def shared_system() -> System:
         system.mint(system.lp, 5_000_000)
         system.pool.deposit(system.tokens(60_000), system.lp, sender=system.lp)
         system.traders = [system.new_trader(f"trader{i}", 20_000) for i in range(TRADERS)]
+        # a fee-paying round trip, so the LP share price starts off 1:1 (share and asset
+        # conversions then round, which the ERC-4626 rules check)
+        system.trade(system.traders[0], 0, WAD // 3)
+        system.trade(system.traders[0], 0, -(WAD // 3))
         for trader in system.traders:
             system.mint(trader, 1_000_000)
         system.keeper = system.new_trader("keeper")
@@ -93,6 +114,7 @@ class ProtocolMachine(RuleBasedStateMachine):
 
     examples_run = 0   # machines constructed (one per example), for the fuzz report
     steps_run = 0      # invariant rounds after a rule (one per step)
+    liquidating_examples: set[int] = set()   # examples in which a liquidation step went through
 
     def __init__(self) -> None:
         super().__init__()
@@ -110,9 +132,8 @@ class ProtocolMachine(RuleBasedStateMachine):
         self.funding = []
         for market in range(MARKETS):
             state = s.engine.market_state(market)
-            fm = model.FundingMarket.from_config(s.engine.market_config(market), last_time=state[5])
-            fm.cumulative, fm.rate = state[2], state[3]
-            self.funding.append(fm)
+            self.funding.append(model.FundingMarket.from_config(s.engine.market_config(market),
+                                                                state.last_funding_time, state))
 
     def teardown(self) -> None:
         self.system.chain.revert(self.snapshot)
@@ -141,9 +162,52 @@ class ProtocolMachine(RuleBasedStateMachine):
             assert self.books() == before, f"reverted call ({exc.reason}) changed state"
             return False
 
+    MODEL_EVENTS = ("Liquidated", "BadDebtCovered", "FundingSettled", "AutoDeleveraged", "PositionModified",
+                    "ProfitHaircut", "DeficitCoveredByInsurance")
+
+    def modelled(self, model_op: Any, chain_op: Any, label: str) -> tuple[bool, Any]:
+        """Apply one operation to the reference model of the books (vyperp.model.EngineModel,
+        read from the chain now) and to the chain. The model decides: if it reverts, the
+        chain must revert with the same reason and change nothing; if it succeeds, so must
+        the chain, leaving books (margins, positions, market states, pool, insurance,
+        cool-down stamps) and events equal to the model's to the wei. (True, model result)
+        on success, (False, reason) on a revert."""
+        s = self.system
+        book = EngineModel(s, self.accounts)
+        try:
+            expected, reason = model_op(book), None
+        except ModelRevert as exc:
+            expected, reason = None, exc.reason
+        before = self.books()
+        try:
+            chain_op()
+        except Reverted as exc:
+            event(f"{label}: revert {exc.reason}")
+            assert reason is not None, f"{label}: the chain reverted {exc.reason!r}, the model says it succeeds"
+            assert exc.reason == reason, f"{label}: the chain reverted {exc.reason!r}, the model says {reason!r}"
+            assert self.books() == before, f"reverted call ({exc.reason}) changed state"
+            return False, reason
+        assert reason is None, f"{label}: the chain accepted it, the model says it reverts {reason!r}"
+        event(f"{label}: ok")
+        if any(name == "Liquidated" for name, _ in book.events):
+            event("reached a liquidation")
+            ProtocolMachine.liquidating_examples.add(ProtocolMachine.examples_run)
+        book.assert_events(s, self.MODEL_EVENTS)
+        book.assert_matches(s)
+        self.resync_funding()
+        return True, expected
+
+    def resync_funding(self) -> None:
+        """After a model-verified call the chain's funding state is the model's: carry it on."""
+        s = self.system
+        for market in range(MARKETS):
+            state = s.engine.market_state(market)
+            self.funding[market] = model.FundingMarket.from_config(s.engine.market_config(market),
+                                                                   state.last_funding_time, state)
+
     def skew(self, market: int) -> int:
         state = self.system.engine.market_state(market)
-        return int(state[0]) - int(state[1])
+        return int(state.long_open_interest) - int(state.short_open_interest)
 
     def touched(self, market: int) -> None:
         """Mirror a successful touch of `market` in the funding model."""
@@ -167,11 +231,15 @@ class ProtocolMachine(RuleBasedStateMachine):
         s.chain.advance(60)
         s.prices[market] = price
         s.set_price(market, price)
-        self.remember_market()
-        if self.attempt(lambda: s.engine.poke(market, sender=self.keeper), {"Oracle stale", "Oracle price jump"}):
-            self.touched(market)
-            return True
-        return False
+        return self.poke(market)
+
+    def poke(self, market: int) -> bool:
+        """The keeper pokes `market`, checked against the model: the oracle guard (stale,
+        jump), funding accrual over the gap, the funding EMA's gap weight, the volatility
+        EWMA's round update and the risk multiplier."""
+        s = self.system
+        ok, _ = self.modelled(lambda book: book.touch(market), lambda: s.engine.poke(market, sender=self.keeper), "poke")
+        return ok
 
     def events(self, name: str) -> list[dict]:
         return [dict(e.args) for e in self.system.chain.last_receipt.logs if e.name == name]
@@ -183,7 +251,9 @@ class ProtocolMachine(RuleBasedStateMachine):
         trader = self.traders[who]
         margin = s.engine.margin(trader)
         tokens = s.tokens(amount)
-        if self.attempt(lambda: s.engine.deposit(tokens, sender=trader), {"Zero amount", "erc20: insufficient balance"}):
+        ok, _ = self.modelled(lambda book: book.deposit(trader, tokens), lambda: s.engine.deposit(tokens, sender=trader),
+                              "deposit")
+        if ok:
             assert amount > 0
             assert s.engine.margin(trader) == margin + tokens * s.precision
 
@@ -194,9 +264,8 @@ class ProtocolMachine(RuleBasedStateMachine):
         margin = int(s.engine.margin(trader))
         amount = max(margin, 0) // s.precision * share // 100
         balance = s.token.balanceOf(trader)
-        ok = self.attempt(lambda: s.engine.withdraw(amount, sender=trader),
-                          {"Zero amount", "Insufficient margin", "Below initial margin", "Below transfer margin",
-                           "Oracle stale", "Oracle price jump"})
+        ok, _ = self.modelled(lambda book: book.withdraw(trader, amount), lambda: s.engine.withdraw(amount, sender=trader),
+                              "withdraw")
         if ok:
             assert amount * s.precision <= margin, "withdrew more than the realized margin"
             assert s.engine.margin(trader) == margin - amount * s.precision
@@ -230,7 +299,7 @@ class ProtocolMachine(RuleBasedStateMachine):
             return
         for _ in range(4):
             self.poked_round(market, max(s.prices[market] * (100 - crash_pct) / 100, 1.0))
-        if int(s.engine.account_health(trader)[0]) >= 0:
+        if int(s.engine.account_health(trader).equity) >= 0:
             return
         event("trader closes under water")
         self.trade(0, market, 1, 1, "close")
@@ -285,7 +354,7 @@ class ProtocolMachine(RuleBasedStateMachine):
             if step == price:
                 break
         health = s.engine.account_health(trader)
-        if health[2] <= health[0] < health[1]:
+        if health.maintenance_margin <= health.equity < health.initial_margin:
             event("account in the margin band")
             before = self.books()
             try:
@@ -295,28 +364,63 @@ class ProtocolMachine(RuleBasedStateMachine):
                 assert exc.reason == "Account not liquidatable", exc.reason
             assert self.books() == before
 
-    @rule(amount=st.integers(1, 300_000), redeem_share=st.integers(0, 100), deposit=st.booleans())
-    def liquidity(self, amount: int, redeem_share: int, deposit: bool) -> None:
+    LP_SIZES = ("zero", "one", "small", "large", "max", "over")
+
+    @rule(kind=st.sampled_from(["deposit", "mint", "withdraw", "redeem"]), size=st.sampled_from(LP_SIZES))
+    def lp(self, kind: str, size: str) -> None:
+        """Every ERC-4626 path against the model: the pool's value and withdrawable amount
+        (the reserve against open interest), totalAssets, max*, the preview (rounded for
+        the pool: deposit/redeem down, mint/withdraw up), the required revert or success,
+        and the shares, tokens and pool balance that move. `max` is exactly maxWithdraw /
+        maxRedeem (must succeed), `over` one unit more (must revert)."""
         s = self.system
-        if deposit:
-            assets = s.tokens(amount)
-            supply = int(s.pool.totalSupply())
-            shares = int(s.pool.balanceOf(self.lp))
-            try:
-                total = int(s.engine.pool_value()) // s.precision
-            except Reverted:
-                total = None
-            if self.attempt(lambda: s.pool.deposit(assets, self.lp, sender=self.lp),
-                            {"Pool in deficit", "Zero shares", "Oracle stale", "Oracle price jump"}):
-                expected = assets * (supply + 1) // (max(total, 0) + 1)
-                assert s.pool.balanceOf(self.lp) == shares + expected, "LP shares off the ERC-4626 formula"
+        pool, lp = s.pool, self.lp
+        supply, held = int(pool.totalSupply()), int(pool.balanceOf(lp))
+        book = EngineModel(s, self.accounts)
+        try:
+            value, withdrawable = book.pool_value(), book.pool_withdrawable()
+        except ModelRevert:
+            return      # a feed cannot be priced: the strict paths revert with its reason (see stale_oracle)
+        assert int(s.engine.pool_value()) == value, "pool value off-model"
+        assert int(s.engine.pool_withdrawable()) == withdrawable, "pool withdrawable (reserve) off-model"
+        total = model.total_assets(value, s.precision)
+        assert int(pool.totalAssets()) == total, "totalAssets off-model"
+        max_withdraw = min(model.to_assets(held, supply, total, False), withdrawable)
+        max_redeem = min(held, model.to_shares(withdrawable, supply, total, False))
+        assert int(pool.maxWithdraw(lp)) == max_withdraw and int(pool.maxRedeem(lp)) == max_redeem, "max* off-model"
+        if kind in ("deposit", "withdraw"):     # amounts in assets
+            top = max_withdraw if kind == "withdraw" else s.tokens(300_000)
+        else:                                   # amounts in shares
+            top = max_redeem if kind == "redeem" else model.to_shares(s.tokens(300_000), supply, total, False)
+        amount = {"zero": 0, "one": 1, "small": max(top // 1000, 1), "large": top // 2, "max": top,
+                  "over": top + 1}[size]
+        preview = int(getattr(pool, f"preview{kind.capitalize()}")(amount))
+        assert preview == model.preview(kind, amount, supply, total), f"preview{kind.capitalize()} off-model"
+        reason = model.lp_reason(kind, amount, supply, total, value, withdrawable, held)
+        if kind in ("deposit", "mint"):
+            assets, shares = (amount, preview) if kind == "deposit" else (preview, amount)
+            call = lambda: getattr(pool, kind)(amount, lp, sender=lp)  # noqa: E731
         else:
-            shares = s.pool.balanceOf(self.lp) * redeem_share // 100
-            value_before = s.pool.previewRedeem(shares)
-            balance = s.token.balanceOf(self.lp)
-            if self.attempt(lambda: s.pool.redeem(shares, self.lp, self.lp, sender=self.lp),
-                            {"Exceeds max redeem", "Zero amount", "Pool reserve", "Oracle stale", "Oracle price jump"}):
-                assert s.token.balanceOf(self.lp) == balance + value_before
+            assets, shares = (amount, preview) if kind == "withdraw" else (preview, amount)
+            call = lambda: getattr(pool, kind)(amount, lp, lp, sender=lp)  # noqa: E731
+        before = self.books()
+        tokens, balance = int(s.token.balanceOf(lp)), int(s.engine.pool_balance())
+        try:
+            returned = int(call())
+        except Reverted as exc:
+            event(f"lp {kind} {size}: revert {exc.reason}")
+            assert reason is not None, f"lp {kind}: the chain reverted {exc.reason!r}, the model says it succeeds"
+            assert exc.reason == reason, f"lp {kind}: the chain reverted {exc.reason!r}, the model says {reason!r}"
+            assert self.books() == before, "a reverted LP call changed state"
+            return
+        event(f"lp {kind} {size}: ok")
+        assert reason is None, f"lp {kind}: the chain accepted it, the model says it reverts {reason!r}"
+        assert returned == preview, f"{kind} returned {returned}, its preview said {preview}"
+        sign = 1 if kind in ("deposit", "mint") else -1
+        assert int(pool.balanceOf(lp)) == held + sign * shares, f"LP shares off the model after {kind}"
+        assert int(pool.totalSupply()) == supply + sign * shares
+        assert int(s.token.balanceOf(lp)) == tokens - sign * assets, f"LP tokens off the model after {kind}"
+        assert int(s.engine.pool_balance()) == balance + sign * assets * s.precision, f"pool balance off after {kind}"
 
     # ---------------------------------------------------------------- rules: trading
     @rule(who=st.integers(0, TRADERS - 1), market=st.integers(0, MARKETS - 1),
@@ -328,7 +432,7 @@ class ProtocolMachine(RuleBasedStateMachine):
         index = self._index(market)
         if index == 0:
             return
-        equity = int(s.engine.account_health(trader)[0]) if s.engine.open_markets(trader) else int(s.engine.margin(trader))
+        equity = int(s.engine.account_health(trader).equity) if s.engine.open_markets(trader) else int(s.engine.margin(trader))
         if kind == "open" or size == 0:
             delta = direction * max(equity, WAD) * leverage * WAD // index // 10  # leverage 0.1x .. 12x of equity (past the limit: reverts)
         elif kind == "close":
@@ -339,50 +443,46 @@ class ProtocolMachine(RuleBasedStateMachine):
             delta = -size // 3 or -size
         if delta == 0:
             return
-        self.remember_market()
-        margin = int(s.engine.margin(trader))
-        view = self._market_view(market)
-        trial = _copy(self.funding[market])
-        trial.touch(self._skew_before[market], index, s.chain.time)
-        position = s.engine.position(trader, market)
-        owed, surcharge = model.funding_owed(position[0], trial.cumulative, position[2], index, view["tier"], view["mult"])
-        if position[0] == 0:
-            owed, surcharge = 0, 0
-        fill = model.fill_price(index, view["skew"], delta, view["scale"], view["maxp"])
-        fee = model.trade_fee(view["skew"], delta, fill, view["maker"], view["taker"])
-        pool_balance = int(s.engine.pool_balance())
-        if owed < 0:
-            owed = max(owed, -max(pool_balance, 0))   # the pool pays funding only from its cash
-        state = s.engine.market_state(market)
-        mark = model.mark_price(index, view["skew"], view["scale"], view["maxp"])
-        pnl = model.payable_profit(position[0], position[1], fill, mark, pool_balance + owed, view["pnl_ratio"],
-                                   state.long_open_interest, state.short_open_interest, state.long_sum_size_entry_price,
-                                   state.long_sum_size_entry_price - state.sum_size_entry_price)
-        insurance = int(s.engine.insurance_fund())
-        ok = self.attempt(lambda: s.trade(trader, market, delta),
-                          {"Below initial margin", "Max open interest", "Market paused", "Oracle stale", "Oracle price jump",
-                           "Account underwater", "Negative margin"})
-        event(f"trade {kind}: {'ok' if ok else 'reverted'}")
+        ok, _ = self.modelled(lambda book: book.trade(trader, market, delta, MAX_UINT if delta > 0 else 0),
+                              lambda: s.trade(trader, market, delta), f"trade {kind}")
         if not ok:
             return
-        self.funding[market] = trial
         covered = self.events("BadDebtCovered")
         if covered:
             event("bad debt on a voluntary close")
-        shortfall = covered[0]["bad_debt"] if covered else 0
-        from_insurance = covered[0]["from_insurance"] if covered else 0
-        assert s.engine.margin(trader) == margin - owed - surcharge + pnl - fee + shortfall, "trade moved money off-model"
-        to_insurance = fee * int(s.engine.liquidation_config()[6]) // WAD
-        assert s.engine.insurance_fund() == insurance + surcharge + to_insurance - from_insurance, "insurance off-model"
-        assert s.engine.pool_balance() == pool_balance + owed - pnl + fee - to_insurance - (shortfall - from_insurance), \
-            "pool balance off-model"
-        assert s.engine.position(trader, market)[0] == size + delta
+        assert s.engine.position(trader, market).size == size + delta
         assert s.engine.pool_balance() >= 0 or covered, "a trader's close took the pool below zero"
         health = s.engine.account_health(trader)
         if abs(size + delta) > abs(size) or (size + delta) * size < 0:
             assert health.equity >= health.initial_margin, "a risk-increasing trade left the account below initial margin"
         elif health.position_count:
             assert health.equity >= 0, "a reduction left an underwater account open (only liquidation may)"
+
+    @rule(who=st.integers(0, TRADERS - 1), market=st.integers(0, MARKETS - 1), from_short=st.booleans())
+    def flip_position(self, who: int, market: int, from_short: bool) -> None:
+        """Flip a position through zero (short to long or long to short, to half its size):
+        open interest, entry aggregates and funding index move exactly as the model says."""
+        s = self.system
+        trader = self.traders[who]
+        index = self._index(market)
+        if index == 0:
+            return
+        size = s.size_of(trader, market)
+        if size == 0 or (size < 0) != from_short:
+            if size:
+                self.trade(who, market, 1, 1, "close")
+            equity = int(s.engine.margin(trader))
+            opening = (-1 if from_short else 1) * max(equity, WAD) * 3 * WAD // index
+            self.modelled(lambda book: book.trade(trader, market, opening, MAX_UINT if opening > 0 else 0),
+                          lambda: s.trade(trader, market, opening), "open to flip")
+            size = s.size_of(trader, market)
+            if size == 0 or (size < 0) != from_short:
+                return
+        delta = -size - size // 2
+        ok, _ = self.modelled(lambda book: book.trade(trader, market, delta, MAX_UINT if delta > 0 else 0),
+                              lambda: s.trade(trader, market, delta), "flip through zero")
+        if ok:
+            assert (s.size_of(trader, market) > 0) == from_short, "the flip did not cross zero"
 
     @rule()
     def underwater_traders_close(self) -> None:
@@ -392,7 +492,7 @@ class ProtocolMachine(RuleBasedStateMachine):
         if not self._prices_ok():
             return
         for who, trader in enumerate(self.traders):
-            if s.engine.open_markets(trader) and int(s.engine.account_health(trader)[0]) < 0:
+            if s.engine.open_markets(trader) and int(s.engine.account_health(trader).equity) < 0:
                 event("underwater trader closes")
                 for market in range(MARKETS):
                     if s.size_of(trader, market):
@@ -426,6 +526,23 @@ class ProtocolMachine(RuleBasedStateMachine):
         raise AssertionError(f"bad input {bad} was accepted")
 
     # ---------------------------------------------------------------- rules: prices and time
+    @rule(market=st.integers(0, MARKETS - 1), moves_pct=st.lists(st.integers(2, 12), min_size=1, max_size=4))
+    def price_against_the_largest_position(self, market: int, moves_pct: list[int]) -> None:
+        """Move the price against the trader holding the largest position in `market`, in
+        poked rounds within the jump bound, the keeper stepping in after each round: the
+        path by which most examples reach partial tiers, penalties and cool-downs."""
+        s = self.system
+        sizes = [(abs(s.size_of(t, market)), s.size_of(t, market), t) for t in self.traders]
+        _, size, target = max(sizes)
+        if size == 0:
+            return
+        for move in moves_pct:
+            if not self.poked_round(market, max(s.prices[market] * (100 - (move if size > 0 else -move)) / 100, 1.0)):
+                return
+            self.liquidate_one(target, "liquidate the largest")
+            if not s.size_of(target, market):
+                return
+
     @rule(market=st.integers(0, MARKETS - 1), moves=st.lists(st.integers(-20, 20), min_size=1, max_size=4))
     def oracle_rounds(self, market: int, moves: list[int]) -> None:
         """Small moves, crashes and squeezes in several steps; the keeper pokes each round."""
@@ -434,9 +551,7 @@ class ProtocolMachine(RuleBasedStateMachine):
             s.chain.advance(30)
             s.prices[market] = max(s.prices[market] * (100 + move) / 100, 1.0)
             s.set_price(market, s.prices[market])
-            self.remember_market()
-            if self.attempt(lambda: s.engine.poke(market, sender=self.keeper), {"Oracle price jump", "Oracle stale"}):
-                self.touched(market)
+            self.poke(market)
 
     @rule(market=st.integers(0, MARKETS - 1), steps=st.integers(1, 4), step_pct=st.integers(3, 20),
           keepers_react=st.booleans())
@@ -458,9 +573,9 @@ class ProtocolMachine(RuleBasedStateMachine):
         s.chain.advance(30)
         s.prices[market] = s.prices[market] * (100 + jump) / 100
         s.set_price(market, s.prices[market])
-        accepted = int(s.engine.market_state(market)[8])
+        accepted = int(s.engine.market_state(market).last_price)
         index = self._index_unbounded(market)
-        bound = int(s.engine.market_config(market)[2])
+        bound = int(s.engine.market_config(market).max_price_jump)
         self.remember_market()
         if abs(index - accepted) * WAD > accepted * bound:
             before = self.books()
@@ -502,148 +617,317 @@ class ProtocolMachine(RuleBasedStateMachine):
         for m in range(MARKETS):
             s.set_price(m, s.prices[m])
 
-    # ---------------------------------------------------------------- rules: liquidation
-    @rule(who=st.integers(0, TRADERS - 1))
-    def liquidate(self, who: int) -> None:
+    @rule(market=st.integers(0, MARKETS - 1), kind=st.sampled_from(["jump", "stale"]), over=st.booleans(),
+          up=st.booleans())
+    def oracle_at_the_limits(self, market: int, kind: str, over: bool, up: bool) -> None:
+        """Rounds exactly at the jump bound (the largest accepted move, in the feed's own
+        decimals) or one tick over it, and a round exactly max_oracle_age old or one second
+        older: the model says accept or refuse, the poke must agree."""
         s = self.system
-        trader = self.traders[who]
-        if not self._prices_ok():
+        config, state = s.engine.market_config(market), s.engine.market_state(market)
+        if s.engine.settlement_price(market):
             return
-        health = s.engine.account_health(trader)
-        liquidatable = health[5] > 0 and health[0] < health[2]
-        keeper_margin = int(s.engine.margin(self.keeper))
-        self.remember_market()
-        ok = self.attempt(lambda: s.engine.liquidate(trader, sender=self.keeper),
-                          {"Account not liquidatable", "Liquidation cool-down", "Oracle stale", "Oracle price jump"})
-        if not liquidatable:
-            assert not ok, "a healthy account was liquidated"
-            return
+        decimals = int(s.oracles[market].decimals())
+        scale = model.price_scale(decimals)
+        if kind == "jump":
+            s.chain.advance(30)
+            last = state.last_price
+            bound = last * config.max_price_jump // WAD      # the largest accepted move (1e18 USD)
+            if up:
+                answer = (last + bound) // scale + (1 if over else 0)
+            else:
+                answer = -(-(last - bound) // scale) - (1 if over else 0)
+            s.oracles[market].push_round(answer, 0, sender=s.feeder)
+            s.prices[market] = answer / 10**decimals
+            event(f"oracle: jump {'over' if over else 'at'} the bound")
+        else:
+            updated = int(s.oracles[market].latestRoundData()[3])   # (round, answer, started, updated, answered)
+            target = updated + config.max_oracle_age + (1 if over else 0)
+            if target < s.chain.time:
+                return
+            s.chain.advance(target - s.chain.time)
+            event(f"oracle: round {'one second past' if over else 'exactly at'} max age")
+        accepted = self.poke(market)
+        if kind == "jump" and not accepted:
+            s.prices[market] = state.last_price / WAD
+            s.set_price(market, s.prices[market])
+        for m in range(MARKETS):   # fresh rounds for the next rules
+            if m != market or kind == "stale":
+                s.set_price(m, s.prices[m])
+
+    # ---------------------------------------------------------------- rules: liquidation
+    def liquidate_one(self, trader: str, label: str = "liquidate") -> dict | None:
+        """One strict liquidation step, checked against the model: every part of the step
+        (tier at its boundary, size closed, escalation, reward, penalty, funding settled,
+        waterfall, cool-down stamp, rate-limit window) and the required reverts
+        ("Account not liquidatable", "Liquidation cool-down", "Liquidation rate limit",
+        the oracle's) or the required success."""
+        s = self.system
+        health = s.engine.account_health(trader) if self._prices_ok() else None
+        ok, step = self.modelled(lambda book: book.liquidate(trader, self.keeper),
+                                 lambda: s.engine.liquidate(trader, sender=self.keeper), label)
         if not ok:
-            return
+            return None
         liquidations = self.events("Liquidated")
-        liquidation = liquidations[-1]
-        event(f"liquidation tier {liquidation['tier']}")
-        for step in liquidations:
-            self.touched(step["market"])
-        if health.equity < 0:
+        event(f"liquidation tier {step['tier']}" + (" (partial)" if step["remaining_size"] else ""))
+        if step["penalty"]:
+            event("liquidation with a penalty")
+        if health is not None and step["remaining_size"] != 0:
+            after = s.engine.account_health(trader)
+            ratio_before = health.equity * WAD // health.maintenance_margin
+            assert after.equity * WAD // max(after.maintenance_margin, 1) > ratio_before, \
+                "a partial liquidation left the account worse"
+        if health is not None and health.equity < 0:
             event("bankrupt account: every position closed in one step")
             assert s.engine.open_markets(trader) == 0, "a bankrupt account kept a position"
-            assert s.engine.margin(trader) >= 0, "a bankrupt account kept negative margin"
-        else:
-            assert len(liquidations) == 1
-        config = s.engine.liquidation_config()
-        reward = sum(step["keeper_reward"] for step in liquidations)
-        formula = min(max(model.umul_up(sum(step["notional"] for step in liquidations), config.reward_rate),
-                          config.reward_floor), config.reward_cap)
-        assert reward <= formula, "keeper reward above its formula / cap"
-        assert reward == formula or health.equity < 0 or s.engine.margin(trader) == 0, \
-            "keeper reward short although the account could pay it"
-        assert s.engine.margin(self.keeper) == keeper_margin + reward
-        after = s.engine.account_health(trader)
-        if liquidation["remaining_size"] != 0:
-            ratio_before = health.equity * WAD // health.maintenance_margin
-            ratio_after = after.equity * WAD // max(after.maintenance_margin, 1)
-            assert ratio_after > ratio_before, "a partial liquidation left the account worse"
+        assert all(e["keeper_reward"] <= s.engine.liquidation_config().reward_cap for e in liquidations)
+        return step
+
+    @rule(who=st.integers(0, TRADERS - 1))
+    def liquidate(self, who: int) -> None:
+        self.liquidate_one(self.traders[who])
 
     @rule()
     def liquidate_all(self) -> None:
+        """The batch: one non-strict step per account, skips (healthy, cool-down, rate limit)
+        exactly where the model skips, and the same books and events."""
         s = self.system
-        if not self._prices_ok():
-            return
-        liquidatable = [t for t in self.traders if s.lens.is_liquidatable(t)]
-        keeper_margin = int(s.engine.margin(self.keeper))
-        self.remember_market()
-        if self.attempt(lambda: s.engine.liquidate_many(self.traders, sender=self.keeper), {"Oracle stale", "Oracle price jump"}):
-            liquidations = self.events("Liquidated")
-            assert {e["account"] for e in liquidations} <= set(liquidatable), "batch liquidated a healthy account"
-            config = s.engine.liquidation_config()
-            for liquidation in liquidations:
-                self.touched(liquidation["market"])
-                reward = liquidation["keeper_reward"]
-                assert reward <= config.reward_cap, "keeper reward above its cap"
-                if liquidation["remaining_size"] != 0:  # a partial step on a solvent account pays in full
-                    assert reward == min(max(model.umul_up(liquidation["notional"], config.reward_rate),
-                                             config.reward_floor), config.reward_cap), "keeper reward off its formula"
-            assert s.engine.margin(self.keeper) == keeper_margin + sum(e["keeper_reward"] for e in liquidations)
+        liquidatable = [t for t in self.traders if self._prices_ok() and s.lens.is_liquidatable(t)]
+        ok, count = self.modelled(lambda book: book.liquidate_many(self.traders, self.keeper),
+                                  lambda: s.engine.liquidate_many(self.traders, sender=self.keeper), "liquidate_many")
+        if ok:
+            assert {e["account"] for e in self.events("Liquidated")} <= set(liquidatable), \
+                "batch liquidated a healthy account"
 
-    @rule()
-    def auto_deleverage(self) -> None:
+    @rule(who=st.integers(0, TRADERS - 1), offset=st.sampled_from([-1, 0]))
+    def liquidate_at_cooldown_edge(self, who: int, offset: int, nudge_bp: int = 0) -> None:
+        """A second partial step exactly at the end of the cool-down (allowed) or one second
+        before (required to revert "Liquidation cool-down" while the tier is partial). The
+        edge's round may move the price `nudge_bp` against the position (to make it
+        liquidatable again without another minute passing)."""
+        s = self.system
+        trader = self.traders[who]
+        last = int(s.engine.last_partial_liquidation(trader))
+        cooldown = int(s.engine.liquidation_config().cooldown)
+        if last == 0 or not s.engine.open_markets(trader) or last + cooldown + offset <= s.chain.time:
+            return
+        s.chain.advance(last + cooldown + offset - s.chain.time)
+        self._edge_rounds(trader, nudge_bp)
+        event(f"liquidation at the cool-down edge {offset:+d}")
+        self.liquidate_one(trader, "liquidate at the cool-down edge")
+
+    def _edge_rounds(self, trader: str, nudge_bp: int) -> None:
+        """Fresh rounds on every feed (no time passes); with `nudge_bp`, `trader`'s markets
+        move against it by that much per round, up to five rounds, until it is liquidatable."""
+        s = self.system
+        for m in range(MARKETS):
+            s.set_price(m, s.prices[m])
+        for _ in range(5 if nudge_bp else 0):
+            if not self._prices_ok() or s.lens.is_liquidatable(trader):
+                return
+            for m in range(MARKETS):
+                size = s.size_of(trader, m)
+                if size:
+                    s.prices[m] = max(s.prices[m] * (10_000 - (nudge_bp if size > 0 else -nudge_bp)) / 10_000, 1.0)
+                    s.set_price(m, s.prices[m])
+
+    @rule(offset=st.sampled_from([-1, 0]), who=st.integers(0, TRADERS - 1))
+    def liquidate_at_window_edge(self, offset: int, who: int, nudge_bp: int = 0) -> None:
+        """ETH's rate-limit window: a step one second before the window ends (counts into
+        the old window, may be refused) or exactly at its end (a fresh window)."""
+        s = self.system
+        market = 1
+        state = s.engine.market_state(market)
+        limit = s.engine.rate_limit(market)
+        end = state.liquidation_window_start + limit.window
+        if limit.window == 0 or state.liquidation_window_notional == 0 or end + offset <= s.chain.time:
+            return
+        s.chain.advance(end + offset - s.chain.time)
+        self._edge_rounds(self.traders[who], nudge_bp)
+        event(f"liquidation at the window edge {offset:+d}")
+        self.liquidate_one(self.traders[who], "liquidate at the window edge")
+        self.liquidate_all()
+
+    @contextmanager
+    def all_partial_tiers(self) -> Any:
+        """Tiers under which every solvent account below maintenance is in a partial tier
+        (close 25 %; only equity <= 0 closes all), restored afterwards."""
+        s = self.system
+        config = s.engine.liquidation_config()
+        saved = list(s.engine.liquidation_tiers())
+        s.configurator.set_liquidation_config(config, [Tier(1.0, 0.25).to_struct(), (1, WAD)], sender=s.admin)
+        try:
+            yield
+        finally:
+            s.configurator.set_liquidation_config(config, saved, sender=s.admin)
+
+    @rule(who=st.integers(0, TRADERS - 1), over=st.booleans())
+    def liquidation_at_tier_boundary(self, who: int, over: bool) -> None:
+        self.liquidate_at_tier_boundary(self.traders[who], over)
+
+    def liquidate_at_tier_boundary(self, trader: str, over: bool) -> dict | None:
+        """Put a tier threshold exactly at an account's margin ratio (the account is then
+        not in that tier: the test is strict) or one wei above it (it is), liquidate, and
+        restore the tiers. Nothing happens unless the account is liquidatable and solvent."""
+        s = self.system
+        if not self._prices_ok() or not s.engine.open_markets(trader):
+            return None
+        health = s.engine.account_health(trader)
+        ratio = model.margin_ratio(health.equity, health.maintenance_margin)
+        if not (WAD // 10 < ratio < WAD - 1):
+            return None
+        threshold = ratio + (1 if over else 0)
+        deepest = WAD // 20          # < threshold: ratio > 0.1 here
+        tiers = [Tier(1.0, 0.25).to_struct(), (threshold, WAD // 2), (deepest, WAD)]
+        config = s.engine.liquidation_config()
+        saved = list(s.engine.liquidation_tiers())
+        s.configurator.set_liquidation_config(config, tiers, sender=s.admin)
+        try:
+            event("tier threshold at the margin ratio" + (" + 1 wei" if over else ""))
+            step = self.liquidate_one(trader, "liquidate at a tier boundary")
+            if step is not None and not step["_escalated"]:
+                assert step["tier"] == (1 if over else 0), "tier off its boundary"
+            return step
+        finally:
+            s.configurator.set_liquidation_config(config, saved, sender=s.admin)
+
+    @rule(who=st.integers(0, TRADERS - 1), market=st.integers(0, MARKETS - 1), leverage_pct=st.integers(90, 100),
+          step_bp=st.integers(50, 300), boundary=st.sampled_from([None, "at", "over"]), edge=st.sampled_from([-1, 0]))
+    def leverage_to_the_limit_then_liquidate(self, who: int, market: int, leverage_pct: int, step_bp: int,
+                                             boundary: str | None, edge: int) -> None:
+        """Open at 90-100 % of the leverage the initial margin allows, walk the price against
+        the position in small poked rounds until it is liquidatable, then liquidate
+        (model-checked) -- optionally with a tier threshold exactly at (or 1 wei above) its
+        margin ratio -- and, after a partial step, try the next one exactly at the end of
+        the cool-down or a second before, and on ETH at the rate-limit window's edge. The
+        path by which examples reach partial tiers, penalties, cool-downs and windows."""
+        s = self.system
+        trader = self.traders[who]
+        if not self._prices_ok() or s.size_of(trader, market):
+            return
+        index = self._index(market)
+        equity = int(s.engine.account_health(trader).equity)
+        if equity <= 100 * WAD:
+            return
+        direction = 1 if (who + market) % 2 == 0 else -1
+        # the first bracket's initial rate x the multiplier bounds the leverage
+        rate = s.engine.brackets_of(market)[0].initial_margin_rate * s.engine.market_state(market).risk_multiplier // WAD
+        size = direction * equity * leverage_pct * WAD // 100 * WAD // rate // index
+        ok, _ = self.modelled(lambda book: book.trade(trader, market, size, MAX_UINT if size > 0 else 0),
+                              lambda: s.trade(trader, market, size), "open near the limit")
+        if not ok:
+            return
+        for _ in range(12):
+            if not self.poked_round(market, max(s.prices[market] * (10_000 - direction * step_bp) / 10_000, 1.0)):
+                return
+            if s.lens.is_liquidatable(trader):
+                break
+        else:
+            return
+        event("walked into liquidation")
+        step = None
+        if boundary is not None:
+            step = self.liquidate_at_tier_boundary(trader, boundary == "over")
+        if step is None:
+            step = self.liquidate_one(trader, "liquidate near the limit")
+        if step is not None and step["remaining_size"]:
+            if s.size_of(trader, market) and not s.lens.is_liquidatable(trader):
+                # walk on until the rest is liquidatable again, then the cool-down's edge
+                for _ in range(4):     # 4 poked minutes: still inside the 300 s cool-down
+                    if not self.poked_round(market, max(s.prices[market] * (10_000 - 3 * direction * step_bp) / 10_000, 1.0)):
+                        return
+                    if s.lens.is_liquidatable(trader):
+                        break
+            with self.all_partial_tiers():
+                # the next partial step at the cool-down's edge, then (ETH) at the window's edge
+                self.liquidate_at_cooldown_edge(who, edge, step_bp)
+                if market == 1:
+                    self.liquidate_at_window_edge(edge, who, step_bp)
+
+    @rule(who=st.integers(0, TRADERS - 1), amount=st.sampled_from([0, 1, 500, 20_000]))
+    def fund_insurance(self, who: int, amount: int) -> None:
+        s = self.system
+        trader = self.traders[who]
+        tokens = s.tokens(amount)
+        insurance = int(s.engine.insurance_fund())
+        if self.attempt(lambda: s.engine.fund_insurance(tokens, sender=trader), {"Zero amount"}):
+            assert amount > 0, "a zero insurance funding went through"
+            assert s.engine.insurance_fund() == insurance + tokens * s.precision, "insurance credit off-model"
+
+    @rule(market=st.integers(0, MARKETS - 1), misorder=st.booleans())
+    def auto_deleverage(self, market: int = 0, misorder: bool = False) -> None:
         """The waterfall's last step (insurance first, then keeper-ranked profitable
-        positions) and the PnL-to-pool trigger, which opens ADL before any bad debt."""
+        positions) and the PnL-to-pool trigger, which opens ADL before any bad debt: the
+        model's ranking (vyperp.model.adl_order, what the keeper sends) must be accepted,
+        a list out of that order must revert "ADL candidates not ranked" when the model
+        reaches the misplaced candidate, and closes and haircuts match the model."""
         s = self.system
         if not self._prices_ok():
             return
+        book = EngineModel(s, self.accounts)
+        ordered = model.adl_order(book.adl_scores(market, self.traders)) or [self.traders[0]]
+        if misorder and len(ordered) > 1:
+            ordered = ordered[::-1]
+        value = int(s.engine.pool_value())
+        event("ADL: pool deficit" if value < 0 else "ADL: PnL-to-pool trigger" if self.adl_side(market) else "ADL: not needed")
+        ok, _ = self.modelled(lambda b: b.auto_deleverage(market, ordered),
+                              lambda: s.engine.auto_deleverage(market, ordered, sender=self.keeper),
+                              "ADL misordered" if misorder else "ADL")
+        if not ok:
+            return
+        for e in self.events("AutoDeleveraged"):
+            event("ADL closed positions")
+            assert 0 <= e["haircut"] <= e["realized_pnl"], "haircut off its bounds"
+        assert s.engine.pool_balance() >= 0 or value < 0, "ADL took the pool's balance below zero"
+
+    @rule(market=st.integers(0, MARKETS - 1), pump_pct=st.integers(4, 12), spread=st.integers(2, 6))
+    def adl_ranking_scenario(self, market: int, pump_pct: int, spread: int) -> None:
+        """Two flat traders go long with different leverage (so different ADL scores), the
+        price is pumped in poked rounds until the longs' profit passes the ADL trigger, then
+        ADL is called with the candidates reversed (the model requires "ADL candidates not
+        ranked" once it reaches the misplaced one) and in the model's order (required to
+        close and haircut exactly as the model says)."""
+        s = self.system
+        first, second = self.traders[0], self.traders[1]
+        if not self._prices_ok() or any(s.size_of(t, market) for t in (first, second)):
+            return
+        for who, leverage in ((0, 2), (1, 2 * spread)):
+            self.trade(who, market, leverage * 10, 1, "open")
+        if not (s.size_of(first, market) and s.size_of(second, market)):
+            return
+        for _ in range(8):
+            if self.adl_side(market) or not self.poked_round(market, s.prices[market] * (100 + pump_pct) / 100):
+                break
+        if not self.adl_side(market):
+            return
+        event("ADL scenario: trigger passed with two ranked longs")
+        self.auto_deleverage(market, misorder=True)
+        self.auto_deleverage(market, misorder=False)
+
+    def auto_deleverage_all(self) -> None:
         for market in range(MARKETS):
-            value = int(s.engine.pool_value())
-            needed = value < 0 or self.adl_side(market) != 0
-            candidates = []
-            for trader in self.traders:
-                pnl = int(s.lens.unrealized_pnl(trader, market)) if s.size_of(trader, market) else 0
-                if pnl > 0:
-                    equity = max(int(s.engine.account_health(trader).equity), 1)
-                    candidates.append((max(pnl * WAD // equity, 1), trader))
-            ordered = [t for _, t in sorted(candidates, key=lambda c: -c[0])] or [self.traders[0]]
-            if not needed:
-                before = self.books()
-                try:
-                    s.engine.auto_deleverage(market, ordered, sender=self.keeper)
-                    raise AssertionError("ADL ran while the pool was solvent and no side past its PnL trigger")
-                except Reverted as exc:
-                    assert exc.reason in {"ADL not needed", "Oracle stale", "Oracle price jump"}, exc.reason
-                assert self.books() == before
-                continue
-            event("ADL: pool deficit" if value < 0 else "ADL: PnL-to-pool trigger")
-            insurance = int(s.engine.insurance_fund())
-            self.remember_market()
-            if not self.attempt(lambda: s.engine.auto_deleverage(market, ordered, sender=self.keeper),
-                                {"ADL candidates not ranked", "Oracle stale", "Oracle price jump"}):
-                continue
-            self.touched(market)
-            covered = self.events("DeficitCoveredByInsurance")
-            from_insurance = min(insurance, -value) if value < 0 else 0
-            assert covered == ([{"amount": from_insurance, "remaining_deficit": -value - from_insurance}]
-                               if from_insurance else []), "insurance did not stand first"
-            for e in self.events("AutoDeleveraged"):
-                event("ADL closed positions")
-                assert 0 <= e["haircut"] <= e["realized_pnl"], "haircut off its bounds"
-                assert s.size_of(e["account"], market) == 0
-                if s.engine.open_markets(e["account"]) == 0:
-                    assert s.engine.margin(e["account"]) >= 0, "ADL left a flat account below zero"
-            assert s.engine.pool_balance() >= 0 or value < 0, "ADL took the pool's balance below zero"
+            self.auto_deleverage(market)
 
     @rule(market=st.integers(0, MARKETS - 1))
     def auto_deleverage_pro_rata(self, market: int) -> None:
         """The pro-rata policy: while the pool's value is negative every profitable position
-        keeps its size and loses one fraction of its profit; the pool's value rises by the
-        haircuts and no cash moves."""
+        keeps its size and loses one fraction of its profit (model-checked: fraction,
+        cuts, new entry prices, the insurance's part)."""
         s = self.system
         if not self._prices_ok():
             return
         value = int(s.engine.pool_value())
-        if value >= 0:
-            before = self.books()
-            try:
-                s.engine.auto_deleverage_pro_rata(market, self.traders, sender=self.keeper)
-                raise AssertionError("pro-rata ADL ran while the pool was solvent")
-            except Reverted as exc:
-                assert exc.reason == "ADL not needed", exc.reason
-            assert self.books() == before
-            return
         sizes = [s.size_of(t, market) for t in self.traders]
-        margins = [int(s.engine.margin(t)) for t in self.traders]
-        self.remember_market()
-        if not self.attempt(lambda: s.engine.auto_deleverage_pro_rata(market, self.traders, sender=self.keeper),
-                            {"Oracle stale", "Oracle price jump"}):
+        ok, _ = self.modelled(lambda b: b.auto_deleverage_pro_rata(market, self.traders),
+                              lambda: s.engine.auto_deleverage_pro_rata(market, self.traders, sender=self.keeper),
+                              "ADL pro rata")
+        if not ok:
             return
-        self.touched(market)
         event("ADL: pro rata")
         assert [s.size_of(t, market) for t in self.traders] == sizes, "pro-rata ADL changed a position's size"
-        assert [int(s.engine.margin(t)) for t in self.traders] == margins, "pro-rata ADL moved cash"
-        cuts = self.events("AutoDeleveraged")
-        for cut in cuts:
-            assert 0 < cut["haircut"] <= cut["realized_pnl"], "a pro-rata cut beyond the position's profit"
-        after = int(s.engine.pool_value())
-        assert after >= value, "pro-rata ADL lowered the pool's value"
+        for cut in self.events("AutoDeleveraged"):
+            assert 0 <= cut["haircut"] <= cut["realized_pnl"], "a pro-rata cut beyond the position's profit"
+        assert int(s.engine.pool_value()) >= value, "pro-rata ADL lowered the pool's value"
 
     def adl_side(self, market: int) -> int:
         """+1 / -1 if that side's profit passes adl_pnl_pool_ratio x pool balance (Engine._adl_side)."""
@@ -656,11 +940,13 @@ class ProtocolMachine(RuleBasedStateMachine):
                                      state.long_sum_size_entry_price, int(s.engine.mark_price(market)))
         return model.adl_side(*profits, int(s.engine.pool_balance()), ratio)
 
-    @rule(market=st.integers(0, MARKETS - 1), leverage=st.integers(8, 15), crash_pct=st.integers(12, 20))
-    def exhaust_pool(self, market: int, leverage: int, crash_pct: int) -> None:
+    @rule(market=st.integers(0, MARKETS - 1), leverage=st.integers(8, 15), crash_pct=st.integers(12, 20),
+          policy=st.sampled_from([None, "queue", "pro_rata"]))
+    def exhaust_pool(self, market: int, leverage: int, crash_pct: int, policy: str | None = None) -> None:
         """Drive the pool into deficit: LPs leave, a highly levered long faces a profitable
         short, the price falls in poked rounds with no keeper awake, then the long is
-        liquidated: bad debt beyond insurance and pool, so ADL has work."""
+        liquidated: bad debt beyond insurance and pool, so ADL has work -- which one policy
+        then does at once (model-checked), or a later rule."""
         s = self.system
         if not self._prices_ok():
             return
@@ -674,6 +960,13 @@ class ProtocolMachine(RuleBasedStateMachine):
             self.poked_round(market, max(s.prices[market] * (100 - crash_pct) / 100, 1.0))
         self.liquidate_all()
         self.liquidate_all()
+        if policy == "queue":
+            # a little insurance: it covers part of the deficit first and is the pool's cash
+            # the closes are paid from, so the queue takes the rest from paid profit
+            self.fund_insurance(0, 500)
+            self.auto_deleverage(market)
+        elif policy == "pro_rata":
+            self.auto_deleverage_pro_rata(market)
 
     # ---------------------------------------------------------------- rules: adversaries
     @rule(who=st.integers(0, TRADERS - 1), market=st.integers(0, MARKETS - 1), multiple=st.sampled_from([2, 20, 500]))
@@ -747,7 +1040,7 @@ class ProtocolMachine(RuleBasedStateMachine):
                 for step in self.events("Liquidated"):
                     self.touched(step["market"])
                 bad_debt += sum(e["bad_debt"] for e in self.events("BadDebtCovered"))
-            self.auto_deleverage()
+            self.auto_deleverage_all()
         if s.size_of(long_trader, market):
             self.trade(0, market, 1, 1, "close")
         event("adversary: pump and close")
@@ -851,17 +1144,16 @@ class ProtocolMachine(RuleBasedStateMachine):
     @rule(market=st.integers(0, MARKETS - 1), taker_bp=st.integers(0, 30), cap_bp=st.integers(1, 100))
     def admin_changes_parameters(self, market: int, taker_bp: int, cap_bp: int) -> None:
         s = self.system
-        config = list(s.engine.market_config(market))
-        config[5] = taker_bp * WAD // 10_000
-        config[6] = min(config[6], config[5])
-        config[10] = cap_bp * WAD // 10_000
+        old = s.engine.market_config(market)
+        taker = taker_bp * WAD // 10_000
+        config = old._replace(taker_fee=taker, maker_fee=min(old.maker_fee, taker), max_funding_rate=cap_bp * WAD // 10_000)
         self.remember_market()
-        if self.attempt(lambda: s.configurator.set_market_config(market, tuple(config), sender=s.admin),
+        if self.attempt(lambda: s.configurator.set_market_config(market, config, sender=s.admin),
                         {"Oracle stale", "Oracle price jump"}):
             self.touched(market)
             fm = self.funding[market]
-            fm.max_funding_rate = config[10]
-            assert tuple(s.engine.market_config(market)) == tuple(config)
+            fm.max_funding_rate = config.max_funding_rate
+            assert s.engine.market_config(market) == config
 
     @rule(market=st.integers(0, MARKETS - 1), who=st.integers(0, TRADERS - 1))
     def pause_cycle(self, market: int, who: int) -> None:
@@ -946,7 +1238,7 @@ class ProtocolMachine(RuleBasedStateMachine):
         for market in range(MARKETS):
             sizes = [s.size_of(t, market) for t in self.traders]
             state = s.engine.market_state(market)
-            assert (state[0], state[1]) == (sum(x for x in sizes if x > 0), -sum(x for x in sizes if x < 0))
+            assert (state.long_open_interest, state.short_open_interest) == (sum(x for x in sizes if x > 0), -sum(x for x in sizes if x < 0))
 
     @invariant()
     def funding_follows_model(self) -> None:
@@ -954,31 +1246,44 @@ class ProtocolMachine(RuleBasedStateMachine):
         for market in range(MARKETS):
             state = s.engine.market_state(market)
             fm = self.funding[market]
-            assert (state[2], state[3], state[5]) == (fm.cumulative, fm.rate, fm.last_time), f"funding off-model in {market}"
+            assert (state.cumulative_funding_per_unit, state.funding_rate, state.last_funding_time) == (fm.cumulative, fm.rate, fm.last_time), f"funding off-model in {market}"
 
     @invariant()
     def solvency_and_bounds(self) -> None:
+        """vyperp.model.invariants: exact net solvency over every account (negative equities
+        included, no tolerance), margins >= 0 at rest, the mark within its premium bound."""
         s = self.system
+        for account in self.accounts:
+            margin = int(s.engine.margin(account))
+            assert margin >= 0, ("a flat account kept negative margin (bad debt lost)" if not s.engine.open_markets(account)
+                                 else "an account rests with positions and a negative margin")
         if not self._prices_ok():
-            return
-        equities = [int(s.engine.account_health(a)[0]) for a in self.traders]
+            return   # equity and pool value cannot be read while a feed is stale or jumped
+        equities = [int(s.engine.account_health(a).equity) for a in self.accounts]
         pool_value = int(s.engine.pool_value())
         insurance = int(s.engine.insurance_fund())
         held = s.ledger(self.accounts).held
-        claims = sum(e for e in equities if e > 0) + max(pool_value, 0) + insurance
-        dust = 4 * len(self.accounts) * MARKETS
-        deficit_pending = any(e < 0 for e in equities) or pool_value < 0
-        assert claims <= held + dust or deficit_pending, f"insolvent: claims {claims} > held {held}"
+        slack = invariants.solvency_slack(sum(equities), pool_value, insurance, held)
+        assert slack >= 0, f"insolvent by {-slack} wei: equities {equities}, pool value {pool_value}, insurance {insurance}"
         for market in range(MARKETS):
             config = s.engine.market_config(market)
-            index = int(s.engine.index_price(market))
-            mark = int(s.engine.mark_price(market))
-            assert abs(mark - index) * WAD <= index * config[4] + WAD, "mark outside its premium bound"
-        for account in self.accounts:
-            if s.engine.open_markets(account) == 0:
-                assert s.engine.margin(account) >= 0, "a flat account kept negative margin (bad debt lost)"
-            else:
-                assert s.engine.margin(account) >= 0, "an account rests with positions and a negative margin"
+            assert invariants.mark_within_bound(int(s.engine.mark_price(market)), int(s.engine.index_price(market)),
+                                                config.max_premium), "mark outside its premium bound"
+
+    @invariant()
+    def health_follows_model(self) -> None:
+        """Every account's health (equity at exit prices under the PnL cap, initial and
+        maintenance requirements = brackets x risk multiplier, transfer margin, largest
+        market) and the pool's value and reserve equal the model's, to the wei."""
+        s = self.system
+        if not self._prices_ok():
+            return
+        book = EngineModel(s, self.accounts)
+        for account in self.traders:
+            if s.engine.open_markets(account):
+                assert s.engine.account_health(account)._asdict() == book.health(account), f"health off-model ({account})"
+        assert int(s.engine.pool_value()) == book.pool_value(), "pool value off-model"
+        assert int(s.engine.pool_withdrawable()) == book.pool_withdrawable(), "pool reserve off-model"
 
     def _market_view(self, market: int) -> dict[str, int]:
         s = self.system

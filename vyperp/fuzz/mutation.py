@@ -1,8 +1,12 @@
 """Proof that the fuzz suite bites: seeded bugs, each applied to a copy of contracts/,
 each run against the suite's `ci` profile; a mutant is caught when the suite fails.
 
-A mutant whose pattern is not found exactly once, or that does not compile, is an error
-of this list (reported as such), never counted as caught.
+A mutant names its snippet, not its file: `apply` finds the one contract file (searched
+recursively under the contracts directory) that holds the snippet, so mutants survive code
+moving between files (the engine being split into modules). `file` is only a hint for
+readers and the report. A snippet found in no file, in more than one, or more than once in
+its file, or a mutant that does not compile, is an error of this list (reported as such),
+never counted as caught.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ honours VYPERP_CONTRACTS_DIR); the report names the file that caught each mutant
 @dataclass(frozen=True)
 class Mutant:
     name: str
-    file: str
+    file: str          # a hint only: where the snippet was when the mutant was written
     old: str
     new: str
     change: str
@@ -181,20 +185,109 @@ MUTANTS: list[Mutant] = [
            "    if ratio == 0:\n        return 0\n    trigger",
            "    if True:\n        return 0\n    trigger",
            "ADL never opens on the PnL-to-pool trigger"),
+    # ---- the model / invariant / fuzzer work: one short snippet each, caught by the fuzzer
+    Mutant("tier-boundary-inclusive", "Engine.vy",
+           "if ratio < self._tiers[i].margin_ratio_below:",
+           "if ratio <= self._tiers[i].margin_ratio_below:",
+           "an account exactly at a tier's threshold is put in that tier"),
+    Mutant("penalty-rounds-down", "Engine.vy",
+           "min(fixed_math._umul_up(notional, config.penalty_rate),",
+           "min(fixed_math._umul_down(notional, config.penalty_rate),",
+           "the liquidation penalty rounds in the trader's favour"),
+    Mutant("reward-rounds-down", "Engine.vy",
+           "fixed_math._umul_up(notional, config.reward_rate)",
+           "fixed_math._umul_down(notional, config.reward_rate)",
+           "the keeper reward rounds down (off its formula)"),
+    Mutant("cooldown-ends-a-second-late", "Engine.vy",
+           "block.timestamp < self.last_partial_liquidation[account] + config.cooldown",
+           "block.timestamp <= self.last_partial_liquidation[account] + config.cooldown",
+           "a partial step exactly at the end of the cool-down is refused"),
+    Mutant("rate-window-restarts-a-second-late", "Engine.vy",
+           "if block.timestamp >= self.market_state[market].liquidation_window_start + window:",
+           "if block.timestamp > self.market_state[market].liquidation_window_start + window:",
+           "the liquidation rate-limit window restarts one second after it ended"),
+    Mutant("multiplier-skips-maintenance", "Engine.vy",
+           "    if self.risk_config[market].apply_to_maintenance:",
+           "    if False:",
+           "the risk multiplier never scales maintenance margin (brackets x multiplier)"),
+    Mutant("funding-ema-gap-unbounded", "Engine.vy",
+           "min(elapsed * WAD // self.risk_config[market].funding_ema_period, WAD)",
+           "elapsed * WAD // self.risk_config[market].funding_ema_period",
+           "a gap longer than the EMA period overshoots the funding EMA (weight above 1)"),
+    Mutant("variance-ewma-never-decays", "Engine.vy",
+           "(variance * (WAD - weight) +",
+           "(variance * WAD +",
+           "the volatility EWMA adds each round's squared return without decaying the old value"),
+    Mutant("stale-at-max-age", "Engine.vy",
+           "max_oracle_age >= block.timestamp",
+           "max_oracle_age > block.timestamp",
+           "a round exactly max_oracle_age old is refused as stale (off by one)"),
+    Mutant("jump-at-bound-refused", "Engine.vy",
+           "move * WAD <= last_price",
+           "move * WAD < last_price",
+           "a move exactly at max_price_jump is refused (off by one)"),
+    Mutant("lp-mint-rounds-down", "LiquidityPool.vy",
+           "assets: uint256 = self._to_assets(shares, True, True)",
+           "assets: uint256 = self._to_assets(shares, False, True)",
+           "ERC-4626 mint charges the assets rounded down (in the minter's favour)"),
+    Mutant("lp-withdraw-rounds-down", "LiquidityPool.vy",
+           "shares: uint256 = self._to_shares(assets, True, True)",
+           "shares: uint256 = self._to_shares(assets, False, True)",
+           "ERC-4626 withdraw burns shares rounded down (in the withdrawer's favour)"),
+    Mutant("reserve-counts-longs-only", "Engine.vy",
+           "open_interest: uint256 = self.market_state[market].long_open_interest + self.market_state[market].short_open_interest",
+           "open_interest: uint256 = self.market_state[market].long_open_interest",
+           "the LP reserve ignores short open interest"),
+    Mutant("adl-order-unchecked", "Engine.vy",
+           'assert score <= previous_score, "ADL candidates not ranked"',
+           'assert score > 0, "ADL candidates not ranked"',
+           "ADL accepts candidates in any order"),
+    Mutant("adl-haircut-never-taken", "Engine.vy",
+           "if deficit > haircut and fill.realized_pnl > 0:",
+           "if deficit > haircut and fill.realized_pnl < 0:",
+           "a deficit ADL closes profitable positions but never takes the rest of the deficit from their paid profit"),
+    Mutant("pro-rata-step-rounds-down", "Engine.vy",
+           "step: uint256 = fixed_math._udiv_up(cut, magnitude)",
+           "step: uint256 = cut * WAD // magnitude",
+           "the pro-rata haircut's entry shift rounds in the trader's favour"),
+    Mutant("insurance-credit-in-tokens", "Engine.vy",
+           "    self.insurance_fund += amount * PRECISION",
+           "    self.insurance_fund += amount",
+           "fund_insurance credits token units, not 1e18 (a 6-decimal token's funding vanishes)"),
+    Mutant("keeper-overpaid-from-insurance", "Engine.vy",
+           "from_insurance: uint256 = min(reward - from_margin, self.insurance_fund)",
+           "from_insurance: uint256 = min(reward, self.insurance_fund)",
+           "the insurance fund pays the whole keeper reward again on top of the margin's part"),
+    Mutant("bad-debt-half-from-insurance", "Engine.vy",
+           "from_insurance: uint256 = min(bad_debt, self.insurance_fund)",
+           "from_insurance: uint256 = min(bad_debt // 2, self.insurance_fund)",
+           "the waterfall takes only half the bad debt from insurance, the rest from the LPs"),
+    Mutant("deficit-insurance-skipped", "Engine.vy",
+           "from_insurance: uint256 = min(deficit, self.insurance_fund)",
+           "from_insurance: uint256 = 0",
+           "ADL haircuts traders before the insurance fund covers the deficit"),
 ]
 
 
-def apply(mutant: Mutant, target: Path) -> None:
-    path = target / mutant.file
-    source = path.read_text()
-    count = source.count(mutant.old)
-    if count != 1:
-        raise ValueError(f"mutant {mutant.name}: pattern found {count} times in {mutant.file}")
-    path.write_text(source.replace(mutant.old, mutant.new))
+def locate(mutant: Mutant, target: Path) -> Path:
+    """The unique contract file under `target` (recursively) that holds the mutant's snippet."""
+    holders = [(path, path.read_text().count(mutant.old)) for path in sorted(target.rglob("*.vy"))]
+    holders = [(path, n) for path, n in holders if n]
+    if len(holders) != 1 or holders[0][1] != 1:
+        where = ", ".join(f"{path.relative_to(target)} x{n}" for path, n in holders) or "no file"
+        raise ValueError(f"mutant {mutant.name}: snippet must occur exactly once under {target} (found: {where})")
+    return holders[0][0]
+
+
+def apply(mutant: Mutant, target: Path) -> Path:
+    """Apply `mutant` to the contracts under `target`; returns the file it changed."""
+    path = locate(mutant, target)
+    path.write_text(path.read_text().replace(mutant.old, mutant.new))
+    return path
 
 
 def run_suite(contracts_dir: Path | None, profile: str = "ci") -> tuple[int, str]:
-    env = dict(os.environ, HYPOTHESIS_PROFILE=profile)
+    env = dict(os.environ, HYPOTHESIS_PROFILE=profile, VYPERP_FUZZ_SHRINK="0")   # caught or not: no shrinking needed
     if contracts_dir is not None:
         env["VYPERP_CONTRACTS_DIR"] = str(contracts_dir)
     proc = subprocess.run([sys.executable, "-m", "pytest", *SUITE, "-x", "-q", "-p", "no:cacheprovider",
@@ -207,7 +300,7 @@ def check_mutant(mutant: Mutant, profile: str = "ci") -> dict[str, object]:
     with tempfile.TemporaryDirectory(prefix=f"mutant-{mutant.name}-") as tmp:
         target = Path(tmp) / "contracts"
         shutil.copytree(CONTRACTS, target)
-        apply(mutant, target)
+        where = apply(mutant, target).relative_to(target).as_posix()
         code, output = run_suite(target, profile)
     compile_error = "CompileError" in output or "vyper.exceptions" in output
     caught = code != 0 and not compile_error
@@ -221,7 +314,7 @@ def check_mutant(mutant: Mutant, profile: str = "ci") -> dict[str, object]:
         if line.startswith("FAILED "):
             layer = line.split("::")[0].removeprefix("FAILED ")
             break
-    return {"name": mutant.name, "file": mutant.file, "change": mutant.change, "caught": caught,
+    return {"name": mutant.name, "file": where, "change": mutant.change, "caught": caught,
             "compile_error": compile_error, "exit_code": code, "seconds": round(time.time() - started, 1),
             "first_failure": reason, "caught_by": layer if caught else ""}
 

@@ -297,7 +297,7 @@ class Keeper:
         accounts = self.open_accounts if accounts is None else accounts
         out = {}
         for account, h in zip(accounts, self.healths(accounts)):
-            equity, maintenance = int(h[0]), int(h[2])
+            equity, maintenance = int(h.equity), int(h.maintenance_margin)
             out[account] = equity / maintenance if maintenance else float("inf")
         return out
 
@@ -373,9 +373,8 @@ class Keeper:
                                                                int(config.max_premium))
                 pnl = model.pnl(size, exit_, entry)
                 if pnl > 0:
-                    scored.append((-max(pnl * WAD // max(int(health.equity), 1), 1), account))
-        scored.sort()
-        return [a for _, a in scored]
+                    scored.append((model.adl_score(pnl, int(health.equity)), account))
+        return model.adl_order(scored)   # holders are in address order: ties keep it
 
     def adl_needed(self, market: int) -> bool:
         """Whether auto_deleverage(market) is open: a pool deficit, or a side's profit above

@@ -209,9 +209,8 @@ class AccountBook:
         self.changed.add(idx)
         old_margin = self.margin[idx]
         if margin == old_margin:
-            for m, position in enumerate(positions):
-                if position[0] != self.size[m][idx] or position[1] != self.entry[m][idx] or \
-                        position[2] != self.findex[m][idx]:
+            for m, (size, entry, findex) in enumerate(positions):
+                if size != self.size[m][idx] or entry != self.entry[m][idx] or findex != self.findex[m][idx]:
                     break
             else:
                 return                   # nothing changed (every derived value stands)
@@ -276,7 +275,7 @@ class AccountBook:
 
     # -------------------------------------------------------------- evaluation
     def account_value(self, idx: int, markets: list[MarketNow]) -> tuple[int, int]:
-        """(equity, maintenance requirement) exactly as Engine._health computes them."""
+        """(equity, maintenance requirement) exactly as Engine._health computes them (the model's arithmetic)."""
         equity = self.margin[idx]
         maintenance = 0
         for m in range(self.n_markets):
@@ -285,38 +284,28 @@ class AccountBook:
                 continue
             now = markets[m]
             rules = self.rules[m]
-            mark = now.mark
             equity += self._position_pnl(size, self.entry[m][idx], now, rules)
-            owed = -((-(size * (now.cumulative - self.findex[m][idx]))) // WAD)
-            if owed > 0 and rules.tier_notional and -((-abs(size) * now.index) // WAD) > rules.tier_notional:
-                owed += -((-(owed * (rules.tier_multiplier - WAD))) // WAD)
-            equity -= max(owed, -max(now.pool_balance, 0))
-            notional = -((-abs(size) * mark) // WAD)
-            rate = rules.single_rate
-            if rate is not None:
-                requirement = -((-notional * rate) // WAD)
-            else:
-                requirement = model.bracket_requirement(rules.brackets, notional, False)
-            if rules.apply_to_maintenance:
-                requirement = -((-requirement * now.multiplier) // WAD)
-            maintenance += requirement
+            owed, surcharge = model.funding_owed(size, now.cumulative, self.findex[m][idx], now.index,
+                                                 rules.tier_notional, rules.tier_multiplier)
+            equity -= max(owed, -max(now.pool_balance, 0)) + surcharge
+            maintenance += self._maintenance(size, now, rules)
         return equity, maintenance
+
+    @staticmethod
+    def _maintenance(size: int, now: MarketNow, rules: MarketRules) -> int:
+        """The position's maintenance requirement (Engine._requirements at the mark)."""
+        notional = model.umul_up(abs(size), now.mark)
+        return model.requirements(rules.brackets, notional, now.multiplier, rules.apply_to_maintenance)[1]
 
     @staticmethod
     def _position_pnl(size: int, entry: int, now: MarketNow, rules: MarketRules) -> int:
         """PnL as Engine._health counts it: at the exit price, under the PnL cap."""
         if not rules.skew_scale:
-            return (size * (now.mark - entry)) // WAD
+            return model.pnl(size, now.mark, entry)
         skew = now.long_oi - now.short_oi
-        exit_ = model.exit_price(now.index, skew, size, rules.skew_scale, rules.max_premium)
-        value = (size * (exit_ - entry)) // WAD
-        if value <= 0:
-            return value
-        cap = now.cap(rules)
-        if cap is None:
-            return value
-        long_profit, short_profit = now.side_profits()
-        return model.capped_profit(value, long_profit if size > 0 else short_profit, cap)
+        return model.position_pnl(size, entry, now.index, skew, rules.skew_scale, rules.max_premium, now.cap(rules),
+                                  now.long_sum_size_entry, now.long_sum_size_entry - now.sum_size_entry,
+                                  now.long_oi, now.short_oi)
 
     def _float_values(self, markets: list[MarketNow]) -> tuple[np.ndarray, np.ndarray]:
         """(equity, maintenance) of every account slot in USD floats (holders meaningful)."""
@@ -429,19 +418,16 @@ class AccountBook:
         negative = 0
         below: list[int] = []
         if self._fast:
-            now = markets[0]
-            mark, cumulative = now.mark, now.cumulative
-            rate = self.rules[0].single_rate
-            scale = now.multiplier if self.rules[0].apply_to_maintenance else 0
+            # one market valued at the mark, one bracket, no size tier: the model's per-position
+            # arithmetic (Engine._health) inlined in a tight loop
+            now, rules = markets[0], self.rules[0]
             sizes, entries, findexes, margins = self.size[0], self.entry[0], self.findex[0], self.margin
+            position_value = model.position_value
             for idx in self.holders:
                 size = sizes[idx]
-                equity = (margins[idx] + (size * (mark - entries[idx])) // WAD
-                          + (size * (findexes[idx] - cumulative)) // WAD)
-                notional = -((-size * mark) // WAD) if size > 0 else -((size * mark) // WAD)
-                requirement = -((-notional * rate) // WAD)
-                if scale:
-                    requirement = -((-requirement * scale) // WAD)
+                equity, requirement = position_value(margins[idx], size, entries[idx], findexes[idx], now.mark,
+                                                     now.cumulative, now.pool_balance, rules.brackets,
+                                                     now.multiplier, rules.apply_to_maintenance)
                 equity_of[idx] = equity
                 maintenance_of[idx] = requirement
                 fe[idx] = float(equity)
