@@ -109,7 +109,8 @@ def test_fees_raise_share_price(system, lp, alice, bob):
         assert modified["fee"] == fee
         expected_pool += fee - fee // 10 - modified["realized_pnl"]   # 10 % of fees to insurance
         expected_insurance += fee // 10
-    assert system.engine.market_state(BTC)[:2] == (0, 0)
+    state = system.engine.market_state(BTC)
+    assert (state.long_open_interest, state.short_open_interest) == (0, 0)
     assert system.engine.pool_balance() == expected_pool
     assert system.engine.insurance_fund() == expected_insurance
     assert system.engine.pool_value() == expected_pool                 # no open interest left

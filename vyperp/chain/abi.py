@@ -313,12 +313,26 @@ def _struct_name(param: dict[str, Any]) -> str:
     return name if name.isidentifier() else "Struct"
 
 
+class PositionalStructRead(TypeError):
+    """A struct was read by position (``state[8]``) instead of by field name (``state.last_price``)."""
+
+
+def _by_name_only(self: tuple[Any, ...], key: Any) -> Any:
+    if isinstance(key, (int, slice)):
+        raise PositionalStructRead(
+            f"{type(self).__name__} is a struct: read its fields by name ({', '.join(self._fields)}), not [{key}]")
+    return tuple.__getitem__(self, key)
+
+
 @lru_cache(maxsize=None)
 def struct_class(name: str, fields: tuple[str, ...]) -> type:
     """The named tuple type of struct `name` with `fields`: one per (name, fields) in the
     process, so every backend's, every contract type's decoded struct is of the very
-    same type."""
-    return namedtuple(name, fields, rename=True)  # type: ignore[misc]
+    same type. Its fields are read by name only: indexing or slicing by position raises
+    :class:`PositionalStructRead` (iteration, and so ABI encoding, ``_asdict`` and
+    ``_replace``, still work), so a reordered or inserted struct field cannot be misread."""
+    base = namedtuple(name, fields, rename=True)  # type: ignore[misc]
+    return type(name, (base,), {"__slots__": (), "__getitem__": _by_name_only})
 
 
 def _namer(param: dict[str, Any]) -> Callable[[Any], Any] | None:

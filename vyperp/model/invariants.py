@@ -39,7 +39,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
-WAD = 10**18
+from ..protocol.units import WAD
 
 
 def conservation_gap(held: int, margins: Iterable[int], pool_balance: int, insurance: int) -> int:

@@ -52,10 +52,10 @@ from typing import Any, Protocol
 
 from .. import model
 from ..chain.errors import ChainError, Reverted
+from ..protocol.units import WAD
 
 log = logging.getLogger("vyperp.keeper")
 
-WAD = 10**18
 ENGINE_MAX_BATCH = 64        # Engine.MAX_BATCH (liquidate_many, auto_deleverage)
 LENS_MAX_BATCH = 256         # EngineLens.MAX_BATCH (accounts_health, liquidatable_accounts)
 TRACKED_EVENTS = ("PositionModified", "Liquidated", "AutoDeleveraged")

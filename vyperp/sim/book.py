@@ -46,8 +46,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import model
+from ..protocol.units import WAD
 
-WAD = 10**18
 FWAD = 1e18
 MAX_UINT = 2**256 - 1
 SCREEN_RATIO = 1.5          # exact evaluation below 1.5 x maintenance ...

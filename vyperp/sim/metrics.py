@@ -42,9 +42,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ..model import invariants
+from ..protocol.units import WAD
 from .book import Evaluation, MarketNow
-
-WAD = 10**18
 
 
 def usd(x: int) -> float:
