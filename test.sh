@@ -4,4 +4,6 @@ set -euo pipefail
 cd "$(dirname "$0")"
 export WITH_ANVIL="${WITH_ANVIL:-1}"   # also install the pinned anvil (npm ci) for tests/test_anvil.py
 scripts/bootstrap.sh
+.venv/bin/ruff check .            # lint (pyproject.toml [tool.ruff])
+.venv/bin/ruff format --check .   # formatting
 exec .venv/bin/python -m pytest "$@"

@@ -24,7 +24,7 @@ import json
 import math
 import os
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -106,8 +106,9 @@ def _resolve_account(account: Any, network: Any) -> Any:
     if network.is_local:
         # ethereum:local:test (and anvil via ape-foundry) fund ape's test mnemonic.
         return accounts.test_accounts[0]
-    raise click.UsageError(f"--account is required on network {network.choice!r} (only local networks "
-                           "fall back to the first test account)")
+    raise click.UsageError(
+        f"--account is required on network {network.choice!r} (only local networks fall back to the first test account)"
+    )
 
 
 def _signer_for(address: str) -> Any | None:
@@ -127,7 +128,8 @@ def _resume(manifest_path: Path, manifest: dict[str, Any], chain_id: int) -> Non
     if recorded_chain != chain_id:
         raise click.ClickException(
             f"{manifest_path}: recorded on chain id {recorded_chain}, but the connected chain "
-            f"is {chain_id}; refusing to resume")
+            f"is {chain_id}; refusing to resume"
+        )
     rows, missing = [], []
     for name, address in _recorded_addresses(manifest).items():
         size = len(chain.provider.get_code(address))
@@ -141,9 +143,13 @@ def _resume(manifest_path: Path, manifest: dict[str, Any], chain_id: int) -> Non
             f"{manifest_path}: no code at recorded address for {', '.join(missing)} "
             f"(chain id {chain_id}, head block {chain.blocks.height}; manifest block "
             f"{manifest.get('block_number')}). The chain does not hold this deployment "
-            "(a fresh local chain?); deploy again with another --manifest or delete this one")
-    _print_table(f"vyperp deployment on {manifest.get('network')} (resumed, nothing deployed)", rows,
-                 ("contract", "address", "code"))
+            "(a fresh local chain?); deploy again with another --manifest or delete this one"
+        )
+    _print_table(
+        f"vyperp deployment on {manifest.get('network')} (resumed, nothing deployed)",
+        rows,
+        ("contract", "address", "code"),
+    )
     click.echo(f"Resumed {manifest_path}: all {len(rows)} recorded contracts have code; nothing deployed.")
 
 
@@ -151,17 +157,35 @@ def _resume(manifest_path: Path, manifest: dict[str, Any], chain_id: int) -> Non
 @click.command(cls=ConnectedProviderCommand, short_help="Deploy vyperp and write a manifest")
 @network_option()
 @account_option(prompt=False)
-@click.option("--params", "params_path", type=click.Path(dir_okay=False, path_type=Path),
-              default=resources.PARAMS / "default.toml", show_default=True, help="Deployment parameter TOML.")
-@click.option("--manifest", "manifest_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Manifest JSON to write [default: deployments/<ecosystem>-<network>-<chain_id>.json].")
-@click.option("--resume", is_flag=True,
-              help="If the manifest exists, check its contracts have code and report them instead of deploying.")
-@click.option("--feeder", default=None, metavar="ADDRESS",
-              help="Account allowed to push oracle rounds [default: the deployer].")
-@click.option("--mocks/--no-mocks", default=None,
-              help="Deploy a TestToken / MockOracle where the parameters name no collateral_token / market "
-                   "oracle [default: only on local networks; elsewhere a missing address is an error].")
+@click.option(
+    "--params",
+    "params_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=resources.PARAMS / "default.toml",
+    show_default=True,
+    help="Deployment parameter TOML.",
+)
+@click.option(
+    "--manifest",
+    "manifest_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Manifest JSON to write [default: deployments/<ecosystem>-<network>-<chain_id>.json].",
+)
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="If the manifest exists, check its contracts have code and report them instead of deploying.",
+)
+@click.option(
+    "--feeder", default=None, metavar="ADDRESS", help="Account allowed to push oracle rounds [default: the deployer]."
+)
+@click.option(
+    "--mocks/--no-mocks",
+    default=None,
+    help="Deploy a TestToken / MockOracle where the parameters name no collateral_token / market "
+    "oracle [default: only on local networks; elsewhere a missing address is an error].",
+)
 def cli(ecosystem, network, provider, account, params_path, manifest_path, resume, feeder, mocks):
     """Deploy token, oracles, configurator, engine, pool and lens, list the markets, write a manifest."""
     chain_id = int(provider.chain_id)
@@ -171,12 +195,13 @@ def cli(ecosystem, network, provider, account, params_path, manifest_path, resum
         try:
             existing = json.loads(manifest_path.read_text())
         except (OSError, ValueError) as exc:
-            raise click.ClickException(f"{manifest_path}: exists but is not a readable manifest: {exc}")
+            raise click.ClickException(f"{manifest_path}: exists but is not a readable manifest: {exc}") from exc
         if not resume:
             raise click.ClickException(
                 f"manifest {manifest_path} already exists (chain id {existing.get('chain_id')}, block "
                 f"{existing.get('block_number')}); refusing to deploy over it. Pass --resume to check and "
-                "reuse that deployment, or choose another --manifest")
+                "reuse that deployment, or choose another --manifest"
+            )
         _resume(manifest_path, existing, chain_id)
         return
     if resume:
@@ -185,7 +210,7 @@ def cli(ecosystem, network, provider, account, params_path, manifest_path, resum
     try:
         params = load_params(params_path)
     except ValueError as exc:
-        raise click.ClickException(str(exc))
+        raise click.ClickException(str(exc)) from exc
 
     deployer = _resolve_account(account, network)
     feeder_address = deployer.address
@@ -195,7 +220,7 @@ def cli(ecosystem, network, provider, account, params_path, manifest_path, resum
         try:
             feeder_address = chain.conversion_manager.convert(feeder, AddressType)
         except Exception as exc:  # noqa: BLE001 - ape raises ConversionError subclasses
-            raise click.BadParameter(f"not an address: {feeder!r} ({exc})", param_hint="--feeder")
+            raise click.BadParameter(f"not an address: {feeder!r} ({exc})", param_hint="--feeder") from exc
         if feeder_address != deployer.address:
             signer = _signer_for(feeder_address)
             if signer is not None and signer.balance > 0:
@@ -221,18 +246,25 @@ def cli(ecosystem, network, provider, account, params_path, manifest_path, resum
         return instance
 
     allow_mocks = mocks if mocks is not None else network.name == "local"
-    click.echo(f"Deploying vyperp on {provider.network_choice} (chain id {chain_id}) from {deployer.address}"
-               + ("" if allow_mocks else " (no test doubles)"))
+    click.echo(
+        f"Deploying vyperp on {provider.network_choice} (chain id {chain_id}) from {deployer.address}"
+        + ("" if allow_mocks else " (no test doubles)")
+    )
     try:
-        protocol: Protocol = deploy_protocol(deploy_fn, params, deployer, feeder_signer,
-                                             at=lambda name, address: containers[name].at(address),
-                                             mocks=allow_mocks)
+        protocol: Protocol = deploy_protocol(
+            deploy_fn,
+            params,
+            deployer,
+            feeder_signer,
+            at=lambda name, address: containers[name].at(address),
+            mocks=allow_mocks,
+        )
         if handover:
             for oracle in protocol.oracles:
                 oracle.set_feeder(feeder_address, True, sender=deployer)
                 oracle.set_feeder(deployer.address, False, sender=deployer)
     except DeployError as exc:
-        raise click.ClickException(str(exc))
+        raise click.ClickException(str(exc)) from exc
     except Exception:
         if deployed:
             click.echo("Deployment failed after deploying:", err=True)
@@ -267,7 +299,7 @@ def cli(ecosystem, network, provider, account, params_path, manifest_path, resum
         "params": params_to_json(params),
         "vyper_version": _vyper_version(),
         "transactions": transactions,
-        "deployed_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "deployed_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     manifest_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = manifest_path.with_name(manifest_path.name + ".tmp")
@@ -275,8 +307,8 @@ def cli(ecosystem, network, provider, account, params_path, manifest_path, resum
     tmp.replace(manifest_path)
 
     rows = [(key, addresses[key], "") for key in CONTRACT_KEYS]
-    rows += [(f"oracle {symbol}", address, f"market {i}")
-             for i, (symbol, address) in enumerate(addresses["oracles"].items())]
-    _print_table(f"vyperp on {provider.network_choice} (chain id {chain_id})", rows,
-                 ("contract", "address", "note"))
+    rows += [
+        (f"oracle {symbol}", address, f"market {i}") for i, (symbol, address) in enumerate(addresses["oracles"].items())
+    ]
+    _print_table(f"vyperp on {provider.network_choice} (chain id {chain_id})", rows, ("contract", "address", "note"))
     click.echo(f"{transactions} transactions, blocks {first_block}..{last_block}; manifest: {manifest_path}")

@@ -19,8 +19,12 @@ from vyperp.sim.commands import EMBEDDED_NETWORKS, do_replay, replay_options
 
 
 @click.command(name="replay")
-@click.option("--network", default=None, metavar="NETWORK",
-              help="Only the embedded chain is supported: omit the option or pass 'embedded'.")
+@click.option(
+    "--network",
+    default=None,
+    metavar="NETWORK",
+    help="Only the embedded chain is supported: omit the option or pass 'embedded'.",
+)
 @replay_options
 def cli(network: str | None, **kwargs: Any) -> None:
     """Replay a cascade scenario against the contracts on the embedded revm chain."""
@@ -28,7 +32,8 @@ def cli(network: str | None, **kwargs: Any) -> None:
         raise click.UsageError(
             f"--network {network}: the replay runs only on the embedded in-process chain for now "
             "(thousands of agent transactions per second; ape providers manage ~20-300). "
-            "Omit --network or pass --network embedded.")
+            "Omit --network or pass --network embedded."
+        )
     do_replay(**kwargs)
 
 

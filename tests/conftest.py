@@ -4,7 +4,7 @@ isolated in a snapshot (reverted afterwards), role-named accounts."""
 from __future__ import annotations
 
 import os
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from hypothesis import settings
@@ -22,7 +22,10 @@ BTC, ETH = 0, 1
 def default_params(token_decimals: int = 6) -> ProtocolParams:
     """Two markets with one 10 %/5 % bracket, plain liquidation, a 6-decimal token."""
     return ProtocolParams(
-        markets=[MarketParams(symbol="BTC", initial_price=100_000.0), MarketParams(symbol="ETH", initial_price=4_000.0)],
+        markets=[
+            MarketParams(symbol="BTC", initial_price=100_000.0),
+            MarketParams(symbol="ETH", initial_price=4_000.0),
+        ],
         token_decimals=token_decimals,
     )
 

@@ -61,7 +61,7 @@ def plain(value: Any, names: dict[str, str]) -> Any:
     """`value` with addresses replaced by role names, structure (named structs too) kept."""
     if isinstance(value, str):
         return names.get(value, value)
-    if isinstance(value, tuple) and hasattr(value, "_fields"):   # a named struct
+    if isinstance(value, tuple) and hasattr(value, "_fields"):  # a named struct
         return type(value)(*(plain(v, names) for v in value))
     if isinstance(value, (list, tuple)):
         return type(value)(plain(v, names) for v in value)

@@ -17,7 +17,6 @@ ZERO = "0x0000000000000000000000000000000000000000"
 MAX_UINT = 2**256 - 1
 
 
-
 def market_config(system, market=BTC):
     return system.engine.market_config(market)
 
@@ -39,35 +38,56 @@ def digest(system, accounts=()) -> tuple:
     """Everything a privileged call could change."""
     count = system.engine.market_count()
     markets = tuple(
-        (system.engine.market_config(m), system.engine.market_state(m), system.engine.risk_config(m),
-         system.engine.rate_limit(m), tuple(system.engine.brackets_of(m)))
+        (
+            system.engine.market_config(m),
+            system.engine.market_state(m),
+            system.engine.risk_config(m),
+            system.engine.rate_limit(m),
+            tuple(system.engine.brackets_of(m)),
+        )
         for m in range(count)
     )
     people = tuple(
-        (system.configurator.roles_of(a), system.engine.margin(a), system.engine.position(a, BTC),
-         system.engine.position(a, ETH), system.token.balanceOf(a))
+        (
+            system.configurator.roles_of(a),
+            system.engine.margin(a),
+            system.engine.position(a, BTC),
+            system.engine.position(a, ETH),
+            system.token.balanceOf(a),
+        )
         for a in accounts
     )
     return (
-        count, markets, system.engine.liquidation_config(), tuple(system.engine.liquidation_tiers()),
-        system.engine.pool(), system.configurator.engine(), system.engine.pool_balance(),
-        system.engine.insurance_fund(), system.token.balanceOf(system.engine),
-        system.configurator.roles_of(system.admin), people,
+        count,
+        markets,
+        system.engine.liquidation_config(),
+        tuple(system.engine.liquidation_tiers()),
+        system.engine.pool(),
+        system.configurator.engine(),
+        system.engine.pool_balance(),
+        system.engine.insurance_fund(),
+        system.token.balanceOf(system.engine),
+        system.configurator.roles_of(system.admin),
+        people,
     )
 
 
 def configurator_admin_calls(system, account):
     cfg = market_config(system)
     new_oracle = system.oracles[ETH].address
-    liq, tiers = system.engine.liquidation_config(), system.engine.liquidation_tiers()
+    liq = system.engine.liquidation_config()
     c = system.configurator
     return {
         "bind_engine": lambda: c.bind_engine(account, sender=account),
         "set_pool": lambda: c.set_pool(account, sender=account),
-        "add_market": lambda: c.add_market(replaced(cfg, "oracle", new_oracle), brackets(system), risk_config(system), sender=account),
+        "add_market": lambda: c.add_market(
+            replaced(cfg, "oracle", new_oracle), brackets(system), risk_config(system), sender=account
+        ),
         "set_market_config": lambda: c.set_market_config(BTC, replaced(cfg, "taker_fee", 10**15), sender=account),
         "set_margin_brackets": lambda: c.set_margin_brackets(BTC, [(MAX_UINT, WAD // 5, WAD // 10)], sender=account),
-        "set_risk_config": lambda: c.set_risk_config(BTC, replaced(risk_config(system), "max_multiplier", 2 * WAD), sender=account),
+        "set_risk_config": lambda: c.set_risk_config(
+            BTC, replaced(risk_config(system), "max_multiplier", 2 * WAD), sender=account
+        ),
         "set_rate_limit": lambda: c.set_rate_limit(BTC, (600, 10**6 * WAD), sender=account),
         "set_liquidation_config": lambda: c.set_liquidation_config(liq, [(WAD, WAD)], sender=account),
         "set_roles": lambda: c.set_roles(account, ADMIN | GUARDIAN, sender=account),
@@ -84,13 +104,22 @@ def configurator_guardian_calls(system, account):
 
 def engine_setter_calls(system, account):
     e = system.engine
-    liq, tiers = system.engine.liquidation_config(), system.engine.liquidation_tiers()
+    liq = system.engine.liquidation_config()
     return {
         "set_pool": lambda: e.set_pool(account, sender=account),
-        "add_market": lambda: e.add_market(replaced(market_config(system), "oracle", system.oracles[ETH].address), brackets(system), risk_config(system), sender=account),
-        "set_market_config": lambda: e.set_market_config(BTC, replaced(market_config(system), "taker_fee", 10**15), sender=account),
+        "add_market": lambda: e.add_market(
+            replaced(market_config(system), "oracle", system.oracles[ETH].address),
+            brackets(system),
+            risk_config(system),
+            sender=account,
+        ),
+        "set_market_config": lambda: e.set_market_config(
+            BTC, replaced(market_config(system), "taker_fee", 10**15), sender=account
+        ),
         "set_margin_brackets": lambda: e.set_margin_brackets(BTC, [(MAX_UINT, WAD // 5, WAD // 10)], sender=account),
-        "set_risk_config": lambda: e.set_risk_config(BTC, replaced(risk_config(system), "max_multiplier", 2 * WAD), sender=account),
+        "set_risk_config": lambda: e.set_risk_config(
+            BTC, replaced(risk_config(system), "max_multiplier", 2 * WAD), sender=account
+        ),
         "set_rate_limit": lambda: e.set_rate_limit(BTC, (600, 10**6 * WAD), sender=account),
         "set_liquidation_config": lambda: e.set_liquidation_config(liq, [], sender=account),
         "set_paused": lambda: e.set_paused(BTC, True, sender=account),
@@ -99,13 +128,27 @@ def engine_setter_calls(system, account):
 
 
 ADMIN_CALLS = [
-    "bind_engine", "set_pool", "add_market", "set_market_config", "set_margin_brackets",
-    "set_risk_config", "set_rate_limit", "set_liquidation_config", "set_roles",
+    "bind_engine",
+    "set_pool",
+    "add_market",
+    "set_market_config",
+    "set_margin_brackets",
+    "set_risk_config",
+    "set_rate_limit",
+    "set_liquidation_config",
+    "set_roles",
 ]
 GUARDIAN_CALLS = ["set_paused", "reanchor_price"]
 ENGINE_SETTERS = [
-    "set_pool", "add_market", "set_market_config", "set_margin_brackets", "set_risk_config",
-    "set_rate_limit", "set_liquidation_config", "set_paused", "reanchor_price",
+    "set_pool",
+    "add_market",
+    "set_market_config",
+    "set_margin_brackets",
+    "set_risk_config",
+    "set_rate_limit",
+    "set_liquidation_config",
+    "set_paused",
+    "reanchor_price",
 ]
 
 
@@ -127,7 +170,7 @@ def test_configurator_admin_functions_reject_outsider(system, outsider, name):
 
 @pytest.mark.parametrize("name", GUARDIAN_CALLS)
 def test_configurator_guardian_functions_reject_outsider(system, outsider, name):
-    system.set_price(BTC, 200_000)        # a gap a guardian could re-anchor
+    system.set_price(BTC, 200_000)  # a gap a guardian could re-anchor
     before = digest(system, [outsider])
     assert_reverts(configurator_guardian_calls(system, outsider)[name], "Not guardian")
     assert digest(system, [outsider]) == before
@@ -198,7 +241,7 @@ def test_grant_guardian_role(system, outsider):
     system.configurator.reanchor_price(BTC, sender=outsider)
     assert system.engine.market_state(BTC).last_price == 200_000 * WAD
     before = digest(system, [outsider])
-    for name, call in configurator_admin_calls(system, outsider).items():
+    for call in configurator_admin_calls(system, outsider).values():
         assert_reverts(call, "Not admin")
     assert digest(system, [outsider]) == before
 
@@ -242,19 +285,19 @@ def test_pause_allows_only_reductions(system, alice, bob):
     assert system.engine.market_state(BTC).paused is True
 
     rejected = [
-        (alice, WAD // 100),            # increase
-        (bob, -(WAD // 20)),            # open
-        (alice, -(WAD // 5)),           # flip long -> short
-        (bob, WAD // 20),               # open the other way
+        (alice, WAD // 100),  # increase
+        (bob, -(WAD // 20)),  # open
+        (alice, -(WAD // 5)),  # flip long -> short
+        (bob, WAD // 20),  # open the other way
     ]
     for account, size in rejected:
         before = digest(system, [alice, bob])
         assert_reverts(lambda: system.trade(account, BTC, size), "Market paused")
         assert digest(system, [alice, bob]) == before
 
-    system.trade(bob, ETH, -WAD)                       # other markets are unaffected
+    system.trade(bob, ETH, -WAD)  # other markets are unaffected
     assert system.size_of(bob, ETH) == -WAD
-    system.trade(alice, BTC, -(WAD // 25))             # reduce
+    system.trade(alice, BTC, -(WAD // 25))  # reduce
     assert system.size_of(alice, BTC) == WAD // 10 - WAD // 25
     system.trade(alice, BTC, -(WAD // 10 - WAD // 25))  # close
     assert system.engine.position(alice, BTC) == (0, 0, 0)
@@ -298,21 +341,27 @@ def _market_case(field, value):
 
 
 VALIDATION_CASES = {
-    "Bad fees": _market_case("maker_fee", 10**15),                       # maker above taker
+    "Bad fees": _market_case("maker_fee", 10**15),  # maker above taker
     "Bad skew scale": _market_case("skew_scale", 0),
     "Unknown funding model": _market_case("funding_model", 3),
     "Brackets not ascending": lambda s: s.configurator.set_margin_brackets(
-        BTC, [(10**6 * WAD, WAD // 10, WAD // 20), (10**6 * WAD, WAD // 5, WAD // 10)], sender=s.admin),
+        BTC, [(10**6 * WAD, WAD // 10, WAD // 20), (10**6 * WAD, WAD // 5, WAD // 10)], sender=s.admin
+    ),
     "Bracket rates must rise": lambda s: s.configurator.set_margin_brackets(
-        BTC, [(10**6 * WAD, WAD // 10, WAD // 20), (MAX_UINT, WAD // 20, WAD // 20)], sender=s.admin),
+        BTC, [(10**6 * WAD, WAD // 10, WAD // 20), (MAX_UINT, WAD // 20, WAD // 20)], sender=s.admin
+    ),
     "Bad max multiplier": lambda s: s.configurator.set_risk_config(
-        BTC, replaced(risk_config(s), "max_multiplier", WAD - 1), sender=s.admin),
+        BTC, replaced(risk_config(s), "max_multiplier", WAD - 1), sender=s.admin
+    ),
     "Tiers not descending": lambda s: s.configurator.set_liquidation_config(
-        s.engine.liquidation_config(), [(WAD, WAD // 4), (WAD, WAD)], sender=s.admin),
+        s.engine.liquidation_config(), [(WAD, WAD // 4), (WAD, WAD)], sender=s.admin
+    ),
     "Last tier must close all": lambda s: s.configurator.set_liquidation_config(
-        s.engine.liquidation_config(), [(WAD, WAD // 4), (WAD // 2, WAD // 2)], sender=s.admin),
+        s.engine.liquidation_config(), [(WAD, WAD // 4), (WAD // 2, WAD // 2)], sender=s.admin
+    ),
     "First tier must start at ratio 1": lambda s: s.configurator.set_liquidation_config(
-        s.engine.liquidation_config(), [(9 * WAD // 10, WAD)], sender=s.admin),
+        s.engine.liquidation_config(), [(9 * WAD // 10, WAD)], sender=s.admin
+    ),
     "Bad rate limit": lambda s: s.configurator.set_rate_limit(BTC, (600, 0), sender=s.admin),
     "Oracle changed": _market_case("oracle", "0x000000000000000000000000000000000000dEaD"),
     "Unknown market": lambda s: s.configurator.set_market_config(2, market_config(s), sender=s.admin),
@@ -329,9 +378,21 @@ def test_parameter_validation(system, reason):
 def test_add_market_validates(system):
     before = digest(system)
     cfg = replaced(market_config(system), "oracle", system.oracles[ETH].address)
-    assert_reverts(lambda: system.configurator.add_market(replaced(cfg, "taker_fee", WAD // 10 + 1), brackets(system), risk_config(system), sender=system.admin), "Bad fees")
-    assert_reverts(lambda: system.configurator.add_market(cfg, [], risk_config(system), sender=system.admin), "No brackets")
-    assert_reverts(lambda: system.configurator.add_market(cfg, brackets(system), replaced(risk_config(system), "max_multiplier", 10 * WAD + 1), sender=system.admin), "Bad max multiplier")
+    assert_reverts(
+        lambda: system.configurator.add_market(
+            replaced(cfg, "taker_fee", WAD // 10 + 1), brackets(system), risk_config(system), sender=system.admin
+        ),
+        "Bad fees",
+    )
+    assert_reverts(
+        lambda: system.configurator.add_market(cfg, [], risk_config(system), sender=system.admin), "No brackets"
+    )
+    assert_reverts(
+        lambda: system.configurator.add_market(
+            cfg, brackets(system), replaced(risk_config(system), "max_multiplier", 10 * WAD + 1), sender=system.admin
+        ),
+        "Bad max multiplier",
+    )
     assert digest(system) == before
 
 

@@ -20,16 +20,17 @@ from __future__ import annotations
 import os
 import socket
 import time
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
 from tests.helpers import plain, role_names
 from vyperp.chain import Chain, ChainError, Reverted
-from vyperp.protocol.deploy import deploy_embedded
 from vyperp.chain.node import AnvilNode, AnvilNotFound, find_anvil
+from vyperp.protocol.deploy import deploy_embedded
 from vyperp.protocol.system import MAX_UINT, System
 from vyperp.protocol.units import wad
 
@@ -45,8 +46,18 @@ from vyperp.chain.rpc_chain import RpcChain  # noqa: E402
 COUNTER = Path(__file__).parent / "chain_fixtures" / "Counter.vy"
 T0 = 1_700_000_000
 ZERO = "0x0000000000000000000000000000000000000000"
-TIMING_KEYS = {"wall_seconds", "build_seconds", "loop_seconds", "tx_per_second", "chain_seconds",
-               "tx_per_chain_second", "agent_tx_per_second", "scan_seconds", "read_seconds", "loop_cpu_seconds"}
+TIMING_KEYS = {
+    "wall_seconds",
+    "build_seconds",
+    "loop_seconds",
+    "tx_per_second",
+    "chain_seconds",
+    "tx_per_chain_second",
+    "agent_tx_per_second",
+    "scan_seconds",
+    "read_seconds",
+    "loop_cpu_seconds",
+}
 
 
 @pytest.fixture(scope="module")
@@ -73,9 +84,9 @@ def test_node_starts_and_stops_completely() -> None:
     node.stop()
     assert not node.running
     with pytest.raises(ProcessLookupError):
-        os.killpg(pid, 0)                       # the whole process group is gone
+        os.killpg(pid, 0)  # the whole process group is gone
     with socket.socket() as s, pytest.raises(ConnectionRefusedError):
-        s.connect(("127.0.0.1", port))          # nothing listens on the port any more
+        s.connect(("127.0.0.1", port))  # nothing listens on the port any more
 
 
 def test_missing_binary_says_how_to_install(tmp_path: Path) -> None:
@@ -102,8 +113,11 @@ def _counter_run(chain: Any) -> dict[str, Any]:
     out["raw"] = chain.send(alice, counter.address, counter.write.calldata(1, 2)), chain.last_receipt.gas_used
     out["raw_call"] = chain.call(counter.address, counter.scratch.calldata(1))
     reverts = []
-    for fn, args, kw in [(counter.set_count, (13,), {}), (counter.fail_empty, (), {}),
-                         (counter.set_count, (1,), {"gas": 30_000})]:
+    for fn, args, kw in [
+        (counter.set_count, (13,), {}),
+        (counter.fail_empty, (), {}),
+        (counter.set_count, (1,), {"gas": 30_000}),
+    ]:
         with pytest.raises(Reverted) as exc:
             fn(*args, sender=alice, **kw)
         receipt = chain.last_receipt
@@ -111,12 +125,15 @@ def _counter_run(chain: Any) -> dict[str, Any]:
         reverts.append((exc.value.reason, exc.value.data, exc.value.gas_used, exc.value.halt is not None))
     out["reverts"] = reverts
     with pytest.raises(ChainError):
-        counter.set_count(1, sender=alice, gas=20_000)          # below intrinsic gas
+        counter.set_count(1, sender=alice, gas=20_000)  # below intrinsic gas
     with pytest.raises(Reverted) as exc:
         counter.set_count.call(13)
     out["call_revert"] = exc.value.reason
-    out["deposit"] = counter.deposit(sender=alice, value=10**18), chain.get_balance(alice), \
-        chain.get_balance(counter.address)
+    out["deposit"] = (
+        counter.deposit(sender=alice, value=10**18),
+        chain.get_balance(alice),
+        chain.get_balance(counter.address),
+    )
     out["deposit_logs"] = [(e.name, e.args) for e in chain.last_receipt.logs]
     out["storage"] = chain.get_storage(counter.address, 0), len(chain.get_code(counter.address)) > 0
     return out
@@ -128,7 +145,7 @@ def test_chain_api_matches_embedded(rpc: RpcChain) -> None:
 
 
 def test_reverts_mine_nothing_and_carry_reasons(rpc: RpcChain) -> None:
-    alice = rpc.new_account("alice")                            # no ether: gas is free
+    alice = rpc.new_account("alice")  # no ether: gas is free
     counter = rpc.deploy(COUNTER, 5, sender=alice)
     block, nonce = rpc.block_number, rpc.get_nonce(alice)
     with pytest.raises(Reverted, match="unlucky number") as exc:
@@ -142,7 +159,7 @@ def test_reverts_mine_nothing_and_carry_reasons(rpc: RpcChain) -> None:
     assert exc.value.halt == "OutOfGas" and exc.value.gas_used == 30_000
     assert (rpc.block_number, rpc.get_nonce(alice)) == (block, nonce)
     assert counter.count() == 5
-    counter.set_count(6, sender=alice)                           # the nonce bookkeeping still fits
+    counter.set_count(6, sender=alice)  # the nonce bookkeeping still fits
     assert rpc.get_nonce(alice) == nonce + 1 and counter.count() == 6
 
 
@@ -150,18 +167,18 @@ def test_block_time_moves_only_with_set_time_and_advance(rpc: RpcChain) -> None:
     alice = rpc.new_account("alice")
     counter = rpc.deploy(COUNTER, 5, sender=alice)
     assert counter.now()[0] == T0 == rpc.time
-    for v in range(3):                                           # a block per tx, one time
+    for v in range(3):  # a block per tx, one time
         counter.set_count(v, sender=alice)
     assert counter.last_ts() == T0 and counter.now()[0] == T0
     rpc.set_time(T0 + 3_600)
-    assert counter.now()[0] == T0 + 3_600                       # calls see it at once...
+    assert counter.now()[0] == T0 + 3_600  # calls see it at once...
     counter.set_count(1, sender=alice)
-    assert counter.last_ts() == T0 + 3_600                      # ...and so does the next tx
-    time.sleep(1.1)                                              # the wall clock does not matter
+    assert counter.last_ts() == T0 + 3_600  # ...and so does the next tx
+    time.sleep(1.1)  # the wall clock does not matter
     rpc.advance(60)
     counter.set_count(2, sender=alice)
     assert counter.last_ts() == T0 + 3_660 == rpc.time
-    rpc.set_time(rpc.time)                                       # same time: fine
+    rpc.set_time(rpc.time)  # same time: fine
     with pytest.raises(ValueError, match="cannot move time back"):
         rpc.set_time(T0)
     assert counter.now()[2] == 31337
@@ -182,7 +199,7 @@ def test_snapshots(rpc: RpcChain) -> None:
     nonce = rpc.get_nonce(alice)
     rpc.revert(outer)
     assert counter.count() == 5 and rpc.get_nonce(alice) == nonce - 1
-    counter.set_count(9, sender=alice)                           # nonces re-read after a revert
+    counter.set_count(9, sender=alice)  # nonces re-read after a revert
     with rpc.isolate():
         counter.set_count(10, sender=alice)
     assert counter.count() == 9
@@ -192,12 +209,12 @@ def test_send_many_batches_with_explicit_nonces(rpc: RpcChain) -> None:
     senders = [rpc.new_account(f"s{k}") for k in range(5)]
     counter = rpc.deploy(COUNTER, 5, sender=senders[0])
     txs = [(senders[k % 5], counter.address, counter.write.calldata(k, k + 1)) for k in range(50)]
-    txs.append((senders[1], counter.address, counter.set_count.calldata(13)))   # reverts: mined as failed
+    txs.append((senders[1], counter.address, counter.set_count.calldata(13)))  # reverts: mined as failed
     receipts = rpc.send_many(txs)
     assert [r.success for r in receipts] == [True] * 50 + [False]
     assert all(counter.scratch(k) == k + 1 for k in range(50))
     assert rpc.get_nonce(senders[1]) == 11
-    counter.set_count(3, sender=senders[1])                      # nonces continue
+    counter.set_count(3, sender=senders[1])  # nonces continue
     assert counter.count() == 3 and rpc.time == T0
 
 
@@ -205,7 +222,9 @@ def test_send_many_batches_with_explicit_nonces(rpc: RpcChain) -> None:
 def test_transport_errors_are_clear(tmp_path: Path) -> None:
     from vyperp.chain.node import free_port
 
-    with pytest.raises(ChainError, match=r"cannot reach the JSON-RPC node at http://127\.0\.0\.1:\d+.*is the node running"):
+    with pytest.raises(
+        ChainError, match=r"cannot reach the JSON-RPC node at http://127\.0\.0\.1:\d+.*is the node running"
+    ):
         RpcChain(f"http://127.0.0.1:{free_port()}")
     for url in ("ftp://127.0.0.1:8545", "127.0.0.1:8545", "http://127.0.0.1:notaport"):
         with pytest.raises(ChainError, match="not a JSON-RPC URL"):
@@ -246,9 +265,9 @@ def test_transport_keeps_the_connection_alive_and_reconnects(rpc: RpcChain) -> N
     sock = conn.sock
     for _ in range(20):
         rpc.get_balance(ZERO)
-    assert transport._conn is conn and conn.sock is sock        # one connection for all of them
+    assert transport._conn is conn and conn.sock is sock  # one connection for all of them
 
-    class Counting:                                              # the socket, counting packets sent
+    class Counting:  # the socket, counting packets sent
         def __init__(self, inner: socket.socket) -> None:
             self.inner, self.sends = inner, 0
 
@@ -263,20 +282,18 @@ def test_transport_keeps_the_connection_alive_and_reconnects(rpc: RpcChain) -> N
     conn.sock = counting  # type: ignore[assignment]
     for _ in range(5):
         rpc.get_balance(ZERO)
-    assert counting.sends == 5                                   # head and body in one packet
+    assert counting.sends == 5  # head and body in one packet
     conn.sock = sock
-    sock.shutdown(socket.SHUT_RDWR)                             # the connection dies under the client
-    assert rpc.get_balance(ZERO) == 0                           # reopened once, transparently
+    sock.shutdown(socket.SHUT_RDWR)  # the connection dies under the client
+    assert rpc.get_balance(ZERO) == 0  # reopened once, transparently
     assert transport._conn is not conn
     answers = transport.batch([("eth_chainId", []), ("eth_nosuchmethod", []), ("eth_blockNumber", [])])
     assert answers[0]["result"] == hex(31337) and "error" in answers[1] and "result" in answers[2]
     rpc.close()
-    assert transport._conn is None and rpc.get_balance(ZERO) == 0   # used again after close: reconnects
+    assert transport._conn is None and rpc.get_balance(ZERO) == 0  # used again after close: reconnects
 
 
 # ----------------------------------------------------------------------------- System
-
-
 
 
 def _push(system: System, market: int, usd: str) -> None:
@@ -313,7 +330,8 @@ def system_scenario(system: System) -> dict[str, Any]:
             [int(system.engine.margin(a)) for a in accounts],
             [tuple(system.engine.position(a, m)) for a in accounts for m in (BTC, ETH)],
             [system.engine.market_state(m) for m in (BTC, ETH)],
-            int(system.engine.pool_balance()), int(system.engine.insurance_fund()),
+            int(system.engine.pool_balance()),
+            int(system.engine.insurance_fund()),
             int(system.engine.pool_value()),
             [int(system.token.balanceOf(a)) for a in accounts + [system.engine.address, system.pool.address]],
             int(system.pool.totalSupply()),
@@ -327,17 +345,19 @@ def system_scenario(system: System) -> dict[str, Any]:
     out["fills"].append(system.trade(bob, ETH, -wad("3")))
     tx()
     out["after_open"] = books()
-    for action in (lambda: system.engine.withdraw(system.tokens(1_000_000), sender=alice),
-                   lambda: system.engine.trade(BTC, 0, MAX_UINT, sender=alice),
-                   lambda: system.engine.liquidate(alice, sender=keeper)):
+    for action in (
+        lambda: system.engine.withdraw(system.tokens(1_000_000), sender=alice),
+        lambda: system.engine.trade(BTC, 0, MAX_UINT, sender=alice),
+        lambda: system.engine.liquidate(alice, sender=keeper),
+    ):
         before = books()
         with pytest.raises(Reverted) as exc:
             action()
         assert books() == before
         out["reverts"].append((exc.value.reason, exc.value.gas_used))
 
-    chain.set_time(t0 + 8 * 3_600)                              # funding accrues for 8 hours
-    system.advance(0)                                            # re-publish both prices at the new time
+    chain.set_time(t0 + 8 * 3_600)  # funding accrues for 8 hours
+    system.advance(0)  # re-publish both prices at the new time
     system.engine.poke(BTC, sender=keeper)
     tx()
     out["funding"] = books()
@@ -347,17 +367,17 @@ def system_scenario(system: System) -> dict[str, Any]:
     _push(system, ETH, "3900")
     out["before_liquidation"] = books()
     out["liquidatable"] = [system.lens.is_liquidatable(a) for a in accounts]
-    system.engine.liquidate(alice, sender=keeper)                # below maintenance, margin left
+    system.engine.liquidate(alice, sender=keeper)  # below maintenance, margin left
     tx()
     out["after_liquidation"] = books()
     chain.advance(600)
     _push(system, BTC, "90000")
     _push(system, BTC, "88000")
     system.advance(60)
-    system.engine.liquidate_many([carol, bob, alice], sender=keeper)   # carol: bad debt
+    system.engine.liquidate_many([carol, bob, alice], sender=keeper)  # carol: bad debt
     tx()
     out["after_bad_debt"] = books()
-    out["fills"].append(system.trade(bob, ETH, wad("3")))      # bob closes in profit
+    out["fills"].append(system.trade(bob, ETH, wad("3")))  # bob closes in profit
     tx()
     margin = int(system.engine.margin(bob))
     system.engine.withdraw(margin // system.precision, sender=bob)
@@ -367,8 +387,11 @@ def system_scenario(system: System) -> dict[str, Any]:
     out["final"] = books()
     ledger = system.ledger(accounts)
     out["ledger"] = (ledger.token_balance, ledger.margins, ledger.pool_balance, ledger.insurance_fund)
-    out["arrays"] = (system.lens.margins(accounts), system.lens.positions(accounts, BTC),
-                     system.lens.accounts_health(accounts))
+    out["arrays"] = (
+        system.lens.margins(accounts),
+        system.lens.positions(accounts, BTC),
+        system.lens.accounts_health(accounts),
+    )
     out["time"] = chain.time
     return plain(out, role_names(system))
 
@@ -402,18 +425,23 @@ def test_replay_on_anvil_matches_embedded(node: AnvilNode, tmp_path: Path, scena
     anvil, anvil_report = replay_and_report(scenario, chain_factory=RpcChain.factory(node.url), **kw)
     seconds = time.perf_counter() - started
     assert isinstance(anvil.chain, RpcChain) and isinstance(embedded.chain, Chain)
-    assert report["impact_enabled"] is impact                     # spot impact of forced flows (floats)
+    assert report["impact_enabled"] is impact  # spot impact of forced flows (floats)
     assert report["liquidations"] > 0 and report["bad_debt"] > 0 and report["invariant_violations"] == 0
-    assert {k: v for k, v in anvil_report.items() if k not in TIMING_KEYS} == \
-        {k: v for k, v in report.items() if k not in TIMING_KEYS}
-    assert anvil.metrics.rows == embedded.metrics.rows            # the timeseries, every column
-    assert write_timeseries(anvil, tmp_path / "anvil.csv").read_bytes() == \
-        write_timeseries(embedded, tmp_path / "embedded.csv").read_bytes()
+    assert {k: v for k, v in anvil_report.items() if k not in TIMING_KEYS} == {
+        k: v for k, v in report.items() if k not in TIMING_KEYS
+    }
+    assert anvil.metrics.rows == embedded.metrics.rows  # the timeseries, every column
+    assert (
+        write_timeseries(anvil, tmp_path / "anvil.csv").read_bytes()
+        == write_timeseries(embedded, tmp_path / "embedded.csv").read_bytes()
+    )
     assert anvil.insurance_path == embedded.insurance_path and anvil.pool_path == embedded.pool_path
     assert anvil.chain.time == embedded.chain.time == anvil.timestamps[-1]
     tx = anvil_report["tx_count"] + anvil_report["setup_tx_count"]
-    print(f"\nreplay on anvil: {tx} txs in {seconds:.1f}s ({anvil_report['tx_per_second']} tx/s in the loop; "
-          f"embedded {report['tx_per_second']} tx/s)")
+    print(
+        f"\nreplay on anvil: {tx} txs in {seconds:.1f}s ({anvil_report['tx_per_second']} tx/s in the loop; "
+        f"embedded {report['tx_per_second']} tx/s)"
+    )
 
 
 def test_bench_anvil_runs(node: AnvilNode) -> None:

@@ -14,7 +14,8 @@ and closes it again when its tests are done, so other ape tests start from a fre
 from __future__ import annotations
 
 import time
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from hypothesis import settings
@@ -50,10 +51,6 @@ def _start_time() -> int:
     return (int(chain.blocks.head.timestamp) // 86_400 + 2) * 86_400
 
 
-
-
-
-
 def scenario(system: System, t0: int) -> dict[str, Any]:
     """Deposit, open, move prices, close, withdraw -- at explicit block times from t0.
     Returns every number worth comparing (addresses replaced by roles)."""
@@ -86,7 +83,8 @@ def scenario(system: System, t0: int) -> dict[str, Any]:
             [int(system.engine.margin(a)) for a in accounts],
             [tuple(system.engine.position(a, m)) for a in accounts for m in (BTC, ETH)],
             [system.engine.market_state(m) for m in (BTC, ETH)],
-            int(system.engine.pool_balance()), int(system.engine.insurance_fund()),
+            int(system.engine.pool_balance()),
+            int(system.engine.insurance_fund()),
             [int(system.token.balanceOf(a)) for a in accounts + [system.engine.address, system.pool.address]],
             int(system.pool.totalSupply()),
         )
@@ -98,11 +96,11 @@ def scenario(system: System, t0: int) -> dict[str, Any]:
     logs()
     out["after_open"] = books()
 
-    reverts(lambda: system.engine.withdraw(system.tokens(1_000_000), sender=alice))      # Insufficient margin
-    reverts(lambda: system.engine.trade(7, wad(1), MAX_UINT, sender=alice))               # Unknown market
-    reverts(lambda: system.engine.trade(BTC, 0, MAX_UINT, sender=alice))                  # Zero size
-    reverts(lambda: system.configurator.set_pool(outsider, sender=outsider))              # Not admin
-    reverts(lambda: system.engine.deposit(system.tokens(10**9), sender=bob))              # snekmate erc20
+    reverts(lambda: system.engine.withdraw(system.tokens(1_000_000), sender=alice))  # Insufficient margin
+    reverts(lambda: system.engine.trade(7, wad(1), MAX_UINT, sender=alice))  # Unknown market
+    reverts(lambda: system.engine.trade(BTC, 0, MAX_UINT, sender=alice))  # Zero size
+    reverts(lambda: system.configurator.set_pool(outsider, sender=outsider))  # Not admin
+    reverts(lambda: system.engine.deposit(system.tokens(10**9), sender=bob))  # snekmate erc20
 
     chain.set_time(t0 + 3_600)
     system.set_price(BTC, 104_000)
@@ -110,25 +108,29 @@ def scenario(system: System, t0: int) -> dict[str, Any]:
     system.engine.poke(BTC, sender=bob)
     logs()
     out["health"] = [system.engine.account_health(a) for a in (alice, bob)]
-    out["fills"].append(system.trade(alice, BTC, -wad("0.5")))                          # close in profit
+    out["fills"].append(system.trade(alice, BTC, -wad("0.5")))  # close in profit
     logs()
     out["after_close"] = books()
 
-    chain.set_time(t0 + 3_600 + 3_601)                                                   # ETH's round is stale now
-    reverts(lambda: system.trade(bob, ETH, wad("3")))                                    # Oracle stale
+    chain.set_time(t0 + 3_600 + 3_601)  # ETH's round is stale now
+    reverts(lambda: system.trade(bob, ETH, wad("3")))  # Oracle stale
     chain.set_time(t0 + 9_000)
     system.set_price(ETH, 3_700)
     system.set_price(BTC, 104_000)
-    out["fills"].append(system.trade(bob, ETH, wad("3")))                               # close in profit
+    out["fills"].append(system.trade(bob, ETH, wad("3")))  # close in profit
     logs()
     margin = int(system.engine.margin(alice))
     system.engine.withdraw(margin // system.precision, sender=alice)
     logs()
     out["final"] = books()
     # dynamic arrays (of structs) in and out
-    out["arrays"] = (system.lens.margins(accounts), system.lens.positions(accounts, ETH),
-                     system.lens.accounts_health(accounts), system.engine.brackets_of(BTC),
-                     system.engine.liquidation_tiers())
+    out["arrays"] = (
+        system.lens.margins(accounts),
+        system.lens.positions(accounts, ETH),
+        system.lens.accounts_health(accounts),
+        system.engine.brackets_of(BTC),
+        system.engine.liquidation_tiers(),
+    )
     out["array_types"] = [type(a).__name__ for a in out["arrays"]]
     ledger = system.ledger(accounts)
     out["ledger"] = (ledger.token_balance, ledger.margins, ledger.pool_balance, ledger.insurance_fund)
@@ -149,8 +151,14 @@ def test_ape_scenario(ape_backend: Any) -> None:
     token_balance, margins, pool_balance, insurance = result["ledger"]
     assert token_balance * system.precision == margins + pool_balance + insurance
     assert margins > 0 and pool_balance > 0 and insurance > 0
-    assert result["reverts"] == ["Insufficient margin", "Unknown market", "Zero size", "Not admin",
-                                 "erc20: transfer amount exceeds balance", "Oracle stale"]
+    assert result["reverts"] == [
+        "Insufficient margin",
+        "Unknown market",
+        "Zero size",
+        "Not admin",
+        "erc20: transfer amount exceeds balance",
+        "Oracle stale",
+    ]
     # plain python values in a struct named from the ABI, as on the pyrevm chain
     state = system.engine.market_state(BTC)
     assert isinstance(state, tuple) and all(type(v) in (int, bool) for v in state)
@@ -262,7 +270,7 @@ def test_structs_and_events_are_the_same_on_every_backend(ape_backend: Any) -> N
         info_type = type(seen["revm"][5])
         assert info_type._fields == ("count", "owner", "flag", "delta")
         for name, (alice, counter, old, events, own, info, now) in seen.items():
-            assert type(info) is info_type, name                             # the very same type
+            assert type(info) is info_type, name  # the very same type
             assert info == info_type(count=11, owner=alice, flag=True, delta=-5), name
             assert (info.count, info.owner, info.flag, info.delta) == (11, alice, True, -5), name
             assert old == 5 and now == (t0, now[1], chains[name].chain_id), name
@@ -298,10 +306,11 @@ def test_equal_timestamps_only_on_our_connection(ape_backend: Any) -> None:
     counter.set_count(3, sender=alice)
     assert chain.block_number == block + 2 and counter.last_ts() == t0 == counter.now()[0]
     assert VM.__dict__["validate_header"].__func__.__module__ == "eth.vm.base"
-    assert all(vm.__module__ == "vyperp.chain.ape_chain"
-               for _, vm in type(chain.provider.evm_backend.chain).vm_configuration)
+    assert all(
+        vm.__module__ == "vyperp.chain.ape_chain" for _, vm in type(chain.provider.evm_backend.chain).vm_configuration
+    )
 
-    other = PyEVMBackend()                                     # a plain eth-tester chain
+    other = PyEVMBackend()  # a plain eth-tester chain
     head = other.chain.get_canonical_head()
     other.chain.header = other.chain.header.copy(timestamp=head.timestamp)
     with pytest.raises(ValidationError, match="strictly later than parent"):

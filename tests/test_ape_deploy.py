@@ -37,7 +37,11 @@ def _run_deploy(*args: str) -> subprocess.CompletedProcess[str]:
     env.setdefault("COLUMNS", "160")
     return subprocess.run(
         [str(ape), "run", "deploy", "--network", "ethereum:local:test", *args],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 
@@ -70,7 +74,10 @@ def _check_manifest(manifest: dict) -> None:
     assert [m["symbol"] for m in params["markets"]] == list(SYMBOLS)
     assert markets["BTC"]["initial_price"] == 100_000.0 and markets["ETH"]["initial_price"] == 4_000.0
     assert markets["BTC"]["brackets"][0] == {
-        "notional_ceiling": 250_000.0, "initial_margin_rate": 0.02, "maintenance_margin_rate": 0.01}
+        "notional_ceiling": 250_000.0,
+        "initial_margin_rate": 0.02,
+        "maintenance_margin_rate": 0.01,
+    }
     assert markets["BTC"]["brackets"][-1]["notional_ceiling"] == "inf"
     tiers = [[t["margin_ratio_below"], t["close_fraction"]] for t in params["liquidation"]["tiers"]]
     assert tiers == [[1.0, 0.25], [0.75, 0.5], [0.5, 1.0]]
@@ -145,8 +152,14 @@ def test_ape_run_deploy_on_anvil(tmp_path: Path) -> None:
         port = probe.getsockname()[1]
     env = dict(os.environ, COLUMNS="160", APE_FOUNDRY_HOST=f"http://127.0.0.1:{port}")
     env["PATH"] = f"{anvil_bin}{os.pathsep}{ape.parent}{os.pathsep}{env.get('PATH', '')}"
-    proc = subprocess.run([str(ape), "run", "deploy", "--network", "ethereum:local:foundry", "--manifest", str(manifest)],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [str(ape), "run", "deploy", "--network", "ethereum:local:foundry", "--manifest", str(manifest)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     data = json.loads(manifest.read_text())
     _check_manifest(data)

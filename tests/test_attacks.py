@@ -20,8 +20,13 @@ def test_every_class_ships_on_a_thin_and_a_deep_market() -> None:
     classes: dict[str, set[str]] = {}
     for scenario in SCENARIOS:
         classes.setdefault(scenario.attack, set()).add("thin" if "thin" in scenario.name else "deep")
-    assert set(classes) == {"self-skew", "pump-and-close", "squeeze-into-pool", "withdraw-then-liquidate",
-                            "oracle-front-run"}
+    assert set(classes) == {
+        "self-skew",
+        "pump-and-close",
+        "squeeze-into-pool",
+        "withdraw-then-liquidate",
+        "oracle-front-run",
+    }
     assert all(kinds == {"thin", "deep"} for kinds in classes.values()), classes
 
 
@@ -48,7 +53,7 @@ def test_the_premium_trick_and_the_whale_withdrawal_are_closed() -> None:
     assert skew["details"]["largest_open_usd"] <= 5_000_000
     assert skew["details"]["outcomes"]["instant_close"]["attacker_net_profit"] < 0
     whale = run_attack(by_name["withdraw-then-liquidate-deep"])
-    assert whale["details"]["withdrawn_in_all_usd"] == 0          # the transfer margin holds it all
+    assert whale["details"]["withdrawn_in_all_usd"] == 0  # the transfer margin holds it all
     assert whale["bad_debt"] == 0 and whale["lp_loss"] == 0
     settled = run_attack(by_name["squeeze-into-pool-settled-thin"])
     assert settled["details"]["guardian_settled"] and settled["attacker_net_profit"] < 0

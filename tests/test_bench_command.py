@@ -15,13 +15,22 @@ from vyperp.cli import main
 
 def test_bench_quick_without_anvil(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     out = tmp_path / "bench.json"
-    result = CliRunner().invoke(main, ["bench", "--quick", "--skip-anvil", "--workers", "1", "--steps", "30",
-                                       "--out", str(out)])
+    result = CliRunner().invoke(
+        main, ["bench", "--quick", "--skip-anvil", "--workers", "1", "--steps", "30", "--out", str(out)]
+    )
     assert result.exit_code == 0, result.output
     assert "anvil figures skipped: --skip-anvil" in result.output
     report = json.loads(out.read_text())
-    for key in ("gas", "embedded_tx_per_second", "embedded_ceiling_tx_per_second", "anvil_tx_per_second",
-                "anvil_raw_batch_tx_per_second", "anvil_ratio", "fuzz_steps_per_second", "machine"):
+    for key in (
+        "gas",
+        "embedded_tx_per_second",
+        "embedded_ceiling_tx_per_second",
+        "anvil_tx_per_second",
+        "anvil_raw_batch_tx_per_second",
+        "anvil_ratio",
+        "fuzz_steps_per_second",
+        "machine",
+    ):
         assert key in report, key
     assert report["anvil_skipped"] == "--skip-anvil" and report["anvil_tx_per_second"] is None
     assert report["gas"]["open"] == report["gas"]["open_with_1000_accounts"]

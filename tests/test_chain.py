@@ -234,9 +234,9 @@ def test_events(chain: Chain, alice: str, counter: Contract) -> None:
     # unknown ABI -> '<unknown>'
     fresh = Chain()
     (unk,) = fresh.decode_logs(r.raw_logs)
-    assert unk.name == "<unknown>" and unk.args["topics"][0] == counter.contract_type.events_by_name[
-        "CountChanged"
-    ].topic0
+    assert (
+        unk.name == "<unknown>" and unk.args["topics"][0] == counter.contract_type.events_by_name["CountChanged"].topic0
+    )
 
 
 def test_snekmate_token(chain: Chain, alice: str) -> None:
@@ -450,7 +450,7 @@ def test_every_backend_implements_the_interface() -> None:
 
 
 def test_struct_outputs_and_layout(chain: Chain, alice: str, counter: Contract) -> None:
-    from vyperp.chain.abi import layout, static_layout, output_param
+    from vyperp.chain.abi import layout, output_param, static_layout
 
     ct = counter.contract_type
     info = counter.info()
@@ -465,18 +465,18 @@ def test_struct_outputs_and_layout(chain: Chain, alice: str, counter: Contract) 
     assert int.from_bytes(raw[slice(*ranges["count"])], "big") == 5
     assert raw[slice(*ranges["owner"])][12:].hex() == alice[2:].lower()
     assert int.from_bytes(raw[slice(*ranges["delta"])], "big", signed=True) == -5
-    assert layout(ct.abi, "info", "flag") == (64, 96)                      # a raw ABI list works too
+    assert layout(ct.abi, "info", "flag") == (64, 96)  # a raw ABI list works too
     assert {k: v[0] for k, v in ct.layouts["info"].items()} == static_layout(output_param(ct, "info"))
     cached = ct.layouts["info"]
     layout(ct, "info", "count")
-    assert ct.layouts["info"] is cached                                   # computed once
+    assert ct.layouts["info"] is cached  # computed once
     # several outputs: by index when unnamed
     now = chain.call(counter.address, counter.now.calldata())
     assert int.from_bytes(now[slice(*layout(ct, "now", "2"))], "big") == 31337
     with pytest.raises(ABIError, match="no field 'nope'.*count, owner"):
         layout(ct, "info", "nope")
     with pytest.raises(ABIError, match="needs static outputs"):
-        layout(ct, "names", "0")                                          # String, DynArray
+        layout(ct, "names", "0")  # String, DynArray
     with pytest.raises(ABIError, match="no function"):
         layout(ct, "missing", "x")
 

@@ -4,14 +4,14 @@ margins + pool balance + insurance fund, exactly; a reverted call changes nothin
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from vyperp.chain import Reverted
-from vyperp.protocol.params import LiquidationParams, MarketParams, ProtocolParams, TIERED
+from vyperp.protocol.params import TIERED, LiquidationParams, MarketParams, ProtocolParams
 from vyperp.protocol.system import System
 from vyperp.protocol.units import WAD
 
@@ -35,8 +35,10 @@ operation = st.one_of(
 @pytest.fixture(scope="module", params=[6, 18], ids=["6-decimals", "18-decimals"])
 def world(request: pytest.FixtureRequest) -> Iterator[tuple[System, list[str], str, str]]:
     params = ProtocolParams(
-        markets=[MarketParams(symbol="BTC", skew_scale_usd=50_000_000.0),
-                 MarketParams(symbol="ETH", initial_price=4_000.0, skew_scale_usd=50_000_000.0)],
+        markets=[
+            MarketParams(symbol="BTC", skew_scale_usd=50_000_000.0),
+            MarketParams(symbol="ETH", initial_price=4_000.0, skew_scale_usd=50_000_000.0),
+        ],
         liquidation=LiquidationParams(tiers=TIERED),
         token_decimals=request.param,
     )
@@ -52,8 +54,12 @@ def world(request: pytest.FixtureRequest) -> Iterator[tuple[System, list[str], s
 
 
 def snapshot_books(system: System, accounts: list[str]) -> tuple:
-    return (system.ledger(accounts).__dict__, [system.engine.position(a, m) for a in accounts for m in (0, 1)],
-            [system.token.balanceOf(a) for a in accounts], system.pool.totalSupply())
+    return (
+        system.ledger(accounts).__dict__,
+        [system.engine.position(a, m) for a in accounts for m in (0, 1)],
+        [system.token.balanceOf(a) for a in accounts],
+        system.pool.totalSupply(),
+    )
 
 
 @given(operations=st.lists(operation, min_size=5, max_size=30))

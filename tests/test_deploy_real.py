@@ -24,8 +24,9 @@ def test_named_token_and_feed_are_used_and_no_mock_is_deployed() -> None:
     chain = Chain()
     owner = chain.new_account("owner", eth=10**21)
     token, feed = _existing(chain, owner, decimals=6)
-    params = ProtocolParams(markets=[MarketParams(oracle=feed.address)], token_decimals=18,
-                            collateral_token=token.address)
+    params = ProtocolParams(
+        markets=[MarketParams(oracle=feed.address)], token_decimals=18, collateral_token=token.address
+    )
     admin = chain.new_account("admin", eth=10**21)
     names: list[str] = []
 
@@ -37,7 +38,7 @@ def test_named_token_and_feed_are_used_and_no_mock_is_deployed() -> None:
     assert names == ["MarketConfigurator", "Engine", "LiquidityPool", "EngineLens", "OrderBook"]
     assert protocol.token.address == token.address and protocol.oracles[0].address == feed.address
     assert int(protocol.engine.market_config(0).oracle, 16) == int(feed.address, 16)
-    assert int(protocol.pool.decimals()) == 6            # read from the token, not token_decimals
+    assert int(protocol.pool.decimals()) == 6  # read from the token, not token_decimals
     assert protocol.engine.index_price(0) == 100_000 * 10**18
 
 
@@ -46,8 +47,10 @@ def test_without_mocks_a_missing_address_is_an_error(missing: str) -> None:
     chain = Chain()
     owner = chain.new_account("owner", eth=10**21)
     token, feed = _existing(chain, owner)
-    params = ProtocolParams(markets=[MarketParams(oracle=None if missing == "feed" else feed.address)],
-                            collateral_token=None if missing == "token" else token.address)
+    params = ProtocolParams(
+        markets=[MarketParams(oracle=None if missing == "feed" else feed.address)],
+        collateral_token=None if missing == "token" else token.address,
+    )
     nonce = chain.get_nonce(owner)
     with pytest.raises(DeployError, match="mocks are off"):
         deploy_embedded(chain, params, mocks=False)
@@ -58,7 +61,8 @@ def test_feed_decimals_must_match_the_parameters() -> None:
     chain = Chain()
     owner = chain.new_account("owner", eth=10**21)
     token, feed = _existing(chain, owner, feed_decimals=18)
-    params = ProtocolParams(markets=[dataclasses.replace(MarketParams(), oracle=feed.address)],
-                            collateral_token=token.address)
+    params = ProtocolParams(
+        markets=[dataclasses.replace(MarketParams(), oracle=feed.address)], collateral_token=token.address
+    )
     with pytest.raises(DeployError, match="18 decimals"):
         deploy_embedded(chain, params, mocks=False)

@@ -5,7 +5,7 @@ time jumps, for each funding model."""
 from __future__ import annotations
 
 import copy
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 from hypothesis import given
@@ -21,10 +21,16 @@ from .helpers import events
 
 MODELS = {
     "linear": MarketParams(skew_scale_usd=20_000_000.0, max_funding_rate=0.01),
-    "nonlinear": MarketParams(skew_scale_usd=20_000_000.0, funding_model="nonlinear", nonlinear_threshold=0.0005,
-                              nonlinear_coefficient=400.0, max_funding_rate=0.01),
-    "velocity": MarketParams(skew_scale_usd=20_000_000.0, funding_model="velocity", funding_velocity=3.0,
-                             max_funding_rate=0.01),
+    "nonlinear": MarketParams(
+        skew_scale_usd=20_000_000.0,
+        funding_model="nonlinear",
+        nonlinear_threshold=0.0005,
+        nonlinear_coefficient=400.0,
+        max_funding_rate=0.01,
+    ),
+    "velocity": MarketParams(
+        skew_scale_usd=20_000_000.0, funding_model="velocity", funding_velocity=3.0, max_funding_rate=0.01
+    ),
     "size-tiered": MarketParams(skew_scale_usd=20_000_000.0, size_tier_notional=150_000.0, size_tier_multiplier=1.37),
 }
 
@@ -89,7 +95,9 @@ def test_funding_matches_exact_model(funded: tuple[System, list[str]], operation
                 size, entry, index = positions[trader]
                 settled = events(system, "FundingSettled")
                 if size != 0 and index != market.cumulative:
-                    owed, surcharge = model.funding_owed(size, market.cumulative, index, price, tier_notional, tier_multiplier)
+                    owed, surcharge = model.funding_owed(
+                        size, market.cumulative, index, price, tier_notional, tier_multiplier
+                    )
                     assert settled == [{"account": trader, "market": 0, "amount": owed, "to_insurance": surcharge}]
                 else:
                     assert settled == []

@@ -17,11 +17,17 @@ from vyperp.fuzz.run import fuzz_seed, run_machine
 
 def test_protocol() -> None:
     profile = os.environ.get("HYPOTHESIS_PROFILE", "ci")
-    current = settings.get_profile(profile)   # registered by tests/conftest.py
+    current = settings.get_profile(profile)  # registered by tests/conftest.py
     seed = fuzz_seed()
-    options = dict(max_examples=MACHINE_EXAMPLES.get(profile, current.max_examples), stateful_step_count=STEPS_PER_EXAMPLE.get(profile, 50),
-                   deadline=current.deadline, suppress_health_check=SUPPRESSED,
-                   derandomize=current.derandomize, database=None, phases=current.phases)
+    options = dict(
+        max_examples=MACHINE_EXAMPLES.get(profile, current.max_examples),
+        stateful_step_count=STEPS_PER_EXAMPLE.get(profile, 50),
+        deadline=current.deadline,
+        suppress_health_check=SUPPRESSED,
+        derandomize=current.derandomize,
+        database=None,
+        phases=current.phases,
+    )
     if os.environ.get("VYPERP_FUZZ_SHRINK") == "0":
         # the mutation check only asks whether the suite fails: skip shrinking the failure
         options["phases"] = [p for p in current.phases if p is not Phase.shrink]

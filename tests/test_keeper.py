@@ -20,10 +20,10 @@ from typing import Any
 import pytest
 
 from vyperp.chain import Chain
-from vyperp.protocol.deploy import deploy_embedded, oracle_answer
+from vyperp.chain.node import AnvilNode, AnvilNotFound, find_anvil
 from vyperp.ops.feed import Feeder, load_path
 from vyperp.ops.keeper import Keeper
-from vyperp.chain.node import AnvilNode, AnvilNotFound, find_anvil
+from vyperp.protocol.deploy import deploy_embedded, oracle_answer
 from vyperp.protocol.system import System
 from vyperp.protocol.units import WAD
 
@@ -109,12 +109,12 @@ def test_keeper_liquidates_resumes_and_survives_node_restart(tmp_path: Path) -> 
         system.engine.deposit(system.tokens(20_000), sender=lp)
         system.engine.fund_insurance(system.tokens(20_000), sender=lp)
 
-        alice = _open(system, "alice", BTC, 9)      # liquidatable after the first drop
-        bob = _open(system, "bob", BTC, 8)          # liquidatable after the first drop
-        erin = _open(system, "erin", ETH, 9)        # liquidatable after the first drop (ETH)
-        frank = _open(system, "frank", BTC, 6)      # only after the second drop
-        carol = _open(system, "carol", BTC, 2)      # healthy throughout
-        dave = _open(system, "dave", BTC, -3)       # short: profits throughout
+        alice = _open(system, "alice", BTC, 9)  # liquidatable after the first drop
+        bob = _open(system, "bob", BTC, 8)  # liquidatable after the first drop
+        erin = _open(system, "erin", ETH, 9)  # liquidatable after the first drop (ETH)
+        frank = _open(system, "frank", BTC, 6)  # only after the second drop
+        carol = _open(system, "carol", BTC, 2)  # healthy throughout
+        dave = _open(system, "dave", BTC, -3)  # short: profits throughout
         traders = [alice, bob, erin, frank, carol, dave]
 
         keeper = Keeper(chain, engine_addr, lens_addr, start_block, keeper_state, batch_size=2)
@@ -124,9 +124,14 @@ def test_keeper_liquidates_resumes_and_survives_node_restart(tmp_path: Path) -> 
         assert keeper.cursor == chain.block_number
 
         # ---- first drop, pushed by the Feeder: BTC -9 %, ETH -9 %
-        feeder = Feeder(chain, engine_addr, {BTC: system.oracles[BTC].address, ETH: system.oracles[ETH].address},
-                        {BTC: _path([100_000, 95_500, 91_000]), ETH: _path([4_000, 3_820, 3_640])},
-                        system.feeder, rebase=False)
+        feeder = Feeder(
+            chain,
+            engine_addr,
+            {BTC: system.oracles[BTC].address, ETH: system.oracles[ETH].address},
+            {BTC: _path([100_000, 95_500, 91_000]), ETH: _path([4_000, 3_820, 3_640])},
+            system.feeder,
+            rebase=False,
+        )
         assert feeder.run(interval=0, max_rounds=10) == 3 and feeder.errors == 0
         assert int(system.oracles[BTC].latestRoundData()[1]) == oracle_answer(91_000, 8)
         assert _liquidatable(system.lens, traders) == {alice, bob, erin}
@@ -138,11 +143,11 @@ def test_keeper_liquidates_resumes_and_survives_node_restart(tmp_path: Path) -> 
         assert {m: _sizes(system.engine, [frank, carol, dave], m) for m in (BTC, ETH)} == healthy_before
         after = _sizes(system.engine, [alice, bob], BTC) | _sizes(system.engine, [erin], ETH)
         assert all(abs(after[a]) < abs(risky_before[a]) for a in risky_before), (risky_before, after)
-        assert keeper.stats["liquidated"] >= 3 and keeper.stats["liquidate_txs"] >= 2   # batch_size 2
-        assert int(system.engine.margin(keeper.sender)) > 0                              # rewards
+        assert keeper.stats["liquidated"] >= 3 and keeper.stats["liquidate_txs"] >= 2  # batch_size 2
+        assert int(system.engine.margin(keeper.sender)) > 0  # rewards
         saved = keeper.cursor
         assert saved == chain.block_number
-        del keeper                                                                       # the keeper stops
+        del keeper  # the keeper stops
 
         # ---- while it is down: a new leveraged position and a second drop
         george = _open(system, "george", ETH, 9)
@@ -152,16 +157,16 @@ def test_keeper_liquidates_resumes_and_survives_node_restart(tmp_path: Path) -> 
         assert {frank, george} <= _liquidatable(system.lens, traders)
         assert not {carol, dave} & _liquidatable(system.lens, traders)
 
-        keeper = Keeper(chain, engine_addr, lens_addr, 0, keeper_state, batch_size=2)   # start_block ignored
+        keeper = Keeper(chain, engine_addr, lens_addr, 0, keeper_state, batch_size=2)  # start_block ignored
         assert keeper.resumed and keeper.cursor == saved and keeper.start_block == start_block
         recorder = _recording(keeper)
         _poll_until_clean(keeper, system.lens, traders)
-        assert recorder.ranges[0][0] == saved + 1                                        # no re-scan from genesis
-        george_opened = 9 * 10_000 * WAD * WAD // (3_640 * WAD)          # opened while the keeper was down
+        assert recorder.ranges[0][0] == saved + 1  # no re-scan from genesis
+        george_opened = 9 * 10_000 * WAD * WAD // (3_640 * WAD)  # opened while the keeper was down
         assert 0 <= int(system.engine.position(george, ETH).size) < george_opened
         assert abs(int(system.engine.position(frank, BTC).size)) < abs(healthy_before[BTC][frank])
         assert _sizes(system.engine, [carol, dave], BTC) == {a: healthy_before[BTC][a] for a in (carol, dave)}
-        hank = _open(system, "hank", BTC, 8)                                             # seen before the restart
+        hank = _open(system, "hank", BTC, 8)  # seen before the restart
         traders.append(hank)
         keeper.poll_once()
         assert hank in keeper.positions
@@ -170,12 +175,12 @@ def test_keeper_liquidates_resumes_and_survives_node_restart(tmp_path: Path) -> 
         chain.close()
         del keeper
     finally:
-        node.stop()                                                # anvil writes --state on exit
+        node.stop()  # anvil writes --state on exit
 
     # ---- node restart: a new anvil process (another port) loads the dumped chain
     node = AnvilNode(extra_args=["--state", str(anvil_state)]).start()
     try:
-        chain = RpcChain(node.url)                                 # a fresh connection, time = head's
+        chain = RpcChain(node.url)  # a fresh connection, time = head's
         assert chain.block_number == head
         # anvil quirk: after --load-state the pending block's timestamp is the genesis time
         # (1) until a block is mined at an explicit time; move time on once (the operator /
@@ -212,9 +217,9 @@ def test_keeper_auto_deleverages_a_pool_deficit(tmp_path: Path) -> None:
         lp = system.new_trader("lp")
         system.mint(lp, 100_000)
         system.pool.deposit(system.tokens(25_000), lp, sender=lp)
-        big = _open(system, "big", BTC, -5, 20_000)          # 100k short
-        small = _open(system, "small", BTC, -2, 20_000)      # 40k short, lower PnL / equity
-        system.set_price(BTC, 78_000)                        # shorts win 30.8k: more than the pool has
+        big = _open(system, "big", BTC, -5, 20_000)  # 100k short
+        small = _open(system, "small", BTC, -2, 20_000)  # 40k short, lower PnL / equity
+        system.set_price(BTC, 78_000)  # shorts win 30.8k: more than the pool has
         assert int(system.engine.pool_value()) < 0 and int(system.engine.insurance_fund()) >= 0
         keeper = Keeper(chain, system.engine.address, system.lens.address, start, tmp_path / "k.json")
         keeper.sync()
@@ -229,11 +234,12 @@ def test_feeder_pushes_a_rebased_scenario_path() -> None:
     chain = Chain(timestamp=T0)
     system = System(chain, deploy_embedded(chain, default_params()))
     path = load_path(scenario="crash-30pct")
-    feeder = Feeder(chain, system.engine.address, {BTC: system.oracles[BTC].address}, {BTC: path},
-                    system.feeder, warp=True)
+    feeder = Feeder(
+        chain, system.engine.address, {BTC: system.oracles[BTC].address}, {BTC: path}, system.feeder, warp=True
+    )
     start = int(system.oracles[BTC].latestRoundData()[1])
     answers = path.to_oracle_answers(8)
     assert feeder.run(interval=0, max_rounds=5) == 5 and feeder.errors == 0
     assert int(system.oracles[BTC].latestRoundData()[1]) == answers[4] * start // answers[0]
     assert chain.time == T0 + path.timestamps[4] - path.timestamps[0]
-    assert int(system.engine.market_state(BTC).long_open_interest) >= 0        # poked: the engine accepted the rounds
+    assert int(system.engine.market_state(BTC).long_open_interest) >= 0  # poked: the engine accepted the rounds

@@ -12,14 +12,15 @@ Run: ``.venv/bin/python -m pytest tests/test_liquidation.py -q -p no:ape_test``
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
 from vyperp import model
-from vyperp.model import EngineModel, ModelRevert
 from vyperp.chain import Reverted
+from vyperp.model import EngineModel, ModelRevert
 from vyperp.protocol.params import TIERED, Bracket, LiquidationParams, MarketParams, ProtocolParams
 from vyperp.protocol.system import System
 from vyperp.protocol.units import WAD
@@ -38,12 +39,15 @@ def trader(system: System, name: str, usd: int | str = 0) -> str:
     return system.new_trader(f"{name}-{next(_labels)}", usd)
 
 
-def params(liquidation: LiquidationParams | None = None, btc: MarketParams | None = None,
-           eth: MarketParams | None = None) -> ProtocolParams:
+def params(
+    liquidation: LiquidationParams | None = None, btc: MarketParams | None = None, eth: MarketParams | None = None
+) -> ProtocolParams:
     """The default two-market set-up (BTC 100k, ETH 4k, one 10 %/5 % bracket) with overrides."""
     return ProtocolParams(
-        markets=[btc or MarketParams(symbol="BTC", initial_price=100_000.0),
-                 eth or MarketParams(symbol="ETH", initial_price=4_000.0)],
+        markets=[
+            btc or MarketParams(symbol="BTC", initial_price=100_000.0),
+            eth or MarketParams(symbol="ETH", initial_price=4_000.0),
+        ],
         liquidation=liquidation or LiquidationParams(),
         token_decimals=6,
     )
@@ -88,6 +92,7 @@ def add_lp(system: System, usd: int) -> str:
 
 
 # the reference model (vyperp.model.EngineModel) stands in for the engine's books
+
 
 def liquidate_checked(system: System, account: str, keeper: str, accounts: list[str]) -> dict[str, Any]:
     """Liquidate on chain and in the mirror; demand identical books and events."""
@@ -171,9 +176,20 @@ def test_liquidation_just_below_maintenance_closes_everything(system: System) ->
     reward = min(max(model.umul_up(notional, 2 * 10**15), 5 * WAD), 1_000 * WAD)
     realized = model.pnl(ONE, fill, entry)
     penalty = min(model.umul_up(notional, 10**16), margin_before + realized - reward)
-    assert events(system, "Liquidated") == [dict(
-        account=alice, market=BTC, keeper=keeper, size_closed=ONE, price=fill, notional=notional, tier=0,
-        keeper_reward=reward, penalty=penalty, remaining_size=0)]
+    assert events(system, "Liquidated") == [
+        dict(
+            account=alice,
+            market=BTC,
+            keeper=keeper,
+            size_closed=ONE,
+            price=fill,
+            notional=notional,
+            tier=0,
+            keeper_reward=reward,
+            penalty=penalty,
+            remaining_size=0,
+        )
+    ]
     assert expected["keeper_reward"] == reward and expected["penalty"] == penalty
     assert int(system.engine.margin(keeper)) == reward
     assert int(system.engine.margin(alice)) == margin_before + realized - reward - penalty > 0
@@ -184,11 +200,14 @@ def test_liquidation_just_below_maintenance_closes_everything(system: System) ->
     assert_reverts("Account not liquidatable", system.engine.liquidate, alice, sender=keeper)
 
 
-@pytest.mark.parametrize("floor, cap, which", [
-    (5.0, 1_000.0, "rate"),     # 0.2 % of ~94.7k notional ~ 189
-    (500.0, 1_000.0, "floor"),
-    (5.0, 50.0, "cap"),
-])
+@pytest.mark.parametrize(
+    "floor, cap, which",
+    [
+        (5.0, 1_000.0, "rate"),  # 0.2 % of ~94.7k notional ~ 189
+        (500.0, 1_000.0, "floor"),
+        (5.0, 50.0, "cap"),
+    ],
+)
 def test_keeper_reward_is_clamped(make_system: Callable[..., System], floor: float, cap: float, which: str) -> None:
     system = make_system(params(LiquidationParams(reward_floor=floor, reward_cap=cap)))
     keeper = trader(system, "keeper")
@@ -239,11 +258,12 @@ def test_bad_debt_is_covered_by_insurance_first(system: System) -> None:
     liquidate_checked(system, alice, keeper, [alice, funder, lp])
     (event,) = events(system, "Liquidated")
     realized = model.pnl(ONE, event["price"], entry)
-    bad_debt = -(margin_before + realized)       # the keeper is paid after the waterfall
+    bad_debt = -(margin_before + realized)  # the keeper is paid after the waterfall
     assert bad_debt > 3_000 * WAD
     assert event["penalty"] == 0
-    assert events(system, "BadDebtCovered") == [dict(account=alice, bad_debt=bad_debt, from_insurance=bad_debt,
-                                                     from_pool=0)]
+    assert events(system, "BadDebtCovered") == [
+        dict(account=alice, bad_debt=bad_debt, from_insurance=bad_debt, from_pool=0)
+    ]
     # the keeper's reward came from the insurance fund: the account had nothing left
     assert event["keeper_reward"] > 0
     assert int(system.engine.insurance_fund()) == insurance_before - bad_debt - event["keeper_reward"]
@@ -266,8 +286,9 @@ def test_bad_debt_beyond_insurance_is_drawn_from_the_pool(system: System) -> Non
     realized = model.pnl(ONE, event["price"], entry)
     bad_debt = -(margin_before + realized - event["keeper_reward"])
     from_pool = bad_debt - insurance_before
-    assert events(system, "BadDebtCovered") == [dict(account=alice, bad_debt=bad_debt,
-                                                     from_insurance=insurance_before, from_pool=from_pool)]
+    assert events(system, "BadDebtCovered") == [
+        dict(account=alice, bad_debt=bad_debt, from_insurance=insurance_before, from_pool=from_pool)
+    ]
     assert int(system.engine.insurance_fund()) == 0
     assert int(system.engine.pool_balance()) == pool_before - realized - from_pool
     assert int(system.engine.margin(alice)) == 0
@@ -280,16 +301,21 @@ def _tiered(make_system: Callable[..., System], **liquidation: Any) -> System:
     return make_system(params(LiquidationParams(tiers=TIERED, **liquidation)))
 
 
-@pytest.mark.parametrize("target, offset, tier, fraction", [
-    (WAD, 0, 0, WAD // 4),             # just below 1.0: 25 %
-    (3 * WAD // 4, 1, 0, WAD // 4),    # just at/above 0.75: still 25 %
-    (3 * WAD // 4, 0, 1, WAD // 2),    # just below 0.75: 50 %
-    (WAD // 2, 1, 1, WAD // 2),        # at/above 0.5: 50 %
-    (WAD // 2, 0, 2, WAD),             # below 0.5: everything
-    (WAD // 5, 0, 2, WAD),
-], ids=["lt1.0", "ge0.75", "lt0.75", "ge0.5", "lt0.5", "lt0.2"])
-def test_tier_closes_its_fraction(make_system: Callable[..., System], target: int, offset: int, tier: int,
-                                  fraction: int) -> None:
+@pytest.mark.parametrize(
+    "target, offset, tier, fraction",
+    [
+        (WAD, 0, 0, WAD // 4),  # just below 1.0: 25 %
+        (3 * WAD // 4, 1, 0, WAD // 4),  # just at/above 0.75: still 25 %
+        (3 * WAD // 4, 0, 1, WAD // 2),  # just below 0.75: 50 %
+        (WAD // 2, 1, 1, WAD // 2),  # at/above 0.5: 50 %
+        (WAD // 2, 0, 2, WAD),  # below 0.5: everything
+        (WAD // 5, 0, 2, WAD),
+    ],
+    ids=["lt1.0", "ge0.75", "lt0.75", "ge0.5", "lt0.5", "lt0.2"],
+)
+def test_tier_closes_its_fraction(
+    make_system: Callable[..., System], target: int, offset: int, tier: int, fraction: int
+) -> None:
     system = _tiered(make_system)
     keeper = trader(system, "keeper")
     alice = open_position(system, "alice", 10_300, BTC, ONE)
@@ -312,8 +338,9 @@ def test_tier_closes_its_fraction(make_system: Callable[..., System], target: in
 
 
 @pytest.mark.parametrize("min_notional, full", [(70_500.0, False), (70_500.000001, True)])
-def test_min_position_notional_forces_full_close(make_system: Callable[..., System], min_notional: float,
-                                                 full: bool) -> None:
+def test_min_position_notional_forces_full_close(
+    make_system: Callable[..., System], min_notional: float, full: bool
+) -> None:
     system = _tiered(make_system, min_position_notional=min_notional)
     keeper = trader(system, "keeper")
     alice = open_position(system, "alice", 10_300, BTC, ONE)
@@ -327,16 +354,22 @@ def test_min_position_notional_forces_full_close(make_system: Callable[..., Syst
 
 
 @pytest.mark.parametrize("rate_limit", [0.0, 5_000.0], ids=["no-limit", "limit-above-partial"])
-def test_partial_step_that_does_not_help_escalates_to_full_close(make_system: Callable[..., System],
-                                                                 rate_limit: float) -> None:
+def test_partial_step_that_does_not_help_escalates_to_full_close(
+    make_system: Callable[..., System], rate_limit: float
+) -> None:
     # A 0.1 BTC position (10,000 USD) with a 1 % maintenance rate and a 50 USD keeper-reward
     # floor: closing a quarter frees 25 USD of maintenance but charges ~75 USD (reward floor +
     # penalty), so the partial step would leave the ratio lower and the position closes whole.
     # (Price impact no longer makes a partial step worse: equity is valued at exit prices, so
     # the impact of the close is already counted before it.) With a rate limit that admits the
     # quarter but not the whole, the escalation is counted in the window but not blocked.
-    btc = MarketParams(symbol="BTC", initial_price=100_000.0, brackets=(Bracket(float("inf"), 0.02, 0.01),),
-                       rate_limit_window=3600 if rate_limit else 0, rate_limit_notional=rate_limit)
+    btc = MarketParams(
+        symbol="BTC",
+        initial_price=100_000.0,
+        brackets=(Bracket(float("inf"), 0.02, 0.01),),
+        rate_limit_window=3600 if rate_limit else 0,
+        rate_limit_notional=rate_limit,
+    )
     system = make_system(params(LiquidationParams(tiers=TIERED, cooldown=600, reward_floor=50.0), btc=btc))
     keeper = trader(system, "keeper")
     lp = add_lp(system, 1_000_000)
@@ -400,13 +433,17 @@ def test_full_close_tier_ignores_cooldown(make_system: Callable[..., System]) ->
 # ====================================================================== cross-margin
 
 
-@pytest.mark.parametrize("btc_size, eth_size, dropped, closed", [
-    (ONE, 5 * ONE, BTC, BTC),        # BTC 100k notional vs ETH 20k: BTC first
-    (ONE, 40 * ONE, BTC, ETH),       # ETH 160k notional: ETH first although BTC lost
-    (ONE // 2, 40 * ONE, ETH, ETH),
-])
-def test_cross_margin_reduces_largest_requirement_first(system: System, btc_size: int, eth_size: int,
-                                                        dropped: int, closed: int) -> None:
+@pytest.mark.parametrize(
+    "btc_size, eth_size, dropped, closed",
+    [
+        (ONE, 5 * ONE, BTC, BTC),  # BTC 100k notional vs ETH 20k: BTC first
+        (ONE, 40 * ONE, BTC, ETH),  # ETH 160k notional: ETH first although BTC lost
+        (ONE // 2, 40 * ONE, ETH, ETH),
+    ],
+)
+def test_cross_margin_reduces_largest_requirement_first(
+    system: System, btc_size: int, eth_size: int, dropped: int, closed: int
+) -> None:
     keeper = trader(system, "keeper")
     lp = add_lp(system, 100_000)
     initial = 0.1 * (btc_size * 100_000 + eth_size * 4_000) / ONE
@@ -479,8 +516,12 @@ def test_liquidate_many_skips_ineligible_accounts(make_system: Callable[..., Sys
             mirror.liquidate(account, keeper)
         except ModelRevert as exc:
             skipped[account] = exc.reason
-    assert skipped == {healthy: "Account not liquidatable", cooling: "Liquidation cool-down",
-                       limited: "Liquidation rate limit", empty: "Account not liquidatable"}
+    assert skipped == {
+        healthy: "Account not liquidatable",
+        cooling: "Liquidation cool-down",
+        limited: "Liquidation rate limit",
+        empty: "Account not liquidatable",
+    }
     assert system.engine.liquidate_many(accounts, sender=keeper) == 1
     mirror.assert_events(system)
     mirror.assert_matches(system)
@@ -502,9 +543,11 @@ def test_liquidate_many_gas_is_flat_per_account(system: System) -> None:
     per_account = {n: gas[n] / n for n in gas}
     marginal_10 = (gas[10] - gas[1]) / 9
     marginal_50 = (gas[50] - gas[10]) / 40
-    print(f"\nliquidate_many gas: total {gas}; per account "
-          + ", ".join(f"{n}: {per_account[n]:,.0f}" for n in per_account)
-          + f"; marginal 1->10: {marginal_10:,.0f}, 10->50: {marginal_50:,.0f}")
+    print(
+        f"\nliquidate_many gas: total {gas}; per account "
+        + ", ".join(f"{n}: {per_account[n]:,.0f}" for n in per_account)
+        + f"; marginal 1->10: {marginal_10:,.0f}, 10->50: {marginal_50:,.0f}"
+    )
     # O(1) per account: the cost of each further account does not grow with the batch.
     # (gas/n itself still falls with n, because a batch's fixed cost -- 21k intrinsic
     # plus the first cold reads of the market, its configuration and the oracle -- is

@@ -19,7 +19,6 @@ Run: ``.venv/bin/python -m pytest tests/test_liquidation_safety.py -q -p no:ape_
 from __future__ import annotations
 
 from decimal import Decimal
-
 from typing import Any
 
 import pytest
@@ -89,7 +88,7 @@ def liquidation_round(system: System, accounts: list[str], keeper: str) -> int:
         assert_conserved(system)  # (c)
         (event,) = events(system, "Liquidated")
         if event["remaining_size"] != 0:  # (b): a partial step must not lower the ratio
-            after = (system.engine.account_health(account))
+            after = system.engine.account_health(account)
             assert margin_ratio(after) >= before, (before, margin_ratio(after), event)
         steps += 1
     return steps
@@ -109,7 +108,9 @@ def answer_for_ratio(system: System, accounts: list[str], account: str, market: 
         return mirror.ratio(account) < target
 
     # the ratio rises with the price for a long and falls for a short (other markets fixed)
-    safe, risky = (current * 124 // 100, current * 76 // 100) if size > 0 else (current * 76 // 100, current * 124 // 100)
+    safe, risky = (
+        (current * 124 // 100, current * 76 // 100) if size > 0 else (current * 76 // 100, current * 124 // 100)
+    )
     if below(safe) or not below(risky):
         return None
     while abs(safe - risky) > 1:
@@ -162,27 +163,39 @@ def run_scenario(system: System, positions: list[tuple], moves: list[tuple], rou
 position_st = st.tuples(
     st.sampled_from([BTC, ETH]),
     st.sampled_from([1, -1]),
-    st.integers(0, 1_000),                                    # log-scale notional
+    st.integers(0, 1_000),  # log-scale notional
     st.sampled_from([990, 960, 930, 900, 850, 800, 700, 500, 300, 100]),  # leverage x100, mostly high
 )
 seconds_st = st.sampled_from([0, 0, 1, 60, 600, 1_800, 3_600])
 move_st = st.one_of(
-    st.tuples(st.just("random"), st.sampled_from([BTC, ETH]),
-              st.builds(lambda sign, bp: sign * bp, st.sampled_from([-1, 1]),  # bp, inside the 25 % jump bound
-                        st.sampled_from([2_000, 1_000, 700, 500, 300, 100, 0])),
-              seconds_st),
-    st.tuples(st.just("target"), st.integers(0, 4),
-              st.sampled_from([990, 900, 800, 760, 740, 600, 510, 490, 300, 1_001, 1_100]),  # ratio x1000
-              seconds_st),
+    st.tuples(
+        st.just("random"),
+        st.sampled_from([BTC, ETH]),
+        st.builds(
+            lambda sign, bp: sign * bp,
+            st.sampled_from([-1, 1]),  # bp, inside the 25 % jump bound
+            st.sampled_from([2_000, 1_000, 700, 500, 300, 100, 0]),
+        ),
+        seconds_st,
+    ),
+    st.tuples(
+        st.just("target"),
+        st.integers(0, 4),
+        st.sampled_from([990, 900, 800, 760, 740, 600, 510, 490, 300, 1_001, 1_100]),  # ratio x1000
+        seconds_st,
+    ),
 )
 
 
-@given(setting=st.sampled_from(list(SETTINGS)),
-       positions=st.lists(position_st, min_size=2, max_size=5),
-       moves=st.lists(move_st, min_size=1, max_size=6),
-       rounds=st.integers(1, 3))
-def test_liquidation_safety_properties(systems: dict[str, System], setting: str, positions: list[tuple],
-                                       moves: list[tuple], rounds: int) -> None:
+@given(
+    setting=st.sampled_from(list(SETTINGS)),
+    positions=st.lists(position_st, min_size=2, max_size=5),
+    moves=st.lists(move_st, min_size=1, max_size=6),
+    rounds=st.integers(1, 3),
+)
+def test_liquidation_safety_properties(
+    systems: dict[str, System], setting: str, positions: list[tuple], moves: list[tuple], rounds: int
+) -> None:
     system = systems[setting]
     accounts, prices = list(system.accounts), list(system.prices)
     try:
@@ -195,10 +208,12 @@ def test_liquidation_safety_properties(systems: dict[str, System], setting: str,
 # ---------------------------------------------------------------- deterministic cases
 
 
-@pytest.mark.parametrize("size, margin", [(ONE // 200, 52), (ONE // 100, 103), (ONE // 20, 510)],
-                         ids=["470usd", "940usd", "4.7kusd"])
-def test_partial_step_on_small_position_does_not_lower_ratio(systems: dict[str, System], size: int,
-                                                              margin: int) -> None:
+@pytest.mark.parametrize(
+    "size, margin", [(ONE // 200, 52), (ONE // 100, 103), (ONE // 20, 510)], ids=["470usd", "940usd", "4.7kusd"]
+)
+def test_partial_step_on_small_position_does_not_lower_ratio(
+    systems: dict[str, System], size: int, margin: int
+) -> None:
     """Property (b) at the keeper-reward floor: closing 25 % of a small position pays the
     5 USD floor, which can exceed what the quarter's maintenance release gives back."""
     system = systems["tiered"]
@@ -208,16 +223,17 @@ def test_partial_step_on_small_position_does_not_lower_ratio(systems: dict[str, 
             keeper = trader(system, "keeper")
             alice = open_position(system, "alice", margin, BTC, size)
             push_answer(system, BTC, answer_below(system, [alice], alice, BTC, 9 * WAD // 10))
-            before = (system.engine.account_health(alice))
+            before = system.engine.account_health(alice)
             assert 3 * WAD // 4 <= margin_ratio(before) < WAD  # tier 0: a quarter
             system.engine.liquidate(alice, sender=keeper)
             (event,) = events(system, "Liquidated")
             assert event["remaining_size"] in (0, size - size // 4)  # a quarter, or all of it
             if event["remaining_size"] != 0:  # partial: the ratio must not have dropped
-                after = (system.engine.account_health(alice))
+                after = system.engine.account_health(alice)
                 assert margin_ratio(after) >= margin_ratio(before), (
                     f"ratio {margin_ratio(before) / WAD:.4f} -> {margin_ratio(after) / WAD:.4f} "
-                    f"(reward {event['keeper_reward'] / WAD}, penalty {event['penalty'] / WAD})")
+                    f"(reward {event['keeper_reward'] / WAD}, penalty {event['penalty'] / WAD})"
+                )
             assert_conserved(system)
     finally:
         system.accounts, system.prices = accounts, prices

@@ -151,10 +151,12 @@ def test_int192_packing_round_trips(system, oracle, answer):
     assert oracle.getRoundData(round_id) == (round_id, answer, now, now, round_id)
 
 
-@given(answer=st.one_of(
-    st.integers(min_value=INT192_MAX + 1, max_value=2**255 - 1),
-    st.integers(min_value=-(2**255), max_value=INT192_MIN - 1),
-))
+@given(
+    answer=st.one_of(
+        st.integers(min_value=INT192_MAX + 1, max_value=2**255 - 1),
+        st.integers(min_value=-(2**255), max_value=INT192_MIN - 1),
+    )
+)
 def test_answer_out_of_range(system, oracle, answer):
     with pytest.raises(Reverted) as exc:
         oracle.push_round(answer, 0, sender=system.feeder)
@@ -225,25 +227,27 @@ def test_transfer_admin(system, oracle, outsider):
 def test_index_price_converts_8_decimals(system):
     assert system.engine.index_price(BTC) == 100_000 * WAD
     assert system.engine.index_price(ETH) == 4_000 * WAD
-    system.oracles[ETH].push_round(4_012_345_678_91, 0, sender=system.feeder)   # 4012.34567891
+    system.oracles[ETH].push_round(4_012_345_678_91, 0, sender=system.feeder)  # 4012.34567891
     assert system.engine.index_price(ETH) == 4_012_345_678_91 * 10**10
 
 
 @pytest.mark.parametrize("decimals", [6, 18])
 def test_index_price_converts_other_decimals(make_system, decimals):
-    s = make_system(ProtocolParams(markets=[MarketParams(symbol="BTC", initial_price=100_000.0, oracle_decimals=decimals)]))
+    s = make_system(
+        ProtocolParams(markets=[MarketParams(symbol="BTC", initial_price=100_000.0, oracle_decimals=decimals)])
+    )
     assert s.oracles[0].decimals() == decimals
     assert s.oracles[0].latestAnswer() == 100_000 * 10**decimals
     assert s.engine.index_price(0) == 100_000 * WAD
-    answer = 101_234 * 10**decimals + 1            # one unit of the feed's last decimal
+    answer = 101_234 * 10**decimals + 1  # one unit of the feed's last decimal
     s.oracles[0].push_round(answer, 0, sender=s.feeder)
     assert s.engine.index_price(0) == answer * 10 ** (18 - decimals)
     s.engine.poke(0, sender=s.feeder)
-    assert s.engine.market_state(0).last_price == answer * 10 ** (18 - decimals)   # last_price
+    assert s.engine.market_state(0).last_price == answer * 10 ** (18 - decimals)  # last_price
 
 
 def test_oracle_stale(system, alice):
-    system.advance(3600, refresh=False)              # exactly max_oracle_age: still fresh
+    system.advance(3600, refresh=False)  # exactly max_oracle_age: still fresh
     assert system.engine.index_price(BTC) == 100_000 * WAD
     system.advance(1, refresh=False)
     for market in (BTC, ETH):
@@ -273,17 +277,20 @@ def test_oracle_answer_not_positive(system, alice, answer):
     with pytest.raises(Reverted) as exc:
         system.engine.poke(BTC, sender=alice)
     assert exc.value.reason == "Oracle answer not positive"
-    assert system.engine.index_price(ETH) == 4_000 * WAD   # other markets unaffected
+    assert system.engine.index_price(ETH) == 4_000 * WAD  # other markets unaffected
 
 
-@pytest.mark.parametrize("price,accepted", [
-    ("125000", True),               # +25 % exactly
-    ("125000.00000001", False),     # one feed unit beyond
-    ("75000", True),                # -25 % exactly
-    ("74999.99999999", False),
-    ("130000", False),
-    ("1", False),
-])
+@pytest.mark.parametrize(
+    "price,accepted",
+    [
+        ("125000", True),  # +25 % exactly
+        ("125000.00000001", False),  # one feed unit beyond
+        ("75000", True),  # -25 % exactly
+        ("74999.99999999", False),
+        ("130000", False),
+        ("1", False),
+    ],
+)
 def test_oracle_price_jump_bound(system, alice, price, accepted):
     system.set_price(BTC, price)
     expected = int(Decimal(price) * 10**8) * 10**10
@@ -291,8 +298,8 @@ def test_oracle_price_jump_bound(system, alice, price, accepted):
         assert system.engine.index_price(BTC) == expected
         system.trade(alice, BTC, WAD // 100)
         state = system.engine.market_state(BTC)
-        assert state.last_price == expected                  # last_price
-        assert state.last_round_id == 2                         # last_round_id
+        assert state.last_price == expected  # last_price
+        assert state.last_round_id == 2  # last_round_id
     else:
         with pytest.raises(Reverted) as exc:
             system.engine.index_price(BTC)
@@ -368,15 +375,20 @@ def test_add_market_rejects_bad_feeds(system):
     risk = system.engine.risk_config(BTC)
 
     def listing(oracle):
-        return lambda: system.configurator.add_market(config._replace(oracle=oracle.address), brackets, risk,
-                                                      sender=system.admin)
+        return lambda: system.configurator.add_market(
+            config._replace(oracle=oracle.address), brackets, risk, sender=system.admin
+        )
 
     deep = system.chain.deploy("MockOracle", 19, "DEEP / USD", system.feeder, sender=system.admin)
     deep.push_round(10**19, 0, sender=system.feeder)
     empty = system.chain.deploy("MockOracle", 8, "EMPTY / USD", system.feeder, sender=system.admin)
     old = system.chain.deploy("MockOracle", 8, "OLD / USD", system.feeder, sender=system.admin)
     old.push_round(10**8, system.chain.time - 3601, sender=system.feeder)
-    for oracle, reason in ((deep, "Oracle decimals above 18"), (empty, "Oracle answer not positive"), (old, "Oracle stale")):
+    for oracle, reason in (
+        (deep, "Oracle decimals above 18"),
+        (empty, "Oracle answer not positive"),
+        (old, "Oracle stale"),
+    ):
         with pytest.raises(Reverted) as exc:
             listing(oracle)()
         assert exc.value.reason == reason

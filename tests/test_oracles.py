@@ -18,16 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vyperp.oracles.feeder import Feeder
-from vyperp.sim.impact import SpotImpact
 from vyperp.oracles.pricepath import WAD, PricePath, from_wad, to_wad
-from vyperp.sim.scenario import (
-    PROTOCOL_PARAM_KEYS,
-    SCENARIO_DIR,
-    ScenarioError,
-    list_scenarios,
-    load_scenario,
-    parse_scenario,
-)
 from vyperp.oracles.sources import (
     DATA_DIR,
     REAL_WINDOWS,
@@ -38,6 +29,15 @@ from vyperp.oracles.sources import (
     parse_timestamp,
 )
 from vyperp.oracles.synthetic import gbm, jump_diffusion, scripted_shock
+from vyperp.sim.impact import SpotImpact
+from vyperp.sim.scenario import (
+    PROTOCOL_PARAM_KEYS,
+    SCENARIO_DIR,
+    ScenarioError,
+    list_scenarios,
+    load_scenario,
+    parse_scenario,
+)
 
 # Row counts and lows as stated in data/README.md.
 README_ROWS = {
@@ -124,8 +124,15 @@ def test_exact_decimal_conversion() -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.decimals(min_value=Decimal("0.000000000000000001"), max_value=Decimal("1e12"), places=18,
-                   allow_nan=False, allow_infinity=False))
+@given(
+    st.decimals(
+        min_value=Decimal("0.000000000000000001"),
+        max_value=Decimal("1e12"),
+        places=18,
+        allow_nan=False,
+        allow_infinity=False,
+    )
+)
 def test_to_wad_roundtrip(d: Decimal) -> None:
     assert from_wad(to_wad(d)) == d
     assert to_wad(str(d)) == to_wad(d)
@@ -348,8 +355,17 @@ def test_scripted_shock_squeeze_shape() -> None:
     ],
 )
 def test_scripted_shock_bad_args(kwargs: dict, needle: str) -> None:
-    base = dict(start_price=100, pre_steps=5, shock_pct=-0.3, shock_steps=5, post_steps=5,
-                recovery_pct=0.0, dt_seconds=60, noise_sigma=0.0, seed=0)
+    base = dict(
+        start_price=100,
+        pre_steps=5,
+        shock_pct=-0.3,
+        shock_steps=5,
+        post_steps=5,
+        recovery_pct=0.0,
+        dt_seconds=60,
+        noise_sigma=0.0,
+        seed=0,
+    )
     base.update(kwargs)
     with pytest.raises(ValueError, match=needle):
         scripted_shock(**base)
@@ -357,9 +373,18 @@ def test_scripted_shock_bad_args(kwargs: dict, needle: str) -> None:
 
 # ------------------------------------------------------------------ scenarios
 EXPECTED_SCENARIOS = {
-    "btc-2020-03-12-leg1", "btc-2020-03-12-leg2", "btc-2021-05-19", "btc-2022-06-18",
-    "btc-2022-11-08", "btc-2025-10-10", "btc-2025-10-09-coinm-day", "btc-2025-10-10-coinm-day",
-    "crash-30pct", "canonical-squeeze", "gbm-baseline", "jump-wicks",
+    "btc-2020-03-12-leg1",
+    "btc-2020-03-12-leg2",
+    "btc-2021-05-19",
+    "btc-2022-06-18",
+    "btc-2022-11-08",
+    "btc-2025-10-10",
+    "btc-2025-10-09-coinm-day",
+    "btc-2025-10-10-coinm-day",
+    "crash-30pct",
+    "canonical-squeeze",
+    "gbm-baseline",
+    "jump-wicks",
 }
 
 

@@ -23,14 +23,23 @@ ROOT = Path(__file__).resolve().parents[1]
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tmp = tmp_path_factory.mktemp("package")
     wheels = tmp / "wheels"
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
-                    str(wheels), str(ROOT)], check=True, cwd=tmp)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(wheels), str(ROOT)],
+        check=True,
+        cwd=tmp,
+    )
     (wheel,) = wheels.glob("vyperp-*.whl")
     venv = tmp / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     python = venv / "bin" / "python"
-    site = Path(subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                               check=True, capture_output=True, text=True).stdout.strip())
+    site = Path(
+        subprocess.run(
+            [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+    )
     (site / "zz_dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     subprocess.run([str(python), "-m", "pip", "install", "--no-deps", "--no-index", "-q", str(wheel)], check=True)
     return venv
@@ -44,16 +53,36 @@ def _env(tmp: Path) -> dict[str, str]:
 
 def test_wheel_replays_outside_the_source_tree(installed: Path, tmp_path: Path) -> None:
     python = installed / "bin" / "python"
-    where = subprocess.run([str(python), "-c", "import vyperp, vyperp.resources as r; print(vyperp.__file__); "
-                            "print(r.CONTRACTS)"], check=True, capture_output=True, text=True, cwd=tmp_path,
-                           env=_env(tmp_path)).stdout.split()
-    assert all(Path(p).is_relative_to(installed) for p in where), where       # the wheel, not this checkout
-    run = subprocess.run([str(installed / "bin" / "vyperp"), "replay", "--scenario", "crash-30pct", "--steps", "30",
-                          "--traders", "20", "--out", str(tmp_path / "out")], capture_output=True, text=True,
-                         cwd=tmp_path, env=_env(tmp_path))
+    where = subprocess.run(
+        [str(python), "-c", "import vyperp, vyperp.resources as r; print(vyperp.__file__); print(r.CONTRACTS)"],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=_env(tmp_path),
+    ).stdout.split()
+    assert all(Path(p).is_relative_to(installed) for p in where), where  # the wheel, not this checkout
+    run = subprocess.run(
+        [
+            str(installed / "bin" / "vyperp"),
+            "replay",
+            "--scenario",
+            "crash-30pct",
+            "--steps",
+            "30",
+            "--traders",
+            "20",
+            "--out",
+            str(tmp_path / "out"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=_env(tmp_path),
+    )
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert report["steps"] == 30 and report["invariant_violations"] == 0 and report["tx_count"] > 0
-    assert any((tmp_path / "cache").rglob("*.json"))                          # compile cache outside the package
+    assert any((tmp_path / "cache").rglob("*.json"))  # compile cache outside the package
     package = Path(where[0]).parent
     assert not any(package.rglob("*.json")), "the installed package wrote into its own directory"

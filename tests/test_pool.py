@@ -52,8 +52,10 @@ def round_trip_fees(system, traders) -> None:
 
 def reserve_of(system) -> int:
     states = [system.engine.market_state(m) for m in range(system.engine.market_count())]
-    return model.pool_reserve([(st.long_open_interest + st.short_open_interest, st.last_price) for st in states],
-                              system.engine.liquidation_config().pool_reserve_ratio)
+    return model.pool_reserve(
+        [(st.long_open_interest + st.short_open_interest, st.last_price) for st in states],
+        system.engine.liquidation_config().pool_reserve_ratio,
+    )
 
 
 def new_lp(system, label: str, usd) -> str:
@@ -85,12 +87,14 @@ def test_deposit_event_and_token_flow(system):
     receiver = system.chain.new_account("receiver")
     shares = system.pool.deposit(system.tokens(500), receiver, sender=depositor)
     assert shares == system.tokens(500)
-    assert events(system, "Deposit") == [{"sender": depositor, "owner": receiver, "assets": system.tokens(500), "shares": shares}]
+    assert events(system, "Deposit") == [
+        {"sender": depositor, "owner": receiver, "assets": system.tokens(500), "shares": shares}
+    ]
     assert events(system, "PoolCredited") == [{"amount": system.tokens(500)}]
     assert system.pool.balanceOf(receiver) == shares
     assert system.pool.balanceOf(depositor) == 0
     assert system.token.balanceOf(depositor) == 0
-    assert system.token.balanceOf(system.pool) == 0                     # collateral sits in the engine
+    assert system.token.balanceOf(system.pool) == 0  # collateral sits in the engine
     assert system.token.balanceOf(system.engine) == engine_before + system.tokens(500)
 
 
@@ -102,18 +106,23 @@ def test_fees_raise_share_price(system, lp, alice, bob):
 
     expected_pool = balance0
     expected_insurance = insurance0
-    for trader, size in ((alice, 3 * WAD // 10 + 7), (bob, -(WAD // 7)), (alice, -(3 * WAD // 10 + 7)), (bob, WAD // 7)):
+    for trader, size in (
+        (alice, 3 * WAD // 10 + 7),
+        (bob, -(WAD // 7)),
+        (alice, -(3 * WAD // 10 + 7)),
+        (bob, WAD // 7),
+    ):
         _, fee = expected_fill(system, BTC, size)
         system.trade(trader, BTC, size)
         [modified] = events(system, "PositionModified")
         assert modified["fee"] == fee
-        expected_pool += fee - fee // 10 - modified["realized_pnl"]   # 10 % of fees to insurance
+        expected_pool += fee - fee // 10 - modified["realized_pnl"]  # 10 % of fees to insurance
         expected_insurance += fee // 10
     state = system.engine.market_state(BTC)
     assert (state.long_open_interest, state.short_open_interest) == (0, 0)
     assert system.engine.pool_balance() == expected_pool
     assert system.engine.insurance_fund() == expected_insurance
-    assert system.engine.pool_value() == expected_pool                 # no open interest left
+    assert system.engine.pool_value() == expected_pool  # no open interest left
     total = expected_pool // system.precision
     assert system.pool.totalAssets() == total
     assert total > supply
@@ -160,7 +169,7 @@ def test_deposit_preview_and_round_down(system, awkward_pool):
     assets = 333_333_337
     supply, total = totals(system)
     exact_numerator = assets * (supply + 1)
-    assert exact_numerator % (total + 1) != 0                          # rounding actually happens
+    assert exact_numerator % (total + 1) != 0  # rounding actually happens
     expected = to_shares(assets, supply, total, False)
     assert system.pool.previewDeposit(assets) == expected
     assert system.pool.convertToShares(assets) == expected
@@ -181,7 +190,7 @@ def test_mint_preview_and_round_up(system, awkward_pool):
     assert (shares * (total + 1)) % (supply + 1) != 0
     expected = to_assets(shares, supply, total, True)
     assert system.pool.previewMint(shares) == expected
-    assert system.pool.convertToAssets(shares) == expected - 1         # convert rounds down
+    assert system.pool.convertToAssets(shares) == expected - 1  # convert rounds down
     assets = system.pool.mint(shares, depositor, sender=depositor)
     assert assets == expected
     assert events(system, "Deposit") == [{"sender": depositor, "owner": depositor, "assets": assets, "shares": shares}]
@@ -200,7 +209,9 @@ def test_withdraw_preview_and_round_up(system, lp, awkward_pool):
     shares_before = system.pool.balanceOf(lp)
     shares = system.pool.withdraw(assets, receiver, lp, sender=lp)
     assert shares == expected
-    assert events(system, "Withdraw") == [{"sender": lp, "receiver": receiver, "owner": lp, "assets": assets, "shares": shares}]
+    assert events(system, "Withdraw") == [
+        {"sender": lp, "receiver": receiver, "owner": lp, "assets": assets, "shares": shares}
+    ]
     assert events(system, "PoolDebited") == [{"receiver": receiver, "amount": assets}]
     assert system.token.balanceOf(receiver) == assets
     assert system.pool.balanceOf(lp) == shares_before - shares
@@ -238,7 +249,9 @@ def test_round_trips_never_profit(system, lp, awkward_pool):
     # the depositor never gained, and the existing LPs' price per share did not fall
     supply, total = totals(system)
     assert (total + 1) * (supply0 + 1) >= (total0 + 1) * (supply + 1)
-    assert system.token.balanceOf(depositor) + system.pool.convertToAssets(system.pool.balanceOf(depositor)) <= system.tokens(100_000)
+    assert system.token.balanceOf(depositor) + system.pool.convertToAssets(
+        system.pool.balanceOf(depositor)
+    ) <= system.tokens(100_000)
 
 
 # ================================================================== donations
@@ -249,9 +262,14 @@ def test_donations_do_not_move_share_price(system, lp, alice):
     donor = system.new_trader("donor")
     system.mint(donor, 50_000)
     before = (
-        system.pool.totalAssets(), system.pool.convertToAssets(10**9), system.pool.convertToShares(10**9),
-        system.engine.pool_value(), system.engine.pool_balance(), system.pool.maxWithdraw(lp),
-        system.engine.pool_withdrawable(), system.pool.previewDeposit(10**9),
+        system.pool.totalAssets(),
+        system.pool.convertToAssets(10**9),
+        system.pool.convertToShares(10**9),
+        system.engine.pool_value(),
+        system.engine.pool_balance(),
+        system.pool.maxWithdraw(lp),
+        system.engine.pool_withdrawable(),
+        system.pool.previewDeposit(10**9),
     )
     engine_tokens = system.token.balanceOf(system.engine)
     system.token.transfer(system.engine, system.tokens(25_000), sender=donor)
@@ -259,9 +277,14 @@ def test_donations_do_not_move_share_price(system, lp, alice):
     assert system.token.balanceOf(system.engine) == engine_tokens + system.tokens(25_000)
     assert system.token.balanceOf(system.pool) == system.tokens(25_000)
     after = (
-        system.pool.totalAssets(), system.pool.convertToAssets(10**9), system.pool.convertToShares(10**9),
-        system.engine.pool_value(), system.engine.pool_balance(), system.pool.maxWithdraw(lp),
-        system.engine.pool_withdrawable(), system.pool.previewDeposit(10**9),
+        system.pool.totalAssets(),
+        system.pool.convertToAssets(10**9),
+        system.pool.convertToShares(10**9),
+        system.engine.pool_value(),
+        system.engine.pool_balance(),
+        system.pool.maxWithdraw(lp),
+        system.engine.pool_withdrawable(),
+        system.pool.previewDeposit(10**9),
     )
     assert after == before
 
@@ -287,11 +310,11 @@ def test_reserve_formula(system, reserved_pool):
 
 
 def test_withdrawable_uses_the_lower_of_value_and_balance(system, reserved_pool):
-    system.set_price(BTC, 110_000)                  # the long wins: pool value < balance
+    system.set_price(BTC, 110_000)  # the long wins: pool value < balance
     value, balance = system.engine.pool_value(), system.engine.pool_balance()
     assert value < balance
     assert system.engine.pool_withdrawable() == (value - reserve_of(system)) // system.precision
-    system.set_price(BTC, 95_000)                   # the long loses: value > balance, only realized cash counts
+    system.set_price(BTC, 95_000)  # the long loses: value > balance, only realized cash counts
     value, balance = system.engine.pool_value(), system.engine.pool_balance()
     assert value > balance
     assert system.engine.pool_withdrawable() == (balance - reserve_of(system)) // system.precision
@@ -363,7 +386,7 @@ def test_closing_positions_frees_the_reserve(system, reserved_pool, alice):
     assert assets == to_assets(balance, supply, total, False)
     assert system.pool.balanceOf(small) == 0
     assert system.pool.totalSupply() == 0
-    assert assets > system.tokens(10_000)                                  # fees and spread earned
+    assert assets > system.tokens(10_000)  # fees and spread earned
 
 
 # ================================================================== zero amounts
@@ -383,7 +406,7 @@ def test_zero_amount_and_zero_shares(system, lp, alice, bob):
     round_trip_fees(system, [(alice, BTC, WAD // 4), (bob, ETH, -3 * WAD)])
     supply, total = totals(system)
     assert total > supply
-    system.token.mint(bob, 1, sender=system.admin)      # one token unit
+    system.token.mint(bob, 1, sender=system.admin)  # one token unit
     assert system.pool.previewDeposit(1) == 0
     with pytest.raises(Reverted) as exc:
         system.pool.deposit(1, bob, sender=bob)
@@ -405,8 +428,10 @@ def test_third_party_redeem_and_withdraw_spend_allowance(system, lp, outsider):
     system.pool.approve(outsider, 10_000, sender=lp)
     assert system.pool.allowance(lp, outsider) == 10_000
     assets = system.pool.redeem(6_000, outsider, lp, sender=outsider)
-    assert assets == 6_000                                                 # price still 1:1
-    assert events(system, "Withdraw") == [{"sender": outsider, "receiver": outsider, "owner": lp, "assets": 6_000, "shares": 6_000}]
+    assert assets == 6_000  # price still 1:1
+    assert events(system, "Withdraw") == [
+        {"sender": outsider, "receiver": outsider, "owner": lp, "assets": 6_000, "shares": 6_000}
+    ]
     assert system.pool.allowance(lp, outsider) == 4_000
     assert system.token.balanceOf(outsider) == 6_000
     assert system.pool.balanceOf(lp) == system.tokens(1_000_000) - 6_000
@@ -449,8 +474,8 @@ def test_pool_credit_and_debit_only_from_pool(system, lp, outsider):
 
 def test_deposits_blocked_while_pool_in_deficit(system, alice):
     small = new_lp(system, "small-lp", 1_000)
-    system.trade(alice, BTC, WAD // 2)                                     # 50,000 USD long vs a 1,000 USD pool
-    system.set_price(BTC, 110_000)                                          # alice gains ~5,000
+    system.trade(alice, BTC, WAD // 2)  # 50,000 USD long vs a 1,000 USD pool
+    system.set_price(BTC, 110_000)  # alice gains ~5,000
     value = system.engine.pool_value()
     assert value < 0
     assert system.engine.pool_balance() > 0

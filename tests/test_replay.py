@@ -18,23 +18,51 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from vyperp.sim.scenario import SCENARIO_DIR, load_scenario, parse_scenario
 from vyperp.protocol.params import TIERED
 from vyperp.sim.agents import AgentConfig
 from vyperp.sim.compare import run_mitigations
 from vyperp.sim.metrics import TIMESERIES_COLUMNS
 from vyperp.sim.report import MITIGATION_KEYS
 from vyperp.sim.runner import replay_and_report
+from vyperp.sim.scenario import SCENARIO_DIR, load_scenario, parse_scenario
 from vyperp.sim.scenario_params import replay_params
 
 ROOT = Path(__file__).resolve().parents[1]
-TIMING_KEYS = {"wall_seconds", "build_seconds", "loop_seconds", "tx_per_second", "chain_seconds",
-               "tx_per_chain_second", "agent_tx_per_second", "scan_seconds", "read_seconds", "loop_cpu_seconds"}
+TIMING_KEYS = {
+    "wall_seconds",
+    "build_seconds",
+    "loop_seconds",
+    "tx_per_second",
+    "chain_seconds",
+    "tx_per_chain_second",
+    "agent_tx_per_second",
+    "scan_seconds",
+    "read_seconds",
+    "loop_cpu_seconds",
+}
 REQUIRED_REPORT_KEYS = {
-    "scenario", "seed", "traders", "steps", "tx_count", "wall_seconds", "tx_per_second", "liquidations_by_tier",
-    "largest_liquidation_notional", "bad_debt", "insurance_fund_start", "insurance_fund_min", "insurance_fund_end",
-    "pool_assets_start", "pool_assets_min", "pool_assets_end", "adl_events", "max_abs_funding_rate",
-    "max_mark_index_gap", "invariant_checks", "invariant_violations", "param_set",
+    "scenario",
+    "seed",
+    "traders",
+    "steps",
+    "tx_count",
+    "wall_seconds",
+    "tx_per_second",
+    "liquidations_by_tier",
+    "largest_liquidation_notional",
+    "bad_debt",
+    "insurance_fund_start",
+    "insurance_fund_min",
+    "insurance_fund_end",
+    "pool_assets_start",
+    "pool_assets_min",
+    "pool_assets_end",
+    "adl_events",
+    "max_abs_funding_rate",
+    "max_mark_index_gap",
+    "invariant_checks",
+    "invariant_violations",
+    "param_set",
 }
 SHORT = {"traders": 50, "steps": 60, "full_scan_every": 1, "progress": False}
 
@@ -57,7 +85,7 @@ def test_real_window_keeps_every_invariant(real_run) -> None:
     replay, report, _ = real_run
     _assert_invariants_held(report)
     assert report["steps"] == 60 and report["traders"] == 50
-    assert report["tx_count"] > 2 * report["steps"]            # agents acted, not just the feeder
+    assert report["tx_count"] > 2 * report["steps"]  # agents acted, not just the feeder
     assert report["agents"]["directional"]["opens"] > 0
     assert not any(key.startswith(("oracle", "setup")) for key in report["reverted_tx"])
 
@@ -81,8 +109,20 @@ def test_outputs_have_the_required_keys_and_columns(real_run) -> None:
         rows = list(csv.DictReader(fh))
     assert len(rows) == 60
     assert set(TIMESERIES_COLUMNS) <= set(rows[0])
-    for column in ("timestamp", "index", "mark", "funding_rate_8h", "long_oi", "short_oi", "skew", "liquidations",
-                   "liquidated_notional", "insurance_fund", "pool_assets", "bad_debt"):
+    for column in (
+        "timestamp",
+        "index",
+        "mark",
+        "funding_rate_8h",
+        "long_oi",
+        "short_oi",
+        "skew",
+        "liquidations",
+        "liquidated_notional",
+        "insurance_fund",
+        "pool_assets",
+        "bad_debt",
+    ):
         assert rows[0][column] != ""
     png = (out / "cascade.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 50_000
@@ -91,8 +131,9 @@ def test_outputs_have_the_required_keys_and_columns(real_run) -> None:
 def test_same_seed_same_report_and_timeseries(real_run, tmp_path: Path) -> None:
     _, first, out = real_run
     replay, second = replay_and_report("btc-2022-11-08", out_dir=tmp_path, **SHORT)
-    assert {k: v for k, v in first.items() if k not in TIMING_KEYS} == \
-        {k: v for k, v in second.items() if k not in TIMING_KEYS}
+    assert {k: v for k, v in first.items() if k not in TIMING_KEYS} == {
+        k: v for k, v in second.items() if k not in TIMING_KEYS
+    }
     assert (out / "timeseries.csv").read_bytes() == (tmp_path / "timeseries.csv").read_bytes()
 
 
@@ -125,16 +166,18 @@ def test_auto_deleveraging_runs_when_the_waterfall_needs_it(bounds: bool) -> Non
     if not bounds:
         doc["markets"][0]["params"].update({"max_pnl_pool_ratio": 0.0, "adl_pnl_pool_ratio": 0.0})
     scenario = parse_scenario(doc)
-    config = AgentConfig(lp_capital_per_trader_usd=1_000.0, insurance_per_trader_usd=0.0,
-                         lp_drawdown_threshold=(0.9, 0.95))
-    replay, report = replay_and_report(scenario, traders=80, steps=240, agent_config=config, full_scan_every=1,
-                                       progress=False)
+    config = AgentConfig(
+        lp_capital_per_trader_usd=1_000.0, insurance_per_trader_usd=0.0, lp_drawdown_threshold=(0.9, 0.95)
+    )
+    replay, report = replay_and_report(
+        scenario, traders=80, steps=240, agent_config=config, full_scan_every=1, progress=False
+    )
     _assert_invariants_held(report)
     assert report["adl_events"] > 0 and report["adl_haircut"] > 0
     if bounds:
-        assert report["adl_pending_steps"] == 0                # ADL ran before any deficit existed
+        assert report["adl_pending_steps"] == 0  # ADL ran before any deficit existed
     else:
-        assert report["adl_pending_steps"] > 0                 # deficits were seen, and repaired by ADL
+        assert report["adl_pending_steps"] > 0  # deficits were seen, and repaired by ADL
     assert replay.wire.read_int(replay.wire.cd_pool_value) >= 0 or replay.wire.read_uint(replay.wire.cd_insurance) > 0
 
 
@@ -166,17 +209,21 @@ def test_scenario_parameter_mapping() -> None:
     assert off.protocol.liquidation.tiers == ()
     assert m_off.max_funding_rate == 0.003 and m_off.skew_scale_usd == 1_000_000_000
     first = m_on.brackets[0]
-    assert (first.initial_margin_rate, first.maintenance_margin_rate) == (0.02, 0.005)   # keeps 50x and 0.5 %
+    assert (first.initial_margin_rate, first.maintenance_margin_rate) == (0.02, 0.005)  # keeps 50x and 0.5 %
     assert len(m_on.brackets) == 4 and m_on.brackets[-1].initial_margin_rate > first.initial_margin_rate
     assert on.protocol.liquidation.tiers == TIERED and on.protocol.liquidation.cooldown == 60
-    assert (m_on.variance_ewma_weight, m_on.volatility_weight, m_on.funding_weight, m_on.max_multiplier) == \
-        (0.06, 1.0, 10.0, 3.0)
+    assert (m_on.variance_ewma_weight, m_on.volatility_weight, m_on.funding_weight, m_on.max_multiplier) == (
+        0.06,
+        1.0,
+        10.0,
+        3.0,
+    )
     assert m_on.reference_volatility == 0.002 and m_on.apply_to_maintenance is False
     assert m_on.funding_model == "nonlinear"
     assert (m_on.rate_limit_window, m_on.rate_limit_notional) == (60, 5_000_000.0)
     squeeze = load_scenario("canonical-squeeze")
     on25 = replay_params(squeeze, {"BTC": squeeze.price_path("BTC")}, mitigations="on").protocol.markets[0]
-    assert on25.brackets[0].initial_margin_rate == 0.04                                    # 25x
+    assert on25.brackets[0].initial_margin_rate == 0.04  # 25x
     bad = replace(scenario, param_sets={"typo": {"max_leverag": 10}})
     with pytest.raises(ValueError, match="max_leverag"):
         replay_params(bad, paths, "typo")
@@ -187,15 +234,46 @@ def test_cli_replay_and_compare(tmp_path: Path) -> None:
 
     runner = CliRunner()
     out = tmp_path / "one"
-    result = runner.invoke(main, ["replay", "--scenario", "btc-2022-11-08", "--steps", "15", "--traders", "10",
-                                  "--out", str(out), "--no-progress", "--full-scan-every", "1"])
+    result = runner.invoke(
+        main,
+        [
+            "replay",
+            "--scenario",
+            "btc-2022-11-08",
+            "--steps",
+            "15",
+            "--traders",
+            "10",
+            "--out",
+            str(out),
+            "--no-progress",
+            "--full-scan-every",
+            "1",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "invariant violations" in result.output
     for name in ("report.json", "timeseries.csv", "cascade.png"):
         assert (out / name).exists()
     both = tmp_path / "ab"
-    result = runner.invoke(main, ["replay", "--scenario", "crash-30pct", "--steps", "20", "--traders", "10",
-                                  "--compare", "baseline", "mitigated", "--out", str(both), "--no-progress"])
+    result = runner.invoke(
+        main,
+        [
+            "replay",
+            "--scenario",
+            "crash-30pct",
+            "--steps",
+            "20",
+            "--traders",
+            "10",
+            "--compare",
+            "baseline",
+            "mitigated",
+            "--out",
+            str(both),
+            "--no-progress",
+        ],
+    )
     assert result.exit_code == 0, result.output
     compare = json.loads((both / "compare.json").read_text())
     assert compare["reports"]["baseline"]["mitigations"] == "off"
@@ -241,8 +319,11 @@ def test_screened_evaluation_agrees_with_the_exact_one() -> None:
         gap -= sum(book.account_value(i, markets)[0] for i in book.holders)
         assert gap >= 0
         assert 0 <= fast.positive_equity - exact.positive_equity <= gap + 2 * book.n_markets * len(book)
-        assert (fast.margin_sum, fast.long_sizes, fast.short_sizes) == \
-            (exact.margin_sum, exact.long_sizes, exact.short_sizes)
+        assert (fast.margin_sum, fast.long_sizes, fast.short_sizes) == (
+            exact.margin_sum,
+            exact.long_sizes,
+            exact.short_sizes,
+        )
         seen["steps"] += 1
         seen["screened"] += fast.exact_evaluated
         seen["holders"] += len(book.holders)
@@ -255,7 +336,7 @@ def test_screened_evaluation_agrees_with_the_exact_one() -> None:
     report = replay.run(progress=compare)
     assert report["invariant_violations"] == 0, report["first_violation"]
     assert seen["steps"] == report["steps"] and seen["below"] > 0
-    assert seen["screened"] < seen["holders"] / 2          # the screen skips most healthy accounts
+    assert seen["screened"] < seen["holders"] / 2  # the screen skips most healthy accounts
 
 
 def test_batched_reads_match_the_single_views() -> None:
@@ -275,9 +356,9 @@ def test_batched_reads_match_the_single_views() -> None:
         if done % 5:
             return
         seen["steps"] += 1
-        touched = sorted(set(range(0, len(book), 7)) | set(book.holders))[:replay.wire.sync_batch]
+        touched = sorted(set(range(0, len(book), 7)) | set(book.holders))[: replay.wire.sync_batch]
         for idx in touched:
-            book.set_state(idx, 0, [(0, 0, 0)] * book.n_markets)       # forget them: read_step must restore
+            book.set_state(idx, 0, [(0, 0, 0)] * book.n_markets)  # forget them: read_step must restore
         replay.tx.touched.update(touched)
         markets, g = replay.read_step()
         assert markets == replay.read_markets() and g == replay.read_globals()
@@ -289,11 +370,13 @@ def test_batched_reads_match_the_single_views() -> None:
                 assert (book.size[m][idx], book.entry[m][idx], book.findex[m][idx]) == tuple(position)
         holders = sorted(book.holders)
         for start in range(0, len(holders), 256):
-            chunk = holders[start:start + 256]
+            chunk = holders[start : start + 256]
             array = word(32) + word_array([book.address_words[i] for i in chunk])
             got = static_tuple_array(replay.chain.call(replay.wire.lens_addr, replay.wire.sel_liquidatable + array), 3)
-            healths = static_tuple_array(replay.chain.call(replay.wire.lens_addr, replay.wire.sel_accounts_health + array),
-                                         replay.wire.health_words)
+            healths = static_tuple_array(
+                replay.chain.call(replay.wire.lens_addr, replay.wire.sel_accounts_health + array),
+                replay.wire.health_words,
+            )
             at = replay.wire.health_at
             e, mm, n = at["equity"], at["maintenance_margin"], at["position_count"]
             want = [(k, h[e], h[mm]) for k, h in enumerate(healths) if h[n] > 0 and h[e] < h[mm]]
@@ -301,7 +384,7 @@ def test_batched_reads_match_the_single_views() -> None:
             seen["liquidatable"] += len(got)
         # the keepers' two paths (accounts_health below CANDIDATES_MIN candidates) agree
         confirm = replay.keepers.confirm
-        assert confirm(holders) == [x for k in range(0, len(holders), 3) for x in confirm(holders[k:k + 3])]
+        assert confirm(holders) == [x for k in range(0, len(holders), 3) for x in confirm(holders[k : k + 3])]
 
     replay = Replay("crash-30pct", traders=120, steps=120, full_scan_every=10)
     holder["replay"] = replay
@@ -314,7 +397,7 @@ def test_batched_reads_match_the_single_views() -> None:
         decode = _event_decoder(spec, replay.book.topic_index, replay.book.addresses)
         account = replay.book.address_words[len(replay.book) - 1]
         topics = [spec.topic0] + [account if i == 0 else word(3) for i in range(spec.n_indexed)]
-        data = b"".join(word(-(7 ** k) if k % 2 else 11 ** k) for k in range(len(spec.abi["inputs"]) - spec.n_indexed))
+        data = b"".join(word(-(7**k) if k % 2 else 11**k) for k in range(len(spec.abi["inputs"]) - spec.n_indexed))
         assert decode(topics, data) == spec.decode(topics, data)
         seen["events"] += 1
     assert seen["events"] == 4
@@ -334,5 +417,5 @@ def test_adl_policies_report_their_overshoot_against_the_minimal_haircut(tmp_pat
         assert run["invariant_violations"] == 0
         assert run["adl_events"] > 0 and run["adl_minimal_haircut"] > 0
         assert run["adl_overshoot"] == pytest.approx(run["adl_trader_loss"] - run["adl_minimal_haircut"], abs=0.02)
-    assert queue["adl_notional"] > 0 and pro_rata["adl_notional"] == 0     # pro rata closes nothing
+    assert queue["adl_notional"] > 0 and pro_rata["adl_notional"] == 0  # pro rata closes nothing
     assert abs(pro_rata["adl_overshoot"]) <= queue["adl_overshoot"]

@@ -10,14 +10,15 @@ Run: ``.venv/bin/python -m pytest tests/test_risk.py -q -p no:ape_test``
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from types import SimpleNamespace
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
 from tests.test_liquidation import assert_conserved, assert_reverts, events, trader
-from vyperp.model import wad_ln
 from vyperp import model
+from vyperp.model import wad_ln
 from vyperp.protocol.params import EXCHANGE_BRACKETS, MarketParams, ProtocolParams
 from vyperp.protocol.system import System
 from vyperp.protocol.units import WAD, wad
@@ -92,8 +93,10 @@ def test_bracket_requirement_matches_model(bracketed: System) -> None:
         notionals += [ceiling // 3, ceiling - 12_345, ceiling + 10**17, 2 * ceiling + 1]
     notionals += [usd(10**9), 10**40]
     for n in notionals:
-        assert lens.margin_requirement(BTC, n) == (model.bracket_requirement(BRACKETS, n, True),
-                                                    model.bracket_requirement(BRACKETS, n, False)), n
+        assert lens.margin_requirement(BTC, n) == (
+            model.bracket_requirement(BRACKETS, n, True),
+            model.bracket_requirement(BRACKETS, n, False),
+        ), n
 
 
 def test_maintenance_amount_inside_each_bracket(bracketed: System) -> None:
@@ -101,7 +104,11 @@ def test_maintenance_amount_inside_each_bracket(bracketed: System) -> None:
     floors = [0] + CEILINGS
     # by hand: floor * rate(b) - requirement(floor)
     assert [int(lens.maintenance_amount(BTC, b)) for b in range(4)] == [
-        0, usd(6_250 - 2_500), usd(50_000 - 21_250), usd(1_250_000 - 471_250)]
+        0,
+        usd(6_250 - 2_500),
+        usd(50_000 - 21_250),
+        usd(1_250_000 - 471_250),
+    ]
     for b, floor in enumerate(floors):
         rate = BRACKETS[b][2]
         amount = int(lens.maintenance_amount(BTC, b))
@@ -115,10 +122,12 @@ def test_maintenance_amount_inside_each_bracket(bracketed: System) -> None:
 
 def test_larger_positions_need_more_margin_per_notional(bracketed: System) -> None:
     lens = bracketed.lens
-    grid = [usd(x) for x in (1_000, 100_000, 250_000, 400_000, 1_000_000, 3_000_000, 10_000_000,
-                             30_000_000, 300_000_000)]
-    per_notional = [(lens.margin_requirement(BTC, n)[0] * WAD // n, lens.margin_requirement(BTC, n)[1] * WAD // n)
-                    for n in grid]
+    grid = [
+        usd(x) for x in (1_000, 100_000, 250_000, 400_000, 1_000_000, 3_000_000, 10_000_000, 30_000_000, 300_000_000)
+    ]
+    per_notional = [
+        (lens.margin_requirement(BTC, n)[0] * WAD // n, lens.margin_requirement(BTC, n)[1] * WAD // n) for n in grid
+    ]
     for (im_a, mm_a), (im_b, mm_b) in zip(per_notional, per_notional[1:]):
         assert im_b >= im_a and mm_b >= mm_a
     assert per_notional[0] == (usd("0.02"), usd("0.01"))
@@ -150,8 +159,13 @@ def expected_variance(variance: int, last_price: int, price: int, weight: int) -
 
 
 def volatility_multiplier(variance: int, reference: int, weight: int, cap: int) -> int:
-    risk = SimpleNamespace(variance_ewma_weight=1, reference_volatility=reference, volatility_weight=weight,
-                           funding_weight=0, max_multiplier=cap)
+    risk = SimpleNamespace(
+        variance_ewma_weight=1,
+        reference_volatility=reference,
+        volatility_weight=weight,
+        funding_weight=0,
+        max_multiplier=cap,
+    )
     return model.risk_multiplier(risk, variance, 0, 0)
 
 
@@ -237,7 +251,11 @@ def test_funding_term_raises_multiplier_while_rate_leaves_its_ema(make_system: C
         funding.touch(60 * ONE, 100_000 * WAD, system.chain.time)
         ema = model.funding_ema(ema, funding.rate, elapsed, 8 * HOUR)
         state = system.engine.market_state(BTC)
-        assert (state.cumulative_funding_per_unit, state.funding_rate, state.funding_rate_ema) == (funding.cumulative, funding.rate, ema)
+        assert (state.cumulative_funding_per_unit, state.funding_rate, state.funding_rate_ema) == (
+            funding.cumulative,
+            funding.rate,
+            ema,
+        )
         expected = min(WAD + model.umul_up(abs(funding.rate - ema), 100 * WAD), 3 * WAD)
         assert state.risk_multiplier == expected
         multipliers.append(state.risk_multiplier)
@@ -257,8 +275,9 @@ def test_funding_term_raises_multiplier_while_rate_leaves_its_ema(make_system: C
         mark = int(system.engine.mark_price(BTC))
         brackets = [b.to_struct() for b in MarketParams().brackets]
         health = system.engine.account_health(whale)
-        assert health.initial_margin == model.umul_up(model.bracket_requirement(brackets, model.umul_up(30 * ONE, mark), True),
-                                          multiplier)
+        assert health.initial_margin == model.umul_up(
+            model.bracket_requirement(brackets, model.umul_up(30 * ONE, mark), True), multiplier
+        )
 
 
 # ====================================================================== funding models
@@ -272,7 +291,14 @@ def _set_skew(system: System, whale: str, skew: int) -> None:
 
 def _capped_rate(config: Any, skew: int) -> int:
     premium = model.premium(skew, config.skew_scale, config.max_premium)
-    rate = model.premium_rate(premium, config.interest_rate, config.funding_clamp, config.funding_model, config.nonlinear_threshold, config.nonlinear_coefficient)
+    rate = model.premium_rate(
+        premium,
+        config.interest_rate,
+        config.funding_clamp,
+        config.funding_model,
+        config.nonlinear_threshold,
+        config.nonlinear_coefficient,
+    )
     return model.clamp(rate, -config.max_funding_rate, config.max_funding_rate)
 
 
@@ -333,8 +359,9 @@ def test_velocity_rate_drifts_with_skew_until_the_cap(make_system: Callable[...,
         if step == 6:
             _set_skew(system, whale, -60 * ONE)  # same instant as the last touch: no accrual
         system.advance(6 * HOUR)
-        assert int(system.lens.funding_rate(BTC)) == funding.now(system.size_of(whale, BTC), index,
-                                                                   system.chain.time)[1]
+        assert (
+            int(system.lens.funding_rate(BTC)) == funding.now(system.size_of(whale, BTC), index, system.chain.time)[1]
+        )
         system.engine.poke(BTC, sender=keeper)
         funding.touch(system.size_of(whale, BTC), index, system.chain.time)
         state = system.engine.market_state(BTC)
@@ -390,8 +417,9 @@ def test_size_tiered_funding_surcharge_goes_to_insurance(make_system: Callable[.
         fill = model.fill_price(index, current_skew, delta, config.skew_scale, config.max_premium)
         fee = model.trade_fee(current_skew, delta, fill, config.maker_fee, config.taker_fee)
         system.trade(account, BTC, delta)
-        assert events(system, "FundingSettled") == [dict(account=account, market=BTC, amount=owed,
-                                                         to_insurance=surcharge)]
+        assert events(system, "FundingSettled") == [
+            dict(account=account, market=BTC, amount=owed, to_insurance=surcharge)
+        ]
         assert int(system.engine.insurance_fund()) == insurance + surcharge + fee * usd("0.1") // WAD
         assert int(system.engine.margin(account)) == margin - owed - surcharge + model.pnl(size, fill, entry) - fee
         assert system.engine.position(account, BTC).funding_index == cumulative

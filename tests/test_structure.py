@@ -17,7 +17,7 @@ from vyperp.chain.compiler import compile_contract
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = sorted([*(ROOT / "vyperp").rglob("*.py"), *(ROOT / "tests").rglob("*.py"), *(ROOT / "scripts").glob("*.py")])
-CODEC = ROOT / "vyperp" / "chain"       # the ABI codec and the transports: offsets are their job
+CODEC = ROOT / "vyperp" / "chain"  # the ABI codec and the transports: offsets are their job
 THIS = Path(__file__).resolve()
 
 
@@ -55,8 +55,10 @@ def positional_reads(path: Path, functions: set[str]) -> list[str]:
 def test_the_scan_finds_what_it_looks_for(tmp_path: Path) -> None:
     """The scanner itself: each forbidden form in a sample file is reported, names are not."""
     sample = ROOT / "tests" / "_scan_sample.py"
-    sample.write_text("a = engine.market_state(0)[8]\nstate = system.engine.market_state(BTC)\nx = state[3]\n"
-                      "y = state.last_price\nz = engine.position(a, m)[:2]\n")
+    sample.write_text(
+        "a = engine.market_state(0)[8]\nstate = system.engine.market_state(BTC)\nx = state[3]\n"
+        "y = state.last_price\nz = engine.position(a, m)[:2]\n"
+    )
     try:
         found = positional_reads(sample, {"market_state", "position"})
     finally:
@@ -73,8 +75,13 @@ def test_no_positional_struct_reads() -> None:
 
 def test_no_field_position_constants() -> None:
     pattern = re.compile(r"field positions?\b", re.I)
-    found = [f"{p.relative_to(ROOT)}:{i}" for p in SOURCES if p != THIS
-             for i, line in enumerate(p.read_text().splitlines(), 1) if pattern.search(line)]
+    found = [
+        f"{p.relative_to(ROOT)}:{i}"
+        for p in SOURCES
+        if p != THIS
+        for i, line in enumerate(p.read_text().splitlines(), 1)
+        if pattern.search(line)
+    ]
     assert not found, found
 
 
@@ -83,17 +90,25 @@ def test_no_hand_written_byte_offsets_outside_the_codec(layer: str) -> None:
     """Returned data is sliced only at offsets computed from the ABI (abi.head_offsets,
     static_layout) — a literal range like ``body[256:288]`` is a hand-written offset."""
     literal = re.compile(r"\[\s*\d+\s*:\s*\d+\s*\]")
-    files = [p for p in SOURCES if p.is_relative_to(ROOT / "vyperp" / layer)] + \
-        ([ROOT / "vyperp" / "model.py"] if layer == "model" and (ROOT / "vyperp" / "model.py").exists() else [])
-    found = [f"{p.relative_to(ROOT)}:{i}: {line.strip()}" for p in files for i, line in _code_lines(p)
-             if literal.search(line)]
+    files = [p for p in SOURCES if p.is_relative_to(ROOT / "vyperp" / layer)] + (
+        [ROOT / "vyperp" / "model.py"] if layer == "model" and (ROOT / "vyperp" / "model.py").exists() else []
+    )
+    found = [
+        f"{p.relative_to(ROOT)}:{i}: {line.strip()}"
+        for p in files
+        for i, line in _code_lines(p)
+        if literal.search(line)
+    ]
     assert not found, "\n".join(found)
 
 
 def test_one_wad_in_the_library() -> None:
     pattern = re.compile(r"^WAD\s*=", re.M)
-    defining = sorted(str(p.relative_to(ROOT)) for p in SOURCES
-                      if p.is_relative_to(ROOT / "vyperp") and not p.is_relative_to(CODEC) and pattern.search(p.read_text()))
+    defining = sorted(
+        str(p.relative_to(ROOT))
+        for p in SOURCES
+        if p.is_relative_to(ROOT / "vyperp") and not p.is_relative_to(CODEC) and pattern.search(p.read_text())
+    )
     assert defining == ["vyperp/protocol/units.py"], defining
 
 

@@ -36,8 +36,9 @@ def test_same_spec_same_results_and_rows_carry_seed_and_parameters():
     assert set(sa["param.max_leverage"]) == {20, 50} and set(sa["param.mitigations"]) == {"on"}
     # the row is the replay's report: the same run through run_replay gives the same numbers
     row = sa[(sa["seed"] == 2) & (sa["param.max_leverage"] == 50)].iloc[0]
-    direct = run_replay("crash-30pct", 20, progress=False, steps=100, seed=2,
-                        overrides={"mitigations": "on", "max_leverage": 50})
+    direct = run_replay(
+        "crash-30pct", 20, progress=False, steps=100, seed=2, overrides={"mitigations": "on", "max_leverage": 50}
+    )
     for key in ("bad_debt", "liquidated_notional", "pool_drawdown", "largest_liquidation_notional", "adl_events"):
         assert row[key] == direct[key]
     tiers = [c for c in sa.columns if c.startswith("liquidated_notional.")]
@@ -66,11 +67,11 @@ def test_resume_skips_finished_runs_and_interrupt_keeps_them(tmp_path):
     ran = []
     second = sweep(s, out, progress=lambda res, *a: ran.append(res["key"]))
     assert not second.interrupted
-    assert len(ran) == 4 and not set(ran) & set(seen)              # only what was missing
+    assert len(ran) == 4 and not set(ran) & set(seen)  # only what was missing
     assert second.info["skipped"] == 2
     third = sweep(s, out, progress=lambda res, *a: ran.append(res["key"]))
     assert third.info["ran"] == 0 and len(ran) == 4
-    full = sweep(s)                                                # from scratch, in memory
+    full = sweep(s)  # from scratch, in memory
     pd.testing.assert_frame_equal(comparable(third.summary()), comparable(full.summary()))
     on_disk = read_table(out / "summary.parquet")
     assert len(on_disk) == 6 and set(on_disk["status"]) == {"ok"}
@@ -78,7 +79,7 @@ def test_resume_skips_finished_runs_and_interrupt_keeps_them(tmp_path):
 
 
 def test_a_failing_replay_is_recorded_and_the_sweep_goes_on(tmp_path):
-    s = tiny(vary={"max_leverage": [0.5, 20]})          # 0.5x is rejected by the scenario mapping
+    s = tiny(vary={"max_leverage": [0.5, 20]})  # 0.5x is rejected by the scenario mapping
     res = sweep(s, tmp_path / "f")
     df = res.summary().set_index("param.max_leverage")
     assert df.loc[0.5, "status"] == "error" and "max_leverage must be >= 1" in df.loc[0.5, "error"]
@@ -92,8 +93,13 @@ def test_a_failing_replay_is_recorded_and_the_sweep_goes_on(tmp_path):
 
 
 def test_monte_carlo_paths_reproducible_from_their_seed():
-    s = tiny(scenarios=["btc-2025-10-10"], steps=60, traders=10, fixed={},
-             paths={"source": "bootstrap", "count": 2, "seed": 7, "block_steps": 10})
+    s = tiny(
+        scenarios=["btc-2025-10-10"],
+        steps=60,
+        traders=10,
+        fixed={},
+        paths={"source": "bootstrap", "count": 2, "seed": 7, "block_steps": 10},
+    )
     tasks = tasks_of(s)
     assert [t["path"]["index"] for t in tasks] == [0, 1]
     from vyperp.sim.scenario import load_scenario
@@ -130,10 +136,11 @@ def test_jump_fit_recovers_known_parameters():
 def test_amplification_is_impact_on_over_off():
     s = tiny(amplification=True)
     row = sweep(s).summary().iloc[0]
-    assert row["impact_enabled"]                       # crash-30pct has impact on
+    assert row["impact_enabled"]  # crash-30pct has impact on
     assert row["liquidated_notional_impact_on"] == row["liquidated_notional"]
-    off = run_replay("crash-30pct", 20, progress=False, steps=100,
-                     overrides={"mitigations": "on", "impact_enabled": False})
+    off = run_replay(
+        "crash-30pct", 20, progress=False, steps=100, overrides={"mitigations": "on", "impact_enabled": False}
+    )
     assert row["liquidated_notional_impact_off"] == off["liquidated_notional"]
     assert row["amplification"] == pytest.approx(row["liquidated_notional"] / off["liquidated_notional"])
 
@@ -142,8 +149,9 @@ def test_two_worker_local_cluster_on_loopback_matches_in_process():
     distributed = pytest.importorskip("distributed")
     s = tiny(vary={"max_leverage": [20, 50]}, seeds={"values": [1, 2]})
     local = sweep(s, workers=1)
-    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                       dashboard_address=None, silence_logs=40)
+    cluster = distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None, silence_logs=40
+    )
     try:
         assert cluster.scheduler_address.startswith("tcp://127.0.0.1:")
         res = sweep(s, scheduler=cluster.scheduler_address)
@@ -183,9 +191,18 @@ def test_adl_metrics_and_time_to_first_adl_match_the_adl_study():
 
     agents = {k: list(v) if isinstance(v, tuple) else v for k, v in ADL_STUDY["agents"].items()}
     fixed = {**ADL_STUDY["params"], **agents}
-    s = parse_spec({"name": "adl", "scenarios": [ADL_STUDY["scenario"]], "traders": ADL_STUDY["traders"],
-                    "steps": ADL_STUDY["steps"], "full_scan_every": 1, "fixed": fixed,
-                    "vary": {"adl_policy": ["queue", "pro-rata"]}, "timeseries": ["liquidations", "adl_events"]})
+    s = parse_spec(
+        {
+            "name": "adl",
+            "scenarios": [ADL_STUDY["scenario"]],
+            "traders": ADL_STUDY["traders"],
+            "steps": ADL_STUDY["steps"],
+            "full_scan_every": 1,
+            "fixed": fixed,
+            "vary": {"adl_policy": ["queue", "pro-rata"]},
+            "timeseries": ["liquidations", "adl_events"],
+        }
+    )
     res = sweep(s)
     rows = res.summary().set_index("param.adl_policy")
     study = run_adl_policies()["policies"]
@@ -212,13 +229,39 @@ def test_cells_json_is_written_only_for_a_clean_sweep(tmp_path):
 
     good, bad = tmp_path / "good.toml", tmp_path / "bad.toml"
     head = 'name = "t"\nscenarios = ["crash-30pct"]\ntraders = 10\nsteps = 40\n'
-    good.write_text(head + '[variants]\nplain = {}\ncap = { max_funding_rate_8h = 0.001 }\n')
-    bad.write_text(head + '[vary]\nmax_leverage = [0.5, 20]\n')
-    run = CliRunner().invoke(main, ["sweep", str(good), "--workers", "1", "--out", str(tmp_path / "g"), "--no-report",
-                                    "--no-progress", "--cells-json", str(tmp_path / "g.json")])
+    good.write_text(head + "[variants]\nplain = {}\ncap = { max_funding_rate_8h = 0.001 }\n")
+    bad.write_text(head + "[vary]\nmax_leverage = [0.5, 20]\n")
+    run = CliRunner().invoke(
+        main,
+        [
+            "sweep",
+            str(good),
+            "--workers",
+            "1",
+            "--out",
+            str(tmp_path / "g"),
+            "--no-report",
+            "--no-progress",
+            "--cells-json",
+            str(tmp_path / "g.json"),
+        ],
+    )
     assert run.exit_code == 0, run.output
     doc = json.loads((tmp_path / "g.json").read_text())
     assert doc["runs"] == 2 and [c["param.variant"] for c in doc["cells"]] == ["plain", "cap"]
-    run = CliRunner().invoke(main, ["sweep", str(bad), "--workers", "1", "--out", str(tmp_path / "b"), "--no-report",
-                                    "--no-progress", "--cells-json", str(tmp_path / "b.json")])
+    run = CliRunner().invoke(
+        main,
+        [
+            "sweep",
+            str(bad),
+            "--workers",
+            "1",
+            "--out",
+            str(tmp_path / "b"),
+            "--no-report",
+            "--no-progress",
+            "--cells-json",
+            str(tmp_path / "b.json"),
+        ],
+    )
     assert run.exit_code == 1 and not (tmp_path / "b.json").exists()

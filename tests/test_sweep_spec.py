@@ -20,33 +20,42 @@ def test_shipped_specs_parse():
         assert load_spec(name).name
 
 
-@pytest.mark.parametrize("doc, needle", [
-    ({"name": "t"}, "missing key 'scenarios'"),
-    ({**BASE, "scenarios": ["no-such-scenario"]}, "scenarios: 'no-such-scenario'"),
-    ({**BASE, "trader": 3}, "unknown key 'trader'"),
-    ({**BASE, "steps": 0}, "key 'steps' must be >= 1"),
-    ({**BASE, "vary": {"max_levrage": [1, 2]}},
-     "[vary]: unknown parameter 'max_levrage' (did you mean 'max_leverage'?"),
-    ({**BASE, "fixed": {"keeper_dealy_steps": 1}}, "[fixed]: unknown parameter 'keeper_dealy_steps'"),
-    ({**BASE, "vary": {"max_leverage": []}}, "[vary] max_leverage: must list at least one value"),
-    ({**BASE, "vary": {"max_leverage": {"min": 2, "max": 5}}}, "[vary] max_leverage: a range {min, max} needs"),
-    ({**BASE, "vary": {"max_leverage": {"min": 5}}, "design": {"kind": "lhs", "samples": 4}},
-     "[vary] max_leverage: missing key 'max'"),
-    ({**BASE, "vary": {"max_leverage": {"min": 9, "max": 5}}, "design": {"kind": "random", "samples": 4}},
-     "min 9 > max 5"),
-    ({**BASE, "vary": {"max_leverage": 3}}, "[vary] max_leverage: must be a list of values or a range"),
-    ({**BASE, "vary": {"max_leverage": [2]}, "fixed": {"max_leverage": 3}}, "is also in [fixed]"),
-    ({**BASE, "design": {"kind": "halton"}}, "[design]: key 'kind' must be one of grid, random, lhs, sobol"),
-    ({**BASE, "design": {"kind": "sobol", "samples": 6}}, "must be a power of 2"),
-    ({**BASE, "design": {"kind": "lhs"}}, "key 'samples' (>= 1) is required"),
-    ({**BASE, "design": {"samples": 3}}, "key 'samples' is for random/lhs/sobol"),
-    ({**BASE, "paths": {"source": "garch"}}, "[paths]: key 'source' must be one of"),
-    ({**BASE, "paths": {"source": "bootstrap", "windows": ["1999-01-01"]}}, "unknown real window '1999-01-01'"),
-    ({**BASE, "scenarios": ["btc-2025-10-10"], "paths": {"count": 3}}, "replays a fixed price path"),
-    ({**BASE, "seeds": {"values": [1], "count": 2}}, "[seeds]: give either 'values' or 'count'"),
-    ({**BASE, "seeds": {"values": [-1]}}, "[seeds]: key 'values' must be a non-empty list of integers >= 0"),
-    ({**BASE, "traders": "many"}, "key 'traders' must be an integer"),
-])
+@pytest.mark.parametrize(
+    "doc, needle",
+    [
+        ({"name": "t"}, "missing key 'scenarios'"),
+        ({**BASE, "scenarios": ["no-such-scenario"]}, "scenarios: 'no-such-scenario'"),
+        ({**BASE, "trader": 3}, "unknown key 'trader'"),
+        ({**BASE, "steps": 0}, "key 'steps' must be >= 1"),
+        (
+            {**BASE, "vary": {"max_levrage": [1, 2]}},
+            "[vary]: unknown parameter 'max_levrage' (did you mean 'max_leverage'?",
+        ),
+        ({**BASE, "fixed": {"keeper_dealy_steps": 1}}, "[fixed]: unknown parameter 'keeper_dealy_steps'"),
+        ({**BASE, "vary": {"max_leverage": []}}, "[vary] max_leverage: must list at least one value"),
+        ({**BASE, "vary": {"max_leverage": {"min": 2, "max": 5}}}, "[vary] max_leverage: a range {min, max} needs"),
+        (
+            {**BASE, "vary": {"max_leverage": {"min": 5}}, "design": {"kind": "lhs", "samples": 4}},
+            "[vary] max_leverage: missing key 'max'",
+        ),
+        (
+            {**BASE, "vary": {"max_leverage": {"min": 9, "max": 5}}, "design": {"kind": "random", "samples": 4}},
+            "min 9 > max 5",
+        ),
+        ({**BASE, "vary": {"max_leverage": 3}}, "[vary] max_leverage: must be a list of values or a range"),
+        ({**BASE, "vary": {"max_leverage": [2]}, "fixed": {"max_leverage": 3}}, "is also in [fixed]"),
+        ({**BASE, "design": {"kind": "halton"}}, "[design]: key 'kind' must be one of grid, random, lhs, sobol"),
+        ({**BASE, "design": {"kind": "sobol", "samples": 6}}, "must be a power of 2"),
+        ({**BASE, "design": {"kind": "lhs"}}, "key 'samples' (>= 1) is required"),
+        ({**BASE, "design": {"samples": 3}}, "key 'samples' is for random/lhs/sobol"),
+        ({**BASE, "paths": {"source": "garch"}}, "[paths]: key 'source' must be one of"),
+        ({**BASE, "paths": {"source": "bootstrap", "windows": ["1999-01-01"]}}, "unknown real window '1999-01-01'"),
+        ({**BASE, "scenarios": ["btc-2025-10-10"], "paths": {"count": 3}}, "replays a fixed price path"),
+        ({**BASE, "seeds": {"values": [1], "count": 2}}, "[seeds]: give either 'values' or 'count'"),
+        ({**BASE, "seeds": {"values": [-1]}}, "[seeds]: key 'values' must be a non-empty list of integers >= 0"),
+        ({**BASE, "traders": "many"}, "key 'traders' must be an integer"),
+    ],
+)
 def test_bad_specs_name_the_key(doc, needle):
     with pytest.raises(SpecError) as exc:
         parse_spec(doc)
@@ -86,8 +95,12 @@ def test_grid_is_every_combination_in_order():
 
 @pytest.mark.parametrize("kind", ["random", "lhs", "sobol"])
 def test_sampled_designs_stay_in_range_and_repeat_from_seed(kind):
-    vary = {"bracket_scale": {"min": 0.5, "max": 2.0}, "impact_depth_usd": {"min": 1e6, "max": 1e8, "log": True},
-            "keeper_delay_steps": {"min": 0, "max": 4, "int": True}, "adl_policy": ["queue", "pro-rata"]}
+    vary = {
+        "bracket_scale": {"min": 0.5, "max": 2.0},
+        "impact_depth_usd": {"min": 1e6, "max": 1e8, "log": True},
+        "keeper_delay_steps": {"min": 0, "max": 4, "int": True},
+        "adl_policy": ["queue", "pro-rata"],
+    }
     a = spec(vary=vary, design={"kind": kind, "samples": 16, "seed": 3}).points()
     b = spec(vary=vary, design={"kind": kind, "samples": 16, "seed": 3}).points()
     c = spec(vary=vary, design={"kind": kind, "samples": 16, "seed": 4}).points()
@@ -97,7 +110,7 @@ def test_sampled_designs_stay_in_range_and_repeat_from_seed(kind):
         assert 1e6 <= p["impact_depth_usd"] <= 1e8
         assert p["keeper_delay_steps"] in range(5)
         assert p["adl_policy"] in ("queue", "pro-rata")
-    if kind == "lhs":   # Latin hypercube: each of 16 equal strata of every axis holds exactly one point
+    if kind == "lhs":  # Latin hypercube: each of 16 equal strata of every axis holds exactly one point
         strata = sorted(int((p["bracket_scale"] - 0.5) / 1.5 * 16) for p in a)
         assert strata == list(range(16))
 
@@ -108,10 +121,9 @@ def test_dry_run_preflight_names_the_failing_cell(tmp_path):
     from vyperp.cli import main
 
     f = tmp_path / "s.toml"
-    f.write_text('name = "p"\nscenarios = ["crash-30pct"]\ntraders = 5\nsteps = 10\n'
-                 '[vary]\nmax_leverage = [0.5, 20]\n')
+    f.write_text('name = "p"\nscenarios = ["crash-30pct"]\ntraders = 5\nsteps = 10\n[vary]\nmax_leverage = [0.5, 20]\n')
     res = CliRunner().invoke(main, ["sweep", str(f), "--dry-run", "--out", str(tmp_path / "o")])
-    out = " ".join(res.output.split())          # rich wraps lines at the terminal's width
+    out = " ".join(res.output.split())  # rich wraps lines at the terminal's width
     assert res.exit_code == 1
     assert "{'max_leverage': 0.5}: ValueError" in out and "max_leverage must be >= 1" in out
     assert "preflight: 1 cells set up, 1 fail" in out
@@ -119,23 +131,31 @@ def test_dry_run_preflight_names_the_failing_cell(tmp_path):
 
 
 def test_variants_cross_the_design_and_label_their_points():
-    s = spec(vary={"keeper_delay_steps": [0, 2]},
-                 variants={"plain": {}, "cap": {"max_funding_rate_8h": 0.001}})
+    s = spec(vary={"keeper_delay_steps": [0, 2]}, variants={"plain": {}, "cap": {"max_funding_rate_8h": 0.001}})
     points = s.points()
-    assert points == [{"variant": "plain", "keeper_delay_steps": 0}, {"variant": "plain", "keeper_delay_steps": 2},
-                      {"variant": "cap", "max_funding_rate_8h": 0.001, "keeper_delay_steps": 0},
-                      {"variant": "cap", "max_funding_rate_8h": 0.001, "keeper_delay_steps": 2}]
+    assert points == [
+        {"variant": "plain", "keeper_delay_steps": 0},
+        {"variant": "plain", "keeper_delay_steps": 2},
+        {"variant": "cap", "max_funding_rate_8h": 0.001, "keeper_delay_steps": 0},
+        {"variant": "cap", "max_funding_rate_8h": 0.001, "keeper_delay_steps": 2},
+    ]
     from vyperp.sweep.spec import point_overrides
 
-    assert point_overrides({"traders": 5}, points[2]) == {"traders": 5, "max_funding_rate_8h": 0.001,
-                                                          "keeper_delay_steps": 0}
+    assert point_overrides({"traders": 5}, points[2]) == {
+        "traders": 5,
+        "max_funding_rate_8h": 0.001,
+        "keeper_delay_steps": 0,
+    }
 
 
-@pytest.mark.parametrize("variants, needle", [
-    ({"cap": 0.001}, "[variants] cap: must be a table"),
-    ({"cap": {"no_such_knob": 1}}, "no_such_knob"),
-    ({"cap": {"keeper_delay_steps": 1}}, "[variants] cap: sets ['keeper_delay_steps']"),
-])
+@pytest.mark.parametrize(
+    "variants, needle",
+    [
+        ({"cap": 0.001}, "[variants] cap: must be a table"),
+        ({"cap": {"no_such_knob": 1}}, "no_such_knob"),
+        ({"cap": {"keeper_delay_steps": 1}}, "[variants] cap: sets ['keeper_delay_steps']"),
+    ],
+)
 def test_bad_variants_name_the_key(variants, needle):
     with pytest.raises(SpecError) as exc:
         spec(vary={"keeper_delay_steps": [0, 2]}, variants=variants)

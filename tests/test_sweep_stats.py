@@ -26,11 +26,11 @@ def test_wilson_coverage_is_close_to_95_percent():
     p, n = 0.1, 50
     ks = rng.binomial(n, p, 4000)
     covered = np.mean([lo <= p <= hi for lo, hi in (wilson(int(k), n) for k in ks)])
-    assert 0.92 <= covered <= 0.98     # (discrete: the actual coverage oscillates around 95 %)
+    assert 0.92 <= covered <= 0.98  # (discrete: the actual coverage oscillates around 95 %)
 
 
 def test_quantiles_and_cvar_of_a_known_sample():
-    x = np.arange(1, 101, dtype=float)            # 1..100
+    x = np.arange(1, 101, dtype=float)  # 1..100
     assert quantile(x, 0.5) == 50.5
     assert quantile(x, 0.95) == pytest.approx(95.05)
     assert quantile(x, 0.99) == pytest.approx(99.01)
@@ -58,17 +58,23 @@ def test_bootstrap_interval_covers_the_true_mean_about_95_percent():
 
 def test_bootstrap_interval_of_a_quantile_covers_the_true_quantile():
     rng = np.random.default_rng(4)
-    true = -math.log(0.1)                     # p90 of Exp(1)
-    hits = sum(lo <= true <= hi for lo, hi in (
-        bootstrap_ci(rng.exponential(1.0, 200), lambda m: np.quantile(m, 0.9, axis=1), rng, b=400)
-        for _ in range(150)))
+    true = -math.log(0.1)  # p90 of Exp(1)
+    hits = sum(
+        lo <= true <= hi
+        for lo, hi in (
+            bootstrap_ci(rng.exponential(1.0, 200), lambda m: np.quantile(m, 0.9, axis=1), rng, b=400)
+            for _ in range(150)
+        )
+    )
     assert 0.85 <= hits / 150 <= 0.99
 
 
 def test_cell_stats_reproducible_from_seed_and_consistent():
     rng = np.random.default_rng(3)
-    rows = [{"bad_debt": float(v), "liquidated_notional": float(w)}
-            for v, w in zip(np.where(rng.random(100) < 0.3, rng.exponential(1000, 100), 0.0), rng.random(100))]
+    rows = [
+        {"bad_debt": float(v), "liquidated_notional": float(w)}
+        for v, w in zip(np.where(rng.random(100) < 0.3, rng.exponential(1000, 100), 0.0), rng.random(100))
+    ]
     a, b, c = cell_stats(rows, seed=5, b=300), cell_stats(rows, seed=5, b=300), cell_stats(rows, seed=6, b=300)
     assert a == b and a != c
     x = np.array([r["bad_debt"] for r in rows])

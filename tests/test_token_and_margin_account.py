@@ -6,13 +6,12 @@ Run: ``.venv/bin/python -m pytest tests/test_token_and_margin_account.py -q -p n
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 
-from vyperp import model
-
 from tests.conftest import default_params
+from vyperp import model
 from vyperp.chain import Reverted
 from vyperp.protocol.system import MAX_UINT, System
 from vyperp.protocol.units import WAD
@@ -101,7 +100,7 @@ def test_token_metadata(s):
 
 def test_deposit_credits_exact_margin(s):
     trader = s.new_trader("trader")
-    amount = 1_234 * 10**s.decimals + 567            # an awkward number of token units
+    amount = 1_234 * 10**s.decimals + 567  # an awkward number of token units
     s.token.mint(trader, 2 * amount + 1, sender=s.admin)
     engine_before = s.token.balanceOf(s.engine)
 
@@ -153,7 +152,7 @@ def test_ledger_invariant_through_activity(s):
     assert_books_balance(s)
 
     steps = [
-        (alice, BTC, 123_456_789_012_345_678),     # ~0.1235 BTC long
+        (alice, BTC, 123_456_789_012_345_678),  # ~0.1235 BTC long
         (bob, BTC, -77_777_777_777_777_777),
         (carol, ETH, 333_333_333_333_333_333),
         (bob, ETH, -1_000_000_000_000_000_001),
@@ -163,14 +162,14 @@ def test_ledger_invariant_through_activity(s):
         assert_books_balance(s)
     s.set_price(BTC, "103456.78901234")
     s.set_price(ETH, "3876.54321")
-    s.advance(3_000)                                 # funding accrues
+    s.advance(3_000)  # funding accrues
     s.trade(alice, BTC, -23_456_789_012_345_678)
     assert_books_balance(s)
-    s.trade(bob, BTC, 77_777_777_777_777_777)       # close
+    s.trade(bob, BTC, 77_777_777_777_777_777)  # close
     assert_books_balance(s)
     s.engine.withdraw(s.tokens(500) + 1, sender=bob)
     assert_books_balance(s)
-    s.trade(carol, ETH, -333_333_333_333_333_333)   # close
+    s.trade(carol, ETH, -333_333_333_333_333_333)  # close
     s.engine.withdraw(int(s.engine.margin(carol)) // s.precision, sender=carol)
     assert_books_balance(s)
     s.engine.withdraw(s.tokens(1_000), sender=alice)
@@ -200,14 +199,14 @@ def test_insufficient_margin(s):
     assert exc.value.reason == "Insufficient margin"
     assert s.engine.margin(trader) == 100 * WAD
     assert s.token.balanceOf(trader) == 0
-    s.engine.withdraw(s.tokens(100), sender=trader)   # exactly the balance is fine
+    s.engine.withdraw(s.tokens(100), sender=trader)  # exactly the balance is fine
     assert s.engine.margin(trader) == 0
     assert s.token.balanceOf(trader) == s.tokens(100)
 
 
 def test_below_initial_margin_boundary(s):
     alice = s.new_trader("alice", 10_000)
-    size = WAD // 2                                    # 0.5 BTC ~ 50,000 USD notional
+    size = WAD // 2  # 0.5 BTC ~ 50,000 USD notional
     price, fee = expected_fill(s, BTC, size)
     s.trade(alice, BTC, size)
     assert s.engine.margin(alice) == 10_000 * WAD - fee
@@ -217,12 +216,12 @@ def test_below_initial_margin_boundary(s):
     assert health.position_count == 1
     config = s.engine.market_config(BTC)
     exit_price = model.exit_price(int(s.engine.index_price(BTC)), size, size, config.skew_scale, config.max_premium)
-    assert exit_price <= price                           # the close gives back the premium the open paid
+    assert exit_price <= price  # the close gives back the premium the open paid
     assert equity == 10_000 * WAD - fee + model.pnl(size, exit_price, price)
-    assert initial == _umul_up(_umul_up(size, mark), WAD // 10)      # 10 % of notional at mark
+    assert initial == _umul_up(_umul_up(size, mark), WAD // 10)  # 10 % of notional at mark
     assert maintenance == _umul_up(_umul_up(size, mark), WAD // 20)
 
-    free = (equity - initial) // s.precision             # largest withdrawal keeping IM
+    free = (equity - initial) // s.precision  # largest withdrawal keeping IM
     margin_before = s.engine.margin(alice)
     with pytest.raises(Reverted) as exc:
         s.engine.withdraw(free + 1, sender=alice)
@@ -248,14 +247,14 @@ def test_withdraw_realized_profit_after_winning_close(s):
     size = WAD // 10
     open_price, open_fee = expected_fill(s, BTC, size)
     assert s.trade(alice, BTC, size) == open_price
-    s.set_price(BTC, 110_000)                           # same block: no funding accrues
+    s.set_price(BTC, 110_000)  # same block: no funding accrues
     close_price, close_fee = expected_fill(s, BTC, -size)
     assert s.trade(alice, BTC, -size) == close_price
     [log] = [e for e in s.chain.last_receipt.logs if e.name == "PositionModified"]
     pnl = (size * (close_price - open_price)) // WAD
     assert log.args["realized_pnl"] == pnl
     assert log.args["fee"] == close_fee
-    assert pnl > 9_999 * WAD // 10                      # a ~1,000 USD win
+    assert pnl > 9_999 * WAD // 10  # a ~1,000 USD win
     margin = 10_000 * WAD - open_fee - close_fee + pnl
     assert s.engine.margin(alice) == margin
     assert s.engine.position(alice, BTC) == (0, 0, 0)

@@ -31,8 +31,15 @@ def test_open_long_fills_at_average_mark_and_pays_taker_fee(system: System, alic
     assert (state.long_open_interest, state.short_open_interest) == (size, 0)
     assert system.engine.open_markets(alice) == 1 << BTC
     [event] = events(system, "PositionModified")
-    assert event == {"account": alice, "market": BTC, "size_delta": size, "fill_price": price,
-                     "new_size": size, "fee": fee, "realized_pnl": 0}
+    assert event == {
+        "account": alice,
+        "market": BTC,
+        "size_delta": size,
+        "fill_price": price,
+        "new_size": size,
+        "fee": fee,
+        "realized_pnl": 0,
+    }
     assert system.engine.pool_balance() == fee - fee // 10  # 10 % of fees to insurance by default
     assert system.engine.insurance_fund() == fee // 10
     assert_books_balance(system)
@@ -201,15 +208,26 @@ def test_lens_matches_engine_books(system: System, alice: str, bob: str) -> None
         assert system.lens.pending_funding(account, BTC) == owed
         health = system.engine.account_health(account)
         # no LP in this test: the pool's cash is its fees, so profit counts under the PnL cap
-        counted = model.position_pnl(size, entry, system.engine.index_price(BTC), skew, config.skew_scale,
-                                     config.max_premium, model.profit_cap(system.engine.pool_balance(), config.max_pnl_pool_ratio),
-                                     state.long_sum_size_entry_price, state.long_sum_size_entry_price - state.sum_size_entry_price,
-                                     state.long_open_interest, state.short_open_interest)
+        counted = model.position_pnl(
+            size,
+            entry,
+            system.engine.index_price(BTC),
+            skew,
+            config.skew_scale,
+            config.max_premium,
+            model.profit_cap(system.engine.pool_balance(), config.max_pnl_pool_ratio),
+            state.long_sum_size_entry_price,
+            state.long_sum_size_entry_price - state.sum_size_entry_price,
+            state.long_open_interest,
+            state.short_open_interest,
+        )
         owed = max(owed, -max(system.engine.pool_balance(), 0))
         assert system.lens.equity(account) == health.equity == system.engine.margin(account) + counted - owed
 
 
-def test_closing_an_underwater_position_sends_the_shortfall_through_the_waterfall(system: System, alice: str, lp: str) -> None:
+def test_closing_an_underwater_position_sends_the_shortfall_through_the_waterfall(
+    system: System, alice: str, lp: str
+) -> None:
     """Found by the stateful fuzzer: a trader whose loss exceeds their margin closed the
     position themselves and kept a negative margin that nobody would ever collect. Now the
     shortfall is covered like a liquidation's bad debt (insurance, then pool)."""

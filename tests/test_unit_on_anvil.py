@@ -37,12 +37,28 @@ def test_trading_and_pool_tests_pass_on_anvil() -> None:
     env.pop("PYTEST_ADDOPTS", None)
     probe = ROOT / "tests" / "chain_fixtures" / "backend_probe.py"
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", *SUBSET, str(probe), "-p", "no:ape_test", "-p", "no:cacheprovider",
-         "-s", "--no-header"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=90)
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            *SUBSET,
+            str(probe),
+            "-p",
+            "no:ape_test",
+            "-p",
+            "no:cacheprovider",
+            "-s",
+            "--no-header",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, output[-4000:]
-    assert "VYPERP_PROBE_BACKEND RpcChain" in output, output[-4000:]     # really on anvil
+    assert "VYPERP_PROBE_BACKEND RpcChain" in output, output[-4000:]  # really on anvil
     passed = re.search(r"(\d+) passed", output)
     assert passed and int(passed.group(1)) >= 30, output[-2000:]
     assert "failed" not in output.splitlines()[-1], output[-2000:]

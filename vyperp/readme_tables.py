@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import click
 from rich.console import Console
@@ -16,15 +17,22 @@ REPORTS = Path("reports")
 console = Console()
 
 GAS_ROWS = [
-    ("deposit", "deposit", "80,000"), ("withdraw", "withdraw", ""), ("open", "open (new position)", "150,000"),
-    ("increase", "increase", ""), ("reduce", "reduce", ""), ("close", "close", "120,000"),
-    ("oracle_update", "oracle update (MockOracle round)", "60,000"), ("poke", "engine poke (accept round, accrue funding)", ""),
+    ("deposit", "deposit", "80,000"),
+    ("withdraw", "withdraw", ""),
+    ("open", "open (new position)", "150,000"),
+    ("increase", "increase", ""),
+    ("reduce", "reduce", ""),
+    ("close", "close", "120,000"),
+    ("oracle_update", "oracle update (MockOracle round)", "60,000"),
+    ("poke", "engine poke (accept round, accrue funding)", ""),
     ("poke_with_ewma", "engine poke with the volatility EWMA and funding EMA", ""),
-    ("liquidate", "liquidation (full close)", "150,000"), ("open_with_1000_accounts", "open, 1,000 other accounts open", "= open"),
+    ("liquidate", "liquidation (full close)", "150,000"),
+    ("open_with_1000_accounts", "open, 1,000 other accounts open", "= open"),
     ("close_with_1000_accounts", "close, 1,000 other accounts open", "= close"),
     ("liquidate_with_1000_accounts", "liquidation, 1,000 other accounts open", "= liquidation"),
     ("open_with_brackets_and_risk_multiplier", "open with 4 brackets and the risk multiplier on", ""),
-    ("liquidate_tier_1", "liquidation tier 1 (25 %)", ""), ("liquidate_tier_2", "liquidation tier 2 (50 %)", ""),
+    ("liquidate_tier_1", "liquidation tier 1 (25 %)", ""),
+    ("liquidate_tier_2", "liquidation tier 2 (50 %)", ""),
     ("liquidate_tier_3", "liquidation tier 3 (close all)", ""),
     ("liquidate_batch_1_per_account", "batch liquidation, 1 account (per account)", ""),
     ("liquidate_batch_10_per_account", "batch liquidation, 10 accounts (per account)", ""),
@@ -46,8 +54,12 @@ def gas_table() -> str:
     gas = _load("gas.json")
     if gas is None:
         return "(no reports/gas.json yet: run `vyperp gas`)"
-    lines = [f"Measured by `vyperp gas` ({gas['compiler']}; {gas.get('machine', '')}).", "",
-             "| operation | gas | target |", "| --- | ---: | ---: |"]
+    lines = [
+        f"Measured by `vyperp gas` ({gas['compiler']}; {gas.get('machine', '')}).",
+        "",
+        "| operation | gas | target |",
+        "| --- | ---: | ---: |",
+    ]
     for key, label, target in GAS_ROWS:
         if key in gas:
             lines.append(f"| {label} | {gas[key]:,} | {target} |")
@@ -57,8 +69,14 @@ def gas_table() -> str:
     return "\n".join(lines)
 
 
-SAFETY_GAS_ROWS = [("open", "open (new position)"), ("close", "close"), ("liquidate", "liquidation (full close)"),
-                   ("withdraw", "withdraw"), ("deposit", "deposit"), ("adl_step", "auto-deleveraging step")]
+SAFETY_GAS_ROWS = [
+    ("open", "open (new position)"),
+    ("close", "close"),
+    ("liquidate", "liquidation (full close)"),
+    ("withdraw", "withdraw"),
+    ("deposit", "deposit"),
+    ("adl_step", "auto-deleveraging step"),
+]
 
 
 def safety_gas_table() -> str:
@@ -66,8 +84,12 @@ def safety_gas_table() -> str:
     before, after = _load("gas_before_safety.json"), _load("gas.json")
     if before is None or after is None:
         return "(run `vyperp gas`; reports/gas_before_safety.json holds the figures measured before the safety work)"
-    lines = ["`vyperp gas`, before the safety work (commit f5b5e8f) and now:", "",
-             "| operation | before | after | difference |", "| --- | ---: | ---: | ---: |"]
+    lines = [
+        "`vyperp gas`, before the safety work (commit f5b5e8f) and now:",
+        "",
+        "| operation | before | after | difference |",
+        "| --- | ---: | ---: | ---: |",
+    ]
     for key, label in SAFETY_GAS_ROWS:
         if key in before and key in after:
             diff = after[key] - before[key]
@@ -82,10 +104,13 @@ def attacks_table() -> str:
     report = _load("attacks.json")
     if report is None:
         return "(no reports/attacks.json yet: run `vyperp attack`)"
-    lines = [f"`vyperp attack` (before = the contracts at {report['before_ref']}, the same parameters), USD:", "",
-             "| class | market | attacker net profit before / after | LP loss before / after | LP loss bound "
-             "| bad debt before / after | frozen flat accounts before / after | holds |",
-             "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |"]
+    lines = [
+        f"`vyperp attack` (before = the contracts at {report['before_ref']}, the same parameters), USD:",
+        "",
+        "| class | market | attacker net profit before / after | LP loss before / after | LP loss bound "
+        "| bad debt before / after | frozen flat accounts before / after | holds |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |",
+    ]
     for row in report["classes"]:
         b, a = row["before"] or {}, row["after"]
 
@@ -94,20 +119,31 @@ def attacks_table() -> str:
             return f"{left} / {fmt.format(a[key])}"
 
         bound = "-" if a["lp_loss_bound"] is None else f"{a['lp_loss_bound']:,.0f}"
-        lines.append(f"| {row['name']} | {row['market']} | {pair('attacker_net_profit')} | {pair('lp_loss')} | {bound} "
-                     f"| {pair('bad_debt')} | {pair('flat_accounts_frozen', '{:d}')} | {'yes' if row['holds'] else '**no**'} |")
+        lines.append(
+            f"| {row['name']} | {row['market']} | {pair('attacker_net_profit')} | {pair('lp_loss')} | {bound} "
+            f"| {pair('bad_debt')} | {pair('flat_accounts_frozen', '{:d}')} | {'yes' if row['holds'] else '**no**'} |"
+        )
     efficiency = []
     for row in report["classes"]:
         b, a = (row["before"] or {}).get("details", {}), row["after"]["details"]
         if "largest_open_usd" in a:
-            efficiency.append(f"| {row['name']}: largest open a 100 k account is allowed | "
-                              f"{b.get('largest_open_usd', 0):,.0f} | {a['largest_open_usd']:,.0f} |")
+            efficiency.append(
+                f"| {row['name']}: largest open a 100 k account is allowed | "
+                f"{b.get('largest_open_usd', 0):,.0f} | {a['largest_open_usd']:,.0f} |"
+            )
         if "withdrawn_right_after_open_usd" in a:
-            efficiency.append(f"| {row['name']}: withdrawable right after the open | "
-                              f"{b.get('withdrawn_right_after_open_usd', 0):,.0f} | {a['withdrawn_right_after_open_usd']:,.0f} |")
+            efficiency.append(
+                f"| {row['name']}: withdrawable right after the open | "
+                f"{b.get('withdrawn_right_after_open_usd', 0):,.0f} | {a['withdrawn_right_after_open_usd']:,.0f} |"
+            )
     if efficiency:
-        lines += ["", "What the same defences take from an honest trader's capital efficiency (USD):", "",
-                  "| | before | after |", "| --- | ---: | ---: |"] + efficiency
+        lines += [
+            "",
+            "What the same defences take from an honest trader's capital efficiency (USD):",
+            "",
+            "| | before | after |",
+            "| --- | ---: | ---: |",
+        ] + efficiency
     return "\n".join(lines)
 
 
@@ -115,14 +151,20 @@ def adl_table() -> str:
     report = _load("adl_policies.json")
     if report is None:
         return "(no reports/adl_policies.json yet: run `vyperp adl-policies`)"
-    lines = [f"`vyperp adl-policies` on `{report['scenario']}` ({report['traders']} traders, {report['steps']} steps; "
-             "no insurance, a thin pool, the PnL-to-pool bounds off so that deficits arise), USD:", "",
-             "| policy | minimal haircut | deleveraged traders lost | overshoot | notional closed | bad debt "
-             "| deficit steps |", "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    lines = [
+        f"`vyperp adl-policies` on `{report['scenario']}` ({report['traders']} traders, {report['steps']} steps; "
+        "no insurance, a thin pool, the PnL-to-pool bounds off so that deficits arise), USD:",
+        "",
+        "| policy | minimal haircut | deleveraged traders lost | overshoot | notional closed | bad debt "
+        "| deficit steps |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
     for policy, run in report["policies"].items():
-        lines.append(f"| {policy} | {run['adl_minimal_haircut']:,.0f} | {run['adl_trader_loss']:,.0f} | "
-                     f"{run['adl_overshoot']:,.0f} | {run['adl_notional']:,.0f} | {run['bad_debt']:,.0f} | "
-                     f"{run['adl_pending_steps']} |")
+        lines.append(
+            f"| {policy} | {run['adl_minimal_haircut']:,.0f} | {run['adl_trader_loss']:,.0f} | "
+            f"{run['adl_overshoot']:,.0f} | {run['adl_notional']:,.0f} | {run['bad_debt']:,.0f} | "
+            f"{run['adl_pending_steps']} |"
+        )
     return "\n".join(lines)
 
 
@@ -131,10 +173,13 @@ def windows_table() -> str:
     if after is None:
         return "(no reports/real_windows.json yet: run `vyperp windows`)"
     before_windows = (before or {}).get("windows", {})
-    lines = ["`vyperp windows` (each real window with its scenario's defaults), before the safety work "
-             "(f5b5e8f) / after, USD:", "",
-             "| window | liquidated notional | largest liquidation | bad debt | pool drawdown | ADL events |",
-             "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    lines = [
+        "`vyperp windows` (each real window with its scenario's defaults), before the safety work "
+        "(f5b5e8f) / after, USD:",
+        "",
+        "| window | liquidated notional | largest liquidation | bad debt | pool drawdown | ADL events |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
     for name, a in after["windows"].items():
         b = before_windows.get(name, {})
 
@@ -142,8 +187,10 @@ def windows_table() -> str:
             left = f"{b[key]:,.0f}" if key in b else "-"
             return f"{left} / {a[key]:,.0f}"
 
-        lines.append(f"| {name} | {pair('liquidated_notional')} | {pair('largest_liquidation_notional')} | "
-                     f"{pair('bad_debt')} | {pair('pool_drawdown')} | {pair('adl_events')} |")
+        lines.append(
+            f"| {name} | {pair('liquidated_notional')} | {pair('largest_liquidation_notional')} | "
+            f"{pair('bad_debt')} | {pair('pool_drawdown')} | {pair('adl_events')} |"
+        )
     return "\n".join(lines)
 
 
@@ -152,12 +199,19 @@ def mitigations_table() -> str:
     if report is None:
         return "(no reports/mitigations.json yet: run `vyperp mitigations`)"
     off, on = report["off"], report["on"]
-    lines = [f"`vyperp mitigations` on `{report['scenario']}` (seed {report['seed']}, {report['traders']} traders, "
-             f"{report['steps']} steps), USD:", "", "| | mitigations off | mitigations on |", "| --- | ---: | ---: |"]
+    lines = [
+        f"`vyperp mitigations` on `{report['scenario']}` (seed {report['seed']}, {report['traders']} traders, "
+        f"{report['steps']} steps), USD:",
+        "",
+        "| | mitigations off | mitigations on |",
+        "| --- | ---: | ---: |",
+    ]
     tiers = sorted(set(off["liquidated_notional_by_tier"]) | set(on["liquidated_notional_by_tier"]))
     for tier in tiers:
-        lines.append(f"| liquidated notional, {tier} | {off['liquidated_notional_by_tier'].get(tier, 0):,.0f} | "
-                     f"{on['liquidated_notional_by_tier'].get(tier, 0):,.0f} |")
+        lines.append(
+            f"| liquidated notional, {tier} | {off['liquidated_notional_by_tier'].get(tier, 0):,.0f} | "
+            f"{on['liquidated_notional_by_tier'].get(tier, 0):,.0f} |"
+        )
     for key in ("largest_liquidation_notional", "bad_debt", "insurance_fund_drawdown", "pool_drawdown"):
         lines.append(f"| {key.replace('_', ' ')} | {off[key]:,.0f} | {on[key]:,.0f} |")
     return "\n".join(lines)
@@ -171,23 +225,35 @@ def speed_table() -> str:
             run = bench.get(key) or {}
             if not run:
                 continue
-            lines.append(f"| replay transactions/s, {label} ({run['traders']:,} traders, {run['steps']:,} steps; "
-                         f"agents only: {run.get('replay_agent_tx_per_second', 0):,.0f}) | "
-                         f"{run['replay_tx_per_second']:,.0f} | 10,000 | `vyperp bench-replay` |")
-            lines.append(f"| raw in-process ceiling, the same transactions ({label}) | {run['ceiling_tx_per_second']:,.0f} | | |")
-            lines.append(f"| replay / ceiling ({label}) | {run['replay_tx_per_second'] / run['ceiling_tx_per_second']:.0%} "
-                         f"| 25 % | |")
+            lines.append(
+                f"| replay transactions/s, {label} ({run['traders']:,} traders, {run['steps']:,} steps; "
+                f"agents only: {run.get('replay_agent_tx_per_second', 0):,.0f}) | "
+                f"{run['replay_tx_per_second']:,.0f} | 10,000 | `vyperp bench-replay` |"
+            )
+            lines.append(
+                f"| raw in-process ceiling, the same transactions ({label}) | {run['ceiling_tx_per_second']:,.0f} | | |"
+            )
+            lines.append(
+                f"| replay / ceiling ({label}) | {run['replay_tx_per_second'] / run['ceiling_tx_per_second']:.0%} "
+                f"| 25 % | |"
+            )
         cost = bench.get("fixed_vs_marginal_cost")
         if cost:
-            lines.append(f"| replay cost: fixed per step / per transaction | {cost['fixed_seconds_per_step'] * 1e3:.2f} ms / "
-                         f"{cost['marginal_seconds_per_transaction'] * 1e3:.2f} ms | | |")
+            lines.append(
+                f"| replay cost: fixed per step / per transaction | {cost['fixed_seconds_per_step'] * 1e3:.2f} ms / "
+                f"{cost['marginal_seconds_per_transaction'] * 1e3:.2f} ms | | |"
+            )
         for row in bench.get("scaling", []):
-            lines.append(f"| replay wall time, {row['steps']:,} steps x {row['traders']:,} traders | {row['wall_seconds']:.1f} s | "
-                         f"{'30 s' if row['traders'] == 1000 else ''} | |")
+            lines.append(
+                f"| replay wall time, {row['steps']:,} steps x {row['traders']:,} traders | {row['wall_seconds']:.1f} s | "
+                f"{'30 s' if row['traders'] == 1000 else ''} | |"
+            )
     fuzz = _load("fuzz.json")
     if fuzz:
-        lines.append(f"| fuzz steps/s, profile {fuzz['profile']} ({fuzz['workers']} workers, {fuzz['examples']} examples, "
-                     f"{fuzz['steps']:,} steps) | {fuzz['steps_per_second']:,.0f} | 1,000 | `vyperp fuzz` |")
+        lines.append(
+            f"| fuzz steps/s, profile {fuzz['profile']} ({fuzz['workers']} workers, {fuzz['examples']} examples, "
+            f"{fuzz['steps']:,} steps) | {fuzz['steps_per_second']:,.0f} | 1,000 | `vyperp fuzz` |"
+        )
         lines.append(f"| fuzz steps/s per worker | {fuzz['steps_per_second_per_worker']:,.0f} | | |")
     mutation = _load("mutation.json")
     if mutation:
@@ -199,11 +265,17 @@ def mutation_table() -> str:
     mutation = _load("mutation.json")
     if mutation is None:
         return "(no reports/mutation.json yet: run `vyperp mutate`)"
-    lines = [f"{mutation['caught']} of {mutation['total']} caught (profile `{mutation['profile']}`):", "",
-             "| mutant | the bug | caught by | first failure |", "| --- | --- | --- | --- |"]
+    lines = [
+        f"{mutation['caught']} of {mutation['total']} caught (profile `{mutation['profile']}`):",
+        "",
+        "| mutant | the bug | caught by | first failure |",
+        "| --- | --- | --- | --- |",
+    ]
     for m in mutation["mutants"]:
         failure = str(m["first_failure"]).replace("|", "/")[:90]
-        caught = f"`{m['caught_by'].removeprefix('tests/')}`" if m.get("caught_by") else ("yes" if m["caught"] else "**no**")
+        caught = (
+            f"`{m['caught_by'].removeprefix('tests/')}`" if m.get("caught_by") else ("yes" if m["caught"] else "**no**")
+        )
         lines.append(f"| `{m['name']}` | {m['change']} | {caught} | {failure} |")
     return "\n".join(lines)
 
@@ -214,28 +286,44 @@ def bench_table() -> str:
         return "(no reports/bench.json yet: run `vyperp bench`)"
     gas, w, m = bench["gas"], bench["workload"], bench["machine"]
     load = m.get("load_average_before", [None])[0]
-    lines = [f"Measured by `vyperp bench`{' --quick' if bench.get('quick') else ''} ({gas['compiler']}; "
-             f"{m['cpu_count']} cpus, {m['platform']}, python {m['python']}; load average {load} before). "
-             f"Replay workload: {w['traders']:,} traders x {w['steps']:,} steps of {w['scenario']}, "
-             "the same on the embedded chain and on anvil.", "",
-             "| measurement | value |", "| --- | ---: |"]
+    lines = [
+        f"Measured by `vyperp bench`{' --quick' if bench.get('quick') else ''} ({gas['compiler']}; "
+        f"{m['cpu_count']} cpus, {m['platform']}, python {m['python']}; load average {load} before). "
+        f"Replay workload: {w['traders']:,} traders x {w['steps']:,} steps of {w['scenario']}, "
+        "the same on the embedded chain and on anvil.",
+        "",
+        "| measurement | value |",
+        "| --- | ---: |",
+    ]
     for key, label in (("open", "open"), ("close", "close"), ("liquidate", "liquidation")):
-        lines.append(f"| gas, {label}: 1 vs 1,000 other accounts | {gas[key]:,} / {gas[key + '_with_1000_accounts']:,} |")
+        lines.append(
+            f"| gas, {label}: 1 vs 1,000 other accounts | {gas[key]:,} / {gas[key + '_with_1000_accounts']:,} |"
+        )
     e = bench["embedded"]
-    lines.append(f"| embedded replay tx/s ({e['transactions']:,} tx; agents only {e['agent_tx_per_second']:,.0f}) | "
-                 f"{bench['embedded_tx_per_second']:,.0f} |")
-    lines.append(f"| embedded ceiling tx/s (same tx, raw `Chain.send`) | {bench['embedded_ceiling_tx_per_second']:,.0f} |")
+    lines.append(
+        f"| embedded replay tx/s ({e['transactions']:,} tx; agents only {e['agent_tx_per_second']:,.0f}) | "
+        f"{bench['embedded_tx_per_second']:,.0f} |"
+    )
+    lines.append(
+        f"| embedded ceiling tx/s (same tx, raw `Chain.send`) | {bench['embedded_ceiling_tx_per_second']:,.0f} |"
+    )
     if bench.get("anvil_skipped"):
         lines.append(f"| anvil | skipped ({bench['anvil_skipped']}) |")
     else:
-        lines.append(f"| anvil replay tx/s (RpcChain; {bench.get('anvil_version', 'anvil')}) | "
-                     f"{bench['anvil_tx_per_second']:,.0f} |")
-        lines.append(f"| anvil raw batched JSON-RPC tx/s (engine trades, same node) | "
-                     f"{bench['anvil_raw_batch_tx_per_second']:,.0f} |")
+        lines.append(
+            f"| anvil replay tx/s (RpcChain; {bench.get('anvil_version', 'anvil')}) | "
+            f"{bench['anvil_tx_per_second']:,.0f} |"
+        )
+        lines.append(
+            f"| anvil raw batched JSON-RPC tx/s (engine trades, same node) | "
+            f"{bench['anvil_raw_batch_tx_per_second']:,.0f} |"
+        )
         lines.append(f"| anvil replay / raw batch | {bench['anvil_ratio']:.1%} |")
     f = bench["fuzz"]
-    lines.append(f"| fuzz steps/s (profile {f['profile']}, {f['workers']} workers, {f['steps']:,} steps) | "
-                 f"{bench['fuzz_steps_per_second']:,.0f} |")
+    lines.append(
+        f"| fuzz steps/s (profile {f['profile']}, {f['workers']} workers, {f['steps']:,} steps) | "
+        f"{bench['fuzz_steps_per_second']:,.0f} |"
+    )
     return "\n".join(lines)
 
 
@@ -243,8 +331,10 @@ def mitigations_study_table() -> str:
     """`vyperp sweep mitigations-study`: each mitigation against the plain design, with intervals."""
     report = _load("sweep_mitigations_study.json")
     if report is None:
-        return ("(no reports/sweep_mitigations_study.json yet: run `vyperp sweep mitigations-study "
-                "--cells-json reports/sweep_mitigations_study.json`)")
+        return (
+            "(no reports/sweep_mitigations_study.json yet: run `vyperp sweep mitigations-study "
+            "--cells-json reports/sweep_mitigations_study.json`)"
+        )
     cells = report["cells"]
 
     def usd(v: Any) -> str:
@@ -253,24 +343,34 @@ def mitigations_study_table() -> str:
     def ci(c: dict[str, Any], key: str) -> str:
         return f"{usd(c[key])} [{usd(c.get(key + '_ci_lo'))}, {usd(c.get(key + '_ci_hi'))}]"
 
-    lines = [f"`vyperp sweep mitigations-study` ({report['runs']} replays on {report['engine']}, "
-             f"{report['workers']} workers), USD; [95 % bootstrap CI], P with its Wilson interval:", "",
-             "| variant | runs | mean bad debt | VaR95 bad debt | VaR99 | CVaR99 | P(bad debt > 0) | "
-             "p95 LP drawdown | mean liquidated | amplification |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    lines = [
+        f"`vyperp sweep mitigations-study` ({report['runs']} replays on {report['engine']}, "
+        f"{report['workers']} workers), USD; [95 % bootstrap CI], P with its Wilson interval:",
+        "",
+        "| variant | runs | mean bad debt | VaR95 bad debt | VaR99 | CVaR99 | P(bad debt > 0) | "
+        "p95 LP drawdown | mean liquidated | amplification |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
     for c in cells:
         lines.append(
             f"| {c['param.variant']} | {c['runs']} | {ci(c, 'bad_debt_mean')} | {ci(c, 'bad_debt_var95')} | "
             f"{usd(c['bad_debt_var99'])} | {usd(c['bad_debt_cvar99'])} | "
             f"{c['p_bad_debt']:.2f} [{c['p_bad_debt_lo']:.2f}, {c['p_bad_debt_hi']:.2f}] | "
-            f"{usd(c['pool_drawdown_p95'])} | {usd(c['liquidated_notional_mean'])} | {c['amplification_mean']:.3f} |")
+            f"{usd(c['pool_drawdown_p95'])} | {usd(c['liquidated_notional_mean'])} | {c['amplification_mean']:.3f} |"
+        )
     return "\n".join(lines)
 
 
 TABLES: dict[str, Callable[[], str]] = {
     "mitigations-study": mitigations_study_table,
-    "gas": gas_table, "mitigations": mitigations_table, "speed": speed_table, "mutation": mutation_table,
-    "bench": bench_table, "attacks": attacks_table, "safety-gas": safety_gas_table, "adl": adl_table,
+    "gas": gas_table,
+    "mitigations": mitigations_table,
+    "speed": speed_table,
+    "mutation": mutation_table,
+    "bench": bench_table,
+    "attacks": attacks_table,
+    "safety-gas": safety_gas_table,
+    "adl": adl_table,
     "windows": windows_table,
 }
 
@@ -288,8 +388,13 @@ def write(readme: Path) -> list[str]:
 
 
 @click.command("readme-tables")
-@click.option("--write", "readme", type=click.Path(path_type=Path, exists=True), default=None,
-              help="Rewrite the marked tables in this file (e.g. README.md) instead of printing them.")
+@click.option(
+    "--write",
+    "readme",
+    type=click.Path(path_type=Path, exists=True),
+    default=None,
+    help="Rewrite the marked tables in this file (e.g. README.md) instead of printing them.",
+)
 def readme_tables(readme: Path | None) -> None:
     """Markdown tables (gas, speed, mitigations, mutation) from the committed reports/*.json."""
     if readme is None:

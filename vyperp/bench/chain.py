@@ -13,8 +13,8 @@ The fixture contracts are tests/chain_fixtures/ (a source checkout).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import click
 from rich.console import Console
@@ -75,8 +75,13 @@ def bench(exact: bool, n: int) -> dict[str, float | int]:
 
 @click.command("bench-chain")
 @click.option("--n", type=click.IntRange(min=1), default=20_000, show_default=True, help="Calls per case.")
-@click.option("--mode", type=click.Choice(["exact", "fast", "both"]), default="both", show_default=True,
-              help="exact: exact_gas=True (the default chain); fast: pyrevm raw mode.")
+@click.option(
+    "--mode",
+    type=click.Choice(["exact", "fast", "both"]),
+    default="both",
+    show_default=True,
+    help="exact: exact_gas=True (the default chain); fast: pyrevm raw mode.",
+)
 def bench_chain(n: int, mode: str) -> None:
     """Throughput of the embedded chain: raw sends, wrapper calls and views (calls/s)."""
     if not FIX.is_dir():

@@ -35,10 +35,24 @@ from rich.table import Table
 console = Console()
 REPORTS = Path("reports")
 
-FULL = {"traders": 200, "steps": 300, "repeats": 3, "bench_trades": 2_000, "bench_transfers": 1_000,
-        "bench_sequential": 300, "fuzz_examples": None}
-QUICK = {"traders": 50, "steps": 100, "repeats": 1, "bench_trades": 400, "bench_transfers": 200,
-         "bench_sequential": 50, "fuzz_examples": 8}
+FULL = {
+    "traders": 200,
+    "steps": 300,
+    "repeats": 3,
+    "bench_trades": 2_000,
+    "bench_transfers": 1_000,
+    "bench_sequential": 300,
+    "fuzz_examples": None,
+}
+QUICK = {
+    "traders": 50,
+    "steps": 100,
+    "repeats": 1,
+    "bench_trades": 400,
+    "bench_transfers": 200,
+    "bench_sequential": 50,
+    "fuzz_examples": 8,
+}
 
 
 def _rate(count: int, seconds: float) -> float | None:
@@ -52,17 +66,18 @@ def _books(replay: Any) -> list[int]:
 
 def _loop_txs(replay: Any) -> list[tuple[int, str, str, bytes, str]]:
     assert replay.tx.record is not None
-    return list(replay.tx.record[replay.setup_tx:])
+    return list(replay.tx.record[replay.setup_tx :])
 
 
-def _reapply(scenario: Any, traders: int, steps: int, txs: list[Any], chain_factory: Any = None,
-             batched: bool = False) -> tuple[float, int, Any]:
+def _reapply(
+    scenario: Any, traders: int, steps: int, txs: list[Any], chain_factory: Any = None, batched: bool = False
+) -> tuple[float, int, Any]:
     """Re-apply recorded loop transactions on a fresh identical deployment, timing only the
     sends: (seconds, reverted, replay). `batched` (RpcChain only): each step's
     transactions as one ``send_many`` batch."""
-    from .replay import apply_transactions
     from ..chain import Receipt
     from ..sim.runner import Replay
+    from .replay import apply_transactions
 
     fresh = Replay(scenario, traders, steps=steps, chain_factory=chain_factory)
     fresh.build()
@@ -137,11 +152,12 @@ def _close(chain: Any) -> None:
         chain.close()
 
 
-def measure_anvil(scenario: Any, traders: int, steps: int, embedded_replay: Any, sizes: dict[str, Any]
-                  ) -> dict[str, Any]:
+def measure_anvil(
+    scenario: Any, traders: int, steps: int, embedded_replay: Any, sizes: dict[str, Any]
+) -> dict[str, Any]:
     """The same replay on a private anvil node, its re-applications, and bench_anvil on that node."""
-    from ..chain.rpc_chain import RpcChain
     from ..chain.node import AnvilNode, bench_anvil
+    from ..chain.rpc_chain import RpcChain
     from ..sim.runner import Replay
 
     out: dict[str, Any] = {}
@@ -164,8 +180,7 @@ def measure_anvil(scenario: Any, traders: int, steps: int, embedded_replay: Any,
         out["anvil_seconds_in_step_reads"] = report["read_seconds"]
         out["anvil_invariant_violations"] = report["invariant_violations"]
         out["anvil_books_match_embedded"] = _books(replay) == _books(embedded_replay)
-        out["anvil_same_transactions_as_embedded"] = \
-            [t[:4] for t in txs] == [t[:4] for t in _loop_txs(embedded_replay)]
+        out["anvil_same_transactions_as_embedded"] = [t[:4] for t in txs] == [t[:4] for t in _loop_txs(embedded_replay)]
         _close(replay.chain)
 
         seconds, reverted, fresh = _reapply(scenario, traders, steps, txs, factory)
@@ -177,11 +192,19 @@ def measure_anvil(scenario: Any, traders: int, steps: int, embedded_replay: Any,
         out["anvil_reapply_per_step_batch_books_match"] = _books(fresh) == _books(replay)
         _close(fresh.chain)
 
-        raw = bench_anvil(trades=sizes["bench_trades"], transfers=sizes["bench_transfers"],
-                          sequential=sizes["bench_sequential"], node=node, quiet=True)
+        raw = bench_anvil(
+            trades=sizes["bench_trades"],
+            transfers=sizes["bench_transfers"],
+            sequential=sizes["bench_sequential"],
+            node=node,
+            quiet=True,
+        )
         out["anvil_raw_batch_tx_per_second"] = raw["batched_trade_tps"]
-        out["anvil_ratio"] = round(out["anvil_tx_per_second"] / raw["batched_trade_tps"], 4) \
-            if out["anvil_tx_per_second"] and raw["batched_trade_tps"] else None
+        out["anvil_ratio"] = (
+            round(out["anvil_tx_per_second"] / raw["batched_trade_tps"], 4)
+            if out["anvil_tx_per_second"] and raw["batched_trade_tps"]
+            else None
+        )
         out["anvil_raw"] = raw
     return out
 
@@ -197,8 +220,14 @@ def machine(load_before: tuple[float, float, float]) -> dict[str, Any]:
     }
 
 
-def run_bench_all(quick: bool = False, skip_anvil: bool = False, traders: int | None = None,
-                  steps: int | None = None, workers: int | None = None, say: Any = None) -> dict[str, Any]:
+def run_bench_all(
+    quick: bool = False,
+    skip_anvil: bool = False,
+    traders: int | None = None,
+    steps: int | None = None,
+    workers: int | None = None,
+    say: Any = None,
+) -> dict[str, Any]:
     """Every figure of reports/bench.json (see the module docstring)."""
     from .gas import measure_all
     from .replay import BENCH_SCENARIO, day_scenario
@@ -218,9 +247,13 @@ def run_bench_all(quick: bool = False, skip_anvil: bool = False, traders: int | 
 
     scenario = day_scenario()
     result["workload"] = {
-        "scenario": f"{BENCH_SCENARIO} resampled to 60 s", "traders": traders, "steps": steps,
-        "note": ("the embedded and the anvil replay run this same workload (same seed, same transactions); "
-                 "tx counts include the feeder's 2 oracle transactions per step (agent_* exclude them)"),
+        "scenario": f"{BENCH_SCENARIO} resampled to 60 s",
+        "traders": traders,
+        "steps": steps,
+        "note": (
+            "the embedded and the anvil replay run this same workload (same seed, same transactions); "
+            "tx counts include the feeder's 2 oracle transactions per step (agent_* exclude them)"
+        ),
     }
     say(f"embedded: replay {traders} traders x {steps} steps + raw re-application (best of {sizes['repeats']}) ...")
     embedded, embedded_replay = measure_embedded(scenario, traders, steps, sizes["repeats"])
@@ -228,8 +261,11 @@ def run_bench_all(quick: bool = False, skip_anvil: bool = False, traders: int | 
     result["embedded_tx_per_second"] = embedded["tx_per_second"]
     result["embedded_agent_tx_per_second"] = embedded["agent_tx_per_second"]
     result["embedded_ceiling_tx_per_second"] = embedded["ceiling_tx_per_second"]
-    result["embedded_share_of_ceiling"] = round(embedded["tx_per_second"] / embedded["ceiling_tx_per_second"], 3) \
-        if embedded["tx_per_second"] and embedded["ceiling_tx_per_second"] else None
+    result["embedded_share_of_ceiling"] = (
+        round(embedded["tx_per_second"] / embedded["ceiling_tx_per_second"], 3)
+        if embedded["tx_per_second"] and embedded["ceiling_tx_per_second"]
+        else None
+    )
 
     result["anvil_skipped"] = None
     if skip_anvil:
@@ -251,7 +287,7 @@ def run_bench_all(quick: bool = False, skip_anvil: bool = False, traders: int | 
     from ..fuzz.run import run_fuzz
 
     say("fuzz: profile ci on every core ...")
-    backend = os.environ.pop("VYPERP_BACKEND", None)      # the fuzz figure is the embedded chain's
+    backend = os.environ.pop("VYPERP_BACKEND", None)  # the fuzz figure is the embedded chain's
     try:
         fuzz = run_fuzz("ci", workers, sizes["fuzz_examples"])
     finally:
@@ -266,40 +302,57 @@ def run_bench_all(quick: bool = False, skip_anvil: bool = False, traders: int | 
 
 def bench_table(r: dict[str, Any]) -> Table:
     w = r["workload"]
-    table = Table(title=f"vyperp bench{' (quick)' if r.get('quick') else ''}: "
-                        f"{w['traders']} traders x {w['steps']} steps of {w['scenario']}")
+    table = Table(
+        title=f"vyperp bench{' (quick)' if r.get('quick') else ''}: "
+        f"{w['traders']} traders x {w['steps']} steps of {w['scenario']}"
+    )
     table.add_column("measure")
     table.add_column("value", justify="right")
     gas = r["gas"]
     for key, label in (("open", "open"), ("close", "close"), ("liquidate", "liquidation")):
-        table.add_row(f"gas: {label} (1 vs 1,000 other accounts)",
-                      f"{gas[key]:,} / {gas[key + '_with_1000_accounts']:,}")
+        table.add_row(
+            f"gas: {label} (1 vs 1,000 other accounts)", f"{gas[key]:,} / {gas[key + '_with_1000_accounts']:,}"
+        )
     e = r["embedded"]
-    table.add_row(f"embedded replay tx/s ({e['transactions']:,} tx; agents only)",
-                  f"{e['tx_per_second']:,.0f} ({e['agent_tx_per_second']:,.0f})")
-    table.add_row("embedded ceiling tx/s (same tx, raw Chain.send)",
-                  f"{e['ceiling_tx_per_second']:,.0f} ({100 * r['embedded_share_of_ceiling']:.0f} %; "
-                  f"books match: {e['ceiling_final_books_match']})")
+    table.add_row(
+        f"embedded replay tx/s ({e['transactions']:,} tx; agents only)",
+        f"{e['tx_per_second']:,.0f} ({e['agent_tx_per_second']:,.0f})",
+    )
+    table.add_row(
+        "embedded ceiling tx/s (same tx, raw Chain.send)",
+        f"{e['ceiling_tx_per_second']:,.0f} ({100 * r['embedded_share_of_ceiling']:.0f} %; "
+        f"books match: {e['ceiling_final_books_match']})",
+    )
     if r.get("anvil_skipped"):
         table.add_row("anvil", f"[yellow]skipped: {r['anvil_skipped']}[/yellow]")
     else:
-        table.add_row("anvil replay tx/s (same workload; agents only)",
-                      f"{r['anvil_tx_per_second']:,.0f} ({r['anvil_agent_tx_per_second']:,.0f})")
-        table.add_row("anvil raw batched JSON-RPC tx/s (engine trades, batches of 200)",
-                      f"{r['anvil_raw_batch_tx_per_second']:,.0f}")
+        table.add_row(
+            "anvil replay tx/s (same workload; agents only)",
+            f"{r['anvil_tx_per_second']:,.0f} ({r['anvil_agent_tx_per_second']:,.0f})",
+        )
+        table.add_row(
+            "anvil raw batched JSON-RPC tx/s (engine trades, batches of 200)",
+            f"{r['anvil_raw_batch_tx_per_second']:,.0f}",
+        )
         table.add_row("anvil ratio (replay / raw batch)", f"{r['anvil_ratio']:.3f}")
-        table.add_row("anvil: replay's tx re-applied, one by one / one batch per step",
-                      f"{r['anvil_reapply_sequential_tx_per_second']:,.0f} / "
-                      f"{r['anvil_reapply_per_step_batch_tx_per_second']:,.0f}")
-        table.add_row("anvil: books equal to the embedded replay",
-                      str(r["anvil_books_match_embedded"] and r["anvil_same_transactions_as_embedded"]))
+        table.add_row(
+            "anvil: replay's tx re-applied, one by one / one batch per step",
+            f"{r['anvil_reapply_sequential_tx_per_second']:,.0f} / "
+            f"{r['anvil_reapply_per_step_batch_tx_per_second']:,.0f}",
+        )
+        table.add_row(
+            "anvil: books equal to the embedded replay",
+            str(r["anvil_books_match_embedded"] and r["anvil_same_transactions_as_embedded"]),
+        )
     f = r["fuzz"]
-    table.add_row(f"fuzz steps/s (ci, {f['workers']} workers, {f['steps']:,} steps)",
-                  f"{r['fuzz_steps_per_second']:,.0f}")
+    table.add_row(
+        f"fuzz steps/s (ci, {f['workers']} workers, {f['steps']:,} steps)", f"{r['fuzz_steps_per_second']:,.0f}"
+    )
     m = r["machine"]
     table.add_row("machine", f"{m['cpu_count']} cpus, {m['platform']}, python {m['python']}")
-    table.add_row("load average (1 min) before / after",
-                  f"{m['load_average_before'][0]} / {m['load_average_after'][0]}")
+    table.add_row(
+        "load average (1 min) before / after", f"{m['load_average_before'][0]} / {m['load_average_after'][0]}"
+    )
     return table
 
 
@@ -309,10 +362,16 @@ def bench_table(r: dict[str, Any]) -> Table:
 @click.option("--traders", type=int, default=None, help="Replay traders (default 200; quick 50).")
 @click.option("--steps", type=int, default=None, help="Replay steps (default 300; quick 100).")
 @click.option("--workers", type=int, default=None, help="Fuzz worker processes (default: all cores).")
-@click.option("--out", type=click.Path(path_type=Path), default=REPORTS / "bench.json", show_default=True,
-              help="Where to write the report (gas also goes to gas.json next to it).")
-def bench(quick: bool, skip_anvil: bool, traders: int | None, steps: int | None, workers: int | None,
-          out: Path) -> None:
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=REPORTS / "bench.json",
+    show_default=True,
+    help="Where to write the report (gas also goes to gas.json next to it).",
+)
+def bench(
+    quick: bool, skip_anvil: bool, traders: int | None, steps: int | None, workers: int | None, out: Path
+) -> None:
     """Gas, replay tx/s (embedded, ceiling, anvil vs raw batch) and fuzz steps/s -> reports/bench.json."""
     result = run_bench_all(quick, skip_anvil, traders, steps, workers, say=console.print)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -328,8 +387,13 @@ __all__ = ["bench", "bench_table", "run_bench_all"]
 
 
 @click.command()
-@click.option("--out", type=click.Path(path_type=Path), default=Path("reports/gas.json"), show_default=True,
-              help="Where to write the gas report (flat JSON: operation -> gas).")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=Path("reports/gas.json"),
+    show_default=True,
+    help="Where to write the gas report (flat JSON: operation -> gas).",
+)
 def gas(out: Path) -> None:
     """Measure the gas of every operation (exact, cold-start per transaction) and write reports/gas.json."""
     from .gas import measure_all
@@ -351,16 +415,39 @@ def gas(out: Path) -> None:
 
 
 @click.command(name="bench-replay")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("reports/replay_bench.json"),
-              show_default=True, help="Where to write the measurements.")
-@click.option("--sizes", default="100,1000,10000", show_default=True,
-              help="Comma-separated trader counts for the wall-time scaling runs on the 1,440-step path.")
-@click.option("--traders", type=click.IntRange(min=1), default=1000, show_default=True,
-              help="Traders of the replay whose transactions are recorded and re-applied (the ceiling).")
-@click.option("--repeats", type=click.IntRange(min=1), default=3, show_default=True,
-              help="Runs per measurement; the best is reported (all are listed).")
-@click.option("--active/--no-active", default=True, show_default=True,
-              help="Also measure an active population (bench.ACTIVE_TRADERS) of the same size.")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("reports/replay_bench.json"),
+    show_default=True,
+    help="Where to write the measurements.",
+)
+@click.option(
+    "--sizes",
+    default="100,1000,10000",
+    show_default=True,
+    help="Comma-separated trader counts for the wall-time scaling runs on the 1,440-step path.",
+)
+@click.option(
+    "--traders",
+    type=click.IntRange(min=1),
+    default=1000,
+    show_default=True,
+    help="Traders of the replay whose transactions are recorded and re-applied (the ceiling).",
+)
+@click.option(
+    "--repeats",
+    type=click.IntRange(min=1),
+    default=3,
+    show_default=True,
+    help="Runs per measurement; the best is reported (all are listed).",
+)
+@click.option(
+    "--active/--no-active",
+    default=True,
+    show_default=True,
+    help="Also measure an active population (bench.ACTIVE_TRADERS) of the same size.",
+)
 def bench_replay(out: Path, sizes: str, traders: int, repeats: int, active: bool) -> None:
     """Measure replay speed: tx/s (all and agents') in a replay, the raw in-process ceiling
     of the same transactions (re-applied with Chain.send on a fresh identical deployment),

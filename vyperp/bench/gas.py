@@ -12,12 +12,12 @@ accounts opened positions: they must be equal (O(1) per touch).
 from __future__ import annotations
 
 import platform
-from typing import Callable
+from collections.abc import Callable
 
 import vyper
 
 from ..chain import compile_contract
-from ..protocol.params import EXCHANGE_BRACKETS, LiquidationParams, MarketParams, ProtocolParams, TIERED
+from ..protocol.params import EXCHANGE_BRACKETS, TIERED, LiquidationParams, MarketParams, ProtocolParams
 from ..protocol.system import System
 from ..protocol.units import wad
 
@@ -26,13 +26,24 @@ DEPLOYABLES = ["Engine", "MarketConfigurator", "LiquidityPool", "EngineLens", "O
 
 def _params(tiers: bool = False, risk: bool = False, pool_bounds: bool = True) -> ProtocolParams:
     market = MarketParams(symbol="BTC", skew_scale_usd=2_000_000_000.0)
-    if not pool_bounds:   # what the safety work's pool-depth checks cost: the same market without them
-        market = MarketParams(symbol="BTC", skew_scale_usd=2_000_000_000.0, max_pnl_pool_ratio=0.0,
-                              adl_pnl_pool_ratio=0.0, transfer_margin_ratio=0.0)
+    if not pool_bounds:  # what the safety work's pool-depth checks cost: the same market without them
+        market = MarketParams(
+            symbol="BTC",
+            skew_scale_usd=2_000_000_000.0,
+            max_pnl_pool_ratio=0.0,
+            adl_pnl_pool_ratio=0.0,
+            transfer_margin_ratio=0.0,
+        )
     if risk:
-        market = MarketParams(symbol="BTC", skew_scale_usd=2_000_000_000.0, brackets=EXCHANGE_BRACKETS,
-                              variance_ewma_weight=0.06, volatility_weight=1.0, funding_weight=10.0,
-                              max_multiplier=3.0)
+        market = MarketParams(
+            symbol="BTC",
+            skew_scale_usd=2_000_000_000.0,
+            brackets=EXCHANGE_BRACKETS,
+            variance_ewma_weight=0.06,
+            volatility_weight=1.0,
+            funding_weight=10.0,
+            max_multiplier=3.0,
+        )
     liquidation = LiquidationParams(tiers=TIERED if tiers else (), cooldown=0)
     return ProtocolParams(markets=[market, MarketParams(symbol="ETH", initial_price=4_000.0)], liquidation=liquidation)
 

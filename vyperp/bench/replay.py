@@ -51,8 +51,13 @@ from ..sim.runner import Replay
 
 BENCH_SCENARIO = "btc-2025-10-10-coinm-day"
 ORACLE_KINDS = ("oracle_push", "oracle_poke")
-ACTIVE_TRADERS = AgentConfig(stops_share=1.0, take_profit_roe=(0.2, 1.0), stop_loss_roe=(-0.5, -0.2),
-                             reentry_probability=1.0, reentry_mean_wait_steps=10.0)
+ACTIVE_TRADERS = AgentConfig(
+    stops_share=1.0,
+    take_profit_roe=(0.2, 1.0),
+    stop_loss_roe=(-0.5, -0.2),
+    reentry_probability=1.0,
+    reentry_mean_wait_steps=10.0,
+)
 """A denser (but plausible) population: every trader trades about ten round trips a day."""
 
 
@@ -86,8 +91,9 @@ def apply_transactions(chain: Any, txs: list[Any]) -> int:
     return reverted
 
 
-def _reapply(scenario: Scenario, traders: int, config: AgentConfig | None, txs: list[Any],
-             by_kind: bool) -> tuple[float, int, Replay, dict[str, float]]:
+def _reapply(
+    scenario: Scenario, traders: int, config: AgentConfig | None, txs: list[Any], by_kind: bool
+) -> tuple[float, int, Replay, dict[str, float]]:
     """Re-apply `txs` on a fresh deployment: (seconds, reverted, replay, seconds by kind)."""
     fresh = Replay(scenario, traders, agent_config=config)
     fresh.build()
@@ -115,8 +121,9 @@ def _reapply(scenario: Scenario, traders: int, config: AgentConfig | None, txs: 
     return seconds, reverted, fresh, kinds
 
 
-def measure_ceiling(scenario: Scenario, traders: int, agent_config: AgentConfig | None = None,
-                    repeats: int = 3) -> dict[str, Any]:
+def measure_ceiling(
+    scenario: Scenario, traders: int, agent_config: AgentConfig | None = None, repeats: int = 3
+) -> dict[str, Any]:
     """Replay and re-apply its recorded loop transactions on a fresh deployment, `repeats`
     times in alternation (so both see the same machine load; best of each reported, and
     the ratio of every pair), plus one re-application timed by kind."""
@@ -134,7 +141,7 @@ def measure_ceiling(scenario: Scenario, traders: int, agent_config: AgentConfig 
         if k == 0:
             recorded = replay
             assert replay.tx.record is not None
-            loop_txs = replay.tx.record[replay.setup_tx:]
+            loop_txs = replay.tx.record[replay.setup_tx :]
         seconds, reverted, fresh, timed = _reapply(scenario, traders, agent_config, loop_txs, by_kind=False)
         ceilings.append(seconds)
         ceilings_cpu.append(timed["_cpu"])
@@ -189,7 +196,8 @@ def measure_ceiling(scenario: Scenario, traders: int, agent_config: AgentConfig 
             "replay_agent_tx_per_cpu_second": _per_second(agent_count, best_cpu["loop_cpu_seconds"]),
             "ceiling_tx_per_cpu_second": ceiling_cpu_tps,
             "replay_share_of_ceiling": round(replay_cpu_tps / ceiling_cpu_tps, 3)
-            if replay_cpu_tps and ceiling_cpu_tps else None,
+            if replay_cpu_tps and ceiling_cpu_tps
+            else None,
             "replay_share_of_ceiling_paired_runs": [round(x, 3) for x in paired_cpu],
         },
         "ceiling_seconds_by_kind": {k: round(v, 4) for k, v in sorted(kinds.items())},
@@ -221,10 +229,12 @@ def fixed_and_marginal(sparse: dict[str, Any], dense: dict[str, Any]) -> dict[st
             "step_reads": round(sparse["replay_seconds_in_step_reads"] / steps, 6),
             "oracle_push_and_poke_raw": sparse["ceiling_oracle_seconds_per_step"],
         },
-        "note": ("from the default and the active population of the same size; the fixed part includes the "
-                 "feeder's oracle transactions, the per-step chain reads, the account evaluation and checks "
-                 "and the periodic full scans (amortised); the marginal part is a transaction plus its "
-                 "agent's decision and the re-read of the accounts it touched"),
+        "note": (
+            "from the default and the active population of the same size; the fixed part includes the "
+            "feeder's oracle transactions, the per-step chain reads, the account evaluation and checks "
+            "and the periodic full scans (amortised); the marginal part is a transaction plus its "
+            "agent's decision and the re-read of the accounts it touched"
+        ),
     }
 
 
@@ -263,23 +273,35 @@ def _linearity(scaling: list[dict[str, Any]]) -> dict[str, Any]:
     rows = sorted(scaling, key=lambda s: s["traders"])
     out: dict[str, Any] = {"marginal_seconds_per_1000_traders": []}
     for a, b in zip(rows, rows[1:]):
-        out["marginal_seconds_per_1000_traders"].append({
-            "from": a["traders"], "to": b["traders"],
-            "seconds": round((b["wall_seconds"] - a["wall_seconds"]) / (b["traders"] - a["traders"]) * 1000, 3)})
+        out["marginal_seconds_per_1000_traders"].append(
+            {
+                "from": a["traders"],
+                "to": b["traders"],
+                "seconds": round((b["wall_seconds"] - a["wall_seconds"]) / (b["traders"] - a["traders"]) * 1000, 3),
+            }
+        )
     if len(rows) >= 2:
         out["wall_ratio_largest_to_smallest"] = round(rows[-1]["wall_seconds"] / rows[0]["wall_seconds"], 2)
         out["trader_ratio_largest_to_smallest"] = round(rows[-1]["traders"] / rows[0]["traders"], 2)
     return out
 
 
-def run_bench(traders: int = 1000, sizes: list[int] | None = None, out: str | Path | None = None,
-              console: Console | None = None, repeats: int = 3, active: bool = True) -> dict[str, Any]:
+def run_bench(
+    traders: int = 1000,
+    sizes: list[int] | None = None,
+    out: str | Path | None = None,
+    console: Console | None = None,
+    repeats: int = 3,
+    active: bool = True,
+) -> dict[str, Any]:
     sizes = [100, 1000, 10000] if sizes is None else sizes
     scenario = day_scenario()
     say = console.print if console is not None else (lambda *a, **k: None)
     load_before = os.getloadavg()
-    say(f"ceiling: replaying {BENCH_SCENARIO} at 60 s with {traders} traders, then re-applying its transactions "
-        f"(best of {repeats}) ...")
+    say(
+        f"ceiling: replaying {BENCH_SCENARIO} at 60 s with {traders} traders, then re-applying its transactions "
+        f"(best of {repeats}) ..."
+    )
     ceiling = measure_ceiling(scenario, traders, repeats=repeats)
     dense = None
     if active:
@@ -297,20 +319,24 @@ def run_bench(traders: int = 1000, sizes: list[int] | None = None, out: str | Pa
     if dense is not None:
         result["active_population"] = dense
         result["fixed_vs_marginal_cost"] = fixed_and_marginal(ceiling, dense)
-    result.update({
-        "scaling": scaling,
-        "scaling_linearity": _linearity(scaling),
-        "machine": f"{platform.machine()} {platform.system()}, python {platform.python_version()}, "
-                   f"{os.cpu_count()} cpus",
-        "load_average_1min": {"before": round(load_before[0], 2), "after": round(os.getloadavg()[0], 2)},
-        "repeats": repeats,
-        "notes": ("tx counts include the feeder's oracle pushes and pokes (2 per step); agent_* figures exclude them. "
-                  "Timings are the best of `repeats` runs. The default population is sparse (about three agent "
-                  "transactions per step for 1,000 traders), so the per-step fixed work dominates: the periodic "
-                  "on-chain full scans (every full_scan_every steps, each over every account), the per-step chain "
-                  "reads, the oracle round and the account evaluation; see replay_seconds_* and "
-                  "fixed_vs_marginal_cost."),
-    })
+    result.update(
+        {
+            "scaling": scaling,
+            "scaling_linearity": _linearity(scaling),
+            "machine": f"{platform.machine()} {platform.system()}, python {platform.python_version()}, "
+            f"{os.cpu_count()} cpus",
+            "load_average_1min": {"before": round(load_before[0], 2), "after": round(os.getloadavg()[0], 2)},
+            "repeats": repeats,
+            "notes": (
+                "tx counts include the feeder's oracle pushes and pokes (2 per step); agent_* figures exclude them. "
+                "Timings are the best of `repeats` runs. The default population is sparse (about three agent "
+                "transactions per step for 1,000 traders), so the per-step fixed work dominates: the periodic "
+                "on-chain full scans (every full_scan_every steps, each over every account), the per-step chain "
+                "reads, the oracle round and the account evaluation; see replay_seconds_* and "
+                "fixed_vs_marginal_cost."
+            ),
+        }
+    )
     if out is not None:
         write_json(Path(out), result)
     return result
@@ -324,29 +350,48 @@ def bench_table(result: dict[str, Any]) -> Table:
     if "active_population" in result:
         runs.append(("active population: ", result["active_population"]))
     for label, c in runs:
-        table.add_row(f"{label}replay tx/s ({c['traders']} traders, {c['transactions']:,} tx, "
-                      f"{c['agent_transactions']:,} by agents)",
-                      f"{c['replay_tx_per_second']:,.0f} (agents {c['replay_agent_tx_per_second']:,.0f})")
-        table.add_row("  loop: Chain.send / full scans / step reads / other",
-                      f"{c['replay_loop_seconds']:.2f} s: {c['replay_seconds_inside_chain_send']:.2f} / "
-                      f"{c['replay_seconds_in_full_scans']:.2f} / {c['replay_seconds_in_step_reads']:.2f} / "
-                      f"{c['replay_seconds_other']:.2f} s")
-        table.add_row("  ceiling: same tx, raw Chain.send", f"{c['ceiling_tx_per_second']:,.0f} tx/s "
-                      f"(agents {c['ceiling_agent_tx_per_second']:,.0f}; {c['ceiling_seconds']:.2f} s; "
-                      f"books match: {c['ceiling_final_books_match']})")
-        table.add_row("  replay / ceiling (wall; CPU time)", f"{100 * c['replay_share_of_ceiling']:.0f} %; "
-                      f"{100 * c['cpu_time']['replay_share_of_ceiling']:.0f} %")
+        table.add_row(
+            f"{label}replay tx/s ({c['traders']} traders, {c['transactions']:,} tx, "
+            f"{c['agent_transactions']:,} by agents)",
+            f"{c['replay_tx_per_second']:,.0f} (agents {c['replay_agent_tx_per_second']:,.0f})",
+        )
+        table.add_row(
+            "  loop: Chain.send / full scans / step reads / other",
+            f"{c['replay_loop_seconds']:.2f} s: {c['replay_seconds_inside_chain_send']:.2f} / "
+            f"{c['replay_seconds_in_full_scans']:.2f} / {c['replay_seconds_in_step_reads']:.2f} / "
+            f"{c['replay_seconds_other']:.2f} s",
+        )
+        table.add_row(
+            "  ceiling: same tx, raw Chain.send",
+            f"{c['ceiling_tx_per_second']:,.0f} tx/s "
+            f"(agents {c['ceiling_agent_tx_per_second']:,.0f}; {c['ceiling_seconds']:.2f} s; "
+            f"books match: {c['ceiling_final_books_match']})",
+        )
+        table.add_row(
+            "  replay / ceiling (wall; CPU time)",
+            f"{100 * c['replay_share_of_ceiling']:.0f} %; {100 * c['cpu_time']['replay_share_of_ceiling']:.0f} %",
+        )
     fm = result.get("fixed_vs_marginal_cost")
     if fm:
-        table.add_row("fixed cost per step / marginal cost per tx",
-                      f"{1e6 * fm['fixed_seconds_per_step']:,.0f} us / "
-                      f"{1e6 * fm['marginal_seconds_per_transaction']:,.0f} us")
+        table.add_row(
+            "fixed cost per step / marginal cost per tx",
+            f"{1e6 * fm['fixed_seconds_per_step']:,.0f} us / {1e6 * fm['marginal_seconds_per_transaction']:,.0f} us",
+        )
     for s in result["scaling"]:
-        table.add_row(f"wall time, {s['traders']:,} traders x {s['steps']:,} steps",
-                      f"{s['wall_seconds']:.1f} s ({s['tx_count']:,} tx, {s['tx_per_second']:,.0f} tx/s, "
-                      f"agents {s['agent_tx_per_second']:,.0f})")
+        table.add_row(
+            f"wall time, {s['traders']:,} traders x {s['steps']:,} steps",
+            f"{s['wall_seconds']:.1f} s ({s['tx_count']:,} tx, {s['tx_per_second']:,.0f} tx/s, "
+            f"agents {s['agent_tx_per_second']:,.0f})",
+        )
     return table
 
 
-__all__ = ["ACTIVE_TRADERS", "bench_table", "day_scenario", "fixed_and_marginal", "measure_ceiling", "measure_wall",
-           "run_bench"]
+__all__ = [
+    "ACTIVE_TRADERS",
+    "bench_table",
+    "day_scenario",
+    "fixed_and_marginal",
+    "measure_ceiling",
+    "measure_wall",
+    "run_bench",
+]

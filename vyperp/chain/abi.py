@@ -14,14 +14,16 @@ use eth-abi. Addresses are always returned checksummed.
 from __future__ import annotations
 
 from collections import namedtuple
-from functools import lru_cache
-from typing import Any, Callable
+from collections.abc import Callable
+from functools import cache, lru_cache
+from typing import Any
 
 from eth_abi.codec import ABICodec
 from eth_abi.decoding import AddressDecoder
 from eth_abi.encoding import AddressEncoder
 from eth_abi.grammar import ABIType, TupleType, parse
-from eth_abi.registry import BaseEquals, registry as _default_registry
+from eth_abi.registry import BaseEquals
+from eth_abi.registry import registry as _default_registry
 from eth_utils import keccak, to_checksum_address
 
 Encoder = Callable[[tuple[Any, ...] | list[Any]], bytes]
@@ -155,10 +157,7 @@ def make_encoder(types: list[str]) -> Encoder:
     fast = [_fast_value_encoder(t) for t in types]
 
     def slow(args: Any) -> bytes:
-        prepped = [
-            (a.address if t == "address" and hasattr(a, "address") else a)
-            for t, a in zip(types, args)
-        ]
+        prepped = [(a.address if t == "address" and hasattr(a, "address") else a) for t, a in zip(types, args)]
         try:
             return CODEC.encode(types, prepped)
         except Exception as e:
@@ -320,11 +319,12 @@ class PositionalStructRead(TypeError):
 def _by_name_only(self: tuple[Any, ...], key: Any) -> Any:
     if isinstance(key, (int, slice)):
         raise PositionalStructRead(
-            f"{type(self).__name__} is a struct: read its fields by name ({', '.join(self._fields)}), not [{key}]")
+            f"{type(self).__name__} is a struct: read its fields by name ({', '.join(self._fields)}), not [{key}]"
+        )
     return tuple.__getitem__(self, key)
 
 
-@lru_cache(maxsize=None)
+@cache
 def struct_class(name: str, fields: tuple[str, ...]) -> type:
     """The named tuple type of struct `name` with `fields`: one per (name, fields) in the
     process, so every backend's, every contract type's decoded struct is of the very
@@ -488,7 +488,7 @@ class ContractType:
         self.constructor: FunctionSpec | None = None
         self.events: dict[bytes, EventSpec] = {}
         self.events_by_name: dict[str, EventSpec] = {}
-        self.layouts: dict[str, dict[str, tuple[int, int]]] = {}   # filled by layout()
+        self.layouts: dict[str, dict[str, tuple[int, int]]] = {}  # filled by layout()
         for item in abi:
             kind = item.get("type", "function")
             if kind == "function":
@@ -541,7 +541,7 @@ def static_layout(param: dict[str, Any], prefix: str = "") -> dict[str, int]:
     return out
 
 
-def output_param(contract_type: "ContractType", function: str, *path: str) -> dict[str, Any]:
+def output_param(contract_type: ContractType, function: str, *path: str) -> dict[str, Any]:
     """The ABI parameter of `function`'s (single) output, or of a component reached by
     `path` (struct field names; a dynamic array's element is reached through its field)."""
     specs = contract_type.by_name.get(function)
@@ -588,7 +588,7 @@ def _ranges(components: list[dict[str, Any]], base: int = 0, prefix: str = "") -
     return out
 
 
-def _function_layout(contract_type: "ContractType", function: str) -> dict[str, tuple[int, int]]:
+def _function_layout(contract_type: ContractType, function: str) -> dict[str, tuple[int, int]]:
     cached = contract_type.layouts.get(function)
     if cached is not None:
         return cached
@@ -598,16 +598,16 @@ def _function_layout(contract_type: "ContractType", function: str) -> dict[str, 
     outputs = specs[0].abi.get("outputs", [])
     try:
         if len(outputs) == 1 and outputs[0]["type"] == "tuple":
-            ranges = _ranges(outputs[0]["components"])        # one struct: its fields by name
+            ranges = _ranges(outputs[0]["components"])  # one struct: its fields by name
         else:
-            ranges = _ranges(outputs)                          # several outputs: by name (or index)
+            ranges = _ranges(outputs)  # several outputs: by name (or index)
     except ABIError as e:
         raise ABIError(f"{function}: layout() needs static outputs ({e})") from None
     contract_type.layouts[function] = ranges
     return ranges
 
 
-def layout(contract: "ContractType | list[dict[str, Any]]", function: str, field: str) -> tuple[int, int]:
+def layout(contract: ContractType | list[dict[str, Any]], function: str, field: str) -> tuple[int, int]:
     """``(start_byte, end_byte)`` of `field` in the return data of `function` (static
     outputs only), taken from the ABI by name: ``data[start:end]`` is the field's
     encoding. A function returning one struct is addressed by its field names, nested

@@ -106,8 +106,9 @@ def _relaxed_vm(vm_class: Any) -> Any:
             parent_header = parent_header.copy(timestamp=parent_header.timestamp - 1)
         original(cls, header, parent_header)
 
-    return type(vm_class.__name__, (vm_class,), {"validate_header": classmethod(validate_header),
-                                                 "__module__": __name__})
+    return type(
+        vm_class.__name__, (vm_class,), {"validate_header": classmethod(validate_header), "__module__": __name__}
+    )
 
 
 def _allow_equal_timestamps(provider: Any) -> None:
@@ -237,7 +238,7 @@ class ApeChain(BaseChain):
         from ape import accounts, chain
 
         self.provider = connect(network)
-        _allow_equal_timestamps(self.provider)        # also when someone else connected ape
+        _allow_equal_timestamps(self.provider)  # also when someone else connected ape
         self._ape_chain = chain
         self._ape_accounts = accounts
         self._ecosystem = self.provider.network.ecosystem
@@ -249,7 +250,8 @@ class ApeChain(BaseChain):
         elif timestamp < head:
             raise ValueError(
                 f"timestamp {timestamp} is before the newest block of ape's chain ({head}); "
-                "ape's local chain starts at the wall-clock time and cannot go back")
+                "ape's local chain starts at the wall-clock time and cannot go back"
+            )
         self._time = int(timestamp)
         self.gas_limit = min(gas_limit or DEFAULT_GAS, int(self.provider.max_gas))
         self._signers: dict[str, Any] = {}
@@ -310,7 +312,8 @@ class ApeChain(BaseChain):
             raise ChainError(
                 f"cannot fund {label!r} with {amount} wei: ape's test account 0 has {spare} to spare. "
                 "ApeChain raises the test accounts' balance when it opens ape's connection itself; "
-                "here ape was already connected by someone else (call vyperp.chain.ape_chain.connect() first)")
+                "here ape was already connected by someone else (call vyperp.chain.ape_chain.connect() first)"
+            )
         self._send(self._bank, addr, b"", amount, 21_000)
         self._signers[addr] = account
         return addr
@@ -386,8 +389,9 @@ class ApeChain(BaseChain):
         self._call_memo[key] = (True, out)
         return out
 
-    def _execute(self, vm: Any, state: Any, header: Any, sender: str, to: str | None, data: bytes, value: int,
-                 gas: int) -> bytes:
+    def _execute(
+        self, vm: Any, state: Any, header: Any, sender: str, to: str | None, data: bytes, value: int, gas: int
+    ) -> bytes:
         from eth.exceptions import Revert
         from eth.vm.spoof import SpoofTransaction
         from eth_utils import ValidationError
@@ -395,8 +399,13 @@ class ApeChain(BaseChain):
         origin = bytes.fromhex(sender[2:])
         try:
             tx = vm.create_unsigned_transaction(
-                nonce=state.get_nonce(origin), gas_price=header.base_fee_per_gas, gas=gas,
-                to=b"" if to is None else bytes.fromhex(to[2:]), value=value, data=data)
+                nonce=state.get_nonce(origin),
+                gas_price=header.base_fee_per_gas,
+                gas=gas,
+                to=b"" if to is None else bytes.fromhex(to[2:]),
+                value=value,
+                data=data,
+            )
             snapshot = state.snapshot()
             try:
                 computation = state.apply_transaction(SpoofTransaction(tx, from_=origin))

@@ -15,7 +15,8 @@ from __future__ import annotations
 import abc
 import contextlib
 import os
-from typing import Any, Iterable, Iterator, Protocol, runtime_checkable
+from collections.abc import Iterable, Iterator
+from typing import Any, Protocol, runtime_checkable
 
 from eth_utils import keccak
 
@@ -47,9 +48,10 @@ class Event:
         return self.args[key]
 
     def __eq__(self, other: object) -> bool:
-        return (
-            isinstance(other, Event)
-            and (self.name, self.args, self.address) == (other.name, other.args, other.address)
+        return isinstance(other, Event) and (self.name, self.args, self.address) == (
+            other.name,
+            other.args,
+            other.address,
         )
 
     def __repr__(self) -> str:
@@ -157,8 +159,9 @@ class ChainAPI(Protocol):
 
     def get_storage(self, address: Any, slot: int) -> int: ...
 
-    def deploy(self, contract: ContractSource, *args: Any, sender: Any = None, value: int = 0,
-               gas: int | None = None) -> Contract:
+    def deploy(
+        self, contract: ContractSource, *args: Any, sender: Any = None, value: int = 0, gas: int | None = None
+    ) -> Contract:
         """Compile (cached) and deploy; returns the wrapper."""
         ...
 
@@ -298,8 +301,9 @@ class BaseChain(abc.ABC):
             return contract
         return compile_contract(contract, contracts_dir=self.contracts_dir)
 
-    def deploy(self, contract: ContractSource, *args: Any, sender: Any = None, value: int = 0,
-               gas: int | None = None) -> Contract:
+    def deploy(
+        self, contract: ContractSource, *args: Any, sender: Any = None, value: int = 0, gas: int | None = None
+    ) -> Contract:
         """Compile (cached) and deploy; constructor ``args`` are ABI-encoded (Contracts
         stand for their addresses)."""
         art = self._artifact(contract)

@@ -31,13 +31,19 @@ from typing import Any
 
 SHIPPED_CONTRACTS = Path(str(importlib.resources.files("vyperp") / "contracts"))  # = vyperp.resources.CONTRACTS
 """The contracts shipped inside the package (``vyperp/contracts/``, package data)."""
-CONTRACTS_DIR = Path(os.environ["VYPERP_CONTRACTS_DIR"]) if os.environ.get("VYPERP_CONTRACTS_DIR") \
-    else SHIPPED_CONTRACTS
+CONTRACTS_DIR = (
+    Path(os.environ["VYPERP_CONTRACTS_DIR"]) if os.environ.get("VYPERP_CONTRACTS_DIR") else SHIPPED_CONTRACTS
+)
 """Where contract names are looked up: the shipped contracts, or ``VYPERP_CONTRACTS_DIR`` when
 set (the mutation check points every test at a mutated copy this way). Test doubles live in
 its ``testing/`` folder and are found by name too."""
-BUILD_DIR = Path(os.environ.get("VYPERP_CACHE_DIR") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-                 / "vyperp") / "chain"
+BUILD_DIR = (
+    Path(
+        os.environ.get("VYPERP_CACHE_DIR")
+        or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "vyperp"
+    )
+    / "chain"
+)
 """The compile cache: outside the source tree (``$VYPERP_CACHE_DIR`` or ``~/.cache/vyperp``), so an
 installed package never writes into its own directory."""
 EVM_VERSION = "cancun"
@@ -168,9 +174,7 @@ def _compile(source: Path, contracts_dir: Path) -> tuple[dict[str, Any], dict[st
     def run(settings: Settings) -> dict[str, Any]:
         bundle = _RecordingBundle(_search_paths(source, contracts_dir))
         file_input = bundle.load_file(source)
-        return vyper.compile_from_file_input(
-            file_input, input_bundle=bundle, output_formats=formats, settings=settings
-        )
+        return vyper.compile_from_file_input(file_input, input_bundle=bundle, output_formats=formats, settings=settings)
 
     try:
         try:

@@ -10,7 +10,8 @@ positional arguments). Names that would shadow the wrapper's own attributes
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterable
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from .abi import ABIError, ContractType, FunctionSpec
 

@@ -38,8 +38,9 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 """The source checkout (its node_modules/ holds the pinned anvil; ./node_modules is tried first)."""
@@ -81,7 +82,7 @@ def find_anvil(binary: str | os.PathLike[str] | None = None) -> str:
     else:
         name = "anvil.exe" if sys.platform == "win32" else "anvil"
         candidates.append(NODE_MODULES / "@foundry-rs" / _platform_package() / "bin" / name)
-        candidates.append((NODE_MODULES / ".bin" / name).resolve())   # a symlink to the binary (not the shim)
+        candidates.append((NODE_MODULES / ".bin" / name).resolve())  # a symlink to the binary (not the shim)
     for path in candidates:
         if path.is_file() and _is_native(path):
             return str(path)
@@ -95,7 +96,7 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(s.getsockname()[1])
 
 
-_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))   # never via an http_proxy
+_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never via an http_proxy
 
 
 def _rpc(url: str, method: str, params: list[Any] | None = None, timeout: float = 2.0) -> Any:
@@ -108,7 +109,7 @@ def _rpc(url: str, method: str, params: list[Any] | None = None, timeout: float 
     return out["result"]
 
 
-_RUNNING: set["AnvilNode"] = set()
+_RUNNING: set[AnvilNode] = set()
 
 
 @atexit.register
@@ -138,11 +139,23 @@ class AnvilNode:
         startup_timeout: seconds to wait until it answers ``eth_chainId``.
     """
 
-    def __init__(self, *, port: int | None = None, host: str = "127.0.0.1", chain_id: int = 31337,
-                 timestamp: int = GENESIS_TIMESTAMP, accounts: int = 10, balance_eth: int = 10_000,
-                 gas_limit: int = 30_000_000, hardfork: str = "cancun", code_size_limit: int | None = None,
-                 prune_history: bool = True, extra_args: Sequence[str] = (),
-                 binary: str | os.PathLike[str] | None = None, startup_timeout: float = 30.0):
+    def __init__(
+        self,
+        *,
+        port: int | None = None,
+        host: str = "127.0.0.1",
+        chain_id: int = 31337,
+        timestamp: int = GENESIS_TIMESTAMP,
+        accounts: int = 10,
+        balance_eth: int = 10_000,
+        gas_limit: int = 30_000_000,
+        hardfork: str = "cancun",
+        code_size_limit: int | None = None,
+        prune_history: bool = True,
+        extra_args: Sequence[str] = (),
+        binary: str | os.PathLike[str] | None = None,
+        startup_timeout: float = 30.0,
+    ):
         self.binary = find_anvil(binary)
         self.host = host
         self._fixed_port = port
@@ -169,26 +182,51 @@ class AnvilNode:
         return f"http://{self.host}:{self.port}"
 
     def args(self, port: int) -> list[str]:
-        args = [self.binary, "--host", self.host, "--port", str(port), "--chain-id", str(self.chain_id),
-                "--hardfork", self.hardfork, "--timestamp", str(self.timestamp),
-                "--accounts", str(self.accounts), "--balance", str(self.balance_eth),
-                "--gas-limit", str(self.gas_limit), "--base-fee", "0", "--gas-price", "0",
-                "--disable-default-create2-deployer", "--silent"]
+        args = [
+            self.binary,
+            "--host",
+            self.host,
+            "--port",
+            str(port),
+            "--chain-id",
+            str(self.chain_id),
+            "--hardfork",
+            self.hardfork,
+            "--timestamp",
+            str(self.timestamp),
+            "--accounts",
+            str(self.accounts),
+            "--balance",
+            str(self.balance_eth),
+            "--gas-limit",
+            str(self.gas_limit),
+            "--base-fee",
+            "0",
+            "--gas-price",
+            "0",
+            "--disable-default-create2-deployer",
+            "--silent",
+        ]
         if self.prune_history:
             args.append("--prune-history")
         if self.code_size_limit is not None:
             args += ["--code-size-limit", str(self.code_size_limit)]
         return args + self.extra_args
 
-    def start(self) -> "AnvilNode":
+    def start(self) -> AnvilNode:
         if self.proc is not None:
             return self
         last_error = ""
-        for _attempt in range(5):     # a free port can be taken between choosing and binding it
+        for _attempt in range(5):  # a free port can be taken between choosing and binding it
             port = self._fixed_port or free_port(self.host)
             self._log = tempfile.TemporaryFile()
-            self.proc = subprocess.Popen(self.args(port), stdin=subprocess.DEVNULL, stdout=self._log,
-                                         stderr=subprocess.STDOUT, start_new_session=True)
+            self.proc = subprocess.Popen(
+                self.args(port),
+                stdin=subprocess.DEVNULL,
+                stdout=self._log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
             self.port = port
             _RUNNING.add(self)
             if self._wait_ready():
@@ -230,7 +268,7 @@ class AnvilNode:
         if proc is not None:
             if proc.poll() is None:
                 try:
-                    os.killpg(proc.pid, signal.SIGTERM)    # the group anvil leads (start_new_session)
+                    os.killpg(proc.pid, signal.SIGTERM)  # the group anvil leads (start_new_session)
                 except ProcessLookupError:
                     pass
                 try:
@@ -252,7 +290,7 @@ class AnvilNode:
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
-    def __enter__(self) -> "AnvilNode":
+    def __enter__(self) -> AnvilNode:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:
@@ -276,8 +314,15 @@ class AnvilNode:
 
 
 # ============================================================================ benchmark
-def bench_anvil(trades: int = 4_000, batch: int = 200, senders: int = 50, sequential: int = 1_000,
-                transfers: int = 4_000, node: AnvilNode | None = None, quiet: bool = False) -> dict[str, Any]:
+def bench_anvil(
+    trades: int = 4_000,
+    batch: int = 200,
+    senders: int = 50,
+    sequential: int = 1_000,
+    transfers: int = 4_000,
+    node: AnvilNode | None = None,
+    quiet: bool = False,
+) -> dict[str, Any]:
     """Throughput of anvil through :class:`~vyperp.chain.rpc_chain.RpcChain`, on the
     deployed protocol (default parameters), from `senders` funded traders (each
     figure: transactions per second, wall time, mined and receipts read):
@@ -298,9 +343,9 @@ def bench_anvil(trades: int = 4_000, batch: int = 200, senders: int = 50, sequen
 
     Returns (and, unless `quiet`, prints) the figures.
     """
+    from ..protocol.deploy import deploy_embedded
     from .base import Receipt
     from .rpc_chain import RpcChain
-    from ..protocol.deploy import deploy_embedded
 
     own = node is None
     if own:
@@ -318,7 +363,7 @@ def bench_anvil(trades: int = 4_000, batch: int = 200, senders: int = 50, sequen
             token.approve(engine, 2**256 - 1, sender=a)
             engine.deposit(amount, sender=a)
             accounts.append(a)
-        size = 10**16                      # 0.01 of the base asset: small against the margin
+        size = 10**16  # 0.01 of the base asset: small against the margin
         buy = engine.trade.calldata(0, size, 2**256 - 1)
         sell = engine.trade.calldata(0, -size, 0)
 
@@ -337,7 +382,7 @@ def bench_anvil(trades: int = 4_000, batch: int = 200, senders: int = 50, sequen
             t0 = time.perf_counter()
             failed = 0
             for start in range(0, n, batch):
-                receipts = chain.send_many(txs[start:start + batch], gas=gas, wait=wait)
+                receipts = chain.send_many(txs[start : start + batch], gas=gas, wait=wait)
                 failed += sum(1 for r in receipts if isinstance(r, Receipt) and not r.success)
             return round(n / (time.perf_counter() - t0)), failed if wait else 0
 

@@ -78,8 +78,8 @@ import os
 import socket
 import time
 import urllib.parse
-from typing import Any, Callable, Iterable, Sequence
-
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 from .abi import checksum
 from .base import DEFAULT_COINBASE, ZERO_ADDRESS, BaseChain, Receipt, _addr
@@ -200,13 +200,16 @@ class _Transport:
             except (OSError, http.client.HTTPException) as e:
                 self.close()
                 if attempt or not reused or isinstance(e, TimeoutError):
-                    raise ChainError(f"cannot reach the JSON-RPC node at {self.url}: {e} "
-                                     "(is the node running at that address?)") from None
-                continue                      # the server closed the kept-alive connection: once more
+                    raise ChainError(
+                        f"cannot reach the JSON-RPC node at {self.url}: {e} (is the node running at that address?)"
+                    ) from None
+                continue  # the server closed the kept-alive connection: once more
             if resp.will_close:
                 self.close()
             if resp.status != 200:
-                raise ChainError(f"JSON-RPC node at {self.url} answered HTTP {resp.status} {resp.reason}: {raw[:300]!r}")
+                raise ChainError(
+                    f"JSON-RPC node at {self.url} answered HTTP {resp.status} {resp.reason}: {raw[:300]!r}"
+                )
             try:
                 return json.loads(raw)
             except ValueError:
@@ -228,10 +231,11 @@ class _Transport:
             return []
         first = self._id + 1
         self._id += len(calls)
-        body = json.dumps([{"jsonrpc": "2.0", "id": first + k, "method": m, "params": p}
-                           for k, (m, p) in enumerate(calls)]).encode()
+        body = json.dumps(
+            [{"jsonrpc": "2.0", "id": first + k, "method": m, "params": p} for k, (m, p) in enumerate(calls)]
+        ).encode()
         out = self.post(body)
-        if isinstance(out, dict):        # a whole-batch error
+        if isinstance(out, dict):  # a whole-batch error
             raise RpcError("batch", out.get("error") or {"message": str(out)})
         by_id = {item.get("id"): item for item in out}
         return [by_id.get(first + k, {"error": {"message": "no answer in batch"}}) for k in range(len(calls))]
@@ -251,8 +255,9 @@ def _hex_bytes(value: str | None) -> bytes:
 def _logs_of(receipt: dict[str, Any]) -> list[RpcLog]:
     out = []
     for log in receipt.get("logs") or ():
-        out.append(RpcLog(checksum(log["address"]), [bytes.fromhex(t[2:]) for t in log["topics"]],
-                          _hex_bytes(log["data"])))
+        out.append(
+            RpcLog(checksum(log["address"]), [bytes.fromhex(t[2:]) for t in log["topics"]], _hex_bytes(log["data"]))
+        )
     return out
 
 
@@ -275,10 +280,19 @@ class RpcChain(BaseChain):
 
     exact_gas = True
 
-    def __init__(self, url: str = "http://127.0.0.1:8545", timestamp: int | None = None,
-                 chain_id: int | None = None, *, gas_limit: int | None = None, reset: bool = False,
-                 contracts_dir: str | os.PathLike[str] | None = None, exact_gas: bool = True,
-                 coinbase: str = DEFAULT_COINBASE, timeout: float = 120.0):
+    def __init__(
+        self,
+        url: str = "http://127.0.0.1:8545",
+        timestamp: int | None = None,
+        chain_id: int | None = None,
+        *,
+        gas_limit: int | None = None,
+        reset: bool = False,
+        contracts_dir: str | os.PathLike[str] | None = None,
+        exact_gas: bool = True,
+        coinbase: str = DEFAULT_COINBASE,
+        timeout: float = 120.0,
+    ):
         super().__init__()
         self.url = url
         self._t = _Transport(url, timeout)
@@ -293,7 +307,7 @@ class RpcChain(BaseChain):
         try:
             self._rpc("anvil_autoImpersonateAccount", [True])
             self._rpc("anvil_setBlockTimestampInterval", [0])
-            self._rpc("evm_setAutomine", [True])        # a transaction is mined when it arrives
+            self._rpc("evm_setAutomine", [True])  # a transaction is mined when it arrives
             self._rpc("anvil_setCoinbase", [coinbase])
             # gas price 0 needs base fee 0 (anvil_reset forgets --base-fee 0); anvil keeps
             # a base fee of 0 at 0, however full the blocks
@@ -305,12 +319,12 @@ class RpcChain(BaseChain):
         self.gas_limit = int(head["gasLimit"], 16) if gas_limit is None else int(gas_limit)
         self._gas_hex = hex(self.gas_limit)
         self._nonces: dict[str, int] = {}
-        self._sync = True                    # eth_sendTransactionSync until the node says it has none
+        self._sync = True  # eth_sendTransactionSync until the node says it has none
         if timestamp is not None:
             self.set_time(timestamp)
 
     @classmethod
-    def factory(cls, url: str, **kwargs: Any) -> Callable[[int], "RpcChain"]:
+    def factory(cls, url: str, **kwargs: Any) -> Callable[[int], RpcChain]:
         """``timestamp -> RpcChain(url, timestamp=timestamp, reset=True, **kwargs)``: a
         fresh chain on the node per call (for ``run_replay(chain_factory=...)``)."""
         kwargs.setdefault("reset", True)
@@ -358,8 +372,10 @@ class RpcChain(BaseChain):
         time: an earlier timestamp raises ``ValueError`` (use snapshot/revert)."""
         timestamp = int(timestamp)
         if timestamp < self._time:
-            raise ValueError(f"anvil cannot move time back ({self._time} -> {timestamp}); "
-                             "revert a snapshot, or use a fresh node / RpcChain(reset=True)")
+            raise ValueError(
+                f"anvil cannot move time back ({self._time} -> {timestamp}); "
+                "revert a snapshot, or use a fresh node / RpcChain(reset=True)"
+            )
         if timestamp != self._time:
             self._mine(timestamp)
 
@@ -402,16 +418,21 @@ class RpcChain(BaseChain):
 
     # ---------------------------------------------------------- transactions
     def _tx(self, sender: str, to: str | None, data: bytes, value: int, gas: int | None) -> dict[str, Any]:
-        tx: dict[str, Any] = {"from": sender, "data": "0x" + data.hex(),
-                              "gas": self._gas_hex if gas is None else hex(gas), "gasPrice": "0x0"}
+        tx: dict[str, Any] = {
+            "from": sender,
+            "data": "0x" + data.hex(),
+            "gas": self._gas_hex if gas is None else hex(gas),
+            "gasPrice": "0x0",
+        }
         if to is not None:
             tx["to"] = to
         if value:
             tx["value"] = hex(value)
         return tx
 
-    def _execute(self, sender: str, to: str | None, data: bytes, value: int, gas: int | None,
-                 out: list[bytes] | None = None) -> dict[str, Any]:
+    def _execute(
+        self, sender: str, to: str | None, data: bytes, value: int, gas: int | None, out: list[bytes] | None = None
+    ) -> dict[str, Any]:
         """Preflight (eth_call), send with the next nonce, wait for the receipt."""
         tx = self._tx(sender, to, data, value, gas)
         try:
@@ -460,7 +481,7 @@ class RpcChain(BaseChain):
             try:
                 return self._rpc("eth_sendTransactionSync", [tx])
             except RpcError as e:
-                if e.code != -32601:         # anything but "method not found"
+                if e.code != -32601:  # anything but "method not found"
                     raise
                 self._sync = False
         return self._wait(self._rpc("eth_sendTransaction", [tx]))
@@ -493,8 +514,12 @@ class RpcChain(BaseChain):
 
     def call(self, to: Any, calldata: bytes, sender: Any = None, value: int = 0, gas: int | None = None) -> bytes:
         """eth_call on the latest block: nothing is committed; returns raw data."""
-        tx: dict[str, Any] = {"from": ZERO_ADDRESS if sender is None else _addr(sender), "to": _addr(to),
-                              "data": "0x" + calldata.hex(), "gas": self._gas_hex if gas is None else hex(gas)}
+        tx: dict[str, Any] = {
+            "from": ZERO_ADDRESS if sender is None else _addr(sender),
+            "to": _addr(to),
+            "data": "0x" + calldata.hex(),
+            "gas": self._gas_hex if gas is None else hex(gas),
+        }
         if value:
             tx["value"] = hex(value)
         try:
@@ -509,8 +534,8 @@ class RpcChain(BaseChain):
             raw = e.data.get("data") if isinstance(e.data, dict) else e.data
             data = _hex_bytes(raw) if isinstance(raw, str) else b""
             return Reverted(decode_revert_reason(data), data, self._failed_gas(tx) if simulate else 0)
-        if message.startswith("EVM error "):       # OutOfGas, InvalidFEOpcode, ...
-            return Reverted("", b"", self._failed_gas(tx) if simulate else 0, halt=message[len("EVM error "):])
+        if message.startswith("EVM error "):  # OutOfGas, InvalidFEOpcode, ...
+            return Reverted("", b"", self._failed_gas(tx) if simulate else 0, halt=message[len("EVM error ") :])
         return e
 
     def _failed_gas(self, tx: dict[str, Any]) -> int:
@@ -522,8 +547,9 @@ class RpcChain(BaseChain):
             return 0
 
     # ------------------------------------------------------------- batches
-    def send_many(self, txs: Iterable[Sequence[Any]], *, gas: int | None = None,
-                  wait: bool = True) -> list[Receipt] | list[str]:
+    def send_many(
+        self, txs: Iterable[Sequence[Any]], *, gas: int | None = None, wait: bool = True
+    ) -> list[Receipt] | list[str]:
         """Send ``(sender, to, calldata[, value])`` transactions as one raw JSON-RPC batch
         of ``eth_sendTransaction`` with explicit nonces, and mine them.
 
@@ -548,8 +574,14 @@ class RpcChain(BaseChain):
             if n is None:
                 n = self._next_nonce(sender)
             nonces[sender] = n + 1
-            tx = {"from": sender, "to": to, "data": "0x" + data.hex(), "gas": gas_hex, "gasPrice": "0x0",
-                  "nonce": hex(n)}
+            tx = {
+                "from": sender,
+                "to": to,
+                "data": "0x" + data.hex(),
+                "gas": gas_hex,
+                "gasPrice": "0x0",
+                "nonce": hex(n),
+            }
             if len(item) > 3 and item[3]:
                 tx["value"] = hex(item[3])
             calls.append(("eth_sendTransaction", [tx]))
@@ -568,16 +600,25 @@ class RpcChain(BaseChain):
             self._rpc("evm_setAutomine", [True])
         if errors:
             for s in senders:
-                nonces.pop(s, None)          # re-read from the node next time
+                nonces.pop(s, None)  # re-read from the node next time
             k, err = errors[0]
-            raise ChainError(f"send_many: the node refused {len(errors)} of {len(calls)} transactions; "
-                             f"first (#{k}): {err}")
+            raise ChainError(
+                f"send_many: the node refused {len(errors)} of {len(calls)} transactions; first (#{k}): {err}"
+            )
         hashes = [a["result"] for a in answers]
         if not wait:
             return hashes
-        return [Receipt(int(r["gasUsed"], 16), b"", r.get("status") == "0x1", _logs_of(r),
-                        checksum(r["contractAddress"]) if r.get("contractAddress") else None, self)
-                for r in self.receipts(hashes, since_block=head)]
+        return [
+            Receipt(
+                int(r["gasUsed"], 16),
+                b"",
+                r.get("status") == "0x1",
+                _logs_of(r),
+                checksum(r["contractAddress"]) if r.get("contractAddress") else None,
+                self,
+            )
+            for r in self.receipts(hashes, since_block=head)
+        ]
 
     def receipts(self, hashes: Sequence[str], since_block: int | None = None) -> list[dict[str, Any]]:
         """Raw receipts of `hashes` (in order). With `since_block`, first from
@@ -588,8 +629,7 @@ class RpcChain(BaseChain):
         if since_block is not None:
             head = int(self._rpc("eth_blockNumber", []), 16)
             found: dict[str, dict[str, Any]] = {}
-            for answer in self._t.batch([("eth_getBlockReceipts", [hex(b)])
-                                         for b in range(since_block + 1, head + 1)]):
+            for answer in self._t.batch([("eth_getBlockReceipts", [hex(b)]) for b in range(since_block + 1, head + 1)]):
                 for r in answer.get("result") or ():
                     found[r["transactionHash"]] = r
             for k, h in enumerate(hashes):
@@ -619,8 +659,10 @@ class RpcChain(BaseChain):
                 if stalled >= 3:
                     if not self._kick() and time.monotonic() - progress_at > 2.0:
                         tx = self._rpc("eth_getTransactionByHash", [hashes[todo[0]]])
-                        raise ChainError(f"{len(todo)} transactions are neither mined nor pending "
-                                         f"(txpool {self._rpc('txpool_status', [])}); first: {tx}")
+                        raise ChainError(
+                            f"{len(todo)} transactions are neither mined nor pending "
+                            f"(txpool {self._rpc('txpool_status', [])}); first: {tx}"
+                        )
                     stalled = 0
                 else:
                     time.sleep(delay)
@@ -635,7 +677,7 @@ class RpcChain(BaseChain):
         fit stay in the pool until the next transaction wakes the miner up."""
         pending = int(self._rpc("txpool_status", []).get("pending", "0x0"), 16)
         if pending:
-            self._rpc("evm_mine", [{"timestamp": self._time, "blocks": pending}])   # at the current time
+            self._rpc("evm_mine", [{"timestamp": self._time, "blocks": pending}])  # at the current time
         return bool(pending)
 
     # ------------------------------------------------------------- snapshots

@@ -15,12 +15,22 @@ REPORTS = Path("reports")
 
 
 @click.command()
-@click.option("--profile", type=click.Choice(["ci", "dev", "campaign"]), default="ci", show_default=True,
-              help="ci: bounded for CI; campaign: thousands of examples; dev: quick.")
+@click.option(
+    "--profile",
+    type=click.Choice(["ci", "dev", "campaign"]),
+    default="ci",
+    show_default=True,
+    help="ci: bounded for CI; campaign: thousands of examples; dev: quick.",
+)
 @click.option("--workers", type=int, default=None, help="Parallel worker processes (default: all cores).")
 @click.option("--examples", type=int, default=None, help="Override the profile's number of examples.")
-@click.option("--out", type=click.Path(path_type=Path), default=REPORTS / "fuzz.json", show_default=True,
-              help="Where to write the fuzz report.")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=REPORTS / "fuzz.json",
+    show_default=True,
+    help="Where to write the fuzz report.",
+)
 def fuzz(profile: str, workers: int | None, examples: int | None, out: Path) -> None:
     """Stateful fuzzing of the whole protocol against every invariant; writes reports/fuzz.json."""
     from .run import run_fuzz
@@ -32,8 +42,15 @@ def fuzz(profile: str, workers: int | None, examples: int | None, out: Path) -> 
     table = Table(title=f"fuzz: profile {profile}")
     table.add_column("figure")
     table.add_column("value", justify="right")
-    for key in ("workers", "examples", "steps", "seconds", "steps_per_second", "steps_per_second_per_worker",
-                "invariant_violations"):
+    for key in (
+        "workers",
+        "examples",
+        "steps",
+        "seconds",
+        "steps_per_second",
+        "steps_per_second_per_worker",
+        "invariant_violations",
+    ):
         table.add_row(key, str(report[key]))
     console.print(table)
     for violation in report["violations"]:
@@ -46,8 +63,13 @@ def fuzz(profile: str, workers: int | None, examples: int | None, out: Path) -> 
 @click.command()
 @click.option("--names", multiple=True, help="Only these mutants (default: all).")
 @click.option("--workers", default=2, show_default=True, help="Mutants checked in parallel.")
-@click.option("--out", type=click.Path(path_type=Path), default=REPORTS / "mutation.json", show_default=True,
-              help="Where to write the mutation report.")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=REPORTS / "mutation.json",
+    show_default=True,
+    help="Where to write the mutation report.",
+)
 def mutate(names: tuple[str, ...], workers: int, out: Path) -> None:
     """Apply each seeded bug to a copy of contracts/, run the fuzz suite's ci profile, report which were caught."""
     from .mutation import run_all
@@ -62,8 +84,9 @@ def mutate(names: tuple[str, ...], workers: int, out: Path) -> None:
     for column in ("mutant", "change", "caught", "first failure"):
         table.add_column(column, overflow="fold")
     for result in report["mutants"]:  # type: ignore[union-attr]
-        table.add_row(result["name"], result["change"], "yes" if result["caught"] else "[red]NO[/red]",
-                      result["first_failure"])
+        table.add_row(
+            result["name"], result["change"], "yes" if result["caught"] else "[red]NO[/red]", result["first_failure"]
+        )
     console.print(table)
     console.print(f"wrote {out} in {report['seconds']} s")
     if report["caught"] != report["total"]:

@@ -29,13 +29,14 @@ import os
 from contextlib import contextmanager
 from typing import Any
 
-from hypothesis import event, strategies as st
+from hypothesis import event
+from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from .. import model
-from ..model import EngineModel, ModelRevert, invariants
 from ..chain import Reverted
-from ..protocol.params import Bracket, LiquidationParams, MarketParams, ProtocolParams, TIERED, Tier
+from ..model import EngineModel, ModelRevert, invariants
+from ..protocol.params import TIERED, Bracket, LiquidationParams, MarketParams, ProtocolParams, Tier
 from ..protocol.system import MAX_UINT, System
 from ..protocol.units import WAD
 
@@ -70,14 +71,35 @@ def fuzz_params() -> ProtocolParams:
     liquidation rate limit, so cool-downs, windows and both averages are exercised."""
     return ProtocolParams(
         markets=[
-            MarketParams(symbol="BTC", skew_scale_usd=20_000_000.0, oracle_decimals=18,
-                         brackets=(Bracket(250_000.0, 0.05, 0.025), Bracket(float("inf"), 0.1, 0.05)),
-                         variance_ewma_weight=0.1, volatility_weight=1.0, max_multiplier=2.0, apply_to_maintenance=True,
-                         size_tier_notional=200_000.0, size_tier_multiplier=1.5, transfer_margin_ratio=0.08),
-            MarketParams(symbol="ETH", initial_price=4_000.0, skew_scale_usd=10_000_000.0, funding_model="velocity",
-                         oracle_decimals=6, funding_velocity=2.0, max_funding_rate=0.01, transfer_margin_ratio=0.12,
-                         max_open_interest_pool_ratio=20.0, funding_weight=20.0, funding_ema_period=3_600,
-                         max_multiplier=2.0, rate_limit_window=600, rate_limit_notional=400_000.0),
+            MarketParams(
+                symbol="BTC",
+                skew_scale_usd=20_000_000.0,
+                oracle_decimals=18,
+                brackets=(Bracket(250_000.0, 0.05, 0.025), Bracket(float("inf"), 0.1, 0.05)),
+                variance_ewma_weight=0.1,
+                volatility_weight=1.0,
+                max_multiplier=2.0,
+                apply_to_maintenance=True,
+                size_tier_notional=200_000.0,
+                size_tier_multiplier=1.5,
+                transfer_margin_ratio=0.08,
+            ),
+            MarketParams(
+                symbol="ETH",
+                initial_price=4_000.0,
+                skew_scale_usd=10_000_000.0,
+                funding_model="velocity",
+                oracle_decimals=6,
+                funding_velocity=2.0,
+                max_funding_rate=0.01,
+                transfer_margin_ratio=0.12,
+                max_open_interest_pool_ratio=20.0,
+                funding_weight=20.0,
+                funding_ema_period=3_600,
+                max_multiplier=2.0,
+                rate_limit_window=600,
+                rate_limit_notional=400_000.0,
+            ),
         ],
         liquidation=LiquidationParams(tiers=TIERED, cooldown=300, reward_floor=2.0, reward_cap=20.0),
     )
@@ -112,9 +134,9 @@ def shared_system() -> System:
 class ProtocolMachine(RuleBasedStateMachine):
     """The protocol under random use; see the module docstring."""
 
-    examples_run = 0   # machines constructed (one per example), for the fuzz report
-    steps_run = 0      # invariant rounds after a rule (one per step)
-    liquidating_examples: set[int] = set()   # examples in which a liquidation step went through
+    examples_run = 0  # machines constructed (one per example), for the fuzz report
+    steps_run = 0  # invariant rounds after a rule (one per step)
+    liquidating_examples: set[int] = set()  # examples in which a liquidation step went through
 
     def __init__(self) -> None:
         super().__init__()
@@ -132,8 +154,9 @@ class ProtocolMachine(RuleBasedStateMachine):
         self.funding = []
         for market in range(MARKETS):
             state = s.engine.market_state(market)
-            self.funding.append(model.FundingMarket.from_config(s.engine.market_config(market),
-                                                                state.last_funding_time, state))
+            self.funding.append(
+                model.FundingMarket.from_config(s.engine.market_config(market), state.last_funding_time, state)
+            )
 
     def teardown(self) -> None:
         self.system.chain.revert(self.snapshot)
@@ -146,8 +169,10 @@ class ProtocolMachine(RuleBasedStateMachine):
             [int(s.engine.margin(a)) for a in self.accounts],
             [tuple(s.engine.position(a, m)) for a in self.traders for m in range(MARKETS)],
             [tuple(s.engine.market_state(m)) for m in range(MARKETS)],
-            int(s.engine.pool_balance()), int(s.engine.insurance_fund()),
-            [int(s.token.balanceOf(a)) for a in self.accounts], int(s.pool.totalSupply()),
+            int(s.engine.pool_balance()),
+            int(s.engine.insurance_fund()),
+            [int(s.token.balanceOf(a)) for a in self.accounts],
+            int(s.pool.totalSupply()),
         )
 
     def attempt(self, action: Any, allowed: set[str]) -> bool:
@@ -162,8 +187,15 @@ class ProtocolMachine(RuleBasedStateMachine):
             assert self.books() == before, f"reverted call ({exc.reason}) changed state"
             return False
 
-    MODEL_EVENTS = ("Liquidated", "BadDebtCovered", "FundingSettled", "AutoDeleveraged", "PositionModified",
-                    "ProfitHaircut", "DeficitCoveredByInsurance")
+    MODEL_EVENTS = (
+        "Liquidated",
+        "BadDebtCovered",
+        "FundingSettled",
+        "AutoDeleveraged",
+        "PositionModified",
+        "ProfitHaircut",
+        "DeficitCoveredByInsurance",
+    )
 
     def modelled(self, model_op: Any, chain_op: Any, label: str) -> tuple[bool, Any]:
         """Apply one operation to the reference model of the books (vyperp.model.EngineModel,
@@ -202,8 +234,9 @@ class ProtocolMachine(RuleBasedStateMachine):
         s = self.system
         for market in range(MARKETS):
             state = s.engine.market_state(market)
-            self.funding[market] = model.FundingMarket.from_config(s.engine.market_config(market),
-                                                                   state.last_funding_time, state)
+            self.funding[market] = model.FundingMarket.from_config(
+                s.engine.market_config(market), state.last_funding_time, state
+            )
 
     def skew(self, market: int) -> int:
         state = self.system.engine.market_state(market)
@@ -238,7 +271,9 @@ class ProtocolMachine(RuleBasedStateMachine):
         jump), funding accrual over the gap, the funding EMA's gap weight, the volatility
         EWMA's round update and the risk multiplier."""
         s = self.system
-        ok, _ = self.modelled(lambda book: book.touch(market), lambda: s.engine.poke(market, sender=self.keeper), "poke")
+        ok, _ = self.modelled(
+            lambda book: book.touch(market), lambda: s.engine.poke(market, sender=self.keeper), "poke"
+        )
         return ok
 
     def events(self, name: str) -> list[dict]:
@@ -251,8 +286,9 @@ class ProtocolMachine(RuleBasedStateMachine):
         trader = self.traders[who]
         margin = s.engine.margin(trader)
         tokens = s.tokens(amount)
-        ok, _ = self.modelled(lambda book: book.deposit(trader, tokens), lambda: s.engine.deposit(tokens, sender=trader),
-                              "deposit")
+        ok, _ = self.modelled(
+            lambda book: book.deposit(trader, tokens), lambda: s.engine.deposit(tokens, sender=trader), "deposit"
+        )
         if ok:
             assert amount > 0
             assert s.engine.margin(trader) == margin + tokens * s.precision
@@ -264,15 +300,20 @@ class ProtocolMachine(RuleBasedStateMachine):
         margin = int(s.engine.margin(trader))
         amount = max(margin, 0) // s.precision * share // 100
         balance = s.token.balanceOf(trader)
-        ok, _ = self.modelled(lambda book: book.withdraw(trader, amount), lambda: s.engine.withdraw(amount, sender=trader),
-                              "withdraw")
+        ok, _ = self.modelled(
+            lambda book: book.withdraw(trader, amount), lambda: s.engine.withdraw(amount, sender=trader), "withdraw"
+        )
         if ok:
             assert amount * s.precision <= margin, "withdrew more than the realized margin"
             assert s.engine.margin(trader) == margin - amount * s.precision
             assert s.token.balanceOf(trader) == balance + amount
             health = s.engine.account_health(trader)
-            assert health.position_count == 0 or health.equity >= health.initial_margin, "withdrawal broke initial margin"
-            assert health.position_count == 0 or health.equity >= health.transfer_margin, "withdrawal broke transfer margin"
+            assert health.position_count == 0 or health.equity >= health.initial_margin, (
+                "withdrawal broke initial margin"
+            )
+            assert health.position_count == 0 or health.equity >= health.transfer_margin, (
+                "withdrawal broke transfer margin"
+            )
         elif amount * s.precision <= margin and amount > 0 and s.engine.open_markets(trader) == 0:
             raise AssertionError("a withdrawal of its balance by a flat account was refused (frozen)")
 
@@ -321,8 +362,10 @@ class ProtocolMachine(RuleBasedStateMachine):
         amount = min(free, margin) // s.precision + extra
         if amount == 0:
             return
-        ok = self.attempt(lambda: s.engine.withdraw(amount, sender=trader),
-                          {"Below initial margin", "Below transfer margin", "Insufficient margin"})
+        ok = self.attempt(
+            lambda: s.engine.withdraw(amount, sender=trader),
+            {"Below initial margin", "Below transfer margin", "Insufficient margin"},
+        )
         if extra == 0:
             assert ok, "withdrawing the free margin was refused"
             event("withdrew all free margin")
@@ -380,7 +423,7 @@ class ProtocolMachine(RuleBasedStateMachine):
         try:
             value, withdrawable = book.pool_value(), book.pool_withdrawable()
         except ModelRevert:
-            return      # a feed cannot be priced: the strict paths revert with its reason (see stale_oracle)
+            return  # a feed cannot be priced: the strict paths revert with its reason (see stale_oracle)
         assert int(s.engine.pool_value()) == value, "pool value off-model"
         assert int(s.engine.pool_withdrawable()) == withdrawable, "pool withdrawable (reserve) off-model"
         total = model.total_assets(value, s.precision)
@@ -388,12 +431,13 @@ class ProtocolMachine(RuleBasedStateMachine):
         max_withdraw = min(model.to_assets(held, supply, total, False), withdrawable)
         max_redeem = min(held, model.to_shares(withdrawable, supply, total, False))
         assert int(pool.maxWithdraw(lp)) == max_withdraw and int(pool.maxRedeem(lp)) == max_redeem, "max* off-model"
-        if kind in ("deposit", "withdraw"):     # amounts in assets
+        if kind in ("deposit", "withdraw"):  # amounts in assets
             top = max_withdraw if kind == "withdraw" else s.tokens(300_000)
-        else:                                   # amounts in shares
+        else:  # amounts in shares
             top = max_redeem if kind == "redeem" else model.to_shares(s.tokens(300_000), supply, total, False)
-        amount = {"zero": 0, "one": 1, "small": max(top // 1000, 1), "large": top // 2, "max": top,
-                  "over": top + 1}[size]
+        amount = {"zero": 0, "one": 1, "small": max(top // 1000, 1), "large": top // 2, "max": top, "over": top + 1}[
+            size
+        ]
         preview = int(getattr(pool, f"preview{kind.capitalize()}")(amount))
         assert preview == model.preview(kind, amount, supply, total), f"preview{kind.capitalize()} off-model"
         reason = model.lp_reason(kind, amount, supply, total, value, withdrawable, held)
@@ -423,8 +467,13 @@ class ProtocolMachine(RuleBasedStateMachine):
         assert int(s.engine.pool_balance()) == balance + sign * assets * s.precision, f"pool balance off after {kind}"
 
     # ---------------------------------------------------------------- rules: trading
-    @rule(who=st.integers(0, TRADERS - 1), market=st.integers(0, MARKETS - 1),
-          leverage=st.integers(1, 120), direction=st.sampled_from([1, -1]), kind=st.sampled_from(["open", "close", "flip", "reduce"]))
+    @rule(
+        who=st.integers(0, TRADERS - 1),
+        market=st.integers(0, MARKETS - 1),
+        leverage=st.integers(1, 120),
+        direction=st.sampled_from([1, -1]),
+        kind=st.sampled_from(["open", "close", "flip", "reduce"]),
+    )
     def trade(self, who: int, market: int, leverage: int, direction: int, kind: str) -> None:
         s = self.system
         trader = self.traders[who]
@@ -432,9 +481,15 @@ class ProtocolMachine(RuleBasedStateMachine):
         index = self._index(market)
         if index == 0:
             return
-        equity = int(s.engine.account_health(trader).equity) if s.engine.open_markets(trader) else int(s.engine.margin(trader))
+        equity = (
+            int(s.engine.account_health(trader).equity)
+            if s.engine.open_markets(trader)
+            else int(s.engine.margin(trader))
+        )
         if kind == "open" or size == 0:
-            delta = direction * max(equity, WAD) * leverage * WAD // index // 10  # leverage 0.1x .. 12x of equity (past the limit: reverts)
+            delta = (
+                direction * max(equity, WAD) * leverage * WAD // index // 10
+            )  # leverage 0.1x .. 12x of equity (past the limit: reverts)
         elif kind == "close":
             delta = -size
         elif kind == "flip":
@@ -443,8 +498,11 @@ class ProtocolMachine(RuleBasedStateMachine):
             delta = -size // 3 or -size
         if delta == 0:
             return
-        ok, _ = self.modelled(lambda book: book.trade(trader, market, delta, MAX_UINT if delta > 0 else 0),
-                              lambda: s.trade(trader, market, delta), f"trade {kind}")
+        ok, _ = self.modelled(
+            lambda book: book.trade(trader, market, delta, MAX_UINT if delta > 0 else 0),
+            lambda: s.trade(trader, market, delta),
+            f"trade {kind}",
+        )
         if not ok:
             return
         covered = self.events("BadDebtCovered")
@@ -454,7 +512,9 @@ class ProtocolMachine(RuleBasedStateMachine):
         assert s.engine.pool_balance() >= 0 or covered, "a trader's close took the pool below zero"
         health = s.engine.account_health(trader)
         if abs(size + delta) > abs(size) or (size + delta) * size < 0:
-            assert health.equity >= health.initial_margin, "a risk-increasing trade left the account below initial margin"
+            assert health.equity >= health.initial_margin, (
+                "a risk-increasing trade left the account below initial margin"
+            )
         elif health.position_count:
             assert health.equity >= 0, "a reduction left an underwater account open (only liquidation may)"
 
@@ -473,14 +533,20 @@ class ProtocolMachine(RuleBasedStateMachine):
                 self.trade(who, market, 1, 1, "close")
             equity = int(s.engine.margin(trader))
             opening = (-1 if from_short else 1) * max(equity, WAD) * 3 * WAD // index
-            self.modelled(lambda book: book.trade(trader, market, opening, MAX_UINT if opening > 0 else 0),
-                          lambda: s.trade(trader, market, opening), "open to flip")
+            self.modelled(
+                lambda book: book.trade(trader, market, opening, MAX_UINT if opening > 0 else 0),
+                lambda: s.trade(trader, market, opening),
+                "open to flip",
+            )
             size = s.size_of(trader, market)
             if size == 0 or (size < 0) != from_short:
                 return
         delta = -size - size // 2
-        ok, _ = self.modelled(lambda book: book.trade(trader, market, delta, MAX_UINT if delta > 0 else 0),
-                              lambda: s.trade(trader, market, delta), "flip through zero")
+        ok, _ = self.modelled(
+            lambda book: book.trade(trader, market, delta, MAX_UINT if delta > 0 else 0),
+            lambda: s.trade(trader, market, delta),
+            "flip through zero",
+        )
         if ok:
             assert (s.size_of(trader, market) > 0) == from_short, "the flip did not cross zero"
 
@@ -498,8 +564,11 @@ class ProtocolMachine(RuleBasedStateMachine):
                     if s.size_of(trader, market):
                         self.trade(who, market, 1, 1, "close")
 
-    @rule(who=st.integers(0, TRADERS - 1), market=st.integers(0, MARKETS - 1),
-          bad=st.sampled_from(["zero", "unknown", "slippage_buy", "slippage_sell"]))
+    @rule(
+        who=st.integers(0, TRADERS - 1),
+        market=st.integers(0, MARKETS - 1),
+        bad=st.sampled_from(["zero", "unknown", "slippage_buy", "slippage_sell"]),
+    )
     def bad_trade(self, who: int, market: int, bad: str) -> None:
         s = self.system
         trader = self.traders[who]
@@ -553,8 +622,12 @@ class ProtocolMachine(RuleBasedStateMachine):
             s.set_price(market, s.prices[market])
             self.poke(market)
 
-    @rule(market=st.integers(0, MARKETS - 1), steps=st.integers(1, 4), step_pct=st.integers(3, 20),
-          keepers_react=st.booleans())
+    @rule(
+        market=st.integers(0, MARKETS - 1),
+        steps=st.integers(1, 4),
+        step_pct=st.integers(3, 20),
+        keepers_react=st.booleans(),
+    )
     def cascade(self, market: int, steps: int, step_pct: int, keepers_react: bool) -> None:
         """Crash (or squeeze) against the side holding the most size, in several poked
         rounds; keepers may sweep after each round (a cascade), or not (bad debt builds)."""
@@ -617,8 +690,12 @@ class ProtocolMachine(RuleBasedStateMachine):
         for m in range(MARKETS):
             s.set_price(m, s.prices[m])
 
-    @rule(market=st.integers(0, MARKETS - 1), kind=st.sampled_from(["jump", "stale"]), over=st.booleans(),
-          up=st.booleans())
+    @rule(
+        market=st.integers(0, MARKETS - 1),
+        kind=st.sampled_from(["jump", "stale"]),
+        over=st.booleans(),
+        up=st.booleans(),
+    )
     def oracle_at_the_limits(self, market: int, kind: str, over: bool, up: bool) -> None:
         """Rounds exactly at the jump bound (the largest accepted move, in the feed's own
         decimals) or one tick over it, and a round exactly max_oracle_age old or one second
@@ -632,7 +709,7 @@ class ProtocolMachine(RuleBasedStateMachine):
         if kind == "jump":
             s.chain.advance(30)
             last = state.last_price
-            bound = last * config.max_price_jump // WAD      # the largest accepted move (1e18 USD)
+            bound = last * config.max_price_jump // WAD  # the largest accepted move (1e18 USD)
             if up:
                 answer = (last + bound) // scale + (1 if over else 0)
             else:
@@ -641,7 +718,7 @@ class ProtocolMachine(RuleBasedStateMachine):
             s.prices[market] = answer / 10**decimals
             event(f"oracle: jump {'over' if over else 'at'} the bound")
         else:
-            updated = int(s.oracles[market].latestRoundData()[3])   # (round, answer, started, updated, answered)
+            updated = int(s.oracles[market].latestRoundData()[3])  # (round, answer, started, updated, answered)
             target = updated + config.max_oracle_age + (1 if over else 0)
             if target < s.chain.time:
                 return
@@ -651,7 +728,7 @@ class ProtocolMachine(RuleBasedStateMachine):
         if kind == "jump" and not accepted:
             s.prices[market] = state.last_price / WAD
             s.set_price(market, s.prices[market])
-        for m in range(MARKETS):   # fresh rounds for the next rules
+        for m in range(MARKETS):  # fresh rounds for the next rules
             if m != market or kind == "stale":
                 s.set_price(m, s.prices[m])
 
@@ -664,8 +741,11 @@ class ProtocolMachine(RuleBasedStateMachine):
         the oracle's) or the required success."""
         s = self.system
         health = s.engine.account_health(trader) if self._prices_ok() else None
-        ok, step = self.modelled(lambda book: book.liquidate(trader, self.keeper),
-                                 lambda: s.engine.liquidate(trader, sender=self.keeper), label)
+        ok, step = self.modelled(
+            lambda book: book.liquidate(trader, self.keeper),
+            lambda: s.engine.liquidate(trader, sender=self.keeper),
+            label,
+        )
         if not ok:
             return None
         liquidations = self.events("Liquidated")
@@ -675,8 +755,9 @@ class ProtocolMachine(RuleBasedStateMachine):
         if health is not None and step["remaining_size"] != 0:
             after = s.engine.account_health(trader)
             ratio_before = health.equity * WAD // health.maintenance_margin
-            assert after.equity * WAD // max(after.maintenance_margin, 1) > ratio_before, \
+            assert after.equity * WAD // max(after.maintenance_margin, 1) > ratio_before, (
                 "a partial liquidation left the account worse"
+            )
         if health is not None and health.equity < 0:
             event("bankrupt account: every position closed in one step")
             assert s.engine.open_markets(trader) == 0, "a bankrupt account kept a position"
@@ -693,11 +774,15 @@ class ProtocolMachine(RuleBasedStateMachine):
         exactly where the model skips, and the same books and events."""
         s = self.system
         liquidatable = [t for t in self.traders if self._prices_ok() and s.lens.is_liquidatable(t)]
-        ok, count = self.modelled(lambda book: book.liquidate_many(self.traders, self.keeper),
-                                  lambda: s.engine.liquidate_many(self.traders, sender=self.keeper), "liquidate_many")
+        ok, count = self.modelled(
+            lambda book: book.liquidate_many(self.traders, self.keeper),
+            lambda: s.engine.liquidate_many(self.traders, sender=self.keeper),
+            "liquidate_many",
+        )
         if ok:
-            assert {e["account"] for e in self.events("Liquidated")} <= set(liquidatable), \
+            assert {e["account"] for e in self.events("Liquidated")} <= set(liquidatable), (
                 "batch liquidated a healthy account"
+            )
 
     @rule(who=st.integers(0, TRADERS - 1), offset=st.sampled_from([-1, 0]))
     def liquidate_at_cooldown_edge(self, who: int, offset: int, nudge_bp: int = 0) -> None:
@@ -777,7 +862,7 @@ class ProtocolMachine(RuleBasedStateMachine):
         if not (WAD // 10 < ratio < WAD - 1):
             return None
         threshold = ratio + (1 if over else 0)
-        deepest = WAD // 20          # < threshold: ratio > 0.1 here
+        deepest = WAD // 20  # < threshold: ratio > 0.1 here
         tiers = [Tier(1.0, 0.25).to_struct(), (threshold, WAD // 2), (deepest, WAD)]
         config = s.engine.liquidation_config()
         saved = list(s.engine.liquidation_tiers())
@@ -791,10 +876,17 @@ class ProtocolMachine(RuleBasedStateMachine):
         finally:
             s.configurator.set_liquidation_config(config, saved, sender=s.admin)
 
-    @rule(who=st.integers(0, TRADERS - 1), market=st.integers(0, MARKETS - 1), leverage_pct=st.integers(90, 100),
-          step_bp=st.integers(50, 300), boundary=st.sampled_from([None, "at", "over"]), edge=st.sampled_from([-1, 0]))
-    def leverage_to_the_limit_then_liquidate(self, who: int, market: int, leverage_pct: int, step_bp: int,
-                                             boundary: str | None, edge: int) -> None:
+    @rule(
+        who=st.integers(0, TRADERS - 1),
+        market=st.integers(0, MARKETS - 1),
+        leverage_pct=st.integers(90, 100),
+        step_bp=st.integers(50, 300),
+        boundary=st.sampled_from([None, "at", "over"]),
+        edge=st.sampled_from([-1, 0]),
+    )
+    def leverage_to_the_limit_then_liquidate(
+        self, who: int, market: int, leverage_pct: int, step_bp: int, boundary: str | None, edge: int
+    ) -> None:
         """Open at 90-100 % of the leverage the initial margin allows, walk the price against
         the position in small poked rounds until it is liquidatable, then liquidate
         (model-checked) -- optionally with a tier threshold exactly at (or 1 wei above) its
@@ -811,10 +903,15 @@ class ProtocolMachine(RuleBasedStateMachine):
             return
         direction = 1 if (who + market) % 2 == 0 else -1
         # the first bracket's initial rate x the multiplier bounds the leverage
-        rate = s.engine.brackets_of(market)[0].initial_margin_rate * s.engine.market_state(market).risk_multiplier // WAD
+        rate = (
+            s.engine.brackets_of(market)[0].initial_margin_rate * s.engine.market_state(market).risk_multiplier // WAD
+        )
         size = direction * equity * leverage_pct * WAD // 100 * WAD // rate // index
-        ok, _ = self.modelled(lambda book: book.trade(trader, market, size, MAX_UINT if size > 0 else 0),
-                              lambda: s.trade(trader, market, size), "open near the limit")
+        ok, _ = self.modelled(
+            lambda book: book.trade(trader, market, size, MAX_UINT if size > 0 else 0),
+            lambda: s.trade(trader, market, size),
+            "open near the limit",
+        )
         if not ok:
             return
         for _ in range(12):
@@ -833,8 +930,10 @@ class ProtocolMachine(RuleBasedStateMachine):
         if step is not None and step["remaining_size"]:
             if s.size_of(trader, market) and not s.lens.is_liquidatable(trader):
                 # walk on until the rest is liquidatable again, then the cool-down's edge
-                for _ in range(4):     # 4 poked minutes: still inside the 300 s cool-down
-                    if not self.poked_round(market, max(s.prices[market] * (10_000 - 3 * direction * step_bp) / 10_000, 1.0)):
+                for _ in range(4):  # 4 poked minutes: still inside the 300 s cool-down
+                    if not self.poked_round(
+                        market, max(s.prices[market] * (10_000 - 3 * direction * step_bp) / 10_000, 1.0)
+                    ):
                         return
                     if s.lens.is_liquidatable(trader):
                         break
@@ -869,10 +968,18 @@ class ProtocolMachine(RuleBasedStateMachine):
         if misorder and len(ordered) > 1:
             ordered = ordered[::-1]
         value = int(s.engine.pool_value())
-        event("ADL: pool deficit" if value < 0 else "ADL: PnL-to-pool trigger" if self.adl_side(market) else "ADL: not needed")
-        ok, _ = self.modelled(lambda b: b.auto_deleverage(market, ordered),
-                              lambda: s.engine.auto_deleverage(market, ordered, sender=self.keeper),
-                              "ADL misordered" if misorder else "ADL")
+        event(
+            "ADL: pool deficit"
+            if value < 0
+            else "ADL: PnL-to-pool trigger"
+            if self.adl_side(market)
+            else "ADL: not needed"
+        )
+        ok, _ = self.modelled(
+            lambda b: b.auto_deleverage(market, ordered),
+            lambda: s.engine.auto_deleverage(market, ordered, sender=self.keeper),
+            "ADL misordered" if misorder else "ADL",
+        )
         if not ok:
             return
         for e in self.events("AutoDeleveraged"):
@@ -918,9 +1025,11 @@ class ProtocolMachine(RuleBasedStateMachine):
             return
         value = int(s.engine.pool_value())
         sizes = [s.size_of(t, market) for t in self.traders]
-        ok, _ = self.modelled(lambda b: b.auto_deleverage_pro_rata(market, self.traders),
-                              lambda: s.engine.auto_deleverage_pro_rata(market, self.traders, sender=self.keeper),
-                              "ADL pro rata")
+        ok, _ = self.modelled(
+            lambda b: b.auto_deleverage_pro_rata(market, self.traders),
+            lambda: s.engine.auto_deleverage_pro_rata(market, self.traders, sender=self.keeper),
+            "ADL pro rata",
+        )
         if not ok:
             return
         event("ADL: pro rata")
@@ -936,12 +1045,21 @@ class ProtocolMachine(RuleBasedStateMachine):
         if ratio == 0:
             return 0
         state = s.engine.market_state(market)
-        profits = model.side_profits(state.long_open_interest, state.short_open_interest, state.sum_size_entry_price,
-                                     state.long_sum_size_entry_price, int(s.engine.mark_price(market)))
+        profits = model.side_profits(
+            state.long_open_interest,
+            state.short_open_interest,
+            state.sum_size_entry_price,
+            state.long_sum_size_entry_price,
+            int(s.engine.mark_price(market)),
+        )
         return model.adl_side(*profits, int(s.engine.pool_balance()), ratio)
 
-    @rule(market=st.integers(0, MARKETS - 1), leverage=st.integers(8, 15), crash_pct=st.integers(12, 20),
-          policy=st.sampled_from([None, "queue", "pro_rata"]))
+    @rule(
+        market=st.integers(0, MARKETS - 1),
+        leverage=st.integers(8, 15),
+        crash_pct=st.integers(12, 20),
+        policy=st.sampled_from([None, "queue", "pro_rata"]),
+    )
     def exhaust_pool(self, market: int, leverage: int, crash_pct: int, policy: str | None = None) -> None:
         """Drive the pool into deficit: LPs leave, a highly levered long faces a profitable
         short, the price falls in poked rounds with no keeper awake, then the long is
@@ -952,7 +1070,9 @@ class ProtocolMachine(RuleBasedStateMachine):
             return
         shares = int(s.pool.maxRedeem(self.lp))
         if shares:
-            self.attempt(lambda: s.pool.redeem(shares, self.lp, self.lp, sender=self.lp), {"Exceeds max redeem", "Zero amount"})
+            self.attempt(
+                lambda: s.pool.redeem(shares, self.lp, self.lp, sender=self.lp), {"Exceeds max redeem", "Zero amount"}
+            )
         long_trader, short_trader = self.traders[-2], self.traders[-1]
         for trader, direction in ((long_trader, 1), (short_trader, -1)):
             self.trade(self.traders.index(trader), market, leverage * 10, direction, "open")
@@ -985,19 +1105,24 @@ class ProtocolMachine(RuleBasedStateMachine):
         # leverage `multiple` x the largest bracket-1 leverage (20x here): never accepted
         size = margin * 20 * multiple * WAD // index
         self.remember_market()
-        ok = self.attempt(lambda: s.trade(trader, market, size),
-                          {"Below initial margin", "Max open interest", "Market paused", "Oracle stale", "Oracle price jump"})
+        ok = self.attempt(
+            lambda: s.trade(trader, market, size),
+            {"Below initial margin", "Max open interest", "Market paused", "Oracle stale", "Oracle price jump"},
+        )
         assert not ok, f"a {20 * multiple}x open was accepted: its own premium counted as equity"
         for leverage in (19, 15, 10, 5):
             size = margin * leverage * WAD // index
             self.remember_market()
-            if self.attempt(lambda: s.trade(trader, market, size),
-                            {"Below initial margin", "Max open interest", "Market paused", "Oracle stale",
-                             "Oracle price jump"}):
+            if self.attempt(
+                lambda: s.trade(trader, market, size),
+                {"Below initial margin", "Max open interest", "Market paused", "Oracle stale", "Oracle price jump"},
+            ):
                 self.touched(market)
                 self.remember_market()
-                if self.attempt(lambda: s.trade(trader, market, -size),
-                                {"Oracle stale", "Oracle price jump", "Account underwater", "Negative margin"}):
+                if self.attempt(
+                    lambda: s.trade(trader, market, -size),
+                    {"Oracle stale", "Oracle price jump", "Account underwater", "Negative margin"},
+                ):
                     event("adversary: self-skew round trip")
                     assert int(s.engine.margin(trader)) <= margin, "an instant round trip paid the trader"
                 return
@@ -1017,7 +1142,7 @@ class ProtocolMachine(RuleBasedStateMachine):
             if s.engine.open_markets(trader):
                 return
         if any(s.size_of(t, market) for t in self.traders):
-            return   # the bound is the pair's: others' open profit would move the pool's value too
+            return  # the bound is the pair's: others' open profit would move the pool's value too
         pool_before = int(s.engine.pool_balance())
         lp_before = self._lp_value()
         if pool_before <= 0 or lp_before is None:
@@ -1027,16 +1152,17 @@ class ProtocolMachine(RuleBasedStateMachine):
         if not s.size_of(long_trader, market):
             return
         bad_debt = 0
-        funding_bound = 0     # the most funding the pool can have paid over the rounds (cap x OI x time)
+        funding_bound = 0  # the most funding the pool can have paid over the rounds (cap x OI x time)
         cap = int(s.engine.market_config(market).max_funding_rate)
         for _ in range(rounds):
             self.poked_round(market, s.prices[market] * (100 + pump_pct) / 100)
             state = s.engine.market_state(market)
             notional = (state.long_open_interest + state.short_open_interest) * state.last_price // WAD
-            funding_bound += notional * cap // WAD * 90 // 28_800 + WAD   # 90 s: the round's minute, rounded up
+            funding_bound += notional * cap // WAD * 90 // 28_800 + WAD  # 90 s: the round's minute, rounded up
             self.remember_market()
-            if self.attempt(lambda: s.engine.liquidate_many(self.traders, sender=self.keeper),
-                            {"Oracle stale", "Oracle price jump"}):
+            if self.attempt(
+                lambda: s.engine.liquidate_many(self.traders, sender=self.keeper), {"Oracle stale", "Oracle price jump"}
+            ):
                 for step in self.events("Liquidated"):
                     self.touched(step["market"])
                 bad_debt += sum(e["bad_debt"] for e in self.events("BadDebtCovered"))
@@ -1072,7 +1198,7 @@ class ProtocolMachine(RuleBasedStateMachine):
         self.poked_round(market, s.prices[market] * (100 + rise_pct) / 100)
         if not self._prices_ok():
             return
-        amount = s.max_withdrawal(trader)        # the largest withdrawal the engine accepts
+        amount = s.max_withdrawal(trader)  # the largest withdrawal the engine accepts
         if amount == 0:
             return
         s.engine.withdraw(amount, sender=trader)
@@ -1081,8 +1207,12 @@ class ProtocolMachine(RuleBasedStateMachine):
         assert health.equity >= health.transfer_margin, "a withdrawal left equity below the transfer margin"
         assert health.equity >= health.initial_margin, "a withdrawal left equity below initial margin"
 
-    @rule(who=st.integers(0, TRADERS - 1), market=st.integers(0, MARKETS - 1), move_pct=st.integers(-15, 15),
-          leverage=st.integers(1, 8))
+    @rule(
+        who=st.integers(0, TRADERS - 1),
+        market=st.integers(0, MARKETS - 1),
+        move_pct=st.integers(-15, 15),
+        leverage=st.integers(1, 8),
+    )
     def adversary_front_run(self, who: int, market: int, move_pct: int, leverage: int) -> None:
         """GMX v1 AVAX: the market takes risk-increasing trades as delayed orders; a trader
         who knows the next round's move cannot open ahead of it (a direct open reverts, an
@@ -1100,27 +1230,32 @@ class ProtocolMachine(RuleBasedStateMachine):
         try:
             size = (1 if move_pct > 0 else -1) * margin * leverage * WAD // index
             self.remember_market()
-            ok = self.attempt(lambda: s.trade(trader, market, size),
-                              {"Delayed orders only", "Oracle stale", "Oracle price jump"})
+            ok = self.attempt(
+                lambda: s.trade(trader, market, size), {"Delayed orders only", "Oracle stale", "Oracle price jump"}
+            )
             assert not ok, "a delayed-order market accepted a direct open"
             self.remember_market()
             bound = MAX_UINT if size > 0 else 0
-            if not self.attempt(lambda: s.order_book.commit_order(market, size, bound, sender=trader),
-                                {"Oracle stale", "Oracle price jump", "Market paused"}):
+            if not self.attempt(
+                lambda: s.order_book.commit_order(market, size, bound, sender=trader),
+                {"Oracle stale", "Oracle price jump", "Market paused"},
+            ):
                 return
             self.touched(market)
             self.remember_market()
-            self.attempt(lambda: s.order_book.execute_order(trader, market, sender=self.keeper),
-                         {"Order waits for a new round"})
+            self.attempt(
+                lambda: s.order_book.execute_order(trader, market, sender=self.keeper), {"Order waits for a new round"}
+            )
             assert s.size_of(trader, market) == 0, "an order filled at its own commit round"
             if not self.poked_round(market, s.prices[market] * (100 + move_pct) / 100):
                 return
             view = self._market_view(market)
             expected = model.fill_price(self._index(market), view["skew"], size, view["scale"], view["maxp"])
             self.remember_market()
-            if not self.attempt(lambda: s.order_book.execute_order(trader, market, sender=self.keeper),
-                                {"Below initial margin", "Max open interest", "Oracle stale", "Oracle price jump",
-                                 "Negative margin"}):
+            if not self.attempt(
+                lambda: s.order_book.execute_order(trader, market, sender=self.keeper),
+                {"Below initial margin", "Max open interest", "Oracle stale", "Oracle price jump", "Negative margin"},
+            ):
                 return
             self.touched(market)
             (cleared,) = self.events("OrderCleared")
@@ -1130,8 +1265,9 @@ class ProtocolMachine(RuleBasedStateMachine):
             if not s.size_of(trader, market):
                 assert int(s.engine.margin(trader)) <= margin, "a round trip around a known round paid the trader"
         finally:
-            s.configurator.set_market_config(market, s.engine.market_config(market)._replace(
-                delayed_orders=False), sender=s.admin)
+            s.configurator.set_market_config(
+                market, s.engine.market_config(market)._replace(delayed_orders=False), sender=s.admin
+            )
 
     def _lp_value(self) -> int | None:
         """The pool's value (1e18 USD), None while a feed cannot be read."""
@@ -1146,10 +1282,14 @@ class ProtocolMachine(RuleBasedStateMachine):
         s = self.system
         old = s.engine.market_config(market)
         taker = taker_bp * WAD // 10_000
-        config = old._replace(taker_fee=taker, maker_fee=min(old.maker_fee, taker), max_funding_rate=cap_bp * WAD // 10_000)
+        config = old._replace(
+            taker_fee=taker, maker_fee=min(old.maker_fee, taker), max_funding_rate=cap_bp * WAD // 10_000
+        )
         self.remember_market()
-        if self.attempt(lambda: s.configurator.set_market_config(market, config, sender=s.admin),
-                        {"Oracle stale", "Oracle price jump"}):
+        if self.attempt(
+            lambda: s.configurator.set_market_config(market, config, sender=s.admin),
+            {"Oracle stale", "Oracle price jump"},
+        ):
             self.touched(market)
             fm = self.funding[market]
             fm.max_funding_rate = config.max_funding_rate
@@ -1166,7 +1306,9 @@ class ProtocolMachine(RuleBasedStateMachine):
             s.engine.trade(market, increase, MAX_UINT if increase > 0 else 0, sender=trader)
             raise AssertionError("a paused market accepted a risk-increasing trade")
         except Reverted as exc:
-            assert exc.reason in {"Market paused", "Oracle stale", "Oracle price jump", "Below initial margin"}, exc.reason
+            assert exc.reason in {"Market paused", "Oracle stale", "Oracle price jump", "Below initial margin"}, (
+                exc.reason
+            )
         assert self.books() == before
         s.configurator.set_paused(market, False, sender=s.admin)
 
@@ -1229,8 +1371,9 @@ class ProtocolMachine(RuleBasedStateMachine):
                 if position.size:
                     at_mark += model.pnl(position.size, marks[m], position.entry_price)
                     at_mark -= int(s.lens.pending_funding(trader, m))
-            assert int(s.engine.account_health(trader).equity) <= at_mark, \
+            assert int(s.engine.account_health(trader).equity) <= at_mark, (
                 "equity at exit prices above equity at the mark"
+            )
 
     @invariant()
     def open_interest(self) -> None:
@@ -1238,7 +1381,10 @@ class ProtocolMachine(RuleBasedStateMachine):
         for market in range(MARKETS):
             sizes = [s.size_of(t, market) for t in self.traders]
             state = s.engine.market_state(market)
-            assert (state.long_open_interest, state.short_open_interest) == (sum(x for x in sizes if x > 0), -sum(x for x in sizes if x < 0))
+            assert (state.long_open_interest, state.short_open_interest) == (
+                sum(x for x in sizes if x > 0),
+                -sum(x for x in sizes if x < 0),
+            )
 
     @invariant()
     def funding_follows_model(self) -> None:
@@ -1246,7 +1392,11 @@ class ProtocolMachine(RuleBasedStateMachine):
         for market in range(MARKETS):
             state = s.engine.market_state(market)
             fm = self.funding[market]
-            assert (state.cumulative_funding_per_unit, state.funding_rate, state.last_funding_time) == (fm.cumulative, fm.rate, fm.last_time), f"funding off-model in {market}"
+            assert (state.cumulative_funding_per_unit, state.funding_rate, state.last_funding_time) == (
+                fm.cumulative,
+                fm.rate,
+                fm.last_time,
+            ), f"funding off-model in {market}"
 
     @invariant()
     def solvency_and_bounds(self) -> None:
@@ -1255,20 +1405,26 @@ class ProtocolMachine(RuleBasedStateMachine):
         s = self.system
         for account in self.accounts:
             margin = int(s.engine.margin(account))
-            assert margin >= 0, ("a flat account kept negative margin (bad debt lost)" if not s.engine.open_markets(account)
-                                 else "an account rests with positions and a negative margin")
+            assert margin >= 0, (
+                "a flat account kept negative margin (bad debt lost)"
+                if not s.engine.open_markets(account)
+                else "an account rests with positions and a negative margin"
+            )
         if not self._prices_ok():
-            return   # equity and pool value cannot be read while a feed is stale or jumped
+            return  # equity and pool value cannot be read while a feed is stale or jumped
         equities = [int(s.engine.account_health(a).equity) for a in self.accounts]
         pool_value = int(s.engine.pool_value())
         insurance = int(s.engine.insurance_fund())
         held = s.ledger(self.accounts).held
         slack = invariants.solvency_slack(sum(equities), pool_value, insurance, held)
-        assert slack >= 0, f"insolvent by {-slack} wei: equities {equities}, pool value {pool_value}, insurance {insurance}"
+        assert slack >= 0, (
+            f"insolvent by {-slack} wei: equities {equities}, pool value {pool_value}, insurance {insurance}"
+        )
         for market in range(MARKETS):
             config = s.engine.market_config(market)
-            assert invariants.mark_within_bound(int(s.engine.mark_price(market)), int(s.engine.index_price(market)),
-                                                config.max_premium), "mark outside its premium bound"
+            assert invariants.mark_within_bound(
+                int(s.engine.mark_price(market)), int(s.engine.index_price(market)), config.max_premium
+            ), "mark outside its premium bound"
 
     @invariant()
     def health_follows_model(self) -> None:
@@ -1281,16 +1437,25 @@ class ProtocolMachine(RuleBasedStateMachine):
         book = EngineModel(s, self.accounts)
         for account in self.traders:
             if s.engine.open_markets(account):
-                assert s.engine.account_health(account)._asdict() == book.health(account), f"health off-model ({account})"
+                assert s.engine.account_health(account)._asdict() == book.health(account), (
+                    f"health off-model ({account})"
+                )
         assert int(s.engine.pool_value()) == book.pool_value(), "pool value off-model"
         assert int(s.engine.pool_withdrawable()) == book.pool_withdrawable(), "pool reserve off-model"
 
     def _market_view(self, market: int) -> dict[str, int]:
         s = self.system
         config = s.engine.market_config(market)
-        return {"skew": self.skew(market), "scale": config.skew_scale, "maxp": config.max_premium,
-                "taker": config.taker_fee, "maker": config.maker_fee, "tier": config.size_tier_notional,
-                "mult": config.size_tier_multiplier, "pnl_ratio": config.max_pnl_pool_ratio}
+        return {
+            "skew": self.skew(market),
+            "scale": config.skew_scale,
+            "maxp": config.max_premium,
+            "taker": config.taker_fee,
+            "maker": config.maker_fee,
+            "tier": config.size_tier_notional,
+            "mult": config.size_tier_multiplier,
+            "pnl_ratio": config.max_pnl_pool_ratio,
+        }
 
 
 def _copy(fm: model.FundingMarket) -> model.FundingMarket:

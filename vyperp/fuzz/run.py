@@ -61,8 +61,14 @@ def _worker(args: tuple[str, int, int, int]) -> dict[str, Any]:
     shared_system()  # deploy outside the timed region
     derandomize = index == 0 and PROFILES[profile].get("derandomize", False) and "VYPERP_FUZZ_SEED" not in os.environ
     seed = base_seed + index
-    options = dict(max_examples=examples, stateful_step_count=STEPS_PER_EXAMPLE[profile], deadline=None,
-                   suppress_health_check=SUPPRESSED, database=None, derandomize=derandomize)
+    options = dict(
+        max_examples=examples,
+        stateful_step_count=STEPS_PER_EXAMPLE[profile],
+        deadline=None,
+        suppress_health_check=SUPPRESSED,
+        database=None,
+        derandomize=derandomize,
+    )
     replay = replay_command(profile, examples, None if derandomize else seed)
     started = time.perf_counter()
     violation = None
@@ -70,16 +76,23 @@ def _worker(args: tuple[str, int, int, int]) -> dict[str, Any]:
     try:
         run_machine(options, seed, replay)
     except KeyboardInterrupt:
-        interrupted = True        # Ctrl-C: the partial run is reported, not counted as a finding
+        interrupted = True  # Ctrl-C: the partial run is reported, not counted as a finding
     except BaseException as exc:  # noqa: BLE001 - a failing example is the finding we report
         # the whole failure text: every sub-exception of a group, with hypothesis's notes
         # (the failing program), the seed and the replay command, and tracebacks
         violation = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     seconds = time.perf_counter() - started
-    return {"examples": ProtocolMachine.examples_run, "steps": ProtocolMachine.steps_run - ProtocolMachine.examples_run,
-            "liquidating_examples": len(ProtocolMachine.liquidating_examples),
-            "seconds": seconds, "violation": violation, "interrupted": interrupted, "seed": seed,
-            "derandomized": derandomize, "replay": replay}
+    return {
+        "examples": ProtocolMachine.examples_run,
+        "steps": ProtocolMachine.steps_run - ProtocolMachine.examples_run,
+        "liquidating_examples": len(ProtocolMachine.liquidating_examples),
+        "seconds": seconds,
+        "violation": violation,
+        "interrupted": interrupted,
+        "seed": seed,
+        "derandomized": derandomize,
+        "replay": replay,
+    }
 
 
 def run_fuzz(profile: str = "ci", workers: int | None = None, examples: int | None = None) -> dict[str, Any]:
@@ -109,7 +122,9 @@ def run_fuzz(profile: str = "ci", workers: int | None = None, examples: int | No
         "replay": [r["replay"] for r in results if r["violation"]],
         "seconds": round(wall, 2),
         "steps_per_second": round(steps / wall, 1) if wall else 0.0,
-        "steps_per_second_per_worker": round(sum(r["steps"] / r["seconds"] for r in results if r["seconds"]) / len(results), 1),
+        "steps_per_second_per_worker": round(
+            sum(r["steps"] / r["seconds"] for r in results if r["seconds"]) / len(results), 1
+        ),
         "invariant_violations": len(violations),
         "violations": violations,
         "interrupted": any(r.get("interrupted") for r in results),

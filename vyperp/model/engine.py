@@ -51,8 +51,14 @@ class EngineModel:
             oracle = system.oracles[m]
             round_ = oracle.latestRoundData()
             decimals = int(oracle.decimals())
-            self.oracle.append(dict(round_id=int(round_[0]), answer=int(round_[1]), updated_at=int(round_[3]),
-                                    price=int(round_[1]) * model.price_scale(decimals)))
+            self.oracle.append(
+                dict(
+                    round_id=int(round_[0]),
+                    answer=int(round_[1]),
+                    updated_at=int(round_[3]),
+                    price=int(round_[1]) * model.price_scale(decimals),
+                )
+            )
         self.margin = {a: int(e.margin(a)) for a in accounts}
         self.pos = {a: [dict(e.position(a, m)._asdict()) for m in range(self.n)] for a in accounts}
         self.last_partial = {a: int(e.last_partial_liquidation(a)) for a in accounts}
@@ -72,9 +78,17 @@ class EngineModel:
         if self.settlement[m]:
             return self.settlement[m], self.state[m]["last_round_id"]
         o, c = self.oracle[m], self.config[m]
-        reason = model.oracle_reason(o["answer"], o["updated_at"], self.now, c.max_oracle_age, o["price"],
-                                     self.state[m]["last_price"], c.max_price_jump, bounded and not o.get("unbounded"),
-                                     o["round_id"] != self.state[m]["last_round_id"])
+        reason = model.oracle_reason(
+            o["answer"],
+            o["updated_at"],
+            self.now,
+            c.max_oracle_age,
+            o["price"],
+            self.state[m]["last_price"],
+            c.max_price_jump,
+            bounded and not o.get("unbounded"),
+            o["round_id"] != self.state[m]["last_round_id"],
+        )
         if reason:
             raise ModelRevert(reason)
         return o["price"], o["round_id"]
@@ -110,8 +124,9 @@ class EngineModel:
         return market.now(self.skew(m), price, self.now)
 
     def requirements(self, m: int, notional: int) -> tuple[int, int]:
-        return model.requirements(self.brackets[m], notional, self.state[m]["risk_multiplier"],
-                                  self.risk[m].apply_to_maintenance)
+        return model.requirements(
+            self.brackets[m], notional, self.state[m]["risk_multiplier"], self.risk[m].apply_to_maintenance
+        )
 
     def owed(self, a: str, m: int, cumulative: int, price: int) -> tuple[int, int]:
         c, p = self.config[m], self.pos[a][m]
@@ -122,8 +137,9 @@ class EngineModel:
         s = self.state[m]
         if long_side:
             return model.side_profit(s["long_open_interest"], s["long_sum_size_entry_price"], price, True)
-        return model.side_profit(s["short_open_interest"], s["long_sum_size_entry_price"] - s["sum_size_entry_price"],
-                                 price, False)
+        return model.side_profit(
+            s["short_open_interest"], s["long_sum_size_entry_price"] - s["sum_size_entry_price"], price, False
+        )
 
     def profit_counted(self, m: int, pnl: int, size: int, price: int) -> int:
         ratio = self.config[m].max_pnl_pool_ratio
@@ -134,8 +150,15 @@ class EngineModel:
 
     def health(self, a: str, touched: int | None = None, touched_price: int = 0) -> dict[str, int]:
         """Engine._health: equity at exit prices under the PnL cap, requirements, largest market."""
-        h = dict(equity=self.margin[a], initial_margin=0, maintenance_margin=0, largest_market=0,
-                 largest_requirement=0, position_count=0, transfer_margin=0)
+        h = dict(
+            equity=self.margin[a],
+            initial_margin=0,
+            maintenance_margin=0,
+            largest_market=0,
+            largest_requirement=0,
+            position_count=0,
+            transfer_margin=0,
+        )
         for m in range(self.n):
             p = self.pos[a][m]
             size = p["size"]
@@ -262,8 +285,14 @@ class EngineModel:
     def count_rate_limit(self, m: int, notional: int, force: bool) -> bool:
         s, limit = self.state[m], self.rate_limit[m]
         ok, s["liquidation_window_start"], s["liquidation_window_notional"] = model.rate_limit_window(
-            limit.window, limit.max_notional, s["liquidation_window_start"], s["liquidation_window_notional"],
-            self.now, notional, force)
+            limit.window,
+            limit.max_notional,
+            s["liquidation_window_start"],
+            s["liquidation_window_notional"],
+            self.now,
+            notional,
+            force,
+        )
         return ok
 
     # -------------------------------------------------------------- accounts and trading
@@ -310,8 +339,10 @@ class EngineModel:
             notional = model.umul_up(oi, price)
             if notional > c.max_open_interest:
                 raise ModelRevert("Max open interest")
-            if c.max_open_interest_pool_ratio > 0 and \
-                    notional > max(self.pool_balance, 0) * c.max_open_interest_pool_ratio // WAD:
+            if (
+                c.max_open_interest_pool_ratio > 0
+                and notional > max(self.pool_balance, 0) * c.max_open_interest_pool_ratio // WAD
+            ):
                 raise ModelRevert("Max open interest")
             h = self.health(a, m, price)
             if h["equity"] < h["initial_margin"]:
@@ -321,8 +352,12 @@ class EngineModel:
                 raise ModelRevert("Account underwater")
         if self.open_markets(a) and self.margin[a] < 0:
             raise ModelRevert("Negative margin")
-        self.events.append(("PositionModified", dict(account=a, market=m, size_delta=delta, fill_price=fill,
-                                                     new_size=new, fee=fee, realized_pnl=pnl)))
+        self.events.append(
+            (
+                "PositionModified",
+                dict(account=a, market=m, size_delta=delta, fill_price=fill, new_size=new, fee=fee, realized_pnl=pnl),
+            )
+        )
         if not self.open_markets(a) and self.margin[a] < 0:
             self.cover_bad_debt(a)
         return fill
@@ -355,7 +390,10 @@ class EngineModel:
         self.settle_funding(a, m, price)
         p = self.pos[a][m]
         size = p["size"]
-        if h["position_count"] > 1 and self.margin[a] + model.pnl(size, self.exit(m, price, size), p["entry_price"]) < 0:
+        if (
+            h["position_count"] > 1
+            and self.margin[a] + model.pnl(size, self.exit(m, price, size), p["entry_price"]) < 0
+        ):
             return self.liquidate_bankrupt(a, keeper, tier)
         close = model.liquidation_close(size, fraction, price, liq.min_position_notional)
         if not self.count_rate_limit(m, model.umul_up(abs(close), price), False):
@@ -380,8 +418,18 @@ class EngineModel:
         penalty = model.liquidation_penalty(notional, liq.penalty_rate, self.margin[a])
         self.margin[a] -= penalty
         self.insurance += penalty
-        event = dict(account=a, market=m, keeper=keeper, size_closed=close, price=fill, notional=notional,
-                     tier=tier, keeper_reward=reward, penalty=penalty, remaining_size=size - close)
+        event = dict(
+            account=a,
+            market=m,
+            keeper=keeper,
+            size_closed=close,
+            price=fill,
+            notional=notional,
+            tier=tier,
+            keeper_reward=reward,
+            penalty=penalty,
+            remaining_size=size - close,
+        )
         self.events.append(("Liquidated", event))
         return dict(event, _escalated=escalated)
 
@@ -416,8 +464,18 @@ class EngineModel:
                 if self.margin[a] < 0:
                     self.cover_bad_debt(a)
                 reward = self.pay_keeper(a, keeper, total)
-            event = dict(account=a, market=m, keeper=keeper, size_closed=size, price=fill, notional=notional,
-                         tier=tier, keeper_reward=reward, penalty=0, remaining_size=0)
+            event = dict(
+                account=a,
+                market=m,
+                keeper=keeper,
+                size_closed=size,
+                price=fill,
+                notional=notional,
+                tier=tier,
+                keeper_reward=reward,
+                penalty=0,
+                remaining_size=0,
+            )
             self.events.append(("Liquidated", event))
         return dict(event, _escalated=False)
 
@@ -426,8 +484,9 @@ class EngineModel:
         self.insurance -= from_insurance
         self.pool_balance -= from_pool
         self.margin[a] = 0
-        self.events.append(("BadDebtCovered", dict(account=a, bad_debt=bad_debt, from_insurance=from_insurance,
-                                                   from_pool=from_pool)))
+        self.events.append(
+            ("BadDebtCovered", dict(account=a, bad_debt=bad_debt, from_insurance=from_insurance, from_pool=from_pool))
+        )
 
     # -------------------------------------------------------------- pool and ADL
     def pool_value(self) -> int:
@@ -437,20 +496,31 @@ class EngineModel:
             if s["long_open_interest"] == 0 and s["short_open_interest"] == 0:
                 continue
             price = self.index(m)
-            value += model.pool_value_terms(self.skew(m), self.mark(m, price), self.funding_now(m, price)[0],
-                                            s["sum_size_entry_price"], s["sum_size_funding_index"])
+            value += model.pool_value_terms(
+                self.skew(m),
+                self.mark(m, price),
+                self.funding_now(m, price)[0],
+                s["sum_size_entry_price"],
+                s["sum_size_funding_index"],
+            )
         return value
 
     def pool_withdrawable(self) -> int:
         value = self.pool_value()
-        reserve = model.pool_reserve([(s["long_open_interest"] + s["short_open_interest"], s["last_price"])
-                                      for s in self.state], self.liq.pool_reserve_ratio)
+        reserve = model.pool_reserve(
+            [(s["long_open_interest"] + s["short_open_interest"], s["last_price"]) for s in self.state],
+            self.liq.pool_reserve_ratio,
+        )
         return model.pool_withdrawable(value, self.pool_balance, reserve, self.precision)
 
     def adl_side(self, m: int, price: int) -> int:
         mark = self.mark(m, price)
-        return model.adl_side(self.side_profit(m, mark, True), self.side_profit(m, mark, False), self.pool_balance,
-                              self.config[m].adl_pnl_pool_ratio)
+        return model.adl_side(
+            self.side_profit(m, mark, True),
+            self.side_profit(m, mark, False),
+            self.pool_balance,
+            self.config[m].adl_pnl_pool_ratio,
+        )
 
     def adl_scores(self, m: int, accounts: list[str]) -> list[tuple[int, str]]:
         """(score, account) of every account in profit at its exit price in `m` (the keeper's ranking)."""
@@ -501,8 +571,12 @@ class EngineModel:
             haircut, taken = model.adl_haircut(profit, paid, deficit, self.margin[a])
             self.margin[a] -= taken
             self.pool_balance += taken
-            self.events.append(("AutoDeleveraged", dict(account=a, market=m, size_closed=size, price=fill,
-                                                         realized_pnl=profit, haircut=haircut)))
+            self.events.append(
+                (
+                    "AutoDeleveraged",
+                    dict(account=a, market=m, size_closed=size, price=fill, realized_pnl=profit, haircut=haircut),
+                )
+            )
             if not self.open_markets(a) and self.margin[a] < 0:
                 self.cover_bad_debt(a)
             deficit -= min(haircut, deficit)
@@ -541,8 +615,19 @@ class EngineModel:
                 continue
             self.move_entry_aggregates(m, size, entry, size, new_entry)
             p["entry_price"] = new_entry
-            self.events.append(("AutoDeleveraged", dict(account=a, market=m, size_closed=0, price=exit_,
-                                                         realized_pnl=model.pnl(size, exit_, entry), haircut=haircut)))
+            self.events.append(
+                (
+                    "AutoDeleveraged",
+                    dict(
+                        account=a,
+                        market=m,
+                        size_closed=0,
+                        price=exit_,
+                        realized_pnl=model.pnl(size, exit_, entry),
+                        haircut=haircut,
+                    ),
+                )
+            )
             if haircut > 0:
                 deficit -= min(haircut, deficit)
                 cut += 1
@@ -559,12 +644,18 @@ class EngineModel:
             assert int(e.last_partial_liquidation(a)) == self.last_partial.get(a, 0), ("last partial", a)
         for m in range(self.n):
             chain = dict(e.market_state(m)._asdict())
-            assert chain == self.state[m], ("market state", m, {k: (v, self.state[m][k]) for k, v in chain.items()
-                                                                 if self.state[m][k] != v})
+            assert chain == self.state[m], (
+                "market state",
+                m,
+                {k: (v, self.state[m][k]) for k, v in chain.items() if self.state[m][k] != v},
+            )
         assert int(e.pool_balance()) == self.pool_balance, ("pool balance", int(e.pool_balance()), self.pool_balance)
         assert int(e.insurance_fund()) == self.insurance, ("insurance", int(e.insurance_fund()), self.insurance)
 
-    def assert_events(self, system: Any, names: tuple[str, ...] = ("Liquidated", "BadDebtCovered", "FundingSettled",
-                                                                   "AutoDeleveraged")) -> None:
+    def assert_events(
+        self,
+        system: Any,
+        names: tuple[str, ...] = ("Liquidated", "BadDebtCovered", "FundingSettled", "AutoDeleveraged"),
+    ) -> None:
         got = [(ev.name, dict(ev.args)) for ev in system.chain.last_receipt.logs if ev.name in names]
         assert got == [ev for ev in self.events if ev[0] in names], (got, self.events)

@@ -81,8 +81,9 @@ def pnl(size: int, price: int, entry_price: int) -> int:
     return mul_floor(size, price - entry_price)
 
 
-def funding_owed(size: int, cumulative: int, position_index: int, index_price: int,
-                 tier_notional: int, tier_multiplier: int) -> tuple[int, int]:
+def funding_owed(
+    size: int, cumulative: int, position_index: int, index_price: int, tier_notional: int, tier_multiplier: int
+) -> tuple[int, int]:
     owed = mul_ceil(size, cumulative - position_index)
     surcharge = 0
     if owed > 0 and tier_notional > 0 and umul_up(abs(size), index_price) > tier_notional:
@@ -121,14 +122,21 @@ class FundingMarket:
     last_time: int = 0
 
     @classmethod
-    def from_config(cls, config: Any, last_time: int, state: Any = None) -> "FundingMarket":
+    def from_config(cls, config: Any, last_time: int, state: Any = None) -> FundingMarket:
         """From the engine's MarketConfig (read by field name); `state` (a MarketState)
         also sets the accrued cumulative and the rate."""
-        market = cls(skew_scale=config.skew_scale, max_premium=config.max_premium, interest_rate=config.interest_rate,
-                     funding_clamp=config.funding_clamp, max_funding_rate=config.max_funding_rate,
-                     model=config.funding_model, nonlinear_threshold=config.nonlinear_threshold,
-                     nonlinear_coefficient=config.nonlinear_coefficient, funding_velocity=config.funding_velocity,
-                     last_time=last_time)
+        market = cls(
+            skew_scale=config.skew_scale,
+            max_premium=config.max_premium,
+            interest_rate=config.interest_rate,
+            funding_clamp=config.funding_clamp,
+            max_funding_rate=config.max_funding_rate,
+            model=config.funding_model,
+            nonlinear_threshold=config.nonlinear_threshold,
+            nonlinear_coefficient=config.nonlinear_coefficient,
+            funding_velocity=config.funding_velocity,
+            last_time=last_time,
+        )
         if state is not None:
             market.cumulative, market.rate = state.cumulative_funding_per_unit, state.funding_rate
         return market
@@ -142,8 +150,18 @@ class FundingMarket:
             start = self.rate
             rate = clamp(velocity_rate(start, prem, self.funding_velocity, elapsed), -cap, cap)
         else:
-            rate = clamp(premium_rate(prem, self.interest_rate, self.funding_clamp, self.model,
-                                      self.nonlinear_threshold, self.nonlinear_coefficient), -cap, cap)
+            rate = clamp(
+                premium_rate(
+                    prem,
+                    self.interest_rate,
+                    self.funding_clamp,
+                    self.model,
+                    self.nonlinear_threshold,
+                    self.nonlinear_coefficient,
+                ),
+                -cap,
+                cap,
+            )
             start = rate
         cumulative = self.cumulative
         if elapsed > 0:
@@ -181,9 +199,20 @@ def profit_cap(pool_balance: int, ratio: int) -> int | None:
     return None if ratio == 0 else max(pool_balance, 0) * ratio // WAD
 
 
-def position_pnl(size: int, entry: int, index_price: int, skew: int, skew_scale: int, max_premium: int,
-                 cap: int | None, long_sum: int, short_sum: int, long_oi: int, short_oi: int,
-                 settled: bool = False) -> int:
+def position_pnl(
+    size: int,
+    entry: int,
+    index_price: int,
+    skew: int,
+    skew_scale: int,
+    max_premium: int,
+    cap: int | None,
+    long_sum: int,
+    short_sum: int,
+    long_oi: int,
+    short_oi: int,
+    settled: bool = False,
+) -> int:
     """A position's PnL as Engine._health counts it: at its exit price, under the PnL cap.
 
     `long_sum` / `short_sum` are the sides' sums of |size| x entry (unscaled), `cap` the
@@ -198,8 +227,18 @@ def position_pnl(size: int, entry: int, index_price: int, skew: int, skew_scale:
     return capped_profit(value, side, cap)
 
 
-def payable_profit(size: int, entry: int, fill: int, mark: int, pool_balance: int, ratio: int,
-                   long_oi: int, short_oi: int, long_sum: int, short_sum: int) -> int:
+def payable_profit(
+    size: int,
+    entry: int,
+    fill: int,
+    mark: int,
+    pool_balance: int,
+    ratio: int,
+    long_oi: int,
+    short_oi: int,
+    long_sum: int,
+    short_sum: int,
+) -> int:
     """What a fill of the whole position at `fill` may realize (Engine._payable_profit):
     a loss in full; a profit under the PnL cap (the side's profit at `mark` before the fill,
     `ratio` x pool balance), then within the pool's cash."""
@@ -232,8 +271,9 @@ def adl_side(long_profit: int, short_profit: int, pool_balance: int, ratio: int)
 
 
 # ====================================================================== margin (Engine._requirements)
-def requirements(brackets: list[tuple[int, int, int]], notional: int, multiplier: int,
-                 apply_to_maintenance: bool) -> tuple[int, int]:
+def requirements(
+    brackets: list[tuple[int, int, int]], notional: int, multiplier: int, apply_to_maintenance: bool
+) -> tuple[int, int]:
     """(initial, maintenance) for `notional`: the bracket requirement times the risk
     multiplier, rounded up; maintenance scaled only when the market applies it there."""
     initial = umul_up(bracket_requirement(brackets, notional, True), multiplier)
@@ -249,8 +289,17 @@ def price_scale(decimals: int) -> int:
     return 10 ** (18 - decimals)
 
 
-def oracle_reason(answer: int, updated_at: int, now: int, max_age: int, price: int, last_price: int,
-                  max_jump: int, bounded: bool, new_round: bool) -> str | None:
+def oracle_reason(
+    answer: int,
+    updated_at: int,
+    now: int,
+    max_age: int,
+    price: int,
+    last_price: int,
+    max_jump: int,
+    bounded: bool,
+    new_round: bool,
+) -> str | None:
     """Why the guarded oracle read refuses a round (its revert reason), or None if accepted.
     Stale: updated_at + max_age < now (a round exactly max_age old is still fresh).
     Jump (bounded reads of a new round only): |price - last| x 1e18 > last x max_jump
@@ -280,22 +329,30 @@ def wad_ln(x: int) -> int:
         return 0
     k = x.bit_length() - 1 - 96
     x = ((x << (159 - k)) % _M) >> 159
-    p = _s((_s(_s(x + 3_273_285_459_638_523_848_632_254_066_296) * x) >> 96) + 24_828_157_081_833_163_892_658_089_445_524)
+    p = _s(
+        (_s(_s(x + 3_273_285_459_638_523_848_632_254_066_296) * x) >> 96) + 24_828_157_081_833_163_892_658_089_445_524
+    )
     p = _s((_s(p * x) >> 96) + 43_456_485_725_739_037_958_740_375_743_393)
     p = _s((_s(p * x) >> 96) - 11_111_509_109_440_967_052_023_855_526_967)
     p = _s((_s(p * x) >> 96) - 45_023_709_667_254_063_763_336_534_515_857)
     p = _s((_s(p * x) >> 96) - 14_706_773_417_378_608_786_704_636_184_526)
     p = _s(_s(p * x) - (795_164_235_651_350_426_258_249_787_498 << 96))
-    q = _s((_s(_s(x + 5_573_035_233_440_673_466_300_451_813_936) * x) >> 96) + 71_694_874_799_317_883_764_090_561_454_958)
+    q = _s(
+        (_s(_s(x + 5_573_035_233_440_673_466_300_451_813_936) * x) >> 96) + 71_694_874_799_317_883_764_090_561_454_958
+    )
     q = _s((_s(q * x) >> 96) + 283_447_036_172_924_575_727_196_451_306_956)
     q = _s((_s(q * x) >> 96) + 401_686_690_394_027_663_651_624_208_769_553)
     q = _s((_s(q * x) >> 96) + 204_048_457_590_392_012_362_485_061_816_622)
     q = _s((_s(q * x) >> 96) + 31_853_899_698_501_571_402_653_359_427_138)
     q = _s((_s(q * x) >> 96) + 909_429_971_244_387_300_277_376_558_375)
     r = trunc_div(p, q)
-    total = _s(_s(_s(r * 1_677_202_110_996_718_588_342_820_967_067_443_963_516_166)
-                  + _s(k * 16_597_577_552_685_614_221_487_285_958_193_947_469_193_820_559_219_878_177_908_093_499_208_371))
-               + 600_920_179_829_731_861_736_702_779_321_621_459_595_472_258_049_074_101_567_377_883_020_018_308)
+    total = _s(
+        _s(
+            _s(r * 1_677_202_110_996_718_588_342_820_967_067_443_963_516_166)
+            + _s(k * 16_597_577_552_685_614_221_487_285_958_193_947_469_193_820_559_219_878_177_908_093_499_208_371)
+        )
+        + 600_920_179_829_731_861_736_702_779_321_621_459_595_472_258_049_074_101_567_377_883_020_018_308
+    )
     return total >> 174
 
 
@@ -323,8 +380,9 @@ def risk_multiplier(risk: Any, variance: int, rate: int, ema: int) -> int:
     if risk.volatility_weight > 0 and risk.variance_ewma_weight > 0:
         volatility = isqrt(variance * WAD)
         if volatility > risk.reference_volatility:
-            multiplier += umul_up((volatility - risk.reference_volatility) * WAD // risk.reference_volatility,
-                                  risk.volatility_weight)
+            multiplier += umul_up(
+                (volatility - risk.reference_volatility) * WAD // risk.reference_volatility, risk.volatility_weight
+            )
     if risk.funding_weight > 0:
         multiplier += umul_up(abs(rate - ema), risk.funding_weight)
     return min(multiplier, risk.max_multiplier)
@@ -391,8 +449,9 @@ def signed_ratio(equity: int, maintenance: int) -> int:
     return trunc_div(equity * WAD, max(maintenance, 1))
 
 
-def rate_limit_window(window: int, max_notional: int, start: int, used: int, now: int, notional: int,
-                      force: bool) -> tuple[bool, int, int]:
+def rate_limit_window(
+    window: int, max_notional: int, start: int, used: int, now: int, notional: int, force: bool
+) -> tuple[bool, int, int]:
     """(allowed, window start, notional used) as stored after counting `notional`
     (Engine._count_rate_limit). A window restarts once `now >= start + window` (the start is
     written before the test); a count that would pass max_notional is refused unless
@@ -474,8 +533,9 @@ def preview(kind: str, amount: int, supply: int, assets_total: int) -> int:
     raise ValueError(kind)
 
 
-def lp_reason(kind: str, amount: int, supply: int, assets_total: int, pool_value: int, withdrawable: int,
-              shares_held: int) -> str | None:
+def lp_reason(
+    kind: str, amount: int, supply: int, assets_total: int, pool_value: int, withdrawable: int, shares_held: int
+) -> str | None:
     """Why an LP call reverts (its reason), or None: (assets, shares) follow `preview`.
     Deposits/mints: "Zero amount", "Zero shares", "Pool in deficit"; withdraw checks the
     reserve first ("Exceeds max withdraw"), redeem after pricing ("Exceeds max redeem");
@@ -551,9 +611,18 @@ def pro_rata_cut(size: int, entry: int, exit_: int, mark: int, fraction: int) ->
     return new_entry, profit - max(pnl(size, exit_, new_entry), 0)
 
 
-def position_value(margin: int, size: int, entry: int, funding_index: int, mark: int, cumulative: int,
-                   pool_balance: int, brackets: list[tuple[int, int, int]], multiplier: int,
-                   apply_to_maintenance: bool) -> tuple[int, int]:
+def position_value(
+    margin: int,
+    size: int,
+    entry: int,
+    funding_index: int,
+    mark: int,
+    cumulative: int,
+    pool_balance: int,
+    brackets: list[tuple[int, int, int]],
+    multiplier: int,
+    apply_to_maintenance: bool,
+) -> tuple[int, int]:
     """(equity, maintenance) of a one-position account in a market valued at the mark with no
     skew pricing, PnL cap or size tier (Engine._health's terms for that case)."""
     owed = mul_ceil(size, cumulative - funding_index)

@@ -37,7 +37,7 @@ size-tier surcharge; negative values included), ``V`` = pool_value.
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from ..protocol.units import WAD
 
@@ -61,7 +61,7 @@ def solvent(equity_sum: int, pool_value: int, insurance: int, held: int) -> bool
 def claims_after_waterfall(positive_equity: int, pending: int, pool_value: int, insurance: int) -> int:
     """Every positive claim once pending bad debt (`pending` = sum of |negative equities|)
     has gone through the waterfall: insurance first, then the pool's value."""
-    return (positive_equity + max(insurance - pending, 0) + max(pool_value - max(pending - insurance, 0), 0))
+    return positive_equity + max(insurance - pending, 0) + max(pool_value - max(pending - insurance, 0), 0)
 
 
 def uncovered_deficit(positive_equity: int, pending: int, pool_value: int, insurance: int, held: int) -> int:

@@ -32,8 +32,9 @@ from ..chain.errors import ChainError, Reverted
 log = logging.getLogger("vyperp.feed")
 
 
-def load_path(scenario: str | None = None, real: str | None = None, symbol: str | None = None,
-              column: str = "close") -> PricePath:
+def load_path(
+    scenario: str | None = None, real: str | None = None, symbol: str | None = None, column: str = "close"
+) -> PricePath:
     """The price path of a scenario (``symbol``'s, else its main path) or a real window."""
     if (scenario is None) == (real is None):
         raise ValueError("give exactly one of scenario= or real=")
@@ -60,8 +61,18 @@ class Feeder:
         loop: restart from the first point at the end of a path (else stop).
     """
 
-    def __init__(self, chain: Any, engine_address: str | None, oracles: dict[int, str], paths: dict[int, PricePath],
-                 sender: str, *, rebase: bool = True, warp: bool = False, loop: bool = False):
+    def __init__(
+        self,
+        chain: Any,
+        engine_address: str | None,
+        oracles: dict[int, str],
+        paths: dict[int, PricePath],
+        sender: str,
+        *,
+        rebase: bool = True,
+        warp: bool = False,
+        loop: bool = False,
+    ):
         missing = set(oracles) ^ set(paths)
         if missing:
             raise ValueError(f"oracles and paths must cover the same markets (differ on {sorted(missing)})")

@@ -56,8 +56,8 @@ from ..protocol.units import WAD
 
 log = logging.getLogger("vyperp.keeper")
 
-ENGINE_MAX_BATCH = 64        # Engine.MAX_BATCH (liquidate_many, auto_deleverage)
-LENS_MAX_BATCH = 256         # EngineLens.MAX_BATCH (accounts_health, liquidatable_accounts)
+ENGINE_MAX_BATCH = 64  # Engine.MAX_BATCH (liquidate_many, auto_deleverage)
+LENS_MAX_BATCH = 256  # EngineLens.MAX_BATCH (accounts_health, liquidatable_accounts)
 TRACKED_EVENTS = ("PositionModified", "Liquidated", "AutoDeleveraged")
 STATE_VERSION = 1
 
@@ -102,8 +102,10 @@ class RpcEventSource:
         return int(self.chain.block_number)
 
     def _get_logs(self, lo: int, hi: int) -> list[dict[str, Any]]:
-        return self.chain.rpc("eth_getLogs", {"address": self.engine.address, "fromBlock": hex(lo),
-                                              "toBlock": hex(hi), "topics": [self._topics]})
+        return self.chain.rpc(
+            "eth_getLogs",
+            {"address": self.engine.address, "fromBlock": hex(lo), "toBlock": hex(hi), "topics": [self._topics]},
+        )
 
     def events(self, from_block: int, to_block: int) -> list[EngineEvent]:
         out: list[EngineEvent] = []
@@ -125,8 +127,14 @@ class RpcEventSource:
                 if spec is None or spec.n_indexed + 1 != len(topics):
                     continue
                 data = bytes.fromhex(item["data"][2:]) if item.get("data") not in (None, "0x") else b""
-                out.append(EngineEvent(int(item["blockNumber"], 16), int(item["logIndex"], 16), spec.name,
-                                       dict(spec.decode(topics, data))))
+                out.append(
+                    EngineEvent(
+                        int(item["blockNumber"], 16),
+                        int(item["logIndex"], 16),
+                        spec.name,
+                        dict(spec.decode(topics, data)),
+                    )
+                )
             lo = hi + 1
             step = self.max_range
         out.sort(key=lambda e: (e.block, e.log_index))
@@ -171,10 +179,22 @@ class Keeper:
         adl: run auto-deleveraging when the pool value is negative.
     """
 
-    def __init__(self, chain_or_rpc: Any, engine_address: str, lens_address: str, start_block: int = 0,
-                 state_path: str | os.PathLike[str] | None = None, batch_size: int = 32, *,
-                 sender: str | None = None, event_source: EventSource | None = None, confirmations: int = 0,
-                 log_range: int = 5_000, max_rounds: int = 8, adl: bool = True):
+    def __init__(
+        self,
+        chain_or_rpc: Any,
+        engine_address: str,
+        lens_address: str,
+        start_block: int = 0,
+        state_path: str | os.PathLike[str] | None = None,
+        batch_size: int = 32,
+        *,
+        sender: str | None = None,
+        event_source: EventSource | None = None,
+        confirmations: int = 0,
+        log_range: int = 5_000,
+        max_rounds: int = 8,
+        adl: bool = True,
+    ):
         if isinstance(chain_or_rpc, str):
             from ..chain.rpc_chain import RpcChain
 
@@ -196,10 +216,18 @@ class Keeper:
         self.sender = sender
         self.source: EventSource = event_source or RpcEventSource(self.chain, self.engine, log_range)
         self.market_count = int(self.engine.market_count())
-        self.cursor = self.start_block - 1          # last processed block
+        self.cursor = self.start_block - 1  # last processed block
         self.positions: dict[str, dict[int, int]] = {}
-        self.stats = {"polls": 0, "events": 0, "liquidated": 0, "liquidate_txs": 0, "adl_closed": 0,
-                      "adl_txs": 0, "errors": 0, "rescans": 0}
+        self.stats = {
+            "polls": 0,
+            "events": 0,
+            "liquidated": 0,
+            "liquidate_txs": 0,
+            "adl_closed": 0,
+            "adl_txs": 0,
+            "errors": 0,
+            "rescans": 0,
+        }
         self.resumed = False
         self._load()
 
@@ -216,24 +244,31 @@ class Keeper:
             if key == "lens":
                 continue
             if state.get(key) != value:
-                raise ValueError(f"{self.state_path}: recorded for {key}={state.get(key)!r}, not {value!r}; "
-                                 "use another state file")
+                raise ValueError(
+                    f"{self.state_path}: recorded for {key}={state.get(key)!r}, not {value!r}; use another state file"
+                )
         self.start_block = int(state.get("start_block", self.start_block))
         self.cursor = int(state["cursor"])
         self.positions = {a: {int(m): int(s) for m, s in ms.items()} for a, ms in state["positions"].items()}
         self.stats.update(state.get("stats", {}))
         self.resumed = True
-        log.info("resumed from %s: cursor block %d, %d open accounts", self.state_path, self.cursor,
-                 len(self.positions))
+        log.info(
+            "resumed from %s: cursor block %d, %d open accounts", self.state_path, self.cursor, len(self.positions)
+        )
 
     def save(self) -> None:
         """Write the state file atomically (no-op without ``state_path``)."""
         if self.state_path is None:
             return
-        state = {"version": STATE_VERSION, **self._identity(), "start_block": self.start_block,
-                 "cursor": self.cursor, "saved_at": int(time.time()),
-                 "positions": {a: {str(m): str(s) for m, s in ms.items()} for a, ms in sorted(self.positions.items())},
-                 "stats": self.stats}
+        state = {
+            "version": STATE_VERSION,
+            **self._identity(),
+            "start_block": self.start_block,
+            "cursor": self.cursor,
+            "saved_at": int(time.time()),
+            "positions": {a: {str(m): str(s) for m, s in ms.items()} for a, ms in sorted(self.positions.items())},
+            "stats": self.stats,
+        }
         self.state_path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.state_path.with_name(self.state_path.name + ".tmp")
         tmp.write_text(json.dumps(state, indent=1) + "\n")
@@ -266,8 +301,13 @@ class Keeper:
         """Apply the events up to the head (minus confirmations); returns (from, to, count)."""
         head = self.source.head() - self.confirmations
         if head < self.cursor:
-            log.warning("node head %d is below the keeper's cursor %d (node restarted without its state, "
-                        "or a reorg): re-scanning from block %d", head, self.cursor, self.start_block)
+            log.warning(
+                "node head %d is below the keeper's cursor %d (node restarted without its state, "
+                "or a reorg): re-scanning from block %d",
+                head,
+                self.cursor,
+                self.start_block,
+            )
             self.cursor = self.start_block - 1
             self.positions = {}
             self.stats["rescans"] += 1
@@ -280,8 +320,7 @@ class Keeper:
         self.cursor = head
         self.stats["events"] += len(events)
         if events:
-            log.info("blocks %d..%d: %d position events, %d open accounts", lo, head, len(events),
-                     len(self.positions))
+            log.info("blocks %d..%d: %d position events, %d open accounts", lo, head, len(events), len(self.positions))
         return lo, head, len(events)
 
     # ------------------------------------------------------------------ views
@@ -289,7 +328,7 @@ class Keeper:
         """``Engine.account_health`` of `accounts` (batched lens calls)."""
         out: list[tuple] = []
         for k in range(0, len(accounts), LENS_MAX_BATCH):
-            out.extend(self.lens.accounts_health(accounts[k:k + LENS_MAX_BATCH]))
+            out.extend(self.lens.accounts_health(accounts[k : k + LENS_MAX_BATCH]))
         return out
 
     def margin_ratios(self, accounts: list[str] | None = None) -> dict[str, float]:
@@ -306,7 +345,7 @@ class Keeper:
         accounts = self.open_accounts if accounts is None else accounts
         found = []
         for k in range(0, len(accounts), LENS_MAX_BATCH):
-            chunk = accounts[k:k + LENS_MAX_BATCH]
+            chunk = accounts[k : k + LENS_MAX_BATCH]
             for index, equity, maintenance in self.lens.liquidatable_accounts(chunk):
                 found.append((chunk[int(index)], int(equity), int(maintenance)))
         found.sort(key=lambda t: (-t[2], t[0]))
@@ -328,12 +367,17 @@ class Keeper:
                 break
             if log.isEnabledFor(logging.DEBUG):
                 for account, equity, maintenance in found:
-                    log.debug("liquidatable %s: equity %.2f, maintenance %.2f, ratio %.3f", account,
-                              equity / WAD, maintenance / WAD, equity / maintenance if maintenance else 0)
+                    log.debug(
+                        "liquidatable %s: equity %.2f, maintenance %.2f, ratio %.3f",
+                        account,
+                        equity / WAD,
+                        maintenance / WAD,
+                        equity / maintenance if maintenance else 0,
+                    )
             seen.update(a for a, _, _ in found)
             moved = 0
             for k in range(0, len(found), self.batch_size):
-                chunk = [a for a, _, _ in found[k:k + self.batch_size]]
+                chunk = [a for a, _, _ in found[k : k + self.batch_size]]
                 try:
                     self.engine.liquidate_many(chunk, sender=self.sender)
                 except (Reverted, ChainError) as e:
@@ -343,12 +387,15 @@ class Keeper:
                 txs += 1
                 n = self._liquidated_in(self.chain.last_receipt)
                 moved += n
-                log.info("liquidate_many: %d of %d accounts liquidated (gas %s)", n, len(chunk),
-                         getattr(self.chain.last_receipt, "gas_used", "?"))
+                log.info(
+                    "liquidate_many: %d of %d accounts liquidated (gas %s)",
+                    n,
+                    len(chunk),
+                    getattr(self.chain.last_receipt, "gas_used", "?"),
+                )
             steps += moved
             if not moved:
-                log.info("%d accounts liquidatable but none could be liquidated now (cool-down/rate limit)",
-                         len(found))
+                log.info("%d accounts liquidatable but none could be liquidated now (cool-down/rate limit)", len(found))
                 break
             self.sync()
         return len(seen), steps, txs, errors
@@ -366,15 +413,20 @@ class Keeper:
         skew = int(state.long_open_interest) - int(state.short_open_interest)
         scored = []
         for k in range(0, len(holders), LENS_MAX_BATCH):
-            chunk = holders[k:k + LENS_MAX_BATCH]
-            for account, pos, health in zip(chunk, self.lens.positions(chunk, market), self.lens.accounts_health(chunk)):
+            chunk = holders[k : k + LENS_MAX_BATCH]
+            for account, pos, health in zip(
+                chunk, self.lens.positions(chunk, market), self.lens.accounts_health(chunk)
+            ):
                 size, entry = int(pos.size), int(pos.entry_price)
-                exit_ = index if settled else model.exit_price(index, skew, size, int(config.skew_scale),
-                                                               int(config.max_premium))
+                exit_ = (
+                    index
+                    if settled
+                    else model.exit_price(index, skew, size, int(config.skew_scale), int(config.max_premium))
+                )
                 pnl = model.pnl(size, exit_, entry)
                 if pnl > 0:
                     scored.append((model.adl_score(pnl, int(health.equity)), account))
-        return model.adl_order(scored)   # holders are in address order: ties keep it
+        return model.adl_order(scored)  # holders are in address order: ties keep it
 
     def adl_needed(self, market: int) -> bool:
         """Whether auto_deleverage(market) is open: a pool deficit, or a side's profit above
@@ -385,8 +437,13 @@ class Keeper:
         if ratio == 0:
             return False
         state = self.engine.market_state(market)
-        profits = model.side_profits(state.long_open_interest, state.short_open_interest, state.sum_size_entry_price,
-                                     state.long_sum_size_entry_price, int(self.engine.mark_price(market)))
+        profits = model.side_profits(
+            state.long_open_interest,
+            state.short_open_interest,
+            state.sum_size_entry_price,
+            state.long_sum_size_entry_price,
+            int(self.engine.mark_price(market)),
+        )
         return model.adl_side(*profits, int(self.engine.pool_balance()), ratio) != 0
 
     def deleverage(self) -> tuple[int, int, int]:
@@ -400,9 +457,13 @@ class Keeper:
                 ranked = self.rank_adl(market)
                 if not ranked:
                     break
-                log.warning("pool value %.2f: auto-deleveraging market %d (%d candidates)",
-                            int(self.engine.pool_value()) / WAD, market, len(ranked))
-                for candidates in (ranked[:self.batch_size], ranked[:1]):
+                log.warning(
+                    "pool value %.2f: auto-deleveraging market %d (%d candidates)",
+                    int(self.engine.pool_value()) / WAD,
+                    market,
+                    len(ranked),
+                )
+                for candidates in (ranked[: self.batch_size], ranked[:1]):
                     try:
                         n = int(self.engine.auto_deleverage(market, candidates, sender=self.sender))
                     except (Reverted, ChainError) as e:
@@ -445,8 +506,9 @@ class Keeper:
         self.stats["adl_txs"] += adl_txs
         self.stats["errors"] += errors
         self.save()
-        result = PollResult(lo, self.cursor, n_events, len(self.positions), seen, liquidated, liq_txs,
-                            adl_closed, adl_txs, errors)
+        result = PollResult(
+            lo, self.cursor, n_events, len(self.positions), seen, liquidated, liq_txs, adl_closed, adl_txs, errors
+        )
         log.debug("poll: %s", result)
         return result
 
@@ -454,8 +516,13 @@ class Keeper:
         """Poll every `poll_interval` seconds (``max_polls`` times, or until interrupted).
         A failing poll (node unreachable, ...) is logged and retried next interval."""
         polls = 0
-        log.info("keeper %s on engine %s from block %d (batch %d)", self.sender, self.engine.address,
-                 self.cursor + 1, self.batch_size)
+        log.info(
+            "keeper %s on engine %s from block %d (batch %d)",
+            self.sender,
+            self.engine.address,
+            self.cursor + 1,
+            self.batch_size,
+        )
         try:
             while max_polls is None or polls < max_polls:
                 started = time.monotonic()
@@ -498,5 +565,4 @@ def load_manifest(path: str | os.PathLike[str]) -> dict[str, Any]:
     return manifest
 
 
-__all__ = ["EngineEvent", "EventSource", "Keeper", "PollResult", "RpcEventSource", "load_manifest",
-           "setup_logging"]
+__all__ = ["EngineEvent", "EventSource", "Keeper", "PollResult", "RpcEventSource", "load_manifest", "setup_logging"]

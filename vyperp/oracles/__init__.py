@@ -8,17 +8,29 @@ Modules: :mod:`oracles.pricepath` (``PricePath``, wad helpers),
 (``SpotImpact``).
 """
 
-from .feeder import Feeder
 from ..sim.impact import SpotImpact
-from .pricepath import WAD, PricePath, from_wad, to_wad
 from ..sim.scenario import Scenario, ScenarioError, list_scenarios, load_scenario
+from .feeder import Feeder
+from .pricepath import WAD, PricePath, from_wad, to_wad
 from .sources import REAL_WINDOWS, load_kline_csv, load_real, load_user_file
 from .synthetic import gbm, jump_diffusion, scripted_shock
 
 __all__ = [
-    "WAD", "PricePath", "to_wad", "from_wad",
-    "REAL_WINDOWS", "load_kline_csv", "load_real", "load_user_file",
-    "gbm", "jump_diffusion", "scripted_shock",
-    "Scenario", "ScenarioError", "load_scenario", "list_scenarios",
-    "Feeder", "SpotImpact",
+    "WAD",
+    "PricePath",
+    "to_wad",
+    "from_wad",
+    "REAL_WINDOWS",
+    "load_kline_csv",
+    "load_real",
+    "load_user_file",
+    "gbm",
+    "jump_diffusion",
+    "scripted_shock",
+    "Scenario",
+    "ScenarioError",
+    "load_scenario",
+    "list_scenarios",
+    "Feeder",
+    "SpotImpact",
 ]

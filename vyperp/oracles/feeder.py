@@ -9,7 +9,7 @@ the rounds to the mock aggregator.
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from .pricepath import PricePath
 

@@ -24,12 +24,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Union
 
 WAD: int = 10**18
 """1.0 in 1e18 fixed point."""
 
-PriceLike = Union[int, float, str, Decimal]
+PriceLike = int | float | str | Decimal
 """A price in human units (USD per unit of the asset), not a wad."""
 
 
@@ -151,12 +150,12 @@ class PricePath:
         """Last timestamp."""
         return self.timestamps[-1]
 
-    def _derive(self, timestamps: list[int], prices: list[int], what: str) -> "PricePath":
+    def _derive(self, timestamps: list[int], prices: list[int], what: str) -> PricePath:
         src = f"{self.source} | {what}" if self.source else what
         return PricePath(list(timestamps), list(prices), self.name, src, dict(self.meta))
 
     # --------------------------------------------------------------- transforms
-    def resample(self, step_seconds: int) -> "PricePath":
+    def resample(self, step_seconds: int) -> PricePath:
         """Sample-and-hold onto a regular grid ``start_ts + k * step_seconds``.
 
         Each grid point takes the last observed price at or before it (causal,
@@ -176,20 +175,16 @@ class PricePath:
             out_px.append(self.prices[j])
         return self._derive(out_ts, out_px, f"resample({step_seconds})")
 
-    def slice(self, start_ts: int | None = None, end_ts: int | None = None) -> "PricePath":
+    def slice(self, start_ts: int | None = None, end_ts: int | None = None) -> PricePath:
         """Points with ``start_ts <= ts < end_ts`` (half-open; ``None`` = open end)."""
         lo = self.start_ts if start_ts is None else start_ts
-        pairs = [
-            (t, p)
-            for t, p in zip(self.timestamps, self.prices)
-            if t >= lo and (end_ts is None or t < end_ts)
-        ]
+        pairs = [(t, p) for t, p in zip(self.timestamps, self.prices) if t >= lo and (end_ts is None or t < end_ts)]
         if not pairs:
             raise ValueError(f"PricePath {self.name!r}: slice [{start_ts}, {end_ts}) is empty")
         ts, px = zip(*pairs)
         return self._derive(list(ts), list(px), f"slice({start_ts},{end_ts})")
 
-    def head(self, n: int) -> "PricePath":
+    def head(self, n: int) -> PricePath:
         """The first ``n`` points (``n >= 1``)."""
         if n < 1:
             raise ValueError(f"head(n) needs n >= 1, got {n}")
@@ -197,7 +192,7 @@ class PricePath:
             return self
         return self._derive(self.timestamps[:n], self.prices[:n], f"head({n})")
 
-    def rebase(self, first_price: PriceLike) -> "PricePath":
+    def rebase(self, first_price: PriceLike) -> PricePath:
         """Scale every price by ``first_price / prices[0]`` (human units).
 
         Returns are kept up to wad rounding (each price is rounded half-to-even
@@ -212,12 +207,12 @@ class PricePath:
             raise ValueError(f"rebase to {first_price!r} underflows to a zero price")
         return self._derive(self.timestamps, prices, f"rebase({first_price})")
 
-    def shift_time(self, start_ts: int) -> "PricePath":
+    def shift_time(self, start_ts: int) -> PricePath:
         """Same prices and spacing, first timestamp moved to ``start_ts``."""
         d = start_ts - self.start_ts
         return self._derive([t + d for t in self.timestamps], self.prices, f"shift_time({start_ts})")
 
-    def concat(self, other: "PricePath") -> "PricePath":
+    def concat(self, other: PricePath) -> PricePath:
         """This path followed by ``other`` (which must start strictly later)."""
         if other.start_ts <= self.end_ts:
             raise ValueError(

@@ -17,13 +17,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from .. import resources
 from .pricepath import PricePath, to_wad
@@ -32,8 +32,18 @@ DATA_DIR: Path = resources.DATA
 """Directory holding the shipped data (override with ``$VYPERP_DATA_DIR``)."""
 
 KLINE_COLUMNS: tuple[str, ...] = (
-    "open_time", "open", "high", "low", "close", "volume", "close_time",
-    "quote_volume", "count", "taker_buy_volume", "taker_buy_quote_volume", "ignore",
+    "open_time",
+    "open",
+    "high",
+    "low",
+    "close",
+    "volume",
+    "close_time",
+    "quote_volume",
+    "count",
+    "taker_buy_volume",
+    "taker_buy_quote_volume",
+    "ignore",
 )
 """Standard Binance kline columns, used when a file has no header."""
 
@@ -67,19 +77,27 @@ _TRADES = "Binance USDT-M BTCUSDT perpetual, 1m trade klines"
 _MARK = "Binance COIN-M BTCUSD_PERP, 1m mark/index-type klines (volume 0, count 60)"
 
 WINDOW_INFO: dict[str, RealWindowInfo] = {
-    "2020-03-12-leg1": RealWindowInfo("binance-usdm", _TRADES, "287 bars 10:31-15:17Z; low 5,199.17 @10:48 (wick)", "2020-03-12"),
-    "2020-03-12-leg2": RealWindowInfo("binance-usdm", _TRADES, "287 bars 22:03-02:49Z; perp low 3,621.81 @03-13 02:16", "2020-03-12"),
+    "2020-03-12-leg1": RealWindowInfo(
+        "binance-usdm", _TRADES, "287 bars 10:31-15:17Z; low 5,199.17 @10:48 (wick)", "2020-03-12"
+    ),
+    "2020-03-12-leg2": RealWindowInfo(
+        "binance-usdm", _TRADES, "287 bars 22:03-02:49Z; perp low 3,621.81 @03-13 02:16", "2020-03-12"
+    ),
     "2021-05-19": RealWindowInfo("binance-usdm", _TRADES, "269 bars 10:55-15:23Z; low 28,688 @13:10", "2021-05-19"),
-    "2022-06-18": RealWindowInfo("binance-usdm", _TRADES, "134 bars 19:45-21:58Z; low 17,593.2 @20:34; only ~3% in-window", "2022-06-13_18"),
+    "2022-06-18": RealWindowInfo(
+        "binance-usdm", _TRADES, "134 bars 19:45-21:58Z; low 17,593.2 @20:34; only ~3% in-window", "2022-06-13_18"
+    ),
     "2022-11-08": RealWindowInfo("binance-usdm", _TRADES, "267 bars 17:18-21:44Z; low 16,830 @19:32", "2022-11-08"),
     "2025-10-10": RealWindowInfo("binance-usdm", _TRADES, "262 bars 19:38-23:59Z; low 101,516.5 @21:20", None),
     "2025-10-09-coinm-day": RealWindowInfo("binance-coinm", _MARK, "1,440 bars, full UTC day before the crash", None),
-    "2025-10-10-coinm-day": RealWindowInfo("binance-coinm", _MARK, "1,440 bars, full UTC day; low 102,497.49 @21:20", None),
+    "2025-10-10-coinm-day": RealWindowInfo(
+        "binance-coinm", _MARK, "1,440 bars, full UTC day; low 102,497.49 @21:20", None
+    ),
 }
 
 FUNDING_EVENTS_FILE: Path = DATA_DIR / "funding_histories" / "funding_event_windows_utc.csv"
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _NUMBER_RE = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 
 TIMESTAMP_ALIASES: tuple[str, ...] = ("timestamp", "time", "ts", "datetime", "date", "open_time", "unix")
@@ -110,11 +128,9 @@ def parse_timestamp(value: Any) -> int:
             try:
                 dt = datetime.fromisoformat(text)
             except ValueError:
-                raise ValueError(
-                    f"bad timestamp {value!r} (expected unix seconds/ms or ISO-8601)"
-                ) from None
+                raise ValueError(f"bad timestamp {value!r} (expected unix seconds/ms or ISO-8601)") from None
             if dt.tzinfo is None:
-                dt = dt.replace(tzinfo=timezone.utc)
+                dt = dt.replace(tzinfo=UTC)
             return (dt - _EPOCH) // timedelta(seconds=1)
     else:
         raise ValueError(f"bad timestamp {value!r}")
@@ -243,7 +259,10 @@ def load_kline_csv(
         timestamps.append(ts)
         prices.append(px)
     return PricePath(
-        timestamps, prices, name or path.stem, f"kline:{path.name}:{column}@{stamp}",
+        timestamps,
+        prices,
+        name or path.stem,
+        f"kline:{path.name}:{column}@{stamp}",
         {"file": str(path), "column": column, "timestamp": stamp},
     )
 
@@ -278,7 +297,9 @@ def load_user_file(
     text = _read_text(path)
     if not text.strip():
         raise ValueError(f"{path}:1: empty file")
-    if path.suffix.lower() == ".json" or (path.suffix.lower() not in (".csv", ".tsv", ".txt") and text.lstrip()[:1] in "[{"):
+    if path.suffix.lower() == ".json" or (
+        path.suffix.lower() not in (".csv", ".tsv", ".txt") and text.lstrip()[:1] in "[{"
+    ):
         ts, px = _user_json(path, text, timestamp_column, price_column)
     else:
         ts, px = _user_csv(path, text, timestamp_column, price_column)
@@ -390,7 +411,9 @@ def _user_json(path: Path, text: str, ts_col: str | None, px_col: str | None) ->
         k_px = _pick_column(keys, px_col or "prices", ("prices",))
         if k_ts is None or k_px is None:
             missing = "timestamps" if k_ts is None else "prices"
-            raise ValueError(f"{path}:1: missing key {missing!r} (expected {{\"timestamps\": [...], \"prices\": [...]}}; keys: {', '.join(keys)})")
+            raise ValueError(
+                f'{path}:1: missing key {missing!r} (expected {{"timestamps": [...], "prices": [...]}}; keys: {", ".join(keys)})'
+            )
         ts_list, px_list = data[keys[k_ts]], data[keys[k_px]]
         if not isinstance(ts_list, list) or not isinstance(px_list, list):
             raise ValueError(f"{path}:1: 'timestamps' and 'prices' must be lists")
@@ -464,9 +487,13 @@ def load_funding_events(
         try:
             out.append(
                 FundingEvent(
-                    row["event"], row["exchange"], row["symbol"],
-                    parse_timestamp(row["funding_time_utc"]), to_wad(row["funding_rate"]),
-                    int(row["funding_interval_hours"]), row.get("source_file") or "",
+                    row["event"],
+                    row["exchange"],
+                    row["symbol"],
+                    parse_timestamp(row["funding_time_utc"]),
+                    to_wad(row["funding_rate"]),
+                    int(row["funding_interval_hours"]),
+                    row.get("source_file") or "",
                 )
             )
         except ValueError as exc:

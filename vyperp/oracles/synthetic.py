@@ -186,9 +186,7 @@ def scripted_shock(
     _check_int("seed", seed, 0)
     shock = _check_real("shock_pct", shock_pct)
     if not -1.0 < shock <= 10.0:
-        raise ValueError(
-            f"shock_pct must be a fraction in (-1, 10], e.g. -0.30 for a 30% crash; got {shock_pct!r}"
-        )
+        raise ValueError(f"shock_pct must be a fraction in (-1, 10], e.g. -0.30 for a 30% crash; got {shock_pct!r}")
     rec = _check_real("recovery_pct", recovery_pct, 0.0)
     if rec > 1.0:
         raise ValueError(f"recovery_pct must be in [0, 1] (fraction of the move recovered), got {recovery_pct!r}")

@@ -47,8 +47,12 @@ def run_demo(console: Console | None = None) -> dict[str, object]:
     system.pool.deposit(system.tokens(5_000_000), lp, sender=lp)
     pool_start = int(system.engine.pool_value())
 
-    plan = {"alice (long 5x)": wad("0.5"), "bob (long 2x)": wad("0.2"),
-            "carol (short 4x)": -wad("0.4"), "dave (short 1x)": -wad("0.1")}
+    plan = {
+        "alice (long 5x)": wad("0.5"),
+        "bob (long 2x)": wad("0.2"),
+        "carol (short 4x)": -wad("0.4"),
+        "dave (short 1x)": -wad("0.1"),
+    }
     results: dict[str, TraderResult] = {}
     address: dict[str, str] = {}
     for name, size in plan.items():
@@ -69,8 +73,10 @@ def run_demo(console: Console | None = None) -> dict[str, object]:
         system.engine.poke(0, sender=lp)
         cumulative, rate = system.engine.funding_now(0)
         if hour % 3 == 0:
-            console.print(f"hour {hour:2d}: index {price:,}  mark {unwad(system.engine.mark_price(0)):,.2f}  "
-                          f"funding {unwad(rate) * 100:+.4f} %/8h")
+            console.print(
+                f"hour {hour:2d}: index {price:,}  mark {unwad(system.engine.mark_price(0)):,.2f}  "
+                f"funding {unwad(rate) * 100:+.4f} %/8h"
+            )
     for name, size in plan.items():
         fill = system.trade(address[name], 0, -size)
         _collect(system, results, names)
@@ -83,14 +89,26 @@ def run_demo(console: Console | None = None) -> dict[str, object]:
     for r in results.values():
         net = r.margin_end - r.margin_start
         assert net == r.realized_pnl - r.funding_paid - r.fees, f"{r.name}: books do not add up"
-        table.add_row(r.name, f"{r.size:+.2f}", f"{unwad(r.realized_pnl):,.2f}", f"{unwad(r.funding_paid):,.4f}",
-                      f"{unwad(r.fees):,.2f}", f"{unwad(net):,.2f}")
+        table.add_row(
+            r.name,
+            f"{r.size:+.2f}",
+            f"{unwad(r.realized_pnl):,.2f}",
+            f"{unwad(r.funding_paid):,.4f}",
+            f"{unwad(r.fees):,.2f}",
+            f"{unwad(net):,.2f}",
+        )
     console.print(table)
     pool_end = int(system.engine.pool_value())
     insurance = int(system.engine.insurance_fund())
     ledger = system.ledger()
-    console.print(f"pool value {unwad(pool_start):,.2f} -> {unwad(pool_end):,.2f} "
-                  f"({unwad(pool_end - pool_start):+,.2f}); insurance fund {unwad(insurance):,.2f}")
+    console.print(
+        f"pool value {unwad(pool_start):,.2f} -> {unwad(pool_end):,.2f} "
+        f"({unwad(pool_end - pool_start):+,.2f}); insurance fund {unwad(insurance):,.2f}"
+    )
     console.print(f"collateral held {ledger.held} == booked {ledger.booked}: {ledger.held == ledger.booked}")
-    return {"pool_change": pool_end - pool_start, "insurance": insurance, "balanced": ledger.held == ledger.booked,
-            "traders": {r.name: r.margin_end - r.margin_start for r in results.values()}}
+    return {
+        "pool_change": pool_end - pool_start,
+        "insurance": insurance,
+        "balanced": ledger.held == ledger.booked,
+        "traders": {r.name: r.margin_end - r.margin_start for r in results.values()},
+    }

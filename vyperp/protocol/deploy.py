@@ -7,8 +7,9 @@ The same function serves the embedded chain (`vyperp.chain.Chain`) and ape
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from .params import MarketParams, ProtocolParams
 from .structs import contract_abi, ordered, struct_param
@@ -34,7 +35,7 @@ class Protocol:
     feeder: Any
     symbols: list[str] = field(default_factory=list)
     order_book: Any = None
-    legacy: bool = False            # the pre-safety contracts (no OrderBook, 17-field MarketConfig)
+    legacy: bool = False  # the pre-safety contracts (no OrderBook, 17-field MarketConfig)
 
     def addresses(self) -> dict[str, Any]:
         return {
@@ -55,8 +56,16 @@ def oracle_answer(price: float | int, decimals: int) -> int:
     return int(Decimal(repr(price) if isinstance(price, float) else str(price)) * 10**decimals)
 
 
-LEGACY_NEW_FIELDS = frozenset({"max_open_interest_pool_ratio", "max_pnl_pool_ratio", "adl_pnl_pool_ratio",
-                               "transfer_margin_ratio", "delayed_orders", "order_ttl"})
+LEGACY_NEW_FIELDS = frozenset(
+    {
+        "max_open_interest_pool_ratio",
+        "max_pnl_pool_ratio",
+        "adl_pnl_pool_ratio",
+        "transfer_margin_ratio",
+        "delayed_orders",
+        "order_ttl",
+    }
+)
 """MarketConfig fields the contracts before the safety work (commit f5b5e8f) do not have; their
 open-interest cap was in coins at listing. The attack lab's "before" column deploys them."""
 
@@ -74,8 +83,9 @@ def list_market(protocol: Protocol, oracle: Any, market: MarketParams) -> int:
     abi = contract_abi(protocol.configurator)
     oracle_address = str(oracle.address)
     if protocol.legacy:
-        config = ordered(struct_param("MarketConfig", abi), legacy_config_fields(market, oracle_address),
-                         drop=LEGACY_NEW_FIELDS)
+        config = ordered(
+            struct_param("MarketConfig", abi), legacy_config_fields(market, oracle_address), drop=LEGACY_NEW_FIELDS
+        )
     else:
         config = ordered(struct_param("MarketConfig", abi), market.config_fields(oracle_address))
     brackets = ordered(struct_param("MarginBracket", abi), [b.fields() for b in market.brackets])
@@ -84,7 +94,8 @@ def list_market(protocol: Protocol, oracle: Any, market: MarketParams) -> int:
     market_id = int(protocol.engine.market_count()) - 1
     if market.rate_limit_window:
         protocol.configurator.set_rate_limit(
-            market_id, ordered(struct_param("RateLimit", abi), market.rate_limit_fields()), sender=protocol.admin)
+            market_id, ordered(struct_param("RateLimit", abi), market.rate_limit_fields()), sender=protocol.admin
+        )
     return market_id
 
 
@@ -92,8 +103,15 @@ class DeployError(ValueError):
     """The deployment cannot proceed as asked (e.g. a mock would be needed but mocks are off)."""
 
 
-def deploy_protocol(deploy: DeployFn, params: ProtocolParams, admin: Any, feeder: Any,
-                    legacy: bool = False, at: AtFn | None = None, mocks: bool = True) -> Protocol:
+def deploy_protocol(
+    deploy: DeployFn,
+    params: ProtocolParams,
+    admin: Any,
+    feeder: Any,
+    legacy: bool = False,
+    at: AtFn | None = None,
+    mocks: bool = True,
+) -> Protocol:
     """Deploy configurator, engine, pool, lens and order book, and list every market.
 
     `deploy(name, *args)` must deploy contract NAME from the shipped contracts as `admin`.
@@ -109,6 +127,7 @@ def deploy_protocol(deploy: DeployFn, params: ProtocolParams, admin: Any, feeder
     Raises DeployError when a mock is needed and `mocks` is false, or when a real
     address is named without an `at` function to wrap it.
     """
+
     def existing(kind: str, name: str, address: str) -> Any:
         if at is None:
             raise DeployError(f"{kind} {address} is named but this backend cannot wrap an existing contract")
@@ -116,8 +135,10 @@ def deploy_protocol(deploy: DeployFn, params: ProtocolParams, admin: Any, feeder
 
     def need_mock(what: str) -> None:
         if not mocks:
-            raise DeployError(f"{what} is not named in the parameters and mocks are off: name a real one "
-                              "(collateral_token / the market's oracle) or allow test doubles (--mocks)")
+            raise DeployError(
+                f"{what} is not named in the parameters and mocks are off: name a real one "
+                "(collateral_token / the market's oracle) or allow test doubles (--mocks)"
+            )
 
     decimals = params.token_decimals
     if params.collateral_token:
@@ -131,8 +152,10 @@ def deploy_protocol(deploy: DeployFn, params: ProtocolParams, admin: Any, feeder
         if market.oracle:
             oracle = existing(f"{market.symbol} price feed", "MockOracle", market.oracle)
             if int(oracle.decimals()) != market.oracle_decimals:
-                raise DeployError(f"{market.symbol}: the feed at {market.oracle} has {int(oracle.decimals())} "
-                                  f"decimals, the parameters say oracle_decimals = {market.oracle_decimals}")
+                raise DeployError(
+                    f"{market.symbol}: the feed at {market.oracle} has {int(oracle.decimals())} "
+                    f"decimals, the parameters say oracle_decimals = {market.oracle_decimals}"
+                )
         else:
             need_mock(f"the {market.symbol} price feed")
             oracle = deploy("MockOracle", market.oracle_decimals, f"{market.symbol} / USD", feeder)
@@ -145,26 +168,53 @@ def deploy_protocol(deploy: DeployFn, params: ProtocolParams, admin: Any, feeder
     configurator.set_pool(pool, sender=admin)
     liquidation = params.liquidation
     abi = contract_abi(configurator)
-    configurator.set_liquidation_config(ordered(struct_param("LiquidationConfig", abi), liquidation.config_fields()),
-                                        ordered(struct_param("LiquidationTier", abi),
-                                                [t.fields() for t in liquidation.tiers]), sender=admin)
+    configurator.set_liquidation_config(
+        ordered(struct_param("LiquidationConfig", abi), liquidation.config_fields()),
+        ordered(struct_param("LiquidationTier", abi), [t.fields() for t in liquidation.tiers]),
+        sender=admin,
+    )
     lens = deploy("EngineLens", engine)
     order_book = None
     if not legacy:
         order_book = deploy("OrderBook", engine)
         configurator.set_order_book(order_book, sender=admin)
-    protocol = Protocol(token, configurator, engine, pool, lens, oracles, params, admin, feeder,
-                        [m.symbol for m in params.markets], order_book, legacy)
+    protocol = Protocol(
+        token,
+        configurator,
+        engine,
+        pool,
+        lens,
+        oracles,
+        params,
+        admin,
+        feeder,
+        [m.symbol for m in params.markets],
+        order_book,
+        legacy,
+    )
     for oracle, market in zip(oracles, params.markets):
         list_market(protocol, oracle, market)
     return protocol
 
 
-def deploy_embedded(chain: Any, params: ProtocolParams | None = None, admin: str | None = None,
-                    feeder: str | None = None, legacy: bool = False, mocks: bool = True) -> Protocol:
+def deploy_embedded(
+    chain: Any,
+    params: ProtocolParams | None = None,
+    admin: str | None = None,
+    feeder: str | None = None,
+    legacy: bool = False,
+    mocks: bool = True,
+) -> Protocol:
     """Deploy on the in-process chain (`vyperp.chain.Chain`); see :func:`deploy_protocol`."""
     params = params or ProtocolParams()
     admin = admin or chain.new_account("admin", eth=10**22)
     feeder = feeder or chain.new_account("feeder", eth=10**22)
-    return deploy_protocol(lambda name, *args: chain.deploy(name, *args, sender=admin), params, admin, feeder,
-                           legacy, at=chain.at, mocks=mocks)
+    return deploy_protocol(
+        lambda name, *args: chain.deploy(name, *args, sender=admin),
+        params,
+        admin,
+        feeder,
+        legacy,
+        at=chain.at,
+        mocks=mocks,
+    )

@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 import tomllib
 from dataclasses import dataclass, field, fields, replace
-from pathlib import Path
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from .structs import struct
@@ -19,7 +19,7 @@ from .units import WAD, wad
 
 FUNDING_MODELS = {"linear": 0, "nonlinear": 1, "velocity": 2}
 MAX_UINT = 2**256 - 1
-MAX_BRACKETS = 10          # contracts/margin_brackets.vy
+MAX_BRACKETS = 10  # contracts/margin_brackets.vy
 
 
 @dataclass(frozen=True)
@@ -33,8 +33,11 @@ class Bracket:
     def fields(self) -> dict[str, int]:
         """The MarginBracket struct by field name."""
         ceiling = MAX_UINT if self.notional_ceiling == float("inf") else wad(self.notional_ceiling)
-        return {"notional_ceiling": ceiling, "initial_margin_rate": wad(self.initial_margin_rate),
-                "maintenance_margin_rate": wad(self.maintenance_margin_rate)}
+        return {
+            "notional_ceiling": ceiling,
+            "initial_margin_rate": wad(self.initial_margin_rate),
+            "maintenance_margin_rate": wad(self.maintenance_margin_rate),
+        }
 
     def to_struct(self) -> tuple[int, int, int]:
         return struct("MarginBracket", self.fields())  # type: ignore[no-any-return]
@@ -49,7 +52,7 @@ class MarketParams:
     oracle_decimals: int = 8
     max_oracle_age: int = 3600
     max_price_jump: float = 0.25
-    skew_scale_usd: float = 2_000_000_000.0     # skew notional at which the premium is 100 %
+    skew_scale_usd: float = 2_000_000_000.0  # skew notional at which the premium is 100 %
     max_premium: float = 0.05
     taker_fee: float = 0.0005
     maker_fee: float = 0.0002
@@ -74,13 +77,13 @@ class MarketParams:
     rate_limit_window: int = 0
     rate_limit_notional: float = 0.0
     # pool-depth bounds (the safety issue): 0 turns each off
-    max_open_interest_pool_ratio: float = 0.0   # per side, OI notional <= this x pool balance
-    max_pnl_pool_ratio: float = 0.5             # a side's profit counts up to this x pool balance
-    adl_pnl_pool_ratio: float = 0.45            # ADL of the side opens above this x pool balance
-    transfer_margin_ratio: float = 0.1          # withdrawals keep equity >= this x notional
-    delayed_orders: bool = False                # risk-increasing trades only as delayed orders
-    order_ttl: int = 300                        # seconds a delayed order stays executable
-    oracle: str | None = None                   # a Chainlink AggregatorV3 feed (None: deploy a MockOracle)
+    max_open_interest_pool_ratio: float = 0.0  # per side, OI notional <= this x pool balance
+    max_pnl_pool_ratio: float = 0.5  # a side's profit counts up to this x pool balance
+    adl_pnl_pool_ratio: float = 0.45  # ADL of the side opens above this x pool balance
+    transfer_margin_ratio: float = 0.1  # withdrawals keep equity >= this x notional
+    delayed_orders: bool = False  # risk-increasing trades only as delayed orders
+    order_ttl: int = 300  # seconds a delayed order stays executable
+    oracle: str | None = None  # a Chainlink AggregatorV3 feed (None: deploy a MockOracle)
 
     def __post_init__(self) -> None:
         if not self.initial_price > 0:
@@ -95,18 +98,28 @@ class MarketParams:
     def config_fields(self, oracle: str) -> dict[str, Any]:
         """The MarketConfig struct by field name (see contracts/engine_types.vy)."""
         return {
-            "oracle": oracle, "max_oracle_age": self.max_oracle_age, "max_price_jump": wad(self.max_price_jump),
-            "skew_scale": self.skew_scale(), "max_premium": wad(self.max_premium),
-            "taker_fee": wad(self.taker_fee), "maker_fee": wad(self.maker_fee),
-            "max_open_interest": wad(self.max_open_interest_usd), "interest_rate": wad(self.interest_rate),
-            "funding_clamp": wad(self.funding_clamp), "max_funding_rate": wad(self.max_funding_rate),
+            "oracle": oracle,
+            "max_oracle_age": self.max_oracle_age,
+            "max_price_jump": wad(self.max_price_jump),
+            "skew_scale": self.skew_scale(),
+            "max_premium": wad(self.max_premium),
+            "taker_fee": wad(self.taker_fee),
+            "maker_fee": wad(self.maker_fee),
+            "max_open_interest": wad(self.max_open_interest_usd),
+            "interest_rate": wad(self.interest_rate),
+            "funding_clamp": wad(self.funding_clamp),
+            "max_funding_rate": wad(self.max_funding_rate),
             "funding_model": FUNDING_MODELS[self.funding_model],
             "nonlinear_threshold": wad(self.nonlinear_threshold),
-            "nonlinear_coefficient": wad(self.nonlinear_coefficient), "funding_velocity": wad(self.funding_velocity),
-            "size_tier_notional": wad(self.size_tier_notional), "size_tier_multiplier": wad(self.size_tier_multiplier),
+            "nonlinear_coefficient": wad(self.nonlinear_coefficient),
+            "funding_velocity": wad(self.funding_velocity),
+            "size_tier_notional": wad(self.size_tier_notional),
+            "size_tier_multiplier": wad(self.size_tier_multiplier),
             "max_open_interest_pool_ratio": wad(self.max_open_interest_pool_ratio),
-            "max_pnl_pool_ratio": wad(self.max_pnl_pool_ratio), "adl_pnl_pool_ratio": wad(self.adl_pnl_pool_ratio),
-            "transfer_margin_ratio": wad(self.transfer_margin_ratio), "delayed_orders": self.delayed_orders,
+            "max_pnl_pool_ratio": wad(self.max_pnl_pool_ratio),
+            "adl_pnl_pool_ratio": wad(self.adl_pnl_pool_ratio),
+            "transfer_margin_ratio": wad(self.transfer_margin_ratio),
+            "delayed_orders": self.delayed_orders,
             "order_ttl": self.order_ttl,
         }
 
@@ -120,9 +133,12 @@ class MarketParams:
     def risk_fields(self) -> dict[str, Any]:
         """The RiskConfig struct by field name."""
         return {
-            "variance_ewma_weight": wad(self.variance_ewma_weight), "reference_volatility": wad(self.reference_volatility),
-            "volatility_weight": wad(self.volatility_weight), "funding_weight": wad(self.funding_weight),
-            "funding_ema_period": self.funding_ema_period, "max_multiplier": wad(self.max_multiplier),
+            "variance_ewma_weight": wad(self.variance_ewma_weight),
+            "reference_volatility": wad(self.reference_volatility),
+            "volatility_weight": wad(self.volatility_weight),
+            "funding_weight": wad(self.funding_weight),
+            "funding_ema_period": self.funding_ema_period,
+            "max_multiplier": wad(self.max_multiplier),
             "apply_to_maintenance": self.apply_to_maintenance,
         }
 
@@ -167,10 +183,14 @@ class LiquidationParams:
     def config_fields(self) -> dict[str, int]:
         """The LiquidationConfig struct by field name."""
         return {
-            "reward_rate": wad(self.reward_rate), "reward_floor": wad(self.reward_floor),
-            "reward_cap": wad(self.reward_cap), "penalty_rate": wad(self.penalty_rate), "cooldown": self.cooldown,
+            "reward_rate": wad(self.reward_rate),
+            "reward_floor": wad(self.reward_floor),
+            "reward_cap": wad(self.reward_cap),
+            "penalty_rate": wad(self.penalty_rate),
+            "cooldown": self.cooldown,
             "min_position_notional": wad(self.min_position_notional),
-            "insurance_fee_share": wad(self.insurance_fee_share), "pool_reserve_ratio": wad(self.pool_reserve_ratio),
+            "insurance_fee_share": wad(self.insurance_fee_share),
+            "pool_reserve_ratio": wad(self.pool_reserve_ratio),
         }
 
     def config_struct(self) -> tuple:
@@ -216,8 +236,10 @@ def _coerce(cls: type, data: dict[str, Any], where: str) -> Any:
         if key not in known:
             raise ValueError(f"{where}: unknown parameter {key!r} (known: {', '.join(sorted(known))})")
         if key == "brackets":
-            value = tuple(Bracket(float(b[0]), float(b[1]), float(b[2])) if isinstance(b, (list, tuple))
-                          else Bracket(**b) for b in value)
+            value = tuple(
+                Bracket(float(b[0]), float(b[1]), float(b[2])) if isinstance(b, (list, tuple)) else Bracket(**b)
+                for b in value
+            )
         elif key == "tiers":
             value = tuple(Tier(float(t[0]), float(t[1])) if isinstance(t, (list, tuple)) else Tier(**t) for t in value)
         kwargs[key] = value
@@ -240,7 +262,7 @@ class ProtocolParams:
     markets: list[MarketParams] = field(default_factory=lambda: [MarketParams()])
     liquidation: LiquidationParams = field(default_factory=LiquidationParams)
     token_decimals: int = 6
-    collateral_token: str | None = None   # an ERC-20 address (None: deploy a TestToken)
+    collateral_token: str | None = None  # an ERC-20 address (None: deploy a TestToken)
 
 
 def read_toml(path: str | Path, what: str = "parameters") -> dict[str, Any]:
@@ -262,11 +284,27 @@ def load_params(path: str | Path) -> ProtocolParams:
     unknown = set(data) - {"markets", "liquidation", "token_decimals", "collateral_token"}
     if unknown:
         raise ValueError(f"{path}: unknown top-level keys {sorted(unknown)}")
-    return ProtocolParams(markets=markets, liquidation=liquidation, token_decimals=int(data.get("token_decimals", 6)),
-                          collateral_token=data.get("collateral_token") or None)
+    return ProtocolParams(
+        markets=markets,
+        liquidation=liquidation,
+        token_decimals=int(data.get("token_decimals", 6)),
+        collateral_token=data.get("collateral_token") or None,
+    )
 
 
 __all__ = [
-    "Bracket", "EXCHANGE_BRACKETS", "MAX_BRACKETS", "binance_brackets", "FUNDING_MODELS", "LiquidationParams", "MarketParams",
-    "ProtocolParams", "TIERED", "Tier", "WAD", "liquidation_params", "load_params", "market_params",
+    "Bracket",
+    "EXCHANGE_BRACKETS",
+    "MAX_BRACKETS",
+    "binance_brackets",
+    "FUNDING_MODELS",
+    "LiquidationParams",
+    "MarketParams",
+    "ProtocolParams",
+    "TIERED",
+    "Tier",
+    "WAD",
+    "liquidation_params",
+    "load_params",
+    "market_params",
 ]

@@ -11,8 +11,9 @@ instead of sending a value into the wrong field.
 
 from __future__ import annotations
 
-from functools import lru_cache
-from typing import Any, Mapping
+from collections.abc import Mapping
+from functools import cache
+from typing import Any
 
 STRUCT_PARAMS: dict[str, tuple[str, str, str]] = {
     "MarketConfig": ("MarketConfigurator", "add_market", "config"),
@@ -45,7 +46,7 @@ def contract_abi(contract: Any) -> list[dict[str, Any]]:
     return [item.model_dump(mode="json", by_alias=True) for item in abi]  # ape's ContractType
 
 
-@lru_cache(maxsize=None)
+@cache
 def _shipped_abi(contract: str) -> tuple[dict[str, Any], ...]:
     from ..chain.compiler import compile_contract
 
@@ -74,7 +75,7 @@ def ordered(param: dict[str, Any], value: Any, drop: frozenset[str] = frozenset(
     t: str = param["type"]
     if not t.startswith("tuple"):
         return value
-    if t != "tuple":                                  # an array of structs
+    if t != "tuple":  # an array of structs
         return [ordered(element(param), v, drop) for v in value]
     if not isinstance(value, Mapping):
         raise StructMismatch(f"{param.get('name', 'struct')}: expected a mapping of field names, got {value!r}")
@@ -82,8 +83,9 @@ def ordered(param: dict[str, Any], value: Any, drop: frozenset[str] = frozenset(
     missing = [n for n in names if n not in value]
     extra = sorted(set(value) - set(names) - drop)
     if missing or extra:
-        raise StructMismatch(f"{param.get('name', 'struct')}: missing fields {missing}, unknown fields {extra} "
-                             f"(the ABI has {names})")
+        raise StructMismatch(
+            f"{param.get('name', 'struct')}: missing fields {missing}, unknown fields {extra} (the ABI has {names})"
+        )
     return tuple(ordered(c, value[c["name"]], drop) for c in param["components"])
 
 

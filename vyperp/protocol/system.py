@@ -19,8 +19,8 @@ START_TIME = 1_700_000_000
 class Ledger:
     """The engine's books at one instant (internal 1e18 units)."""
 
-    token_balance: int          # collateral tokens held by the engine (token units)
-    margins: int                # sum of the listed accounts' margins
+    token_balance: int  # collateral tokens held by the engine (token units)
+    margins: int  # sum of the listed accounts' margins
     pool_balance: int
     insurance_fund: int
     precision: int
@@ -53,11 +53,16 @@ class System:
         self.decimals = protocol.params.token_decimals
         self.prices: list[Any] = [m.initial_price for m in protocol.params.markets]
         self.accounts: list[str] = []
-        self.node: Any = None            # the AnvilNode deploy_anvil started (backend "anvil")
+        self.node: Any = None  # the AnvilNode deploy_anvil started (backend "anvil")
 
     @classmethod
-    def deploy(cls, params: ProtocolParams | None = None, timestamp: int | None = None, backend: str = "revm",
-               **chain_kwargs: Any) -> "System":
+    def deploy(
+        cls,
+        params: ProtocolParams | None = None,
+        timestamp: int | None = None,
+        backend: str = "revm",
+        **chain_kwargs: Any,
+    ) -> System:
         """Deploy on a fresh embedded chain (pyrevm) at `timestamp` (default START_TIME);
         `backend="ape"` deploys on ape's local network instead (see deploy_ape),
         `backend="anvil"` on a local anvil node through RpcChain (see deploy_anvil)."""
@@ -72,8 +77,9 @@ class System:
 
     # ---------------------------------------------------------------- second backend: ape
     @classmethod
-    def deploy_ape(cls, params: ProtocolParams | None = None, timestamp: int | None = None,
-                   **chain_kwargs: Any) -> "System":
+    def deploy_ape(
+        cls, params: ProtocolParams | None = None, timestamp: int | None = None, **chain_kwargs: Any
+    ) -> System:
         """Deploy on ape's local network (`ethereum:local:test`, eth-tester) through
         `vyperp.chain.ape_chain.ApeChain`: slower, same API. `timestamp` defaults to the
         newest block's time (ape's chain starts at the wall clock and cannot go back);
@@ -85,16 +91,23 @@ class System:
 
     # ---------------------------------------------------------------- third backend: anvil
     @classmethod
-    def deploy_anvil(cls, params: ProtocolParams | None = None, timestamp: int | None = None, *,
-                     node: Any = None, url: str | None = None, **chain_kwargs: Any) -> "System":
+    def deploy_anvil(
+        cls,
+        params: ProtocolParams | None = None,
+        timestamp: int | None = None,
+        *,
+        node: Any = None,
+        url: str | None = None,
+        **chain_kwargs: Any,
+    ) -> System:
         """Deploy on anvil through `vyperp.chain.rpc_chain.RpcChain` at `timestamp`
         (default START_TIME), after ``anvil_reset``. Uses the node at `url`, else `node`
         (a running :class:`vyperp.node.AnvilNode`), else starts a private AnvilNode (kept
         in ``system.node``; stopped by ``node.stop()`` or at interpreter exit).
         `chain_kwargs` go to RpcChain (gas_limit, contracts_dir, exact_gas; ``code_size_limit``
         goes to the node it starts)."""
-        from ..chain.rpc_chain import RpcChain
         from ..chain.node import AnvilNode
+        from ..chain.rpc_chain import RpcChain
 
         code_size_limit = chain_kwargs.pop("code_size_limit", None)
         if url is None:

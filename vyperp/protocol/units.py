@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Union
 
 WAD = 10**18
-Number = Union[int, float, str, Decimal]
+Number = int | float | str | Decimal
 
 
 def wad(x: Number) -> int:

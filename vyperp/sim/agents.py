@@ -50,9 +50,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from .. import model
+from ..protocol.units import WAD
 from .book import MarketNow
 from .chainio import static_tuple_array, word, word_array
-from ..protocol.units import WAD
 
 if TYPE_CHECKING:  # pragma: no cover
     from .book import AccountBook
@@ -67,14 +67,14 @@ class ReplayContext(Protocol):
     the wire format, the transaction sender, the account book, this step's markets, and a
     few facts of the run. Agents reach nothing else of the replay."""
 
-    wire: Wire                        # selectors, calldata, raw-read layouts
-    tx: TxSender                      # sends transactions, records reverts and touched accounts
-    book: AccountBook                 # every account's margin and positions (exact, synced)
-    markets: list[MarketNow]          # this step's market reads
+    wire: Wire  # selectors, calldata, raw-read layouts
+    tx: TxSender  # sends transactions, records reverts and touched accounts
+    book: AccountBook  # every account's margin and positions (exact, synced)
+    markets: list[MarketNow]  # this step's market reads
     metrics: Metrics
     spot: list[SpotMarket]
     chain: Any
-    pool: Any                         # the LiquidityPool contract (share price reads)
+    pool: Any  # the LiquidityPool contract (share price reads)
     scenario: Any
     float_rules: list[dict[str, Any]]  # per market: brackets and fees in floats (fast screens)
     decimals: int
@@ -86,9 +86,10 @@ class ReplayContext(Protocol):
     def sync(self, refresh: bool = True) -> None: ...
     def read_markets(self) -> list[MarketNow]: ...
 
-MAX_BATCH = 64            # Engine.MAX_BATCH (liquidate_many, auto_deleverage)
-HEALTH_BATCH = 256        # EngineLens.MAX_BATCH (accounts_health, liquidatable_accounts)
-CANDIDATES_MIN = 4        # keepers confirm this many candidates or more with liquidatable_accounts
+
+MAX_BATCH = 64  # Engine.MAX_BATCH (liquidate_many, auto_deleverage)
+HEALTH_BATCH = 256  # EngineLens.MAX_BATCH (accounts_health, liquidatable_accounts)
+CANDIDATES_MIN = 4  # keepers confirm this many candidates or more with liquidatable_accounts
 
 
 @dataclass(frozen=True)
@@ -122,7 +123,7 @@ class AgentConfig:
     insurance_per_trader_usd: float = 2_000.0
     keeper_base_gas: int = 150_000
     keeper_gas_per_account: int = 60_000
-    adl_policy: str = "queue"      # deficit ADL: "queue" (close the ranked top) or "pro-rata" (cut every profit)
+    adl_policy: str = "queue"  # deficit ADL: "queue" (close the ranked top) or "pro-rata" (cut every profit)
 
     def __post_init__(self) -> None:
         if self.adl_policy not in ADL_POLICIES:
@@ -132,8 +133,7 @@ class AgentConfig:
 ADL_POLICIES = ("queue", "pro-rata")
 
 
-def max_notional(equity_usd: float, brackets: list[tuple[float, float, float]], multiplier: float,
-                 fee: float) -> float:
+def max_notional(equity_usd: float, brackets: list[tuple[float, float, float]], multiplier: float, fee: float) -> float:
     """Largest notional N with multiplier * IM(N) + fee * N <= equity (IM from brackets)."""
     if equity_usd <= 0:
         return 0.0
@@ -172,8 +172,9 @@ class DirectionalTraders:
         pop = scenario.population
         n = count
         self.n = n
-        self.collateral = _lognormal(rng, n, cfg.collateral_median_usd, cfg.collateral_sigma,
-                                     cfg.collateral_min_usd, cfg.collateral_max_usd)
+        self.collateral = _lognormal(
+            rng, n, cfg.collateral_median_usd, cfg.collateral_sigma, cfg.collateral_min_usd, cfg.collateral_max_usd
+        )
         self.leverage = np.asarray(pop.leverage.sample(n, rng), dtype=float) if n else np.zeros(0)
         self.side = np.where(rng.random(n) < pop.long_share, 1, -1)
         self.market = rng.integers(0, replay.n_markets, n) if replay.n_markets > 1 else np.zeros(n, dtype=int)
@@ -186,20 +187,28 @@ class DirectionalTraders:
         self.accounts: list[str] = []
         self.idx: list[int] = []
         self.state = [self.WAITING] * n
-        self.wallet = [2 * t for t in self.tokens]          # minted at setup, deposited on demand
-        self.basis_equity_f = np.ones(n)                     # margin right after the entry's deposit (1e18, float)
+        self.wallet = [2 * t for t in self.tokens]  # minted at setup, deposited on demand
+        self.basis_equity_f = np.ones(n)  # margin right after the entry's deposit (1e18, float)
         self.is_open = np.zeros(n, dtype=bool)
-        self.owner: dict[int, int] = {}                      # book index -> trader
+        self.owner: dict[int, int] = {}  # book index -> trader
         self.schedule: dict[int, list[int]] = {}
         for j in range(n):
             self.schedule.setdefault(int(self.open_step[j]), []).append(j)
         # plain-Python copies of the per-trader draws read in the step loop (same values)
         self._market = [int(x) for x in self.market]
         self._leverage = self.leverage.tolist()
-        self._watch_dirty = True                             # is_open changed: rebuild the stop watch list
-        self.stats = {"opens": 0, "open_reverted": 0, "open_skipped_no_margin": 0, "take_profits": 0,
-                      "stop_losses": 0, "stop_or_take_profit_reverted": 0, "stops_skipped_underwater": 0,
-                      "reentries_scheduled": 0, "liquidated_out": 0}
+        self._watch_dirty = True  # is_open changed: rebuild the stop watch list
+        self.stats = {
+            "opens": 0,
+            "open_reverted": 0,
+            "open_skipped_no_margin": 0,
+            "take_profits": 0,
+            "stop_losses": 0,
+            "stop_or_take_profit_reverted": 0,
+            "stops_skipped_underwater": 0,
+            "reentries_scheduled": 0,
+            "liquidated_out": 0,
+        }
 
     def setup(self) -> None:
         r = self.r
@@ -226,8 +235,13 @@ class DirectionalTraders:
         # take-profit / stop-loss, vectorised over the open traders that keep stops
         if self._watch_dirty:
             watch = np.flatnonzero(self.is_open & self.has_stops)
-            self._watch = (watch, self.idx_arr[watch], self.basis_equity_f[watch], self.take_profit[watch],
-                           self.stop_loss[watch])
+            self._watch = (
+                watch,
+                self.idx_arr[watch],
+                self.basis_equity_f[watch],
+                self.take_profit[watch],
+                self.stop_loss[watch],
+            )
             self._watch_dirty = False
         watch, watch_idx, basis, take_profit, stop_loss = self._watch
         if len(watch):
@@ -305,7 +319,7 @@ class DirectionalTraders:
         if size == 0:
             return False
         mark = r.markets[m].mark
-        if size > 0:   # sell to close
+        if size > 0:  # sell to close
             bound = mark * int((1 - self.cfg.slippage) * 10**6) // 10**6
         else:
             bound = mark * int((1 + self.cfg.slippage) * 10**6) // 10**6
@@ -342,14 +356,21 @@ class BasisTraders:
         self.accounts: list[str] = []
         self.idx: list[int] = []
         self.deposited = [False] * n
-        self.hedge = [0] * n              # spot held, coins (1e18)
+        self.hedge = [0] * n  # spot held, coins (1e18)
         self.entry_margin = [0] * n
         self.entry_index = [0] * n
         self.cooldown_until = [0] * n
         self.open_set: set[int] = set()
         self.owner: dict[int, int] = {}
-        self.stats = {"entries": 0, "entry_failed": 0, "exits_funding": 0, "exits_loss": 0, "liquidated": 0,
-                      "spot_bought_usd": 0.0, "spot_sold_usd": 0.0}
+        self.stats = {
+            "entries": 0,
+            "entry_failed": 0,
+            "exits_funding": 0,
+            "exits_loss": 0,
+            "liquidated": 0,
+            "spot_bought_usd": 0.0,
+            "spot_sold_usd": 0.0,
+        }
         # trader j checks at the steps with (step + phase) % period == 0: by period, the traders
         # due at each residue of step % period (ascending)
         self._due: dict[int, dict[int, list[int]]] = {}
@@ -399,7 +420,7 @@ class BasisTraders:
         # hedge unwind after liquidations (only re-read accounts can have lost their short)
         if changed and open_set:
             for j in sorted(owner[i] for i in changed if i in owner and owner[i] in open_set):
-                perp = -book.size[self._market[j]][self.idx[j]]      # short leg, as a positive size
+                perp = -book.size[self._market[j]][self.idx[j]]  # short leg, as a positive size
                 if perp < self.hedge[j]:
                     self._spot(j, -(self.hedge[j] - max(perp, 0)), "hedge_unwind_after_liquidation")
                     self.hedge[j] = max(perp, 0)
@@ -416,8 +437,11 @@ class BasisTraders:
             if j in open_set:
                 idx = self.idx[j]
                 # the hedged book: perp equity change + the spot leg's change (the spot is not margin here)
-                pnl = (book.equity_of(idx) - self.entry_margin[j]
-                       + self.hedge[j] * (now.index - self.entry_index[j]) // WAD)
+                pnl = (
+                    book.equity_of(idx)
+                    - self.entry_margin[j]
+                    + self.hedge[j] * (now.index - self.entry_index[j]) // WAD
+                )
                 loss = -pnl / self.entry_margin[j] if self.entry_margin[j] > 0 else 0.0
                 if rate < self._exit_rate[j] or loss > self._loss_limit[j]:
                     self._exit(j, step, "exits_loss" if loss > self._loss_limit[j] else "exits_funding")
@@ -439,18 +463,25 @@ class BasisTraders:
         if rate - notional / rules["skew_scale_usd"] < self._entry_rate[j]:
             return
         if not self.deposited[j]:
-            if r.tx.send("deposit", self.accounts[j], r.wire.engine_addr, r.wire.sel_deposit + word(self.tokens[j])) is None:
+            if (
+                r.tx.send("deposit", self.accounts[j], r.wire.engine_addr, r.wire.sel_deposit + word(self.tokens[j]))
+                is None
+            ):
                 return
             self.deposited[j] = True
             margin = margin_after
-        cap = max_notional(margin / WAD * self.cfg.margin_use, rules["brackets"], now.multiplier / WAD,
-                           rules["taker_fee"])
+        cap = max_notional(
+            margin / WAD * self.cfg.margin_use, rules["brackets"], now.multiplier / WAD, rules["taker_fee"]
+        )
         notional = min(notional, cap)
         size = int(notional * 1e6) * 10**12 * WAD // now.mark
         if size <= 0:
             return
         bound = now.mark * int((1 - self.cfg.slippage) * 10**6) // 10**6
-        if r.tx.send("basis_open", self.accounts[j], r.wire.engine_addr, r.wire.trade_calldata(m, -size, bound)) is None:
+        if (
+            r.tx.send("basis_open", self.accounts[j], r.wire.engine_addr, r.wire.trade_calldata(m, -size, bound))
+            is None
+        ):
             self.stats["entry_failed"] += 1
             self.cooldown_until[j] = step + self.cfg.basis_cooldown_steps
             return
@@ -467,7 +498,10 @@ class BasisTraders:
         size = r.book.size[m][self.idx[j]]
         if size < 0:
             bound = r.markets[m].mark * int((1 + self.cfg.slippage) * 10**6) // 10**6
-            if r.tx.send("basis_close", self.accounts[j], r.wire.engine_addr, r.wire.trade_calldata(m, -size, bound)) is None:
+            if (
+                r.tx.send("basis_close", self.accounts[j], r.wire.engine_addr, r.wire.trade_calldata(m, -size, bound))
+                is None
+            ):
                 return
         self._spot(j, -self.hedge[j], "hedge_close")
         self.hedge[j] = 0
@@ -493,7 +527,7 @@ class LiquidityProviders:
         self.withdrawn = [False] * count
         self.peak_share_price = 0.0
         self.supply = 0
-        self.net_tokens = 0                 # deposited minus withdrawn (token units)
+        self.net_tokens = 0  # deposited minus withdrawn (token units)
         self._lowest_threshold = float(self.threshold.min()) if count else float("inf")  # of those not withdrawn
         self.stats = {"withdrawals": 0, "withdrawn_usd": 0.0, "withdraw_capped": 0, "withdraw_blocked": 0}
 
@@ -519,7 +553,7 @@ class LiquidityProviders:
         if self.peak_share_price <= 0:
             return
         drawdown = 1 - price / self.peak_share_price
-        if drawdown < self._lowest_threshold:     # nobody's threshold is reached
+        if drawdown < self._lowest_threshold:  # nobody's threshold is reached
             return
         r = self.r
         for j in range(self.n):
@@ -542,8 +576,9 @@ class LiquidityProviders:
                 self.net_tokens -= amount
                 self.stats["withdrawals"] += 1
                 self.stats["withdrawn_usd"] += amount / 10**r.decimals
-                r.metrics.lp_withdrawals.append({"step": step, "lp": j, "usd": amount / 10**r.decimals,
-                                                 "drawdown": round(drawdown, 6)})
+                r.metrics.lp_withdrawals.append(
+                    {"step": step, "lp": j, "usd": amount / 10**r.decimals, "drawdown": round(drawdown, 6)}
+                )
         self.supply = int(r.pool.totalSupply())
         left = [float(t) for t, done in zip(self.threshold, self.withdrawn) if not done]
         self._lowest_threshold = min(left) if left else float("inf")
@@ -569,14 +604,22 @@ class Keepers:
     def __init__(self, replay: ReplayContext, count: int, delay: int, gas_budget: int, cfg: AgentConfig):
         self.r = replay
         self.cfg = cfg
-        self.n = count                      # 0 keepers: nobody liquidates (an experiment, not a default)
+        self.n = count  # 0 keepers: nobody liquidates (an experiment, not a default)
         self.delay = delay
         self.batch = max(1, min(MAX_BATCH, (gas_budget - cfg.keeper_base_gas) // cfg.keeper_gas_per_account))
         self.accounts: list[str] = []
         self.idx: list[int] = []
         self.first_seen: dict[int, int] = {}
-        self.stats = {"batches": 0, "screen_mismatches": 0, "liquidatable_seen": 0, "adl_calls": 0,
-                      "adl_rank_retries": 0, "max_backlog": 0, "adl_minimal_haircut": 0.0, "adl_trader_loss": 0.0}
+        self.stats = {
+            "batches": 0,
+            "screen_mismatches": 0,
+            "liquidatable_seen": 0,
+            "adl_calls": 0,
+            "adl_rank_retries": 0,
+            "max_backlog": 0,
+            "adl_minimal_haircut": 0.0,
+            "adl_trader_loss": 0.0,
+        }
 
     def setup(self) -> None:
         for j in range(self.n):
@@ -596,14 +639,16 @@ class Keepers:
         words = r.book.address_words
         out: list[tuple[int, int]] = []
         for start in range(0, len(candidates), HEALTH_BATCH):
-            chunk = candidates[start:start + HEALTH_BATCH]
+            chunk = candidates[start : start + HEALTH_BATCH]
             array = word(32) + word_array([words[i] for i in chunk])
             if len(chunk) >= CANDIDATES_MIN:
                 listed = static_tuple_array(r.chain.call(r.wire.lens_addr, r.wire.sel_liquidatable + array), 3)
                 for k, _equity, maintenance in listed:
                     out.append((chunk[k], maintenance))
                 continue
-            healths = static_tuple_array(r.chain.call(r.wire.lens_addr, r.wire.sel_accounts_health + array), r.wire.health_words)
+            healths = static_tuple_array(
+                r.chain.call(r.wire.lens_addr, r.wire.sel_accounts_health + array), r.wire.health_words
+            )
             at = r.wire.health_at
             e, mm, count = at["equity"], at["maintenance_margin"], at["position_count"]
             for idx, health in zip(chunk, healths):
@@ -632,7 +677,7 @@ class Keepers:
             return
         order = [idx for _, idx in eligible]
         for k in range(self.n):
-            chunk = order[k * self.batch:(k + 1) * self.batch]
+            chunk = order[k * self.batch : (k + 1) * self.batch]
             if not chunk:
                 break
             data = r.wire.sel_liquidate_many + word(32) + word_array([r.book.address_words[i] for i in chunk])
@@ -671,8 +716,11 @@ class Keepers:
                 pro_rata = value < 0 and self.cfg.adl_policy == "pro-rata"
                 seen = len(r.metrics.adl)
                 self.stats["adl_calls"] += 1
-                data = (r.wire.adl_pro_rata_calldata(m, ranked[:MAX_BATCH]) if pro_rata
-                        else r.wire.adl_calldata(m, ranked[:MAX_BATCH]))
+                data = (
+                    r.wire.adl_pro_rata_calldata(m, ranked[:MAX_BATCH])
+                    if pro_rata
+                    else r.wire.adl_calldata(m, ranked[:MAX_BATCH])
+                )
                 sent = r.tx.send("adl", self.accounts[0], r.wire.engine_addr, data)
                 r.sync()
                 if sent is None and not pro_rata:
@@ -699,7 +747,7 @@ class Keepers:
         scored = []
         e = r.wire.health_at["equity"]
         for start in range(0, len(holders), HEALTH_BATCH):
-            chunk = holders[start:start + HEALTH_BATCH]
+            chunk = holders[start : start + HEALTH_BATCH]
             data = r.wire.sel_accounts_health + word(32) + word_array([book.address_words[i] for i in chunk])
             healths = static_tuple_array(r.chain.call(r.wire.lens_addr, data), r.wire.health_words)
             for idx, health in zip(chunk, healths):

@@ -33,21 +33,29 @@ from __future__ import annotations
 import random
 import subprocess
 import tempfile
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from .. import resources
 from ..chain import Chain, Reverted
 from ..protocol.deploy import deploy_embedded
-from ..protocol.params import LiquidationParams, MarketParams, ProtocolParams, liquidation_params, market_params, read_toml
+from ..protocol.params import (
+    LiquidationParams,
+    MarketParams,
+    ProtocolParams,
+    liquidation_params,
+    market_params,
+    read_toml,
+)
 from ..protocol.system import MAX_UINT, START_TIME, System
 from ..protocol.units import WAD, wad
 
 ATTACK_DIR = resources.SCENARIOS / "attacks"
 CLASSES = ("self-skew", "pump-and-close", "squeeze-into-pool", "withdraw-then-liquidate", "oracle-front-run")
-BEFORE_REF = "f5b5e8f"   # the last commit before the safety work (the "before" column)
+BEFORE_REF = "f5b5e8f"  # the last commit before the safety work (the "before" column)
 
 
 class AttackError(ValueError):
@@ -91,10 +99,17 @@ def load_attack(path: str | Path) -> AttackScenario:
         liquidation = liquidation_params(doc.get("liquidation", {}), f"{path}: [liquidation]")
     except ValueError as exc:
         raise AttackError(str(exc)) from exc
-    return AttackScenario(name=head.get("name", path.stem), attack=kind, market=market, liquidation=liquidation,
-                          pool_usd=float(head.get("pool_usd", 10_000_000.0)),
-                          insurance_usd=float(head.get("insurance_usd", 0.0)),
-                          knobs=dict(doc.get("adversary", {})), description=head.get("description", ""), path=path)
+    return AttackScenario(
+        name=head.get("name", path.stem),
+        attack=kind,
+        market=market,
+        liquidation=liquidation,
+        pool_usd=float(head.get("pool_usd", 10_000_000.0)),
+        insurance_usd=float(head.get("insurance_usd", 0.0)),
+        knobs=dict(doc.get("adversary", {})),
+        description=head.get("description", ""),
+        path=path,
+    )
 
 
 def shipped_attacks(only: str | None = None) -> list[AttackScenario]:
@@ -131,7 +146,7 @@ class Arena:
             s.mint(funder, scenario.insurance_usd)
             s.engine.fund_insurance(s.tokens(scenario.insurance_usd), sender=funder)
         self.keeper = s.new_trader("keeper")
-        self.bystander = s.new_trader("bystander", 10_000)     # flat: must always be able to leave
+        self.bystander = s.new_trader("bystander", 10_000)  # flat: must always be able to leave
         self.attackers: list[str] = []
         self.brought: dict[str, int] = {}
         self.bad_debt = 0
@@ -184,8 +199,10 @@ class Arena:
             self.send("liquidate_many", s.engine.liquidate_many, holders, sender=self.keeper)
         for _ in range(4):
             ranked = self.ranked()
-            if not ranked or self.send("auto_deleverage", s.engine.auto_deleverage, 0, ranked,
-                                       sender=self.keeper) is None:
+            if (
+                not ranked
+                or self.send("auto_deleverage", s.engine.auto_deleverage, 0, ranked, sender=self.keeper) is None
+            ):
                 break
 
     def ranked(self) -> list[str]:
@@ -304,10 +321,14 @@ def self_skew(arena: Arena) -> dict[str, Any]:
             arena.close_all()
             arena.withdraw_all(attacker)
             outcomes[label] = arena.result({})
-    details["outcomes"] = {k: {m: v[m] for m in ("attacker_net_profit", "lp_loss", "bad_debt", "insurance_loss")}
-                           for k, v in outcomes.items()}
-    details["expected"] = {m: round((outcomes["gap_up"][m] + outcomes["gap_down"][m]) / 2, 2)
-                           for m in ("attacker_net_profit", "lp_loss", "bad_debt", "insurance_loss")}
+    details["outcomes"] = {
+        k: {m: v[m] for m in ("attacker_net_profit", "lp_loss", "bad_debt", "insurance_loss")}
+        for k, v in outcomes.items()
+    }
+    details["expected"] = {
+        m: round((outcomes["gap_up"][m] + outcomes["gap_down"][m]) / 2, 2)
+        for m in ("attacker_net_profit", "lp_loss", "bad_debt", "insurance_loss")
+    }
     details["frozen_in_any_branch"] = max(v["flat_accounts_frozen"] for v in outcomes.values())
     return details
 
@@ -328,23 +349,35 @@ def pump_and_close(arena: Arena) -> dict[str, Any]:
     rounds = int(knobs.get("rounds", 20))
     step = factor ** (1 / rounds)
     top = arena.price
-    settle_after = int(knobs.get("guardian_settles_after", 0))   # rounds before the guardian acts (0 = never)
+    settle_after = int(knobs.get("guardian_settles_after", 0))  # rounds before the guardian acts (0 = never)
     settled = False
     for k in range(rounds):
         top *= step
         arena.round(top)
         if settle_after and k + 1 == settle_after:
-            if arena.legacy:   # the old contracts had no settlement mode: the guardian could only pause
+            if arena.legacy:  # the old contracts had no settlement mode: the guardian could only pause
                 arena.send("set_paused", s.configurator.set_paused, 0, True, sender=s.admin)
             else:
-                settled = arena.send("settle_market", s.configurator.settle_market, 0,
-                                     wad(arena.scenario.market.initial_price), sender=s.admin) is not None
+                settled = (
+                    arena.send(
+                        "settle_market",
+                        s.configurator.settle_market,
+                        0,
+                        wad(arena.scenario.market.initial_price),
+                        sender=s.admin,
+                    )
+                    is not None
+                )
     arena.close_all()
     for account in arena.attackers:
         arena.withdraw_all(account)
     factor_reached = round(top / arena.scenario.market.initial_price, 3)
-    return {"opened": opened, "long_notional_usd": notional, "index_factor": factor_reached,
-            "guardian_settled": settled}
+    return {
+        "opened": opened,
+        "long_notional_usd": notional,
+        "index_factor": factor_reached,
+        "guardian_settled": settled,
+    }
 
 
 def _largest_open(arena: Arena, account: str, notional: float) -> float:
@@ -368,18 +401,21 @@ def withdraw_then_liquidate(arena: Arena) -> dict[str, Any]:
     opened = arena.trade(whale, _coins(arena, notional))
     if not opened:
         notional = _largest_open(arena, whale, notional)
-    withdrawn_at_open = arena.withdraw_all(whale) / 10 ** s.decimals
-    rise = float(knobs.get("rise", 0.0))      # a favourable round first: the gain is what it withdraws
+    withdrawn_at_open = arena.withdraw_all(whale) / 10**s.decimals
+    rise = float(knobs.get("rise", 0.0))  # a favourable round first: the gain is what it withdraws
     if rise:
         arena.round(arena.price * (1 + rise))
-    withdrawn = withdrawn_at_open + arena.withdraw_all(whale) / 10 ** s.decimals
+    withdrawn = withdrawn_at_open + arena.withdraw_all(whale) / 10**s.decimals
     drift = float(knobs.get("drift", -0.01))
     for _ in range(int(knobs.get("rounds", 6))):
         arena.round(arena.price * (1 + drift))
     arena.close_all()
     arena.withdraw_all(whale)
-    return {"opened_usd": notional, "withdrawn_right_after_open_usd": round(withdrawn_at_open, 2),
-            "withdrawn_in_all_usd": round(withdrawn, 2)}
+    return {
+        "opened_usd": notional,
+        "withdrawn_right_after_open_usd": round(withdrawn_at_open, 2),
+        "withdrawn_in_all_usd": round(withdrawn, 2),
+    }
 
 
 def oracle_front_run(arena: Arena) -> dict[str, Any]:
@@ -389,8 +425,10 @@ def oracle_front_run(arena: Arena) -> dict[str, Any]:
     attacker = arena.attacker("attacker", float(knobs.get("deposit_usd", 200_000.0)))
     notional = float(knobs.get("notional_usd", 1_000_000.0))
     rng = random.Random(int(knobs.get("seed", 7)))
-    moves = [rng.choice([-1, 1]) * rng.uniform(0.02, float(knobs.get("max_move", 0.15)))
-             for _ in range(int(knobs.get("rounds", 20)))]
+    moves = [
+        rng.choice([-1, 1]) * rng.uniform(0.02, float(knobs.get("max_move", 0.15)))
+        for _ in range(int(knobs.get("rounds", 20)))
+    ]
     delayed = not arena.legacy and arena.scenario.market.delayed_orders
     direct_refused = 0
     for move in moves:
@@ -406,12 +444,16 @@ def oracle_front_run(arena: Arena) -> dict[str, Any]:
             arena.round(arena.price * (1 + move), keeper=False)
         if s.size_of(attacker, 0):
             arena.trade(attacker, -s.size_of(attacker, 0))
-        arena.round(arena.price * (1 - move / (1 + move)), keeper=False)   # the price comes back
+        arena.round(arena.price * (1 - move / (1 + move)), keeper=False)  # the price comes back
     arena.close_all()
     arena.withdraw_all(attacker)
-    return {"rounds": len(moves), "sum_abs_move": round(sum(abs(m) for m in moves), 4),
-            "delayed_orders": delayed, "direct_opens_refused": direct_refused,
-            "naive_take_usd": round(notional * sum(abs(m) for m in moves), 2)}
+    return {
+        "rounds": len(moves),
+        "sum_abs_move": round(sum(abs(m) for m in moves), 4),
+        "delayed_orders": delayed,
+        "direct_opens_refused": direct_refused,
+        "naive_take_usd": round(notional * sum(abs(m) for m in moves), 2),
+    }
 
 
 SCRIPTS: dict[str, Callable[[Arena], dict[str, Any]]] = {
@@ -440,7 +482,7 @@ def run_attack(scenario: AttackScenario, contracts_dir: Path | None = None, lega
     arena = Arena(scenario, contracts_dir, legacy)
     details = SCRIPTS[scenario.attack](arena)
     result = arena.result(details)
-    if "expected" in details:          # a coin-flip class: the expectation is the scored outcome
+    if "expected" in details:  # a coin-flip class: the expectation is the scored outcome
         result.update(details["expected"])
         result["flat_accounts_frozen"] = max(result["flat_accounts_frozen"], details["frozen_in_any_branch"])
     if not legacy:
@@ -463,16 +505,18 @@ def contracts_at(ref: str, repo: Path | None = None) -> Iterator[Before]:
         raise AttackError("the before column needs a git checkout of vyperp (an installed wheel has no history)")
     with tempfile.TemporaryDirectory(prefix="vyperp-before-") as tmp:
         try:
-            archive = subprocess.run(["git", "-C", str(repo), "archive", ref, "contracts"], check=True,
-                                     capture_output=True).stdout
+            archive = subprocess.run(
+                ["git", "-C", str(repo), "archive", ref, "contracts"], check=True, capture_output=True
+            ).stdout
             subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True, capture_output=True)
         except (OSError, subprocess.CalledProcessError) as exc:
             raise AttackError(f"cannot extract contracts/ at {ref!r}: {exc}") from exc
         yield Before(ref, Path(tmp) / "contracts")
 
 
-def run_lab(only: str | None = None, before_ref: str | None = BEFORE_REF,
-            progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+def run_lab(
+    only: str | None = None, before_ref: str | None = BEFORE_REF, progress: Callable[[str], None] | None = None
+) -> dict[str, Any]:
     """Every shipped attack, after (current contracts) and before (`before_ref`)."""
     scenarios = shipped_attacks(only)
     rows = []
@@ -486,14 +530,21 @@ def run_lab(only: str | None = None, before_ref: str | None = BEFORE_REF,
                 progress(scenario.name)
             before = run_attack(_legacy_scenario(scenario), before_dir, legacy=True) if before_dir else None
             after = run_attack(scenario)
-            rows.append({"name": scenario.name, "class": scenario.attack, "market": _market_label(scenario),
-                         "description": scenario.description, "before": before, "after": after,
-                         "holds": holds(after)})
+            rows.append(
+                {
+                    "name": scenario.name,
+                    "class": scenario.attack,
+                    "market": _market_label(scenario),
+                    "description": scenario.description,
+                    "before": before,
+                    "after": after,
+                    "holds": holds(after),
+                }
+            )
     finally:
         if generator is not None:
             generator.close()
-    return {"before_ref": before_ref, "classes": rows,
-            "all_hold": all(r["holds"] for r in rows)}
+    return {"before_ref": before_ref, "classes": rows, "all_hold": all(r["holds"] for r in rows)}
 
 
 def _legacy_scenario(scenario: AttackScenario) -> AttackScenario:
@@ -503,8 +554,9 @@ def _legacy_scenario(scenario: AttackScenario) -> AttackScenario:
 
 def _market_label(scenario: AttackScenario) -> str:
     m = scenario.market
-    return (f"{m.symbol} at {m.initial_price:g}, skew scale {m.skew_scale_usd:,.0f} USD, "
-            f"pool {scenario.pool_usd:,.0f} USD")
+    return (
+        f"{m.symbol} at {m.initial_price:g}, skew scale {m.skew_scale_usd:,.0f} USD, pool {scenario.pool_usd:,.0f} USD"
+    )
 
 
 def holds(after: dict[str, Any]) -> bool:
@@ -517,5 +569,16 @@ def holds(after: dict[str, Any]) -> bool:
     return bound is not None and after["lp_loss"] <= bound
 
 
-__all__ = ["ATTACK_DIR", "AttackError", "AttackScenario", "BEFORE_REF", "CLASSES", "holds", "load_attack",
-           "lp_loss_bound", "run_attack", "run_lab", "shipped_attacks"]
+__all__ = [
+    "ATTACK_DIR",
+    "AttackError",
+    "AttackScenario",
+    "BEFORE_REF",
+    "CLASSES",
+    "holds",
+    "load_attack",
+    "lp_loss_bound",
+    "run_attack",
+    "run_lab",
+    "shipped_attacks",
+]

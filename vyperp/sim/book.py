@@ -50,22 +50,22 @@ from ..protocol.units import WAD
 
 FWAD = 1e18
 MAX_UINT = 2**256 - 1
-SCREEN_RATIO = 1.5          # exact evaluation below 1.5 x maintenance ...
-SCREEN_USD = 1.0            # ... + 1 USD of equity
+SCREEN_RATIO = 1.5  # exact evaluation below 1.5 x maintenance ...
+SCREEN_USD = 1.0  # ... + 1 USD of equity
 
 
 @dataclass
 class MarketRules:
     """What a position's maintenance requirement and funding depend on, per market."""
 
-    brackets: list[tuple[int, int, int]]      # (ceiling, im rate, mm rate), 1e18
+    brackets: list[tuple[int, int, int]]  # (ceiling, im rate, mm rate), 1e18
     tier_notional: int = 0
     tier_multiplier: int = WAD
     apply_to_maintenance: bool = False
-    skew_scale: int = 0                       # 0: value at the mark (tests of the book alone)
+    skew_scale: int = 0  # 0: value at the mark (tests of the book alone)
     max_premium: int = 0
-    max_pnl_pool_ratio: int = 0               # the PnL-to-pool cap (0 = off)
-    adl_pnl_pool_ratio: int = 0               # the PnL-to-pool ADL trigger (0 = off)
+    max_pnl_pool_ratio: int = 0  # the PnL-to-pool cap (0 = off)
+    adl_pnl_pool_ratio: int = 0  # the PnL-to-pool ADL trigger (0 = off)
 
     @property
     def single_rate(self) -> int | None:
@@ -85,17 +85,17 @@ class MarketNow:
     short_oi: int
     multiplier: int
     last_price: int = 0
-    sum_size_entry: int = 0                   # the engine's aggregates (for the side profit)
+    sum_size_entry: int = 0  # the engine's aggregates (for the side profit)
     long_sum_size_entry: int = 0
     pool_balance: int = 0
 
-    def cap(self, rules: "MarketRules") -> int | None:
+    def cap(self, rules: MarketRules) -> int | None:
         """The side-profit cap in force (None = off)."""
         return model.profit_cap(self.pool_balance, rules.max_pnl_pool_ratio)
 
-    def adl_triggered(self, rules: "MarketRules") -> bool:
+    def adl_triggered(self, rules: MarketRules) -> bool:
         """Whether a side's profit passes the ADL trigger (Engine._adl_side != 0)."""
-        if not rules.adl_pnl_pool_ratio:        # the replay's hot path: skip the aggregates when off
+        if not rules.adl_pnl_pool_ratio:  # the replay's hot path: skip the aggregates when off
             return False
         return model.adl_side(*self.side_profits(), self.pool_balance, rules.adl_pnl_pool_ratio) != 0
 
@@ -109,8 +109,8 @@ class Evaluation:
     """Sums over all accounts at one instant (1e18 USD)."""
 
     margin_sum: int = 0
-    positive_equity: int = 0            # exact, or an exact upper bound when `bound` is True
-    negative_equity: int = 0            # sum of |equity| of accounts with equity < 0 (exact)
+    positive_equity: int = 0  # exact, or an exact upper bound when `bound` is True
+    negative_equity: int = 0  # sum of |equity| of accounts with equity < 0 (exact)
     with_positions: int = 0
     long_sizes: list[int] = field(default_factory=list)
     short_sizes: list[int] = field(default_factory=list)
@@ -130,7 +130,7 @@ class _Floats:
         self.entry = [np.zeros(0) for _ in range(n_markets)]
         self.findex = [np.zeros(0) for _ in range(n_markets)]
         self.holder = np.zeros(0, dtype=bool)
-        self.equity = np.zeros(0)                # wad floats (1e18 = 1 USD) of the last evaluation
+        self.equity = np.zeros(0)  # wad floats (1e18 = 1 USD) of the last evaluation
 
     def grow(self, n: int) -> None:
         if n <= self.cap:
@@ -165,10 +165,10 @@ class AccountBook:
         self.size: list[list[int]] = [[] for _ in range(n_markets)]
         self.entry: list[list[int]] = [[] for _ in range(n_markets)]
         self.findex: list[list[int]] = [[] for _ in range(n_markets)]
-        self.holders: dict[int, None] = {}        # accounts with a position (insertion-ordered set)
-        self.equity: list[int] = []               # exact equity where it was last computed exactly
+        self.holders: dict[int, None] = {}  # accounts with a position (insertion-ordered set)
+        self.equity: list[int] = []  # exact equity where it was last computed exactly
         self.maintenance: list[int] = []
-        self.changed: set[int] = set()            # accounts re-read since the agents last looked
+        self.changed: set[int] = set()  # accounts re-read since the agents last looked
         self.f = _Floats(n_markets)
         # exact running sums
         self.margin_sum = 0
@@ -180,8 +180,12 @@ class AccountBook:
         self.sum_short = [0] * n_markets
         self.sum_size_entry = [0] * n_markets
         self.sum_size_findex = [0] * n_markets
-        self._fast = (n_markets == 1 and rules[0].single_rate is not None and not rules[0].tier_notional
-                      and not rules[0].skew_scale)
+        self._fast = (
+            n_markets == 1
+            and rules[0].single_rate is not None
+            and not rules[0].tier_notional
+            and not rules[0].skew_scale
+        )
 
     # ---------------------------------------------------------------- accounts
     def add(self, address: str) -> int:
@@ -213,7 +217,7 @@ class AccountBook:
                 if size != self.size[m][idx] or entry != self.entry[m][idx] or findex != self.findex[m][idx]:
                     break
             else:
-                return                   # nothing changed (every derived value stands)
+                return  # nothing changed (every derived value stands)
         f = self.f
         holders = self.holders
         if idx in holders:
@@ -285,8 +289,9 @@ class AccountBook:
             now = markets[m]
             rules = self.rules[m]
             equity += self._position_pnl(size, self.entry[m][idx], now, rules)
-            owed, surcharge = model.funding_owed(size, now.cumulative, self.findex[m][idx], now.index,
-                                                 rules.tier_notional, rules.tier_multiplier)
+            owed, surcharge = model.funding_owed(
+                size, now.cumulative, self.findex[m][idx], now.index, rules.tier_notional, rules.tier_multiplier
+            )
             equity -= max(owed, -max(now.pool_balance, 0)) + surcharge
             maintenance += self._maintenance(size, now, rules)
         return equity, maintenance
@@ -303,9 +308,19 @@ class AccountBook:
         if not rules.skew_scale:
             return model.pnl(size, now.mark, entry)
         skew = now.long_oi - now.short_oi
-        return model.position_pnl(size, entry, now.index, skew, rules.skew_scale, rules.max_premium, now.cap(rules),
-                                  now.long_sum_size_entry, now.long_sum_size_entry - now.sum_size_entry,
-                                  now.long_oi, now.short_oi)
+        return model.position_pnl(
+            size,
+            entry,
+            now.index,
+            skew,
+            rules.skew_scale,
+            rules.max_premium,
+            now.cap(rules),
+            now.long_sum_size_entry,
+            now.long_sum_size_entry - now.sum_size_entry,
+            now.long_oi,
+            now.short_oi,
+        )
 
     def _float_values(self, markets: list[MarketNow]) -> tuple[np.ndarray, np.ndarray]:
         """(equity, maintenance) of every account slot in USD floats (holders meaningful)."""
@@ -425,9 +440,18 @@ class AccountBook:
             position_value = model.position_value
             for idx in self.holders:
                 size = sizes[idx]
-                equity, requirement = position_value(margins[idx], size, entries[idx], findexes[idx], now.mark,
-                                                     now.cumulative, now.pool_balance, rules.brackets,
-                                                     now.multiplier, rules.apply_to_maintenance)
+                equity, requirement = position_value(
+                    margins[idx],
+                    size,
+                    entries[idx],
+                    findexes[idx],
+                    now.mark,
+                    now.cumulative,
+                    now.pool_balance,
+                    rules.brackets,
+                    now.multiplier,
+                    rules.apply_to_maintenance,
+                )
                 equity_of[idx] = equity
                 maintenance_of[idx] = requirement
                 fe[idx] = float(equity)

@@ -8,8 +8,9 @@ so :mod:`vyperp.sim.bench` can re-apply the same transactions on a fresh deploym
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from time import perf_counter
-from typing import Any, Callable
+from typing import Any
 
 from ..chain import ChainAPI, Reverted
 
@@ -40,30 +41,31 @@ def word_array(words: list[bytes]) -> bytes:
 
 
 def uint_at(data: bytes, i: int) -> int:
-    return int.from_bytes(data[32 * i: 32 * i + 32], "big")
+    return int.from_bytes(data[32 * i : 32 * i + 32], "big")
 
 
 def int_at(data: bytes, i: int) -> int:
-    return int.from_bytes(data[32 * i: 32 * i + 32], "big", signed=True)
+    return int.from_bytes(data[32 * i : 32 * i + 32], "big", signed=True)
 
 
 def int_array(data: bytes) -> list[int]:
     """Decode a returned ``int256[]``."""
     n = uint_at(data, 1)
     fb = int.from_bytes
-    return [fb(data[o: o + 32], "big", signed=True) for o in range(64, 64 + 32 * n, 32)]
+    return [fb(data[o : o + 32], "big", signed=True) for o in range(64, 64 + 32 * n, 32)]
 
 
 def static_tuple_array(data: bytes, width: int) -> list[tuple[int, ...]]:
     """Decode a returned dynamic array of static tuples of `width` signed words."""
     n = uint_at(data, 1)
     fb = int.from_bytes
-    words = [fb(data[o: o + 32], "big", signed=True) for o in range(64, 64 + 32 * width * n, 32)]
+    words = [fb(data[o : o + 32], "big", signed=True) for o in range(64, 64 + 32 * width * n, 32)]
     return list(zip(*[iter(words)] * width))
 
 
-def _event_decoder(spec: Any, topic_index: dict[bytes, int],
-                   addresses: list[str]) -> Callable[[list[bytes], bytes], dict[str, Any]]:
+def _event_decoder(
+    spec: Any, topic_index: dict[bytes, int], addresses: list[str]
+) -> Callable[[list[bytes], bytes], dict[str, Any]]:
     """A decoder of `spec`'s logs with the same output as ``spec.decode``, without the
     generic ABI decoder when every field is a 256-bit integer or an address (indexed
     addresses of the replay's accounts come from its checksummed address list; any other
@@ -87,7 +89,7 @@ def _event_decoder(spec: Any, topic_index: dict[bytes, int],
             return spec.decode([bytes(t) for t in topics], bytes(data))
         out: dict[str, Any] = {}
         for name, indexed, at, kind in fields:
-            raw = topics[at] if indexed else data[at: at + 32]
+            raw = topics[at] if indexed else data[at : at + 32]
             if kind == "uint256":
                 out[name] = int.from_bytes(raw, "big")
             elif kind == "int256":
@@ -106,8 +108,15 @@ class TxSender:
     """Sends raw transactions, counts them by kind, collects reverts, touched accounts
     (by index in `topic_index`) and the engine events the replay listens to."""
 
-    def __init__(self, chain: ChainAPI, engine: Any, topic_index: dict[bytes, int], index_of: dict[str, int],
-                 record: bool = False, addresses: list[str] | None = None):
+    def __init__(
+        self,
+        chain: ChainAPI,
+        engine: Any,
+        topic_index: dict[bytes, int],
+        index_of: dict[str, int],
+        record: bool = False,
+        addresses: list[str] | None = None,
+    ):
         self.chain = chain
         self.addresses = addresses if addresses is not None else []
         self.engine_address = engine.address
@@ -120,9 +129,10 @@ class TxSender:
         self.reverts: dict[str, int] = {}
         self.touched: set[int] = set()
         self.record: list[tuple[int, str, str, bytes, str]] | None = [] if record else None
-        self.listeners: dict[bytes, tuple[Callable[[list[bytes], bytes], dict[str, Any]],
-                                          Callable[[dict[str, Any]], None]]] = {}
-        self.engine_topics: set[bytes] = set()     # see only_engine_emits
+        self.listeners: dict[
+            bytes, tuple[Callable[[list[bytes], bytes], dict[str, Any]], Callable[[dict[str, Any]], None]]
+        ] = {}
+        self.engine_topics: set[bytes] = set()  # see only_engine_emits
 
     def only_engine_emits(self, topics: set[bytes], others: list[Any]) -> None:
         """Recognise the engine's logs by their event signature (`topics`, the engine's
@@ -187,5 +197,15 @@ class TxSender:
         return touched
 
 
-__all__ = ["TxSender", "address_array", "address_word", "int_array", "int_at", "selector", "static_tuple_array", "word_array",
-           "uint_at", "word"]
+__all__ = [
+    "TxSender",
+    "address_array",
+    "address_word",
+    "int_array",
+    "int_at",
+    "selector",
+    "static_tuple_array",
+    "word_array",
+    "uint_at",
+    "word",
+]

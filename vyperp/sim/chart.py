@@ -53,28 +53,49 @@ def _money_axis(values: list[float]) -> FuncFormatter:
     return FuncFormatter(fmt)
 
 
-def plot_cascade(replay: "Replay", report: dict[str, Any], out: Path) -> Path:
+def plot_cascade(replay: Replay, report: dict[str, Any], out: Path) -> Path:
     rows = replay.metrics.rows
-    times = [dt.datetime.fromtimestamp(r["timestamp"], tz=dt.timezone.utc) for r in rows]
+    times = [dt.datetime.fromtimestamp(r["timestamp"], tz=dt.UTC) for r in rows]
     step_time = {r["step"]: t for r, t in zip(rows, times)}
     sym = replay.symbols[0]
     market = replay.params.protocol.markets[0]
-    fig, axes = plt.subplots(5, 1, figsize=(13, 15), sharex=True,
-                             gridspec_kw={"height_ratios": [3.2, 1.2, 1.3, 1.6, 1.6], "hspace": 0.12})
+    fig, axes = plt.subplots(
+        5, 1, figsize=(13, 15), sharex=True, gridspec_kw={"height_ratios": [3.2, 1.2, 1.3, 1.6, 1.6], "hspace": 0.12}
+    )
     ax_price, ax_liq, ax_funding, ax_oi, ax_money = axes
 
     # (1) prices and liquidations
     ax_price.plot(times, [r["index"] for r in rows], color="#1d3557", lw=1.4, label=f"{sym} index (oracle)")
-    ax_price.plot(times, [r["mark"] for r in rows], color="#457b9d", lw=1.0, ls="--", alpha=0.9,
-                  label="mark = index x (1 + skew / skew scale)")
+    ax_price.plot(
+        times,
+        [r["mark"] for r in rows],
+        color="#457b9d",
+        lw=1.0,
+        ls="--",
+        alpha=0.9,
+        label="mark = index x (1 + skew / skew scale)",
+    )
     if report.get("impact_enabled"):
-        ax_price.plot(times, [r["reference_price"] for r in rows], color="#adb5bd", lw=1.0, ls=":",
-                      label="scenario path (before spot impact)")
+        ax_price.plot(
+            times,
+            [r["reference_price"] for r in rows],
+            color="#adb5bd",
+            lw=1.0,
+            ls=":",
+            label="scenario path (before spot impact)",
+        )
     liqs = [x for x in replay.metrics.liquidations if x["market"] == 0]
     adl = [x for x in replay.metrics.adl if x["market"] == 0]
     if adl:
-        ax_price.scatter([step_time[x["step"]] for x in adl], [x["price"] for x in adl], marker="x", s=40,
-                         color="#111", zorder=4, label=f"auto-deleveraged ({len(adl)})")
+        ax_price.scatter(
+            [step_time[x["step"]] for x in adl],
+            [x["price"] for x in adl],
+            marker="x",
+            s=40,
+            color="#111",
+            zorder=4,
+            label=f"auto-deleveraged ({len(adl)})",
+        )
     if liqs:
         biggest = max(x["notional"] for x in liqs)
         scale = 600.0 / biggest if biggest > 0 else 1.0
@@ -83,16 +104,28 @@ def plot_cascade(replay: "Replay", report: dict[str, Any], out: Path) -> Path:
                 pts = [x for x in liqs if x["side"] == side and x["remaining"] == partial]
                 if not pts:
                     continue
-                ax_price.scatter([step_time[x["step"]] for x in pts], [x["price"] for x in pts],
-                                 s=[max(8.0, x["notional"] * scale) for x in pts], marker=marker,
-                                 facecolors="none" if partial else color, edgecolors=color, linewidths=0.8,
-                                 alpha=0.55, zorder=3)
+                ax_price.scatter(
+                    [step_time[x["step"]] for x in pts],
+                    [x["price"] for x in pts],
+                    s=[max(8.0, x["notional"] * scale) for x in pts],
+                    marker=marker,
+                    facecolors="none" if partial else color,
+                    edgecolors=color,
+                    linewidths=0.8,
+                    alpha=0.55,
+                    zorder=3,
+                )
         handles, labels = ax_price.get_legend_handles_labels()
-        handles += [Line2D([], [], marker="v", ls="", color="#d62828", markersize=8),
-                    Line2D([], [], marker="^", ls="", color="#2a9d8f", markersize=8),
-                    Line2D([], [], marker="v", ls="", markerfacecolor="none", color="#555", markersize=8)]
-        labels += [f"long liquidated (area ~ notional; largest {_money(biggest)})", "short liquidated",
-                   "partial (tier) step"]
+        handles += [
+            Line2D([], [], marker="v", ls="", color="#d62828", markersize=8),
+            Line2D([], [], marker="^", ls="", color="#2a9d8f", markersize=8),
+            Line2D([], [], marker="v", ls="", markerfacecolor="none", color="#555", markersize=8),
+        ]
+        labels += [
+            f"long liquidated (area ~ notional; largest {_money(biggest)})",
+            "short liquidated",
+            "partial (tier) step",
+        ]
         ax_price.legend(handles, labels, loc="best", fontsize=8, framealpha=0.9)
     else:
         ax_price.legend(loc="best", fontsize=8)
@@ -112,8 +145,15 @@ def plot_cascade(replay: "Replay", report: dict[str, Any], out: Path) -> Path:
                 per_step[x["step"]] += x["notional"]
         frac = fractions[tier] if tier < len(fractions) else 1.0
         label = "full close (no tiers)" if not replay.metrics.tiered else f"tier {tier + 1} (close {frac:.0%})"
-        ax_liq.bar(times, per_step, width=width, bottom=bottom, color=TIER_COLORS[tier % len(TIER_COLORS)],
-                   label=label, align="center")
+        ax_liq.bar(
+            times,
+            per_step,
+            width=width,
+            bottom=bottom,
+            color=TIER_COLORS[tier % len(TIER_COLORS)],
+            label=label,
+            align="center",
+        )
         bottom = [b + v for b, v in zip(bottom, per_step)]
     if tiers:
         ax_liq.legend(loc="upper right", fontsize=8)
@@ -122,8 +162,13 @@ def plot_cascade(replay: "Replay", report: dict[str, Any], out: Path) -> Path:
     ax_liq.grid(alpha=0.3)
 
     # (3) funding
-    ax_funding.plot(times, [100 * r["funding_rate_8h"] for r in rows], color="#6a4c93", lw=1.2,
-                    label=f"funding rate ({market.funding_model})")
+    ax_funding.plot(
+        times,
+        [100 * r["funding_rate_8h"] for r in rows],
+        color="#6a4c93",
+        lw=1.2,
+        label=f"funding rate ({market.funding_model})",
+    )
     cap = 100 * market.max_funding_rate
     ax_funding.axhline(cap, color="#999", lw=0.8, ls="--", label=f"cap +/-{cap:.2f}%")
     ax_funding.axhline(-cap, color="#999", lw=0.8, ls="--")
@@ -144,8 +189,9 @@ def plot_cascade(replay: "Replay", report: dict[str, Any], out: Path) -> Path:
     # (4) open interest
     ax_oi.plot(times, [r["long_oi_usd"] for r in rows], color="#2a9d8f", lw=1.3, label="long OI")
     ax_oi.plot(times, [r["short_oi_usd"] for r in rows], color="#e76f51", lw=1.3, label="short OI")
-    ax_oi.fill_between(times, [r["skew_usd"] for r in rows], 0, color="#adb5bd", alpha=0.35,
-                       label="skew (long - short)")
+    ax_oi.fill_between(
+        times, [r["skew_usd"] for r in rows], 0, color="#adb5bd", alpha=0.35, label="skew (long - short)"
+    )
     ax_oi.set_ylabel("open interest\n(USD at index)")
     ax_oi.yaxis.set_major_formatter(_money_axis([r["long_oi_usd"] for r in rows] + [r["short_oi_usd"] for r in rows]))
     ax_oi.legend(loc="upper right", fontsize=8)
@@ -153,8 +199,9 @@ def plot_cascade(replay: "Replay", report: dict[str, Any], out: Path) -> Path:
 
     # (5) insurance fund, pool, bad debt
     ax_money.plot(times, [r["insurance_fund"] for r in rows], color="#f77f00", lw=1.4, label="insurance fund (left)")
-    ax_money.plot(times, [r["bad_debt"] for r in rows], color="#d62828", lw=1.2, ls="--",
-                  label="cumulative bad debt (left)")
+    ax_money.plot(
+        times, [r["bad_debt"] for r in rows], color="#d62828", lw=1.2, ls="--", label="cumulative bad debt (left)"
+    )
     ax_money.set_ylabel("insurance fund,\nbad debt")
     ax_money.yaxis.set_major_formatter(_money_axis([r["insurance_fund"] for r in rows] + [r["bad_debt"] for r in rows]))
     ax_money.grid(alpha=0.3)
@@ -163,39 +210,51 @@ def plot_cascade(replay: "Replay", report: dict[str, Any], out: Path) -> Path:
     ax_pool.plot(times, pool_values, color="#264653", lw=1.4, label="LP pool value (right)")
     withdrawals = replay.metrics.lp_withdrawals
     if withdrawals:
-        ax_pool.scatter([step_time[w["step"]] for w in withdrawals], [pool_values[w["step"]] for w in withdrawals],
-                        marker="o", s=30, facecolors="none", edgecolors="#264653", zorder=4,
-                        label=f"LP withdrawal ({len(withdrawals)}, {_money(sum(w['usd'] for w in withdrawals))})")
+        ax_pool.scatter(
+            [step_time[w["step"]] for w in withdrawals],
+            [pool_values[w["step"]] for w in withdrawals],
+            marker="o",
+            s=30,
+            facecolors="none",
+            edgecolors="#264653",
+            zorder=4,
+            label=f"LP withdrawal ({len(withdrawals)}, {_money(sum(w['usd'] for w in withdrawals))})",
+        )
     ax_pool.set_ylabel("LP pool value")
     ax_pool.yaxis.set_major_formatter(_money_axis(pool_values))
     h1, l1 = ax_money.get_legend_handles_labels()
     h2, l2 = ax_pool.get_legend_handles_labels()
-    ax_money.legend(h1 + h2, l1 + l2, loc="upper left", bbox_to_anchor=(0.0, -0.16), ncol=4, fontsize=8,
-                    frameon=False)
+    ax_money.legend(h1 + h2, l1 + l2, loc="upper left", bbox_to_anchor=(0.0, -0.16), ncol=4, fontsize=8, frameon=False)
 
     span = (times[-1] - times[0]).total_seconds() if len(times) > 1 else 3600
-    locator = mdates.AutoDateLocator(minticks=6, maxticks=14, tz=dt.timezone.utc)
+    locator = mdates.AutoDateLocator(minticks=6, maxticks=14, tz=dt.UTC)
     ax_money.xaxis.set_major_locator(locator)
-    ax_money.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M" if span <= 2 * 86400 else "%m-%d %H:%M",
-                                                            tz=dt.timezone.utc))
-    ax_money.set_xlabel(f"time (UTC), {times[0]:%Y-%m-%d}" + (f" to {times[-1]:%Y-%m-%d}"
-                                                               if times[-1].date() != times[0].date() else ""),
-                        labelpad=2)
+    ax_money.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M" if span <= 2 * 86400 else "%m-%d %H:%M", tz=dt.UTC))
+    ax_money.set_xlabel(
+        f"time (UTC), {times[0]:%Y-%m-%d}"
+        + (f" to {times[-1]:%Y-%m-%d}" if times[-1].date() != times[0].date() else ""),
+        labelpad=2,
+    )
     ax_money.set_xlim(times[0], times[-1])
 
-    title = (f"{report['scenario']}: cascade replay against the contracts "
-             f"(mitigations {report['mitigations']}"
-             + (f", param set '{report['param_set']}'" if report.get("param_set") else "") + ")")
-    sub = (f"{report['traders']} directional + {report['basis_traders']} basis traders, {report['lps']} LPs, "
-           f"{report['keepers']} keepers (delay {report['keeper_delay_steps']} step, {report['keeper_batch']}/batch); "
-           f"{report['steps']} rounds of {report['step_seconds']} s; spot impact "
-           f"{'on' if report['impact_enabled'] else 'off'}\n"
-           f"liquidations {report['liquidations']:,} ({_money(report['liquidated_notional'])}), largest "
-           f"{_money(report['largest_liquidation_notional'])}; bad debt {_money(report['bad_debt'])}; "
-           f"insurance {_money(report['insurance_fund_start'])} -> {_money(report['insurance_fund_end'])} "
-           f"(min {_money(report['insurance_fund_min'])}); pool drawdown {_money(report['pool_drawdown'])}; "
-           f"ADL {report['adl_events']}; invariants {report['invariant_checks']:,} checks, "
-           f"{report['invariant_violations']} violations")
+    title = (
+        f"{report['scenario']}: cascade replay against the contracts "
+        f"(mitigations {report['mitigations']}"
+        + (f", param set '{report['param_set']}'" if report.get("param_set") else "")
+        + ")"
+    )
+    sub = (
+        f"{report['traders']} directional + {report['basis_traders']} basis traders, {report['lps']} LPs, "
+        f"{report['keepers']} keepers (delay {report['keeper_delay_steps']} step, {report['keeper_batch']}/batch); "
+        f"{report['steps']} rounds of {report['step_seconds']} s; spot impact "
+        f"{'on' if report['impact_enabled'] else 'off'}\n"
+        f"liquidations {report['liquidations']:,} ({_money(report['liquidated_notional'])}), largest "
+        f"{_money(report['largest_liquidation_notional'])}; bad debt {_money(report['bad_debt'])}; "
+        f"insurance {_money(report['insurance_fund_start'])} -> {_money(report['insurance_fund_end'])} "
+        f"(min {_money(report['insurance_fund_min'])}); pool drawdown {_money(report['pool_drawdown'])}; "
+        f"ADL {report['adl_events']}; invariants {report['invariant_checks']:,} checks, "
+        f"{report['invariant_violations']} violations"
+    )
     fig.suptitle(title, fontsize=13, fontweight="bold", y=0.995)
     fig.text(0.5, 0.962, sub, ha="center", va="top", fontsize=8.5, color="#333")
     fig.subplots_adjust(top=0.935, bottom=0.075, left=0.09, right=0.91)

@@ -6,8 +6,9 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import click
 from rich.console import Console
@@ -21,46 +22,107 @@ EMBEDDED_NETWORKS = ("embedded",)
 def replay_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     """The options of `vyperp replay` (also used by scripts/replay.py)."""
     options = [
-        click.option("--scenario", "scenario", required=True, metavar="NAME_OR_FILE",
-                     help="A scenario name from scenarios/ (e.g. btc-2025-10-10, crash-30pct, canonical-squeeze) "
-                          "or the path of a scenario TOML file."),
-        click.option("--traders", type=click.IntRange(min=0), default=None, metavar="N",
-                     help="Number of directional traders [default: the scenario's population.directional]. "
-                          "Basis traders, LP capital and the insurance fund scale with it."),
-        click.option("--param-set", "param_set", default=None, metavar="NAME",
-                     help="Apply the scenario's [param_sets.NAME] on top of its market params "
-                          "(e.g. baseline = mitigations off, mitigated = mitigations on)."),
-        click.option("--compare", "compare", nargs=2, default=None, metavar="A B",
-                     help="Replay the same path twice, with parameter sets A and B (the scenario's [compare] "
-                          "names them, e.g. --compare baseline mitigated); prints them side by side and writes "
-                          "OUT/A, OUT/B and OUT/compare.json."),
-        click.option("--mitigations", type=click.Choice(["off", "on"]), default=None,
-                     help="Force the mitigation switch regardless of the parameter set."),
-        click.option("--steps", type=click.IntRange(min=1), default=None, metavar="N",
-                     help="Replay only the first N oracle rounds of the path [default: the whole path]."),
-        click.option("--seed", type=click.IntRange(min=0), default=None, metavar="N",
-                     help="Seed of the agents and of generated paths [default: the scenario's seed]."),
-        click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), default=None, metavar="DIR",
-                     help="Output directory for report.json, timeseries.csv and cascade.png "
-                          "[default: out/<scenario name>]."),
-        click.option("--full-scan-every", type=click.IntRange(min=0), default=None, metavar="N",
-                     help="Steps between on-chain full scans of every account that verify the replay's account "
-                          "book (1 = every step, 0 = only at the end) [default: 20, or accounts / 50 "
-                          "when larger]."),
-        click.option("--adl-policy", type=click.Choice(["queue", "pro-rata"]), default="queue", show_default=True,
-                     help="How keepers repair a pool deficit: close the ranked queue's top, or cut every "
-                          "profitable position's profit by one fraction (the report's adl_overshoot compares)."),
-        click.option("--progress/--no-progress", default=True, show_default=True,
-                     help="Show a progress bar while replaying."),
+        click.option(
+            "--scenario",
+            "scenario",
+            required=True,
+            metavar="NAME_OR_FILE",
+            help="A scenario name from scenarios/ (e.g. btc-2025-10-10, crash-30pct, canonical-squeeze) "
+            "or the path of a scenario TOML file.",
+        ),
+        click.option(
+            "--traders",
+            type=click.IntRange(min=0),
+            default=None,
+            metavar="N",
+            help="Number of directional traders [default: the scenario's population.directional]. "
+            "Basis traders, LP capital and the insurance fund scale with it.",
+        ),
+        click.option(
+            "--param-set",
+            "param_set",
+            default=None,
+            metavar="NAME",
+            help="Apply the scenario's [param_sets.NAME] on top of its market params "
+            "(e.g. baseline = mitigations off, mitigated = mitigations on).",
+        ),
+        click.option(
+            "--compare",
+            "compare",
+            nargs=2,
+            default=None,
+            metavar="A B",
+            help="Replay the same path twice, with parameter sets A and B (the scenario's [compare] "
+            "names them, e.g. --compare baseline mitigated); prints them side by side and writes "
+            "OUT/A, OUT/B and OUT/compare.json.",
+        ),
+        click.option(
+            "--mitigations",
+            type=click.Choice(["off", "on"]),
+            default=None,
+            help="Force the mitigation switch regardless of the parameter set.",
+        ),
+        click.option(
+            "--steps",
+            type=click.IntRange(min=1),
+            default=None,
+            metavar="N",
+            help="Replay only the first N oracle rounds of the path [default: the whole path].",
+        ),
+        click.option(
+            "--seed",
+            type=click.IntRange(min=0),
+            default=None,
+            metavar="N",
+            help="Seed of the agents and of generated paths [default: the scenario's seed].",
+        ),
+        click.option(
+            "--out",
+            "out",
+            type=click.Path(file_okay=False, path_type=Path),
+            default=None,
+            metavar="DIR",
+            help="Output directory for report.json, timeseries.csv and cascade.png [default: out/<scenario name>].",
+        ),
+        click.option(
+            "--full-scan-every",
+            type=click.IntRange(min=0),
+            default=None,
+            metavar="N",
+            help="Steps between on-chain full scans of every account that verify the replay's account "
+            "book (1 = every step, 0 = only at the end) [default: 20, or accounts / 50 "
+            "when larger].",
+        ),
+        click.option(
+            "--adl-policy",
+            type=click.Choice(["queue", "pro-rata"]),
+            default="queue",
+            show_default=True,
+            help="How keepers repair a pool deficit: close the ranked queue's top, or cut every "
+            "profitable position's profit by one fraction (the report's adl_overshoot compares).",
+        ),
+        click.option(
+            "--progress/--no-progress", default=True, show_default=True, help="Show a progress bar while replaying."
+        ),
     ]
     for option in reversed(options):
         fn = option(fn)
     return fn
 
 
-def do_replay(scenario: str, traders: int | None, param_set: str | None, compare: tuple[str, str] | None,
-              mitigations: str | None, steps: int | None, seed: int | None, out: Path | None,
-              full_scan_every: int | None, progress: bool, adl_policy: str = "queue") -> dict[str, Any]:
+def do_replay(
+    scenario: str,
+    traders: int | None,
+    param_set: str | None,
+    compare: tuple[str, str] | None,
+    mitigations: str | None,
+    steps: int | None,
+    seed: int | None,
+    out: Path | None,
+    full_scan_every: int | None,
+    progress: bool,
+    adl_policy: str = "queue",
+) -> dict[str, Any]:
     """Run a replay (or an A/B comparison), print the summary table, write the outputs."""
     from vyperp.sim.scenario import ScenarioError, load_scenario
 
@@ -117,19 +179,39 @@ def replay(**kwargs: Any) -> None:
 
 
 @click.command()
-@click.option("--scenario", default="crash-30pct", show_default=True, metavar="NAME_OR_FILE",
-              help="Scenario to replay twice (name from scenarios/ or a TOML path).")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("reports/mitigations.json"),
-              show_default=True, help="Where to write {\"off\": {...}, \"on\": {...}}.")
-@click.option("--traders", type=click.IntRange(min=0), default=None, metavar="N",
-              help="Directional traders [default: the scenario's].")
-@click.option("--steps", type=click.IntRange(min=1), default=None, metavar="N",
-              help="Replay only the first N rounds [default: the whole path].")
-@click.option("--seed", type=click.IntRange(min=0), default=None, metavar="N",
-              help="Seed [default: the scenario's].")
+@click.option(
+    "--scenario",
+    default="crash-30pct",
+    show_default=True,
+    metavar="NAME_OR_FILE",
+    help="Scenario to replay twice (name from scenarios/ or a TOML path).",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("reports/mitigations.json"),
+    show_default=True,
+    help='Where to write {"off": {...}, "on": {...}}.',
+)
+@click.option(
+    "--traders",
+    type=click.IntRange(min=0),
+    default=None,
+    metavar="N",
+    help="Directional traders [default: the scenario's].",
+)
+@click.option(
+    "--steps",
+    type=click.IntRange(min=1),
+    default=None,
+    metavar="N",
+    help="Replay only the first N rounds [default: the whole path].",
+)
+@click.option("--seed", type=click.IntRange(min=0), default=None, metavar="N", help="Seed [default: the scenario's].")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Show progress bars.")
-def mitigations(scenario: str, out: Path, traders: int | None, steps: int | None, seed: int | None,
-                progress: bool) -> None:
+def mitigations(
+    scenario: str, out: Path, traders: int | None, steps: int | None, seed: int | None, progress: bool
+) -> None:
     """Replay a scenario with mitigations off and on (same path, same agents) and compare
     liquidated notional by tier, the largest liquidation, bad debt, insurance-fund and
     pool drawdown."""
@@ -142,10 +224,20 @@ def mitigations(scenario: str, out: Path, traders: int | None, steps: int | None
 
 
 @click.command(name="windows")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("reports/real_windows.json"),
-              show_default=True, help="Where to write the summaries.")
-@click.option("--traders", type=click.IntRange(min=1), default=None, metavar="N",
-              help="Directional traders [default: each scenario's].")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("reports/real_windows.json"),
+    show_default=True,
+    help="Where to write the summaries.",
+)
+@click.option(
+    "--traders",
+    type=click.IntRange(min=1),
+    default=None,
+    metavar="N",
+    help="Directional traders [default: each scenario's].",
+)
 def windows(out: Path, traders: int | None) -> None:
     """Replay every real-data window with its scenario's defaults and write the summaries
     (liquidations, bad debt, drawdowns, ADL, funding) to reports/real_windows.json."""
@@ -160,8 +252,14 @@ def windows(out: Path, traders: int | None) -> None:
     for column in ("window", "liquidated", "bad debt", "pool drawdown", "ADL events", "violations"):
         table.add_column(column, justify="left" if column == "window" else "right")
     for name, r in result.items():
-        table.add_row(name, f"{r['liquidated_notional']:,.0f}", f"{r['bad_debt']:,.0f}", f"{r['pool_drawdown']:,.0f}",
-                      str(r["adl_events"]), str(r["invariant_violations"]))
+        table.add_row(
+            name,
+            f"{r['liquidated_notional']:,.0f}",
+            f"{r['bad_debt']:,.0f}",
+            f"{r['pool_drawdown']:,.0f}",
+            str(r["adl_events"]),
+            str(r["invariant_violations"]),
+        )
     console.print(table)
     console.print(f"wrote {out}")
     if any(r["invariant_violations"] for r in result.values()):
@@ -169,8 +267,13 @@ def windows(out: Path, traders: int | None) -> None:
 
 
 @click.command(name="adl-policies")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("reports/adl_policies.json"),
-              show_default=True, help="Where to write the comparison.")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("reports/adl_policies.json"),
+    show_default=True,
+    help="Where to write the comparison.",
+)
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Show progress bars.")
 def adl_policies(out: Path, progress: bool) -> None:
     """Replay one deficit path with each ADL policy (ranked queue, pro rata) and report the
@@ -182,25 +285,55 @@ def adl_policies(out: Path, progress: bool) -> None:
     result = run_adl_policies(out, progress)
     table = Table(title=f"ADL policies on {result['scenario']} (USD)")
     table.add_column("policy")
-    for key in ("adl_minimal_haircut", "adl_trader_loss", "adl_overshoot", "adl_haircut", "bad_debt",
-                "invariant_violations"):
+    for key in (
+        "adl_minimal_haircut",
+        "adl_trader_loss",
+        "adl_overshoot",
+        "adl_haircut",
+        "bad_debt",
+        "invariant_violations",
+    ):
         table.add_column(key.removeprefix("adl_").replace("_", " "), justify="right")
     for policy, run in result["policies"].items():
-        table.add_row(policy, *(f"{run[k]:,.2f}" if isinstance(run[k], float) else str(run[k]) for k in (
-            "adl_minimal_haircut", "adl_trader_loss", "adl_overshoot", "adl_haircut", "bad_debt",
-            "invariant_violations")))
+        table.add_row(
+            policy,
+            *(
+                f"{run[k]:,.2f}" if isinstance(run[k], float) else str(run[k])
+                for k in (
+                    "adl_minimal_haircut",
+                    "adl_trader_loss",
+                    "adl_overshoot",
+                    "adl_haircut",
+                    "bad_debt",
+                    "invariant_violations",
+                )
+            ),
+        )
     console.print(table)
     console.print(f"wrote {out}")
 
 
 @click.command()
-@click.option("--class", "attack_class", default=None, metavar="NAME",
-              help="Only this class (self-skew, pump-and-close, squeeze-into-pool, withdraw-then-liquidate, "
-                   "oracle-front-run).")
-@click.option("--before-ref", default="f5b5e8f", show_default=True,
-              help="Git ref of the contracts before the safety work (the 'before' column); '' skips it.")
-@click.option("--out", type=click.Path(path_type=Path), default=Path("reports/attacks.json"), show_default=True,
-              help="Where to write the attack report.")
+@click.option(
+    "--class",
+    "attack_class",
+    default=None,
+    metavar="NAME",
+    help="Only this class (self-skew, pump-and-close, squeeze-into-pool, withdraw-then-liquidate, oracle-front-run).",
+)
+@click.option(
+    "--before-ref",
+    default="f5b5e8f",
+    show_default=True,
+    help="Git ref of the contracts before the safety work (the 'before' column); '' skips it.",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=Path("reports/attacks.json"),
+    show_default=True,
+    help="Where to write the attack report.",
+)
 def attack(attack_class: str | None, before_ref: str, out: Path) -> None:
     """The attack lab: every scenario under scenarios/attacks/ against the contracts now and
     before the safety work; writes reports/attacks.json."""
@@ -213,7 +346,7 @@ def attack(attack_class: str | None, before_ref: str, out: Path) -> None:
     except AttackError as exc:
         raise click.ClickException(str(exc)) from exc
     report["seconds"] = round(time.time() - started, 1)
-    if attack_class is None:   # a partial run never overwrites the full report
+    if attack_class is None:  # a partial run never overwrites the full report
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(report, indent=2) + "\n")
     table = Table(title="attack lab (USD)")
@@ -221,21 +354,35 @@ def attack(attack_class: str | None, before_ref: str, out: Path) -> None:
         table.add_column(column, justify="right" if column not in ("class", "holds") else "left")
     for row in report["classes"]:
         b, a = row["before"] or {}, row["after"]
-        table.add_row(row["name"], f"{b.get('attacker_net_profit', 0):,.0f}", f"{a['attacker_net_profit']:,.0f}",
-                      f"{b.get('lp_loss', 0):,.0f}", f"{a['lp_loss']:,.0f}",
-                      "-" if a["lp_loss_bound"] is None else f"{a['lp_loss_bound']:,.0f}",
-                      str(a["flat_accounts_frozen"]), "yes" if row["holds"] else "[red]NO[/red]")
+        table.add_row(
+            row["name"],
+            f"{b.get('attacker_net_profit', 0):,.0f}",
+            f"{a['attacker_net_profit']:,.0f}",
+            f"{b.get('lp_loss', 0):,.0f}",
+            f"{a['lp_loss']:,.0f}",
+            "-" if a["lp_loss_bound"] is None else f"{a['lp_loss_bound']:,.0f}",
+            str(a["flat_accounts_frozen"]),
+            "yes" if row["holds"] else "[red]NO[/red]",
+        )
     console.print(table)
-    console.print(f"{'wrote ' + str(out) if attack_class is None else 'partial run: not written'} "
-                  f"in {report['seconds']} s")
+    console.print(
+        f"{'wrote ' + str(out) if attack_class is None else 'partial run: not written'} in {report['seconds']} s"
+    )
     if not report["all_hold"]:
         raise SystemExit(1)
 
 
 @click.command("fingerprint")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("reports/replay_fingerprint.json"),
-              show_default=True, help="Where to write the fingerprints (or, with --check, the file to compare with).")
-@click.option("--check", is_flag=True, help="Replay and compare with --out instead of writing it; exit 1 on a difference.")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("reports/replay_fingerprint.json"),
+    show_default=True,
+    help="Where to write the fingerprints (or, with --check, the file to compare with).",
+)
+@click.option(
+    "--check", is_flag=True, help="Replay and compare with --out instead of writing it; exit 1 on a difference."
+)
 def fingerprint(out: Path, check: bool) -> None:
     """Hash fixed-seed replays (report, time series, exact end state in wei): the proof that a
     refactor preserves behaviour."""

@@ -20,10 +20,20 @@ from typing import Any
 from .runner import replay_and_report
 
 SCENARIOS = ("btc-2025-10-10", "canonical-squeeze", "crash-30pct", "jump-wicks")
-TIMING_FIELDS = frozenset({
-    "wall_seconds", "build_seconds", "loop_seconds", "loop_cpu_seconds", "tx_per_second", "agent_tx_per_second",
-    "chain_seconds", "tx_per_chain_second", "scan_seconds", "read_seconds",
-})
+TIMING_FIELDS = frozenset(
+    {
+        "wall_seconds",
+        "build_seconds",
+        "loop_seconds",
+        "loop_cpu_seconds",
+        "tx_per_second",
+        "agent_tx_per_second",
+        "chain_seconds",
+        "tx_per_chain_second",
+        "scan_seconds",
+        "read_seconds",
+    }
+)
 """Report fields that measure the machine, not the protocol."""
 
 
@@ -39,8 +49,13 @@ def end_state(replay: Any) -> list[Any]:
     state += [[int(v) for v in engine.market_state(m)._asdict().values()] for m in markets]
     for address in replay.book.addresses:
         positions = [engine.position(address, m) for m in markets]
-        state.append([address, int(engine.margin(address)),
-                      [[int(p.size), int(p.entry_price), int(p.funding_index)] for p in positions]])
+        state.append(
+            [
+                address,
+                int(engine.margin(address)),
+                [[int(p.size), int(p.entry_price), int(p.funding_index)] for p in positions],
+            ]
+        )
     return state
 
 
@@ -51,7 +66,9 @@ def fingerprint(scenario: str) -> dict[str, Any]:
         timeseries = (Path(tmp) / "timeseries.csv").read_bytes()
     stable = {k: v for k, v in report.items() if k not in TIMING_FIELDS}
     return {
-        "seed": report["seed"], "steps": report["steps"], "tx_count": report["tx_count"],
+        "seed": report["seed"],
+        "steps": report["steps"],
+        "tx_count": report["tx_count"],
         "report_sha256": _sha(json.dumps(stable, sort_keys=True, default=str).encode()),
         "timeseries_sha256": _sha(timeseries),
         "end_state_sha256": _sha(json.dumps(end_state(replay)).encode()),

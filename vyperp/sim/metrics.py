@@ -38,8 +38,9 @@ Invariants, checked at every step right after the step's oracle round was accept
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from ..model import invariants
 from ..protocol.units import WAD
@@ -103,15 +104,34 @@ class InvariantChecker:
         self.steps_checked += 1
         held = g.token_balance * self.precision
         gap = invariants.conservation_gap(held, (ev.margin_sum,), g.pool_balance, g.insurance)
-        self._expect(gap == 0, "conservation", step,
-                     lambda: {"held": held, "margins": ev.margin_sum, "pool_balance": g.pool_balance,
-                              "insurance_fund": g.insurance, "difference": gap})
+        self._expect(
+            gap == 0,
+            "conservation",
+            step,
+            lambda: {
+                "held": held,
+                "margins": ev.margin_sum,
+                "pool_balance": g.pool_balance,
+                "insurance_fund": g.insurance,
+                "difference": gap,
+            },
+        )
         pending = ev.negative_equity
         slack = invariants.solvency_slack(ev.positive_equity - pending, g.pool_value, g.insurance, held)
-        self._expect(slack >= 0, "solvency", step,
-                     lambda: {"slack": slack, "held": held, "positive_equity": ev.positive_equity,
-                              "pending_bad_debt": pending, "pool_value": g.pool_value, "insurance_fund": g.insurance,
-                              "equity_bound": ev.bound})
+        self._expect(
+            slack >= 0,
+            "solvency",
+            step,
+            lambda: {
+                "slack": slack,
+                "held": held,
+                "positive_equity": ev.positive_equity,
+                "pending_bad_debt": pending,
+                "pool_value": g.pool_value,
+                "insurance_fund": g.insurance,
+                "equity_bound": ev.bound,
+            },
+        )
         dust = self.n_accounts * self.n_markets
         claims = invariants.claims_after_waterfall(ev.positive_equity, pending, g.pool_value, g.insurance)
         if claims > held + dust:
@@ -122,20 +142,39 @@ class InvariantChecker:
             self.literal_breaches += 1
         self.pending_bad_debt_max = max(self.pending_bad_debt_max, pending)
         for m, now in enumerate(markets):
-            self._expect(invariants.open_interest_ok((ev.long_sizes[m], -ev.short_sizes[m]), now.long_oi, now.short_oi),
-                         "open_interest", step,
-                         lambda: {"market": m, "long_oi": now.long_oi, "short_oi": now.short_oi,
-                                  "sum_long": ev.long_sizes[m], "sum_short": ev.short_sizes[m]})
+            self._expect(
+                invariants.open_interest_ok((ev.long_sizes[m], -ev.short_sizes[m]), now.long_oi, now.short_oi),
+                "open_interest",
+                step,
+                lambda: {
+                    "market": m,
+                    "long_oi": now.long_oi,
+                    "short_oi": now.short_oi,
+                    "sum_long": ev.long_sizes[m],
+                    "sum_short": ev.short_sizes[m],
+                },
+            )
         self._expect(not ev.flat_negative, "flat_negative_margin", step, lambda: {"accounts": ev.flat_negative[:10]})
 
     def check_scan(self, step: int, ev: Evaluation, scan: tuple[int, int, int, int, list[int]]) -> None:
         self.full_scans += 1
         margin_sum, positive, negative, with_positions, below = scan
         ours = (ev.margin_sum, ev.positive_equity, ev.negative_equity, ev.with_positions, ev.below_maintenance)
-        self._expect(ours == (margin_sum, positive, negative, with_positions, below), "book_drift", step,
-                     lambda: {"chain": [margin_sum, positive, negative, with_positions, below[:20]],
-                              "book": [ev.margin_sum, ev.positive_equity, ev.negative_equity, ev.with_positions,
-                                       ev.below_maintenance[:20]]})
+        self._expect(
+            ours == (margin_sum, positive, negative, with_positions, below),
+            "book_drift",
+            step,
+            lambda: {
+                "chain": [margin_sum, positive, negative, with_positions, below[:20]],
+                "book": [
+                    ev.margin_sum,
+                    ev.positive_equity,
+                    ev.negative_equity,
+                    ev.with_positions,
+                    ev.below_maintenance[:20],
+                ],
+            },
+        )
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -160,15 +199,48 @@ def _jsonable(v: Any) -> Any:
     return v
 
 
-_MARKET_ROW_KEYS = ("index", "mark", "reference_price", "funding_rate_8h", "long_oi", "short_oi", "skew", "long_oi_usd",
-                    "short_oi_usd", "skew_usd", "spot_flow_usd", "log_impact", "risk_multiplier")
+_MARKET_ROW_KEYS = (
+    "index",
+    "mark",
+    "reference_price",
+    "funding_rate_8h",
+    "long_oi",
+    "short_oi",
+    "skew",
+    "long_oi_usd",
+    "short_oi_usd",
+    "skew_usd",
+    "spot_flow_usd",
+    "log_impact",
+    "risk_multiplier",
+)
 """Per-market keys of a row, in their order in the row (the first market's unprefixed)."""
 
 TIMESERIES_COLUMNS = [
-    "step", "timestamp", "index", "mark", "reference_price", "funding_rate_8h", "long_oi", "short_oi", "skew",
-    "long_oi_usd", "short_oi_usd", "skew_usd", "liquidations", "liquidated_notional", "insurance_fund",
-    "pool_assets", "bad_debt", "bad_debt_step", "adl_events", "spot_flow_usd", "log_impact", "risk_multiplier",
-    "positions_open", "pending_bad_debt",
+    "step",
+    "timestamp",
+    "index",
+    "mark",
+    "reference_price",
+    "funding_rate_8h",
+    "long_oi",
+    "short_oi",
+    "skew",
+    "long_oi_usd",
+    "short_oi_usd",
+    "skew_usd",
+    "liquidations",
+    "liquidated_notional",
+    "insurance_fund",
+    "pool_assets",
+    "bad_debt",
+    "bad_debt_step",
+    "adl_events",
+    "spot_flow_usd",
+    "log_impact",
+    "risk_multiplier",
+    "positions_open",
+    "pending_bad_debt",
 ]
 """Columns of timeseries.csv: prices in USD, OI and skew in coins (and USD), money in USD,
 funding per 8 h as a fraction; ``bad_debt`` is cumulative, ``bad_debt_step`` this step's."""
@@ -183,10 +255,10 @@ class Metrics:
         self.tier_fractions = tier_fractions or [1.0]
         self.step = 0
         self.rows: list[dict[str, Any]] = []
-        self.liquidations: list[dict[str, Any]] = []         # one per Liquidated event
-        self.by_tier: dict[int, list[float]] = {}            # tier -> [count, notional USD]
+        self.liquidations: list[dict[str, Any]] = []  # one per Liquidated event
+        self.by_tier: dict[int, list[float]] = {}  # tier -> [count, notional USD]
         self.largest_liquidation = 0.0
-        self.bad_debt = 0                                    # 1e18 USD, cumulative
+        self.bad_debt = 0  # 1e18 USD, cumulative
         self.bad_debt_from_insurance = 0
         self.bad_debt_from_pool = 0
         self.bad_debt_events = 0
@@ -196,7 +268,7 @@ class Metrics:
         self.keeper_rewards = 0
         self.penalties = 0
         self.lp_withdrawals: list[dict[str, Any]] = []
-        self.adl: list[dict[str, Any]] = []                  # one per AutoDeleveraged event
+        self.adl: list[dict[str, Any]] = []  # one per AutoDeleveraged event
         self._step_liq = [0, 0.0]
         self._step_bad_debt = 0
         self._step_adl = 0
@@ -220,9 +292,17 @@ class Metrics:
         self.penalties += int(a["penalty"])
         # closing a long sells spot, closing a short buys it
         self.spot[market].add_flow(-size * price // WAD, "liquidation")
-        self.liquidations.append({"step": self.step, "market": market, "side": "long" if size > 0 else "short",
-                                  "notional": notional, "price": usd(price), "tier": tier,
-                                  "remaining": int(a["remaining_size"]) != 0})
+        self.liquidations.append(
+            {
+                "step": self.step,
+                "market": market,
+                "side": "long" if size > 0 else "short",
+                "notional": notional,
+                "price": usd(price),
+                "tier": tier,
+                "remaining": int(a["remaining_size"]) != 0,
+            }
+        )
 
     def on_bad_debt(self, a: dict[str, Any]) -> None:
         self.bad_debt += int(a["bad_debt"])
@@ -234,27 +314,58 @@ class Metrics:
     def on_adl(self, a: dict[str, Any]) -> None:
         self.adl_events += 1
         self._step_adl += 1
-        self.adl.append({"step": self.step, "market": int(a["market"]), "price": usd(int(a["price"])),
-                         "notional": abs(int(a["size_closed"])) * int(a["price"]) / WAD / WAD,
-                         "coins": abs(int(a["size_closed"])) / WAD, "haircut": usd(int(a["haircut"]))})
+        self.adl.append(
+            {
+                "step": self.step,
+                "market": int(a["market"]),
+                "price": usd(int(a["price"])),
+                "notional": abs(int(a["size_closed"])) * int(a["price"]) / WAD / WAD,
+                "coins": abs(int(a["size_closed"])) / WAD,
+                "haircut": usd(int(a["haircut"])),
+            }
+        )
         self.adl_haircut += int(a["haircut"])
-        size = -int(a["size_closed"])       # the trade ADL made: the opposite of the closed position
+        size = -int(a["size_closed"])  # the trade ADL made: the opposite of the closed position
         price = int(a["price"])
         self.adl_notional += abs(size) * price / WAD / WAD
         self.spot[int(a["market"])].add_flow(size * price // WAD, "adl")
 
     # -------------------------------------------------------------------- rows
-    def row(self, step: int, timestamp: int, markets: list[MarketNow], g: Globals, ev: Evaluation,
-            reference: list[int], flows: list[int], log_impacts: list[float], symbols: list[str]) -> None:
+    def row(
+        self,
+        step: int,
+        timestamp: int,
+        markets: list[MarketNow],
+        g: Globals,
+        ev: Evaluation,
+        reference: list[int],
+        flows: list[int],
+        log_impacts: list[float],
+        symbols: list[str],
+    ) -> None:
         row: dict[str, Any] = {"step": step, "timestamp": timestamp}
         keys = self._row_keys.get(len(markets))
         if keys is None:
             keys = self._row_keys[len(markets)] = [
                 tuple(("" if m == 0 else f"{symbols[m]}_") + name for name in _MARKET_ROW_KEYS)
-                for m in range(len(markets))]
+                for m in range(len(markets))
+            ]
         for m, now in enumerate(markets):
-            (k_index, k_mark, k_reference, k_funding, k_long, k_short, k_skew, k_long_usd, k_short_usd, k_skew_usd,
-             k_flow, k_impact, k_multiplier) = keys[m]
+            (
+                k_index,
+                k_mark,
+                k_reference,
+                k_funding,
+                k_long,
+                k_short,
+                k_skew,
+                k_long_usd,
+                k_short_usd,
+                k_skew_usd,
+                k_flow,
+                k_impact,
+                k_multiplier,
+            ) = keys[m]
             long_oi, short_oi = now.long_oi / WAD, now.short_oi / WAD
             index = now.index / WAD
             row[k_index] = index
@@ -286,8 +397,21 @@ class Metrics:
         self._step_adl = 0
 
     def columns(self, symbols: list[str]) -> list[str]:
-        per_market = ["index", "mark", "reference_price", "funding_rate_8h", "long_oi", "short_oi", "skew",
-                      "long_oi_usd", "short_oi_usd", "skew_usd", "spot_flow_usd", "log_impact", "risk_multiplier"]
+        per_market = [
+            "index",
+            "mark",
+            "reference_price",
+            "funding_rate_8h",
+            "long_oi",
+            "short_oi",
+            "skew",
+            "long_oi_usd",
+            "short_oi_usd",
+            "skew_usd",
+            "spot_flow_usd",
+            "log_impact",
+            "risk_multiplier",
+        ]
         cols = list(TIMESERIES_COLUMNS)
         for sym in symbols[1:]:
             cols += [f"{sym}_{c}" for c in per_market]
@@ -306,8 +430,12 @@ class Metrics:
         for tier in sorted(set(range(len(self.tier_fractions))) | set(self.by_tier)):
             count, notional = self.by_tier.get(tier, (0, 0.0))
             fraction = self.tier_fractions[tier] if tier < len(self.tier_fractions) else 1.0
-            out[self.tier_label(tier)] = {"tier": tier, "count": int(count), "notional_usd": notional,
-                                          "close_fraction": fraction}
+            out[self.tier_label(tier)] = {
+                "tier": tier,
+                "count": int(count),
+                "notional_usd": notional,
+                "close_fraction": fraction,
+            }
         return out
 
 

@@ -40,11 +40,21 @@ from .agents import AgentConfig
 from .scenario import ImpactSpec, LeverageDist, Scenario
 
 RUN_KEYS = ("traders", "mitigations", "param_set")
-POPULATION_KEYS = {"long_share": "long_share", "basis": "basis", "lps": "lps", "keepers": "keepers",
-                   "keeper_delay_steps": "keeper_delay_steps", "keeper_gas_budget": "keeper_gas_budget"}
+POPULATION_KEYS = {
+    "long_share": "long_share",
+    "basis": "basis",
+    "lps": "lps",
+    "keepers": "keepers",
+    "keeper_delay_steps": "keeper_delay_steps",
+    "keeper_gas_budget": "keeper_gas_budget",
+}
 LEVERAGE_KEYS = {"leverage_min": "min", "leverage_max": "max", "leverage_share_at_max": "share_at_max"}
-IMPACT_KEYS = {"impact_enabled": "enabled", "impact_depth_usd": "depth_usd",
-               "impact_half_life_steps": "decay_half_life_steps", "impact_permanent_share": "permanent_share"}
+IMPACT_KEYS = {
+    "impact_enabled": "enabled",
+    "impact_depth_usd": "depth_usd",
+    "impact_half_life_steps": "decay_half_life_steps",
+    "impact_permanent_share": "permanent_share",
+}
 AGENT_KEYS = tuple(f.name for f in fields(AgentConfig))
 
 
@@ -57,8 +67,9 @@ def protocol_keys() -> set[str]:
 
 def known_override_names() -> list[str]:
     """Every accepted override name, sorted."""
-    return sorted(set(RUN_KEYS) | set(POPULATION_KEYS) | set(LEVERAGE_KEYS) | set(IMPACT_KEYS)
-                  | set(AGENT_KEYS) | protocol_keys())
+    return sorted(
+        set(RUN_KEYS) | set(POPULATION_KEYS) | set(LEVERAGE_KEYS) | set(IMPACT_KEYS) | set(AGENT_KEYS) | protocol_keys()
+    )
 
 
 def check_override_names(names: Any, where: str = "overrides") -> None:
@@ -120,9 +131,10 @@ class Overrides:
                         raise ValueError(f"overrides: long_share must be in [0, 1], got {value!r}")
                 elif not isinstance(value, int) or isinstance(value, bool) or value < 0:
                     raise ValueError(f"overrides: {key} must be an integer >= 0, got {value!r}")
-            scenario = replace(scenario, population=replace(pop, leverage=LeverageDist(lev.min, lev.max,
-                                                                                          lev.share_at_max),
-                                                            **self.population))
+            scenario = replace(
+                scenario,
+                population=replace(pop, leverage=LeverageDist(lev.min, lev.max, lev.share_at_max), **self.population),
+            )
         if self.impact:
             impact = replace(scenario.impact or ImpactSpec(), **self.impact)
             if impact.depth_usd <= 0 or impact.decay_half_life_steps <= 0:
@@ -136,5 +148,13 @@ class Overrides:
         return replace(config or AgentConfig(), **self.agents)
 
 
-__all__ = ["AGENT_KEYS", "IMPACT_KEYS", "LEVERAGE_KEYS", "Overrides", "POPULATION_KEYS", "RUN_KEYS",
-           "check_override_names", "known_override_names"]
+__all__ = [
+    "AGENT_KEYS",
+    "IMPACT_KEYS",
+    "LEVERAGE_KEYS",
+    "Overrides",
+    "POPULATION_KEYS",
+    "RUN_KEYS",
+    "check_override_names",
+    "known_override_names",
+]

@@ -34,7 +34,7 @@ def _clean(value: Any) -> Any:
         return {str(k): _clean(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_clean(v) for v in value]
-    if hasattr(value, "item"):          # numpy scalars
+    if hasattr(value, "item"):  # numpy scalars
         return _clean(value.item())
     return value
 
@@ -45,7 +45,7 @@ def write_json(path: Path, data: dict[str, Any]) -> Path:
     return path
 
 
-def write_timeseries(replay: "Replay", path: Path) -> Path:
+def write_timeseries(replay: Replay, path: Path) -> Path:
     columns = replay.metrics.columns(replay.symbols)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", newline="") as fh:
@@ -62,7 +62,7 @@ def _cell(v: Any) -> Any:
     return v
 
 
-def write_outputs(replay: "Replay", report: dict[str, Any], out_dir: Path) -> dict[str, Path]:
+def write_outputs(replay: Replay, report: dict[str, Any], out_dir: Path) -> dict[str, Path]:
     """report.json, timeseries.csv and cascade.png in `out_dir`."""
     from .chart import plot_cascade
 
@@ -124,8 +124,9 @@ def summary_table(report: dict[str, Any]) -> Table:
 def compare_table(reports: dict[str, dict[str, Any]]) -> Table:
     names = list(reports)
     first = reports[names[0]]
-    table = Table(title=f"{first['scenario']}: " + " vs ".join(f"{n} (mitigations {reports[n]['mitigations']})"
-                                                                for n in names))
+    table = Table(
+        title=f"{first['scenario']}: " + " vs ".join(f"{n} (mitigations {reports[n]['mitigations']})" for n in names)
+    )
     table.add_column("metric")
     for n in names:
         table.add_column(n, justify="right")
@@ -141,8 +142,13 @@ def compare_table(reports: dict[str, dict[str, Any]]) -> Table:
     return table
 
 
-MITIGATION_KEYS = ("liquidated_notional_by_tier", "largest_liquidation_notional", "bad_debt",
-                   "insurance_fund_drawdown", "pool_drawdown")
+MITIGATION_KEYS = (
+    "liquidated_notional_by_tier",
+    "largest_liquidation_notional",
+    "bad_debt",
+    "insurance_fund_drawdown",
+    "pool_drawdown",
+)
 
 
 def mitigation_summary(report: dict[str, Any]) -> dict[str, Any]:
@@ -171,18 +177,33 @@ def mitigations_table(result: dict[str, Any]) -> Table:
     table.add_column("off", justify="right")
     table.add_column("on", justify="right")
     table.add_column("on - off", justify="right")
-    for key in ("liquidated_notional", "largest_liquidation_notional", "bad_debt", "insurance_fund_drawdown",
-                "pool_drawdown"):
+    for key in (
+        "liquidated_notional",
+        "largest_liquidation_notional",
+        "bad_debt",
+        "insurance_fund_drawdown",
+        "pool_drawdown",
+    ):
         table.add_row(key.replace("_", " "), _usd(off[key]), _usd(on[key]), f"{on[key] - off[key]:+,.0f}")
     tiers = sorted(set(off["liquidated_notional_by_tier"]) | set(on["liquidated_notional_by_tier"]))
     for tier in tiers:
         a = off["liquidated_notional_by_tier"].get(tier, 0.0)
         b = on["liquidated_notional_by_tier"].get(tier, 0.0)
         table.add_row(f"  liquidated {tier}", _usd(a), _usd(b), f"{b - a:+,.0f}")
-    table.add_row("ADL events", str(off["adl_events"]), str(on["adl_events"]), f"{on['adl_events'] - off['adl_events']:+d}")
+    table.add_row(
+        "ADL events", str(off["adl_events"]), str(on["adl_events"]), f"{on['adl_events'] - off['adl_events']:+d}"
+    )
     table.add_row("invariant violations", str(off["invariant_violations"]), str(on["invariant_violations"]), "")
     return table
 
 
-__all__ = ["MITIGATION_KEYS", "compare_table", "mitigation_summary", "mitigations_table", "summary_table",
-           "write_json", "write_outputs", "write_timeseries"]
+__all__ = [
+    "MITIGATION_KEYS",
+    "compare_table",
+    "mitigation_summary",
+    "mitigations_table",
+    "summary_table",
+    "write_json",
+    "write_outputs",
+    "write_timeseries",
+]

@@ -24,9 +24,10 @@ precomputed selectors. ``run_replay`` returns the report dict (see
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -47,7 +48,7 @@ from .spot import SpotMarket
 from .wire import Wire
 
 MAX_UINT = 2**256 - 1
-SCAN_BATCH = 1024          # EngineLens.MAX_SCAN
+SCAN_BATCH = 1024  # EngineLens.MAX_SCAN
 DEFAULT_FULL_SCAN_EVERY = 20
 """Steps between on-chain full scans by default: every 20 steps, or every accounts / 50
 steps for larger populations (10,000 traders -> every ~210 steps). One scan costs ~12 us
@@ -63,11 +64,22 @@ def _scenario(scenario: Scenario | str | Path) -> Scenario:
 class Replay:
     """One replay run (build with the constructor, then :meth:`run`)."""
 
-    def __init__(self, scenario: Scenario | str | Path, traders: int | None = None, param_set: str | None = None,
-                 *, mitigations: str | None = None, seed: int | None = None, steps: int | None = None,
-                 agent_config: AgentConfig | None = None, full_scan_every: int | None = None,
-                 record: bool = False, chain_factory: Callable[[int], Any] | None = None,
-                 overrides: dict[str, Any] | None = None, price_paths: dict[str, PricePath] | None = None):
+    def __init__(
+        self,
+        scenario: Scenario | str | Path,
+        traders: int | None = None,
+        param_set: str | None = None,
+        *,
+        mitigations: str | None = None,
+        seed: int | None = None,
+        steps: int | None = None,
+        agent_config: AgentConfig | None = None,
+        full_scan_every: int | None = None,
+        record: bool = False,
+        chain_factory: Callable[[int], Any] | None = None,
+        overrides: dict[str, Any] | None = None,
+        price_paths: dict[str, PricePath] | None = None,
+    ):
         scenario = _scenario(scenario)
         if seed is not None:
             scenario = replace(scenario, seed=int(seed))
@@ -86,7 +98,7 @@ class Replay:
         self._full_scan_every = full_scan_every
         self.symbols = scenario.symbols
         self.n_markets = len(self.symbols)
-        if price_paths is not None:       # a path per market from outside (e.g. a sweep's Monte Carlo path)
+        if price_paths is not None:  # a path per market from outside (e.g. a sweep's Monte Carlo path)
             missing = [sym for sym in self.symbols if sym not in price_paths]
             if missing:
                 raise ValueError(f"price_paths has no path for market(s) {', '.join(missing)}")
@@ -102,8 +114,10 @@ class Replay:
         base = self.paths[self.symbols[0]]
         for sym in self.symbols[1:]:
             if self.paths[sym].timestamps != base.timestamps:
-                raise ValueError(f"scenario {scenario.name!r}: market {sym} has other timestamps than "
-                                 f"{self.symbols[0]}; the replay needs one clock")
+                raise ValueError(
+                    f"scenario {scenario.name!r}: market {sym} has other timestamps than "
+                    f"{self.symbols[0]}; the replay needs one clock"
+                )
         self.timestamps = base.timestamps
         self.n_steps = n
         self.step_seconds = step_seconds_of(base)
@@ -117,7 +131,7 @@ class Replay:
         if pop.basis and self.directional and self.basis_count == 0:
             self.basis_count = 1
         self.record = record
-        self.chain_factory = chain_factory   # timestamp -> chain (e.g. RpcChain.factory(url)); None: embedded
+        self.chain_factory = chain_factory  # timestamp -> chain (e.g. RpcChain.factory(url)); None: embedded
         self._built = False
         self.scan_seconds = 0.0
         self.read_seconds = 0.0
@@ -128,8 +142,9 @@ class Replay:
         t0 = time.perf_counter()
         protocol: ProtocolParams = self.params.protocol
         start = self.timestamps[0] - self.step_seconds
-        self.chain = (self.chain_factory(start) if self.chain_factory is not None
-                      else Chain(timestamp=start, exact_gas=False))
+        self.chain = (
+            self.chain_factory(start) if self.chain_factory is not None else Chain(timestamp=start, exact_gas=False)
+        )
         self.p = deploy_embedded(self.chain, protocol)
         p = self.p
         self.engine, self.pool, self.lens, self.token = p.engine, p.pool, p.lens, p.token
@@ -139,29 +154,42 @@ class Replay:
         rules = []
         self.float_rules = []
         for market in protocol.markets:
-            rules.append(MarketRules(brackets=market.brackets_struct(),
-                                     tier_notional=int(market.size_tier_notional * WAD),
-                                     tier_multiplier=int(round(market.size_tier_multiplier * WAD)),
-                                     apply_to_maintenance=market.apply_to_maintenance,
-                                     skew_scale=market.skew_scale(), max_premium=wad(market.max_premium),
-                                     max_pnl_pool_ratio=wad(market.max_pnl_pool_ratio),
-                                     adl_pnl_pool_ratio=wad(market.adl_pnl_pool_ratio)))
-            self.float_rules.append({
-                "brackets": [(b.notional_ceiling, b.initial_margin_rate, b.maintenance_margin_rate)
-                             for b in market.brackets],
-                "taker_fee": market.taker_fee, "skew_scale_usd": market.skew_scale_usd,
-            })
+            rules.append(
+                MarketRules(
+                    brackets=market.brackets_struct(),
+                    tier_notional=int(market.size_tier_notional * WAD),
+                    tier_multiplier=int(round(market.size_tier_multiplier * WAD)),
+                    apply_to_maintenance=market.apply_to_maintenance,
+                    skew_scale=market.skew_scale(),
+                    max_premium=wad(market.max_premium),
+                    max_pnl_pool_ratio=wad(market.max_pnl_pool_ratio),
+                    adl_pnl_pool_ratio=wad(market.adl_pnl_pool_ratio),
+                )
+            )
+            self.float_rules.append(
+                {
+                    "brackets": [
+                        (b.notional_ceiling, b.initial_margin_rate, b.maintenance_margin_rate) for b in market.brackets
+                    ],
+                    "taker_fee": market.taker_fee,
+                    "skew_scale_usd": market.skew_scale_usd,
+                }
+            )
         self.book = AccountBook(self.n_markets, rules)
-        self.tx = TxSender(self.chain, p.engine, self.book.topic_index, self.book.index_of, self.record,
-                           self.book.addresses)
+        self.tx = TxSender(
+            self.chain, p.engine, self.book.topic_index, self.book.index_of, self.record, self.book.addresses
+        )
         self.wire = Wire(self.chain, p.engine, p.lens, p.token, p.pool, p.oracles[0], self.n_markets)
-        self.spot = [SpotMarket(self.paths[s], self.scenario.impact, m.oracle_decimals)
-                     for s, m in zip(self.symbols, protocol.markets)]
+        self.spot = [
+            SpotMarket(self.paths[s], self.scenario.impact, m.oracle_decimals)
+            for s, m in zip(self.symbols, protocol.markets)
+        ]
         tier_fractions = [t.close_fraction for t in protocol.liquidation.tiers]
         self.metrics = Metrics(self.n_markets, tier_fractions)
         self.metrics.spot = self.spot
-        self.tx.only_engine_emits(set(p.engine.contract_type.events),
-                                  [p.pool, p.lens, p.token, p.configurator, *p.oracles])
+        self.tx.only_engine_emits(
+            set(p.engine.contract_type.events), [p.pool, p.lens, p.token, p.configurator, *p.oracles]
+        )
         self.tx.listen(p.engine, "Liquidated", self.metrics.on_liquidated)
         self.tx.listen(p.engine, "BadDebtCovered", self.metrics.on_bad_debt)
         self.tx.listen(p.engine, "AutoDeleveraged", self.metrics.on_adl)
@@ -183,7 +211,9 @@ class Replay:
         insurance_tokens = int(round(self.cfg.insurance_per_trader_usd * max(self.directional, 1))) * 10**self.decimals
         insurer, _ = self.new_agent("insurer", insurance_tokens)
         if insurance_tokens:
-            self.tx.send("setup_insurance", insurer, self.wire.engine_addr, self.engine.fund_insurance.calldata(insurance_tokens))
+            self.tx.send(
+                "setup_insurance", insurer, self.wire.engine_addr, self.engine.fund_insurance.calldata(insurance_tokens)
+            )
         self.tx.touched.update(range(len(self.book)))
         self.markets = self.read_markets()
         self.sync()
@@ -193,8 +223,8 @@ class Replay:
         if self.setup_reverts:
             raise RuntimeError(f"replay setup failed: {self.setup_reverts}")
         self.tx.count, self.tx.by_kind, self.tx.reverts, self.tx.chain_seconds = 0, {}, {}, 0.0
-        self.scan_seconds = 0.0          # inside the on-chain full scans (step loop and final)
-        self.read_seconds = 0.0          # inside the per-step reads (read_step), decoding included
+        self.scan_seconds = 0.0  # inside the on-chain full scans (step loop and final)
+        self.read_seconds = 0.0  # inside the per-step reads (read_step), decoding included
         self.checker = InvariantChecker(len(self.book), self.n_markets, self.precision)
         if self._full_scan_every is None:
             self.full_scan_every = max(DEFAULT_FULL_SCAN_EVERY, len(self.book) // 50)
@@ -208,7 +238,9 @@ class Replay:
         account = self.chain.new_account(label, eth=10**20)
         idx = self.book.add(account)
         if mint_tokens:
-            self.tx.send("setup_mint", self.p.admin, self.wire.token_addr, self.token.mint.calldata(account, mint_tokens))
+            self.tx.send(
+                "setup_mint", self.p.admin, self.wire.token_addr, self.token.mint.calldata(account, mint_tokens)
+            )
         self.tx.send("setup_approve", account, self.wire.token_addr, self.wire.approve_engine)
         self.tx.send("setup_approve", account, self.wire.token_addr, self.wire.approve_pool)
         return account, idx
@@ -220,16 +252,24 @@ class Replay:
 
         def u(name: str) -> int:
             at = base + state[name]
-            return fb(data[at: at + 32], "big")
+            return fb(data[at : at + 32], "big")
 
         def i(name: str) -> int:
             at = base + state[name]
-            return fb(data[at: at + 32], "big", signed=True)
+            return fb(data[at : at + 32], "big", signed=True)
 
-        return MarketNow(index=index, mark=mark, cumulative=i("cumulative_funding_per_unit"),
-                         rate=i("funding_rate"), long_oi=u("long_open_interest"),
-                         short_oi=u("short_open_interest"), multiplier=u("risk_multiplier"), last_price=u("last_price"),
-                         sum_size_entry=i("sum_size_entry_price"), long_sum_size_entry=i("long_sum_size_entry_price"))
+        return MarketNow(
+            index=index,
+            mark=mark,
+            cumulative=i("cumulative_funding_per_unit"),
+            rate=i("funding_rate"),
+            long_oi=u("long_open_interest"),
+            short_oi=u("short_open_interest"),
+            multiplier=u("risk_multiplier"),
+            last_price=u("last_price"),
+            sum_size_entry=i("sum_size_entry_price"),
+            long_sum_size_entry=i("long_sum_size_entry_price"),
+        )
 
     def read_markets(self) -> list[MarketNow]:
         out = []
@@ -248,10 +288,12 @@ class Replay:
     def read_globals(self) -> Globals:
         call = self.chain.call
         fb = int.from_bytes
-        return Globals(token_balance=fb(call(*self.wire.cd_balance)[:32], "big"),
-                       pool_balance=fb(call(*self.wire.cd_pool_balance)[:32], "big", signed=True),
-                       pool_value=fb(call(*self.wire.cd_pool_value)[:32], "big", signed=True),
-                       insurance=fb(call(*self.wire.cd_insurance)[:32], "big"))
+        return Globals(
+            token_balance=fb(call(*self.wire.cd_balance)[:32], "big"),
+            pool_balance=fb(call(*self.wire.cd_pool_balance)[:32], "big", signed=True),
+            pool_value=fb(call(*self.wire.cd_pool_value)[:32], "big", signed=True),
+            insurance=fb(call(*self.wire.cd_insurance)[:32], "big"),
+        )
 
     def read_step(self) -> tuple[list[MarketNow], Globals]:
         """The step's chain reads in one ``EngineLens.step_read`` call: every market
@@ -260,42 +302,53 @@ class Replay:
         The same values as :meth:`read_markets`, :meth:`read_globals` and :meth:`sync`."""
         t0 = time.perf_counter()
         touched = sorted(self.tx.take_touched())
-        touched_head, rest = touched[:self.wire.sync_batch], touched[self.wire.sync_batch:]
+        touched_head, rest = touched[: self.wire.sync_batch], touched[self.wire.sync_batch :]
         words = self.book.address_words
-        out = self.chain.call(self.wire.lens_addr,
-                              self.wire.sel_step_read + word(32) + word_array([words[i] for i in touched_head]))
+        out = self.chain.call(
+            self.wire.lens_addr, self.wire.sel_step_read + word(32) + word_array([words[i] for i in touched_head])
+        )
         fb = int.from_bytes
-        body = out[32:]                  # StepRead behind its head offset
-        head = self.wire.step_head            # every offset by field name, from the ABI
+        body = out[32:]  # StepRead behind its head offset
+        head = self.wire.step_head  # every offset by field name, from the ABI
 
         def field(name: str, signed: bool = False) -> int:
-            return fb(body[head[name]: head[name] + 32], "big", signed=signed)
+            return fb(body[head[name] : head[name] + 32], "big", signed=signed)
 
-        g = Globals(token_balance=field("token_balance"), pool_balance=field("pool_balance", True),
-                    pool_value=field("pool_value", True), insurance=field("insurance_fund"))
-        at = field("markets")            # MarketRead[]
+        g = Globals(
+            token_balance=field("token_balance"),
+            pool_balance=field("pool_balance", True),
+            pool_value=field("pool_value", True),
+            insurance=field("insurance_fund"),
+        )
+        at = field("markets")  # MarketRead[]
         markets = []
         read = self.wire.read_layout
         mark_at, index_at, stride = read["mark"], read["index"], self.wire.read_stride
-        for m in range(fb(body[at: at + 32], "big")):
+        for m in range(fb(body[at : at + 32], "big")):
             base = at + 32 + stride * m
-            now = self._market_now(body, base, read, fb(body[base + mark_at: base + mark_at + 32], "big"),
-                                   fb(body[base + index_at: base + index_at + 32], "big"))
+            now = self._market_now(
+                body,
+                base,
+                read,
+                fb(body[base + mark_at : base + mark_at + 32], "big"),
+                fb(body[base + index_at : base + index_at + 32], "big"),
+            )
             now.pool_balance = g.pool_balance
             markets.append(now)
         self.markets = markets
         if touched_head:
             at = field("margins")
-            margins = [fb(body[o: o + 32], "big", signed=True)
-                       for o in range(at + 32, at + 32 + 32 * len(touched_head), 32)]
+            margins = [
+                fb(body[o : o + 32], "big", signed=True) for o in range(at + 32, at + 32 + 32 * len(touched_head), 32)
+            ]
             at = field("positions")
             n_markets = self.n_markets
             end = at + 32 + 32 * self.wire.position_words * n_markets * len(touched_head)
-            values = [fb(body[o: o + 32], "big", signed=True) for o in range(at + 32, end, 32)]
+            values = [fb(body[o : o + 32], "big", signed=True) for o in range(at + 32, end, 32)]
             positions = self._positions(values)
             set_state = self.book.set_state
             for k, idx in enumerate(touched_head):
-                set_state(idx, margins[k], positions[k * n_markets: (k + 1) * n_markets])
+                set_state(idx, margins[k], positions[k * n_markets : (k + 1) * n_markets])
         if rest:
             self.tx.touched.update(rest)
             self.sync(refresh=False)
@@ -318,7 +371,7 @@ class Replay:
         words = book.address_words
         markets = self.markets
         for start in range(0, len(touched), SCAN_BATCH):
-            chunk = touched[start:start + SCAN_BATCH]
+            chunk = touched[start : start + SCAN_BATCH]
             array = word_array([words[i] for i in chunk])
             margins = int_array(call(lens, self.wire.sel_margins + word(32) + array))
             if n_markets == 1:
@@ -354,16 +407,19 @@ class Replay:
         head = self.wire.scan_head
         words = self.book.address_words
         for start in range(0, len(words), SCAN_BATCH):
-            out = self.chain.call(self.wire.lens_addr, self.wire.sel_scan + word(32) + word_array(words[start:start + SCAN_BATCH]))
-            body = out[32:]              # AccountScan behind its head offset; fields by name
+            out = self.chain.call(
+                self.wire.lens_addr, self.wire.sel_scan + word(32) + word_array(words[start : start + SCAN_BATCH])
+            )
+            body = out[32:]  # AccountScan behind its head offset; fields by name
             for k, name in enumerate(("margin_sum", "positive_equity_sum", "negative_equity_sum")):
                 at = head[name]
-                totals[k] += int.from_bytes(body[at: at + 32], "big", signed=True)
+                totals[k] += int.from_bytes(body[at : at + 32], "big", signed=True)
             totals[3] += uint_at(body, head["with_positions"] // 32)
             offset = uint_at(body, head["below_maintenance"] // 32)
-            count = int.from_bytes(body[offset: offset + 32], "big")
-            below += [start + int.from_bytes(body[offset + 32 + 32 * i: offset + 64 + 32 * i], "big")
-                      for i in range(count)]
+            count = int.from_bytes(body[offset : offset + 32], "big")
+            below += [
+                start + int.from_bytes(body[offset + 32 + 32 * i : offset + 64 + 32 * i], "big") for i in range(count)
+            ]
         self.scan_seconds += time.perf_counter() - t0
         return totals[0], totals[1], totals[2], totals[3], below
 
@@ -372,12 +428,16 @@ class Replay:
         feeder = self.p.feeder
         for m in range(self.n_markets):
             answer = self.spot[m].answer(step, flows[m])
-            if self.tx.send("oracle_push", feeder, self.oracle_addrs[m], self.wire.sel_push + word(answer) + word(0)) is None:
+            if (
+                self.tx.send("oracle_push", feeder, self.oracle_addrs[m], self.wire.sel_push + word(answer) + word(0))
+                is None
+            ):
                 raise RuntimeError(f"step {step}: oracle push rejected: {self.tx.reverts}")
             if self.tx.send("oracle_poke", feeder, self.wire.engine_addr, self.wire.cd_poke[m]) is None:
                 raise RuntimeError(
                     f"step {step}: the engine rejected the {self.symbols[m]} round (answer {answer}): "
-                    f"{self.tx.reverts}. max_price_jump is {self.params.protocol.markets[m].max_price_jump}")
+                    f"{self.tx.reverts}. max_price_jump is {self.params.protocol.markets[m].max_price_jump}"
+                )
 
     def run(self, progress: bool | Callable[[int, int], None] = False) -> dict[str, Any]:
         if not self._built:
@@ -389,7 +449,7 @@ class Replay:
         self.exact_steps = 0
         self.insurance_path: list[int] = []
         self.pool_path: list[int] = []
-        self.pool_contributed: list[int] = []      # LPs' net deposits (tokens) at the same instants
+        self.pool_contributed: list[int] = []  # LPs' net deposits (tokens) at the same instants
         self.share_price: list[float] = []
         max_funding = 0
         max_gap = 0.0
@@ -428,8 +488,11 @@ class Replay:
                 # the waterfall's last step: only liquidations (bad debt) can empty the insurance fund
                 liquidated = by_kind.get("liquidate_many", 0) != batches
                 triggered = any(now.adl_triggered(rules) for now, rules in zip(markets, self.book.rules))
-                if triggered or ((liquidated or (g.insurance == 0 and g.pool_value < 0)) and
-                                 self.wire.read_uint(self.wire.cd_insurance) == 0 and self.wire.read_int(self.wire.cd_pool_value) < 0):
+                if triggered or (
+                    (liquidated or (g.insurance == 0 and g.pool_value < 0))
+                    and self.wire.read_uint(self.wire.cd_insurance) == 0
+                    and self.wire.read_int(self.wire.cd_pool_value) < 0
+                ):
                     self.keepers.deleverage(step)
                 self.lps.act(step, g.pool_value)
                 changed = self.book.take_changed()
@@ -437,8 +500,17 @@ class Replay:
                 self.traders.act(step, changed)
                 # (the accounts they touched are re-read at the start of the next step)
                 flow_list = [s.take_flow()[0] for s in spot]
-                metrics.row(step, ts, markets, g, ev, [p[step] for p in prices], flow_list,
-                            [s.log_impact for s in spot], self.symbols)
+                metrics.row(
+                    step,
+                    ts,
+                    markets,
+                    g,
+                    ev,
+                    [p[step] for p in prices],
+                    flow_list,
+                    [s.log_impact for s in spot],
+                    self.symbols,
+                )
                 flows = flow_list
                 if bar is not None:
                     bar(step + 1, self.n_steps)
@@ -446,7 +518,7 @@ class Replay:
             if bar is not None and hasattr(bar, "close"):
                 bar.close()
         loop_seconds = time.perf_counter() - t0
-        self.loop_cpu_seconds = time.process_time() - cpu0      # this process's CPU time (robust to load)
+        self.loop_cpu_seconds = time.process_time() - cpu0  # this process's CPU time (robust to load)
         self.loop_scan_seconds, self.loop_read_seconds = self.scan_seconds, self.read_seconds
         # the books after the last step's transactions
         markets, g = self.read_step()
@@ -534,27 +606,39 @@ class Replay:
             "adl_policy": self.keepers.cfg.adl_policy,
             "adl_minimal_haircut": round(self.keepers.stats["adl_minimal_haircut"], 2),
             "adl_trader_loss": round(self.keepers.stats["adl_trader_loss"], 2),
-            "adl_overshoot": round(self.keepers.stats["adl_trader_loss"] - self.keepers.stats["adl_minimal_haircut"], 2),
+            "adl_overshoot": round(
+                self.keepers.stats["adl_trader_loss"] - self.keepers.stats["adl_minimal_haircut"], 2
+            ),
             "max_abs_funding_rate": max_funding / WAD,
             "max_mark_index_gap": max_gap,
             "lp_withdrawals": m.lp_withdrawals,
-            "agents": {"directional": self.traders.stats, "basis": self.basis.stats, "lps": self.lps.stats,
-                       "keepers": self.keepers.stats},
-            "spot": {sym: {"min_price": min(r.get("index" if k == 0 else f"{sym}_index") for r in m.rows),
-                           "max_price": max(r.get("index" if k == 0 else f"{sym}_index") for r in m.rows),
-                           "path_min_price": usd(self.paths[sym].min_price()),
-                           "path_max_price": usd(self.paths[sym].max_price())}
-                     for k, sym in enumerate(self.symbols)},
+            "agents": {
+                "directional": self.traders.stats,
+                "basis": self.basis.stats,
+                "lps": self.lps.stats,
+                "keepers": self.keepers.stats,
+            },
+            "spot": {
+                sym: {
+                    "min_price": min(r.get("index" if k == 0 else f"{sym}_index") for r in m.rows),
+                    "max_price": max(r.get("index" if k == 0 else f"{sym}_index") for r in m.rows),
+                    "path_min_price": usd(self.paths[sym].min_price()),
+                    "path_max_price": usd(self.paths[sym].max_price()),
+                }
+                for k, sym in enumerate(self.symbols)
+            },
             "parameters": self.params.describe(),
             "agent_config": {k: v for k, v in self.cfg.__dict__.items()},
             "full_scan_every": self.full_scan_every,
             "exact_reevaluations": self.exact_steps,
             "units": "money in USD; funding per 8 h as a fraction; gap = |mark / index - 1|",
-            "notes": ("tx_count counts every transaction of the step loop, the feeder's oracle pushes and pokes "
-                      "included (agent_tx_count excludes them); tx_per_second = tx_count / loop_seconds "
-                      "(deployment and agent setup excluded, wall_seconds includes them); pool_assets = the "
-                      "pool's value (balance - traders' unrealized PnL + funding owed); pool_drawdown is the "
-                      "largest fall of pool value net of LP deposits and withdrawals"),
+            "notes": (
+                "tx_count counts every transaction of the step loop, the feeder's oracle pushes and pokes "
+                "included (agent_tx_count excludes them); tx_per_second = tx_count / loop_seconds "
+                "(deployment and agent setup excluded, wall_seconds includes them); pool_assets = the "
+                "pool's value (balance - traders' unrealized PnL + funding owed); pool_drawdown is the "
+                "largest fall of pool value net of LP deposits and withdrawals"
+            ),
         }
         out.update(self.checker.summary())
         return out
@@ -573,7 +657,7 @@ def _max_drawdown(values: list[float]) -> float:
 def _iso(ts: int) -> str:
     import datetime as _dt
 
-    return _dt.datetime.fromtimestamp(ts, tz=_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return _dt.datetime.fromtimestamp(ts, tz=_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _progress(progress: bool | Callable[[int, int], None], total: int, label: str) -> Any:
@@ -583,12 +667,18 @@ def _progress(progress: bool | Callable[[int, int], None], total: int, label: st
         return None
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("steps"),
-                   TimeElapsedColumn(), transient=False)
+    bar = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("steps"),
+        TimeElapsedColumn(),
+        transient=False,
+    )
     bar.start()
     task = bar.add_task(label, total=total)
 
-    every = max(5, total // 100)       # at most ~100 redraws, whatever the horizon
+    every = max(5, total // 100)  # at most ~100 redraws, whatever the horizon
 
     class _Bar:
         def __call__(self, done: int, _total: int) -> None:
@@ -602,9 +692,14 @@ def _progress(progress: bool | Callable[[int, int], None], total: int, label: st
     return _Bar()
 
 
-def run_replay(scenario: Scenario | str | Path, traders: int | None = None, param_set: str | None = None,
-               out_dir: str | Path | None = None, progress: bool | Callable[[int, int], None] = True,
-               **kwargs: Any) -> dict[str, Any]:
+def run_replay(
+    scenario: Scenario | str | Path,
+    traders: int | None = None,
+    param_set: str | None = None,
+    out_dir: str | Path | None = None,
+    progress: bool | Callable[[int, int], None] = True,
+    **kwargs: Any,
+) -> dict[str, Any]:
     """Replay `scenario` and return the report dict; with `out_dir`, also write
     report.json, timeseries.csv and cascade.png there.
 
@@ -621,9 +716,14 @@ def run_replay(scenario: Scenario | str | Path, traders: int | None = None, para
     return replay_and_report(scenario, traders, param_set, out_dir, progress, **kwargs)[1]
 
 
-def replay_and_report(scenario: Scenario | str | Path, traders: int | None = None, param_set: str | None = None,
-                      out_dir: str | Path | None = None, progress: bool | Callable[[int, int], None] = True,
-                      **kwargs: Any) -> tuple[Replay, dict[str, Any]]:
+def replay_and_report(
+    scenario: Scenario | str | Path,
+    traders: int | None = None,
+    param_set: str | None = None,
+    out_dir: str | Path | None = None,
+    progress: bool | Callable[[int, int], None] = True,
+    **kwargs: Any,
+) -> tuple[Replay, dict[str, Any]]:
     """As :func:`run_replay`, also returning the :class:`Replay` (its rows, agents, chain)."""
     replay = Replay(scenario, traders, param_set, **kwargs)
     report = replay.run(progress)

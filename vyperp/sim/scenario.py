@@ -59,24 +59,29 @@ from __future__ import annotations
 
 import math
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
-from .impact import SpotImpact
-from ..oracles.pricepath import PricePath
 from .. import resources
+from ..oracles.pricepath import PricePath
 from ..oracles.sources import REAL_WINDOWS, load_real, load_user_file, parse_timestamp
 from ..oracles.synthetic import gbm, jump_diffusion, scripted_shock
+from .impact import SpotImpact
 
 SCENARIO_DIR: Path = resources.SCENARIOS
 
 PROTOCOL_PARAM_KEYS: tuple[str, ...] = (
-    "max_leverage", "maintenance_margin_rate", "skew_scale_usd",
-    "max_funding_rate_8h", "taker_fee", "maker_fee",
+    "max_leverage",
+    "maintenance_margin_rate",
+    "skew_scale_usd",
+    "max_funding_rate_8h",
+    "taker_fee",
+    "maker_fee",
 )
 """Numeric keys currently expected in ``markets.params`` / ``param_sets``."""
 
@@ -97,15 +102,27 @@ PATH_SOURCES: dict[str, tuple[dict[str, str], dict[str, str]]] = {
     ),
     "jump": (
         {
-            "start_price": "number", "mu": "number", "sigma": "number", "jump_intensity": "number",
-            "jump_mean": "number", "jump_std": "number", "steps": "int", "dt_seconds": "int",
+            "start_price": "number",
+            "mu": "number",
+            "sigma": "number",
+            "jump_intensity": "number",
+            "jump_mean": "number",
+            "jump_std": "number",
+            "steps": "int",
+            "dt_seconds": "int",
         },
         {"seed": "int", "start_ts": "int"},
     ),
     "shock": (
         {
-            "start_price": "number", "pre_steps": "int", "shock_pct": "number", "shock_steps": "int",
-            "post_steps": "int", "recovery_pct": "number", "dt_seconds": "int", "noise_sigma": "number",
+            "start_price": "number",
+            "pre_steps": "int",
+            "shock_pct": "number",
+            "shock_steps": "int",
+            "post_steps": "int",
+            "recovery_pct": "number",
+            "dt_seconds": "int",
+            "noise_sigma": "number",
         },
         {"pre_drift_pct": "number", "seed": "int", "start_ts": "int"},
     ),
@@ -212,7 +229,9 @@ class ImpactSpec:
 
     def model(self) -> SpotImpact:
         """A new, zero-state impact model."""
-        return SpotImpact(repr_number(self.depth_usd), self.decay_half_life_steps, self.enabled, repr_number(self.permanent_share))
+        return SpotImpact(
+            repr_number(self.depth_usd), self.decay_half_life_steps, self.enabled, repr_number(self.permanent_share)
+        )
 
 
 @dataclass(frozen=True)
@@ -291,8 +310,14 @@ def _kind_ok(kind: str, v: Any) -> bool:
     raise AssertionError(kind)
 
 
-_KIND_NAMES = {"int": "an integer", "number": "a number", "str": "a string", "bool": "true/false",
-               "timestamp": "a unix time or ISO date-time", "table": "a table"}
+_KIND_NAMES = {
+    "int": "an integer",
+    "number": "a number",
+    "str": "a string",
+    "bool": "true/false",
+    "timestamp": "a unix time or ISO date-time",
+    "table": "a table",
+}
 
 
 class _Ctx:
@@ -321,9 +346,7 @@ class _Ctx:
             if kind == "table":
                 self.table(f"{where}.{key}", value)
             elif not _kind_ok(kind, value):
-                raise self.err(
-                    where, f"key {key!r} must be {_KIND_NAMES[kind]}, got {type(value).__name__} {value!r}"
-                )
+                raise self.err(where, f"key {key!r} must be {_KIND_NAMES[kind]}, got {type(value).__name__} {value!r}")
 
     def fraction(self, where: str, key: str, v: float) -> None:
         if not 0 <= v <= 1:
@@ -338,7 +361,7 @@ class _Ctx:
 def _to_ts(v: Any) -> int:
     if isinstance(v, datetime):
         if v.tzinfo is None:
-            v = v.replace(tzinfo=timezone.utc)
+            v = v.replace(tzinfo=UTC)
         return parse_timestamp(v.isoformat())
     if isinstance(v, date):
         return parse_timestamp(v.isoformat())
@@ -379,7 +402,9 @@ def _parse_path(ctx: _Ctx, where: str, raw: Any, base_dir: Path) -> PathSpec:
     ctx.nonneg(where, params, ("post_steps",))
     if source == "shock":
         if not -1 < params["shock_pct"] <= 10:
-            raise ctx.err(where, f"key 'shock_pct' must be a fraction in (-1, 10] (-0.3 = 30% crash), got {params['shock_pct']!r}")
+            raise ctx.err(
+                where, f"key 'shock_pct' must be a fraction in (-1, 10] (-0.3 = 30% crash), got {params['shock_pct']!r}"
+            )
         ctx.fraction(where, "recovery_pct", params["recovery_pct"])
     step = tbl.get("step_seconds")
     if step is not None and step < 1:
@@ -398,7 +423,7 @@ def _check_params(ctx: _Ctx, where: str, raw: Any) -> dict[str, Any]:
         if key in tbl and tbl[key] < 0:
             raise ctx.err(where, f"key {key!r} must be >= 0, got {tbl[key]!r}")
     if "mitigations" in tbl and tbl["mitigations"] not in MITIGATIONS:
-        raise ctx.err(where, f"key 'mitigations' must be \"off\" or \"on\", got {tbl['mitigations']!r}")
+        raise ctx.err(where, f'key \'mitigations\' must be "off" or "on", got {tbl["mitigations"]!r}')
     return tbl
 
 
@@ -467,12 +492,23 @@ def parse_scenario(doc: dict[str, Any], file: Path | None = None) -> Scenario:
 
     pop = ctx.table("[population]", doc["population"])
     ctx.check(
-        "[population]", pop,
-        {"directional": "int", "leverage": "table", "long_share": "number", "basis": "int", "lps": "int",
-         "keepers": "int", "keeper_delay_steps": "int", "keeper_gas_budget": "int"},
+        "[population]",
+        pop,
+        {
+            "directional": "int",
+            "leverage": "table",
+            "long_share": "number",
+            "basis": "int",
+            "lps": "int",
+            "keepers": "int",
+            "keeper_delay_steps": "int",
+            "keeper_gas_budget": "int",
+        },
         {},
     )
-    ctx.nonneg("[population]", pop, ("directional", "basis", "lps", "keepers", "keeper_delay_steps", "keeper_gas_budget"))
+    ctx.nonneg(
+        "[population]", pop, ("directional", "basis", "lps", "keepers", "keeper_delay_steps", "keeper_gas_budget")
+    )
     ctx.fraction("[population]", "long_share", pop["long_share"])
     lev = pop["leverage"]
     ctx.check("[population.leverage]", lev, {"min": "number", "max": "number", "share_at_max": "number"}, {})
@@ -480,15 +516,23 @@ def parse_scenario(doc: dict[str, Any], file: Path | None = None) -> Scenario:
         raise ctx.err("[population.leverage]", f"need 1 <= min <= max, got min={lev['min']!r} max={lev['max']!r}")
     ctx.fraction("[population.leverage]", "share_at_max", lev["share_at_max"])
     population = Population(
-        pop["directional"], LeverageDist(lev["min"], lev["max"], lev["share_at_max"]), pop["long_share"],
-        pop["basis"], pop["lps"], pop["keepers"], pop["keeper_delay_steps"], pop["keeper_gas_budget"],
+        pop["directional"],
+        LeverageDist(lev["min"], lev["max"], lev["share_at_max"]),
+        pop["long_share"],
+        pop["basis"],
+        pop["lps"],
+        pop["keepers"],
+        pop["keeper_delay_steps"],
+        pop["keeper_gas_budget"],
     )
 
     impact = ImpactSpec()
     if "impact" in doc:
         imp = doc["impact"]
         ctx.check(
-            "[impact]", imp, {"enabled": "bool", "depth_usd": "number", "decay_half_life_steps": "number"},
+            "[impact]",
+            imp,
+            {"enabled": "bool", "depth_usd": "number", "decay_half_life_steps": "number"},
             {"permanent_share": "number"},
         )
         if imp["depth_usd"] <= 0:
@@ -496,7 +540,9 @@ def parse_scenario(doc: dict[str, Any], file: Path | None = None) -> Scenario:
         if imp["decay_half_life_steps"] <= 0:
             raise ctx.err("[impact]", f"key 'decay_half_life_steps' must be > 0, got {imp['decay_half_life_steps']!r}")
         ctx.fraction("[impact]", "permanent_share", imp.get("permanent_share", 0))
-        impact = ImpactSpec(imp["enabled"], imp["depth_usd"], imp["decay_half_life_steps"], imp.get("permanent_share", 0))
+        impact = ImpactSpec(
+            imp["enabled"], imp["depth_usd"], imp["decay_half_life_steps"], imp.get("permanent_share", 0)
+        )
 
     param_sets: dict[str, dict[str, Any]] = {}
     for ps_name, raw in doc.get("param_sets", {}).items():
@@ -509,13 +555,22 @@ def parse_scenario(doc: dict[str, Any], file: Path | None = None) -> Scenario:
         for k in ("a", "b"):
             if cmp_[k] not in param_sets:
                 raise ctx.err(
-                    "[compare]", f"key {k!r} names param set {cmp_[k]!r}, which is not defined "
-                    f"(defined: {', '.join(param_sets) or 'none'}; add [param_sets.{cmp_[k]}])"
+                    "[compare]",
+                    f"key {k!r} names param set {cmp_[k]!r}, which is not defined "
+                    f"(defined: {', '.join(param_sets) or 'none'}; add [param_sets.{cmp_[k]}])",
                 )
         compare = CompareSpec(cmp_["a"], cmp_["b"])
 
     return Scenario(
-        name=doc["name"], description=doc["description"], seed=doc["seed"], path=path, markets=markets,
-        population=population, impact=impact, horizon_steps=horizon, compare=compare,
-        param_sets=param_sets, file=file,
+        name=doc["name"],
+        description=doc["description"],
+        seed=doc["seed"],
+        path=path,
+        markets=markets,
+        population=population,
+        impact=impact,
+        horizon_steps=horizon,
+        compare=compare,
+        param_sets=param_sets,
+        file=file,
     )

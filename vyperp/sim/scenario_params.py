@@ -118,7 +118,7 @@ class ReplayParams:
     protocol: ProtocolParams
     mitigations: str
     param_set: str | None
-    raw: dict[str, dict[str, Any]]           # symbol -> the scenario table used
+    raw: dict[str, dict[str, Any]]  # symbol -> the scenario table used
 
     def describe(self) -> dict[str, Any]:
         """Human-unit summary for report.json."""
@@ -126,8 +126,10 @@ class ReplayParams:
         for market in self.protocol.markets:
             out["markets"][market.symbol] = {
                 "initial_price": market.initial_price,
-                "brackets": [[_finite(b.notional_ceiling), b.initial_margin_rate, b.maintenance_margin_rate]
-                             for b in market.brackets],
+                "brackets": [
+                    [_finite(b.notional_ceiling), b.initial_margin_rate, b.maintenance_margin_rate]
+                    for b in market.brackets
+                ],
                 "max_leverage_first_bracket": round(1 / market.brackets[0].initial_margin_rate, 6),
                 "skew_scale_usd": market.skew_scale_usd,
                 "max_funding_rate_8h": market.max_funding_rate,
@@ -143,16 +145,23 @@ class ReplayParams:
                     "max_multiplier": market.max_multiplier,
                     "apply_to_maintenance": market.apply_to_maintenance,
                 },
-                "rate_limit": {"window_seconds": market.rate_limit_window, "max_notional_usd": market.rate_limit_notional},
+                "rate_limit": {
+                    "window_seconds": market.rate_limit_window,
+                    "max_notional_usd": market.rate_limit_notional,
+                },
                 "scenario_params": self.raw.get(market.symbol, {}),
             }
         liq = self.protocol.liquidation
         out["liquidation"] = {
             "tiers": [[t.margin_ratio_below, t.close_fraction] for t in liq.tiers],
             "cooldown_seconds": liq.cooldown,
-            "reward_rate": liq.reward_rate, "reward_floor": liq.reward_floor, "reward_cap": liq.reward_cap,
-            "penalty_rate": liq.penalty_rate, "insurance_fee_share": liq.insurance_fee_share,
-            "pool_reserve_ratio": liq.pool_reserve_ratio, "min_position_notional": liq.min_position_notional,
+            "reward_rate": liq.reward_rate,
+            "reward_floor": liq.reward_floor,
+            "reward_cap": liq.reward_cap,
+            "penalty_rate": liq.penalty_rate,
+            "insurance_fee_share": liq.insurance_fee_share,
+            "pool_reserve_ratio": liq.pool_reserve_ratio,
+            "min_position_notional": liq.min_position_notional,
         }
         return out
 
@@ -189,8 +198,9 @@ def _round_rate(x: float) -> float:
     return float(f"{x:.12g}")
 
 
-def _market_params(scenario: Scenario, symbol: str, table: dict[str, Any], mitigations: str, path: PricePath,
-                   rate_limit_usd: float) -> tuple[MarketParams, dict[str, Any]]:
+def _market_params(
+    scenario: Scenario, symbol: str, table: dict[str, Any], mitigations: str, path: PricePath, rate_limit_usd: float
+) -> tuple[MarketParams, dict[str, Any]]:
     where = f"scenario {scenario.name!r}, market {symbol!r}"
     step = step_seconds_of(path)
     leverage = float(table.get("max_leverage", 10.0))
@@ -221,8 +231,11 @@ def _market_params(scenario: Scenario, symbol: str, table: dict[str, Any], mitig
             rate_limit_notional=float(rate_limit_usd),
         )
     else:
-        kwargs.update(brackets=(Bracket(float("inf"), _round_rate(1.0 / leverage), maintenance),),
-                      funding_model="linear", max_multiplier=1.0)
+        kwargs.update(
+            brackets=(Bracket(float("inf"), _round_rate(1.0 / leverage), maintenance),),
+            funding_model="linear",
+            max_multiplier=1.0,
+        )
     bracket_scale = None
     for key, value in table.items():
         if key == "bracket_scale":
@@ -239,8 +252,10 @@ def _market_params(scenario: Scenario, symbol: str, table: dict[str, Any], mitig
             continue
         if key in _MARKET_FIELDS:
             if key == "brackets":
-                value = tuple(Bracket(float(b[0]), float(b[1]), float(b[2])) if isinstance(b, (list, tuple))
-                              else Bracket(**b) for b in value)
+                value = tuple(
+                    Bracket(float(b[0]), float(b[1]), float(b[2])) if isinstance(b, (list, tuple)) else Bracket(**b)
+                    for b in value
+                )
             kwargs[key] = value
         elif key in _LIQUIDATION_FIELDS:
             liquidation_keys[key] = value
@@ -251,13 +266,20 @@ def _market_params(scenario: Scenario, symbol: str, table: dict[str, Any], mitig
         scaled = []
         for b in kwargs["brackets"]:
             im = min(1.0, _round_rate(b.initial_margin_rate * bracket_scale))
-            scaled.append(Bracket(b.notional_ceiling, im, min(im, _round_rate(b.maintenance_margin_rate * bracket_scale))))
+            scaled.append(
+                Bracket(b.notional_ceiling, im, min(im, _round_rate(b.maintenance_margin_rate * bracket_scale)))
+            )
         kwargs["brackets"] = tuple(scaled)
     return replace(MarketParams(), **kwargs), liquidation_keys
 
 
-def replay_params(scenario: Scenario, paths: dict[str, PricePath], param_set: str | None = None,
-                  mitigations: str | None = None, overrides: dict[str, Any] | None = None) -> ReplayParams:
+def replay_params(
+    scenario: Scenario,
+    paths: dict[str, PricePath],
+    param_set: str | None = None,
+    mitigations: str | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> ReplayParams:
     """ProtocolParams for `scenario` (see the module docstring).
 
     `param_set` names a ``[param_sets]`` table; `mitigations` ("off"/"on") overrides
@@ -276,8 +298,9 @@ def replay_params(scenario: Scenario, paths: dict[str, PricePath], param_set: st
     markets = []
     liquidation_keys: dict[str, Any] = {}
     for spec in scenario.markets:
-        market, liq = _market_params(scenario, spec.symbol, tables[spec.symbol], mitigations, paths[spec.symbol],
-                                     rate_limit_usd)
+        market, liq = _market_params(
+            scenario, spec.symbol, tables[spec.symbol], mitigations, paths[spec.symbol], rate_limit_usd
+        )
         markets.append(market)
         liquidation_keys.update(liq)
     step = step_seconds_of(paths[scenario.markets[0].symbol])
@@ -285,17 +308,32 @@ def replay_params(scenario: Scenario, paths: dict[str, PricePath], param_set: st
     threshold_scale = liquidation_keys.pop("tier_threshold_scale", None)
     if liquidation_keys:
         if "tiers" in liquidation_keys:
-            liquidation_keys["tiers"] = tuple(Tier(float(t[0]), float(t[1])) if isinstance(t, (list, tuple))
-                                              else Tier(**t) for t in liquidation_keys["tiers"])
+            liquidation_keys["tiers"] = tuple(
+                Tier(float(t[0]), float(t[1])) if isinstance(t, (list, tuple)) else Tier(**t)
+                for t in liquidation_keys["tiers"]
+            )
         liquidation = replace(liquidation, **liquidation_keys)
     if threshold_scale is not None:
         if not float(threshold_scale) > 0:
             raise ValueError(f"scenario {scenario.name!r}: tier_threshold_scale must be > 0, got {threshold_scale!r}")
-        s = float(threshold_scale)      # the first tier starts at ratio 1 (the engine's rule): the others move
-        liquidation = replace(liquidation, tiers=tuple(
-            Tier(t.margin_ratio_below if k == 0 else _round_rate(t.margin_ratio_below * s), t.close_fraction)
-            for k, t in enumerate(liquidation.tiers)))
+        s = float(threshold_scale)  # the first tier starts at ratio 1 (the engine's rule): the others move
+        liquidation = replace(
+            liquidation,
+            tiers=tuple(
+                Tier(t.margin_ratio_below if k == 0 else _round_rate(t.margin_ratio_below * s), t.close_fraction)
+                for k, t in enumerate(liquidation.tiers)
+            ),
+        )
     return ReplayParams(ProtocolParams(markets=markets, liquidation=liquidation), mitigations, param_set, tables)
 
 
-__all__ = ["DERIVED_KEYS", "MAX_PRICE_JUMP", "RISK_ON", "known_table_keys", "ReplayParams", "replay_params", "scaled_brackets", "step_seconds_of"]
+__all__ = [
+    "DERIVED_KEYS",
+    "MAX_PRICE_JUMP",
+    "RISK_ON",
+    "known_table_keys",
+    "ReplayParams",
+    "replay_params",
+    "scaled_brackets",
+    "step_seconds_of",
+]

@@ -12,8 +12,8 @@ answers are exactly the path's oracle answers (``PricePath.to_oracle_answers``).
 
 from __future__ import annotations
 
-from vyperp.sim.impact import SpotImpact
 from vyperp.oracles.pricepath import WAD, PricePath
+from vyperp.sim.impact import SpotImpact
 from vyperp.sim.scenario import ImpactSpec
 
 
@@ -27,7 +27,7 @@ class SpotMarket:
         self.decimals = decimals
         self._div = 10 ** (18 - decimals)
         self.answers = path.to_oracle_answers(decimals)
-        self.flow_wad = 0                 # signed USD (1e18) accumulated during the current step
+        self.flow_wad = 0  # signed USD (1e18) accumulated during the current step
         self.flow_by_kind: dict[str, int] = {}
         self.last_price_wad = path.prices[0]
 

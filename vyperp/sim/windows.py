@@ -9,18 +9,41 @@ commit f5b5e8f with that tree first on ``PYTHONPATH``; its ``command`` field say
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-REAL_WINDOWS = ("btc-2020-03-12-leg1", "btc-2020-03-12-leg2", "btc-2021-05-19", "btc-2022-06-18",
-                "btc-2022-11-08", "btc-2025-10-10", "btc-2025-10-09-coinm-day", "btc-2025-10-10-coinm-day")
-KEYS = ("steps", "traders", "liquidations", "liquidated_notional", "largest_liquidation_notional", "bad_debt",
-        "insurance_fund_drawdown", "pool_drawdown", "adl_events", "adl_haircut", "max_abs_funding_rate",
-        "max_mark_index_gap", "invariant_violations", "tx_count")
+REAL_WINDOWS = (
+    "btc-2020-03-12-leg1",
+    "btc-2020-03-12-leg2",
+    "btc-2021-05-19",
+    "btc-2022-06-18",
+    "btc-2022-11-08",
+    "btc-2025-10-10",
+    "btc-2025-10-09-coinm-day",
+    "btc-2025-10-10-coinm-day",
+)
+KEYS = (
+    "steps",
+    "traders",
+    "liquidations",
+    "liquidated_notional",
+    "largest_liquidation_notional",
+    "bad_debt",
+    "insurance_fund_drawdown",
+    "pool_drawdown",
+    "adl_events",
+    "adl_haircut",
+    "max_abs_funding_rate",
+    "max_mark_index_gap",
+    "invariant_violations",
+    "tx_count",
+)
 
 
-def run_windows(names: tuple[str, ...] = REAL_WINDOWS, traders: int | None = None,
-                progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+def run_windows(
+    names: tuple[str, ...] = REAL_WINDOWS, traders: int | None = None, progress: Callable[[str], None] | None = None
+) -> dict[str, Any]:
     """Replay each window; the summary keys of each report (those the version has)."""
     from .runner import replay_and_report
 

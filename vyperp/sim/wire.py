@@ -12,7 +12,7 @@ from ..chain.abi import element_words, head_offsets, output_param, static_layout
 from .chainio import address_array, selector, uint_at, word
 
 MAX_UINT = 2**256 - 1
-SYNC_POSITIONS = 256       # EngineLens.MAX_SYNC (accounts x markets per step_read)
+SYNC_POSITIONS = 256  # EngineLens.MAX_SYNC (accounts x markets per step_read)
 POSITION_FIELDS = ("size", "entry_price", "funding_index")
 """The order the account book keeps a position's words in (read from the ABI by these names)."""
 
@@ -83,4 +83,3 @@ class Wire:
 
     def read_int(self, target: tuple[str, bytes]) -> int:
         return int.from_bytes(self.chain.call(target[0], target[1])[:32], "big", signed=True)
-

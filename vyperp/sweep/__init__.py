@@ -52,11 +52,15 @@ class SweepResult:
             rec = self.records.get(t["key"])
             if rec is None:
                 continue
-            row: dict[str, Any] = {"run": t["key"][:16], "cell": t["cell"], "scenario": t["scenario_name"],
-                                   "path_source": t["path"]["source"],
-                                   "path_index": -1 if t["path"]["index"] is None else t["path"]["index"],
-                                   "path_seed": t["path"]["seed"],
-                                   "seed": -1 if t["seed"] is None else t["seed"]}
+            row: dict[str, Any] = {
+                "run": t["key"][:16],
+                "cell": t["cell"],
+                "scenario": t["scenario_name"],
+                "path_source": t["path"]["source"],
+                "path_index": -1 if t["path"]["index"] is None else t["path"]["index"],
+                "path_seed": t["path"]["seed"],
+                "seed": -1 if t["seed"] is None else t["seed"],
+            }
             for name, value in {**t["fixed"], **t["point"]}.items():
                 row[f"param.{name}"] = json.dumps(value) if isinstance(value, (list, dict)) else value
             row["status"] = rec["status"]
@@ -82,8 +86,12 @@ class SweepResult:
         for cell, group in df.groupby("cell", sort=False):
             ok = group[group["status"] == "ok"]
             first = group.iloc[0]
-            row = {"cell": cell, "scenario": first["scenario"], **{p: first[p] for p in params},
-                   "failed": int((group["status"] != "ok").sum())}
+            row = {
+                "cell": cell,
+                "scenario": first["scenario"],
+                **{p: first[p] for p in params},
+                "failed": int((group["status"] != "ok").sum()),
+            }
             seed = int(cell, 16) % 2**32 ^ self.spec.design_seed
             row.update(cell_stats(ok, seed=seed, b=bootstrap) if len(ok) else {"runs": 0})
             out.append(row)
@@ -113,18 +121,28 @@ class SweepResult:
         """Parquet tables and sweep.json under `out_dir`."""
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
-        files = {"summary": out / "summary.parquet", "cells": out / "cells.parquet",
-                 "timeseries": out / "timeseries.parquet", "meta": out / "sweep.json"}
+        files = {
+            "summary": out / "summary.parquet",
+            "cells": out / "cells.parquet",
+            "timeseries": out / "timeseries.parquet",
+            "meta": out / "sweep.json",
+        }
         write_table(self.summary(), files["summary"])
         write_table(self.cells(), files["cells"])
         write_table(self.timeseries(), files["timeseries"])
         fit = next((t["fit"] for t in self.tasks if t.get("fit")), None)
-        meta = {"name": self.spec.name, "spec_file": str(self.spec.file) if self.spec.file else None,
-                "code_version": code_version(), "runs": len(self.tasks),
-                "finished": sum(1 for t in self.tasks if t["key"] in self.records),
-                "failed": sum(1 for r in self.records.values() if r["status"] != "ok"),
-                "interrupted": self.interrupted, "engine": self.info, "jump_fit": fit,
-                "spec": json.loads(json.dumps(asdict(self.spec), default=str))}
+        meta = {
+            "name": self.spec.name,
+            "spec_file": str(self.spec.file) if self.spec.file else None,
+            "code_version": code_version(),
+            "runs": len(self.tasks),
+            "finished": sum(1 for t in self.tasks if t["key"] in self.records),
+            "failed": sum(1 for r in self.records.values() if r["status"] != "ok"),
+            "interrupted": self.interrupted,
+            "engine": self.info,
+            "jump_fit": fit,
+            "spec": json.loads(json.dumps(asdict(self.spec), default=str)),
+        }
         files["meta"].write_text(json.dumps(meta, indent=2, default=str) + "\n")
         return files
 
@@ -148,10 +166,15 @@ def read_table(path: str | Path) -> Any:
     return pq.read_table(str(path), use_threads=False).to_pandas()
 
 
-def sweep(spec: SweepSpec | str | Path, out_dir: str | Path | None = None, workers: int | None = 1,
-          scheduler: str | None = None, dashboard: bool = False,
-          progress: Callable[[dict[str, Any], int, int, int], None] | None = None,
-          tasks: list[dict[str, Any]] | None = None) -> SweepResult:
+def sweep(
+    spec: SweepSpec | str | Path,
+    out_dir: str | Path | None = None,
+    workers: int | None = 1,
+    scheduler: str | None = None,
+    dashboard: bool = False,
+    progress: Callable[[dict[str, Any], int, int, int], None] | None = None,
+    tasks: list[dict[str, Any]] | None = None,
+) -> SweepResult:
     """Run (or resume) a sweep; returns its :class:`SweepResult` (see the module docstring).
 
     `out_dir` holds the run store (``runs/``) and the tables; without it the runs live in

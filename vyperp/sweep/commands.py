@@ -23,9 +23,17 @@ def _progress_bar(total: int, skipped: int, name: str) -> tuple[Any, Any]:
         TimeRemainingColumn,
     )
 
-    bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("replays"),
-                   TextColumn("[red]{task.fields[failed]} failed"), TimeElapsedColumn(), TextColumn("ETA"),
-                   TimeRemainingColumn(), console=console)
+    bar = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("replays"),
+        TextColumn("[red]{task.fields[failed]} failed"),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=console,
+    )
     task = bar.add_task(name, total=total, completed=skipped, failed=0)
 
     def update(_res: dict[str, Any], done: int, _total: int, failed: int) -> None:
@@ -40,16 +48,31 @@ def cells_table(result: Any, limit: int = 40) -> Any:
     cells = result.cells(bootstrap=200)
     table = Table(title=f"sweep {result.spec.name}: bad debt per cell (USD; 95 % intervals)")
     params = [c for c in cells.columns if c.startswith("param.") and cells[c].nunique() > 1] if len(cells) else []
-    for col in ["scenario", *(p.removeprefix("param.") for p in params), "runs", "failed", "mean", "VaR95",
-                "CVaR95", "P(>0) [Wilson]"]:
+    for col in [
+        "scenario",
+        *(p.removeprefix("param.") for p in params),
+        "runs",
+        "failed",
+        "mean",
+        "VaR95",
+        "CVaR95",
+        "P(>0) [Wilson]",
+    ]:
         table.add_column(col, justify="left" if col == "scenario" else "right")
     for _, c in cells.head(limit).iterrows():
         if not c.get("runs"):
             table.add_row(c["scenario"], *(str(c[p]) for p in params), "0", str(c["failed"]), "-", "-", "-", "-")
             continue
-        table.add_row(c["scenario"], *(str(c[p]) for p in params), str(c["runs"]), str(c["failed"]),
-                      f"{c['bad_debt_mean']:,.0f}", f"{c['bad_debt_var95']:,.0f}", f"{c['bad_debt_cvar95']:,.0f}",
-                      f"{c['p_bad_debt']:.2f} [{c['p_bad_debt_lo']:.2f}, {c['p_bad_debt_hi']:.2f}]")
+        table.add_row(
+            c["scenario"],
+            *(str(c[p]) for p in params),
+            str(c["runs"]),
+            str(c["failed"]),
+            f"{c['bad_debt_mean']:,.0f}",
+            f"{c['bad_debt_var95']:,.0f}",
+            f"{c['bad_debt_cvar95']:,.0f}",
+            f"{c['p_bad_debt']:.2f} [{c['p_bad_debt_lo']:.2f}, {c['p_bad_debt_hi']:.2f}]",
+        )
     return table
 
 
@@ -62,34 +85,75 @@ def write_cells_json(result: Any, path: Path) -> None:
     from .engine import code_version
 
     info = result.info
-    doc = {"spec": result.spec.name, "code_version": code_version(), "engine": info.get("engine"),
-           "workers": info.get("workers"), "runs": int(len(result.summary())), "cells": records}
+    doc = {
+        "spec": result.spec.name,
+        "code_version": code_version(),
+        "engine": info.get("engine"),
+        "workers": info.get("workers"),
+        "runs": int(len(result.summary())),
+        "cells": records,
+    }
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(doc, indent=1) + "\n")
 
 
 @click.command(name="sweep")
 @click.argument("spec", metavar="SPEC")
-@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), default=None, metavar="DIR",
-              help="Run store and tables (runs/, summary.parquet, cells.parquet, timeseries.parquet, sweep.json) "
-                   "[default: out/sweep-<name>]. Re-running with the same DIR skips the finished replays.")
-@click.option("--workers", type=click.IntRange(min=1), default=None, metavar="N",
-              help="Worker processes of a local Dask cluster on 127.0.0.1 [default: one per core]; "
-                   "1 = in this process, no Dask.")
-@click.option("--scheduler", default=None, metavar="tcp://HOST:8786",
-              help="Use an existing Dask cluster instead of a local one (vyperp must be importable on its workers).")
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    metavar="DIR",
+    help="Run store and tables (runs/, summary.parquet, cells.parquet, timeseries.parquet, sweep.json) "
+    "[default: out/sweep-<name>]. Re-running with the same DIR skips the finished replays.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    metavar="N",
+    help="Worker processes of a local Dask cluster on 127.0.0.1 [default: one per core]; 1 = in this process, no Dask.",
+)
+@click.option(
+    "--scheduler",
+    default=None,
+    metavar="tcp://HOST:8786",
+    help="Use an existing Dask cluster instead of a local one (vyperp must be importable on its workers).",
+)
 @click.option("--dashboard", is_flag=True, help="Start the local cluster's dashboard (http://127.0.0.1:8787/status).")
-@click.option("--dry-run", is_flag=True,
-              help="Validate the spec, count the replays and those already done, set up (not run) one replay "
-                   "per cell to catch bad parameter values; run nothing.")
-@click.option("--report/--no-report", default=True, show_default=True,
-              help="Write DIR/report.html (heatmaps of the cells' tail statistics, the cells table, failures).")
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Validate the spec, count the replays and those already done, set up (not run) one replay "
+    "per cell to catch bad parameter values; run nothing.",
+)
+@click.option(
+    "--report/--no-report",
+    default=True,
+    show_default=True,
+    help="Write DIR/report.html (heatmaps of the cells' tail statistics, the cells table, failures).",
+)
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Show a progress bar.")
-@click.option("--cells-json", type=click.Path(dir_okay=False, path_type=Path), default=None, metavar="PATH",
-              help="Also write the cells table as JSON (e.g. reports/sweep_<name>.json for the README), only when "
-                   "every replay finished without failure or invariant violation.")
-def sweep_command(spec: str, out: Path | None, workers: int | None, scheduler: str | None, dashboard: bool,
-                  dry_run: bool, report: bool, progress: bool, cells_json: Path | None) -> None:
+@click.option(
+    "--cells-json",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    metavar="PATH",
+    help="Also write the cells table as JSON (e.g. reports/sweep_<name>.json for the README), only when "
+    "every replay finished without failure or invariant violation.",
+)
+def sweep_command(
+    spec: str,
+    out: Path | None,
+    workers: int | None,
+    scheduler: str | None,
+    dashboard: bool,
+    dry_run: bool,
+    report: bool,
+    progress: bool,
+    cells_json: Path | None,
+) -> None:
     """Run a parameter sweep: every scenario x parameter point x path x seed of SPEC (a TOML file,
     or a name from vyperp/sweeps/), on Dask, resumable; writes per-replay and per-cell tables.
 
@@ -106,8 +170,10 @@ def sweep_command(spec: str, out: Path | None, workers: int | None, scheduler: s
     out = out or Path("out") / f"sweep-{parsed.name}"
     tasks = tasks_of(parsed)
     todo = pending(tasks, RunStore(out))
-    console.print(f"sweep {parsed.name}: {len(tasks)} replays ({len(tasks) - len(todo)} already done in {out}), "
-                  f"{len({t['cell'] for t in tasks})} cells")
+    console.print(
+        f"sweep {parsed.name}: {len(tasks)} replays ({len(tasks) - len(todo)} already done in {out}), "
+        f"{len({t['cell'] for t in tasks})} cells"
+    )
     if dry_run:
         from .engine import preflight
 
@@ -123,8 +189,15 @@ def sweep_command(spec: str, out: Path | None, workers: int | None, scheduler: s
     if bar is not None:
         bar.start()
     try:
-        result = sweep(parsed, out, workers=workers if workers is not None or scheduler else None,
-                       scheduler=scheduler, dashboard=dashboard, progress=update, tasks=tasks)
+        result = sweep(
+            parsed,
+            out,
+            workers=workers if workers is not None or scheduler else None,
+            scheduler=scheduler,
+            dashboard=dashboard,
+            progress=update,
+            tasks=tasks,
+        )
     finally:
         if bar is not None:
             bar.stop()
@@ -137,9 +210,11 @@ def sweep_command(spec: str, out: Path | None, workers: int | None, scheduler: s
     failed = int((summary["status"] != "ok").sum()) if len(summary) else 0
     violations = int(summary["invariant_violations"].fillna(0).sum()) if "invariant_violations" in summary else 0
     info = result.info
-    console.print(f"{info.get('ran', 0)} run, {info.get('skipped', 0)} skipped, {failed} failed, "
-                  f"{violations} invariant violations, {info.get('seconds', 0):.1f} s on {info.get('engine')} "
-                  f"({info.get('workers')} workers); wrote {out}/summary.parquet, cells.parquet, timeseries.parquet")
+    console.print(
+        f"{info.get('ran', 0)} run, {info.get('skipped', 0)} skipped, {failed} failed, "
+        f"{violations} invariant violations, {info.get('seconds', 0):.1f} s on {info.get('engine')} "
+        f"({info.get('workers')} workers); wrote {out}/summary.parquet, cells.parquet, timeseries.parquet"
+    )
     if failed:
         first = summary[summary["status"] != "ok"].iloc[0]
         console.print(f"[red]first failure (run {first['run']}): {first['error']}[/red]")
@@ -156,8 +231,13 @@ def sweep_command(spec: str, out: Path | None, workers: int | None, scheduler: s
 
 
 @click.command(name="sweep-fit")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("reports/jump_fit.json"),
-              show_default=True, help="Where to write the fit.")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("reports/jump_fit.json"),
+    show_default=True,
+    help="Where to write the fit.",
+)
 def sweep_fit(out: Path) -> None:
     """Fit the Merton jump-diffusion of the `jump-fit` paths to the shipped real windows'
     one-minute returns (maximum likelihood) and write it with the data's moments."""
@@ -171,8 +251,13 @@ def sweep_fit(out: Path) -> None:
 
 
 @click.command(name="sweep-bench")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("reports/sweep_bench.json"),
-              show_default=True, help="Where to write the figures.")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("reports/sweep_bench.json"),
+    show_default=True,
+    help="Where to write the figures.",
+)
 def sweep_bench(out: Path) -> None:
     """Sweep throughput: replays per minute in-process and on a 2-worker LocalCluster (24 replays
     of the full 2025-10-10 window, 100 traders, bootstrap paths), and the deploy share of a replay."""
@@ -183,11 +268,15 @@ def sweep_bench(out: Path) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
     for n, run in result["runs"].items():
-        console.print(f"{n} worker(s): {run['replays_per_minute']} replays/min ({run['seconds']} s for "
-                      f"{result['replays']} replays)")
+        console.print(
+            f"{n} worker(s): {run['replays_per_minute']} replays/min ({run['seconds']} s for "
+            f"{result['replays']} replays)"
+        )
     d = result["deployment"]
-    console.print(f"deploy {d['deploy_seconds_median'] * 1000:.1f} ms of a {d['replay_seconds_median'] * 1000:.0f} ms "
-                  f"replay ({100 * d['deploy_share_of_replay']:.1f} %)")
+    console.print(
+        f"deploy {d['deploy_seconds_median'] * 1000:.1f} ms of a {d['replay_seconds_median'] * 1000:.0f} ms "
+        f"replay ({100 * d['deploy_share_of_replay']:.1f} %)"
+    )
     console.print(f"wrote {out}")
 
 

@@ -34,8 +34,14 @@ from typing import Any
 from .. import resources
 from .spec import VARIANT, SweepSpec, point_overrides
 
-_CODE_GLOBS = ("**/*.py", "contracts/**/*.vy", "contracts/**/*.vyi", "scenarios/**/*.toml", "params/*.toml",
-               "data/**/*.csv")
+_CODE_GLOBS = (
+    "**/*.py",
+    "contracts/**/*.vy",
+    "contracts/**/*.vyi",
+    "scenarios/**/*.toml",
+    "params/*.toml",
+    "data/**/*.csv",
+)
 
 
 @lru_cache(maxsize=1)
@@ -78,8 +84,15 @@ def tasks_of(spec: SweepSpec) -> list[dict[str, Any]]:
         for point in points:
             overrides = point_overrides(spec.fixed, point)
             variant = point.get(VARIANT)
-            cell = _digest({"scenario": _scenario_digest(scenario), "overrides": overrides, "traders": spec.traders,
-                            "steps": spec.steps, **({"variant": variant} if variant is not None else {})})[:12]
+            cell = _digest(
+                {
+                    "scenario": _scenario_digest(scenario),
+                    "overrides": overrides,
+                    "traders": spec.traders,
+                    "steps": spec.steps,
+                    **({"variant": variant} if variant is not None else {}),
+                }
+            )[:12]
             counts = range(spec.paths.count) if (spec.paths.source != "scenario" or spec.paths.count > 1) else [None]
             for index in counts:
                 path = {"source": spec.paths.source, "index": index, "seed": spec.paths.seed}
@@ -87,17 +100,38 @@ def tasks_of(spec: SweepSpec) -> list[dict[str, Any]]:
                     path.update(block_steps=spec.paths.block_steps, windows=spec.paths.windows)
                 elif spec.paths.source == "jump-fit":
                     path.update(windows=spec.paths.windows)
-                for seed in (spec.seeds if spec.seeds is not None else [None]):
-                    ident = {"code": code_version(), "scenario": _scenario_digest(scenario), "overrides": overrides,
-                             "traders": spec.traders, "steps": spec.steps, "full_scan_every": spec.full_scan_every,
-                             "path": path, "seed": seed, "timeseries": list(spec.timeseries),
-                             "amplification": spec.amplification,
-                             **({"variant": variant} if variant is not None else {})}
-                    out.append({"key": _digest(ident), "cell": cell, "scenario": ref, "scenario_name": name,
-                                "point": point, "fixed": dict(spec.fixed), "traders": spec.traders,
-                                "steps": spec.steps, "full_scan_every": spec.full_scan_every, "path": path,
-                                "fit": fit, "seed": seed, "timeseries": list(spec.timeseries),
-                                "amplification": spec.amplification})
+                for seed in spec.seeds if spec.seeds is not None else [None]:
+                    ident = {
+                        "code": code_version(),
+                        "scenario": _scenario_digest(scenario),
+                        "overrides": overrides,
+                        "traders": spec.traders,
+                        "steps": spec.steps,
+                        "full_scan_every": spec.full_scan_every,
+                        "path": path,
+                        "seed": seed,
+                        "timeseries": list(spec.timeseries),
+                        "amplification": spec.amplification,
+                        **({"variant": variant} if variant is not None else {}),
+                    }
+                    out.append(
+                        {
+                            "key": _digest(ident),
+                            "cell": cell,
+                            "scenario": ref,
+                            "scenario_name": name,
+                            "point": point,
+                            "fixed": dict(spec.fixed),
+                            "traders": spec.traders,
+                            "steps": spec.steps,
+                            "full_scan_every": spec.full_scan_every,
+                            "path": path,
+                            "fit": fit,
+                            "seed": seed,
+                            "timeseries": list(spec.timeseries),
+                            "amplification": spec.amplification,
+                        }
+                    )
     return out
 
 
@@ -114,7 +148,7 @@ def _price_paths(task: dict[str, Any], scenario: Any) -> dict[str, Any] | None:
 
     path = task["path"]
     if path["index"] is None:
-        return None                       # the scenario's own path (exactly what `vyperp replay` replays)
+        return None  # the scenario's own path (exactly what `vyperp replay` replays)
     out = {}
     for k, sym in enumerate(scenario.symbols):
         seq = np.random.SeedSequence([int(path["seed"]), int(path["index"]), k])
@@ -137,11 +171,29 @@ def _price_paths(task: dict[str, Any], scenario: Any) -> dict[str, Any] | None:
     return out
 
 
-SUMMARY_KEYS = ("bad_debt", "bad_debt_from_insurance", "bad_debt_from_pool", "pending_bad_debt_end",
-                "pool_drawdown", "insurance_fund_drawdown", "liquidated_notional", "largest_liquidation_notional",
-                "liquidations", "adl_events", "adl_notional", "adl_haircut", "adl_overshoot", "max_abs_funding_rate",
-                "max_mark_index_gap", "invariant_violations", "steps", "traders", "wall_seconds", "build_seconds",
-                "loop_seconds")
+SUMMARY_KEYS = (
+    "bad_debt",
+    "bad_debt_from_insurance",
+    "bad_debt_from_pool",
+    "pending_bad_debt_end",
+    "pool_drawdown",
+    "insurance_fund_drawdown",
+    "liquidated_notional",
+    "largest_liquidation_notional",
+    "liquidations",
+    "adl_events",
+    "adl_notional",
+    "adl_haircut",
+    "adl_overshoot",
+    "max_abs_funding_rate",
+    "max_mark_index_gap",
+    "invariant_violations",
+    "steps",
+    "traders",
+    "wall_seconds",
+    "build_seconds",
+    "loop_seconds",
+)
 
 
 def _row(report: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -153,24 +205,35 @@ def _row(report: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, Any]:
     first_adl = next((r["timestamp"] for r in rows if r["adl_events"]), None)
     row["first_liquidation_ts"] = first_liq
     row["first_adl_ts"] = first_adl
-    row["first_liquidation_to_adl_seconds"] = (first_adl - first_liq if first_liq is not None and first_adl is not None
-                                              else None)
+    row["first_liquidation_to_adl_seconds"] = (
+        first_adl - first_liq if first_liq is not None and first_adl is not None else None
+    )
     return row
 
 
 def run_task(task: dict[str, Any]) -> dict[str, Any]:
     """One replay of the sweep (runs in a worker); never raises: a failure is returned."""
     t0 = time.perf_counter()
-    out: dict[str, Any] = {"key": task["key"], "status": "ok", "error": None, "row": None, "timeseries": None,
-                           "worker_pid": os.getpid()}
+    out: dict[str, Any] = {
+        "key": task["key"],
+        "status": "ok",
+        "error": None,
+        "row": None,
+        "timeseries": None,
+        "worker_pid": os.getpid(),
+    }
     try:
         from ..sim.runner import Replay
 
         scenario = _load(task["scenario"])
         overrides = point_overrides(task["fixed"], task["point"])
         paths = _price_paths(task, scenario)
-        kwargs: dict[str, Any] = {"seed": task["seed"], "steps": task["steps"], "overrides": overrides,
-                                  "price_paths": paths}
+        kwargs: dict[str, Any] = {
+            "seed": task["seed"],
+            "steps": task["steps"],
+            "overrides": overrides,
+            "price_paths": paths,
+        }
         if task["full_scan_every"] is not None:
             kwargs["full_scan_every"] = task["full_scan_every"]
         replay = Replay(scenario, task["traders"], **kwargs)
@@ -182,20 +245,29 @@ def run_task(task: dict[str, Any]) -> dict[str, Any]:
             first = paths[scenario.symbols[0]]
             row["path_max_drawdown"] = first.max_drawdown()
         if task["amplification"]:
-            flipped = Replay(scenario, task["traders"], **{**kwargs, "overrides": {
-                **overrides, "impact_enabled": not replay.scenario.impact.enabled}})
+            flipped = Replay(
+                scenario,
+                task["traders"],
+                **{**kwargs, "overrides": {**overrides, "impact_enabled": not replay.scenario.impact.enabled}},
+            )
             other = flipped.run(False)
             on, off = (report, other) if report["impact_enabled"] else (other, report)
             row["liquidated_notional_impact_on"] = on["liquidated_notional"]
             row["liquidated_notional_impact_off"] = off["liquidated_notional"]
             row["bad_debt_impact_on"] = on["bad_debt"]
             row["bad_debt_impact_off"] = off["bad_debt"]
-            row["amplification"] = (on["liquidated_notional"] / off["liquidated_notional"]
-                                    if off["liquidated_notional"] > 0 else float("nan"))
+            row["amplification"] = (
+                on["liquidated_notional"] / off["liquidated_notional"]
+                if off["liquidated_notional"] > 0
+                else float("nan")
+            )
         columns = [c for c in task["timeseries"] if replay.metrics.rows and c in replay.metrics.rows[0]]
         rows = replay.metrics.rows
-        out["timeseries"] = {"step": [r["step"] for r in rows], "timestamp": [r["timestamp"] for r in rows],
-                             **{c: [r[c] for r in rows] for c in columns}}
+        out["timeseries"] = {
+            "step": [r["step"] for r in rows],
+            "timestamp": [r["timestamp"] for r in rows],
+            **{c: [r[c] for r in rows] for c in columns},
+        }
         out["row"] = row
     except Exception as exc:  # a failed replay is a result, never the end of the sweep
         out["status"] = "error"
@@ -218,8 +290,14 @@ def preflight(tasks: list[dict[str, Any]]) -> dict[str, str]:
         seen.add(task["cell"])
         try:
             scenario = _load(task["scenario"])
-            Replay(scenario, task["traders"], seed=task["seed"], steps=task["steps"],
-                   overrides=point_overrides(task["fixed"], task["point"]), price_paths=_price_paths(task, scenario))
+            Replay(
+                scenario,
+                task["traders"],
+                seed=task["seed"],
+                steps=task["steps"],
+                overrides=point_overrides(task["fixed"], task["point"]),
+                price_paths=_price_paths(task, scenario),
+            )
         except Exception as exc:
             errors[task["cell"]] = f"{type(exc).__name__}: {exc}"
     return errors
@@ -266,9 +344,14 @@ def _json_default(v: Any) -> Any:
 
 
 # ------------------------------------------------------------------ execution
-def execute(tasks: list[dict[str, Any]], on_result: Callable[[dict[str, Any]], None], workers: int | None = None,
-            scheduler: str | None = None, dashboard: bool = False,
-            info: dict[str, Any] | None = None) -> dict[str, Any]:
+def execute(
+    tasks: list[dict[str, Any]],
+    on_result: Callable[[dict[str, Any]], None],
+    workers: int | None = None,
+    scheduler: str | None = None,
+    dashboard: bool = False,
+    info: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """Run `tasks`, calling `on_result` in the driver as each finishes (any order).
 
     ``workers=1`` without a scheduler: in this process. Otherwise Dask: ``scheduler``
@@ -293,8 +376,14 @@ def execute(tasks: list[dict[str, Any]], on_result: Callable[[dict[str, Any]], N
         info.update(engine="dask", scheduler=scheduler, workers=len(client.scheduler_info()["workers"]))
     else:
         n = workers or os.cpu_count() or 1
-        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
-                               dashboard_address="127.0.0.1:8787" if dashboard else None, silence_logs=40)
+        cluster = LocalCluster(
+            n_workers=n,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address="127.0.0.1:8787" if dashboard else None,
+            silence_logs=40,
+        )
         client = Client(cluster)
         info.update(engine="dask-local", workers=n, dashboard=client.dashboard_link if dashboard else None)
     futures = []

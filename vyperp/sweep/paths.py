@@ -72,8 +72,9 @@ def path_rng_seed(paths_seed: int, index: int) -> np.random.SeedSequence:
     return np.random.SeedSequence([int(paths_seed), int(index)])
 
 
-def bootstrap_path(base: PricePath, n: int, block_steps: int, seed: np.random.SeedSequence,
-                   windows: tuple[str, ...] | None = None) -> PricePath:
+def bootstrap_path(
+    base: PricePath, n: int, block_steps: int, seed: np.random.SeedSequence, windows: tuple[str, ...] | None = None
+) -> PricePath:
     """A moving-block bootstrap path of ``n`` points from the base path's start."""
     rets = window_returns(windows)
     blocks = [(w, s) for w, r in enumerate(rets) for s in range(len(r) - block_steps + 1)]
@@ -84,11 +85,17 @@ def bootstrap_path(base: PricePath, n: int, block_steps: int, seed: np.random.Se
     picks: list[np.ndarray] = []
     while sum(len(b) for b in picks) < need:
         w, s = blocks[int(rng.integers(len(blocks)))]
-        picks.append(rets[w][s:s + block_steps])
+        picks.append(rets[w][s : s + block_steps])
     steps = np.concatenate(picks)[:need] if need else np.zeros(0)
     offsets = [0.0] + np.cumsum(steps).tolist()
-    return _build(base.prices[0], offsets, STEP_SECONDS, base.timestamps[0], "bootstrap",
-                  f"block bootstrap (block {block_steps} min) of {', '.join(windows or REAL_WINDOWS)}")
+    return _build(
+        base.prices[0],
+        offsets,
+        STEP_SECONDS,
+        base.timestamps[0],
+        "bootstrap",
+        f"block bootstrap (block {block_steps} min) of {', '.join(windows or REAL_WINDOWS)}",
+    )
 
 
 def _threshold_start(r: np.ndarray) -> tuple[float, float, float, float, float]:
@@ -108,7 +115,7 @@ def _neg_loglik(theta: np.ndarray, r: np.ndarray) -> float:
     lam = 1.0 / (1.0 + math.exp(-logit_lam))
     k = np.arange(MAX_JUMPS + 1)
     log_pk = -lam + k * math.log(lam) - np.array([math.lgamma(x + 1) for x in k])
-    var = sigma2 + k * s2                                            # (K,)
+    var = sigma2 + k * s2  # (K,)
     z = r[:, None] - (mu + k * m)[None, :]
     log_terms = log_pk[None, :] - 0.5 * np.log(2 * math.pi * var)[None, :] - 0.5 * z * z / var[None, :]
     top = log_terms.max(axis=1, keepdims=True)
@@ -131,13 +138,26 @@ def fit_returns(r: np.ndarray) -> dict[str, Any]:
     r = np.asarray(r, dtype=float)
     mu0, sigma0, lam0, m0, s0 = _threshold_start(r)
     x0 = np.array([mu0, math.log(sigma0), math.log(lam0 / (1 - lam0)), m0, math.log(s0)])
-    scale = np.array([1e-4, 1.0, 1.0, 1e-2, 1.0])      # unit-sized coordinates for the optimisers
-    bounds = [(-0.01, 0.01), (math.log(1e-6), math.log(0.1)), (-12.0, 0.0), (-0.2, 0.2),
-              (math.log(1e-5), math.log(0.3))]
-    res = minimize(lambda y: _neg_loglik(y * scale, r), x0 / scale, method="L-BFGS-B",
-                   bounds=[(lo / s, hi / s) for (lo, hi), s in zip(bounds, scale)])
-    polish = minimize(lambda y: _neg_loglik(y * scale, r), res.x, method="Nelder-Mead",
-                      options={"maxiter": 4000, "xatol": 1e-7, "fatol": 1e-7})
+    scale = np.array([1e-4, 1.0, 1.0, 1e-2, 1.0])  # unit-sized coordinates for the optimisers
+    bounds = [
+        (-0.01, 0.01),
+        (math.log(1e-6), math.log(0.1)),
+        (-12.0, 0.0),
+        (-0.2, 0.2),
+        (math.log(1e-5), math.log(0.3)),
+    ]
+    res = minimize(
+        lambda y: _neg_loglik(y * scale, r),
+        x0 / scale,
+        method="L-BFGS-B",
+        bounds=[(lo / s, hi / s) for (lo, hi), s in zip(bounds, scale)],
+    )
+    polish = minimize(
+        lambda y: _neg_loglik(y * scale, r),
+        res.x,
+        method="Nelder-Mead",
+        options={"maxiter": 4000, "xatol": 1e-7, "fatol": 1e-7},
+    )
     if polish.fun <= res.fun:
         res = polish
     res.x = res.x * scale
@@ -148,12 +168,18 @@ def fit_returns(r: np.ndarray) -> dict[str, Any]:
     centred = r - r.mean()
     return {
         "per_minute": {"mu": float(mu), "sigma": sigma, "jump_intensity": lam, "jump_mean": float(m), "jump_std": s},
-        "log_likelihood": -float(res.fun), "converged": bool(res.success), "n_returns": int(len(r)),
+        "log_likelihood": -float(res.fun),
+        "converged": bool(res.success),
+        "n_returns": int(len(r)),
         "start": {"mu": mu0, "sigma": sigma0, "jump_intensity": lam0, "jump_mean": m0, "jump_std": s0},
-        "check": {"data_variance": float(r.var()), "model_variance": model_var,
-                  "data_excess_kurtosis": float((centred**4).mean() / r.var()**2 - 3),
-                  "model_excess_kurtosis": model_kurt,
-                  "data_mean": float(r.mean()), "model_mean": float(mu + lam * m)},
+        "check": {
+            "data_variance": float(r.var()),
+            "model_variance": model_var,
+            "data_excess_kurtosis": float((centred**4).mean() / r.var() ** 2 - 3),
+            "model_excess_kurtosis": model_kurt,
+            "data_mean": float(r.mean()),
+            "model_mean": float(mu + lam * m),
+        },
     }
 
 
@@ -168,8 +194,18 @@ def jump_fit_path(base: PricePath, n: int, seed: np.random.SeedSequence, fit: di
     # the generator's drift per step is (mu - sigma^2/2 - comp) dt: choose mu so it equals the fitted mu
     mu_a = p["mu"] / dt + 0.5 * sigma_a**2 + comp
     int_seed = int(seed.generate_state(1, dtype=np.uint32)[0])
-    return jump_diffusion(float(f"{base.prices[0] / 10**18:.8f}"), mu_a, sigma_a, lam_a, p["jump_mean"],
-                          p["jump_std"], n, STEP_SECONDS, int_seed, start_ts=base.timestamps[0])
+    return jump_diffusion(
+        float(f"{base.prices[0] / 10**18:.8f}"),
+        mu_a,
+        sigma_a,
+        lam_a,
+        p["jump_mean"],
+        p["jump_std"],
+        n,
+        STEP_SECONDS,
+        int_seed,
+        start_ts=base.timestamps[0],
+    )
 
 
 __all__ = ["bootstrap_path", "fit_jump", "fit_returns", "jump_fit_path", "path_rng_seed", "window_returns"]

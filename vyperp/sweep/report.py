@@ -11,8 +11,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-HEATMAP_STATS = (("bad_debt_var95", "bad debt VaR95 (USD)"), ("bad_debt_mean", "mean bad debt (USD)"),
-                 ("p_bad_debt", "P(bad debt > 0)"), ("liquidated_notional_mean", "mean liquidated notional (USD)"))
+HEATMAP_STATS = (
+    ("bad_debt_var95", "bad debt VaR95 (USD)"),
+    ("bad_debt_mean", "mean bad debt (USD)"),
+    ("p_bad_debt", "P(bad debt > 0)"),
+    ("liquidated_notional_mean", "mean liquidated notional (USD)"),
+)
 
 
 def _png(fig: Any) -> str:
@@ -87,22 +91,44 @@ def write_html(result: Any, path: str | Path) -> Path:
     cells = result.cells(bootstrap=500)
     summary = result.summary()
     figs = figures(cells, result.spec.design == "grid") if len(cells) else []
-    keep = ["scenario", *[c for c in cells.columns if c.startswith("param.")], "runs", "failed",
-            "bad_debt_mean", "bad_debt_mean_ci_lo", "bad_debt_mean_ci_hi", "bad_debt_p50", "bad_debt_var95",
-            "bad_debt_var95_ci_lo", "bad_debt_var95_ci_hi", "bad_debt_var99", "bad_debt_cvar95", "bad_debt_cvar99",
-            "p_bad_debt", "p_bad_debt_lo", "p_bad_debt_hi", "liquidated_notional_mean", "pool_drawdown_p95",
-            "insurance_fund_drawdown_p95", "largest_liquidation_notional_p95", "adl_events_mean", "amplification_mean"]
+    keep = [
+        "scenario",
+        *[c for c in cells.columns if c.startswith("param.")],
+        "runs",
+        "failed",
+        "bad_debt_mean",
+        "bad_debt_mean_ci_lo",
+        "bad_debt_mean_ci_hi",
+        "bad_debt_p50",
+        "bad_debt_var95",
+        "bad_debt_var95_ci_lo",
+        "bad_debt_var95_ci_hi",
+        "bad_debt_var99",
+        "bad_debt_cvar95",
+        "bad_debt_cvar99",
+        "p_bad_debt",
+        "p_bad_debt_lo",
+        "p_bad_debt_hi",
+        "liquidated_notional_mean",
+        "pool_drawdown_p95",
+        "insurance_fund_drawdown_p95",
+        "largest_liquidation_notional_p95",
+        "adl_events_mean",
+        "amplification_mean",
+    ]
     table = cells[[c for c in keep if c in cells]] if len(cells) else cells
     failed = summary[summary["status"] != "ok"][["run", "cell", "seed", "error"]] if len(summary) else summary
     fit = next((t["fit"] for t in result.tasks if t.get("fit")), None)
-    parts = [f"<h1>sweep {html.escape(result.spec.name)}</h1>",
-             f"<p>{html.escape(result.spec.description)}</p>",
-             f"<p>{len(result.tasks)} replays in {len({t['cell'] for t in result.tasks})} cells; "
-             f"{len(summary)} finished, {len(failed)} failed{' (interrupted)' if result.interrupted else ''}. "
-             f"Engine: {html.escape(json.dumps(result.info, default=str))}</p>",
-             "<p>VaR<sub>q</sub> = the q quantile of bad debt over a cell's runs; CVaR<sub>q</sub> = the mean of the "
-             "runs at or above it; intervals: percentile bootstrap (means, quantiles), Wilson (P(bad debt &gt; 0)), "
-             "95 %.</p>"]
+    parts = [
+        f"<h1>sweep {html.escape(result.spec.name)}</h1>",
+        f"<p>{html.escape(result.spec.description)}</p>",
+        f"<p>{len(result.tasks)} replays in {len({t['cell'] for t in result.tasks})} cells; "
+        f"{len(summary)} finished, {len(failed)} failed{' (interrupted)' if result.interrupted else ''}. "
+        f"Engine: {html.escape(json.dumps(result.info, default=str))}</p>",
+        "<p>VaR<sub>q</sub> = the q quantile of bad debt over a cell's runs; CVaR<sub>q</sub> = the mean of the "
+        "runs at or above it; intervals: percentile bootstrap (means, quantiles), Wilson (P(bad debt &gt; 0)), "
+        "95 %.</p>",
+    ]
     parts += [f'<figure><img src="data:image/png;base64,{b64}" alt="{html.escape(t)}"></figure>' for t, b64 in figs]
     parts += ["<h2>cells</h2>", table.to_html(index=False, float_format=lambda v: f"{v:,.4g}", na_rep="-")]
     if len(failed):
@@ -112,12 +138,16 @@ def write_html(result: Any, path: str | Path) -> Path:
     spec_text = result.spec.file.read_text() if result.spec.file and Path(result.spec.file).exists() else ""
     if spec_text:
         parts += ["<h2>spec</h2>", f"<pre>{html.escape(spec_text)}</pre>"]
-    style = ("body{font-family:sans-serif;max-width:1200px;margin:2em auto}table{border-collapse:collapse;"
-             "font-size:12px}td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}figure{display:inline-block;"
-             "margin:0.5em}")
+    style = (
+        "body{font-family:sans-serif;max-width:1200px;margin:2em auto}table{border-collapse:collapse;"
+        "font-size:12px}td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}figure{display:inline-block;"
+        "margin:0.5em}"
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(f"<!doctype html><html><head><meta charset='utf-8'><title>sweep {html.escape(result.spec.name)}"
-                    f"</title><style>{style}</style></head><body>{''.join(parts)}</body></html>\n")
+    path.write_text(
+        f"<!doctype html><html><head><meta charset='utf-8'><title>sweep {html.escape(result.spec.name)}"
+        f"</title><style>{style}</style></head><body>{''.join(parts)}</body></html>\n"
+    )
     return path
 
 

@@ -66,8 +66,16 @@ from .. import resources
 SWEEP_DIR: Path = resources.PACKAGE / "sweeps"
 DESIGNS = ("grid", "random", "lhs", "sobol")
 PATH_SOURCES = ("scenario", "bootstrap", "jump-fit")
-DEFAULT_TIMESERIES = ("index", "mark", "funding_rate_8h", "liquidated_notional", "insurance_fund", "pool_assets",
-                      "bad_debt", "adl_events")
+DEFAULT_TIMESERIES = (
+    "index",
+    "mark",
+    "funding_rate_8h",
+    "liquidated_notional",
+    "insurance_fund",
+    "pool_assets",
+    "bad_debt",
+    "adl_events",
+)
 
 
 class SpecError(ValueError):
@@ -148,8 +156,11 @@ class SweepSpec:
         else:
             from scipy.stats import qmc
 
-            engine = (qmc.LatinHypercube(d, seed=self.design_seed) if self.design == "lhs"
-                      else qmc.Sobol(d, scramble=True, seed=self.design_seed))
+            engine = (
+                qmc.LatinHypercube(d, seed=self.design_seed)
+                if self.design == "lhs"
+                else qmc.Sobol(d, scramble=True, seed=self.design_seed)
+            )
             units = engine.random(self.samples)
         return [{a.name: a.at(float(u)) for a, u in zip(self.axes, row)} for row in units]
 
@@ -178,10 +189,15 @@ def _is_num(v: Any) -> bool:
 def _check_keys(file: str, where: str, tbl: Any, allowed: dict[str, str]) -> dict[str, Any]:
     if not isinstance(tbl, dict):
         raise _err(file, where, f"must be a table, got {type(tbl).__name__} {tbl!r}")
-    kinds = {"int": (_is_int, "an integer"), "num": (_is_num, "a number"),
-             "str": (lambda v: isinstance(v, str), "a string"),
-             "bool": (lambda v: isinstance(v, bool), "true/false"), "list": (lambda v: isinstance(v, list), "a list"),
-             "table": (lambda v: isinstance(v, dict), "a table"), "any": (lambda v: True, "")}
+    kinds = {
+        "int": (_is_int, "an integer"),
+        "num": (_is_num, "a number"),
+        "str": (lambda v: isinstance(v, str), "a string"),
+        "bool": (lambda v: isinstance(v, bool), "true/false"),
+        "list": (lambda v: isinstance(v, list), "a list"),
+        "table": (lambda v: isinstance(v, dict), "a table"),
+        "any": (lambda v: True, ""),
+    }
     for key, value in tbl.items():
         if key not in allowed:
             raise _err(file, where, f"unknown key {key!r} (allowed: {', '.join(sorted(allowed))})")
@@ -212,11 +228,27 @@ def parse_spec(doc: dict[str, Any], file: Path | None = None) -> SweepSpec:
     from ..sim.scenario import ScenarioError, load_scenario, scenario_file
 
     f = str(file) if file else "<sweep>"
-    _check_keys(f, "top level", doc, {"name": "str", "description": "str", "scenarios": "list", "traders": "int",
-                                      "steps": "int", "full_scan_every": "int", "timeseries": "list",
-                                      "amplification": "bool", "fixed": "table", "vary": "table",
-                                      "variants": "table",
-                                      "design": "table", "paths": "table", "seeds": "table"})
+    _check_keys(
+        f,
+        "top level",
+        doc,
+        {
+            "name": "str",
+            "description": "str",
+            "scenarios": "list",
+            "traders": "int",
+            "steps": "int",
+            "full_scan_every": "int",
+            "timeseries": "list",
+            "amplification": "bool",
+            "fixed": "table",
+            "vary": "table",
+            "variants": "table",
+            "design": "table",
+            "paths": "table",
+            "seeds": "table",
+        },
+    )
     for key in ("name", "scenarios"):
         if key not in doc:
             raise _err(f, "top level", f"missing key {key!r}")
@@ -288,8 +320,9 @@ def parse_spec(doc: dict[str, Any], file: Path | None = None) -> SweepSpec:
                 raise _err(f, where, "a log range needs min > 0")
             if design == "grid":
                 raise _err(f, where, "a range {min, max} needs a random, lhs or sobol [design]; a grid needs a list")
-            axes.append(Axis(name, min=tbl["min"], max=tbl["max"], log=tbl.get("log", False),
-                             integer=tbl.get("int", False)))
+            axes.append(
+                Axis(name, min=tbl["min"], max=tbl["max"], log=tbl.get("log", False), integer=tbl.get("int", False))
+            )
         else:
             raise _err(f, where, f"must be a list of values or a range table {{min, max}}, got {raw!r}")
 
@@ -298,7 +331,9 @@ def parse_spec(doc: dict[str, Any], file: Path | None = None) -> SweepSpec:
     for vname, overrides in variants_tbl.items():
         where = f"[variants] {vname}"
         if not isinstance(overrides, dict):
-            raise _err(f, where, f"must be a table of overrides (e.g. {{ max_funding_rate_8h = 0.001 }}), got {overrides!r}")
+            raise _err(
+                f, where, f"must be a table of overrides (e.g. {{ max_funding_rate_8h = 0.001 }}), got {overrides!r}"
+            )
         try:
             check_override_names(overrides, f"{f}: {where}")
         except ValueError as exc:
@@ -310,8 +345,12 @@ def parse_spec(doc: dict[str, Any], file: Path | None = None) -> SweepSpec:
     if VARIANT in fixed or any(a.name == VARIANT for a in axes):
         raise _err(f, "[fixed]/[vary]", f"{VARIANT!r} is the name of a [variants] entry, not a parameter")
 
-    paths_tbl = _check_keys(f, "[paths]", doc.get("paths", {}), {"source": "str", "count": "int", "seed": "int",
-                                                                  "block_steps": "int", "windows": "list"})
+    paths_tbl = _check_keys(
+        f,
+        "[paths]",
+        doc.get("paths", {}),
+        {"source": "str", "count": "int", "seed": "int", "block_steps": "int", "windows": "list"},
+    )
     source = paths_tbl.get("source", "scenario")
     if source not in PATH_SOURCES:
         raise _err(f, "[paths]", f"key 'source' must be one of {', '.join(PATH_SOURCES)}, got {source!r}")
@@ -327,14 +366,23 @@ def parse_spec(doc: dict[str, Any], file: Path | None = None) -> SweepSpec:
                 raise _err(f, "[paths]", f"key 'windows': unknown real window {w!r} (known: {', '.join(REAL_WINDOWS)})")
         if source == "scenario":
             raise _err(f, "[paths]", "key 'windows' is for the bootstrap and jump-fit sources")
-    paths = PathsSpec(source, paths_tbl.get("count", 1), paths_tbl.get("seed", 0), paths_tbl.get("block_steps", 30),
-                      tuple(windows) if windows is not None else None)
+    paths = PathsSpec(
+        source,
+        paths_tbl.get("count", 1),
+        paths_tbl.get("seed", 0),
+        paths_tbl.get("block_steps", 30),
+        tuple(windows) if windows is not None else None,
+    )
     if source == "scenario" and paths.count > 1:
         for ref in scenarios:
             if load_scenario(ref).path.source in ("real", "file"):
-                raise _err(f, "[paths]", f"key 'count' = {paths.count}: scenario {Path(ref).stem!r} replays a fixed "
-                                         "price path (source real/file); use source = \"bootstrap\" or \"jump-fit\" "
-                                         "for Monte Carlo paths")
+                raise _err(
+                    f,
+                    "[paths]",
+                    f"key 'count' = {paths.count}: scenario {Path(ref).stem!r} replays a fixed "
+                    'price path (source real/file); use source = "bootstrap" or "jump-fit" '
+                    "for Monte Carlo paths",
+                )
 
     seeds_tbl = _check_keys(f, "[seeds]", doc.get("seeds", {}), {"values": "list", "count": "int", "start": "int"})
     seeds = None
@@ -352,11 +400,36 @@ def parse_spec(doc: dict[str, Any], file: Path | None = None) -> SweepSpec:
     elif "start" in seeds_tbl:
         raise _err(f, "[seeds]", "key 'start' needs 'count'")
 
-    return SweepSpec(name=doc["name"], scenarios=tuple(scenarios), axes=tuple(axes), fixed=fixed, design=design,
-                     samples=samples, design_seed=design_tbl.get("seed", 0), paths=paths, seeds=seeds,
-                     traders=doc.get("traders"), steps=doc.get("steps"), full_scan_every=doc.get("full_scan_every"),
-                     timeseries=timeseries, amplification=doc.get("amplification", False),
-                     description=doc.get("description", ""), file=file, variants=tuple(variants))
+    return SweepSpec(
+        name=doc["name"],
+        scenarios=tuple(scenarios),
+        axes=tuple(axes),
+        fixed=fixed,
+        design=design,
+        samples=samples,
+        design_seed=design_tbl.get("seed", 0),
+        paths=paths,
+        seeds=seeds,
+        traders=doc.get("traders"),
+        steps=doc.get("steps"),
+        full_scan_every=doc.get("full_scan_every"),
+        timeseries=timeseries,
+        amplification=doc.get("amplification", False),
+        description=doc.get("description", ""),
+        file=file,
+        variants=tuple(variants),
+    )
 
 
-__all__ = ["VARIANT", "point_overrides", "Axis", "DESIGNS", "PATH_SOURCES", "PathsSpec", "SpecError", "SweepSpec", "load_spec", "parse_spec"]
+__all__ = [
+    "VARIANT",
+    "point_overrides",
+    "Axis",
+    "DESIGNS",
+    "PATH_SOURCES",
+    "PathsSpec",
+    "SpecError",
+    "SweepSpec",
+    "load_spec",
+    "parse_spec",
+]

@@ -46,8 +46,9 @@ def cvar(x: np.ndarray, q: float) -> float:
     return float(x[x >= var].mean())
 
 
-def bootstrap_ci(x: np.ndarray, stat: Callable[[np.ndarray], Any], rng: np.random.Generator, b: int = 1000,
-                 level: float = 0.95) -> tuple[float, float]:
+def bootstrap_ci(
+    x: np.ndarray, stat: Callable[[np.ndarray], Any], rng: np.random.Generator, b: int = 1000, level: float = 0.95
+) -> tuple[float, float]:
     """Percentile bootstrap interval of ``stat``, which maps a ``(b, n)`` matrix of resamples
     to the ``b`` statistics (e.g. ``lambda m: m.mean(axis=1)``)."""
     if len(x) < 2:
@@ -69,9 +70,20 @@ def _cvar_rows(q: float) -> Callable[[np.ndarray], np.ndarray]:
     return lambda m: np.array([cvar(row, q) for row in m])
 
 
-CELL_METRICS = ("bad_debt", "liquidated_notional", "largest_liquidation_notional", "pool_drawdown",
-                "insurance_fund_drawdown", "adl_events", "adl_notional", "adl_overshoot", "max_abs_funding_rate",
-                "max_mark_index_gap", "liquidations", "amplification")
+CELL_METRICS = (
+    "bad_debt",
+    "liquidated_notional",
+    "largest_liquidation_notional",
+    "pool_drawdown",
+    "insurance_fund_drawdown",
+    "adl_events",
+    "adl_notional",
+    "adl_overshoot",
+    "max_abs_funding_rate",
+    "max_mark_index_gap",
+    "liquidations",
+    "amplification",
+)
 
 
 def cell_stats(rows: list[dict[str, Any]] | Any, seed: int = 0, b: int = 1000) -> dict[str, Any]:
@@ -98,8 +110,13 @@ def cell_stats(rows: list[dict[str, Any]] | Any, seed: int = 0, b: int = 1000) -
         for q in (95, 99):
             out[f"bad_debt_var{q}"] = quantile(x, q / 100)
             out[f"bad_debt_cvar{q}"] = cvar(x, q / 100)
-        for name, fn in (("p50", _quantile_rows(0.5)), ("var95", _quantile_rows(0.95)),
-                         ("var99", _quantile_rows(0.99)), ("cvar95", _cvar_rows(0.95)), ("cvar99", _cvar_rows(0.99))):
+        for name, fn in (
+            ("p50", _quantile_rows(0.5)),
+            ("var95", _quantile_rows(0.95)),
+            ("var99", _quantile_rows(0.99)),
+            ("cvar95", _cvar_rows(0.95)),
+            ("cvar99", _cvar_rows(0.99)),
+        ):
             lo, hi = bootstrap_ci(x, fn, rng, b)
             out[f"bad_debt_{name}_ci_lo"], out[f"bad_debt_{name}_ci_hi"] = lo, hi
         k = int((x > 0).sum())
