@@ -397,21 +397,7 @@ class Metrics:
         self._step_adl = 0
 
     def columns(self, symbols: list[str]) -> list[str]:
-        per_market = [
-            "index",
-            "mark",
-            "reference_price",
-            "funding_rate_8h",
-            "long_oi",
-            "short_oi",
-            "skew",
-            "long_oi_usd",
-            "short_oi_usd",
-            "skew_usd",
-            "spot_flow_usd",
-            "log_impact",
-            "risk_multiplier",
-        ]
+        per_market = list(_MARKET_ROW_KEYS)
         cols = list(TIMESERIES_COLUMNS)
         for sym in symbols[1:]:
             cols += [f"{sym}_{c}" for c in per_market]
