@@ -265,3 +265,81 @@ def test_cells_json_is_written_only_for_a_clean_sweep(tmp_path):
         ],
     )
     assert run.exit_code == 1 and not (tmp_path / "b.json").exists()
+
+
+def test_separate_dask_scheduler_and_worker_processes_match_in_process(tmp_path):
+    """`--scheduler tcp://...` against a `dask scheduler` and two `dask worker` processes started
+    on loopback (as an operator would on other hosts) gives the in-process results."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    pytest.importorskip("distributed")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    address = f"tcp://127.0.0.1:{port}"
+    dask = [sys.executable, "-m", "distributed.cli.dask_scheduler"]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    procs = [
+        subprocess.Popen(
+            [*dask, "--host", "127.0.0.1", "--port", str(port), "--dashboard-address", ":0", "--no-show"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    ]
+    try:
+        import distributed
+
+        deadline = time.time() + 60
+        while True:
+            try:
+                with distributed.Client(address, timeout=2) as probe_client:
+                    probe_client.close()
+                break
+            except OSError:
+                if time.time() > deadline:
+                    raise
+                time.sleep(0.5)
+        for _ in range(2):
+            procs.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "distributed.cli.dask_worker",
+                        address,
+                        "--nworkers",
+                        "1",
+                        "--nthreads",
+                        "1",
+                        "--host",
+                        "127.0.0.1",
+                        "--no-dashboard",
+                    ],
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
+        with distributed.Client(address) as client:
+            client.wait_for_workers(2, timeout=60)
+        s = tiny(vary={"max_leverage": [20, 50]}, seeds={"values": [1, 2]})
+        remote = sweep(s, tmp_path / "remote", scheduler=address)
+        local = sweep(s, tmp_path / "local", workers=1)
+    finally:
+        for p in reversed(procs):
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+    assert remote.info["engine"] == "dask" and remote.info["workers"] == 2
+    df = remote.summary()
+    assert (df["status"] == "ok").all() and set(df["worker_pid"]) != {os.getpid()}  # ran in the workers
+    pd.testing.assert_frame_equal(comparable(df), comparable(local.summary()))
