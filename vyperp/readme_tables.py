@@ -348,15 +348,16 @@ def mitigations_study_table() -> str:
         f"{report['workers']} workers), USD; [95 % bootstrap CI], P with its Wilson interval:",
         "",
         "| variant | runs | mean bad debt | VaR95 bad debt | VaR99 | CVaR99 | P(bad debt > 0) | "
-        "p95 LP drawdown | mean liquidated | amplification |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "p95 LP drawdown | mean liquidated | amplification | mean open interest (capital carried) |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for c in cells:
         lines.append(
             f"| {c['param.variant']} | {c['runs']} | {ci(c, 'bad_debt_mean')} | {ci(c, 'bad_debt_var95')} | "
             f"{usd(c['bad_debt_var99'])} | {usd(c['bad_debt_cvar99'])} | "
             f"{c['p_bad_debt']:.2f} [{c['p_bad_debt_lo']:.2f}, {c['p_bad_debt_hi']:.2f}] | "
-            f"{usd(c['pool_drawdown_p95'])} | {usd(c['liquidated_notional_mean'])} | {c['amplification_mean']:.3f} |"
+            f"{usd(c['pool_drawdown_p95'])} | {usd(c['liquidated_notional_mean'])} | {c['amplification_mean']:.3f} | "
+            f"{usd(c.get('mean_open_interest_usd_mean'))} |"
         )
     return "\n".join(lines)
 

@@ -208,6 +208,9 @@ def _row(report: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, Any]:
     row["first_liquidation_to_adl_seconds"] = (
         first_adl - first_liq if first_liq is not None and first_adl is not None else None
     )
+    # capital efficiency: the open interest the traders could carry (tighter margin -> less)
+    oi = [sum(v for k, v in r.items() if k.endswith(("long_oi_usd", "short_oi_usd"))) for r in rows]
+    row["mean_open_interest_usd"] = sum(oi) / len(oi) if oi else 0.0
     return row
 
 

@@ -75,6 +75,7 @@ CELL_METRICS = (
     "liquidated_notional",
     "largest_liquidation_notional",
     "pool_drawdown",
+    "mean_open_interest_usd",
     "insurance_fund_drawdown",
     "adl_events",
     "adl_notional",
