@@ -42,22 +42,11 @@ except AnvilNotFound as exc:  # pragma: no cover - only without the npm install
     pytest.skip(str(exc), allow_module_level=True)
 
 from vyperp.chain.rpc_chain import RpcChain  # noqa: E402
+from vyperp.sim.runner import TIMING_FIELDS as TIMING_KEYS
 
 COUNTER = Path(__file__).parent / "chain_fixtures" / "Counter.vy"
 T0 = 1_700_000_000
 ZERO = "0x0000000000000000000000000000000000000000"
-TIMING_KEYS = {
-    "wall_seconds",
-    "build_seconds",
-    "loop_seconds",
-    "tx_per_second",
-    "chain_seconds",
-    "tx_per_chain_second",
-    "agent_tx_per_second",
-    "scan_seconds",
-    "read_seconds",
-    "loop_cpu_seconds",
-}
 
 
 @pytest.fixture(scope="module")

@@ -23,23 +23,12 @@ from vyperp.sim.agents import AgentConfig
 from vyperp.sim.compare import run_mitigations
 from vyperp.sim.metrics import TIMESERIES_COLUMNS
 from vyperp.sim.report import MITIGATION_KEYS
+from vyperp.sim.runner import TIMING_FIELDS as TIMING_KEYS
 from vyperp.sim.runner import replay_and_report
 from vyperp.sim.scenario import SCENARIO_DIR, load_scenario, parse_scenario
 from vyperp.sim.scenario_params import replay_params
 
 ROOT = Path(__file__).resolve().parents[1]
-TIMING_KEYS = {
-    "wall_seconds",
-    "build_seconds",
-    "loop_seconds",
-    "tx_per_second",
-    "chain_seconds",
-    "tx_per_chain_second",
-    "agent_tx_per_second",
-    "scan_seconds",
-    "read_seconds",
-    "loop_cpu_seconds",
-}
 REQUIRED_REPORT_KEYS = {
     "scenario",
     "seed",

@@ -17,24 +17,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from .runner import replay_and_report
+from .runner import TIMING_FIELDS, replay_and_report
 
 SCENARIOS = ("btc-2025-10-10", "canonical-squeeze", "crash-30pct", "jump-wicks")
-TIMING_FIELDS = frozenset(
-    {
-        "wall_seconds",
-        "build_seconds",
-        "loop_seconds",
-        "loop_cpu_seconds",
-        "tx_per_second",
-        "agent_tx_per_second",
-        "chain_seconds",
-        "tx_per_chain_second",
-        "scan_seconds",
-        "read_seconds",
-    }
-)
-"""Report fields that measure the machine, not the protocol."""
 
 
 def _sha(data: bytes) -> str:

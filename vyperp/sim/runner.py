@@ -48,6 +48,21 @@ from .spot import SpotMarket
 from .wire import Wire
 
 MAX_UINT = 2**256 - 1
+TIMING_FIELDS = frozenset(
+    {
+        "wall_seconds",
+        "build_seconds",
+        "loop_seconds",
+        "loop_cpu_seconds",
+        "tx_per_second",
+        "agent_tx_per_second",
+        "chain_seconds",
+        "tx_per_chain_second",
+        "scan_seconds",
+        "read_seconds",
+    }
+)
+"""Report fields that measure the machine, not the protocol."""
 SCAN_BATCH = 1024  # EngineLens.MAX_SCAN
 DEFAULT_FULL_SCAN_EVERY = 20
 """Steps between on-chain full scans by default: every 20 steps, or every accounts / 50
