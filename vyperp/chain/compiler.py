@@ -20,7 +20,6 @@ of those hashes still match, so editing an imported module recompiles.
 from __future__ import annotations
 
 import hashlib
-import importlib.resources
 import json
 import os
 import sys
@@ -29,7 +28,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-SHIPPED_CONTRACTS = Path(str(importlib.resources.files("vyperp") / "contracts"))  # = vyperp.resources.CONTRACTS
+from .. import resources
+
+SHIPPED_CONTRACTS = resources.CONTRACTS
 """The contracts shipped inside the package (``vyperp/contracts/``, package data)."""
 CONTRACTS_DIR = (
     Path(os.environ["VYPERP_CONTRACTS_DIR"]) if os.environ.get("VYPERP_CONTRACTS_DIR") else SHIPPED_CONTRACTS
