@@ -66,3 +66,14 @@ def test_feed_decimals_must_match_the_parameters() -> None:
     )
     with pytest.raises(DeployError, match="18 decimals"):
         deploy_embedded(chain, params, mocks=False)
+
+
+def test_a_malformed_address_in_the_parameters_is_a_clear_error(tmp_path) -> None:
+    from vyperp.protocol.params import load_params
+
+    with pytest.raises(ValueError, match="oracle must be a 0x-prefixed 20-byte address"):
+        MarketParams(oracle="0x1234")
+    path = tmp_path / "p.toml"
+    path.write_text('collateral_token = "usdc"\n[[markets]]\nsymbol = "BTC"\n')
+    with pytest.raises(ValueError, match="collateral_token must be a 0x-prefixed 20-byte address"):
+        load_params(path)

@@ -8,6 +8,7 @@ Rates are fractions (0.0005 = 5 bp), money is USD, sizes are coins.
 from __future__ import annotations
 
 import json
+import re
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from decimal import Decimal
@@ -88,6 +89,8 @@ class MarketParams:
     def __post_init__(self) -> None:
         if not self.initial_price > 0:
             raise ValueError(f"{self.symbol}: initial_price must be positive, got {self.initial_price}")
+        if self.oracle is not None and not is_address(self.oracle):
+            raise ValueError(f"{self.symbol}: oracle must be a 0x-prefixed 20-byte address, got {self.oracle!r}")
         if not 1 <= len(self.brackets) <= MAX_BRACKETS:
             raise ValueError(f"{self.symbol}: 1 to {MAX_BRACKETS} margin brackets, got {len(self.brackets)}")
 
@@ -265,6 +268,11 @@ class ProtocolParams:
     collateral_token: str | None = None  # an ERC-20 address (None: deploy a TestToken)
 
 
+def is_address(value: Any) -> bool:
+    """A 0x-prefixed 20-byte hex address (any case)."""
+    return isinstance(value, str) and re.fullmatch(r"0x[0-9a-fA-F]{40}", value) is not None
+
+
 def read_toml(path: str | Path, what: str = "parameters") -> dict[str, Any]:
     """A TOML file as a dict; a missing or malformed file is a ValueError naming it."""
     try:
@@ -284,11 +292,14 @@ def load_params(path: str | Path) -> ProtocolParams:
     unknown = set(data) - {"markets", "liquidation", "token_decimals", "collateral_token"}
     if unknown:
         raise ValueError(f"{path}: unknown top-level keys {sorted(unknown)}")
+    token = data.get("collateral_token") or None
+    if token is not None and not is_address(token):
+        raise ValueError(f"{path}: collateral_token must be a 0x-prefixed 20-byte address, got {token!r}")
     return ProtocolParams(
         markets=markets,
         liquidation=liquidation,
         token_decimals=int(data.get("token_decimals", 6)),
-        collateral_token=data.get("collateral_token") or None,
+        collateral_token=token,
     )
 
 
