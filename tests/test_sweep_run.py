@@ -343,3 +343,34 @@ def test_separate_dask_scheduler_and_worker_processes_match_in_process(tmp_path)
     df = remote.summary()
     assert (df["status"] == "ok").all() and set(df["worker_pid"]) != {os.getpid()}  # ran in the workers
     pd.testing.assert_frame_equal(comparable(df), comparable(local.summary()))
+
+
+def test_a_reverted_deployment_replays_exactly_like_a_fresh_one():
+    """The worker's deployment cache (deploy once per parameter set, revert a snapshot after):
+    interleaving two parameter sets and three seeds, every report (timing aside) and every
+    time-series row equals the one from a fresh deployment, and the cache was really hit."""
+    from vyperp.sim.deployments import DeploymentCache
+    from vyperp.sim.runner import TIMING_FIELDS, Replay
+
+    cache = DeploymentCache(size=2)
+
+    def run(seed: int, leverage: int, deployments):
+        r = Replay(
+            "crash-30pct",
+            15,
+            seed=seed,
+            steps=80,
+            overrides={"mitigations": "on", "max_leverage": leverage},
+            deployments=deployments,
+        )
+        report = r.run(False)
+        return r, {k: v for k, v in report.items() if k not in TIMING_FIELDS}, r.metrics.rows
+
+    for seed in (1, 2, 3):
+        for leverage in (20, 50):
+            cached, report, rows = run(seed, leverage, cache)
+            _, fresh_report, fresh_rows = run(seed, leverage, None)
+            assert cached.deployment_reused == (seed > 1)
+            assert report == fresh_report, (seed, leverage)
+            assert rows == fresh_rows, (seed, leverage)
+    assert (cache.hits, cache.misses, len(cache)) == (4, 2, 2)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import functools
 import os
 from collections.abc import Iterable, Iterator
 from typing import Any, Protocol, runtime_checkable
@@ -282,8 +283,10 @@ class BaseChain(abc.ABC):
         return addr
 
     @staticmethod
+    @functools.lru_cache(maxsize=1 << 16)
     def label_address(label: str) -> str:
-        """The deterministic address of ``label`` (``Chain`` and ``RpcChain``)."""
+        """The deterministic address of ``label`` (``Chain`` and ``RpcChain``; a pure function,
+        cached: a sweep worker derives the same few hundred agent addresses every replay)."""
         return checksum("0x" + keccak(text=f"vyperp.chain:{label}")[-20:].hex())
 
     @property

@@ -41,6 +41,7 @@ from ..protocol.units import WAD, wad
 from .agents import AgentConfig, BasisTraders, DirectionalTraders, Keepers, LiquidityProviders
 from .book import AccountBook, MarketNow, MarketRules
 from .chainio import TxSender, int_array, static_tuple_array, uint_at, word, word_array
+from .deployments import DeploymentCache, deployment_key
 from .metrics import Globals, InvariantChecker, Metrics, usd
 from .overrides import Overrides
 from .scenario_params import ReplayParams, replay_params, step_seconds_of
@@ -94,6 +95,7 @@ class Replay:
         chain_factory: Callable[[int], Any] | None = None,
         overrides: dict[str, Any] | None = None,
         price_paths: dict[str, PricePath] | None = None,
+        deployments: DeploymentCache | None = None,
     ):
         scenario = _scenario(scenario)
         if seed is not None:
@@ -147,6 +149,8 @@ class Replay:
             self.basis_count = 1
         self.record = record
         self.chain_factory = chain_factory  # timestamp -> chain (e.g. RpcChain.factory(url)); None: embedded
+        self.deployments = deployments  # embedded chain only: reuse a deployment of the same parameters
+        self.deployment_reused = False
         self._built = False
         self.scan_seconds = 0.0
         self.read_seconds = 0.0
@@ -157,10 +161,16 @@ class Replay:
         t0 = time.perf_counter()
         protocol: ProtocolParams = self.params.protocol
         start = self.timestamps[0] - self.step_seconds
-        self.chain = (
-            self.chain_factory(start) if self.chain_factory is not None else Chain(timestamp=start, exact_gas=False)
-        )
-        self.p = deploy_embedded(self.chain, protocol)
+        if self.chain_factory is not None:
+            self.chain = self.chain_factory(start)
+            self.p = deploy_embedded(self.chain, protocol)
+        elif self.deployments is not None:
+            self.chain, self.p, self.deployment_reused = self.deployments.checkout(
+                deployment_key(protocol, start), lambda: self._deploy_fresh(protocol, start)
+            )
+        else:
+            self.chain, self.p = self._deploy_fresh(protocol, start)
+        self.deploy_seconds = time.perf_counter() - t0
         p = self.p
         self.engine, self.pool, self.lens, self.token = p.engine, p.pool, p.lens, p.token
         self.oracle_addrs = [o.address for o in p.oracles]
@@ -247,6 +257,11 @@ class Replay:
             self.full_scan_every = max(0, int(self._full_scan_every))
         self.build_seconds = time.perf_counter() - t0
         self._built = True
+
+    @staticmethod
+    def _deploy_fresh(protocol: ProtocolParams, start: int) -> tuple[Chain, Any]:
+        chain = Chain(timestamp=start, exact_gas=False)
+        return chain, deploy_embedded(chain, protocol)
 
     def new_agent(self, label: str, mint_tokens: int) -> tuple[str, int]:
         """A labelled account with `mint_tokens` collateral, approvals for engine and pool."""

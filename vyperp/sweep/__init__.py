@@ -30,7 +30,16 @@ from typing import Any
 from .engine import RunStore, code_version, execute, pending, tasks_of
 from .spec import SpecError, SweepSpec, load_spec, parse_spec
 
-TIMING_COLUMNS = ("wall_seconds", "build_seconds", "loop_seconds", "run_seconds", "worker_pid")
+TIMING_COLUMNS = (
+    "wall_seconds",
+    "build_seconds",
+    "deploy_seconds",
+    "deployment_reused",
+    "loop_seconds",
+    "run_seconds",
+    "worker_pid",
+    "worker_peak_rss_mb",
+)
 
 
 @dataclass
@@ -67,6 +76,7 @@ class SweepResult:
             row["error"] = rec.get("error")
             row["run_seconds"] = rec.get("seconds")
             row["worker_pid"] = rec.get("worker_pid")
+            row["worker_peak_rss_mb"] = rec.get("worker_peak_rss_mb")
             if rec.get("row"):
                 row.update(rec["row"])
             rows.append(row)
@@ -193,9 +203,13 @@ def sweep(
     failed = 0
     interrupted = False
 
+    store_seconds = 0.0
+
     def on_result(res: dict[str, Any]) -> None:
-        nonlocal done, failed
+        nonlocal done, failed, store_seconds
+        t_put = time.perf_counter()
         store.put(res)
+        store_seconds += time.perf_counter() - t_put
         records[res["key"]] = res
         done += 1
         failed += res["status"] != "ok"
@@ -209,7 +223,12 @@ def sweep(
         execute(todo, on_result, workers=workers, scheduler=scheduler, dashboard=dashboard, info=info)
     except KeyboardInterrupt:
         interrupted = True
-    info.update(seconds=round(time.perf_counter() - t0, 3), ran=done - skipped, skipped=skipped)
+    info.update(
+        seconds=round(time.perf_counter() - t0, 3),
+        ran=done - skipped,
+        skipped=skipped,
+        store_seconds=round(store_seconds, 4),
+    )
     result = SweepResult(spec, tasks, records, info, interrupted)
     if out_dir is not None:
         result.write(out_dir)

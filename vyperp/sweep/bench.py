@@ -1,5 +1,15 @@
-"""Sweep throughput: replays per minute in-process and on a 2-worker LocalCluster, and the
-share of a replay that a reused deployment could save (``vyperp sweep-bench``)."""
+"""Sweep throughput (``vyperp sweep-bench`` -> ``reports/sweep_bench.json``).
+
+What it measures, all on the full 262-step 2025-10-10 window with 300 traders on block-
+bootstrap paths (one protocol parameter set, so every worker deploys once and reverts):
+
+* replays per minute in-process (1 worker) and on a 2-worker ``LocalCluster``, and the
+  speedup;
+* the per-replay fixed overhead against the replay loop: set-up (deploy or snapshot revert,
+  agents), the report and row, the driver's result write;
+* the wall time of a 1,000-replay sweep on the 2-worker cluster (cluster start-up included)
+  and the peak resident memory of each worker process.
+"""
 
 from __future__ import annotations
 
@@ -10,78 +20,94 @@ import time
 from typing import Any
 
 from . import parse_spec, sweep
-from .engine import tasks_of
+from .engine import run_task, tasks_of
 
 BENCH_SPEC = {
     "name": "bench",
     "scenarios": ["btc-2025-10-10"],
-    "traders": 100,
+    "traders": 300,
     "timeseries": [],
     "paths": {"source": "bootstrap", "count": 4, "seed": 11, "block_steps": 30},
     "seeds": {"count": 6},
 }
-"""24 replays of the full 262-step 2025-10-10 window with 100 traders, on bootstrap paths."""
+"""24 replays of the full 262-step 2025-10-10 window with 300 traders, on bootstrap paths."""
 
 
-def _deploy_share(n: int = 5) -> dict[str, Any]:
-    """Deploy alone vs a whole replay (build + loop), same cell: what a reused snapshot could save."""
-    from ..chain import Chain
-    from ..protocol.deploy import deploy_embedded
-    from ..sim.runner import Replay
+def _cluster(n: int) -> Any:
+    from distributed import LocalCluster
 
-    deploys, replays, builds = [], [], []
-    for seed in range(n):
-        r = Replay("btc-2025-10-10", 100, seed=seed)
-        t0 = time.perf_counter()
-        chain = Chain(timestamp=r.timestamps[0] - r.step_seconds, exact_gas=False)
-        deploy_embedded(chain, r.params.protocol)
-        deploys.append(time.perf_counter() - t0)
-        t0 = time.perf_counter()
-        report = r.run(False)
-        replays.append(time.perf_counter() - t0)
-        builds.append(report["build_seconds"])
-    d, w = statistics.median(deploys), statistics.median(replays)
+    return LocalCluster(
+        n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None, silence_logs=40
+    )
+
+
+def _warm(spec_doc: dict[str, Any], n: int, scheduler: str | None) -> float:
+    """Imports and the compile cache in every worker (not timed as sweep)."""
+    warm = parse_spec({**spec_doc, "seeds": {"values": list(range(900, 900 + n))}, "paths": {"count": 1}})
+    t0 = time.perf_counter()
+    sweep(warm, workers=1 if scheduler is None else None, scheduler=scheduler)
+    return time.perf_counter() - t0
+
+
+def _overhead(summary: Any, store_seconds: float) -> dict[str, Any]:
+    """Per-replay fixed cost against the loop, from a sweep's summary (medians over its runs)."""
+    ok = summary[summary["status"] == "ok"]
+    loop = statistics.median(ok["loop_seconds"])
+    run = statistics.median(ok["run_seconds"])
+    build = statistics.median(ok["build_seconds"])
+    deploy_fresh = ok.loc[~ok["deployment_reused"].astype(bool), "deploy_seconds"]
+    deploy_reused = ok.loc[ok["deployment_reused"].astype(bool), "deploy_seconds"]
+    write = store_seconds / max(len(summary), 1)
+    overhead = run - loop + write
     return {
-        "deploy_seconds_median": round(d, 4),
-        "build_seconds_median": round(statistics.median(builds), 4),
-        "replay_seconds_median": round(w, 4),
-        "deploy_share_of_replay": round(d / w, 4),
-        "note": "build = deploy + agents funded from the seed; a snapshot reused across the seeds of a cell "
-        "could save at most the deploy share (the agents differ by seed)",
+        "loop_seconds_median": round(loop, 4),
+        "run_seconds_median": round(run, 4),
+        "build_seconds_median": round(build, 4),
+        "deploy_seconds_fresh_median": round(statistics.median(deploy_fresh), 4) if len(deploy_fresh) else None,
+        "deploy_seconds_reused_median": round(statistics.median(deploy_reused), 4) if len(deploy_reused) else None,
+        "deployments_reused": int(ok["deployment_reused"].astype(bool).sum()),
+        "result_write_seconds_mean": round(write, 5),
+        "overhead_seconds": round(overhead, 4),
+        "overhead_share_of_loop": round(overhead / loop, 4),
+        "note": "overhead = run (in the worker: set-up, loop, report, row) - loop + the driver's result write; "
+        "set-up = a snapshot revert (or the first deploy) and the agents funded from the seed",
     }
 
 
-def run_bench(spec_doc: dict[str, Any] | None = None, workers: tuple[int, ...] = (1, 2)) -> dict[str, Any]:
-    from distributed import LocalCluster
-
-    spec = parse_spec(spec_doc or BENCH_SPEC)
+def run_bench(
+    spec_doc: dict[str, Any] | None = None,
+    workers: tuple[int, ...] = (1, 2),
+    full_replays: int = 1000,
+) -> dict[str, Any]:
+    """The figures of ``reports/sweep_bench.json`` (see the module docstring); ``full_replays=0``
+    skips the long sweep."""
+    doc = spec_doc or BENCH_SPEC
+    spec = parse_spec(doc)
     tasks = tasks_of(spec)
-    sweep(parse_spec({**(spec_doc or BENCH_SPEC), "seeds": {"values": [999]}, "paths": {"count": 1}}))  # warm compile
-    out: dict[str, Any] = {"spec": spec_doc or BENCH_SPEC, "replays": len(tasks), "runs": {}}
+    _warm(doc, 1, None)
+    out: dict[str, Any] = {"spec": doc, "replays": len(tasks), "runs": {}}
     for n in workers:
         if n == 1:
             t0 = time.perf_counter()
             res = sweep(spec, workers=1, tasks=tasks)
             wall = time.perf_counter() - t0
+            summary = res.summary()
             out["runs"]["1"] = {
                 "engine": "in-process",
                 "seconds": round(wall, 3),
                 "replays_per_minute": round(60 * len(tasks) / wall, 1),
-                "failed": int((res.summary()["status"] != "ok").sum()),
+                "failed": int((summary["status"] != "ok").sum()),
             }
+            out["overhead"] = _overhead(summary, res.info.get("store_seconds", 0.0))
+            # the same first runs deployed afresh: what the reverted snapshot saves (or costs)
+            fresh = [run_task({**t, "reuse_deployments": False})["row"]["deploy_seconds"] for t in tasks[:6]]
+            out["overhead"]["deploy_seconds_fresh_median"] = round(statistics.median(fresh), 4)
             continue
         t0 = time.perf_counter()
-        cluster = LocalCluster(
-            n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None, silence_logs=40
-        )
+        cluster = _cluster(n)
         startup = time.perf_counter() - t0
         try:
-            warm = parse_spec(
-                {**(spec_doc or BENCH_SPEC), "seeds": {"values": list(range(900, 900 + n))}, "paths": {"count": 1}}
-            )
-            t1 = time.perf_counter()
-            sweep(warm, scheduler=cluster.scheduler_address)  # imports + compile cache on every worker
-            warmup = time.perf_counter() - t1
+            warmup = _warm(doc, n, cluster.scheduler_address)
             t1 = time.perf_counter()
             res = sweep(spec, scheduler=cluster.scheduler_address, tasks=tasks)
             wall = time.perf_counter() - t1
@@ -100,7 +126,8 @@ def run_bench(spec_doc: dict[str, Any] | None = None, workers: tuple[int, ...] =
     for run in out["runs"].values():
         if one:
             run["speedup_vs_1"] = round(run["replays_per_minute"] / one, 2)
-    out["deployment"] = _deploy_share()
+    if full_replays:
+        out["full"] = run_full(doc, full_replays)
     out["machine"] = {
         "cpus": os.cpu_count(),
         "loadavg_at_end": [round(x, 2) for x in os.getloadavg()],
@@ -109,9 +136,40 @@ def run_bench(spec_doc: dict[str, Any] | None = None, workers: tuple[int, ...] =
     out["notes"] = (
         "seconds = wall time of the sweep call (the driver included); the local cluster's startup and "
         "worker warm-up (imports, contract artefacts from the compile cache) are reported apart; the "
-        "machine's cores are shared with other jobs (loadavg), so absolute figures are indicative"
+        "machine's cores may be shared with other jobs (loadavg_at_end), so absolute figures are indicative"
     )
     return out
 
 
-__all__ = ["BENCH_SPEC", "run_bench"]
+def run_full(spec_doc: dict[str, Any], replays: int, workers: int = 2) -> dict[str, Any]:
+    """A `replays`-run sweep of one cell (bootstrap paths x seeds) on a fresh `workers`-process
+    LocalCluster: wall time from cluster start to the last result, peak memory per worker."""
+    paths = 50 if replays >= 50 else replays
+    seeds = -(-replays // paths)
+    doc = {**spec_doc, "name": "bench-full", "paths": {**spec_doc["paths"], "count": paths}, "seeds": {"count": seeds}}
+    tasks = tasks_of(parse_spec(doc))[:replays]
+    t0 = time.perf_counter()
+    cluster = _cluster(workers)
+    try:
+        res = sweep(parse_spec(doc), scheduler=cluster.scheduler_address, tasks=tasks)
+    finally:
+        cluster.close()
+    wall = time.perf_counter() - t0
+    summary = res.summary()
+    peak = summary.groupby("worker_pid")["worker_peak_rss_mb"].max()
+    return {
+        "replays": len(tasks),
+        "workers": workers,
+        "traders": spec_doc["traders"],
+        "steps": int(summary["steps"].max()) if "steps" in summary else None,
+        "wall_seconds": round(wall, 1),
+        "wall_minutes": round(wall / 60, 2),
+        "replays_per_minute": round(60 * len(tasks) / wall, 1),
+        "failed": int((summary["status"] != "ok").sum()),
+        "peak_rss_mb_per_worker": [round(float(v), 1) for v in peak.to_numpy()],
+        "deployments": int((~summary["deployment_reused"].astype(bool)).sum()),
+        "note": "wall = LocalCluster start-up + worker warm-up + every replay + the driver's writes",
+    }
+
+
+__all__ = ["BENCH_SPEC", "run_bench", "run_full"]

@@ -258,25 +258,43 @@ def sweep_fit(out: Path) -> None:
     show_default=True,
     help="Where to write the figures.",
 )
-def sweep_bench(out: Path) -> None:
-    """Sweep throughput: replays per minute in-process and on a 2-worker LocalCluster (24 replays
-    of the full 2025-10-10 window, 100 traders, bootstrap paths), and the deploy share of a replay."""
+@click.option(
+    "--replays",
+    type=click.IntRange(min=0),
+    default=1000,
+    show_default=True,
+    help="Size of the long sweep on the 2-worker cluster (0 skips it).",
+)
+def sweep_bench(out: Path, replays: int) -> None:
+    """Sweep throughput on the full 2025-10-10 window with 300 traders (bootstrap paths): replays
+    per minute in-process and on a 2-worker LocalCluster, the per-replay overhead against the loop,
+    and a long sweep's wall time and peak memory per worker."""
     from .bench import run_bench
 
-    with console.status("benchmarking sweeps ..."):
-        result = run_bench()
+    with console.status(f"benchmarking sweeps (the long one: {replays} replays) ..."):
+        result = run_bench(full_replays=replays)
+    failed = sum(r["failed"] for r in result["runs"].values()) + result.get("full", {}).get("failed", 0)
+    if failed:
+        console.print(f"[red]{failed} replay(s) failed: figures not written[/red]")
+        sys.exit(1)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
     for n, run in result["runs"].items():
         console.print(
             f"{n} worker(s): {run['replays_per_minute']} replays/min ({run['seconds']} s for "
-            f"{result['replays']} replays)"
+            f"{result['replays']} replays), speedup {run.get('speedup_vs_1', '-')}"
         )
-    d = result["deployment"]
+    o = result["overhead"]
     console.print(
-        f"deploy {d['deploy_seconds_median'] * 1000:.1f} ms of a {d['replay_seconds_median'] * 1000:.0f} ms "
-        f"replay ({100 * d['deploy_share_of_replay']:.1f} %)"
+        f"overhead {o['overhead_seconds'] * 1000:.1f} ms per replay = {100 * o['overhead_share_of_loop']:.1f} % "
+        f"of the {o['loop_seconds_median'] * 1000:.0f} ms loop"
     )
+    if "full" in result:
+        f = result["full"]
+        console.print(
+            f"{f['replays']} replays on {f['workers']} workers: {f['wall_minutes']} min, peak memory per worker "
+            f"{', '.join(f'{m:.0f}' for m in f['peak_rss_mb_per_worker'])} MB"
+        )
     console.print(f"wrote {out}")
 
 

@@ -11,11 +11,11 @@ with status ``ok`` and retries the failed ones. Workers only compute; the driver
 
 Chains are built inside the worker: :func:`run_task` builds a fresh :class:`Replay`
 (deploy, agents, step loop) from the task's plain data, so nothing unpicklable crosses
-a process boundary. No chain snapshot is reused across runs: ``Replay.build`` deploys the
-protocol at the path's first price and start time and then funds agents drawn from the
-seed, in one method, so a deployed chain is specific to (parameters, path start, seed).
-The deployment share of a run is measured instead (``vyperp sweep-bench``: ``build_seconds``
-is deploy plus agent setup, reported per run in the summary).
+a process boundary. Each worker process deploys once per distinct (protocol parameters,
+start time) and reverts a snapshot for every later path and seed of it
+(:mod:`vyperp.sim.deployments`); the agents, drawn from the seed, are set up anew each run.
+The summary reports per run ``deploy_seconds`` (near zero when ``deployment_reused``) and
+``build_seconds`` (deploy plus agent setup).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import resource
 import time
 import traceback
 from collections.abc import Callable, Iterable
@@ -226,6 +227,7 @@ def run_task(task: dict[str, Any]) -> dict[str, Any]:
         "worker_pid": os.getpid(),
     }
     try:
+        from ..sim.deployments import WORKER_CACHE
         from ..sim.runner import Replay
 
         scenario = _load(task["scenario"])
@@ -236,6 +238,7 @@ def run_task(task: dict[str, Any]) -> dict[str, Any]:
             "steps": task["steps"],
             "overrides": overrides,
             "price_paths": paths,
+            "deployments": WORKER_CACHE if task.get("reuse_deployments", True) else None,
         }
         if task["full_scan_every"] is not None:
             kwargs["full_scan_every"] = task["full_scan_every"]
@@ -244,6 +247,8 @@ def run_task(task: dict[str, Any]) -> dict[str, Any]:
         row = _row(report, replay.metrics.rows)
         row["seed"] = report["seed"]
         row["impact_enabled"] = report["impact_enabled"]
+        row["deploy_seconds"] = replay.deploy_seconds
+        row["deployment_reused"] = replay.deployment_reused
         if paths is not None:
             first = paths[scenario.symbols[0]]
             row["path_max_drawdown"] = first.max_drawdown()
@@ -277,6 +282,8 @@ def run_task(task: dict[str, Any]) -> dict[str, Any]:
         out["error"] = f"{type(exc).__name__}: {exc}"
         out["traceback"] = traceback.format_exc(limit=8)
     out["seconds"] = time.perf_counter() - t0
+    # the worker process's peak resident memory so far (Linux: KiB), for the sweep bench
+    out["worker_peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return out
 
 
