@@ -27,3 +27,13 @@ fi
 if [ "${WITH_ANVIL:-0}" = "1" ] && [ ! -x node_modules/.bin/anvil ]; then
   npm ci --no-audit --no-fund --silent
 fi
+
+# Debian's Chromium, for the test that renders the sweep report headless (tests/test_report_browser.py).
+if [ "${WITH_CHROMIUM:-0}" = "1" ] && ! command -v chromium >/dev/null 2>&1; then
+  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = "0" ]; then
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } ||
+      echo "bootstrap: could not install chromium (apt-get failed); the browser test will say so" >&2
+  else
+    echo "bootstrap: chromium not found and cannot be installed here (needs apt-get as root)" >&2
+  fi
+fi

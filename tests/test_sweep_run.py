@@ -178,7 +178,9 @@ def test_html_report_has_a_heatmap_per_statistic_and_the_failures(tmp_path):
     s = tiny(vary={"max_leverage": [0.5, 20, 50], "keeper_delay_steps": [0, 2]})
     res = sweep(s)
     page = write_html(res, tmp_path / "r.html").read_text()
-    assert page.count("data:image/png;base64,") == len(HEATMAP_STATS)
+    # a heatmap per statistic, the capital-efficiency frontier, the bad-debt distributions
+    assert page.count("data:image/png;base64,") == len(HEATMAP_STATS) + 2
+    assert "capital efficiency vs p99 bad debt" in page and "bad debt (USD) per design" in page
     assert "failed replays" in page and "max_leverage must be &gt;= 1" in page
     cells = res.cells(bootstrap=50)
     var95 = cells[(cells["param.max_leverage"] == 50) & (cells["param.keeper_delay_steps"] == 2)]["bad_debt_var95"]
@@ -374,3 +376,13 @@ def test_a_reverted_deployment_replays_exactly_like_a_fresh_one():
             assert report == fresh_report, (seed, leverage)
             assert rows == fresh_rows, (seed, leverage)
     assert (cache.hits, cache.misses, len(cache)) == (4, 2, 2)
+
+
+def test_pareto_front_keeps_only_undominated_designs():
+    from vyperp.sweep.report import pareto_front
+
+    # (capital efficiency, p99 bad debt): 0 and 2 are beaten by 1 and 3; 4 has a NaN
+    x = [1.0, 2.0, 1.5, 3.0, float("nan")]
+    y = [5.0, 4.0, 6.0, 7.0, 1.0]
+    assert pareto_front(x, y) == [1, 3]
+    assert pareto_front([1.0, 1.0], [2.0, 2.0]) == [0, 1]  # ties dominate neither

@@ -1,6 +1,8 @@
 """Static HTML report of a sweep: heatmaps of the cells' tail statistics over the two varied
-parameters (or scatter plots for sampled designs), the cells table, the failures, the
-engine, the spec and the jump-diffusion fit. Self-contained: the figures are inlined PNGs."""
+parameters, with their 95 % intervals (or scatter plots for sampled designs), the frontier
+of capital efficiency against p99 bad debt, per-design distributions of bad debt and
+cascade amplification, the cells table, the failures, the engine, the spec and the
+jump-diffusion fit. Self-contained: the figures are inlined PNGs."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from typing import Any
 
 HEATMAP_STATS = (
     ("bad_debt_var95", "bad debt VaR95 (USD)"),
+    ("bad_debt_var99", "bad debt p99 (USD)"),
     ("bad_debt_mean", "mean bad debt (USD)"),
     ("p_bad_debt", "P(bad debt > 0)"),
     ("liquidated_notional_mean", "mean liquidated notional (USD)"),
@@ -28,8 +31,20 @@ def _png(fig: Any) -> str:
     return base64.b64encode(buf.getvalue()).decode()
 
 
+def _ci_columns(stat: str) -> tuple[str, str] | None:
+    """The cells' 95 % interval columns of `stat` (bootstrap, or Wilson for P(bad debt > 0))."""
+    if stat == "p_bad_debt":
+        return "p_bad_debt_lo", "p_bad_debt_hi"
+    return f"{stat}_ci_lo", f"{stat}_ci_hi"
+
+
 def _varied(cells: Any) -> list[str]:
-    return [c for c in cells.columns if c.startswith("param.") and cells[c].astype(str).nunique() > 1]
+    """The parameters that tell the cells apart: set in every cell and not all equal. A
+    variant sweep's per-variant settings (blank in the other variants' cells) are left to
+    the variant's name, which comes first."""
+    cols = [c for c in cells.columns if c.startswith("param.")]
+    varied = [c for c in cols if not cells[c].isna().any() and cells[c].astype(str).nunique() > 1]
+    return sorted(varied, key=lambda c: c != "param.variant")
 
 
 def figures(cells: Any, grid: bool) -> list[tuple[str, str]]:
@@ -53,19 +68,39 @@ def figures(cells: Any, grid: bool) -> list[tuple[str, str]]:
         fig, ax = plt.subplots(figsize=(5.2, 4.0))
         if len(varied) == 1:
             x = varied[0]
-            groups = ok.groupby(ok[x].astype(str), sort=False)[stat].mean()
-            ax.bar(list(groups.index), groups.to_numpy(), color="#4477aa")
+            groups = ok.groupby(ok[x].astype(str), sort=False)
+            means = groups[stat].mean()
+            lo_hi = _ci_columns(stat)
+            yerr = None
+            if lo_hi and all(c in ok for c in lo_hi) and ok["scenario"].nunique() == 1:
+                lo, hi = groups[lo_hi[0]].mean().to_numpy(), groups[lo_hi[1]].mean().to_numpy()
+                yerr = np.abs(np.vstack([means.to_numpy() - lo, hi - means.to_numpy()]))
+            ax.bar(list(means.index), means.to_numpy(), yerr=yerr, capsize=3, color="#4477aa", ecolor="#222222")
+            ax.tick_params(axis="x", labelrotation=30, labelsize=7)
             ax.set_xlabel(x.removeprefix("param."))
             ax.set_ylabel(label)
-            title = label
+            title = label + (" (95 % interval)" if yerr is not None else "")
         elif grid:
             x, y = varied[0], varied[1]
             table = ok.pivot_table(index=y, columns=x, values=stat, aggfunc="mean")
             im = ax.imshow(table.to_numpy(dtype=float), origin="lower", aspect="auto", cmap="magma_r")
             ax.set_xticks(range(len(table.columns)), [str(v) for v in table.columns])
             ax.set_yticks(range(len(table.index)), [str(v) for v in table.index])
+            lo_hi = _ci_columns(stat)
+            if lo_hi and all(c in ok for c in lo_hi):
+                lo_t, hi_t = (
+                    ok.pivot_table(index=y, columns=x, values=c, aggfunc="mean", dropna=False)
+                    .reindex(index=table.index, columns=table.columns)
+                    .to_numpy(dtype=float)
+                    for c in lo_hi
+                )
+            else:
+                lo_t = hi_t = None
             for (i, j), v in np.ndenumerate(table.to_numpy(dtype=float)):
-                ax.text(j, i, f"{v:,.3g}", ha="center", va="center", fontsize=8, color="#1f77b4")
+                text = f"{v:,.3g}"
+                if lo_t is not None and hi_t is not None and np.isfinite(lo_t[i, j]) and np.isfinite(hi_t[i, j]):
+                    text += f"\n[{lo_t[i, j]:,.2g}, {hi_t[i, j]:,.2g}]"
+                ax.text(j, i, text, ha="center", va="center", fontsize=7, color="#1f77b4")
             ax.set_xlabel(x.removeprefix("param."))
             ax.set_ylabel(y.removeprefix("param."))
             fig.colorbar(im, ax=ax, label=label)
@@ -85,12 +120,115 @@ def figures(cells: Any, grid: bool) -> list[tuple[str, str]]:
     return out
 
 
+def cell_labels(cells: Any) -> list[str]:
+    """A short name per cell: its varied parameters (a variant by its name), and the scenario
+    when the sweep has several."""
+    varied = _varied(cells)
+    many = cells["scenario"].nunique() > 1 if len(cells) else False
+    out = []
+    for _, row in cells.iterrows():
+        parts = [str(row[v]) if v == "param.variant" else f"{v.removeprefix('param.')}={row[v]}" for v in varied]
+        if many or not parts:
+            parts.insert(0, str(row["scenario"]))
+        out.append(", ".join(parts))
+    return out
+
+
+def pareto_front(x: Any, y: Any) -> list[int]:
+    """Indices of the points no other point beats on both counts (more of `x` -- capital
+    efficiency -- and less of `y` -- tail bad debt), by increasing `x`."""
+    import numpy as np
+
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    front = []
+    for i in range(len(x)):
+        if not (np.isfinite(x[i]) and np.isfinite(y[i])):
+            continue
+        dominated = np.any((x >= x[i]) & (y <= y[i]) & ((x > x[i]) | (y < y[i])))
+        if not dominated:
+            front.append(i)
+    return sorted(front, key=lambda i: (x[i], y[i]))
+
+
+FRONTIER_X = ("mean_open_interest_usd_mean", "mean open interest carried (USD): capital efficiency")
+FRONTIER_Y = ("bad_debt_var99", "bad debt p99 (USD)")
+
+
+def frontier_figure(cells: Any) -> tuple[str, str] | None:
+    """Capital efficiency (the open interest the design let the traders carry, cell mean with
+    its bootstrap CI) against p99 bad debt (with its CI), one point per cell; the Pareto
+    frontier joined."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    ok = cells[cells["runs"] > 0] if "runs" in cells else cells
+    (xc, xlabel), (yc, ylabel) = FRONTIER_X, FRONTIER_Y
+    if len(ok) < 2 or xc not in ok or yc not in ok:
+        return None
+    x, y = ok[xc].to_numpy(dtype=float), ok[yc].to_numpy(dtype=float)
+    xerr = np.abs(
+        np.vstack([x - ok[f"{xc.removesuffix('_mean')}_mean_ci_lo"], ok[f"{xc.removesuffix('_mean')}_mean_ci_hi"] - x])
+    )
+    yerr = np.abs(np.vstack([y - ok[f"{yc}_ci_lo"], ok[f"{yc}_ci_hi"] - y]))
+    fig, ax = plt.subplots(figsize=(7.5, 5.0))
+    ax.errorbar(x, y, xerr=xerr, yerr=yerr, fmt="o", color="#4477aa", ecolor="#99aacc", capsize=2, ms=5)
+    front = pareto_front(x, y)
+    ax.plot(x[front], y[front], "-", color="#cc3311", lw=1.5, label="Pareto frontier")
+    for label, xi, yi in zip(cell_labels(ok), x, y):
+        ax.annotate(label, (xi, yi), textcoords="offset points", xytext=(4, 4), fontsize=7)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    title = "capital efficiency vs p99 bad debt (95 % bootstrap intervals)"
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=8)
+    return title, _png(fig)
+
+
+def distribution_figures(summary: Any, cells: Any) -> list[tuple[str, str]]:
+    """Per cell (design): the distribution over its runs of bad debt and, when measured, of the
+    cascade amplification (box: quartiles, whiskers: 5-95 %, points: beyond)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    ok = summary[summary["status"] == "ok"] if "status" in summary else summary
+    if not len(ok) or not len(cells):
+        return []
+    labels = dict(zip(cells["cell"], cell_labels(cells)))
+    order = [c for c in cells["cell"] if c in set(ok["cell"])]
+    out = []
+    for metric, label in (("bad_debt", "bad debt (USD)"), ("amplification", "cascade amplification (impact on / off)")):
+        if metric not in ok:
+            continue
+        data = [ok.loc[ok["cell"] == c, metric].astype(float).to_numpy() for c in order]
+        data = [d[np.isfinite(d)] for d in data]
+        if not any(len(d) for d in data):
+            continue
+        fig, ax = plt.subplots(figsize=(7.5, 0.45 * len(order) + 1.2))
+        ax.boxplot(data, orientation="horizontal", whis=(5, 95), widths=0.6, flierprops={"ms": 3})
+        ax.set_yticks(range(1, len(order) + 1), [labels[c] for c in order], fontsize=7)
+        ax.set_xlabel(label)
+        title = f"{label} per design, over its runs"
+        ax.set_title(title, fontsize=9)
+        out.append((title, _png(fig)))
+    return out
+
+
 def write_html(result: Any, path: str | Path) -> Path:
     """Write the report of a :class:`vyperp.sweep.SweepResult` to `path`."""
     path = Path(path)
     cells = result.cells(bootstrap=500)
     summary = result.summary()
     figs = figures(cells, result.spec.design == "grid") if len(cells) else []
+    if len(cells):
+        front = frontier_figure(cells)
+        figs += [front] if front else []
+        figs += distribution_figures(summary, cells)
     keep = [
         "scenario",
         *[c for c in cells.columns if c.startswith("param.")],
@@ -151,4 +289,4 @@ def write_html(result: Any, path: str | Path) -> Path:
     return path
 
 
-__all__ = ["figures", "write_html"]
+__all__ = ["cell_labels", "distribution_figures", "figures", "frontier_figure", "pareto_front", "write_html"]
