@@ -268,6 +268,16 @@ def test_cli_replay_and_compare(tmp_path: Path) -> None:
     assert compare["reports"]["baseline"]["mitigations"] == "off"
     assert compare["reports"]["mitigated"]["mitigations"] == "on"
     assert (both / "baseline" / "report.json").exists() and (both / "mitigated" / "cascade.png").exists()
+    # the A/B overlay: both designs' lines drawn on one chart
+    import numpy as np
+    from PIL import Image
+
+    from vyperp.sim.chart import AB_COLORS
+
+    img = np.asarray(Image.open(both / "compare.png").convert("RGB")).astype(int)
+    for color in AB_COLORS:
+        rgb = np.array([int(color[i : i + 2], 16) for i in (1, 3, 5)])
+        assert (np.abs(img - rgb).max(axis=2) <= 10).sum() > 2000, color
     result = runner.invoke(main, ["replay", "--scenario", "no-such-scenario", "--no-progress"])
     assert result.exit_code != 0 and "scenario not found" in result.output
 

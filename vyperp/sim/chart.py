@@ -265,3 +265,102 @@ def plot_cascade(replay: Replay, report: dict[str, Any], out: Path) -> Path:
 
 
 __all__ = ["plot_cascade"]
+
+
+AB_COLORS = ("#1d3557", "#d62828")
+
+
+def plot_compare(replays: dict[str, Replay], reports: dict[str, dict[str, Any]], out: Path) -> Path:
+    """One A/B overlay chart of two replays of the same path and seed (``vyperp replay
+    --compare A B``): index with each design's liquidations, cumulative liquidated notional,
+    funding, open interest, and insurance fund, LP pool value and cumulative bad debt, A
+    and B on the same axes."""
+    names = list(replays)
+    if len(names) != 2:
+        raise ValueError(f"plot_compare needs two replays, got {len(names)}")
+    fig, axes = plt.subplots(
+        5, 1, figsize=(13, 14), sharex=True, gridspec_kw={"height_ratios": [3.0, 1.5, 1.3, 1.4, 1.6], "hspace": 0.12}
+    )
+    ax_price, ax_liq, ax_funding, ax_oi, ax_money = axes
+    ax_pool = ax_money.twinx()
+    first = replays[names[0]]
+    sym = first.symbols[0]
+    for (name, replay), color in zip(replays.items(), AB_COLORS):
+        rows = replay.metrics.rows
+        times = [dt.datetime.fromtimestamp(r["timestamp"], tz=dt.UTC) for r in rows]
+        step_time = {r["step"]: t for r, t in zip(rows, times)}
+        rep = reports[name]
+        ax_price.plot(times, [r["index"] for r in rows], color=color, lw=1.2, alpha=0.85, label=f"{name}: {sym} index")
+        liqs = [x for x in replay.metrics.liquidations if x["market"] == 0]
+        if liqs:
+            ax_price.scatter(
+                [step_time[x["step"]] for x in liqs],
+                [x["price"] for x in liqs],
+                s=14,
+                marker="v" if color == AB_COLORS[0] else "^",
+                color=color,
+                alpha=0.5,
+                zorder=3,
+                label=f"{name}: {len(liqs)} liquidations, {_money(rep['liquidated_notional'])}".replace("$", r"\$"),
+            )
+        cumulative, total = [], 0.0
+        for r in rows:
+            total += r["liquidated_notional"]
+            cumulative.append(total)
+        ax_liq.plot(times, cumulative, color=color, lw=1.5, label=name)
+        ax_funding.plot(times, [100 * r["funding_rate_8h"] for r in rows], color=color, lw=1.1, label=name)
+        ax_oi.plot(times, [r["long_oi_usd"] + r["short_oi_usd"] for r in rows], color=color, lw=1.3, label=name)
+        ax_pool.plot(
+            times, [r["pool_assets"] for r in rows], color=color, lw=1.5, label=f"{name}: LP pool value (right)"
+        )
+        ax_money.plot(
+            times, [r["insurance_fund"] for r in rows], color=color, lw=1.0, ls=":", label=f"{name}: insurance fund"
+        )
+        ax_money.plot(
+            times, [r["bad_debt"] for r in rows], color=color, lw=1.0, ls="--", label=f"{name}: cumulative bad debt"
+        )
+    ax_price.set_ylabel("price (USD)")
+    ax_price.yaxis.set_major_formatter(FuncFormatter(lambda x, _p: f"{x:,.0f}"))
+    ax_price.legend(loc="best", fontsize=8, framealpha=0.9)
+    ax_liq.set_ylabel("liquidated\n(cumulative)")
+    ax_liq.yaxis.set_major_formatter(FuncFormatter(_money))
+    ax_funding.set_ylabel("funding\n(% per 8 h)")
+    ax_funding.axhline(0, color="#333", lw=0.6)
+    ax_oi.set_ylabel("open interest\n(USD, long + short)")
+    ax_oi.yaxis.set_major_formatter(FuncFormatter(_money))
+    ax_money.set_ylabel("insurance fund,\nbad debt")
+    ax_money.yaxis.set_major_formatter(FuncFormatter(_money))
+    ax_pool.set_ylabel("LP pool value")
+    ax_pool.yaxis.set_major_formatter(FuncFormatter(_money))
+    for ax in axes[1:4]:
+        ax.legend(loc="upper left", fontsize=8, framealpha=0.9)
+    h1, l1 = ax_money.get_legend_handles_labels()
+    h2, l2 = ax_pool.get_legend_handles_labels()
+    ax_money.legend(h1 + h2, l1 + l2, loc="upper left", bbox_to_anchor=(0.0, -0.2), ncol=4, fontsize=8, frameon=False)
+    for ax in axes:
+        ax.grid(alpha=0.3)
+    times = [dt.datetime.fromtimestamp(r["timestamp"], tz=dt.UTC) for r in first.metrics.rows]
+    span = (times[-1] - times[0]).total_seconds() if len(times) > 1 else 3600
+    ax_money.xaxis.set_major_locator(mdates.AutoDateLocator(minticks=6, maxticks=14, tz=dt.UTC))
+    ax_money.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M" if span <= 2 * 86400 else "%m-%d %H:%M", tz=dt.UTC))
+    ax_money.set_xlabel(f"time (UTC), {times[0]:%Y-%m-%d}")
+    ax_money.set_xlim(times[0], times[-1])
+    a, b = (reports[n] for n in names)
+    fig.suptitle(
+        f"{a['scenario']}: '{names[0]}' vs '{names[1]}' on the same path and seed ({a['seed']})",
+        fontsize=13,
+        fontweight="bold",
+        y=0.995,
+    )
+    lines = [
+        f"{n}: liquidated {_money(r['liquidated_notional'])}, largest {_money(r['largest_liquidation_notional'])}, "
+        f"bad debt {_money(r['bad_debt'])}, pool drawdown {_money(r['pool_drawdown'])}, ADL {r['adl_events']}"
+        for n, r in ((names[0], a), (names[1], b))
+    ]
+    # "$" starts mathtext in matplotlib: escape the amounts
+    fig.text(0.5, 0.965, "\n".join(lines).replace("$", r"\$"), ha="center", va="top", fontsize=9, color="#333")
+    fig.subplots_adjust(top=0.93, bottom=0.09, left=0.09, right=0.92)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out

@@ -54,7 +54,7 @@ def replay_options(fn: Callable[..., Any]) -> Callable[..., Any]:
             metavar="A B",
             help="Replay the same path twice, with parameter sets A and B (the scenario's [compare] "
             "names them, e.g. --compare baseline mitigated); prints them side by side and writes "
-            "OUT/A, OUT/B and OUT/compare.json.",
+            "OUT/A, OUT/B, OUT/compare.json and an A/B overlay chart OUT/compare.png.",
         ),
         click.option(
             "--mitigations",
@@ -148,7 +148,10 @@ def do_replay(
 
             result = run_compare(sc, compare[0], compare[1], traders, out, progress, **kwargs)
             console.print(compare_table(result["reports"]))
-            console.print(f"wrote {out}/{compare[0]}, {out}/{compare[1]} and {out / 'compare.json'}")
+            console.print(
+                f"wrote {out}/{compare[0]}, {out}/{compare[1]}, {out / 'compare.json'} and the overlay "
+                f"{out / 'compare.png'}"
+            )
             violations = sum(r["invariant_violations"] for r in result["reports"].values())
         else:
             from .runner import run_replay

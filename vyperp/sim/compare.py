@@ -24,16 +24,18 @@ def run_compare(
     progress: bool | Callable[[int, int], None] = True,
     **kwargs: Any,
 ) -> dict[str, Any]:
-    """Replay with parameter sets `a` and `b`; writes out/A, out/B and out/compare.json."""
+    """Replay with parameter sets `a` and `b`; writes out/A, out/B, out/compare.json and the
+    A/B overlay chart out/compare.png."""
     scenario = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     for name in (a, b):
         if name not in scenario.param_sets:
             known = ", ".join(scenario.param_sets) or "none"
             raise ValueError(f"scenario {scenario.name!r} has no parameter set {name!r} (defined: {known})")
     reports: dict[str, dict[str, Any]] = {}
+    replays = {}
     for name in (a, b):
         sub = Path(out_dir) / name if out_dir is not None else None
-        reports[name] = replay_and_report(scenario, traders, name, sub, progress, **kwargs)[1]
+        replays[name], reports[name] = replay_and_report(scenario, traders, name, sub, progress, **kwargs)
     result = {
         "scenario": scenario.name,
         "seed": reports[a]["seed"],
@@ -56,7 +58,10 @@ def run_compare(
         },
     }
     if out_dir is not None:
+        from .chart import plot_compare
+
         write_json(Path(out_dir) / "compare.json", result)
+        plot_compare(replays, reports, Path(out_dir) / "compare.png")
     return result
 
 
