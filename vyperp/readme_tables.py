@@ -362,8 +362,54 @@ def mitigations_study_table() -> str:
     return "\n".join(lines)
 
 
+def sweep_bench_table() -> str:
+    """`vyperp sweep-bench`: throughput, overhead, the long sweep, memory."""
+    report = _load("sweep_bench.json")
+    if report is None or "overhead" not in report:
+        return "(no reports/sweep_bench.json from the current bench yet: run `vyperp sweep-bench`)"
+    spec, runs, o = report["spec"], report["runs"], report["overhead"]
+    lines = [
+        f"`vyperp sweep-bench` ({report['replays']} replays of the full {spec['scenarios'][0]} window, "
+        f"{spec['traders']} traders, bootstrap paths; {report['machine']['cpus']} cores, load average "
+        f"{report['machine']['loadavg_at_end'][0]} at the end):",
+        "",
+        "| measure | value | goal |",
+        "| --- | ---: | ---: |",
+    ]
+    for n, run in runs.items():
+        extra = (
+            f" (+ {run['cluster_startup_seconds'] + run['worker_warmup_seconds']:.1f} s cluster start and warm-up)"
+            if "cluster_startup_seconds" in run
+            else ""
+        )
+        lines.append(f"| replays / min, {n} worker(s), {run['engine']}{extra} | {run['replays_per_minute']:,.0f} | |")
+    if "2" in runs:
+        lines.append(f"| speedup, 2 workers over 1 | x{runs['2']['speedup_vs_1']:.2f} | >= x1.8 |")
+    ceiling = report.get("parallel_ceiling")
+    if ceiling:
+        lines.append(
+            f"| the machine's own ceiling: 2 independent processes over 1 (no Dask) | x{ceiling['throughput_ratio']:.2f} | |"
+        )
+    lines += [
+        f"| replay loop (median) | {1000 * o['loop_seconds_median']:.0f} ms | |",
+        f"| per-replay overhead: set-up, report, result write | {1000 * o['overhead_seconds']:.1f} ms "
+        f"({100 * o['overhead_share_of_loop']:.1f} % of the loop) | <= 10 % |",
+        f"| deploy: fresh / reverted snapshot | {1000 * o['deploy_seconds_fresh_median']:.1f} ms / "
+        f"{1000 * o['deploy_seconds_reused_median']:.1f} ms | |",
+    ]
+    full = report.get("full")
+    if full:
+        lines += [
+            f"| {full['replays']:,}-replay sweep, {full['workers']} workers, wall (cluster start included) | "
+            f"{full['wall_minutes']:.1f} min ({full['replays_per_minute']:,.0f} / min) | <= 10 min |",
+            f"| peak memory per worker | {', '.join(f'{m:,.0f}' for m in full['peak_rss_mb_per_worker'])} MB | |",
+        ]
+    return "\n".join(lines)
+
+
 TABLES: dict[str, Callable[[], str]] = {
     "mitigations-study": mitigations_study_table,
+    "sweep-bench": sweep_bench_table,
     "gas": gas_table,
     "mitigations": mitigations_table,
     "speed": speed_table,

@@ -74,6 +74,48 @@ def _overhead(summary: Any, store_seconds: float) -> dict[str, Any]:
     }
 
 
+def _replays_in_process(tasks: list[dict[str, Any]], barrier: Any = None, results: Any = None) -> float:
+    """Seconds to run `tasks` one after the other here, after one warm-up run (imports, compile
+    cache, the deployment); with a `barrier`, every process starts timing at the same moment."""
+    run_task(tasks[0])
+    if barrier is not None:
+        barrier.wait()
+    t0 = time.perf_counter()
+    for task in tasks:
+        run_task(task)
+    seconds = time.perf_counter() - t0
+    if results is not None:
+        results.put(seconds)
+    return seconds
+
+
+def parallel_ceiling(tasks: list[dict[str, Any]], processes: int = 2) -> dict[str, Any]:
+    """What the machine itself gives: the same replays in 1 process, then `processes`
+    independent processes at once (no Dask, no driver; warmed up, started together at a
+    barrier), each running all of them. The throughput ratio bounds any engine's speedup
+    here (2 vCPUs that share a physical core give far less than x2)."""
+    import multiprocessing as mp
+
+    one = _replays_in_process(tasks)
+    ctx = mp.get_context("spawn")
+    barrier, results = ctx.Barrier(processes), ctx.Queue()
+    procs = [ctx.Process(target=_replays_in_process, args=(tasks, barrier, results)) for _ in range(processes)]
+    for proc in procs:
+        proc.start()
+    times = [results.get(timeout=600) for _ in procs]
+    for proc in procs:
+        proc.join()
+    wall = max(times)
+    return {
+        "replays_per_process": len(tasks),
+        "one_process_seconds": round(one, 3),
+        "parallel_seconds": [round(t, 3) for t in times],
+        "throughput_ratio": round(processes * one / wall, 2),
+        "note": f"{processes} independent processes each replaying the same {len(tasks)} runs at once vs one "
+        "process alone: the hardware's own parallel speedup (an upper bound for the Dask engine)",
+    }
+
+
 def run_bench(
     spec_doc: dict[str, Any] | None = None,
     workers: tuple[int, ...] = (1, 2),
@@ -126,6 +168,7 @@ def run_bench(
     for run in out["runs"].values():
         if one:
             run["speedup_vs_1"] = round(run["replays_per_minute"] / one, 2)
+    out["parallel_ceiling"] = parallel_ceiling(tasks[:12])
     if full_replays:
         out["full"] = run_full(doc, full_replays)
     out["machine"] = {
