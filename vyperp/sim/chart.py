@@ -332,7 +332,7 @@ def plot_compare(replays: dict[str, Replay], reports: dict[str, dict[str, Any]],
     ax_money.yaxis.set_major_formatter(FuncFormatter(_money))
     ax_pool.set_ylabel("LP pool value")
     ax_pool.yaxis.set_major_formatter(FuncFormatter(_money))
-    for ax in axes[1:4]:
+    for ax in (ax_liq, ax_funding, ax_oi):
         ax.legend(loc="upper left", fontsize=8, framealpha=0.9)
     h1, l1 = ax_money.get_legend_handles_labels()
     h2, l2 = ax_pool.get_legend_handles_labels()
