@@ -386,3 +386,12 @@ def test_pareto_front_keeps_only_undominated_designs():
     y = [5.0, 4.0, 6.0, 7.0, 1.0]
     assert pareto_front(x, y) == [1, 3]
     assert pareto_front([1.0, 1.0], [2.0, 2.0]) == [0, 1]  # ties dominate neither
+
+
+def test_path_sets_are_cells_of_their_own_in_the_tables(tmp_path):
+    s = tiny(paths=[{"source": "scenario"}, {"source": "scenario", "count": 2, "seed": 5}], seeds={"values": [1]})
+    res = sweep(s, out_dir=tmp_path / "sw")
+    summary, cells = res.summary(), res.cells(bootstrap=20)
+    assert sorted(summary["paths"]) == ["scenario#1", "scenario#2", "scenario#2"]
+    assert sorted(zip(cells["paths"], cells["runs"])) == [("scenario#1", 1), ("scenario#2", 2)]
+    assert sorted(read_table(tmp_path / "sw" / "cells.parquet")["paths"]) == ["scenario#1", "scenario#2"]

@@ -54,6 +54,11 @@ def test_shipped_specs_parse():
         ({**BASE, "seeds": {"values": [1], "count": 2}}, "[seeds]: give either 'values' or 'count'"),
         ({**BASE, "seeds": {"values": [-1]}}, "[seeds]: key 'values' must be a non-empty list of integers >= 0"),
         ({**BASE, "traders": "many"}, "key 'traders' must be an integer"),
+        ({**BASE, "paths": []}, "[[paths]]: needs at least one path set"),
+        ({**BASE, "paths": [{"source": "scenario"}, {"source": "garch"}]}, "[[paths]] #2: key 'source' must be one of"),
+        ({**BASE, "paths": [{"source": "bootstrap"}, {"source": "bootstrap"}]}, "two path sets are the same"),
+        ({**BASE, "paths": [{"source": "bootstrap", "cuont": 3}]}, "[[paths]] #1: unknown key 'cuont'"),
+        ({**BASE, "paths": "bootstrap"}, "key 'paths' must be a table or an array of tables"),
     ],
 )
 def test_bad_specs_name_the_key(doc, needle):
@@ -167,3 +172,29 @@ def test_variants_with_the_same_overrides_are_different_cells(tmp_path):
 
     cells = {t["cell"] for t in tasks_of(spec(variants={"a": {}, "b": {}}))}
     assert len(cells) == 2
+
+
+def test_several_path_sets_make_their_own_cells():
+    """[[paths]]: the real window once and bootstrap paths, each set its own cells, labelled."""
+    from vyperp.sweep.engine import tasks_of
+
+    s = parse_spec(
+        {
+            "name": "t",
+            "scenarios": ["btc-2025-10-10"],
+            "vary": {"max_leverage": [20, 50]},
+            "paths": [{"source": "scenario"}, {"source": "bootstrap", "count": 3, "seed": 4}],
+            "seeds": {"values": [1, 2]},
+        }
+    )
+    tasks = tasks_of(s)
+    assert len(tasks) == 2 * (1 + 3) * 2
+    cells = {}
+    for t in tasks:
+        cells.setdefault(t["cell"], set()).add(t["paths_label"])
+    assert len(cells) == 4 and all(len(labels) == 1 for labels in cells.values())
+    assert sorted(label for labels in cells.values() for label in labels) == ["bootstrap"] * 2 + ["scenario"] * 2
+    assert {t["path"]["index"] for t in tasks if t["paths_label"] == "scenario"} == {None}
+    # one [paths] table keeps its cells' ids (a store written before [[paths]] existed still resumes)
+    single = parse_spec({**BASE, "paths": {"source": "scenario"}})
+    assert [t["cell"] for t in tasks_of(single)] == [t["cell"] for t in tasks_of(parse_spec(BASE))]

@@ -327,6 +327,10 @@ def bench_table() -> str:
     return "\n".join(lines)
 
 
+PATHS_ORDER = {"scenario": 0, "bootstrap": 1, "jump-fit": 2}
+PATHS_NAMES = {"scenario": "real window", "bootstrap": "bootstrap", "jump-fit": "jump-diffusion"}
+
+
 def mitigations_study_table() -> str:
     """`vyperp sweep mitigations-study`: each mitigation against the plain design, with intervals."""
     report = _load("sweep_mitigations_study.json")
@@ -347,13 +351,14 @@ def mitigations_study_table() -> str:
         f"`vyperp sweep mitigations-study` ({report['runs']} replays on {report['engine']}, "
         f"{report['workers']} workers), USD; [95 % bootstrap CI], P with its Wilson interval:",
         "",
-        "| variant | runs | mean bad debt | VaR95 bad debt | VaR99 | CVaR99 | P(bad debt > 0) | "
+        "| paths | variant | runs | mean bad debt | VaR95 bad debt | VaR99 | CVaR99 | P(bad debt > 0) | "
         "p95 LP drawdown | mean liquidated | amplification | mean open interest (capital carried) |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
-    for c in cells:
+    for c in sorted(cells, key=lambda c: PATHS_ORDER.get(c.get("paths", ""), 9)):
         lines.append(
-            f"| {c['param.variant']} | {c['runs']} | {ci(c, 'bad_debt_mean')} | {ci(c, 'bad_debt_var95')} | "
+            f"| {PATHS_NAMES.get(c.get('paths', ''), c.get('paths', '-'))} | {c['param.variant']} | {c['runs']} | "
+            f"{ci(c, 'bad_debt_mean')} | {ci(c, 'bad_debt_var95')} | "
             f"{usd(c['bad_debt_var99'])} | {usd(c['bad_debt_cvar99'])} | "
             f"{c['p_bad_debt']:.2f} [{c['p_bad_debt_lo']:.2f}, {c['p_bad_debt_hi']:.2f}] | "
             f"{usd(c['pool_drawdown_p95'])} | {usd(c['liquidated_notional_mean'])} | {c['amplification_mean']:.3f} | "

@@ -65,6 +65,7 @@ class SweepResult:
                 "run": t["key"][:16],
                 "cell": t["cell"],
                 "scenario": t["scenario_name"],
+                "paths": t.get("paths_label", t["path"]["source"]),
                 "path_source": t["path"]["source"],
                 "path_index": -1 if t["path"]["index"] is None else t["path"]["index"],
                 "path_seed": t["path"]["seed"],
@@ -99,6 +100,7 @@ class SweepResult:
             row = {
                 "cell": cell,
                 "scenario": first["scenario"],
+                "paths": first["paths"],
                 **{p: first[p] for p in params},
                 "failed": int((group["status"] != "ok").sum()),
             }

@@ -27,7 +27,7 @@ import resource
 import time
 import traceback
 from collections.abc import Callable, Iterable
-from dataclasses import replace
+from dataclasses import asdict, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -66,15 +66,24 @@ def _scenario_digest(path: str) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
+def path_set_labels(path_sets: Iterable[Any]) -> dict[Any, str]:
+    """A short name per path set: its source ("scenario" = the real window or the scenario's
+    own path, "bootstrap", "jump-fit"), numbered when two sets share one."""
+    sets = list(path_sets)
+    out = {}
+    for ps in sets:
+        same = [q for q in sets if q.source == ps.source]
+        out[ps] = ps.source if len(same) == 1 else f"{ps.source}#{same.index(ps) + 1}"
+    return out
+
+
 def tasks_of(spec: SweepSpec) -> list[dict[str, Any]]:
     """Every run of the sweep, in a fixed order (scenario, point, path, seed)."""
     from ..sim.scenario import load_scenario
+    from .paths import fit_jump
 
-    fit = None
-    if spec.paths.source == "jump-fit":
-        from .paths import fit_jump
-
-        fit = fit_jump(spec.paths.windows)
+    fits = {ps: fit_jump(ps.windows) if ps.source == "jump-fit" else None for ps in spec.paths}
+    labels = path_set_labels(spec.paths)
     out = []
     points = spec.points()
     shipped = resources.SCENARIOS.resolve()
@@ -85,54 +94,57 @@ def tasks_of(spec: SweepSpec) -> list[dict[str, Any]]:
         for point in points:
             overrides = point_overrides(spec.fixed, point)
             variant = point.get(VARIANT)
-            cell = _digest(
-                {
-                    "scenario": _scenario_digest(scenario),
-                    "overrides": overrides,
-                    "traders": spec.traders,
-                    "steps": spec.steps,
-                    **({"variant": variant} if variant is not None else {}),
-                }
-            )[:12]
-            counts = range(spec.paths.count) if (spec.paths.source != "scenario" or spec.paths.count > 1) else [None]
-            for index in counts:
-                path = {"source": spec.paths.source, "index": index, "seed": spec.paths.seed}
-                if spec.paths.source == "bootstrap":
-                    path.update(block_steps=spec.paths.block_steps, windows=spec.paths.windows)
-                elif spec.paths.source == "jump-fit":
-                    path.update(windows=spec.paths.windows)
-                for seed in spec.seeds if spec.seeds is not None else [None]:
-                    ident = {
-                        "code": code_version(),
+            for ps in spec.paths:
+                cell = _digest(
+                    {
                         "scenario": _scenario_digest(scenario),
                         "overrides": overrides,
                         "traders": spec.traders,
                         "steps": spec.steps,
-                        "full_scan_every": spec.full_scan_every,
-                        "path": path,
-                        "seed": seed,
-                        "timeseries": list(spec.timeseries),
-                        "amplification": spec.amplification,
                         **({"variant": variant} if variant is not None else {}),
+                        **({"paths": asdict(ps)} if len(spec.paths) > 1 else {}),
                     }
-                    out.append(
-                        {
-                            "key": _digest(ident),
-                            "cell": cell,
-                            "scenario": ref,
-                            "scenario_name": name,
-                            "point": point,
-                            "fixed": dict(spec.fixed),
+                )[:12]
+                counts = range(ps.count) if (ps.source != "scenario" or ps.count > 1) else [None]
+                for index in counts:
+                    path = {"source": ps.source, "index": index, "seed": ps.seed}
+                    if ps.source == "bootstrap":
+                        path.update(block_steps=ps.block_steps, windows=ps.windows)
+                    elif ps.source == "jump-fit":
+                        path.update(windows=ps.windows)
+                    for seed in spec.seeds if spec.seeds is not None else [None]:
+                        ident = {
+                            "code": code_version(),
+                            "scenario": _scenario_digest(scenario),
+                            "overrides": overrides,
                             "traders": spec.traders,
                             "steps": spec.steps,
                             "full_scan_every": spec.full_scan_every,
                             "path": path,
-                            "fit": fit,
                             "seed": seed,
                             "timeseries": list(spec.timeseries),
                             "amplification": spec.amplification,
+                            **({"variant": variant} if variant is not None else {}),
                         }
-                    )
+                        out.append(
+                            {
+                                "key": _digest(ident),
+                                "cell": cell,
+                                "scenario": ref,
+                                "scenario_name": name,
+                                "point": point,
+                                "fixed": dict(spec.fixed),
+                                "traders": spec.traders,
+                                "steps": spec.steps,
+                                "full_scan_every": spec.full_scan_every,
+                                "path": path,
+                                "paths_label": labels[ps],
+                                "fit": fits[ps],
+                                "seed": seed,
+                                "timeseries": list(spec.timeseries),
+                                "amplification": spec.amplification,
+                            }
+                        )
     return out
 
 

@@ -115,6 +115,8 @@ def figures(cells: Any, grid: bool) -> list[tuple[str, str]]:
             title = label
         if ok["scenario"].nunique() > 1:
             title += " (mean over scenarios)"
+        if "paths" in ok and ok["paths"].nunique() > 1:
+            title += " (mean over path sets)"
         ax.set_title(title, fontsize=9)
         out.append((title, _png(fig)))
     return out
@@ -125,9 +127,12 @@ def cell_labels(cells: Any) -> list[str]:
     when the sweep has several."""
     varied = _varied(cells)
     many = cells["scenario"].nunique() > 1 if len(cells) else False
+    path_sets = "paths" in cells and cells["paths"].nunique() > 1
     out = []
     for _, row in cells.iterrows():
         parts = [str(row[v]) if v == "param.variant" else f"{v.removeprefix('param.')}={row[v]}" for v in varied]
+        if path_sets:
+            parts.append(f"paths={row['paths']}")
         if many or not parts:
             parts.insert(0, str(row["scenario"]))
         out.append(", ".join(parts))
@@ -231,6 +236,7 @@ def write_html(result: Any, path: str | Path) -> Path:
         figs += distribution_figures(summary, cells)
     keep = [
         "scenario",
+        "paths",
         *[c for c in cells.columns if c.startswith("param.")],
         "runs",
         "failed",

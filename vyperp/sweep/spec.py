@@ -36,11 +36,14 @@ Schema (``?`` = optional)::
     seed = 0                              # path i's seed derives from (seed, i): reproducible
     block_steps = 30                      # bootstrap: block length (one-minute returns)
     windows = ["2025-10-10", ...]         # calibration windows (default: all shipped real windows)
+                                          # [[paths]] instead: several path sets (e.g. the real window
+                                          # and bootstrap paths), each its own cells
 
     [seeds]                               # ? agents' seeds; default: the scenario's seed
     values = [1, 2, 3]                    # or count = 3 (seeds start .. start + count - 1), start = 0
 
-A *cell* is one scenario x one point of the design; its runs are the paths x the seeds.
+A *cell* is one scenario x one point of the design (x one path set, when ``[[paths]]``
+names several); its runs are the paths x the seeds.
 ``source = "scenario"`` with ``count = 1`` replays the scenario's own path exactly as
 ``vyperp replay --seed N`` does (a generated path without its own ``seed`` follows the
 agents' seed); with ``count > 1`` (generated paths only) path ``i`` gets its own generator
@@ -125,7 +128,7 @@ class SweepSpec:
     design: str = "grid"
     samples: int = 0
     design_seed: int = 0
-    paths: PathsSpec = field(default_factory=PathsSpec)
+    paths: tuple[PathsSpec, ...] = (PathsSpec(),)
     seeds: tuple[int, ...] | None = None
     traders: int | None = None
     steps: int | None = None
@@ -196,6 +199,10 @@ def _check_keys(file: str, where: str, tbl: Any, allowed: dict[str, str]) -> dic
         "bool": (lambda v: isinstance(v, bool), "true/false"),
         "list": (lambda v: isinstance(v, list), "a list"),
         "table": (lambda v: isinstance(v, dict), "a table"),
+        "tables": (
+            lambda v: isinstance(v, dict) or (isinstance(v, list) and all(isinstance(t, dict) for t in v)),
+            "a table or an array of tables",
+        ),
         "any": (lambda v: True, ""),
     }
     for key, value in tbl.items():
@@ -222,6 +229,51 @@ def load_spec(path: str | Path) -> SweepSpec:
     return parse_spec(doc, p)
 
 
+def _paths_spec(f: str, where: str, tbl: Any, scenarios: list[str], load_scenario: Any) -> PathsSpec:
+    """One path set of the spec (a ``[paths]`` table or one ``[[paths]]`` entry)."""
+    if not isinstance(tbl, dict):
+        raise _err(f, where, f"must be a table, got {type(tbl).__name__}")
+    paths_tbl = _check_keys(
+        f,
+        where,
+        tbl,
+        {"source": "str", "count": "int", "seed": "int", "block_steps": "int", "windows": "list"},
+    )
+    source = paths_tbl.get("source", "scenario")
+    if source not in PATH_SOURCES:
+        raise _err(f, where, f"key 'source' must be one of {', '.join(PATH_SOURCES)}, got {source!r}")
+    for key in ("count", "block_steps"):
+        if key in paths_tbl and paths_tbl[key] < 1:
+            raise _err(f, where, f"key {key!r} must be >= 1, got {paths_tbl[key]!r}")
+    windows = paths_tbl.get("windows")
+    if windows is not None:
+        from ..oracles.sources import REAL_WINDOWS
+
+        for w in windows:
+            if w not in REAL_WINDOWS:
+                raise _err(f, where, f"key 'windows': unknown real window {w!r} (known: {', '.join(REAL_WINDOWS)})")
+        if source == "scenario":
+            raise _err(f, where, "key 'windows' is for the bootstrap and jump-fit sources")
+    paths = PathsSpec(
+        source,
+        paths_tbl.get("count", 1),
+        paths_tbl.get("seed", 0),
+        paths_tbl.get("block_steps", 30),
+        tuple(windows) if windows is not None else None,
+    )
+    if source == "scenario" and paths.count > 1:
+        for ref in scenarios:
+            if load_scenario(ref).path.source in ("real", "file"):
+                raise _err(
+                    f,
+                    where,
+                    f"key 'count' = {paths.count}: scenario {Path(ref).stem!r} replays a fixed "
+                    'price path (source real/file); use source = "bootstrap" or "jump-fit" '
+                    "for Monte Carlo paths",
+                )
+    return paths
+
+
 def parse_spec(doc: dict[str, Any], file: Path | None = None) -> SweepSpec:
     """Validate a parsed spec document (see the module docstring)."""
     from ..sim.overrides import check_override_names
@@ -245,7 +297,7 @@ def parse_spec(doc: dict[str, Any], file: Path | None = None) -> SweepSpec:
             "vary": "table",
             "variants": "table",
             "design": "table",
-            "paths": "table",
+            "paths": "tables",
             "seeds": "table",
         },
     )
@@ -345,44 +397,17 @@ def parse_spec(doc: dict[str, Any], file: Path | None = None) -> SweepSpec:
     if VARIANT in fixed or any(a.name == VARIANT for a in axes):
         raise _err(f, "[fixed]/[vary]", f"{VARIANT!r} is the name of a [variants] entry, not a parameter")
 
-    paths_tbl = _check_keys(
-        f,
-        "[paths]",
-        doc.get("paths", {}),
-        {"source": "str", "count": "int", "seed": "int", "block_steps": "int", "windows": "list"},
-    )
-    source = paths_tbl.get("source", "scenario")
-    if source not in PATH_SOURCES:
-        raise _err(f, "[paths]", f"key 'source' must be one of {', '.join(PATH_SOURCES)}, got {source!r}")
-    for key in ("count", "block_steps"):
-        if key in paths_tbl and paths_tbl[key] < 1:
-            raise _err(f, "[paths]", f"key {key!r} must be >= 1, got {paths_tbl[key]!r}")
-    windows = paths_tbl.get("windows")
-    if windows is not None:
-        from ..oracles.sources import REAL_WINDOWS
-
-        for w in windows:
-            if w not in REAL_WINDOWS:
-                raise _err(f, "[paths]", f"key 'windows': unknown real window {w!r} (known: {', '.join(REAL_WINDOWS)})")
-        if source == "scenario":
-            raise _err(f, "[paths]", "key 'windows' is for the bootstrap and jump-fit sources")
-    paths = PathsSpec(
-        source,
-        paths_tbl.get("count", 1),
-        paths_tbl.get("seed", 0),
-        paths_tbl.get("block_steps", 30),
-        tuple(windows) if windows is not None else None,
-    )
-    if source == "scenario" and paths.count > 1:
-        for ref in scenarios:
-            if load_scenario(ref).path.source in ("real", "file"):
-                raise _err(
-                    f,
-                    "[paths]",
-                    f"key 'count' = {paths.count}: scenario {Path(ref).stem!r} replays a fixed "
-                    'price path (source real/file); use source = "bootstrap" or "jump-fit" '
-                    "for Monte Carlo paths",
-                )
+    raw_paths = doc.get("paths", {})
+    if isinstance(raw_paths, list):  # [[paths]]: several path sets (e.g. the real window and Monte Carlo)
+        if not raw_paths:
+            raise _err(f, "[[paths]]", "needs at least one path set")
+        paths = tuple(
+            _paths_spec(f, f"[[paths]] #{i + 1}", tbl, scenarios, load_scenario) for i, tbl in enumerate(raw_paths)
+        )
+        if len(set(paths)) != len(paths):
+            raise _err(f, "[[paths]]", "two path sets are the same; each set must differ (source, count, seed, ...)")
+    else:
+        paths = (_paths_spec(f, "[paths]", raw_paths, scenarios, load_scenario),)
 
     seeds_tbl = _check_keys(f, "[seeds]", doc.get("seeds", {}), {"values": "list", "count": "int", "start": "int"})
     seeds = None
