@@ -128,6 +128,10 @@ class AnvilNode:
         accounts / balance_eth: anvil's dev accounts (``node.dev_accounts``); RpcChain
             does not need them (it impersonates every sender).
         gas_limit: block gas limit (the embedded chain's 30,000,000).
+        base_fee / gas_price: ``--base-fee`` / ``--gas-price`` in wei (0: gas costs
+            nothing, what RpcChain's impersonated transactions need); ``None`` leaves
+            anvil's own (EIP-1559 base fee from 1 gwei), as a signing client sees on a
+            public network.
         hardfork: ``cancun`` (the contracts' EVM version).
         code_size_limit: raise EIP-170's limit (like ``Chain(code_size_limit=)``).
         prune_history: ``--prune-history`` (default): keep no historical states. With
@@ -149,6 +153,8 @@ class AnvilNode:
         accounts: int = 10,
         balance_eth: int = 10_000,
         gas_limit: int = 30_000_000,
+        base_fee: int | None = 0,
+        gas_price: int | None = 0,
         hardfork: str = "cancun",
         code_size_limit: int | None = None,
         prune_history: bool = True,
@@ -165,6 +171,8 @@ class AnvilNode:
         self.accounts = accounts
         self.balance_eth = balance_eth
         self.gas_limit = gas_limit
+        self.base_fee = base_fee
+        self.gas_price = gas_price
         self.hardfork = hardfork
         self.code_size_limit = code_size_limit
         self.prune_history = prune_history
@@ -200,13 +208,13 @@ class AnvilNode:
             str(self.balance_eth),
             "--gas-limit",
             str(self.gas_limit),
-            "--base-fee",
-            "0",
-            "--gas-price",
-            "0",
             "--disable-default-create2-deployer",
             "--silent",
         ]
+        if self.base_fee is not None:
+            args += ["--base-fee", str(self.base_fee)]
+        if self.gas_price is not None:
+            args += ["--gas-price", str(self.gas_price)]
         if self.prune_history:
             args.append("--prune-history")
         if self.code_size_limit is not None:
