@@ -44,7 +44,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 """The source checkout (its node_modules/ holds the pinned anvil; ./node_modules is tried first)."""
-NODE_MODULES = Path("node_modules") if Path("node_modules/.bin/anvil").exists() else ROOT / "node_modules"
+NODE_MODULES = (
+    Path("node_modules").resolve() if Path("node_modules/.bin/anvil").exists() else ROOT / "node_modules"
+)  # absolute: a later chdir must not lose it
 ANVIL_VERSION = "1.7.1"
 GENESIS_TIMESTAMP = 1
 MISSING_HINT = "run WITH_ANVIL=1 scripts/bootstrap.sh (npm ci installs the pinned anvil into node_modules/)"

@@ -60,6 +60,14 @@ ENGINE_MAX_BATCH = 64  # Engine.MAX_BATCH (liquidate_many, auto_deleverage)
 LENS_MAX_BATCH = 256  # EngineLens.MAX_BATCH (accounts_health, liquidatable_accounts)
 TRACKED_EVENTS = ("PositionModified", "Liquidated", "AutoDeleveraged")
 STATE_VERSION = 1
+DEFAULT_STATE_DIR = Path(".vyperp") / "keeper"
+"""Where ``vyperp keeper`` keeps its state by default (relative to the working directory;
+git-ignored): ``.vyperp/keeper/<chain id>-<engine address>.json``."""
+
+
+def default_state_path(chain_id: int, engine: str) -> Path:
+    """``.vyperp/keeper/<chain id>-<engine address, lower case>.json``."""
+    return DEFAULT_STATE_DIR / f"{int(chain_id)}-{engine.lower()}.json"
 
 
 # ============================================================================ events
@@ -565,4 +573,14 @@ def load_manifest(path: str | os.PathLike[str]) -> dict[str, Any]:
     return manifest
 
 
-__all__ = ["EngineEvent", "EventSource", "Keeper", "PollResult", "RpcEventSource", "load_manifest", "setup_logging"]
+__all__ = [
+    "DEFAULT_STATE_DIR",
+    "default_state_path",
+    "EngineEvent",
+    "EventSource",
+    "Keeper",
+    "PollResult",
+    "RpcEventSource",
+    "load_manifest",
+    "setup_logging",
+]
