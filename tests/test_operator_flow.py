@@ -205,3 +205,51 @@ def test_cli_errors_are_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
             )
             assert result.exit_code == 1 and message in result.output, (command, result.output)
             assert "Traceback" not in result.output
+
+
+def test_ape_run_feed_and_keeper_sign_with_an_ape_account(tmp_path: Path) -> None:
+    """`ape run feed|keeper --network ethereum:local:foundry --account TEST::0`: ape connects
+    (ape-foundry to the running anvil, APE_FOUNDRY_HOST) and its test account signs."""
+    import os
+    import subprocess
+    import sys
+
+    ape = Path(sys.executable).parent / "ape"
+    if not ape.is_file():
+        pytest.skip("ape executable not found")
+    root = Path(__file__).resolve().parents[1]
+    with PublicNode() as node:
+        admin = mnemonic_signer(DEFAULT_MNEMONIC, 0)  # ape's TEST::0 (the same default mnemonic)
+        chain = SigningChain(node.url, [admin])
+        start = chain.block_number + 1
+        protocol = deploy_embedded(chain, default_params(), admin=admin.address, feeder=admin.address)
+        manifest = tmp_path / "m.json"
+        manifest.write_text(
+            json.dumps(
+                {
+                    "chain_id": chain.chain_id,
+                    "block_number": start,
+                    "feeder": admin.address,
+                    "addresses": protocol.addresses(),
+                    "market_ids": {"BTC": 0, "ETH": 1},
+                }
+            )  # fmt: skip
+        )
+        env = dict(os.environ, APE_FOUNDRY_HOST=node.anvil_url, COLUMNS="200")
+        env["PATH"] = f"{ape.parent}{os.pathsep}{env.get('PATH', '')}"
+        network = ["--network", "ethereum:local:foundry", "--account", "TEST::0", "--manifest", str(manifest)]
+        feed = subprocess.run(
+            [str(ape), "run", "feed", *network, "--scenario", "crash-30pct", "--rounds", "3", "--interval", "0"],
+            cwd=root, env=env, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert feed.returncode == 0, feed.stdout + feed.stderr
+        assert "pushed 3 rounds (0 refused)" in feed.stdout and "BTC round 4: " in feed.stdout
+        assert int(protocol.oracles[BTC].latestRoundData()[0]) == 4
+        state = tmp_path / "keeper.json"
+        keeper = subprocess.run(
+            [str(ape), "run", "keeper", *network, "--max-polls", "1", "--interval", "0", "--state", str(state)],
+            cwd=root, env=env, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert keeper.returncode == 0, keeper.stdout + keeper.stderr
+        assert json.loads(state.read_text())["stats"]["polls"] == 1
+        chain.close()

@@ -283,3 +283,47 @@ def test_clear_errors_for_no_funds_and_a_wrong_url(clean: PublicNode) -> None:
         SigningChain("http://127.0.0.1:9", [poor], timeout=2)
     with pytest.raises(ChainError, match="not a JSON-RPC URL"):
         SigningChain("127.0.0.1:8545", [poor])
+
+
+@needs_anvil
+def test_feeder_loses_no_round_when_another_process_sends_from_its_key(clean: PublicNode) -> None:
+    """The review's lost round: 210 rounds of crash-30pct while another process sends from
+    the feeder's key between the feeder's preflight and its send, every third transaction."""
+    from vyperp.ops.feed import Feeder, load_path
+    from vyperp.protocol.deploy import deploy_embedded
+
+    from .conftest import BTC, default_params
+
+    deployer, feeder_key = mnemonic_signer(DEFAULT_MNEMONIC, 7), mnemonic_signer(DEFAULT_MNEMONIC, 8)
+    setup = SigningChain(clean.url, [deployer, feeder_key])
+    protocol = deploy_embedded(setup, default_params(), admin=deployer.address, feeder=feeder_key.address)
+    chain = SigningChain(clean.url, [feeder_key], fees=FeePolicy.from_gwei(100, 1))
+    other = SigningChain(clean.url, [feeder_key], fees=FeePolicy.from_gwei(100, 1))  # the other process
+    me = feeder_key.address
+    quotes = 0
+    real_quote = chain._quote
+
+    def interfering_quote() -> Fees:  # runs after the preflight, before the nonce is used
+        nonlocal quotes
+        quotes += 1
+        if quotes % 3 == 0:
+            other.transfer(me, me, 1)
+        return real_quote()
+
+    chain._quote = interfering_quote  # type: ignore[method-assign]
+    oracle = chain.at("MockOracle", protocol.oracles[BTC].address)
+    first_round = int(oracle.latestRoundData()[0])
+    feeder = Feeder(
+        chain,
+        protocol.engine.address,
+        {BTC: oracle.address},
+        {BTC: load_path(scenario="crash-30pct")},
+        me,
+        symbols={BTC: "BTC"},
+    )
+    expected = feeder.answers[BTC]
+    assert len(expected) == 210
+    assert feeder.run(interval=0) == 210 and feeder.errors == 0
+    assert chain.resends >= 100  # the other process really took nonces (every third send)
+    assert int(oracle.latestRoundData()[0]) == first_round + 210
+    assert [int(oracle.getRoundData(first_round + 1 + k)[1]) for k in range(210)] == expected
