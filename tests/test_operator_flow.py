@@ -138,6 +138,9 @@ def test_deploy_feed_traders_keeper_restart_through_a_public_node(
         assert "pushed 12 rounds (0 refused); next path point 72" in out
         assert int(oracle.latestRoundData()[0]) == 1 + 12  # every round landed
         assert liquidatable(traders) == set(longs)
+        dry = _cli("keeper", *keeper, "--max-polls", "1", "--dry-run", "--state", str(tmp_path / "dry.json"))
+        assert "dry run:" in dry and "Engine.liquidate_many" in dry  # reported ...
+        assert liquidatable(traders) == set(longs)  # ... not sent
 
         # ---- the keeper liquidates, saves its state in the default place, stops
         _cli("keeper", *keeper, "--max-polls", "2", "--batch-size", "3")
