@@ -1,11 +1,11 @@
-"""`ape run keeper`: the vyperp keeper (see vyperp/ops_commands.py; same as `vyperp keeper`).
+"""`ape run keeper`: `vyperp keeper` with ape's --network and --account (see vyperp/ops/ape_commands.py).
 
-    ape run keeper --manifest deployments/ethereum-local-31337.json --rpc-url http://127.0.0.1:8545 ...
+    .venv/bin/ape run keeper --network ethereum:local:foundry --account TEST::0 --manifest deployments/x.json ...
 
-Addresses come from the manifest `ape run deploy` writes. The node is given with
---rpc-url (an anvil node: transactions are sent by impersonation), not ape's --network.
+ape connects to the network and the ape account signs; addresses come from the manifest
+`ape run deploy` writes. For anvil impersonation (no key) use `vyperp keeper --impersonate`.
 """
 
-from vyperp.ops.commands import keeper_command
+from vyperp.ops.ape_commands import ape_keeper_command
 
-cli = keeper_command("cli")
+cli = ape_keeper_command()

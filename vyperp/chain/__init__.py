@@ -1,4 +1,4 @@
-"""Chain drivers: Vyper compilation plus three backends behind one interface.
+"""Chain drivers: Vyper compilation plus four backends behind one interface.
 
     from vyperp.chain import Chain
     chain = Chain(timestamp=1_700_000_000, chain_id=31337)
@@ -27,6 +27,8 @@ The backends:
 
 * :class:`Chain` (``chain``/``evm``): pyrevm in process, the fast one;
 * ``rpc_chain.RpcChain``: a node (anvil) over JSON-RPC (``node.AnvilNode`` starts one);
+* ``signing_chain.SigningChain``: any node over JSON-RPC, transactions signed locally
+  (keys from ``keys``, fees from ``fees``): testnets, L2s, public nodes;
 * ``ape_chain.ApeChain``: ape's local ``ethereum:local:test`` network (eth-tester).
 
 All three return the same values: ints, bools, checksummed address strings, one named

@@ -44,7 +44,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 """The source checkout (its node_modules/ holds the pinned anvil; ./node_modules is tried first)."""
-NODE_MODULES = Path("node_modules") if Path("node_modules/.bin/anvil").exists() else ROOT / "node_modules"
+NODE_MODULES = (
+    Path("node_modules").resolve() if Path("node_modules/.bin/anvil").exists() else ROOT / "node_modules"
+)  # absolute: a later chdir must not lose it
 ANVIL_VERSION = "1.7.1"
 GENESIS_TIMESTAMP = 1
 MISSING_HINT = "run WITH_ANVIL=1 scripts/bootstrap.sh (npm ci installs the pinned anvil into node_modules/)"
@@ -128,6 +130,10 @@ class AnvilNode:
         accounts / balance_eth: anvil's dev accounts (``node.dev_accounts``); RpcChain
             does not need them (it impersonates every sender).
         gas_limit: block gas limit (the embedded chain's 30,000,000).
+        base_fee / gas_price: ``--base-fee`` / ``--gas-price`` in wei (0: gas costs
+            nothing, what RpcChain's impersonated transactions need); ``None`` leaves
+            anvil's own (EIP-1559 base fee from 1 gwei), as a signing client sees on a
+            public network.
         hardfork: ``cancun`` (the contracts' EVM version).
         code_size_limit: raise EIP-170's limit (like ``Chain(code_size_limit=)``).
         prune_history: ``--prune-history`` (default): keep no historical states. With
@@ -149,6 +155,8 @@ class AnvilNode:
         accounts: int = 10,
         balance_eth: int = 10_000,
         gas_limit: int = 30_000_000,
+        base_fee: int | None = 0,
+        gas_price: int | None = 0,
         hardfork: str = "cancun",
         code_size_limit: int | None = None,
         prune_history: bool = True,
@@ -165,6 +173,8 @@ class AnvilNode:
         self.accounts = accounts
         self.balance_eth = balance_eth
         self.gas_limit = gas_limit
+        self.base_fee = base_fee
+        self.gas_price = gas_price
         self.hardfork = hardfork
         self.code_size_limit = code_size_limit
         self.prune_history = prune_history
@@ -200,13 +210,13 @@ class AnvilNode:
             str(self.balance_eth),
             "--gas-limit",
             str(self.gas_limit),
-            "--base-fee",
-            "0",
-            "--gas-price",
-            "0",
             "--disable-default-create2-deployer",
             "--silent",
         ]
+        if self.base_fee is not None:
+            args += ["--base-fee", str(self.base_fee)]
+        if self.gas_price is not None:
+            args += ["--gas-price", str(self.gas_price)]
         if self.prune_history:
             args.append("--prune-history")
         if self.code_size_limit is not None:

@@ -304,6 +304,19 @@ class RpcChain(BaseChain):
         self.chain_id = int(self._rpc("eth_chainId", []), 16)
         if chain_id is not None and chain_id != self.chain_id:
             raise ChainError(f"the node at {url} has chain id {self.chain_id}, not {chain_id}")
+        self._prepare_node(coinbase)
+        head = self._rpc("eth_getBlockByNumber", ["latest", False])
+        self._time = int(head["timestamp"], 16)
+        self.gas_limit = int(head["gasLimit"], 16) if gas_limit is None else int(gas_limit)
+        self._gas_hex = hex(self.gas_limit)
+        self._nonces: dict[str, int] = {}
+        self._sync = True  # eth_sendTransactionSync until the node says it has none
+        if timestamp is not None:
+            self.set_time(timestamp)
+
+    def _prepare_node(self, coinbase: str) -> None:
+        """Switch the anvil node to impersonation, automine, a still clock and base fee 0
+        (a subclass that signs its own transactions overrides this with nothing)."""
         try:
             self._rpc("anvil_autoImpersonateAccount", [True])
             self._rpc("anvil_setBlockTimestampInterval", [0])
@@ -314,14 +327,6 @@ class RpcChain(BaseChain):
             self._rpc("anvil_setNextBlockBaseFeePerGas", ["0x0"])
         except RpcError as e:
             raise ChainError(f"RpcChain needs an anvil node (anvil_* methods): {e}") from e
-        head = self._rpc("eth_getBlockByNumber", ["latest", False])
-        self._time = int(head["timestamp"], 16)
-        self.gas_limit = int(head["gasLimit"], 16) if gas_limit is None else int(gas_limit)
-        self._gas_hex = hex(self.gas_limit)
-        self._nonces: dict[str, int] = {}
-        self._sync = True  # eth_sendTransactionSync until the node says it has none
-        if timestamp is not None:
-            self.set_time(timestamp)
 
     @classmethod
     def factory(cls, url: str, **kwargs: Any) -> Callable[[int], RpcChain]:
@@ -458,21 +463,26 @@ class RpcChain(BaseChain):
             receipt = self._submit(tx)
         self._nonces[sender] = nonce + 1
         if receipt.get("status") != "0x1":
-            # the preflight passed but the mined transaction failed (someone else moved the
-            # state in between): replay it on its parent block for the reason
-            # (without history, as with --prune-history, the reason is unknown)
-            parent = hex(int(receipt["blockNumber"], 16) - 1)
-            err = Reverted("", b"", 0)
-            try:
-                self._rpc("eth_call", [tx, parent])
-            except RpcError as e:
-                found = self._error(e, tx, simulate=False)
-                if isinstance(found, Reverted):
-                    err = found
-            err.gas_used = int(receipt["gasUsed"], 16)
-            self._failed(err)
-            raise err
+            raise self._mined_failure(tx, receipt)
         return receipt
+
+    def _mined_failure(self, tx: dict[str, Any], receipt: dict[str, Any]) -> Reverted:
+        """The :class:`Reverted` of a mined, failed transaction (recorded as the last receipt).
+
+        The preflight passed but the mined transaction failed (someone else moved the
+        state in between): it is replayed on its parent block for the reason (without
+        history, as with --prune-history, the reason is unknown)."""
+        parent = hex(int(receipt["blockNumber"], 16) - 1)
+        err = Reverted("", b"", 0)
+        try:
+            self._rpc("eth_call", [tx, parent])
+        except RpcError as e:
+            found = self._error(e, tx, simulate=False)
+            if isinstance(found, Reverted):
+                err = found
+        err.gas_used = int(receipt["gasUsed"], 16)
+        self._failed(err)
+        return err
 
     def _submit(self, tx: dict[str, Any]) -> dict[str, Any]:
         """Send and return the receipt: ``eth_sendTransactionSync`` (one round trip; anvil

@@ -47,6 +47,17 @@ def load_path(
     return load_real(real, column)  # type: ignore[arg-type]
 
 
+def human_price(answer: int, decimals: int) -> str:
+    """An oracle answer as a USD amount: ``6123450000000, 8 -> "61,234.50"``; prices
+    below 1 keep six significant digits (``"0.00950000"``)."""
+    from decimal import Decimal
+
+    value = Decimal(int(answer)).scaleb(-int(decimals))
+    if abs(value) >= 1:
+        return f"{value:,.2f}"
+    return f"{value:.{max(2, 5 - value.adjusted())}f}"
+
+
 class Feeder:
     """Feed `paths` (market id -> PricePath) into the markets' MockOracles.
 
@@ -59,6 +70,12 @@ class Feeder:
         rebase: scale each path to start at the oracle's current answer.
         warp: advance block time by the path's step spacing before each round.
         loop: restart from the first point at the end of a path (else stop).
+        symbols: market id -> ticker, for the log ("BTC round 12: 61,234.50 USD").
+        start: the path's first point to push (``--start-round``; rebasing anchors there,
+            so a feeder restarted mid-path continues without a jump).
+
+    Raises ValueError if oracles and paths name different markets or `start` is past a
+    path's end; ChainError / Reverted from the chain's reads of the oracles.
     """
 
     def __init__(
@@ -72,6 +89,8 @@ class Feeder:
         rebase: bool = True,
         warp: bool = False,
         loop: bool = False,
+        symbols: dict[int, str] | None = None,
+        start: int = 0,
     ):
         missing = set(oracles) ^ set(paths)
         if missing:
@@ -83,17 +102,23 @@ class Feeder:
         self.sender = sender
         self.warp = warp
         self.loop = loop
+        self.symbols = {m: (symbols or {}).get(m, f"market {m}") for m in paths}
         self.answers: dict[int, list[int]] = {}
+        self.decimals: dict[int, int] = {}
         for market, path in paths.items():
             oracle = self.oracles[market]
-            decimals = int(oracle.decimals())
+            decimals = self.decimals[market] = int(oracle.decimals())
             answers = path.to_oracle_answers(decimals)
+            if not 0 <= start < len(answers):
+                raise ValueError(
+                    f"start round {start} is outside the {self.symbols[market]} path (0..{len(answers) - 1})"
+                )
             if rebase:
                 current = int(oracle.latestRoundData()[1])
-                first = answers[0]
+                first = answers[start]
                 answers = [a * current // first for a in answers]
             self.answers[market] = answers
-        self.index = 0
+        self.index = start
         self.rounds = 0
         self.errors = 0
 
@@ -117,15 +142,16 @@ class Feeder:
                 self.chain.advance(seconds)
         for market, answers in self.answers.items():
             answer = answers[min(k, len(answers) - 1)]
+            price = human_price(answer, self.decimals[market])
             try:
-                self.oracles[market].push_round(answer, 0, sender=self.sender)
+                round_id = self.oracles[market].push_round(answer, 0, sender=self.sender)
                 if self.engine is not None:
                     self.engine.poke(market, sender=self.sender)
             except (Reverted, ChainError) as e:
                 self.errors += 1
-                log.error("market %d round %d (answer %d) refused: %s", market, k, answer, e)
+                log.error("%s point %d (%s USD) refused: %s", self.symbols[market], k, price, e)
                 continue
-            log.info("market %d round %d: %s", market, k, answer)
+            log.info("%s round %d: %s USD (path point %d)", self.symbols[market], int(round_id), price, k)
         self.index = k + 1
         self.rounds += 1
         return True
@@ -148,4 +174,4 @@ class Feeder:
         return pushed
 
 
-__all__ = ["Feeder", "load_path"]
+__all__ = ["Feeder", "human_price", "load_path"]

@@ -1,11 +1,12 @@
 """A liquidation keeper a protocol operator can run against a node.
 
-    from vyperp.chain.rpc_chain import RpcChain
-    from vyperp.ops.keeper import Keeper
+    from vyperp.chain.keys import load_keystore
+    from vyperp.chain.signing_chain import SigningChain
+    from vyperp.ops.keeper import Keeper, default_state_path
 
-    chain = RpcChain("http://127.0.0.1:8545")
+    chain = SigningChain(url, [load_keystore("keeper.json", password)])   # or RpcChain(url) on anvil
     keeper = Keeper(chain, engine_address, lens_address, start_block=deploy_block,
-                    state_path="keeper-state.json", batch_size=32)
+                    state_path=default_state_path(chain.chain_id, engine_address), batch_size=32)
     keeper.run(poll_interval=2.0)          # or keeper.poll_once() from your own loop
 
 Each poll:
@@ -36,8 +37,11 @@ Each poll:
 
 If the node's head is below the cursor (the node was restarted without its state, or
 a deep reorg), the keeper logs a warning and re-scans from ``start_block`` with an empty
-book. Transactions are sent through the chain object (``RpcChain`` sends from any
-address by anvil impersonation; a real network would need a signing chain backend).
+book. Transactions are sent through the chain object: a
+:class:`~vyperp.chain.signing_chain.SigningChain` signs them with the keeper's key (any
+node), ``RpcChain`` sends from any address by anvil impersonation (anvil only).
+``vyperp keeper`` keeps the state in ``.vyperp/keeper/<chain id>-<engine>.json`` unless
+told otherwise (:func:`default_state_path`).
 """
 
 from __future__ import annotations
@@ -60,6 +64,14 @@ ENGINE_MAX_BATCH = 64  # Engine.MAX_BATCH (liquidate_many, auto_deleverage)
 LENS_MAX_BATCH = 256  # EngineLens.MAX_BATCH (accounts_health, liquidatable_accounts)
 TRACKED_EVENTS = ("PositionModified", "Liquidated", "AutoDeleveraged")
 STATE_VERSION = 1
+DEFAULT_STATE_DIR = Path(".vyperp") / "keeper"
+"""Where ``vyperp keeper`` keeps its state by default (relative to the working directory;
+git-ignored): ``.vyperp/keeper/<chain id>-<engine address>.json``."""
+
+
+def default_state_path(chain_id: int, engine: str) -> Path:
+    """``.vyperp/keeper/<chain id>-<engine address, lower case>.json``."""
+    return DEFAULT_STATE_DIR / f"{int(chain_id)}-{engine.lower()}.json"
 
 
 # ============================================================================ events
@@ -565,4 +577,14 @@ def load_manifest(path: str | os.PathLike[str]) -> dict[str, Any]:
     return manifest
 
 
-__all__ = ["EngineEvent", "EventSource", "Keeper", "PollResult", "RpcEventSource", "load_manifest", "setup_logging"]
+__all__ = [
+    "DEFAULT_STATE_DIR",
+    "default_state_path",
+    "EngineEvent",
+    "EventSource",
+    "Keeper",
+    "PollResult",
+    "RpcEventSource",
+    "load_manifest",
+    "setup_logging",
+]
