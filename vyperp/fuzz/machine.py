@@ -29,7 +29,8 @@ import os
 from contextlib import contextmanager
 from typing import Any
 
-from hypothesis import event
+from hypothesis import currently_in_test_context
+from hypothesis import event as _hypothesis_event
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
@@ -39,6 +40,15 @@ from ..model import EngineModel, ModelRevert, invariants
 from ..protocol.params import TIERED, Bracket, LiquidationParams, MarketParams, ProtocolParams, Tier
 from ..protocol.system import MAX_UINT, System
 from ..protocol.units import WAD
+
+
+def event(value: str) -> None:
+    """hypothesis.event inside a test; nothing outside one, so that a failing program as
+    hypothesis prints it (``state = ProtocolMachine()``, each rule and invariant call,
+    ``state.teardown()``) runs as a plain script too (vyperp.fuzz.run.failure_script)."""
+    if currently_in_test_context():
+        _hypothesis_event(value)
+
 
 TRADERS = 4
 MARKETS = 2
@@ -137,6 +147,7 @@ class ProtocolMachine(RuleBasedStateMachine):
     examples_run = 0  # machines constructed (one per example), for the fuzz report
     steps_run = 0  # invariant rounds after a rule (one per step)
     liquidating_examples: set[int] = set()  # examples in which a liquidation step went through
+    on_example: Any = None  # called after each example (vyperp fuzz's progress), if set
 
     def __init__(self) -> None:
         super().__init__()
@@ -161,6 +172,8 @@ class ProtocolMachine(RuleBasedStateMachine):
     def teardown(self) -> None:
         self.system.chain.revert(self.snapshot)
         self.system.prices = self.saved_prices
+        if ProtocolMachine.on_example is not None:
+            ProtocolMachine.on_example()
 
     # ---------------------------------------------------------------- helpers
     def books(self) -> tuple:

@@ -1,7 +1,8 @@
 """Hypothesis profiles shared by pytest (tests/conftest.py) and `vyperp fuzz`.
 
-- ci: bounded to fit CI comfortably; derandomized (same examples every run), no shrinking
-  of passing runs is needed and failures still shrink for a readable replay.
+- ci: bounded to fit CI comfortably; derandomized (same examples every run): under pytest by
+  hypothesis's derandomize, in `vyperp fuzz` by a fixed seed per worker (FIXED_SEEDS; worker i
+  runs seed + i), so every worker, not only the first, draws the same examples every run.
 - campaign: long runs, many thousands of examples (`vyperp fuzz --profile campaign`).
 - dev: quick local iteration.
 """
@@ -17,6 +18,12 @@ PROFILES = {
 }
 STEPS_PER_EXAMPLE = {"ci": 50, "dev": 30, "campaign": 80}
 MACHINE_EXAMPLES = {"ci": 150}
+FIXED_SEEDS = {"ci": 20_251_010}
+"""Base seed of the profiles whose `vyperp fuzz` runs are reproducible by design."""
+DATABASE_DIR = ".hypothesis/vyperp-fuzz"
+"""Hypothesis example database of `vyperp fuzz` runs of the random profiles (dev, campaign):
+an example that failed once is tried first the next time. The ci profile keeps none, so
+that its runs stay the same whatever failed before."""
 """Examples of the protocol state machine where they differ from the profile's (which the
 unit property tests use too): ci runs 150 (~25 s), enough to reach every boundary rule."""
 

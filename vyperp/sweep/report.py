@@ -68,18 +68,36 @@ def figures(cells: Any, grid: bool) -> list[tuple[str, str]]:
         fig, ax = plt.subplots(figsize=(5.2, 4.0))
         if len(varied) == 1:
             x = varied[0]
-            groups = ok.groupby(ok[x].astype(str), sort=False)
-            means = groups[stat].mean()
             lo_hi = _ci_columns(stat)
-            yerr = None
-            if lo_hi and all(c in ok for c in lo_hi) and ok["scenario"].nunique() == 1:
-                lo, hi = groups[lo_hi[0]].mean().to_numpy(), groups[lo_hi[1]].mean().to_numpy()
-                yerr = np.abs(np.vstack([means.to_numpy() - lo, hi - means.to_numpy()]))
-            ax.bar(list(means.index), means.to_numpy(), yerr=yerr, capsize=3, color="#4477aa", ecolor="#222222")
+            with_ci = bool(lo_hi) and all(c in ok for c in lo_hi) and ok["scenario"].nunique() == 1
+            sets = list(dict.fromkeys(ok["paths"])) if "paths" in ok else [None]
+            width = 0.8 / len(sets)
+            for k, path_set in enumerate(sets):
+                part = ok if path_set is None else ok[ok["paths"] == path_set]
+                groups = part.groupby(part[x].astype(str), sort=False)
+                means = groups[stat].mean()
+                yerr = None
+                if with_ci:
+                    lo, hi = groups[lo_hi[0]].mean().to_numpy(), groups[lo_hi[1]].mean().to_numpy()
+                    yerr = np.abs(np.vstack([means.to_numpy() - lo, hi - means.to_numpy()]))
+                at = np.arange(len(means)) + (k - (len(sets) - 1) / 2) * width
+                ax.bar(
+                    at,
+                    means.to_numpy(),
+                    width=width,
+                    yerr=yerr,
+                    capsize=2,
+                    color=PATH_SET_COLORS[k % len(PATH_SET_COLORS)],
+                    ecolor="#222222",
+                    label=None if path_set is None else f"paths: {path_set}",
+                )
+                ax.set_xticks(np.arange(len(means)), list(means.index))
+            if len(sets) > 1:
+                ax.legend(fontsize=7)
             ax.tick_params(axis="x", labelrotation=30, labelsize=7)
             ax.set_xlabel(x.removeprefix("param."))
             ax.set_ylabel(label)
-            title = label + (" (95 % interval)" if yerr is not None else "")
+            title = label + (" (95 % interval)" if with_ci else "")
         elif grid:
             x, y = varied[0], varied[1]
             table = ok.pivot_table(index=y, columns=x, values=stat, aggfunc="mean")
@@ -115,7 +133,7 @@ def figures(cells: Any, grid: bool) -> list[tuple[str, str]]:
             title = label
         if ok["scenario"].nunique() > 1:
             title += " (mean over scenarios)"
-        if "paths" in ok and ok["paths"].nunique() > 1:
+        if "paths" in ok and ok["paths"].nunique() > 1 and len(varied) != 1:
             title += " (mean over path sets)"
         ax.set_title(title, fontsize=9)
         out.append((title, _png(fig)))
@@ -155,11 +173,27 @@ def pareto_front(x: Any, y: Any) -> list[int]:
     return sorted(front, key=lambda i: (x[i], y[i]))
 
 
+PATH_SET_COLORS = ("#4477aa", "#ee7733", "#228833", "#aa3377")
+
 FRONTIER_X = ("mean_open_interest_usd_mean", "mean open interest carried (USD): capital efficiency")
 FRONTIER_Y = ("bad_debt_var99", "bad debt p99 (USD)")
 
 
-def frontier_figure(cells: Any) -> tuple[str, str] | None:
+def frontier_figures(cells: Any) -> list[tuple[str, str]]:
+    """One frontier per path set (their path distributions differ: one frontier across them
+    would compare designs on different paths)."""
+    if "paths" not in cells or cells["paths"].nunique() <= 1:
+        one = frontier_figure(cells)
+        return [one] if one else []
+    out = []
+    for path_set in dict.fromkeys(cells["paths"]):
+        fig = frontier_figure(cells[cells["paths"] == path_set], f"paths: {path_set}")
+        if fig:
+            out.append(fig)
+    return out
+
+
+def frontier_figure(cells: Any, subtitle: str = "") -> tuple[str, str] | None:
     """Capital efficiency (the open interest the design let the traders carry, cell mean with
     its bootstrap CI) against p99 bad debt (with its CI), one point per cell; the Pareto
     frontier joined."""
@@ -182,11 +216,16 @@ def frontier_figure(cells: Any) -> tuple[str, str] | None:
     ax.errorbar(x, y, xerr=xerr, yerr=yerr, fmt="o", color="#4477aa", ecolor="#99aacc", capsize=2, ms=5)
     front = pareto_front(x, y)
     ax.plot(x[front], y[front], "-", color="#cc3311", lw=1.5, label="Pareto frontier")
-    for label, xi, yi in zip(cell_labels(ok), x, y):
+    labels = (
+        [lbl.replace(f", {subtitle.replace(': ', '=')}", "") for lbl in cell_labels(ok)]
+        if subtitle
+        else cell_labels(ok)
+    )
+    for label, xi, yi in zip(labels, x, y):
         ax.annotate(label, (xi, yi), textcoords="offset points", xytext=(4, 4), fontsize=7)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
-    title = "capital efficiency vs p99 bad debt (95 % bootstrap intervals)"
+    title = "capital efficiency vs p99 bad debt (95 % bootstrap intervals)" + (f", {subtitle}" if subtitle else "")
     ax.set_title(title, fontsize=9)
     ax.legend(fontsize=8)
     return title, _png(fig)
@@ -231,8 +270,7 @@ def write_html(result: Any, path: str | Path) -> Path:
     summary = result.summary()
     figs = figures(cells, result.spec.design == "grid") if len(cells) else []
     if len(cells):
-        front = frontier_figure(cells)
-        figs += [front] if front else []
+        figs += frontier_figures(cells)
         figs += distribution_figures(summary, cells)
     keep = [
         "scenario",
@@ -295,4 +333,12 @@ def write_html(result: Any, path: str | Path) -> Path:
     return path
 
 
-__all__ = ["cell_labels", "distribution_figures", "figures", "frontier_figure", "pareto_front", "write_html"]
+__all__ = [
+    "cell_labels",
+    "distribution_figures",
+    "figures",
+    "frontier_figure",
+    "frontier_figures",
+    "pareto_front",
+    "write_html",
+]
