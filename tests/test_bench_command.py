@@ -12,6 +12,8 @@ from click.testing import CliRunner
 from vyperp import readme_tables
 from vyperp.cli import main
 
+ROOT = Path(__file__).resolve().parents[1]
+
 
 def test_bench_quick_without_anvil(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     out = tmp_path / "bench.json"
@@ -41,3 +43,31 @@ def test_bench_quick_without_anvil(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(readme_tables, "REPORTS", tmp_path)
     table = readme_tables.TABLES["bench"]()
     assert "| embedded ceiling tx/s" in table and "| anvil | skipped (--skip-anvil) |" in table
+
+
+@pytest.mark.parametrize(
+    "name, broken, needle",
+    [
+        ("fuzz.json", {"interrupted": True}, "reports/fuzz.json: interrupted"),
+        ("fuzz.json", {"invariant_violations": 2}, "reports/fuzz.json: invariant violations"),
+        ("mutation.json", {"interrupted": True, "checked": 3}, "reports/mutation.json: interrupted, not every mutant"),
+        ("sweep_bench.json", {"runs": {"1": {"failed": 1}}}, "reports/sweep_bench.json: failed replays"),
+    ],
+)
+def test_readme_tables_refuses_figures_from_a_failed_run(tmp_path, monkeypatch, name, broken, needle):
+    """Copies of the committed reports publish; one failed run among them stops everything."""
+    import shutil
+
+    reports = tmp_path / "reports"
+    shutil.copytree(ROOT / "reports", reports)
+    monkeypatch.setattr(readme_tables, "REPORTS", reports)
+    readme = tmp_path / "README.md"
+    readme.write_text((ROOT / "README.md").read_text())
+    ok = CliRunner().invoke(readme_tables.readme_tables, ["--write", str(readme)])
+    assert ok.exit_code == 0, ok.output
+    path = reports / name
+    path.write_text(json.dumps({**json.loads(path.read_text()), **broken}))
+    before = readme.read_text()
+    refused = CliRunner().invoke(readme_tables.readme_tables, ["--write", str(readme)])
+    assert refused.exit_code == 1 and needle in refused.output and "Traceback" not in refused.output
+    assert readme.read_text() == before

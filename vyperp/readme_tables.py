@@ -427,6 +427,55 @@ TABLES: dict[str, Callable[[], str]] = {
 }
 
 
+def _failed(report: dict[str, Any] | None, checks: dict[str, Callable[[dict[str, Any]], bool]]) -> list[str]:
+    if report is None:
+        return []
+    out = []
+    for what, bad in checks.items():
+        try:
+            if bad(report):
+                out.append(what)
+        except (KeyError, TypeError):
+            continue  # an older report without the field: nothing to judge
+    return out
+
+
+FAILED_RUN: dict[str, dict[str, Callable[[dict[str, Any]], bool]]] = {
+    "fuzz.json": {
+        "interrupted": lambda r: bool(r["interrupted"]),
+        "invariant violations": lambda r: r["invariant_violations"] > 0,
+    },
+    "mutation.json": {
+        "interrupted": lambda r: bool(r.get("interrupted")),
+        "not every mutant checked": lambda r: r.get("checked", r["total"]) != r["total"],
+    },
+    "bench.json": {
+        "anvil invariant violations": lambda r: bool(r["anvil_invariant_violations"]),
+        "anvil books differ from the embedded chain's": lambda r: r["anvil_books_match_embedded"] is False,
+        "fuzz invariant violations": lambda r: r["fuzz"]["invariant_violations"] > 0,
+    },
+    "sweep_bench.json": {
+        "failed replays": lambda r: (
+            any(run["failed"] for run in r["runs"].values()) or bool(r.get("full", {}).get("failed"))
+        ),
+    },
+    "real_windows.json": {
+        "invariant violations": lambda r: any(w["invariant_violations"] for w in r["windows"].values())
+    },
+}
+"""Per report: what makes it the output of a failed run (published by no table)."""
+
+
+def failed_runs() -> list[str]:
+    """The committed reports that come from a failed run, with why."""
+    out = []
+    for name, checks in FAILED_RUN.items():
+        reasons = _failed(_load(name), checks)
+        if reasons:
+            out.append(f"reports/{name}: {', '.join(reasons)}")
+    return out
+
+
 def write(readme: Path) -> list[str]:
     text = readme.read_text()
     done = []
@@ -448,7 +497,15 @@ def write(readme: Path) -> list[str]:
     help="Rewrite the marked tables in this file (e.g. README.md) instead of printing them.",
 )
 def readme_tables(readme: Path | None) -> None:
-    """Markdown tables (gas, speed, mitigations, mutation) from the committed reports/*.json."""
+    """Markdown tables (gas, speed, mitigations, mutation) from the committed reports/*.json.
+
+    Refuses (exit status 1, nothing written) while any report comes from a failed run: an
+    interrupted fuzz or mutation run, invariant violations, failed replays."""
+    failed = failed_runs()
+    if failed:
+        raise click.ClickException(
+            "not publishing figures from a failed run; re-run the command that writes:\n  " + "\n  ".join(failed)
+        )
     if readme is None:
         for name, build in TABLES.items():
             click.echo(f"<!-- {name} -->\n{build()}\n<!-- /{name} -->\n")

@@ -4,14 +4,41 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 console = Console()
 REPORTS = Path("reports")
+
+
+@contextmanager
+def _bar(description: str, unit: str) -> Iterator[tuple[Progress, TaskID]]:
+    """A rich progress bar with ETA (done / total and the time left)."""
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn(unit),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=console,
+    ) as bar:
+        yield bar, bar.add_task(description, total=None)
 
 
 @click.command()
@@ -35,8 +62,12 @@ def fuzz(profile: str, workers: int | None, examples: int | None, out: Path) -> 
     """Stateful fuzzing of the whole protocol against every invariant; writes reports/fuzz.json."""
     from .run import run_fuzz
 
-    with console.status(f"fuzzing ({profile}) ..."):
-        report = run_fuzz(profile, workers, examples)
+    with _bar(f"fuzzing ({profile})", "examples") as (bar, task):
+        report = run_fuzz(
+            profile, workers, examples, progress=lambda done, total: bar.update(task, completed=done, total=total)
+        )
+    if report["interrupted"]:
+        console.print("[yellow]interrupted: the report below is partial (marked interrupted)[/yellow]")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n")
     table = Table(title=f"fuzz: profile {profile}")
@@ -56,7 +87,7 @@ def fuzz(profile: str, workers: int | None, examples: int | None, out: Path) -> 
     for violation in report["violations"]:
         console.print(f"[red]{violation}[/red]")
     console.print(f"wrote {out}")
-    if report["invariant_violations"]:
+    if report["invariant_violations"] or report["interrupted"]:
         raise SystemExit(1)
 
 
@@ -75,9 +106,17 @@ def mutate(names: tuple[str, ...], workers: int, out: Path) -> None:
     from .mutation import run_all
 
     started = time.time()
-    with console.status("running the fuzz suite against each mutant ..."):
-        report = run_all(workers=workers, names=list(names) or None)
+    with _bar("mutants", "checked") as (bar, task):
+        report = run_all(
+            workers=workers,
+            names=list(names) or None,
+            progress=lambda done, total, result: bar.update(
+                task, completed=done, total=total, description=f"mutants (last: {result['name']})"
+            ),
+        )
     report["seconds"] = round(time.time() - started, 1)
+    if report["interrupted"]:
+        console.print(f"[yellow]interrupted after {len(report['mutants'])} mutants: the report is partial[/yellow]")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n")
     table = Table(title=f"mutation check: {report['caught']}/{report['total']} caught")
@@ -89,7 +128,7 @@ def mutate(names: tuple[str, ...], workers: int, out: Path) -> None:
         )
     console.print(table)
     console.print(f"wrote {out} in {report['seconds']} s")
-    if report["caught"] != report["total"]:
+    if report["caught"] != report["total"] or report["interrupted"]:
         raise SystemExit(1)
 
 

@@ -25,6 +25,7 @@ the mutation check) and every example runs inside a snapshot.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from contextlib import contextmanager
 from typing import Any
@@ -41,11 +42,16 @@ from ..protocol.params import TIERED, Bracket, LiquidationParams, MarketParams, 
 from ..protocol.system import MAX_UINT, System
 from ..protocol.units import WAD
 
+TRACE = hashlib.sha256()
+"""Every event of this process's runs, in order: a digest of what the fuzzer did (two runs
+with the same seed have the same trace; `vyperp fuzz` reports it per worker)."""
+
 
 def event(value: str) -> None:
     """hypothesis.event inside a test; nothing outside one, so that a failing program as
     hypothesis prints it (``state = ProtocolMachine()``, each rule and invariant call,
     ``state.teardown()``) runs as a plain script too (vyperp.fuzz.run.failure_script)."""
+    TRACE.update(value.encode() + b"\n")
     if currently_in_test_context():
         _hypothesis_event(value)
 

@@ -17,7 +17,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -480,7 +481,8 @@ def check_mutant(mutant: Mutant, profile: str = "ci") -> dict[str, object]:
         where = apply(mutant, target).relative_to(target).as_posix()
         code, output = run_suite(target, profile)
     compile_error = "CompileError" in output or "vyper.exceptions" in output
-    caught = code != 0 and not compile_error
+    # pytest's exit code 1 = tests failed; 2 (interrupted), 3 (internal error), 4 (usage) are no catch
+    caught = code == 1 and not compile_error
     reason = ""
     for line in output.splitlines():
         if line.startswith("E ") and ("Error" in line or "assert" in line):
@@ -504,7 +506,14 @@ def check_mutant(mutant: Mutant, profile: str = "ci") -> dict[str, object]:
     }
 
 
-def run_all(workers: int = 2, profile: str = "ci", names: list[str] | None = None) -> dict[str, object]:
+def run_all(
+    workers: int = 2,
+    profile: str = "ci",
+    names: list[str] | None = None,
+    progress: Callable[[int, int, dict[str, object]], None] | None = None,
+) -> dict[str, object]:
+    """Check every mutant (`workers` at a time); `progress(done, total, result)` after each.
+    Ctrl-C stops: the mutants already checked make a partial report (``interrupted``)."""
     mutants = [m for m in MUTANTS if names is None or m.name in names]
     for mutant in mutants:  # fail fast on a stale pattern before spending minutes
         with tempfile.TemporaryDirectory(prefix="mutant-check-") as tmp:
@@ -513,11 +522,30 @@ def run_all(workers: int = 2, profile: str = "ci", names: list[str] | None = Non
     baseline_code, baseline_output = run_suite(None, profile)
     if baseline_code != 0:
         raise RuntimeError(f"the unmutated suite fails; fix it first:\n{baseline_output}")
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        results = list(pool.map(lambda m: check_mutant(m, profile), mutants))
+    results: dict[str, dict[str, object]] = {}
+    interrupted = False
+    pool = ThreadPoolExecutor(max_workers=workers)
+    futures = {pool.submit(check_mutant, m, profile): m for m in mutants}
+    try:
+        for future in as_completed(futures):
+            result = future.result()
+            if result["exit_code"] == 2:  # the suite itself was interrupted (Ctrl-C reached it)
+                raise KeyboardInterrupt
+            results[futures[future].name] = result
+            if progress is not None:
+                progress(len(results), len(mutants), result)
+    except KeyboardInterrupt:
+        interrupted = True
+        for future in futures:
+            future.cancel()
+    finally:
+        pool.shutdown(wait=not interrupted, cancel_futures=True)
+    ordered = [results[m.name] for m in mutants if m.name in results]
     return {
-        "total": len(results),
-        "caught": sum(1 for r in results if r["caught"]),
+        "total": len(mutants),
+        "checked": len(ordered),
+        "caught": sum(1 for r in ordered if r["caught"]),
         "profile": profile,
-        "mutants": results,
+        "interrupted": interrupted,
+        "mutants": ordered,
     }

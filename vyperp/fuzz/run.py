@@ -114,7 +114,7 @@ def _worker(args: tuple[str, int, int, int]) -> dict[str, Any]:
     profile, examples, index, base_seed = args
     from hypothesis.database import DirectoryBasedExampleDatabase
 
-    from .machine import ProtocolMachine, shared_system
+    from .machine import TRACE, ProtocolMachine, shared_system
 
     shared_system()  # deploy outside the timed region
     seed = base_seed + index
@@ -151,6 +151,7 @@ def _worker(args: tuple[str, int, int, int]) -> dict[str, Any]:
         "interrupted": interrupted,
         "seed": seed,
         "replay": replay,
+        "trace": TRACE.hexdigest()[:16],
     }
 
 
@@ -204,7 +205,7 @@ def run_fuzz(
         "liquidating_examples": sum(r["liquidating_examples"] for r in results),
         "seeds": [r["seed"] for r in results],
         "per_worker": [
-            {"seed": r["seed"], "examples": r["examples"], "steps": r["steps"], "replay": r["replay"]} for r in results
+            {k: r[k] for k in ("seed", "examples", "steps", "liquidating_examples", "trace", "replay")} for r in results
         ],
         "replay": [r["replay"] for r in results if r["violation"]],
         "seconds": round(wall, 2),
