@@ -64,24 +64,36 @@ class _Reads:
     """The part of a chain a :class:`Contract` needs for view calls, over JSON-RPC.
     Transactions are not sent through it (see :data:`Send`)."""
 
-    def __init__(self, request: Request):
+    def __init__(self, request: Request, caller: str = ZERO):
         self.request = request
+        self.caller = caller
 
     def call(self, to: Any, calldata: bytes, sender: Any = None, value: int = 0, gas: int | None = None) -> bytes:
-        tx: dict[str, Any] = {"to": str(to), "data": "0x" + calldata.hex()}
-        if sender is not None:
-            tx["from"] = str(sender)
+        # eth-tester (ape's local network) requires a sender even for a call
+        tx = {"from": str(sender or self.caller), "to": str(to), "data": "0x" + calldata.hex()}
         try:
             result = self.request("eth_call", [tx, "latest"])
         except Exception as exc:  # noqa: BLE001 - transports raise their own error types
             raise rpc_revert(exc) from exc
-        return bytes.fromhex(str(result).removeprefix("0x"))
+        return _bytes(result)
 
     def _static_call(self, to: str, data: bytes, sender: Any, gas: int | None) -> bytes:
         return self.call(to, data, sender=sender)
 
     def _transact(self, *args: Any) -> bytes:
         raise ChainError("this contract handle is read-only: send changes through a Send function")
+
+
+def _bytes(value: Any) -> bytes:
+    """A JSON-RPC data result (hex text, or bytes where the transport decoded it already)."""
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value)
+    return bytes.fromhex(str(value).removeprefix("0x"))
+
+
+def _int(value: Any) -> int:
+    """A JSON-RPC quantity (hex text, or an int where the transport decoded it already)."""
+    return value if isinstance(value, int) else int(str(value), 16)
 
 
 def rpc_revert(exc: Exception) -> Exception:
@@ -113,8 +125,9 @@ class Deployment:
     market_ids: dict[str, int] = field(default_factory=dict)
 
     @classmethod
-    def open(cls, manifest: dict[str, Any], request: Request) -> Deployment:
-        """Wrap the manifest's contracts on the node behind `request`.
+    def open(cls, manifest: dict[str, Any], request: Request, caller: str = ZERO) -> Deployment:
+        """Wrap the manifest's contracts on the node behind `request` (views are called from
+        `caller`: eth-tester wants a sender that can pay for a call's gas).
 
         Raises AdminError when the manifest lacks the configurator or engine, when the node's
         chain id is not the manifest's, or when the configurator has no code there;
@@ -124,13 +137,13 @@ class Deployment:
             if not is_address(addresses.get(key) or ""):
                 raise AdminError(f"the manifest has no {key} address")
         try:
-            chain_id = int(request("eth_chainId", []), 16)
+            chain_id = _int(request("eth_chainId", []))
         except Exception as exc:  # noqa: BLE001 - transports raise their own error types
             raise ChainError(f"cannot reach the node: {exc}") from exc
         recorded = manifest.get("chain_id")
         if recorded is not None and int(recorded) != chain_id:
             raise AdminError(f"the manifest is for chain id {recorded}, the node has chain id {chain_id}")
-        reads = _Reads(request)
+        reads = _Reads(request, caller)
         contracts = {}
         for key, name in (
             ("configurator", "MarketConfigurator"),
@@ -142,7 +155,7 @@ class Deployment:
                 ct: ContractType = compile_contract(name).contract_type
                 contracts[key] = Contract(reads, to_checksum_address(addresses[key]), ct)  # type: ignore[arg-type]
         code = request("eth_getCode", [contracts["configurator"].address, "latest"])
-        if str(code) in ("0x", "0x0", ""):
+        if not _bytes(code):
             raise AdminError(
                 f"no code at the manifest's configurator {contracts['configurator'].address} on chain id "
                 f"{chain_id}: this chain does not hold the deployment (a restarted local node?)"
@@ -180,7 +193,7 @@ class Deployment:
         return out
 
     def head(self) -> int:
-        return int(self.request("eth_blockNumber", []), 16)
+        return _int(self.request("eth_blockNumber", []))
 
     def role_holders(self) -> dict[str, int]:
         """Every account's current roles, from the configurator's RolesUpdated events since the
@@ -209,10 +222,7 @@ class Deployment:
 
 
 def _rpc_logs(logs: Iterable[dict[str, Any]]) -> list[tuple[str, list[bytes], bytes]]:
-    def raw(value: Any) -> bytes:
-        return bytes(value) if isinstance(value, (bytes, bytearray)) else bytes.fromhex(str(value).removeprefix("0x"))
-
-    return [(str(log["address"]), [raw(t) for t in log["topics"]], raw(log["data"])) for log in logs]
+    return [(str(log["address"]), [_bytes(t) for t in log["topics"]], _bytes(log["data"])) for log in logs]
 
 
 def load_manifest(path: str | Path) -> dict[str, Any]:

@@ -16,8 +16,21 @@ from .admin import Request, Send, rpc_revert
 
 
 def provider_request(provider: Any) -> Request:
-    """JSON-RPC requests through ape's connected `provider` (``make_request``)."""
-    return lambda method, params: provider.make_request(method, params)
+    """JSON-RPC requests through ape's connected `provider`, via its web3 instance's request
+    manager (which formats them for any backend, eth-tester's included; ape's own
+    ``make_request`` hands eth_getLogs to eth-tester unformatted)."""
+    web3 = provider.web3
+
+    def request(method: str, params: list[Any]) -> Any:
+        if method == "eth_getLogs":  # the web3 request manager mangles a raw log filter
+            query = dict(params[0])
+            for key in ("fromBlock", "toBlock"):
+                if isinstance(query.get(key), str) and query[key].startswith("0x"):
+                    query[key] = int(query[key], 16)
+            return web3.eth.get_logs(query)
+        return web3.manager.request_blocking(method, params)
+
+    return request
 
 
 def enable_autosign(account: Any) -> None:
