@@ -15,6 +15,7 @@ ape script through an ape account (--network, --account).
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -212,7 +213,7 @@ def admin_group(
         ADMIN."""
 
     set_cmd = group.commands["set"]
-    set_cmd.help = (set_cmd.help or "") + "\n\n" + ops.PARAM_HELP
+    set_cmd.help = inspect.cleandoc(set_cmd.help or "") + "\n\n" + ops.PARAM_HELP
 
     role_choice = click.argument("role", type=click.Choice(["guardian", "admin"], case_sensitive=False))
     account = click.argument("account", metavar="ACCOUNT")
