@@ -325,3 +325,12 @@ def test_ape_run_admin_on_the_local_network(tmp_path: Path, monkeypatch: pytest.
         accepted = run("accept-admin", "--yes", "--account", "TEST::3")
         assert accepted.exit_code == 0, accepted.output
         assert configurator.admin() == new_admin
+
+
+def test_the_manifest_rpc_url_is_the_default_node(env, tmp_path: Path) -> None:
+    node, _, p, path = env
+    with_url = tmp_path / "with_url.json"
+    with_url.write_text(json.dumps({**json.loads(path.read_text()), "rpc_url": node.url}))
+    result = CliRunner().invoke(main, ["admin", "status", "--manifest", str(with_url)])
+    assert result.exit_code == 0, result.output
+    assert f"admin {p.admin}" in result.output

@@ -278,9 +278,9 @@ def _rpc_options(f: Callable[..., Any]) -> Callable[..., Any]:
     f = click.option(
         "--rpc-url",
         "c_rpc_url",
-        default="http://127.0.0.1:8545",
-        show_default=True,
-        help="JSON-RPC URL of an anvil node (changes are sent by impersonation).",
+        default=None,
+        help="JSON-RPC URL of an anvil node (changes are sent by impersonation) "
+        "[default: the manifest's rpc_url, else http://127.0.0.1:8545].",
     )(f)
     f = click.option(
         "--manifest",
@@ -296,10 +296,11 @@ def _rpc_connect(options: dict[str, Any]) -> Connection:
     from ..chain.rpc_chain import RpcChain
 
     manifest = ops.load_manifest(options["c_manifest"])
+    url = options["c_rpc_url"] or manifest.get("rpc_url") or "http://127.0.0.1:8545"
     try:
-        chain = RpcChain(options["c_rpc_url"], timeout=30.0)
+        chain = RpcChain(url, timeout=30.0)
     except (ChainError, OSError) as exc:
-        raise ChainError(f"cannot use the node at {options['c_rpc_url']}: {exc}") from exc
+        raise ChainError(f"cannot use the node at {url}: {exc}") from exc
     deployment = ops.Deployment.open(manifest, lambda method, params: chain.rpc(method, *params))
     sender = options["c_sender"] or manifest.get("deployer")
     if not sender:
