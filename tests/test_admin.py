@@ -334,3 +334,11 @@ def test_the_manifest_rpc_url_is_the_default_node(env, tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["admin", "status", "--manifest", str(with_url)])
     assert result.exit_code == 0, result.output
     assert f"admin {p.admin}" in result.output
+
+
+def test_status_shows_a_stale_oracle_instead_of_a_price(env) -> None:
+    _, chain, _, _ = env
+    chain.advance(2 * 3600)  # past max_oracle_age: the engine's index read reverts
+    result = admin(env, "status")
+    assert result.exit_code == 0, result.output
+    assert "reverts: Oracle stale" in result.output
