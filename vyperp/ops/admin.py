@@ -109,6 +109,13 @@ def rpc_revert(exc: Exception) -> Exception:
         if isinstance(data, str) and data.startswith("0x"):
             raw = bytes.fromhex(data[2:])
             return Reverted(decode_revert_reason(raw), raw, 0)
+    # ape's errors carry the reason as text only: ContractLogicError.revert_message, or the
+    # node's message ("execution reverted: Not admin")
+    message = getattr(exc, "revert_message", None)
+    if isinstance(message, str) and message:
+        return Reverted(message.removeprefix("execution reverted").lstrip(": "), b"", 0)
+    if str(exc).startswith("execution reverted"):
+        return Reverted(str(exc).removeprefix("execution reverted").lstrip(": "), b"", 0)
     return ChainError(f"eth_call failed: {exc}")
 
 
@@ -545,6 +552,8 @@ def status(d: Deployment) -> Status:
             index = human("", int(e.index_price(m)))
         except Reverted as exc:
             index = f"reverts: {exc.reason}"
+        except ChainError as exc:
+            index = f"unreadable: {exc}"
         settled = int(e.settlement_price(m))
         limit = e.rate_limit(m)
         fields = {name: human(name, getattr(config, name)) for name in STATUS_MARKET_FIELDS}

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..chain.contract import Contract
-from ..chain.errors import ChainError, Reverted
+from ..chain.errors import ChainError
 from .admin import Request, Send, rpc_revert
 
 
@@ -69,11 +69,7 @@ def ape_send(account: Any, provider: Any) -> Send:
         try:
             provider.make_request("eth_call", [call, "latest"])
         except Exception as exc:  # noqa: BLE001 - ape wraps node errors in its own types
-            raised = rpc_revert(exc)
-            if isinstance(raised, Reverted):
-                raise raised from exc
-            reason = getattr(exc, "revert_message", None) or str(exc)
-            raise Reverted(str(reason).removeprefix("execution reverted: "), b"", 0) from exc
+            raise rpc_revert(exc) from exc  # Reverted with the reason, else ChainError
         txn = provider.network.ecosystem.create_transaction(
             chain_id=provider.chain_id, sender=account.address, receiver=contract.address, data=data
         )
