@@ -4,6 +4,8 @@
     ape run deploy --network ethereum:local:foundry  # anvil (APE_FOUNDRY_HOST picks the port)
     ape run deploy --network ethereum:sepolia:node --account deployer --feeder 0x...
     ape run deploy --manifest deployments/x.json --resume   # check a recorded deployment
+    ape run deploy --network ethereum:local:foundry --force  # overwrite a stale local manifest
+    APE_ACCOUNTS_deployer_PASSPHRASE=... ape run deploy --network ... --account deployer --yes
 
 Deployment goes through `vyperp.deploy.deploy_protocol` (the same sequence as the
 embedded chain), with ape's `project.<Name>.deploy(*args, sender=account)` as the
@@ -11,15 +13,29 @@ deploy function. The manifest (JSON) records network, chain id, blocks, deployer
 feeder, every address, the parameters in human units, the vyper version, the number
 of transactions and the time.
 
-Without --resume an existing manifest is never overwritten. With --resume the
+Without --resume or --force an existing manifest is never overwritten. With --resume the
 addresses it records are checked for code on the connected chain and reported; no
 transaction is sent. A manifest from another chain id, or one whose contracts have no
 code (e.g. the in-process test chain, which starts empty in every process), is an error.
+--force deploys again and overwrites the manifest: always on a local network (an
+ephemeral chain), elsewhere only if the manifest is for the connected chain and none of
+its recorded contracts has code there (a live deployment's record is never lost).
+
+--yes signs unattended: a keyfile account is unlocked once (passphrase from the
+APE_ACCOUNTS_<alias>_PASSPHRASE environment variable, which ape reads, else asked once)
+and signs every transaction without ape's per-transaction prompt.
+
+The manifest records what the keeper, the feeder and `vyperp admin` need: chain id,
+network (and the RPC URL when it is a loopback node; a remote URL may carry an API key
+and is not written), every address with each oracle's decimals, the token's decimals,
+whether test doubles were deployed, the deploy blocks, the role holders (admin,
+guardian, feeder), and the parameter file with its SHA-256.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import math
 import os
@@ -34,6 +50,7 @@ from ape.cli import ConnectedProviderCommand, account_option, network_option
 from ape.types import AddressType
 
 from vyperp import resources
+from vyperp.ops.ape_signer import enable_autosign
 from vyperp.protocol.deploy import DeployError, Protocol, deploy_protocol
 from vyperp.protocol.params import ProtocolParams, load_params
 
@@ -45,7 +62,7 @@ _BIN = str(Path(sys.executable).parent)
 if _BIN not in os.environ.get("PATH", "").split(os.pathsep):
     os.environ["PATH"] = _BIN + os.pathsep + os.environ.get("PATH", "")
 
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2
 CONTRACT_KEYS = ("token", "configurator", "engine", "pool", "lens", "order_book")
 
 
@@ -122,6 +139,36 @@ def _signer_for(address: str) -> Any | None:
     return None
 
 
+def force_refusal(manifest: dict[str, Any], chain_id: int, is_local: bool, code_size: Any) -> str | None:
+    """Why --force must not overwrite `manifest` on this chain, or None if it may.
+
+    A local network is ephemeral: always allowed. Elsewhere the manifest must be for the
+    connected chain and no recorded contract may have code (`code_size(address)`): a live
+    deployment's record is never overwritten."""
+    if is_local:
+        return None
+    recorded = manifest.get("chain_id")
+    if recorded != chain_id:
+        return f"it records chain id {recorded}, the connected chain is {chain_id}"
+    live = [f"{name} at {address}" for name, address in _recorded_addresses(manifest).items() if code_size(address)]
+    if live:
+        return f"its contracts still have code on chain id {chain_id} ({', '.join(live[:3])}{', ...' if len(live) > 3 else ''})"
+    return None
+
+
+def _rpc_url(provider: Any) -> str | None:
+    """The provider's URL if it is a loopback node (a remote URL may embed an API key)."""
+    from urllib.parse import urlparse
+
+    if getattr(provider, "name", "") == "test":  # ape's in-process chain: its URI names no node
+        return None
+    uri = getattr(provider, "http_uri", None) or getattr(provider, "uri", None)
+    if not isinstance(uri, str):
+        return None
+    host = urlparse(uri).hostname or ""
+    return uri if host in ("127.0.0.1", "localhost", "::1") else None
+
+
 # ----------------------------------------------------------------------------- resume
 def _resume(manifest_path: Path, manifest: dict[str, Any], chain_id: int) -> None:
     recorded_chain = manifest.get("chain_id")
@@ -178,6 +225,18 @@ def _resume(manifest_path: Path, manifest: dict[str, Any], chain_id: int) -> Non
     help="If the manifest exists, check its contracts have code and report them instead of deploying.",
 )
 @click.option(
+    "--force",
+    is_flag=True,
+    help="Deploy again over an existing manifest: on a local network always; elsewhere only if the manifest "
+    "is for this chain and none of its contracts has code.",
+)
+@click.option(
+    "--yes",
+    is_flag=True,
+    help="Sign unattended: unlock a keyfile account once (APE_ACCOUNTS_<alias>_PASSPHRASE, else asked once) "
+    "and skip ape's prompt per transaction.",
+)
+@click.option(
     "--feeder", default=None, metavar="ADDRESS", help="Account allowed to push oracle rounds [default: the deployer]."
 )
 @click.option(
@@ -186,7 +245,7 @@ def _resume(manifest_path: Path, manifest: dict[str, Any], chain_id: int) -> Non
     help="Deploy a TestToken / MockOracle where the parameters name no collateral_token / market "
     "oracle [default: only on local networks; elsewhere a missing address is an error].",
 )
-def cli(ecosystem, network, provider, account, params_path, manifest_path, resume, feeder, mocks):
+def cli(ecosystem, network, provider, account, params_path, manifest_path, resume, force, yes, feeder, mocks):
     """Deploy token, oracles, configurator, engine, pool and lens, list the markets, write a manifest."""
     chain_id = int(provider.chain_id)
     manifest_path = manifest_path or _default_manifest(ecosystem.name, network.name, chain_id)
@@ -196,14 +255,25 @@ def cli(ecosystem, network, provider, account, params_path, manifest_path, resum
             existing = json.loads(manifest_path.read_text())
         except (OSError, ValueError) as exc:
             raise click.ClickException(f"{manifest_path}: exists but is not a readable manifest: {exc}") from exc
-        if not resume:
+        if resume and force:
+            raise click.UsageError("--resume and --force exclude each other")
+        if force:
+            refusal = force_refusal(
+                existing, chain_id, bool(network.is_local), lambda a: len(chain.provider.get_code(a))
+            )
+            if refusal:
+                raise click.ClickException(f"refusing --force over {manifest_path}: {refusal}")
+            click.echo(f"--force: deploying again over {manifest_path} (chain id {existing.get('chain_id')}).")
+        elif not resume:
             raise click.ClickException(
                 f"manifest {manifest_path} already exists (chain id {existing.get('chain_id')}, block "
                 f"{existing.get('block_number')}); refusing to deploy over it. Pass --resume to check and "
-                "reuse that deployment, or choose another --manifest"
+                "reuse that deployment, --force to replace it (local networks, or a chain where it has no "
+                "code), or choose another --manifest"
             )
-        _resume(manifest_path, existing, chain_id)
-        return
+        else:
+            _resume(manifest_path, existing, chain_id)
+            return
     if resume:
         click.echo(f"{manifest_path} does not exist: nothing to resume, deploying.")
 
@@ -229,6 +299,11 @@ def cli(ecosystem, network, provider, account, params_path, manifest_path, resum
                 # deploy_protocol pushes each oracle's first round as the feeder; without a key
                 # for it, the deployer feeds that round and then hands the role over.
                 handover = True
+
+    if yes:
+        enable_autosign(deployer)
+        if feeder_signer is not deployer:
+            enable_autosign(feeder_signer)
 
     # Compile (if stale) before the first transaction so compile time is not deploy time.
     names = ("TestToken", "MockOracle", "MarketConfigurator", "Engine", "LiquidityPool", "EngineLens", "OrderBook")
@@ -291,11 +366,19 @@ def cli(ecosystem, network, provider, account, params_path, manifest_path, resum
         "last_block": last_block,
         "block_timestamp": chain.blocks.head.timestamp,
         "deployer": deployer.address,
+        "rpc_url": _rpc_url(provider),
         "feeder": feeder_address,
         "feeder_handover": handover,
+        "roles": {
+            "admin": str(protocol.configurator.admin()),
+            "guardians": [deployer.address],
+            "feeder": feeder_address,
+        },
         "addresses": addresses,
         "market_ids": {symbol: i for i, symbol in enumerate(protocol.symbols)},
+        **protocol.record(),
         "params_file": str(params_path),
+        "params_sha256": hashlib.sha256(Path(params_path).read_bytes()).hexdigest(),
         "params": params_to_json(params),
         "vyper_version": _vyper_version(),
         "transactions": transactions,

@@ -68,6 +68,8 @@ def digest(system, accounts=()) -> tuple:
         system.engine.insurance_fund(),
         system.token.balanceOf(system.engine),
         system.configurator.roles_of(system.admin),
+        system.configurator.admin(),
+        system.configurator.pending_admin(),
         people,
     )
 
@@ -90,7 +92,9 @@ def configurator_admin_calls(system, account):
         ),
         "set_rate_limit": lambda: c.set_rate_limit(BTC, (600, 10**6 * WAD), sender=account),
         "set_liquidation_config": lambda: c.set_liquidation_config(liq, [(WAD, WAD)], sender=account),
-        "set_roles": lambda: c.set_roles(account, ADMIN | GUARDIAN, sender=account),
+        "set_roles": lambda: c.set_roles(account, GUARDIAN, sender=account),
+        "propose_admin": lambda: c.propose_admin(account, sender=account),
+        "cancel_admin_transfer": lambda: c.cancel_admin_transfer(sender=account),
     }
 
 
@@ -137,6 +141,8 @@ ADMIN_CALLS = [
     "set_rate_limit",
     "set_liquidation_config",
     "set_roles",
+    "propose_admin",
+    "cancel_admin_transfer",
 ]
 GUARDIAN_CALLS = ["set_paused", "reanchor_price"]
 ENGINE_SETTERS = [
@@ -212,26 +218,13 @@ def test_one_time_bindings(system):
 # ================================================================== granting and revoking roles
 
 
-def test_grant_admin_role(system, outsider):
-    system.configurator.set_roles(outsider, ADMIN, sender=system.admin)
-    [log] = [e for e in system.chain.last_receipt.logs if e.name == "RolesUpdated"]
-    assert log.args == {"account": outsider, "roles": ADMIN, "updated_by": system.admin}
-    assert system.configurator.roles_of(outsider) == ADMIN
-
-    system.configurator.set_rate_limit(BTC, (600, 10**6 * WAD), sender=outsider)
-    assert system.engine.rate_limit(BTC) == (600, 10**6 * WAD)
-    system.configurator.set_market_config(BTC, replaced(market_config(system), "taker_fee", 10**15), sender=outsider)
-    assert system.engine.market_config(BTC).taker_fee == 10**15
-    # an admin is not a guardian
-    assert_reverts(lambda: system.configurator.set_paused(BTC, True, sender=outsider), "Not guardian")
-    assert system.engine.market_state(BTC).paused is False
-    # an admin grants roles
-    system.configurator.set_roles(system.feeder, GUARDIAN, sender=outsider)
-    assert system.configurator.roles_of(system.feeder) == GUARDIAN
+def logs(system, name: str) -> list[dict]:
+    return [dict(e.args) for e in system.chain.last_receipt.logs if e.name == name]
 
 
 def test_grant_guardian_role(system, outsider):
     system.configurator.set_roles(outsider, GUARDIAN, sender=system.admin)
+    assert logs(system, "RolesUpdated") == [{"account": outsider, "roles": GUARDIAN, "updated_by": system.admin}]
     assert system.configurator.roles_of(outsider) == GUARDIAN
     system.configurator.set_paused(BTC, True, sender=outsider)
     [log] = [e for e in system.chain.last_receipt.logs if e.name == "MarketPaused"]
@@ -247,33 +240,156 @@ def test_grant_guardian_role(system, outsider):
 
 
 def test_revoke_roles(system, outsider):
-    system.configurator.set_roles(outsider, ADMIN | GUARDIAN, sender=system.admin)
+    system.configurator.set_roles(outsider, GUARDIAN, sender=system.admin)
     system.configurator.set_paused(BTC, True, sender=outsider)
     system.configurator.set_roles(outsider, 0, sender=system.admin)
     assert system.configurator.roles_of(outsider) == 0
     assert_reverts(lambda: system.configurator.set_paused(BTC, False, sender=outsider), "Not guardian")
-    assert_reverts(lambda: system.configurator.set_rate_limit(BTC, (600, WAD), sender=outsider), "Not admin")
     assert system.engine.market_state(BTC).paused is True
-    # revoking only one role keeps the other
-    system.configurator.set_roles(outsider, ADMIN | GUARDIAN, sender=system.admin)
-    system.configurator.set_roles(outsider, GUARDIAN, sender=system.admin)
-    system.configurator.set_paused(BTC, False, sender=outsider)
+    # the admin may drop its own GUARDIAN role (and take it back), keeping ADMIN
+    system.configurator.set_roles(system.admin, ADMIN, sender=system.admin)
+    assert system.configurator.roles_of(system.admin) == ADMIN
+    assert_reverts(lambda: system.configurator.set_paused(BTC, False, sender=system.admin), "Not guardian")
+    system.configurator.set_roles(system.admin, ADMIN | GUARDIAN, sender=system.admin)
+    system.configurator.set_paused(BTC, False, sender=system.admin)
     assert system.engine.market_state(BTC).paused is False
-    assert_reverts(lambda: system.configurator.set_rate_limit(BTC, (600, WAD), sender=outsider), "Not admin")
 
 
-def test_admin_can_renounce(system, outsider):
-    system.configurator.set_roles(outsider, ADMIN, sender=system.admin)
-    system.configurator.set_roles(system.admin, 0, sender=system.admin)
-    assert system.configurator.roles_of(system.admin) == 0
-    assert_reverts(lambda: system.configurator.set_roles(system.admin, ADMIN, sender=system.admin), "Not admin")
-    assert_reverts(lambda: system.configurator.set_paused(BTC, True, sender=system.admin), "Not guardian")
-    system.configurator.set_roles(system.admin, ADMIN | GUARDIAN, sender=outsider)
-    assert system.configurator.roles_of(system.admin) == ADMIN | GUARDIAN
+@pytest.mark.parametrize(
+    "who, roles",
+    [("outsider", ADMIN), ("outsider", ADMIN | GUARDIAN), ("admin", 0), ("admin", GUARDIAN)],
+)
+def test_set_roles_never_grants_or_removes_admin(system, outsider, who, roles):
+    """ADMIN moves only by propose/accept: set_roles can neither hand it to someone (a
+    mistyped address would hold it for ever) nor take it from the admin (no admin left)."""
+    account = outsider if who == "outsider" else system.admin
+    before = digest(system, [outsider])
+    assert_reverts(
+        lambda: system.configurator.set_roles(account, roles, sender=system.admin), "Admin moves by transfer"
+    )
+    assert digest(system, [outsider]) == before
+    assert system.configurator.admin() == system.admin
 
 
 def test_set_roles_zero_address(system):
-    assert_reverts(lambda: system.configurator.set_roles(ZERO, ADMIN, sender=system.admin), "Zero address")
+    assert_reverts(lambda: system.configurator.set_roles(ZERO, GUARDIAN, sender=system.admin), "Zero address")
+
+
+# ================================================================== two-step admin transfer
+
+
+def test_admin_transfer_happy_path(system, outsider):
+    c, old = system.configurator, system.admin
+    assert c.admin() == old and c.pending_admin() == ZERO
+    c.propose_admin(outsider, sender=old)
+    assert logs(system, "AdminTransferProposed") == [{"admin": old, "pending_admin": outsider}]
+    assert c.pending_admin() == outsider
+    # proposed is not yet admin: the old admin keeps every right until the acceptance
+    assert c.roles_of(outsider) == 0 and c.admin() == old
+    assert_reverts(lambda: c.set_rate_limit(BTC, (600, WAD), sender=outsider), "Not admin")
+    assert_reverts(lambda: c.propose_admin(system.feeder, sender=outsider), "Not admin")
+    c.set_rate_limit(BTC, (600, 10**6 * WAD), sender=old)
+
+    c.accept_admin(sender=outsider)
+    assert logs(system, "AdminTransferred") == [{"previous_admin": old, "new_admin": outsider}]
+    assert logs(system, "RolesUpdated") == [
+        {"account": old, "roles": GUARDIAN, "updated_by": outsider},
+        {"account": outsider, "roles": ADMIN, "updated_by": outsider},
+    ]
+    assert c.admin() == outsider and c.pending_admin() == ZERO
+    assert c.roles_of(outsider) == ADMIN and c.roles_of(old) == GUARDIAN
+
+    # the new admin pulls the levers
+    c.set_market_config(BTC, replaced(market_config(system), "taker_fee", 10**15), sender=outsider)
+    assert system.engine.market_config(BTC).taker_fee == 10**15
+    c.set_roles(system.feeder, GUARDIAN, sender=outsider)
+    assert c.roles_of(system.feeder) == GUARDIAN
+
+    # the old admin has lost them all, including the transfer itself
+    before = digest(system, [outsider, old])
+    for name, call in configurator_admin_calls(system, old).items():
+        if name != "set_roles":  # old setting its own roles: covered below
+            assert_reverts(call, "Not admin")
+    assert_reverts(lambda: c.set_roles(old, ADMIN | GUARDIAN, sender=old), "Not admin")
+    assert_reverts(lambda: c.set_roles(outsider, 0, sender=old), "Not admin")
+    assert_reverts(lambda: c.propose_admin(old, sender=old), "Not admin")
+    assert_reverts(lambda: c.cancel_admin_transfer(sender=old), "Not admin")
+    assert_reverts(lambda: c.accept_admin(sender=old), "Not pending admin")
+    assert digest(system, [outsider, old]) == before
+    # it keeps GUARDIAN until the new admin revokes it
+    c.set_paused(BTC, True, sender=old)
+    c.set_roles(old, 0, sender=outsider)
+    assert_reverts(lambda: c.set_paused(BTC, False, sender=old), "Not guardian")
+
+
+def test_admin_transfer_and_back(system, outsider):
+    """ADMIN moves to an account that already holds GUARDIAN and back; one admin at a time."""
+    c, old = system.configurator, system.admin
+    c.set_roles(outsider, GUARDIAN, sender=old)
+    c.propose_admin(outsider, sender=old)
+    c.accept_admin(sender=outsider)
+    assert c.roles_of(outsider) == ADMIN | GUARDIAN and c.roles_of(old) == GUARDIAN
+    c.propose_admin(old, sender=outsider)
+    c.accept_admin(sender=old)
+    assert c.admin() == old
+    assert c.roles_of(old) == ADMIN | GUARDIAN and c.roles_of(outsider) == GUARDIAN
+
+
+def test_a_stranger_cannot_accept(system, outsider, alice):
+    """Only the proposed account accepts: nobody can take ADMIN ahead of it (front-running
+    the acceptance), not the admin itself, not a guardian."""
+    c = system.configurator
+    c.set_roles(system.feeder, GUARDIAN, sender=system.admin)
+    c.propose_admin(alice, sender=system.admin)
+    before = digest(system, [outsider, alice])
+    for account in (outsider, system.admin, system.feeder):
+        assert_reverts(lambda: c.accept_admin(sender=account), "Not pending admin")
+    assert digest(system, [outsider, alice]) == before
+    assert c.pending_admin() == alice
+    c.accept_admin(sender=alice)
+    assert c.admin() == alice
+
+
+def test_accept_with_nothing_proposed(system, outsider):
+    before = digest(system, [outsider])
+    assert_reverts(lambda: system.configurator.accept_admin(sender=outsider), "Not pending admin")
+    assert_reverts(lambda: system.configurator.accept_admin(sender=system.admin), "Not pending admin")
+    assert digest(system, [outsider]) == before
+
+
+def test_propose_zero_address_or_oneself(system):
+    before = digest(system)
+    assert_reverts(lambda: system.configurator.propose_admin(ZERO, sender=system.admin), "Zero address")
+    assert_reverts(lambda: system.configurator.propose_admin(system.admin, sender=system.admin), "Already admin")
+    assert digest(system) == before
+
+
+def test_a_new_proposal_replaces_the_pending_one(system, outsider, alice):
+    """A mistyped proposal is fixed by proposing again: the first account can no longer accept."""
+    c = system.configurator
+    c.propose_admin(outsider, sender=system.admin)
+    c.propose_admin(alice, sender=system.admin)
+    assert logs(system, "AdminTransferProposed") == [{"admin": system.admin, "pending_admin": alice}]
+    assert c.pending_admin() == alice
+    assert_reverts(lambda: c.accept_admin(sender=outsider), "Not pending admin")
+    c.accept_admin(sender=alice)
+    assert c.admin() == alice and c.roles_of(outsider) == 0
+
+
+def test_cancel_admin_transfer(system, outsider):
+    c = system.configurator
+    assert_reverts(lambda: c.cancel_admin_transfer(sender=system.admin), "No pending admin")
+    c.propose_admin(outsider, sender=system.admin)
+    # the proposed account cannot cancel (nor can anyone but the admin)
+    assert_reverts(lambda: c.cancel_admin_transfer(sender=outsider), "Not admin")
+    c.cancel_admin_transfer(sender=system.admin)
+    assert logs(system, "AdminTransferCancelled") == [{"admin": system.admin, "pending_admin": outsider}]
+    assert c.pending_admin() == ZERO
+    before = digest(system, [outsider])
+    assert_reverts(lambda: c.accept_admin(sender=outsider), "Not pending admin")
+    assert_reverts(lambda: c.cancel_admin_transfer(sender=system.admin), "No pending admin")
+    assert digest(system, [outsider]) == before
+    assert c.admin() == system.admin and c.roles_of(system.admin) == ADMIN | GUARDIAN
 
 
 # ================================================================== pause

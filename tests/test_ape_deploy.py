@@ -9,6 +9,7 @@ successful resume.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -29,9 +30,9 @@ def _ape() -> Path:
     pytest.skip("ape executable not found (.venv/bin/ape)")
 
 
-def _run_deploy(*args: str) -> subprocess.CompletedProcess[str]:
+def _run_deploy(*args: str, extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     ape = _ape()
-    env = dict(os.environ)
+    env = {**os.environ, **(extra_env or {})}
     # ape-vyper compiles with the `vyper` found on PATH: make it the venv's 0.4.3.
     env["PATH"] = f"{ape.parent}{os.pathsep}{env.get('PATH', '')}"
     env.setdefault("COLUMNS", "160")
@@ -42,6 +43,7 @@ def _run_deploy(*args: str) -> subprocess.CompletedProcess[str]:
         capture_output=True,
         text=True,
         timeout=300,
+        stdin=subprocess.DEVNULL,  # nobody at the terminal: a prompt fails instead of waiting
     )
 
 
@@ -82,6 +84,19 @@ def _check_manifest(manifest: dict) -> None:
     tiers = [[t["margin_ratio_below"], t["close_fraction"]] for t in params["liquidation"]["tiers"]]
     assert tiers == [[1.0, 0.25], [0.75, 0.5], [0.5, 1.0]]
     assert manifest["market_ids"] == {"BTC": 0, "ETH": 1}
+
+    # what the keeper, the feeder and `vyperp admin` read
+    assert manifest["manifest_version"] == 2
+    assert manifest["token_decimals"] == 6
+    assert manifest["oracle_decimals"] == {"BTC": 8, "ETH": 8}
+    assert manifest["mocks"] == {"token": True, "oracles": {"BTC": True, "ETH": True}}
+    assert manifest["roles"] == {
+        "admin": manifest["deployer"],
+        "guardians": [manifest["deployer"]],
+        "feeder": manifest["feeder"],
+    }
+    params_file = Path(manifest["params_file"])
+    assert manifest["params_sha256"] == hashlib.sha256(params_file.read_bytes()).hexdigest()
 
 
 def test_ape_run_deploy_cli(tmp_path: Path) -> None:
@@ -135,6 +150,34 @@ def test_deploy_then_resume_on_one_chain(tmp_path: Path, monkeypatch: pytest.Mon
         assert "nothing deployed" in resumed.output
         assert chain.blocks.height == height  # no transaction sent
         assert json.loads(manifest_path.read_text()) == manifest
+        assert manifest["rpc_url"] is None  # the in-process network has no URL
+
+        both = CliRunner().invoke(cli, ["--manifest", str(manifest_path), "--resume", "--force"])
+        assert both.exit_code != 0 and "exclude each other" in both.output
+        # --force on a local network deploys again and replaces the manifest
+        forced = CliRunner().invoke(cli, ["--manifest", str(manifest_path), "--force"])
+        assert forced.exit_code == 0, forced.output
+        assert "--force: deploying again" in forced.output
+        replaced = json.loads(manifest_path.read_text())
+        _check_manifest(replaced)
+        assert replaced["addresses"]["engine"] != manifest["addresses"]["engine"]
+        assert replaced["block_number"] > manifest["last_block"]
+
+
+def test_force_is_refused_over_a_live_or_foreign_deployment() -> None:
+    """Off local networks --force overwrites only a record of nothing: same chain, no code."""
+    pytest.importorskip("ape")
+    from scripts.deploy import force_refusal
+
+    manifest = {"chain_id": 11155111, "addresses": {"engine": "0x" + "11" * 20, "oracles": {"BTC": "0x" + "22" * 20}}}
+    live = force_refusal(manifest, 11155111, False, lambda address: 100 if address.endswith("11") else 0)
+    assert live is not None and "still have code" in live and "engine at 0x1111" in live
+    oracle_live = force_refusal(manifest, 11155111, False, lambda address: 100 if address.endswith("22") else 0)
+    assert oracle_live is not None and "oracle:BTC" in oracle_live
+    foreign = force_refusal(manifest, 1, False, lambda address: 0)
+    assert foreign == "it records chain id 11155111, the connected chain is 1"
+    assert force_refusal(manifest, 11155111, False, lambda address: 0) is None  # nothing left: a stale record
+    assert force_refusal(manifest, 31337, True, lambda address: 100) is None  # local: ephemeral
 
 
 def test_ape_run_deploy_on_anvil(tmp_path: Path) -> None:
@@ -164,3 +207,31 @@ def test_ape_run_deploy_on_anvil(tmp_path: Path) -> None:
     data = json.loads(manifest.read_text())
     _check_manifest(data)
     assert data["chain_id"] == 31337
+    assert data["rpc_url"] == f"http://127.0.0.1:{port}"  # a loopback node: the keeper and admin connect here
+
+
+# ape's (and anvil's) test mnemonic, account 0: funded on ethereum:local:test
+TEST_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
+
+
+def test_yes_signs_unattended_with_a_keyfile_account(tmp_path: Path) -> None:
+    """A keyfile account prompts before every transaction; --yes unlocks it once with the
+    passphrase from APE_ACCOUNTS_<alias>_PASSPHRASE and deploys with no terminal at all."""
+    from eth_account import Account
+
+    accounts_dir = tmp_path / "ape-data" / "accounts"
+    accounts_dir.mkdir(parents=True)
+    (accounts_dir / "deployer.json").write_text(json.dumps(Account.encrypt(TEST_KEY, "correct horse")))
+    env = {"APE_DATA_FOLDER": str(tmp_path / "ape-data"), "APE_ACCOUNTS_deployer_PASSPHRASE": "correct horse"}
+
+    prompted = tmp_path / "prompted.json"
+    without = _run_deploy("--account", "deployer", "--manifest", str(prompted), extra_env=env)
+    assert without.returncode != 0 and not prompted.exists(), without.stdout[-1000:] + without.stderr[-1000:]
+    assert "Sign" in without.stdout + without.stderr  # ape's per-transaction prompt, unanswered
+
+    unattended = tmp_path / "unattended.json"
+    run = _run_deploy("--account", "deployer", "--yes", "--manifest", str(unattended), extra_env=env)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    manifest = json.loads(unattended.read_text())
+    _check_manifest(manifest)
+    assert manifest["deployer"] == Account.from_key(TEST_KEY).address

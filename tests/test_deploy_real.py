@@ -40,6 +40,20 @@ def test_named_token_and_feed_are_used_and_no_mock_is_deployed() -> None:
     assert int(protocol.engine.market_config(0).oracle, 16) == int(feed.address, 16)
     assert int(protocol.pool.decimals()) == 6  # read from the token, not token_decimals
     assert protocol.engine.index_price(0) == 100_000 * 10**18
+    assert protocol.record() == {
+        "token_decimals": 6,
+        "oracle_decimals": {"BTC": 8},
+        "mocks": {"token": False, "oracles": {"BTC": False}},
+    }
+
+
+def test_the_record_names_the_test_doubles() -> None:
+    protocol = deploy_embedded(Chain(), ProtocolParams(token_decimals=18))
+    assert protocol.record() == {
+        "token_decimals": 18,
+        "oracle_decimals": {"BTC": 8},
+        "mocks": {"token": True, "oracles": {"BTC": True}},
+    }
 
 
 @pytest.mark.parametrize("missing", ["token", "feed"])

@@ -8,12 +8,13 @@ import click
 from . import readme_tables
 from .bench import commands as bench
 from .fuzz import commands as fuzz
+from .ops import admin_commands as ops_admin
 from .ops import commands as ops
 from .protocol import commands as protocol
 from .sim import commands as sim
 from .sweep import commands as sweep
 
-LAYERS = (protocol, sim, sweep, ops, fuzz, bench, readme_tables)
+LAYERS = (protocol, sim, sweep, ops, ops_admin, fuzz, bench, readme_tables)
 """Every layer that contributes commands, in the order `vyperp --help` lists their modules."""
 
 

@@ -6,9 +6,12 @@
         parameters, GUARDIAN pauses markets and re-anchors prices after a verified
         gap. Every change is validated here (engine_types, margin_brackets) and
         logged with its full value, then applied to the engine, which accepts
-        parameter changes from this contract only.
+        parameter changes from this contract only. ADMIN is held by one account and
+        moves in two steps (roles.propose_admin, then roles.accept_admin by the
+        proposed account).
 @dev Failure modes: "Not admin", "Not guardian", "Engine already bound", "Engine not bound",
-     "Zero address", and the validation reasons of engine_types / margin_brackets;
+     "Zero address", the role reasons of roles.vy ("Admin moves by transfer", "Already
+     admin", "No pending admin", "Not pending admin"), and the validation reasons of engine_types / margin_brackets;
      engine-side reasons ("Unknown market", "Too many markets", oracle reasons) pass through.
 """
 
@@ -22,7 +25,12 @@ initializes: roles
 
 exports: (
     roles.roles_of,
+    roles.admin,
+    roles.pending_admin,
     roles.set_roles,
+    roles.propose_admin,
+    roles.cancel_admin_transfer,
+    roles.accept_admin,
 )
 
 
@@ -82,7 +90,7 @@ event PriceReanchored:
 @deploy
 def __init__():
     """
-    @notice The deployer receives ADMIN and GUARDIAN.
+    @notice The deployer receives ADMIN and GUARDIAN (and is `admin`).
     """
     roles.__init__()
 

@@ -66,6 +66,9 @@ PRIVILEGED = [
     ("configurator", "reanchor_price", lambda s: (0,), "Not guardian"),
     ("configurator", "set_rate_limit", lambda s: (0, (60, WAD)), "Not admin"),
     ("configurator", "set_roles", lambda s: (s.outsider, 3), "Not admin"),
+    ("configurator", "propose_admin", lambda s: (s.outsider,), "Not admin"),
+    ("configurator", "cancel_admin_transfer", lambda s: (), "Not admin"),
+    ("configurator", "accept_admin", lambda s: (), "Not pending admin"),
     ("configurator", "set_liquidation_config", lambda s: (LiquidationParams().config_struct(), []), "Not admin"),
     ("configurator", "set_market_config", lambda s: (0, s.system.engine.market_config(0)), "Not admin"),
     ("configurator", "set_risk_config", lambda s: (0, MarketParams().risk_struct()), "Not admin"),
@@ -1336,12 +1339,17 @@ class ProtocolMachine(RuleBasedStateMachine):
         s = self.system
         target, function, args, reason = PRIVILEGED[index]
         contract = {"configurator": s.configurator, "engine": s.engine, "oracle": s.oracles[0]}[target]
-        before = self.books()
+
+        def state() -> tuple:
+            c = s.configurator
+            return self.books(), c.admin(), c.pending_admin(), int(c.roles_of(self.outsider))
+
+        before = state()
         try:
             getattr(contract, function)(*args(self), sender=self.outsider)
         except Reverted as exc:
             assert exc.reason == reason, (function, exc.reason)
-            assert self.books() == before
+            assert state() == before
             return
         raise AssertionError(f"outsider called {target}.{function}")
 

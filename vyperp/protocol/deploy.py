@@ -36,6 +36,10 @@ class Protocol:
     symbols: list[str] = field(default_factory=list)
     order_book: Any = None
     legacy: bool = False  # the pre-safety contracts (no OrderBook, 17-field MarketConfig)
+    token_decimals: int = 6
+    oracle_decimals: list[int] = field(default_factory=list)
+    mock_token: bool = False  # the collateral is a TestToken this deployment created
+    mock_oracles: list[bool] = field(default_factory=list)  # per market: a MockOracle it created
 
     def addresses(self) -> dict[str, Any]:
         return {
@@ -46,6 +50,15 @@ class Protocol:
             "lens": str(self.lens.address),
             "order_book": str(self.order_book.address) if self.order_book is not None else None,
             "oracles": {s: str(o.address) for s, o in zip(self.symbols, self.oracles)},
+        }
+
+    def record(self) -> dict[str, Any]:
+        """What operators' tools need besides the addresses: decimals and which contracts are
+        test doubles (a feeder can push rounds only into a MockOracle)."""
+        return {
+            "token_decimals": self.token_decimals,
+            "oracle_decimals": dict(zip(self.symbols, self.oracle_decimals)),
+            "mocks": {"token": self.mock_token, "oracles": dict(zip(self.symbols, self.mock_oracles))},
         }
 
 
@@ -147,8 +160,9 @@ def deploy_protocol(
     else:
         need_mock("the collateral token")
         token = deploy("TestToken", "vyperp USD", "vUSD", decimals)
-    oracles = []
+    oracles, mock_oracles = [], []
     for market in params.markets:
+        mock_oracles.append(not market.oracle)
         if market.oracle:
             oracle = existing(f"{market.symbol} price feed", "MockOracle", market.oracle)
             if int(oracle.decimals()) != market.oracle_decimals:
@@ -191,6 +205,10 @@ def deploy_protocol(
         [m.symbol for m in params.markets],
         order_book,
         legacy,
+        token_decimals=decimals,
+        oracle_decimals=[m.oracle_decimals for m in params.markets],
+        mock_token=not params.collateral_token,
+        mock_oracles=mock_oracles,
     )
     for oracle, market in zip(oracles, params.markets):
         list_market(protocol, oracle, market)
