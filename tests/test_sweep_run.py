@@ -395,3 +395,14 @@ def test_path_sets_are_cells_of_their_own_in_the_tables(tmp_path):
     assert sorted(summary["paths"]) == ["scenario#1", "scenario#2", "scenario#2"]
     assert sorted(zip(cells["paths"], cells["runs"])) == [("scenario#1", 1), ("scenario#2", 2)]
     assert sorted(read_table(tmp_path / "sw" / "cells.parquet")["paths"]) == ["scenario#1", "scenario#2"]
+
+
+def test_bench_overhead_splits_a_replay_into_setup_loop_and_final_check():
+    from vyperp.sweep.bench import _overhead
+
+    res = sweep(tiny(seeds={"values": [1, 2, 3]}))
+    o = _overhead(res.summary(), res.info["store_seconds"])
+    assert o["deployments_reused"] == 2  # the first run deployed, the others reverted
+    assert 0 < o["build_seconds_median"] < o["overhead_seconds"] and o["final_check_seconds_median"] > 0
+    assert abs(o["overhead_share_of_loop"] - o["overhead_seconds"] / o["loop_seconds_median"]) < 0.01
+    assert o["non_loop_share_of_loop"] > o["overhead_share_of_loop"] - 0.01

@@ -58,14 +58,34 @@ def _bar(description: str, unit: str) -> Iterator[tuple[Progress, TaskID]]:
     show_default=True,
     help="Where to write the fuzz report.",
 )
-def fuzz(profile: str, workers: int | None, examples: int | None, out: Path) -> None:
+@click.option(
+    "--repeat",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Run it N times and report whether every worker's trace repeated (the ci profile must).",
+)
+def fuzz(profile: str, workers: int | None, examples: int | None, out: Path, repeat: int) -> None:
     """Stateful fuzzing of the whole protocol against every invariant; writes reports/fuzz.json."""
     from .run import run_fuzz
 
-    with _bar(f"fuzzing ({profile})", "examples") as (bar, task):
-        report = run_fuzz(
-            profile, workers, examples, progress=lambda done, total: bar.update(task, completed=done, total=total)
-        )
+    traces = []
+    for attempt in range(repeat):
+        label = f"fuzzing ({profile})" + (f", run {attempt + 1}/{repeat}" if repeat > 1 else "")
+        with _bar(label, "examples") as (bar, task):
+            report = run_fuzz(
+                profile, workers, examples, progress=lambda done, total: bar.update(task, completed=done, total=total)
+            )
+        traces.append([w["trace"] for w in report["per_worker"]])
+        if report["interrupted"] or report["invariant_violations"]:
+            break
+    if repeat > 1:
+        report["reproducibility"] = {
+            "runs": len(traces),
+            "traces": traces,
+            "identical": all(t == traces[0] for t in traces),
+        }
+        console.print(f"{len(traces)} runs, every worker's trace identical: {report['reproducibility']['identical']}")
     if report["interrupted"]:
         console.print("[yellow]interrupted: the report below is partial (marked interrupted)[/yellow]")
     out.parent.mkdir(parents=True, exist_ok=True)

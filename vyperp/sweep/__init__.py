@@ -34,6 +34,7 @@ TIMING_COLUMNS = (
     "wall_seconds",
     "build_seconds",
     "deploy_seconds",
+    "final_check_seconds",
     "deployment_reused",
     "loop_seconds",
     "run_seconds",

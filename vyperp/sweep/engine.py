@@ -260,6 +260,7 @@ def run_task(task: dict[str, Any]) -> dict[str, Any]:
         row["seed"] = report["seed"]
         row["impact_enabled"] = report["impact_enabled"]
         row["deploy_seconds"] = replay.deploy_seconds
+        row["final_check_seconds"] = replay.final_check_seconds
         row["deployment_reused"] = replay.deployment_reused
         if paths is not None:
             first = paths[scenario.symbols[0]]
