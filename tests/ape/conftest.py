@@ -155,3 +155,12 @@ def books_balance(token: Any, engine: Any, accounts: list[Any]) -> bool:
     margins = sum(int(engine.margin(a)) for a in accounts)
     held = int(token.balanceOf(engine)) * PRECISION
     return held == margins + int(engine.pool_balance()) + int(engine.insurance_fund())
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Name the network the tests ran on (tests/test_ape_test_cli.py checks it)."""
+    from ape import networks
+
+    provider = networks.active_provider
+    if provider is not None and provider.is_connected:
+        terminalreporter.write_line(f"ape network: {provider.network_choice}, chain id {provider.chain_id}")
