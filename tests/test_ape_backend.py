@@ -7,8 +7,12 @@ py-evm) through `vyperp.chain.ape_chain.ApeChain`.
    (margins, positions, market states, pool, insurance, fills, events, revert reasons);
 3. the stateful fuzzer (`ProtocolMachine`) runs a few examples on ape (VYPERP_BACKEND=ape).
 
-ape holds one provider per process: this module opens it (vyperp.chain.ape_chain.connect)
-and closes it again when its tests are done, so other ape tests start from a fresh chain.
+ape holds one provider per process. Under ape's pytest plugin (on by default, as in `ape
+test`) the session's connection to ethereum:local:test is open before the first test and
+this module shares it (vyperp.chain.ape_chain.connect), leaving it open afterwards; with
+the plugin off (`-p no:ape_test`) the module opens the connection itself and closes it
+again when its tests are done, so other ape tests start from a fresh chain. On another
+network (`ape test --network ethereum:local:foundry`) the module is skipped.
 """
 
 from __future__ import annotations
@@ -32,15 +36,23 @@ pytest.importorskip("ape")
 
 @pytest.fixture(scope="module")
 def ape_backend() -> Iterator[Any]:
-    from vyperp.chain import ape_chain
+    from ape import networks
+
+    from vyperp.chain import ChainError, ape_chain
     from vyperp.fuzz import machine
 
-    provider = ape_chain.connect()
+    ape_session = networks.active_provider  # ape's pytest plugin connects before the tests
+    shared = ape_session is not None and ape_session.is_connected
+    try:
+        provider = ape_chain.connect()
+    except ChainError as exc:  # ape's session is on another network
+        pytest.skip(str(exc))
+    assert (provider is ape_session) == shared
     yield ape_chain
     for key in [k for k in machine._SYSTEMS if k.startswith("ape:")]:
         del machine._SYSTEMS[key]
     ape_chain.disconnect()
-    assert not provider.is_connected
+    assert provider.is_connected == shared  # ape's own connection stays open, ours is closed
 
 
 def _start_time() -> int:

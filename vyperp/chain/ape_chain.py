@@ -127,7 +127,10 @@ def _allow_equal_timestamps(provider: Any) -> None:
 
 def connect(network: str = NETWORK) -> Any:
     """Connect ape to ``network`` (once per process; the context stays open until
-    :func:`disconnect` or interpreter exit). Returns the provider."""
+    :func:`disconnect` or interpreter exit). Returns the provider.
+
+    When ape is connected already (inside ``ape test``, or a caller's own provider
+    context) that connection is shared as it is and :func:`disconnect` leaves it open."""
     global _SESSION
     if _SESSION is not None and _SESSION.connected:
         if _SESSION.network != network:
@@ -137,6 +140,18 @@ def connect(network: str = NETWORK) -> Any:
         raise ChainError(f"ApeChain runs on ape's eth-tester network ({NETWORK}), not {network!r}")
     from ape import config, networks
 
+    active = networks.active_provider
+    if active is not None and active.is_connected:
+        # ape is connected already (`ape test`'s pytest plugin connects before the first
+        # test; a script may hold its own context): share that connection, never close it.
+        # Its test accounts have the genesis balance of ape's config (`test.balance`).
+        if not str(active.network_choice).startswith(NETWORK):
+            raise ChainError(f"ape is connected to {active.network_choice!r}; ApeChain runs on {NETWORK}")
+        shared = _Session(network)
+        shared.provider = active
+        _allow_equal_timestamps(active)
+        _SESSION = shared
+        return active
     session = _Session(network)
     # Raise the test accounts' genesis balance (read when the eth-tester chain is
     # created, i.e. on connect). Restored by disconnect().
@@ -173,7 +188,7 @@ def _drop_idle_providers(network: str) -> None:
 
 def disconnect() -> None:
     """Close the connection opened by :func:`connect` (the chain and every ApeChain on
-    it are gone afterwards)."""
+    it are gone afterwards); a shared connection (ape's own) is only let go of."""
     global _SESSION
     session, _SESSION = _SESSION, None
     if session is None:
@@ -312,7 +327,8 @@ class ApeChain(BaseChain):
             raise ChainError(
                 f"cannot fund {label!r} with {amount} wei: ape's test account 0 has {spare} to spare. "
                 "ApeChain raises the test accounts' balance when it opens ape's connection itself; "
-                "here ape was already connected by someone else (call vyperp.chain.ape_chain.connect() first)"
+                "here it shares a connection ape opened (raise `test: balance:` in ape-config.yaml, "
+                "or call vyperp.chain.ape_chain.connect() before ape connects)"
             )
         self._send(self._bank, addr, b"", amount, 21_000)
         self._signers[addr] = account
