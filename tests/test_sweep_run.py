@@ -397,9 +397,11 @@ def test_path_sets_are_cells_of_their_own_in_the_tables(tmp_path):
     assert sorted(read_table(tmp_path / "sw" / "cells.parquet")["paths"]) == ["scenario#1", "scenario#2"]
 
 
-def test_bench_overhead_splits_a_replay_into_setup_loop_and_final_check():
+def test_bench_overhead_splits_a_replay_into_setup_loop_and_final_check(monkeypatch):
+    from vyperp.sim import deployments
     from vyperp.sweep.bench import _overhead
 
+    monkeypatch.setattr(deployments, "WORKER_CACHE", deployments.DeploymentCache())  # this test's own
     res = sweep(tiny(seeds={"values": [1, 2, 3]}))
     o = _overhead(res.summary(), res.info["store_seconds"])
     assert o["deployments_reused"] == 2  # the first run deployed, the others reverted
