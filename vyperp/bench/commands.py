@@ -21,6 +21,8 @@
   batches of 200 ``eth_sendTransaction``, receipts read) on a standard 30,000,000-gas
   node: ``anvil_ratio`` = default replay tx/s / raw batch tx/s. The top-level
   ``anvil_*`` figures are the default population's;
+* ``ops``: keeper latency and feeder rounds lost on a public-node stand-in
+  (:mod:`vyperp.bench.ops`; with the anvil figures, also alone: ``vyperp bench-ops``);
 * ``fuzz_*``: :func:`vyperp.fuzz.run.run_fuzz` (profile ci, every core);
 * ``machine``: cpus, platform, python, load average before and after.
 """
@@ -50,6 +52,9 @@ FULL = {
     "bench_transfers": 1_000,
     "bench_sequential": 300,
     "fuzz_examples": None,
+    "ops_trials": 10,
+    "ops_poll_interval": 1.0,
+    "ops_rounds": 1_000,
 }
 QUICK = {
     "traders": 50,
@@ -60,6 +65,9 @@ QUICK = {
     "bench_transfers": 200,
     "bench_sequential": 50,
     "fuzz_examples": 8,
+    "ops_trials": 3,
+    "ops_poll_interval": 1.0,
+    "ops_rounds": 100,
 }
 
 
@@ -398,6 +406,11 @@ def run_bench_all(
         for key in ("anvil_tx_per_second", "anvil_raw_batch_tx_per_second", "anvil_ratio"):
             result[key] = None
 
+    if result["anvil_skipped"] is None:
+        from .ops import measure_ops
+
+        result["ops"] = measure_ops(sizes["ops_trials"], sizes["ops_poll_interval"], sizes["ops_rounds"], say=say)
+
     from ..fuzz.run import run_fuzz
 
     say("fuzz: profile ci on every core ...")
@@ -454,6 +467,17 @@ def bench_table(r: dict[str, Any]) -> Table:
         table.add_row(
             "anvil: books equal to the embedded replay",
             str(r["anvil_books_match_embedded"] and r["anvil_same_transactions_as_embedded"]),
+        )
+    ops = r.get("ops")
+    if ops:
+        k, fd = ops["keeper_latency"], ops["feeder"]
+        table.add_row(
+            f"keeper latency, round -> liquidation receipt ({k['trials']} liquidations, poll {k['poll_interval_seconds']} s)",
+            f"median {k['median_seconds']:.2f} s, max {k['max_seconds']:.2f} s",
+        )
+        table.add_row(
+            f"feeder rounds lost of {fd['rounds']:,} (competing sender on its key)",
+            f"{fd['rounds_lost']} ({fd['competing_transactions']:,} competing tx)",
         )
     f = r["fuzz"]
     table.add_row(
@@ -572,6 +596,44 @@ def bench_replay(out: Path, sizes: str, traders: int, repeats: int, active: bool
     console.print(f"wrote {out}")
 
 
+@click.command(name="bench-ops")
+@click.option(
+    "--trials", type=click.IntRange(min=1), default=FULL["ops_trials"], show_default=True, help="Liquidations timed."
+)
+@click.option(
+    "--interval",
+    type=float,
+    default=FULL["ops_poll_interval"],
+    show_default=True,
+    help="The keeper's poll interval (s).",
+)
+@click.option(
+    "--rounds", type=click.IntRange(min=1), default=FULL["ops_rounds"], show_default=True, help="Feeder rounds."
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=REPORTS / "bench.json",
+    show_default=True,
+    help="The bench report whose 'ops' key is (re)written; the rest is kept.",
+)
+def bench_ops(trials: int, interval: float, rounds: int, out: Path) -> None:
+    """Keeper latency and feeder rounds lost on a public-node stand-in -> the 'ops' key of reports/bench.json
+    (`vyperp bench` measures them too)."""
+    from .ops import measure_ops
+
+    ops = measure_ops(trials, interval, rounds, say=console.print)
+    report = json.loads(out.read_text()) if out.exists() else {}
+    report["ops"] = ops
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    k, f = ops["keeper_latency"], ops["feeder"]
+    console.print(
+        f"keeper latency median {k['median_seconds']} s, max {k['max_seconds']} s (poll {interval} s, {trials} "
+        f"liquidations); feeder rounds lost {f['rounds_lost']} of {rounds}; wrote {out}"
+    )
+
+
 from .chain import bench_chain  # noqa: E402
 
-COMMANDS = [bench, gas, bench_replay, bench_chain]
+COMMANDS = [bench, gas, bench_replay, bench_chain, bench_ops]
