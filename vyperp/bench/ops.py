@@ -10,7 +10,7 @@ anvil automining on the wall clock with a real base fee, behind a proxy that ref
   (the round that makes the account liquidatable) to the return of the keeper's
   ``liquidate_many`` with its receipt; then the price goes back up for the next trial.
 * **feeder rounds lost**: a :class:`~vyperp.ops.feed.Feeder` pushes ``rounds`` rounds
-  (push + poke, no pause) while a second process-like client (its own SigningChain, its
+  (push + poke, no pause; the shipped day's 288 points, looped) while a second process-like client (its own SigningChain, its
   own nonce tracking) sends 0-ether self-transfers from the feeder's key as fast as it
   can; lost = rounds asked - rounds the oracle counted.
 """
@@ -142,7 +142,12 @@ def measure_feeder_rounds_lost(rounds: int = 1_000) -> dict[str, Any]:
         oracle = feeder_chain.at("MockOracle", addresses["oracles"]["BTC"])
         path = load_path(scenario=BENCH_SCENARIO)
         feeder = Feeder(
-            feeder_chain, addresses["engine"], {0: addresses["oracles"]["BTC"]}, {0: path}, feeder_signer.address
+            feeder_chain,
+            addresses["engine"],
+            {0: addresses["oracles"]["BTC"]},
+            {0: path},
+            feeder_signer.address,
+            loop=True,  # the path's 288 points again and again: `rounds` rounds
         )
         rival = SigningChain(node.url, [feeder_signer])
         stop = threading.Event()
