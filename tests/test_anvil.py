@@ -29,7 +29,7 @@ import pytest
 
 from tests.helpers import plain, role_names
 from vyperp.chain import Chain, ChainError, Reverted
-from vyperp.chain.node import AnvilNode, AnvilNotFound, find_anvil
+from vyperp.chain.node import BATCH_BLOCK_GAS_LIMIT, AnvilNode, AnvilNotFound, find_anvil
 from vyperp.protocol.deploy import deploy_embedded
 from vyperp.protocol.system import MAX_UINT, System
 from vyperp.protocol.units import wad
@@ -58,6 +58,24 @@ def node() -> Iterator[AnvilNode]:
 @pytest.fixture
 def rpc(node: AnvilNode) -> Iterator[RpcChain]:
     chain = RpcChain(node.url, timestamp=T0, reset=True)
+    yield chain
+    chain.close()
+
+
+@pytest.fixture(scope="module")
+def wide_node() -> Iterator[AnvilNode]:
+    """A node whose blocks hold many 30,000,000-gas transactions (deferred mining)."""
+    with AnvilNode(gas_limit=BATCH_BLOCK_GAS_LIMIT) as n:
+        yield n
+
+
+@pytest.fixture(params=["per-tx", "deferred"])
+def any_rpc(request: pytest.FixtureRequest, node: AnvilNode, wide_node: AnvilNode) -> Iterator[RpcChain]:
+    """RpcChain mining a block per transaction, and deferred (a block per flush)."""
+    if request.param == "deferred":
+        chain = RpcChain(wide_node.url, timestamp=T0, reset=True, gas_limit=30_000_000, deferred=True)
+    else:
+        chain = RpcChain(node.url, timestamp=T0, reset=True)
     yield chain
     chain.close()
 
@@ -128,68 +146,68 @@ def _counter_run(chain: Any) -> dict[str, Any]:
     return out
 
 
-def test_chain_api_matches_embedded(rpc: RpcChain) -> None:
+def test_chain_api_matches_embedded(any_rpc: RpcChain) -> None:
     embedded = Chain(timestamp=T0)
-    assert _counter_run(rpc) == _counter_run(embedded)
+    assert _counter_run(any_rpc) == _counter_run(embedded)
 
 
-def test_reverts_mine_nothing_and_carry_reasons(rpc: RpcChain) -> None:
-    alice = rpc.new_account("alice")  # no ether: gas is free
-    counter = rpc.deploy(COUNTER, 5, sender=alice)
-    block, nonce = rpc.block_number, rpc.get_nonce(alice)
+def test_reverts_mine_nothing_and_carry_reasons(any_rpc: RpcChain) -> None:
+    alice = any_rpc.new_account("alice")  # no ether: gas is free
+    counter = any_rpc.deploy(COUNTER, 5, sender=alice)
+    block, nonce = any_rpc.block_number, any_rpc.get_nonce(alice)
     with pytest.raises(Reverted, match="unlucky number") as exc:
         counter.set_count(13, sender=alice)
     assert exc.value.reason == "unlucky number" and exc.value.halt is None
     with pytest.raises(Reverted) as exc:
-        rpc.send(alice, counter.address, counter.fail_empty.calldata())
+        any_rpc.send(alice, counter.address, counter.fail_empty.calldata())
     assert exc.value.reason == "" and exc.value.data == b""
     with pytest.raises(Reverted) as exc:
         counter.set_count(1, sender=alice, gas=30_000)
     assert exc.value.halt == "OutOfGas" and exc.value.gas_used == 30_000
-    assert (rpc.block_number, rpc.get_nonce(alice)) == (block, nonce)
+    assert (any_rpc.block_number, any_rpc.get_nonce(alice)) == (block, nonce)
     assert counter.count() == 5
     counter.set_count(6, sender=alice)  # the nonce bookkeeping still fits
-    assert rpc.get_nonce(alice) == nonce + 1 and counter.count() == 6
+    assert any_rpc.get_nonce(alice) == nonce + 1 and counter.count() == 6
 
 
-def test_block_time_moves_only_with_set_time_and_advance(rpc: RpcChain) -> None:
-    alice = rpc.new_account("alice")
-    counter = rpc.deploy(COUNTER, 5, sender=alice)
-    assert counter.now()[0] == T0 == rpc.time
+def test_block_time_moves_only_with_set_time_and_advance(any_rpc: RpcChain) -> None:
+    alice = any_rpc.new_account("alice")
+    counter = any_rpc.deploy(COUNTER, 5, sender=alice)
+    assert counter.now()[0] == T0 == any_rpc.time
     for v in range(3):  # a block per tx, one time
         counter.set_count(v, sender=alice)
     assert counter.last_ts() == T0 and counter.now()[0] == T0
-    rpc.set_time(T0 + 3_600)
+    any_rpc.set_time(T0 + 3_600)
     assert counter.now()[0] == T0 + 3_600  # calls see it at once...
     counter.set_count(1, sender=alice)
     assert counter.last_ts() == T0 + 3_600  # ...and so does the next tx
     time.sleep(1.1)  # the wall clock does not matter
-    rpc.advance(60)
+    any_rpc.advance(60)
     counter.set_count(2, sender=alice)
-    assert counter.last_ts() == T0 + 3_660 == rpc.time
-    rpc.set_time(rpc.time)  # same time: fine
+    assert counter.last_ts() == T0 + 3_660 == any_rpc.time
+    any_rpc.set_time(any_rpc.time)  # same time: fine
     with pytest.raises(ValueError, match="cannot move time back"):
-        rpc.set_time(T0)
+        any_rpc.set_time(T0)
     assert counter.now()[2] == 31337
 
 
-def test_snapshots(rpc: RpcChain) -> None:
-    alice = rpc.new_account("alice")
-    counter = rpc.deploy(COUNTER, 5, sender=alice)
-    outer = rpc.snapshot()
+def test_snapshots(any_rpc: RpcChain) -> None:
+    alice = any_rpc.new_account("alice")
+    counter = any_rpc.deploy(COUNTER, 5, sender=alice)
+    outer = any_rpc.snapshot()
     counter.set_count(7, sender=alice)
-    inner = rpc.snapshot()
-    rpc.advance(100)
+    inner = any_rpc.snapshot()
+    any_rpc.advance(100)
     counter.set_count(8, sender=alice)
-    rpc.revert(inner)
-    assert (counter.count(), rpc.time, counter.now()[0]) == (7, T0, T0)
+    any_rpc.revert(inner)
+    assert (counter.count(), any_rpc.time, counter.now()[0]) == (7, T0, T0)
     with pytest.raises(ValueError):
-        rpc.revert(inner)
-    nonce = rpc.get_nonce(alice)
-    rpc.revert(outer)
-    assert counter.count() == 5 and rpc.get_nonce(alice) == nonce - 1
+        any_rpc.revert(inner)
+    nonce = any_rpc.get_nonce(alice)
+    any_rpc.revert(outer)
+    assert counter.count() == 5 and any_rpc.get_nonce(alice) == nonce - 1
     counter.set_count(9, sender=alice)  # nonces re-read after a revert
-    with rpc.isolate():
+    with any_rpc.isolate():
         counter.set_count(10, sender=alice)
     assert counter.count() == 9
 
@@ -205,6 +223,27 @@ def test_send_many_batches_with_explicit_nonces(rpc: RpcChain) -> None:
     assert rpc.get_nonce(senders[1]) == 11
     counter.set_count(3, sender=senders[1])  # nonces continue
     assert counter.count() == 3 and rpc.time == T0
+
+
+def test_deferred_mining_one_block_per_flush(wide_node: AnvilNode) -> None:
+    chain = RpcChain(wide_node.url, timestamp=T0, reset=True, gas_limit=30_000_000, deferred=True)
+    alice, bob = chain.new_account("alice"), chain.new_account("bob")
+    counter = chain.deploy(COUNTER, 5, sender=alice)
+    head = chain.block_number
+    assert counter.set_count(7, sender=alice) == 5  # return data from the simulated preflight
+    assert chain.last_receipt is not None and chain.last_receipt.gas_used > 21_000
+    assert [e.name for e in counter.decode_logs(chain.last_receipt)] == ["CountChanged"]  # logs too
+    assert counter.bump(sender=bob) == 8 and counter.count() == 8  # calls see the unmined ones
+    with pytest.raises(Reverted, match="unlucky number"):
+        counter.set_count(13, sender=bob)  # nothing sent
+    chain.advance(60)  # mines the two at T0, no empty block at T0 + 60
+    assert counter.now()[0] == T0 + 60 and counter.last_ts() == T0
+    counter.set_count(9, sender=alice)
+    receipts = chain.rpc("eth_getBlockReceipts", hex(head + 1))
+    assert [r["status"] for r in receipts] == ["0x1", "0x1"] and chain.rpc("eth_blockNumber") == hex(head + 1)
+    assert chain.get_nonce(bob) == 1  # flushes: the third is mined
+    assert chain.block_number == head + 2 and counter.last_ts() == T0 + 60
+    chain.close()
 
 
 # ----------------------------------------------------------------------------- transport
@@ -403,15 +442,23 @@ def test_system_on_anvil_matches_embedded(node: AnvilNode) -> None:
 
 
 # ----------------------------------------------------------------------------- replay
-@pytest.mark.parametrize("scenario, impact", [("btc-2022-11-08", False), ("crash-30pct", True)])
-def test_replay_on_anvil_matches_embedded(node: AnvilNode, tmp_path: Path, scenario: str, impact: bool) -> None:
+@pytest.mark.parametrize(
+    "scenario, impact, deferred",
+    [("btc-2022-11-08", False, False), ("crash-30pct", True, False), ("crash-30pct", True, True)],
+)
+def test_replay_on_anvil_matches_embedded(
+    node: AnvilNode, wide_node: AnvilNode, tmp_path: Path, scenario: str, impact: bool, deferred: bool
+) -> None:
     from vyperp.sim.report import write_timeseries
     from vyperp.sim.runner import replay_and_report
 
     kw: dict[str, Any] = dict(traders=20, steps=100, full_scan_every=1, progress=False)
     embedded, report = replay_and_report(scenario, **kw)
     started = time.perf_counter()
-    anvil, anvil_report = replay_and_report(scenario, chain_factory=RpcChain.factory(node.url), **kw)
+    factory = (
+        RpcChain.factory(wide_node.url, gas_limit=30_000_000, deferred=True) if deferred else RpcChain.factory(node.url)
+    )
+    anvil, anvil_report = replay_and_report(scenario, chain_factory=factory, **kw)
     seconds = time.perf_counter() - started
     assert isinstance(anvil.chain, RpcChain) and isinstance(embedded.chain, Chain)
     assert report["impact_enabled"] is impact  # spot impact of forced flows (floats)

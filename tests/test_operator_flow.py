@@ -1,6 +1,6 @@
 """The operator flow on a public-node stand-in, through the CLI, signing with keys.
 
-anvil sits behind `tests.public_node.PublicNode`'s proxy (anvil_*, evm_*,
+anvil sits behind `vyperp.chain.public_node.PublicNode`'s proxy (anvil_*, evm_*,
 eth_sendTransaction, eth_accounts refused; a real base fee; wall-clock time); every
 step talks only to the proxy, and the test fails if anything asked for a refused method.
 Keys are anvil's default-mnemonic accounts: deployer (0, also the traders' funder, via an
@@ -27,13 +27,13 @@ from click.testing import CliRunner
 
 from vyperp.chain.keys import DEFAULT_MNEMONIC, mnemonic_signer, write_keystore
 from vyperp.chain.node import AnvilNotFound, find_anvil
+from vyperp.chain.public_node import PublicNode
 from vyperp.chain.signing_chain import SigningChain
 from vyperp.cli import main
 from vyperp.ops.keeper import TRACKED_EVENTS, default_state_path
 from vyperp.protocol.deploy import deploy_embedded
 
 from .conftest import BTC, default_params
-from .public_node import PublicNode
 
 try:
     find_anvil()

@@ -1,5 +1,5 @@
 """The signing client (`vyperp.chain.signing_chain.SigningChain`) against a public-node
-stand-in (`tests.public_node.PublicNode`: anvil behind a proxy that refuses anvil_*, evm_*,
+stand-in (`vyperp.chain.public_node.PublicNode`: anvil behind a proxy that refuses anvil_*, evm_*,
 eth_sendTransaction, eth_accounts).
 
 Keys come from anvil's default mnemonic (eth-account), some through keystore files in
@@ -30,10 +30,9 @@ from vyperp.chain.keys import (
     write_keystore,
 )
 from vyperp.chain.node import AnvilNotFound, find_anvil
+from vyperp.chain.public_node import PublicNode
 from vyperp.chain.rpc_chain import RpcChain
 from vyperp.chain.signing_chain import SendPolicy, SigningChain
-
-from .public_node import PublicNode
 
 try:
     find_anvil()

@@ -307,18 +307,55 @@ def bench_table() -> str:
     lines.append(
         f"| embedded ceiling tx/s (same tx, raw `Chain.send`) | {bench['embedded_ceiling_tx_per_second']:,.0f} |"
     )
+    ea = bench.get("embedded_active")
+    if ea:
+        active = w.get("active_population", {})
+        lines.append(
+            f"| embedded replay tx/s, active population ({active.get('traders', 0):,} traders, "
+            f"{active.get('agent_transactions_per_step', 0)} agent tx/step) / ceiling | "
+            f"{ea['tx_per_second']:,.0f} / {ea['ceiling_tx_per_second']:,.0f} |"
+        )
     if bench.get("anvil_skipped"):
         lines.append(f"| anvil | skipped ({bench['anvil_skipped']}) |")
     else:
+        version = bench.get("anvil_version", "anvil")
+        for name, pop in (bench.get("anvil_populations") or {}).items():
+            lines.append(
+                f"| anvil replay tx/s, {name} population ({pop['traders']:,} traders, "
+                f"{pop['agent_transactions_per_step']} agent tx/step; RpcChain deferred, {version}) | "
+                f"{pop['tx_per_second']:,.0f} |"
+            )
+            lines.append(
+                f"| anvil per-step-batch ceiling tx/s, {name} population (same tx, one batch and one block per step) | "
+                f"{pop['per_step_batch_tx_per_second']:,.0f} |"
+            )
+            lines.append(f"| anvil replay / per-step batch, {name} population | {pop['share_of_per_step_batch']:.0%} |")
+        per_tx = bench.get("anvil_block_per_transaction_replay")
+        if per_tx:
+            lines.append(
+                f"| anvil replay tx/s, default population, a block per transaction | {per_tx['tx_per_second']:,.0f} |"
+            )
         lines.append(
-            f"| anvil replay tx/s (RpcChain; {bench.get('anvil_version', 'anvil')}) | "
-            f"{bench['anvil_tx_per_second']:,.0f} |"
-        )
-        lines.append(
-            f"| anvil raw batched JSON-RPC tx/s (engine trades, same node) | "
+            f"| anvil raw batched JSON-RPC tx/s (engine trades, batches of 200) | "
             f"{bench['anvil_raw_batch_tx_per_second']:,.0f} |"
         )
-        lines.append(f"| anvil replay / raw batch | {bench['anvil_ratio']:.1%} |")
+        lines.append(f"| anvil replay / raw batch (default population) | {bench['anvil_ratio']:.1%} |")
+        lines.append(
+            f"| anvil books equal to the embedded replay, to the wei | "
+            f"{bench['anvil_books_match_embedded'] and bench['anvil_same_transactions_as_embedded']} |"
+        )
+    ops = bench.get("ops")
+    if ops:
+        k, fd = ops["keeper_latency"], ops["feeder"]
+        lines.append(
+            f"| keeper latency, liquidating round -> liquidation receipt (public-node proxy, signed; "
+            f"{k['trials']} liquidations, poll every {k['poll_interval_seconds']:g} s): median / max | "
+            f"{k['median_seconds']:.2f} s / {k['max_seconds']:.2f} s |"
+        )
+        lines.append(
+            f"| feeder rounds lost of {fd['rounds']:,}, a competing sender on its key "
+            f"({fd['competing_transactions']:,} competing tx; goal 0) | {fd['rounds_lost']} |"
+        )
     f = bench["fuzz"]
     lines.append(
         f"| fuzz steps/s (profile {f['profile']}, {f['workers']} workers, {f['steps']:,} steps) | "

@@ -7,14 +7,22 @@
   transactions per step), and the ceiling: the same recorded transactions re-applied
   with ``Chain.send`` on a fresh identical deployment, nothing else timed. Best of
   ``repeats``;
-* ``anvil_*``: the SAME replay workload on a private anvil node through
-  :class:`~vyperp.chain.rpc_chain.RpcChain` (``Replay(chain_factory=RpcChain.factory(url))``),
-  and on the same node in the same run raw batched JSON-RPC
-  (:func:`vyperp.node.bench_anvil`: engine ``trade`` calls in batches of 200
-  ``eth_sendTransaction`` through :meth:`RpcChain.send_many`, receipts read):
-  ``anvil_ratio`` = replay tx/s / raw batch tx/s. Also the replay's own recorded
-  transactions re-applied on anvil one by one (``RpcChain.send``) and per step as one
-  ``send_many`` batch;
+* ``embedded_active``: the same for the active population (``active_traders`` traders
+  with :data:`vyperp.bench.replay.ACTIVE_TRADERS`: ~16 agent transactions per step);
+* ``anvil_populations``: both populations replayed on a private anvil node through
+  :class:`~vyperp.chain.rpc_chain.RpcChain` with deferred mining (one block per step;
+  the node's blocks hold 64 transactions of 30,000,000 gas), and the replay's own recorded
+  transactions re-applied on a fresh identical deployment one by one and per step as one
+  ``send_many`` batch (the per-step-batch ceiling: a step's transactions in one JSON-RPC
+  batch with explicit nonces, mined as one block at the step's time, receipts in one
+  batch; ``share_of_per_step_batch`` = replay / that). ``anvil_block_per_transaction_replay``:
+  the default population with a block per transaction (``RpcChain``'s immediate mode).
+  Raw batched JSON-RPC (:func:`vyperp.node.bench_anvil`: engine ``trade`` calls in
+  batches of 200 ``eth_sendTransaction``, receipts read) on a standard 30,000,000-gas
+  node: ``anvil_ratio`` = default replay tx/s / raw batch tx/s. The top-level
+  ``anvil_*`` figures are the default population's;
+* ``ops``: keeper latency and feeder rounds lost on a public-node stand-in
+  (:mod:`vyperp.bench.ops`; with the anvil figures, also alone: ``vyperp bench-ops``);
 * ``fuzz_*``: :func:`vyperp.fuzz.run.run_fuzz` (profile ci, every core);
 * ``machine``: cpus, platform, python, load average before and after.
 """
@@ -37,21 +45,29 @@ REPORTS = Path("reports")
 
 FULL = {
     "traders": 200,
+    "active_traders": 1_000,
     "steps": 300,
     "repeats": 3,
     "bench_trades": 2_000,
     "bench_transfers": 1_000,
     "bench_sequential": 300,
     "fuzz_examples": None,
+    "ops_trials": 10,
+    "ops_poll_interval": 1.0,
+    "ops_rounds": 1_000,
 }
 QUICK = {
     "traders": 50,
+    "active_traders": 200,
     "steps": 100,
     "repeats": 1,
     "bench_trades": 400,
     "bench_transfers": 200,
     "bench_sequential": 50,
     "fuzz_examples": 8,
+    "ops_trials": 3,
+    "ops_poll_interval": 1.0,
+    "ops_rounds": 100,
 }
 
 
@@ -70,7 +86,13 @@ def _loop_txs(replay: Any) -> list[tuple[int, str, str, bytes, str]]:
 
 
 def _reapply(
-    scenario: Any, traders: int, steps: int, txs: list[Any], chain_factory: Any = None, batched: bool = False
+    scenario: Any,
+    traders: int,
+    steps: int,
+    txs: list[Any],
+    chain_factory: Any = None,
+    batched: bool = False,
+    config: Any = None,
 ) -> tuple[float, int, Any]:
     """Re-apply recorded loop transactions on a fresh identical deployment, timing only the
     sends: (seconds, reverted, replay). `batched` (RpcChain only): each step's
@@ -79,7 +101,7 @@ def _reapply(
     from ..sim.runner import Replay
     from .replay import apply_transactions
 
-    fresh = Replay(scenario, traders, steps=steps, chain_factory=chain_factory)
+    fresh = Replay(scenario, traders, steps=steps, chain_factory=chain_factory, agent_config=config)
     fresh.build()
     chain = fresh.chain
     reverted = 0
@@ -104,7 +126,9 @@ def _reapply(
     return time.perf_counter() - t0, reverted, fresh
 
 
-def measure_embedded(scenario: Any, traders: int, steps: int, repeats: int) -> tuple[dict[str, Any], Any]:
+def measure_embedded(
+    scenario: Any, traders: int, steps: int, repeats: int, config: Any = None
+) -> tuple[dict[str, Any], Any]:
     """Replay + raw re-application on the embedded chain, alternating, best of `repeats`.
     Returns the figures and the first (recording) replay."""
     from ..sim.runner import Replay
@@ -115,12 +139,12 @@ def measure_embedded(scenario: Any, traders: int, steps: int, repeats: int) -> t
     same = True
     reverted = 0
     for k in range(max(1, repeats)):
-        replay = Replay(scenario, traders, steps=steps, record=(k == 0))
+        replay = Replay(scenario, traders, steps=steps, record=(k == 0), agent_config=config)
         report = replay.run(progress=False)
         runs.append(report)
         if k == 0:
             first, txs = replay, _loop_txs(replay)
-        seconds, reverted, fresh = _reapply(scenario, traders, steps, txs)
+        seconds, reverted, fresh = _reapply(scenario, traders, steps, txs, config=config)
         ceilings.append(seconds)
         same = same and _books(fresh) == _books(first)
     best = min(runs, key=lambda r: r["loop_seconds"])
@@ -152,46 +176,97 @@ def _close(chain: Any) -> None:
         chain.close()
 
 
-def measure_anvil(
-    scenario: Any, traders: int, steps: int, embedded_replay: Any, sizes: dict[str, Any]
-) -> dict[str, Any]:
-    """The same replay on a private anvil node, its re-applications, and bench_anvil on that node."""
-    from ..chain.node import AnvilNode, bench_anvil
-    from ..chain.rpc_chain import RpcChain
+def _anvil_replay(
+    scenario: Any, traders: int, steps: int, config: Any, factory: Any, embedded_replay: Any
+) -> tuple[dict[str, Any], Any]:
+    """One replay on anvil through `factory`: its figures and the replay (chain closed)."""
     from ..sim.runner import Replay
 
+    started = time.perf_counter()
+    replay = Replay(scenario, traders, steps=steps, chain_factory=factory, record=True, agent_config=config)
+    report = replay.run(progress=False)
+    txs = _loop_txs(replay)
+    n = len(txs)
+    agents = sum(1 for *_, kind in txs if kind not in ("oracle_push", "oracle_poke"))
+    out = {
+        "wall_seconds": round(time.perf_counter() - started, 2),
+        "transactions": n,
+        "agent_transactions": agents,
+        "agent_transactions_per_step": round(agents / max(1, report["steps"]), 2),
+        "loop_seconds": report["loop_seconds"],
+        "tx_per_second": _rate(n, report["loop_seconds"]),
+        "agent_tx_per_second": _rate(agents, report["loop_seconds"]),
+        "seconds_inside_chain_send": report["chain_seconds"],
+        "seconds_in_full_scans": report["scan_seconds"],
+        "seconds_in_step_reads": report["read_seconds"],
+        "invariant_violations": report["invariant_violations"],
+        "replay_reverted": sum(report["reverted_tx"].values()),
+        "books_match_embedded": _books(replay) == _books(embedded_replay),
+        "same_transactions_as_embedded": [t[:4] for t in txs] == [t[:4] for t in _loop_txs(embedded_replay)],
+    }
+    _close(replay.chain)
+    return out, replay
+
+
+def measure_anvil_population(
+    scenario: Any, traders: int, steps: int, config: Any, embedded_replay: Any, node: Any
+) -> dict[str, Any]:
+    """A population on a wide-block anvil node (``BATCH_BLOCK_GAS_LIMIT``): the replay with
+    deferred mining (``RpcChain(deferred=True)``: one block per flush), and its recorded
+    transactions re-applied on a fresh identical deployment one by one (``send``) and per
+    step as one ``send_many`` batch (explicit nonces, the step's time set without a block,
+    one ``evm_mine`` at it, the block's receipts in one batch): the per-step-batch ceiling."""
+    from ..chain.rpc_chain import RpcChain
+
+    factory = RpcChain.factory(node.url, gas_limit=30_000_000, deferred=True)
+    out, replay = _anvil_replay(scenario, traders, steps, config, factory, embedded_replay)
+    txs = _loop_txs(replay)
+    n = len(txs)
+    seconds, reverted, fresh = _reapply(scenario, traders, steps, txs, factory, config=config)
+    out["reapply_sequential_tx_per_second"] = _rate(n, seconds)
+    out["reapply_sequential_books_match"] = _books(fresh) == _books(replay)
+    _close(fresh.chain)
+    seconds, reverted, fresh = _reapply(scenario, traders, steps, txs, factory, batched=True, config=config)
+    out["per_step_batch_tx_per_second"] = _rate(n, seconds)
+    out["per_step_batch_reverted"] = reverted
+    out["per_step_batch_books_match"] = _books(fresh) == _books(replay)
+    _close(fresh.chain)
+    ceiling = out["per_step_batch_tx_per_second"]
+    out["share_of_per_step_batch"] = (
+        round(out["tx_per_second"] / ceiling, 3) if out["tx_per_second"] and ceiling else None
+    )
+    return out
+
+
+def measure_anvil(
+    scenario: Any,
+    traders: int,
+    steps: int,
+    embedded_replay: Any,
+    sizes: dict[str, Any],
+    active: tuple[int, Any, Any] | None = None,
+) -> dict[str, Any]:
+    """Both populations on anvil (:func:`measure_anvil_population`), the default one also
+    with a block per transaction (``RpcChain``'s immediate mode, a 30,000,000-gas node),
+    and bench_anvil's raw batched JSON-RPC on a standard node. `active`: (traders, agent
+    config, embedded replay)."""
+    from ..chain.node import BATCH_BLOCK_GAS_LIMIT, AnvilNode, bench_anvil
+    from ..chain.rpc_chain import RpcChain
+
     out: dict[str, Any] = {}
+    populations: dict[str, Any] = {}
+    with AnvilNode(gas_limit=BATCH_BLOCK_GAS_LIMIT) as wide:
+        out["anvil_version"] = wide.version()
+        populations["default"] = dict(
+            traders=traders, **measure_anvil_population(scenario, traders, steps, None, embedded_replay, wide)
+        )
+        if active is not None:
+            n, config, embedded_active = active
+            populations["active"] = dict(
+                traders=n, **measure_anvil_population(scenario, n, steps, config, embedded_active, wide)
+            )
     with AnvilNode() as node:
-        factory = RpcChain.factory(node.url)
-        out["anvil_version"] = node.version()
-        started = time.perf_counter()
-        replay = Replay(scenario, traders, steps=steps, chain_factory=factory, record=True)
-        report = replay.run(progress=False)
-        out["anvil_replay_wall_seconds"] = round(time.perf_counter() - started, 2)
-        txs = _loop_txs(replay)
-        n = len(txs)
-        agents = sum(1 for *_, kind in txs if kind not in ("oracle_push", "oracle_poke"))
-        out["anvil_transactions"] = n
-        out["anvil_loop_seconds"] = report["loop_seconds"]
-        out["anvil_tx_per_second"] = _rate(n, report["loop_seconds"])
-        out["anvil_agent_tx_per_second"] = _rate(agents, report["loop_seconds"])
-        out["anvil_seconds_inside_chain_send"] = report["chain_seconds"]
-        out["anvil_seconds_in_full_scans"] = report["scan_seconds"]
-        out["anvil_seconds_in_step_reads"] = report["read_seconds"]
-        out["anvil_invariant_violations"] = report["invariant_violations"]
-        out["anvil_books_match_embedded"] = _books(replay) == _books(embedded_replay)
-        out["anvil_same_transactions_as_embedded"] = [t[:4] for t in txs] == [t[:4] for t in _loop_txs(embedded_replay)]
-        _close(replay.chain)
-
-        seconds, reverted, fresh = _reapply(scenario, traders, steps, txs, factory)
-        out["anvil_reapply_sequential_tx_per_second"] = _rate(n, seconds)
-        out["anvil_reapply_sequential_books_match"] = _books(fresh) == _books(replay)
-        _close(fresh.chain)
-        seconds, reverted, fresh = _reapply(scenario, traders, steps, txs, factory, batched=True)
-        out["anvil_reapply_per_step_batch_tx_per_second"] = _rate(n, seconds)
-        out["anvil_reapply_per_step_batch_books_match"] = _books(fresh) == _books(replay)
-        _close(fresh.chain)
-
+        per_tx, _ = _anvil_replay(scenario, traders, steps, None, RpcChain.factory(node.url), embedded_replay)
         raw = bench_anvil(
             trades=sizes["bench_trades"],
             transfers=sizes["bench_transfers"],
@@ -199,13 +274,37 @@ def measure_anvil(
             node=node,
             quiet=True,
         )
-        out["anvil_raw_batch_tx_per_second"] = raw["batched_trade_tps"]
-        out["anvil_ratio"] = (
-            round(out["anvil_tx_per_second"] / raw["batched_trade_tps"], 4)
-            if out["anvil_tx_per_second"] and raw["batched_trade_tps"]
-            else None
+    d = populations["default"]
+    out["anvil_populations"] = populations
+    out["anvil_block_per_transaction_replay"] = per_tx
+    out["anvil_transactions"] = d["transactions"]
+    out["anvil_loop_seconds"] = d["loop_seconds"]
+    out["anvil_tx_per_second"] = d["tx_per_second"]
+    out["anvil_agent_tx_per_second"] = d["agent_tx_per_second"]
+    out["anvil_invariant_violations"] = max(p["invariant_violations"] for p in populations.values())
+    out["anvil_books_match_embedded"] = (
+        all(
+            p["books_match_embedded"] and p["per_step_batch_books_match"] and p["reapply_sequential_books_match"]
+            for p in populations.values()
         )
-        out["anvil_raw"] = raw
+        and per_tx["books_match_embedded"]
+    )
+    out["anvil_same_transactions_as_embedded"] = all(
+        p["same_transactions_as_embedded"] for p in [*populations.values(), per_tx]
+    )
+    out["anvil_reapply_per_step_batch_tx_per_second"] = d["per_step_batch_tx_per_second"]
+    out["anvil_share_of_per_step_batch"] = d["share_of_per_step_batch"]
+    out["anvil_raw_batch_tx_per_second"] = raw["batched_trade_tps"]
+    out["anvil_ratio"] = (
+        round(out["anvil_tx_per_second"] / raw["batched_trade_tps"], 4)
+        if out["anvil_tx_per_second"] and raw["batched_trade_tps"]
+        else None
+    )
+    for p in populations.values():
+        p["share_of_raw_batch"] = (
+            round(p["tx_per_second"] / raw["batched_trade_tps"], 4) if p["tx_per_second"] else None
+        )
+    out["anvil_raw"] = raw
     return out
 
 
@@ -230,7 +329,7 @@ def run_bench_all(
 ) -> dict[str, Any]:
     """Every figure of reports/bench.json (see the module docstring)."""
     from .gas import measure_all
-    from .replay import BENCH_SCENARIO, day_scenario
+    from .replay import ACTIVE_TRADERS, BENCH_SCENARIO, day_scenario
 
     say = say or (lambda *a, **k: None)
     sizes: dict[str, Any] = dict(QUICK if quick else FULL)
@@ -255,9 +354,23 @@ def run_bench_all(
             "tx counts include the feeder's 2 oracle transactions per step (agent_* exclude them)"
         ),
     }
+    active_traders = sizes["active_traders"]
+    result["workload"]["active_population"] = {
+        "traders": active_traders,
+        "steps": steps,
+        "agent_config": "vyperp.bench.replay.ACTIVE_TRADERS (every trader keeps stops and re-enters ~10 steps later)",
+    }
     say(f"embedded: replay {traders} traders x {steps} steps + raw re-application (best of {sizes['repeats']}) ...")
     embedded, embedded_replay = measure_embedded(scenario, traders, steps, sizes["repeats"])
     result["embedded"] = embedded
+    say(f"embedded: active population, {active_traders} traders x {steps} steps ...")
+    embedded_active, embedded_active_replay = measure_embedded(
+        scenario, active_traders, steps, sizes["repeats"], ACTIVE_TRADERS
+    )
+    result["embedded_active"] = embedded_active
+    result["workload"]["active_population"]["agent_transactions_per_step"] = round(
+        embedded_active["agent_transactions"] / steps, 2
+    )
     result["embedded_tx_per_second"] = embedded["tx_per_second"]
     result["embedded_agent_tx_per_second"] = embedded["agent_tx_per_second"]
     result["embedded_ceiling_tx_per_second"] = embedded["ceiling_tx_per_second"]
@@ -278,11 +391,25 @@ def run_bench_all(
         except AnvilNotFound as exc:
             result["anvil_skipped"] = str(exc)
     if result["anvil_skipped"] is None:
-        say("anvil: the same replay through RpcChain, re-applications, raw batched JSON-RPC ...")
-        result.update(measure_anvil(scenario, traders, steps, embedded_replay, sizes))
+        say("anvil: both populations through RpcChain, their per-step-batch re-applications, raw batched JSON-RPC ...")
+        result.update(
+            measure_anvil(
+                scenario,
+                traders,
+                steps,
+                embedded_replay,
+                sizes,
+                (active_traders, ACTIVE_TRADERS, embedded_active_replay),
+            )
+        )
     else:
         for key in ("anvil_tx_per_second", "anvil_raw_batch_tx_per_second", "anvil_ratio"):
             result[key] = None
+
+    if result["anvil_skipped"] is None:
+        from .ops import measure_ops
+
+        result["ops"] = measure_ops(sizes["ops_trials"], sizes["ops_poll_interval"], sizes["ops_rounds"], say=say)
 
     from ..fuzz.run import run_fuzz
 
@@ -326,23 +453,31 @@ def bench_table(r: dict[str, Any]) -> Table:
     if r.get("anvil_skipped"):
         table.add_row("anvil", f"[yellow]skipped: {r['anvil_skipped']}[/yellow]")
     else:
+        for name, pop in r["anvil_populations"].items():
+            table.add_row(
+                f"anvil {name} population ({pop['traders']:,} traders, {pop['agent_transactions_per_step']} agent "
+                "tx/step): replay / per-step batch / raw batch tx/s",
+                f"{pop['tx_per_second']:,.0f} / {pop['per_step_batch_tx_per_second']:,.0f} / "
+                f"{r['anvil_raw_batch_tx_per_second']:,.0f} ({100 * pop['share_of_per_step_batch']:.0f} % of the batch)",
+            )
         table.add_row(
-            "anvil replay tx/s (same workload; agents only)",
-            f"{r['anvil_tx_per_second']:,.0f} ({r['anvil_agent_tx_per_second']:,.0f})",
-        )
-        table.add_row(
-            "anvil raw batched JSON-RPC tx/s (engine trades, batches of 200)",
-            f"{r['anvil_raw_batch_tx_per_second']:,.0f}",
-        )
-        table.add_row("anvil ratio (replay / raw batch)", f"{r['anvil_ratio']:.3f}")
-        table.add_row(
-            "anvil: replay's tx re-applied, one by one / one batch per step",
-            f"{r['anvil_reapply_sequential_tx_per_second']:,.0f} / "
-            f"{r['anvil_reapply_per_step_batch_tx_per_second']:,.0f}",
+            "anvil default population, a block per transaction (tx/s)",
+            f"{r['anvil_block_per_transaction_replay']['tx_per_second']:,.0f}",
         )
         table.add_row(
             "anvil: books equal to the embedded replay",
             str(r["anvil_books_match_embedded"] and r["anvil_same_transactions_as_embedded"]),
+        )
+    ops = r.get("ops")
+    if ops:
+        k, fd = ops["keeper_latency"], ops["feeder"]
+        table.add_row(
+            f"keeper latency, round -> liquidation receipt ({k['trials']} liquidations, poll {k['poll_interval_seconds']} s)",
+            f"median {k['median_seconds']:.2f} s, max {k['max_seconds']:.2f} s",
+        )
+        table.add_row(
+            f"feeder rounds lost of {fd['rounds']:,} (competing sender on its key)",
+            f"{fd['rounds_lost']} ({fd['competing_transactions']:,} competing tx)",
         )
     f = r["fuzz"]
     table.add_row(
@@ -461,6 +596,44 @@ def bench_replay(out: Path, sizes: str, traders: int, repeats: int, active: bool
     console.print(f"wrote {out}")
 
 
+@click.command(name="bench-ops")
+@click.option(
+    "--trials", type=click.IntRange(min=1), default=FULL["ops_trials"], show_default=True, help="Liquidations timed."
+)
+@click.option(
+    "--interval",
+    type=float,
+    default=FULL["ops_poll_interval"],
+    show_default=True,
+    help="The keeper's poll interval (s).",
+)
+@click.option(
+    "--rounds", type=click.IntRange(min=1), default=FULL["ops_rounds"], show_default=True, help="Feeder rounds."
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=REPORTS / "bench.json",
+    show_default=True,
+    help="The bench report whose 'ops' key is (re)written; the rest is kept.",
+)
+def bench_ops(trials: int, interval: float, rounds: int, out: Path) -> None:
+    """Keeper latency and feeder rounds lost on a public-node stand-in -> the 'ops' key of reports/bench.json
+    (`vyperp bench` measures them too)."""
+    from .ops import measure_ops
+
+    ops = measure_ops(trials, interval, rounds, say=console.print)
+    report = json.loads(out.read_text()) if out.exists() else {}
+    report["ops"] = ops
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    k, f = ops["keeper_latency"], ops["feeder"]
+    console.print(
+        f"keeper latency median {k['median_seconds']} s, max {k['max_seconds']} s (poll {interval} s, {trials} "
+        f"liquidations); feeder rounds lost {f['rounds_lost']} of {rounds}; wrote {out}"
+    )
+
+
 from .chain import bench_chain  # noqa: E402
 
-COMMANDS = [bench, gas, bench_replay, bench_chain]
+COMMANDS = [bench, gas, bench_replay, bench_chain, bench_ops]

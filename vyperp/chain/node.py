@@ -49,6 +49,9 @@ NODE_MODULES = (
 )  # absolute: a later chdir must not lose it
 ANVIL_VERSION = "1.7.1"
 GENESIS_TIMESTAMP = 1
+BATCH_BLOCK_GAS_LIMIT = 64 * 30_000_000
+"""A block gas limit for deferred mining (``RpcChain(deferred=True, gas_limit=30_000_000)``):
+64 transactions of the embedded chain's 30,000,000 gas fit one block."""
 MISSING_HINT = "run WITH_ANVIL=1 scripts/bootstrap.sh (npm ci installs the pinned anvil into node_modules/)"
 
 
@@ -441,4 +444,12 @@ if __name__ == "__main__":
     sys.exit(_main(sys.argv[1:]))
 
 
-__all__ = ["ANVIL_VERSION", "AnvilNode", "AnvilNotFound", "bench_anvil", "find_anvil", "free_port"]
+__all__ = [
+    "ANVIL_VERSION",
+    "BATCH_BLOCK_GAS_LIMIT",
+    "AnvilNode",
+    "AnvilNotFound",
+    "bench_anvil",
+    "find_anvil",
+    "free_port",
+]

@@ -66,6 +66,20 @@ How it maps onto anvil (verified with anvil 1.7.1):
   ``eth_sendTransaction`` with explicit nonces (web3.py refuses to batch those), without
   the preflight (reverting ones are mined as failed transactions), and mines them with
   automine off (see there for why).
+* ``deferred=True`` (a replay at batch speed): anvil mines a block per transaction,
+  and a block's cost grows with the state (its state root: ~2 ms at 200 replay traders,
+  ~10 ms at 1,000, against ~0.2 ms for an ``eth_call``). Automine is then off: each
+  transaction's preflight is ``eth_simulateV1`` on the pending block (the transactions
+  sent since the last flush, in order, at the current time -- return data, logs and gas,
+  or the revert), then ``eth_sendTransaction`` with an explicit nonce puts it in the
+  pool; calls read the pending block; :meth:`flush` mines them as one block and checks
+  the block's receipts (``eth_getBlockReceipts``) against the simulated outcomes. A time
+  move flushes and sets the next block's time (``evm_setNextBlockTimestamp``, no empty
+  block); so does every other state access (balances, nonces, snapshots, ``send_many``).
+  The node's block gas limit must hold a step's transactions (``AnvilNode(gas_limit=
+  vyperp.chain.node.BATCH_BLOCK_GAS_LIMIT)`` with ``gas_limit=30_000_000`` here); a
+  transaction that would not fit flushes first, so a block's order is the sending order.
+  Views get the block gas limit as gas (a node charges calldata gas on ``eth_call``).
 * The HTTP client is ``http.client`` on one keep-alive connection (``_Transport``);
   anvil's answer (~0.3-1 ms) dominates the client side.
 """
@@ -276,6 +290,8 @@ class RpcChain(BaseChain):
         exact_gas: accepted for ``Chain`` compatibility; a node's gas is always exact.
         coinbase: the block coinbase (``Chain``'s by default).
         timeout: seconds to wait for an HTTP answer and for a receipt.
+        deferred: mine a block per :meth:`flush` (time move, state access), not per
+            transaction (see the module docstring).
     """
 
     exact_gas = True
@@ -292,9 +308,13 @@ class RpcChain(BaseChain):
         exact_gas: bool = True,
         coinbase: str = DEFAULT_COINBASE,
         timeout: float = 120.0,
+        deferred: bool = False,
     ):
         super().__init__()
         self.url = url
+        self.deferred = deferred
+        self._unmined: list[dict[str, Any]] = []  # deferred: sent, not mined yet (simulated outcomes)
+        self._time_unmined = False  # deferred: time moved, no block at the new time yet
         self._t = _Transport(url, timeout)
         self._rpc = self._t.request
         self.timeout = timeout
@@ -307,7 +327,8 @@ class RpcChain(BaseChain):
         self._prepare_node(coinbase)
         head = self._rpc("eth_getBlockByNumber", ["latest", False])
         self._time = int(head["timestamp"], 16)
-        self.gas_limit = int(head["gasLimit"], 16) if gas_limit is None else int(gas_limit)
+        self.block_gas_limit = int(head["gasLimit"], 16)
+        self.gas_limit = self.block_gas_limit if gas_limit is None else int(gas_limit)
         self._gas_hex = hex(self.gas_limit)
         self._nonces: dict[str, int] = {}
         self._sync = True  # eth_sendTransactionSync until the node says it has none
@@ -325,6 +346,8 @@ class RpcChain(BaseChain):
             # gas price 0 needs base fee 0 (anvil_reset forgets --base-fee 0); anvil keeps
             # a base fee of 0 at 0, however full the blocks
             self._rpc("anvil_setNextBlockBaseFeePerGas", ["0x0"])
+            if self.deferred:
+                self._rpc("evm_setAutomine", [False])  # blocks are mined by flush()
         except RpcError as e:
             raise ChainError(f"RpcChain needs an anvil node (anvil_* methods): {e}") from e
 
@@ -355,9 +378,12 @@ class RpcChain(BaseChain):
     @property
     def block_number(self) -> int:
         """The node's head block number (one block per transaction and time move)."""
+        self.flush()
         return int(self._rpc("eth_blockNumber", []), 16)
 
     def _mine(self, timestamp: int, blocks: int = 1) -> None:
+        self.flush()
+        self._time_unmined = False
         if blocks <= 1:
             self._rpc("evm_mine", [timestamp])
         else:
@@ -369,7 +395,9 @@ class RpcChain(BaseChain):
         at the new time; nothing when both are 0)."""
         if seconds < 0 or blocks < 0:
             raise ValueError("advance() only moves forward; use set_time()")
-        if seconds or blocks:
+        if self.deferred and seconds and blocks <= 1:
+            self._move_time(self._time + int(seconds))
+        elif seconds or blocks:
             self._mine(self._time + int(seconds), max(blocks, 1))
 
     def set_time(self, timestamp: int) -> None:
@@ -382,7 +410,40 @@ class RpcChain(BaseChain):
                 "revert a snapshot, or use a fresh node / RpcChain(reset=True)"
             )
         if timestamp != self._time:
-            self._mine(timestamp)
+            if self.deferred:
+                self._move_time(timestamp)
+            else:
+                self._mine(timestamp)
+
+    def _move_time(self, timestamp: int) -> None:
+        """Deferred mode: mine what was sent at the old time, then let the next block (and
+        every call and preflight on the pending block) have ``timestamp`` -- no empty block."""
+        self.flush()
+        self._rpc("evm_setNextBlockTimestamp", [timestamp])
+        self._time = timestamp
+        self._time_unmined = True
+
+    def flush(self) -> None:
+        """Deferred mode: mine the transactions sent since the last flush as one block at
+        the current time and check their receipts (one ``eth_getBlockReceipts``) against
+        the preflight's simulated outcome: same transactions in the same order, all
+        successful, the same gas. Nothing to do otherwise (and on a non-deferred chain)."""
+        pending = self._unmined
+        if not pending:
+            return
+        self._unmined = []
+        self._rpc("evm_mine", [{"timestamp": self._time, "blocks": 1}])
+        self._time_unmined = False
+        mined = self._rpc("eth_getBlockReceipts", ["latest"]) or []
+        got = [(r["transactionHash"], r.get("status"), int(r["gasUsed"], 16)) for r in mined]
+        want = [(p["hash"], "0x1", p["gas_used"]) for p in pending]
+        if got != want:
+            bad = next((k for k, (g, w) in enumerate(zip(got, want)) if g != w), min(len(got), len(want)))
+            raise ChainError(
+                f"deferred mining diverged from the preflight: {len(got)} receipts for {len(want)} transactions; "
+                f"first difference at #{bad}: mined {got[bad] if bad < len(got) else None}, "
+                f"expected {want[bad] if bad < len(want) else None}"
+            )
 
     # -------------------------------------------------------------- accounts
     def _create_account(self, label: str, eth: int) -> str:
@@ -394,18 +455,23 @@ class RpcChain(BaseChain):
         return addr
 
     def get_balance(self, address: Any) -> int:
+        self.flush()
         return int(self._rpc("eth_getBalance", [_addr(address), "latest"]), 16)
 
     def set_balance(self, address: Any, wei: int) -> None:
+        self.flush()
         self._rpc("anvil_setBalance", [_addr(address), hex(int(wei))])
 
     def get_nonce(self, address: Any) -> int:
+        self.flush()
         return int(self._rpc("eth_getTransactionCount", [_addr(address), "latest"]), 16)
 
     def get_code(self, address: Any) -> bytes:
+        self.flush()
         return _hex_bytes(self._rpc("eth_getCode", [_addr(address), "latest"]))
 
     def get_storage(self, address: Any, slot: int) -> int:
+        self.flush()
         return int(self._rpc("eth_getStorageAt", [_addr(address), hex(int(slot)), "latest"]), 16)
 
     def _next_nonce(self, sender: str) -> int:
@@ -439,6 +505,8 @@ class RpcChain(BaseChain):
         self, sender: str, to: str | None, data: bytes, value: int, gas: int | None, out: list[bytes] | None = None
     ) -> dict[str, Any]:
         """Preflight (eth_call), send with the next nonce, wait for the receipt."""
+        if self.deferred:
+            return self._execute_deferred(sender, to, data, value, gas, out)
         tx = self._tx(sender, to, data, value, gas)
         try:
             ret = self._rpc("eth_call", [tx, "pending"])
@@ -464,6 +532,69 @@ class RpcChain(BaseChain):
         self._nonces[sender] = nonce + 1
         if receipt.get("status") != "0x1":
             raise self._mined_failure(tx, receipt)
+        return receipt
+
+    def _execute_deferred(
+        self, sender: str, to: str | None, data: bytes, value: int, gas: int | None, out: list[bytes] | None
+    ) -> dict[str, Any]:
+        """Deferred mode: the preflight is ``eth_simulateV1`` on the pending block (the
+        transactions sent since the last flush, at the current time): return data, logs
+        and gas; then ``eth_sendTransaction`` with the next nonce puts it in the pool
+        (automine is off) and the receipt-like answer is the simulated one. A revert is
+        raised as in :meth:`_execute` and nothing is sent. A deployment is mined at once
+        (its address comes from the receipt)."""
+        tx = self._tx(sender, to, data, value, gas)
+        if to is None:
+            return self._deploy_deferred(tx)
+        tx_gas = int(tx["gas"], 16)
+        if self._unmined and sum(p["gas"] for p in self._unmined) + tx_gas > self.block_gas_limit:
+            self.flush()  # one block per flush: the pool's order is the sending order
+        try:
+            sim = self._rpc("eth_simulateV1", [{"blockStateCalls": [{"calls": [tx]}]}, "pending"])
+            result = sim[0]["calls"][0]
+        except (RpcError, LookupError, TypeError) as e:
+            raise ChainError(f"eth_simulateV1 (deferred preflight) failed: {e}") from None
+        if result.get("status") != "0x1":
+            try:  # the reason (or halt) exactly as the immediate mode reports it
+                self._rpc("eth_call", [tx, "pending"])
+                err: Reverted | ChainError = Reverted("", _hex_bytes(result.get("returnData")), 0)
+            except RpcError as e:
+                err = self._error(e, tx, simulate=False)
+            if isinstance(err, Reverted):
+                err.gas_used = int(result.get("gasUsed", "0x0"), 16)
+                self._failed(err)
+            raise err
+        if out is not None:
+            out.append(_hex_bytes(result.get("returnData")))
+        nonce = self._next_nonce(sender)
+        tx["nonce"] = hex(nonce)
+        tx_hash = self._rpc("eth_sendTransaction", [tx])
+        self._nonces[sender] = nonce + 1
+        gas_used = int(result["gasUsed"], 16)
+        self._unmined.append({"hash": tx_hash, "gas": tx_gas, "gas_used": gas_used})
+        return {"gasUsed": result["gasUsed"], "status": "0x1", "logs": result.get("logs") or []}
+
+    def _deploy_deferred(self, tx: dict[str, Any]) -> dict[str, Any]:
+        """Deferred mode, a deployment: flushed before and mined at once (eth_call preflight,
+        as in :meth:`_execute`), so its address comes from the receipt."""
+        self.flush()
+        try:
+            self._rpc("eth_call", [tx, "pending"])
+        except RpcError as e:
+            err = self._error(e, tx, simulate=True)
+            if isinstance(err, Reverted):
+                self._failed(err)
+            raise err from None
+        sender = tx["from"]
+        nonce = self._next_nonce(sender)
+        tx["nonce"] = hex(nonce)
+        tx_hash = self._rpc("eth_sendTransaction", [tx])
+        self._nonces[sender] = nonce + 1
+        self._rpc("evm_mine", [{"timestamp": self._time, "blocks": 1}])
+        self._time_unmined = False
+        receipt: dict[str, Any] = self._rpc("eth_getTransactionReceipt", [tx_hash])
+        if receipt is None or receipt.get("status") != "0x1":
+            raise ChainError(f"deferred deployment {tx_hash} was not mined successfully: {receipt}")
         return receipt
 
     def _mined_failure(self, tx: dict[str, Any], receipt: dict[str, Any]) -> Reverted:
@@ -523,17 +654,22 @@ class RpcChain(BaseChain):
         return out[0]
 
     def call(self, to: Any, calldata: bytes, sender: Any = None, value: int = 0, gas: int | None = None) -> bytes:
-        """eth_call on the latest block: nothing is committed; returns raw data."""
+        """eth_call on the latest block (deferred mode: on the pending block while something
+        is unmined or time has moved): nothing is committed; returns raw data. Default gas:
+        the block gas limit (a node charges a view's calldata, the embedded chain does not,
+        so a 1,024-account lens scan needs more than a transaction's 30,000,000)."""
         tx: dict[str, Any] = {
             "from": ZERO_ADDRESS if sender is None else _addr(sender),
             "to": _addr(to),
             "data": "0x" + calldata.hex(),
-            "gas": self._gas_hex if gas is None else hex(gas),
+            "gas": hex(max(self.gas_limit, self.block_gas_limit)) if gas is None else hex(gas),
         }
         if value:
             tx["value"] = hex(value)
+        # deferred: the pending block holds what was sent since the last flush, at the current time
+        block = "pending" if self._unmined or self._time_unmined else "latest"
         try:
-            return _hex_bytes(self._rpc("eth_call", [tx, "latest"]))
+            return _hex_bytes(self._rpc("eth_call", [tx, block]))
         except RpcError as e:
             raise self._error(e, tx, simulate=False) from None
 
@@ -598,16 +734,20 @@ class RpcChain(BaseChain):
             senders.append(sender)
         if not calls:
             return []
+        self.flush()
         self._receipt = None
         head = int(self._rpc("eth_blockNumber", []), 16)
-        self._rpc("evm_setAutomine", [False])
+        if not self.deferred:
+            self._rpc("evm_setAutomine", [False])
         try:
             answers = self._t.batch(calls)
             errors = [(k, a["error"]) for k, a in enumerate(answers) if "error" in a]
-            per_block = max(1, self.gas_limit // int(gas_hex, 16))
+            per_block = max(1, self.block_gas_limit // int(gas_hex, 16))
             self._rpc("evm_mine", [{"timestamp": self._time, "blocks": -(-len(calls) // per_block)}])
+            self._time_unmined = False
         finally:
-            self._rpc("evm_setAutomine", [True])
+            if not self.deferred:
+                self._rpc("evm_setAutomine", [True])
         if errors:
             for s in senders:
                 nonces.pop(s, None)  # re-read from the node next time
@@ -693,10 +833,13 @@ class RpcChain(BaseChain):
     # ------------------------------------------------------------- snapshots
     def _raw_snapshot(self) -> Any:
         """``evm_snapshot``: all state, time and block number."""
+        self.flush()
         return self._rpc("evm_snapshot", [])
 
     def _revert_to(self, tokens: list[Any], time: int) -> None:
         """``evm_revert`` (it drops every newer node snapshot too)."""
+        self.flush()  # deferred: nothing left in the pool that the revert would strand
+        self._time_unmined = False
         if not self._rpc("evm_revert", [tokens[-1]]):
             raise ChainError(f"the node refused evm_revert({tokens[-1]})")
         self._nonces.clear()
