@@ -326,3 +326,30 @@ def test_feeder_loses_no_round_when_another_process_sends_from_its_key(clean: Pu
     assert chain.resends >= 100  # the other process really took nonces (every third send)
     assert int(oracle.latestRoundData()[0]) == first_round + 210
     assert [int(oracle.getRoundData(first_round + 1 + k)[1]) for k in range(210)] == expected
+
+
+def test_a_mined_transaction_whose_receipt_lags_its_nonce_is_not_taken_for_replaced():
+    """A node may count the sender's nonce before it serves the receipt (anvil does, briefly):
+    the wait must not call that 'replaced' (which would send the call a second time) while
+    the node still knows our transaction; only an unknown one was replaced."""
+    from vyperp.chain.signing_chain import SendPolicy, SigningChain
+
+    chain = object.__new__(SigningChain)
+    chain.policy = SendPolicy(receipt_timeout=5.0, poll_interval=0.01)
+    polls = {"receipt": 0}
+
+    def rpc(method, params):
+        if method == "eth_getTransactionReceipt":
+            polls["receipt"] += 1
+            return {"status": "0x1", "blockNumber": "0x5"} if polls["receipt"] > 4 else None
+        if method == "eth_getTransactionByHash":
+            return {"hash": params[0], "blockNumber": "0x5"}
+        raise AssertionError(method)
+
+    chain._rpc = rpc
+    chain._mined_nonce = lambda sender: 8  # already past nonce 7
+    assert chain._await("0xabc", 7, ["0xh"])[0] == "mined"
+    # the same, but the node has forgotten our transaction: another one took the nonce
+    polls["receipt"] = -(10**9)
+    chain._rpc = lambda m, p: None if m in ("eth_getTransactionReceipt", "eth_getTransactionByHash") else rpc(m, p)
+    assert chain._await("0xabc", 7, ["0xh"]) == ("replaced", None)

@@ -356,6 +356,8 @@ def bench_table() -> str:
             f"| feeder rounds lost of {fd['rounds']:,}, a competing sender on its key "
             f"({fd['competing_transactions']:,} competing tx; goal 0) | {fd['rounds_lost']} |"
         )
+        if "rounds_duplicated" in fd:
+            lines.append(f"| feeder rounds landed twice (goal 0) | {fd['rounds_duplicated']} |")
     f = bench["fuzz"]
     lines.append(
         f"| fuzz steps/s (profile {f['profile']}, {f['workers']} workers, {f['steps']:,} steps) | "

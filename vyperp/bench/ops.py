@@ -177,7 +177,8 @@ def measure_feeder_rounds_lost(rounds: int = 1_000) -> dict[str, Any]:
         "rounds": rounds,
         "rounds_pushed": pushed,
         "rounds_landed": landed,
-        "rounds_lost": rounds - landed,
+        "rounds_lost": max(0, rounds - landed),
+        "rounds_duplicated": max(0, landed - pushed),  # a call sent twice (a mistaken "replaced")
         "feeder_errors": feeder.errors,
         "seconds": round(seconds, 2),
         "rounds_per_second": round(landed / seconds, 1) if seconds > 0 else None,

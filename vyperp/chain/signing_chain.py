@@ -37,7 +37,8 @@ runs against any node that serves the standard ``eth_*`` methods. A transaction:
    is never lost to a replacement. If the time runs out with the nonce unused the
    transaction is **stuck or dropped**: it is re-signed with the same nonce and fees
    +12.5 % (a replacement of our own) and broadcast again. At most ``max_retries`` such
-   re-sends per call, then ChainError.
+   re-sends per call, then ChainError; a nonce lost to another sender (steps 5 and 6) has its
+   own budget, ``max_nonce_races``, and the nonce is read last before re-signing.
 7. **Confirmations**: with ``confirmations = N`` the receipt's block must have N-1 blocks
    on top, and the receipt is read again (a reorg that drops it sends the wait back to
    step 6). A mined transaction that failed raises ``Reverted`` with the reason from a
@@ -56,6 +57,7 @@ accounts from nothing) and ``send_many`` raise ChainError: they need anvil and
 from __future__ import annotations
 
 import logging
+import random
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -78,8 +80,12 @@ class SendPolicy:
     """How transactions are confirmed and retried.
 
     confirmations: blocks that must include the receipt's (1: mined is enough).
-    max_retries: re-sends per call (after a replacement, a stuck or dropped transaction,
-        a nonce or fee refusal) before ChainError.
+    max_retries: re-sends per call after a stuck or dropped transaction or a fee refusal
+        before ChainError.
+    max_nonce_races: re-sends per call after another sender on the same key took the nonce
+        (nonce too low, replaced, held in the pool): each is a lost race, not a fault of this
+        transaction, so they have their own, larger budget (a feeder must not lose a round to a
+        busy second process on its key).
     receipt_timeout: seconds to wait for a receipt (and its confirmations) per send.
     poll_interval: the longest pause between receipt polls (seconds).
     dry_run: only preflight, estimate and log; never sign or send.
@@ -87,6 +93,7 @@ class SendPolicy:
 
     confirmations: int = 1
     max_retries: int = 5
+    max_nonce_races: int = 200
     receipt_timeout: float = 120.0
     poll_interval: float = 1.0
     dry_run: bool = False
@@ -96,6 +103,8 @@ class SendPolicy:
             raise ValueError(f"confirmations must be >= 1, got {self.confirmations}")
         if self.max_retries < 0:
             raise ValueError(f"max_retries must be >= 0, got {self.max_retries}")
+        if self.max_nonce_races < 0:
+            raise ValueError(f"max_nonce_races must be >= 0, got {self.max_nonce_races}")
 
 
 @dataclass(frozen=True)
@@ -306,14 +315,26 @@ class SigningChain(RpcChain):
                 raise ChainError(f"{name} from {sender}: {why}; gave up after {self.policy.max_retries} re-sends")
             log.warning("%s from %s: %s; re-sending (%d of %d)", name, sender, why, retries, self.policy.max_retries)
 
+        races = 0
+
         def renew(why: str) -> None:
-            """Our nonce went to another transaction: prepare the same call again."""
-            nonlocal nonce, hashes, ret, fees
-            retry(why)
-            nonce = self.pending_nonce(sender)
+            """Our nonce went to another transaction: prepare the same call again. The nonce is
+            read last, right before signing, so the window another sender can take it in is
+            one round trip; a short random pause desynchronises from a sender in a tight loop."""
+            nonlocal nonce, hashes, ret, fees, races
+            races += 1
+            self.resends += 1
+            if races > self.policy.max_nonce_races:
+                raise ChainError(
+                    f"{name} from {sender}: {why}; gave up after losing the nonce {self.policy.max_nonce_races} "
+                    "times (another process keeps sending from this key)"
+                )
+            log.warning("%s from %s: %s; re-sending (lost nonce race %d)", name, sender, why, races)
+            time.sleep(random.uniform(0.0, min(0.002 * races, 0.05)))
             hashes = []
             ret = self._preflight(call)  # the state moved: it may revert now (then Reverted)
             fees = self._quote()
+            nonce = self.pending_nonce(sender)
 
         while True:
             tx = {
@@ -396,6 +417,14 @@ class SigningChain(RpcChain):
             if self._mined_nonce(sender) > nonce:
                 if any(self._rpc("eth_getTransactionReceipt", [h]) is not None for h in hashes):
                     continue  # mined between the two reads
+                # A node may count the nonce before it serves the receipt (anvil does, for a
+                # moment): while it still knows one of our transactions, ours is what was mined,
+                # so wait for the receipt instead of sending the call a second time.
+                if any(self._rpc("eth_getTransactionByHash", [h]) is not None for h in hashes):
+                    if time.monotonic() > deadline:
+                        return "stuck", None
+                    time.sleep(delay)
+                    continue
                 return "replaced", None
             if time.monotonic() > deadline:
                 return "stuck", None
