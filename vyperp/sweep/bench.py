@@ -182,6 +182,8 @@ def run_bench(
     out["parallel_ceiling"] = parallel_ceiling(tasks[:12])
     if full_replays:
         out["full"] = run_full(doc, full_replays)
+        if one:  # the long sweep's throughput (cluster start included) over one in-process worker
+            out["full"]["speedup_vs_1"] = round(out["full"]["replays_per_minute"] / one, 2)
     out["machine"] = {
         "cpus": os.cpu_count(),
         "loadavg_at_end": [round(x, 2) for x in os.getloadavg()],
