@@ -31,6 +31,7 @@ from vyperp.chain.public_node import PublicNode
 from vyperp.chain.signing_chain import SigningChain
 from vyperp.cli import main
 from vyperp.ops.keeper import TRACKED_EVENTS, default_state_path
+from vyperp.ops.signed_deploy import deploy_with_keys
 from vyperp.protocol.deploy import deploy_embedded
 
 from .conftest import BTC, default_params
@@ -54,17 +55,7 @@ def _cli(*args: str) -> str:
 
 def _deploy(node: PublicNode, tmp_path: Path) -> tuple[dict[str, Any], Path]:
     deployer, feeder = mnemonic_signer(DEFAULT_MNEMONIC, 0), mnemonic_signer(DEFAULT_MNEMONIC, 1)
-    chain = SigningChain(node.url, [deployer, feeder])
-    start = chain.block_number + 1
-    protocol = deploy_embedded(chain, default_params(), admin=deployer.address, feeder=feeder.address)
-    manifest = {
-        "chain_id": chain.chain_id,
-        "block_number": start,
-        "deployer": deployer.address,
-        "feeder": feeder.address,
-        "addresses": protocol.addresses(),
-        "market_ids": {s: i for i, s in enumerate(protocol.symbols)},
-    }
+    manifest, chain, _ = deploy_with_keys(node.url, default_params(), deployer, feeder)
     path = tmp_path / "deployment.json"
     path.write_text(json.dumps(manifest))
     chain.close()

@@ -28,22 +28,12 @@ WAD = 10**18
 
 def _deploy(url: str) -> tuple[dict[str, Any], Any, Any]:
     from ..chain.keys import DEFAULT_MNEMONIC, mnemonic_signer
-    from ..chain.signing_chain import SigningChain
-    from ..protocol.deploy import deploy_embedded
+    from ..ops.signed_deploy import deploy_with_keys
     from ..protocol.params import MarketParams, ProtocolParams
 
     deployer, feeder = mnemonic_signer(DEFAULT_MNEMONIC, 0), mnemonic_signer(DEFAULT_MNEMONIC, 1)
-    chain = SigningChain(url, [deployer, feeder])
-    start = chain.block_number + 1
     params = ProtocolParams(markets=[MarketParams(symbol="BTC", initial_price=100_000.0)], token_decimals=6)
-    protocol = deploy_embedded(chain, params, admin=deployer.address, feeder=feeder.address)
-    manifest = {
-        "chain_id": chain.chain_id,
-        "block_number": start,
-        "deployer": deployer.address,
-        "feeder": feeder.address,
-        "addresses": protocol.addresses(),
-    }
+    manifest, chain, _ = deploy_with_keys(url, params, deployer, feeder)
     return manifest, chain, feeder
 
 

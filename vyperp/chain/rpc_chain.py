@@ -612,6 +612,10 @@ class RpcChain(BaseChain):
             if isinstance(found, Reverted):
                 err = found
         err.gas_used = int(receipt["gasUsed"], 16)
+        limit = int(tx["gas"], 16) if isinstance(tx.get("gas"), str) else tx.get("gas")
+        if not err.reason and limit and err.gas_used >= limit:
+            # no revert on the parent block and every unit of gas spent: the gas ran out
+            err = Reverted("", b"", err.gas_used, halt=f"OutOfGas (used all {limit:,} of its gas limit)")
         self._failed(err)
         return err
 

@@ -14,9 +14,9 @@ wrappers, calls, revert reasons, event decoding) with the anvil parts taken out:
 calls an ``anvil_*``/``evm_*`` method, ``eth_sendTransaction`` or ``eth_accounts``, so it
 runs against any node that serves the standard ``eth_*`` methods. A transaction:
 
-1. **Preflight**: ``eth_call`` on the pending block; a revert raises
+1. **Preflight**: ``eth_call`` on the latest block; a revert raises
    :class:`~vyperp.chain.Reverted` and nothing is sent (as on ``RpcChain``).
-2. **Gas**: ``eth_estimateGas`` + 25 % + 20,000, at most the block gas limit (or the
+2. **Gas**: ``eth_estimateGas`` x 3/2 + 100,000, at most the block gas limit (or the
    caller's ``gas``).
 3. **Fees**: :func:`vyperp.chain.fees.quote` (EIP-1559 capped, legacy without a base fee).
 4. **Nonce**: tracked here per sender, first read with
@@ -72,7 +72,11 @@ from .rpc_chain import RpcChain, RpcError, _hex_bytes, _logs_of
 
 log = logging.getLogger("vyperp.chain.signer")
 
-GAS_MARGIN_NUMERATOR, GAS_MARGIN_DENOMINATOR, GAS_MARGIN_ADD = 5, 4, 20_000
+GAS_MARGIN_NUMERATOR, GAS_MARGIN_DENOMINATOR, GAS_MARGIN_ADD = 3, 2, 100_000
+"""Gas limit = estimate x 3/2 + 100,000 (at most the block's). The estimate runs at the
+latest block's time; the transaction is mined a block later, and a second more can switch
+on work the estimate skipped (a market's funding accrual, the oracle EWMA: several cold
+storage writes). Unused gas is not charged; the margin only raises the balance a send needs."""
 
 
 @dataclass(frozen=True)
@@ -247,8 +251,12 @@ class SigningChain(RpcChain):
         return quote(self.fee_policy, int(base, 16), tip, None)
 
     def _preflight(self, call: dict[str, Any]) -> bytes:
+        # On the latest block, not "pending": every transaction of ours is mined before the
+        # next is prepared, so latest holds them all; and a node's pending block can carry an
+        # older timestamp than the latest block (anvil at a second boundary), which made a
+        # poke's funding accrual (block.timestamp - last_funding_time) underflow in the preflight.
         try:
-            return _hex_bytes(self._rpc("eth_call", [call, "pending"]))
+            return _hex_bytes(self._rpc("eth_call", [call, "latest"]))
         except RpcError as e:
             err = self._error(e, call, simulate=True)
             if isinstance(err, Reverted):
