@@ -161,7 +161,9 @@ class ShadowChain(BaseChain):
             ``AnvilNode(gas_limit=BATCH_BLOCK_GAS_LIMIT)``).
         timestamp: start time (``None``: the node's head time).
         chain_id: checked against the node's if given.
-        gas_limit: default gas of transactions and calls, on both chains.
+        gas_limit: default gas of transactions, on both chains (views get the node's
+            block gas limit, as on :class:`RpcChain`: a lens scan of 1,000 accounts needs
+            more than 30,000,000).
         reset: ``anvil_reset`` the node first (then every account's nonce starts at 0
             without asking the node).
         contracts_dir, coinbase, timeout: as on :class:`RpcChain`.
@@ -200,10 +202,10 @@ class ShadowChain(BaseChain):
         self.gas_limit = int(gas_limit)
         self.contracts_dir = contracts_dir
         self._time = self.node.time
-        self.embedded = Chain(
+        self.embedded = Chain(  # the node's block gas limit: views get it as gas, as on RpcChain
             timestamp=self._time,
             chain_id=self.chain_id,
-            gas_limit=self.gas_limit,
+            gas_limit=max(self.gas_limit, self.block_gas_limit),
             exact_gas=True,
             coinbase=coinbase,
             contracts_dir=contracts_dir,
@@ -423,6 +425,8 @@ class ShadowChain(BaseChain):
     def send(self, sender: str, to: str, calldata: bytes, value: int = 0, gas: int | None = None) -> bytes:
         """Run on the embedded chain (its return data, or :class:`Reverted` and nothing
         queued) and queue for anvil."""
+        if gas is None:
+            gas = self.gas_limit
         try:
             out, res = self._b_transact(sender, to, calldata, value, gas)
         except Reverted as e:
@@ -434,9 +438,7 @@ class ShadowChain(BaseChain):
         if n is None:
             n = self._nonce(sender)
         nonces[sender] = n + 1
-        self._queue.append(
-            _Tx(sender, to, calldata, value, self.gas_limit if gas is None else gas, n, res, None, self._time)
-        )
+        self._queue.append(_Tx(sender, to, calldata, value, gas, n, res, None, self._time))
         if value:
             self._queued_value = True
         self._last = (res, out, None)
@@ -446,6 +448,8 @@ class ShadowChain(BaseChain):
     def _deploy_code(self, sender: str, code: bytes, value: int, gas: int | None) -> str:
         """Deploy on the embedded chain at the nonce anvil will see (so at anvil's address)
         and queue the creation; its receipt's address is verified like the rest."""
+        if gas is None:
+            gas = self.gas_limit
         n = self._nonce(sender)
         emb = self.embedded
         emb.set_nonce(sender, n)
@@ -458,9 +462,7 @@ class ShadowChain(BaseChain):
         assert emb._last is not None
         res = emb._last[0]
         self._nonces[sender] = n + 1
-        self._queue.append(
-            _Tx(sender, None, code, value, self.gas_limit if gas is None else gas, n, res, addr, self._time)
-        )
+        self._queue.append(_Tx(sender, None, code, value, gas, n, res, addr, self._time))
         if value:
             self._queued_value = True
         self._last = (res, b"", addr)
