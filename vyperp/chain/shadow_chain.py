@@ -33,8 +33,8 @@ Failure modes: :class:`ChainError` for a node that refuses a transaction or a ba
 missing block, or any receipt that differs from the embedded outcome (the chain is then
 unusable); ``ValueError`` for time moved back (anvil cannot; revert a snapshot).
 Limits: a queue whose gas exceeds the node's block gas limit is mined as several blocks,
-sent one after another and waited for (``AnvilNode(gas_limit=BATCH_BLOCK_GAS_LIMIT)``
-holds 64 transactions of 30,000,000 gas); ``set_balance`` goes to anvil at once, ahead of
+one request per block, all but the last waited for (``AnvilNode(gas_limit=
+BATCH_BLOCK_GAS_LIMIT)`` holds 64 transactions of 30,000,000 gas); ``set_balance`` goes to anvil at once, ahead of
 the queued transactions, which is exact because gas costs no ether and -- checked -- no
 queued transaction moves ether (else the queue is settled first); ``block_number`` is
 the embedded chain's (anvil mines a block per step with transactions, none on an empty
@@ -215,7 +215,8 @@ class ShadowChain(BaseChain):
         self._fresh = reset  # after anvil_reset every nonce is 0
         self._queue: list[_Tx] = []
         self._queued_value = False
-        self._in_flight: tuple[tuple[int, int], list[_Tx], list[_Tx], int] | None = None
+        # (batch token, txs whose receipts it reads, txs it sends, their whole queue, its blocks)
+        self._in_flight: tuple[tuple[int, int], list[_Tx], list[_Tx], list[_Tx], list[int]] | None = None
         self._unchecked: tuple[list[_Tx], list[int]] | None = None  # mined, receipts not read yet
         self._head = int(self.node.rpc("eth_blockNumber"), 16)
         self._mined_time: int | None = None
@@ -247,7 +248,7 @@ class ShadowChain(BaseChain):
         if flight is None:
             return
         self._in_flight = None
-        token, checked, sent, first_block = flight
+        token, checked, sent, queue, numbers = flight
         t0 = time.perf_counter()
         answers = self._t.end_batch(token)
         self.node_wait_seconds += time.perf_counter() - t0
@@ -260,7 +261,7 @@ class ShadowChain(BaseChain):
                 receipts.extend(a["result"])
             self._verify(checked, receipts)
         self._took(sent, answers[n_receipts:])
-        self._unchecked = (sent, [first_block])
+        self._unchecked = (queue, numbers)
 
     def _took(self, sent: list[_Tx], answers: list[dict[str, Any]]) -> None:
         """Record the hashes of `sent` from their answers (then one per ``evm_mine``)."""
@@ -311,30 +312,27 @@ class ShadowChain(BaseChain):
         ts = queue[0].time
         mine = ("evm_mine", [{"timestamp": ts, "blocks": 1}])
         blocks = self._blocks_for(queue)
-        if len(blocks) > 1:  # a queue larger than a block: one block per request, in order
+        numbers = []
+        if len(blocks) > 1:  # a queue larger than a block: one request per block, in order
             self._check_unchecked()
-            numbers = []
-            for block in blocks:
+            for block in blocks[:-1]:
                 answers = self._t.batch([tx.rpc() for tx in block] + [mine])
                 self._took(block, answers)
                 self._head += 1
                 numbers.append(self._head)
-            self._unchecked = (queue, numbers)
-            self._mined_time = ts
-            self.batches += len(blocks)
-            return
         calls: list[tuple[str, list[Any]]] = []
         checked: list[_Tx] = []
         if self._unchecked is not None:
-            checked, numbers = self._unchecked
+            checked, before = self._unchecked
             self._unchecked = None
-            calls.extend(("eth_getBlockReceipts", [hex(b)]) for b in numbers)
-        calls.extend(tx.rpc() for tx in queue)
+            calls.extend(("eth_getBlockReceipts", [hex(b)]) for b in before)
+        calls.extend(tx.rpc() for tx in blocks[-1])
         calls.append(mine)
         self._head += 1
-        self._in_flight = (self._t.begin_batch(calls), checked, queue, self._head)
+        numbers.append(self._head)
+        self._in_flight = (self._t.begin_batch(calls), checked, blocks[-1], queue, numbers)
         self._mined_time = ts
-        self.batches += 1
+        self.batches += len(blocks)
 
     def _check_unchecked(self) -> None:
         """Read and verify the receipts of what was mined and not checked yet (synchronous)."""
