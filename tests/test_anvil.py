@@ -486,3 +486,89 @@ def test_bench_anvil_runs(node: AnvilNode) -> None:
     out = bench_anvil(trades=400, transfers=200, sequential=50, senders=10, node=node, quiet=True)
     assert out["batched_trade_failed"] == 0 and out["batched_transfer_failed"] == 0
     assert min(out[k] for k in ("batched_trade_tps", "batched_transfer_tps", "sequential_send_tps", "call_tps")) > 0
+
+
+# ----------------------------------------------------------------------------- ShadowChain
+def test_shadow_replay_matches_embedded(wide_node: AnvilNode) -> None:
+    """The replay on a ShadowChain (embedded outcomes, every step re-executed and verified on
+    anvil) gives the embedded replay's report and timeseries, and anvil's books equal them."""
+    from vyperp.chain.shadow_chain import ShadowChain
+    from vyperp.sim.runner import replay_and_report
+
+    kw: dict[str, Any] = dict(traders=20, steps=100, full_scan_every=1, progress=False)
+    embedded, report = replay_and_report("crash-30pct", **kw)
+    shadow, shadow_report = replay_and_report("crash-30pct", chain_factory=ShadowChain.factory(wide_node.url), **kw)
+    chain = shadow.chain
+    assert isinstance(chain, ShadowChain)
+    assert report["liquidations"] > 0 and report["bad_debt"] > 0
+    assert {k: v for k, v in shadow_report.items() if k not in TIMING_KEYS} == {
+        k: v for k, v in report.items() if k not in TIMING_KEYS
+    }
+    assert shadow.metrics.rows == embedded.metrics.rows
+    chain.settle()
+    sent = shadow_report["tx_count"] + shadow_report["setup_tx_count"] - sum(shadow_report["reverted_tx"].values())
+    assert chain.transactions_verified >= sent > 0  # plus the deployment's own transactions
+    g = embedded.read_globals()
+    with chain.node_reads():  # the books read on anvil itself
+        on_node = shadow.read_globals()
+    assert (on_node.token_balance, on_node.pool_balance, on_node.pool_value, on_node.insurance) == (
+        g.token_balance,
+        g.pool_balance,
+        g.pool_value,
+        g.insurance,
+    )
+    chain.close()
+
+
+def test_shadow_detects_a_diverging_node(wide_node: AnvilNode) -> None:
+    """A slot changed on anvil behind the chain's back changes anvil's outcome of a later
+    transaction: the next verification raises ChainError naming it."""
+    from vyperp.chain.shadow_chain import ShadowChain
+
+    chain = ShadowChain(wide_node.url, timestamp=T0)
+    alice = chain.new_account("alice", eth=10**21)
+    counter = chain.deploy(COUNTER, 5, sender=alice)
+    assert counter.set_count(7, sender=alice) == 5
+    chain.advance(60)
+    assert counter.bump(sender=alice) == 8
+    chain.advance(60)
+    chain.settle()
+    assert chain.transactions_verified == 3
+    with chain.node_reads():
+        assert counter.count() == 8 and counter.now()[0] == T0 + 120
+    slot = next(s for s in range(8) if chain.get_storage(counter, s) == 8)  # the count's slot
+    chain.rpc("anvil_setStorageAt", counter.address, hex(slot), "0x" + (99).to_bytes(32, "big").hex())
+    assert counter.set_count(9, sender=alice) == 8  # the embedded outcome, at once
+    chain.advance(60)  # sent to anvil, not waited for
+    counter.set_count(10, sender=alice)
+    with pytest.raises(ChainError, match=r"anvil diverged from the embedded chain at transaction #0 .*selector"):
+        chain.advance(60)
+        chain.settle()
+    chain.close()
+
+
+def test_shadow_chain_reverts_and_snapshots(wide_node: AnvilNode) -> None:
+    """A reverting transaction is not sent; snapshots revert both chains; deployments after
+    call transactions get anvil's addresses (verified)."""
+    from vyperp.chain.shadow_chain import ShadowChain
+
+    chain = ShadowChain(wide_node.url, timestamp=T0)
+    alice = chain.new_account("alice", eth=10**21)
+    counter = chain.deploy(COUNTER, 5, sender=alice)
+    with pytest.raises(Reverted, match="unlucky number"):
+        counter.set_count(13, sender=alice)
+    assert chain.last_receipt is not None and not chain.last_receipt.success
+    counter.set_count(7, sender=alice)
+    second = chain.deploy(COUNTER, 1, sender=alice)  # alice's nonce is 2 on anvil
+    assert chain.get_nonce(alice) == 3
+    sid = chain.snapshot()  # settles: all three verified
+    assert chain.transactions_verified == 3
+    second.set_count(2, sender=alice)
+    chain.advance(3600)
+    chain.revert(sid)
+    assert chain.time == T0 and second.count() == 1 and chain.get_nonce(alice) == 3
+    second.set_count(3, sender=alice)
+    chain.settle()
+    with chain.node_reads():
+        assert second.count() == 3 and counter.count() == 7
+    chain.close()

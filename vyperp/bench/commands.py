@@ -9,9 +9,14 @@
   ``repeats``;
 * ``embedded_active``: the same for the active population (``active_traders`` traders
   with :data:`vyperp.bench.replay.ACTIVE_TRADERS`: ~16 agent transactions per step);
-* ``anvil_populations``: both populations replayed on a private anvil node through
-  :class:`~vyperp.chain.rpc_chain.RpcChain` with deferred mining (one block per step;
-  the node's blocks hold 64 transactions of 30,000,000 gas), and the replay's own recorded
+* ``anvil_populations``: both populations replayed on a private anvil node (its blocks
+  hold 64 transactions of 30,000,000 gas) through
+  :class:`~vyperp.chain.shadow_chain.ShadowChain` (the headline: outcomes from an
+  embedded ``Chain(exact_gas=True)``, each step's transactions sent as one JSON-RPC batch
+  with ``evm_mine`` at the step's time and every receipt verified against the embedded
+  outcome; books read on anvil at the end) and, under ``deferred``, through
+  :class:`~vyperp.chain.rpc_chain.RpcChain` with deferred mining (one block per step,
+  an ``eth_simulateV1`` preflight per transaction), and the replay's own recorded
   transactions re-applied on a fresh identical deployment one by one and per step as one
   ``send_many`` batch (the per-step-batch ceiling: a step's transactions in one JSON-RPC
   batch with explicit nonces, mined as one block at the step's time, receipts in one
@@ -208,18 +213,72 @@ def _anvil_replay(
     return out, replay
 
 
+def _shadow_replay(
+    scenario: Any, traders: int, steps: int, config: Any, url: str, embedded_replay: Any
+) -> dict[str, Any]:
+    """One replay on a :class:`~vyperp.chain.shadow_chain.ShadowChain` (embedded outcomes,
+    each step sent to anvil as one batch and verified): the setup is settled before the
+    loop; the loop's seconds include the final :meth:`settle` (the last steps mined and
+    verified); the books are read on anvil itself."""
+    from ..chain.shadow_chain import ShadowChain
+    from ..sim.runner import Replay
+
+    started = time.perf_counter()
+    replay = Replay(
+        scenario, traders, steps=steps, chain_factory=ShadowChain.factory(url), record=True, agent_config=config
+    )
+    replay.build()
+    chain = replay.chain
+    assert isinstance(chain, ShadowChain)
+    chain.settle()  # the deployment and the agents' setup, mined and verified (not timed, as elsewhere)
+    waited, batches, verified = chain.node_wait_seconds, chain.batches, chain.transactions_verified
+    report = replay.run(progress=False)
+    t0 = time.perf_counter()
+    chain.settle()
+    settle = time.perf_counter() - t0
+    loop = report["loop_seconds"] + settle
+    with chain.node_reads():
+        books_on_node = _books(replay)
+    txs = _loop_txs(replay)
+    n = len(txs)
+    agents = sum(1 for *_, kind in txs if kind not in ("oracle_push", "oracle_poke"))
+    out = {
+        "chain": "ShadowChain (embedded Chain(exact_gas=True) + every step one batch on anvil, verified)",
+        "wall_seconds": round(time.perf_counter() - started, 2),
+        "loop_seconds": round(loop, 4),
+        "final_settle_seconds": round(settle, 4),
+        "tx_per_second": _rate(n, loop),
+        "agent_tx_per_second": _rate(agents, loop),
+        "seconds_inside_chain_send": report["chain_seconds"],
+        "seconds_waiting_for_anvil": round(chain.node_wait_seconds - waited, 4),
+        "anvil_batches": chain.batches - batches,
+        "transactions_verified_on_anvil": chain.transactions_verified - verified,
+        "invariant_violations": report["invariant_violations"],
+        "replay_reverted": sum(report["reverted_tx"].values()),
+        "books_on_anvil_match_embedded": books_on_node == _books(embedded_replay),
+        "same_transactions_as_embedded": [t[:4] for t in txs] == [t[:4] for t in _loop_txs(embedded_replay)],
+    }
+    chain.close()
+    return out
+
+
 def measure_anvil_population(
     scenario: Any, traders: int, steps: int, config: Any, embedded_replay: Any, node: Any
 ) -> dict[str, Any]:
-    """A population on a wide-block anvil node (``BATCH_BLOCK_GAS_LIMIT``): the replay with
-    deferred mining (``RpcChain(deferred=True)``: one block per flush), and its recorded
-    transactions re-applied on a fresh identical deployment one by one (``send``) and per
-    step as one ``send_many`` batch (explicit nonces, the step's time set without a block,
-    one ``evm_mine`` at it, the block's receipts in one batch): the per-step-batch ceiling."""
+    """A population on a wide-block anvil node (``BATCH_BLOCK_GAS_LIMIT``): the replay on a
+    :class:`~vyperp.chain.shadow_chain.ShadowChain` (the headline ``tx_per_second``), the
+    replay with deferred mining (``RpcChain(deferred=True)``: one block per flush; under
+    ``deferred``), and the deferred replay's recorded transactions re-applied on a fresh
+    identical deployment one by one (``send``) and per step as one ``send_many`` batch
+    (explicit nonces, the step's time set without a block, one ``evm_mine`` at it, the
+    block's receipts in one batch): the per-step-batch ceiling."""
     from ..chain.rpc_chain import RpcChain
 
     factory = RpcChain.factory(node.url, gas_limit=30_000_000, deferred=True)
-    out, replay = _anvil_replay(scenario, traders, steps, config, factory, embedded_replay)
+    deferred, replay = _anvil_replay(scenario, traders, steps, config, factory, embedded_replay)
+    out: dict[str, Any] = {
+        k: deferred[k] for k in ("transactions", "agent_transactions", "agent_transactions_per_step")
+    }
     txs = _loop_txs(replay)
     n = len(txs)
     seconds, reverted, fresh = _reapply(scenario, traders, steps, txs, factory, config=config)
@@ -232,9 +291,17 @@ def measure_anvil_population(
     out["per_step_batch_books_match"] = _books(fresh) == _books(replay)
     _close(fresh.chain)
     ceiling = out["per_step_batch_tx_per_second"]
+    shadow = _shadow_replay(scenario, traders, steps, config, node.url, embedded_replay)
+    out.update(shadow)
+    out["books_match_embedded"] = shadow["books_on_anvil_match_embedded"]
     out["share_of_per_step_batch"] = (
         round(out["tx_per_second"] / ceiling, 3) if out["tx_per_second"] and ceiling else None
     )
+    deferred["share_of_per_step_batch"] = (
+        round(deferred["tx_per_second"] / ceiling, 3) if deferred["tx_per_second"] and ceiling else None
+    )
+    deferred["chain"] = "RpcChain(deferred=True): eth_simulateV1 preflight per transaction, a block per step"
+    out["deferred"] = deferred
     return out
 
 
@@ -284,16 +351,22 @@ def measure_anvil(
     out["anvil_invariant_violations"] = max(p["invariant_violations"] for p in populations.values())
     out["anvil_books_match_embedded"] = (
         all(
-            p["books_match_embedded"] and p["per_step_batch_books_match"] and p["reapply_sequential_books_match"]
+            p["books_match_embedded"]
+            and p["deferred"]["books_match_embedded"]
+            and p["per_step_batch_books_match"]
+            and p["reapply_sequential_books_match"]
             for p in populations.values()
         )
         and per_tx["books_match_embedded"]
     )
     out["anvil_same_transactions_as_embedded"] = all(
-        p["same_transactions_as_embedded"] for p in [*populations.values(), per_tx]
-    )
+        p["same_transactions_as_embedded"] and p["deferred"]["same_transactions_as_embedded"]
+        for p in populations.values()
+    ) and bool(per_tx["same_transactions_as_embedded"])
     out["anvil_reapply_per_step_batch_tx_per_second"] = d["per_step_batch_tx_per_second"]
     out["anvil_share_of_per_step_batch"] = d["share_of_per_step_batch"]
+    out["anvil_deferred_tx_per_second"] = d["deferred"]["tx_per_second"]
+    out["anvil_deferred_share_of_per_step_batch"] = d["deferred"]["share_of_per_step_batch"]
     out["anvil_raw_batch_tx_per_second"] = raw["batched_trade_tps"]
     out["anvil_ratio"] = (
         round(out["anvil_tx_per_second"] / raw["batched_trade_tps"], 4)
@@ -456,9 +529,13 @@ def bench_table(r: dict[str, Any]) -> Table:
         for name, pop in r["anvil_populations"].items():
             table.add_row(
                 f"anvil {name} population ({pop['traders']:,} traders, {pop['agent_transactions_per_step']} agent "
-                "tx/step): replay / per-step batch / raw batch tx/s",
+                "tx/step): ShadowChain replay / per-step batch / raw batch tx/s",
                 f"{pop['tx_per_second']:,.0f} / {pop['per_step_batch_tx_per_second']:,.0f} / "
                 f"{r['anvil_raw_batch_tx_per_second']:,.0f} ({100 * pop['share_of_per_step_batch']:.0f} % of the batch)",
+            )
+            table.add_row(
+                "  the same, RpcChain deferred (tx/s, share of the per-step batch)",
+                f"{pop['deferred']['tx_per_second']:,.0f} ({100 * pop['deferred']['share_of_per_step_batch']:.0f} %)",
             )
         table.add_row(
             "anvil default population, a block per transaction (tx/s)",

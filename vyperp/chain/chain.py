@@ -106,6 +106,11 @@ class Chain(BaseChain):
     def get_nonce(self, address: Any) -> int:
         return self._backend.get_nonce(_addr(address))
 
+    def set_nonce(self, address: Any, nonce: int) -> None:
+        """Set an account's nonce (the next deployment's address depends on it; a call
+        transaction does not bump it here). Only with ``exact_gas=True``: else ``ChainError``."""
+        self._backend.set_nonce(_addr(address), nonce)
+
     def get_code(self, address: Any) -> bytes:
         return self._backend.get_code(_addr(address))
 

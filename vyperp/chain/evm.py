@@ -125,6 +125,10 @@ class Backend:
     def set_balance(self, address: str, wei: int) -> None:
         raise NotImplementedError
 
+    def set_nonce(self, address: str, nonce: int) -> None:
+        """Set an account's nonce (``ExactBackend`` only; ``FastBackend`` raises ``ChainError``)."""
+        raise ChainError(f"{type(self).__name__} cannot set a nonce (use exact_gas=True)")
+
     def get_nonce(self, address: str) -> int:
         raise NotImplementedError
 
@@ -287,6 +291,13 @@ class ExactBackend(Backend):
         a = address.lower()
         old = self._accounts.get(a, _EMPTY_ACCT)
         self._put_account(a, (wei, old[1], old[2]), None)
+        if self._open_snapshots:
+            self._undo.append((a, old))
+
+    def set_nonce(self, address: str, nonce: int) -> None:
+        a = address.lower()
+        old = self._accounts.get(a, _EMPTY_ACCT)
+        self._put_account(a, (old[0], int(nonce), old[2]), None)
         if self._open_snapshots:
             self._undo.append((a, old))
 

@@ -254,6 +254,57 @@ class _Transport:
         by_id = {item.get("id"): item for item in out}
         return [by_id.get(first + k, {"error": {"message": "no answer in batch"}}) for k in range(len(calls))]
 
+    def begin_batch(self, calls: Sequence[tuple[str, list[Any]]]) -> tuple[int, int]:
+        """Send a JSON-RPC batch without waiting for the answer (the node works on it
+        meanwhile); :meth:`end_batch` with the returned token reads it. Nothing else may use
+        the connection in between. A failure to send raises :class:`ChainError`."""
+        first = self._id + 1
+        self._id += len(calls)
+        body = json.dumps(
+            [{"jsonrpc": "2.0", "id": first + k, "method": m, "params": p} for k, (m, p) in enumerate(calls)]
+        ).encode()
+        try:
+            conn = self._conn or self._connect()
+            coalesce = isinstance(conn, _Connection)
+            if coalesce:
+                conn.hold()
+            conn.putrequest("POST", self.path, skip_accept_encoding=True)
+            conn.putheader("Content-Type", "application/json")
+            conn.putheader("Content-Length", str(len(body)))
+            conn.endheaders(body)
+            if coalesce:
+                conn.flush()
+        except (OSError, http.client.HTTPException) as e:
+            self.close()
+            raise ChainError(f"cannot send a batch to the JSON-RPC node at {self.url}: {e}") from None
+        return first, len(calls)
+
+    def end_batch(self, token: tuple[int, int]) -> list[dict[str, Any]]:
+        """The answers of the batch :meth:`begin_batch` sent (in call order, as :meth:`batch`).
+        A lost connection, an HTTP error or a non-JSON answer raises :class:`ChainError`."""
+        first, n = token
+        conn = self._conn
+        if conn is None:
+            raise ChainError(f"the connection to {self.url} was closed with a batch in flight")
+        try:
+            resp = conn.getresponse()
+            raw = resp.read()
+        except (OSError, http.client.HTTPException) as e:
+            self.close()
+            raise ChainError(f"lost the JSON-RPC node at {self.url} while it answered a batch: {e}") from None
+        if resp.will_close:
+            self.close()
+        if resp.status != 200:
+            raise ChainError(f"JSON-RPC node at {self.url} answered HTTP {resp.status} {resp.reason}: {raw[:300]!r}")
+        try:
+            out = json.loads(raw)
+        except ValueError:
+            raise ChainError(f"the answer of {self.url} is not JSON: {raw[:300]!r}") from None
+        if isinstance(out, dict):  # a whole-batch error
+            raise RpcError("batch", out.get("error") or {"message": str(out)})
+        by_id = {item.get("id"): item for item in out}
+        return [by_id.get(first + k, {"error": {"message": "no answer in batch"}}) for k in range(n)]
+
     def close(self) -> None:
         if self._conn is not None:
             self._conn.close()
