@@ -410,6 +410,32 @@ def fingerprint(out: Path, check: bool) -> None:
     console.print(f"wrote {out}")
 
 
-COMMANDS = [replay, mitigations, windows, adl_policies, attack, fingerprint]
+@click.command(name="fidelity")
+@click.option(
+    "--report",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=Path("reports/real_windows.json"),
+    show_default=True,
+    help="The windows report (`vyperp windows`).",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("docs/fidelity.md"),
+    show_default=True,
+    help="Where to write the page.",
+)
+def fidelity(report: Path, out: Path) -> None:
+    """Write docs/fidelity.md: each real window's replay beside the published facts of that day
+    (open interest flushed, first liquidation to first ADL, funding at the cap, bad debt)."""
+    from .fidelity import write
+
+    try:
+        console.print(f"wrote {write(report, out)}")
+    except (ValueError, KeyError) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+COMMANDS = [replay, mitigations, windows, adl_policies, attack, fingerprint, fidelity]
 
 __all__ = ["COMMANDS", "do_replay", "mitigations", "replay", "replay_options"]

@@ -51,11 +51,59 @@ def run_windows(
     for name in names:
         if progress:
             progress(name)
-        report = replay_and_report(name, traders, None, None, False)[1]
+        replay, report = replay_and_report(name, traders, None, None, False)
         if "liquidations" not in report:
             report["liquidations"] = sum(v["count"] for v in report.get("liquidations_by_tier", {}).values())
         out[name] = {key: report[key] for key in KEYS if key in report}
+        out[name]["fidelity"] = fidelity_figures(replay, report)
     return out
+
+
+def _iso(ts: int | None) -> str | None:
+    import datetime as dt
+
+    return None if ts is None else dt.datetime.fromtimestamp(ts, tz=dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def fidelity_figures(replay: Any, report: dict[str, Any]) -> dict[str, Any]:
+    """What docs/fidelity.md sets beside the published facts, from a replay's rows (market 0):
+
+    * open interest in coins, long + short (the venue's LP pool is the counterparty, so
+      both sides count): at the start, its peak, its lowest after the peak, and the share
+      flushed = 1 - lowest after the peak / peak;
+    * the first liquidation and the first ADL (timestamps of the steps they happened in)
+      and the seconds between them;
+    * funding: the market's cap (per 8 h), the largest |rate|, the share of steps at the
+      cap (|rate| within 1e-9 of it) and the first step there, with its sign;
+    * bad debt as a share of liquidated notional.
+    """
+    rows = replay.metrics.rows
+    oi = [r["long_oi"] + r["short_oi"] for r in rows]
+    peak_at = max(range(len(oi)), key=oi.__getitem__) if oi else 0
+    peak = oi[peak_at] if oi else 0.0
+    low_after = min(oi[peak_at:]) if oi else 0.0
+    first_liq = next((r["timestamp"] for r in rows if r["liquidations"]), None)
+    first_adl = next((r["timestamp"] for r in rows if r["adl_events"]), None)
+    cap = float(replay.params.protocol.markets[0].max_funding_rate)
+    at_cap = [r for r in rows if abs(abs(r["funding_rate_8h"]) - cap) <= 1e-9]
+    liquidated = report["liquidated_notional"]
+    return {
+        "oi_coins_start": oi[0] if oi else 0.0,
+        "oi_coins_peak": peak,
+        "oi_coins_peak_utc": _iso(rows[peak_at]["timestamp"]) if rows else None,
+        "oi_coins_lowest_after_peak": low_after,
+        "oi_coins_end": oi[-1] if oi else 0.0,
+        "oi_flushed_share": 1 - low_after / peak if peak > 0 else 0.0,
+        "first_liquidation_utc": _iso(first_liq),
+        "first_adl_utc": _iso(first_adl),
+        "first_liquidation_to_adl_seconds": first_adl - first_liq if first_liq and first_adl else None,
+        "funding_cap_8h": cap,
+        "max_abs_funding_rate_8h": max((abs(r["funding_rate_8h"]) for r in rows), default=0.0),
+        "steps_at_funding_cap_share": len(at_cap) / len(rows) if rows else 0.0,
+        "first_at_funding_cap_utc": _iso(at_cap[0]["timestamp"]) if at_cap else None,
+        "first_at_funding_cap_sign": (1 if at_cap[0]["funding_rate_8h"] > 0 else -1) if at_cap else None,
+        "bad_debt_share_of_liquidated": report["bad_debt"] / liquidated if liquidated else 0.0,
+    }
 
 
 def write_windows(out: Path, result: dict[str, Any], command: str) -> None:
@@ -63,4 +111,4 @@ def write_windows(out: Path, result: dict[str, Any], command: str) -> None:
     out.write_text(json.dumps({"command": command, "windows": result}, indent=2) + "\n")
 
 
-__all__ = ["KEYS", "REAL_WINDOWS", "run_windows", "write_windows"]
+__all__ = ["KEYS", "REAL_WINDOWS", "fidelity_figures", "run_windows", "write_windows"]
