@@ -486,7 +486,7 @@ class OptionsDesk:
                 "margin_ratio_min": min(ratios) if ratios else None,
                 "margin_ratio_end": equity_end / maintenance_end if maintenance_end > 0 else None,
             },
-            "liquidated": bool(st.cut_events),
+            "liquidated": bool(st.cut_events),  # the keepers cut the hedge (liquidation, or ADL if it ran)
             "hedge_cuts": st.cut_events,
             "hedge_cut_notional_usd": sum(e["notional_usd"] for e in st.cut_events),
             "iv": {
