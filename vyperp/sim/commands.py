@@ -153,6 +153,21 @@ def do_replay(
                 f"{out / 'compare.png'}"
             )
             violations = sum(r["invariant_violations"] for r in result["reports"].values())
+        elif sc.population.options_desk is not None:  # the desk run and its no-desk baseline
+            from .desk_study import run_desk_study
+
+            result = run_desk_study(sc, traders, param_set, out, progress, **kwargs)
+            console.print(summary_table(result))
+            amp = result["options_desk"]["amplification"]
+            console.print(
+                f"options desk: liquidated notional ${amp['liquidated_notional_desk_on']:,.0f} with it, "
+                f"${amp['liquidated_notional_desk_off']:,.0f} without (same path and seed)"
+            )
+            console.print(
+                f"wrote {out / 'report.json'}, {out / 'timeseries.csv'}, {out / 'cascade.png'}, "
+                f"{out / 'desk.png'} and the no-desk baseline in {out / 'desk-off'}"
+            )
+            violations = result["invariant_violations"]
         else:
             from .runner import run_replay
 

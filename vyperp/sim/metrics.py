@@ -274,6 +274,7 @@ class Metrics:
         self._step_adl = 0
         self.spot: list[Any] = []
         self._row_keys: dict[int, list[tuple[str, ...]]] = {}
+        self.extra_columns: list[str] = []  # agents' own row keys (e.g. the options desk's)
 
     # ------------------------------------------------------------------ events
     def on_liquidated(self, a: dict[str, Any]) -> None:
@@ -401,7 +402,7 @@ class Metrics:
         cols = list(TIMESERIES_COLUMNS)
         for sym in symbols[1:]:
             cols += [f"{sym}_{c}" for c in per_market]
-        return cols
+        return cols + self.extra_columns
 
     def tier_label(self, tier: int) -> str:
         """``full_close`` without tiers; else ``tier1_close25pct`` (the engine's tier index + 1)."""

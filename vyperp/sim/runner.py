@@ -43,6 +43,7 @@ from .book import AccountBook, MarketNow, MarketRules
 from .chainio import TxSender, int_array, static_tuple_array, uint_at, word, word_array
 from .deployments import DeploymentCache, deployment_key
 from .metrics import Globals, InvariantChecker, Metrics, usd
+from .options_desk import OptionsDesk
 from .overrides import Overrides
 from .scenario_params import ReplayParams, replay_params, step_seconds_of
 from .spot import SpotMarket
@@ -239,6 +240,12 @@ class Replay:
             self.tx.send(
                 "setup_insurance", insurer, self.wire.engine_addr, self.engine.fund_insurance.calldata(insurance_tokens)
             )
+        # the options desk (scenario [population.options_desk]; absent = none), the last account
+        self.desk: OptionsDesk | None = None
+        if pop.options_desk is not None:
+            self.desk = OptionsDesk(self, pop.options_desk, self.step_seconds)
+            self.desk.setup()
+            self.metrics.extra_columns = list(OptionsDesk.COLUMNS)
         self.tx.touched.update(range(len(self.book)))
         self.markets = self.read_markets()
         self.sync()
@@ -524,6 +531,9 @@ class Replay:
                     and self.wire.read_int(self.wire.cd_pool_value) < 0
                 ):
                     self.keepers.deleverage(step)
+                desk = self.desk
+                if desk is not None:
+                    desk.act(step)
                 self.lps.act(step, g.pool_value)
                 changed = self.book.take_changed()
                 self.basis.act(step, changed)
@@ -541,6 +551,8 @@ class Replay:
                     [s.log_impact for s in spot],
                     self.symbols,
                 )
+                if desk is not None:
+                    desk.annotate(metrics.rows[-1])
                 flows = flow_list
                 if bar is not None:
                     bar(step + 1, self.n_steps)
@@ -673,6 +685,8 @@ class Replay:
             ),
         }
         out.update(self.checker.summary())
+        if self.desk is not None:
+            out["options_desk"] = self.desk.report()
         return out
 
 

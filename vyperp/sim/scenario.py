@@ -33,6 +33,8 @@ A scenario lives in ``scenarios/<name>.toml`` (load it by name or by path with
     keepers = 3                          # int
     keeper_delay_steps = 1               # int >= 0
     keeper_gas_budget = 5_000_000        # int >= 0
+    [population.options_desk]            # ? an options desk (vyperp.sim.options_desk.DeskSpec;
+    size_btc = 10                        #   every key optional; absent = no desk)
     [population.leverage]
     min = 2                              # >= 1
     max = 50                             # >= min
@@ -72,6 +74,7 @@ from ..oracles.pricepath import PricePath
 from ..oracles.sources import REAL_WINDOWS, load_real, load_user_file, parse_timestamp
 from ..oracles.synthetic import gbm, jump_diffusion, scripted_shock
 from .impact import SpotImpact
+from .options_desk import DeskSpec
 
 SCENARIO_DIR: Path = resources.SCENARIOS
 
@@ -216,6 +219,7 @@ class Population:
     keepers: int
     keeper_delay_steps: int
     keeper_gas_budget: int
+    options_desk: DeskSpec | None = None  # [population.options_desk]; None = no desk
 
 
 @dataclass(frozen=True)
@@ -504,7 +508,7 @@ def parse_scenario(doc: dict[str, Any], file: Path | None = None) -> Scenario:
             "keeper_delay_steps": "int",
             "keeper_gas_budget": "int",
         },
-        {},
+        {"options_desk": "table"},
     )
     ctx.nonneg(
         "[population]", pop, ("directional", "basis", "lps", "keepers", "keeper_delay_steps", "keeper_gas_budget")
@@ -515,6 +519,14 @@ def parse_scenario(doc: dict[str, Any], file: Path | None = None) -> Scenario:
     if not 1 <= lev["min"] <= lev["max"]:
         raise ctx.err("[population.leverage]", f"need 1 <= min <= max, got min={lev['min']!r} max={lev['max']!r}")
     ctx.fraction("[population.leverage]", "share_at_max", lev["share_at_max"])
+    desk = None
+    if "options_desk" in pop:
+        try:
+            desk = DeskSpec.from_table(pop["options_desk"])
+        except ValueError as exc:
+            raise ctx.err("[population.options_desk]", str(exc)) from None
+        if desk.market is not None and desk.market not in [m.symbol for m in markets]:
+            raise ctx.err("[population.options_desk]", f"key 'market' names no market: {desk.market!r}")
     population = Population(
         pop["directional"],
         LeverageDist(lev["min"], lev["max"], lev["share_at_max"]),
@@ -524,6 +536,7 @@ def parse_scenario(doc: dict[str, Any], file: Path | None = None) -> Scenario:
         pop["keepers"],
         pop["keeper_delay_steps"],
         pop["keeper_gas_budget"],
+        desk,
     )
 
     impact = ImpactSpec()
