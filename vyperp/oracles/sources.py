@@ -70,10 +70,12 @@ REAL_WINDOWS: dict[str, Path] = {
     "2025-10-10": DATA_DIR / _PERP / "BTCUSDT_perp_1m_2025-10-10_2025-10-10T1938Z_to_2025-10-10T2359Z.csv",
     "2025-10-09-coinm-day": DATA_DIR / _COINM / "BTCUSD_PERP-1m-2025-10-09.csv",
     "2025-10-10-coinm-day": DATA_DIR / _COINM / "BTCUSD_PERP-1m-2025-10-10.csv",
+    "2025-10-10-eth": DATA_DIR / _COINM / "ETHUSD_gemini_spot_1m_2025-10-10T1938Z_to_2025-10-10T2359Z.csv",
 }
 """Short name -> shipped 1-minute kline file."""
 
 _TRADES = "Binance USDT-M BTCUSDT perpetual, 1m trade klines"
+_GEMINI = "Gemini ETHUSD spot, 1m bars aggregated from tick trades (derived, see data/README.md)"
 _MARK = "Binance COIN-M BTCUSD_PERP, 1m mark/index-type klines (volume 0, count 60)"
 
 WINDOW_INFO: dict[str, RealWindowInfo] = {
@@ -92,6 +94,12 @@ WINDOW_INFO: dict[str, RealWindowInfo] = {
     "2025-10-09-coinm-day": RealWindowInfo("binance-coinm", _MARK, "1,440 bars, full UTC day before the crash", None),
     "2025-10-10-coinm-day": RealWindowInfo(
         "binance-coinm", _MARK, "1,440 bars, full UTC day; low 102,497.49 @21:20", None
+    ),
+    "2025-10-10-eth": RealWindowInfo(
+        "gemini-spot",
+        _GEMINI,
+        "262 bars 19:38-23:59Z (the 2025-10-10 BTC window's minutes); low 3,681 @21:14; 3 minutes carried forward",
+        None,
     ),
 }
 
