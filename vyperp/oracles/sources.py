@@ -59,6 +59,7 @@ class RealWindowInfo:
     kind: str
     notes: str
     funding_event: str | None = None
+    asset: str = "BTC"
 
 
 REAL_WINDOWS: dict[str, Path] = {
@@ -70,10 +71,15 @@ REAL_WINDOWS: dict[str, Path] = {
     "2025-10-10": DATA_DIR / _PERP / "BTCUSDT_perp_1m_2025-10-10_2025-10-10T1938Z_to_2025-10-10T2359Z.csv",
     "2025-10-09-coinm-day": DATA_DIR / _COINM / "BTCUSD_PERP-1m-2025-10-09.csv",
     "2025-10-10-coinm-day": DATA_DIR / _COINM / "BTCUSD_PERP-1m-2025-10-10.csv",
+    "2025-10-10-eth": DATA_DIR / _COINM / "ETHUSD_gemini_spot_1m_2025-10-10T1938Z_to_2025-10-10T2359Z.csv",
 }
 """Short name -> shipped 1-minute kline file."""
 
+BTC_WINDOWS: tuple[str, ...] = ()  # filled below from WINDOW_INFO
+"""The BTC windows (the sweeps' return pool by default: ETH is another asset)."""
+
 _TRADES = "Binance USDT-M BTCUSDT perpetual, 1m trade klines"
+_GEMINI = "Gemini ETHUSD spot, 1m bars aggregated from tick trades (derived, see data/README.md)"
 _MARK = "Binance COIN-M BTCUSD_PERP, 1m mark/index-type klines (volume 0, count 60)"
 
 WINDOW_INFO: dict[str, RealWindowInfo] = {
@@ -93,7 +99,16 @@ WINDOW_INFO: dict[str, RealWindowInfo] = {
     "2025-10-10-coinm-day": RealWindowInfo(
         "binance-coinm", _MARK, "1,440 bars, full UTC day; low 102,497.49 @21:20", None
     ),
+    "2025-10-10-eth": RealWindowInfo(
+        "gemini-spot",
+        _GEMINI,
+        "262 bars 19:38-23:59Z (the 2025-10-10 BTC window's minutes); low 3,681 @21:14; 3 minutes carried forward",
+        None,
+        "ETH",
+    ),
 }
+
+BTC_WINDOWS = tuple(name for name in REAL_WINDOWS if WINDOW_INFO[name].asset == "BTC")
 
 FUNDING_EVENTS_FILE: Path = DATA_DIR / "funding_histories" / "funding_event_windows_utc.csv"
 

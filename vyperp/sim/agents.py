@@ -19,8 +19,14 @@ scales the whole economy (basis traders, LP capital and the insurance fund) with
   of them keep a take-profit (ROE uniform in [+50 %, +200 %]) and a stop-loss (ROE in
   [-80 %, -40 %]) and close when the step's exact equity crosses it; a stop is not
   executed once equity has fallen under 5 % of the deposit (the account is left to the
-  keepers, as a trader whose stop was gapped through). After a close or a full
-  liquidation a trader re-enters with probability 0.5 after a geometric wait (mean 30
+  keepers, as a trader whose stop was gapped through). With several markets each trader
+  trades one market drawn uniformly, except a share ``population.cross_margined_share``
+  (default 0: none; exactly ``round(n * share)`` traders, drawn after every other draw so
+  the default consumes the random stream as before) that is *cross-margined*: one
+  account, one side, one leg in every market, each leg sized as above on an equal share
+  of the equity (so the legs' initial margins together fit the deposit); its stops watch
+  the account's equity and close every leg; it counts as liquidated out once every leg
+  is closed. After a close or a full liquidation a trader re-enters with probability 0.5 after a geometric wait (mean 30
   steps), topping its margin up once from its wallet if it fell below half the deposit.
 * :class:`BasisTraders` -- sell the perp and buy spot to collect funding. Capital
   log-normal (median 25,000 USD, sigma 0.8), perp leverage uniform in [3, 10]. Each
@@ -183,6 +189,12 @@ class DirectionalTraders:
         self.has_stops = rng.random(n) < cfg.stops_share
         self.take_profit = rng.uniform(*cfg.take_profit_roe, n)
         self.stop_loss = rng.uniform(*cfg.stop_loss_roe, n)
+        # cross-margined traders (drawn after every other per-trader draw, and only when the
+        # share is > 0, so a scenario without the option consumes the stream as before)
+        share = float(getattr(pop, "cross_margined_share", 0.0))
+        self.cross = np.zeros(n, dtype=bool)
+        if share > 0 and replay.n_markets > 1 and n:
+            self.cross[rng.choice(n, int(round(n * share)), replace=False)] = True
         self.tokens = [_usd_tokens(float(c), replay.decimals) for c in self.collateral]
         self.accounts: list[str] = []
         self.idx: list[int] = []
@@ -196,6 +208,8 @@ class DirectionalTraders:
             self.schedule.setdefault(int(self.open_step[j]), []).append(j)
         # plain-Python copies of the per-trader draws read in the step loop (same values)
         self._market = [int(x) for x in self.market]
+        # the markets each trader trades: its drawn market, or every market when cross-margined
+        self._markets = [list(range(replay.n_markets)) if self.cross[j] else [self._market[j]] for j in range(n)]
         self._leverage = self.leverage.tolist()
         self._watch_dirty = True  # is_open changed: rebuild the stop watch list
         self.stats = {
@@ -209,6 +223,8 @@ class DirectionalTraders:
             "reentries_scheduled": 0,
             "liquidated_out": 0,
         }
+        if share > 0:  # (absent otherwise: single-market reports keep their keys)
+            self.stats["cross_margined"] = int(self.cross.sum())
 
     def setup(self) -> None:
         r = self.r
@@ -226,7 +242,7 @@ class DirectionalTraders:
         # positions closed by keepers (only accounts re-read since the last step can have changed)
         if changed:
             for j in sorted(owner[i] for i in changed if i in owner):
-                if self.is_open[j] and book.size[self._market[j]][self.idx[j]] == 0:
+                if self.is_open[j] and all(book.size[m][self.idx[j]] == 0 for m in self._markets[j]):
                     self.is_open[j] = False
                     self._watch_dirty = True
                     self.state[j] = self.FLAT
@@ -272,11 +288,13 @@ class DirectionalTraders:
                 self.stats["reentries_scheduled"] += 1
 
     def _open(self, j: int) -> None:
+        """Open the trader's position: one leg in its market, or (cross-margined) one leg
+        per market on the same account, each sized on an equal share of the equity."""
         r = self.r
         idx = self.idx[j]
         account = self.accounts[j]
-        m = self._market[j]
-        if self.state[j] != self.WAITING and r.book.size[m][idx] != 0:
+        legs = self._markets[j]
+        if self.state[j] != self.WAITING and any(r.book.size[m][idx] != 0 for m in legs):
             return
         margin = r.book.margin[idx]
         if margin * 2 < self.tokens[j] * r.precision and self.wallet[j] >= self.tokens[j]:
@@ -285,47 +303,61 @@ class DirectionalTraders:
                 margin += self.tokens[j] * r.precision
         if self.state[j] == self.FLAT:  # a re-entry redraws the side
             self.side[j] = 1 if self.rng.random() < r.scenario.population.long_share else -1
-        now = r.markets[m]
-        rules = r.float_rules[m]
         equity_usd = margin / WAD * self.cfg.margin_use
-        cap = max_notional(equity_usd, rules["brackets"], now.multiplier / WAD, rules["taker_fee"])
-        notional = min(equity_usd * self._leverage[j], cap)
-        mark = now.mark
-        size = int(notional * 1e6) * 10**12 * WAD // mark
-        if size <= 0:
-            self.stats["open_skipped_no_margin"] += 1
+        if len(legs) > 1:
+            equity_usd /= len(legs)
+        opened = False
+        for m in legs:
+            now = r.markets[m]
+            rules = r.float_rules[m]
+            cap = max_notional(equity_usd, rules["brackets"], now.multiplier / WAD, rules["taker_fee"])
+            notional = min(equity_usd * self._leverage[j], cap)
+            mark = now.mark
+            size = int(notional * 1e6) * 10**12 * WAD // mark
+            if size <= 0:
+                self.stats["open_skipped_no_margin"] += 1
+                continue
+            side = int(self.side[j])
+            if side > 0:
+                bound = mark * int((1 + self.cfg.slippage) * 10**6) // 10**6
+            else:
+                bound = mark * int((1 - self.cfg.slippage) * 10**6) // 10**6
+            out = r.tx.send("open", account, r.wire.engine_addr, r.wire.trade_calldata(m, side * size, bound))
+            if out is None:
+                self.stats["open_reverted"] += 1
+                if not opened:
+                    self.state[j] = self.FLAT
+                continue
+            self.stats["opens"] += 1
+            opened = True
+        if not opened:
             return
-        side = int(self.side[j])
-        if side > 0:
-            bound = mark * int((1 + self.cfg.slippage) * 10**6) // 10**6
-        else:
-            bound = mark * int((1 - self.cfg.slippage) * 10**6) // 10**6
-        out = r.tx.send("open", account, r.wire.engine_addr, r.wire.trade_calldata(m, side * size, bound))
-        if out is None:
-            self.stats["open_reverted"] += 1
-            self.state[j] = self.FLAT
-            return
-        self.stats["opens"] += 1
         self.state[j] = self.OPEN
         self.is_open[j] = True
         self.basis_equity_f[j] = float(margin)
         self._watch_dirty = True
 
     def _close(self, j: int) -> bool:
+        """Close every open leg; False if there was none or a close reverted (then the
+        trader stays open and the remaining legs are kept)."""
         r = self.r
         idx = self.idx[j]
-        m = self._market[j]
-        size = r.book.size[m][idx]
-        if size == 0:
-            return False
-        mark = r.markets[m].mark
-        if size > 0:  # sell to close
-            bound = mark * int((1 - self.cfg.slippage) * 10**6) // 10**6
-        else:
-            bound = mark * int((1 + self.cfg.slippage) * 10**6) // 10**6
-        out = r.tx.send("close", self.accounts[j], r.wire.engine_addr, r.wire.trade_calldata(m, -size, bound))
-        if out is None:
-            self.stats["stop_or_take_profit_reverted"] += 1
+        closed = False
+        for m in self._markets[j]:
+            size = r.book.size[m][idx]
+            if size == 0:
+                continue
+            mark = r.markets[m].mark
+            if size > 0:  # sell to close
+                bound = mark * int((1 - self.cfg.slippage) * 10**6) // 10**6
+            else:
+                bound = mark * int((1 + self.cfg.slippage) * 10**6) // 10**6
+            out = r.tx.send("close", self.accounts[j], r.wire.engine_addr, r.wire.trade_calldata(m, -size, bound))
+            if out is None:
+                self.stats["stop_or_take_profit_reverted"] += 1
+                return False
+            closed = True
+        if not closed:
             return False
         self.is_open[j] = False
         self._watch_dirty = True

@@ -8,7 +8,7 @@ run
     as ``--traders``), ``mitigations`` (``"off"``/``"on"``), ``param_set``.
 population (``[population]`` of the scenario)
     ``long_share``, ``basis``, ``lps``, ``keepers``, ``keeper_delay_steps``,
-    ``keeper_gas_budget``, ``leverage_min``, ``leverage_max``, ``leverage_share_at_max``.
+    ``keeper_gas_budget``, ``cross_margined_share``, ``leverage_min``, ``leverage_max``, ``leverage_share_at_max``.
 impact (``[impact]``)
     ``impact_enabled``, ``impact_depth_usd``, ``impact_half_life_steps``,
     ``impact_permanent_share``.
@@ -47,6 +47,7 @@ POPULATION_KEYS = {
     "keepers": "keepers",
     "keeper_delay_steps": "keeper_delay_steps",
     "keeper_gas_budget": "keeper_gas_budget",
+    "cross_margined_share": "cross_margined_share",
 }
 LEVERAGE_KEYS = {"leverage_min": "min", "leverage_max": "max", "leverage_share_at_max": "share_at_max"}
 IMPACT_KEYS = {
@@ -126,9 +127,9 @@ class Overrides:
             if not 0 <= lev.share_at_max <= 1:
                 raise ValueError(f"overrides: leverage_share_at_max must be in [0, 1], got {lev.share_at_max!r}")
             for key, value in self.population.items():
-                if key == "long_share":
+                if key in ("long_share", "cross_margined_share"):
                     if not 0 <= value <= 1:
-                        raise ValueError(f"overrides: long_share must be in [0, 1], got {value!r}")
+                        raise ValueError(f"overrides: {key} must be in [0, 1], got {value!r}")
                 elif not isinstance(value, int) or isinstance(value, bool) or value < 0:
                     raise ValueError(f"overrides: {key} must be an integer >= 0, got {value!r}")
             scenario = replace(

@@ -63,7 +63,8 @@ def _cell(v: Any) -> Any:
 
 
 def write_outputs(replay: Replay, report: dict[str, Any], out_dir: Path) -> dict[str, Path]:
-    """report.json, timeseries.csv and cascade.png in `out_dir`."""
+    """report.json, timeseries.csv and cascade.png in `out_dir` (and contagion.png for
+    a multi-market replay)."""
     from .chart import plot_cascade
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -72,6 +73,10 @@ def write_outputs(replay: Replay, report: dict[str, Any], out_dir: Path) -> dict
         "timeseries": write_timeseries(replay, out_dir / "timeseries.csv"),
         "chart": plot_cascade(replay, report, out_dir / "cascade.png"),
     }
+    if "contagion" in report:  # multi-market replays only
+        from .contagion_chart import plot_contagion
+
+        files["contagion_chart"] = plot_contagion(replay, report, out_dir / "contagion.png")
     return files
 
 

@@ -41,6 +41,7 @@ from ..protocol.units import WAD, wad
 from .agents import AgentConfig, BasisTraders, DirectionalTraders, Keepers, LiquidityProviders
 from .book import AccountBook, MarketNow, MarketRules
 from .chainio import TxSender, int_array, static_tuple_array, uint_at, word, word_array
+from .contagion import Contagion
 from .deployments import DeploymentCache, deployment_key
 from .metrics import Globals, InvariantChecker, Metrics, usd
 from .options_desk import OptionsDesk
@@ -216,7 +217,18 @@ class Replay:
         self.tx.only_engine_emits(
             set(p.engine.contract_type.events), [p.pool, p.lens, p.token, p.configurator, *p.oracles]
         )
-        self.tx.listen(p.engine, "Liquidated", self.metrics.on_liquidated)
+        # several markets: every liquidation is also classified own-/cross-market (contagion)
+        self.contagion = Contagion(self.book, self.symbols) if self.n_markets > 1 else None
+        if self.contagion is None:
+            self.tx.listen(p.engine, "Liquidated", self.metrics.on_liquidated)
+        else:
+            on_liquidated, classify = self.metrics.on_liquidated, self.contagion.on_liquidated
+
+            def both(a: dict[str, Any]) -> None:
+                on_liquidated(a)
+                classify(a)
+
+            self.tx.listen(p.engine, "Liquidated", both)
         self.tx.listen(p.engine, "BadDebtCovered", self.metrics.on_bad_debt)
         self.tx.listen(p.engine, "AutoDeleveraged", self.metrics.on_adl)
 
@@ -503,6 +515,8 @@ class Replay:
                 self.push_prices(step, flows)
                 # markets, books, and the accounts the previous step's agents (and the feeder) touched
                 markets, g = self.read_step()
+                if self.contagion is not None:
+                    self.contagion.on_step(step, markets)
                 scan_due = bool(self.full_scan_every) and step % self.full_scan_every == 0
                 ev = self.book.evaluate(markets, exact=scan_due)
                 if checker.needs_exact(ev, g):
@@ -687,6 +701,8 @@ class Replay:
         out.update(self.checker.summary())
         if self.desk is not None:
             out["options_desk"] = self.desk.report()
+        if self.contagion is not None:  # multi-market only: single-market reports are unchanged
+            out["contagion"] = self.contagion.summary(m.rows, self.timestamps, bool(self.scenario.impact.enabled))
         return out
 
 

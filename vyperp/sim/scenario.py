@@ -33,6 +33,9 @@ A scenario lives in ``scenarios/<name>.toml`` (load it by name or by path with
     keepers = 3                          # int
     keeper_delay_steps = 1               # int >= 0
     keeper_gas_budget = 5_000_000        # int >= 0
+    cross_margined_share = 0.3           # ? fraction of directional traders with one leg
+                                         #   in every market on one account (default 0;
+                                         #   > 0 needs >= 2 markets)
     [population.options_desk]            # ? an options desk (vyperp.sim.options_desk.DeskSpec;
     size_btc = 10                        #   every key optional; absent = no desk)
     [population.leverage]
@@ -220,6 +223,7 @@ class Population:
     keeper_delay_steps: int
     keeper_gas_budget: int
     options_desk: DeskSpec | None = None  # [population.options_desk]; None = no desk
+    cross_margined_share: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -508,12 +512,16 @@ def parse_scenario(doc: dict[str, Any], file: Path | None = None) -> Scenario:
             "keeper_delay_steps": "int",
             "keeper_gas_budget": "int",
         },
-        {"options_desk": "table"},
+        {"options_desk": "table", "cross_margined_share": "number"},
     )
     ctx.nonneg(
         "[population]", pop, ("directional", "basis", "lps", "keepers", "keeper_delay_steps", "keeper_gas_budget")
     )
     ctx.fraction("[population]", "long_share", pop["long_share"])
+    cross_share = pop.get("cross_margined_share", 0.0)
+    ctx.fraction("[population]", "cross_margined_share", cross_share)
+    if cross_share > 0 and len(markets) < 2:
+        raise ctx.err("[population]", "key 'cross_margined_share' > 0 needs at least two [[markets]]")
     lev = pop["leverage"]
     ctx.check("[population.leverage]", lev, {"min": "number", "max": "number", "share_at_max": "number"}, {})
     if not 1 <= lev["min"] <= lev["max"]:
@@ -536,7 +544,8 @@ def parse_scenario(doc: dict[str, Any], file: Path | None = None) -> Scenario:
         pop["keepers"],
         pop["keeper_delay_steps"],
         pop["keeper_gas_budget"],
-        desk,
+        options_desk=desk,
+        cross_margined_share=float(cross_share),
     )
 
     impact = ImpactSpec()

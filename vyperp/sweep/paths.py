@@ -1,7 +1,8 @@
 """Monte Carlo price paths calibrated to the shipped real windows.
 
 Data: the one-minute close-to-close log returns of the shipped real windows
-(:data:`vyperp.oracles.sources.REAL_WINDOWS`; a spec's ``[paths] windows`` picks a subset).
+(the BTC ones, :data:`vyperp.oracles.sources.BTC_WINDOWS`; a spec's ``[paths] windows`` picks
+any of :data:`~vyperp.oracles.sources.REAL_WINDOWS`).
 Every shipped window has 60-second bars without gaps; returns never cross from one window
 to the next. The windows are cascade days, so both generators reproduce *crash-regime*
 one-minute dynamics, drift included.
@@ -48,7 +49,7 @@ from typing import Any
 import numpy as np
 
 from ..oracles.pricepath import PricePath
-from ..oracles.sources import REAL_WINDOWS, load_real
+from ..oracles.sources import BTC_WINDOWS, load_real
 from ..oracles.synthetic import SECONDS_PER_YEAR, _build, jump_diffusion
 
 STEP_SECONDS = 60
@@ -59,7 +60,7 @@ MAX_JUMPS = 6
 def window_returns(windows: tuple[str, ...] | None = None) -> tuple[np.ndarray, ...]:
     """One-minute log returns of each window (close to close)."""
     out = []
-    for name in windows or tuple(REAL_WINDOWS):
+    for name in windows or BTC_WINDOWS:
         p = load_real(name)
         prices = np.array([float(x) for x in p.prices], dtype=float)
         ts = np.array(p.timestamps)
@@ -94,7 +95,7 @@ def bootstrap_path(
         STEP_SECONDS,
         base.timestamps[0],
         "bootstrap",
-        f"block bootstrap (block {block_steps} min) of {', '.join(windows or REAL_WINDOWS)}",
+        f"block bootstrap (block {block_steps} min) of {', '.join(windows or BTC_WINDOWS)}",
     )
 
 
@@ -127,7 +128,7 @@ def fit_jump(windows: tuple[str, ...] | None = None) -> dict[str, Any]:
     """Merton jump-diffusion per minute fitted by maximum likelihood to the windows' returns
     (see the module docstring)."""
     out = fit_returns(np.concatenate(window_returns(windows)))
-    out["windows"] = list(windows or REAL_WINDOWS)
+    out["windows"] = list(windows or BTC_WINDOWS)
     return out
 
 
