@@ -410,6 +410,39 @@ def fingerprint(out: Path, check: bool) -> None:
     console.print(f"wrote {out}")
 
 
-COMMANDS = [replay, mitigations, windows, adl_policies, attack, fingerprint]
+@click.command("calibrate-depth")
+@click.option(
+    "--source",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="The Binance BTCUSDT bookDepth CSV of 2025-10-10 [default: /work/shared/data/2025-10-10_binance_gemini/"
+    "BTCUSDT-bookDepth-2025-10-10.csv].",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Where to write the calibration [default: the shipped vyperp/data/depth/btcusdt_depth_2025-10-10.json].",
+)
+def calibrate_depth(source: Path | None, out: Path | None) -> None:
+    """Fit the spot-impact depth (USD per 1 %) to the 2025-10-10 order-book depth snapshots
+    (see vyperp/sim/depth.py) and write the calibration the attribution uses."""
+    from .depth import SHARED_SOURCE, DepthError, calibrate, write_calibration
+
+    try:
+        data = calibrate(source or SHARED_SOURCE)
+    except DepthError as exc:
+        raise click.ClickException(str(exc)) from exc
+    path = write_calibration(data, out)
+    d = data["depth_per_1pct_usd"]
+    for period, sides in d.items():
+        console.print(
+            f"{period}: bid {sides['bid']['median']:,} / ask {sides['ask']['median']:,} USD per 1 % "
+            f"({sides['bid']['snapshots']} / {sides['ask']['snapshots']} snapshots)"
+        )
+    console.print(f"impact_depth_usd = {data['impact_depth_usd']:,} ({data['chosen']}); wrote {path}")
+
+
+COMMANDS = [replay, mitigations, windows, adl_policies, attack, fingerprint, calibrate_depth]
 
 __all__ = ["COMMANDS", "do_replay", "mitigations", "replay", "replay_options"]
