@@ -57,6 +57,24 @@ def replay_options(fn: Callable[..., Any]) -> Callable[..., Any]:
             "OUT/A, OUT/B, OUT/compare.json and an A/B overlay chart OUT/compare.png.",
         ),
         click.option(
+            "--attribution",
+            is_flag=True,
+            default=False,
+            help="Replay the same path and seed with the spot-impact feedback off and on (real BTC windows: depth "
+            "from the 2025-10-10 order-book calibration) and report what the protocol's own forced flow adds: "
+            "OUT/report.json and timeseries.csv = the impact-off replay, OUT/impact-on/, OUT/attribution.json, "
+            "and OUT/cascade.png with the liquidations the feedback caused ringed.",
+        ),
+        click.option(
+            "--match-steps",
+            "match_steps",
+            type=click.IntRange(min=0),
+            default=None,
+            metavar="N",
+            help="With --attribution: an impact-on liquidation with an impact-off one of the same account and "
+            "market at most N steps away is not caused by the feedback [default: 10].",
+        ),
+        click.option(
             "--mitigations",
             type=click.Choice(["off", "on"]),
             default=None,
@@ -122,11 +140,14 @@ def do_replay(
     full_scan_every: int | None,
     progress: bool,
     adl_policy: str = "queue",
+    attribution: bool = False,
+    match_steps: int | None = None,
 ) -> dict[str, Any]:
-    """Run a replay (or an A/B comparison), print the summary table, write the outputs."""
+    """Run a replay (or an A/B comparison, or an impact off/on attribution), print the
+    summary table, write the outputs."""
     from vyperp.sim.scenario import ScenarioError, load_scenario
 
-    from .report import compare_table, summary_table
+    from .report import attribution_table, compare_table, summary_table
 
     try:
         sc = load_scenario(scenario)
@@ -140,8 +161,25 @@ def do_replay(
         kwargs["agent_config"] = AgentConfig(adl_policy=adl_policy)
     if full_scan_every is not None:
         kwargs["full_scan_every"] = full_scan_every
+    if match_steps is not None and not attribution:
+        raise click.UsageError("--match-steps needs --attribution")
     try:
-        if compare:
+        if attribution:
+            if compare:
+                raise click.UsageError("--attribution and --compare are exclusive")
+            from .attribution import DEFAULT_TOLERANCE_STEPS, run_attribution
+
+            if param_set:
+                kwargs["param_set"] = param_set
+            tolerance = DEFAULT_TOLERANCE_STEPS if match_steps is None else match_steps
+            result = run_attribution(sc, traders, out, progress, tolerance_steps=tolerance, **kwargs)
+            console.print(attribution_table(result["attribution"]))
+            console.print(
+                f"wrote {out / 'report.json'} (impact off), {out / 'impact-on'}, {out / 'attribution.json'} and "
+                f"{out / 'cascade.png'}"
+            )
+            violations = sum(r["invariant_violations"] for r in result["reports"].values())
+        elif compare:
             if param_set:
                 raise click.UsageError("--param-set and --compare are exclusive (compare names both sets)")
             from .compare import run_compare
