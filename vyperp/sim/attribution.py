@@ -209,9 +209,55 @@ def run_attribution(
     return {"attribution": result, "reports": {"off": off_report, "on": on_report}, "replays": {"off": off, "on": on}}
 
 
+def run_windows_attribution(
+    windows: tuple[str, ...] | None = None, progress: Callable[[str], None] | None = None
+) -> dict[str, Any]:
+    """Every real window's attribution at the calibrated depth and at the thinnest measured
+    one (the ask side in the cascade's worst minutes); the summary without the per-event
+    lists (``vyperp attribution-windows``)."""
+    from .depth import load_calibration
+    from .windows import REAL_WINDOWS
+
+    cal = load_calibration()
+    depths = {
+        "calibrated": float(cal["impact_depth_usd"]),
+        "thin": float(cal["depth_per_1pct_usd"]["worst_minutes"]["ask"]["median"]),
+    }
+    out: dict[str, Any] = {
+        "command": "vyperp attribution-windows",
+        "depths_usd_per_1pct": depths,
+        "depth_sources": {
+            "calibrated": f"{cal['chosen']} (data/depth, source sha256 {cal['source']['sha256'][:12]})",
+            "thin": "worst_minutes ask median (the thinnest side measured in the cascade)",
+        },
+        "tolerance_steps": DEFAULT_TOLERANCE_STEPS,
+        "windows": {},
+    }
+    for name in windows or REAL_WINDOWS:
+        runs = {}
+        for label, depth in depths.items():
+            if progress is not None:
+                progress(f"{name} ({label})")
+            res = run_attribution(name, None, None, False, depth_usd=depth)
+            a = dict(res["attribution"])
+            a["caused"] = {k: v for k, v in a["caused"].items() if k != "events"}
+            a["invariant_violations"] = sum(r["invariant_violations"] for r in res["reports"].values())
+            runs[label] = a
+        out["windows"][name] = runs
+    return out
+
+
 def load_attribution(path: Path) -> dict[str, Any]:
     """The ``attribution`` dict of an attribution.json."""
     return json.loads(path.read_text())["attribution"]
 
 
-__all__ = ["DEFAULT_TOLERANCE_STEPS", "Match", "attribute", "impact_overrides", "match_liquidations", "run_attribution"]
+__all__ = [
+    "DEFAULT_TOLERANCE_STEPS",
+    "Match",
+    "attribute",
+    "impact_overrides",
+    "match_liquidations",
+    "run_attribution",
+    "run_windows_attribution",
+]
