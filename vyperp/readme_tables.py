@@ -464,6 +464,38 @@ def sweep_bench_table() -> str:
     return "\n".join(lines)
 
 
+def attribution_table() -> str:
+    report = _load("attribution_windows.json")
+    if report is None:
+        return "(no reports/attribution_windows.json yet: run `vyperp attribution-windows`)"
+    d = report["depths_usd_per_1pct"]
+    lines = [
+        f"`vyperp attribution-windows` (each real window with its scenario's defaults, impact off / on; depth "
+        f"{d['calibrated'] / 1e6:,.1f} M USD per 1 % = the calibration, in brackets {d['thin'] / 1e6:,.1f} M = the "
+        f"thinnest side measured in the cascade; half-life 10 steps; caused = no impact-off liquidation of the same "
+        f"account and market within {report['tolerance_steps']} steps), USD:",
+        "",
+        "| window | liquidated notional off / on | bad debt off / on | caused by the feedback | prevented "
+        "| max price dislocation | at the worst minute |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for name, runs in report["windows"].items():
+        a, t = runs["calibrated"], runs["thin"]
+
+        def cell(key: str, r: dict[str, Any]) -> str:
+            return f"{r[key]['count']} / {r[key]['notional']:,.0f}"
+
+        lines.append(
+            f"| {name} | {a['liquidated_notional']['off']:,.0f} / {a['liquidated_notional']['on']:,.0f} "
+            f"({t['liquidated_notional']['on']:,.0f}) | {a['bad_debt']['off']:,.0f} / {a['bad_debt']['on']:,.0f} "
+            f"({t['bad_debt']['on']:,.0f}) | {cell('caused', a)} ({cell('caused', t)}) | {cell('prevented', a)} "
+            f"({cell('prevented', t)}) | {100 * a['price_dislocation']['max']:.3f} % "
+            f"({100 * t['price_dislocation']['max']:.3f} %) | {100 * a['price_dislocation']['at_worst_minute']:.3f} % "
+            f"({100 * t['price_dislocation']['at_worst_minute']:.3f} %) |"
+        )
+    return "\n".join(lines)
+
+
 TABLES: dict[str, Callable[[], str]] = {
     "mitigations-study": mitigations_study_table,
     "sweep-bench": sweep_bench_table,
@@ -476,6 +508,7 @@ TABLES: dict[str, Callable[[], str]] = {
     "safety-gas": safety_gas_table,
     "adl": adl_table,
     "windows": windows_table,
+    "attribution": attribution_table,
 }
 
 
@@ -511,6 +544,11 @@ FAILED_RUN: dict[str, dict[str, Callable[[dict[str, Any]], bool]]] = {
         "failed replays": lambda r: (
             any(run["failed"] for run in r["runs"].values()) or bool(r.get("full", {}).get("failed"))
         ),
+    },
+    "attribution_windows.json": {
+        "invariant violations": lambda r: any(
+            a["invariant_violations"] for runs in r["windows"].values() for a in runs.values()
+        )
     },
     "real_windows.json": {
         "invariant violations": lambda r: any(w["invariant_violations"] for w in r["windows"].values())

@@ -53,7 +53,15 @@ def _money_axis(values: list[float]) -> FuncFormatter:
     return FuncFormatter(fmt)
 
 
-def plot_cascade(replay: Replay, report: dict[str, Any], out: Path) -> Path:
+CAUSED_COLOR = "#7b2cbf"
+
+
+def plot_cascade(replay: Replay, report: dict[str, Any], out: Path, attribution: dict[str, Any] | None = None) -> Path:
+    """The cascade chart of `replay`. With `attribution` (``{"off": the impact-off
+    Replay, "result": vyperp.sim.attribution.attribute(...)}``, `replay` being the
+    impact-on run) the price panel also draws the impact-off replay's index (= the
+    recorded path), rings the liquidations the feedback caused and marks the prevented
+    ones; without it the chart is the plain replay's."""
     rows = replay.metrics.rows
     times = [dt.datetime.fromtimestamp(r["timestamp"], tz=dt.UTC) for r in rows]
     step_time = {r["step"]: t for r, t in zip(rows, times)}
@@ -75,7 +83,18 @@ def plot_cascade(replay: Replay, report: dict[str, Any], out: Path) -> Path:
         alpha=0.9,
         label="mark = index x (1 + skew / skew scale)",
     )
-    if report.get("impact_enabled"):
+    if attribution is not None:
+        off_rows = attribution["off"].metrics.rows
+        ax_price.plot(
+            times,
+            [r["index"] for r in off_rows],
+            color="#8d99ae",
+            lw=2.2,
+            alpha=0.7,
+            zorder=1,
+            label="recorded path = index of the impact-off replay",
+        )
+    elif report.get("impact_enabled"):
         ax_price.plot(
             times,
             [r["reference_price"] for r in rows],
@@ -126,6 +145,37 @@ def plot_cascade(replay: Replay, report: dict[str, Any], out: Path) -> Path:
             "short liquidated",
             "partial (tier) step",
         ]
+        if attribution is not None:
+            res = attribution["result"]
+            caused = [x for x in res["caused"]["events"] if x["market"] == 0]
+            if caused:
+                ax_price.scatter(
+                    [step_time[x["step"]] for x in caused],
+                    [x["price"] for x in caused],
+                    s=[max(60.0, x["notional"] * scale * 2.2) for x in caused],
+                    marker="o",
+                    facecolors="none",
+                    edgecolors=CAUSED_COLOR,
+                    linewidths=1.8,
+                    zorder=5,
+                )
+            handles.append(
+                Line2D(
+                    [],
+                    [],
+                    marker="o",
+                    ls="",
+                    markerfacecolor="none",
+                    markeredgecolor=CAUSED_COLOR,
+                    markersize=10,
+                    markeredgewidth=1.8,
+                )
+            )
+            labels.append(
+                f"caused by the feedback: {res['caused']['count']} ({_money(res['caused']['notional'])}), "
+                f"no impact-off counterpart within {res['tolerance_steps']} steps"
+            )
+        ax_price.legend(handles, labels, loc="best", fontsize=8, framealpha=0.9)
         ax_price.legend(handles, labels, loc="best", fontsize=8, framealpha=0.9)
     else:
         ax_price.legend(loc="best", fontsize=8)
@@ -255,9 +305,25 @@ def plot_cascade(replay: Replay, report: dict[str, Any], out: Path) -> Path:
         f"ADL {report['adl_events']}; invariants {report['invariant_checks']:,} checks, "
         f"{report['invariant_violations']} violations"
     )
+    if attribution is not None:
+        res = attribution["result"]
+        title = (
+            f"{report['scenario']}: cascade attribution, spot-impact feedback on vs off (same path, seed {res['seed']})"
+        )
+        d = res["price_dislocation"]
+        sub += (
+            f"\nattribution: impact depth {_money(res['impact']['depth_usd'])} per 1 % ({res['depth_source']}), "
+            f"half-life {res['impact']['decay_half_life_steps']} steps; price dislocation max "
+            f"{100 * d['max']:.3f} % ({d['max_at'][11:16]}), {100 * d['at_worst_minute']:.3f} % at the worst minute "
+            f"({d['worst_minute'][11:16]})\nimpact off -> on: liquidated {_money(res['liquidated_notional']['off'])} "
+            f"-> {_money(res['liquidated_notional']['on'])}, bad debt {_money(res['bad_debt']['off'])} -> "
+            f"{_money(res['bad_debt']['on'])}; caused by the feedback {res['caused']['count']} "
+            f"({_money(res['caused']['notional'])}), prevented {res['prevented']['count']} "
+            f"({_money(res['prevented']['notional'])})"
+        ).replace("$", r"\$")  # "$" starts mathtext in matplotlib
     fig.suptitle(title, fontsize=13, fontweight="bold", y=0.995)
     fig.text(0.5, 0.962, sub, ha="center", va="top", fontsize=8.5, color="#333")
-    fig.subplots_adjust(top=0.935, bottom=0.075, left=0.09, right=0.91)
+    fig.subplots_adjust(top=0.935 if attribution is None else 0.918, bottom=0.075, left=0.09, right=0.91)
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=110)
     plt.close(fig)

@@ -57,6 +57,24 @@ def replay_options(fn: Callable[..., Any]) -> Callable[..., Any]:
             "OUT/A, OUT/B, OUT/compare.json and an A/B overlay chart OUT/compare.png.",
         ),
         click.option(
+            "--attribution",
+            is_flag=True,
+            default=False,
+            help="Replay the same path and seed with the spot-impact feedback off and on (real BTC windows: depth "
+            "from the 2025-10-10 order-book calibration) and report what the protocol's own forced flow adds: "
+            "OUT/report.json and timeseries.csv = the impact-off replay, OUT/impact-on/, OUT/attribution.json, "
+            "and OUT/cascade.png with the liquidations the feedback caused ringed.",
+        ),
+        click.option(
+            "--match-steps",
+            "match_steps",
+            type=click.IntRange(min=0),
+            default=None,
+            metavar="N",
+            help="With --attribution: an impact-on liquidation with an impact-off one of the same account and "
+            "market at most N steps away is not caused by the feedback [default: 10].",
+        ),
+        click.option(
             "--mitigations",
             type=click.Choice(["off", "on"]),
             default=None,
@@ -122,11 +140,14 @@ def do_replay(
     full_scan_every: int | None,
     progress: bool,
     adl_policy: str = "queue",
+    attribution: bool = False,
+    match_steps: int | None = None,
 ) -> dict[str, Any]:
-    """Run a replay (or an A/B comparison), print the summary table, write the outputs."""
+    """Run a replay (or an A/B comparison, or an impact off/on attribution), print the
+    summary table, write the outputs."""
     from vyperp.sim.scenario import ScenarioError, load_scenario
 
-    from .report import compare_table, summary_table
+    from .report import attribution_table, compare_table, summary_table
 
     try:
         sc = load_scenario(scenario)
@@ -140,8 +161,25 @@ def do_replay(
         kwargs["agent_config"] = AgentConfig(adl_policy=adl_policy)
     if full_scan_every is not None:
         kwargs["full_scan_every"] = full_scan_every
+    if match_steps is not None and not attribution:
+        raise click.UsageError("--match-steps needs --attribution")
     try:
-        if compare:
+        if attribution:
+            if compare:
+                raise click.UsageError("--attribution and --compare are exclusive")
+            from .attribution import DEFAULT_TOLERANCE_STEPS, run_attribution
+
+            if param_set:
+                kwargs["param_set"] = param_set
+            tolerance = DEFAULT_TOLERANCE_STEPS if match_steps is None else match_steps
+            result = run_attribution(sc, traders, out, progress, tolerance_steps=tolerance, **kwargs)
+            console.print(attribution_table(result["attribution"]))
+            console.print(
+                f"wrote {out / 'report.json'} (impact off), {out / 'impact-on'}, {out / 'attribution.json'} and "
+                f"{out / 'cascade.png'}"
+            )
+            violations = sum(r["invariant_violations"] for r in result["reports"].values())
+        elif compare:
             if param_set:
                 raise click.UsageError("--param-set and --compare are exclusive (compare names both sets)")
             from .compare import run_compare
@@ -451,6 +489,87 @@ def fidelity(report: Path, out: Path) -> None:
         raise click.ClickException(str(exc)) from None
 
 
-COMMANDS = [replay, mitigations, windows, adl_policies, attack, fingerprint, fidelity]
+@click.command("calibrate-depth")
+@click.option(
+    "--source",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="The Binance BTCUSDT bookDepth CSV of 2025-10-10 [default: /work/shared/data/2025-10-10_binance_gemini/"
+    "BTCUSDT-bookDepth-2025-10-10.csv].",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Where to write the calibration [default: the shipped vyperp/data/depth/btcusdt_depth_2025-10-10.json].",
+)
+def calibrate_depth(source: Path | None, out: Path | None) -> None:
+    """Fit the spot-impact depth (USD per 1 %) to the 2025-10-10 order-book depth snapshots
+    (see vyperp/sim/depth.py) and write the calibration the attribution uses."""
+    from .depth import SHARED_SOURCE, DepthError, calibrate, write_calibration
+
+    try:
+        data = calibrate(source or SHARED_SOURCE)
+    except DepthError as exc:
+        raise click.ClickException(str(exc)) from exc
+    path = write_calibration(data, out)
+    d = data["depth_per_1pct_usd"]
+    for period, sides in d.items():
+        console.print(
+            f"{period}: bid {sides['bid']['median']:,} / ask {sides['ask']['median']:,} USD per 1 % "
+            f"({sides['bid']['snapshots']} / {sides['ask']['snapshots']} snapshots)"
+        )
+    console.print(f"impact_depth_usd = {data['impact_depth_usd']:,} ({data['chosen']}); wrote {path}")
+
+
+@click.command("attribution-windows")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("reports/attribution_windows.json"),
+    show_default=True,
+    help="Where to write the attributions.",
+)
+def attribution_windows(out: Path) -> None:
+    """Every real window replayed with the spot-impact feedback off and on, at the calibrated
+    order-book depth and at the thinnest measured depth; writes
+    reports/attribution_windows.json (the README's attribution table)."""
+    from .attribution import run_windows_attribution
+    from .report import write_json
+
+    with console.status("replaying the real windows off and on ...") as status:
+        result = run_windows_attribution(progress=lambda name: status.update(f"attribution: {name}"))
+    write_json(out, result)
+    table = Table(title="attribution (USD): impact off -> on")
+    for column in ("window", "depth", "liquidated", "bad debt", "caused", "prevented", "max dislocation"):
+        table.add_column(column, justify="left" if column in ("window", "depth") else "right")
+    for name, runs in result["windows"].items():
+        for label, a in runs.items():
+            table.add_row(
+                name,
+                label,
+                f"{a['liquidated_notional']['off']:,.0f} -> {a['liquidated_notional']['on']:,.0f}",
+                f"{a['bad_debt']['off']:,.0f} -> {a['bad_debt']['on']:,.0f}",
+                f"{a['caused']['count']} / {a['caused']['notional']:,.0f}",
+                f"{a['prevented']['count']} / {a['prevented']['notional']:,.0f}",
+                f"{100 * a['price_dislocation']['max']:.4f} %",
+            )
+    console.print(table)
+    console.print(f"wrote {out}")
+    if any(a["invariant_violations"] for runs in result["windows"].values() for a in runs.values()):
+        raise SystemExit(1)
+
+
+COMMANDS = [
+    replay,
+    mitigations,
+    windows,
+    adl_policies,
+    attack,
+    fingerprint,
+    fidelity,
+    calibrate_depth,
+    attribution_windows,
+]
 
 __all__ = ["COMMANDS", "do_replay", "mitigations", "replay", "replay_options"]

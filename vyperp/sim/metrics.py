@@ -296,6 +296,7 @@ class Metrics:
         self.liquidations.append(
             {
                 "step": self.step,
+                "account": a["account"],
                 "market": market,
                 "side": "long" if size > 0 else "short",
                 "notional": notional,

@@ -212,3 +212,30 @@ __all__ = [
     "write_outputs",
     "write_timeseries",
 ]
+
+
+def attribution_table(res: dict[str, Any]) -> Table:
+    """Impact off vs on, and what the feedback caused (``vyperp replay --attribution``)."""
+    imp = res["impact"]
+    table = Table(
+        title=f"{res['scenario']}: spot-impact feedback off vs on (depth {_usd(imp['depth_usd'])} per 1 %, "
+        f"{res['depth_source']})"
+    )
+    for column in ("", "impact off", "impact on", "added by the feedback"):
+        table.add_column(column, justify="left" if not column else "right")
+    for key, label in (
+        ("liquidations", "liquidations"),
+        ("liquidated_notional", "liquidated notional"),
+        ("bad_debt", "bad debt"),
+        ("pool_drawdown", "pool drawdown"),
+    ):
+        v = res[key]
+        fmt = (lambda x: f"{x:,.0f}") if key == "liquidations" else _usd
+        table.add_row(label, fmt(v["off"]), fmt(v["on"]), fmt(v["added"]))
+    c, p = res["caused"], res["prevented"]
+    table.add_row("caused (no counterpart)", "", f"{c['count']:,} / {_usd(c['notional'])}", "")
+    table.add_row("prevented", f"{p['count']:,} / {_usd(p['notional'])}", "", "")
+    d = res["price_dislocation"]
+    table.add_row("max price dislocation", "", f"{100 * d['max']:.4f} % ({d['max_at'][11:16]})", "")
+    table.add_row("at the worst minute", "", f"{100 * d['at_worst_minute']:.4f} % ({d['worst_minute'][11:16]})", "")
+    return table
