@@ -194,21 +194,27 @@ class _Transport:
         self._conn = conn
         return conn
 
+    def _write(self, body: bytes) -> Any:
+        """Send one POST of `body` on the kept-alive connection (opened if needed); returns the
+        connection, whose response the caller reads. Raises OSError / HTTPException."""
+        conn = self._conn or self._connect()
+        coalesce = isinstance(conn, _Connection)
+        if coalesce:
+            conn.hold()
+        # putrequest/putheader: ~10 us less per request than request()'s header checks
+        conn.putrequest("POST", self.path, skip_accept_encoding=True)
+        conn.putheader("Content-Type", "application/json")
+        conn.putheader("Content-Length", str(len(body)))
+        conn.endheaders(body)
+        if coalesce:
+            conn.flush()
+        return conn
+
     def post(self, body: bytes) -> Any:
         for attempt in (0, 1):
             reused = self._conn is not None
             try:
-                conn = self._conn or self._connect()
-                coalesce = isinstance(conn, _Connection)
-                if coalesce:
-                    conn.hold()
-                # putrequest/putheader: ~10 us less per request than request()'s header checks
-                conn.putrequest("POST", self.path, skip_accept_encoding=True)
-                conn.putheader("Content-Type", "application/json")
-                conn.putheader("Content-Length", str(len(body)))
-                conn.endheaders(body)
-                if coalesce:
-                    conn.flush()
+                conn = self._write(body)
                 resp = conn.getresponse()
                 raw = resp.read()
             except (OSError, http.client.HTTPException) as e:
@@ -275,16 +281,7 @@ class _Transport:
             [{"jsonrpc": "2.0", "id": first + k, "method": m, "params": p} for k, (m, p) in enumerate(calls)]
         ).encode()
         try:
-            conn = self._conn or self._connect()
-            coalesce = isinstance(conn, _Connection)
-            if coalesce:
-                conn.hold()
-            conn.putrequest("POST", self.path, skip_accept_encoding=True)
-            conn.putheader("Content-Type", "application/json")
-            conn.putheader("Content-Length", str(len(body)))
-            conn.endheaders(body)
-            if coalesce:
-                conn.flush()
+            self._write(body)
         except (OSError, http.client.HTTPException) as e:
             self.close()
             raise ChainError(f"cannot send a batch to the JSON-RPC node at {self.url}: {e}") from None

@@ -282,14 +282,18 @@ def _rpc_options(f: Callable[..., Any]) -> Callable[..., Any]:
         help="JSON-RPC URL of an anvil node (changes are sent by impersonation) "
         "[default: the manifest's rpc_url, else http://127.0.0.1:8545].",
     )(f)
-    f = click.option(
+    return manifest_option(f)
+
+
+def manifest_option(f: Any) -> Any:
+    """``--manifest`` (required) as every admin entry point takes it (vyperp admin, ape run admin)."""
+    return click.option(
         "--manifest",
         "c_manifest",
         type=click.Path(dir_okay=False, path_type=Path),
         required=True,
         help="Deployment manifest JSON written by `ape run deploy`.",
     )(f)
-    return f
 
 
 def _rpc_connect(options: dict[str, Any]) -> Connection:
