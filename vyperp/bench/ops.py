@@ -23,8 +23,6 @@ import time
 from decimal import Decimal
 from typing import Any
 
-WAD = 10**18
-
 
 def _deploy(url: str) -> tuple[dict[str, Any], Any, Any]:
     from ..chain.keys import DEFAULT_MNEMONIC, mnemonic_signer

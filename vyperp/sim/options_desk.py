@@ -335,14 +335,12 @@ class OptionsDesk:
         )
         engine = r.engine
         self._health_cd = engine.account_health.calldata(self.account)
-        self._topic_modified = next(t for t, s in engine.contract_type.events.items() if s.name == "PositionModified")
 
     def health(self) -> tuple[float, float]:
         """(equity, maintenance requirement) of the desk's account now, USD."""
         out = self.r.chain.call(self.r.wire.engine_addr, self._health_cd)
-        equity = int.from_bytes(out[0:32], "big", signed=True)
-        maintenance = int.from_bytes(out[64:96], "big")
-        return equity / WAD, maintenance / WAD
+        health = self.r.engine.account_health.decode_output(out)  # read by field name
+        return int(health.equity) / WAD, int(health.maintenance_margin) / WAD
 
     def act(self, step: int) -> None:
         r = self.r
@@ -393,10 +391,9 @@ class OptionsDesk:
         if out is None:
             self.stats.hedge_reverted += 1
             return 0
-        for log in r.chain.last_receipt.raw_logs:
-            topics, payload = log.data
-            if topics and topics[0] == self._topic_modified:
-                self.stats.fees_usd += int.from_bytes(payload[96:128], "big") / WAD
+        for event in r.engine.decode_logs(r.chain.last_receipt):
+            if event.name == "PositionModified":
+                self.stats.fees_usd += int(event["fee"]) / WAD
         self.expected += coins
         usd_wad = coins * index // WAD
         r.spot[self.m].add_flow(usd_wad, "options_desk_hedge")

@@ -25,6 +25,13 @@ if TYPE_CHECKING:  # pragma: no cover
     from .runner import Replay
 
 
+def _hhmm(iso: str) -> str:
+    """HH:MM of an ISO-8601 UTC timestamp."""
+    import datetime as _dt
+
+    return _dt.datetime.fromisoformat(iso.replace("Z", "+00:00")).strftime("%H:%M")
+
+
 def _clean(value: Any) -> Any:
     if isinstance(value, float):
         if math.isinf(value) or math.isnan(value):
@@ -236,6 +243,6 @@ def attribution_table(res: dict[str, Any]) -> Table:
     table.add_row("caused (no counterpart)", "", f"{c['count']:,} / {_usd(c['notional'])}", "")
     table.add_row("prevented", f"{p['count']:,} / {_usd(p['notional'])}", "", "")
     d = res["price_dislocation"]
-    table.add_row("max price dislocation", "", f"{100 * d['max']:.4f} % ({d['max_at'][11:16]})", "")
-    table.add_row("at the worst minute", "", f"{100 * d['at_worst_minute']:.4f} % ({d['worst_minute'][11:16]})", "")
+    table.add_row("max price dislocation", "", f"{100 * d['max']:.4f} % ({_hhmm(d['max_at'])})", "")
+    table.add_row("at the worst minute", "", f"{100 * d['at_worst_minute']:.4f} % ({_hhmm(d['worst_minute'])})", "")
     return table
