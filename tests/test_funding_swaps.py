@@ -106,27 +106,27 @@ def test_settlement_matches_model_across_funding_moves(desk) -> None:
         check(system, swaps, maturity, model, holders, base)
 
     system.trade(longs, BTC, wad(8))  # skew long: positive funding
-    do_open(alice, wad(1), RATE)
-    do_open(bob, -wad("0.5"), RATE)
+    do_open(alice, wad("1.000000000000000007"), RATE)
+    do_open(bob, -wad("0.499999999999999989"), RATE)
     system.advance(DAY)
     do_settle(alice)
     # the floating leg is the funding a same-size long perp pays, to 1 wei (the protocol's)
     perp = system.new_trader("perp", 100_000)
-    system.trade(perp, BTC, wad(1))
+    system.trade(perp, BTC, wad("1.000000000000000007"))
     system.advance(DAY // 3)
     do_settle(alice)
     [floating] = [e["floating"] for e in events(system, "SwapSettled")]
-    system.trade(perp, BTC, -wad(1))
+    system.trade(perp, BTC, -wad("1.000000000000000007"))
     [owed] = [e["amount"] for e in events(system, "FundingSettled") if e["account"] == perp]
     assert floating > 0 and owed - floating in (0, 1)
     swaps.set_fixed_rate(BTC, maturity, 2 * RATE, sender=system.admin)
     model.book.fixed_rate = 2 * RATE
-    do_open(carol, wad(2), 2 * RATE)
+    do_open(carol, wad("2.123456789012345677"), 2 * RATE)
     system.trade(shorts, BTC, -wad(20))  # skew flips: negative funding
     system.advance(2 * DAY)
     system.set_price(BTC, 97_000)
     system.advance(DAY)
-    do_open(alice, -wad("0.3"), 2 * RATE)
+    do_open(alice, -wad("0.300000000000000013"), 2 * RATE)
     do_settle(bob)
     system.set_price(BTC, 101_000)
     system.advance(DAY)
