@@ -12,13 +12,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-WAD = 10**18
-FUNDING_PERIOD = 8 * 3600
+from ..protocol.units import WAD, ceil_div
+from .exact import FUNDING_PERIOD
+
 FLOW_UNIT = WAD * FUNDING_PERIOD
-
-
-def ceil_div(a: int, b: int) -> int:
-    return -((-a) // b)
 
 
 def fixed_flow(size: int, rate: int, price: int) -> int:
