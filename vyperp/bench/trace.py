@@ -26,6 +26,7 @@ order for static structs). A hashed slot no candidate explains is labelled ``has
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import sys
@@ -80,16 +81,21 @@ class RawTrace:
 
 
 @contextmanager
-def _fd1_to(file: Any) -> Iterator[None]:
+def _stdout_to(file: Any) -> Iterator[None]:
+    """Point both fd 1 and ``sys.stdout`` at ``file`` (pyrevm's tracer ends up in one of them:
+    the fd when run as a program, the Python object under pytest's capture)."""
     sys.stdout.flush()
-    saved = os.dup(1)
+    saved_fd, saved_obj = os.dup(1), sys.stdout
     os.dup2(file.fileno(), 1)
+    sys.stdout = io.TextIOWrapper(os.fdopen(os.dup(file.fileno()), "wb"), write_through=True)
     try:
         yield
     finally:
         sys.stdout.flush()
-        os.dup2(saved, 1)
-        os.close(saved)
+        sys.stdout.close()
+        sys.stdout = saved_obj
+        os.dup2(saved_fd, 1)
+        os.close(saved_fd)
 
 
 def traced(chain: Any, action: Callable[[], object]) -> RawTrace:
@@ -103,12 +109,12 @@ def traced(chain: Any, action: Callable[[], object]) -> RawTrace:
 
     def transact(sender: str, to: str, data: bytes, value: int, gas: int | None) -> Any:
         with tempfile.TemporaryFile() as log:
-            evm.tracing = True
-            try:
-                with _fd1_to(log):
+            with _stdout_to(log):
+                evm.tracing = True  # revm buffers the tracer's output: switch it off before fd 1 returns
+                try:
                     out, res = inner(sender, to, data, value, gas)
-            finally:
-                evm.tracing = False
+                finally:
+                    evm.tracing = False
             log.seek(0)
             sent.append((sender, to, (res, log.read())))
         return out, res
