@@ -249,7 +249,7 @@ class SlotUse:
     sloads: int = 0
     sstores: int = 0
     cold: bool = False
-    first_write: str = ""  # fresh | rewrite | dirty (no-op or already written)
+    first_write: str = ""  # the priced write: fresh | rewrite | dirty (only no-op / already-written stores)
     gas: int = 0
     original: int | None = None
 
@@ -332,8 +332,9 @@ def summarize(
                     else cost
                 )
                 use.cold = use.cold or (first and base != cost)
-                if use.sstores == 0:
-                    use.first_write = {SSTORE_FRESH: "fresh", SSTORE_REWRITE: "rewrite"}.get(base, "dirty")
+                kind = {SSTORE_FRESH: "fresh", SSTORE_REWRITE: "rewrite"}.get(base, "dirty")
+                if use.sstores == 0 or kind != "dirty":  # a no-op first store, then a real one
+                    use.first_write = kind
                     if first and base == SSTORE_FRESH:
                         use.original = 0
                 use.sstores += 1
