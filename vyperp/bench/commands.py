@@ -606,11 +606,30 @@ __all__ = ["bench", "bench_table", "run_bench_all"]
     show_default=True,
     help="Where to write the gas report (flat JSON: operation -> gas).",
 )
-def gas(out: Path) -> None:
+@click.option(
+    "--trace",
+    "traces",
+    multiple=True,
+    metavar="OPERATION",
+    help="Instead of measuring everything, trace OPERATION (repeatable; 'all' = open, close, liquidate, deposit "
+    "and the warm-market variants): the storage slots it touches and its gas by opcode class, to --trace-out.",
+)
+@click.option(
+    "--trace-out",
+    type=click.Path(path_type=Path),
+    default=Path("reports/gas_trace.json"),
+    show_default=True,
+    help="Where --trace writes its summaries.",
+)
+def gas(out: Path, traces: tuple[str, ...], trace_out: Path) -> None:
     """Measure the gas of every operation (exact, cold-start per transaction) and write reports/gas.json."""
     from .gas import measure_all
 
     started = time.time()
+    if traces:
+        _gas_trace(traces, trace_out)
+        console.print(f"wrote {trace_out} in {time.time() - started:.1f} s")
+        return
     figures = measure_all()
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(figures, indent=2) + "\n")
@@ -624,6 +643,37 @@ def gas(out: Path) -> None:
         table.add_row(f"bytecode {name}", f"{size:,} B")
     console.print(table)
     console.print(f"wrote {out} in {time.time() - started:.1f} s")
+
+
+TRACE_ALL = ("open", "close", "liquidate", "deposit", "open_warm_market", "close_warm_market", "liquidate_warm_market")
+
+
+def _gas_trace(ops: tuple[str, ...], out: Path) -> None:
+    from .gas import TRACEABLE, trace_operation
+
+    wanted = [op for name in ops for op in (TRACE_ALL if name == "all" else (name,))]
+    unknown = [op for op in wanted if op not in TRACEABLE]
+    if unknown:
+        raise click.BadParameter(f"{', '.join(unknown)}: one of all, {', '.join(TRACEABLE)}", param_hint="--trace")
+    report = {
+        "method": "pyrevm 0.3.7 EIP-3155 tracer on the embedded exact-gas chain (vyperp/bench/trace.py); each "
+        "operation traced in the very state `vyperp gas` measures it; gas = intrinsic + execution_by_class - refund",
+        "operations": {op: trace_operation(op) for op in dict.fromkeys(wanted)},
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=1) + "\n")
+    for op, summary in report["operations"].items():
+        table = Table(title=f"{op}: {summary['gas_used']:,} gas ({summary['intrinsic']:,} intrinsic)")
+        table.add_column("contract")
+        table.add_column("slot")
+        table.add_column("access")
+        table.add_column("gas", justify="right")
+        for label, use in summary["contracts"].items():
+            for slot in use["slots"][:8]:
+                access = ("cold" if slot["cold"] else "warm") + (f", {slot['write']} write" if slot["write"] else "")
+                table.add_row(label, slot["name"], access, f"{slot['gas']:,}")
+        console.print(table)
+        console.print(" ".join(f"{k} {v:,}" for k, v in summary["execution_by_class"].items()))
 
 
 @click.command(name="bench-replay")

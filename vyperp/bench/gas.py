@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import platform
 from collections.abc import Callable
+from typing import Any
 
 import vyper
 
@@ -20,6 +21,7 @@ from ..chain import compile_contract
 from ..protocol.params import EXCHANGE_BRACKETS, TIERED, LiquidationParams, MarketParams, ProtocolParams
 from ..protocol.system import System
 from ..protocol.units import wad
+from .trace import summarize, traced
 
 DEPLOYABLES = ["Engine", "MarketConfigurator", "LiquidityPool", "EngineLens", "OrderBook", "MockOracle", "TestToken"]
 
@@ -51,7 +53,9 @@ def _params(tiers: bool = False, risk: bool = False, pool_bounds: bool = True) -
 class GasProbe:
     """A warmed-up market and a helper that measures one transaction."""
 
-    def __init__(self, params: ProtocolParams, background_accounts: int = 2):
+    def __init__(self, params: ProtocolParams, background_accounts: int = 2, trace: str | None = None):
+        self.trace_key = trace  # the operation key whose transaction is traced (vyperp gas --trace)
+        self.trace: dict[str, Any] | None = None
         self.system = System.deploy(params)
         s = self.system
         self.lp = s.new_trader("lp")
@@ -72,11 +76,35 @@ class GasProbe:
         self.system.set_price(0, self.price)
         self.system.set_price(1, 4_000)
 
-    def gas(self, action: Callable[[], object]) -> int:
-        action()
+    def gas(self, action: Callable[[], object], key: str | None = None) -> int:
+        if key is not None and key == self.trace_key:
+            self.trace = trace_summary(self.system, action)
+        else:
+            action()
         receipt = self.system.chain.last_receipt
         assert receipt is not None and receipt.success
         return int(receipt.gas_used)
+
+
+def contract_names(s: System) -> dict[str, tuple[str, str]]:
+    """Lower-case address -> (label, contract source name) of a deployment's contracts."""
+    names = {
+        str(s.engine.address).lower(): ("Engine", "Engine"),
+        str(s.pool.address).lower(): ("LiquidityPool", "LiquidityPool"),
+        str(s.token.address).lower(): ("TestToken", "TestToken"),
+        str(s.lens.address).lower(): ("EngineLens", "EngineLens"),
+        str(s.order_book.address).lower(): ("OrderBook", "OrderBook"),
+        str(s.configurator.address).lower(): ("MarketConfigurator", "MarketConfigurator"),
+    }
+    for market, oracle in zip(s.p.params.markets, s.oracles):
+        names[str(oracle.address).lower()] = (f"MockOracle[{market.symbol}]", "MockOracle")
+    return names
+
+
+def trace_summary(s: System, action: Callable[[], object]) -> dict[str, Any]:
+    """Run the one transaction of ``action`` under pyrevm's tracer; its storage/opcode summary."""
+    raw = traced(s.chain, action)
+    return summarize(raw, contract_names(s), s.chain.get_storage)
 
 
 def trading_gas(probe: GasProbe, prefix: str = "") -> dict[str, int]:
@@ -85,20 +113,20 @@ def trading_gas(probe: GasProbe, prefix: str = "") -> dict[str, int]:
     s.mint(trader, 100_000)
     out: dict[str, int] = {}
     probe.tick()
-    out["deposit"] = probe.gas(lambda: s.engine.deposit(s.tokens(20_000), sender=trader))
+    out["deposit"] = probe.gas(lambda: s.engine.deposit(s.tokens(20_000), sender=trader), "deposit")
     probe.tick()
-    out["open"] = probe.gas(lambda: s.trade(trader, 0, wad("0.1")))
+    out["open"] = probe.gas(lambda: s.trade(trader, 0, wad("0.1")), "open")
     probe.tick()
-    out["increase"] = probe.gas(lambda: s.trade(trader, 0, wad("0.05")))
+    out["increase"] = probe.gas(lambda: s.trade(trader, 0, wad("0.05")), "increase")
     probe.tick()
-    out["reduce"] = probe.gas(lambda: s.trade(trader, 0, -wad("0.05")))
+    out["reduce"] = probe.gas(lambda: s.trade(trader, 0, -wad("0.05")), "reduce")
     probe.tick()
-    out["close"] = probe.gas(lambda: s.trade(trader, 0, -wad("0.1")))
+    out["close"] = probe.gas(lambda: s.trade(trader, 0, -wad("0.1")), "close")
     probe.tick()
-    out["withdraw"] = probe.gas(lambda: s.engine.withdraw(s.tokens(1_000), sender=trader))
+    out["withdraw"] = probe.gas(lambda: s.engine.withdraw(s.tokens(1_000), sender=trader), "withdraw")
     s.chain.advance(60)
-    out["oracle_update"] = probe.gas(lambda: s.set_price(0, probe.price))
-    out["poke"] = probe.gas(lambda: s.engine.poke(0, sender=probe.keeper))
+    out["oracle_update"] = probe.gas(lambda: s.set_price(0, probe.price), "oracle_update")
+    out["poke"] = probe.gas(lambda: s.engine.poke(0, sender=probe.keeper), "poke")
     return out
 
 
@@ -109,9 +137,57 @@ def liquidation_gas(probe: GasProbe, label: str) -> int:
     probe.tick(100_000)
     s.trade(victim, 0, wad("0.095"))
     probe.tick(94_000)
-    gas = probe.gas(lambda: s.engine.liquidate(victim, sender=probe.keeper))
+    gas = probe.gas(lambda: s.engine.liquidate(victim, sender=probe.keeper), "liquidate")
     probe.tick(100_000)
     return gas
+
+
+def warm_market_gas(probe: GasProbe) -> dict[str, int]:
+    """Open, close and liquidation in a warm market: another trader's trade in the same block
+    already accepted the new oracle round and accrued the funding (each transaction still
+    starts from cold storage, as every transaction does on a real chain)."""
+    s = probe.system
+    trader = s.new_trader("warm-measured", 20_000)
+    other = s.new_trader("warm-other", 10_000)
+    victim = s.new_trader("warm-victim", 1_000)
+    out: dict[str, int] = {}
+    probe.tick()
+    s.trade(other, 0, wad("0.01"))
+    out["open_warm_market"] = probe.gas(lambda: s.trade(trader, 0, wad("0.1")), "open_warm_market")
+    probe.tick()
+    s.trade(other, 0, wad("0.01"))
+    out["close_warm_market"] = probe.gas(lambda: s.trade(trader, 0, -wad("0.1")), "close_warm_market")
+    probe.tick(100_000)
+    s.trade(victim, 0, wad("0.095"))
+    probe.tick(94_000)
+    s.trade(other, 0, wad("0.01"))
+    out["liquidate_warm_market"] = probe.gas(
+        lambda: s.engine.liquidate(victim, sender=probe.keeper), "liquidate_warm_market"
+    )
+    probe.tick(100_000)
+    return out
+
+
+TRADING_OPS = ("deposit", "open", "increase", "reduce", "close", "withdraw", "oracle_update", "poke")
+WARM_OPS = ("open_warm_market", "close_warm_market", "liquidate_warm_market")
+TRACEABLE = (*TRADING_OPS, "liquidate", *WARM_OPS)
+
+
+def trace_operation(op: str) -> dict[str, Any]:
+    """The storage/opcode trace of one ``vyperp gas`` operation, from the very state in which
+    ``measure_all`` measures it (same probe, same preceding transactions)."""
+    if op not in TRACEABLE:
+        raise ValueError(f"cannot trace {op!r}; one of {', '.join(TRACEABLE)}")
+    probe = GasProbe(_params(), trace=op)
+    if op in WARM_OPS:
+        figures = warm_market_gas(probe)
+    else:
+        figures = trading_gas(probe)
+        if op == "liquidate":
+            figures["liquidate"] = liquidation_gas(probe, "victim")
+    trace = probe.trace
+    assert trace is not None and trace["gas_used"] == figures[op], (op, figures.get(op))
+    return {"operation": op, **trace}
 
 
 def tier_gas() -> dict[str, int]:
@@ -205,6 +281,7 @@ def measure_all() -> dict[str, object]:
     gas["open_without_pool_bounds"] = plain["open"]
     gas["close_without_pool_bounds"] = plain["close"]
     gas["withdraw_without_pool_bounds"] = plain["withdraw"]
+    gas.update(warm_market_gas(GasProbe(_params())))
     gas.update(order_gas())
     gas.update(tier_gas())
     gas.update(batch_gas())
