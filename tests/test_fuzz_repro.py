@@ -79,3 +79,20 @@ def _no_shared_system_leak():
     yield
     machine._SYSTEMS.clear()
     machine._SYSTEMS.update(saved)
+
+
+@pytest.mark.parametrize(
+    "code, output, caught",
+    [
+        (1, "FAILED tests/test_fuzz_protocol.py::test_protocol - AssertionError: pool balance", True),
+        (0, "1 passed", False),
+        (2, "!!!!!!! KeyboardInterrupt !!!!!!!", False),
+        (1, "E   vyper.exceptions.SyntaxException: invalid syntax", False),
+        (1, "_pytest.nodes.Collector.CollectError: ... in importtestmodule", False),
+        (2, "ERROR collecting tests/test_safety.py\nInterrupted: 1 error during collection", False),
+    ],
+)
+def test_a_mutant_counts_as_caught_only_when_a_test_failed(code, output, caught):
+    from vyperp.fuzz.mutation import verdict
+
+    assert verdict(code, output)[2] is caught

@@ -537,6 +537,7 @@ FAILED_RUN: dict[str, dict[str, Callable[[dict[str, Any]], bool]]] = {
     "mutation.json": {
         "interrupted": lambda r: bool(r.get("interrupted")),
         "not every mutant checked": lambda r: r.get("checked", r["total"]) != r["total"],
+        "a suite that did not collect": lambda r: any(m.get("collect_error") for m in r["mutants"]),
     },
     "bench.json": {
         "anvil invariant violations": lambda r: bool(r["anvil_invariant_violations"]),

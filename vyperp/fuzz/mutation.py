@@ -473,6 +473,18 @@ def run_suite(contracts_dir: Path | None, profile: str = "ci") -> tuple[int, str
     return proc.returncode, proc.stdout + proc.stderr
 
 
+def verdict(code: int, output: str) -> tuple[bool, bool, bool]:
+    """(compile error, collection error, caught) of one suite run against a mutant.
+
+    Caught means a test failed: pytest's exit code 1 with neither a compile error (the
+    mutant is broken, not detected) nor a collection error (a test module did not even
+    import: nothing was tested). Exit 2 (interrupted), 3 (internal error), 4 (usage) are
+    no catch either."""
+    compile_error = "CompileError" in output or "vyper.exceptions" in output
+    collect_error = "CollectError" in output or "ERROR collecting" in output or "errors during collection" in output
+    return compile_error, collect_error, code == 1 and not compile_error and not collect_error
+
+
 def check_mutant(mutant: Mutant, profile: str = "ci") -> dict[str, object]:
     started = time.time()
     with tempfile.TemporaryDirectory(prefix=f"mutant-{mutant.name}-") as tmp:
@@ -480,9 +492,7 @@ def check_mutant(mutant: Mutant, profile: str = "ci") -> dict[str, object]:
         shutil.copytree(CONTRACTS, target)
         where = apply(mutant, target).relative_to(target).as_posix()
         code, output = run_suite(target, profile)
-    compile_error = "CompileError" in output or "vyper.exceptions" in output
-    # pytest's exit code 1 = tests failed; 2 (interrupted), 3 (internal error), 4 (usage) are no catch
-    caught = code == 1 and not compile_error
+    compile_error, collect_error, caught = verdict(code, output)
     reason = ""
     for line in output.splitlines():
         if line.startswith("E ") and ("Error" in line or "assert" in line):
@@ -499,6 +509,7 @@ def check_mutant(mutant: Mutant, profile: str = "ci") -> dict[str, object]:
         "change": mutant.change,
         "caught": caught,
         "compile_error": compile_error,
+        "collect_error": collect_error,
         "exit_code": code,
         "seconds": round(time.time() - started, 1),
         "first_failure": reason,
