@@ -175,11 +175,7 @@ class Chain(BaseChain):
     @property
     def last_receipt(self) -> Receipt | None:
         """Receipt of the last transaction or deployment (built lazily)."""
-        r = self._receipt
-        if r is None and self._last is not None:
-            res, out, created = self._last
-            r = self._receipt = Receipt(res.gas_used, out, True, res.logs, created, self)
-        return r
+        return lazy_receipt(self)
 
     # ------------------------------------------------------------- snapshots
     def _raw_snapshot(self) -> Any:
@@ -190,6 +186,16 @@ class Chain(BaseChain):
             self._backend.revert(token)  # newest first keeps nesting consistent
         self._number = tokens[-1][1]
         self._backend.set_block(self._number, time)
+
+
+def lazy_receipt(chain: Any) -> Receipt | None:
+    """The :class:`Receipt` of ``chain._last`` (pyrevm result, return data, created address),
+    built on first use and kept in ``chain._receipt`` (Chain and ShadowChain)."""
+    r = chain._receipt
+    if r is None and chain._last is not None:
+        res, out, created = chain._last
+        r = chain._receipt = Receipt(res.gas_used, out, True, res.logs, created, chain)
+    return r
 
 
 __all__ = ["Chain", "DEFAULT_COINBASE", "Event", "Receipt", "ZERO_ADDRESS", "_log_parts"]

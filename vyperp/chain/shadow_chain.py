@@ -53,7 +53,7 @@ from typing import Any
 
 from .abi import checksum
 from .base import DEFAULT_COINBASE, BaseChain, Receipt, _addr, _log_parts
-from .chain import Chain
+from .chain import Chain, lazy_receipt
 from .errors import ChainError, Reverted
 from .rpc_chain import RpcChain
 
@@ -503,11 +503,7 @@ class ShadowChain(BaseChain):
     @property
     def last_receipt(self) -> Receipt | None:
         """Receipt of the last transaction or deployment: the embedded outcome."""
-        r = self._receipt
-        if r is None and self._last is not None:
-            res, out, created = self._last
-            r = self._receipt = Receipt(res.gas_used, out, True, res.logs, created, self)
-        return r
+        return lazy_receipt(self)
 
     # ------------------------------------------------------------------ snapshots
     def _raw_snapshot(self) -> Any:
