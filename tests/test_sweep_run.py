@@ -408,3 +408,26 @@ def test_bench_overhead_splits_a_replay_into_setup_loop_and_final_check(monkeypa
     assert 0 < o["build_seconds_median"] < o["overhead_seconds"] and o["final_check_seconds_median"] > 0
     assert abs(o["overhead_share_of_loop"] - o["overhead_seconds"] / o["loop_seconds_median"]) < 0.01
     assert o["non_loop_share_of_loop"] > o["overhead_share_of_loop"] - 0.01
+
+
+def test_a_two_market_bootstrap_draws_minutes_the_markets_lived_together():
+    """btc-eth-2025-10-10 bootstrapped: every generated (BTC, ETH) return pair is a pair of
+    the same real minute, the draw repeats from its seed, and the correlation survives."""
+    from vyperp.sim.scenario import load_scenario
+    from vyperp.sweep.engine import _price_paths
+
+    scenario = load_scenario("btc-eth-2025-10-10")
+    task = {"path": {"source": "bootstrap", "index": 3, "seed": 7, "block_steps": 20}, "steps": None}
+    a, b = _price_paths(task, scenario), _price_paths(task, scenario)
+    assert a["BTC"].prices == b["BTC"].prices and a["ETH"].prices == b["ETH"].prices
+    assert a["BTC"].timestamps == a["ETH"].timestamps
+    real = {s: np.diff(np.log(np.asarray(scenario.price_path(s).prices, dtype=float))) for s in ("BTC", "ETH")}
+    pairs = np.column_stack([real["BTC"], real["ETH"]])
+    gen = {s: np.diff(np.log(np.asarray(a[s].prices, dtype=float))) for s in ("BTC", "ETH")}
+    # each generated pair is (to the paths' price rounding) the pair of one real minute
+    for x, y in zip(gen["BTC"], gen["ETH"]):
+        assert np.min(np.abs(pairs - (x, y)).max(axis=1)) < 1e-6, (x, y)
+    corr_real = np.corrcoef(real["BTC"], real["ETH"])[0, 1]
+    assert np.corrcoef(gen["BTC"], gen["ETH"])[0, 1] > 0.5 * corr_real > 0
+    other = _price_paths({**task, "path": {**task["path"], "index": 4}}, scenario)
+    assert other["BTC"].prices != a["BTC"].prices

@@ -55,6 +55,10 @@ def test_shipped_specs_parse():
         ({**BASE, "seeds": {"values": [-1]}}, "[seeds]: key 'values' must be a non-empty list of integers >= 0"),
         ({**BASE, "traders": "many"}, "key 'traders' must be an integer"),
         ({**BASE, "paths": []}, "[[paths]]: needs at least one path set"),
+        (
+            {**BASE, "scenarios": ["btc-eth-2025-10-10"], "paths": {"source": "bootstrap", "windows": ["2025-10-10"]}},
+            "scenario 'btc-eth-2025-10-10' has several markets; its bootstrap draws blocks from its own aligned paths",
+        ),
         ({**BASE, "paths": [{"source": "scenario"}, {"source": "garch"}]}, "[[paths]] #2: key 'source' must be one of"),
         ({**BASE, "paths": [{"source": "bootstrap"}, {"source": "bootstrap"}]}, "two path sets are the same"),
         ({**BASE, "paths": [{"source": "bootstrap", "cuont": 3}]}, "[[paths]] #1: unknown key 'cuont'"),

@@ -162,6 +162,15 @@ def _price_paths(task: dict[str, Any], scenario: Any) -> dict[str, Any] | None:
     path = task["path"]
     if path["index"] is None:
         return None  # the scenario's own path (exactly what `vyperp replay` replays)
+    if path["source"] == "bootstrap" and len(scenario.symbols) > 1:
+        # several markets: one draw of blocks over their own aligned paths (vyperp.sweep.paths)
+        from .paths import joint_bootstrap_paths
+
+        bases = {sym: scenario.price_path(sym) for sym in scenario.symbols}
+        n = min(len(b) for b in bases.values())
+        n = min(n, task["steps"]) if task["steps"] else n
+        seq = np.random.SeedSequence([int(path["seed"]), int(path["index"])])
+        return joint_bootstrap_paths(bases, n, path["block_steps"], seq)
     out = {}
     for k, sym in enumerate(scenario.symbols):
         seq = np.random.SeedSequence([int(path["seed"]), int(path["index"]), k])

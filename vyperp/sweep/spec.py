@@ -254,6 +254,15 @@ def _paths_spec(f: str, where: str, tbl: Any, scenarios: list[str], load_scenari
                 raise _err(f, where, f"key 'windows': unknown real window {w!r} (known: {', '.join(REAL_WINDOWS)})")
         if source == "scenario":
             raise _err(f, where, "key 'windows' is for the bootstrap and jump-fit sources")
+        if source == "bootstrap":
+            for ref in scenarios:
+                if len(load_scenario(ref).symbols) > 1:
+                    raise _err(
+                        f,
+                        where,
+                        f"key 'windows': scenario {Path(ref).stem!r} has several markets; its bootstrap "
+                        "draws blocks from its own aligned paths (a joint bootstrap), not from windows",
+                    )
     paths = PathsSpec(
         source,
         paths_tbl.get("count", 1),
