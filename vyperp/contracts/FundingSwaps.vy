@@ -5,6 +5,11 @@
 @notice Fixed-for-floating swaps on the engine's own cumulative funding index, per
         market and maturity (first slice of issue 14).
 
+        NOT FOR DEPLOYMENT YET (deploy_protocol does not deploy it): `withdraw` checks
+        only realized margin against the initial margin (unsettled losses are ignored)
+        and nothing liquidates a swap account, so a holder's margin, and the pool side,
+        can go negative. The margin and liquidation slice of issue 14 closes that.
+
         Convention. A swap has a signed base size S (1e18 base units), like a position:
           S > 0  pay fixed, receive floating: over [t0, t1] it receives the funding a
                  LONG perp of size S pays, S * (I(t1) - I(t0)), and pays the fixed leg.
