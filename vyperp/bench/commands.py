@@ -763,4 +763,28 @@ def bench_ops(trials: int, interval: float, rounds: int, out: Path) -> None:
 
 from .chain import bench_chain  # noqa: E402
 
-COMMANDS = [bench, gas, bench_replay, bench_chain, bench_ops]
+
+
+@click.command("swap-gas")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("reports/swap_gas.json"),
+    show_default=True,
+    help="Where to write the figures.",
+)
+def swap_gas_command(out: Path) -> None:
+    """Gas of FundingSwaps (deposit, open, increase, settle, settle with 1,000 other holders,
+    close, withdraw, settle at maturity), measured as `vyperp gas` measures the engine."""
+    from .swap_gas import swap_gas
+
+    with console.status("measuring FundingSwaps gas ..."):
+        figures = swap_gas()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(figures, indent=2) + "\n")
+    for name, gas in figures.items():
+        console.print(f"{name}: {gas:,}")
+    console.print(f"wrote {out}")
+
+
+COMMANDS = [bench, gas, bench_replay, bench_chain, bench_ops, swap_gas_command]
