@@ -764,7 +764,6 @@ def bench_ops(trials: int, interval: float, rounds: int, out: Path) -> None:
 from .chain import bench_chain  # noqa: E402
 
 
-
 @click.command("swap-gas")
 @click.option(
     "--out",
