@@ -256,4 +256,12 @@ def jump_fit_path(base: PricePath, n: int, seed: np.random.SeedSequence, fit: di
     )
 
 
-__all__ = ["bootstrap_path", "joint_bootstrap_paths", "fit_jump", "fit_returns", "jump_fit_path", "path_rng_seed", "window_returns"]
+__all__ = [
+    "bootstrap_path",
+    "joint_bootstrap_paths",
+    "fit_jump",
+    "fit_returns",
+    "jump_fit_path",
+    "path_rng_seed",
+    "window_returns",
+]
