@@ -202,3 +202,23 @@ def test_several_path_sets_make_their_own_cells():
     # one [paths] table keeps its cells' ids (a store written before [[paths]] existed still resumes)
     single = parse_spec({**BASE, "paths": {"source": "scenario"}})
     assert [t["cell"] for t in tasks_of(single)] == [t["cell"] for t in tasks_of(parse_spec(BASE))]
+
+
+def test_a_path_set_may_carry_its_own_seeds():
+    """The real window replays one path: its own seeds give its cells more runs."""
+    from vyperp.sweep.engine import tasks_of
+
+    s = parse_spec(
+        {
+            "name": "t",
+            "scenarios": ["btc-2025-10-10"],
+            "paths": [{"source": "scenario", "seeds": {"count": 5, "start": 100}}, {"source": "bootstrap", "count": 2}],
+            "seeds": {"values": [1, 2]},
+        }
+    )
+    tasks = tasks_of(s)
+    real = [t["seed"] for t in tasks if t["paths_label"] == "scenario"]
+    boot = [t["seed"] for t in tasks if t["paths_label"] == "bootstrap"]
+    assert real == [100, 101, 102, 103, 104] and boot == [1, 2, 1, 2]
+    with pytest.raises(SpecError, match=r"\[\[paths\]\] #1 seeds: key 'count' must be >= 1"):
+        parse_spec({**BASE, "paths": [{"source": "scenario", "seeds": {"count": 0}}]})

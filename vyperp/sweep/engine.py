@@ -112,7 +112,8 @@ def tasks_of(spec: SweepSpec) -> list[dict[str, Any]]:
                         path.update(block_steps=ps.block_steps, windows=ps.windows)
                     elif ps.source == "jump-fit":
                         path.update(windows=ps.windows)
-                    for seed in spec.seeds if spec.seeds is not None else [None]:
+                    seeds = ps.seeds if ps.seeds is not None else spec.seeds
+                    for seed in seeds if seeds is not None else [None]:
                         ident = {
                             "code": code_version(),
                             "scenario": _scenario_digest(scenario),

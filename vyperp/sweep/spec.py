@@ -37,7 +37,8 @@ Schema (``?`` = optional)::
     block_steps = 30                      # bootstrap: block length (one-minute returns)
     windows = ["2025-10-10", ...]         # calibration windows (default: all shipped real windows)
                                           # [[paths]] instead: several path sets (e.g. the real window
-                                          # and bootstrap paths), each its own cells
+                                          # and bootstrap paths), each its own cells; a set may
+                                          # carry its own seeds = { count = 20 } (default: [seeds])
 
     [seeds]                               # ? agents' seeds; default: the scenario's seed
     values = [1, 2, 3]                    # or count = 3 (seeds start .. start + count - 1), start = 0
@@ -115,6 +116,7 @@ class PathsSpec:
     seed: int = 0
     block_steps: int = 30
     windows: tuple[str, ...] | None = None
+    seeds: tuple[int, ...] | None = None  # this path set's agent seeds (None: the spec's [seeds])
 
 
 @dataclass(frozen=True)
@@ -229,6 +231,25 @@ def load_spec(path: str | Path) -> SweepSpec:
     return parse_spec(doc, p)
 
 
+def _seeds_of(f: str, where: str, raw: Any) -> tuple[int, ...] | None:
+    """A ``[seeds]`` table (or a path set's ``seeds``): values, or count with a start."""
+    seeds_tbl = _check_keys(f, where, raw, {"values": "list", "count": "int", "start": "int"})
+    if "values" in seeds_tbl:
+        if "count" in seeds_tbl or "start" in seeds_tbl:
+            raise _err(f, where, "give either 'values' or 'count' (with an optional 'start'), not both")
+        if not seeds_tbl["values"] or not all(_is_int(s) and s >= 0 for s in seeds_tbl["values"]):
+            raise _err(f, where, "key 'values' must be a non-empty list of integers >= 0")
+        return tuple(seeds_tbl["values"])
+    if "count" in seeds_tbl:
+        if seeds_tbl["count"] < 1 or seeds_tbl.get("start", 0) < 0:
+            raise _err(f, where, "key 'count' must be >= 1 and 'start' >= 0")
+        start = seeds_tbl.get("start", 0)
+        return tuple(range(start, start + seeds_tbl["count"]))
+    if "start" in seeds_tbl:
+        raise _err(f, where, "key 'start' needs 'count'")
+    return None
+
+
 def _paths_spec(f: str, where: str, tbl: Any, scenarios: list[str], load_scenario: Any) -> PathsSpec:
     """One path set of the spec (a ``[paths]`` table or one ``[[paths]]`` entry)."""
     if not isinstance(tbl, dict):
@@ -237,7 +258,7 @@ def _paths_spec(f: str, where: str, tbl: Any, scenarios: list[str], load_scenari
         f,
         where,
         tbl,
-        {"source": "str", "count": "int", "seed": "int", "block_steps": "int", "windows": "list"},
+        {"source": "str", "count": "int", "seed": "int", "block_steps": "int", "windows": "list", "seeds": "table"},
     )
     source = paths_tbl.get("source", "scenario")
     if source not in PATH_SOURCES:
@@ -269,6 +290,7 @@ def _paths_spec(f: str, where: str, tbl: Any, scenarios: list[str], load_scenari
         paths_tbl.get("seed", 0),
         paths_tbl.get("block_steps", 30),
         tuple(windows) if windows is not None else None,
+        _seeds_of(f, f"{where} seeds", paths_tbl["seeds"]) if "seeds" in paths_tbl else None,
     )
     if source == "scenario" and paths.count > 1:
         for ref in scenarios:
@@ -418,21 +440,7 @@ def parse_spec(doc: dict[str, Any], file: Path | None = None) -> SweepSpec:
     else:
         paths = (_paths_spec(f, "[paths]", raw_paths, scenarios, load_scenario),)
 
-    seeds_tbl = _check_keys(f, "[seeds]", doc.get("seeds", {}), {"values": "list", "count": "int", "start": "int"})
-    seeds = None
-    if "values" in seeds_tbl:
-        if "count" in seeds_tbl or "start" in seeds_tbl:
-            raise _err(f, "[seeds]", "give either 'values' or 'count' (with an optional 'start'), not both")
-        if not seeds_tbl["values"] or not all(_is_int(s) and s >= 0 for s in seeds_tbl["values"]):
-            raise _err(f, "[seeds]", "key 'values' must be a non-empty list of integers >= 0")
-        seeds = tuple(seeds_tbl["values"])
-    elif "count" in seeds_tbl:
-        if seeds_tbl["count"] < 1 or seeds_tbl.get("start", 0) < 0:
-            raise _err(f, "[seeds]", "key 'count' must be >= 1 and 'start' >= 0")
-        start = seeds_tbl.get("start", 0)
-        seeds = tuple(range(start, start + seeds_tbl["count"]))
-    elif "start" in seeds_tbl:
-        raise _err(f, "[seeds]", "key 'start' needs 'count'")
+    seeds = _seeds_of(f, "[seeds]", doc.get("seeds", {}))
 
     return SweepSpec(
         name=doc["name"],
