@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from .clock import iso_utc
 from .scenario import Scenario, load_scenario
 
 DEFAULT_TOLERANCE_STEPS = 10
@@ -82,12 +83,6 @@ def _summary(events: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def _iso(ts: int) -> str:
-    import datetime as _dt
-
-    return _dt.datetime.fromtimestamp(ts, tz=_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def attribute(
     off: Any,
     off_report: dict[str, Any],
@@ -128,9 +123,9 @@ def attribute(
             "impact off = the recorded path",
             "max": round(dislocation[peak], 8),
             "max_at_step": peak,
-            "max_at": _iso(rows_off[peak]["timestamp"]),
+            "max_at": iso_utc(rows_off[peak]["timestamp"]),
             "worst_minute_step": worst,
-            "worst_minute": _iso(rows_off[worst]["timestamp"]),
+            "worst_minute": iso_utc(rows_off[worst]["timestamp"]),
             "at_worst_minute": round(dislocation[worst], 8),
             "recorded_low": reference[worst],
             "impacted_low": min(r["index"] for r in rows_on),

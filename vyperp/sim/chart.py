@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import matplotlib
 
+from .clock import hhmm
+
 matplotlib.use("Agg")
 import matplotlib.dates as mdates  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
@@ -25,13 +27,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from .runner import Replay
 
 TIER_COLORS = ["#f4a261", "#e76f51", "#9b2226", "#5a189a"]
-
-
-def _hhmm(iso: str) -> str:
-    """HH:MM of an ISO-8601 UTC timestamp."""
-    import datetime as _dt
-
-    return _dt.datetime.fromisoformat(iso.replace("Z", "+00:00")).strftime("%H:%M")
 
 
 def _money(x: float, _pos: Any = None, digits: int | None = None) -> str:
@@ -321,8 +316,8 @@ def plot_cascade(replay: Replay, report: dict[str, Any], out: Path, attribution:
         sub += (
             f"\nattribution: impact depth {_money(res['impact']['depth_usd'])} per 1 % ({res['depth_source']}), "
             f"half-life {res['impact']['decay_half_life_steps']} steps; price dislocation max "
-            f"{100 * d['max']:.3f} % ({_hhmm(d['max_at'])}), {100 * d['at_worst_minute']:.3f} % at the worst minute "
-            f"({_hhmm(d['worst_minute'])})\nimpact off -> on: liquidated {_money(res['liquidated_notional']['off'])} "
+            f"{100 * d['max']:.3f} % ({hhmm(d['max_at'])}), {100 * d['at_worst_minute']:.3f} % at the worst minute "
+            f"({hhmm(d['worst_minute'])})\nimpact off -> on: liquidated {_money(res['liquidated_notional']['off'])} "
             f"-> {_money(res['liquidated_notional']['on'])}, bad debt {_money(res['bad_debt']['off'])} -> "
             f"{_money(res['bad_debt']['on'])}; caused by the feedback {res['caused']['count']} "
             f"({_money(res['caused']['notional'])}), prevented {res['prevented']['count']} "

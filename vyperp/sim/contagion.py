@@ -50,6 +50,7 @@ from typing import Any
 from .. import model
 from ..protocol.units import WAD
 from .book import AccountBook, MarketNow
+from .clock import iso_utc
 
 CLASSES: tuple[str, ...] = ("own_market", "cross_market", "stacked")
 CHAIN_BEFORE = 5
@@ -254,7 +255,7 @@ class Contagion:
         liq_before = {s: sum(x["notional"] for x in self.records[:first] if x["market"] == s) for s in self.symbols}
         return {
             "step": step,
-            "timestamp": _iso(timestamps[step]),
+            "timestamp": iso_utc(timestamps[step]),
             "liquidation": r,
             "markets": prices,
             "liquidated_notional_before": liq_before,
@@ -262,12 +263,6 @@ class Contagion:
             "preceding": before,
             "impact_enabled": impact_enabled,
         }
-
-
-def _iso(ts: int) -> str:
-    import datetime as _dt
-
-    return _dt.datetime.fromtimestamp(ts, tz=_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 __all__ = ["CLASSES", "Contagion", "Leg", "classify", "correlation", "legs_of"]

@@ -44,6 +44,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from .clock import iso_utc
+
 SOURCE_NAME = "BTCUSDT-bookDepth-2025-10-10.csv"
 SHARED_SOURCE = Path("/work/shared/data/2025-10-10_binance_gemini") / SOURCE_NAME
 CALIBRATION_FILE = "btcusdt_depth_2025-10-10.json"
@@ -196,10 +198,6 @@ def _worst_window(timestamps: list[int], prices: list[float], minutes: int) -> t
     return best
 
 
-def _iso(ts: int) -> str:
-    return dt.datetime.fromtimestamp(ts, tz=dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def calibrate(path: Path = SHARED_SOURCE) -> dict[str, Any]:
     """The calibration dict of the depth file at `path` (see the module docstring).
 
@@ -269,8 +267,8 @@ def calibrate(path: Path = SHARED_SOURCE) -> dict[str, Any]:
             "file": path.name,
             "sha256": sha256_of(path),
             "snapshots": len(snaps),
-            "first": _iso(snaps[0].timestamp),
-            "last": _iso(snaps[-1].timestamp),
+            "first": iso_utc(snaps[0].timestamp),
+            "last": iso_utc(snaps[-1].timestamp),
             "what": "Binance USD-M BTCUSDT bookDepth (data.binance.vision), cumulative notional within x % of mid",
         },
         "model": "N(x) = D * x (x in %, N in USDT): the linear impact of vyperp.sim.impact; D fitted per snapshot "
@@ -281,15 +279,15 @@ def calibrate(path: Path = SHARED_SOURCE) -> dict[str, Any]:
             "price": round(ghosted[0].ghost.price, 2),  # type: ignore[union-attr]
             "btc": ghosted[0].ghost.depth,  # type: ignore[union-attr]
             "usdt": round(ghosted[0].ghost.notional),  # type: ignore[union-attr]
-            "first_seen": _iso(first_ghost),
+            "first_seen": iso_utc(first_ghost),
             "snapshots": len(ghosted),
             "reconstructed": len(ghosted) - skipped,
             "skipped_no_market_price": skipped,
         },
         "reference_price": "vyperp load_real('2025-10-10') 1-minute BTCUSDT perp closes, "
-        f"{_iso(ref_ts[0])} to {_iso(ref_ts[-1])}",
+        f"{iso_utc(ref_ts[0])} to {iso_utc(ref_ts[-1])}",
         "min_point_pct": MIN_POINT_PCT,
-        "worst_minutes": {"start": _iso(w_start), "end": _iso(w_end), "fall": round(w_fall, 6)},
+        "worst_minutes": {"start": iso_utc(w_start), "end": iso_utc(w_end), "fall": round(w_fall, 6)},
         "depth_per_1pct_usd": {
             period: {side: _summary(v[side]) for side in ("bid", "ask")} for period, v in fits.items()
         },

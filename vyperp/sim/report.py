@@ -21,15 +21,10 @@ from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
 
+from .clock import hhmm
+
 if TYPE_CHECKING:  # pragma: no cover
     from .runner import Replay
-
-
-def _hhmm(iso: str) -> str:
-    """HH:MM of an ISO-8601 UTC timestamp."""
-    import datetime as _dt
-
-    return _dt.datetime.fromisoformat(iso.replace("Z", "+00:00")).strftime("%H:%M")
 
 
 def _clean(value: Any) -> Any:
@@ -243,6 +238,6 @@ def attribution_table(res: dict[str, Any]) -> Table:
     table.add_row("caused (no counterpart)", "", f"{c['count']:,} / {_usd(c['notional'])}", "")
     table.add_row("prevented", f"{p['count']:,} / {_usd(p['notional'])}", "", "")
     d = res["price_dislocation"]
-    table.add_row("max price dislocation", "", f"{100 * d['max']:.4f} % ({_hhmm(d['max_at'])})", "")
-    table.add_row("at the worst minute", "", f"{100 * d['at_worst_minute']:.4f} % ({_hhmm(d['worst_minute'])})", "")
+    table.add_row("max price dislocation", "", f"{100 * d['max']:.4f} % ({hhmm(d['max_at'])})", "")
+    table.add_row("at the worst minute", "", f"{100 * d['at_worst_minute']:.4f} % ({hhmm(d['worst_minute'])})", "")
     return table

@@ -41,6 +41,7 @@ from ..protocol.units import WAD, wad
 from .agents import AgentConfig, BasisTraders, DirectionalTraders, Keepers, LiquidityProviders
 from .book import AccountBook, MarketNow, MarketRules
 from .chainio import TxSender, int_array, static_tuple_array, uint_at, word, word_array
+from .clock import iso_utc
 from .contagion import Contagion
 from .deployments import DeploymentCache, deployment_key
 from .metrics import Globals, InvariantChecker, Metrics, usd
@@ -618,8 +619,8 @@ class Replay:
             "keeper_batch": self.keepers.batch,
             "steps": self.n_steps,
             "step_seconds": self.step_seconds,
-            "start": _iso(self.timestamps[0]),
-            "end": _iso(self.timestamps[-1]),
+            "start": iso_utc(self.timestamps[0]),
+            "end": iso_utc(self.timestamps[-1]),
             "impact_enabled": bool(self.scenario.impact.enabled),
             "tx_count": tx_count,
             "agent_tx_count": tx_count - oracle_tx,
@@ -714,12 +715,6 @@ def _max_drawdown(values: list[float]) -> float:
         peak = max(peak, v)
         worst = max(worst, peak - v)
     return worst
-
-
-def _iso(ts: int) -> str:
-    import datetime as _dt
-
-    return _dt.datetime.fromtimestamp(ts, tz=_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _progress(progress: bool | Callable[[int, int], None], total: int, label: str) -> Any:

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .clock import iso_utc
+
 REAL_WINDOWS = (
     "btc-2020-03-12-leg1",
     "btc-2020-03-12-leg2",
@@ -59,12 +61,6 @@ def run_windows(
     return out
 
 
-def _iso(ts: int | None) -> str | None:
-    import datetime as dt
-
-    return None if ts is None else dt.datetime.fromtimestamp(ts, tz=dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def fidelity_figures(replay: Any, report: dict[str, Any]) -> dict[str, Any]:
     """What docs/fidelity.md sets beside the published facts, from a replay's rows (market 0):
 
@@ -90,17 +86,17 @@ def fidelity_figures(replay: Any, report: dict[str, Any]) -> dict[str, Any]:
     return {
         "oi_coins_start": oi[0] if oi else 0.0,
         "oi_coins_peak": peak,
-        "oi_coins_peak_utc": _iso(rows[peak_at]["timestamp"]) if rows else None,
+        "oi_coins_peak_utc": iso_utc(rows[peak_at]["timestamp"]) if rows else None,
         "oi_coins_lowest_after_peak": low_after,
         "oi_coins_end": oi[-1] if oi else 0.0,
         "oi_flushed_share": 1 - low_after / peak if peak > 0 else 0.0,
-        "first_liquidation_utc": _iso(first_liq),
-        "first_adl_utc": _iso(first_adl),
+        "first_liquidation_utc": iso_utc(first_liq) if first_liq is not None else None,
+        "first_adl_utc": iso_utc(first_adl) if first_adl is not None else None,
         "first_liquidation_to_adl_seconds": first_adl - first_liq if first_liq and first_adl else None,
         "funding_cap_8h": cap,
         "max_abs_funding_rate_8h": max((abs(r["funding_rate_8h"]) for r in rows), default=0.0),
         "steps_at_funding_cap_share": len(at_cap) / len(rows) if rows else 0.0,
-        "first_at_funding_cap_utc": _iso(at_cap[0]["timestamp"]) if at_cap else None,
+        "first_at_funding_cap_utc": iso_utc(at_cap[0]["timestamp"]) if at_cap else None,
         "first_at_funding_cap_sign": (1 if at_cap[0]["funding_rate_8h"] > 0 else -1) if at_cap else None,
         "bad_debt_share_of_liquidated": report["bad_debt"] / liquidated if liquidated else 0.0,
     }
