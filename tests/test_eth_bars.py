@@ -10,12 +10,12 @@ from __future__ import annotations
 import csv
 import gzip
 import hashlib
-import os
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
+from vyperp import resources
 from vyperp.oracles.sources import REAL_WINDOWS, load_real
 from vyperp.oracles.ticks import Trade, minute_bars, read_trades
 
@@ -24,7 +24,7 @@ BTC = REAL_WINDOWS["2025-10-10"]
 RAW_NAME = "2025-10-10_binance_gemini/gemini_trades_2025-10-10_ETHUSD.csv.gz"
 RAW_SHA256 = "082ce7d5b679ff853219a431060c7177e53b3f325cfa2186ce96e08a3a629986"
 REPO = Path(__file__).resolve().parent.parent
-SHARED = Path(os.environ.get("VYPERP_SHARED_DATA") or REPO.parent / "shared" / "data")
+SHARED = resources.SHARED_DATA
 RAW = SHARED / RAW_NAME
 
 

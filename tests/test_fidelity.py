@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from vyperp import resources
 from vyperp.sim.fidelity import FACTS, render, write
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared" / "data"
+SHARED = resources.SHARED_DATA
 
 
 def test_the_committed_page_is_generated_from_the_committed_report():

@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vyperp import model
+from vyperp import model, resources
 from vyperp.chain import Reverted
 from vyperp.protocol.params import Bracket, LiquidationParams, MarketParams, ProtocolParams, binance_brackets
 from vyperp.protocol.system import MAX_UINT, System
@@ -33,7 +32,7 @@ from vyperp.protocol.units import WAD, wad
 
 BTC = 0
 ONE = WAD
-SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+SHARED = resources.SHARED_DATA
 
 
 def attack_market(**overrides: Any) -> MarketParams:

@@ -494,7 +494,7 @@ def fidelity(report: Path, out: Path) -> None:
     "--source",
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
     default=None,
-    help="The Binance BTCUSDT bookDepth CSV of 2025-10-10 [default: /work/shared/data/2025-10-10_binance_gemini/"
+    help="The Binance BTCUSDT bookDepth CSV of 2025-10-10 [default: $VYPERP_SHARED_DATA or ../shared/data, then 2025-10-10_binance_gemini/"
     "BTCUSDT-bookDepth-2025-10-10.csv].",
 )
 @click.option(

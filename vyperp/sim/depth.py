@@ -1,6 +1,6 @@
 """Order-book depth calibration of the spot-impact model (:mod:`vyperp.sim.impact`).
 
-Source: Binance USD-M BTCUSDT ``bookDepth`` snapshots of 2025-10-10 (``/work/shared/data/
+Source: Binance USD-M BTCUSDT ``bookDepth`` snapshots of 2025-10-10 (``$VYPERP_SHARED_DATA`` or ``<checkout>/../shared/data/
 2025-10-10_binance_gemini/BTCUSDT-bookDepth-2025-10-10.csv``, ~every 30 s): per snapshot
 ten cumulative rows, ``percentage`` -5..-1 (bids within x % below the mid) and 1..5 (asks
 within x % above), ``depth`` (BTC), ``notional`` (USDT), ``weighted_avg_price``.
@@ -40,14 +40,14 @@ import hashlib
 import json
 import statistics
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from .. import resources
 from .clock import iso_utc
 
 SOURCE_NAME = "BTCUSDT-bookDepth-2025-10-10.csv"
-SHARED_SOURCE = Path("/work/shared/data/2025-10-10_binance_gemini") / SOURCE_NAME
+SHARED_SOURCE = resources.SHARED_DATA / "2025-10-10_binance_gemini" / SOURCE_NAME
 CALIBRATION_FILE = "btcusdt_depth_2025-10-10.json"
 PERCENTAGES = (-5, -4, -3, -2, -1, 1, 2, 3, 4, 5)
 MIN_POINT_PCT = 1.0
@@ -303,7 +303,7 @@ def calibrate(path: Path = SHARED_SOURCE) -> dict[str, Any]:
 
 def calibration_path() -> Path:
     """Where the shipped calibration lives (inside the package)."""
-    return Path(str(resources.files("vyperp") / "data" / "depth" / CALIBRATION_FILE))
+    return resources.DATA / "depth" / CALIBRATION_FILE
 
 
 def load_calibration() -> dict[str, Any]:
