@@ -146,12 +146,12 @@ def test_amplification_is_impact_on_over_off():
 
 
 def test_two_worker_local_cluster_on_loopback_matches_in_process():
-    distributed = pytest.importorskip("distributed")
+    pytest.importorskip("distributed")
+    from vyperp.sweep.engine import local_cluster
+
     s = tiny(vary={"max_leverage": [20, 50]}, seeds={"values": [1, 2]})
     local = sweep(s, workers=1)
-    cluster = distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None, silence_logs=40
-    )
+    cluster = local_cluster(2)  # the cluster `vyperp sweep` starts: must bind loopback only
     try:
         assert cluster.scheduler_address.startswith("tcp://127.0.0.1:")
         res = sweep(s, scheduler=cluster.scheduler_address)
@@ -407,7 +407,7 @@ def test_bench_overhead_splits_a_replay_into_setup_loop_and_final_check(monkeypa
     assert o["deployments_reused"] == 2  # the first run deployed, the others reverted
     assert 0 < o["build_seconds_median"] < o["overhead_seconds"] and o["final_check_seconds_median"] > 0
     assert abs(o["overhead_share_of_loop"] - o["overhead_seconds"] / o["loop_seconds_median"]) < 0.01
-    assert o["non_loop_share_of_loop"] > o["overhead_share_of_loop"] - 0.01
+    assert o["non_loop_share_of_loop"] >= o["overhead_share_of_loop"]  # the final check comes on top
 
 
 def test_a_two_market_bootstrap_draws_minutes_the_markets_lived_together():

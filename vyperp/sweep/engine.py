@@ -377,6 +377,21 @@ def _json_default(v: Any) -> Any:
 
 
 # ------------------------------------------------------------------ execution
+def local_cluster(workers: int, dashboard: bool = False) -> Any:
+    """A Dask LocalCluster of `workers` single-threaded processes on 127.0.0.1, without a
+    dashboard unless `dashboard` (then at http://127.0.0.1:8787/status)."""
+    from distributed import LocalCluster
+
+    return LocalCluster(
+        n_workers=workers,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address="127.0.0.1:8787" if dashboard else None,
+        silence_logs=40,
+    )
+
+
 def execute(
     tasks: list[dict[str, Any]],
     on_result: Callable[[dict[str, Any]], None],
@@ -401,7 +416,7 @@ def execute(
         for task in tasks:
             on_result(run_task(task))
         return info
-    from distributed import Client, LocalCluster, as_completed
+    from distributed import Client, as_completed
 
     cluster = None
     if scheduler is not None:
@@ -409,14 +424,7 @@ def execute(
         info.update(engine="dask", scheduler=scheduler, workers=len(client.scheduler_info()["workers"]))
     else:
         n = workers or os.cpu_count() or 1
-        cluster = LocalCluster(
-            n_workers=n,
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address="127.0.0.1:8787" if dashboard else None,
-            silence_logs=40,
-        )
+        cluster = local_cluster(n, dashboard)
         client = Client(cluster)
         info.update(engine="dask-local", workers=n, dashboard=client.dashboard_link if dashboard else None)
     futures = []
@@ -445,4 +453,4 @@ def pending(tasks: Iterable[dict[str, Any]], store: RunStore) -> list[dict[str, 
     return out
 
 
-__all__ = ["RunStore", "code_version", "execute", "pending", "preflight", "run_task", "tasks_of"]
+__all__ = ["RunStore", "code_version", "execute", "local_cluster", "pending", "preflight", "run_task", "tasks_of"]
