@@ -16,7 +16,10 @@ defence is measured, not asserted:
 * ``withdraw-then-liquidate`` (Hyperliquid ETH whale, Mar 2025): a whale withdraws
   everything the checks allow, then the price drifts and a keeper liquidates it;
 * ``oracle-front-run`` (GMX v1 AVAX): round trips around oracle rounds the attacker
-  knows in advance (delayed orders where the market sets them).
+  knows in advance (delayed orders where the market sets them);
+* ``skew-carry`` (issue 14, funding swaps): a pay-fixed swap whose floating leg the
+  attacker inflates by carrying perp skew from a second account (``sim/skew_carry.py``;
+  no "before" column: the old contracts had no swaps).
 
 Per run: the attacker's net profit (what its accounts hold and withdrew, minus what they
 brought), the LPs' loss (their deposit minus the pool's value after every position is
@@ -52,9 +55,18 @@ from ..protocol.params import (
 )
 from ..protocol.system import MAX_UINT, START_TIME, System
 from ..protocol.units import WAD, wad
+from .skew_carry import skew_carry
 
 ATTACK_DIR = resources.SCENARIOS / "attacks"
-CLASSES = ("self-skew", "pump-and-close", "squeeze-into-pool", "withdraw-then-liquidate", "oracle-front-run")
+CLASSES = (
+    "self-skew",
+    "pump-and-close",
+    "squeeze-into-pool",
+    "withdraw-then-liquidate",
+    "oracle-front-run",
+    "skew-carry",
+)
+NEW_CLASSES = ("skew-carry",)  # no "before" run: the contracts before the safety work had no such instrument
 BEFORE_REF = "f5b5e8f"  # the last commit before the safety work (the "before" column)
 
 
@@ -158,8 +170,9 @@ class Arena:
     def attacker(self, label: str, deposit_usd: float) -> str:
         s = self.system
         account = s.new_trader(label)
-        self.brought[account] = s.mint(account, deposit_usd)
-        s.engine.deposit(self.brought[account], sender=account)
+        self.brought[account] = s.mint(account, deposit_usd) if deposit_usd else 0
+        if self.brought[account]:
+            s.engine.deposit(self.brought[account], sender=account)
         self.attackers.append(account)
         return account
 
@@ -462,12 +475,13 @@ SCRIPTS: dict[str, Callable[[Arena], dict[str, Any]]] = {
     "squeeze-into-pool": pump_and_close,
     "withdraw-then-liquidate": withdraw_then_liquidate,
     "oracle-front-run": oracle_front_run,
+    "skew-carry": skew_carry,
 }
 
 
 def lp_loss_bound(scenario: AttackScenario) -> float | None:
     """The LP loss the design bounds for this class (None where the claim is profit <= 0)."""
-    if scenario.attack == "oracle-front-run":
+    if scenario.attack in ("oracle-front-run", "skew-carry"):
         return None
     m = scenario.market
     cap = m.max_open_interest_usd
@@ -528,7 +542,11 @@ def run_lab(
         for scenario in scenarios:
             if progress:
                 progress(scenario.name)
-            before = run_attack(_legacy_scenario(scenario), before_dir, legacy=True) if before_dir else None
+            before = (
+                run_attack(_legacy_scenario(scenario), before_dir, legacy=True)
+                if before_dir and scenario.attack not in NEW_CLASSES
+                else None
+            )
             after = run_attack(scenario)
             rows.append(
                 {
