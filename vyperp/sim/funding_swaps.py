@@ -218,6 +218,7 @@ class FundingSwapHedging:
             "hedged_entries_unhedged": 0,  # entries of hedged traders with no live book
         }
         self.quotes: list[float] = []
+        self._row: dict[str, Any] = {}
         self.pool_pnls: list[int] = []
 
     # ------------------------------------------------------------------ setup
@@ -375,9 +376,12 @@ class FundingSwapHedging:
 
     # ------------------------------------------------------------------ the step
     def act(self, step: int) -> None:
-        """Before the basis traders act: observe funding, list/requote, keeper settles."""
+        """After the keepers, before the basis traders act: measure the groups (the book is
+        fresh: read at the step's start, the keepers' accounts re-read), then observe
+        funding, list / requote, and settle as the keeper."""
         r = self.r
         desk = self.desk
+        self._row = self.measure()
         if not self.spec.hedge:
             return
         desk.observe(r.markets[self.m].rate)
@@ -433,13 +437,19 @@ class FundingSwapHedging:
         return [j for j in range(self.n) if bool(self.hedged[j]) == want]
 
     def annotate(self, row: dict[str, Any]) -> None:
-        """This step's ``swaps_*`` columns (USD; the quote per 8 h as a fraction)."""
+        """This step's ``swaps_*`` columns (USD; the quote per 8 h as a fraction): the state
+        measured after the keepers and before the agents (:meth:`measure`), and the quote
+        the step's agents traded at."""
+        row.update(self._row)
+        row["swaps_quote"] = self.quotes[-1] if self.quotes else 0.0
+
+    def measure(self) -> dict[str, Any]:
+        """The groups' and the pool's figures now (see :data:`COLUMNS`)."""
         index = self.r.markets[self.m].index
         open_set = self.basis.open_set
         pool = self.desk.pool_pnl() if self.spec.hedge else 0
         self.pool_pnls.append(pool)
-        row["swaps_quote"] = self.quotes[-1] if self.quotes else 0.0
-        row["swaps_pool_pnl"] = pool / WAD
+        row: dict[str, Any] = {"swaps_pool_pnl": pool / WAD}
         for group in GROUPS:
             js = self._members(group)
             pnl = funding = 0
@@ -452,6 +462,7 @@ class FundingSwapHedging:
             row[f"swaps_{group}_survivors"] = sum(1 for j in js if self.entered[j] and not self.cut[j])
             row[f"swaps_{group}_funding"] = funding / WAD  # perp funding (settled + owed) + the swap's legs and pending
         row["swaps_open_size"] = -sum(self.swap_size) / WAD
+        return row
 
     def hedge_residuals(self) -> list[int]:
         """Per closed hedge episode that began and ended on a perp touch (exit, cut, resize):
