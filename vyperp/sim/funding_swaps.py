@@ -419,7 +419,7 @@ class FundingSwapHedging:
         spot = self.spot_cash[j] + self.spot_coins[j] * index // WAD
         swap = self.floating[j] - self.fixed[j] + self.unwind[j]
         if self.swap_size[j]:
-            swap += self.desk.pending(basis.accounts[j])
+            swap += self.desk.pending_at(basis.accounts[j], r.markets[self.m].cumulative, int(r.chain.time))
         return perp, spot, swap
 
     def perp_pending_paid(self, j: int) -> int:

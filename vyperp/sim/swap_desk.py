@@ -25,6 +25,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from ..model import swaps as sm
 from ..protocol.units import WAD, wad
 
 MAX_UINT = 2**256 - 1
@@ -53,6 +54,7 @@ class SwapDesk:
         self.quote = 0
         self.funded_pool = 0  # tokens the swap LPs put in (token units)
         self.deposits: dict[str, int] = {}  # tokens each holder put in its swap margin
+        self.mirror: dict[str, sm.Swap] = {}  # each live swap as on chain (re-read after every touch of it)
         self.contract: Any = None
 
     # ------------------------------------------------------------------ setup
@@ -134,7 +136,7 @@ class SwapDesk:
             return False
         limit = self.quote  # the quote of this block: no slippage beyond it
         data = self.contract.open.calldata(self.market, self.maturity, perp_size, limit)
-        return self._send("swap_open", account, data) is not None
+        return self._send("swap_open", account, data, account) is not None
 
     def close(self, account: str) -> bool:
         """Close `account`'s swap before maturity at the quote (after maturity: settle)."""
@@ -145,13 +147,13 @@ class SwapDesk:
             return False
         limit = INT_MAX if size < 0 else INT_MIN  # a receive-fixed close pays the quote: no bound
         data = self.contract.close.calldata(self.market, self.maturity, limit)
-        return self._send("swap_close", account, data) is not None
+        return self._send("swap_close", account, data, account) is not None
 
     def settle(self, account: str) -> bool:
         """Settle `account`'s swap now (a matured one is removed); anyone may call it, the
         keeper does (sent from the protocol admin here)."""
         data = self.contract.settle.calldata(account, self.market, self.maturity)
-        return self._send("swap_settle", self.r.p.admin, data) is not None
+        return self._send("swap_settle", self.r.p.admin, data, account) is not None
 
     def settle_all(self, accounts: list[str]) -> int:
         """Settle every account of `accounts` that holds a swap; returns how many settled."""
@@ -177,6 +179,16 @@ class SwapDesk:
             return 0
         return int(self.contract.pending(account, self.market, self.maturity))
 
+    def pending_at(self, account: str, index: int, time: int) -> int:
+        """:meth:`pending` without a chain call, from the mirrored swap and the exact model
+        (``index``: the engine's cumulative funding per unit in this block; before the
+        maturity snapshot, which the keeper takes on the swaps' last touch)."""
+        swap = self.mirror.get(account)
+        if swap is None:
+            return 0
+        floating, fixed = sm.accrued(swap.size, swap.fixed_flow, swap.last_index, swap.last_time, index, time)
+        return floating - fixed
+
     def holder_pnl(self, account: str) -> int:
         """Realized margin + pending - deposits (1e18 USD)."""
         return self.margin(account) + self.pending(account) - self.deposits.get(account, 0) * self.r.precision
@@ -194,11 +206,21 @@ class SwapDesk:
         return int(self.r.engine.index_price(self.market))
 
     # ------------------------------------------------------------------ internals
-    def _send(self, kind: str, sender: str, data: bytes) -> bytes | None:
+    def _send(self, kind: str, sender: str, data: bytes, holder: str | None = None) -> bytes | None:
         out = self.r.tx.send(kind, sender, self.address, data)
-        if out is not None and self.on_event is not None:
+        if out is None:
+            return None
+        if self.on_event is not None:
             for event in self.contract.decode_logs(self.r.chain.last_receipt):
                 self.on_event(event.name, dict(event.args))
+        if holder is not None:  # the touched swap, re-read by field name
+            s = self.contract.swaps(holder, self.market, self.maturity)
+            if s.size == 0 and s.fixed_flow == 0:
+                self.mirror.pop(holder, None)
+            else:
+                self.mirror[holder] = sm.Swap(
+                    int(s.size), int(s.fixed_flow), int(s.last_index), int(s.last_time), int(s.notional)
+                )
         return out
 
 
