@@ -532,6 +532,7 @@ def funding_flip_table() -> str:
                 f"{usd(g['pnl_usd']['swap'])})"
             ),
         ),
+        row("realized (perp margin change + swap)", lambda g: usd(g["pnl_usd"]["realized_perp_and_swap"])),
         row("perp funding received", lambda g: usd(g["funding_usd"]["perp_received"])),
         row(
             "swap: floating received / fixed paid / unwind",

@@ -432,6 +432,13 @@ class FundingSwapHedging:
             return 0
         return ceil_div(size * (r.markets[self.m].cumulative - r.book.findex[self.m][idx]), WAD)
 
+    def _perp_realized(self, j: int) -> int:
+        """Trader j's engine margin minus its deposit (1e18 USD): realized PnL, settled
+        funding and fees, without the open position's unrealized PnL."""
+        basis = self.basis
+        deposit = basis.tokens[j] * self.r.precision if basis.deposited[j] else 0
+        return int(self.r.book.margin[basis.idx[j]]) - deposit
+
     def _members(self, group: str) -> list[int]:
         want = group == "hedged"
         return [j for j in range(self.n) if bool(self.hedged[j]) == want]
@@ -482,6 +489,7 @@ class FundingSwapHedging:
             cut = [j for j in entered if self.cut[j]]
             pnl = [self._trader_pnl(j, index) for j in js]
             perp, spot, swap = (sum(p[k] for p in pnl) / WAD for k in range(3))
+            perp_realized = sum(self._perp_realized(j) for j in js) / WAD
             perp_received = -sum(self.perp_funding_paid[j] + self.perp_pending_paid(j) for j in js) / WAD
             floating = sum(self.floating[j] for j in js) / WAD
             fixed = sum(self.fixed[j] for j in js) / WAD
@@ -496,7 +504,14 @@ class FundingSwapHedging:
                 "open_at_end": sum(1 for j in js if j in self.basis.open_set),
                 "capital_usd": sum(float(self.basis.capital[j]) for j in js),
                 "swap_margin_usd": sum(self.swap_tokens[j] for j in js) / 10**r.decimals,
-                "pnl_usd": {"perp": perp, "spot": spot, "swap": swap, "total": perp + spot + swap},
+                "pnl_usd": {
+                    "perp": perp,
+                    "spot": spot,
+                    "swap": swap,
+                    "total": perp + spot + swap,
+                    "perp_realized": perp_realized,
+                    "realized_perp_and_swap": perp_realized + swap,
+                },
                 "funding_usd": {
                     "perp_received": perp_received,
                     "swap_floating_received": floating,
@@ -551,7 +566,8 @@ class FundingSwapHedging:
             },
             "stats": dict(self.stats),
             "notes": (
-                "pnl: perp = engine equity - deposit; spot = the spot leg at the index (cash + coins); swap = swap "
+                "pnl: perp = engine equity - deposit (perp_realized: engine margin - deposit); realized_perp_and_swap "
+                "= perp_realized + swap (every swap is settled at the last step); spot = the spot leg at the index (cash + coins); swap = swap "
                 "margin change (floating - fixed + unwind) + pending. funding: perp_received = -sum(FundingSettled "
                 "amount + surcharge) + what the open perps owe unsettled, the swap legs as settled. survival_rate = entered traders never "
                 "liquidated (nor deleveraged) / entered. hedge episodes tied out: swap floating - perp funding paid "
