@@ -195,3 +195,27 @@ def test_mirrored_pending_equals_the_contract_every_step() -> None:
     desk.pending_at = checked  # type: ignore[method-assign]
     replay.run()
     assert len(seen) > 100 and any(seen)
+
+
+def test_a_partial_cut_resizes_the_hedge_and_a_full_cut_closes_it() -> None:
+    """The keepers' partial cut of a hedged short closes the swap and reopens one of the
+    remaining size; a full cut closes it (driven directly: the scenario's partial
+    liquidations do not happen to hit a hedged trader)."""
+    replay = Replay(SCENARIO)
+    replay.build()
+    swaps = replay.swaps
+    swaps.act(0)  # lists the book at the quote rule's first rate
+    desk = swaps.desk
+    j = next(j for j in range(swaps.n) if swaps.hedged[j])
+    account = replay.basis.accounts[j]
+    size = -3 * WAD // 2
+    swaps.on_open(j, size, 0)
+    assert desk.size(account) == size == swaps.swap_size[j] and swaps.locked(j)
+    swaps.on_perp_reduced(j, WAD // 2, 0)
+    assert desk.size(account) == -WAD // 2 == swaps.swap_size[j] == desk.mirror[account].size
+    assert swaps.stats["swap_resizes"] == 1 and swaps.segments[-1].end == "resize"
+    assert swaps.live[j].size == -WAD // 2
+    swaps.on_perp_reduced(j, 0, 0)
+    assert desk.size(account) == 0 == swaps.swap_size[j] and account not in desk.mirror
+    assert [s.end for s in swaps.segments] == ["resize", "cut"] and not swaps.locked(j)
+    assert replay.tx.reverts == {}
