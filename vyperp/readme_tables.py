@@ -499,6 +499,73 @@ def attribution_table() -> str:
     return "\n".join(lines)
 
 
+def funding_flip_table() -> str:
+    report = _load("funding_flip.json")
+    if report is None:
+        return "(no reports/funding_flip.json yet: run `vyperp funding-flip`)"
+    fs = report["funding_swaps"]
+    on, off = fs["groups"], fs["counterfactual"]
+    cols = [on["hedged"], off["hedged"], on["unhedged"], off["unhedged"]]
+
+    def row(label: str, get: Callable[[dict[str, Any]], str]) -> str:
+        return f"| {label} | " + " | ".join(get(g) for g in cols) + " |"
+
+    def usd(v: float) -> str:
+        return f"{v:,.0f}"
+
+    lines = [
+        f"`vyperp funding-flip` ({report['scenario']}, seed {report['seed']}, {report['traders']} directional and "
+        f'{report["basis_traders"]} basis traders, {report["steps"]} steps; USD; "without swaps" = the same traders '
+        f"in the counterfactual run, `hedge = false`: the engine side is then the replay without swaps, to the wei):",
+        "",
+        "| | hedged, swaps on | the same traders, no swaps | unhedged, swaps on | unhedged, no swaps |",
+        "| --- | ---: | ---: | ---: | ---: |",
+        row("traders / entered", lambda g: f"{g['traders']} / {g['entered']}"),
+        row("liquidated traders", lambda g: f"{g['liquidated_traders']}"),
+        row("liquidations / notional", lambda g: f"{g['liquidations']} / {usd(g['liquidated_notional_usd'])}"),
+        row("survival rate", lambda g: f"{100 * (g['survival_rate'] or 0):.1f} %"),
+        row("holding a short at the end", lambda g: f"{g['open_at_end']}"),
+        row(
+            "P&L total (perp / spot / swap)",
+            lambda g: (
+                f"{usd(g['pnl_usd']['total'])} ({usd(g['pnl_usd']['perp'])} / {usd(g['pnl_usd']['spot'])} / "
+                f"{usd(g['pnl_usd']['swap'])})"
+            ),
+        ),
+        row("realized (perp margin change + swap)", lambda g: usd(g["pnl_usd"]["realized_perp_and_swap"])),
+        row("perp funding received", lambda g: usd(g["funding_usd"]["perp_received"])),
+        row(
+            "swap: floating received / fixed paid / unwind",
+            lambda g: (
+                f"{usd(g['funding_usd']['swap_floating_received'])} / {usd(g['funding_usd']['swap_fixed_paid'])}"
+                f" / {usd(g['funding_usd']['swap_unwind_received'])}"
+            ),
+        ),
+        row("funding net (perp + swap)", lambda g: usd(g["funding_usd"]["net"])),
+        row("swap margin deposited", lambda g: usd(g["swap_margin_usd"])),
+    ]
+    pool, ep, zs = fs["pool"], fs["hedge_episodes"], fs["zero_sum"]
+    lines += [
+        "",
+        f"Swap pool: funded {usd(pool['funded_usd'])}, P&L at the end {usd(pool['pnl_end_usd'])} (max "
+        f"{usd(pool['pnl_max_usd'])}, min {usd(pool['pnl_min_usd'])}); pool P&L + holders' swap P&L = "
+        f"{zs['residual_wei']} wei. Quote {100 * fs['book']['quote_min']:.4f} % to {100 * fs['book']['quote_max']:.4f} "
+        f"% per 8 h. Hedge episodes {ep['count']} ({', '.join(f'{k} {v}' for k, v in ep['by_end'].items())}); on the "
+        f"{ep['tied_out']} opened and closed on a perp touch, floating received - perp funding paid = "
+        f"{ep['residual_wei_min']} to {ep['residual_wei_max']} wei. Invariant violations: "
+        f"{report['invariant_violations']} of {report['invariant_checks']:,} checks.",
+    ]
+    t = report.get("throughput")
+    if t:
+        lines.append(
+            f"Step loop: {t['swaps_on']['steps_per_second']:,.0f} steps/s with swaps ({t['swaps_on']['swap_tx']:,} swap "
+            f"tx of {t['swaps_on']['tx_count']:,}), {t['bookkeeping_only']['steps_per_second']:,.0f} with the groups "
+            f"followed and no swap, {t['swaps_off']['steps_per_second']:,.0f} without (x{t['slowdown']:.2f}; best of "
+            f"{t['repeats']}, load {t['load_average'][0]})."
+        )
+    return "\n".join(lines)
+
+
 TABLES: dict[str, Callable[[], str]] = {
     "mitigations-study": mitigations_study_table,
     "sweep-bench": sweep_bench_table,
@@ -512,6 +579,7 @@ TABLES: dict[str, Callable[[], str]] = {
     "adl": adl_table,
     "windows": windows_table,
     "attribution": attribution_table,
+    "funding-flip": funding_flip_table,
 }
 
 
@@ -554,6 +622,7 @@ FAILED_RUN: dict[str, dict[str, Callable[[dict[str, Any]], bool]]] = {
             a["invariant_violations"] for runs in r["windows"].values() for a in runs.values()
         )
     },
+    "funding_flip.json": {"invariant violations": lambda r: r["invariant_violations"] > 0},
     "real_windows.json": {
         "invariant violations": lambda r: any(w["invariant_violations"] for w in r["windows"].values())
     },

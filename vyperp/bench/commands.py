@@ -710,7 +710,14 @@ def _gas_trace(ops: tuple[str, ...], out: Path) -> None:
     show_default=True,
     help="Also measure an active population (bench.ACTIVE_TRADERS) of the same size.",
 )
-def bench_replay(out: Path, sizes: str, traders: int, repeats: int, active: bool) -> None:
+@click.option(
+    "--funding-swaps/--no-funding-swaps",
+    "funding_swaps",
+    default=True,
+    show_default=True,
+    help="Also measure steps/s of funding-flip with its funding swaps on, bookkeeping only and off.",
+)
+def bench_replay(out: Path, sizes: str, traders: int, repeats: int, active: bool, funding_swaps: bool) -> None:
     """Measure replay speed: tx/s (all and agents') in a replay, the raw in-process ceiling
     of the same transactions (re-applied with Chain.send on a fresh identical deployment),
     the same for an active population, and the wall time of a 1,440-step one-minute day
@@ -718,7 +725,15 @@ def bench_replay(out: Path, sizes: str, traders: int, repeats: int, active: bool
     from ..bench.replay import bench_table, run_bench
 
     counts = [int(x) for x in sizes.split(",") if x.strip()]
-    result = run_bench(traders=traders, sizes=counts, out=out, console=console, repeats=repeats, active=active)
+    result = run_bench(
+        traders=traders,
+        sizes=counts,
+        out=out,
+        console=console,
+        repeats=repeats,
+        active=active,
+        funding_swaps=funding_swaps,
+    )
     console.print(bench_table(result))
     console.print(f"wrote {out}")
 

@@ -293,6 +293,7 @@ def run_bench(
     console: Console | None = None,
     repeats: int = 3,
     active: bool = True,
+    funding_swaps: bool = True,
 ) -> dict[str, Any]:
     sizes = [100, 1000, 10000] if sizes is None else sizes
     scenario = day_scenario()
@@ -319,6 +320,11 @@ def run_bench(
     if dense is not None:
         result["active_population"] = dense
         result["fixed_vs_marginal_cost"] = fixed_and_marginal(ceiling, dense)
+    if funding_swaps:  # steps per second with the funding swaps of funding-flip on / bookkeeping only / off
+        from ..sim.funding_flip import throughput
+
+        say(f"funding swaps: funding-flip with swaps on / bookkeeping only / off (best of {repeats}) ...")
+        result["funding_swaps"] = throughput(load_scenario("funding-flip"), repeats)
     result.update(
         {
             "scaling": scaling,
@@ -376,6 +382,13 @@ def bench_table(result: dict[str, Any]) -> Table:
         table.add_row(
             "fixed cost per step / marginal cost per tx",
             f"{1e6 * fm['fixed_seconds_per_step']:,.0f} us / {1e6 * fm['marginal_seconds_per_transaction']:,.0f} us",
+        )
+    fs = result.get("funding_swaps")
+    if fs:
+        table.add_row(
+            f"steps/s, {fs['scenario']}: swaps on / bookkeeping only / off",
+            f"{fs['swaps_on']['steps_per_second']:,.0f} / {fs['bookkeeping_only']['steps_per_second']:,.0f} / "
+            f"{fs['swaps_off']['steps_per_second']:,.0f} (x{fs['slowdown']:.2f})",
         )
     for s in result["scaling"]:
         table.add_row(

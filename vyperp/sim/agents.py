@@ -366,6 +366,17 @@ class DirectionalTraders:
 
 
 # ============================================================================ basis
+class BasisHooks(Protocol):
+    """What an observer of :class:`BasisTraders` is told (trader j; sizes 1e18, signed)."""
+
+    def on_open(self, j: int, perp_size: int, step: int) -> None: ...
+    def on_exit(self, j: int, step: int) -> None: ...
+    def on_perp_reduced(self, j: int, remaining_short: int, step: int) -> None: ...
+    def on_spot(self, j: int, coins: int, usd_wad: int) -> None: ...
+    def locked(self, j: int) -> bool: ...  # True: the funding-exit rule does not apply (carry fixed)
+    def extra_pnl(self, j: int) -> float: ...  # added to the hedged book's P&L for the loss limit (1e18 USD)
+
+
 class BasisTraders:
     """Short perp / long spot funding harvesters (see the module docstring)."""
 
@@ -394,6 +405,9 @@ class BasisTraders:
         self.cooldown_until = [0] * n
         self.open_set: set[int] = set()
         self.owner: dict[int, int] = {}
+        # an optional observer of entries, exits, liquidations and spot trades (e.g. the
+        # funding-swap hedging of [population.funding_swaps]); None = none, nothing changes
+        self.hooks: BasisHooks | None = None
         self.stats = {
             "entries": 0,
             "entry_failed": 0,
@@ -429,6 +443,8 @@ class BasisTraders:
         m = self._market[j]
         usd = coins * self.r.markets[m].index // WAD
         self.r.spot[m].add_flow(usd, kind)
+        if self.hooks is not None:
+            self.hooks.on_spot(j, coins, usd)
         if usd > 0:
             self.stats["spot_bought_usd"] += usd / WAD
         else:
@@ -460,6 +476,8 @@ class BasisTraders:
                         open_set.discard(j)
                         self.stats["liquidated"] += 1
                         self.cooldown_until[j] = step + self.cfg.basis_cooldown_steps
+                    if self.hooks is not None:
+                        self.hooks.on_perp_reduced(j, max(perp, 0), step)
         markets = r.markets
         last = r.n_steps - 1
         for j in self.due(step):
@@ -474,8 +492,12 @@ class BasisTraders:
                     - self.entry_margin[j]
                     + self.hedge[j] * (now.index - self.entry_index[j]) // WAD
                 )
+                hooks = self.hooks
+                if hooks is not None:
+                    pnl += hooks.extra_pnl(j)
                 loss = -pnl / self.entry_margin[j] if self.entry_margin[j] > 0 else 0.0
-                if rate < self._exit_rate[j] or loss > self._loss_limit[j]:
+                funding_exit = rate < self._exit_rate[j] and (hooks is None or not hooks.locked(j))
+                if funding_exit or loss > self._loss_limit[j]:
                     self._exit(j, step, "exits_loss" if loss > self._loss_limit[j] else "exits_funding")
             elif step >= self.cooldown_until[j] and step < last:
                 self._maybe_enter(j, step, rate)
@@ -523,6 +545,8 @@ class BasisTraders:
         self.entry_index[j] = now.index
         self.hedge[j] = size
         self._spot(j, size, "hedge_open")
+        if self.hooks is not None:
+            self.hooks.on_open(j, -size, step)
 
     def _exit(self, j: int, step: int, reason: str) -> None:
         r = self.r
@@ -540,6 +564,8 @@ class BasisTraders:
         self.open_set.discard(j)
         self.stats[reason] += 1
         self.cooldown_until[j] = step + self.cfg.basis_cooldown_steps
+        if self.hooks is not None:
+            self.hooks.on_exit(j, step)
 
 
 # ============================================================================== LPs

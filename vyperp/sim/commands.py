@@ -191,6 +191,18 @@ def do_replay(
                 f"{out / 'compare.png'}"
             )
             violations = sum(r["invariant_violations"] for r in result["reports"].values())
+        elif sc.population.funding_swaps is not None and sc.population.funding_swaps.hedge:
+            from .funding_flip import run_funding_flip  # the swaps run and its counterfactual
+
+            result = run_funding_flip(sc, traders, param_set, out, progress, **kwargs)
+            console.print(summary_table(result))
+            console.print(funding_flip_table(result["funding_swaps"]))
+            console.print(
+                f"wrote {out / 'report.json'}, {out / 'timeseries.csv'}, {out / 'cascade.png'}, "
+                f"{out / 'funding_flip.png'} and the counterfactual (same groups, no swaps) in "
+                f"{out / 'counterfactual'}"
+            )
+            violations = result["invariant_violations"]
         elif sc.population.options_desk is not None:  # the desk run and its no-desk baseline
             from .desk_study import run_desk_study
 
@@ -560,7 +572,108 @@ def attribution_windows(out: Path) -> None:
         raise SystemExit(1)
 
 
+def funding_flip_table(section: dict[str, Any]) -> Table:
+    """Hedged vs unhedged basis traders (swaps on; the counterfactual without swaps in brackets)."""
+    table = Table(title="basis traders: hedged with funding swaps vs unhedged (without swaps)")
+    table.add_column("")
+    for group in ("hedged", "unhedged"):
+        table.add_column(group, justify="right")
+    groups, off = section["groups"], section.get("counterfactual", {})
+
+    def cell(group: str, get: Callable[[dict[str, Any]], Any], fmt: str) -> str:
+        text = fmt.format(get(groups[group]))
+        return f"{text} ({fmt.format(get(off[group]))})" if group in off else text
+
+    rows: list[tuple[str, Callable[[dict[str, Any]], Any], str]] = [
+        ("entered", lambda g: g["entered"], "{:,}"),
+        ("liquidated traders", lambda g: g["liquidated_traders"], "{:,}"),
+        ("liquidated notional", lambda g: g["liquidated_notional_usd"], "{:,.0f}"),
+        ("survival rate", lambda g: g["survival_rate"] or 0.0, "{:.1%}"),
+        ("P&L total", lambda g: g["pnl_usd"]["total"], "{:,.0f}"),
+        ("funding net", lambda g: g["funding_usd"]["net"], "{:,.0f}"),
+    ]
+    for label, get, fmt in rows:
+        table.add_row(label, *(cell(g, get, fmt) for g in ("hedged", "unhedged")))
+    pool = section.get("pool")
+    if pool:
+        table.caption = f"swap pool P&L end {pool['pnl_end_usd']:,.0f} USD (min {pool['pnl_min_usd']:,.0f})"
+    return table
+
+
+@click.command("funding-flip")
+@click.option(
+    "--scenario",
+    default="funding-flip",
+    show_default=True,
+    metavar="NAME_OR_FILE",
+    help="A scenario with [population.funding_swaps].",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("reports/funding_flip.json"),
+    show_default=True,
+    help="Where to write the study (the funding_swaps section, the run's totals, the throughput).",
+)
+@click.option(
+    "--chart",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("docs/funding_flip.png"),
+    show_default=True,
+    help="Where to write the chart (funding rate and quote, P&L, survivors, swap pool P&L).",
+)
+@click.option(
+    "--repeats",
+    type=click.IntRange(min=0),
+    default=3,
+    show_default=True,
+    help="Alternating swaps-on / swaps-off runs for the throughput (best of each; 0 = skip).",
+)
+@click.option("--progress/--no-progress", default=False, show_default=True, help="Show progress bars.")
+def funding_flip(scenario: str, out: Path, chart: Path, repeats: int, progress: bool) -> None:
+    """Hedged vs unhedged basis traders through a funding flip, and the swaps' cost in throughput.
+
+    Replays the scenario with its funding swaps and as the counterfactual (the same groups,
+    nobody trading a swap), writes the comparison (liquidations, survival, P&L, funding,
+    the swap pool's P&L) and steps per second with swaps on / off to OUT, and the chart."""
+    import tempfile
+
+    from vyperp.sim.scenario import ScenarioError, load_scenario
+
+    from .funding_flip import run_funding_flip, throughput
+    from .report import write_json
+
+    try:
+        sc = load_scenario(scenario)
+    except ScenarioError as exc:
+        raise click.BadParameter(str(exc), param_hint="--scenario") from None
+    if sc.population.funding_swaps is None:
+        raise click.BadParameter(f"{sc.name} has no [population.funding_swaps]", param_hint="--scenario")
+    with tempfile.TemporaryDirectory(prefix="vyperp-funding-flip-") as tmp:
+        report = run_funding_flip(sc, out_dir=Path(tmp), progress=progress)
+        chart.parent.mkdir(parents=True, exist_ok=True)
+        chart.write_bytes((Path(tmp) / "funding_flip.png").read_bytes())
+    keys = ("scenario", "seed", "steps", "traders", "basis_traders", "liquidations", "liquidated_notional", "bad_debt")
+    study: dict[str, Any] = {k: report[k] for k in keys}
+    study["max_abs_funding_rate"] = report["max_abs_funding_rate"]
+    study["invariant_checks"] = report["invariant_checks"]
+    study["invariant_violations"] = report["invariant_violations"]
+    study["funding_swaps"] = report["funding_swaps"]
+    if repeats:
+        study["throughput"] = throughput(sc, repeats)
+    write_json(out, study)
+    console.print(funding_flip_table(report["funding_swaps"]))
+    if repeats:
+        t = study["throughput"]
+        console.print(
+            f"steps/s: swaps on {t['swaps_on']['steps_per_second']:,.1f}, off {t['swaps_off']['steps_per_second']:,.1f} "
+            f"(x{t['slowdown']:.2f} slower with swaps)"
+        )
+    console.print(f"wrote {out} and {chart}")
+
+
 COMMANDS = [
+    funding_flip,
     replay,
     mitigations,
     windows,

@@ -66,7 +66,7 @@ def _cell(v: Any) -> Any:
 
 def write_outputs(replay: Replay, report: dict[str, Any], out_dir: Path) -> dict[str, Path]:
     """report.json, timeseries.csv and cascade.png in `out_dir` (and contagion.png for
-    a multi-market replay)."""
+    a multi-market replay, funding_flip.png for one with funding swaps)."""
     from .chart import plot_cascade
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -79,6 +79,10 @@ def write_outputs(replay: Replay, report: dict[str, Any], out_dir: Path) -> dict
         from .contagion_chart import plot_contagion
 
         files["contagion_chart"] = plot_contagion(replay, report, out_dir / "contagion.png")
+    if report.get("funding_swaps", {}).get("spec", {}).get("hedge"):  # [population.funding_swaps] trading swaps
+        from .funding_flip_chart import plot_funding_flip
+
+        files["funding_flip_chart"] = plot_funding_flip(replay, report, out_dir / "funding_flip.png")
     return files
 
 

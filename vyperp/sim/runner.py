@@ -44,6 +44,7 @@ from .chainio import TxSender, int_array, static_tuple_array, uint_at, word, wor
 from .clock import iso_utc
 from .contagion import Contagion
 from .deployments import DeploymentCache, deployment_key
+from .funding_swaps import FundingSwapHedging
 from .metrics import Globals, InvariantChecker, Metrics, usd
 from .options_desk import OptionsDesk
 from .overrides import Overrides
@@ -259,6 +260,14 @@ class Replay:
             self.desk = OptionsDesk(self, pop.options_desk, self.step_seconds)
             self.desk.setup()
             self.metrics.extra_columns = list(OptionsDesk.COLUMNS)
+        # basis traders hedging funding with swaps (scenario [population.funding_swaps]; absent =
+        # none): its own random stream (a fifth child of the seed: the others draw as without it)
+        self.swaps: FundingSwapHedging | None = None
+        if pop.funding_swaps is not None:
+            swaps_rng = np.random.default_rng(np.random.SeedSequence(self.seed).spawn(5)[4])
+            self.swaps = FundingSwapHedging(self, pop.funding_swaps, swaps_rng)
+            self.swaps.setup()
+            self.metrics.extra_columns = self.metrics.extra_columns + list(FundingSwapHedging.COLUMNS)
         self.tx.touched.update(range(len(self.book)))
         self.markets = self.read_markets()
         self.sync()
@@ -550,9 +559,14 @@ class Replay:
                 if desk is not None:
                     desk.act(step)
                 self.lps.act(step, g.pool_value)
+                swaps = self.swaps
+                if swaps is not None:
+                    swaps.act(step)
                 changed = self.book.take_changed()
                 self.basis.act(step, changed)
                 self.traders.act(step, changed)
+                if swaps is not None:
+                    swaps.after_agents(step)
                 # (the accounts they touched are re-read at the start of the next step)
                 flow_list = [s.take_flow()[0] for s in spot]
                 metrics.row(
@@ -568,6 +582,8 @@ class Replay:
                 )
                 if desk is not None:
                     desk.annotate(metrics.rows[-1])
+                if swaps is not None:
+                    swaps.annotate(metrics.rows[-1])
                 flows = flow_list
                 if bar is not None:
                     bar(step + 1, self.n_steps)
@@ -702,6 +718,8 @@ class Replay:
         out.update(self.checker.summary())
         if self.desk is not None:
             out["options_desk"] = self.desk.report()
+        if self.swaps is not None:
+            out["funding_swaps"] = self.swaps.report()
         if self.contagion is not None:  # multi-market only: single-market reports are unchanged
             out["contagion"] = self.contagion.summary(m.rows, self.timestamps, bool(self.scenario.impact.enabled))
         return out

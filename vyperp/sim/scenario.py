@@ -38,6 +38,9 @@ A scenario lives in ``scenarios/<name>.toml`` (load it by name or by path with
                                          #   > 0 needs >= 2 markets)
     [population.options_desk]            # ? an options desk (vyperp.sim.options_desk.DeskSpec;
     size_btc = 10                        #   every key optional; absent = no desk)
+    [population.funding_swaps]           # ? basis traders hedging funding with swaps
+    hedged_share = 0.5                   #   (vyperp.sim.funding_swaps.FundingSwapsSpec;
+                                         #   every key optional; absent = no swaps)
     [population.leverage]
     min = 2                              # >= 1
     max = 50                             # >= min
@@ -76,6 +79,7 @@ from .. import resources
 from ..oracles.pricepath import PricePath
 from ..oracles.sources import REAL_WINDOWS, load_real, load_user_file, parse_timestamp
 from ..oracles.synthetic import gbm, jump_diffusion, scripted_shock
+from .funding_swaps import FundingSwapsSpec
 from .impact import SpotImpact
 from .options_desk import DeskSpec
 
@@ -223,6 +227,7 @@ class Population:
     keeper_delay_steps: int
     keeper_gas_budget: int
     options_desk: DeskSpec | None = None  # [population.options_desk]; None = no desk
+    funding_swaps: FundingSwapsSpec | None = None  # [population.funding_swaps]; None = no swaps
     cross_margined_share: float = 0.0
 
 
@@ -512,7 +517,7 @@ def parse_scenario(doc: dict[str, Any], file: Path | None = None) -> Scenario:
             "keeper_delay_steps": "int",
             "keeper_gas_budget": "int",
         },
-        {"options_desk": "table", "cross_margined_share": "number"},
+        {"options_desk": "table", "funding_swaps": "table", "cross_margined_share": "number"},
     )
     ctx.nonneg(
         "[population]", pop, ("directional", "basis", "lps", "keepers", "keeper_delay_steps", "keeper_gas_budget")
@@ -535,6 +540,14 @@ def parse_scenario(doc: dict[str, Any], file: Path | None = None) -> Scenario:
             raise ctx.err("[population.options_desk]", str(exc)) from None
         if desk.market is not None and desk.market not in [m.symbol for m in markets]:
             raise ctx.err("[population.options_desk]", f"key 'market' names no market: {desk.market!r}")
+    swaps = None
+    if "funding_swaps" in pop:
+        try:
+            swaps = FundingSwapsSpec.from_table(pop["funding_swaps"])
+        except ValueError as exc:
+            raise ctx.err("[population.funding_swaps]", str(exc)) from None
+        if swaps.market is not None and swaps.market not in [m.symbol for m in markets]:
+            raise ctx.err("[population.funding_swaps]", f"key 'market' names no market: {swaps.market!r}")
     population = Population(
         pop["directional"],
         LeverageDist(lev["min"], lev["max"], lev["share_at_max"]),
@@ -545,6 +558,7 @@ def parse_scenario(doc: dict[str, Any], file: Path | None = None) -> Scenario:
         pop["keeper_delay_steps"],
         pop["keeper_gas_budget"],
         options_desk=desk,
+        funding_swaps=swaps,
         cross_margined_share=float(cross_share),
     )
 

@@ -1,0 +1,580 @@
+"""Basis traders who hedge their funding with funding-rate swaps (``[population.funding_swaps]``).
+
+A basis trader shorts the perp against spot to collect funding; a *hedged* one also
+opens a pay-floating / receive-fixed swap of the same size (``S = perp size < 0``) in
+the same block, so its perp funding plus the swap's floating leg cancel (to the
+rounding: the perp rounds what it owes up, the swap what it receives down, at most
+1 wei per settlement each) and it is left with the fixed leg: a fixed carry. Every swap
+call goes through :class:`~vyperp.sim.swap_desk.SwapDesk` (the one adapter).
+
+Population (drawn from a child random stream of its own, so the other agents draw as
+without it): exactly ``round(basis * hedged_share)`` of the basis traders are hedged.
+A hedged trader
+
+* opens its swap right after its perp short (same block) at the book's quote; a
+  failed open (e.g. its swap margin below the initial margin) leaves it unhedged;
+* closes the swap when it closes the perp, and when the keepers cut its perp
+  (liquidation or ADL): a full cut closes the swap, a partial one closes it and reopens
+  one of the remaining size (the current contract has no partial close);
+* keeps its swap margin apart: ``swap_margin_ratio`` x its capital x its leverage,
+  minted on top of its capital and deposited in FundingSwaps at setup (the current
+  API; once swaps are cross-margined this is the engine margin);
+* ignores the funding-exit rule while its swap is live (its carry is fixed), keeps the
+  loss limit, with the swap's P&L since the open added to its book.
+
+The book: one maturity, ``maturity_hours`` after the first step, listed at step 0;
+after it a keeper settles every live swap (the maturity snapshot) and the hedged
+traders are plain basis traders again (no roll). ``settle_every_steps`` (0 = never)
+also settles every live swap periodically; the last step settles all, so the report's
+zero-sum check is exact to the wei. The pool side is funded by ``swap_lps`` LPs with
+``pool_usd`` in all. The quote: the trailing mean of the engine's funding rate over
+``quote_window_steps`` minus ``quote_spread`` (per 8 h), pushed every
+``quote_every_steps`` by the admin (see :class:`SwapDesk`).
+
+Bookkeeping per trader (exact integers, 1e18 USD): perp funding from the engine's
+``FundingSettled`` logs, the swap legs from FundingSwaps's ``SwapSettled`` and
+``SwapClosed``, liquidations from ``Liquidated``, the spot leg's cash and coins. The
+report section ``funding_swaps`` compares the two groups (hedged / unhedged):
+liquidations, survival, P&L (perp equity change + spot leg at the index + swap margin
+change and pending), funding, and the swap pool's P&L; the time series gets the
+``swaps_*`` columns (:data:`FundingSwapHedging.COLUMNS`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..protocol.units import WAD, ceil_div
+from .agents import _usd_tokens
+from .swap_desk import SwapDesk
+
+QUOTE_RULES = ("trailing-mean",)
+GROUPS = ("hedged", "unhedged")
+
+
+@dataclass(frozen=True)
+class FundingSwapsSpec:
+    """``[population.funding_swaps]`` of a scenario (every key optional)."""
+
+    market: str | None = None  # symbol; default the scenario's first market
+    hedge: bool = True  # False: the groups are drawn and followed, nobody trades a swap (the counterfactual)
+    hedged_share: float = 0.5  # of the basis traders
+    maturity_hours: float = 7.0  # after the first step
+    initial_margin_ratio: float = 0.05  # FundingSwaps's initial margin, of entry notional
+    swap_margin_ratio: float = 0.10  # a hedger's swap deposit, of capital x leverage
+    swap_lps: int = 2
+    pool_usd: float = 2_000_000.0
+    quote: str = "trailing-mean"
+    quote_window_steps: int = 60
+    quote_spread: float = 0.00005  # per 8 h, below the mean (the receive-fixed side)
+    quote_every_steps: int = 1
+    settle_every_steps: int = 0
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.hedged_share <= 1:
+            raise ValueError(f"hedged_share must be in [0, 1], got {self.hedged_share!r}")
+        for key in ("maturity_hours", "pool_usd"):
+            if not getattr(self, key) > 0:
+                raise ValueError(f"{key} must be > 0, got {getattr(self, key)!r}")
+        for key in ("initial_margin_ratio", "swap_margin_ratio"):
+            if not 0 <= getattr(self, key) <= 1:
+                raise ValueError(f"{key} must be in [0, 1], got {getattr(self, key)!r}")
+        if self.quote not in QUOTE_RULES:
+            raise ValueError(f"quote must be one of {', '.join(QUOTE_RULES)}, got {self.quote!r}")
+        if self.swap_lps < 1:
+            raise ValueError(f"swap_lps must be >= 1, got {self.swap_lps!r}")
+        for key in ("quote_window_steps", "quote_every_steps"):
+            if getattr(self, key) < 1:
+                raise ValueError(f"{key} must be >= 1, got {getattr(self, key)!r}")
+        if self.settle_every_steps < 0:
+            raise ValueError(f"settle_every_steps must be >= 0, got {self.settle_every_steps!r}")
+        if abs(self.quote_spread) >= 0.01:
+            raise ValueError(f"quote_spread must be below 1 % per 8 h, got {self.quote_spread!r}")
+
+    @classmethod
+    def from_table(cls, tbl: dict[str, Any]) -> FundingSwapsSpec:
+        """From a TOML table. Raises ``ValueError`` naming a wrong key."""
+        allowed = set(cls.__dataclass_fields__)
+        unknown = sorted(set(tbl) - allowed)
+        if unknown:
+            raise ValueError(f"unknown key(s) {', '.join(unknown)} (allowed: {', '.join(sorted(allowed))})")
+        ints = {"swap_lps", "quote_window_steps", "quote_every_steps", "settle_every_steps"}
+        kw: dict[str, Any] = {}
+        for key, value in tbl.items():
+            if key == "hedge":
+                if not isinstance(value, bool):
+                    raise ValueError(f"key 'hedge' must be true or false, got {value!r}")
+                kw[key] = value
+            elif key in ("market", "quote"):
+                if not isinstance(value, str):
+                    raise ValueError(f"key {key!r} must be a string, got {value!r}")
+                kw[key] = value
+            elif key in ints:
+                if not isinstance(value, int) or isinstance(value, bool):
+                    raise ValueError(f"key {key!r} must be an integer, got {value!r}")
+                kw[key] = value
+            else:
+                if not isinstance(value, (int, float)) or isinstance(value, bool) or math.isnan(value):
+                    raise ValueError(f"key {key!r} must be a number, got {value!r}")
+                kw[key] = float(value)
+        return cls(**kw)
+
+
+@dataclass
+class Segment:
+    """One hedge episode of a trader: from a swap open to its close / maturity settle.
+    Money in wei (1e18 USD); ``perp_funding_paid`` is what the perp paid (FundingSettled
+    amounts, negative = received) while the swap was live."""
+
+    j: int
+    open_step: int
+    open_time: int
+    size: int = 0
+    fixed_flow: int = 0
+    fixed_rate: int = 0
+    index_price: int = 0
+    perp_funding_paid: int = 0
+    perp_settlements: int = 0
+    settlements: list[tuple[int, int, int]] | None = None  # (time, floating, fixed)
+    unwind: int = 0
+    end_step: int | None = None
+    end: str = ""  # "exit", "cut", "resize", "matured", "final" (still live at the end)
+    margin0: int = 0  # swap margin at the open (1e18 USD)
+
+    @property
+    def floating(self) -> int:
+        return sum(s[1] for s in self.settlements or ())
+
+    @property
+    def fixed(self) -> int:
+        return sum(s[2] for s in self.settlements or ())
+
+
+class FundingSwapHedging:
+    """The hedged basis traders and the swap book (see the module docstring).
+    ``replay`` is the :class:`~vyperp.sim.runner.Replay`, built up to its basis traders."""
+
+    COLUMNS = (
+        "swaps_quote",
+        "swaps_pool_pnl",
+        "swaps_hedged_pnl",
+        "swaps_unhedged_pnl",
+        "swaps_hedged_open",
+        "swaps_unhedged_open",
+        "swaps_hedged_survivors",
+        "swaps_unhedged_survivors",
+        "swaps_hedged_funding",
+        "swaps_unhedged_funding",
+        "swaps_open_size",
+    )
+
+    def __init__(self, replay: Any, spec: FundingSwapsSpec, rng: np.random.Generator):
+        self.r = replay
+        self.spec = spec
+        symbols = list(replay.scenario.symbols)
+        symbol = spec.market or symbols[0]
+        if symbol not in symbols:
+            raise ValueError(f"funding_swaps market {symbol!r} is not a market of the scenario ({', '.join(symbols)})")
+        self.symbol = symbol
+        self.m = symbols.index(symbol)
+        self.basis = replay.basis
+        n = self.basis.n
+        self.n = n
+        k = int(round(n * spec.hedged_share))
+        self.hedged = np.zeros(n, dtype=bool)
+        if k:
+            self.hedged[rng.choice(n, k, replace=False)] = True
+        self.desk = SwapDesk(replay, self.m, spec.quote_window_steps, spec.quote_spread, self._on_swap_event)
+        z = [0] * n
+        self.swap_size = list(z)  # live swap size per trader (1e18, signed)
+        self.perp_funding_paid = list(z)  # wei, FundingSettled amounts (negative = received)
+        self.floating = list(z)
+        self.fixed = list(z)
+        self.unwind = list(z)
+        self.spot_cash = list(z)  # wei USD
+        self.spot_coins = list(z)
+        self.liquidations = list(z)
+        self.liquidated_notional = [0.0] * n
+        self.entered = [False] * n
+        self.cut = [False] * n  # ever liquidated (or deleveraged) on the perp
+        self.swap_tokens = [0] * n
+        self.segments: list[Segment] = []
+        self.live: dict[int, Segment] = {}
+        self.matured = False
+        self.lp_accounts: list[str] = []
+        self.stats = {
+            "swap_opens": 0,
+            "swap_open_failed": 0,
+            "swap_closes": 0,
+            "swap_close_failed": 0,
+            "swap_resizes": 0,
+            "matured_settled": 0,
+            "periodic_settles": 0,
+            "quote_updates": 0,
+            "hedged_entries_unhedged": 0,  # entries of hedged traders with no live book
+        }
+        self.quotes: list[float] = []
+        self._row: dict[str, Any] = {}
+        self.pool_pnls: list[int] = []
+
+    # ------------------------------------------------------------------ setup
+    def setup(self) -> None:
+        r = self.r
+        p = r.p
+        desk = self.desk
+        self.j_of = {a.lower(): j for j, a in enumerate(self.basis.accounts)}
+        r.tx.listen(r.engine, "FundingSettled", self._on_funding)
+        for topic, spec in r.engine.contract_type.events.items():
+            if spec.name == "Liquidated":
+                decode, handler = r.tx.listeners[topic]
+
+                def both(a: dict[str, Any], handler: Any = handler) -> None:
+                    handler(a)
+                    self._on_liquidated(a)
+
+                r.tx.listeners[topic] = (decode, both)
+        basis = self.basis
+        basis.hooks = self
+        if not self.spec.hedge:  # the counterfactual: the same groups, no swap contract, no swap transaction
+            return
+        contract = desk.deploy(self.spec.initial_margin_ratio)
+        # FundingSwaps shares event signatures with the engine (Deposited, Withdrawn): recognise
+        # the engine's logs by address for those
+        r.tx.only_engine_emits(
+            set(p.engine.contract_type.events), [p.pool, p.lens, p.token, p.configurator, *p.oracles, contract]
+        )
+        for j in range(self.n):
+            if not self.hedged[j]:
+                continue
+            tokens = _usd_tokens(float(basis.capital[j]) * basis._leverage[j] * self.spec.swap_margin_ratio, r.decimals)
+            self.swap_tokens[j] = tokens
+            account = basis.accounts[j]
+            r.tx.send("setup_mint", p.admin, r.wire.token_addr, r.token.mint.calldata(account, tokens))
+            desk.approve(account)
+            desk.fund(account, tokens)
+        per_lp = _usd_tokens(self.spec.pool_usd / self.spec.swap_lps, r.decimals)
+        for k in range(self.spec.swap_lps):
+            account, _ = r.new_agent(f"swap-lp-{k:02d}", per_lp)
+            desk.approve(account)
+            desk.fund_pool(account, per_lp)
+            self.lp_accounts.append(account)
+
+    # ------------------------------------------------------------------ events
+    def _j(self, account: str) -> int | None:
+        return self.j_of.get(str(account).lower())
+
+    def _on_funding(self, a: dict[str, Any]) -> None:
+        j = self._j(a["account"])
+        if j is None or int(a["market"]) != self.m:
+            return
+        amount = int(a["amount"]) + int(a["to_insurance"])
+        self.perp_funding_paid[j] += amount
+        seg = self.live.get(j)
+        if seg is not None:
+            seg.perp_funding_paid += amount
+            seg.perp_settlements += 1
+
+    def _on_liquidated(self, a: dict[str, Any]) -> None:
+        j = self._j(a["account"])
+        if j is None or int(a["market"]) != self.m:
+            return
+        self.liquidations[j] += 1
+        self.liquidated_notional[j] += int(a["notional"]) / WAD
+        self.cut[j] = True
+
+    def _on_swap_event(self, name: str, a: dict[str, Any]) -> None:
+        if "account" not in a:
+            return
+        j = self._j(a["account"])
+        if j is None:
+            return
+        seg = self.live.get(j)
+        if name == "SwapOpened" and seg is not None:
+            seg.size += int(a["size"])
+            seg.fixed_flow += int(a["fixed_flow"])
+            seg.fixed_rate = int(a["fixed_rate"])
+            seg.index_price = int(a["index_price"])
+        elif name == "SwapSettled":
+            floating, fixed = int(a["floating"]), int(a["fixed"])
+            self.floating[j] += floating
+            self.fixed[j] += fixed
+            if seg is not None:
+                assert seg.settlements is not None
+                seg.settlements.append((int(self.r.chain.time), floating, fixed))
+        elif name == "SwapClosed":
+            self.unwind[j] += int(a["unwind"])
+            if seg is not None:
+                seg.unwind += int(a["unwind"])
+
+    # ------------------------------------------------------------------ hooks (BasisTraders)
+    def on_open(self, j: int, perp_size: int, step: int) -> None:
+        self.entered[j] = True
+        if not self.hedged[j] or not self.spec.hedge:
+            return
+        if not self.desk.live():
+            self.stats["hedged_entries_unhedged"] += 1
+            return
+        self._open(j, perp_size, step)
+
+    def on_exit(self, j: int, step: int) -> None:
+        if self.swap_size[j]:
+            self._close(j, step, "exit")
+
+    def on_perp_reduced(self, j: int, remaining_short: int, step: int) -> None:
+        self.cut[j] = True
+        if not self.swap_size[j]:
+            return
+        if self._close(j, step, "cut" if remaining_short <= 0 else "resize") and remaining_short > 0:
+            self.stats["swap_resizes"] += 1
+            self._open(j, -remaining_short, step)
+
+    def on_spot(self, j: int, coins: int, usd_wad: int) -> None:
+        self.spot_coins[j] += coins
+        self.spot_cash[j] -= usd_wad
+
+    def locked(self, j: int) -> bool:
+        return self.swap_size[j] != 0 and self.desk.live()
+
+    def extra_pnl(self, j: int) -> float:
+        seg = self.live.get(j)
+        if seg is None:
+            return 0.0
+        account = self.basis.accounts[j]
+        return float(self.desk.margin(account) + self.desk.pending(account) - seg.margin0)
+
+    def _open(self, j: int, size: int, step: int) -> bool:
+        account = self.basis.accounts[j]
+        seg = Segment(j, step, int(self.r.chain.time), settlements=[], margin0=self.desk.margin(account))
+        self.live[j] = seg
+        if not self.desk.open_hedge(account, size):
+            del self.live[j]
+            self.stats["swap_open_failed"] += 1
+            return False
+        self.swap_size[j] = size
+        self.stats["swap_opens"] += 1
+        return True
+
+    def _close(self, j: int, step: int, why: str) -> bool:
+        matured = not self.desk.live()
+        if not self.desk.close(self.basis.accounts[j]):
+            self.stats["swap_close_failed"] += 1
+            return False
+        self.stats["swap_closes"] += 1
+        self._end(j, step, "matured" if matured else why)
+        return True
+
+    def _end(self, j: int, step: int, why: str) -> None:
+        self.swap_size[j] = 0
+        seg = self.live.pop(j, None)
+        if seg is not None:
+            seg.end_step, seg.end = step, why
+            self.segments.append(seg)
+
+    # ------------------------------------------------------------------ the step
+    def act(self, step: int) -> None:
+        """After the keepers, before the basis traders act: measure the groups (the book is
+        fresh: read at the step's start, the keepers' accounts re-read), then observe
+        funding, list / requote, and settle as the keeper."""
+        r = self.r
+        desk = self.desk
+        self._row = self.measure()
+        if not self.spec.hedge:
+            return
+        desk.observe(r.markets[self.m].rate)
+        if step == 0:
+            maturity = int(r.timestamps[0] + round(self.spec.maturity_hours * 3600))
+            desk.list(maturity, desk.rule_rate())
+        elif step % self.spec.quote_every_steps == 0 and desk.requote():
+            self.stats["quote_updates"] += 1
+        if not self.matured and desk.maturity and r.chain.time >= desk.maturity:
+            self.matured = True
+            for j in sorted(self.live):
+                if desk.settle(self.basis.accounts[j]):
+                    self.stats["matured_settled"] += 1
+                    self._end(j, step, "matured")
+        elif self.spec.settle_every_steps and step and step % self.spec.settle_every_steps == 0 and desk.live():
+            for j in sorted(self.live):
+                if desk.settle(self.basis.accounts[j]):
+                    self.stats["periodic_settles"] += 1
+        self.quotes.append(desk.quote / WAD)
+
+    def after_agents(self, step: int) -> None:
+        """After every agent: the last step settles every live swap (exact zero-sum)."""
+        if self.spec.hedge and step == self.r.n_steps - 1:
+            for j in sorted(self.live):
+                self.desk.settle(self.basis.accounts[j])
+
+    # ------------------------------------------------------------------ measures
+    def _trader_pnl(self, j: int, index: int) -> tuple[int, int, int]:
+        """(perp, spot, swap) P&L of trader j now (1e18 USD; perp = equity - deposit)."""
+        basis = self.basis
+        r = self.r
+        idx = basis.idx[j]
+        deposit = basis.tokens[j] * r.precision if basis.deposited[j] else 0
+        perp = int(r.book.equity_of(idx)) - deposit
+        spot = self.spot_cash[j] + self.spot_coins[j] * index // WAD
+        swap = self.floating[j] - self.fixed[j] + self.unwind[j]
+        if self.swap_size[j]:
+            swap += self.desk.pending_at(basis.accounts[j], r.markets[self.m].cumulative, int(r.chain.time))
+        return perp, spot, swap
+
+    def perp_pending_paid(self, j: int) -> int:
+        """The funding trader j's open perp owes now and has not settled (wei, negative =
+        to receive), as the engine rounds it (up; no size tier for these sizes)."""
+        r = self.r
+        idx = self.basis.idx[j]
+        size = r.book.size[self.m][idx]
+        if not size:
+            return 0
+        return ceil_div(size * (r.markets[self.m].cumulative - r.book.findex[self.m][idx]), WAD)
+
+    def _perp_realized(self, j: int) -> int:
+        """Trader j's engine margin minus its deposit (1e18 USD): realized PnL, settled
+        funding and fees, without the open position's unrealized PnL."""
+        basis = self.basis
+        deposit = basis.tokens[j] * self.r.precision if basis.deposited[j] else 0
+        return int(self.r.book.margin[basis.idx[j]]) - deposit
+
+    def _members(self, group: str) -> list[int]:
+        want = group == "hedged"
+        return [j for j in range(self.n) if bool(self.hedged[j]) == want]
+
+    def annotate(self, row: dict[str, Any]) -> None:
+        """This step's ``swaps_*`` columns (USD; the quote per 8 h as a fraction): the state
+        measured after the keepers and before the agents (:meth:`measure`), and the quote
+        the step's agents traded at."""
+        row.update(self._row)
+        row["swaps_quote"] = self.quotes[-1] if self.quotes else 0.0
+
+    def measure(self) -> dict[str, Any]:
+        """The groups' and the pool's figures now (see :data:`COLUMNS`)."""
+        index = self.r.markets[self.m].index
+        open_set = self.basis.open_set
+        pool = self.desk.pool_pnl() if self.spec.hedge else 0
+        self.pool_pnls.append(pool)
+        row: dict[str, Any] = {"swaps_pool_pnl": pool / WAD}
+        for group in GROUPS:
+            js = self._members(group)
+            pnl = funding = 0
+            for j in js:
+                perp, spot, swap = self._trader_pnl(j, index)
+                pnl += perp + spot + swap
+                funding += swap - self.perp_funding_paid[j] - self.perp_pending_paid(j)
+            row[f"swaps_{group}_pnl"] = pnl / WAD
+            row[f"swaps_{group}_open"] = sum(1 for j in js if j in open_set)
+            row[f"swaps_{group}_survivors"] = sum(1 for j in js if self.entered[j] and not self.cut[j])
+            row[f"swaps_{group}_funding"] = funding / WAD  # perp funding (settled + owed) + the swap's legs and pending
+        row["swaps_open_size"] = -sum(self.swap_size) / WAD
+        return row
+
+    def hedge_residuals(self) -> list[int]:
+        """Per closed hedge episode that began and ended on a perp touch (exit, cut, resize):
+        swap floating received - perp funding paid (wei; 0 or a few wei negative: the
+        rounding, in the protocol's favour)."""
+        return [s.floating - s.perp_funding_paid for s in self.segments if s.end in ("exit", "cut", "resize")]
+
+    def report(self) -> dict[str, Any]:
+        """The report's ``funding_swaps`` section (USD; rates per 8 h as fractions)."""
+        r = self.r
+        desk = self.desk
+        index = r.markets[self.m].index
+        groups: dict[str, Any] = {}
+        for group in GROUPS:
+            js = self._members(group)
+            entered = [j for j in js if self.entered[j]]
+            cut = [j for j in entered if self.cut[j]]
+            pnl = [self._trader_pnl(j, index) for j in js]
+            perp, spot, swap = (sum(p[k] for p in pnl) / WAD for k in range(3))
+            perp_realized = sum(self._perp_realized(j) for j in js) / WAD
+            perp_received = -sum(self.perp_funding_paid[j] + self.perp_pending_paid(j) for j in js) / WAD
+            floating = sum(self.floating[j] for j in js) / WAD
+            fixed = sum(self.fixed[j] for j in js) / WAD
+            unwind = sum(self.unwind[j] for j in js) / WAD
+            groups[group] = {
+                "traders": len(js),
+                "entered": len(entered),
+                "liquidated_traders": len(cut),
+                "liquidations": sum(self.liquidations[j] for j in js),
+                "liquidated_notional_usd": sum(self.liquidated_notional[j] for j in js),
+                "survival_rate": (len(entered) - len(cut)) / len(entered) if entered else None,
+                "open_at_end": sum(1 for j in js if j in self.basis.open_set),
+                "capital_usd": sum(float(self.basis.capital[j]) for j in js),
+                "swap_margin_usd": sum(self.swap_tokens[j] for j in js) / 10**r.decimals,
+                "pnl_usd": {
+                    "perp": perp,
+                    "spot": spot,
+                    "swap": swap,
+                    "total": perp + spot + swap,
+                    "perp_realized": perp_realized,
+                    "realized_perp_and_swap": perp_realized + swap,
+                },
+                "funding_usd": {
+                    "perp_received": perp_received,
+                    "swap_floating_received": floating,
+                    "swap_fixed_paid": fixed,
+                    "swap_unwind_received": unwind,
+                    "net": perp_received + floating - fixed + unwind,
+                },
+            }
+        out: dict[str, Any] = {"market": self.symbol, "spec": dict(self.spec.__dict__), "groups": groups}
+        if not self.spec.hedge:
+            return out
+        holders = [self.basis.accounts[j] for j in range(self.n) if self.swap_tokens[j]]
+        margins = sum(desk.margin(a) for a in holders)
+        deposits = sum(self.swap_tokens[j] for j in range(self.n)) * r.precision
+        pool_cash = desk.pool_balance()
+        funded = desk.funded_pool * r.precision
+        cash = int(r.token.balanceOf(desk.address)) * r.precision
+        pending = sum(desk.pending(a) for a in holders)
+        pool_now = desk.pool_pnl()
+        residuals = self.hedge_residuals()
+        out |= {
+            "pool": {
+                "funded_usd": funded / WAD,
+                "pnl_end_usd": pool_now / WAD,
+                "pnl_min_usd": min(self.pool_pnls) / WAD if self.pool_pnls else 0.0,
+                "pnl_max_usd": max(self.pool_pnls) / WAD if self.pool_pnls else 0.0,
+                "balance_end_usd": pool_cash / WAD,
+            },
+            "zero_sum": {
+                # pool P&L + holders' swap P&L (realized margin change + pending), wei: 0 after
+                # the last step's settle of every swap (pending 0 and the book's sums flat)
+                "residual_wei": pool_now + (margins - deposits + pending),
+                "cash_residual_wei": cash - (margins + pool_cash),
+            },
+            "book": {
+                "maturity": desk.maturity,
+                "maturity_step": next((k for k, t in enumerate(r.timestamps) if t >= desk.maturity), None),
+                "quote_start": self.quotes[0] if self.quotes else None,
+                "quote_min": min(self.quotes) if self.quotes else None,
+                "quote_max": max(self.quotes) if self.quotes else None,
+                "quote_end": self.quotes[-1] if self.quotes else None,
+                "live_swaps_end": sum(1 for s in self.swap_size if s),
+            },
+            "hedge_episodes": {
+                "count": len(self.segments) + len(self.live),
+                "by_end": {
+                    e: sum(1 for s in self.segments if s.end == e) for e in sorted({s.end for s in self.segments})
+                },
+                "tied_out": len(residuals),
+                "residual_wei_min": min(residuals) if residuals else 0,
+                "residual_wei_max": max(residuals) if residuals else 0,
+            },
+            "stats": dict(self.stats),
+            "notes": (
+                "pnl: perp = engine equity - deposit (perp_realized: engine margin - deposit); realized_perp_and_swap "
+                "= perp_realized + swap (every swap is settled at the last step); spot = the spot leg at the index (cash + coins); swap = swap "
+                "margin change (floating - fixed + unwind) + pending. funding: perp_received = -sum(FundingSettled "
+                "amount + surcharge) + what the open perps owe unsettled, the swap legs as settled. survival_rate = entered traders never "
+                "liquidated (nor deleveraged) / entered. hedge episodes tied out: swap floating - perp funding paid "
+                "over an episode opened and closed on a perp touch, wei (0 or -1 per settlement: the rounding)"
+            ),
+        }
+        return out
+
+
+__all__ = ["FundingSwapHedging", "FundingSwapsSpec", "Segment"]
