@@ -458,3 +458,12 @@ def test_claim_gas_is_flat_in_the_number_of_buyers(desk: Desk) -> None:
         one = claim_gas(desk, 1)
     fifty = claim_gas(desk, 50)
     assert one == fifty, (one, fifty)
+
+
+def test_caps_gas_bench_claim_is_flat() -> None:
+    """The `vyperp caps-gas` bench on 20 other buyers: the claim costs what it costs alone."""
+    from vyperp.bench.caps_gas import caps_gas
+
+    figures = caps_gas(background_buyers=20)
+    assert figures["claim_20_buyers"] == figures["claim"]
+    assert figures["buy_32_caplets"] > figures["buy_6_caplets"]  # the premium sums one caplet each
