@@ -42,6 +42,9 @@ class Desk:
         self.accounts: list[str] = []
         self.paid_in = 0  # tokens in: deposits + premiums
         self.paid_out = 0  # tokens out: withdrawals + claims
+        self.vault_flows = 0  # tokens: deposits - withdrawals + premiums
+        self.obligations = 0  # 1e18 USD moved from the vault to the buyers' reserve (Fixed events)
+        self.claims_paid = 0  # tokens paid to buyers (Claimed events)
         pool_lp = system.new_trader("pool-lp")
         system.mint(pool_lp, 30_000_000)
         system.pool.deposit(system.tokens(20_000_000), pool_lp, sender=pool_lp)
@@ -74,6 +77,7 @@ class Desk:
         shares = self.model.deposit(who, amount)
         assert events(self.system, "VaultDeposit") == [{"account": who, "amount": amount, "shares": shares}]
         self.paid_in += amount
+        self.vault_flows += amount
         self.check()
 
     def withdraw(self, who: str, shares: int) -> int:
@@ -81,6 +85,7 @@ class Desk:
         amount = self.model.withdraw(who, shares)
         assert events(self.system, "VaultWithdraw") == [{"account": who, "amount": amount, "shares": shares}]
         self.paid_out += amount
+        self.vault_flows -= amount
         self.check()
         return amount
 
@@ -96,6 +101,7 @@ class Desk:
         [bought] = events(self.system, "Bought")
         assert (bought["premium"], bought["forward"], bought["locked"]) == (tokens, forward, added)
         self.paid_in += tokens
+        self.vault_flows += tokens
         self.check()
         return tokens
 
@@ -111,6 +117,7 @@ class Desk:
             obligation,
             released,
         )
+        self.obligations += fixed["obligation"]
         self.check()
         return payoff, obligation, released
 
@@ -120,6 +127,7 @@ class Desk:
         [claimed] = events(self.system, "Claimed")
         assert claimed["amount"] == amount
         self.paid_out += amount
+        self.claims_paid += amount
         self.check()
         return amount
 
@@ -166,6 +174,11 @@ class Desk:
         assert m.vault_locked <= m.vault_assets
         assert int(self.system.token.balanceOf(c)) * self.system.precision == m.vault_assets + m.buyer_reserve
         assert int(self.system.token.balanceOf(c)) == self.paid_in - self.paid_out
+        # zero-sum: the vault holds its flows less what it paid the buyers' reserve, which
+        # holds that less what the buyers were paid, all read from the chain's own events
+        precision = self.system.precision
+        assert int(c.vault_assets()) == self.vault_flows * precision - self.obligations
+        assert int(c.buyer_reserve()) == self.obligations - self.claims_paid * precision
 
 
 @pytest.fixture
@@ -367,6 +380,7 @@ def test_bad_inputs_revert_and_change_nothing(desk: Desk) -> None:
             ),
             (lambda: caps.list_product(BTC, False, 0, start, HOUR, 2, WAD, sender=buyer), "Not admin"),
             (lambda: caps.list_product(BTC, False, 0, start, 0, 2, WAD, sender=admin), "Zero period"),
+            (lambda: caps.list_product(BTC, False, 0, start, 30 * DAY + 1, 2, WAD, sender=admin), "Period too long"),
             (lambda: caps.list_product(BTC, False, 0, start, HOUR, 0, WAD, sender=admin), "Bad period count"),
             (lambda: caps.list_product(BTC, False, 0, start, HOUR, 33, WAD, sender=admin), "Bad period count"),
             (
@@ -399,6 +413,9 @@ def test_bad_inputs_revert_and_change_nothing(desk: Desk) -> None:
             (lambda: caps.claim(buyer, cap, sender=buyer), "No position"),
         ]
     )
+    caps.set_volatility(BTC, 0, sender=admin)
+    expect([(lambda: caps.buy(cap, wad(10_000), 2**256 - 1, sender=buyer), "Volatility not set")])
+    caps.set_volatility(BTC, SIGMA, sender=admin)
     premium = desk.buy(buyer, cap, wad(10_000))
     expect(
         [
@@ -467,3 +484,31 @@ def test_caps_gas_bench_claim_is_flat() -> None:
     figures = caps_gas(background_buyers=20)
     assert figures["claim_20_buyers"] == figures["claim"]
     assert figures["buy_32_caplets"] > figures["buy_6_caplets"]  # the premium sums one caplet each
+
+
+def test_settled_market_stops_payoffs_and_releases_locks(desk: Desk) -> None:
+    """After the engine settles the market, R is frozen: the caplets fixing later pay
+    nothing, every fix still works (a settled market's poke reads no oracle) and the
+    whole lock returns to the vault."""
+    system = desk.system
+    lp = desk.account("lp", 1_000_000)
+    buyer = desk.account("buyer", 100_000)
+    desk.deposit(lp, system.tokens(100_000))
+    start = system.chain.time + 2 * HOUR
+    cap = desk.list(False, 0, start, 8 * HOUR, 3, wad(10_000_000))  # pays any positive funding
+    system.advance(WINDOW)
+    desk.buy(buyer, cap, wad(1_000_000))
+    system.advance(start - system.chain.time)
+    desk.fix(cap)
+    system.advance(8 * HOUR)
+    assert desk.fix(cap)[0] > 0  # the live caplet pays
+    system.configurator.settle_market(BTC, wad(100_000), sender=system.admin)
+    frozen = desk.rate_index()
+    for _ in range(2):
+        system.chain.advance(8 * HOUR)  # no new oracle round: a settled market does not read it
+        payoff, obligation, _ = desk.fix(cap)
+        assert desk.rate_index() == frozen
+    # the caplet spanning the settlement gets R up to it only; the last one nothing
+    assert (payoff, obligation) == (0, 0)
+    assert desk.model.vault_locked == 0
+    desk.claim(buyer, cap)

@@ -76,7 +76,12 @@
         the skew notional needed. `max_notional` per product bounds that; the admin
         sets it well below the notional that moves the rate (skew_scale * price *
         the rate change). Settled engine markets stop R: caplets of a settled market pay
-        nothing further (their locks are released as they fix).
+        nothing further (their locks are released as they fix; a settled market's poke
+        reads no oracle). A stale oracle on a live market blocks its pokes, and so its
+        fixings, until a fresh round arrives. If the configurator later raises the
+        funding cap, payoffs stay clipped at the listing-time maximum (the lock), so the
+        vault stays solvent and the buyer's protection is capped there.
+        Halting: a market's sigma of 0 (the default) refuses purchases.
 @dev Reads the engine only through `poke`, `funding_rate_index`, `funding_now` and
      `market_config`. Money is 1e18 USD inside, token decimals at the boundary. O(1) in
      the number of buyers everywhere; loops are bounded by MAX_PERIODS.
@@ -96,6 +101,7 @@ implements: IFundingCaps
 FUNDING_PERIOD: constant(uint256) = 8 * 3600
 YEAR: constant(uint256) = 365 * 86400
 MAX_PERIODS: constant(uint256) = 32
+MAX_PERIOD_LENGTH: constant(uint256) = 30 * 86400
 MAX_SPREAD: constant(uint256) = 10**18                  # spread <= 100 %
 MAX_VOLATILITY: constant(uint256) = 10**18              # sigma <= 1.0 per 8h per sqrt(year)
 D_MAX: constant(int256) = 10 * 10**18                   # |d| clamp (Phi = 0 / 1 to 1e-23 beyond)
@@ -169,8 +175,9 @@ def list_product(market: uint256, is_floor: bool, strike: int256, start: uint256
     """
     @notice List a strip of `periods` caplets (floorlets if `is_floor`) on `market`'s
             funding rate at strike `strike`, the first period starting at `start`.
-    @dev Reverts "Not admin", "Zero period", "Bad period count" (0 or above
-         MAX_PERIODS), "Start in the past", "Zero notional", "Strike beyond funding cap"
+    @dev Reverts "Not admin", "Zero period", "Period too long" (above 30 days), "Bad
+         period count" (0 or above MAX_PERIODS), "Start in the past", "Zero notional",
+         "Strike beyond funding cap"
          (a cap struck at or above the engine's funding cap, a floor at or below minus
          it), and the engine's "Unknown market" and oracle reasons.
     @param market The engine market id.
@@ -184,6 +191,7 @@ def list_product(market: uint256, is_floor: bool, strike: int256, start: uint256
     """
     self._only_admin()
     assert period > 0, "Zero period"
+    assert period <= MAX_PERIOD_LENGTH, "Period too long"
     assert periods > 0 and periods <= MAX_PERIODS, "Bad period count"
     assert start > block.timestamp, "Start in the past"
     assert max_notional > 0, "Zero notional"
@@ -210,7 +218,7 @@ def set_volatility(market: uint256, sigma: uint256):
     @notice Set a market's normal volatility: per-8h funding rate per sqrt(year), 1e18.
     @dev Reverts "Not admin", "Volatility beyond bound".
     @param market The engine market id.
-    @param sigma The volatility (0: caplets priced at intrinsic value plus the spread).
+    @param sigma The volatility (0: no sales on the market, the admin's halt).
     """
     self._only_admin()
     assert sigma <= MAX_VOLATILITY, "Volatility beyond bound"
@@ -288,7 +296,8 @@ def buy(product_id: uint256, notional: uint256, max_premium: uint256) -> uint256
     @notice Buy `notional` (1e18 USD) of a product's strip; the premium (tokens,
             rounded up) goes to the vault, which locks the strip's maximum payoff.
     @dev Reverts "Unknown product", "Product started", "Zero notional", "Notional
-         above product limit", "Forward not ready" (no TWAP observation TWAP_WINDOW
+         above product limit", "Volatility not set" (the market's sigma is 0: sales
+         halted), "Forward not ready" (no TWAP observation TWAP_WINDOW
          old yet), "Slippage" (premium above `max_premium`), "Vault capacity" (free
          assets short of the lock), and the engine's oracle reasons; the token's own
          revert if allowance or balance is short.
@@ -302,6 +311,7 @@ def buy(product_id: uint256, notional: uint256, max_premium: uint256) -> uint256
     assert block.timestamp < p.start, "Product started"
     assert notional > 0, "Zero notional"
     assert p.notional + notional <= p.max_notional, "Notional above product limit"
+    assert self.volatility[p.market] > 0, "Volatility not set"
     rate_index: int256 = self._poke(p.market)
     forward: int256 = self._forward(p.market, p.is_floor, rate_index)
     self._observe(p.market, rate_index)
@@ -435,6 +445,7 @@ def caplet_value(is_floor: bool, strike: int256, forward: int256, sigma: uint256
     @param time_to_fixing Seconds to the caplet's fixing.
     @param period The caplet's period (seconds).
     @return The value (1e18 per 1e18 notional).
+    @dev Reverts only on arithmetic overflow (inputs far beyond any rate or time).
     """
     return self._caplet_value(is_floor, strike, forward, sigma, time_to_fixing, period)
 
@@ -443,13 +454,14 @@ def caplet_value(is_floor: bool, strike: int256, forward: int256, sigma: uint256
 @external
 def normal_cdf(d: int256) -> int256:
     """
-    @notice The on-chain standard normal CDF Phi(d) (A&S 7.1.26), 1e18.
+    @notice The on-chain standard normal CDF Phi(d) (A&S 7.1.26), 1e18, d clamped to
+            [-10, 10] as the pricing clamps it.
     @param d The argument (1e18).
     @return Phi(d) (1e18).
     """
     cdf: int256 = 0
     pdf: int256 = 0
-    cdf, pdf = self._normal(d)
+    cdf, pdf = self._normal(fixed_math._clamp(d, -D_MAX, D_MAX))
     return cdf
 
 
@@ -457,7 +469,7 @@ def normal_cdf(d: int256) -> int256:
 @external
 def pending(account: address, product_id: uint256) -> uint256:
     """
-    @notice What `claim` would pay `account` now (tokens).
+    @notice What `claim` would pay `account` now (tokens); 0 for an unknown product.
     @param account The buyer.
     @param product_id The product.
     @return Tokens.
