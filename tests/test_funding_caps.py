@@ -425,12 +425,12 @@ def test_bad_inputs_revert_and_change_nothing(desk: Desk) -> None:
             (lambda: caps.withdraw(1, sender=stranger), "Insufficient shares"),
         ]
     )
-    # all of the vault's assets locked: its shares are worth nothing withdrawable
+    # shares worth less than one token of the free assets pay nothing
     desk.buy(buyer, cap, wad(60_000))
     free = desk.model.vault_assets - desk.model.vault_locked
-    tiny = desk.model.shares[lp] * system.precision // max(free, 1) // 2
-    if tiny > 0:
-        expect([(lambda: caps.withdraw(tiny, sender=lp), "Zero amount")])
+    tiny = desk.model.total_shares * system.precision // free // 2
+    assert tiny > 0 and desk.model.withdraw_amount(tiny) == 0
+    expect([(lambda: caps.withdraw(tiny, sender=lp), "Zero amount")])
     system.advance(start - system.chain.time)
     expect([(lambda: caps.buy(cap, wad(1_000), 2**256 - 1, sender=buyer), "Product started")])
     desk.fix(cap)

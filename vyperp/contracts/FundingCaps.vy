@@ -34,7 +34,9 @@
 
         Writer vault. LPs deposit collateral for shares (an exact internal share
         ledger, not ERC-4626: the vault's assets are an internal 1e18 balance, so a
-        token donation cannot move the share price; virtual share and asset of 1 wei).
+        token donation cannot move the share price; 1e6 virtual shares against 1 wei of
+        virtual assets, so an early depositor inflating the share price with premiums
+        would have to pay a million times what a later depositor could lose to rounding).
         Every sale locks the strip's maximum payoff (computed on the product's total
         notional, rounded up) out of the vault's free assets, so the writer is always
         solvent and nothing is ever liquidated; the premium goes to the vault. Fixing
@@ -102,6 +104,7 @@ FUNDING_PERIOD: constant(uint256) = 8 * 3600
 YEAR: constant(uint256) = 365 * 86400
 MAX_PERIODS: constant(uint256) = 32
 MAX_PERIOD_LENGTH: constant(uint256) = 30 * 86400
+VIRTUAL_SHARES: constant(uint256) = 10**6                # share-price offset (inflation attack)
 MAX_SPREAD: constant(uint256) = 10**18                  # spread <= 100 %
 MAX_VOLATILITY: constant(uint256) = 10**18              # sigma <= 1.0 per 8h per sqrt(year)
 D_MAX: constant(int256) = 10 * 10**18                   # |d| clamp (Phi = 0 / 1 to 1e-23 beyond)
@@ -255,7 +258,7 @@ def deposit(amount: uint256) -> uint256:
     """
     assert amount > 0, "Zero amount"
     assets: uint256 = amount * PRECISION
-    shares: uint256 = assets * (self.total_shares + 1) // (self.vault_assets + 1)
+    shares: uint256 = assets * (self.total_shares + VIRTUAL_SHARES) // (self.vault_assets + 1)
     assert shares > 0, "Zero shares"
     self._pull(amount)
     self.vault_assets += assets
@@ -278,7 +281,7 @@ def withdraw(shares: uint256) -> uint256:
     assert shares > 0, "Zero shares"
     assert shares <= self.vault_shares[msg.sender], "Insufficient shares"
     free: uint256 = self.vault_assets - self.vault_locked
-    amount: uint256 = shares * (free + 1) // (self.total_shares + 1) // PRECISION
+    amount: uint256 = shares * (free + 1) // (self.total_shares + VIRTUAL_SHARES) // PRECISION
     assert amount > 0, "Zero amount"
     self.vault_assets -= amount * PRECISION
     self.total_shares -= shares

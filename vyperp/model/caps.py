@@ -17,6 +17,7 @@ from ..protocol.units import WAD, ceil_div, floor_div, trunc_div
 FUNDING_PERIOD = 8 * 3600
 YEAR = 365 * 86_400
 MAX_PERIODS = 32
+VIRTUAL_SHARES = 10**6
 D_MAX = 10 * WAD
 INV_SQRT_2PI = 398_942_280_401_432_677
 INV_SQRT2 = 707_106_781_186_547_524
@@ -226,7 +227,7 @@ class CapsModel:
     # ------------------------------------------------------------ vault
     def deposit(self, account: str, amount: int) -> int:
         assets = amount * self.precision
-        shares = assets * (self.total_shares + 1) // (self.vault_assets + 1)
+        shares = assets * (self.total_shares + VIRTUAL_SHARES) // (self.vault_assets + 1)
         assert amount > 0 and shares > 0
         self.vault_assets += assets
         self.total_shares += shares
@@ -235,7 +236,7 @@ class CapsModel:
 
     def withdraw_amount(self, shares: int) -> int:
         free = self.vault_assets - self.vault_locked
-        return shares * (free + 1) // (self.total_shares + 1) // self.precision
+        return shares * (free + 1) // (self.total_shares + VIRTUAL_SHARES) // self.precision
 
     def withdraw(self, account: str, shares: int) -> int:
         amount = self.withdraw_amount(shares)
