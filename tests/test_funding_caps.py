@@ -8,6 +8,7 @@ a claim's gas does not depend on the number of buyers."""
 
 from __future__ import annotations
 
+import copy
 import math
 import random
 from collections.abc import Iterator
@@ -52,6 +53,17 @@ class Desk:
         self.caps.set_volatility(BTC, SIGMA, sender=admin)
         self.caps.set_pricing(SPREAD, MIN_PREMIUM, sender=admin)
         self.model.volatility[BTC], self.model.spread, self.model.min_premium = SIGMA, SPREAD, MIN_PREMIUM
+
+    def save(self) -> tuple:
+        """The model and the ledgers, to restore after a chain.isolate() block."""
+        return copy.deepcopy(
+            (self.model, self.paid_in, self.paid_out, self.vault_flows, self.obligations, self.claims_paid)
+        )
+
+    def restore(self, saved: tuple) -> None:
+        self.model, self.paid_in, self.paid_out, self.vault_flows, self.obligations, self.claims_paid = copy.deepcopy(
+            saved
+        )
 
     def account(self, label: str, usd: int) -> str:
         who = caps_account(self.system, self.caps, label, usd)
@@ -512,3 +524,35 @@ def test_settled_market_stops_payoffs_and_releases_locks(desk: Desk) -> None:
     assert (payoff, obligation) == (0, 0)
     assert desk.model.vault_locked == 0
     desk.claim(buyer, cap)
+
+
+def test_same_block_skew_manipulation_does_not_cheapen_a_cap_or_floor(desk: Desk) -> None:
+    """A whale swings the skew (and so the engine's current funding rate) in the very block
+    it buys: a cap is priced at max(current, TWAP), a floor at min(current, TWAP), and the
+    TWAP comes from the rate index, which a same-block trade cannot move. The premium is
+    exactly what an honest buyer pays in that block."""
+    system = desk.system
+    whale = system.new_trader("whale", 3_000_000)
+    lp = desk.account("lp", 1_000_000)
+    buyer = desk.account("buyer", 100_000)
+    desk.deposit(lp, system.tokens(500_000))
+    start = system.chain.time + 6 * HOUR
+    cap = desk.list(False, wad("0.0002"), start, 8 * HOUR, 3, wad(10_000_000))
+    floor = desk.list(True, wad("0.0002"), start, 8 * HOUR, 3, wad(10_000_000))
+    system.advance(WINDOW)
+    for product_id, swing in ((cap, -wad(100)), (floor, wad(100))):
+        saved = desk.save()
+        with system.chain.isolate():
+            honest = desk.buy(buyer, product_id, wad(1_000_000))
+            honest_time = system.chain.time
+        desk.restore(saved)
+        with system.chain.isolate():
+            system.trade(whale, BTC, swing)
+            current = int(system.engine.funding_now(BTC)[1])
+            paid = desk.buy(buyer, product_id, wad(1_000_000))
+            [bought] = events(system, "Bought")
+            assert system.chain.time == honest_time
+            assert paid == honest
+            # the forward is the TWAP, not the manipulated current rate
+            assert (bought["forward"] > current) if product_id == cap else (bought["forward"] < current)
+        desk.restore(saved)
