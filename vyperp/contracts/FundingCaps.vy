@@ -20,8 +20,9 @@
         `fix` at or after that boundary (anyone may call it; a purchase or an `observe`
         does not fix). Each fix snapshots ONE boundary, in order. Lateness: a boundary
         fixed late moves the funding between the boundary and the fix from the caplet
-        after it into the one before (inner boundaries), or out of the strip (the first
-        and the last boundary); a late fix can make a window longer than one period,
+        after it into the one before (inner boundaries); a late first fix leaves that
+        funding out of the strip, a late last fix adds the funding after the end to the
+        last caplet. A late fix can make a window longer than one period,
         and the payoff of a caplet is then clipped at its maximum. Keepers (and
         buyers, who lose by it) call `fix` in the first block at or after each
         boundary, as FundingSwaps' maturity snapshot asks.
@@ -63,7 +64,8 @@
         premium = max(ceil(sum of caplet values * N * (1 + spread)), min_premium),
         at most the strip's maximum payoff, charged in tokens rounded up.
 
-        Forward F. A cap is priced at max(current rate, TWAP), a floor at
+        Forward F (one for every caplet of the strip: a flat forward curve). A cap is
+        priced at max(current rate, TWAP), a floor at
         min(current rate, TWAP): the buyer always gets the worse of the two. The
         current rate (`funding_now`) moves with the skew in one transaction (a large
         trader could push it down, buy a cheap cap and unwind in the same block); the
@@ -76,10 +78,10 @@
         Manipulating the payoff: a cap buyer who then holds long skew raises R and pays
         that funding himself on his skew; it pays him only if his cap notional exceeds
         the skew notional needed. `max_notional` per product bounds that; the admin
-        sets it well below the notional that moves the rate (skew_scale * price *
-        the rate change). Settled engine markets stop R: caplets of a settled market pay
-        nothing further (their locks are released as they fix; a settled market's poke
-        reads no oracle). A stale oracle on a live market blocks its pokes, and so its
+        keeps the sum over a market's live products well below the notional that moves
+        the rate (skew_scale * price * the rate change). Settled engine markets stop R:
+        caplets of a settled market pay nothing further (their locks are released as
+        they fix; a settled market's poke reads no oracle). A stale oracle on a live market blocks its pokes, and so its
         fixings, until a fresh round arrives. If the configurator later raises the
         funding cap, payoffs stay clipped at the listing-time maximum (the lock), so the
         vault stays solvent and the buyer's protection is capped there.
@@ -95,7 +97,6 @@ from snekmate.utils import math
 from interfaces import IEngine
 from interfaces import IFundingCaps
 import constants
-import engine_types
 import fixed_math
 
 implements: IFundingCaps
