@@ -1,10 +1,11 @@
-"""Funding to the wei: the engine's cumulative index and every position's settlement equal
-the exact integer model (vyperp.model) over random sequences of trades, price moves and
-time jumps, for each funding model."""
+"""Funding to the wei: the engine's cumulative index, its dimensionless rate index and every
+position's settlement equal the exact integer model (vyperp.model) over random sequences of
+trades, price moves and time jumps, for each funding model."""
 
 from __future__ import annotations
 
 import copy
+import random
 from collections.abc import Iterator
 
 import pytest
@@ -61,6 +62,7 @@ def test_funding_matches_exact_model(funded: tuple[System, list[str]], operation
         config = engine.market_config(0)
         market = model.FundingMarket.from_config(config, last_time=state.last_funding_time)
         market.cumulative, market.rate = state.cumulative_funding_per_unit, state.funding_rate
+        market.rate_index = engine.funding_rate_index(0)
         tier_notional, tier_multiplier = config.size_tier_notional, config.size_tier_multiplier
         positions = {t: tuple(engine.position(t, 0)) for t in traders}
         price = wad(100_000)
@@ -105,6 +107,7 @@ def test_funding_matches_exact_model(funded: tuple[System, list[str]], operation
                 positions[trader] = (new_size, 0, market.cumulative if new_size else 0)
             on_chain = engine.market_state(0)
             assert (on_chain.cumulative_funding_per_unit, on_chain.funding_rate) == (market.cumulative, market.rate)
+            assert engine.funding_rate_index(0) == market.rate_index
             now_cumulative, now_rate = engine.funding_now(0)
             assert (now_cumulative, now_rate) == market.now(skew(), price, system.chain.time)
             for trader in traders:
@@ -112,3 +115,73 @@ def test_funding_matches_exact_model(funded: tuple[System, list[str]], operation
                 assert engine.position(trader, 0).size == size
                 owed, surcharge = model.funding_owed(size, now_cumulative, index, price, tier_notional, tier_multiplier)
                 assert system.lens.pending_funding(trader, 0) == owed + surcharge
+
+
+@pytest.mark.parametrize("name", ["linear", "nonlinear", "velocity"])
+def test_rate_index_matches_model_over_touches(name: str) -> None:
+    """A seeded run of trades, price moves and touches: R (funding_rate_index) equals the
+    model's sum of trapezoids to the wei at every step; it stops once the market is settled
+    (the VELOCITY start rate is non-zero then, so this is not an accident of a zero rate)."""
+    seed = 1_400 + list(MODELS).index(name)
+    print(f"seed {seed}")
+    rng = random.Random(seed)
+    system = System.deploy(ProtocolParams(markets=[MODELS[name]]))
+    lp = system.new_trader("lp")
+    system.mint(lp, 10_000_000)
+    system.pool.deposit(system.tokens(10_000_000), lp, sender=lp)
+    trader = system.new_trader("trader", 1_000_000)
+    engine = system.engine
+    market = model.FundingMarket.from_config(
+        engine.market_config(0), engine.market_state(0).last_funding_time, engine.market_state(0)
+    )
+    assert engine.funding_rate_index(0) == 1  # listed at 1 wei (only differences count)
+    market.rate_index = 1
+    size = 0
+    moved = False
+    for _ in range(40):
+        system.chain.advance(rng.randint(1, 12 * 3600))
+        system.set_price(0, 100_000)
+        delta = rng.randint(-250, 250) * WAD // 100
+        if delta != 0 and rng.random() < 0.6:
+            market.touch(size, wad(100_000), system.chain.time)
+            system.trade(trader, 0, delta)
+            size += delta
+        else:
+            market.touch(size, wad(100_000), system.chain.time)
+            engine.poke(0, sender=trader)
+        assert engine.funding_rate_index(0) == market.rate_index
+        moved = moved or market.rate_index != 0
+    assert moved, "the run never moved R"
+    system.chain.advance(3_600)
+    system.set_price(0, 100_000)
+    market.touch(size, wad(100_000), system.chain.time)
+    system.configurator.settle_market(0, wad(100_000), sender=system.admin)
+    assert engine.funding_rate_index(0) == market.rate_index
+    if name == "velocity":
+        assert engine.market_state(0).funding_rate != 0
+    frozen = market.rate_index
+    for _ in range(3):
+        system.chain.advance(8 * 3600)
+        engine.poke(0, sender=trader)
+        assert engine.funding_rate_index(0) == frozen
+
+
+def test_rate_index_is_rate_times_periods_at_a_constant_rate() -> None:
+    """A constant rate r for k periods of 8 h adds exactly r * k to R (LINEAR, fixed skew)."""
+    system = System.deploy(ProtocolParams(markets=[MODELS["linear"]]))
+    lp = system.new_trader("lp")
+    system.mint(lp, 10_000_000)
+    system.pool.deposit(system.tokens(10_000_000), lp, sender=lp)
+    trader = system.new_trader("trader", 1_000_000)
+    system.trade(trader, 0, 2 * WAD)
+    engine = system.engine
+    system.chain.advance(1)  # the first touch after the fill sets the rate its skew gives
+    system.set_price(0, 100_000)
+    engine.poke(0, sender=trader)
+    before, rate = engine.funding_rate_index(0), engine.market_state(0).funding_rate
+    assert rate != 0
+    system.chain.advance(3 * 8 * 3600)
+    system.set_price(0, 100_000)
+    engine.poke(0, sender=trader)
+    assert engine.market_state(0).funding_rate == rate
+    assert engine.funding_rate_index(0) - before == 3 * rate

@@ -801,4 +801,32 @@ def swap_gas_command(out: Path) -> None:
     console.print(f"wrote {out}")
 
 
-COMMANDS = [bench, gas, bench_replay, bench_chain, bench_ops, swap_gas_command]
+@click.command("caps-gas")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("reports/caps_gas.json"),
+    show_default=True,
+    help="Where to write the figures.",
+)
+@click.option("--buyers", type=int, default=1_000, show_default=True, help="Other buyers before the O(1) claim check.")
+def caps_gas_command(out: Path, buyers: int) -> None:
+    """Gas of FundingCaps (vault deposit/withdraw, cap purchase of 1/6/32 caplets, start and
+    caplet fix, claim, claim with 1,000 other buyers, claim of 6 caplets), measured as
+    `vyperp gas` measures the engine."""
+    from .caps_gas import caps_gas
+
+    with console.status("measuring FundingCaps gas ..."):
+        figures = caps_gas(buyers)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(figures, indent=2) + "\n")
+    table = Table(title="FundingCaps gas")
+    table.add_column("operation")
+    table.add_column("gas", justify="right")
+    for name, gas in figures.items():
+        table.add_row(name, f"{gas:,}")
+    console.print(table)
+    console.print(f"wrote {out}")
+
+
+COMMANDS = [bench, gas, bench_replay, bench_chain, bench_ops, swap_gas_command, caps_gas_command]

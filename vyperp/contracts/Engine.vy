@@ -80,6 +80,7 @@ exports: (
     markets.market_state,
     markets.risk_config,
     markets.settlement_price,
+    markets.funding_rate_index,
     liquidation_policy.liquidation_config,
     liquidation_policy.rate_limit,
     liquidation_policy.last_partial_liquidation,
@@ -491,6 +492,7 @@ def add_market(config: engine_types.MarketConfig, brackets: DynArray[margin_brac
     markets.risk_config[market] = risk
     markets.market_state[market].risk_multiplier = constants.WAD
     markets.market_state[market].last_funding_time = block.timestamp
+    markets.funding_rate_index[market] = 1  # only R's differences count; 1 wei up front spares the first accrual a 20,000-gas zero-to-non-zero store
     oracle_guard._reanchor(market)
     return market
 
@@ -693,7 +695,11 @@ def funding_now(market: uint256) -> (int256, int256):
     @param market The market id.
     @return (cumulative funding per unit, funding rate per 8h).
     """
-    return funding._funding_now(market, oracle_guard._read_index_price(market, True)[0])
+    cumulative: int256 = 0
+    rate: int256 = 0
+    rate_increment: int256 = 0
+    cumulative, rate, rate_increment = funding._funding_now(market, oracle_guard._read_index_price(market, True)[0])
+    return (cumulative, rate)
 
 
 @view

@@ -67,7 +67,8 @@ def _accept(market: uint256, price: uint256, round_id: uint80):
 @internal
 def _accrue_funding(market: uint256, price: uint256) -> bool:
     """
-    @dev Write the funding accrued since the last touch (and the funding-rate EMA).
+    @dev Write the funding accrued since the last touch, the dimensionless rate index
+         (markets.funding_rate_index, same trapezoid at a unit price) and the funding-rate EMA.
     @return False if nothing elapsed.
     """
     elapsed: uint256 = block.timestamp - markets.market_state[market].last_funding_time
@@ -75,7 +76,9 @@ def _accrue_funding(market: uint256, price: uint256) -> bool:
         return False
     cumulative: int256 = 0
     rate: int256 = 0
-    cumulative, rate = self._funding_now(market, price)
+    rate_increment: int256 = 0
+    cumulative, rate, rate_increment = self._funding_now(market, price)
+    markets.funding_rate_index[market] += rate_increment
     markets.market_state[market].cumulative_funding_per_unit = cumulative
     markets.market_state[market].funding_rate = rate
     markets.market_state[market].last_funding_time = block.timestamp
@@ -90,16 +93,17 @@ def _accrue_funding(market: uint256, price: uint256) -> bool:
 
 @view
 @internal
-def _funding_now(market: uint256, index_price: uint256) -> (int256, int256):
+def _funding_now(market: uint256, index_price: uint256) -> (int256, int256, int256):
     """
-    @dev (cumulative funding per unit, rate) as of now, without writing. The rate in
+    @dev (cumulative funding per unit, rate, increment of the rate index since the last
+         touch) as of now, without writing; a settled market accrues neither. The rate in
          force since the last touch is set by the skew then, which only a touch changes,
          so accrual between touches is exact for LINEAR/NONLINEAR and trapezoidal for
          VELOCITY. Accrual uses the index price read at the touch.
     """
     cumulative: int256 = markets.market_state[market].cumulative_funding_per_unit
     if markets.settlement_price[market] != 0:
-        return (cumulative, 0)
+        return (cumulative, 0, 0)
     elapsed: uint256 = block.timestamp - markets.market_state[market].last_funding_time
     cap: int256 = convert(markets.market_config[market].max_funding_rate, int256)
     premium: int256 = funding_models._premium(markets._skew(market), markets.market_config[market].skew_scale, markets.market_config[market].max_premium)
@@ -117,9 +121,9 @@ def _funding_now(market: uint256, index_price: uint256) -> (int256, int256):
             coefficient = markets.market_config[market].nonlinear_coefficient
         rate = fixed_math._clamp(funding_models._premium_rate(premium, markets.market_config[market].interest_rate, markets.market_config[market].funding_clamp, model, threshold, coefficient), -cap, cap)
         start_rate = rate
-    if elapsed > 0:
-        cumulative += funding_models._index_increment(start_rate, rate, index_price, elapsed)
-    return (cumulative, rate)
+    # elapsed == 0 adds nothing to either index
+    cumulative += funding_models._index_increment(start_rate, rate, index_price, elapsed)
+    return (cumulative, rate, funding_models._index_increment(start_rate, rate, constants.WAD, elapsed))
 
 
 @view

@@ -26,6 +26,11 @@ risk_config: public(HashMap[uint256, engine_types.RiskConfig])
 _brackets: HashMap[uint256, DynArray[margin_brackets.MarginBracket, margin_brackets.MAX_BRACKETS]]
 _price_scale: HashMap[uint256, uint256]            # 10 ** (18 - oracle decimals)
 settlement_price: public(HashMap[uint256, uint256])   # 0 = trading; else the guardian's settlement price
+# Dimensionless cumulative funding rate R: sum of average rate per 8h * elapsed / 8h (1e18),
+# accrued with the USD index's trapezoid at every touch; frozen once settled. Starts at 1 wei
+# at listing (only differences of R mean anything). Kept out of MarketState (the replay
+# fingerprints read that struct). FundingCaps settles caps and floors on it.
+funding_rate_index: public(HashMap[uint256, int256])
 
 
 @view

@@ -43,6 +43,7 @@ class EngineModel:
         self.risk = [e.risk_config(m) for m in range(self.n)]
         self.rate_limit = [e.rate_limit(m) for m in range(self.n)]
         self.settlement = [int(e.settlement_price(m)) for m in range(self.n)]
+        self.rate_index = [int(e.funding_rate_index(m)) for m in range(self.n)]
         self.liq = e.liquidation_config()
         self.tiers = list(e.liquidation_tiers())
         self.precision = int(e.PRECISION())
@@ -116,12 +117,18 @@ class EngineModel:
         return model.exit_price(price, self.skew(m), size, c.skew_scale, c.max_premium)
 
     def funding_now(self, m: int, price: int) -> tuple[int, int]:
+        cumulative, rate, _ = self.funding_now_with_rate_index(m, price)
+        return cumulative, rate
+
+    def funding_now_with_rate_index(self, m: int, price: int) -> tuple[int, int, int]:
+        """(cumulative, rate, rate index) as of now; a settled market accrues neither index."""
         s = self.state[m]
         if self.settlement[m]:
-            return s["cumulative_funding_per_unit"], 0
+            return s["cumulative_funding_per_unit"], 0, self.rate_index[m]
         market = model.FundingMarket.from_config(self.config[m], s["last_funding_time"])
         market.cumulative, market.rate = s["cumulative_funding_per_unit"], s["funding_rate"]
-        return market.now(self.skew(m), price, self.now)
+        market.rate_index = self.rate_index[m]
+        return market.now_with_rate_index(self.skew(m), price, self.now)
 
     def requirements(self, m: int, notional: int) -> tuple[int, int]:
         return model.requirements(
@@ -205,7 +212,7 @@ class EngineModel:
         accrued = rolled = False
         elapsed = self.now - s["last_funding_time"]
         if elapsed > 0:
-            cumulative, rate = self.funding_now(m, price)
+            cumulative, rate, self.rate_index[m] = self.funding_now_with_rate_index(m, price)
             s["cumulative_funding_per_unit"], s["funding_rate"], s["last_funding_time"] = cumulative, rate, self.now
             if r.funding_weight > 0:  # the EMA feeds only the funding term: kept while it is on
                 s["funding_rate_ema"] = model.funding_ema(s["funding_rate_ema"], rate, elapsed, r.funding_ema_period)
@@ -649,6 +656,7 @@ class EngineModel:
                 m,
                 {k: (v, self.state[m][k]) for k, v in chain.items() if self.state[m][k] != v},
             )
+            assert int(e.funding_rate_index(m)) == self.rate_index[m], ("rate index", m)
         assert int(e.pool_balance()) == self.pool_balance, ("pool balance", int(e.pool_balance()), self.pool_balance)
         assert int(e.insurance_fund()) == self.insurance, ("insurance", int(e.insurance_fund()), self.insurance)
 

@@ -120,6 +120,7 @@ class FundingMarket:
     cumulative: int = 0
     rate: int = 0
     last_time: int = 0
+    rate_index: int = 0  # Engine.funding_rate_index: sum of average rate * elapsed / 8h (1e18)
 
     @classmethod
     def from_config(cls, config: Any, last_time: int, state: Any = None) -> FundingMarket:
@@ -143,6 +144,12 @@ class FundingMarket:
 
     def now(self, skew: int, index_price: int, timestamp: int) -> tuple[int, int]:
         """(cumulative, rate) at `timestamp` without committing (Engine._funding_now)."""
+        cumulative, rate, _ = self.now_with_rate_index(skew, index_price, timestamp)
+        return cumulative, rate
+
+    def now_with_rate_index(self, skew: int, index_price: int, timestamp: int) -> tuple[int, int, int]:
+        """(cumulative, rate, rate index) at `timestamp` without committing: the rate index
+        (Engine.funding_rate_index) takes the USD index's trapezoid at a unit price."""
         elapsed = timestamp - self.last_time
         prem = premium(skew, self.skew_scale, self.max_premium)
         cap = self.max_funding_rate
@@ -163,15 +170,13 @@ class FundingMarket:
                 cap,
             )
             start = rate
-        cumulative = self.cumulative
-        if elapsed > 0:
-            cumulative += index_increment(start, rate, index_price, elapsed)
-        return cumulative, rate
+        cumulative = self.cumulative + index_increment(start, rate, index_price, elapsed)
+        return cumulative, rate, self.rate_index + index_increment(start, rate, WAD, elapsed)
 
     def touch(self, skew: int, index_price: int, timestamp: int) -> None:
         """Commit accrual up to `timestamp` (a touch of the market)."""
         if timestamp - self.last_time > 0:
-            self.cumulative, self.rate = self.now(skew, index_price, timestamp)
+            self.cumulative, self.rate, self.rate_index = self.now_with_rate_index(skew, index_price, timestamp)
             self.last_time = timestamp
 
 
