@@ -22,7 +22,12 @@ from .helpers import events
 
 BTC = 0
 DAY = 86_400
-RATE = wad("0.0001")  # 0.01 % per 8h
+PAY = wad("0.01")  # a pay-fixed open's bound: any quote up to 1 % per 8h
+RECV = -wad("0.01")  # a receive-fixed open's bound
+
+
+def limit(size: int) -> int:
+    return PAY if size > 0 else RECV
 
 
 @dataclass
@@ -36,6 +41,9 @@ class Desk:
     # ------------------------------------------------------------ reads
     def index(self) -> int:
         return int(self.system.engine.funding_now(BTC)[0])
+
+    def rate(self) -> int:
+        return int(self.system.engine.funding_now(BTC)[1])
 
     def price(self) -> int:
         return int(self.system.engine.index_price(BTC))
@@ -70,10 +78,13 @@ class Desk:
             assert tuple(s.books(BTC, maturity).sums) == book.sums.astuple()
         assert tuple(s.live_sums(BTC)) == m.live.astuple()
         assert s.matured_value() == m.matured_value
-        index, price, now = self.index(), self.price(), self.now()
+        index, rate, price, now = self.index(), self.rate(), self.price(), self.now()
+        assert tuple(s.rate_ema(BTC)) == (m.ema, m.ema_time)
+        assert s.mark_rate(BTC) == m.ema_at(rate, now)
+        assert s.market_params(BTC).gross_size == m.gross
         assert s.pool_unrealized_total() == m.pool_unrealized_total(index, now)
         for h in self.holders:
-            assert tuple(s.account_margin(h)) == m.account_margin(h, index, price, now)
+            assert tuple(s.account_margin(h)) == m.account_margin(h, index, rate, price, now)
         for maturity in m.books:
             pending = [s.pending(h, BTC, maturity) for h in self.holders]
             assert pending == [m.pending(h, maturity, index, now) for h in self.holders]
@@ -91,7 +102,7 @@ class Desk:
         amount (the pool's payment bounded by its cash), nothing else changed."""
         (margin,), pool, insurance = self.engine_books([who])
         call()
-        amount = model_step(self.index(), self.price(), self.now())
+        amount = model_step(self.index(), self.rate(), self.price(), self.now())
         _, _, moved = sm.transfer(margin, pool, amount)
         assert self.engine_books([who]) == ((margin + moved,), pool - moved, insurance)
         transfers = events(self.system, "Transferred")
@@ -99,29 +110,38 @@ class Desk:
         self.check()
         return amount
 
-    def open(self, who: str, maturity: int, size: int, limit: int) -> int:
-        return self.expect_transfer(
-            who,
-            lambda: self.swaps.open(BTC, maturity, size, limit, sender=who),
-            lambda i, p, t: self.model.open(who, maturity, size, i, p, t),
-        )
+    def open(self, who: str, maturity: int, size: int) -> int:
+        """Open at the quote; the quote, the fixed flow and the settlement are the model's."""
+        quotes: list[int] = []
+
+        def step(i: int, r: int, p: int, t: int) -> int:
+            amount, quoted = self.model.open(who, maturity, size, i, r, p, t)
+            quotes.append(quoted)
+            return amount
+
+        expected = self.swaps.quote(who, BTC, maturity, size)
+        self.expect_transfer(who, lambda: self.swaps.open(BTC, maturity, size, limit(size), sender=who), step)
+        [opened] = events(self.system, "SwapOpened")
+        assert opened["fixed_rate"] == quotes[0] == expected
+        return quotes[0]
 
     def settle(self, who: str, maturity: int) -> int:
         return self.expect_transfer(
             who,
             lambda: self.swaps.settle(who, BTC, maturity, sender=self.system.admin),
-            lambda i, p, t: self.model.settle_touch(who, maturity, i, t),
+            lambda i, r, p, t: self.model.settle_touch(who, maturity, i, r, t),
         )
 
-    def close(self, who: str, maturity: int, limit: int) -> int:
+    def close(self, who: str, maturity: int) -> int:
         unwinds: list[int] = []
 
-        def step(i: int, p: int, t: int) -> int:
-            amount, unwind = self.model.close(who, maturity, i, p, t)
+        def step(i: int, r: int, p: int, t: int) -> int:
+            amount, unwind = self.model.close(who, maturity, i, r, p, t)
             unwinds.append(unwind)
             return amount
 
-        self.expect_transfer(who, lambda: self.swaps.close(BTC, maturity, limit, sender=who), step)
+        size = self.swaps.swaps(who, BTC, maturity).size
+        self.expect_transfer(who, lambda: self.swaps.close(BTC, maturity, limit(-size), sender=who), step)
         [closed] = events(self.system, "SwapClosed")
         assert closed["unwind"] == unwinds[0]
         return unwinds[0]
@@ -137,17 +157,27 @@ def margin_params(system, params: SwapParams) -> sm.MarginParams:
     )
 
 
+def quote_params(system, params: SwapParams) -> sm.QuoteParams:
+    return sm.QuoteParams(
+        params.ema_period,
+        params.base_spread,
+        params.skew_slope,
+        params.utilisation_slope,
+        int(system.engine.market_config(BTC).skew_scale),
+    )
+
+
 @pytest.fixture
 def desk(system) -> Iterator[Desk]:
     params = SwapParams(skew_scale_fraction=0, perp_open_interest_fraction=0)  # caps: tests/test_swap_risk.py
     swaps = deploy_funding_swaps(system, params)
     maturity = system.chain.time + 30 * DAY
-    swaps.list_maturity(BTC, maturity, RATE, sender=system.admin)
+    swaps.list_maturity(BTC, maturity, sender=system.admin)
+    model = sm.SwapsModel(margin_params(system, params), quote_params(system, params))
+    model.list(maturity, int(system.engine.funding_now(BTC)[1]), system.chain.time)
     lp = system.new_trader("lp")
     system.mint(lp, 20_000_000)
     system.pool.deposit(system.tokens(10_000_000), lp, sender=lp)
-    model = sm.SwapsModel(margin_params(system, params))
-    model.list(maturity, RATE)
     yield Desk(system, swaps, maturity, model)
 
 
@@ -159,8 +189,8 @@ def test_settlement_matches_model_across_funding_moves(desk: Desk) -> None:
     shorts = system.new_trader("shorts", 2_000_000)
 
     system.trade(longs, BTC, wad(8))  # skew long: positive funding
-    desk.open(alice, maturity, wad("1.000000000000000007"), RATE)
-    desk.open(bob, maturity, -wad("0.499999999999999989"), RATE)
+    first = desk.open(alice, maturity, wad("1.000000000000000007"))
+    desk.open(bob, maturity, -wad("0.499999999999999989"))
     system.advance(DAY)
     desk.settle(alice, maturity)
     # the floating leg is the funding a same-size long perp pays, to 1 wei (the protocol's)
@@ -172,19 +202,18 @@ def test_settlement_matches_model_across_funding_moves(desk: Desk) -> None:
     system.trade(perp, BTC, -wad("1.000000000000000007"))
     [owed] = [e["amount"] for e in events(system, "FundingSettled") if e["account"] == perp]
     assert floating > 0 and owed - floating in (0, 1)
-    swaps.set_fixed_rate(BTC, maturity, 2 * RATE, sender=system.admin)
-    desk.model.books[maturity].fixed_rate = 2 * RATE
-    desk.open(carol, maturity, wad("2.123456789012345677"), 2 * RATE)
+    # the mark followed the funding rate up: a later pay-fixed pays more than the first
+    assert desk.open(carol, maturity, wad("2.123456789012345677")) > first
     system.trade(shorts, BTC, -wad(20))  # skew flips: negative funding
     system.advance(2 * DAY)
     system.set_price(BTC, 97_000)
     system.advance(DAY)
     desk.check()
-    desk.open(alice, maturity, -wad("0.300000000000000013"), 2 * RATE)
+    desk.open(alice, maturity, -wad("0.300000000000000013"))
     desk.settle(bob, maturity)
     system.set_price(BTC, 101_000)
     system.advance(DAY)
-    assert desk.close(bob, maturity, 2 * RATE) != 0
+    assert desk.close(bob, maturity) != 0
     system.advance(maturity - system.chain.time + 3600)  # past the maturity
     desk.settle(alice, maturity)
     [snap] = events(system, "MaturitySnapshot")
@@ -205,7 +234,7 @@ def test_engine_health_and_pool_value_include_the_swaps(desk: Desk) -> None:
     longs = system.new_trader("longs", 2_000_000)
     system.trade(longs, BTC, wad(30))
     pool_before = int(system.engine.pool_value())
-    desk.open(alice, maturity, -wad(2), RATE)  # receive fixed, pay the (high) floating leg
+    desk.open(alice, maturity, -wad(2))  # receive fixed, pay the (high) floating leg
     system.advance(2 * DAY)
     health = system.engine.account_health(alice)
     value, initial, maintenance = swaps.account_margin(alice)
@@ -222,12 +251,12 @@ def test_engine_health_and_pool_value_include_the_swaps(desk: Desk) -> None:
 
 def test_withdraw_is_blocked_by_an_unsettled_swap_loss(desk: Desk) -> None:
     system, swaps, maturity = desk.system, desk.swaps, desk.maturity
-    alice = system.new_trader("alice", 10_000)
+    alice = system.new_trader("alice", 60_000)
     desk.holders = [alice]
     longs = system.new_trader("longs", 5_000_000)
-    system.trade(longs, BTC, wad(200))  # strong long skew: the floating leg runs high
-    desk.open(alice, maturity, -wad(1), RATE)
-    system.advance(5 * DAY)
+    system.trade(longs, BTC, wad(50))  # long skew: the floating leg runs above the fixed one
+    desk.open(alice, maturity, -wad(1))
+    system.advance(2 * DAY)
     loss = -swaps.pending(alice, BTC, maturity)
     assert loss > 0
     margin = int(system.engine.margin(alice))
@@ -237,7 +266,7 @@ def test_withdraw_is_blocked_by_an_unsettled_swap_loss(desk: Desk) -> None:
     assert exc.value.reason == "Below initial margin"
     most = system.max_withdrawal(alice)
     health = system.engine.account_health(alice)
-    assert most * system.precision <= health.equity - health.initial_margin + system.precision
+    assert 0 < most * system.precision <= health.equity - health.initial_margin + system.precision
     assert most * system.precision < margin - loss
     desk.check()
 
@@ -246,8 +275,12 @@ def test_bad_inputs_revert_and_change_nothing(desk: Desk) -> None:
     system, swaps, maturity = desk.system, desk.swaps, desk.maturity
     alice = system.new_trader("alice", 10_000)
     desk.holders = [alice]
-    desk.open(alice, maturity, wad("0.1"), RATE)
+    desk.open(alice, maturity, wad("0.1"))
     system.advance(3600)
+    pay_quote = swaps.quote(alice, BTC, maturity, wad(1))
+    receive_quote = swaps.quote(alice, BTC, maturity, -wad(1))
+    close_quote = swaps.quote(alice, BTC, maturity, -wad("0.1"))
+    assert pay_quote > receive_quote
 
     def state() -> tuple:
         return (
@@ -260,27 +293,28 @@ def test_bad_inputs_revert_and_change_nothing(desk: Desk) -> None:
 
     before = state()
     cases = [
-        (lambda: swaps.open(BTC, maturity + 1, wad(1), RATE, sender=alice), "Unknown maturity"),
-        (lambda: swaps.open(BTC, maturity, 0, RATE, sender=alice), "Zero size"),
-        (lambda: swaps.open(BTC, maturity, wad(1), RATE - 1, sender=alice), "Slippage"),
-        (lambda: swaps.open(BTC, maturity, -wad(1), RATE + 1, sender=alice), "Slippage"),
-        (lambda: swaps.open(BTC, maturity, wad(100), RATE, sender=alice), "Below initial margin"),
-        (lambda: swaps.close(BTC, maturity, RATE + 1, sender=alice), "Slippage"),
-        (lambda: swaps.close(BTC, maturity + 1, RATE, sender=alice), "Unknown maturity"),
+        (lambda: swaps.open(BTC, maturity + 1, wad(1), PAY, sender=alice), "Unknown maturity"),
+        (lambda: swaps.open(BTC, maturity, 0, PAY, sender=alice), "Zero size"),
+        (lambda: swaps.open(BTC, maturity, wad(1), pay_quote - 1, sender=alice), "Slippage"),
+        (lambda: swaps.open(BTC, maturity, -wad(1), receive_quote + 1, sender=alice), "Slippage"),
+        (lambda: swaps.open(BTC, maturity, wad(100), PAY, sender=alice), "Below initial margin"),
+        (lambda: swaps.close(BTC, maturity, close_quote + 1, sender=alice), "Slippage"),
+        (lambda: swaps.close(BTC, maturity + 1, RECV, sender=alice), "Unknown maturity"),
         (lambda: swaps.settle(system.admin, BTC, maturity, sender=alice), "No swap"),
         (lambda: swaps.liquidate(alice, sender=system.admin), "Account not liquidatable"),
         (lambda: system.engine.withdraw(system.tokens(10_000), sender=alice), "Below initial margin"),
         (lambda: system.engine.swap_transfer(alice, wad(1), True, alice, sender=alice), "Not swaps"),
-        (lambda: swaps.set_fixed_rate(BTC, maturity, RATE, sender=alice), "Not admin"),
-        (lambda: swaps.set_fixed_rate(BTC, maturity, wad("0.02"), sender=system.admin), "Rate beyond bound"),
+        (lambda: swaps.set_quote_config(3600, 0, 0, 0, sender=alice), "Not admin"),
+        (lambda: swaps.set_quote_config(0, 0, 0, 0, sender=system.admin), "Bad quote config"),
+        (lambda: swaps.set_quote_config(3600, wad("0.02"), 0, 0, sender=system.admin), "Bad quote config"),
         (lambda: swaps.set_margin_config(wad(2), wad(2), 0, 0, sender=system.admin), "Bad margin config"),
         (lambda: swaps.set_margin_config(wad(4), 0, 0, 0, sender=system.admin), "Bad margin config"),
         (lambda: swaps.set_liquidation_config(wad("0.2"), 0, sender=system.admin), "Bad liquidation config"),
         (lambda: swaps.set_open_interest_cap(wad(2), 0, sender=system.admin), "Bad open interest cap"),
         (lambda: swaps.set_margin_config(wad(4), wad(2), 0, 0, sender=alice), "Not admin"),
-        (lambda: swaps.list_maturity(BTC, maturity, RATE, sender=system.admin), "Maturity listed"),
-        (lambda: swaps.list_maturity(BTC, system.chain.time, RATE, sender=system.admin), "Maturity in the past"),
-        (lambda: swaps.list_maturity(7, maturity, RATE, sender=system.admin), "Unknown market"),
+        (lambda: swaps.list_maturity(BTC, maturity, sender=system.admin), "Maturity listed"),
+        (lambda: swaps.list_maturity(BTC, system.chain.time, sender=system.admin), "Maturity in the past"),
+        (lambda: swaps.list_maturity(7, maturity, sender=system.admin), "Unknown market"),
         (lambda: swaps.refresh_market(1), "Unknown maturity"),
         (lambda: system.configurator.set_swaps(alice, sender=alice), "Not admin"),
     ]
@@ -296,9 +330,8 @@ def test_bad_inputs_revert_and_change_nothing(desk: Desk) -> None:
     system.advance(maturity - system.chain.time)
     before = state()
     for call in (
-        lambda: swaps.open(BTC, maturity, wad(1), RATE, sender=alice),
-        lambda: swaps.close(BTC, maturity, RATE, sender=alice),
-        lambda: swaps.set_fixed_rate(BTC, maturity, RATE, sender=system.admin),
+        lambda: swaps.open(BTC, maturity, wad(1), PAY, sender=alice),
+        lambda: swaps.close(BTC, maturity, RECV, sender=alice),
     ):
         with pytest.raises(Reverted) as exc:
             call()
@@ -309,11 +342,11 @@ def test_bad_inputs_revert_and_change_nothing(desk: Desk) -> None:
 def test_unbound_swaps_contract_cannot_settle(system) -> None:
     swaps = deploy_funding_swaps(system, SwapParams(skew_scale_fraction=0, perp_open_interest_fraction=0), bind=False)
     maturity = system.chain.time + 30 * DAY
-    swaps.list_maturity(BTC, maturity, RATE, sender=system.admin)
+    swaps.list_maturity(BTC, maturity, sender=system.admin)
     alice = system.new_trader("alice", 10_000)
     before = (int(system.engine.margin(alice)), int(system.engine.pool_balance()))
     with pytest.raises(Reverted) as exc:
-        swaps.open(BTC, maturity, wad("0.1"), RATE, sender=alice)
+        swaps.open(BTC, maturity, wad("0.1"), PAY, sender=alice)
     assert exc.value.reason == "Not swaps"
     assert (int(system.engine.margin(alice)), int(system.engine.pool_balance())) == before
     assert swaps.books(BTC, maturity).sums.total_size == 0
@@ -322,10 +355,11 @@ def test_unbound_swaps_contract_cannot_settle(system) -> None:
 def settle_gas(desk: Desk, others: int) -> int:
     system, swaps, maturity = desk.system, desk.swaps, desk.maturity
     holder = system.new_trader(f"holder{others}", 10_000)
-    swaps.open(BTC, maturity, wad("0.1"), RATE, sender=holder)
+    swaps.open(BTC, maturity, wad("0.1"), PAY, sender=holder)
     for i in range(others):
         other = system.new_trader(f"other{others}-{i}", 10_000)
-        swaps.open(BTC, maturity, wad("0.01") * (1 if i % 2 else -1), RATE, sender=other)
+        size = wad("0.01") * (1 if i % 2 else -1)
+        swaps.open(BTC, maturity, size, limit(size), sender=other)
     system.advance(3600)
     swaps.settle(holder, BTC, maturity, sender=holder)
     return int(system.chain.last_receipt.gas_used)

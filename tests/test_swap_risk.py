@@ -21,7 +21,8 @@ from .helpers import events
 
 BTC = 0
 DAY = 86_400
-RATE = wad("0.0001")
+PAY = wad("0.01")  # bounds that accept any quote within 1 % per 8h
+RECV = -wad("0.01")
 
 
 def conserved(system) -> None:
@@ -34,7 +35,7 @@ def book(system) -> Iterator[tuple]:
     params = SwapParams(skew_scale_fraction=0, perp_open_interest_fraction=0)
     swaps = deploy_funding_swaps(system, params)
     maturity = system.chain.time + 30 * DAY
-    swaps.list_maturity(BTC, maturity, RATE, sender=system.admin)
+    swaps.list_maturity(BTC, maturity, sender=system.admin)
     lp = system.new_trader("lp")
     system.mint(lp, 20_000_000)
     system.pool.deposit(system.tokens(10_000_000), lp, sender=lp)
@@ -49,7 +50,7 @@ def expected_liquidation(system, swaps, params: SwapParams, maturity: int, accou
     s = swaps.swaps(account, BTC, maturity)
     index, price, now = int(system.engine.funding_now(BTC)[0]), int(system.engine.index_price(BTC)), system.chain.time
     floating, fixed = sm.accrued(s.size, s.fixed_flow, s.last_index, s.last_time, index, now)
-    rate = int(swaps.books(BTC, maturity).fixed_rate)
+    rate = int(swaps.mark_rate(BTC))  # liquidation closes at the mark (the EMA, no spread)
     value = floating - fixed + sm.unwind(s.size, s.fixed_flow, rate, price, maturity - now)
     notional = sm.umul_up(abs(s.size), price)
     reward = sm.umul_up(notional, params.reward_rate)
@@ -62,14 +63,14 @@ def test_healthy_cannot_be_liquidated_unhealthy_is(book) -> None:
     system, swaps, maturity, params = book
     alice = system.new_trader("alice", 10_000)
     keeper = system.new_trader("keeper")
-    swaps.open(BTC, maturity, -wad(2), RATE, sender=alice)  # pays the floating leg
+    swaps.open(BTC, maturity, -wad(2), RECV, sender=alice)  # pays the floating leg
     assert not swaps.liquidatable(alice)
     with pytest.raises(Reverted) as exc:
         swaps.liquidate(alice, sender=keeper)
     assert exc.value.reason == "Account not liquidatable"
     # let the floating leg run until equity is below maintenance (but above zero)
     while not swaps.liquidatable(alice):
-        system.advance(8 * 3600)
+        system.advance(600)  # the mark (an 8h EMA of funding) climbs toward the high rate
     health = system.engine.account_health(alice)
     assert 0 < health.equity < health.maintenance_margin
     # the engine's own liquidation leaves a swap holder to FundingSwaps (swaps first)
@@ -93,7 +94,7 @@ def test_voluntary_settle_cannot_make_margin_negative_and_shortfall_uses_waterfa
     system, swaps, maturity, params = book
     alice = system.new_trader("alice", 10_000)
     keeper = system.new_trader("keeper")
-    swaps.open(BTC, maturity, -wad(2), RATE, sender=alice)
+    swaps.open(BTC, maturity, -wad(2), RECV, sender=alice)
     system.advance(10 * DAY)  # the loss now exceeds the margin
     assert -swaps.pending(alice, BTC, maturity) > system.engine.margin(alice)
     before = (
@@ -128,7 +129,7 @@ def test_shortfall_beside_perps_closes_them_in_the_same_transaction(book) -> Non
     alice = system.new_trader("alice", 12_000)
     keeper = system.new_trader("keeper")
     system.trade(alice, BTC, wad("0.05"))  # a small perp beside the swap
-    swaps.open(BTC, maturity, -wad(2), RATE, sender=alice)
+    swaps.open(BTC, maturity, -wad(2), RECV, sender=alice)
     system.advance(10 * DAY)
     with pytest.raises(Reverted):
         system.engine.liquidate(alice, sender=keeper)  # swaps first
@@ -145,23 +146,22 @@ def test_swap_margin_counts_in_a_perp_trade(book) -> None:
     """Cross-margin: the swap's initial requirement stands beside the perp's."""
     system, swaps, maturity, _ = book
     alice = system.new_trader("alice", 10_000)
-    swaps.open(BTC, maturity, wad(2), RATE, sender=alice)
+    swaps.open(BTC, maturity, -wad(2), RECV, sender=alice)
     _, initial, _ = swaps.account_margin(alice)
     assert initial > 0
     # without the swap this perp would fit (10 % of 0.9 BTC = 9,000 < 10,000); with it, it does not
     with pytest.raises(Reverted) as exc:
         system.trade(alice, BTC, wad("0.9"))
     assert exc.value.reason == "Below initial margin"
-    with system.chain.isolate():
-        swaps.close(BTC, maturity, RATE, sender=alice)
-        system.trade(alice, BTC, wad("0.9"))
+    bob = system.new_trader("bob", 10_000)  # the same margin without the swap: the perp fits
+    system.trade(bob, BTC, wad("0.9"))
     conserved(system)
 
 
 def test_open_interest_cap_binds_and_changes_nothing(system) -> None:
     swaps = deploy_funding_swaps(system, SwapParams(skew_scale_fraction=wad(1), perp_open_interest_fraction=wad("0.5")))
     maturity = system.chain.time + 30 * DAY
-    swaps.list_maturity(BTC, maturity, RATE, sender=system.admin)
+    swaps.list_maturity(BTC, maturity, sender=system.admin)
     lp = system.new_trader("lp")
     system.mint(lp, 20_000_000)
     system.pool.deposit(system.tokens(10_000_000), lp, sender=lp)
@@ -169,22 +169,22 @@ def test_open_interest_cap_binds_and_changes_nothing(system) -> None:
     system.trade(longs, BTC, wad(3))
     system.trade(shorts, BTC, -wad(1))  # perp OI 4 BTC: swap cap 2 BTC gross
     alice, bob = system.new_trader("alice", 100_000), system.new_trader("bob", 100_000)
-    swaps.open(BTC, maturity, wad("1.5"), RATE, sender=alice)
+    swaps.open(BTC, maturity, wad("1.5"), PAY, sender=alice)
     before = (tuple(swaps.market_params(BTC)), tuple(swaps.books(BTC, maturity).sums), int(system.engine.margin(bob)))
     for size in (-wad("0.500000000000000001"), wad(1)):
         with pytest.raises(Reverted) as exc:
-            swaps.open(BTC, maturity, size, RATE, sender=bob)
+            swaps.open(BTC, maturity, size, PAY if size > 0 else RECV, sender=bob)
         assert exc.value.reason == "Swap open interest cap"
         assert (
             tuple(swaps.market_params(BTC)),
             tuple(swaps.books(BTC, maturity).sums),
             int(system.engine.margin(bob)),
         ) == before
-    swaps.open(BTC, maturity, -wad("0.5"), RATE, sender=bob)  # exactly at the cap
+    swaps.open(BTC, maturity, -wad("0.5"), RECV, sender=bob)  # exactly at the cap
     assert swaps.market_params(BTC).gross_size == wad(2)
     # a reduction is never capped, even after the perp OI shrank under it
     system.trade(longs, BTC, -wad(3))
-    swaps.open(BTC, maturity, -wad("0.5"), RATE, sender=alice)
+    swaps.open(BTC, maturity, -wad("0.5"), RECV, sender=alice)
     assert swaps.market_params(BTC).gross_size == wad("1.5")
 
 
@@ -197,14 +197,14 @@ def attack(system, cap_on: bool) -> dict[str, int]:
         params = SwapParams(skew_scale_fraction=0, perp_open_interest_fraction=0)
     swaps = deploy_funding_swaps(system, params)
     maturity = system.chain.time + 30 * DAY
-    swaps.list_maturity(BTC, maturity, RATE, sender=system.admin)
+    swaps.list_maturity(BTC, maturity, sender=system.admin)
     lp = system.new_trader("lp")
-    system.mint(lp, 50_000_000)
-    system.pool.deposit(system.tokens(40_000_000), lp, sender=lp)
+    system.mint(lp, 100_000_000)
+    system.pool.deposit(system.tokens(80_000_000), lp, sender=lp)
     honest_long, honest_short = system.new_trader("hl", 2_000_000), system.new_trader("hs", 2_000_000)
     system.trade(honest_long, BTC, wad(50))
     system.trade(honest_short, BTC, -wad(50))
-    attacker = system.new_trader("attacker", 6_000_000)
+    attacker = system.new_trader("attacker", 40_000_000)
     start = int(system.engine.margin(attacker))
     push = wad(200)  # the perp skew the attacker carries
     size = wad(400)  # the swap it would like (twice its skew)
@@ -213,13 +213,13 @@ def attack(system, cap_on: bool) -> dict[str, int]:
         skew_scale = int(system.engine.market_config(BTC).skew_scale)
         size = min(size, perp_oi // 2, skew_scale * 5 // 100)
     system.trade(attacker, BTC, push)  # push first: the cap counts its own OI
-    swaps.open(BTC, maturity, size, wad("0.01"), sender=attacker)
+    swaps.open(BTC, maturity, size, PAY, sender=attacker)
     rate = int(system.engine.funding_now(BTC)[1])
     for _ in range(21):
         system.advance(8 * 3600)
         swaps.settle(attacker, BTC, maturity, sender=system.admin)
     swap_pnl_before_close = int(system.engine.margin(attacker))
-    swaps.close(BTC, maturity, 0, sender=attacker)
+    swaps.close(BTC, maturity, RECV, sender=attacker)
     system.trade(attacker, BTC, -push)
     conserved(system)
     end = int(system.engine.margin(attacker))

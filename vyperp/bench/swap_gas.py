@@ -18,7 +18,8 @@ from ..protocol.swaps import deploy_funding_swaps
 from ..protocol.units import wad
 from .gas import GasProbe, _params, liquidation_gas, trading_gas
 
-RATE = wad("0.0001")
+PAY = wad("0.01")  # slippage bounds accepting any quote within 1 % per 8h
+RECV = -wad("0.01")
 # `vyperp gas` at da008ca (engine before the swap entry points), for the comparison
 BEFORE = {"open": 329_572, "close": 151_057, "withdraw": 46_593, "liquidate": 225_201}
 
@@ -38,17 +39,17 @@ def swap_gas(background_holders: int = 1_000) -> dict[str, object]:
     }
 
     maturity = s.chain.time + 30 * 86_400
-    swaps.list_maturity(0, maturity, RATE, sender=s.admin)
-    deep_long, deep_short = s.new_trader("deep-long", 200_000), s.new_trader("deep-short", 200_000)
+    swaps.list_maturity(0, maturity, sender=s.admin)
+    deep_long, deep_short = s.new_trader("deep-long", 3_000_000), s.new_trader("deep-short", 200_000)
     s.trade(deep_long, 0, wad(5))  # perp open interest for the swap OI cap
     s.trade(deep_short, 0, -wad(5))
     holder = s.new_trader("swap-holder", 20_000)
     probe.tick()
     out["engine_poke"] = probe.gas(lambda: s.engine.poke(0, sender=probe.keeper))  # what each swap touch includes
     probe.tick()
-    out["open"] = probe.gas(lambda: swaps.open(0, maturity, wad("0.1"), RATE, sender=holder))
+    out["open"] = probe.gas(lambda: swaps.open(0, maturity, wad("0.1"), PAY, sender=holder))
     probe.tick()
-    out["increase"] = probe.gas(lambda: swaps.open(0, maturity, wad("0.05"), RATE, sender=holder))
+    out["increase"] = probe.gas(lambda: swaps.open(0, maturity, wad("0.05"), PAY, sender=holder))
     probe.tick()
     out["settle"] = probe.gas(lambda: swaps.settle(holder, 0, maturity, sender=probe.keeper))
     probe.tick()
@@ -59,23 +60,26 @@ def swap_gas(background_holders: int = 1_000) -> dict[str, object]:
     out["withdraw_with_swap"] = probe.gas(lambda: s.engine.withdraw(s.tokens(1_000), sender=holder))
     for i in range(background_holders):
         other = s.new_trader(f"swap-bg{i}", 1_000)
-        swaps.open(0, maturity, wad("0.001") if i % 2 else -wad("0.001"), RATE, sender=other)
+        size = wad("0.001") if i % 2 else -wad("0.001")
+        swaps.open(0, maturity, size, PAY if size > 0 else RECV, sender=other)
     probe.tick()
     out[f"settle_{background_holders}_holders"] = probe.gas(
         lambda: swaps.settle(holder, 0, maturity, sender=probe.keeper)
     )
     probe.tick()
-    out["close"] = probe.gas(lambda: swaps.close(0, maturity, RATE, sender=holder))
+    out["close"] = probe.gas(lambda: swaps.close(0, maturity, RECV, sender=holder))
 
     victim = s.new_trader("swap-victim", 5_000)
-    swaps.open(0, maturity, -wad("0.1"), RATE, sender=victim)
-    swaps.set_fixed_rate(0, maturity, wad("0.003"), sender=s.admin)  # the mark jumps: the receiver is underwater
-    probe.tick()
+    swaps.open(0, maturity, -wad("0.1"), RECV, sender=victim)
+    s.trade(deep_long, 0, wad(150))  # long skew: funding and then the mark (its EMA) rise
+    while not swaps.liquidatable(victim):
+        s.chain.advance(8 * 3600)
+        probe.tick()
     assert swaps.liquidatable(victim)
     out["liquidate"] = probe.gas(lambda: swaps.liquidate(victim, sender=probe.keeper))
 
     reopened = s.new_trader("swap-matured", 1_000)
-    swaps.open(0, maturity, wad("0.01"), wad("0.003"), sender=reopened)
+    swaps.open(0, maturity, wad("0.01"), PAY, sender=reopened)
     s.chain.advance(maturity - s.chain.time)
     s.set_price(0, probe.price)
     s.set_price(1, 4_000)

@@ -43,17 +43,35 @@
         snapshot of the index and time); a keeper calls `settle` in the maturity block
         to make it exact. A matured swap is settled and removed by `settle`.
 
-        Early close = an offsetting swap at the mark rate for the remaining time, its
+        Quotes (IPOR-style): the mark rate of a market is an EMA of the engine's own
+        funding rate, kept here and moved on every touch (O(1): weight min(elapsed /
+        ema_period, 1)). A pay-fixed trade gets max(mark, spot) + spread, a
+        receive-fixed one min(mark, spot) - spread (spot: the engine's funding rate
+        now, so nobody trades at an EMA lagging a rate they just pushed), spread = base_spread + skew_slope * |book skew after the trade| /
+        skew_scale (only when the trade leaves the book skewed its own way: the pool
+        charges for the side it is already long) + utilisation_slope * gross swap OI /
+        its cap; every open and close takes a slippage bound. Why not a YieldSpace
+        curve (Pendle/Boros-style AMM of a rate token): the floating leg here is the
+        engine's own funding, already observed every touch, so the EMA is an unbiased,
+        manipulation-damped estimate of it that needs no liquidity curve, no
+        per-maturity reserves for LPs to size, and no rebalancing; the pool's exposure
+        is charged through the skew spread and capped by the OI cap, and the EMA makes
+        a one-block funding spike worth only elapsed / ema_period of its size. A
+        YieldSpace curve prices time-decaying reserves, which the pool does not hold.
+
+        Early close = an offsetting swap at the quote for the remaining time, its
         fixed legs' difference paid now (undiscounted): floor(-(flow + ceil(-S * q *
-        P / 1e18)) * (maturity - now) / (1e18 * 8h)). The mark rate q is the book's
-        quote (set by the admin in this version).
+        P / 1e18)) * (maturity - now) / (1e18 * 8h)). Margin, the swap's value in the
+        engine's health and liquidation use the mark rate (the EMA, no spread).
 
         Margin (rate sensitivity, as Boros): per live swap, requirement = k * |S| * P *
-        max(maturity - now, time_floor) / 8h * max(|q|, rate_floor), k = initial_k
+        max(maturity - now, time_floor) / 8h * max(|mark|, rate_floor), k = initial_k
         or maintenance_k (initial_k > maintenance_k), bounded above by the most the
         swap can still lose: the market's max funding rate on that notional over the
         remaining time plus its fixed leg over the remaining time. Equity counts the
-        swap's unsettled accrual and its early-close value at the mark. Netting with
+        swap's unsettled accrual and its early-close LOSS at the mark (a gain is not
+        counted: a holder could pump it by carrying skew until the EMA follows, then
+        withdraw against it; `close` or `liquidate` pays it). Netting with
         perps: the requirement stands beside the perp's (no offset): a hedged pair's
         perp requirement covers price risk, which the swap does not hedge; its funding
         risk is in the perp's equity as pending funding and is offset by the swap's
@@ -112,10 +130,14 @@ struct Sums:
 
 struct Book:
     listed: bool
-    fixed_rate: int256       # the quote and mark rate, per 8h (1e18)
     sums: Sums
     final_index: int256      # index at the maturity snapshot
     final_time: uint256      # time of the snapshot (0: not taken)
+
+
+struct RateEma:
+    value: int256            # EMA of the engine's funding rate, per 8h (1e18)
+    time: uint256            # when it was last updated (0: never)
 
 
 struct MarketParams:
@@ -135,6 +157,11 @@ reward_rate: public(uint256)               # keeper reward, 1e18 fraction of clo
 penalty_rate: public(uint256)              # penalty to the pool, 1e18 fraction of closed notional
 skew_scale_fraction: public(uint256)       # 1e18; 0: that bound off
 perp_open_interest_fraction: public(uint256)   # 1e18; 0: that bound off
+ema_period: public(uint256)                # seconds: an update weighs min(elapsed / ema_period, 1)
+base_spread: public(uint256)               # per 8h (1e18)
+skew_slope: public(uint256)                # spread per unit of |book skew| / skew_scale (1e18)
+utilisation_slope: public(uint256)         # spread per unit of gross swap OI / its cap (1e18)
+rate_ema: public(HashMap[uint256, RateEma])   # market -> the mark rate's state
 
 books: public(HashMap[uint256, HashMap[uint256, Book]])             # market -> maturity -> Book
 maturity_count: public(HashMap[uint256, uint256])
@@ -160,6 +187,7 @@ def __init__(engine: address, initial_k: uint256, maintenance_k: uint256, time_f
     ENGINE = IEngine(engine)
     self.admin = msg.sender
     self._set_margin(initial_k, maintenance_k, time_floor, rate_floor)
+    self._set_quote(8 * 3600, 0, 0, 0)
 
 # ================================================================== admin
 
@@ -180,46 +208,58 @@ def _set_margin(initial_k: uint256, maintenance_k: uint256, time_floor: uint256,
     log IFundingSwaps.MarginConfigSet(initial_k=initial_k, maintenance_k=maintenance_k, time_floor=time_floor, rate_floor=rate_floor)
 
 
+@internal
+def _set_quote(ema_period: uint256, base_spread: uint256, skew_slope: uint256, utilisation_slope: uint256):
+    limit: uint256 = convert(MAX_FIXED_RATE, uint256)
+    assert ema_period > 0 and ema_period <= 30 * 86400, "Bad quote config"
+    assert base_spread <= limit and skew_slope <= limit and utilisation_slope <= limit, "Bad quote config"
+    self.ema_period = ema_period
+    self.base_spread = base_spread
+    self.skew_slope = skew_slope
+    self.utilisation_slope = utilisation_slope
+    log IFundingSwaps.QuoteConfigSet(ema_period=ema_period, base_spread=base_spread, skew_slope=skew_slope, utilisation_slope=utilisation_slope)
+
+
 @external
-def list_maturity(market: uint256, maturity: uint256, fixed_rate: int256):
+def list_maturity(market: uint256, maturity: uint256):
     """
-    @notice Open a book for `market` maturing at `maturity` with a quoted fixed rate;
-            caches the market's skew scale and funding cap.
+    @notice Open a book for `market` maturing at `maturity`; caches the market's skew
+            scale and funding cap; the market's first book starts its rate EMA at the
+            engine's funding rate now.
     @dev Reverts "Not admin", "Maturity in the past", "Maturity listed",
-         "Too many maturities", "Rate beyond bound", and the engine's "Unknown market"
-         and oracle reasons.
+         "Too many maturities", and the engine's "Unknown market" and oracle reasons.
     @param market The engine market id.
     @param maturity Unix time at which the swaps stop accruing (below 2**64).
-    @param fixed_rate The quoted fixed rate per 8h (1e18, signed).
     """
     self._only_admin()
     assert maturity > block.timestamp and maturity < MATURITY_BITS, "Maturity in the past"
     assert not self.books[market][maturity].listed, "Maturity listed"
     assert self.maturity_count[market] < MAX_MATURITIES, "Too many maturities"
-    assert abs(fixed_rate) <= MAX_FIXED_RATE, "Rate beyond bound"
-    extcall ENGINE.poke(market)  # "Unknown market" and the oracle reasons
+    self._poke(market)  # "Unknown market" and the oracle reasons
     self._refresh(market)
     self.maturity_count[market] += 1
     self.market_mask |= 1 << market
     self.books[market][maturity].listed = True
-    self.books[market][maturity].fixed_rate = fixed_rate
-    log IFundingSwaps.MaturityListed(market=market, maturity=maturity, fixed_rate=fixed_rate)
+    log IFundingSwaps.MaturityListed(market=market, maturity=maturity, mark_rate=self.rate_ema[market].value)
 
 
 @external
-def set_fixed_rate(market: uint256, maturity: uint256, fixed_rate: int256):
+def set_quote_config(ema_period: uint256, base_spread: uint256, skew_slope: uint256, utilisation_slope: uint256):
     """
-    @notice Change the quote (and mark rate) of a live book.
-    @dev Reverts "Not admin", "Unknown maturity", "Expired", "Rate beyond bound".
-    @param market The engine market id.
-    @param maturity The book's maturity.
-    @param fixed_rate The new fixed rate per 8h (1e18, signed).
+    @notice Set the quote: the mark rate is an EMA of the engine's funding rate (period
+            `ema_period`); pay-fixed trades get mark + spread, receive-fixed mark -
+            spread, spread = base_spread + skew_slope * |book skew after| / skew_scale
+            (when the trade leaves the book skewed its own way) + utilisation_slope *
+            gross swap OI after / its cap.
+    @dev Reverts "Not admin", "Bad quote config" (ema_period zero or above 30 days, a
+         spread parameter above 1 % per 8h).
+    @param ema_period Seconds.
+    @param base_spread Per 8h (1e18).
+    @param skew_slope Per 8h (1e18) per unit of skew / skew_scale.
+    @param utilisation_slope Per 8h (1e18) at full utilisation.
     """
     self._only_admin()
-    self._live(market, maturity)
-    assert abs(fixed_rate) <= MAX_FIXED_RATE, "Rate beyond bound"
-    self.books[market][maturity].fixed_rate = fixed_rate
-    log IFundingSwaps.FixedRateSet(market=market, maturity=maturity, fixed_rate=fixed_rate)
+    self._set_quote(ema_period, base_spread, skew_slope, utilisation_slope)
 
 
 @external
@@ -300,27 +340,30 @@ def open(market: uint256, maturity: uint256, size: int256, rate_limit: int256):
     """
     assert size != 0, "Zero size"
     self._live(market, maturity)
-    rate: int256 = self.books[market][maturity].fixed_rate
+    index: int256 = 0
+    spot: int256 = 0
+    index, spot = self._poke(market)
+    swap: Swap = self.swaps[msg.sender][market][maturity]
+    gross: uint256 = self.market_params[market].gross_size + convert(abs(swap.size + size), uint256) - convert(abs(swap.size), uint256)
+    cap: uint256 = self._open_interest_cap(market)
+    if abs(swap.size + size) > abs(swap.size):
+        assert gross <= cap, "Swap open interest cap"
+    rate: int256 = self._quote(market, maturity, size, gross, cap, self.rate_ema[market].value, spot)
     self._check_slippage(size > 0, rate, rate_limit)
-    index: int256 = self._poke(market)
     amount: int256 = self._settle(msg.sender, market, maturity, index, block.timestamp)
+    swap = self.swaps[msg.sender][market][maturity]
     price: uint256 = staticcall ENGINE.index_price(market)
     flow: int256 = fixed_math._ceil_div(size * rate * convert(price, int256), constants.IWAD)
-    swap: Swap = self.swaps[msg.sender][market][maturity]
     if swap.size == 0 and swap.fixed_flow == 0:
         assert len(self._held[msg.sender]) < MAX_HELD, "Too many swaps"
         self._held[msg.sender].append(market * MATURITY_BITS + maturity)
         swap.last_index = index
         swap.last_time = block.timestamp
-    old_size: int256 = swap.size
     swap.size += size
     swap.fixed_flow += flow
     self.swaps[msg.sender][market][maturity] = swap
     self._add(market, maturity, Sums(total_size=size, total_flow=flow, sum_size_index=size * index, sum_flow_time=flow * convert(block.timestamp, int256)))
-    gross: uint256 = self.market_params[market].gross_size + convert(abs(swap.size), uint256) - convert(abs(old_size), uint256)
     self.market_params[market].gross_size = gross
-    if abs(swap.size) > abs(old_size):
-        assert gross <= self._open_interest_cap(market), "Swap open interest cap"
     self._transfer(msg.sender, amount, True, empty(address))
     health: engine_types.Health = staticcall ENGINE.account_health(msg.sender)
     assert health.equity >= convert(health.initial_margin, int256), "Below initial margin"
@@ -368,9 +411,12 @@ def close(market: uint256, maturity: uint256, rate_limit: int256):
     self._live(market, maturity)
     swap: Swap = self.swaps[msg.sender][market][maturity]
     assert swap.size != 0 or swap.fixed_flow != 0, "No swap"
-    rate: int256 = self.books[market][maturity].fixed_rate
+    index: int256 = 0
+    spot: int256 = 0
+    index, spot = self._poke(market)
+    gross: uint256 = self.market_params[market].gross_size - convert(abs(swap.size), uint256)
+    rate: int256 = self._quote(market, maturity, -swap.size, gross, self._open_interest_cap(market), self.rate_ema[market].value, spot)
     self._check_slippage(swap.size < 0, rate, rate_limit)
-    index: int256 = self._poke(market)
     amount: int256 = self._settle(msg.sender, market, maturity, index, block.timestamp)
     unwind: int256 = self._unwind(swap, rate, staticcall ENGINE.index_price(market), maturity - block.timestamp)
     self._remove(msg.sender, market, maturity, index, block.timestamp)
@@ -409,7 +455,7 @@ def liquidate(account: address) -> int256:
         unwind: int256 = 0
         if time < maturity:
             price: uint256 = staticcall ENGINE.index_price(market)
-            unwind = self._unwind(swap, self.books[market][maturity].fixed_rate, price, maturity - time)
+            unwind = self._unwind(swap, self.rate_ema[market].value, price, maturity - time)
             notional += fixed_math._umul_up(convert(abs(swap.size), uint256), price)
         value += unwind
         self._remove(account, market, maturity, index, time)
@@ -478,6 +524,36 @@ def pool_unrealized_total() -> int256:
 
 @view
 @external
+def mark_rate(market: uint256) -> int256:
+    """
+    @notice The market's mark rate now (the EMA of the engine's funding rate moved to
+            now), used for margin, early-close value and liquidation.
+    @param market The engine market id.
+    @return Per 8h (1e18, signed).
+    """
+    return self._mark_view(market)
+
+
+@view
+@external
+def quote(account: address, market: uint256, maturity: uint256, size: int256) -> int256:
+    """
+    @notice The fixed rate `open(market, maturity, size, ...)` by `account` would get
+            in this block (the same EMA and spread, OI cap not checked).
+    @param account The holder (its current size sets the gross OI after the trade).
+    @param market The engine market id.
+    @param maturity The book's maturity.
+    @param size Signed base size.
+    @return Per 8h (1e18, signed).
+    """
+    old: int256 = self.swaps[account][market][maturity].size
+    gross: uint256 = self.market_params[market].gross_size + convert(abs(old + size), uint256) - convert(abs(old), uint256)
+    spot: int256 = (staticcall ENGINE.funding_now(market))[1]
+    return self._quote(market, maturity, size, gross, self._open_interest_cap(market), self._ema_at(market, spot).value, spot)
+
+
+@view
+@external
 def pool_unrealized(market: uint256, maturity: uint256) -> int256:
     """
     @notice The pool side's unsettled PnL on one book, rounded against the pool.
@@ -514,8 +590,8 @@ def pending(account: address, market: uint256, maturity: uint256) -> int256:
 @external
 def swap_value(account: address, market: uint256, maturity: uint256) -> int256:
     """
-    @notice A swap's value to its holder: pending accrual plus its early-close value
-            at the mark rate (what `close` or `liquidate` would settle now).
+    @notice A swap's value as the engine's health counts it: pending accrual plus
+            its early-close loss at the mark rate (a gain counts as zero).
     @param account The holder.
     @param market The engine market id.
     @param maturity The book's maturity.
@@ -622,12 +698,63 @@ def _transfer(account: address, amount: int256, holds: bool, keeper: address):
 
 
 @internal
-def _poke(market: uint256) -> int256:
+def _poke(market: uint256) -> (int256, int256):
     """
-    @dev Touch the engine's market, so the index read is on the engine's own path.
+    @dev Touch the engine's market, so the index read is on the engine's own path, and
+         move the market's rate EMA to now.
+    @return (cumulative funding index, the engine's funding rate now).
     """
     extcall ENGINE.poke(market)
-    return (staticcall ENGINE.funding_now(market))[0]
+    index: int256 = 0
+    rate: int256 = 0
+    index, rate = staticcall ENGINE.funding_now(market)
+    self.rate_ema[market] = self._ema_at(market, rate)
+    return (index, rate)
+
+
+@view
+@internal
+def _ema_at(market: uint256, rate: int256) -> RateEma:
+    """
+    @dev The market's funding-rate EMA moved to now toward `rate` (the engine's rate
+         now): weight min(elapsed / ema_period, 1), rounded toward zero; the first
+         sample sets it.
+    """
+    ema: RateEma = self.rate_ema[market]
+    if ema.time == 0:
+        return RateEma(value=rate, time=block.timestamp)
+    weight: int256 = convert(min((block.timestamp - ema.time) * constants.WAD // self.ema_period, constants.WAD), int256)
+    return RateEma(value=ema.value + (rate - ema.value) * weight // constants.IWAD, time=block.timestamp)
+
+
+@view
+@internal
+def _mark_view(market: uint256) -> int256:
+    """
+    @dev The mark rate as of now, without writing (a view's reading of the EMA).
+    """
+    return self._ema_at(market, (staticcall ENGINE.funding_now(market))[1]).value
+
+
+@view
+@internal
+def _quote(market: uint256, maturity: uint256, size: int256, gross_after: uint256, cap: uint256, mark: int256, spot: int256) -> int256:
+    """
+    @dev The fixed rate a trade of signed `size` gets: max(mark, spot) + spread for
+         pay-fixed, min(mark, spot) - spread for receive-fixed (`spot` the engine's
+         funding rate now): a taker never trades at an EMA that lags a rate it just
+         pushed (tests/test_swap_risk.py's attacker made 2.4M USD in a week on the
+         lagging EMA alone).
+    """
+    spread: uint256 = self.base_spread
+    after: int256 = self.books[market][maturity].sums.total_size + size
+    if (after > 0 and size > 0) or (after < 0 and size < 0):
+        spread += fixed_math._umul_up(self.skew_slope, fixed_math._udiv_up(convert(abs(after), uint256), self.market_params[market].skew_scale))
+    if cap != max_value(uint256) and cap > 0:
+        spread += fixed_math._umul_up(self.utilisation_slope, fixed_math._udiv_up(gross_after, cap))
+    if size > 0:
+        return max(mark, spot) + convert(spread, int256)
+    return min(mark, spot) - convert(spread, int256)
 
 
 @internal
@@ -639,7 +766,7 @@ def _endpoint(market: uint256, maturity: uint256) -> (int256, uint256):
     """
     if self.books[market][maturity].final_time != 0:
         return (self.books[market][maturity].final_index, self.books[market][maturity].final_time)
-    index: int256 = self._poke(market)
+    index: int256 = self._poke(market)[0]
     if block.timestamp >= maturity:
         sums: Sums = self.books[market][maturity].sums
         live: Sums = self.live_sums[market]
@@ -732,10 +859,12 @@ def _swap_margin(account: address, market: uint256, maturity: uint256) -> (int25
     if time >= maturity:
         return (value, 0, 0)
     price: uint256 = staticcall ENGINE.index_price(market)
-    rate: int256 = self.books[market][maturity].fixed_rate
+    rate: int256 = self._mark_view(market)
     cap_rate: uint256 = self.market_params[market].max_funding_rate
     remaining: uint256 = maturity - time
-    value += self._unwind(swap, rate, price, remaining)
+    # an early-close gain is not counted: it would back withdrawals and new risk with a
+    # value the holder can pump by carrying skew until the EMA follows; losses count
+    value += min(self._unwind(swap, rate, price, remaining), 0)
     return (value, self._requirement(swap, price, remaining, rate, cap_rate, self.initial_k), self._requirement(swap, price, remaining, rate, cap_rate, self.maintenance_k))
 
 

@@ -58,6 +58,16 @@ def requirement(
     return min(req, bound)
 
 
+def udiv_up(a: int, b: int) -> int:
+    return ceil_div(a * WAD, b)
+
+
+def tdiv(a: int, b: int) -> int:
+    """Integer division rounded toward zero (the EVM's signed division)."""
+    q = abs(a) // abs(b)
+    return q if (a >= 0) == (b > 0) else -q
+
+
 def transfer(margin: int, pool: int, amount: int) -> tuple[int, int, int]:
     """The engine's side of swap_transfer: (margin, pool, moved), the pool's payment
     bounded by its cash (before any waterfall)."""
@@ -107,7 +117,6 @@ class Sums:
 
 @dataclass
 class Book:
-    fixed_rate: int
     maturity: int
     sums: Sums = field(default_factory=Sums)
     final_index: int = 0
@@ -124,18 +133,56 @@ class MarginParams:
 
 
 @dataclass
+class QuoteParams:
+    ema_period: int
+    base_spread: int
+    skew_slope: int
+    utilisation_slope: int
+    skew_scale: int  # the market's
+
+
+MAX_UINT = 2**256 - 1
+
+
+@dataclass
 class SwapsModel:
     """Every book of one market: holders' swaps, the market's live aggregate and the
     matured bucket. Amounts returned are what settles into the engine."""
 
     margin: MarginParams
+    quote_params: QuoteParams
     books: dict[int, Book] = field(default_factory=dict)  # maturity -> Book
     swaps: dict[tuple[str, int], Swap] = field(default_factory=dict)  # (account, maturity)
     live: Sums = field(default_factory=Sums)
     matured_value: int = 0
+    ema: int = 0
+    ema_time: int = 0
+    gross: int = 0
 
-    def list(self, maturity: int, rate: int) -> None:
-        self.books[maturity] = Book(rate, maturity)
+    # ------------------------------------------------------------ quotes
+    def ema_at(self, rate: int, time: int) -> int:
+        if self.ema_time == 0:
+            return rate
+        weight = min((time - self.ema_time) * WAD // self.quote_params.ema_period, WAD)
+        return self.ema + tdiv((rate - self.ema) * weight, WAD)
+
+    def touch(self, rate: int, time: int) -> None:
+        """A poke by the contract: the EMA moves to `time` toward the engine's `rate`."""
+        self.ema, self.ema_time = self.ema_at(rate, time), time
+
+    def quote(self, maturity: int, size: int, gross_after: int, cap: int, mark: int, spot: int) -> int:
+        q = self.quote_params
+        spread = q.base_spread
+        after = self.books[maturity].sums.total_size + size
+        if (after > 0 and size > 0) or (after < 0 and size < 0):
+            spread += umul_up(q.skew_slope, udiv_up(abs(after), q.skew_scale))
+        if cap != MAX_UINT and cap > 0:
+            spread += umul_up(q.utilisation_slope, udiv_up(gross_after, cap))
+        return max(mark, spot) + spread if size > 0 else min(mark, spot) - spread
+
+    def list(self, maturity: int, rate: int, time: int) -> None:
+        self.touch(rate, time)
+        self.books[maturity] = Book(maturity)
 
     def swap(self, account: str, maturity: int) -> Swap:
         return self.swaps.get((account, maturity), Swap())
@@ -170,46 +217,63 @@ class SwapsModel:
         swap.last_index, swap.last_time = index, time
         return floating - fixed
 
-    def open(self, account: str, maturity: int, size: int, index: int, price: int, time: int) -> int:
+    def open(
+        self, account: str, maturity: int, size: int, index: int, rate: int, price: int, time: int, cap: int = MAX_UINT
+    ) -> tuple[int, int]:
+        """(amount settled, fixed rate quoted)."""
+        self.touch(rate, time)
+        old = self.swap(account, maturity).size
+        gross = self.gross + abs(old + size) - abs(old)
+        quoted = self.quote(maturity, size, gross, cap, self.ema, rate)
+        self.gross = gross
         amount = self.settle(account, maturity, index, time)
         swap = self.swaps.setdefault((account, maturity), Swap())
-        flow = fixed_flow(size, self.books[maturity].fixed_rate, price)
+        flow = fixed_flow(size, quoted, price)
         if swap.empty:
             swap.last_index, swap.last_time = index, time
         swap.size += size
         swap.fixed_flow += flow
         self.add(maturity, Sums(size, flow, size * index, flow * time))
-        return amount
+        return amount, quoted
 
     def remove(self, account: str, maturity: int, index: int, time: int) -> None:
         swap = self.swaps.pop((account, maturity))
+        self.gross -= abs(swap.size)
         self.add(maturity, Sums(-swap.size, -swap.fixed_flow, -swap.size * index, -swap.fixed_flow * time))
 
-    def close(self, account: str, maturity: int, index: int, price: int, time: int) -> tuple[int, int]:
+    def close(
+        self, account: str, maturity: int, index: int, rate: int, price: int, time: int, cap: int = MAX_UINT
+    ) -> tuple[int, int]:
         """(total settled, of which the unwind)."""
-        amount = self.settle(account, maturity, index, time)
+        self.touch(rate, time)
         swap = self.swaps[(account, maturity)]
-        value = unwind(swap.size, swap.fixed_flow, self.books[maturity].fixed_rate, price, maturity - time)
+        quoted = self.quote(maturity, -swap.size, self.gross - abs(swap.size), cap, self.ema, rate)
+        amount = self.settle(account, maturity, index, time)
+        value = unwind(swap.size, swap.fixed_flow, quoted, price, maturity - time)
         self.remove(account, maturity, index, time)
         return amount + value, value
 
-    def settle_touch(self, account: str, maturity: int, index: int, time: int) -> int:
+    def settle_touch(self, account: str, maturity: int, index: int, rate: int, time: int) -> int:
         """The contract's `settle`: to the endpoint, removing a matured swap."""
+        if not self.books[maturity].final_time:
+            self.touch(rate, time)
         index, time = self.endpoint(maturity, index, time)
         out = self.settle(account, maturity, index, time)
         if time >= maturity:
             self.remove(account, maturity, index, time)
         return out
 
-    def liquidate(self, account: str, index: int, price: int, time: int) -> tuple[int, int]:
+    def liquidate(self, account: str, index: int, rate: int, price: int, time: int) -> tuple[int, int]:
         """(value settled, closed notional) over the account's swaps in this market."""
         value, notional = 0, 0
         for acct, maturity in [k for k in self.swaps if k[0] == account]:
+            if not self.books[maturity].final_time:
+                self.touch(rate, time)
             i, t = self.endpoint(maturity, index, time)
             value += self.settle(acct, maturity, i, t)
             swap = self.swaps[(acct, maturity)]
             if t < maturity:
-                value += unwind(swap.size, swap.fixed_flow, self.books[maturity].fixed_rate, price, maturity - t)
+                value += unwind(swap.size, swap.fixed_flow, self.ema, price, maturity - t)
                 notional += umul_up(abs(swap.size), price)
             self.remove(acct, maturity, i, t)
         return value, notional
@@ -222,8 +286,11 @@ class SwapsModel:
         floating, fixed = accrued(swap.size, swap.fixed_flow, swap.last_index, swap.last_time, index, time)
         return floating - fixed
 
-    def swap_margin(self, account: str, maturity: int, index: int, price: int, time: int) -> tuple[int, int, int]:
-        """(value at the mark, initial, maintenance) of one swap, as account_margin."""
+    def swap_margin(
+        self, account: str, maturity: int, index: int, rate: int, price: int, time: int
+    ) -> tuple[int, int, int]:
+        """(value at the mark, initial, maintenance) of one swap, as account_margin (the
+        mark: the EMA moved to now toward the engine's `rate`, not written)."""
         swap = self.swap(account, maturity)
         if swap.empty:
             return 0, 0, 0
@@ -234,21 +301,20 @@ class SwapsModel:
         if time >= maturity:
             return value, 0, 0
         remaining = maturity - time
-        value += unwind(swap.size, swap.fixed_flow, book.fixed_rate, price, remaining)
+        mark = self.ema_at(rate, time)
+        value += min(unwind(swap.size, swap.fixed_flow, mark, price, remaining), 0)  # gains not counted
         m = self.margin
         reqs = [
-            requirement(
-                swap.size, swap.fixed_flow, price, remaining, book.fixed_rate, m.cap_rate, k, m.time_floor, m.rate_floor
-            )
+            requirement(swap.size, swap.fixed_flow, price, remaining, mark, m.cap_rate, k, m.time_floor, m.rate_floor)
             for k in (m.initial_k, m.maintenance_k)
         ]
         return value, reqs[0], reqs[1]
 
-    def account_margin(self, account: str, index: int, price: int, time: int) -> tuple[int, int, int]:
+    def account_margin(self, account: str, index: int, rate: int, price: int, time: int) -> tuple[int, int, int]:
         out = [0, 0, 0]
         for acct, maturity in list(self.swaps):
             if acct == account:
-                for i, v in enumerate(self.swap_margin(account, maturity, index, price, time)):
+                for i, v in enumerate(self.swap_margin(account, maturity, index, rate, price, time)):
                     out[i] += v
         return out[0], out[1], out[2]
 

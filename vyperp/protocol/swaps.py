@@ -24,6 +24,10 @@ class SwapParams:
     penalty_rate: int = wad("0.0005")  # to the pool: 5 bp of the closed notional
     skew_scale_fraction: int = wad("0.05")  # gross swap OI <= 5 % of skew_scale
     perp_open_interest_fraction: int = wad("0.5")  # and <= 50 % of the perp open interest
+    ema_period: int = 8 * 3600  # the mark rate: EMA of the engine's funding rate
+    base_spread: int = wad("0.00002")  # 0.2 bp per 8h either side of the mark
+    skew_slope: int = wad("0.001")  # + 0.1 % per 8h per unit of book skew / skew_scale
+    utilisation_slope: int = wad("0.0001")  # + 1 bp per 8h at a full OI cap
 
 
 def deploy_funding_swaps(system: Any, params: SwapParams | None = None, bind: bool = True) -> Any:
@@ -36,6 +40,7 @@ def deploy_funding_swaps(system: Any, params: SwapParams | None = None, bind: bo
     )
     swaps.set_liquidation_config(p.reward_rate, p.penalty_rate, sender=admin)
     swaps.set_open_interest_cap(p.skew_scale_fraction, p.perp_open_interest_fraction, sender=admin)
+    swaps.set_quote_config(p.ema_period, p.base_spread, p.skew_slope, p.utilisation_slope, sender=admin)
     if bind:
         system.configurator.set_swaps(swaps, sender=admin)
     return swaps
