@@ -12,6 +12,7 @@ import random
 from vyperp.chain import Reverted
 from vyperp.protocol.units import wad
 
+from .helpers import events
 from .test_funding_swaps import BTC, DAY, Desk
 from .test_funding_swaps import desk as desk  # noqa: F401 (the fixture, shared)
 
@@ -73,3 +74,47 @@ def test_random_mix_matches_model(desk: Desk) -> None:
                 desk.settle(who, maturity)
     assert swaps.pool_unrealized_total() == 0
     assert all(int(system.engine.open_markets(h)) == 0 for h in holders)
+
+
+def test_liquidation_over_two_books_one_matured_matches_model(desk: Desk) -> None:
+    """liquidate walks every swap of the account: a matured book (snapshot taken inside
+    the liquidation, its frozen value through the matured bucket) and a live one (closed
+    at the mark); value, reward and penalty are the model's, to the wei."""
+    system, swaps = desk.system, desk.swaps
+    short_maturity = system.chain.time + DAY
+    swaps.list_maturity(BTC, short_maturity, sender=system.admin)
+    desk.model.list(short_maturity, int(system.engine.funding_now(BTC)[1]), system.chain.time)
+    alice = system.new_trader("alice", 12_000)
+    other = system.new_trader("other", 50_000)
+    keeper = system.new_trader("keeper")
+    desk.holders = [alice, other]
+    longs = system.new_trader("longs", 5_000_000)
+    desk.open(alice, short_maturity, -wad(1))
+    desk.open(alice, desk.maturity, -wad(1))
+    desk.open(other, short_maturity, wad(1))
+    system.trade(longs, BTC, wad(200))  # funding and then the mark climb: the receiver loses
+    system.advance(DAY + 600)  # past the short maturity, no snapshot yet
+    while not swaps.liquidatable(alice):
+        system.advance(600)
+    assert desk.model.books[short_maturity].final_time == 0
+    margin = int(system.engine.margin(alice))
+    pool = int(system.engine.pool_balance())
+    index, rate, price, now = desk.index(), desk.rate(), desk.price(), desk.now()
+    value, notional = desk.model.liquidate(alice, index, rate, price, now)
+    reward = -((-notional * int(swaps.reward_rate())) // 10**18)
+    left = margin + value - reward
+    penalty = min(-((-notional * int(swaps.penalty_rate())) // 10**18), max(left, 0))
+    assert swaps.liquidate(alice, sender=keeper) == value
+    [liq] = events(system, "SwapLiquidated")
+    assert (liq["notional"], liq["keeper_reward"], liq["penalty"]) == (notional, reward, penalty)
+    [snap] = events(system, "MaturitySnapshot")
+    assert snap["maturity"] == short_maturity
+    assert int(system.engine.margin(keeper)) == reward
+    if margin + value - reward - penalty >= 0:
+        assert int(system.engine.margin(alice)) == margin + value - reward - penalty
+        assert int(system.engine.pool_balance()) == pool - value + penalty
+    assert int(system.engine.open_markets(alice)) == 0 and len(swaps.held(alice)) == 0
+    desk.check()
+    # the other holder's matured swap still settles from the frozen snapshot
+    desk.settle(other, short_maturity)
+    assert swaps.books(BTC, short_maturity).sums.total_size == 0
