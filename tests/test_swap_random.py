@@ -118,3 +118,22 @@ def test_liquidation_over_two_books_one_matured_matches_model(desk: Desk) -> Non
     # the other holder's matured swap still settles from the frozen snapshot
     desk.settle(other, short_maturity)
     assert swaps.books(BTC, short_maturity).sums.total_size == 0
+
+
+def test_an_exact_offset_by_open_leaves_nothing_listed(desk: Desk) -> None:
+    """Opening the exact opposite of a swap (no spread, the mark at the spot rate, a
+    notional whose fixed flow divides exactly) empties it: it leaves the account's list
+    and the swap flag, so a later open lists it once, not twice."""
+    system, swaps, maturity = desk.system, desk.swaps, desk.maturity
+    swaps.set_quote_config(8 * 3600, 0, 0, 0, sender=system.admin)
+    desk.model.quote_params.base_spread = 0
+    desk.model.quote_params.skew_slope = 0
+    desk.model.quote_params.utilisation_slope = 0
+    alice = system.new_trader("alice", 50_000)
+    desk.holders = [alice]
+    desk.open(alice, maturity, wad(1))
+    desk.open(alice, maturity, -wad(1))
+    assert len(swaps.held(alice)) == 0 and int(system.engine.open_markets(alice)) == 0
+    desk.open(alice, maturity, wad(1))
+    assert len(swaps.held(alice)) == 1
+    desk.check()

@@ -362,9 +362,14 @@ def open(market: uint256, maturity: uint256, size: int256, rate_limit: int256):
     swap.size += size
     swap.fixed_flow += flow
     self.swaps[msg.sender][market][maturity] = swap
+    if swap.size == 0 and swap.fixed_flow == 0:
+        # an open that offset the swap exactly leaves nothing: out of the account's list
+        # (its sums' terms are zero), so a later open cannot list it twice
+        self.swaps[msg.sender][market][maturity] = empty(Swap)
+        self._drop(msg.sender, market * MATURITY_BITS + maturity)
     self._add(market, maturity, Sums(total_size=size, total_flow=flow, sum_size_index=size * index, sum_flow_time=flow * convert(block.timestamp, int256)))
     self.market_params[market].gross_size = gross
-    self._transfer(msg.sender, amount, True, empty(address))
+    self._transfer(msg.sender, amount, len(self._held[msg.sender]) > 0, empty(address))
     health: engine_types.Health = staticcall ENGINE.account_health(msg.sender)
     assert health.equity >= convert(health.initial_margin, int256), "Below initial margin"
     log IFundingSwaps.SwapOpened(account=msg.sender, market=market, maturity=maturity, size=size, fixed_rate=rate, index_price=price, fixed_flow=flow)
@@ -918,7 +923,14 @@ def _remove(account: address, market: uint256, maturity: uint256, index: int256,
     self._add(market, maturity, Sums(total_size=-swap.size, total_flow=-swap.fixed_flow, sum_size_index=-swap.size * index, sum_flow_time=-swap.fixed_flow * convert(time, int256)))
     self.market_params[market].gross_size -= convert(abs(swap.size), uint256)
     self.swaps[account][market][maturity] = empty(Swap)
-    key: uint256 = market * MATURITY_BITS + maturity
+    self._drop(account, market * MATURITY_BITS + maturity)
+
+
+@internal
+def _drop(account: address, key: uint256):
+    """
+    @dev Take `key` out of the account's list (the last entry moves into its place).
+    """
     held: DynArray[uint256, MAX_HELD] = self._held[account]
     last: uint256 = len(held) - 1
     for i: uint256 in range(MAX_HELD):

@@ -233,6 +233,8 @@ class SwapsModel:
             swap.last_index, swap.last_time = index, time
         swap.size += size
         swap.fixed_flow += flow
+        if swap.empty:
+            del self.swaps[(account, maturity)]
         self.add(maturity, Sums(size, flow, size * index, flow * time))
         return amount, quoted
 
