@@ -140,7 +140,8 @@ def withdraw(amount: uint256):
     @notice Withdraw `amount` tokens of realized margin. With positions open, equity at
             exit prices must stay at or above both the initial margin and the transfer
             margin (transfer_margin_ratio x notional). A flat account is never held back:
-            nothing but its own balance limits it.
+            nothing but its own balance limits it. Funding swaps count as positions here:
+            their unsettled losses and requirements hold a withdrawal back.
     @param amount Tokens (token decimals).
     @dev Reverts "Zero amount", "Insufficient margin" (more than the realized
          balance), "Below initial margin", "Below transfer margin", and the oracle
@@ -277,8 +278,10 @@ def poke(market: uint256):
 def liquidate(account: address) -> uint256:
     """
     @notice One tiered liquidation step on `account`; the caller earns the keeper reward.
+            An account holding funding swaps is liquidated by FundingSwaps.liquidate
+            first (its swaps, then, on a shortfall, every perp in the same transaction).
     @return The size closed (absolute, base units).
-    @dev Reverts "Account not liquidatable", "Liquidation cool-down",
+    @dev Reverts "Account not liquidatable" (also: the account holds swaps), "Liquidation cool-down",
          "Liquidation rate limit" and the oracle reasons.
     @param account The account to liquidate.
     """
