@@ -88,6 +88,13 @@ class Desk:
         for maturity in m.books:
             pending = [s.pending(h, BTC, maturity) for h in self.holders]
             assert pending == [m.pending(h, maturity, index, now) for h in self.holders]
+            book = m.books[maturity]
+            i, t = (book.final_index, book.final_time) if book.final_time else (index, now)
+            for h in self.holders:
+                x = m.swap(h, maturity)
+                assert tuple(s.accrued(h, BTC, maturity)) == sm.accrued(
+                    x.size, x.fixed_flow, x.last_index, x.last_time, i, t
+                )
             residue = sum(pending) + s.pool_unrealized(BTC, maturity)
             assert -(2 * len(self.holders) + 2) <= residue <= 0, residue
         # the engine's health carries the swaps: equity = margin + perp part + swap value

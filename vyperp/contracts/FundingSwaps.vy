@@ -593,6 +593,22 @@ def pending(account: address, market: uint256, maturity: uint256) -> int256:
 
 @view
 @external
+def accrued(account: address, market: uint256, maturity: uint256) -> (int256, int256):
+    """
+    @notice The legs accrued since the swap's last touch, as a settle now would book them.
+    @param account The holder.
+    @param market The engine market id.
+    @param maturity The book's maturity.
+    @return (floating received, fixed paid), 1e18 USD, each rounded in the protocol's favour.
+    """
+    index: int256 = 0
+    time: uint256 = 0
+    index, time = self._endpoint_view(market, maturity)
+    return self._accrued(self.swaps[account][market][maturity], index, time)
+
+
+@view
+@external
 def swap_value(account: address, market: uint256, maturity: uint256) -> int256:
     """
     @notice A swap's value as the engine's health counts it: pending accrual plus
