@@ -82,6 +82,7 @@ def configurator_admin_calls(system, account):
     return {
         "bind_engine": lambda: c.bind_engine(account, sender=account),
         "set_pool": lambda: c.set_pool(account, sender=account),
+        "set_swaps": lambda: c.set_swaps(account, sender=account),
         "add_market": lambda: c.add_market(
             replaced(cfg, "oracle", new_oracle), brackets(system), risk_config(system), sender=account
         ),
@@ -111,6 +112,7 @@ def engine_setter_calls(system, account):
     liq = system.engine.liquidation_config()
     return {
         "set_pool": lambda: e.set_pool(account, sender=account),
+        "set_swaps": lambda: e.set_swaps(account, sender=account),
         "add_market": lambda: e.add_market(
             replaced(market_config(system), "oracle", system.oracles[ETH].address),
             brackets(system),
@@ -134,6 +136,7 @@ def engine_setter_calls(system, account):
 ADMIN_CALLS = [
     "bind_engine",
     "set_pool",
+    "set_swaps",
     "add_market",
     "set_market_config",
     "set_margin_brackets",
@@ -147,6 +150,7 @@ ADMIN_CALLS = [
 GUARDIAN_CALLS = ["set_paused", "reanchor_price"]
 ENGINE_SETTERS = [
     "set_pool",
+    "set_swaps",
     "add_market",
     "set_market_config",
     "set_margin_brackets",

@@ -1,208 +1,381 @@
-"""FundingSwaps (issue 14, first slice): settlement on the engine's own funding index
-equals the exact model (vyperp.model.swaps) to the wei across funding moves, settlement
-is zero-sum up to rounding in the protocol's favour, bad inputs revert with a reason and
-change nothing, and a settle's gas does not depend on how many others hold swaps."""
+"""FundingSwaps (issue 14), cross-margined with the perps: every settlement moves the
+exact model's amount (vyperp.model.swaps) between the holder's ENGINE margin and the
+engine's pool balance, to the wei; the engine's ledger conserves the token after every
+transaction; settlement is zero-sum up to rounding in the protocol's favour; the
+engine's health includes the swaps (value at the mark, rate-sensitivity requirements);
+bad inputs revert with a reason and change nothing; a settle's gas does not depend on
+how many others hold swaps."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 
 import pytest
 
 from vyperp.chain import Reverted
 from vyperp.model import swaps as sm
-from vyperp.protocol.swaps import deploy_funding_swaps, swap_trader
+from vyperp.protocol.swaps import SwapParams, deploy_funding_swaps
 from vyperp.protocol.units import wad
 
 from .helpers import events
 
 BTC = 0
 DAY = 86_400
-RATE = wad("0.0001")  # 0.01 % per 8h
+PAY = wad("0.01")  # a pay-fixed open's bound: any quote up to 1 % per 8h
+RECV = -wad("0.01")  # a receive-fixed open's bound
+
+
+def limit(size: int) -> int:
+    return PAY if size > 0 else RECV
+
+
+@dataclass
+class Desk:
+    system: object
+    swaps: object
+    maturity: int
+    model: sm.SwapsModel
+    holders: list[str] = field(default_factory=list)
+
+    # ------------------------------------------------------------ reads
+    def index(self) -> int:
+        return int(self.system.engine.funding_now(BTC)[0])
+
+    def rate(self) -> int:
+        return int(self.system.engine.funding_now(BTC)[1])
+
+    def price(self) -> int:
+        return int(self.system.engine.index_price(BTC))
+
+    def now(self) -> int:
+        return int(self.system.chain.time)
+
+    def engine_books(self, accounts: list[str]) -> tuple:
+        e = self.system.engine
+        return tuple(int(e.margin(a)) for a in accounts), int(e.pool_balance()), int(e.insurance_fund())
+
+    # ------------------------------------------------------------ checks
+    def check_conservation(self) -> None:
+        ledger = self.system.ledger()
+        assert ledger.token_balance * ledger.precision == ledger.margins + ledger.pool_balance + ledger.insurance_fund
+
+    def check(self) -> None:
+        """Chain == model to the wei; the engine conserves; zero-sum up to rounding."""
+        self.check_conservation()
+        s, m = self.swaps, self.model
+        for h in self.holders:
+            for maturity in m.books:
+                c = s.swaps(h, BTC, maturity)
+                x = m.swap(h, maturity)
+                assert (c.size, c.fixed_flow, c.last_index, c.last_time) == (
+                    x.size,
+                    x.fixed_flow,
+                    x.last_index,
+                    x.last_time,
+                )
+        for maturity, book in m.books.items():
+            assert tuple(s.books(BTC, maturity).sums) == book.sums.astuple()
+        assert tuple(s.live_sums(BTC)) == m.live.astuple()
+        assert s.matured_value() == m.matured_value
+        index, rate, price, now = self.index(), self.rate(), self.price(), self.now()
+        assert tuple(s.rate_ema(BTC)) == (m.ema, m.ema_time)
+        assert s.mark_rate(BTC) == m.ema_at(rate, now)
+        assert s.market_params(BTC).gross_size == m.gross
+        assert s.pool_unrealized_total() == m.pool_unrealized_total(index, now)
+        for h in self.holders:
+            assert tuple(s.account_margin(h)) == m.account_margin(h, index, rate, price, now)
+        for maturity in m.books:
+            pending = [s.pending(h, BTC, maturity) for h in self.holders]
+            assert pending == [m.pending(h, maturity, index, now) for h in self.holders]
+            book = m.books[maturity]
+            i, t = (book.final_index, book.final_time) if book.final_time else (index, now)
+            for h in self.holders:
+                x = m.swap(h, maturity)
+                assert tuple(s.accrued(h, BTC, maturity)) == sm.accrued(
+                    x.size, x.fixed_flow, x.last_index, x.last_time, i, t
+                )
+            residue = sum(pending) + s.pool_unrealized(BTC, maturity)
+            assert -(2 * len(self.holders) + 2) <= residue <= 0, residue
+        # the engine's health carries the swaps: equity = margin + perp part + swap value
+        for h in self.holders:
+            flag = int(self.system.engine.open_markets(h)) >> 16
+            assert flag == (1 if any(k[0] == h for k in m.swaps) else 0)
+
+    # ------------------------------------------------------------ operations
+    def expect_transfer(self, who: str, call, model_step) -> int:
+        """Run `call`, then the model's step (at the index and price of that block: the
+        call poked the engine); the holder's margin and the pool moved by the model's
+        amount (the pool's payment bounded by its cash), nothing else changed."""
+        (margin,), pool, insurance = self.engine_books([who])
+        call()
+        amount = model_step(self.index(), self.rate(), self.price(), self.now())
+        _, _, moved = sm.transfer(margin, pool, amount)
+        assert self.engine_books([who]) == ((margin + moved,), pool - moved, insurance)
+        transfers = events(self.system, "Transferred")
+        assert [(t["account"], t["amount"], t["moved"]) for t in transfers] == [(who, amount, moved)]
+        self.check()
+        return amount
+
+    def open(self, who: str, maturity: int, size: int) -> int:
+        """Open at the quote; the quote, the fixed flow and the settlement are the model's."""
+        quotes: list[int] = []
+
+        def step(i: int, r: int, p: int, t: int) -> int:
+            amount, quoted = self.model.open(who, maturity, size, i, r, p, t)
+            quotes.append(quoted)
+            return amount
+
+        expected = self.swaps.quote(who, BTC, maturity, size)
+        self.expect_transfer(who, lambda: self.swaps.open(BTC, maturity, size, limit(size), sender=who), step)
+        [opened] = events(self.system, "SwapOpened")
+        assert opened["fixed_rate"] == quotes[0] == expected
+        return quotes[0]
+
+    def settle(self, who: str, maturity: int) -> int:
+        return self.expect_transfer(
+            who,
+            lambda: self.swaps.settle(who, BTC, maturity, sender=self.system.admin),
+            lambda i, r, p, t: self.model.settle_touch(who, maturity, i, r, t),
+        )
+
+    def close(self, who: str, maturity: int) -> int:
+        unwinds: list[int] = []
+
+        def step(i: int, r: int, p: int, t: int) -> int:
+            amount, unwind = self.model.close(who, maturity, i, r, p, t)
+            unwinds.append(unwind)
+            return amount
+
+        size = self.swaps.swaps(who, BTC, maturity).size
+        self.expect_transfer(who, lambda: self.swaps.close(BTC, maturity, limit(-size), sender=who), step)
+        [closed] = events(self.system, "SwapClosed")
+        assert closed["unwind"] == unwinds[0]
+        return unwinds[0]
+
+
+def margin_params(system, params: SwapParams) -> sm.MarginParams:
+    return sm.MarginParams(
+        params.initial_k,
+        params.maintenance_k,
+        params.time_floor,
+        params.rate_floor,
+        int(system.engine.market_config(BTC).max_funding_rate),
+    )
+
+
+def quote_params(system, params: SwapParams) -> sm.QuoteParams:
+    return sm.QuoteParams(
+        params.ema_period,
+        params.base_spread,
+        params.skew_slope,
+        params.utilisation_slope,
+        int(system.engine.market_config(BTC).skew_scale),
+    )
 
 
 @pytest.fixture
-def desk(system) -> Iterator[tuple]:
-    swaps = deploy_funding_swaps(system)
+def desk(system) -> Iterator[Desk]:
+    params = SwapParams(skew_scale_fraction=0, perp_open_interest_fraction=0)  # caps: tests/test_swap_risk.py
+    swaps = deploy_funding_swaps(system, params)
     maturity = system.chain.time + 30 * DAY
-    swaps.list_maturity(BTC, maturity, RATE, sender=system.admin)
+    swaps.list_maturity(BTC, maturity, sender=system.admin)
+    model = sm.SwapsModel(margin_params(system, params), quote_params(system, params))
+    model.list(maturity, int(system.engine.funding_now(BTC)[1]), system.chain.time)
     lp = system.new_trader("lp")
     system.mint(lp, 20_000_000)
     system.pool.deposit(system.tokens(10_000_000), lp, sender=lp)
-    system.token.approve(swaps, 2**256 - 1, sender=lp)
-    swaps.fund_pool(system.tokens(1_000_000), sender=lp)
-    yield system, swaps, maturity
+    yield Desk(system, swaps, maturity, model)
 
 
-def index_now(system) -> int:
-    return system.engine.funding_now(BTC)[0]
-
-
-def chain_state(system, swaps, maturity: int, holders: list[str]) -> tuple:
-    book = swaps.books(BTC, maturity)
-    return (
-        tuple(book),
-        swaps.pool_balance(),
-        tuple((swaps.margin(h), tuple(swaps.swaps(h, BTC, maturity))) for h in holders),
-        system.token.balanceOf(swaps),
-    )
-
-
-def check(system, swaps, maturity: int, model: sm.SwapsModel, holders: list[str], base: dict[str, int]) -> None:
-    """Chain == model to the wei; cash conserved; zero-sum up to the protocol's rounding."""
-    assert swaps.pool_balance() == model.pool_balance
-    for h in holders:
-        assert swaps.margin(h) == base[h] + model.margin.get(h, 0)
-        s = swaps.swaps(h, BTC, maturity)
-        m = model.swaps.get(h, sm.Swap())
-        assert (s.size, s.fixed_flow, s.last_index, s.last_time, s.notional) == (
-            m.size,
-            m.fixed_flow,
-            m.last_index,
-            m.last_time,
-            m.notional,
-        )
-    book = swaps.books(BTC, maturity)
-    b = model.book
-    assert (book.total_size, book.total_flow, book.sum_size_index, book.sum_flow_time) == (
-        b.total_size,
-        b.total_flow,
-        b.sum_size_index,
-        b.sum_flow_time,
-    )
-    cash = system.token.balanceOf(swaps) * system.precision
-    assert cash == sum(swaps.margin(h) for h in holders) + swaps.pool_balance()
-    index, now = index_now(system), system.chain.time
-    pending = [swaps.pending(h, BTC, maturity) for h in holders]
-    assert pending == [model.pending(h, index, now) for h in holders]
-    pool = swaps.pool_unrealized(BTC, maturity)
-    assert pool == model.book.pool_unrealized(index, now)
-    residue = sum(pending) + pool
-    assert -(2 * len(holders) + 2) <= residue <= 0, residue
-
-
-def test_settlement_matches_model_across_funding_moves(desk) -> None:
-    system, swaps, maturity = desk
-    alice, bob, carol = (swap_trader(system, swaps, n, 100_000) for n in ("alice", "bob", "carol"))
-    holders = [alice, bob, carol]
-    base = {h: swaps.margin(h) for h in holders}
+def test_settlement_matches_model_across_funding_moves(desk: Desk) -> None:
+    system, swaps, maturity = desk.system, desk.swaps, desk.maturity
+    alice, bob, carol = (system.new_trader(n, 100_000) for n in ("alice", "bob", "carol"))
+    desk.holders = [alice, bob, carol]
     longs = system.new_trader("longs", 2_000_000)
     shorts = system.new_trader("shorts", 2_000_000)
-    model = sm.SwapsModel(maturity, sm.Book(RATE), pool_balance=swaps.pool_balance())
-
-    def price() -> int:
-        return system.engine.index_price(BTC)
-
-    def do_open(who: str, size: int, limit: int) -> None:
-        swaps.open(BTC, maturity, size, limit, sender=who)
-        model.open(who, size, index_now(system), price(), system.chain.time)
-        check(system, swaps, maturity, model, holders, base)
-
-    def do_settle(who: str) -> None:
-        swaps.settle(who, BTC, maturity, sender=carol)
-        floating, fixed = model.settle_touch(who, index_now(system), system.chain.time)
-        [settled] = events(system, "SwapSettled")
-        assert (settled["floating"], settled["fixed"]) == (floating, fixed)
-        check(system, swaps, maturity, model, holders, base)
 
     system.trade(longs, BTC, wad(8))  # skew long: positive funding
-    do_open(alice, wad("1.000000000000000007"), RATE)
-    do_open(bob, -wad("0.499999999999999989"), RATE)
+    first = desk.open(alice, maturity, wad("1.000000000000000007"))
+    desk.open(bob, maturity, -wad("0.499999999999999989"))
     system.advance(DAY)
-    do_settle(alice)
+    desk.settle(alice, maturity)
     # the floating leg is the funding a same-size long perp pays, to 1 wei (the protocol's)
     perp = system.new_trader("perp", 100_000)
     system.trade(perp, BTC, wad("1.000000000000000007"))
     system.advance(DAY // 3)
-    do_settle(alice)
+    desk.settle(alice, maturity)
     [floating] = [e["floating"] for e in events(system, "SwapSettled")]
     system.trade(perp, BTC, -wad("1.000000000000000007"))
     [owed] = [e["amount"] for e in events(system, "FundingSettled") if e["account"] == perp]
     assert floating > 0 and owed - floating in (0, 1)
-    swaps.set_fixed_rate(BTC, maturity, 2 * RATE, sender=system.admin)
-    model.book.fixed_rate = 2 * RATE
-    do_open(carol, wad("2.123456789012345677"), 2 * RATE)
+    # the mark followed the funding rate up: a later pay-fixed pays more than the first
+    assert desk.open(carol, maturity, wad("2.123456789012345677")) > first
     system.trade(shorts, BTC, -wad(20))  # skew flips: negative funding
     system.advance(2 * DAY)
     system.set_price(BTC, 97_000)
     system.advance(DAY)
-    do_open(alice, -wad("0.300000000000000013"), 2 * RATE)
-    do_settle(bob)
+    desk.check()
+    desk.open(alice, maturity, -wad("0.300000000000000013"))
+    desk.settle(bob, maturity)
     system.set_price(BTC, 101_000)
     system.advance(DAY)
-    swaps.close(BTC, maturity, 2 * RATE, sender=bob)
-    unwind = model.close(bob, index_now(system), price(), system.chain.time)
-    [closed] = events(system, "SwapClosed")
-    assert closed["unwind"] == unwind != 0
-    check(system, swaps, maturity, model, holders, base)
+    assert desk.close(bob, maturity) != 0
     system.advance(maturity - system.chain.time + 3600)  # past the maturity
-    do_settle(alice)
+    desk.settle(alice, maturity)
     [snap] = events(system, "MaturitySnapshot")
-    assert snap["time"] == system.chain.time == model.book.final_time
+    assert snap["time"] == system.chain.time == desk.model.books[maturity].final_time
     system.advance(DAY)  # the legs stopped at the snapshot
-    assert swaps.pending(carol, BTC, maturity) == model.pending(carol, index_now(system), system.chain.time)
-    do_settle(carol)
-    assert swaps.books(BTC, maturity).total_size == 0
+    desk.check()
+    desk.settle(carol, maturity)
+    assert swaps.books(BTC, maturity).sums.total_size == 0
     assert swaps.pool_unrealized(BTC, maturity) == 0
+    assert swaps.pool_unrealized_total() == 0
+    assert all(system.engine.open_markets(h) == 0 for h in desk.holders)
 
 
-def test_bad_inputs_revert_and_change_nothing(desk) -> None:
-    system, swaps, maturity = desk
-    alice = swap_trader(system, swaps, "alice", 10_000)
-    swaps.open(BTC, maturity, wad("0.1"), RATE, sender=alice)
+def test_engine_health_and_pool_value_include_the_swaps(desk: Desk) -> None:
+    system, swaps, maturity = desk.system, desk.swaps, desk.maturity
+    alice = system.new_trader("alice", 50_000)
+    desk.holders = [alice]
+    longs = system.new_trader("longs", 2_000_000)
+    system.trade(longs, BTC, wad(30))
+    pool_before = int(system.engine.pool_value())
+    desk.open(alice, maturity, -wad(2))  # receive fixed, pay the (high) floating leg
+    system.advance(2 * DAY)
+    health = system.engine.account_health(alice)
+    value, initial, maintenance = swaps.account_margin(alice)
+    assert value < 0 and initial > maintenance > 0
+    assert health.equity == system.engine.margin(alice) + value
+    assert (health.initial_margin, health.maintenance_margin) == (initial, maintenance)
+    assert health.position_count == 0
+    # the pool's value carries the holder's unsettled loss as the pool's gain
+    assert swaps.pool_unrealized_total() > 0
+    pool_now = int(system.engine.pool_value())
+    assert pool_now - pool_before > 0
+    desk.check()
+
+
+def test_withdraw_is_blocked_by_an_unsettled_swap_loss(desk: Desk) -> None:
+    system, swaps, maturity = desk.system, desk.swaps, desk.maturity
+    alice = system.new_trader("alice", 60_000)
+    desk.holders = [alice]
+    longs = system.new_trader("longs", 5_000_000)
+    system.trade(longs, BTC, wad(50))  # long skew: the floating leg runs above the fixed one
+    desk.open(alice, maturity, -wad(1))
+    system.advance(2 * DAY)
+    loss = -swaps.pending(alice, BTC, maturity)
+    assert loss > 0
+    margin = int(system.engine.margin(alice))
+    # every realized wei is in the margin, but the unsettled loss (and the requirement) hold it back
+    with pytest.raises(Reverted) as exc:
+        system.engine.withdraw(margin // system.precision, sender=alice)
+    assert exc.value.reason == "Below initial margin"
+    most = system.max_withdrawal(alice)
+    health = system.engine.account_health(alice)
+    assert 0 < most * system.precision <= health.equity - health.initial_margin + system.precision
+    assert most * system.precision < margin - loss
+    desk.check()
+
+
+def test_bad_inputs_revert_and_change_nothing(desk: Desk) -> None:
+    system, swaps, maturity = desk.system, desk.swaps, desk.maturity
+    alice = system.new_trader("alice", 10_000)
+    desk.holders = [alice]
+    desk.open(alice, maturity, wad("0.1"))
     system.advance(3600)
-    before = chain_state(system, swaps, maturity, [alice])
+    pay_quote = swaps.quote(alice, BTC, maturity, wad(1))
+    receive_quote = swaps.quote(alice, BTC, maturity, -wad(1))
+    close_quote = swaps.quote(alice, BTC, maturity, -wad("0.1"))
+    assert pay_quote > receive_quote
+
+    def state() -> tuple:
+        return (
+            tuple(swaps.books(BTC, maturity)),
+            tuple(swaps.swaps(alice, BTC, maturity)),
+            desk.engine_books([alice]),
+            int(system.engine.open_markets(alice)),
+            tuple(swaps.held(alice)),
+        )
+
+    before = state()
     cases = [
-        (lambda: swaps.open(BTC, maturity + 1, wad(1), RATE, sender=alice), "Unknown maturity"),
-        (lambda: swaps.open(BTC, maturity, 0, RATE, sender=alice), "Zero size"),
-        (lambda: swaps.open(BTC, maturity, wad(1), RATE - 1, sender=alice), "Slippage"),
-        (lambda: swaps.open(BTC, maturity, -wad(1), RATE + 1, sender=alice), "Slippage"),
-        (lambda: swaps.open(BTC, maturity, wad(10), RATE, sender=alice), "Below initial margin"),
-        (lambda: swaps.close(BTC, maturity, RATE + 1, sender=alice), "Slippage"),
-        (lambda: swaps.close(BTC, maturity + 1, RATE, sender=alice), "Unknown maturity"),
+        (lambda: swaps.open(BTC, maturity + 1, wad(1), PAY, sender=alice), "Unknown maturity"),
+        (lambda: swaps.open(BTC, maturity, 0, PAY, sender=alice), "Zero size"),
+        (lambda: swaps.open(BTC, maturity, wad(1), pay_quote - 1, sender=alice), "Slippage"),
+        (lambda: swaps.open(BTC, maturity, -wad(1), receive_quote + 1, sender=alice), "Slippage"),
+        (lambda: swaps.open(BTC, maturity, wad(100), PAY, sender=alice), "Below initial margin"),
+        (lambda: swaps.close(BTC, maturity, close_quote + 1, sender=alice), "Slippage"),
+        (lambda: swaps.close(BTC, maturity + 1, RECV, sender=alice), "Unknown maturity"),
         (lambda: swaps.settle(system.admin, BTC, maturity, sender=alice), "No swap"),
-        (lambda: swaps.withdraw(system.tokens(10_000), sender=alice), "Below initial margin"),
-        (lambda: swaps.withdraw(0, sender=alice), "Zero amount"),
-        (lambda: swaps.set_fixed_rate(BTC, maturity, RATE, sender=alice), "Not admin"),
-        (lambda: swaps.set_fixed_rate(BTC, maturity, wad("0.02"), sender=system.admin), "Rate beyond bound"),
-        (lambda: swaps.list_maturity(BTC, maturity, RATE, sender=system.admin), "Maturity listed"),
-        (lambda: swaps.list_maturity(BTC, system.chain.time, RATE, sender=system.admin), "Maturity in the past"),
-        (lambda: swaps.list_maturity(7, maturity, RATE, sender=system.admin), "Unknown market"),
+        (lambda: swaps.liquidate(alice, sender=system.admin), "Account not liquidatable"),
+        (lambda: system.engine.withdraw(system.tokens(10_000), sender=alice), "Below initial margin"),
+        (lambda: system.engine.swap_transfer(alice, wad(1), True, alice, sender=alice), "Not swaps"),
+        (lambda: swaps.set_quote_config(3600, 0, 0, 0, sender=alice), "Not admin"),
+        (lambda: swaps.set_quote_config(0, 0, 0, 0, sender=system.admin), "Bad quote config"),
+        (lambda: swaps.set_quote_config(3600, wad("0.02"), 0, 0, sender=system.admin), "Bad quote config"),
+        (lambda: swaps.set_margin_config(wad(2), wad(2), 0, 0, sender=system.admin), "Bad margin config"),
+        (lambda: swaps.set_margin_config(wad(4), 0, 0, 0, sender=system.admin), "Bad margin config"),
+        (lambda: swaps.set_liquidation_config(wad("0.2"), 0, sender=system.admin), "Bad liquidation config"),
+        (lambda: swaps.set_open_interest_cap(wad(2), 0, sender=system.admin), "Bad open interest cap"),
+        (lambda: swaps.set_margin_config(wad(4), wad(2), 0, 0, sender=alice), "Not admin"),
+        (lambda: swaps.list_maturity(BTC, maturity, sender=system.admin), "Maturity listed"),
+        (lambda: swaps.list_maturity(BTC, system.chain.time, sender=system.admin), "Maturity in the past"),
+        (lambda: swaps.list_maturity(7, maturity, sender=system.admin), "Unknown market"),
+        (lambda: swaps.refresh_market(1), "Unknown maturity"),
+        (lambda: system.configurator.set_swaps(alice, sender=alice), "Not admin"),
     ]
     for call, reason in cases:
         with pytest.raises(Reverted) as exc:
             call()
         assert exc.value.reason == reason
-        assert chain_state(system, swaps, maturity, [alice]) == before
+        assert state() == before
+    # a second binding reverts (without a reason: once-only, admin-only)
+    with pytest.raises(Reverted):
+        system.configurator.set_swaps(alice, sender=system.admin)
+    assert system.engine.swaps() == swaps.address
     system.advance(maturity - system.chain.time)
-    before = chain_state(system, swaps, maturity, [alice])
+    before = state()
     for call in (
-        lambda: swaps.open(BTC, maturity, wad(1), RATE, sender=alice),
-        lambda: swaps.close(BTC, maturity, RATE, sender=alice),
-        lambda: swaps.set_fixed_rate(BTC, maturity, RATE, sender=system.admin),
+        lambda: swaps.open(BTC, maturity, wad(1), PAY, sender=alice),
+        lambda: swaps.close(BTC, maturity, RECV, sender=alice),
     ):
         with pytest.raises(Reverted) as exc:
             call()
         assert exc.value.reason == "Expired"
-        assert chain_state(system, swaps, maturity, [alice]) == before
+        assert state() == before
 
 
-def settle_gas(system, swaps, maturity: int, others: int) -> int:
-    holder = swap_trader(system, swaps, f"holder{others}", 10_000)
-    swaps.open(BTC, maturity, wad("0.1"), RATE, sender=holder)
+def test_unbound_swaps_contract_cannot_settle(system) -> None:
+    swaps = deploy_funding_swaps(system, SwapParams(skew_scale_fraction=0, perp_open_interest_fraction=0), bind=False)
+    maturity = system.chain.time + 30 * DAY
+    swaps.list_maturity(BTC, maturity, sender=system.admin)
+    alice = system.new_trader("alice", 10_000)
+    before = (int(system.engine.margin(alice)), int(system.engine.pool_balance()))
+    with pytest.raises(Reverted) as exc:
+        swaps.open(BTC, maturity, wad("0.1"), PAY, sender=alice)
+    assert exc.value.reason == "Not swaps"
+    assert (int(system.engine.margin(alice)), int(system.engine.pool_balance())) == before
+    assert swaps.books(BTC, maturity).sums.total_size == 0
+
+
+def settle_gas(desk: Desk, others: int) -> int:
+    system, swaps, maturity = desk.system, desk.swaps, desk.maturity
+    holder = system.new_trader(f"holder{others}", 10_000)
+    swaps.open(BTC, maturity, wad("0.1"), PAY, sender=holder)
     for i in range(others):
-        other = swap_trader(system, swaps, f"other{others}-{i}", 10_000)
-        swaps.open(BTC, maturity, wad("0.01") * (1 if i % 2 else -1), RATE, sender=other)
+        other = system.new_trader(f"other{others}-{i}", 10_000)
+        size = wad("0.01") * (1 if i % 2 else -1)
+        swaps.open(BTC, maturity, size, limit(size), sender=other)
     system.advance(3600)
     swaps.settle(holder, BTC, maturity, sender=holder)
     return int(system.chain.last_receipt.gas_used)
 
 
-def test_settle_gas_is_flat_in_the_number_of_holders(desk) -> None:
-    system, swaps, maturity = desk
-    longs = system.new_trader("longs", 1_000_000)
-    system.trade(longs, BTC, wad(4))
-    with system.chain.isolate():
-        one = settle_gas(system, swaps, maturity, 1)
-    fifty = settle_gas(system, swaps, maturity, 50)
+def test_settle_gas_is_flat_in_the_number_of_holders(desk: Desk) -> None:
+    longs = desk.system.new_trader("longs", 1_000_000)
+    desk.system.trade(longs, BTC, wad(4))
+    with desk.system.chain.isolate():
+        one = settle_gas(desk, 1)
+    fifty = settle_gas(desk, 50)
     assert one == fifty, (one, fifty)

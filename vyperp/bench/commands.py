@@ -788,8 +788,10 @@ from .chain import bench_chain  # noqa: E402
     help="Where to write the figures.",
 )
 def swap_gas_command(out: Path) -> None:
-    """Gas of FundingSwaps (deposit, open, increase, settle, settle with 1,000 other holders,
-    close, withdraw, settle at maturity), measured as `vyperp gas` measures the engine."""
+    """Gas of FundingSwaps (open, increase, settle, settle with 1,000 other holders, close,
+    liquidate, settle at maturity, perp trades and a withdrawal of a swap holder) and the
+    perp open/close/withdraw/liquidate gas of an account without swaps against the figures
+    before issue 14's engine change, measured as `vyperp gas` measures the engine."""
     from .swap_gas import swap_gas
 
     with console.status("measuring FundingSwaps gas ..."):
@@ -797,7 +799,11 @@ def swap_gas_command(out: Path) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(figures, indent=2) + "\n")
     for name, gas in figures.items():
-        console.print(f"{name}: {gas:,}")
+        if isinstance(gas, dict):
+            for op, row in gas.items():
+                console.print(f"{name}.{op}: {row['before']:,} -> {row['after']:,} ({row['extra_pct']:+.2f} %)")
+        else:
+            console.print(f"{name}: {gas:,}")
     console.print(f"wrote {out}")
 
 

@@ -75,6 +75,7 @@ exports: (
     ledger.open_markets,
     ledger.pool_balance,
     ledger.insurance_fund,
+    ledger.swaps,
     markets.market_count,
     markets.market_config,
     markets.market_state,
@@ -128,7 +129,7 @@ def deposit(amount: uint256):
     @dev Reverts "Zero amount"; the token's own revert if allowance/balance is short.
     @param amount Tokens (token decimals).
     """
-    assert amount > 0, "Zero amount"
+    self._nonzero(amount)
     ledger._pull(amount)
     ledger.margin[msg.sender] += convert(amount * ledger.PRECISION, int256)
     log IEngine.Deposited(account=msg.sender, amount=amount)
@@ -140,19 +141,20 @@ def withdraw(amount: uint256):
     @notice Withdraw `amount` tokens of realized margin. With positions open, equity at
             exit prices must stay at or above both the initial margin and the transfer
             margin (transfer_margin_ratio x notional). A flat account is never held back:
-            nothing but its own balance limits it.
+            nothing but its own balance limits it. Funding swaps count as positions here:
+            their unsettled losses and requirements hold a withdrawal back.
     @param amount Tokens (token decimals).
     @dev Reverts "Zero amount", "Insufficient margin" (more than the realized
          balance), "Below initial margin", "Below transfer margin", and the oracle
          reasons of every market the account holds.
     """
-    assert amount > 0, "Zero amount"
+    self._nonzero(amount)
     internal_amount: int256 = convert(amount * ledger.PRECISION, int256)
     assert ledger.margin[msg.sender] >= internal_amount, "Insufficient margin"
     ledger.margin[msg.sender] -= internal_amount
     if ledger.open_markets[msg.sender] != 0:
         health: engine_types.Health = margin_health._health(msg.sender, constants.MAX_MARKETS, 0)
-        assert health.equity >= convert(health.initial_margin, int256), "Below initial margin"
+        self._check_initial_margin(health)
         assert health.equity >= convert(health.transfer_margin, int256), "Below transfer margin"
     ledger._push(msg.sender, amount)
     log IEngine.Withdrawn(account=msg.sender, amount=amount)
@@ -236,22 +238,18 @@ def _trade(account: address, market: uint256, size_delta: int256, acceptable_pri
     assert reduces or from_order or not markets.market_config[market].delayed_orders, "Delayed orders only"
 
     fill: fills.Fill = fills._execute(account, market, size_delta, index_price, True)
-    if size_delta > 0:
-        assert fill.price <= acceptable_price, "Slippage"
-    else:
-        assert fill.price >= acceptable_price, "Slippage"
+    # dev: one assert site per reason string (each site costs ~100 bytes of runtime code)
+    assert (size_delta > 0 and fill.price <= acceptable_price) or (size_delta < 0 and fill.price >= acceptable_price), "Slippage"
 
     if not reduces:
         open_interest: uint256 = markets.market_state[market].short_open_interest
         if new_size > 0:
             open_interest = markets.market_state[market].long_open_interest
         notional: uint256 = fixed_math._umul_up(open_interest, index_price)
-        assert notional <= markets.market_config[market].max_open_interest, "Max open interest"
         pool_ratio: uint256 = markets.market_config[market].max_open_interest_pool_ratio
-        if pool_ratio > 0:
-            assert notional <= fixed_math._umul_down(convert(max(ledger.pool_balance, 0), uint256), pool_ratio), "Max open interest"
+        assert notional <= markets.market_config[market].max_open_interest and (pool_ratio == 0 or notional <= fixed_math._umul_down(convert(max(ledger.pool_balance, 0), uint256), pool_ratio)), "Max open interest"
         health: engine_types.Health = margin_health._health(account, market, index_price)
-        assert health.equity >= convert(health.initial_margin, int256), "Below initial margin"
+        self._check_initial_margin(health)
     elif ledger.open_markets[account] != 0:
         assert margin_health._health(account, market, index_price).equity >= 0, "Account underwater"
     # dev: at rest, no account with positions holds a negative realized margin (proof below)
@@ -281,8 +279,10 @@ def poke(market: uint256):
 def liquidate(account: address) -> uint256:
     """
     @notice One tiered liquidation step on `account`; the caller earns the keeper reward.
+            An account holding funding swaps is liquidated by FundingSwaps.liquidate
+            first (its swaps, then, on a shortfall, every perp in the same transaction).
     @return The size closed (absolute, base units).
-    @dev Reverts "Account not liquidatable", "Liquidation cool-down",
+    @dev Reverts "Account not liquidatable" (also: the account holds swaps), "Liquidation cool-down",
          "Liquidation rate limit" and the oracle reasons.
     @param account The account to liquidate.
     """
@@ -407,7 +407,7 @@ def pool_credit(amount: uint256):
     @dev Reverts "Not pool".
     @param amount Tokens (token decimals) the pool moved here.
     """
-    assert msg.sender == self.pool, "Not pool"
+    self._only_pool()
     ledger.pool_balance += convert(amount * ledger.PRECISION, int256)
     log IEngine.PoolCredited(amount=amount)
 
@@ -421,7 +421,7 @@ def pool_debit(amount: uint256, receiver: address):
     @param amount Tokens (token decimals) to pay.
     @param receiver Who receives them.
     """
-    assert msg.sender == self.pool, "Not pool"
+    self._only_pool()
     assert amount <= pool_valuation._pool_withdrawable(), "Pool reserve"
     ledger.pool_balance -= convert(amount * ledger.PRECISION, int256)
     ledger._push(receiver, amount)
@@ -435,7 +435,7 @@ def fund_insurance(amount: uint256):
     @dev Reverts "Zero amount".
     @param amount Tokens (token decimals).
     """
-    assert amount > 0, "Zero amount"
+    self._nonzero(amount)
     ledger._pull(amount)
     ledger.insurance_fund += amount * ledger.PRECISION
     log IEngine.InsuranceFunded(sender=msg.sender, amount=amount)
@@ -467,6 +467,55 @@ def set_order_book(new_order_book: address):
     self._only_configurator()
     assert self.order_book == empty(address)  # dev: order book already set (admin-only, once)
     self.order_book = new_order_book
+
+
+@external
+def set_swaps(new_swaps: address):
+    """
+    @notice Bind the FundingSwaps contract (once): it alone may call swap_transfer.
+    @param new_swaps The FundingSwaps contract.
+    @dev Reverts "Not configurator"; a second binding reverts without a reason
+         (admin-only, once-only, as set_order_book).
+    """
+    self._only_configurator()
+    assert ledger.swaps == empty(address)  # dev: swaps already set (admin-only, once)
+    ledger.swaps = new_swaps
+
+
+@external
+def swap_transfer(account: address, amount: int256, holds: bool, keeper: address) -> int256:
+    """
+    @notice FundingSwaps settles here: `amount` moves from the pool's balance to
+            `account`'s margin (negative: from the margin to the pool), what the pool
+            pays bounded by its cash, and the account's swap flag is set to `holds`.
+    @param account The swap holder.
+    @param amount Signed 1e18 USD (positive: the holder receives).
+    @param holds Whether the account still holds swaps after this call.
+    @param keeper Zero for a voluntary operation; the liquidating keeper when
+           FundingSwaps.liquidate closed every swap of the account.
+    @return What moved (the amount, or less when the pool's cash bounds it).
+    @dev Reverts "Not swaps" (any other caller, or none bound) and "Negative margin"
+         (a voluntary operation would leave a negative margin beside perps or swaps).
+         A negative margin with nothing held goes through the bad-debt waterfall; with
+         perps left after a liquidation closed the swaps, every perp closes in this
+         transaction (as a bankrupt liquidation), then the waterfall, so no account
+         rests with positions and a negative margin.
+    """
+    assert msg.sender == ledger.swaps, "Not swaps"
+    moved: int256 = min(amount, max(ledger.pool_balance, 0))
+    ledger.margin[account] += moved
+    ledger.pool_balance -= moved
+    mask: uint256 = ledger.open_markets[account] % constants.SWAP_FLAG
+    if holds:
+        mask |= constants.SWAP_FLAG
+    ledger.open_markets[account] = mask
+    if ledger.margin[account] < 0:
+        if mask == 0:
+            ledger._cover_bad_debt(account)
+        else:
+            assert keeper != empty(address) and not holds  # dev: "Negative margin", checked first by FundingSwaps
+            liquidation._liquidate_bankrupt(account, keeper, 0)
+    return moved
 
 
 @external
@@ -622,6 +671,24 @@ def _only_configurator():
 
 @view
 @internal
+def _only_pool():
+    assert msg.sender == self.pool, "Not pool"
+
+
+@pure
+@internal
+def _nonzero(amount: uint256):
+    assert amount > 0, "Zero amount"
+
+
+@pure
+@internal
+def _check_initial_margin(health: engine_types.Health):
+    assert health.equity >= convert(health.initial_margin, int256), "Below initial margin"
+
+
+@view
+@internal
 def _check_configurator(market: uint256):
     self._only_configurator()
     markets._known(market)
@@ -666,6 +733,7 @@ def liquidation_tiers() -> DynArray[engine_types.LiquidationTier, constants.MAX_
 
 @view
 @external
+@reentrant
 def index_price(market: uint256) -> uint256:
     """
     @notice The guarded oracle price (reverts with the oracle reasons).
@@ -688,6 +756,7 @@ def mark_price(market: uint256) -> uint256:
 
 @view
 @external
+@reentrant
 def funding_now(market: uint256) -> (int256, int256):
     """
     @notice (cumulative funding per unit, funding rate per 8h) as of this block,

@@ -77,6 +77,9 @@ event MarketPaused:
 event OrderBookSet:
     order_book: address
 
+event SwapsSet:
+    swaps: address
+
 event MarketSettled:
     market: indexed(uint256)
     price: uint256
@@ -130,6 +133,21 @@ def set_order_book(new_order_book: address):
     assert new_order_book != empty(address), "Zero address"
     extcall IEngine(self._engine()).set_order_book(new_order_book)
     log OrderBookSet(order_book=new_order_book)
+
+
+@external
+def set_swaps(new_swaps: address):
+    """
+    @notice Bind the FundingSwaps contract to the engine (once): it settles funding
+            swaps into the engine's margin ledger against the pool.
+    @param new_swaps The FundingSwaps contract.
+    @dev Reverts "Not admin", "Zero address", "Engine not bound"; a second binding
+         reverts in the engine (without a reason).
+    """
+    roles._check(roles.Role.ADMIN, "Not admin")
+    assert new_swaps != empty(address), "Zero address"
+    extcall IEngine(self._engine()).set_swaps(new_swaps)
+    log SwapsSet(swaps=new_swaps)
 
 
 @external

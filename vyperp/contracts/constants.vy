@@ -12,5 +12,6 @@
 WAD: constant(uint256) = 10**18          # 1.0 in unsigned 1e18 fixed point
 IWAD: constant(int256) = 10**18          # 1.0 in signed 1e18 fixed point
 MAX_MARKETS: constant(uint256) = 16      # markets the engine lists (one bit each in an account's open-market mask)
+SWAP_FLAG: constant(uint256) = 1 << MAX_MARKETS  # open-market mask bit: the account holds funding swaps
 MAX_TIERS: constant(uint256) = 4         # liquidation tiers
 MAX_BATCH: constant(uint256) = 64        # accounts per engine keeper batch (liquidate_many, auto_deleverage*)

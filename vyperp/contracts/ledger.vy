@@ -21,10 +21,11 @@ PRECISION: public(immutable(uint256))         # 10 ** (18 - token decimals)
 
 margin: public(HashMap[address, int256])
 _positions: HashMap[address, HashMap[uint256, engine_types.Position]]
-open_markets: public(HashMap[address, uint256])   # bit m set = the account holds market m
+open_markets: public(HashMap[address, uint256])   # bit m set = the account holds market m; bit MAX_MARKETS (constants.SWAP_FLAG): it holds funding swaps
 
 pool_balance: public(int256)
 insurance_fund: public(uint256)
+swaps: public(address)                        # the FundingSwaps contract (0: none bound)
 
 
 @deploy

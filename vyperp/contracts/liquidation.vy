@@ -54,7 +54,8 @@ def _liquidate(account: address, keeper: address, strict: bool) -> uint256:
     """
     health: engine_types.Health = margin_health._health(account, constants.MAX_MARKETS, 0)
     # not health_math._is_liquidatable(health), written out (see health_math's header)
-    if health.position_count == 0 or health.equity >= convert(health.maintenance_margin, int256):
+    # an account holding funding swaps is liquidated by FundingSwaps.liquidate first (swaps, then perps)
+    if health.position_count == 0 or health.equity >= convert(health.maintenance_margin, int256) or ledger.open_markets[account] >= constants.SWAP_FLAG:
         assert not strict, "Account not liquidatable"
         return 0
     fraction: uint256 = 0

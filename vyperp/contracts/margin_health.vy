@@ -9,6 +9,7 @@
      `uses:`, prices through oracle_guard and values funding through `funding`.
 """
 
+from interfaces import IFundingSwaps
 import constants
 import engine_types
 import fixed_math
@@ -50,9 +51,20 @@ def _health(account: address, touched_market: uint256, touched_price: uint256) -
          The touched market (already read and accrued in this call) reuses its price;
          others are read through the guarded oracle path and accrued in memory only.
          `touched_market` = MAX_MARKETS: none touched.
+         An account holding funding swaps (SWAP_FLAG) adds their value at the mark rate
+         to its equity and their requirements to its own, through one staticcall; an
+         account without swaps pays one comparison for it.
     """
     health: engine_types.Health = engine_types.Health(equity=ledger.margin[account], initial_margin=0, maintenance_margin=0, largest_market=0, largest_requirement=0, position_count=0, transfer_margin=0)
     mask: uint256 = ledger.open_markets[account]
+    if mask >= constants.SWAP_FLAG:
+        swap_value: int256 = 0
+        swap_initial: uint256 = 0
+        swap_maintenance: uint256 = 0
+        swap_value, swap_initial, swap_maintenance = staticcall IFundingSwaps(ledger.swaps).account_margin(account)
+        health.equity += swap_value
+        health.initial_margin = swap_initial
+        health.maintenance_margin = swap_maintenance
     for market: uint256 in range(constants.MAX_MARKETS):
         if mask == 0:
             break

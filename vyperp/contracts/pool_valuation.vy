@@ -10,6 +10,7 @@
      (so it reverts with the oracle reasons). Rounded against the pool.
 """
 
+from interfaces import IFundingSwaps
 import constants
 import fixed_math
 import funding
@@ -30,9 +31,12 @@ uses: funding
 def _pool_value() -> int256:
     """
     @dev pool_balance - traders' aggregate unrealized PnL at mark + their aggregate
-         pending funding, from the O(1) per-market aggregates; rounded against the pool.
+         pending funding, from the O(1) per-market aggregates; rounded against the pool;
+         plus the pool side's unrealized PnL on the funding-swap book when one is bound.
     """
     value: int256 = ledger.pool_balance
+    if ledger.swaps != empty(address):
+        value += staticcall IFundingSwaps(ledger.swaps).pool_unrealized_total()
     for market: uint256 in range(constants.MAX_MARKETS):
         if market >= markets.market_count:
             break

@@ -52,9 +52,9 @@ MUTANTS: list[Mutant] = [
     Mutant(
         "margin-check-flipped",
         "Engine.vy",
-        'assert health.equity >= convert(health.initial_margin, int256), "Below initial margin"\n    elif',
-        'assert health.equity <= convert(health.initial_margin, int256), "Below initial margin"\n    elif',
-        "trade: the initial-margin check compares the wrong way",
+        'health: engine_types.Health):\n    assert health.equity >= convert(health.initial_margin, int256), "Below initial margin"',
+        'health: engine_types.Health):\n    assert health.equity <= convert(health.initial_margin, int256), "Below initial margin"',
+        "trade and withdraw: the initial-margin check (one site, _check_initial_margin) compares the wrong way",
     ),
     Mutant(
         "no-funding-settlement-on-trade",
@@ -136,14 +136,14 @@ MUTANTS: list[Mutant] = [
     Mutant(
         "liquidate-below-initial",
         "liquidation.vy",
-        "    if health.position_count == 0 or health.equity >= convert(health.maintenance_margin, int256):\n        assert not strict",
-        "    if health.position_count == 0 or health.equity >= convert(health.initial_margin, int256):\n        assert not strict",
+        "    if health.position_count == 0 or health.equity >= convert(health.maintenance_margin, int256) or",
+        "    if health.position_count == 0 or health.equity >= convert(health.initial_margin, int256) or",
         "accounts between maintenance and initial margin can be liquidated",
     ),
     Mutant(
         "withdraw-ignores-initial-margin",
         "Engine.vy",
-        '        assert health.equity >= convert(health.initial_margin, int256), "Below initial margin"\n        assert health.equity >= convert(health.transfer_margin',
+        "        self._check_initial_margin(health)\n        assert health.equity >= convert(health.transfer_margin",
         "        assert health.equity >= convert(health.transfer_margin",
         "withdrawals ignore the initial margin of open positions",
     ),
