@@ -26,6 +26,7 @@ def test_every_class_ships_on_a_thin_and_a_deep_market() -> None:
         "squeeze-into-pool",
         "withdraw-then-liquidate",
         "oracle-front-run",
+        "skew-carry",
     }
     assert all(kinds == {"thin", "deep"} for kinds in classes.values()), classes
 
@@ -57,6 +58,19 @@ def test_the_premium_trick_and_the_whale_withdrawal_are_closed() -> None:
     assert whale["bad_debt"] == 0 and whale["lp_loss"] == 0
     settled = run_attack(by_name["squeeze-into-pool-settled-thin"])
     assert settled["details"]["guardian_settled"] and settled["attacker_net_profit"] < 0
+
+
+def test_carrying_skew_against_a_swap_does_not_pay_and_the_skew_spread_is_why() -> None:
+    """Issue 14's manipulation bound, measured: on both markets no cell of the grid (swap
+    size x carried skew x hold x order) profits with the shipped skew spread, while the
+    same grid with the flat spread the first version shipped pays the attacker (and
+    costs the LPs) on the month-long hold: the defence is the slope, not the grid."""
+    for scenario in (s for s in SCENARIOS if s.attack == "skew-carry"):
+        details = run_attack(scenario)["details"]
+        opened = [cell for cell in details["grid"] if cell["opened"] and cell["skew_carried"]]
+        assert opened and all(cell["attacker_net_profit"] <= 0 for cell in opened)
+        flat = details["with_flatter_skew_spread"]["best"]
+        assert flat["attacker_net_profit"] > 0 and flat["lp_loss"] > 0, flat
 
 
 def test_bad_attack_files_get_clear_errors(tmp_path: Path) -> None:

@@ -220,7 +220,7 @@ def test_settlement_matches_model_across_funding_moves(desk: Desk) -> None:
     desk.settle(bob, maturity)
     system.set_price(BTC, 101_000)
     system.advance(DAY)
-    assert desk.close(bob, maturity) != 0
+    assert desk.close(bob, maturity) <= 0  # the remaining legs' gain is never paid early
     system.advance(maturity - system.chain.time + 3600)  # past the maturity
     desk.settle(alice, maturity)
     [snap] = events(system, "MaturitySnapshot")
@@ -232,6 +232,33 @@ def test_settlement_matches_model_across_funding_moves(desk: Desk) -> None:
     assert swaps.pool_unrealized(BTC, maturity) == 0
     assert swaps.pool_unrealized_total() == 0
     assert all(system.engine.open_markets(h) == 0 for h in desk.holders)
+
+
+def test_early_close_pays_the_remaining_loss_and_forfeits_the_gain(desk: Desk) -> None:
+    """After funding rose, the pay-fixed holder's remaining term is worth a gain at the
+    quote and the receive-fixed holder's a loss: the loss is settled now, the gain is
+    forfeited to the pool (a gain at a rate the holder can push by carrying skew is not
+    paid for the term: the attack lab's skew-carry class)."""
+    system, swaps, maturity = desk.system, desk.swaps, desk.maturity
+    payer, receiver = (system.new_trader(n, 200_000) for n in ("payer", "receiver"))
+    desk.holders = [payer, receiver]
+    longs = system.new_trader("longs", 5_000_000)
+    desk.open(payer, maturity, wad(2))
+    desk.open(receiver, maturity, -wad(2))
+    system.trade(longs, BTC, wad(30))  # long skew: funding, the EMA and the quotes rise
+    system.advance(2 * DAY)
+
+    def unwind_at_quote(who: str) -> int:
+        held = swaps.swaps(who, BTC, maturity)
+        quote = int(swaps.quote(who, BTC, maturity, -held.size))
+        return sm.unwind(held.size, held.fixed_flow, quote, desk.price(), maturity - desk.now())
+
+    gain = unwind_at_quote(payer)
+    assert gain > 0
+    assert desk.close(payer, maturity) == 0  # forfeited (the model's close agrees: desk.close checks it)
+    loss = unwind_at_quote(receiver)
+    assert loss < 0
+    assert desk.close(receiver, maturity) == loss
 
 
 def test_engine_health_and_pool_value_include_the_swaps(desk: Desk) -> None:

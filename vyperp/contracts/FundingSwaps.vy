@@ -60,9 +60,26 @@
         YieldSpace curve prices time-decaying reserves, which the pool does not hold.
 
         Early close = an offsetting swap at the quote for the remaining time, its
-        fixed legs' difference paid now (undiscounted): floor(-(flow + ceil(-S * q *
-        P / 1e18)) * (maturity - now) / (1e18 * 8h)). Margin, the swap's value in the
-        engine's health and liquidation use the mark rate (the EMA, no spread).
+        fixed legs' difference u = floor(-(flow + ceil(-S * q * P / 1e18)) * (maturity -
+        now) / (1e18 * 8h)) (undiscounted) settled now if it is a LOSS; a gain (u > 0)
+        is forfeited, to the pool: min(u, 0). Liquidation does the same at the mark.
+        Why: the quote and the mark follow the engine's funding rate, which the holder
+        can push by carrying perp skew; paying the remaining term's gain at that rate
+        lets a day of carried skew be paid for the whole term (the attack lab's
+        skew-carry class measured +243k USD on a thin market, a 1 M USD swap and 100 k
+        USD of skew carried 24 h, before this rule). Realised floating legs are the
+        only gain a holder takes, and each second of them costs the carried skew the
+        same second's funding. Margin, the swap's value in the engine's health and
+        liquidation use the mark rate (the EMA, no spread).
+
+        Manipulation bound (LINEAR funding, rate = p + clamp(I - p, -c, c), p = skew /
+        skew_scale): an attacker holding a pay-fixed swap of x * skew_scale and
+        carrying skew p * skew_scale earns, per unit of skew_scale and time,
+        x * (p - c - q) - p * (p - c), at most (x - c)^2 / 4 - x * q (p = (x + c) / 2).
+        With the fixed rate q >= I + skew_slope * x (the skew spread), skew_slope >= 1/4
+        makes that negative for every x: the attack does not pay at any size (the
+        default skew_slope is 1/4; the receive-fixed mirror is symmetric). Steeper
+        funding (NONLINEAR) needs a steeper slope.
 
         Margin (rate sensitivity, as Boros): per live swap, requirement = k * |S| * P *
         max(maturity - now, time_floor) / 8h * max(|mark|, rate_floor), k = initial_k
@@ -71,7 +88,7 @@
         remaining time plus its fixed leg over the remaining time. Equity counts the
         swap's unsettled accrual and its early-close LOSS at the mark (a gain is not
         counted: a holder could pump it by carrying skew until the EMA follows, then
-        withdraw against it; `close` or `liquidate` pays it). Netting with
+        withdraw against it; nor do `close` and `liquidate` pay it). Netting with
         perps: the requirement stands beside the perp's (no offset): a hedged pair's
         perp requirement covers price risk, which the swap does not hedge; its funding
         risk is in the perp's equity as pending funding and is offset by the swap's
@@ -212,7 +229,7 @@ def _set_margin(initial_k: uint256, maintenance_k: uint256, time_floor: uint256,
 def _set_quote(ema_period: uint256, base_spread: uint256, skew_slope: uint256, utilisation_slope: uint256):
     limit: uint256 = convert(MAX_FIXED_RATE, uint256)
     assert ema_period > 0 and ema_period <= 30 * 86400, "Bad quote config"
-    assert base_spread <= limit and skew_slope <= limit and utilisation_slope <= limit, "Bad quote config"
+    assert base_spread <= limit and skew_slope <= constants.WAD and utilisation_slope <= limit, "Bad quote config"
     self.ema_period = ema_period
     self.base_spread = base_spread
     self.skew_slope = skew_slope
@@ -423,7 +440,8 @@ def close(market: uint256, maturity: uint256, rate_limit: int256):
     rate: int256 = self._quote(market, maturity, -swap.size, gross, self._open_interest_cap(market), self.rate_ema[market].value, spot)
     self._check_slippage(swap.size < 0, rate, rate_limit)
     amount: int256 = self._settle(msg.sender, market, maturity, index, block.timestamp)
-    unwind: int256 = self._unwind(swap, rate, staticcall ENGINE.index_price(market), maturity - block.timestamp)
+    # the remaining legs' loss is paid now, their gain is not (see "Early close" above)
+    unwind: int256 = min(self._unwind(swap, rate, staticcall ENGINE.index_price(market), maturity - block.timestamp), 0)
     self._remove(msg.sender, market, maturity, index, block.timestamp)
     self._transfer(msg.sender, amount + unwind, len(self._held[msg.sender]) > 0, empty(address))
     log IFundingSwaps.SwapClosed(account=msg.sender, market=market, maturity=maturity, size=swap.size, unwind=unwind)
@@ -460,7 +478,7 @@ def liquidate(account: address) -> int256:
         unwind: int256 = 0
         if time < maturity:
             price: uint256 = staticcall ENGINE.index_price(market)
-            unwind = self._unwind(swap, self.rate_ema[market].value, price, maturity - time)
+            unwind = min(self._unwind(swap, self.rate_ema[market].value, price, maturity - time), 0)  # a gain is not paid
             notional += fixed_math._umul_up(convert(abs(swap.size), uint256), price)
         value += unwind
         self._remove(account, market, maturity, index, time)

@@ -251,7 +251,7 @@ class SwapsModel:
         swap = self.swaps[(account, maturity)]
         quoted = self.quote(maturity, -swap.size, self.gross - abs(swap.size), cap, self.ema, rate)
         amount = self.settle(account, maturity, index, time)
-        value = unwind(swap.size, swap.fixed_flow, quoted, price, maturity - time)
+        value = min(unwind(swap.size, swap.fixed_flow, quoted, price, maturity - time), 0)  # a gain is forfeited
         self.remove(account, maturity, index, time)
         return amount + value, value
 
@@ -275,7 +275,7 @@ class SwapsModel:
             value += self.settle(acct, maturity, i, t)
             swap = self.swaps[(acct, maturity)]
             if t < maturity:
-                value += unwind(swap.size, swap.fixed_flow, self.ema, price, maturity - t)
+                value += min(unwind(swap.size, swap.fixed_flow, self.ema, price, maturity - t), 0)
                 notional += umul_up(abs(swap.size), price)
             self.remove(acct, maturity, i, t)
         return value, notional

@@ -24,33 +24,26 @@ the swap contract's API.
 
 from __future__ import annotations
 
+from itertools import product
 from typing import Any
 
-from ..protocol.swaps import deploy_funding_swaps
+from ..protocol.swaps import SwapParams, deploy_funding_swaps
 from ..protocol.units import WAD, wad
 
 FUNDING_PERIOD = 8 * 3600
 
 
 class SwapLeg:
-    """The attacker's swap side, behind the few calls the script needs."""
+    """The attacker's swap side, behind the few calls the script needs. Swaps are
+    cross-margined: the collateral is the account's engine margin, the LP pool the
+    counterparty, so the LP loss the arena measures includes the swap book's."""
 
-    def __init__(self, arena: Any, maturity_days: int, fixed_rate: float):
+    def __init__(self, arena: Any, maturity_days: int, params: SwapParams):
         s = arena.system
         self.arena = arena
-        self.swaps = deploy_funding_swaps(s)
+        self.swaps = deploy_funding_swaps(s, params)
         self.maturity = s.chain.time + maturity_days * 86_400
-        self.swaps.list_maturity(0, self.maturity, wad(fixed_rate), sender=s.admin)
-        s.token.approve(self.swaps, 2**256 - 1, sender=arena.lp)
-        s.mint(arena.lp, arena.scenario.pool_usd)
-        self.swaps.fund_pool(s.tokens(arena.scenario.pool_usd), sender=arena.lp)
-
-    def fund(self, account: str, usd: float) -> None:
-        s = self.arena.system
-        amount = s.mint(account, usd)
-        self.arena.brought[account] = self.arena.brought.get(account, 0) + amount
-        s.token.approve(self.swaps, 2**256 - 1, sender=account)
-        self.swaps.deposit(amount, sender=account)
+        self.swaps.list_maturity(0, self.maturity, sender=s.admin)
 
     def open(self, account: str, size: int) -> bool:
         limit = 2**255 - 1 if size > 0 else -(2**255)
@@ -58,71 +51,54 @@ class SwapLeg:
 
     def close(self, account: str) -> None:
         held = self.swaps.swaps(account, 0, self.maturity)
-        if held.size or held.fixed_flow:
+        if held.size and self.arena.system.chain.time >= self.maturity:
+            self.arena.send("swap settle", self.swaps.settle, account, 0, self.maturity, sender=account)
+        elif held.size:
             limit = -(2**255) if held.size > 0 else 2**255 - 1
             self.arena.send("swap close", self.swaps.close, 0, self.maturity, limit, sender=account)
 
-    def withdraw_all(self, account: str) -> None:
-        s = self.arena.system
-        amount = max(int(self.swaps.margin(account)), 0) // s.precision
-        if amount:
-            self.arena.send("swap withdraw", self.swaps.withdraw, amount, sender=account)
-
-    def pool_loss(self, funded: int) -> int:
-        """What the swap book's counterparty lost (1e18 USD)."""
-        return max(funded - int(self.swaps.pool_balance()), 0)
-
 
 def skew_carry(arena: Any) -> dict[str, Any]:
-    """Hold a pay-fixed swap, carry long skew from a second account, collect, unwind."""
+    """Hold a pay-fixed swap, carry long skew from a second account, collect, unwind
+    (the swap closed before the skew is dropped, while the rate is still pushed, and
+    after it), over a grid of swap and skew sizes; the scored profit is the best cell."""
     s = arena.system
     knobs = arena.scenario.knobs
     m = arena.scenario.market
-    hold = int(knobs.get("hold_hours", 24))
+    raw_hold = knobs.get("hold_hours", [24])
+    holds = [int(h) for h in (raw_hold if isinstance(raw_hold, list) else [raw_hold])]
     swap_sizes = [float(x) for x in knobs.get("swap_notionals_usd", [1e4, 1e5, 1e6, 1e7])]
     skew_sizes = [float(k) for k in knobs.get("skew_notionals_usd", [1e4, 5e4, 1e5, 5e5, 1e6, 5e6])]
-    leg = SwapLeg(arena, int(knobs.get("maturity_days", 30)), float(knobs.get("fixed_rate_8h", m.interest_rate)))
-    swapper = arena.attacker("attacker-swap", 0.0)
+    params = SwapParams(**{k: _swap_param(k, v) for k, v in knobs.get("swaps", {}).items()})
+    leg = SwapLeg(arena, int(knobs.get("maturity_days", 30)), params)
+    swapper = arena.attacker("attacker-swap", float(knobs.get("swap_deposit_usd", 1_000_000.0)))
     carrier = arena.attacker("attacker-skew", float(knobs.get("perp_deposit_usd", 1_000_000.0)))
-    leg.fund(swapper, float(knobs.get("swap_deposit_usd", 1_000_000.0)))
-    price = arena.price
-    grid: list[dict[str, Any]] = []
-    for notional in swap_sizes:
-        for skew in skew_sizes:
-            with arena.branch():
-                opened = leg.open(swapper, wad(notional) * WAD // wad(price))
-                if not opened:
-                    grid.append({"swap_usd": notional, "skew_usd": skew, "opened": False})
-                    continue
-                carried = arena.trade(carrier, wad(skew) * WAD // wad(price))
-                for _ in range(hold):
-                    s.advance(3600, refresh=False)
-                    s.set_price(0, price)
-                    arena.send("poke", s.engine.poke, 0, sender=arena.keeper)
-                arena.close_all()
-                leg.close(swapper)
-                leg.withdraw_all(swapper)
-                arena.withdraw_all(carrier)
-                out = arena.result({})
-                grid.append(
-                    {
-                        "swap_usd": notional,
-                        "skew_usd": skew,
-                        "opened": True,
-                        "skew_carried": carried,
-                        "attacker_net_profit": out["attacker_net_profit"],
-                        "lp_loss": out["lp_loss"],
-                    }
-                )
+    background = float(knobs.get("background_open_interest_usd", 0.0))
+    if background:  # honest, balanced open interest: no skew, but room under the swap cap's perp-OI bound
+        for side, label in ((1, "honest-long"), (-1, "honest-short")):
+            honest = s.new_trader(label, background)
+            s.trade(honest, 0, side * (wad(background) * WAD // wad(arena.price)))
+    grid = _grid(arena, leg, swapper, carrier, holds, swap_sizes, skew_sizes)
+    ablation = None
+    if "compare_skew_slope" in knobs:  # the same grid with a flatter skew spread: what the slope buys
+        slope = float(knobs["compare_skew_slope"])
+        with arena.branch():
+            leg.swaps.set_quote_config(
+                params.ema_period, params.base_spread, wad(slope), params.utilisation_slope, sender=s.admin
+            )
+            cells = _grid(arena, leg, swapper, carrier, holds, swap_sizes, skew_sizes)
+        flat_best = max((g for g in cells if g["opened"]), key=lambda g: g["attacker_net_profit"], default=None)
+        ablation = {"skew_slope": slope, "best": flat_best}
     opened = [g for g in grid if g["opened"]]
     best = max(opened, key=lambda g: g["attacker_net_profit"], default=None)
-    theory = _theory(m, float(knobs.get("fixed_rate_8h", m.interest_rate)))
+    fixed_rate = float(knobs.get("fixed_rate_8h", m.interest_rate))
     return {
-        "hold_hours": hold,
+        "hold_hours": holds,
         "grid": grid,
         "best": best,
         "largest_swap_accepted_usd": max((g["swap_usd"] for g in opened), default=0.0),
-        "breakeven_swap_usd": round(theory * m.skew_scale_usd, 2),
+        "swap_cap_usd": round(min(params.skew_scale_fraction / WAD * m.skew_scale_usd, m.max_open_interest_usd), 2),
+        "breakeven_swap_usd": round(_theory(m, fixed_rate) * m.skew_scale_usd, 2),
         "expected": {
             "attacker_net_profit": best["attacker_net_profit"] if best else 0.0,
             "lp_loss": best["lp_loss"] if best else 0.0,
@@ -130,7 +106,64 @@ def skew_carry(arena: Any) -> dict[str, Any]:
             "insurance_loss": 0.0,
         },
         "frozen_in_any_branch": 0,
+        "with_flatter_skew_spread": ablation,
     }
+
+
+def _grid(
+    arena: Any,
+    leg: SwapLeg,
+    swapper: str,
+    carrier: str,
+    holds: list[int],
+    swap_sizes: list[float],
+    skew_sizes: list[float],
+) -> list[dict[str, Any]]:
+    """Every (hold, swap size, skew size, order) cell, each in its own branch."""
+    s = arena.system
+    price = arena.price
+    grid: list[dict[str, Any]] = []
+    orders = ((True, True), (True, False), (False, True), (False, False))
+    for hold, notional, skew, (swap_first, close_first) in product(holds, swap_sizes, skew_sizes, orders):
+        with arena.branch():
+            cell: dict[str, Any] = {
+                "hold_hours": hold,
+                "swap_usd": notional,
+                "skew_usd": skew,
+                "swap_opened_first": swap_first,
+                "swap_closed_first": close_first,
+            }
+            size = wad(notional) * WAD // wad(price)
+            if not swap_first:
+                cell["skew_carried"] = arena.trade(carrier, wad(skew) * WAD // wad(price))
+            cell["opened"] = leg.open(swapper, size)
+            if not cell["opened"]:
+                grid.append(cell)
+                continue
+            if swap_first:
+                cell["skew_carried"] = arena.trade(carrier, wad(skew) * WAD // wad(price))
+            for _ in range(hold):
+                s.advance(3600, refresh=False)
+                s.set_price(0, price)
+                arena.send("poke", s.engine.poke, 0, sender=arena.keeper)
+            if close_first:
+                leg.close(swapper)
+            arena.close_all()
+            leg.close(swapper)
+            arena.withdraw_all(swapper)
+            arena.withdraw_all(carrier)
+            out = arena.result({})
+            cell["attacker_net_profit"] = out["attacker_net_profit"]
+            cell["lp_loss"] = out["lp_loss"]
+            grid.append(cell)
+    return grid
+
+
+def _swap_param(key: str, value: Any) -> int:
+    """An [adversary.swaps] override of SwapParams: fractions and rates as floats, seconds as ints."""
+    if key not in SwapParams.__dataclass_fields__:
+        raise ValueError(f"[adversary.swaps] unknown key {key!r} (keys: {', '.join(SwapParams.__dataclass_fields__)})")
+    return int(value) if key in ("time_floor", "ema_period") else wad(value)
 
 
 def _theory(market: Any, fixed_rate: float) -> float:
