@@ -26,7 +26,8 @@ class SwapParams:
     perp_open_interest_fraction: int = wad("0.5")  # and <= 50 % of the perp open interest
     ema_period: int = 8 * 3600  # the mark rate: EMA of the engine's funding rate
     base_spread: int = wad("0.00002")  # 0.2 bp per 8h either side of the mark
-    skew_slope: int = wad("0.25")  # + 1/4 x book skew / skew_scale per 8h: carrying skew cannot pay (FundingSwaps NatSpec)
+    # + 1/4 x book skew / skew_scale per 8h: carrying skew cannot pay (FundingSwaps NatSpec)
+    skew_slope: int = wad("0.25")
     utilisation_slope: int = wad("0.0001")  # + 1 bp per 8h at a full OI cap
 
 
