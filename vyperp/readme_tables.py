@@ -566,6 +566,55 @@ def funding_flip_table() -> str:
     return "\n".join(lines)
 
 
+SWAP_GAS_ROWS = [
+    ("open", "swap open (new)"),
+    ("increase", "swap increase"),
+    ("settle", "settle on touch (anyone)"),
+    ("settle_1000_holders", "settle, 1,000 other holders"),
+    ("close", "early close"),
+    ("liquidate", "swap liquidation"),
+    ("settle_at_maturity", "settle at maturity"),
+    ("perp_open_with_swap", "perp open, account holding a swap"),
+    ("perp_close_with_swap", "perp close, account holding a swap"),
+    ("withdraw_with_swap", "withdraw, account holding a swap"),
+]
+CAPS_GAS_ROWS = [
+    ("buy_1_caplets", "cap purchase, 1 caplet"),
+    ("buy_6_caplets", "cap purchase, 6-caplet strip"),
+    ("buy_32_caplets", "cap purchase, 32-caplet strip"),
+    ("fix_caplet", "fix a caplet boundary (anyone)"),
+    ("claim", "claim a settled caplet"),
+    ("claim_1000_buyers", "claim, 1,000 other buyers"),
+    ("vault_deposit", "writer vault deposit"),
+    ("vault_withdraw", "writer vault withdraw"),
+]
+
+
+def instruments_gas_table() -> str:
+    """Swaps (reports/swap_gas.json) and caps (reports/caps_gas.json), and what swap-aware
+    margin adds to a perp trade of an account without swaps."""
+    swaps, caps = _load("swap_gas.json"), _load("caps_gas.json")
+    if swaps is None or caps is None:
+        return "(run `vyperp swap-gas` and `vyperp caps-gas`)"
+    lines = [
+        f"`vyperp swap-gas` and `vyperp caps-gas`; every touch pokes the engine (a poke alone: "
+        f"{swaps['engine_poke']:,} before the rate index, {caps['engine_poke']:,} with it).",
+        "",
+        "| operation | gas |",
+        "| --- | ---: |",
+    ]
+    lines += [f"| {label} | {swaps[key]:,} |" for key, label in SWAP_GAS_ROWS if key in swaps]
+    lines += [f"| {label} | {caps[key]:,} |" for key, label in CAPS_GAS_ROWS if key in caps]
+    lines += [
+        "",
+        "| perp operation, account without swaps | before swaps | with swap-aware margin | extra (goal <= 5 %) |",
+        "| --- | ---: | ---: | ---: |",
+    ]
+    for op, row in swaps["perp_no_swaps"].items():
+        lines.append(f"| {op} | {row['before']:,} | {row['after']:,} | {row['extra_pct']:+.2f} % |")
+    return "\n".join(lines)
+
+
 TABLES: dict[str, Callable[[], str]] = {
     "mitigations-study": mitigations_study_table,
     "sweep-bench": sweep_bench_table,
@@ -580,6 +629,7 @@ TABLES: dict[str, Callable[[], str]] = {
     "windows": windows_table,
     "attribution": attribution_table,
     "funding-flip": funding_flip_table,
+    "instruments-gas": instruments_gas_table,
 }
 
 
