@@ -413,6 +413,7 @@ class AccountBook:
         below = ev.below_maintenance
         if extra:  # overlaid accounts are valued exactly every time
             screened = np.union1d(screened, np.array([i for i in extra if i in self.holders], dtype=screened.dtype))
+        if len(screened):
             equity_of, maintenance_of = self.equity, self.maintenance
             fe = f.equity
             account_value = self.account_value

@@ -161,7 +161,8 @@ class Segment:
     settlements: list[tuple[int, int, int]] | None = None  # (time, floating, fixed)
     unwind: int = 0
     end_step: int | None = None
-    end: str = ""  # "exit", "cut", "resize", "matured", "final" (still live at the end)
+    end: str = ""  # "exit", "cut", "resize", "matured", "liquidated"
+    perp_pending_end: int = 0  # at a maturity settle: the funding the perp owes unsettled then (wei)
 
     @property
     def floating(self) -> int:
@@ -425,8 +426,10 @@ class FundingSwapHedging:
         if not self.matured and desk.maturity and r.chain.time >= desk.maturity:
             self.matured = True
             for j in sorted(self.live):
+                pending = self.perp_pending_paid(j)
                 if desk.settle(self.basis.accounts[j]):
                     self.stats["matured_settled"] += 1
+                    self.live[j].perp_pending_end = pending
                     self._end(j, step, "matured")
         elif self.spec.settle_every_steps and step and step % self.spec.settle_every_steps == 0 and desk.live():
             for j in sorted(self.live):
@@ -515,10 +518,15 @@ class FundingSwapHedging:
         return row
 
     def hedge_residuals(self) -> list[int]:
-        """Per closed hedge episode that began and ended on a perp touch (exit, cut, resize):
-        swap floating received - perp funding paid (wei; 0 or a few wei negative: the
-        rounding, in the protocol's favour)."""
-        return [s.floating - s.perp_funding_paid for s in self.segments if s.end in ("exit", "cut", "resize")]
+        """Per closed hedge episode that began on a perp open and ended on a perp touch
+        (exit, cut, resize) or at the maturity settle: swap floating received - perp
+        funding paid (settled, plus at the maturity what the perp owes unsettled then;
+        wei; 0 or a few wei negative: the rounding, in the protocol's favour)."""
+        return [
+            s.floating - s.perp_funding_paid - s.perp_pending_end
+            for s in self.segments
+            if s.end in ("exit", "cut", "resize", "matured")
+        ]
 
     def report(self) -> dict[str, Any]:
         """The report's ``funding_swaps`` section (USD; rates per 8 h as fractions)."""
