@@ -29,8 +29,9 @@ COMPARED = (
 
 
 def without_swaps(scenario: Scenario) -> Scenario:
-    """The scenario with ``[population.funding_swaps]`` removed (everything else identical)."""
-    return replace(scenario, population=replace(scenario.population, funding_swaps=None))
+    """The scenario with ``[population.funding_swaps]`` (and ``[population.funding_caps]``,
+    which needs it) removed (everything else identical)."""
+    return replace(scenario, population=replace(scenario.population, funding_swaps=None, funding_caps=None))
 
 
 def counterfactual(scenario: Scenario) -> Scenario:

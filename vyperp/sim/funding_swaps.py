@@ -51,12 +51,20 @@ import numpy as np
 from ..protocol.swaps import SwapParams
 from ..protocol.units import WAD, ceil_div, wad
 from .agents import _usd_tokens
+from .funding_caps import FloorProtection, FundingCapsSpec
 from .swap_desk import SwapDesk
 
 REMOVED_KEYS = frozenset(
     {"initial_margin_ratio", "swap_lps", "pool_usd", "quote", "quote_window_steps", "quote_spread", "quote_every_steps"}
 )
 GROUPS = ("hedged", "unhedged")
+CAPS_COLUMNS = (
+    "swaps_floored_pnl",
+    "swaps_floored_open",
+    "swaps_floored_survivors",
+    "swaps_floored_funding",
+    "swaps_vault_pnl",
+)
 
 
 @dataclass(frozen=True)
@@ -191,7 +199,14 @@ class FundingSwapHedging:
         "swaps_open_size",
     )
 
-    def __init__(self, replay: Any, spec: FundingSwapsSpec, rng: np.random.Generator):
+    def __init__(
+        self,
+        replay: Any,
+        spec: FundingSwapsSpec,
+        rng: np.random.Generator,
+        caps: FundingCapsSpec | None = None,
+        caps_rng: np.random.Generator | None = None,
+    ):
         self.r = replay
         self.spec = spec
         symbols = list(replay.scenario.symbols)
@@ -208,6 +223,15 @@ class FundingSwapHedging:
         if k:
             self.hedged[rng.choice(n, k, replace=False)] = True
         self.desk = SwapDesk(replay, self.m, spec.params(), self._on_swap_event)
+        # the floors of [population.funding_caps]: a third group drawn from the traders not hedged
+        self.caps: FloorProtection | None = None
+        self.groups: tuple[str, ...] = GROUPS
+        self.columns: tuple[str, ...] = self.COLUMNS
+        if caps is not None:
+            assert caps_rng is not None
+            self.caps = FloorProtection(self, caps, caps_rng, trade=spec.hedge)
+            self.groups = ("hedged", "floored", "unhedged")
+            self.columns = self.COLUMNS + CAPS_COLUMNS
         z = [0] * n
         self.swap_size = list(z)  # live swap size per trader (1e18, signed)
         self.perp_funding_paid = list(z)  # wei, FundingSettled amounts (negative = received)
@@ -263,11 +287,13 @@ class FundingSwapHedging:
             return
         contract = desk.deploy()
         r.book.overlay = self._overlay  # the engine counts the swaps in the holders' health
-        # FundingSwaps shares no event signature with the engine today; keep the address test
-        # for any it might share
-        r.tx.only_engine_emits(
-            set(p.engine.contract_type.events), [p.pool, p.lens, p.token, p.configurator, *p.oracles, contract]
-        )
+        others = [p.pool, p.lens, p.token, p.configurator, *p.oracles, contract]
+        if self.caps is not None:
+            self.caps.setup()
+            others.append(self.caps.desk.contract)
+        # FundingSwaps / FundingCaps share no event signature with the engine today; keep the
+        # address test for any they might share
+        r.tx.only_engine_emits(set(p.engine.contract_type.events), others)
         for j in range(self.n):
             if not self.hedged[j]:
                 continue
@@ -331,6 +357,8 @@ class FundingSwapHedging:
     # ------------------------------------------------------------------ hooks (BasisTraders)
     def on_open(self, j: int, perp_size: int, step: int) -> None:
         self.entered[j] = True
+        if self.caps is not None:
+            self.caps.on_open(j, perp_size)
         if not self.hedged[j] or not self.spec.hedge:
             return
         if not self.desk.live():
@@ -339,6 +367,8 @@ class FundingSwapHedging:
         self._open(j, perp_size, step)
 
     def on_exit(self, j: int, step: int) -> None:
+        if self.caps is not None:
+            self.caps.on_exit(j)
         if self.swap_size[j]:
             self._close(j, step, "exit")
 
@@ -436,12 +466,16 @@ class FundingSwapHedging:
                 if desk.settle(self.basis.accounts[j]):
                     self.stats["periodic_settles"] += 1
         self.quotes.append(desk.mark_rate() / WAD if desk.maturity else 0.0)
+        if self.caps is not None:
+            self.caps.act(step)
 
     def after_agents(self, step: int) -> None:
         """After every agent: the last step settles every live swap (exact zero-sum)."""
         if self.spec.hedge and step == self.r.n_steps - 1:
             for j in sorted(self.live):
                 self.desk.settle(self.basis.accounts[j])
+        if self.caps is not None:
+            self.caps.after_agents(step)
 
     # ------------------------------------------------------------------ measures
     def _deposits(self, j: int) -> int:
@@ -486,8 +520,15 @@ class FundingSwapHedging:
         return int(self.r.book.margin[self.basis.idx[j]]) - self._deposits(j) - self._moved(j)
 
     def _members(self, group: str) -> list[int]:
-        want = group == "hedged"
-        return [j for j in range(self.n) if bool(self.hedged[j]) == want]
+        if group == "hedged":
+            return [j for j in range(self.n) if self.hedged[j]]
+        floored = self.caps.floored if self.caps is not None else np.zeros(self.n, dtype=bool)
+        if group == "floored":
+            return [j for j in range(self.n) if floored[j]]
+        return [j for j in range(self.n) if not self.hedged[j] and not floored[j]]
+
+    def _floor_pnl(self, j: int) -> int:
+        return self.caps.floor_pnl(j) if self.caps is not None else 0
 
     def annotate(self, row: dict[str, Any]) -> None:
         """This step's ``swaps_*`` columns (USD; the quote per 8 h as a fraction): the state
@@ -503,18 +544,21 @@ class FundingSwapHedging:
         pool = self.desk.pool_pnl() if self.spec.hedge else 0
         self.pool_pnls.append(pool)
         row: dict[str, Any] = {"swaps_pool_pnl": pool / WAD}
-        for group in GROUPS:
+        for group in self.groups:
             js = self._members(group)
             pnl = funding = 0
             for j in js:
                 perp, spot, swap = self._trader_pnl(j, index)
-                pnl += perp + spot + swap
-                funding += swap - self.perp_funding_paid[j] - self.perp_pending_paid(j)
+                floor = self._floor_pnl(j)
+                pnl += perp + spot + swap + floor
+                funding += swap + floor - self.perp_funding_paid[j] - self.perp_pending_paid(j)
             row[f"swaps_{group}_pnl"] = pnl / WAD
             row[f"swaps_{group}_open"] = sum(1 for j in js if j in open_set)
             row[f"swaps_{group}_survivors"] = sum(1 for j in js if self.entered[j] and not self.cut[j])
             row[f"swaps_{group}_funding"] = funding / WAD  # perp funding (settled + owed) + the swap's legs and pending
         row["swaps_open_size"] = -sum(self.swap_size) / WAD
+        if self.caps is not None:
+            row["swaps_vault_pnl"] = (self.caps.vault_pnls[-1] if self.caps.vault_pnls else 0) / WAD
         return row
 
     def hedge_residuals(self) -> list[int]:
@@ -534,7 +578,7 @@ class FundingSwapHedging:
         desk = self.desk
         index = r.markets[self.m].index
         groups: dict[str, Any] = {}
-        for group in GROUPS:
+        for group in self.groups:
             js = self._members(group)
             entered = [j for j in js if self.entered[j]]
             cut = [j for j in entered if self.cut[j]]
@@ -545,6 +589,8 @@ class FundingSwapHedging:
             floating = sum(self.floating[j] for j in js) / WAD
             fixed = sum(self.fixed[j] for j in js) / WAD
             unwind = sum(self.unwind[j] for j in js) / WAD
+            floor = sum(self._floor_pnl(j) for j in js) / WAD
+            premiums, payoffs = self.caps.floor_flows(js) if self.caps is not None else (0, 0)
             groups[group] = {
                 "traders": len(js),
                 "entered": len(entered),
@@ -572,7 +618,18 @@ class FundingSwapHedging:
                     "net": perp_received + floating - fixed + unwind,
                 },
             }
+            if self.caps is not None:  # the floors: their P&L (payoffs claimed + claimable - premiums)
+                g = groups[group]
+                g["floored_traders"] = len(self.caps.products_of.keys() & set(js))
+                g["pnl_usd"]["floor"] = floor
+                g["pnl_usd"]["total"] += floor
+                g["pnl_usd"]["realized_perp_and_swap"] += floor
+                g["funding_usd"]["floor_premium_paid"] = premiums / WAD
+                g["funding_usd"]["floor_payoff_received"] = payoffs / WAD
+                g["funding_usd"]["net"] += floor
         out: dict[str, Any] = {"market": self.symbol, "spec": dict(self.spec.__dict__), "groups": groups}
+        if self.caps is not None:
+            out["caps"] = self.caps.report()
         if not self.spec.hedge:
             return out
         holders = [self.basis.accounts[j] for j in range(self.n) if self.swap_tokens[j]]
