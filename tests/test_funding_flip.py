@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from vyperp.model import caps as cm
 from vyperp.model import swaps as sm
 from vyperp.protocol.units import WAD, ceil_div
 from vyperp.sim.chainio import word
@@ -47,7 +48,8 @@ def test_scenario_hedges_half_the_basis_traders(runs) -> None:
     assert spec is not None and spec.hedge and spec.hedged_share == 0.5
     groups = report["funding_swaps"]["groups"]
     n = report["basis_traders"]
-    assert groups["hedged"]["traders"] == round(n * 0.5) and groups["unhedged"]["traders"] == n - round(n * 0.5)
+    assert groups["hedged"]["traders"] == round(n * 0.5)
+    assert groups["floored"]["traders"] + groups["unhedged"]["traders"] == n - round(n * 0.5)
     assert replay.swaps.stats["swap_opens"] > 0 and replay.swaps.stats["swap_open_failed"] == 0
     # the funding does flip: positive while the basis traders pile in, negative after the squeeze
     rates = [r["funding_rate_8h"] for r in replay.metrics.rows]
@@ -186,8 +188,9 @@ def test_every_swaps_call_is_in_the_adapter() -> None:
     offenders = [
         f"{p.name}:{n}"
         for p in sorted(sim.glob("*.py"))
-        # the adapter, and the attack studies (not the replay) that drive the contract directly
-        if p.name not in ("swap_desk.py", "skew_carry.py", "attacks.py")
+        # the adapter, the caps adapter (its `contract` is FundingCaps), and the attack studies
+        # (not the replay) that drive the contract directly
+        if p.name not in ("swap_desk.py", "cap_desk.py", "skew_carry.py", "attacks.py")
         for n, line in enumerate(p.read_text().splitlines(), 1)
         if calls.search(line)
     ]
@@ -242,3 +245,104 @@ def test_a_partial_cut_resizes_the_hedge_and_a_full_cut_closes_it() -> None:
     assert desk.size(account) == 0 == swaps.swap_size[j] and account not in desk.mirror
     assert [s.end for s in swaps.segments] == ["resize", "cut"] and not swaps.locked(j)
     assert replay.tx.reverts == {}
+
+
+# ---------------------------------------------------------------------- floors (FundingCaps)
+def test_three_groups_swap_hedged_floored_unprotected(runs) -> None:
+    replay, report = runs["on"]
+    groups = report["funding_swaps"]["groups"]
+    assert list(groups) == ["hedged", "floored", "unhedged"]
+    assert [groups[g]["traders"] for g in groups] == [20, 10, 10]
+    sw = replay.swaps
+    assert not (sw.hedged & sw.caps.floored).any()  # disjoint
+    assert sw.caps.stats["floor_buys"] > 0 and report["funding_swaps"]["caps"]["fixings_paying"] > 0
+    # the counterfactual draws the same three groups
+    assert (runs["cf"][0].swaps.caps.floored == sw.caps.floored).all()
+
+
+def test_floor_book_equals_the_exact_caps_model(runs) -> None:
+    """Every vault deposit, purchase, fixing and claim of the replay, replayed through the
+    exact model (vyperp/model/caps.py): premiums, locks, payoffs, obligations, releases,
+    claims and the vault's end state agree to the wei."""
+    replay, _ = runs["on"]
+    desk = replay.swaps.caps.desk
+    c = desk.contract
+    model = cm.CapsModel(
+        precision=replay.precision,
+        twap_window=desk.params.twap_window,
+        spread=int(c.spread()),
+        min_premium=int(c.min_premium()),
+    )
+    model.volatility[desk.market] = int(c.volatility(desk.market))
+    model.products = [replace(p, notional=0, locked=0, fixings=0, snapshots=[], payoffs=[]) for p in desk.products]
+    seen = {"VaultDeposit": 0, "Bought": 0, "Fixed": 0, "Claimed": 0}
+    for name, time, a in desk.log:
+        if name == "VaultDeposit":
+            assert model.deposit(str(a["account"]), int(a["amount"])) == int(a["shares"])
+        elif name == "Bought":
+            tokens, added = model.buy(str(a["account"]), int(a["product"]), int(a["notional"]), int(a["forward"]), time)
+            assert (tokens, added) == (int(a["premium"]), int(a["locked"]))
+        elif name == "Fixed":
+            out = model.fix(int(a["product"]), int(a["rate_index"]))
+            assert out == (int(a["payoff"]), int(a["obligation"]), int(a["released"])), a
+        elif name == "Claimed":
+            assert model.claim(str(a["account"]), int(a["product"])) == int(a["amount"])
+        else:
+            continue
+        seen[name] += 1
+    assert all(seen.values()), seen
+    assert any(p > 0 for prod in model.products for p in prod.payoffs)  # a floorlet did pay
+    assert (model.vault_assets, model.vault_locked, model.buyer_reserve) == (
+        int(c.vault_assets()),
+        int(c.vault_locked()),
+        int(c.buyer_reserve()),
+    )
+    # every floorlet's payoff is the floor's formula on the index increment over its window
+    for prod in model.products:
+        for k, payoff in enumerate(prod.payoffs):
+            increment = prod.snapshots[k + 1] - prod.snapshots[k]
+            strike_term = (prod.strike * prod.period) // (8 * 3600)
+            assert payoff == min(max(strike_term - increment, 0), prod.max_payoff)
+
+
+def test_cap_vault_conserves_tokens_and_its_pnl_is_premiums_minus_payoffs(runs) -> None:
+    replay, report = runs["on"]
+    caps = report["funding_swaps"]["caps"]
+    assert caps["conservation"] == {"token_residual_wei": 0, "pnl_residual_wei": 0}
+    desk = replay.swaps.caps.desk
+    v = desk.vault()
+    assert v["balance_tokens"] * replay.precision == v["assets"] + v["buyer_reserve"]
+    assert v["locked"] == 0  # every boundary fixed by the end
+    # the buyers' floor P&L is minus the vault's, up to the claims' token rounding (reserve dust)
+    floor_pnl = sum(replay.swaps.caps.floor_pnl(j) for j in range(replay.swaps.n))
+    assert 0 <= -(floor_pnl + desk.vault_pnl()) <= v["buyer_reserve"]
+    assert caps["vault"]["pnl_end_usd"] == pytest.approx(desk.vault_pnl() / WAD)
+
+
+def test_every_caps_call_is_in_its_adapter() -> None:
+    sim = Path(__file__).resolve().parents[1] / "vyperp" / "sim"
+    calls = re.compile(
+        r"\"FundingCaps\"|\.(list_product|set_volatility|set_pricing|observation_new|observation_old"
+        r"|vault_assets|vault_locked|buyer_reserve)\b|contract\.(buy|fix|claim|observe|withdraw)\b"
+    )
+    offenders = [
+        f"{p.name}:{n}"
+        for p in sorted(sim.glob("*.py"))
+        if p.name not in ("cap_desk.py", "skew_carry.py", "attacks.py")
+        for n, line in enumerate(p.read_text().splitlines(), 1)
+        if calls.search(line)
+    ]
+    assert offenders == []
+
+
+def test_caps_spec_validation() -> None:
+    doc = tomllib.loads((SCENARIO_DIR / f"{SCENARIO}.toml").read_text())
+    for bad, why in (({"floor_share": 2}, "floor_share"), ({"colour": 1}, "unknown key"), ({"strike": 0.01}, "strike")):
+        d = copy.deepcopy(doc)
+        d["population"]["funding_caps"] = {**d["population"]["funding_caps"], **bad}
+        with pytest.raises(ScenarioError, match=why):
+            parse_scenario(d)
+    d = copy.deepcopy(doc)
+    del d["population"]["funding_swaps"]
+    with pytest.raises(ScenarioError, match="needs"):
+        parse_scenario(d)

@@ -50,6 +50,7 @@ class CapDesk:
         self.premiums: dict[str, int] = {}  # tokens each buyer paid
         self.claims: dict[str, int] = {}  # tokens each buyer was paid
         self.holdings: dict[tuple[str, int], int] = {}  # (buyer, product) -> notional (1e18 USD)
+        self.log: list[tuple[str, int, dict[str, Any]]] = []  # (event, block time, fields), in order
 
     # ------------------------------------------------------------------ setup
     def deploy(self) -> Any:
@@ -162,6 +163,7 @@ class CapDesk:
             return None
         for event in self.contract.decode_logs(r.chain.last_receipt):
             args = dict(event.args)
+            self.log.append((event.name, int(r.chain.time), args))
             if event.name == "Bought":
                 self.bought.append(args)
             elif event.name == "Fixed":
