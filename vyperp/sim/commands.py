@@ -573,12 +573,13 @@ def attribution_windows(out: Path) -> None:
 
 
 def funding_flip_table(section: dict[str, Any]) -> Table:
-    """Hedged vs unhedged basis traders (swaps on; the counterfactual without swaps in brackets)."""
-    table = Table(title="basis traders: hedged with funding swaps vs unhedged (without swaps)")
-    table.add_column("")
-    for group in ("hedged", "unhedged"):
-        table.add_column(group, justify="right")
+    """Swap-hedged (floored, if any) vs unprotected basis traders (swaps and floors on; the
+    counterfactual without either in brackets)."""
     groups, off = section["groups"], section.get("counterfactual", {})
+    table = Table(title="basis traders: hedged with funding swaps / floors vs unprotected (without them)")
+    table.add_column("")
+    for group in groups:
+        table.add_column(group, justify="right")
 
     def cell(group: str, get: Callable[[dict[str, Any]], Any], fmt: str) -> str:
         text = fmt.format(get(groups[group]))
@@ -593,10 +594,13 @@ def funding_flip_table(section: dict[str, Any]) -> Table:
         ("funding net", lambda g: g["funding_usd"]["net"], "{:,.0f}"),
     ]
     for label, get, fmt in rows:
-        table.add_row(label, *(cell(g, get, fmt) for g in ("hedged", "unhedged")))
+        table.add_row(label, *(cell(g, get, fmt) for g in groups))
     pool = section.get("pool")
     if pool:
-        table.caption = f"swap pool P&L end {pool['pnl_end_usd']:,.0f} USD (min {pool['pnl_min_usd']:,.0f})"
+        table.caption = f"LP pool's swap P&L end {pool['pnl_end_usd']:,.0f} USD (min {pool['pnl_min_usd']:,.0f})"
+        vault = section.get("caps", {}).get("vault")
+        if vault:
+            table.caption += f"; cap vault P&L end {vault['pnl_end_usd']:,.0f} USD (min {vault['pnl_min_usd']:,.0f})"
     return table
 
 
@@ -668,6 +672,11 @@ def funding_flip(scenario: str, out: Path, chart: Path, repeats: int, progress: 
         console.print(
             f"steps/s: swaps on {t['swaps_on']['steps_per_second']:,.1f}, off {t['swaps_off']['steps_per_second']:,.1f} "
             f"(x{t['slowdown']:.2f} slower with swaps)"
+            + (
+                f"; caps removed {t['caps_off']['steps_per_second']:,.1f} (x{t['slowdown_caps']:.2f} for the caps)"
+                if "caps_off" in t
+                else ""
+            )
         )
     console.print(f"wrote {out} and {chart}")
 
