@@ -176,6 +176,7 @@ class AccountBook:
         # at every evaluation; None (the default) changes nothing
         self.overlay: Callable[[], dict[int, tuple[int, int]]] | None = None
         self.overlay_values: dict[int, int] = {}  # the last evaluation's overlay value per account
+        self.overlay_below: set[int] = set()  # overlaid accounts below maintenance at the last evaluation
         # exact running sums
         self.margin_sum = 0
         self.holder_margin_sum = 0
@@ -448,6 +449,7 @@ class AccountBook:
         """Add each overlaid holder's (value, maintenance) to its exact equity and
         requirement (evaluated just before), the sums and the below-maintenance list."""
         listed = set(below)
+        self.overlay_below = set()
         for idx, (value, requirement) in extra.items():
             if idx not in self.holders:
                 continue
@@ -461,6 +463,7 @@ class AccountBook:
             self.f.equity[idx] = float(equity)
             if equity < mm:
                 listed.add(idx)
+                self.overlay_below.add(idx)
             else:
                 listed.discard(idx)
         return positive, negative, sorted(listed)

@@ -51,6 +51,7 @@ class CapDesk:
         self.claims: dict[str, int] = {}  # tokens each buyer was paid
         self.holdings: dict[tuple[str, int], int] = {}  # (buyer, product) -> notional (1e18 USD)
         self.log: list[tuple[str, int, dict[str, Any]]] = []  # (event, block time, fields), in order
+        self._cd_assets: bytes | None = None
 
     # ------------------------------------------------------------------ setup
     def deploy(self) -> Any:
@@ -138,7 +139,10 @@ class CapDesk:
 
     def vault_pnl(self) -> int:
         """The writer vault's P&L (1e18 USD): its assets minus what the LPs put in."""
-        return int(self.contract.vault_assets()) - self.vault_deposits * self.r.precision
+        if self._cd_assets is None:
+            self._cd_assets = self.contract.vault_assets.calldata()
+        assets = int.from_bytes(self.r.chain.call(self.address, self._cd_assets)[:32], "big")
+        return assets - self.vault_deposits * self.r.precision
 
     def forward_ready(self, now: int) -> bool:
         """Whether a purchase now has a TWAP reference (else it reverts "Forward not ready")."""

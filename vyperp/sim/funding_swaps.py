@@ -444,7 +444,10 @@ class FundingSwapHedging:
         if step == 0:
             desk.list(int(r.timestamps[0] + round(self.spec.maturity_hours * 3600)))
         elif self.live:  # the keepers' step for swap holders (the engine's liquidate_many skips them)
-            holders = [self.basis.accounts[j] for j in sorted(self.live)]
+            # screened with the book's last evaluation (exact for swap holders: their swap value
+            # and maintenance overlaid), confirmed by the contract's liquidatable view
+            below = r.book.overlay_below
+            holders = [self.basis.accounts[j] for j in sorted(self.live) if self.basis.idx[j] in below]
             done = desk.liquidate_due(holders, r.keepers.accounts[0]) if r.keepers.accounts else []
             for account in done:
                 j = self.j_of[account.lower()]

@@ -74,6 +74,7 @@ class SwapDesk:
         )
         self.contract = c
         self.address = c.address
+        self._calldata: dict[tuple[str, str], bytes] = {}  # (view, account) -> calldata, built once
         for kind, data in (
             ("setup_swap_config", c.set_liquidation_config.calldata(p.reward_rate, p.penalty_rate)),
             (
@@ -144,7 +145,22 @@ class SwapDesk:
         return self._send("swap_settle", self.r.p.admin, data, account) is not None
 
     def liquidatable(self, account: str) -> bool:
-        return bool(self.contract.liquidatable(account))
+        return int.from_bytes(self.r.chain.call(self.address, self._view_calldata("liquidatable", account)), "big") != 0
+
+    def _view_int(self, view: str, *args: Any) -> int:
+        """A signed one-word view, its calldata built once."""
+        key = (view, repr(args))
+        data = self._calldata.get(key)
+        if data is None:
+            data = self._calldata[key] = getattr(self.contract, view).calldata(*args)
+        return int.from_bytes(self.r.chain.call(self.address, data)[:32], "big", signed=True)
+
+    def _view_calldata(self, view: str, account: str) -> bytes:
+        key = (view, account)
+        data = self._calldata.get(key)
+        if data is None:
+            data = self._calldata[key] = getattr(self.contract, view).calldata(account)
+        return data
 
     def liquidate(self, account: str, keeper: str) -> bool:
         """``FundingSwaps.liquidate(account)`` from `keeper`: every swap closes at the mark;
@@ -154,7 +170,9 @@ class SwapDesk:
 
     def liquidate_due(self, holders: list[str], keeper: str) -> list[str]:
         """The keepers' step for swap holders (the engine's liquidate_many skips them):
-        liquidate every holder of `holders` with a live swap that is liquidatable now."""
+        liquidate every holder of `holders` with a live swap that the contract says is
+        liquidatable now (the caller screens: the replay's book, swaps overlaid, lists the
+        holders below maintenance)."""
         done = []
         for account in holders:
             if account in self.mirror and self.liquidatable(account) and self.liquidate(account, keeper):
@@ -170,11 +188,11 @@ class SwapDesk:
     def account_margin(self, account: str) -> tuple[int, int]:
         """(value, maintenance requirement) the engine adds to `account`'s health for its
         swaps (1e18 USD; FundingSwaps.account_margin)."""
-        value, _initial, maintenance = self.contract.account_margin(account)
-        return int(value), int(maintenance)
+        out = self.r.chain.call(self.address, self._view_calldata("account_margin", account))
+        return int.from_bytes(out[:32], "big", signed=True), int.from_bytes(out[64:96], "big")
 
     def mark_rate(self) -> int:
-        return int(self.contract.mark_rate(self.market))
+        return self._view_int("mark_rate", self.market)
 
     def pending(self, account: str) -> int:
         """What settling `account` now would move into its margin (1e18 USD)."""
@@ -196,7 +214,7 @@ class SwapDesk:
         """The pool side's unsettled PnL over every book (1e18 USD, + = holders owe it)."""
         if not self.maturity:
             return 0
-        return int(self.contract.pool_unrealized_total())
+        return self._view_int("pool_unrealized_total")
 
     def pool_pnl(self) -> int:
         """The LP pool's P&L on swaps (1e18 USD): minus what the settlements moved into
