@@ -346,3 +346,64 @@ def test_caps_spec_validation() -> None:
     del d["population"]["funding_swaps"]
     with pytest.raises(ScenarioError, match="needs"):
         parse_scenario(d)
+
+
+def test_keepers_liquidate_a_swap_holder_through_funding_swaps() -> None:
+    """A hedged 20x short pushed under maintenance by a price rise: the engine's
+    liquidate_many skips swap holders, so the replay's keeper step calls
+    FundingSwaps.liquidate (the swap-aware book lists it below maintenance, the contract
+    confirms); the swap closes at the mark (keeper reward and penalty from the pool side's
+    terms), the episode ends "liquidated", the LP pool's swap P&L is still minus what moved
+    into accounts to the wei, and the perp left behind is the engine keepers' next."""
+    replay = Replay(SCENARIO)
+    replay.build()
+    swaps = replay.swaps
+    swaps.act(0)
+    desk = swaps.desk
+    basis, wire = replay.basis, replay.wire
+    hedged = [j for j in range(swaps.n) if swaps.hedged[j]][:3]
+    j = min(hedged, key=lambda i: basis.tokens[i])  # the smallest short: the swap OI cap is half the perp OI
+    mark = replay.markets[swaps.m].mark
+    for i in hedged:
+        replay.tx.send("deposit", basis.accounts[i], wire.engine_addr, wire.sel_deposit + word(basis.tokens[i]))
+        size = -(basis.tokens[i] * replay.precision * 20 * WAD // mark)
+        replay.tx.send(
+            "basis_open", basis.accounts[i], wire.engine_addr, wire.trade_calldata(swaps.m, size, mark * 9 // 10)
+        )
+    replay.sync()
+    swaps.swap_tokens[j] = 0  # no top-up: 20x on the deposit alone
+    account, idx = basis.accounts[j], basis.idx[j]
+    swaps.on_open(j, replay.book.size[swaps.m][idx], 0)
+    assert desk.size(account) == replay.book.size[swaps.m][idx] < 0
+    base = replay.spot[0].answer(0, 0)
+    for n in range(1, 20):  # +1 % a minute until the book (swaps overlaid) lists it
+        replay.chain.advance(60)
+        replay.tx.send(
+            "oracle_push",
+            replay.p.feeder,
+            replay.oracle_addrs[0],
+            wire.sel_push + word(base * (100 + n) // 100) + word(0),
+        )
+        replay.tx.send("oracle_poke", replay.p.feeder, wire.engine_addr, wire.cd_poke[0])
+        markets, _ = replay.read_step()
+        replay.book.evaluate(markets, exact=True)
+        if idx in replay.book.overlay_below:
+            break
+    assert desk.liquidatable(account)
+    swaps.act(1)
+    assert [str(a["account"]) for a in desk.liquidations] == [account] and swaps.stats["swap_liquidations"] == 1
+    assert swaps.swap_size[j] == 0 and swaps.segments[-1].end == "liquidated" and not desk.liquidatable(account)
+    assert desk.size(account) == 0 and account not in desk.mirror
+    assert desk.pool_pnl() == -desk.moved_total != 0  # no live swap left: nothing unsettled
+    keeper = replay.keepers.accounts[0]
+    assert desk.moved[keeper] == int(desk.liquidations[0]["keeper_reward"]) > 0
+    # the perp is left (a perp-only account now): the engine's keepers take it from here
+    perp = replay.book.size[swaps.m][idx]
+    assert perp < 0
+    for step in (2, 3, 4):
+        markets, _ = replay.read_step()
+        ev = replay.book.evaluate(markets, exact=True)
+        replay.keepers.act(step, ev.below_maintenance)
+        replay.sync()
+    assert replay.book.size[swaps.m][idx] > perp  # cut by liquidate_many
+    assert not any(k.startswith("swap_") for k in replay.tx.reverts)
