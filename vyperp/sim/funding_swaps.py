@@ -16,28 +16,35 @@ A hedged trader
 * closes the swap when it closes the perp, and when the keepers cut its perp
   (liquidation or ADL): a full cut closes the swap, a partial one closes it and reopens
   one of the remaining size (the current contract has no partial close);
-* keeps its swap margin apart: ``swap_margin_ratio`` x its capital x its leverage,
-  minted on top of its capital and deposited in FundingSwaps at setup (the current
-  API; once swaps are cross-margined this is the engine margin);
+* tops its ENGINE margin up once, at its first hedge, by ``swap_margin_ratio`` x its
+  capital x its leverage (minted at setup, deposited in the same block as the swap
+  open): the swaps are cross-margined, the swap's collateral is the account's engine
+  margin beside its short (the top-up does not count as a gain of the basis trade);
 * ignores the funding-exit rule while its swap is live (its carry is fixed), keeps the
-  loss limit, with the swap's P&L since the open added to its book.
+  loss limit, with the swap's pending legs added to its book.
 
 The book: one maturity, ``maturity_hours`` after the first step, listed at step 0;
 after it a keeper settles every live swap (the maturity snapshot) and the hedged
 traders are plain basis traders again (no roll). ``settle_every_steps`` (0 = never)
 also settles every live swap periodically; the last step settles all, so the report's
-zero-sum check is exact to the wei. The pool side is funded by ``swap_lps`` LPs with
-``pool_usd`` in all. The quote: the trailing mean of the engine's funding rate over
-``quote_window_steps`` minus ``quote_spread`` (per 8 h), pushed every
-``quote_every_steps`` by the admin (see :class:`SwapDesk`).
+zero-sum check is exact to the wei. The counterparty is the engine's LP pool; the
+contract quotes (an EMA of the engine's funding rate, ``quote_*`` keys ->
+``set_quote_config``). Liquidation: the engine's ``liquidate_many`` skips swap holders,
+so after the keepers this layer calls ``FundingSwaps.liquidate`` for every live holder
+the replay's book (the swaps' value and maintenance overlaid, :meth:`_overlay`) lists
+below maintenance and the contract confirms; the episode ends "liquidated".
+``[population.funding_caps]`` (vyperp/sim/funding_caps.py) adds a third group, the
+floored traders, drawn from the traders not hedged.
 
 Bookkeeping per trader (exact integers, 1e18 USD): perp funding from the engine's
 ``FundingSettled`` logs, the swap legs from FundingSwaps's ``SwapSettled`` and
-``SwapClosed``, liquidations from ``Liquidated``, the spot leg's cash and coins. The
-report section ``funding_swaps`` compares the two groups (hedged / unhedged):
-liquidations, survival, P&L (perp equity change + spot leg at the index + swap margin
-change and pending), funding, and the swap pool's P&L; the time series gets the
-``swaps_*`` columns (:data:`FundingSwapHedging.COLUMNS`).
+``SwapClosed``, what each settlement moved into the engine margin from its
+``Transferred``, liquidations from ``Liquidated``, the spot leg's cash and coins. The
+report section ``funding_swaps`` compares the groups (hedged / [floored /] unhedged):
+liquidations, survival, P&L (perp = engine equity - deposits - what the swap moved in;
+spot leg at the index; swap = what it moved in + pending; floor), funding, the LP pool's
+swap P&L and the cap vault's; the time series gets the ``swaps_*`` columns
+(:attr:`FundingSwapHedging.columns`).
 """
 
 from __future__ import annotations
