@@ -16,8 +16,10 @@ from typing import Any
 
 import pytest
 
+from vyperp.model import caps as cm
 from vyperp.model import swaps as sm
 from vyperp.protocol.units import WAD, ceil_div
+from vyperp.sim.chainio import word
 from vyperp.sim.fingerprint import end_state
 from vyperp.sim.funding_flip import comparison, counterfactual, without_swaps
 from vyperp.sim.funding_swaps import FundingSwapsSpec
@@ -46,7 +48,8 @@ def test_scenario_hedges_half_the_basis_traders(runs) -> None:
     assert spec is not None and spec.hedge and spec.hedged_share == 0.5
     groups = report["funding_swaps"]["groups"]
     n = report["basis_traders"]
-    assert groups["hedged"]["traders"] == round(n * 0.5) and groups["unhedged"]["traders"] == n - round(n * 0.5)
+    assert groups["hedged"]["traders"] == round(n * 0.5)
+    assert groups["floored"]["traders"] + groups["unhedged"]["traders"] == n - round(n * 0.5)
     assert replay.swaps.stats["swap_opens"] > 0 and replay.swaps.stats["swap_open_failed"] == 0
     # the funding does flip: positive while the basis traders pile in, negative after the squeeze
     rates = [r["funding_rate_8h"] for r in replay.metrics.rows]
@@ -54,20 +57,23 @@ def test_scenario_hedges_half_the_basis_traders(runs) -> None:
 
 
 def test_hedged_funding_nets_to_the_fixed_leg(runs) -> None:
-    """Per hedge episode opened and closed on a perp touch (same blocks): the swap's
-    floating leg received minus the perp's funding paid is 0 or a few wei negative: the
-    perp rounds what it owes up, the swap what it receives down (1 wei per settlement at
-    most). So the hedger's funding = -fixed leg (+ the close's unwind) to those wei."""
+    """Per hedge episode opened with the perp (same block) and ended on a perp touch or at
+    the maturity settle: the swap's floating leg received minus the perp's funding paid
+    (settled, plus at the maturity what the perp owes unsettled then) is 0 or a few wei
+    negative: the perp rounds what it owes up, the swap what it receives down (1 wei per
+    settlement at most). So the hedger's funding = -fixed leg (+ the close's unwind) to
+    those wei."""
     replay, _ = runs["on"]
-    tied = [s for s in replay.swaps.segments if s.end in ("exit", "cut", "resize")]
-    assert tied, "no hedge episode closed on a perp touch: the test checks nothing"
+    tied = [s for s in replay.swaps.segments if s.end in ("exit", "cut", "resize", "matured")]
+    assert tied, "no hedge episode ended on a perp touch or at the maturity: the test checks nothing"
     for s in tied:
-        bound = len(s.settlements) + s.perp_settlements
-        residual = s.floating - s.perp_funding_paid
+        bound = len(s.settlements) + s.perp_settlements + 1
+        residual = s.floating - s.perp_funding_paid - s.perp_pending_end
         assert -bound <= residual <= 0, (s, residual)
-        assert s.perp_settlements >= 1 and s.floating != 0  # the legs did move
-        hedger_funding = -s.perp_funding_paid + s.floating - s.fixed
+        assert s.floating != 0  # the legs did move
+        hedger_funding = -(s.perp_funding_paid + s.perp_pending_end) + s.floating - s.fixed
         assert -bound <= hedger_funding - (-s.fixed) <= 0
+    assert replay.swaps.hedge_residuals() == [s.floating - s.perp_funding_paid - s.perp_pending_end for s in tied]
 
 
 def test_fixed_leg_equals_the_exact_swap_model(runs) -> None:
@@ -85,23 +91,31 @@ def test_fixed_leg_equals_the_exact_swap_model(runs) -> None:
 
 
 def test_swap_pool_is_zero_sum_with_the_holders(runs) -> None:
+    """Cross-margined: every settlement moves money between a holder's engine margin and
+    the LP pool. What moved into the holders (the contract's Transferred logs) is exactly
+    their legs (SwapSettled floating - fixed, SwapClosed unwind) and exactly the LP pool's
+    swap loss, to the wei, once the last step settled every swap."""
     replay, report = runs["on"]
     zs = report["funding_swaps"]["zero_sum"]
-    assert zs == {"residual_wei": 0, "cash_residual_wei": 0}
-    # independently from the chain: after the last step's settle of every swap nothing is pending
-    # and the pool's P&L is exactly minus the holders' margin change
+    assert zs == {"residual_wei": 0}
     desk = replay.swaps.desk
-    holders = [replay.basis.accounts[j] for j in range(replay.basis.n) if replay.swaps.swap_tokens[j]]
+    sw = replay.swaps
+    holders = [replay.basis.accounts[j] for j in range(sw.n) if desk.moved.get(replay.basis.accounts[j])]
     assert holders and all(desk.pending(a) == 0 for a in holders)
-    assert int(desk.contract.pool_unrealized(desk.market, desk.maturity)) == 0
-    holders_pnl = sum(desk.margin(a) - desk.deposits[a] * replay.precision for a in holders)
-    pool_pnl = desk.pool_balance() - desk.funded_pool * replay.precision
-    assert pool_pnl == -holders_pnl != 0
+    assert int(desk.contract.pool_unrealized_total()) == 0 and not desk.liquidations
+    for j in range(sw.n):
+        assert desk.moved.get(replay.basis.accounts[j], 0) == sw.floating[j] - sw.fixed[j] + sw.unwind[j]
+    holders_pnl = sum(desk.moved[a] for a in holders)
+    assert desk.pool_pnl() == -holders_pnl == -desk.moved_total != 0
     # the report's per-group swap P&L is the holders' (the unhedged hold no swap)
     groups = report["funding_swaps"]["groups"]
     assert groups["unhedged"]["pnl_usd"]["swap"] == 0
     assert groups["hedged"]["pnl_usd"]["swap"] == pytest.approx(holders_pnl / WAD, abs=1e-6)
     assert report["funding_swaps"]["pool"]["pnl_end_usd"] == pytest.approx(-holders_pnl / WAD, abs=1e-6)
+    # the engine's books balance to the wei with the swaps' transfers (the engine's invariant)
+    held = int(replay.token.balanceOf(replay.engine.address)) * replay.precision
+    margins = sum(int(replay.engine.margin(a)) for a in replay.book.addresses)
+    assert held == margins + int(replay.engine.pool_balance()) + int(replay.engine.insurance_fund())
 
 
 def test_invariants_hold_with_swaps_on(runs) -> None:
@@ -145,8 +159,10 @@ def test_spec_validation() -> None:
     for bad, why in (
         ({"hedged_share": 1.5}, "hedged_share"),
         ({"colour": 1}, "unknown key"),
-        ({"quote": "ema"}, "quote"),
-        ({"swap_lps": 0}, "swap_lps"),
+        ({"quote": "trailing-mean"}, "removed with the cross-margined"),
+        ({"swap_lps": 2}, "removed with the cross-margined"),
+        ({"quote_base_spread": 0.02}, "quote_base_spread"),
+        ({"maintenance_k": 5}, "maintenance_k"),
         ({"hedge": 1}, "hedge"),
         ({"market": "ETH"}, "names no market"),
     ):
@@ -159,18 +175,22 @@ def test_spec_validation() -> None:
 
 
 def test_every_swaps_call_is_in_the_adapter() -> None:
-    """H1's API change of FundingSwaps must touch only vyperp/sim/swap_desk.py: no other
+    """An API change of FundingSwaps must touch only vyperp/sim/swap_desk.py: no other
     replay module names the contract or calls one of its functions (other than through a
     SwapDesk, ``desk.``)."""
     sim = Path(__file__).resolve().parents[1] / "vyperp" / "sim"
     calls = re.compile(
-        r"\"FundingSwaps\"|(?<!desk)\.(list_maturity|set_fixed_rate|fund_pool|pool_unrealized|withdraw_pool)\b"
-        r"|contract\.(open|close|settle|deposit|margin|pending|swaps)\b"
+        r"\"FundingSwaps\"|(?<!desk)\.(list_maturity|set_quote_config|set_margin_config|set_open_interest_cap"
+        r"|set_liquidation_config|pool_unrealized_total|pool_unrealized|account_margin|mark_rate|liquidatable"
+        r"|set_swaps|swap_transfer)\b"
+        r"|contract\.(open|close|settle|liquidate|pending|accrued|swaps|quote|requirements|swap_value|held)\b"
     )
     offenders = [
         f"{p.name}:{n}"
         for p in sorted(sim.glob("*.py"))
-        if p.name != "swap_desk.py"
+        # the adapter, the caps adapter (its `contract` is FundingCaps), and the attack studies
+        # (not the replay) that drive the contract directly
+        if p.name not in ("swap_desk.py", "cap_desk.py", "skew_carry.py", "attacks.py")
         for n, line in enumerate(p.read_text().splitlines(), 1)
         if calls.search(line)
     ]
@@ -204,11 +224,17 @@ def test_a_partial_cut_resizes_the_hedge_and_a_full_cut_closes_it() -> None:
     replay = Replay(SCENARIO)
     replay.build()
     swaps = replay.swaps
-    swaps.act(0)  # lists the book at the quote rule's first rate
+    swaps.act(0)  # lists the book
     desk = swaps.desk
-    j = next(j for j in range(swaps.n) if swaps.hedged[j])
+    j, k = [j for j in range(swaps.n) if swaps.hedged[j]][:2]
     account = replay.basis.accounts[j]
     size = -3 * WAD // 2
+    # two real shorts of 1.5 (the swap OI cap is half the perp OI): trader j's, and k's
+    basis, wire = replay.basis, replay.wire
+    for i in (j, k):
+        replay.tx.send("deposit", basis.accounts[i], wire.engine_addr, wire.sel_deposit + word(basis.tokens[i]))
+        bound = replay.markets[swaps.m].mark * 9 // 10
+        replay.tx.send("basis_open", basis.accounts[i], wire.engine_addr, wire.trade_calldata(swaps.m, size, bound))
     swaps.on_open(j, size, 0)
     assert desk.size(account) == size == swaps.swap_size[j] and swaps.locked(j)
     swaps.on_perp_reduced(j, WAD // 2, 0)
@@ -219,3 +245,165 @@ def test_a_partial_cut_resizes_the_hedge_and_a_full_cut_closes_it() -> None:
     assert desk.size(account) == 0 == swaps.swap_size[j] and account not in desk.mirror
     assert [s.end for s in swaps.segments] == ["resize", "cut"] and not swaps.locked(j)
     assert replay.tx.reverts == {}
+
+
+# ---------------------------------------------------------------------- floors (FundingCaps)
+def test_three_groups_swap_hedged_floored_unprotected(runs) -> None:
+    replay, report = runs["on"]
+    groups = report["funding_swaps"]["groups"]
+    assert list(groups) == ["hedged", "floored", "unhedged"]
+    assert [groups[g]["traders"] for g in groups] == [20, 10, 10]
+    sw = replay.swaps
+    assert not (sw.hedged & sw.caps.floored).any()  # disjoint
+    assert sw.caps.stats["floor_buys"] > 0 and report["funding_swaps"]["caps"]["fixings_paying"] > 0
+    # the counterfactual draws the same three groups
+    assert (runs["cf"][0].swaps.caps.floored == sw.caps.floored).all()
+
+
+def test_floor_book_equals_the_exact_caps_model(runs) -> None:
+    """Every vault deposit, purchase, fixing and claim of the replay, replayed through the
+    exact model (vyperp/model/caps.py): premiums, locks, payoffs, obligations, releases,
+    claims and the vault's end state agree to the wei."""
+    replay, _ = runs["on"]
+    desk = replay.swaps.caps.desk
+    c = desk.contract
+    model = cm.CapsModel(
+        precision=replay.precision,
+        twap_window=desk.params.twap_window,
+        spread=int(c.spread()),
+        min_premium=int(c.min_premium()),
+    )
+    model.volatility[desk.market] = int(c.volatility(desk.market))
+    model.products = [replace(p, notional=0, locked=0, fixings=0, snapshots=[], payoffs=[]) for p in desk.products]
+    seen = {"VaultDeposit": 0, "Bought": 0, "Fixed": 0, "Claimed": 0}
+    for name, time, a in desk.log:
+        if name == "VaultDeposit":
+            assert model.deposit(str(a["account"]), int(a["amount"])) == int(a["shares"])
+        elif name == "Bought":
+            tokens, added = model.buy(str(a["account"]), int(a["product"]), int(a["notional"]), int(a["forward"]), time)
+            assert (tokens, added) == (int(a["premium"]), int(a["locked"]))
+        elif name == "Fixed":
+            out = model.fix(int(a["product"]), int(a["rate_index"]))
+            assert out == (int(a["payoff"]), int(a["obligation"]), int(a["released"])), a
+        elif name == "Claimed":
+            assert model.claim(str(a["account"]), int(a["product"])) == int(a["amount"])
+        else:
+            continue
+        seen[name] += 1
+    assert all(seen.values()), seen
+    assert any(p > 0 for prod in model.products for p in prod.payoffs)  # a floorlet did pay
+    assert (model.vault_assets, model.vault_locked, model.buyer_reserve) == (
+        int(c.vault_assets()),
+        int(c.vault_locked()),
+        int(c.buyer_reserve()),
+    )
+    # every floorlet's payoff is the floor's formula on the index increment over its window
+    for prod in model.products:
+        for k, payoff in enumerate(prod.payoffs):
+            increment = prod.snapshots[k + 1] - prod.snapshots[k]
+            strike_term = (prod.strike * prod.period) // (8 * 3600)
+            assert payoff == min(max(strike_term - increment, 0), prod.max_payoff)
+
+
+def test_cap_vault_conserves_tokens_and_its_pnl_is_premiums_minus_payoffs(runs) -> None:
+    replay, report = runs["on"]
+    caps = report["funding_swaps"]["caps"]
+    assert caps["conservation"] == {"token_residual_wei": 0, "pnl_residual_wei": 0}
+    desk = replay.swaps.caps.desk
+    v = desk.vault()
+    assert v["balance_tokens"] * replay.precision == v["assets"] + v["buyer_reserve"]
+    assert v["locked"] == 0  # every boundary fixed by the end
+    # the buyers' floor P&L is minus the vault's, up to the claims' token rounding (reserve dust)
+    floor_pnl = sum(replay.swaps.caps.floor_pnl(j) for j in range(replay.swaps.n))
+    assert 0 <= -(floor_pnl + desk.vault_pnl()) <= v["buyer_reserve"]
+    assert caps["vault"]["pnl_end_usd"] == pytest.approx(desk.vault_pnl() / WAD)
+
+
+def test_every_caps_call_is_in_its_adapter() -> None:
+    sim = Path(__file__).resolve().parents[1] / "vyperp" / "sim"
+    calls = re.compile(
+        r"\"FundingCaps\"|\.(list_product|set_volatility|set_pricing|observation_new|observation_old"
+        r"|vault_assets|vault_locked|buyer_reserve)\b|contract\.(buy|fix|claim|observe|withdraw)\b"
+    )
+    offenders = [
+        f"{p.name}:{n}"
+        for p in sorted(sim.glob("*.py"))
+        if p.name not in ("cap_desk.py", "skew_carry.py", "attacks.py")
+        for n, line in enumerate(p.read_text().splitlines(), 1)
+        if calls.search(line)
+    ]
+    assert offenders == []
+
+
+def test_caps_spec_validation() -> None:
+    doc = tomllib.loads((SCENARIO_DIR / f"{SCENARIO}.toml").read_text())
+    for bad, why in (({"floor_share": 2}, "floor_share"), ({"colour": 1}, "unknown key"), ({"strike": 0.01}, "strike")):
+        d = copy.deepcopy(doc)
+        d["population"]["funding_caps"] = {**d["population"]["funding_caps"], **bad}
+        with pytest.raises(ScenarioError, match=why):
+            parse_scenario(d)
+    d = copy.deepcopy(doc)
+    del d["population"]["funding_swaps"]
+    with pytest.raises(ScenarioError, match="needs"):
+        parse_scenario(d)
+
+
+def test_keepers_liquidate_a_swap_holder_through_funding_swaps() -> None:
+    """A hedged 20x short pushed under maintenance by a price rise: the engine's
+    liquidate_many skips swap holders, so the replay's keeper step calls
+    FundingSwaps.liquidate (the swap-aware book lists it below maintenance, the contract
+    confirms); the swap closes at the mark (keeper reward and penalty from the pool side's
+    terms), the episode ends "liquidated", the LP pool's swap P&L is still minus what moved
+    into accounts to the wei, and the perp left behind is the engine keepers' next."""
+    replay = Replay(SCENARIO)
+    replay.build()
+    swaps = replay.swaps
+    swaps.act(0)
+    desk = swaps.desk
+    basis, wire = replay.basis, replay.wire
+    hedged = [j for j in range(swaps.n) if swaps.hedged[j]][:3]
+    j = min(hedged, key=lambda i: basis.tokens[i])  # the smallest short: the swap OI cap is half the perp OI
+    mark = replay.markets[swaps.m].mark
+    for i in hedged:
+        replay.tx.send("deposit", basis.accounts[i], wire.engine_addr, wire.sel_deposit + word(basis.tokens[i]))
+        size = -(basis.tokens[i] * replay.precision * 20 * WAD // mark)
+        replay.tx.send(
+            "basis_open", basis.accounts[i], wire.engine_addr, wire.trade_calldata(swaps.m, size, mark * 9 // 10)
+        )
+    replay.sync()
+    swaps.swap_tokens[j] = 0  # no top-up: 20x on the deposit alone
+    account, idx = basis.accounts[j], basis.idx[j]
+    swaps.on_open(j, replay.book.size[swaps.m][idx], 0)
+    assert desk.size(account) == replay.book.size[swaps.m][idx] < 0
+    base = replay.spot[0].answer(0, 0)
+    for n in range(1, 20):  # +1 % a minute until the book (swaps overlaid) lists it
+        replay.chain.advance(60)
+        replay.tx.send(
+            "oracle_push",
+            replay.p.feeder,
+            replay.oracle_addrs[0],
+            wire.sel_push + word(base * (100 + n) // 100) + word(0),
+        )
+        replay.tx.send("oracle_poke", replay.p.feeder, wire.engine_addr, wire.cd_poke[0])
+        markets, _ = replay.read_step()
+        replay.book.evaluate(markets, exact=True)
+        if idx in replay.book.overlay_below:
+            break
+    assert desk.liquidatable(account)
+    swaps.act(1)
+    assert [str(a["account"]) for a in desk.liquidations] == [account] and swaps.stats["swap_liquidations"] == 1
+    assert swaps.swap_size[j] == 0 and swaps.segments[-1].end == "liquidated" and not desk.liquidatable(account)
+    assert desk.size(account) == 0 and account not in desk.mirror
+    assert desk.pool_pnl() == -desk.moved_total != 0  # no live swap left: nothing unsettled
+    keeper = replay.keepers.accounts[0]
+    assert desk.moved[keeper] == int(desk.liquidations[0]["keeper_reward"]) > 0
+    # the perp is left (a perp-only account now): the engine's keepers take it from here
+    perp = replay.book.size[swaps.m][idx]
+    assert perp < 0
+    for step in (2, 3, 4):
+        markets, _ = replay.read_step()
+        ev = replay.book.evaluate(markets, exact=True)
+        replay.keepers.act(step, ev.below_maintenance)
+        replay.sync()
+    assert replay.book.size[swaps.m][idx] > perp  # cut by liquidate_many
+    assert not any(k.startswith("swap_") for k in replay.tx.reverts)

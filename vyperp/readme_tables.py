@@ -505,34 +505,42 @@ def funding_flip_table() -> str:
         return "(no reports/funding_flip.json yet: run `vyperp funding-flip`)"
     fs = report["funding_swaps"]
     on, off = fs["groups"], fs["counterfactual"]
-    cols = [on["hedged"], off["hedged"], on["unhedged"], off["unhedged"]]
+    names = {"hedged": "swap-hedged", "floored": "floored", "unhedged": "unprotected"}
+    cols = [(g, run) for g in on for run in (on, off)]
 
     def row(label: str, get: Callable[[dict[str, Any]], str]) -> str:
-        return f"| {label} | " + " | ".join(get(g) for g in cols) + " |"
+        return f"| {label} | " + " | ".join(get(run[g]) for g, run in cols) + " |"
 
     def usd(v: float) -> str:
         return f"{v:,.0f}"
 
+    header = " | ".join(f"{names[g]}, {'on' if run is on else 'off'}" for g, run in cols)
+    floors = "floored" in on
     lines = [
         f"`vyperp funding-flip` ({report['scenario']}, seed {report['seed']}, {report['traders']} directional and "
-        f'{report["basis_traders"]} basis traders, {report["steps"]} steps; USD; "without swaps" = the same traders '
-        f"in the counterfactual run, `hedge = false`: the engine side is then the replay without swaps, to the wei):",
+        f'{report["basis_traders"]} basis traders, {report["steps"]} steps; USD; "on" = swaps'
+        + (" and floors" if floors else "")
+        + ' traded, "off" = the same traders in the counterfactual run, `hedge = false`: the engine side is then '
+        "the replay without either section, to the wei):",
         "",
-        "| | hedged, swaps on | the same traders, no swaps | unhedged, swaps on | unhedged, no swaps |",
-        "| --- | ---: | ---: | ---: | ---: |",
+        f"| | {header} |",
+        "| --- |" + " ---: |" * len(cols),
         row("traders / entered", lambda g: f"{g['traders']} / {g['entered']}"),
         row("liquidated traders", lambda g: f"{g['liquidated_traders']}"),
         row("liquidations / notional", lambda g: f"{g['liquidations']} / {usd(g['liquidated_notional_usd'])}"),
         row("survival rate", lambda g: f"{100 * (g['survival_rate'] or 0):.1f} %"),
         row("holding a short at the end", lambda g: f"{g['open_at_end']}"),
         row(
-            "P&L total (perp / spot / swap)",
+            "P&L total (perp / spot / swap" + (" / floor)" if floors else ")"),
             lambda g: (
                 f"{usd(g['pnl_usd']['total'])} ({usd(g['pnl_usd']['perp'])} / {usd(g['pnl_usd']['spot'])} / "
-                f"{usd(g['pnl_usd']['swap'])})"
+                f"{usd(g['pnl_usd']['swap'])}" + (f" / {usd(g['pnl_usd']['floor'])})" if floors else ")")
             ),
         ),
-        row("realized (perp margin change + swap)", lambda g: usd(g["pnl_usd"]["realized_perp_and_swap"])),
+        row(
+            "realized (perp margin change + swap" + (" + floor)" if floors else ")"),
+            lambda g: usd(g["pnl_usd"]["realized_perp_and_swap"]),
+        ),
         row("perp funding received", lambda g: usd(g["funding_usd"]["perp_received"])),
         row(
             "swap: floating received / fixed paid / unwind",
@@ -541,27 +549,55 @@ def funding_flip_table() -> str:
                 f" / {usd(g['funding_usd']['swap_unwind_received'])}"
             ),
         ),
-        row("funding net (perp + swap)", lambda g: usd(g["funding_usd"]["net"])),
-        row("swap margin deposited", lambda g: usd(g["swap_margin_usd"])),
+    ]
+    if floors:
+        lines.append(
+            row(
+                "floor: premium paid / payoffs received",
+                lambda g: (
+                    f"{usd(g['funding_usd']['floor_premium_paid'])} / {usd(g['funding_usd']['floor_payoff_received'])}"
+                ),
+            )
+        )
+    lines += [
+        row("funding net (perp + swap" + (" + floor)" if floors else ")"), lambda g: usd(g["funding_usd"]["net"])),
+        row("swap top-up of the engine margin", lambda g: usd(g["swap_top_up_usd"])),
     ]
     pool, ep, zs = fs["pool"], fs["hedge_episodes"], fs["zero_sum"]
     lines += [
         "",
-        f"Swap pool: funded {usd(pool['funded_usd'])}, P&L at the end {usd(pool['pnl_end_usd'])} (max "
-        f"{usd(pool['pnl_max_usd'])}, min {usd(pool['pnl_min_usd'])}); pool P&L + holders' swap P&L = "
-        f"{zs['residual_wei']} wei. Quote {100 * fs['book']['quote_min']:.4f} % to {100 * fs['book']['quote_max']:.4f} "
-        f"% per 8 h. Hedge episodes {ep['count']} ({', '.join(f'{k} {v}' for k, v in ep['by_end'].items())}); on the "
-        f"{ep['tied_out']} opened and closed on a perp touch, floating received - perp funding paid = "
+        f"LP pool's swap P&L at the end {usd(pool['pnl_end_usd'])} (max {usd(pool['pnl_max_usd'])}, min "
+        f"{usd(pool['pnl_min_usd'])}); LP pool + holders' swap P&L + keepers' rewards = {zs['residual_wei']} wei. "
+        f"Swap mark rate {100 * fs['book']['quote_min']:.4f} % to {100 * fs['book']['quote_max']:.4f} % per 8 h. "
+        f"Swap liquidations {fs['stats']['swap_liquidations']}. Hedge episodes {ep['count']} "
+        f"({', '.join(f'{k} {v}' for k, v in ep['by_end'].items())}); on the {ep['tied_out']} tied out (opened with "
+        f"the perp, ended on a perp touch or at the maturity), floating received - perp funding paid = "
         f"{ep['residual_wei_min']} to {ep['residual_wei_max']} wei. Invariant violations: "
         f"{report['invariant_violations']} of {report['invariant_checks']:,} checks.",
     ]
+    caps = fs.get("caps")
+    if caps and "vault" in caps:
+        v = caps["vault"]
+        lines.append(
+            f"Cap-writer vault: funded {usd(v['deposited_usd'])}, P&L at the end {usd(v['pnl_end_usd'])} (max "
+            f"{usd(v['pnl_max_usd'])}, min {usd(v['pnl_min_usd'])}) = premiums {usd(v['premiums_usd'])} - floor "
+            f"payoffs fixed; {caps['stats']['floor_buys']} floors bought, {caps['fixings_paying']} floorlets paid; "
+            f"token balance - (assets + buyer reserve) = {caps['conservation']['token_residual_wei']} wei."
+        )
     t = report.get("throughput")
     if t:
+        caps_t = (
+            f", {t['caps_off']['steps_per_second']:,.0f} with swaps and no caps (caps x{t['slowdown_caps']:.2f})"
+            if "caps_off" in t
+            else ""
+        )
         lines.append(
-            f"Step loop: {t['swaps_on']['steps_per_second']:,.0f} steps/s with swaps ({t['swaps_on']['swap_tx']:,} swap "
-            f"tx of {t['swaps_on']['tx_count']:,}), {t['bookkeeping_only']['steps_per_second']:,.0f} with the groups "
-            f"followed and no swap, {t['swaps_off']['steps_per_second']:,.0f} without (x{t['slowdown']:.2f}; best of "
-            f"{t['repeats']}, load {t['load_average'][0]})."
+            f"Step loop: {t['swaps_on']['steps_per_second']:,.0f} steps/s with swaps"
+            + (" and caps" if "caps_off" in t else "")
+            + f" ({t['swaps_on']['swap_tx']:,} swap and {t['swaps_on'].get('caps_tx', 0):,} caps tx of "
+            f"{t['swaps_on']['tx_count']:,}){caps_t}, {t['bookkeeping_only']['steps_per_second']:,.0f} with the groups "
+            f"followed and nothing traded, {t['swaps_off']['steps_per_second']:,.0f} without (x{t['slowdown']:.2f}; "
+            f"best of {t['repeats']}, load {t['load_average'][0]})."
         )
     return "\n".join(lines)
 

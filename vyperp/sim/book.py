@@ -41,6 +41,7 @@ the chain) comes in two forms:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -170,6 +171,12 @@ class AccountBook:
         self.maintenance: list[int] = []
         self.changed: set[int] = set()  # accounts re-read since the agents last looked
         self.f = _Floats(n_markets)
+        # accounts whose health the engine extends beyond their perps (funding swaps): a
+        # callback giving {idx: (value, maintenance)} in 1e18 USD at the current block, read
+        # at every evaluation; None (the default) changes nothing
+        self.overlay: Callable[[], dict[int, tuple[int, int]]] | None = None
+        self.overlay_values: dict[int, int] = {}  # the last evaluation's overlay value per account
+        self.overlay_below: set[int] = set()  # overlaid accounts below maintenance at the last evaluation
         # exact running sums
         self.margin_sum = 0
         self.holder_margin_sum = 0
@@ -384,8 +391,12 @@ class AccountBook:
         ev.margin_sum = self.margin_sum
         ev.with_positions = len(self.holders)
         flat_neg_sum = -sum(flat_negative.values()) if flat_negative else 0
+        extra = self.overlay() if self.overlay is not None else {}
+        self.overlay_values = {idx: v for idx, (v, _) in extra.items()}
         if exact:
             positive, negative, below = self._exact_all(markets)
+            if extra:
+                positive, negative, below = self._apply_overlay(extra, positive, negative, below)
             ev.positive_equity = positive + self._flat_positive
             ev.negative_equity = negative + flat_neg_sum
             ev.below_maintenance = below
@@ -401,6 +412,8 @@ class AccountBook:
         screened = np.flatnonzero(holder & (equity_f < maintenance_f))
         negative = 0
         below = ev.below_maintenance
+        if extra:  # overlaid accounts are valued exactly every time
+            screened = np.union1d(screened, np.array([i for i in extra if i in self.holders], dtype=screened.dtype))
         if len(screened):
             equity_of, maintenance_of = self.equity, self.maintenance
             fe = f.equity
@@ -414,8 +427,13 @@ class AccountBook:
                     negative -= equity
                 if equity < requirement:
                     below.append(idx)
+        if extra:
+            _, negative, below = self._apply_overlay(extra, 0, negative, below)
+            ev.below_maintenance = below
         # exact upper bound of the sum of the holders' equities
-        scaled = self.holder_margin_sum * WAD
+        scaled = (
+            self.holder_margin_sum * WAD + sum(v for idx, v in self.overlay_values.items() if idx in self.holders) * WAD
+        )
         for m in range(self.n_markets):
             now = markets[m]
             scaled += (now.mark - now.cumulative) * self.sum_size[m] - self.sum_size_entry[m] + self.sum_size_findex[m]
@@ -424,6 +442,31 @@ class AccountBook:
         ev.bound = True
         ev.exact_evaluated = len(screened)
         return ev
+
+    def _apply_overlay(
+        self, extra: dict[int, tuple[int, int]], positive: int, negative: int, below: list[int]
+    ) -> tuple[int, int, list[int]]:
+        """Add each overlaid holder's (value, maintenance) to its exact equity and
+        requirement (evaluated just before), the sums and the below-maintenance list."""
+        listed = set(below)
+        self.overlay_below = set()
+        for idx, (value, requirement) in extra.items():
+            if idx not in self.holders:
+                continue
+            equity, mm = self.equity[idx], self.maintenance[idx]
+            positive -= max(equity, 0)
+            negative -= max(-equity, 0)
+            equity, mm = equity + value, mm + requirement
+            positive += max(equity, 0)
+            negative += max(-equity, 0)
+            self.equity[idx], self.maintenance[idx] = equity, mm
+            self.f.equity[idx] = float(equity)
+            if equity < mm:
+                listed.add(idx)
+                self.overlay_below.add(idx)
+            else:
+                listed.discard(idx)
+        return positive, negative, sorted(listed)
 
     def _exact_all(self, markets: list[MarketNow]) -> tuple[int, int, list[int]]:
         equity_of = self.equity

@@ -142,9 +142,45 @@ def do_replay(
     adl_policy: str = "queue",
     attribution: bool = False,
     match_steps: int | None = None,
+    chain: str = "embedded",
 ) -> dict[str, Any]:
     """Run a replay (or an A/B comparison, or an impact off/on attribution), print the
-    summary table, write the outputs."""
+    summary table, write the outputs. ``chain="anvil"``: on a private anvil node on
+    loopback (started and stopped here; deferred mining, one block per step)."""
+    if chain == "anvil":
+        from vyperp.chain.node import BATCH_BLOCK_GAS_LIMIT, AnvilNode
+        from vyperp.chain.rpc_chain import RpcChain
+
+        with AnvilNode(gas_limit=BATCH_BLOCK_GAS_LIMIT) as node:
+            factory = RpcChain.factory(node.url, gas_limit=30_000_000, deferred=True)
+            return _do_replay(
+                scenario, traders, param_set, compare, mitigations, steps, seed, out, full_scan_every, progress,
+                adl_policy, attribution, match_steps, factory,
+            )  # fmt: skip
+    if chain != "embedded":
+        raise click.UsageError(f"--chain {chain}: embedded or anvil")
+    return _do_replay(
+        scenario, traders, param_set, compare, mitigations, steps, seed, out, full_scan_every, progress,
+        adl_policy, attribution, match_steps, None,
+    )  # fmt: skip
+
+
+def _do_replay(
+    scenario: str,
+    traders: int | None,
+    param_set: str | None,
+    compare: tuple[str, str] | None,
+    mitigations: str | None,
+    steps: int | None,
+    seed: int | None,
+    out: Path | None,
+    full_scan_every: int | None,
+    progress: bool,
+    adl_policy: str,
+    attribution: bool,
+    match_steps: int | None,
+    chain_factory: Callable[[int], Any] | None,
+) -> dict[str, Any]:
     from vyperp.sim.scenario import ScenarioError, load_scenario
 
     from .report import attribution_table, compare_table, summary_table
@@ -161,6 +197,8 @@ def do_replay(
         kwargs["agent_config"] = AgentConfig(adl_policy=adl_policy)
     if full_scan_every is not None:
         kwargs["full_scan_every"] = full_scan_every
+    if chain_factory is not None:
+        kwargs["chain_factory"] = chain_factory
     if match_steps is not None and not attribution:
         raise click.UsageError("--match-steps needs --attribution")
     try:
@@ -235,8 +273,16 @@ def do_replay(
 
 @click.command()
 @replay_options
+@click.option(
+    "--chain",
+    type=click.Choice(["embedded", "anvil"]),
+    default="embedded",
+    show_default=True,
+    help="embedded: the in-process revm chain; anvil: a private anvil node on loopback (node_modules), "
+    "started and stopped by the command, deferred mining (slower; the same report).",
+)
 def replay(**kwargs: Any) -> None:
-    """Replay a cascade scenario against the contracts on the embedded chain.
+    """Replay a cascade scenario against the contracts on the embedded chain (or anvil).
 
     Directional traders, basis traders, LPs and liquidation keepers act through the
     contracts while the scenario's price path (moved by the forced flow when the
@@ -573,12 +619,13 @@ def attribution_windows(out: Path) -> None:
 
 
 def funding_flip_table(section: dict[str, Any]) -> Table:
-    """Hedged vs unhedged basis traders (swaps on; the counterfactual without swaps in brackets)."""
-    table = Table(title="basis traders: hedged with funding swaps vs unhedged (without swaps)")
-    table.add_column("")
-    for group in ("hedged", "unhedged"):
-        table.add_column(group, justify="right")
+    """Swap-hedged (floored, if any) vs unprotected basis traders (swaps and floors on; the
+    counterfactual without either in brackets)."""
     groups, off = section["groups"], section.get("counterfactual", {})
+    table = Table(title="basis traders: hedged with funding swaps / floors vs unprotected (without them)")
+    table.add_column("")
+    for group in groups:
+        table.add_column(group, justify="right")
 
     def cell(group: str, get: Callable[[dict[str, Any]], Any], fmt: str) -> str:
         text = fmt.format(get(groups[group]))
@@ -593,10 +640,13 @@ def funding_flip_table(section: dict[str, Any]) -> Table:
         ("funding net", lambda g: g["funding_usd"]["net"], "{:,.0f}"),
     ]
     for label, get, fmt in rows:
-        table.add_row(label, *(cell(g, get, fmt) for g in ("hedged", "unhedged")))
+        table.add_row(label, *(cell(g, get, fmt) for g in groups))
     pool = section.get("pool")
     if pool:
-        table.caption = f"swap pool P&L end {pool['pnl_end_usd']:,.0f} USD (min {pool['pnl_min_usd']:,.0f})"
+        table.caption = f"LP pool's swap P&L end {pool['pnl_end_usd']:,.0f} USD (min {pool['pnl_min_usd']:,.0f})"
+        vault = section.get("caps", {}).get("vault")
+        if vault:
+            table.caption += f"; cap vault P&L end {vault['pnl_end_usd']:,.0f} USD (min {vault['pnl_min_usd']:,.0f})"
     return table
 
 
@@ -668,6 +718,11 @@ def funding_flip(scenario: str, out: Path, chart: Path, repeats: int, progress: 
         console.print(
             f"steps/s: swaps on {t['swaps_on']['steps_per_second']:,.1f}, off {t['swaps_off']['steps_per_second']:,.1f} "
             f"(x{t['slowdown']:.2f} slower with swaps)"
+            + (
+                f"; caps removed {t['caps_off']['steps_per_second']:,.1f} (x{t['slowdown_caps']:.2f} for the caps)"
+                if "caps_off" in t
+                else ""
+            )
         )
     console.print(f"wrote {out} and {chart}")
 

@@ -29,8 +29,9 @@ COMPARED = (
 
 
 def without_swaps(scenario: Scenario) -> Scenario:
-    """The scenario with ``[population.funding_swaps]`` removed (everything else identical)."""
-    return replace(scenario, population=replace(scenario.population, funding_swaps=None))
+    """The scenario with ``[population.funding_swaps]`` (and ``[population.funding_caps]``,
+    which needs it) removed (everything else identical)."""
+    return replace(scenario, population=replace(scenario.population, funding_swaps=None, funding_caps=None))
 
 
 def counterfactual(scenario: Scenario) -> Scenario:
@@ -44,7 +45,7 @@ def counterfactual(scenario: Scenario) -> Scenario:
 def comparison(on: dict[str, Any], off: dict[str, Any]) -> dict[str, Any]:
     """Per group, swaps on vs the counterfactual: the liquidation figures and the P&L."""
     out: dict[str, Any] = {}
-    for group in ("hedged", "unhedged"):
+    for group in on["funding_swaps"]["groups"]:
         a, b = on["funding_swaps"]["groups"][group], off["funding_swaps"]["groups"][group]
         row = {key: {"swaps_on": a[key], "swaps_off": b[key]} for key, _ in COMPARED}
         row["pnl_total_usd"] = {"swaps_on": a["pnl_usd"]["total"], "swaps_off": b["pnl_usd"]["total"]}
@@ -84,18 +85,22 @@ def run_funding_flip(
     return on
 
 
+def without_caps(scenario: Scenario) -> Scenario:
+    """The scenario with ``[population.funding_caps]`` removed (swaps kept)."""
+    return replace(scenario, population=replace(scenario.population, funding_caps=None))
+
+
 def throughput(scenario: Scenario, repeats: int = 3, **kwargs: Any) -> dict[str, Any]:
-    """Steps per second of the step loop (``steps / loop_seconds``) with swaps on, with the
-    groups followed but no swap traded (the counterfactual: the bookkeeping's share) and
-    with the section removed; best of `repeats` alternating runs each; also the
-    transactions."""
+    """Steps per second of the step loop (``steps / loop_seconds``) with swaps (and caps,
+    if the scenario has them) on, with swaps on and caps removed, with the groups followed
+    but nothing traded (the counterfactual: the bookkeeping's share) and with both sections
+    removed; best of `repeats` alternating runs each; also the transactions."""
     from .runner import run_replay
 
-    variants = (
-        ("swaps_on", scenario),
-        ("bookkeeping_only", counterfactual(scenario)),
-        ("swaps_off", without_swaps(scenario)),
-    )
+    variants = [("swaps_on", scenario)]
+    if scenario.population.funding_caps is not None:
+        variants.append(("caps_off", without_caps(scenario)))
+    variants += [("bookkeeping_only", counterfactual(scenario)), ("swaps_off", without_swaps(scenario))]
     best: dict[str, dict[str, Any]] = {}
     for _ in range(max(1, repeats)):
         for name, sc in variants:
@@ -109,6 +114,7 @@ def throughput(scenario: Scenario, repeats: int = 3, **kwargs: Any) -> dict[str,
                     "tx_count": rep["tx_count"],
                     "tx_per_second": rep["tx_per_second"],
                     "swap_tx": sum(v for k, v in rep["tx_by_kind"].items() if k.startswith("swap_")),
+                    "caps_tx": sum(v for k, v in rep["tx_by_kind"].items() if k.startswith("caps_")),
                 }
     on, off = best["swaps_on"], best["swaps_off"]
     return {
@@ -118,10 +124,18 @@ def throughput(scenario: Scenario, repeats: int = 3, **kwargs: Any) -> dict[str,
         **best,
         "slowdown": round(off["steps_per_second"] / on["steps_per_second"], 3),
         "slowdown_bookkeeping_only": round(off["steps_per_second"] / best["bookkeeping_only"]["steps_per_second"], 3),
-        "notes": "steps_per_second = steps / loop_seconds (best of the repeats); the swaps' cost: the swap "
-        "transactions (quote every step, opens, closes, settles), the per-step reads of the pending legs and "
-        "the pool, and the groups' bookkeeping (bookkeeping_only: the groups measured, no swap traded)",
+        **(
+            {"slowdown_caps": round(best["caps_off"]["steps_per_second"] / on["steps_per_second"], 3)}
+            if "caps_off" in best
+            else {}
+        ),
+        "notes": "steps_per_second = steps / loop_seconds (best of the repeats); swaps_on: the scenario as written "
+        "(swaps and, if any, floors); caps_off: swaps on, [population.funding_caps] removed; bookkeeping_only: the "
+        "groups measured, nothing traded; swaps_off: both sections removed. The cost: the swap and caps "
+        "transactions (opens, settles, liquidation checks, TWAP observations, purchases, fixings, claims), the "
+        "per-step reads (swap health overlay, pending legs, pool, vault) and the groups' bookkeeping; slowdown = "
+        "swaps_off / swaps_on, slowdown_caps = caps_off / swaps_on",
     }
 
 
-__all__ = ["comparison", "counterfactual", "run_funding_flip", "throughput", "without_swaps"]
+__all__ = ["comparison", "counterfactual", "run_funding_flip", "throughput", "without_caps", "without_swaps"]

@@ -16,44 +16,62 @@ A hedged trader
 * closes the swap when it closes the perp, and when the keepers cut its perp
   (liquidation or ADL): a full cut closes the swap, a partial one closes it and reopens
   one of the remaining size (the current contract has no partial close);
-* keeps its swap margin apart: ``swap_margin_ratio`` x its capital x its leverage,
-  minted on top of its capital and deposited in FundingSwaps at setup (the current
-  API; once swaps are cross-margined this is the engine margin);
+* tops its ENGINE margin up once, at its first hedge, by ``swap_margin_ratio`` x its
+  capital x its leverage (minted at setup, deposited in the same block as the swap
+  open): the swaps are cross-margined, the swap's collateral is the account's engine
+  margin beside its short (the top-up does not count as a gain of the basis trade);
 * ignores the funding-exit rule while its swap is live (its carry is fixed), keeps the
-  loss limit, with the swap's P&L since the open added to its book.
+  loss limit, with the swap's pending legs added to its book.
 
 The book: one maturity, ``maturity_hours`` after the first step, listed at step 0;
 after it a keeper settles every live swap (the maturity snapshot) and the hedged
 traders are plain basis traders again (no roll). ``settle_every_steps`` (0 = never)
 also settles every live swap periodically; the last step settles all, so the report's
-zero-sum check is exact to the wei. The pool side is funded by ``swap_lps`` LPs with
-``pool_usd`` in all. The quote: the trailing mean of the engine's funding rate over
-``quote_window_steps`` minus ``quote_spread`` (per 8 h), pushed every
-``quote_every_steps`` by the admin (see :class:`SwapDesk`).
+zero-sum check is exact to the wei. The counterparty is the engine's LP pool; the
+contract quotes (an EMA of the engine's funding rate, ``quote_*`` keys ->
+``set_quote_config``). Liquidation: the engine's ``liquidate_many`` skips swap holders,
+so after the keepers this layer calls ``FundingSwaps.liquidate`` for every live holder
+the replay's book (the swaps' value and maintenance overlaid, :meth:`_overlay`) lists
+below maintenance and the contract confirms; the episode ends "liquidated".
+``[population.funding_caps]`` (vyperp/sim/funding_caps.py) adds a third group, the
+floored traders, drawn from the traders not hedged.
 
 Bookkeeping per trader (exact integers, 1e18 USD): perp funding from the engine's
 ``FundingSettled`` logs, the swap legs from FundingSwaps's ``SwapSettled`` and
-``SwapClosed``, liquidations from ``Liquidated``, the spot leg's cash and coins. The
-report section ``funding_swaps`` compares the two groups (hedged / unhedged):
-liquidations, survival, P&L (perp equity change + spot leg at the index + swap margin
-change and pending), funding, and the swap pool's P&L; the time series gets the
-``swaps_*`` columns (:data:`FundingSwapHedging.COLUMNS`).
+``SwapClosed``, what each settlement moved into the engine margin from its
+``Transferred``, liquidations from ``Liquidated``, the spot leg's cash and coins. The
+report section ``funding_swaps`` compares the groups (hedged / [floored /] unhedged):
+liquidations, survival, P&L (perp = engine equity - deposits - what the swap moved in;
+spot leg at the index; swap = what it moved in + pending; floor), funding, the LP pool's
+swap P&L and the cap vault's; the time series gets the ``swaps_*`` columns
+(:attr:`FundingSwapHedging.columns`).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
-from ..protocol.units import WAD, ceil_div
+from ..protocol.swaps import SwapParams
+from ..protocol.units import WAD, ceil_div, wad
 from .agents import _usd_tokens
+from .funding_caps import FloorProtection, FundingCapsSpec
 from .swap_desk import SwapDesk
 
-QUOTE_RULES = ("trailing-mean",)
+REMOVED_KEYS = frozenset(
+    {"initial_margin_ratio", "swap_lps", "pool_usd", "quote", "quote_window_steps", "quote_spread", "quote_every_steps"}
+)
 GROUPS = ("hedged", "unhedged")
+CAPS_COLUMNS = (
+    "swaps_floored_pnl",
+    "swaps_floored_open",
+    "swaps_floored_survivors",
+    "swaps_floored_funding",
+    "swaps_vault_pnl",
+)
 
 
 @dataclass(frozen=True)
@@ -64,52 +82,68 @@ class FundingSwapsSpec:
     hedge: bool = True  # False: the groups are drawn and followed, nobody trades a swap (the counterfactual)
     hedged_share: float = 0.5  # of the basis traders
     maturity_hours: float = 7.0  # after the first step
-    initial_margin_ratio: float = 0.05  # FundingSwaps's initial margin, of entry notional
-    swap_margin_ratio: float = 0.10  # a hedger's swap deposit, of capital x leverage
-    swap_lps: int = 2
-    pool_usd: float = 2_000_000.0
-    quote: str = "trailing-mean"
-    quote_window_steps: int = 60
-    quote_spread: float = 0.00005  # per 8 h, below the mean (the receive-fixed side)
-    quote_every_steps: int = 1
+    swap_margin_ratio: float = 0.10  # a hedger's engine top-up for its swap, of capital x leverage
+    initial_k: float = 4.0  # FundingSwaps's rate-sensitivity margin multipliers (SwapParams)
+    maintenance_k: float = 2.0
+    quote_ema_hours: float = 8.0  # the contract's quote (set_quote_config): EMA period of the mark rate
+    quote_base_spread: float = 0.00002  # per 8 h either side of the mark
+    quote_skew_slope: float = 0.001  # per 8 h per unit of book skew / skew_scale
+    quote_utilisation_slope: float = 0.0001  # per 8 h at a full open-interest cap
     settle_every_steps: int = 0
 
     def __post_init__(self) -> None:
         if not 0 <= self.hedged_share <= 1:
             raise ValueError(f"hedged_share must be in [0, 1], got {self.hedged_share!r}")
-        for key in ("maturity_hours", "pool_usd"):
+        for key in ("maturity_hours", "quote_ema_hours"):
             if not getattr(self, key) > 0:
                 raise ValueError(f"{key} must be > 0, got {getattr(self, key)!r}")
-        for key in ("initial_margin_ratio", "swap_margin_ratio"):
-            if not 0 <= getattr(self, key) <= 1:
-                raise ValueError(f"{key} must be in [0, 1], got {getattr(self, key)!r}")
-        if self.quote not in QUOTE_RULES:
-            raise ValueError(f"quote must be one of {', '.join(QUOTE_RULES)}, got {self.quote!r}")
-        if self.swap_lps < 1:
-            raise ValueError(f"swap_lps must be >= 1, got {self.swap_lps!r}")
-        for key in ("quote_window_steps", "quote_every_steps"):
-            if getattr(self, key) < 1:
-                raise ValueError(f"{key} must be >= 1, got {getattr(self, key)!r}")
+        if not 0 <= self.swap_margin_ratio <= 1:
+            raise ValueError(f"swap_margin_ratio must be in [0, 1], got {self.swap_margin_ratio!r}")
+        if not 0 < self.maintenance_k < self.initial_k <= 100:
+            raise ValueError(
+                f"need 0 < maintenance_k < initial_k <= 100, got {self.maintenance_k!r}, {self.initial_k!r}"
+            )
+        for key in ("quote_base_spread", "quote_skew_slope", "quote_utilisation_slope"):
+            if not 0 <= getattr(self, key) <= 0.01:
+                raise ValueError(f"{key} must be in [0, 1 % per 8 h], got {getattr(self, key)!r}")
         if self.settle_every_steps < 0:
             raise ValueError(f"settle_every_steps must be >= 0, got {self.settle_every_steps!r}")
-        if abs(self.quote_spread) >= 0.01:
-            raise ValueError(f"quote_spread must be below 1 % per 8 h, got {self.quote_spread!r}")
+
+    def params(self) -> SwapParams:
+        """The contract's parameters: SwapParams' defaults but for the keys above."""
+        return replace(
+            SwapParams(),
+            initial_k=wad(repr(self.initial_k)),
+            maintenance_k=wad(repr(self.maintenance_k)),
+            ema_period=int(round(self.quote_ema_hours * 3600)),
+            base_spread=wad(repr(self.quote_base_spread)),
+            skew_slope=wad(repr(self.quote_skew_slope)),
+            utilisation_slope=wad(repr(self.quote_utilisation_slope)),
+        )
 
     @classmethod
     def from_table(cls, tbl: dict[str, Any]) -> FundingSwapsSpec:
         """From a TOML table. Raises ``ValueError`` naming a wrong key."""
+        removed = sorted(set(tbl) & REMOVED_KEYS)
+        if removed:
+            raise ValueError(
+                f"key(s) {', '.join(removed)} removed with the cross-margined FundingSwaps (issue 14): the swap's "
+                "collateral is the engine margin (swap_margin_ratio tops it up), the LP pool is the counterparty "
+                "(no swap LPs), the contract quotes an EMA of the funding rate plus a spread (quote_ema_hours, "
+                "quote_base_spread, quote_skew_slope, quote_utilisation_slope)"
+            )
         allowed = set(cls.__dataclass_fields__)
         unknown = sorted(set(tbl) - allowed)
         if unknown:
             raise ValueError(f"unknown key(s) {', '.join(unknown)} (allowed: {', '.join(sorted(allowed))})")
-        ints = {"swap_lps", "quote_window_steps", "quote_every_steps", "settle_every_steps"}
+        ints = {"settle_every_steps"}
         kw: dict[str, Any] = {}
         for key, value in tbl.items():
             if key == "hedge":
                 if not isinstance(value, bool):
                     raise ValueError(f"key 'hedge' must be true or false, got {value!r}")
                 kw[key] = value
-            elif key in ("market", "quote"):
+            elif key == "market":
                 if not isinstance(value, str):
                     raise ValueError(f"key {key!r} must be a string, got {value!r}")
                 kw[key] = value
@@ -142,8 +176,8 @@ class Segment:
     settlements: list[tuple[int, int, int]] | None = None  # (time, floating, fixed)
     unwind: int = 0
     end_step: int | None = None
-    end: str = ""  # "exit", "cut", "resize", "matured", "final" (still live at the end)
-    margin0: int = 0  # swap margin at the open (1e18 USD)
+    end: str = ""  # "exit", "cut", "resize", "matured", "liquidated"
+    perp_pending_end: int = 0  # at a maturity settle: the funding the perp owes unsettled then (wei)
 
     @property
     def floating(self) -> int:
@@ -172,7 +206,14 @@ class FundingSwapHedging:
         "swaps_open_size",
     )
 
-    def __init__(self, replay: Any, spec: FundingSwapsSpec, rng: np.random.Generator):
+    def __init__(
+        self,
+        replay: Any,
+        spec: FundingSwapsSpec,
+        rng: np.random.Generator,
+        caps: FundingCapsSpec | None = None,
+        caps_rng: np.random.Generator | None = None,
+    ):
         self.r = replay
         self.spec = spec
         symbols = list(replay.scenario.symbols)
@@ -188,13 +229,23 @@ class FundingSwapHedging:
         self.hedged = np.zeros(n, dtype=bool)
         if k:
             self.hedged[rng.choice(n, k, replace=False)] = True
-        self.desk = SwapDesk(replay, self.m, spec.quote_window_steps, spec.quote_spread, self._on_swap_event)
+        self.desk = SwapDesk(replay, self.m, spec.params(), self._on_swap_event)
+        # the floors of [population.funding_caps]: a third group drawn from the traders not hedged
+        self.caps: FloorProtection | None = None
+        self.groups: tuple[str, ...] = GROUPS
+        self.columns: tuple[str, ...] = self.COLUMNS
+        if caps is not None:
+            assert caps_rng is not None
+            self.caps = FloorProtection(self, caps, caps_rng, trade=spec.hedge)
+            self.groups = ("hedged", "floored", "unhedged")
+            self.columns = self.COLUMNS + CAPS_COLUMNS
         z = [0] * n
         self.swap_size = list(z)  # live swap size per trader (1e18, signed)
         self.perp_funding_paid = list(z)  # wei, FundingSettled amounts (negative = received)
         self.floating = list(z)
         self.fixed = list(z)
         self.unwind = list(z)
+        self.swap_liquidations = list(z)  # FundingSwaps.liquidate of the trader's swap
         self.spot_cash = list(z)  # wei USD
         self.spot_coins = list(z)
         self.liquidations = list(z)
@@ -205,7 +256,6 @@ class FundingSwapHedging:
         self.segments: list[Segment] = []
         self.live: dict[int, Segment] = {}
         self.matured = False
-        self.lp_accounts: list[str] = []
         self.stats = {
             "swap_opens": 0,
             "swap_open_failed": 0,
@@ -214,7 +264,8 @@ class FundingSwapHedging:
             "swap_resizes": 0,
             "matured_settled": 0,
             "periodic_settles": 0,
-            "quote_updates": 0,
+            "swap_liquidations": 0,
+            "swap_top_ups": 0,
             "hedged_entries_unhedged": 0,  # entries of hedged traders with no live book
         }
         self.quotes: list[float] = []
@@ -241,27 +292,27 @@ class FundingSwapHedging:
         basis.hooks = self
         if not self.spec.hedge:  # the counterfactual: the same groups, no swap contract, no swap transaction
             return
-        contract = desk.deploy(self.spec.initial_margin_ratio)
-        # FundingSwaps shares event signatures with the engine (Deposited, Withdrawn): recognise
-        # the engine's logs by address for those
-        r.tx.only_engine_emits(
-            set(p.engine.contract_type.events), [p.pool, p.lens, p.token, p.configurator, *p.oracles, contract]
-        )
+        contract = desk.deploy()
+        r.book.overlay = self._overlay  # the engine counts the swaps in the holders' health
+        others = [p.pool, p.lens, p.token, p.configurator, *p.oracles, contract]
+        if self.caps is not None:
+            self.caps.setup()
+            others.append(self.caps.desk.contract)
+        # FundingSwaps / FundingCaps share no event signature with the engine today; keep the
+        # address test for any they might share
+        r.tx.only_engine_emits(set(p.engine.contract_type.events), others)
         for j in range(self.n):
             if not self.hedged[j]:
                 continue
             tokens = _usd_tokens(float(basis.capital[j]) * basis._leverage[j] * self.spec.swap_margin_ratio, r.decimals)
             self.swap_tokens[j] = tokens
-            account = basis.accounts[j]
-            r.tx.send("setup_mint", p.admin, r.wire.token_addr, r.token.mint.calldata(account, tokens))
-            desk.approve(account)
-            desk.fund(account, tokens)
-        per_lp = _usd_tokens(self.spec.pool_usd / self.spec.swap_lps, r.decimals)
-        for k in range(self.spec.swap_lps):
-            account, _ = r.new_agent(f"swap-lp-{k:02d}", per_lp)
-            desk.approve(account)
-            desk.fund_pool(account, per_lp)
-            self.lp_accounts.append(account)
+            if tokens:
+                r.tx.send("setup_mint", p.admin, r.wire.token_addr, r.token.mint.calldata(basis.accounts[j], tokens))
+
+    def _overlay(self) -> dict[int, tuple[int, int]]:
+        """{book index: (swap value, swap maintenance)} of every live swap holder now."""
+        book = self.r.book
+        return {book.index_of[a]: self.desk.account_margin(a) for a in self.desk.mirror}
 
     # ------------------------------------------------------------------ events
     def _j(self, account: str) -> int | None:
@@ -313,6 +364,8 @@ class FundingSwapHedging:
     # ------------------------------------------------------------------ hooks (BasisTraders)
     def on_open(self, j: int, perp_size: int, step: int) -> None:
         self.entered[j] = True
+        if self.caps is not None:
+            self.caps.on_open(j, perp_size)
         if not self.hedged[j] or not self.spec.hedge:
             return
         if not self.desk.live():
@@ -321,6 +374,8 @@ class FundingSwapHedging:
         self._open(j, perp_size, step)
 
     def on_exit(self, j: int, step: int) -> None:
+        if self.caps is not None:
+            self.caps.on_exit(j)
         if self.swap_size[j]:
             self._close(j, step, "exit")
 
@@ -344,11 +399,20 @@ class FundingSwapHedging:
         if seg is None:
             return 0.0
         account = self.basis.accounts[j]
-        return float(self.desk.margin(account) + self.desk.pending(account) - seg.margin0)
+        # the settled legs are in the engine margin (the book's equity); add what is pending
+        pending = self.desk.pending_at(account, self.r.markets[self.m].cumulative, int(self.r.chain.time))
+        return float(pending - self.r.book.overlay_values.get(self.basis.idx[j], 0))
 
     def _open(self, j: int, size: int, step: int) -> bool:
         account = self.basis.accounts[j]
-        seg = Segment(j, step, int(self.r.chain.time), settlements=[], margin0=self.desk.margin(account))
+        tokens = self.swap_tokens[j]
+        if tokens and account not in self.desk.top_ups:  # the swap's collateral: a top-up of the engine margin, once
+            if not self.desk.top_up(account, tokens):
+                self.stats["swap_open_failed"] += 1
+                return False
+            self.stats["swap_top_ups"] += 1
+            self.basis.entry_margin[j] += tokens * self.r.precision  # not a gain of the basis trade
+        seg = Segment(j, step, int(self.r.chain.time), settlements=[])
         self.live[j] = seg
         if not self.desk.open_hedge(account, size):
             del self.live[j]
@@ -384,40 +448,68 @@ class FundingSwapHedging:
         self._row = self.measure()
         if not self.spec.hedge:
             return
-        desk.observe(r.markets[self.m].rate)
         if step == 0:
-            maturity = int(r.timestamps[0] + round(self.spec.maturity_hours * 3600))
-            desk.list(maturity, desk.rule_rate())
-        elif step % self.spec.quote_every_steps == 0 and desk.requote():
-            self.stats["quote_updates"] += 1
+            desk.list(int(r.timestamps[0] + round(self.spec.maturity_hours * 3600)))
+        elif self.live:  # the keepers' step for swap holders (the engine's liquidate_many skips them)
+            # screened with the book's last evaluation (exact for swap holders: their swap value
+            # and maintenance overlaid), confirmed by the contract's liquidatable view
+            below = r.book.overlay_below
+            holders = [self.basis.accounts[j] for j in sorted(self.live) if self.basis.idx[j] in below]
+            done = desk.liquidate_due(holders, r.keepers.accounts[0]) if r.keepers.accounts else []
+            for account in done:
+                j = self.j_of[account.lower()]
+                self.swap_liquidations[j] += 1
+                self.stats["swap_liquidations"] += 1
+                self._end(j, step, "liquidated")
+            if done:
+                r.sync()
         if not self.matured and desk.maturity and r.chain.time >= desk.maturity:
             self.matured = True
             for j in sorted(self.live):
+                pending = self.perp_pending_paid(j)
                 if desk.settle(self.basis.accounts[j]):
                     self.stats["matured_settled"] += 1
+                    self.live[j].perp_pending_end = pending
                     self._end(j, step, "matured")
         elif self.spec.settle_every_steps and step and step % self.spec.settle_every_steps == 0 and desk.live():
             for j in sorted(self.live):
                 if desk.settle(self.basis.accounts[j]):
                     self.stats["periodic_settles"] += 1
-        self.quotes.append(desk.quote / WAD)
+        self.quotes.append(desk.mark_rate() / WAD if desk.maturity else 0.0)
+        if self.caps is not None:
+            self.caps.act(step)
 
     def after_agents(self, step: int) -> None:
         """After every agent: the last step settles every live swap (exact zero-sum)."""
         if self.spec.hedge and step == self.r.n_steps - 1:
             for j in sorted(self.live):
                 self.desk.settle(self.basis.accounts[j])
+        if self.caps is not None:
+            self.caps.after_agents(step)
 
     # ------------------------------------------------------------------ measures
+    def _deposits(self, j: int) -> int:
+        """What trader j put in its engine margin (1e18 USD): the basis deposit and the swap top-up."""
+        basis = self.basis
+        account = basis.accounts[j]
+        tokens = (basis.tokens[j] if basis.deposited[j] else 0) + self.desk.top_ups.get(account, 0)
+        return tokens * self.r.precision
+
+    def _moved(self, j: int) -> int:
+        """What the swap settlements moved into trader j's engine margin (1e18 USD)."""
+        return self.desk.moved.get(self.basis.accounts[j], 0)
+
     def _trader_pnl(self, j: int, index: int) -> tuple[int, int, int]:
-        """(perp, spot, swap) P&L of trader j now (1e18 USD; perp = equity - deposit)."""
+        """(perp, spot, swap) P&L of trader j now (1e18 USD; one engine account: perp =
+        equity - deposits - what the swap moved into the margin, swap = that + pending)."""
         basis = self.basis
         r = self.r
         idx = basis.idx[j]
-        deposit = basis.tokens[j] * r.precision if basis.deposited[j] else 0
-        perp = int(r.book.equity_of(idx)) - deposit
+        moved = self._moved(j)
+        # the book's equity counts the swap's value (accrual, early-close loss) for holders
+        perp = int(r.book.equity_of(idx)) - r.book.overlay_values.get(idx, 0) - self._deposits(j) - moved
         spot = self.spot_cash[j] + self.spot_coins[j] * index // WAD
-        swap = self.floating[j] - self.fixed[j] + self.unwind[j]
+        swap = moved
         if self.swap_size[j]:
             swap += self.desk.pending_at(basis.accounts[j], r.markets[self.m].cumulative, int(r.chain.time))
         return perp, spot, swap
@@ -435,13 +527,18 @@ class FundingSwapHedging:
     def _perp_realized(self, j: int) -> int:
         """Trader j's engine margin minus its deposit (1e18 USD): realized PnL, settled
         funding and fees, without the open position's unrealized PnL."""
-        basis = self.basis
-        deposit = basis.tokens[j] * self.r.precision if basis.deposited[j] else 0
-        return int(self.r.book.margin[basis.idx[j]]) - deposit
+        return int(self.r.book.margin[self.basis.idx[j]]) - self._deposits(j) - self._moved(j)
 
     def _members(self, group: str) -> list[int]:
-        want = group == "hedged"
-        return [j for j in range(self.n) if bool(self.hedged[j]) == want]
+        if group == "hedged":
+            return [j for j in range(self.n) if self.hedged[j]]
+        floored = self.caps.floored if self.caps is not None else np.zeros(self.n, dtype=bool)
+        if group == "floored":
+            return [j for j in range(self.n) if floored[j]]
+        return [j for j in range(self.n) if not self.hedged[j] and not floored[j]]
+
+    def _floor_pnl(self, j: int) -> int:
+        return self.caps.floor_pnl(j) if self.caps is not None else 0
 
     def annotate(self, row: dict[str, Any]) -> None:
         """This step's ``swaps_*`` columns (USD; the quote per 8 h as a fraction): the state
@@ -457,25 +554,33 @@ class FundingSwapHedging:
         pool = self.desk.pool_pnl() if self.spec.hedge else 0
         self.pool_pnls.append(pool)
         row: dict[str, Any] = {"swaps_pool_pnl": pool / WAD}
-        for group in GROUPS:
+        for group in self.groups:
             js = self._members(group)
             pnl = funding = 0
             for j in js:
                 perp, spot, swap = self._trader_pnl(j, index)
-                pnl += perp + spot + swap
-                funding += swap - self.perp_funding_paid[j] - self.perp_pending_paid(j)
+                floor = self._floor_pnl(j)
+                pnl += perp + spot + swap + floor
+                funding += swap + floor - self.perp_funding_paid[j] - self.perp_pending_paid(j)
             row[f"swaps_{group}_pnl"] = pnl / WAD
             row[f"swaps_{group}_open"] = sum(1 for j in js if j in open_set)
             row[f"swaps_{group}_survivors"] = sum(1 for j in js if self.entered[j] and not self.cut[j])
             row[f"swaps_{group}_funding"] = funding / WAD  # perp funding (settled + owed) + the swap's legs and pending
         row["swaps_open_size"] = -sum(self.swap_size) / WAD
+        if self.caps is not None:
+            row["swaps_vault_pnl"] = (self.caps.vault_pnls[-1] if self.caps.vault_pnls else 0) / WAD
         return row
 
     def hedge_residuals(self) -> list[int]:
-        """Per closed hedge episode that began and ended on a perp touch (exit, cut, resize):
-        swap floating received - perp funding paid (wei; 0 or a few wei negative: the
-        rounding, in the protocol's favour)."""
-        return [s.floating - s.perp_funding_paid for s in self.segments if s.end in ("exit", "cut", "resize")]
+        """Per closed hedge episode that began on a perp open and ended on a perp touch
+        (exit, cut, resize) or at the maturity settle: swap floating received - perp
+        funding paid (settled, plus at the maturity what the perp owes unsettled then;
+        wei; 0 or a few wei negative: the rounding, in the protocol's favour)."""
+        return [
+            s.floating - s.perp_funding_paid - s.perp_pending_end
+            for s in self.segments
+            if s.end in ("exit", "cut", "resize", "matured")
+        ]
 
     def report(self) -> dict[str, Any]:
         """The report's ``funding_swaps`` section (USD; rates per 8 h as fractions)."""
@@ -483,7 +588,7 @@ class FundingSwapHedging:
         desk = self.desk
         index = r.markets[self.m].index
         groups: dict[str, Any] = {}
-        for group in GROUPS:
+        for group in self.groups:
             js = self._members(group)
             entered = [j for j in js if self.entered[j]]
             cut = [j for j in entered if self.cut[j]]
@@ -494,6 +599,8 @@ class FundingSwapHedging:
             floating = sum(self.floating[j] for j in js) / WAD
             fixed = sum(self.fixed[j] for j in js) / WAD
             unwind = sum(self.unwind[j] for j in js) / WAD
+            floor = sum(self._floor_pnl(j) for j in js) / WAD
+            premiums, payoffs = self.caps.floor_flows(js) if self.caps is not None else (0, 0)
             groups[group] = {
                 "traders": len(js),
                 "entered": len(entered),
@@ -503,7 +610,8 @@ class FundingSwapHedging:
                 "survival_rate": (len(entered) - len(cut)) / len(entered) if entered else None,
                 "open_at_end": sum(1 for j in js if j in self.basis.open_set),
                 "capital_usd": sum(float(self.basis.capital[j]) for j in js),
-                "swap_margin_usd": sum(self.swap_tokens[j] for j in js) / 10**r.decimals,
+                "swap_top_up_usd": sum(self.desk.top_ups.get(self.basis.accounts[j], 0) for j in js) / 10**r.decimals,
+                "swap_liquidations": sum(self.swap_liquidations[j] for j in js),
                 "pnl_usd": {
                     "perp": perp,
                     "spot": spot,
@@ -520,31 +628,38 @@ class FundingSwapHedging:
                     "net": perp_received + floating - fixed + unwind,
                 },
             }
+            if self.caps is not None:  # the floors: their P&L (payoffs claimed + claimable - premiums)
+                g = groups[group]
+                g["floored_traders"] = len(self.caps.products_of.keys() & set(js))
+                g["pnl_usd"]["floor"] = floor
+                g["pnl_usd"]["total"] += floor
+                g["pnl_usd"]["realized_perp_and_swap"] += floor
+                g["funding_usd"]["floor_premium_paid"] = premiums / WAD
+                g["funding_usd"]["floor_payoff_received"] = payoffs / WAD
+                g["funding_usd"]["net"] += floor
         out: dict[str, Any] = {"market": self.symbol, "spec": dict(self.spec.__dict__), "groups": groups}
+        if self.caps is not None:
+            out["caps"] = self.caps.report()
         if not self.spec.hedge:
             return out
         holders = [self.basis.accounts[j] for j in range(self.n) if self.swap_tokens[j]]
-        margins = sum(desk.margin(a) for a in holders)
-        deposits = sum(self.swap_tokens[j] for j in range(self.n)) * r.precision
-        pool_cash = desk.pool_balance()
-        funded = desk.funded_pool * r.precision
-        cash = int(r.token.balanceOf(desk.address)) * r.precision
+        holders_moved = sum(desk.moved.get(a, 0) for a in holders)
         pending = sum(desk.pending(a) for a in holders)
         pool_now = desk.pool_pnl()
         residuals = self.hedge_residuals()
+        keepers = desk.moved_total - holders_moved  # the liquidating keepers' rewards
         out |= {
             "pool": {
-                "funded_usd": funded / WAD,
                 "pnl_end_usd": pool_now / WAD,
                 "pnl_min_usd": min(self.pool_pnls) / WAD if self.pool_pnls else 0.0,
                 "pnl_max_usd": max(self.pool_pnls) / WAD if self.pool_pnls else 0.0,
-                "balance_end_usd": pool_cash / WAD,
+                "unrealized_end_usd": desk.pool_unrealized() / WAD,
+                "keeper_rewards_usd": keepers / WAD,
             },
             "zero_sum": {
-                # pool P&L + holders' swap P&L (realized margin change + pending), wei: 0 after
-                # the last step's settle of every swap (pending 0 and the book's sums flat)
-                "residual_wei": pool_now + (margins - deposits + pending),
-                "cash_residual_wei": cash - (margins + pool_cash),
+                # the LP pool's swap P&L + the holders' (moved into their engine margins + pending)
+                # + the keepers' rewards, wei: 0 after the last step's settle of every swap
+                "residual_wei": pool_now + holders_moved + pending + keepers,
             },
             "book": {
                 "maturity": desk.maturity,

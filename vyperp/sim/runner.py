@@ -265,9 +265,12 @@ class Replay:
         self.swaps: FundingSwapHedging | None = None
         if pop.funding_swaps is not None:
             swaps_rng = np.random.default_rng(np.random.SeedSequence(self.seed).spawn(5)[4])
-            self.swaps = FundingSwapHedging(self, pop.funding_swaps, swaps_rng)
+            caps_rng = None
+            if pop.funding_caps is not None:  # a stream of its own: the swaps' groups draw as without it
+                caps_rng = np.random.default_rng(np.random.SeedSequence(self.seed).spawn(6)[5])
+            self.swaps = FundingSwapHedging(self, pop.funding_swaps, swaps_rng, pop.funding_caps, caps_rng)
             self.swaps.setup()
-            self.metrics.extra_columns = self.metrics.extra_columns + list(FundingSwapHedging.COLUMNS)
+            self.metrics.extra_columns = self.metrics.extra_columns + list(self.swaps.columns)
         self.tx.touched.update(range(len(self.book)))
         self.markets = self.read_markets()
         self.sync()

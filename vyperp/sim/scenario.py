@@ -41,6 +41,9 @@ A scenario lives in ``scenarios/<name>.toml`` (load it by name or by path with
     [population.funding_swaps]           # ? basis traders hedging funding with swaps
     hedged_share = 0.5                   #   (vyperp.sim.funding_swaps.FundingSwapsSpec;
                                          #   every key optional; absent = no swaps)
+    [population.funding_caps]            # ? a share of the other basis traders buys funding
+    floor_share = 0.5                    #   floors (vyperp.sim.funding_caps.FundingCapsSpec;
+                                         #   needs funding_swaps; absent = no floors)
     [population.leverage]
     min = 2                              # >= 1
     max = 50                             # >= min
@@ -79,6 +82,7 @@ from .. import resources
 from ..oracles.pricepath import PricePath
 from ..oracles.sources import REAL_WINDOWS, load_real, load_user_file, parse_timestamp
 from ..oracles.synthetic import gbm, jump_diffusion, scripted_shock
+from .funding_caps import FundingCapsSpec
 from .funding_swaps import FundingSwapsSpec
 from .impact import SpotImpact
 from .options_desk import DeskSpec
@@ -228,6 +232,7 @@ class Population:
     keeper_gas_budget: int
     options_desk: DeskSpec | None = None  # [population.options_desk]; None = no desk
     funding_swaps: FundingSwapsSpec | None = None  # [population.funding_swaps]; None = no swaps
+    funding_caps: FundingCapsSpec | None = None  # [population.funding_caps] (needs funding_swaps); None = no floors
     cross_margined_share: float = 0.0
 
 
@@ -517,7 +522,7 @@ def parse_scenario(doc: dict[str, Any], file: Path | None = None) -> Scenario:
             "keeper_delay_steps": "int",
             "keeper_gas_budget": "int",
         },
-        {"options_desk": "table", "funding_swaps": "table", "cross_margined_share": "number"},
+        {"options_desk": "table", "funding_swaps": "table", "funding_caps": "table", "cross_margined_share": "number"},
     )
     ctx.nonneg(
         "[population]", pop, ("directional", "basis", "lps", "keepers", "keeper_delay_steps", "keeper_gas_budget")
@@ -548,6 +553,14 @@ def parse_scenario(doc: dict[str, Any], file: Path | None = None) -> Scenario:
             raise ctx.err("[population.funding_swaps]", str(exc)) from None
         if swaps.market is not None and swaps.market not in [m.symbol for m in markets]:
             raise ctx.err("[population.funding_swaps]", f"key 'market' names no market: {swaps.market!r}")
+    caps = None
+    if "funding_caps" in pop:
+        if swaps is None:
+            raise ctx.err("[population.funding_caps]", "needs [population.funding_swaps] (its groups and bookkeeping)")
+        try:
+            caps = FundingCapsSpec.from_table(pop["funding_caps"])
+        except ValueError as exc:
+            raise ctx.err("[population.funding_caps]", str(exc)) from None
     population = Population(
         pop["directional"],
         LeverageDist(lev["min"], lev["max"], lev["share_at_max"]),
@@ -559,6 +572,7 @@ def parse_scenario(doc: dict[str, Any], file: Path | None = None) -> Scenario:
         pop["keeper_gas_budget"],
         options_desk=desk,
         funding_swaps=swaps,
+        funding_caps=caps,
         cross_margined_share=float(cross_share),
     )
 
