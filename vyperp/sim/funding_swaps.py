@@ -87,7 +87,7 @@ class FundingSwapsSpec:
     maintenance_k: float = 2.0
     quote_ema_hours: float = 8.0  # the contract's quote (set_quote_config): EMA period of the mark rate
     quote_base_spread: float = 0.00002  # per 8 h either side of the mark
-    quote_skew_slope: float = 0.001  # per 8 h per unit of book skew / skew_scale
+    quote_skew_slope: float = 0.25  # per 8 h per unit of book skew / skew_scale (FundingSwaps default)
     quote_utilisation_slope: float = 0.0001  # per 8 h at a full open-interest cap
     settle_every_steps: int = 0
 
@@ -103,9 +103,11 @@ class FundingSwapsSpec:
             raise ValueError(
                 f"need 0 < maintenance_k < initial_k <= 100, got {self.maintenance_k!r}, {self.initial_k!r}"
             )
-        for key in ("quote_base_spread", "quote_skew_slope", "quote_utilisation_slope"):
+        for key in ("quote_base_spread", "quote_utilisation_slope"):
             if not 0 <= getattr(self, key) <= 0.01:
                 raise ValueError(f"{key} must be in [0, 1 % per 8 h], got {getattr(self, key)!r}")
+        if not 0 <= self.quote_skew_slope <= 1:  # the contract's bound (FundingSwaps._set_quote)
+            raise ValueError(f"quote_skew_slope must be in [0, 1], got {self.quote_skew_slope!r}")
         if self.settle_every_steps < 0:
             raise ValueError(f"settle_every_steps must be >= 0, got {self.settle_every_steps!r}")
 
