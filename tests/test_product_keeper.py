@@ -21,6 +21,7 @@ from vyperp.protocol.units import wad
 
 from .product_keeper_fixtures import (
     BTC,
+    HOUR,
     PERIOD,
     T0,
     LoggingChain,
@@ -194,3 +195,14 @@ def test_without_products_the_keeper_ignores_them(system: System) -> None:
     holder = underwater_swap_holder(system)
     result = keeper.poll_once()
     assert result.swap_liquidated == 0 and list(system.swaps.held(holder)) != []
+
+
+def test_a_reverting_view_skips_the_products_pass_not_the_poll(system: System) -> None:
+    keeper = keeper_for(system)
+    holder = underwater_swap_holder(system)
+    system.chain.advance(2 * HOUR)  # no new rounds: the oracle is stale, the lens's views revert
+    stats = keeper.run(poll_interval=0, max_polls=1)  # the keeper logs it and keeps running
+    assert stats["errors"] >= 1 and stats["swap_liquidated"] == 0 and list(system.swaps.held(holder)) != []
+    system.set_price(BTC, 100_000)
+    system.set_price(1, 4_000)
+    assert keeper.poll_once().swap_liquidated == 1 and list(system.swaps.held(holder)) == []

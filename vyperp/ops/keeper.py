@@ -570,9 +570,9 @@ class Keeper:
         if self.products.enabled:
             try:
                 products = self.products.poll()
-            except ChainError as e:
+            except (Reverted, ChainError) as e:  # a view reverting (a stale oracle) skips the pass
                 products.errors += 1
-                log.error("funding products pass failed: %s", e)
+                log.error("funding products pass failed (the perp pass goes on): %s", e)
             if products.swap_liquidated or products.swaps_settled:
                 self.sync()
         seen, liquidated, liq_txs, errors = self.liquidate()
@@ -636,7 +636,7 @@ class Keeper:
                 started = time.monotonic()
                 try:
                     self.poll_once()
-                except ChainError as e:
+                except (Reverted, ChainError) as e:  # a node failure, or a view reverting (a stale oracle)
                     self.stats["errors"] += 1
                     log.error("poll failed (will retry): %s", e)
                 polls += 1
