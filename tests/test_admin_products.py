@@ -77,6 +77,14 @@ def failed(result: Result, message: str) -> None:
     assert "Traceback" not in result.output
 
 
+def test_status_shows_the_products(env) -> None:
+    _, _, p, _ = env
+    out = ok(admin(env, "status"))
+    assert f"FundingSwaps {p.swaps.address}" in out and f"FundingCaps {p.caps.address}" in out
+    assert "bound to the engine" in out and "BTC maturities (2 listed)" in out
+    assert "base_spread" in out and "0.00002" in out and "BTC sigma" in out and "0.002" in out
+
+
 def test_swap_parameters_by_name_read_modify_write(env) -> None:
     _, _, p, _ = env
     swaps = p.swaps

@@ -136,6 +136,10 @@ def _show_status(conn: Connection) -> None:
     liquidation = [(k, v) for k, v in s.liquidation.items()] + [("tiers (ratio below:fraction)", s.tiers)]
     console.print(_table("liquidation", ("field", "value"), liquidation))
     console.print(_table("balances", ("", "value"), list(s.balances.items())))
+    from .admin_products import products_status
+
+    for title, rows in products_status(d):
+        console.print(_table(title, ("", "value"), rows))
 
 
 # ----------------------------------------------------------------------------- group

@@ -192,3 +192,46 @@ __all__ = [
     "product_admin",
     "resolve_time",
 ]
+
+
+def products_status(d: Deployment) -> list[tuple[str, list[tuple[str, str]]]]:
+    """(title, rows) tables for `vyperp admin status`: FundingSwaps' and FundingCaps'
+    configuration, listings and balances in human units (none without them)."""
+    tables: list[tuple[str, list[tuple[str, str]]]] = []
+    swaps, caps = d.contracts.get("swaps"), d.contracts.get("caps")
+    if swaps is not None:
+        rows = [
+            ("admin", str(swaps.admin())),
+            ("bound to the engine", "yes" if _same(d.engine.swaps(), swaps) else "NO"),
+        ]
+        for _, names in SWAP_SETTERS.values():
+            rows += [(name, _raw(name, int(getattr(swaps, name)()))) for name in names]
+        for symbol, market in d.market_ids.items():
+            listed = [int(t) for t in (d.manifest.get("swap_maturities") or {}).get(symbol, [])]
+            live = [t for t in listed if swaps.books(market, t).listed]
+            when = ", ".join(_when(t) for t in live) or "-"
+            rows.append((f"{symbol} maturities ({int(swaps.maturity_count(market))} listed)", when))
+        rows.append(("pool unrealized (USD)", human("", int(swaps.pool_unrealized_total()))))
+        tables.append((f"FundingSwaps {swaps.address}", rows))
+    if caps is not None:
+        rows = [
+            ("admin", str(caps.admin())),
+            ("TWAP_WINDOW (s)", f"{int(caps.TWAP_WINDOW()):,}"),
+            ("spread", human("spread", int(caps.spread()))),
+            ("min_premium (USD)", human("", int(caps.min_premium()))),
+        ]
+        rows += [(f"{s} sigma", human("", int(caps.volatility(m)))) for s, m in d.market_ids.items()]
+        rows += [
+            ("products", f"{int(caps.product_count())}"),
+            (
+                "vault assets / locked (USD)",
+                f"{human('', int(caps.vault_assets()))} / {human('', int(caps.vault_locked()))}",
+            ),
+            ("buyers' reserve (USD)", human("", int(caps.buyer_reserve()))),
+        ]
+        tables.append((f"FundingCaps {caps.address}", rows))
+    return tables
+
+
+def _same(a: Any, contract: Any) -> bool:
+    return str(a).lower() == str(contract.address).lower()
