@@ -206,3 +206,23 @@ def test_a_reverting_view_skips_the_products_pass_not_the_poll(system: System) -
     system.set_price(BTC, 100_000)
     system.set_price(1, 4_000)
     assert keeper.poll_once().swap_liquidated == 1 and list(system.swaps.held(holder)) == []
+
+
+def test_the_loop_wakes_for_the_next_boundary_or_maturity(system: System) -> None:
+    caps = system.caps
+    _, near = maturities(system)
+    keeper = keeper_for(system)
+    longs = system.new_trader("longs", 2_000_000)
+    system.trade(longs, BTC, wad(5))
+    holder = system.new_trader("holder", 50_000)
+    system.swaps.open(BTC, near, wad("0.1"), wad("0.01"), sender=holder)
+    keeper.poll_once()
+    start = int(caps.products(0).start)
+    assert keeper.products.next_due == min(start, near) == start
+    assert keeper._wait(100_000.0) == start - system.chain.time  # wakes at the boundary, not after the interval
+    assert keeper._wait(5.0) == 5.0
+    system.chain.set_time(start)
+    system.advance(0)
+    system.set_price(BTC, 100_000)
+    keeper.poll_once()
+    assert keeper.products.next_due == start + PERIOD  # the next boundary

@@ -620,6 +620,20 @@ class Keeper:
         log.debug("poll: %s", result)
         return result
 
+    def _wait(self, left: float) -> float:
+        """Seconds to sleep before the next poll: what is left of the interval, or less
+        when a cap boundary or a swap maturity comes first (a late fix moves funding
+        between caplets; a late snapshot lengthens the legs)."""
+        left = max(0.0, left)
+        due = self.products.next_due
+        if due is None:
+            return left
+        try:
+            ahead = due - int(self.chain.time)
+        except ChainError:
+            return left
+        return min(left, max(0.0, float(ahead)))
+
     def run(self, poll_interval: float = 2.0, max_polls: int | None = None) -> dict[str, int]:
         """Poll every `poll_interval` seconds (``max_polls`` times, or until interrupted).
         A failing poll (node unreachable, ...) is logged and retried next interval."""
@@ -642,7 +656,7 @@ class Keeper:
                 polls += 1
                 if max_polls is not None and polls >= max_polls:
                     break
-                time.sleep(max(0.0, poll_interval - (time.monotonic() - started)))
+                time.sleep(self._wait(poll_interval - (time.monotonic() - started)))
         except KeyboardInterrupt:
             log.info("interrupted")
         finally:

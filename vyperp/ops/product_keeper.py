@@ -108,6 +108,7 @@ class ProductKeeper:
         self.holders: dict[str, list[tuple[int, int]]] = {}
         self.buyers: dict[int, set[str]] = {}
         self.fully_fixed: set[int] = set()
+        self._due: list[int] = []
         self.twap_window = int(self.caps.TWAP_WINDOW()) if self.caps is not None else 0
 
     @property
@@ -235,6 +236,7 @@ class ProductKeeper:
                 self.fully_fixed.add(product)
             else:
                 live.add(int(p.market))
+                self._due.append(int(p.start) + fixings * int(p.period))
         return live
 
     def observe_caps(self, poll: ProductPoll, markets: set[int], now: int) -> None:
@@ -266,10 +268,12 @@ class ProductKeeper:
         """One pass of every enabled action (after :meth:`sync`)."""
         poll = ProductPoll()
         now = int(self.chain.time)
+        self._due = []
         if self.swaps is not None:
             self.liquidate(poll)
             if self.do_settle:
                 self.settle_matured(poll, now)
+                self._due += [t for held in self.holders.values() for _, t in held if t > now]
             poll.swap_holders = len(self.holders)
         if self.caps is not None:
             live = self.fix_caps(poll, now)
@@ -278,6 +282,13 @@ class ProductKeeper:
             if self.do_claim:
                 self.claim_caps(poll)
         return poll
+
+    @property
+    def next_due(self) -> int | None:
+        """The earliest time (chain seconds) the last pass saw coming: a cap boundary to
+        fix or a held swap's maturity to settle (None: nothing scheduled). The keeper's
+        loop wakes for it instead of waiting out its full interval."""
+        return min(self._due) if self._due else None
 
 
 __all__ = ["CAP_EVENTS", "ProductKeeper", "ProductPoll", "SWAP_EVENTS"]
