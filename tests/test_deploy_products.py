@@ -138,6 +138,9 @@ def test_enabled_file_deploys_binds_configures_and_lists(tmp_path: Path) -> None
         ('[[caps.products]]\nmarket = "BTC"\nstart_days = 0\n', "caps.products[0].start_days: must be above 0"),
         ('[[caps.products]]\nmarket = "BTC"\nmax_notional = 0\n', "caps.products[0].max_notional: must be above 0"),
         ('[[caps.products]]\nkind = "cap"\n', "caps.products[0]: needs market"),
+        ('[[caps.products]]\nmarket = "BTC"\nstrike = "high"\n', "caps.products[0].strike: expected a number"),
+        ('[[caps.products]]\nmarket = "BTC"\nmax_notional = "lots"\n', "caps.products[0].max_notional: expected"),
+        ('[swaps]\nmaturities = [["BTC", "soon"]]\n', "swaps.maturities[0].days: expected a number"),
     ],
 )
 def test_a_bad_key_is_an_error_naming_it(tmp_path: Path, table: str, message: str) -> None:

@@ -139,7 +139,10 @@ def _maturity(item: Any, where: str) -> Maturity:
     data = _coerce(Maturity, item, where)
     if "market" not in data or "days" not in data:
         raise ValueError(f"{where}: needs market and days")
-    return Maturity(str(data["market"]), float(data["days"]))
+    days = data["days"]
+    if isinstance(days, bool) or not isinstance(days, (int, float)):
+        raise ValueError(f"{where}.days: expected a number, got {days!r}")
+    return Maturity(str(data["market"]), float(days))
 
 
 def swaps_params(data: dict[str, Any], where: str = "swaps") -> SwapsParams:
@@ -230,7 +233,13 @@ def validate_caps(p: CapsParams, max_funding_rates: dict[str, float], where: str
         key = f"{where}.products[{i}]"
         _check(c.market in symbols, f"{key}.market", f"unknown market {c.market!r} (markets: {', '.join(symbols)})")
         _check(c.kind in ("cap", "floor"), f"{key}.kind", f'must be "cap" or "floor", got {c.kind!r}')
-        _check(isinstance(c.strike, (int, float)), f"{key}.strike", f"expected a number, got {c.strike!r}")
+        _check(
+            isinstance(c.strike, (int, float)) and not isinstance(c.strike, bool),
+            f"{key}.strike",
+            f"expected a number, got {c.strike!r}",
+        )
+        for name in ("start_days", "max_notional"):
+            _number(getattr(c, name), f"{key}.{name}")
         cap = max_funding_rates[c.market]
         headroom = c.strike + cap if c.is_floor else cap - c.strike
         _check(headroom > 0, f"{key}.strike", f"beyond the market's funding cap (max_funding_rate {cap})")
