@@ -226,3 +226,22 @@ def test_the_loop_wakes_for_the_next_boundary_or_maturity(system: System) -> Non
     system.set_price(BTC, 100_000)
     keeper.poll_once()
     assert keeper.products.next_due == start + PERIOD  # the next boundary
+
+
+def test_perps_and_swaps_account_swaps_first_then_the_perp_pass(system: System) -> None:
+    far, _ = maturities(system)
+    keeper = keeper_for(system)
+    longs = system.new_trader("longs", 2_000_000)
+    system.trade(longs, BTC, wad(5))
+    both = system.new_trader("both", 10_000)
+    system.trade(both, BTC, wad("0.8"))
+    system.swaps.open(BTC, far, wad("0.1"), wad("0.01"), sender=both)
+    keeper.poll_once()
+    assert both in keeper.positions and both in keeper.products.holders
+    system.set_price(BTC, 91_000)
+    assert system.lens.is_liquidatable(both) and system.lens.holds_swaps(both)
+    size = int(system.engine.position(both, BTC).size)
+    result = keeper.poll_once()
+    assert result.swap_liquidated == 1 and result.liquidated >= 1 and result.errors == 0
+    assert list(system.swaps.held(both)) == [] and both not in keeper.products.holders
+    assert 0 <= int(system.engine.position(both, BTC).size) < size  # the perp pass took its tier
