@@ -83,6 +83,15 @@ def test_status_shows_the_products(env) -> None:
     assert f"FundingSwaps {p.swaps.address}" in out and f"FundingCaps {p.caps.address}" in out
     assert "bound to the engine" in out and "BTC maturities (2 listed)" in out
     assert "base_spread" in out and "0.00002" in out and "BTC sigma" in out and "0.002" in out
+    _, chain, _, path = env
+    ok(admin(env, "list-maturity", "ETH", "--at", str(align(chain.time + 7 * DAY)), "--yes"))
+    assert "ETH maturities (1 listed)" in ok(admin(env, "status"))
+    from vyperp.ops import admin as ops
+    from vyperp.ops.admin_products import listed_maturities
+
+    deployment = ops.Deployment.open(json.loads(path.read_text()), lambda m, params: chain.rpc(m, *params))
+    far, near = json.loads(path.read_text())["swap_maturities"]["BTC"]
+    assert listed_maturities(deployment) == {0: [far, near], 1: [align(chain.time + 7 * DAY)]}  # from the events
 
 
 def test_swap_parameters_by_name_read_modify_write(env) -> None:

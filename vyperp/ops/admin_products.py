@@ -206,10 +206,9 @@ def products_status(d: Deployment) -> list[tuple[str, list[tuple[str, str]]]]:
         ]
         for _, names in SWAP_SETTERS.values():
             rows += [(name, _raw(name, int(getattr(swaps, name)()))) for name in names]
+        listed = listed_maturities(d)
         for symbol, market in d.market_ids.items():
-            listed = [int(t) for t in (d.manifest.get("swap_maturities") or {}).get(symbol, [])]
-            live = [t for t in listed if swaps.books(market, t).listed]
-            when = ", ".join(_when(t) for t in live) or "-"
+            when = ", ".join(_when(t) for t in sorted(listed.get(market, []))) or "-"
             rows.append((f"{symbol} maturities ({int(swaps.maturity_count(market))} listed)", when))
         rows.append(("pool unrealized (USD)", human("", int(swaps.pool_unrealized_total()))))
         tables.append((f"FundingSwaps {swaps.address}", rows))
@@ -231,6 +230,27 @@ def products_status(d: Deployment) -> list[tuple[str, list[tuple[str, str]]]]:
         ]
         tables.append((f"FundingCaps {caps.address}", rows))
     return tables
+
+
+def listed_maturities(d: Deployment) -> dict[int, list[int]]:
+    """market -> maturities, from FundingSwaps' MaturityListed events since the manifest's
+    deploy block (the deployment's listings and every later list-maturity)."""
+    from .admin import LOG_RANGE, _rpc_logs
+
+    swaps = _contract(d, "swaps")
+    spec = swaps.contract_type.events_by_name["MaturityListed"]
+    topic = "0x" + spec.topic0.hex()
+    start, head = int(d.manifest.get("block_number") or 0), d.head()
+    out: dict[int, list[int]] = {}
+    while start <= head:
+        end = min(start + LOG_RANGE - 1, head)
+        logs = d.request(
+            "eth_getLogs", [{"address": swaps.address, "topics": [topic], "fromBlock": hex(start), "toBlock": hex(end)}]
+        )
+        for event in d.decode(_rpc_logs(logs)):
+            out.setdefault(int(event.args["market"]), []).append(int(event.args["maturity"]))
+        start = end + 1
+    return out
 
 
 def _same(a: Any, contract: Any) -> bool:
