@@ -8,6 +8,7 @@ survives a restart from the state file. The same flow on anvil: tests/test_anvil
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -245,3 +246,20 @@ def test_perps_and_swaps_account_swaps_first_then_the_perp_pass(system: System) 
     assert result.swap_liquidated == 1 and result.liquidated >= 1 and result.errors == 0
     assert list(system.swaps.held(both)) == [] and both not in keeper.products.holders
     assert 0 <= int(system.engine.position(both, BTC).size) < size  # the perp pass took its tier
+
+
+def test_a_state_file_without_products_reads_their_book_not_the_engine_again(system: System, tmp_path: Path) -> None:
+    state = tmp_path / "keeper.json"
+    far, _ = maturities(system)
+    longs = system.new_trader("longs", 2_000_000)
+    system.trade(longs, BTC, wad(5))
+    alice = system.new_trader("alice", 50_000)
+    system.swaps.open(BTC, far, wad("0.2"), wad("0.01"), sender=alice)
+    plain = keeper_for(system, state, products=False)
+    plain.poll_once()
+    assert "products" not in json.loads(state.read_text())
+    cursor, events = plain.cursor, plain.stats["events"]
+    upgraded = keeper_for(system, state)
+    assert upgraded.resumed and upgraded.cursor == cursor and upgraded.products.holders == {alice: [(BTC, far)]}
+    upgraded.poll_once()
+    assert upgraded.stats["events"] == events and upgraded.stats["rescans"] == 0  # no engine event read twice

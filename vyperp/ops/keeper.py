@@ -318,9 +318,10 @@ class Keeper:
             try:
                 self.products.load(state.get("products") or {})
             except ValueError:
-                # recorded without these products: their book starts again from start_block
-                self.cursor = self.start_block - 1
-                self.positions = {}
+                # recorded without these products: their book is read from start_block to
+                # the cursor (the engine's events are not read again)
+                self.products.reset()
+                self.products.sync(self.start_block, self.cursor)
         self.resumed = True
         log.info(
             "resumed from %s: cursor block %d, %d open accounts", self.state_path, self.cursor, len(self.positions)
