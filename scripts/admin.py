@@ -22,7 +22,7 @@ import click
 from ape.cli import ConnectedProviderCommand, account_option, network_option
 
 from vyperp.ops.admin import ZERO, AdminError, Deployment, load_manifest
-from vyperp.ops.admin_commands import Connection, admin_group, manifest_option
+from vyperp.ops.admin_commands import Connection, admin_group, dry_run_option, manifest_option
 from vyperp.ops.ape_signer import ape_send, enable_autosign, provider_request
 
 # ape-vyper compiles with the `vyper` on PATH when it is the installed package's version
@@ -36,6 +36,7 @@ def _options(f: Any) -> Any:
     f = click.option("--yes", "c_yes", is_flag=True, help="No confirmation prompt, no per-transaction signing prompt.")(
         f
     )
+    f = dry_run_option(f)
     f = manifest_option(f)
     f = account_option("--account", "c_account", prompt=False)(f)
     f = network_option()(f)
@@ -61,7 +62,7 @@ def _connect(options: dict[str, Any]) -> Connection:
             enable_autosign(account)
         return ape_send(account, provider)
 
-    return Connection(deployment, send, caller, yes)
+    return Connection(deployment, send, caller, yes, bool(options.get("c_dry_run")))
 
 
 cli = admin_group("admin", _options, _connect, command_cls=ConnectedProviderCommand)

@@ -63,7 +63,7 @@ if _BIN not in os.environ.get("PATH", "").split(os.pathsep):
     os.environ["PATH"] = _BIN + os.pathsep + os.environ.get("PATH", "")
 
 MANIFEST_VERSION = 2
-CONTRACT_KEYS = ("token", "configurator", "engine", "pool", "lens", "order_book")
+CONTRACT_KEYS = ("token", "configurator", "engine", "pool", "lens", "order_book", "swaps", "caps")
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -99,7 +99,7 @@ def _default_manifest(ecosystem: str, network: str, chain_id: int) -> Path:
 def _recorded_addresses(manifest: dict[str, Any]) -> dict[str, str]:
     """Flatten the manifest's addresses: token, ..., oracle:BTC, oracle:ETH."""
     addresses = manifest.get("addresses") or {}
-    flat = {key: addresses[key] for key in CONTRACT_KEYS if key in addresses}
+    flat = {key: addresses[key] for key in CONTRACT_KEYS if addresses.get(key)}
     for symbol, address in (addresses.get("oracles") or {}).items():
         flat[f"oracle:{symbol}"] = address
     return flat
@@ -246,7 +246,8 @@ def _resume(manifest_path: Path, manifest: dict[str, Any], chain_id: int) -> Non
     "oracle [default: only on local networks; elsewhere a missing address is an error].",
 )
 def cli(ecosystem, network, provider, account, params_path, manifest_path, resume, force, yes, feeder, mocks):
-    """Deploy token, oracles, configurator, engine, pool and lens, list the markets, write a manifest."""
+    """Deploy token, oracles, configurator, engine, pool and lens, list the markets (and, when the
+    parameters enable them, FundingSwaps and FundingCaps with their maturities and products), write a manifest."""
     chain_id = int(provider.chain_id)
     manifest_path = manifest_path or _default_manifest(ecosystem.name, network.name, chain_id)
 
@@ -307,6 +308,8 @@ def cli(ecosystem, network, provider, account, params_path, manifest_path, resum
 
     # Compile (if stale) before the first transaction so compile time is not deploy time.
     names = ("TestToken", "MockOracle", "MarketConfigurator", "Engine", "LiquidityPool", "EngineLens", "OrderBook")
+    names += ("FundingSwaps",) if params.deploys_swaps() else ()
+    names += ("FundingCaps",) if params.deploys_caps() else ()
     containers = {name: getattr(project, name) for name in names}
 
     deployed: list[tuple[str, Any]] = []
@@ -333,6 +336,7 @@ def cli(ecosystem, network, provider, account, params_path, manifest_path, resum
             feeder_signer,
             at=lambda name, address: containers[name].at(address),
             mocks=allow_mocks,
+            now=lambda: int(chain.pending_timestamp),
         )
         if handover:
             for oracle in protocol.oracles:
@@ -389,7 +393,7 @@ def cli(ecosystem, network, provider, account, params_path, manifest_path, resum
     tmp.write_text(json.dumps(manifest, indent=2) + "\n")
     tmp.replace(manifest_path)
 
-    rows = [(key, addresses[key], "") for key in CONTRACT_KEYS]
+    rows = [(key, addresses[key], "") for key in CONTRACT_KEYS if addresses.get(key)]
     rows += [
         (f"oracle {symbol}", address, f"market {i}") for i, (symbol, address) in enumerate(addresses["oracles"].items())
     ]

@@ -235,3 +235,22 @@ def test_yes_signs_unattended_with_a_keyfile_account(tmp_path: Path) -> None:
     manifest = json.loads(unattended.read_text())
     _check_manifest(manifest)
     assert manifest["deployer"] == Account.from_key(TEST_KEY).address
+
+
+def test_ape_deploy_with_funding_products(tmp_path: Path) -> None:
+    """default.toml with `[swaps]` and `[caps]` enabled: ape deploys, binds and lists them,
+    and the manifest records their addresses and listings."""
+    text = (ROOT / "vyperp" / "params" / "default.toml").read_text()
+    params = tmp_path / "products.toml"
+    params.write_text(text.replace("enabled = false", "enabled = true"))
+    manifest_path = tmp_path / "m.json"
+    result = _run_deploy("--params", str(params), "--manifest", str(manifest_path))
+    assert result.returncode == 0, result.stdout + result.stderr
+    manifest = json.loads(manifest_path.read_text())
+    addresses = manifest["addresses"]
+    assert _is_address(addresses["swaps"]) and _is_address(addresses["caps"])
+    assert set(manifest["swap_maturities"]) == {"BTC", "ETH"} and len(manifest["swap_maturities"]["BTC"]) == 2
+    assert all(t % 28_800 == 0 and t > manifest["block_timestamp"] for t in manifest["swap_maturities"]["BTC"])
+    assert [p["kind"] for p in manifest["cap_products"].values()] == ["cap", "floor"]
+    assert manifest["params"]["swaps"]["enabled"] is True and manifest["params"]["caps"]["volatility"]["BTC"] == 0.002
+    assert "swaps" in result.stdout and "caps" in result.stdout  # the printed table names them

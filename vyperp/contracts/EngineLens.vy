@@ -6,11 +6,22 @@
         engine's own state through the same pure modules the engine books with
         (pricing, margin_brackets, health_math), so the lens and the engine cannot
         disagree.
+        Funding swaps (FundingSwaps, bound to the engine): the engine's account_health
+        already carries an account's swaps (their value at the mark and their
+        requirements), so every health view here includes them. An account counts as
+        liquidatable (is_liquidatable, liquidatable_accounts, scan_accounts) when it is
+        below maintenance with a perp position OR swaps (`holds_swaps`); a swap holder
+        is liquidated through FundingSwaps.liquidate (swaps first, then its perps in
+        the same transaction), never Engine.liquidate, which refuses it: keepers route
+        the candidates by `holds_swaps`. `swap_margin` and `swap_position` serve a
+        front end the swaps' side of the health; FundingSwaps' own views (quote,
+        mark_rate, held, swaps) give the rest.
 @dev All functions are views; they revert with the engine's oracle reasons when a
      market's oracle is stale or jumped, and "Unknown market" for an unlisted market.
 """
 
 from interfaces import IEngine
+from interfaces import IFundingSwaps
 import constants
 import engine_types
 import fixed_math
@@ -161,13 +172,84 @@ def margin_ratio(account: address) -> uint256:
 @external
 def is_liquidatable(account: address) -> bool:
     """
-    @notice Whether equity is below the maintenance requirement.
-    @dev health_math._is_liquidatable on the engine's account_health.
+    @notice Whether equity is below the maintenance requirement (swaps included).
+    @dev The engine's account_health, with a perp position or funding swaps held
+         (a swap holder is liquidated by FundingSwaps.liquidate, see `holds_swaps`).
     @param account The account.
-    @return True if below maintenance with a position open.
+    @return True if below maintenance with a position or a swap open.
     """
-    health: engine_types.Health = staticcall ENGINE.account_health(account)
-    return health_math._is_liquidatable(health.position_count, health.equity, health.maintenance_margin)
+    return self._liquidatable(account, staticcall ENGINE.account_health(account))
+
+
+@view
+@external
+def holds_swaps(account: address) -> bool:
+    """
+    @notice Whether the account holds funding swaps (the engine's SWAP_FLAG): its
+            liquidation goes through FundingSwaps.liquidate.
+    @param account The account.
+    @return True if it holds at least one swap.
+    """
+    return staticcall ENGINE.open_markets(account) >= constants.SWAP_FLAG
+
+
+@view
+@external
+def swap_margin(account: address) -> (int256, uint256, uint256):
+    """
+    @notice What the account's funding swaps add to its health: their value (pending
+            accrual plus early-close loss at the mark) and their initial and
+            maintenance requirements; zeros without a FundingSwaps bound.
+    @param account The account.
+    @return (value 1e18 USD, initial 1e18 USD, maintenance 1e18 USD).
+    """
+    swaps: address = staticcall ENGINE.swaps()
+    if swaps == empty(address):
+        return (0, 0, 0)
+    return staticcall IFundingSwaps(swaps).account_margin(account)
+
+
+struct SwapRead:
+    floating: int256                 # floating leg received since the last touch
+    fixed: int256                    # fixed leg paid since the last touch
+    pending: int256                  # floating - fixed: what a settle now moves into the margin
+    value: int256                    # pending + early-close loss at the mark (the health's value)
+    initial: uint256                 # initial requirement
+    maintenance: uint256             # maintenance requirement
+
+
+@view
+@external
+def swap_position(account: address, market: uint256, maturity: uint256) -> SwapRead:
+    """
+    @notice One swap's pending PnL, accrued legs and requirements, as FundingSwaps
+            books them (1e18 USD).
+    @dev Reverts "No swaps" when no FundingSwaps is bound.
+    @param account The holder.
+    @param market The engine market id.
+    @param maturity The book's maturity.
+    @return The SwapRead (all zero for a swap the account does not hold).
+    """
+    swaps: address = staticcall ENGINE.swaps()
+    assert swaps != empty(address), "No swaps"
+    result: SwapRead = empty(SwapRead)
+    result.floating, result.fixed = staticcall IFundingSwaps(swaps).accrued(account, market, maturity)
+    result.pending = result.floating - result.fixed
+    result.value = staticcall IFundingSwaps(swaps).swap_value(account, market, maturity)
+    result.initial, result.maintenance = staticcall IFundingSwaps(swaps).requirements(account, market, maturity)
+    return result
+
+
+@view
+@internal
+def _liquidatable(account: address, health: engine_types.Health) -> bool:
+    """
+    @dev Below maintenance with a perp position, or with swaps (one more read only
+         for an account without perps).
+    """
+    if health.equity >= convert(health.maintenance_margin, int256):
+        return False
+    return health.position_count > 0 or staticcall ENGINE.open_markets(account) >= constants.SWAP_FLAG
 
 
 @view
@@ -327,7 +409,7 @@ def scan_accounts(accounts: DynArray[address, MAX_SCAN]) -> AccountScan:
         health: engine_types.Health = staticcall ENGINE.account_health(account)
         if health.position_count > 0:
             result.with_positions += 1
-        if health_math._is_liquidatable(health.position_count, health.equity, health.maintenance_margin):
+        if self._liquidatable(account, health):
             result.below_maintenance.append(index)
         if health.equity > 0:
             result.positive_equity_sum += health.equity
@@ -442,8 +524,9 @@ def liquidatable_accounts(accounts: DynArray[address, MAX_BATCH]) -> DynArray[Li
     """
     @notice The accounts of `accounts` below maintenance, with their equity and
             maintenance requirement, in input order.
-    @dev Listed iff `is_liquidatable`, with `account_health`'s equity and
-         maintenance_margin (the engine's own numbers).
+    @dev Listed iff `is_liquidatable` (swap holders included: route them by
+         `holds_swaps`), with `account_health`'s equity and maintenance_margin (the
+         engine's own numbers).
     @param accounts The accounts (at most MAX_BATCH).
     @return The LiquidationCandidates.
     """
@@ -451,7 +534,7 @@ def liquidatable_accounts(accounts: DynArray[address, MAX_BATCH]) -> DynArray[Li
     index: uint256 = 0
     for account: address in accounts:
         health: engine_types.Health = staticcall ENGINE.account_health(account)
-        if health_math._is_liquidatable(health.position_count, health.equity, health.maintenance_margin):
+        if self._liquidatable(account, health):
             result.append(LiquidationCandidate(index=index, equity=health.equity, maintenance=health.maintenance_margin))
         index += 1
     return result

@@ -157,6 +157,8 @@ class Deployment:
             ("engine", "Engine"),
             ("pool", "LiquidityPool"),
             ("token", "TestToken"),
+            ("swaps", "FundingSwaps"),
+            ("caps", "FundingCaps"),
         ):
             if is_address(addresses.get(key) or ""):
                 ct: ContractType = compile_contract(name).contract_type
@@ -314,6 +316,7 @@ class Change:
     args: tuple[Any, ...]
     rows: list[tuple[str, str, str]] = field(default_factory=list)  # (what, old, new)
     role: str = "admin"  # the role the sender needs
+    target: str = "configurator"  # the contract (a Deployment.contracts key): swaps, caps
 
     @property
     def changes_anything(self) -> bool:
@@ -385,6 +388,13 @@ PARAM_HELP = """PARAM names what to change, VALUE its new value in human units:
   SYMBOL.brackets            CEILING:IM:MM,... e.g. "250000:0.02:0.01,inf:0.05:0.025"
   liquidation.FIELD          a LiquidationConfig field, e.g. liquidation.reward_cap 500
   liquidation.tiers          RATIO_BELOW:FRACTION,... e.g. "1:0.25,0.75:0.5,0.5:1"
+
+Funding products (FundingSwaps / FundingCaps, their own admin):
+\b
+  swaps.FIELD                initial_k maintenance_k time_floor rate_floor ema_period
+                             base_spread skew_slope utilisation_slope reward_rate
+                             penalty_rate skew_scale_fraction perp_open_interest_fraction
+  caps.spread, caps.min_premium, caps.volatility.SYMBOL
 """
 
 
@@ -392,6 +402,10 @@ def plan_set(d: Deployment, param: str, text: str) -> Change:
     """The configurator call that sets `param` to `text`, read-modify-write on the rest of its
     struct (see PARAM_HELP). Raises AdminError for an unknown market or field, a bad value,
     or the oracle (a listed market's feed never changes)."""
+    from .admin_products import is_product_param, plan_product_set
+
+    if is_product_param(param):
+        return plan_product_set(d, param, text)
     parts = param.split(".")
     e = d.engine
     if parts[0].lower() == "liquidation" and len(parts) == 2:
@@ -498,9 +512,26 @@ def plan_cancel_admin(d: Deployment) -> Change:
 
 
 def apply(d: Deployment, change: Change, send: Send) -> list[Event]:
-    """Send `change` through the configurator; returns the events of its transaction.
-    Raises Reverted (reason decoded) or ChainError from `send`."""
-    return d.decode(send(d.configurator, change.function, change.args))
+    """Send `change` to its contract (the configurator, or FundingSwaps / FundingCaps);
+    returns the events of its transaction. Raises Reverted (reason decoded) or ChainError
+    from `send`."""
+    return d.decode(send(d.contracts[change.target], change.function, change.args))
+
+
+def preflight(d: Deployment, change: Change, sender: str) -> str | None:
+    """What `change` would do if sent now from `sender`, by an eth_call (nothing is sent):
+    None if it would succeed, else the revert reason. Raises ChainError if the node fails."""
+    contract = d.contracts[change.target]
+    data = contract.functions[change.function].calldata(*change.args)
+    tx = {"from": sender, "to": contract.address, "data": "0x" + data.hex()}
+    try:
+        d.request("eth_call", [tx, "latest"])
+    except Exception as exc:  # noqa: BLE001 - transports raise their own error types
+        error = rpc_revert(exc)
+        if isinstance(error, Reverted):
+            return error.reason or "(no reason)"
+        raise error from exc
+    return None
 
 
 # ----------------------------------------------------------------------------- status
@@ -616,6 +647,7 @@ __all__ = [
     "plan_roles",
     "plan_set",
     "plan_settle",
+    "preflight",
     "role_names",
     "rpc_revert",
     "status",

@@ -37,6 +37,7 @@ class Connection:
     send: Callable[[], ops.Send]  # built on first use (an ape keyfile may ask for a passphrase)
     sender: str
     yes: bool
+    dry_run: bool = False  # show the change and preflight it (eth_call), send nothing
 
 
 Connect = Callable[[dict[str, Any]], Connection]
@@ -75,10 +76,27 @@ def _run_change(conn: Connection, change: ops.Change) -> None:
     d = conn.deployment
     console = _console()
     console.print(_table(change.summary, ("", "now", "after"), [(w, o, n) for w, o, n in change.rows]))
-    holds = ops.role_names(int(d.configurator.roles_of(conn.sender)))
-    click.echo(f"sender {conn.sender} (roles: {holds}; needs: {change.role}), configurator {d.configurator.address}")
+    target = d.contracts[change.target]
+    if change.target == "configurator":
+        holds = ops.role_names(int(d.configurator.roles_of(conn.sender)))
+    else:
+        from .admin_products import product_admin
+
+        owner = product_admin(d, change)
+        holds = change.role if owner.lower() == conn.sender.lower() else "none"
+    click.echo(f"sender {conn.sender} (roles: {holds}; needs: {change.role}), {change.target} {target.address}")
     if not change.changes_anything:
         click.echo("nothing to change: no transaction sent")
+        return
+    if change.target != "configurator" and holds == "none":
+        raise ops.AdminError(
+            f"sender {conn.sender} is not the {change.target} admin ({owner}): nothing sent "
+            f"(FundingSwaps / FundingCaps accept changes only from their admin)"
+        )
+    if conn.dry_run:
+        reason = ops.preflight(d, change, conn.sender)
+        verdict = "would succeed" if reason is None else f"would revert: {reason}"
+        click.echo(f"dry run: {change.function} {verdict}; nothing sent")
         return
     if not conn.yes:
         click.confirm(f"send {change.function}?", abort=True)
@@ -118,6 +136,10 @@ def _show_status(conn: Connection) -> None:
     liquidation = [(k, v) for k, v in s.liquidation.items()] + [("tiers (ratio below:fraction)", s.tiers)]
     console.print(_table("liquidation", ("field", "value"), liquidation))
     console.print(_table("balances", ("", "value"), list(s.balances.items())))
+    from .admin_products import products_status
+
+    for title, rows in products_status(d):
+        console.print(_table(title, ("", "value"), rows))
 
 
 # ----------------------------------------------------------------------------- group
@@ -142,11 +164,13 @@ def admin_group(
     """The admin subcommands, each with `connect_options` (how to reach and sign) and built
     into a Connection by `connect`."""
 
-    @click.group(name, short_help="Administer a deployment (roles, pause, settle, parameters)")
+    @click.group(name, short_help="Administer a deployment (roles, pause, settle, parameters, funding products)")
     def group() -> None:
         """Administer a deployment from its manifest through the MarketConfigurator: read its
         state, pause/unpause/settle markets, change parameters by name, grant and revoke
-        GUARDIAN, and move ADMIN in two steps (propose-admin, then accept-admin)."""
+        GUARDIAN, and move ADMIN in two steps (propose-admin, then accept-admin); and the
+        funding products: FundingSwaps / FundingCaps parameters (set swaps.FIELD, caps.FIELD),
+        list-maturity, list-product. Every change can be --dry-run first."""
 
     def subcommand(sub_name: str, short: str, action: Callable[..., ops.Change | None]) -> Callable[..., Any]:
         def decorate(f: Callable[..., Any]) -> click.Command:
@@ -215,6 +239,53 @@ def admin_group(
     set_cmd = group.commands["set"]
     set_cmd.help = inspect.cleandoc(set_cmd.help or "") + "\n\n" + ops.PARAM_HELP
 
+    from . import admin_products as products
+
+    when = [
+        click.option("--at", type=int, default=None, help="Unix time."),
+        click.option(
+            "--days",
+            type=float,
+            default=None,
+            help="Days from the chain's latest block time, rounded up to the next 8-hour funding boundary.",
+        ),
+    ]
+
+    def with_when(f: Callable[..., Any]) -> Callable[..., Any]:
+        for option in reversed(when):
+            f = option(f)
+        return f
+
+    @subcommand(
+        "list-maturity",
+        "List a FundingSwaps maturity on a market",
+        lambda c, market, at, days: products.plan_list_maturity(c.deployment, market, at, days),
+    )
+    @MARKET
+    @with_when
+    def list_maturity() -> None:
+        """Open a FundingSwaps book on MARKET maturing at --at (unix time) or --days from now
+        (rounded up to an 8-hour boundary); at most 8 per market. FundingSwaps' admin."""
+
+    @subcommand(
+        "list-product",
+        "List a FundingCaps cap or floor strip",
+        lambda c, market, kind, strike, at, days, period, periods, max_notional: products.plan_list_product(
+            c.deployment, market, kind, strike, at, days, period, periods, max_notional
+        ),
+    )
+    @MARKET
+    @click.option("--kind", type=click.Choice(["cap", "floor"]), default="cap", show_default=True, help="Cap or floor.")
+    @click.option("--strike", required=True, help="Strike per 8h (a fraction, signed; e.g. 0.0003).")
+    @with_when
+    @click.option("--period", type=int, default=28800, show_default=True, help="Seconds per caplet (<= 30 days).")
+    @click.option("--periods", type=int, default=21, show_default=True, help="Number of caplets (1..32).")
+    @click.option("--max-notional", required=True, help="The most notional the product sells (USD).")
+    def list_product() -> None:
+        """List a strip of --periods caplets (floorlets with --kind floor) on MARKET's funding rate
+        at --strike, the first period starting at --at or --days from now (rounded up to an 8-hour
+        boundary). FundingCaps' admin. The contract refuses a strike at or beyond the funding cap."""
+
     role_choice = click.argument("role", type=click.Choice(["guardian", "admin"], case_sensitive=False))
     account = click.argument("account", metavar="ACCOUNT")
 
@@ -266,7 +337,18 @@ def admin_group(
 
 
 # ----------------------------------------------------------------------------- vyperp admin (RPC)
+def dry_run_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    """``--dry-run`` as every admin entry point takes it."""
+    return click.option(
+        "--dry-run",
+        "c_dry_run",
+        is_flag=True,
+        help="Show the change and whether it would succeed (an eth_call from the sender); send nothing.",
+    )(f)
+
+
 def _rpc_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    f = dry_run_option(f)
     f = click.option("--yes", "c_yes", is_flag=True, help="Do not ask for confirmation before sending.")(f)
     f = click.option(
         "--sender",
@@ -314,11 +396,17 @@ def _rpc_connect(options: dict[str, Any]) -> Connection:
     if not is_address(sender):
         raise ops.AdminError(f"--sender: not an address: {sender!r}")
     sender = to_checksum_address(sender)
-    return Connection(deployment, lambda: ops.impersonating_send(chain, sender), sender, bool(options["c_yes"]))
+    return Connection(
+        deployment,
+        lambda: ops.impersonating_send(chain, sender),
+        sender,
+        bool(options["c_yes"]),
+        bool(options.get("c_dry_run")),
+    )
 
 
 admin = admin_group("admin", _rpc_options, _rpc_connect)
 
 COMMANDS = [admin]
 
-__all__ = ["COMMANDS", "Connection", "admin", "admin_group"]
+__all__ = ["COMMANDS", "Connection", "admin", "admin_group", "dry_run_option"]

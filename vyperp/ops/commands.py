@@ -90,6 +90,35 @@ def keeper_options(f: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option("--log-range", type=int, default=5000, show_default=True, help="Blocks per eth_getLogs request."),
         click.option("--no-adl", is_flag=True, help="Never call auto_deleverage (only liquidate)."),
+        click.option(
+            "--swaps",
+            "swaps_address",
+            default=None,
+            metavar="ADDRESS",
+            help="FundingSwaps address [default: from --manifest, else the engine's bound swaps()].",
+        ),
+        click.option(
+            "--caps",
+            "caps_address",
+            default=None,
+            metavar="ADDRESS",
+            help="FundingCaps address [default: from --manifest; none: no cap fixings].",
+        ),
+        click.option(
+            "--no-products",
+            is_flag=True,
+            help="Ignore the funding products (no swap liquidations, settlements, cap fixings or observations).",
+        ),
+        click.option("--no-settle", is_flag=True, help="Do not settle matured swaps (FundingSwaps.settle)."),
+        click.option(
+            "--no-fix",
+            is_flag=True,
+            help="Do not fix cap boundaries (FundingCaps.fix); a late fix changes the caplets' payoffs.",
+        ),
+        click.option("--no-observe", is_flag=True, help="Do not record TWAP observations (FundingCaps.observe)."),
+        click.option(
+            "--claim", is_flag=True, help="Also claim fixed caplets' payouts for every buyer (FundingCaps.claim)."
+        ),
     ]
     for option in reversed(options):
         f = option(f)
@@ -129,6 +158,13 @@ def run_keeper(chain: Any, signer: str | None, manifest: dict[str, Any] | None, 
             confirmations=max(0, send.confirmations - 1),
             log_range=kw["log_range"],
             adl=not kw["no_adl"],
+            swaps_address=kw["swaps_address"] or addresses.get("swaps"),
+            caps_address=kw["caps_address"] or addresses.get("caps"),
+            products=not kw["no_products"],
+            settle_swaps=not kw["no_settle"],
+            fix_caps=not kw["no_fix"],
+            observe_caps=not kw["no_observe"],
+            claim_caps=kw["claim"],
         )
         stats = k.run(kw["interval"], kw["max_polls"])
     except (ValueError, ChainError) as exc:
@@ -144,8 +180,10 @@ def keeper_command(name: str = "keeper") -> click.Command:
     @keeper_options
     def command(manifest_path: Path | None, log_level: str, **kw: Any) -> None:
         """Follow the engine's events, liquidate liquidatable accounts with liquidate_many and
-        auto-deleverage while it is open; the cursor and open-position set are saved to --state
-        after every poll, and a restarted keeper resumes from them."""
+        auto-deleverage while it is open; with funding products deployed, also liquidate swap
+        holders (FundingSwaps.liquidate), settle matured swaps, fix cap boundaries in the first
+        poll after each and keep the caps' TWAP observed. The cursor, open positions and swap
+        holders are saved to --state after every poll, and a restarted keeper resumes from them."""
         from .keeper import setup_logging
 
         setup_logging(log_level.upper())

@@ -30,7 +30,13 @@ Each poll:
    descending (the contract verifies that order) and sent to ``auto_deleverage``; if the
    ranking goes stale inside the call (closing a position moves the skew, hence the
    mark) it retries with the first candidate alone.
-5. **Persist.** The cursor (last processed block), the book and counters are written
+5. **Funding products** (issue 14; when the engine has a FundingSwaps bound, or a
+   FundingCaps address is given): before step 2, swap holders below maintenance are
+   liquidated through ``FundingSwaps.liquidate`` (the engine's liquidate refuses them,
+   so step 3 skips them), matured swaps are settled, every due cap boundary is fixed
+   (``FundingCaps.fix``, in the first poll after it) and the TWAP observed; claims for
+   buyers optionally. See :mod:`vyperp.ops.product_keeper`.
+6. **Persist.** The cursor (last processed block), the book and counters are written
    atomically to the JSON ``state_path``. A keeper started with an existing state file
    resumes from its cursor (``start_block`` is then ignored); the file is bound to the
    chain id and the engine address.
@@ -99,15 +105,17 @@ class RpcEventSource:
     """:class:`EventSource` over JSON-RPC ``eth_getLogs`` (an :class:`~vyperp.chain.rpc_chain.RpcChain`).
 
     Ranges longer than ``max_range`` blocks are split; a range the node refuses (too
-    many results) is halved and retried.
+    many results) is halved and retried. `engine` is the contract whose logs are read
+    (the engine by default; FundingSwaps / FundingCaps for the products' keeper) and
+    `names` the events tracked.
     """
 
-    def __init__(self, chain: Any, engine: Any, max_range: int = 5_000):
+    def __init__(self, chain: Any, engine: Any, max_range: int = 5_000, names: tuple[str, ...] = TRACKED_EVENTS):
         self.chain = chain
         self.engine = engine
         self.max_range = max(1, int(max_range))
         specs = engine.contract_type.events_by_name
-        self._specs = {specs[name].topic0: specs[name] for name in TRACKED_EVENTS}
+        self._specs = {specs[name].topic0: specs[name] for name in names}
         self._topics = ["0x" + t.hex() for t in self._specs]
 
     def head(self) -> int:
@@ -168,6 +176,11 @@ class PollResult:
     adl_closed: int
     adl_txs: int
     errors: int
+    swap_liquidated: int = 0
+    swaps_settled: int = 0
+    caps_fixed: int = 0
+    caps_observed: int = 0
+    caps_claimed: int = 0
 
 
 class Keeper:
@@ -189,6 +202,12 @@ class Keeper:
         log_range: blocks per ``eth_getLogs`` request.
         max_rounds: screen/liquidate rounds per poll.
         adl: run auto-deleveraging when the pool value is negative.
+        swaps_address: FundingSwaps (default: the engine's bound ``swaps()``, if any);
+            ``products=False`` turns the products part off.
+        caps_address: FundingCaps (default: none; the engine does not know it).
+        settle_swaps / fix_caps / observe_caps / claim_caps: the products actions
+            (claims are off by default: buyers, or anyone, claim).
+        product_sources: ``(swaps EventSource, caps EventSource)`` (default: eth_getLogs).
     """
 
     def __init__(
@@ -206,6 +225,14 @@ class Keeper:
         log_range: int = 5_000,
         max_rounds: int = 8,
         adl: bool = True,
+        swaps_address: str | None = None,
+        caps_address: str | None = None,
+        products: bool = True,
+        settle_swaps: bool = True,
+        fix_caps: bool = True,
+        observe_caps: bool = True,
+        claim_caps: bool = False,
+        product_sources: tuple[EventSource | None, EventSource | None] = (None, None),
     ):
         if isinstance(chain_or_rpc, str):
             from ..chain.rpc_chain import RpcChain
@@ -239,7 +266,31 @@ class Keeper:
             "adl_txs": 0,
             "errors": 0,
             "rescans": 0,
+            "swap_liquidated": 0,
+            "swaps_settled": 0,
+            "caps_fixed": 0,
+            "caps_observed": 0,
+            "caps_claimed": 0,
         }
+        from .product_keeper import ProductKeeper
+
+        if products and swaps_address is None:
+            bound = str(self.engine.swaps())
+            swaps_address = bound if int(bound, 16) else None
+        self.products = ProductKeeper(
+            self.chain,
+            self.lens,
+            self.sender,
+            swaps_address if products else None,
+            caps_address if products else None,
+            swaps_source=product_sources[0],
+            caps_source=product_sources[1],
+            log_range=log_range,
+            settle=settle_swaps,
+            fix=fix_caps,
+            observe=observe_caps,
+            claim=claim_caps,
+        )
         self.resumed = False
         self._load()
 
@@ -263,6 +314,14 @@ class Keeper:
         self.cursor = int(state["cursor"])
         self.positions = {a: {int(m): int(s) for m, s in ms.items()} for a, ms in state["positions"].items()}
         self.stats.update(state.get("stats", {}))
+        if self.products.enabled:
+            try:
+                self.products.load(state.get("products") or {})
+            except ValueError:
+                # recorded without these products: their book is read from start_block to
+                # the cursor (the engine's events are not read again)
+                self.products.reset()
+                self.products.sync(self.start_block, self.cursor)
         self.resumed = True
         log.info(
             "resumed from %s: cursor block %d, %d open accounts", self.state_path, self.cursor, len(self.positions)
@@ -281,6 +340,8 @@ class Keeper:
             "positions": {a: {str(m): str(s) for m, s in ms.items()} for a, ms in sorted(self.positions.items())},
             "stats": self.stats,
         }
+        if self.products.enabled:
+            state["products"] = self.products.state()
         self.state_path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.state_path.with_name(self.state_path.name + ".tmp")
         tmp.write_text(json.dumps(state, indent=1) + "\n")
@@ -322,6 +383,7 @@ class Keeper:
             )
             self.cursor = self.start_block - 1
             self.positions = {}
+            self.products.reset()
             self.stats["rescans"] += 1
         lo = self.cursor + 1
         if head < lo:
@@ -329,6 +391,7 @@ class Keeper:
         events = self.source.events(lo, head)
         for event in events:
             self.apply(event)
+        self.products.sync(lo, head)
         self.cursor = head
         self.stats["events"] += len(events)
         if events:
@@ -355,6 +418,8 @@ class Keeper:
     def liquidatable(self, accounts: list[str] | None = None) -> list[tuple[str, int, int]]:
         """(account, equity, maintenance) of the liquidatable ones, largest maintenance first."""
         accounts = self.open_accounts if accounts is None else accounts
+        # swap holders go to FundingSwaps.liquidate (the products pass), never Engine.liquidate
+        accounts = [a for a in accounts if a not in self.products.holders]
         found = []
         for k in range(0, len(accounts), LENS_MAX_BATCH):
             chunk = accounts[k : k + LENS_MAX_BATCH]
@@ -496,10 +561,23 @@ class Keeper:
 
     # ------------------------------------------------------------------ loop
     def poll_once(self) -> PollResult:
-        """Sync events, liquidate, auto-deleverage, sync again, save the state."""
+        """Sync events, run the funding products' pass, liquidate, auto-deleverage, sync
+        again, save the state."""
+        from .product_keeper import ProductPoll
+
         events_before = self.stats["events"]
         lo, hi, _ = self.sync()
+        products = ProductPoll()
+        if self.products.enabled:
+            try:
+                products = self.products.poll()
+            except (Reverted, ChainError) as e:  # a view reverting (a stale oracle) skips the pass
+                products.errors += 1
+                log.error("funding products pass failed (the perp pass goes on): %s", e)
+            if products.swap_liquidated or products.swaps_settled:
+                self.sync()
         seen, liquidated, liq_txs, errors = self.liquidate()
+        errors += products.errors
         adl_closed = adl_txs = 0
         if self.adl:
             try:
@@ -517,12 +595,45 @@ class Keeper:
         self.stats["adl_closed"] += adl_closed
         self.stats["adl_txs"] += adl_txs
         self.stats["errors"] += errors
+        self.stats["swap_liquidated"] += products.swap_liquidated
+        self.stats["swaps_settled"] += products.swaps_settled
+        self.stats["caps_fixed"] += products.caps_fixed
+        self.stats["caps_observed"] += products.observed
+        self.stats["caps_claimed"] += products.claimed
         self.save()
         result = PollResult(
-            lo, self.cursor, n_events, len(self.positions), seen, liquidated, liq_txs, adl_closed, adl_txs, errors
+            lo,
+            self.cursor,
+            n_events,
+            len(self.positions),
+            seen,
+            liquidated,
+            liq_txs,
+            adl_closed,
+            adl_txs,
+            errors,
+            products.swap_liquidated,
+            products.swaps_settled,
+            products.caps_fixed,
+            products.observed,
+            products.claimed,
         )
         log.debug("poll: %s", result)
         return result
+
+    def _wait(self, left: float) -> float:
+        """Seconds to sleep before the next poll: what is left of the interval, or less
+        when a cap boundary or a swap maturity comes first (a late fix moves funding
+        between caplets; a late snapshot lengthens the legs)."""
+        left = max(0.0, left)
+        due = self.products.next_due
+        if due is None:
+            return left
+        try:
+            ahead = due - int(self.chain.time)
+        except ChainError:
+            return left
+        return min(left, max(0.0, float(ahead)))
 
     def run(self, poll_interval: float = 2.0, max_polls: int | None = None) -> dict[str, int]:
         """Poll every `poll_interval` seconds (``max_polls`` times, or until interrupted).
@@ -540,13 +651,13 @@ class Keeper:
                 started = time.monotonic()
                 try:
                     self.poll_once()
-                except ChainError as e:
+                except (Reverted, ChainError) as e:  # a node failure, or a view reverting (a stale oracle)
                     self.stats["errors"] += 1
                     log.error("poll failed (will retry): %s", e)
                 polls += 1
                 if max_polls is not None and polls >= max_polls:
                     break
-                time.sleep(max(0.0, poll_interval - (time.monotonic() - started)))
+                time.sleep(self._wait(poll_interval - (time.monotonic() - started)))
         except KeyboardInterrupt:
             log.info("interrupted")
         finally:

@@ -33,6 +33,7 @@ def deploy_with_keys(
         "feeder": feeder.address,
         "addresses": protocol.addresses(),
         "market_ids": {s: i for i, s in enumerate(protocol.symbols)},
+        **protocol.record(),
     }
     return manifest, chain, protocol
 

@@ -40,6 +40,9 @@ class Protocol:
     oracle_decimals: list[int] = field(default_factory=list)
     mock_token: bool = False  # the collateral is a TestToken this deployment created
     mock_oracles: list[bool] = field(default_factory=list)  # per market: a MockOracle it created
+    swaps: Any = None  # FundingSwaps, bound to the engine (None: not deployed)
+    caps: Any = None  # FundingCaps (None: not deployed)
+    listed: dict[str, Any] = field(default_factory=dict)  # what the deployment listed on them
 
     def addresses(self) -> dict[str, Any]:
         return {
@@ -49,17 +52,23 @@ class Protocol:
             "pool": str(self.pool.address),
             "lens": str(self.lens.address),
             "order_book": str(self.order_book.address) if self.order_book is not None else None,
+            "swaps": str(self.swaps.address) if self.swaps is not None else None,
+            "caps": str(self.caps.address) if self.caps is not None else None,
             "oracles": {s: str(o.address) for s, o in zip(self.symbols, self.oracles)},
         }
 
     def record(self) -> dict[str, Any]:
         """What operators' tools need besides the addresses: decimals and which contracts are
-        test doubles (a feeder can push rounds only into a MockOracle)."""
-        return {
+        test doubles (a feeder can push rounds only into a MockOracle); with funding
+        products, what was listed on them (``swap_maturities``: symbol -> unix times,
+        ``cap_products``: product id -> its terms), so the keeper knows where to look."""
+        record: dict[str, Any] = {
             "token_decimals": self.token_decimals,
             "oracle_decimals": dict(zip(self.symbols, self.oracle_decimals)),
             "mocks": {"token": self.mock_token, "oracles": dict(zip(self.symbols, self.mock_oracles))},
         }
+        record.update(self.listed)
+        return record
 
 
 def oracle_answer(price: float | int, decimals: int) -> int:
@@ -124,8 +133,13 @@ def deploy_protocol(
     legacy: bool = False,
     at: AtFn | None = None,
     mocks: bool = True,
+    now: Callable[[], int] | None = None,
 ) -> Protocol:
-    """Deploy configurator, engine, pool, lens and order book, and list every market.
+    """Deploy configurator, engine, pool, lens and order book, and list every market;
+    with ``params.swaps`` / ``params.caps`` (enabled) also FundingSwaps (bound to the
+    engine) and FundingCaps, configured and with their maturities / products listed
+    (:func:`deploy_products`; `now()` is the chain's block time, which their listing
+    times are relative to).
 
     `deploy(name, *args)` must deploy contract NAME from the shipped contracts as `admin`.
     The collateral is ``params.collateral_token`` and a market's price feed its
@@ -137,9 +151,16 @@ def deploy_protocol(
     `legacy` deploys the contracts as they were before the safety work (see
     LEGACY_NEW_FIELDS), for the attack lab's before/after comparison.
 
-    Raises DeployError when a mock is needed and `mocks` is false, or when a real
-    address is named without an `at` function to wrap it.
+    Raises DeployError when a mock is needed and `mocks` is false, when a real
+    address is named without an `at` function to wrap it, or when the parameters are
+    invalid (checked before the first transaction).
     """
+    try:
+        params.validate()
+    except ValueError as exc:
+        raise DeployError(str(exc)) from exc
+    if (params.deploys_swaps() or params.deploys_caps()) and now is None:
+        raise DeployError("the funding products' listing times need the chain's time: pass now=")
 
     def existing(kind: str, name: str, address: str) -> Any:
         if at is None:
@@ -212,6 +233,64 @@ def deploy_protocol(
     )
     for oracle, market in zip(oracles, params.markets):
         list_market(protocol, oracle, market)
+    if now is not None:
+        deploy_products(deploy, protocol, now)
+    return protocol
+
+
+def deploy_products(deploy: DeployFn, protocol: Protocol, now: Callable[[], int]) -> Protocol:
+    """Deploy the funding products ``protocol.params`` enables on a deployed protocol:
+    FundingSwaps (margin, liquidation, OI cap and quote configuration, bound through
+    ``MarketConfigurator.set_swaps``, each maturity listed) and FundingCaps (pricing, each
+    market's sigma, each product listed). Times are ``now()`` at listing plus the offsets
+    the parameters give, aligned up to an 8-hour boundary."""
+    params, admin = protocol.params, protocol.admin
+    ids = {symbol: i for i, symbol in enumerate(protocol.symbols)}
+    if params.deploys_swaps():
+        assert params.swaps is not None
+        p = params.swaps.contract_params()
+        swaps = deploy("FundingSwaps", protocol.engine, p.initial_k, p.maintenance_k, p.time_floor, p.rate_floor)
+        swaps.set_liquidation_config(p.reward_rate, p.penalty_rate, sender=admin)
+        swaps.set_open_interest_cap(p.skew_scale_fraction, p.perp_open_interest_fraction, sender=admin)
+        swaps.set_quote_config(p.ema_period, p.base_spread, p.skew_slope, p.utilisation_slope, sender=admin)
+        protocol.configurator.set_swaps(swaps, sender=admin)
+        protocol.swaps = swaps
+        listed: dict[str, list[int]] = {}
+        for maturity in params.swaps.maturities:
+            timestamp = maturity.timestamp(now())
+            swaps.list_maturity(ids[maturity.market], timestamp, sender=admin)
+            listed.setdefault(maturity.market, []).append(timestamp)
+        protocol.listed["swap_maturities"] = listed
+    if params.deploys_caps():
+        assert params.caps is not None
+        c = params.caps
+        caps = deploy("FundingCaps", protocol.engine, protocol.token, int(c.twap_window))
+        caps.set_pricing(wad(c.spread), wad(c.min_premium), sender=admin)
+        for symbol, sigma in c.volatility.items():
+            caps.set_volatility(ids[symbol], wad(sigma), sender=admin)
+        protocol.caps = caps
+        products: dict[str, dict[str, Any]] = {}
+        for product in c.products:
+            start = product.start(now())
+            caps.list_product(
+                ids[product.market],
+                product.is_floor,
+                wad(product.strike),
+                start,
+                product.period,
+                product.periods,
+                wad(product.max_notional),
+                sender=admin,
+            )
+            products[str(int(caps.product_count()) - 1)] = {
+                "market": product.market,
+                "kind": product.kind,
+                "strike": product.strike,
+                "start": start,
+                "period": product.period,
+                "periods": product.periods,
+            }
+        protocol.listed["cap_products"] = products
     return protocol
 
 
@@ -235,4 +314,5 @@ def deploy_embedded(
         legacy,
         at=chain.at,
         mocks=mocks,
+        now=lambda: int(chain.time),
     )

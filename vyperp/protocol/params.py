@@ -15,6 +15,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from .product_params import CapsParams, SwapsParams, caps_params, swaps_params, validate_caps, validate_swaps
 from .structs import struct
 from .units import WAD, wad
 
@@ -266,6 +267,22 @@ class ProtocolParams:
     liquidation: LiquidationParams = field(default_factory=LiquidationParams)
     token_decimals: int = 6
     collateral_token: str | None = None  # an ERC-20 address (None: deploy a TestToken)
+    swaps: SwapsParams | None = None  # FundingSwaps to deploy and bind (None: none)
+    caps: CapsParams | None = None  # FundingCaps to deploy (None: none)
+
+    def validate(self, where: str = "params") -> None:
+        """The funding products' keys against the contracts' bounds and the listed markets
+        (ValueError naming the key)."""
+        if self.swaps is not None:
+            validate_swaps(self.swaps, [m.symbol for m in self.markets], f"{where}: swaps")
+        if self.caps is not None:
+            validate_caps(self.caps, {m.symbol: m.max_funding_rate for m in self.markets}, f"{where}: caps")
+
+    def deploys_swaps(self) -> bool:
+        return self.swaps is not None and self.swaps.enabled
+
+    def deploys_caps(self) -> bool:
+        return self.caps is not None and self.caps.enabled
 
 
 def is_address(value: Any) -> bool:
@@ -282,29 +299,36 @@ def read_toml(path: str | Path, what: str = "parameters") -> dict[str, Any]:
 
 
 def load_params(path: str | Path) -> ProtocolParams:
-    """Read a deployment parameter file: `[liquidation]`, `[[markets]]` tables, `token_decimals`."""
+    """Read a deployment parameter file: `[liquidation]`, `[[markets]]` tables, `token_decimals`,
+    and the funding products' `[swaps]` / `[caps]` tables (see vyperp.protocol.product_params)."""
     path = Path(path)
     data = read_toml(path)
     markets = [market_params(m, f"{path}: markets[{i}]") for i, m in enumerate(data.get("markets", []))]
     if not markets:
         raise ValueError(f"{path}: no [[markets]] table")
     liquidation = liquidation_params(data.get("liquidation", {}), f"{path}: liquidation")
-    unknown = set(data) - {"markets", "liquidation", "token_decimals", "collateral_token"}
+    unknown = set(data) - {"markets", "liquidation", "token_decimals", "collateral_token", "swaps", "caps"}
     if unknown:
         raise ValueError(f"{path}: unknown top-level keys {sorted(unknown)}")
     token = data.get("collateral_token") or None
     if token is not None and not is_address(token):
         raise ValueError(f"{path}: collateral_token must be a 0x-prefixed 20-byte address, got {token!r}")
-    return ProtocolParams(
+    params = ProtocolParams(
         markets=markets,
         liquidation=liquidation,
         token_decimals=int(data.get("token_decimals", 6)),
         collateral_token=token,
+        swaps=swaps_params(data["swaps"], f"{path}: swaps") if "swaps" in data else None,
+        caps=caps_params(data["caps"], f"{path}: caps") if "caps" in data else None,
     )
+    params.validate(str(path))
+    return params
 
 
 __all__ = [
     "Bracket",
+    "CapsParams",
+    "SwapsParams",
     "EXCHANGE_BRACKETS",
     "MAX_BRACKETS",
     "binance_brackets",

@@ -46,6 +46,8 @@ class System:
         self.lens = protocol.lens
         self.order_book = protocol.order_book
         self.configurator = protocol.configurator
+        self.swaps = protocol.swaps  # FundingSwaps when the parameters deploy it, else None
+        self.caps = protocol.caps  # FundingCaps when the parameters deploy it, else None
         self.oracles = protocol.oracles
         self.admin = protocol.admin
         self.feeder = protocol.feeder
