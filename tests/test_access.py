@@ -115,14 +115,15 @@ def engine_setter_calls(system, account):
             replaced(market_config(system), "oracle", system.oracles[ETH].address),
             brackets(system),
             risk_config(system),
+            [0, 0, 0, 0],
             sender=account,
         ),
         "set_market_config": lambda: e.set_market_config(
-            BTC, replaced(market_config(system), "taker_fee", 10**15), sender=account
+            BTC, replaced(market_config(system), "taker_fee", 10**15), [0, 0, 0, 0], sender=account
         ),
         "set_margin_brackets": lambda: e.set_margin_brackets(BTC, [(MAX_UINT, WAD // 5, WAD // 10)], sender=account),
         "set_risk_config": lambda: e.set_risk_config(
-            BTC, replaced(risk_config(system), "max_multiplier", 2 * WAD), sender=account
+            BTC, replaced(risk_config(system), "max_multiplier", 2 * WAD), [0, 0, 0, 0], sender=account
         ),
         "set_rate_limit": lambda: e.set_rate_limit(BTC, (600, 10**6 * WAD), sender=account),
         "set_liquidation_config": lambda: e.set_liquidation_config(liq, [], sender=account),

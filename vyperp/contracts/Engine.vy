@@ -231,8 +231,7 @@ def _trade(account: address, market: uint256, size_delta: int256, acceptable_pri
     new_size: int256 = old_size + size_delta
     reduces: bool = abs(new_size) < abs(old_size) and (new_size == 0 or (new_size > 0) == (old_size > 0))
     assert reduces or not markets.market_state[market].paused, "Market paused"
-    # dev: single fields, never the whole MarketConfig (23 cold slots)
-    assert reduces or from_order or not markets.market_config[market].delayed_orders, "Delayed orders only"
+    assert reduces or from_order or markets._hot(market, markets.DELAYED_ORDERS) == 0, "Delayed orders only"
 
     fill: fills.Fill = fills._execute(account, market, size_delta, index_price, True)
     if size_delta > 0:
@@ -245,8 +244,8 @@ def _trade(account: address, market: uint256, size_delta: int256, acceptable_pri
         if new_size > 0:
             open_interest = markets.market_state[market].long_open_interest
         notional: uint256 = fixed_math._umul_up(open_interest, index_price)
-        assert notional <= markets.market_config[market].max_open_interest, "Max open interest"
-        pool_ratio: uint256 = markets.market_config[market].max_open_interest_pool_ratio
+        assert notional <= markets._hot(market, markets.MAX_OPEN_INTEREST), "Max open interest"
+        pool_ratio: uint256 = markets._hot(market, markets.MAX_OPEN_INTEREST_POOL_RATIO)
         if pool_ratio > 0:
             assert notional <= fixed_math._umul_down(convert(max(ledger.pool_balance, 0), uint256), pool_ratio), "Max open interest"
         health: engine_types.Health = margin_health._health(account, market, index_price)
@@ -469,7 +468,7 @@ def set_order_book(new_order_book: address):
 
 
 @external
-def add_market(config: engine_types.MarketConfig, brackets: DynArray[margin_brackets.MarginBracket, margin_brackets.MAX_BRACKETS], risk: engine_types.RiskConfig) -> uint256:
+def add_market(config: engine_types.MarketConfig, brackets: DynArray[margin_brackets.MarginBracket, margin_brackets.MAX_BRACKETS], risk: engine_types.RiskConfig, hot: uint256[4]) -> uint256:
     """
     @notice List a new market; the oracle's latest round becomes its anchor price.
     @return The market id.
@@ -478,13 +477,15 @@ def add_market(config: engine_types.MarketConfig, brackets: DynArray[margin_brac
     @param config The market parameters (validated by the configurator).
     @param brackets Its notional margin brackets.
     @param risk Its risk-multiplier configuration.
+    @param hot engine_types._hot_words(config, risk): the packed copy of the hot fields.
     """
     self._only_configurator()
     market: uint256 = markets.market_count
     assert market < constants.MAX_MARKETS, "Too many markets"
     oracle_decimals: uint8 = staticcall IAggregatorV3(config.oracle).decimals()
     assert oracle_decimals <= 18, "Oracle decimals above 18"
-    markets._price_scale[market] = 10 ** convert(18 - oracle_decimals, uint256)
+    markets._hot_config[market][0] = convert(config.oracle, uint256) | 10 ** convert(18 - oracle_decimals, uint256) << 160
+    self._store_hot(market, hot)
     markets.market_count = market + 1
     markets.market_config[market] = config
     markets._brackets[market] = brackets
@@ -496,17 +497,19 @@ def add_market(config: engine_types.MarketConfig, brackets: DynArray[margin_brac
 
 
 @external
-def set_market_config(market: uint256, config: engine_types.MarketConfig):
+def set_market_config(market: uint256, config: engine_types.MarketConfig, hot: uint256[4]):
     """
     @notice Replace a market's parameters; funding accrues first under the old ones.
     @dev Reverts "Not configurator", "Unknown market", "Oracle changed", and the oracle reasons.
     @param market The market id.
     @param config The new parameters (same oracle).
+    @param hot engine_types._hot_words(config, the market's risk config).
     """
     self._check_configurator(market)
-    assert config.oracle == markets.market_config[market].oracle, "Oracle changed"
+    assert convert(config.oracle, uint256) == markets._hot(market, markets.ORACLE), "Oracle changed"
     funding._touch_market(market)
     markets.market_config[market] = config
+    self._store_hot(market, hot)
 
 
 @external
@@ -522,15 +525,17 @@ def set_margin_brackets(market: uint256, brackets: DynArray[margin_brackets.Marg
 
 
 @external
-def set_risk_config(market: uint256, config: engine_types.RiskConfig):
+def set_risk_config(market: uint256, config: engine_types.RiskConfig, hot: uint256[4]):
     """
     @dev Reverts "Not configurator", "Unknown market".
     @notice Replace a market's risk-multiplier configuration; the multiplier is recomputed now.
     @param market The market id.
     @param config The new configuration.
+    @param hot engine_types._hot_words(the market's config, config).
     """
     self._check_configurator(market)
     markets.risk_config[market] = config
+    self._store_hot(market, hot)
     markets.market_state[market].risk_multiplier = markets._risk_multiplier(market)
 
 
@@ -608,6 +613,17 @@ def reanchor_price(market: uint256):
 
 
 
+
+
+@internal
+def _store_hot(market: uint256, hot: uint256[4]):
+    """
+    @dev Words 1-4 of the packed hot parameters (word 0, oracle and scale, never changes).
+    """
+    markets._hot_config[market][1] = hot[0]
+    markets._hot_config[market][2] = hot[1]
+    markets._hot_config[market][3] = hot[2]
+    markets._hot_config[market][4] = hot[3]
 
 
 @view

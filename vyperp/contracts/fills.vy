@@ -41,9 +41,9 @@ def _execute(account: address, market: uint256, size_delta: int256, index_price:
     fill_price: uint256 = index_price
     fee: uint256 = 0
     if markets.settlement_price[market] == 0:
-        fill_price = pricing._fill_price(index_price, skew, size_delta, markets.market_config[market].skew_scale, markets.market_config[market].max_premium)
+        fill_price = pricing._fill_price(index_price, skew, size_delta, markets._hot(market, markets.SKEW_SCALE), markets._hot(market, markets.MAX_PREMIUM))
         if charge_fee:
-            fee = pricing._trade_fee(skew, size_delta, fill_price, markets.market_config[market].maker_fee, markets.market_config[market].taker_fee)
+            fee = pricing._trade_fee(skew, size_delta, fill_price, markets._hot(market, markets.MAKER_FEE), markets._hot(market, markets.TAKER_FEE))
     paid: int256 = self._payable_profit(account, market, fill_price, index_price)
     pnl: int256 = self._rebase_position(account, market, size_delta, fill_price)
     if paid < pnl:

@@ -60,7 +60,7 @@ def _accept(market: uint256, price: uint256, round_id: uint80):
     """
     accrued: bool = self._accrue_funding(market, price)
     rolled: bool = oracle_guard._accept_round(market, price, round_id)
-    if (accrued or rolled) and markets.risk_config[market].max_multiplier > constants.WAD:
+    if (accrued or rolled) and markets._hot(market, markets.RISK_MULTIPLIER) != 0:
         markets.market_state[market].risk_multiplier = markets._risk_multiplier(market)
 
 
@@ -79,7 +79,7 @@ def _accrue_funding(market: uint256, price: uint256) -> bool:
     markets.market_state[market].cumulative_funding_per_unit = cumulative
     markets.market_state[market].funding_rate = rate
     markets.market_state[market].last_funding_time = block.timestamp
-    if markets.risk_config[market].funding_weight > 0:
+    if markets._hot(market, markets.FUNDING_EMA) != 0:
         # the EMA only feeds the funding term of the risk multiplier: kept while that term is on
         ema: int256 = markets.market_state[market].funding_rate_ema
         weight: int256 = convert(min(elapsed * constants.WAD // markets.risk_config[market].funding_ema_period, constants.WAD), int256)
@@ -101,11 +101,11 @@ def _funding_now(market: uint256, index_price: uint256) -> (int256, int256):
     if markets.settlement_price[market] != 0:
         return (cumulative, 0)
     elapsed: uint256 = block.timestamp - markets.market_state[market].last_funding_time
-    cap: int256 = convert(markets.market_config[market].max_funding_rate, int256)
-    premium: int256 = funding_models._premium(markets._skew(market), markets.market_config[market].skew_scale, markets.market_config[market].max_premium)
+    cap: int256 = convert(markets._hot(market, markets.MAX_FUNDING_RATE), int256)
+    premium: int256 = funding_models._premium(markets._skew(market), markets._hot(market, markets.SKEW_SCALE), markets._hot(market, markets.MAX_PREMIUM))
     start_rate: int256 = 0
     rate: int256 = 0
-    model: uint256 = markets.market_config[market].funding_model
+    model: uint256 = markets._hot(market, markets.FUNDING_MODEL)
     if model == funding_models.VELOCITY:
         start_rate = markets.market_state[market].funding_rate
         rate = fixed_math._clamp(funding_models._velocity_rate(start_rate, premium, markets.market_config[market].funding_velocity, elapsed), -cap, cap)
@@ -115,7 +115,7 @@ def _funding_now(market: uint256, index_price: uint256) -> (int256, int256):
         if model == funding_models.NONLINEAR:  # read only when used: two cold loads per touch
             threshold = markets.market_config[market].nonlinear_threshold
             coefficient = markets.market_config[market].nonlinear_coefficient
-        rate = fixed_math._clamp(funding_models._premium_rate(premium, markets.market_config[market].interest_rate, markets.market_config[market].funding_clamp, model, threshold, coefficient), -cap, cap)
+        rate = fixed_math._clamp(funding_models._premium_rate(premium, convert(markets._hot(market, markets.INTEREST_RATE_PLUS_WAD), int256) - constants.IWAD, markets._hot(market, markets.FUNDING_CLAMP), model, threshold, coefficient), -cap, cap)
         start_rate = rate
     if elapsed > 0:
         cumulative += funding_models._index_increment(start_rate, rate, index_price, elapsed)
@@ -128,9 +128,10 @@ def _owed(account: address, market: uint256, cumulative: int256, index_price: ui
     """
     @dev (funding the position owes at `cumulative`, size-tier surcharge).
     """
-    tier_notional: uint256 = markets.market_config[market].size_tier_notional
+    tier_notional: uint256 = 0
     tier_multiplier: uint256 = constants.WAD
-    if tier_notional > 0:  # read only when the size tier is on
+    if markets._hot(market, markets.SIZE_TIER) != 0:  # read only when the size tier is on
+        tier_notional = markets.market_config[market].size_tier_notional
         tier_multiplier = markets.market_config[market].size_tier_multiplier
     return pricing._funding_owed(ledger._positions[account][market].size, cumulative, ledger._positions[account][market].funding_index, index_price, tier_notional, tier_multiplier)
 

@@ -33,7 +33,7 @@ def _profit_counted(market: uint256, pnl: int256, size: int256, index_price: uin
     @dev `pnl` of a position of `size` under the market's max-PnL-to-pool cap (the
          side's aggregate profit at mark is set against max_pnl_pool_ratio x pool balance).
     """
-    ratio: uint256 = markets.market_config[market].max_pnl_pool_ratio
+    ratio: uint256 = markets._hot(market, markets.MAX_PNL_POOL_RATIO)
     if pnl <= 0 or ratio == 0:
         return pnl
     cap: uint256 = fixed_math._umul_down(convert(max(ledger.pool_balance, 0), uint256), ratio)
@@ -74,10 +74,10 @@ def _health(account: address, touched_market: uint256, touched_price: uint256) -
             maintenance: uint256 = 0
             multiplier: uint256 = markets.market_state[market].risk_multiplier
             initial, maintenance = health_math._bracket_requirements(markets._brackets[market], notional, multiplier)
-            maintenance = health_math._scaled_maintenance(maintenance, multiplier, markets.risk_config[market].apply_to_maintenance)
+            maintenance = health_math._scaled_maintenance(maintenance, multiplier, markets._hot(market, markets.SCALED_MAINTENANCE) != 0)
             health.initial_margin += initial
             health.maintenance_margin += maintenance
-            health.transfer_margin += fixed_math._umul_up(notional, markets.market_config[market].transfer_margin_ratio)
+            health.transfer_margin += fixed_math._umul_up(notional, markets._hot(market, markets.TRANSFER_MARGIN_RATIO))
             health.position_count += 1
             if maintenance > health.largest_requirement:
                 health.largest_requirement = maintenance

@@ -24,14 +24,54 @@ market_config: public(HashMap[uint256, engine_types.MarketConfig])
 market_state: public(HashMap[uint256, engine_types.MarketState])
 risk_config: public(HashMap[uint256, engine_types.RiskConfig])
 _brackets: HashMap[uint256, DynArray[margin_brackets.MarginBracket, margin_brackets.MAX_BRACKETS]]
-_price_scale: HashMap[uint256, uint256]            # 10 ** (18 - oracle decimals)
 settlement_price: public(HashMap[uint256, uint256])   # 0 = trading; else the guardian's settlement price
+# The hot parameters a touch, a fill and a health check read, packed into HOT_WORDS words
+# (5 cold slots instead of ~21): a copy of market_config / risk_config (which stay the full,
+# public structs). Word 0 (oracle | 10 ** (18 - oracle decimals) << 160) is written at
+# listing and never changes (the oracle cannot); words 1-4 are engine_types._hot_words of
+# the two structs, packed by the configurator (which validated every bound they rely on)
+# and passed with every change of either.
+_hot_config: HashMap[uint256, uint256[HOT_WORDS]]
+
+HOT_WORDS: constant(uint256) = 5
+# A field of the packed hot parameters, named by word | first bit << 8 | width << 16:
+ORACLE: constant(uint256) = 0 | 0 << 8 | 160 << 16
+PRICE_SCALE: constant(uint256) = 0 | 160 << 8 | 64 << 16        # 10 ** (18 - oracle decimals)
+SKEW_SCALE: constant(uint256) = 1 | 0 << 8 | 128 << 16
+MAX_PREMIUM: constant(uint256) = 1 | 128 << 8 | 64 << 16
+MAX_PRICE_JUMP: constant(uint256) = 1 | 192 << 8 | 64 << 16
+TAKER_FEE: constant(uint256) = 2 | 0 << 8 | 64 << 16
+MAKER_FEE: constant(uint256) = 2 | 64 << 8 | 64 << 16
+MAX_FUNDING_RATE: constant(uint256) = 2 | 128 << 8 | 64 << 16
+FUNDING_CLAMP: constant(uint256) = 2 | 192 << 8 | 64 << 16
+INTEREST_RATE_PLUS_WAD: constant(uint256) = 3 | 0 << 8 | 64 << 16
+MAX_PNL_POOL_RATIO: constant(uint256) = 3 | 64 << 8 | 60 << 16
+TRANSFER_MARGIN_RATIO: constant(uint256) = 3 | 124 << 8 | 60 << 16
+MAX_OPEN_INTEREST_POOL_RATIO: constant(uint256) = 3 | 184 << 8 | 72 << 16
+MAX_OPEN_INTEREST: constant(uint256) = 4 | 0 << 8 | 128 << 16
+VARIANCE_EWMA_WEIGHT: constant(uint256) = 4 | 128 << 8 | 64 << 16
+FUNDING_MODEL: constant(uint256) = 4 | 192 << 8 | 8 << 16
+DELAYED_ORDERS: constant(uint256) = 4 | 200 << 8 | 1 << 16
+SIZE_TIER: constant(uint256) = 4 | 201 << 8 | 1 << 16           # size_tier_notional > 0
+FUNDING_EMA: constant(uint256) = 4 | 202 << 8 | 1 << 16         # funding_weight > 0
+RISK_MULTIPLIER: constant(uint256) = 4 | 203 << 8 | 1 << 16     # max_multiplier > 1e18
+SCALED_MAINTENANCE: constant(uint256) = 4 | 204 << 8 | 1 << 16  # apply_to_maintenance
+MAX_ORACLE_AGE: constant(uint256) = 4 | 208 << 8 | 32 << 16
 
 
 @view
 @internal
 def _known(market: uint256):
     assert market < self.market_count, "Unknown market"
+
+
+@view
+@internal
+def _hot(market: uint256, field: uint256) -> uint256:
+    """
+    @dev One field of the packed hot parameters (a field constant above).
+    """
+    return (self._hot_config[market][field & 255] >> ((field >> 8) & 255)) & ((1 << (field >> 16)) - 1)
 
 
 @view
@@ -45,7 +85,7 @@ def _skew(market: uint256) -> int256:
 def _mark(market: uint256, index_price: uint256) -> uint256:
     if self.settlement_price[market] != 0:
         return index_price
-    return pricing._mark_price(index_price, self._skew(market), self.market_config[market].skew_scale, self.market_config[market].max_premium)
+    return pricing._mark_price(index_price, self._skew(market), self._hot(market, SKEW_SCALE), self._hot(market, MAX_PREMIUM))
 
 
 @view
@@ -56,7 +96,7 @@ def _exit(market: uint256, index_price: uint256, size: int256) -> uint256:
     """
     if self.settlement_price[market] != 0:
         return index_price
-    return pricing._exit_price(index_price, self._skew(market), size, self.market_config[market].skew_scale, self.market_config[market].max_premium)
+    return pricing._exit_price(index_price, self._skew(market), size, self._hot(market, SKEW_SCALE), self._hot(market, MAX_PREMIUM))
 
 
 @view
@@ -81,7 +121,7 @@ def _risk_multiplier(market: uint256) -> uint256:
     """
     multiplier: uint256 = constants.WAD
     volatility_weight: uint256 = self.risk_config[market].volatility_weight
-    if volatility_weight > 0 and self.risk_config[market].variance_ewma_weight > 0:
+    if volatility_weight > 0 and self._hot(market, VARIANCE_EWMA_WEIGHT) > 0:
         volatility: uint256 = isqrt(self.market_state[market].variance_ema * constants.WAD)
         reference: uint256 = self.risk_config[market].reference_volatility
         if volatility > reference:

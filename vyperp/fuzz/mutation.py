@@ -73,7 +73,7 @@ MUTANTS: list[Mutant] = [
     Mutant(
         "no-staleness-check",
         "oracle_guard.vy",
-        '    assert updated_at + markets.market_config[market].max_oracle_age >= block.timestamp, "Oracle stale"\n',
+        '    assert updated_at + markets._hot(market, markets.MAX_ORACLE_AGE) >= block.timestamp, "Oracle stale"\n',
         "",
         "the oracle read accepts stale rounds",
     ),
@@ -266,7 +266,7 @@ MUTANTS: list[Mutant] = [
     Mutant(
         "delayed-orders-bypassed",
         "Engine.vy",
-        '    assert reduces or from_order or not markets.market_config[market].delayed_orders, "Delayed orders only"\n',
+        '    assert reduces or from_order or markets._hot(market, markets.DELAYED_ORDERS) == 0, "Delayed orders only"\n',
         "",
         "a delayed-order market accepts direct risk-increasing trades",
     ),
@@ -337,7 +337,7 @@ MUTANTS: list[Mutant] = [
     Mutant(
         "multiplier-skips-maintenance",
         "margin_health.vy",
-        "health_math._scaled_maintenance(maintenance, multiplier, markets.risk_config[market].apply_to_maintenance)",
+        "health_math._scaled_maintenance(maintenance, multiplier, markets._hot(market, markets.SCALED_MAINTENANCE) != 0)",
         "health_math._scaled_maintenance(maintenance, multiplier, False)",
         "the risk multiplier never scales maintenance margin (brackets x multiplier)",
     ),
@@ -358,8 +358,8 @@ MUTANTS: list[Mutant] = [
     Mutant(
         "stale-at-max-age",
         "oracle_guard.vy",
-        "max_oracle_age >= block.timestamp",
-        "max_oracle_age > block.timestamp",
+        "markets.MAX_ORACLE_AGE) >= block.timestamp",
+        "markets.MAX_ORACLE_AGE) > block.timestamp",
         "a round exactly max_oracle_age old is refused as stale (off by one)",
     ),
     Mutant(
