@@ -127,7 +127,7 @@ def deposit(amount: uint256):
     @dev Reverts "Zero amount"; the token's own revert if allowance/balance is short.
     @param amount Tokens (token decimals).
     """
-    assert amount > 0, "Zero amount"
+    self._nonzero(amount)
     ledger._pull(amount)
     ledger.margin[msg.sender] += convert(amount * ledger.PRECISION, int256)
     log IEngine.Deposited(account=msg.sender, amount=amount)
@@ -145,7 +145,7 @@ def withdraw(amount: uint256):
          balance), "Below initial margin", "Below transfer margin", and the oracle
          reasons of every market the account holds.
     """
-    assert amount > 0, "Zero amount"
+    self._nonzero(amount)
     internal_amount: int256 = convert(amount * ledger.PRECISION, int256)
     assert ledger.margin[msg.sender] >= internal_amount, "Insufficient margin"
     ledger.margin[msg.sender] -= internal_amount
@@ -234,20 +234,16 @@ def _trade(account: address, market: uint256, size_delta: int256, acceptable_pri
     assert reduces or from_order or markets._hot(market, markets.DELAYED_ORDERS) == 0, "Delayed orders only"
 
     fill: fills.Fill = fills._execute(account, market, size_delta, index_price, True)
-    if size_delta > 0:
-        assert fill.price <= acceptable_price, "Slippage"
-    else:
-        assert fill.price >= acceptable_price, "Slippage"
+    assert (fill.price <= acceptable_price) if size_delta > 0 else (fill.price >= acceptable_price), "Slippage"
 
     if not reduces:
         open_interest: uint256 = markets.market_state[market].short_open_interest
         if new_size > 0:
             open_interest = markets.market_state[market].long_open_interest
         notional: uint256 = fixed_math._umul_up(open_interest, index_price)
-        assert notional <= markets._hot(market, markets.MAX_OPEN_INTEREST), "Max open interest"
         pool_ratio: uint256 = markets._hot(market, markets.MAX_OPEN_INTEREST_POOL_RATIO)
-        if pool_ratio > 0:
-            assert notional <= fixed_math._umul_down(convert(max(ledger.pool_balance, 0), uint256), pool_ratio), "Max open interest"
+        # one reason for both caps: USD at the index, and the pool-value bound (0 = off)
+        assert notional <= markets._hot(market, markets.MAX_OPEN_INTEREST) and (pool_ratio == 0 or notional <= fixed_math._umul_down(convert(max(ledger.pool_balance, 0), uint256), pool_ratio)), "Max open interest"
         health: engine_types.Health = margin_health._health(account, market, index_price)
         assert health.equity >= convert(health.initial_margin, int256), "Below initial margin"
     elif ledger.open_markets[account] != 0:
@@ -332,7 +328,7 @@ def auto_deleverage(market: uint256, candidates: DynArray[address, constants.MAX
         if deficit == 0:
             return 0
     else:
-        assert deleveraging._adl_side(market, index_price) != 0, "ADL not needed"
+        self._adl_needed(deleveraging._adl_side(market, index_price) != 0)
     previous_score: int256 = max_value(int256)
     closed: uint256 = 0
     for account: address in candidates:
@@ -371,7 +367,7 @@ def auto_deleverage_pro_rata(market: uint256, candidates: DynArray[address, cons
     """
     markets._known(market)
     pool_value: int256 = pool_valuation._pool_value()
-    assert pool_value < 0, "ADL not needed"
+    self._adl_needed(pool_value < 0)
     index_price: uint256 = funding._touch_market(market)
     deficit: uint256 = ledger._deficit_after_insurance(pool_value)
     mark: uint256 = markets._mark(market, index_price)
@@ -405,7 +401,7 @@ def pool_credit(amount: uint256):
     @dev Reverts "Not pool".
     @param amount Tokens (token decimals) the pool moved here.
     """
-    assert msg.sender == self.pool, "Not pool"
+    self._only_pool()
     ledger.pool_balance += convert(amount * ledger.PRECISION, int256)
     log IEngine.PoolCredited(amount=amount)
 
@@ -419,7 +415,7 @@ def pool_debit(amount: uint256, receiver: address):
     @param amount Tokens (token decimals) to pay.
     @param receiver Who receives them.
     """
-    assert msg.sender == self.pool, "Not pool"
+    self._only_pool()
     assert amount <= pool_valuation._pool_withdrawable(), "Pool reserve"
     ledger.pool_balance -= convert(amount * ledger.PRECISION, int256)
     ledger._push(receiver, amount)
@@ -433,7 +429,7 @@ def fund_insurance(amount: uint256):
     @dev Reverts "Zero amount".
     @param amount Tokens (token decimals).
     """
-    assert amount > 0, "Zero amount"
+    self._nonzero(amount)
     ledger._pull(amount)
     ledger.insurance_fund += amount * ledger.PRECISION
     log IEngine.InsuranceFunded(sender=msg.sender, amount=amount)
@@ -624,6 +620,24 @@ def _store_hot(market: uint256, hot: uint256[4]):
     markets._hot_config[market][2] = hot[1]
     markets._hot_config[market][3] = hot[2]
     markets._hot_config[market][4] = hot[3]
+
+
+@pure
+@internal
+def _nonzero(amount: uint256):
+    assert amount > 0, "Zero amount"
+
+
+@view
+@internal
+def _only_pool():
+    assert msg.sender == self.pool, "Not pool"
+
+
+@pure
+@internal
+def _adl_needed(needed: bool):
+    assert needed, "ADL not needed"
 
 
 @view

@@ -42,7 +42,7 @@ def _pull(amount: uint256):
     """
     @dev Take `amount` tokens from the caller (the token's own revert if short).
     """
-    assert extcall IERC20(COLLATERAL).transferFrom(msg.sender, self, amount, default_return_value=True), "Transfer failed"
+    self._transferred(extcall IERC20(COLLATERAL).transferFrom(msg.sender, self, amount, default_return_value=True))
 
 
 @internal
@@ -50,7 +50,16 @@ def _push(receiver: address, amount: uint256):
     """
     @dev Pay `amount` tokens to `receiver`.
     """
-    assert extcall IERC20(COLLATERAL).transfer(receiver, amount, default_return_value=True), "Transfer failed"
+    self._transferred(extcall IERC20(COLLATERAL).transfer(receiver, amount, default_return_value=True))
+
+
+@pure
+@internal
+def _transferred(ok: bool):
+    """
+    @dev Reverts "Transfer failed" (one reason string for both directions: code size).
+    """
+    assert ok, "Transfer failed"
 
 
 @internal
