@@ -77,7 +77,6 @@ exports: (
     ledger.insurance_fund,
     markets.market_count,
     markets.market_config,
-    markets.market_state,
     markets.risk_config,
     markets.settlement_price,
     liquidation_policy.liquidation_config,
@@ -487,7 +486,7 @@ def add_market(config: engine_types.MarketConfig, brackets: DynArray[margin_brac
     markets._brackets[market] = brackets
     markets.risk_config[market] = risk
     markets.market_state[market].risk_multiplier = constants.WAD
-    markets.market_state[market].last_funding_time = block.timestamp
+    markets._set_funding_state(market, 0, 0, block.timestamp)
     oracle_guard._reanchor(market)
     return market
 
@@ -669,6 +668,18 @@ def position(account: address, market: uint256) -> engine_types.Position:
     @return The Position (zero if none).
     """
     return ledger._positions[account][market]
+
+
+@view
+@external
+def market_state(market: uint256) -> engine_types.MarketState:
+    """
+    @notice The market's running state (open interest, funding, last accepted round,
+            volatility EWMA, risk multiplier, pause flag, liquidation window, aggregates).
+    @param market The market id.
+    @return The MarketState.
+    """
+    return markets._market_state_view(market)
 
 
 @view

@@ -84,7 +84,7 @@ def _rebase_position(account: address, market: uint256, size_delta: int256, pric
     old_entry: uint256 = ledger._positions[account][market].entry_price
     new_size: int256 = old_size + size_delta
     pnl: int256 = pricing._pnl(old_size, price, old_entry)
-    cumulative: int256 = markets.market_state[market].cumulative_funding_per_unit
+    cumulative: int256 = markets._cumulative(market)
 
     self._move_entry_aggregates(market, old_size, old_entry, new_size, price)
     markets.market_state[market].sum_size_funding_index += size_delta * cumulative

@@ -70,15 +70,13 @@ def _accrue_funding(market: uint256, price: uint256) -> bool:
     @dev Write the funding accrued since the last touch (and the funding-rate EMA).
     @return False if nothing elapsed.
     """
-    elapsed: uint256 = block.timestamp - markets.market_state[market].last_funding_time
+    elapsed: uint256 = block.timestamp - markets._funding_state_of(market)[2]
     if elapsed == 0:
         return False
     cumulative: int256 = 0
     rate: int256 = 0
     cumulative, rate = self._funding_now(market, price)
-    markets.market_state[market].cumulative_funding_per_unit = cumulative
-    markets.market_state[market].funding_rate = rate
-    markets.market_state[market].last_funding_time = block.timestamp
+    markets._set_funding_state(market, cumulative, rate, block.timestamp)
     if markets._hot(market, markets.FUNDING_EMA) != 0:
         # the EMA only feeds the funding term of the risk multiplier: kept while that term is on
         ema: int256 = markets.market_state[market].funding_rate_ema
@@ -97,17 +95,20 @@ def _funding_now(market: uint256, index_price: uint256) -> (int256, int256):
          so accrual between touches is exact for LINEAR/NONLINEAR and trapezoidal for
          VELOCITY. Accrual uses the index price read at the touch.
     """
-    cumulative: int256 = markets.market_state[market].cumulative_funding_per_unit
+    cumulative: int256 = 0
+    last_rate: int256 = 0
+    last_time: uint256 = 0
+    cumulative, last_rate, last_time = markets._funding_state_of(market)
     if markets.settlement_price[market] != 0:
         return (cumulative, 0)
-    elapsed: uint256 = block.timestamp - markets.market_state[market].last_funding_time
+    elapsed: uint256 = block.timestamp - last_time
     cap: int256 = convert(markets._hot(market, markets.MAX_FUNDING_RATE), int256)
     premium: int256 = funding_models._premium(markets._skew(market), markets._hot(market, markets.SKEW_SCALE), markets._hot(market, markets.MAX_PREMIUM))
     start_rate: int256 = 0
     rate: int256 = 0
     model: uint256 = markets._hot(market, markets.FUNDING_MODEL)
     if model == funding_models.VELOCITY:
-        start_rate = markets.market_state[market].funding_rate
+        start_rate = last_rate
         rate = fixed_math._clamp(funding_models._velocity_rate(start_rate, premium, markets.market_config[market].funding_velocity, elapsed), -cap, cap)
     else:
         threshold: uint256 = 0
@@ -143,7 +144,7 @@ def _settle_funding(account: address, market: uint256, index_price: uint256):
          (size-tier surcharge to insurance), and reset its funding index.
     """
     size: int256 = ledger._positions[account][market].size
-    cumulative: int256 = markets.market_state[market].cumulative_funding_per_unit
+    cumulative: int256 = markets._cumulative(market)
     old_index: int256 = ledger._positions[account][market].funding_index
     if size == 0 or cumulative == old_index:
         return

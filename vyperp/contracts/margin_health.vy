@@ -58,7 +58,7 @@ def _health(account: address, touched_market: uint256, touched_price: uint256) -
             break
         if mask & 1 == 1:
             price: uint256 = touched_price
-            cumulative: int256 = markets.market_state[market].cumulative_funding_per_unit
+            cumulative: int256 = markets._cumulative(market)
             if market != touched_market:
                 price = oracle_guard._read_index_price(market, True)[0]
                 cumulative = funding._funding_now(market, price)[0]

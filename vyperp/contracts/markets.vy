@@ -21,7 +21,13 @@ import pricing
 
 market_count: public(uint256)
 market_config: public(HashMap[uint256, engine_types.MarketConfig])
-market_state: public(HashMap[uint256, engine_types.MarketState])
+# The running state; its funding fields (cumulative_funding_per_unit, funding_rate,
+# last_funding_time) stay zero here and live packed in _funding_state: the public getter
+# is Engine.market_state (_market_state_view), which overlays them.
+market_state: HashMap[uint256, engine_types.MarketState]
+# cumulative_funding_per_unit (int128, two's complement) | funding_rate (int64) << 128 |
+# last_funding_time (uint64) << 192, one slot written once per touch (_set_funding_state).
+_funding_state: HashMap[uint256, uint256]
 risk_config: public(HashMap[uint256, engine_types.RiskConfig])
 _brackets: HashMap[uint256, DynArray[margin_brackets.MarginBracket, margin_brackets.MAX_BRACKETS]]
 settlement_price: public(HashMap[uint256, uint256])   # 0 = trading; else the guardian's settlement price
@@ -57,6 +63,46 @@ FUNDING_EMA: constant(uint256) = 4 | 202 << 8 | 1 << 16         # funding_weight
 RISK_MULTIPLIER: constant(uint256) = 4 | 203 << 8 | 1 << 16     # max_multiplier > 1e18
 SCALED_MAINTENANCE: constant(uint256) = 4 | 204 << 8 | 1 << 16  # apply_to_maintenance
 MAX_ORACLE_AGE: constant(uint256) = 4 | 208 << 8 | 32 << 16
+
+
+@view
+@internal
+def _market_state_view(market: uint256) -> engine_types.MarketState:
+    """
+    @dev The MarketState struct as it was stored unpacked (the getter's value).
+    """
+    state: engine_types.MarketState = self.market_state[market]
+    state.cumulative_funding_per_unit, state.funding_rate, state.last_funding_time = self._funding_state_of(market)
+    return state
+
+
+@view
+@internal
+def _funding_state_of(market: uint256) -> (int256, int256, uint256):
+    """
+    @dev (cumulative funding per unit, funding rate, last funding time), unpacked.
+    """
+    word: uint256 = self._funding_state[market]
+    return (convert(convert(convert(convert(word & (2**128 - 1), uint128), bytes16), int128), int256), convert(convert(convert(convert((word >> 128) & (2**64 - 1), uint64), bytes8), int64), int256), word >> 192)
+
+
+@view
+@internal
+def _cumulative(market: uint256) -> int256:
+    """
+    @dev The market's cumulative funding per unit (as of its last touch).
+    """
+    return self._funding_state_of(market)[0]
+
+
+@internal
+def _set_funding_state(market: uint256, cumulative: int256, rate: int256, time: uint256):
+    """
+    @dev Pack and write the funding state. Bounds (a conversion reverts past them):
+         |cumulative| < 2**127 (1.7e20 USD of funding per coin ever accrued), |rate| <=
+         max_funding_rate <= 1e18 < 2**63 (validated), time < 2**64.
+    """
+    self._funding_state[market] = convert(convert(convert(convert(cumulative, int128), bytes16), uint128), uint256) | convert(convert(convert(convert(rate, int64), bytes8), uint64), uint256) << 128 | convert(convert(time, uint64), uint256) << 192
 
 
 @view
@@ -128,6 +174,6 @@ def _risk_multiplier(market: uint256) -> uint256:
             multiplier += fixed_math._umul_up((volatility - reference) * constants.WAD // reference, volatility_weight)
     funding_weight: uint256 = self.risk_config[market].funding_weight
     if funding_weight > 0:
-        deviation: int256 = self.market_state[market].funding_rate - self.market_state[market].funding_rate_ema
+        deviation: int256 = self._funding_state_of(market)[1] - self.market_state[market].funding_rate_ema
         multiplier += fixed_math._umul_up(convert(abs(deviation), uint256), funding_weight)
     return min(multiplier, self.risk_config[market].max_multiplier)
