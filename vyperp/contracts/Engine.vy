@@ -209,7 +209,7 @@ def close_settled(account: address, market: uint256):
     @dev Reverts "Market not settled", "No position".
     """
     assert markets.settlement_price[market] != 0, "Market not settled"
-    size: int256 = ledger._positions[account][market].size
+    size: int256 = ledger._size(account, market)
     assert size != 0, "No position"
     acceptable: uint256 = 0
     if size < 0:
@@ -226,7 +226,7 @@ def _trade(account: address, market: uint256, size_delta: int256, acceptable_pri
     assert size_delta != 0, "Zero size"
     index_price: uint256 = funding._touch_market(market)
     funding._settle_funding(account, market, index_price)
-    old_size: int256 = ledger._positions[account][market].size
+    old_size: int256 = ledger._size(account, market)
     new_size: int256 = old_size + size_delta
     reduces: bool = abs(new_size) < abs(old_size) and (new_size == 0 or (new_size > 0) == (old_size > 0))
     assert reduces or not markets.market_state[market].paused, "Market paused"
@@ -667,7 +667,10 @@ def position(account: address, market: uint256) -> engine_types.Position:
     @param market The market id.
     @return The Position (zero if none).
     """
-    return ledger._positions[account][market]
+    size: int256 = 0
+    entry_price: uint256 = 0
+    size, entry_price = ledger._size_entry(account, market)
+    return engine_types.Position(size=size, entry_price=entry_price, funding_index=ledger._positions[account][market].funding_index)
 
 
 @view

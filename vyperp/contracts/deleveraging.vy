@@ -57,10 +57,11 @@ def _haircut(account: address, market: uint256, index_price: uint256, mark: uint
          its profit (unrealized). Rounded against the trader.
     @return The haircut (0: skipped, not in profit at its exit price).
     """
-    size: int256 = ledger._positions[account][market].size
+    size: int256 = 0
+    entry: uint256 = 0
+    size, entry = ledger._size_entry(account, market)
     if size == 0:
         return 0
-    entry: uint256 = ledger._positions[account][market].entry_price
     exit_price: uint256 = markets._exit(market, index_price, size)
     profit: int256 = pricing._pnl(size, exit_price, entry)
     if profit <= 0:
@@ -72,7 +73,7 @@ def _haircut(account: address, market: uint256, index_price: uint256, mark: uint
     if size < 0:
         new_entry = entry - min(step, entry)
     fills._move_entry_aggregates(market, size, entry, size, new_entry)
-    ledger._positions[account][market].entry_price = new_entry
+    ledger._set_size_entry(account, market, size, new_entry)
     haircut: uint256 = convert(profit - max(pricing._pnl(size, exit_price, new_entry), 0), uint256)
     log IEngine.AutoDeleveraged(account=account, market=market, size_closed=0, price=exit_price, realized_pnl=profit, haircut=haircut)
     return haircut
@@ -86,12 +87,12 @@ def _deleverage(account: address, market: uint256, index_price: uint256, deficit
          the rest of the deficit from the profit it was paid, never below a zero margin.
     @return (haircut, the candidate's score; 0 = skipped, not in profit).
     """
-    position_size: int256 = ledger._positions[account][market].size
+    position_size: int256 = ledger._size(account, market)
     if position_size == 0:
         return (0, 0)
     funding._settle_funding(account, market, index_price)
     exit_price: uint256 = markets._exit(market, index_price, position_size)
-    pnl: int256 = pricing._pnl(position_size, exit_price, ledger._positions[account][market].entry_price)
+    pnl: int256 = pricing._pnl(position_size, exit_price, ledger._size_entry(account, market)[1])
     if pnl <= 0:
         return (0, 0)
     score: int256 = max(pnl * constants.IWAD // max(margin_health._health(account, market, index_price).equity, 1), 1)

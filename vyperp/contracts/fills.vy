@@ -10,7 +10,6 @@
 """
 
 from interfaces import IEngine
-import engine_types
 import fixed_math
 import pricing
 import ledger
@@ -66,8 +65,10 @@ def _payable_profit(account: address, market: uint256, fill_price: uint256, inde
          under the max-PnL cap (the side's profit before this fill), then within the
          pool's cash, so a close never takes the pool's balance below zero.
     """
-    size: int256 = ledger._positions[account][market].size
-    profit: int256 = pricing._pnl(size, fill_price, ledger._positions[account][market].entry_price)
+    size: int256 = 0
+    entry: uint256 = 0
+    size, entry = ledger._size_entry(account, market)
+    profit: int256 = pricing._pnl(size, fill_price, entry)
     if profit <= 0:
         return profit
     return min(margin_health._profit_counted(market, profit, size, index_price), max(ledger.pool_balance, 0))
@@ -80,8 +81,9 @@ def _rebase_position(account: address, market: uint256, size_delta: int256, pric
          Keeps open interest, the pool aggregates and the open-market mask exact.
     @return The realized PnL (rounded down), not yet booked to the margin.
     """
-    old_size: int256 = ledger._positions[account][market].size
-    old_entry: uint256 = ledger._positions[account][market].entry_price
+    old_size: int256 = 0
+    old_entry: uint256 = 0
+    old_size, old_entry = ledger._size_entry(account, market)
     new_size: int256 = old_size + size_delta
     pnl: int256 = pricing._pnl(old_size, price, old_entry)
     cumulative: int256 = markets._cumulative(market)
@@ -98,10 +100,11 @@ def _rebase_position(account: address, market: uint256, size_delta: int256, pric
         markets.market_state[market].short_open_interest += convert(-new_size, uint256)
 
     if new_size == 0:
-        ledger._positions[account][market] = empty(engine_types.Position)
+        ledger._positions[account][market] = empty(ledger.StoredPosition)
         ledger.open_markets[account] &= ~(1 << market)
     else:
-        ledger._positions[account][market] = engine_types.Position(size=new_size, entry_price=price, funding_index=cumulative)
+        ledger._set_size_entry(account, market, new_size, price)
+        ledger._positions[account][market].funding_index = cumulative
         if old_size == 0:
             ledger.open_markets[account] |= 1 << market
     return pnl

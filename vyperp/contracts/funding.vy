@@ -134,7 +134,7 @@ def _owed(account: address, market: uint256, cumulative: int256, index_price: ui
     if markets._hot(market, markets.SIZE_TIER) != 0:  # read only when the size tier is on
         tier_notional = markets.market_config[market].size_tier_notional
         tier_multiplier = markets.market_config[market].size_tier_multiplier
-    return pricing._funding_owed(ledger._positions[account][market].size, cumulative, ledger._positions[account][market].funding_index, index_price, tier_notional, tier_multiplier)
+    return pricing._funding_owed(ledger._size(account, market), cumulative, ledger._positions[account][market].funding_index, index_price, tier_notional, tier_multiplier)
 
 
 @internal
@@ -143,7 +143,7 @@ def _settle_funding(account: address, market: uint256, index_price: uint256):
     @dev Move the funding a touched position owes between its margin and the pool
          (size-tier surcharge to insurance), and reset its funding index.
     """
-    size: int256 = ledger._positions[account][market].size
+    size: int256 = ledger._size(account, market)
     cumulative: int256 = markets._cumulative(market)
     old_index: int256 = ledger._positions[account][market].funding_index
     if size == 0 or cumulative == old_index:

@@ -19,8 +19,14 @@ import engine_types
 COLLATERAL: public(immutable(address))
 PRECISION: public(immutable(uint256))         # 10 ** (18 - token decimals)
 
+
+struct StoredPosition:
+    size_entry: uint256              # size (int128, two's complement) | entry_price (uint128) << 128
+    funding_index: int256            # cumulative funding per unit at last settlement
+
 margin: public(HashMap[address, int256])
-_positions: HashMap[address, HashMap[uint256, engine_types.Position]]
+# engine_types.Position in two slots instead of three (Engine.position unpacks it)
+_positions: HashMap[address, HashMap[uint256, StoredPosition]]
 open_markets: public(HashMap[address, uint256])   # bit m set = the account holds market m
 
 pool_balance: public(int256)
@@ -35,6 +41,35 @@ def __init__(collateral: address, precision: uint256):
     """
     COLLATERAL = collateral
     PRECISION = precision
+
+
+@view
+@internal
+def _size_entry(account: address, market: uint256) -> (int256, uint256):
+    """
+    @dev (size, entry price) of a position, unpacked.
+    """
+    word: uint256 = self._positions[account][market].size_entry
+    return (convert(convert(convert(convert(word & (2**128 - 1), uint128), bytes16), int128), int256), word >> 128)
+
+
+@view
+@internal
+def _size(account: address, market: uint256) -> int256:
+    """
+    @dev A position's signed size (base units).
+    """
+    return self._size_entry(account, market)[0]
+
+
+@internal
+def _set_size_entry(account: address, market: uint256, size: int256, entry_price: uint256):
+    """
+    @dev Pack and write a position's size and entry price. Bounds (a conversion reverts
+         past them): |size| < 2**127 base units (1.7e20 coins), entry_price < 2**128
+         (3.4e20 USD per coin).
+    """
+    self._positions[account][market].size_entry = convert(convert(convert(convert(size, int128), bytes16), uint128), uint256) | convert(convert(entry_price, uint128), uint256) << 128
 
 
 @internal

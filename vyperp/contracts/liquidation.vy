@@ -70,8 +70,10 @@ def _liquidate(account: address, keeper: address, strict: bool) -> uint256:
     market: uint256 = health.largest_market
     index_price: uint256 = funding._touch_market(market)
     funding._settle_funding(account, market, index_price)
-    size: int256 = ledger._positions[account][market].size
-    if health.position_count > 1 and ledger.margin[account] + pricing._pnl(size, markets._exit(market, index_price, size), ledger._positions[account][market].entry_price) < 0:
+    size: int256 = 0
+    entry: uint256 = 0
+    size, entry = ledger._size_entry(account, market)
+    if health.position_count > 1 and ledger.margin[account] + pricing._pnl(size, markets._exit(market, index_price, size), entry) < 0:
         # this step would leave a negative realized margin beside open positions (a loss
         # backed by another market's gain): close everything now, so margin never rests
         # below zero and the waterfall can never ask the pool for more than it holds
@@ -132,7 +134,7 @@ def _liquidate_bankrupt(account: address, keeper: address, tier: uint256) -> uin
         if mask & 1 == 1:
             index_price: uint256 = funding._touch_market(market)
             funding._settle_funding(account, market, index_price)
-            size: int256 = ledger._positions[account][market].size
+            size: int256 = ledger._size(account, market)
             liquidation_policy._count_rate_limit(market, fixed_math._umul_up(convert(abs(size), uint256), index_price), True)
             fill: fills.Fill = fills._execute(account, market, -size, index_price, False)
             notional: uint256 = fixed_math._umul_up(convert(abs(size), uint256), fill.price)

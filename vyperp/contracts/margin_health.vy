@@ -62,12 +62,14 @@ def _health(account: address, touched_market: uint256, touched_price: uint256) -
             if market != touched_market:
                 price = oracle_guard._read_index_price(market, True)[0]
                 cumulative = funding._funding_now(market, price)[0]
-            size: int256 = ledger._positions[account][market].size
+            size: int256 = 0
+            entry: uint256 = 0
+            size, entry = ledger._size_entry(account, market)
             owed: int256 = 0
             surcharge: uint256 = 0
             owed, surcharge = funding._owed(account, market, cumulative, price)
             owed = max(owed, -max(ledger.pool_balance, 0))
-            pnl: int256 = pricing._pnl(size, markets._exit(market, price, size), ledger._positions[account][market].entry_price)
+            pnl: int256 = pricing._pnl(size, markets._exit(market, price, size), entry)
             health.equity += self._profit_counted(market, pnl, size, price) - owed - convert(surcharge, int256)
             notional: uint256 = fixed_math._umul_up(convert(abs(size), uint256), markets._mark(market, price))
             initial: uint256 = 0

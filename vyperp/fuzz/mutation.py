@@ -200,8 +200,8 @@ MUTANTS: list[Mutant] = [
     Mutant(
         "health-at-mark",
         "margin_health.vy",
-        "pnl: int256 = pricing._pnl(size, markets._exit(market, price, size), ledger._positions[account][market].entry_price)",
-        "pnl: int256 = pricing._pnl(size, markets._mark(market, price), ledger._positions[account][market].entry_price)",
+        "pnl: int256 = pricing._pnl(size, markets._exit(market, price, size), entry)",
+        "pnl: int256 = pricing._pnl(size, markets._mark(market, price), entry)",
         "health values positions at the mark: the premium a trade creates counts as equity",
     ),
     Mutant(
