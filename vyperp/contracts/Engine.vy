@@ -208,7 +208,7 @@ def close_settled(account: address, market: uint256):
     @param market The market id.
     @dev Reverts "Market not settled", "No position".
     """
-    assert markets.settlement_price[market] != 0, "Market not settled"
+    assert markets._hot(market, markets.SETTLED) != 0, "Market not settled"
     size: int256 = ledger._size(account, market)
     assert size != 0, "No position"
     acceptable: uint256 = 0
@@ -589,6 +589,7 @@ def settle_market(market: uint256, price: uint256):
     assert markets.settlement_price[market] == 0, "Market settled"
     funding._accrue_funding(market, markets.market_state[market].last_price)
     markets.settlement_price[market] = price
+    markets._hot_config[market][0] |= 1 << 224  # markets.SETTLED
     markets.market_state[market].paused = True
     markets.market_state[market].last_price = price
     log IEngine.MarketSettled(market=market, price=price)

@@ -39,7 +39,7 @@ def _execute(account: address, market: uint256, size_delta: int256, index_price:
     skew: int256 = markets._skew(market)
     fill_price: uint256 = index_price
     fee: uint256 = 0
-    if markets.settlement_price[market] == 0:
+    if markets._hot(market, markets.SETTLED) == 0:
         fill_price = pricing._fill_price(index_price, skew, size_delta, markets._hot(market, markets.SKEW_SCALE), markets._hot(market, markets.MAX_PREMIUM))
         if charge_fee:
             fee = pricing._trade_fee(skew, size_delta, fill_price, markets._hot(market, markets.MAKER_FEE), markets._hot(market, markets.TAKER_FEE))

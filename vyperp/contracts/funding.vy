@@ -99,7 +99,7 @@ def _funding_now(market: uint256, index_price: uint256) -> (int256, int256):
     last_rate: int256 = 0
     last_time: uint256 = 0
     cumulative, last_rate, last_time = markets._funding_state_of(market)
-    if markets.settlement_price[market] != 0:
+    if markets._hot(market, markets.SETTLED) != 0:
         return (cumulative, 0)
     elapsed: uint256 = block.timestamp - last_time
     cap: int256 = convert(markets._hot(market, markets.MAX_FUNDING_RATE), int256)

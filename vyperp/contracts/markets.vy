@@ -33,8 +33,8 @@ _brackets: HashMap[uint256, DynArray[margin_brackets.MarginBracket, margin_brack
 settlement_price: public(HashMap[uint256, uint256])   # 0 = trading; else the guardian's settlement price
 # The hot parameters a touch, a fill and a health check read, packed into HOT_WORDS words
 # (5 cold slots instead of ~21): a copy of market_config / risk_config (which stay the full,
-# public structs). Word 0 (oracle | 10 ** (18 - oracle decimals) << 160) is written at
-# listing and never changes (the oracle cannot); words 1-4 are engine_types._hot_words of
+# public structs). Word 0 (oracle | 10 ** (18 - oracle decimals) << 160 | settled << 224) is
+# written at listing, its settled bit by settle_market (the oracle cannot change); words 1-4 are engine_types._hot_words of
 # the two structs, packed by the configurator (which validated every bound they rely on)
 # and passed with every change of either.
 _hot_config: HashMap[uint256, uint256[HOT_WORDS]]
@@ -63,6 +63,7 @@ FUNDING_EMA: constant(uint256) = 4 | 202 << 8 | 1 << 16         # funding_weight
 RISK_MULTIPLIER: constant(uint256) = 4 | 203 << 8 | 1 << 16     # max_multiplier > 1e18
 SCALED_MAINTENANCE: constant(uint256) = 4 | 204 << 8 | 1 << 16  # apply_to_maintenance
 MAX_ORACLE_AGE: constant(uint256) = 4 | 208 << 8 | 32 << 16
+SETTLED: constant(uint256) = 0 | 224 << 8 | 1 << 16            # settlement_price != 0 (settle_market sets both)
 
 
 @view
@@ -108,7 +109,8 @@ def _set_funding_state(market: uint256, cumulative: int256, rate: int256, time: 
 @view
 @internal
 def _known(market: uint256):
-    assert market < self.market_count, "Unknown market"
+    # dev: listed <=> word 0 set (add_market writes it with the oracle, never zero; ids count up)
+    assert self._hot_config[market][0] != 0, "Unknown market"
 
 
 @view
@@ -129,7 +131,7 @@ def _skew(market: uint256) -> int256:
 @view
 @internal
 def _mark(market: uint256, index_price: uint256) -> uint256:
-    if self.settlement_price[market] != 0:
+    if self._hot(market, SETTLED) != 0:
         return index_price
     return pricing._mark_price(index_price, self._skew(market), self._hot(market, SKEW_SCALE), self._hot(market, MAX_PREMIUM))
 
@@ -140,7 +142,7 @@ def _exit(market: uint256, index_price: uint256, size: int256) -> uint256:
     """
     @dev What closing `size` now would fill at (the settlement price once settled).
     """
-    if self.settlement_price[market] != 0:
+    if self._hot(market, SETTLED) != 0:
         return index_price
     return pricing._exit_price(index_price, self._skew(market), size, self._hot(market, SKEW_SCALE), self._hot(market, MAX_PREMIUM))
 

@@ -26,9 +26,9 @@ def _read_index_price(market: uint256, bounded: bool) -> (uint256, uint80):
     @dev The one guarded path to the oracle: stale rounds, non-positive answers and
          (if `bounded`) jumps beyond max_price_jump from the last accepted price revert.
     """
-    settled: uint256 = markets.settlement_price[market]
-    if settled != 0:
-        return (settled, markets.market_state[market].last_round_id)
+    if markets._hot(market, markets.SETTLED) != 0:
+        # settled: last_price is the settlement price (settle_market wrote both, and no round is accepted after)
+        return (markets.market_state[market].last_price, markets.market_state[market].last_round_id)
     round_id: uint80 = 0
     answer: int256 = 0
     started_at: uint256 = 0

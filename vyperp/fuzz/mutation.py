@@ -259,8 +259,8 @@ MUTANTS: list[Mutant] = [
     Mutant(
         "settled-market-reads-the-oracle",
         "oracle_guard.vy",
-        "    if settled != 0:\n        return (settled, markets.market_state[market].last_round_id)",
-        "    if False:\n        return (settled, markets.market_state[market].last_round_id)",
+        "    if markets._hot(market, markets.SETTLED) != 0:\n        # settled: last_price",
+        "    if False:\n        # settled: last_price",
         "a settled market keeps reading the (manipulated) oracle",
     ),
     Mutant(
