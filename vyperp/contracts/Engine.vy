@@ -229,16 +229,18 @@ def _trade(account: address, market: uint256, size_delta: int256, acceptable_pri
     old_size: int256 = ledger._size(account, market)
     new_size: int256 = old_size + size_delta
     reduces: bool = abs(new_size) < abs(old_size) and (new_size == 0 or (new_size > 0) == (old_size > 0))
-    assert reduces or not markets.market_state[market].paused, "Market paused"
+    assert reduces or not markets._paused(market), "Market paused"
     assert reduces or from_order or markets._hot(market, markets.DELAYED_ORDERS) == 0, "Delayed orders only"
 
     fill: fills.Fill = fills._execute(account, market, size_delta, index_price, True)
     assert (fill.price <= acceptable_price) if size_delta > 0 else (fill.price >= acceptable_price), "Slippage"
 
     if not reduces:
-        open_interest: uint256 = markets.market_state[market].short_open_interest
+        long_open_interest: uint256 = 0
+        open_interest: uint256 = 0
+        long_open_interest, open_interest = markets._open_interests(market)
         if new_size > 0:
-            open_interest = markets.market_state[market].long_open_interest
+            open_interest = long_open_interest
         notional: uint256 = fixed_math._umul_up(open_interest, index_price)
         pool_ratio: uint256 = markets._hot(market, markets.MAX_OPEN_INTEREST_POOL_RATIO)
         # one reason for both caps: USD at the index, and the pool-value bound (0 = off)
@@ -570,7 +572,7 @@ def set_paused(market: uint256, paused: bool):
     @param paused True to pause, False to resume.
     """
     self._check_configurator(market)
-    markets.market_state[market].paused = paused
+    markets._set_paused(market, paused)
 
 
 @external
@@ -587,11 +589,11 @@ def settle_market(market: uint256, price: uint256):
     self._check_configurator(market)
     assert price > 0, "Zero price"
     assert markets.settlement_price[market] == 0, "Market settled"
-    funding._accrue_funding(market, markets.market_state[market].last_price)
+    funding._accrue_funding(market, markets._last_round(market)[0])
     markets.settlement_price[market] = price
     markets._hot_config[market][0] |= 1 << 224  # markets.SETTLED
-    markets.market_state[market].paused = True
-    markets.market_state[market].last_price = price
+    markets._set_paused(market, True)
+    markets._set_last_round(market, price, markets._last_round(market)[1])
     log IEngine.MarketSettled(market=market, price=price)
 
 

@@ -90,14 +90,18 @@ def _rebase_position(account: address, market: uint256, size_delta: int256, pric
 
     self._move_entry_aggregates(market, old_size, old_entry, new_size, price)
     markets.market_state[market].sum_size_funding_index += size_delta * cumulative
+    long_open_interest: uint256 = 0
+    short_open_interest: uint256 = 0
+    long_open_interest, short_open_interest = markets._open_interests(market)
     if old_size > 0:
-        markets.market_state[market].long_open_interest -= convert(old_size, uint256)
+        long_open_interest -= convert(old_size, uint256)
     elif old_size < 0:
-        markets.market_state[market].short_open_interest -= convert(-old_size, uint256)
+        short_open_interest -= convert(-old_size, uint256)
     if new_size > 0:
-        markets.market_state[market].long_open_interest += convert(new_size, uint256)
+        long_open_interest += convert(new_size, uint256)
     elif new_size < 0:
-        markets.market_state[market].short_open_interest += convert(-new_size, uint256)
+        short_open_interest += convert(-new_size, uint256)
+    markets._set_open_interests(market, long_open_interest, short_open_interest)
 
     if new_size == 0:
         ledger._positions[account][market] = empty(ledger.StoredPosition)

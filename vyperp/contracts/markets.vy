@@ -21,10 +21,14 @@ import pricing
 
 market_count: public(uint256)
 market_config: public(HashMap[uint256, engine_types.MarketConfig])
-# The running state; its funding fields (cumulative_funding_per_unit, funding_rate,
-# last_funding_time) stay zero here and live packed in _funding_state: the public getter
-# is Engine.market_state (_market_state_view), which overlays them.
+# The running state; its hot fields stay zero here and live packed in _funding_state,
+# _oracle_state and _open_interest: the public getter is Engine.market_state
+# (_market_state_view), which overlays them.
 market_state: HashMap[uint256, engine_types.MarketState]
+# last_price (uint128) | last_round_id (uint80) << 128 | paused << 208
+_oracle_state: HashMap[uint256, uint256]
+# long_open_interest (uint128) | short_open_interest (uint128) << 128
+_open_interest: HashMap[uint256, uint256]
 # cumulative_funding_per_unit (int128, two's complement) | funding_rate (int64) << 128 |
 # last_funding_time (uint64) << 192, one slot written once per touch (_set_funding_state).
 _funding_state: HashMap[uint256, uint256]
@@ -74,7 +78,58 @@ def _market_state_view(market: uint256) -> engine_types.MarketState:
     """
     state: engine_types.MarketState = self.market_state[market]
     state.cumulative_funding_per_unit, state.funding_rate, state.last_funding_time = self._funding_state_of(market)
+    state.last_price, state.last_round_id = self._last_round(market)
+    state.paused = self._paused(market)
+    state.long_open_interest, state.short_open_interest = self._open_interests(market)
     return state
+
+
+@view
+@internal
+def _last_round(market: uint256) -> (uint256, uint80):
+    """
+    @dev (last accepted price, its oracle round id).
+    """
+    word: uint256 = self._oracle_state[market]
+    return (word & (2**128 - 1), convert((word >> 128) & (2**80 - 1), uint80))
+
+
+@internal
+def _set_last_round(market: uint256, price: uint256, round_id: uint80):
+    """
+    @dev Write the last accepted price and round, keeping the pause flag. Bound (the
+         conversion reverts past it): price < 2**128 (3.4e20 USD per coin).
+    """
+    self._oracle_state[market] = self._oracle_state[market] & (1 << 208) | convert(convert(price, uint128), uint256) | convert(round_id, uint256) << 128
+
+
+@view
+@internal
+def _paused(market: uint256) -> bool:
+    return self._oracle_state[market] & (1 << 208) != 0
+
+
+@internal
+def _set_paused(market: uint256, paused: bool):
+    self._oracle_state[market] = self._oracle_state[market] & ~(1 << 208) | convert(paused, uint256) << 208
+
+
+@view
+@internal
+def _open_interests(market: uint256) -> (uint256, uint256):
+    """
+    @dev (long open interest, short open interest), base units.
+    """
+    word: uint256 = self._open_interest[market]
+    return (word & (2**128 - 1), word >> 128)
+
+
+@internal
+def _set_open_interests(market: uint256, long_open_interest: uint256, short_open_interest: uint256):
+    """
+    @dev Bound (a conversion reverts past it): each side < 2**128 base units (3.4e20 coins).
+    """
+    self._open_interest[market] = convert(convert(long_open_interest, uint128), uint256) | convert(convert(short_open_interest, uint128), uint256) << 128
 
 
 @view
@@ -125,7 +180,10 @@ def _hot(market: uint256, field: uint256) -> uint256:
 @view
 @internal
 def _skew(market: uint256) -> int256:
-    return convert(self.market_state[market].long_open_interest, int256) - convert(self.market_state[market].short_open_interest, int256)
+    long_open_interest: uint256 = 0
+    short_open_interest: uint256 = 0
+    long_open_interest, short_open_interest = self._open_interests(market)
+    return convert(long_open_interest, int256) - convert(short_open_interest, int256)
 
 
 @view
@@ -154,9 +212,12 @@ def _side_profit(market: uint256, price: uint256, long_side: bool) -> uint256:
     @dev A side's aggregate unrealized profit at `price` (rounded up).
     """
     long_sum: int256 = self.market_state[market].long_sum_size_entry_price
+    long_open_interest: uint256 = 0
+    short_open_interest: uint256 = 0
+    long_open_interest, short_open_interest = self._open_interests(market)
     if long_side:
-        return pricing._side_profit(self.market_state[market].long_open_interest, long_sum, price, True)
-    return pricing._side_profit(self.market_state[market].short_open_interest, long_sum - self.market_state[market].sum_size_entry_price, price, False)
+        return pricing._side_profit(long_open_interest, long_sum, price, True)
+    return pricing._side_profit(short_open_interest, long_sum - self.market_state[market].sum_size_entry_price, price, False)
 
 
 @view

@@ -37,7 +37,7 @@ def _pool_value() -> int256:
         if market >= markets.market_count:
             break
         skew: int256 = markets._skew(market)
-        if markets.market_state[market].long_open_interest == 0 and markets.market_state[market].short_open_interest == 0:
+        if markets._open_interest[market] == 0:  # both sides flat
             continue
         index_price: uint256 = oracle_guard._read_index_price(market, True)[0]
         mark: int256 = convert(markets._mark(market, index_price), int256)
@@ -61,8 +61,11 @@ def _pool_withdrawable() -> uint256:
     for market: uint256 in range(constants.MAX_MARKETS):
         if market >= markets.market_count:
             break
-        open_interest: uint256 = markets.market_state[market].long_open_interest + markets.market_state[market].short_open_interest
-        reserve += fixed_math._umul_up(fixed_math._umul_up(open_interest, markets.market_state[market].last_price), reserve_ratio)
+        long_open_interest: uint256 = 0
+        short_open_interest: uint256 = 0
+        long_open_interest, short_open_interest = markets._open_interests(market)
+        open_interest: uint256 = long_open_interest + short_open_interest
+        reserve += fixed_math._umul_up(fixed_math._umul_up(open_interest, markets._last_round(market)[0]), reserve_ratio)
     if value <= convert(reserve, int256):
         return 0
     return (convert(value, uint256) - reserve) // ledger.PRECISION

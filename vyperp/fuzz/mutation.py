@@ -87,8 +87,8 @@ MUTANTS: list[Mutant] = [
     Mutant(
         "flip-forgets-open-interest",
         "fills.vy",
-        "    elif old_size < 0:\n        markets.market_state[market].short_open_interest -= convert(-old_size, uint256)",
-        "    elif old_size < 0 and new_size <= 0:\n        markets.market_state[market].short_open_interest -= convert(-old_size, uint256)",
+        "    elif old_size < 0:\n        short_open_interest -= convert(-old_size, uint256)",
+        "    elif old_size < 0 and new_size <= 0:\n        short_open_interest -= convert(-old_size, uint256)",
         "a short flipped to long stays in short open interest",
     ),
     Mutant(
@@ -192,7 +192,7 @@ MUTANTS: list[Mutant] = [
     Mutant(
         "paused-market-accepts-opens",
         "Engine.vy",
-        '    assert reduces or not markets.market_state[market].paused, "Market paused"\n',
+        '    assert reduces or not markets._paused(market), "Market paused"\n',
         "",
         "a paused market accepts risk-increasing trades",
     ),
@@ -386,8 +386,8 @@ MUTANTS: list[Mutant] = [
     Mutant(
         "reserve-counts-longs-only",
         "pool_valuation.vy",
-        "open_interest: uint256 = markets.market_state[market].long_open_interest + markets.market_state[market].short_open_interest",
-        "open_interest: uint256 = markets.market_state[market].long_open_interest",
+        "open_interest: uint256 = long_open_interest + short_open_interest",
+        "open_interest: uint256 = long_open_interest",
         "the LP reserve ignores short open interest",
     ),
     Mutant(
