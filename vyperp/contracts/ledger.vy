@@ -50,7 +50,7 @@ def _size_entry(account: address, market: uint256) -> (int256, uint256):
     @dev (size, entry price) of a position, unpacked.
     """
     word: uint256 = self._positions[account][market].size_entry
-    return (convert(convert(convert(convert(word & (2**128 - 1), uint128), bytes16), int128), int256), word >> 128)
+    return (convert(convert(word << 128, bytes32), int256) >> 128, word >> 128)  # dev: size sign-extends through the arithmetic shift
 
 
 @view
@@ -69,7 +69,7 @@ def _set_size_entry(account: address, market: uint256, size: int256, entry_price
          past them): |size| < 2**127 base units (1.7e20 coins), entry_price < 2**128
          (3.4e20 USD per coin).
     """
-    self._positions[account][market].size_entry = convert(convert(convert(convert(size, int128), bytes16), uint128), uint256) | convert(convert(entry_price, uint128), uint256) << 128
+    self._positions[account][market].size_entry = convert(convert(convert(size, int128), bytes32), uint256) & (2**128 - 1) | convert(convert(entry_price, uint128), uint256) << 128
 
 
 @internal

@@ -139,7 +139,8 @@ def _funding_state_of(market: uint256) -> (int256, int256, uint256):
     @dev (cumulative funding per unit, funding rate, last funding time), unpacked.
     """
     word: uint256 = self._funding_state[market]
-    return (convert(convert(convert(convert(word & (2**128 - 1), uint128), bytes16), int128), int256), convert(convert(convert(convert((word >> 128) & (2**64 - 1), uint64), bytes8), int64), int256), word >> 192)
+    # dev: the signed fields sign-extend through an arithmetic shift of the word moved to the top
+    return (convert(convert(word << 128, bytes32), int256) >> 128, convert(convert(word << 64, bytes32), int256) >> 192, word >> 192)
 
 
 @view
@@ -158,7 +159,7 @@ def _set_funding_state(market: uint256, cumulative: int256, rate: int256, time: 
          |cumulative| < 2**127 (1.7e20 USD of funding per coin ever accrued), |rate| <=
          max_funding_rate <= 1e18 < 2**63 (validated), time < 2**64.
     """
-    self._funding_state[market] = convert(convert(convert(convert(cumulative, int128), bytes16), uint128), uint256) | convert(convert(convert(convert(rate, int64), bytes8), uint64), uint256) << 128 | convert(convert(time, uint64), uint256) << 192
+    self._funding_state[market] = convert(convert(convert(cumulative, int128), bytes32), uint256) & (2**128 - 1) | (convert(convert(convert(rate, int64), bytes32), uint256) & (2**64 - 1)) << 128 | convert(convert(time, uint64), uint256) << 192
 
 
 @view
