@@ -229,7 +229,7 @@ def _trade(account: address, market: uint256, size_delta: int256, acceptable_pri
     old_size: int256 = ledger._size(account, market)
     new_size: int256 = old_size + size_delta
     reduces: bool = abs(new_size) < abs(old_size) and (new_size == 0 or (new_size > 0) == (old_size > 0))
-    assert reduces or not markets._paused(market), "Market paused"
+    assert reduces or markets._oracle_state[market] & markets.PAUSED == 0, "Market paused"
     assert reduces or from_order or markets._hot(market, markets.DELAYED_ORDERS) == 0, "Delayed orders only"
 
     fill: fills.Fill = fills._execute(account, market, size_delta, index_price, True)
@@ -485,7 +485,7 @@ def add_market(config: engine_types.MarketConfig, brackets: DynArray[margin_brac
     self._store_hot(market, hot)
     markets.market_count = market + 1
     markets.market_config[market] = config
-    markets._brackets[market] = brackets
+    markets._set_brackets(market, brackets)
     markets.risk_config[market] = risk
     markets.market_state[market].risk_multiplier = constants.WAD
     markets._set_funding_state(market, 0, 0, block.timestamp)
@@ -518,7 +518,7 @@ def set_margin_brackets(market: uint256, brackets: DynArray[margin_brackets.Marg
     @param brackets The new brackets.
     """
     self._check_configurator(market)
-    markets._brackets[market] = brackets
+    markets._set_brackets(market, brackets)
 
 
 @external
@@ -589,11 +589,14 @@ def settle_market(market: uint256, price: uint256):
     self._check_configurator(market)
     assert price > 0, "Zero price"
     assert markets.settlement_price[market] == 0, "Market settled"
-    funding._accrue_funding(market, markets._last_round(market)[0])
+    last_price: uint256 = 0
+    round_id: uint80 = 0
+    last_price, round_id = markets._last_round(market)
+    funding._accrue_funding(market, last_price)
     markets.settlement_price[market] = price
     markets._hot_config[market][0] |= 1 << 224  # markets.SETTLED
     markets._set_paused(market, True)
-    markets._set_last_round(market, price, markets._last_round(market)[1])
+    markets._set_last_round(market, price, round_id)
     log IEngine.MarketSettled(market=market, price=price)
 
 

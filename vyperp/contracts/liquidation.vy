@@ -96,7 +96,7 @@ def _liquidate(account: address, keeper: address, strict: bool) -> uint256:
         # judge the partial step with the reward and penalty it will charge included
         after: engine_types.Health = margin_health._health(account, market, index_price)
         step_notional: uint256 = fixed_math._umul_up(convert(abs(close_size), uint256), fill.price)
-        charges: uint256 = min(max(fixed_math._umul_up(step_notional, config.reward_rate), config.reward_floor), config.reward_cap)
+        charges: uint256 = self._reward(step_notional, config)
         charges += min(fixed_math._umul_up(step_notional, config.penalty_rate), convert(max(ledger.margin[account] - convert(charges, int256), 0), uint256))
         ratio_after: int256 = (after.equity - convert(charges, int256)) * constants.IWAD // max(convert(after.maintenance_margin, int256), 1)
         if ratio_after <= ratio_before:
@@ -151,6 +151,15 @@ def _liquidate_bankrupt(account: address, keeper: address, tier: uint256) -> uin
     return closed
 
 
+@pure
+@internal
+def _reward(notional: uint256, config: engine_types.LiquidationConfig) -> uint256:
+    """
+    @dev The keeper reward for `notional` closed: reward_rate of it, clamped to [floor, cap].
+    """
+    return min(max(fixed_math._umul_up(notional, config.reward_rate), config.reward_floor), config.reward_cap)
+
+
 @internal
 def _pay_keeper(account: address, keeper: address, notional: uint256, config: engine_types.LiquidationConfig) -> uint256:
     """
@@ -158,7 +167,7 @@ def _pay_keeper(account: address, keeper: address, notional: uint256, config: en
          account's margin while positive, the rest from the insurance fund.
     @return What the keeper received.
     """
-    reward: uint256 = min(max(fixed_math._umul_up(notional, config.reward_rate), config.reward_floor), config.reward_cap)
+    reward: uint256 = self._reward(notional, config)
     from_margin: uint256 = min(reward, convert(max(ledger.margin[account], 0), uint256))
     from_insurance: uint256 = min(reward - from_margin, ledger.insurance_fund)
     ledger.margin[account] -= convert(from_margin, int256)

@@ -75,7 +75,13 @@ def _health(account: address, touched_market: uint256, touched_price: uint256) -
             initial: uint256 = 0
             maintenance: uint256 = 0
             multiplier: uint256 = markets.market_state[market].risk_multiplier
-            initial, maintenance = health_math._bracket_requirements(markets._brackets[market], notional, multiplier)
+            single: uint256 = markets._hot_config[market][5]
+            if single != 0:
+                # one bracket: the bracket loop's arithmetic on its rates (markets._set_brackets)
+                initial = fixed_math._umul_up(fixed_math._umul_up(notional, single & (2**128 - 1)), multiplier)
+                maintenance = fixed_math._umul_up(notional, single >> 128)
+            else:
+                initial, maintenance = health_math._bracket_requirements(markets._brackets[market], notional, multiplier)
             maintenance = health_math._scaled_maintenance(maintenance, multiplier, markets._hot(market, markets.SCALED_MAINTENANCE) != 0)
             health.initial_margin += initial
             health.maintenance_margin += maintenance

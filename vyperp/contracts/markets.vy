@@ -27,6 +27,7 @@ market_config: public(HashMap[uint256, engine_types.MarketConfig])
 market_state: HashMap[uint256, engine_types.MarketState]
 # last_price (uint128) | last_round_id (uint80) << 128 | paused << 208
 _oracle_state: HashMap[uint256, uint256]
+PAUSED: constant(uint256) = 1 << 208
 # long_open_interest (uint128) | short_open_interest (uint128) << 128
 _open_interest: HashMap[uint256, uint256]
 # cumulative_funding_per_unit (int128, two's complement) | funding_rate (int64) << 128 |
@@ -36,14 +37,17 @@ risk_config: public(HashMap[uint256, engine_types.RiskConfig])
 _brackets: HashMap[uint256, DynArray[margin_brackets.MarginBracket, margin_brackets.MAX_BRACKETS]]
 settlement_price: public(HashMap[uint256, uint256])   # 0 = trading; else the guardian's settlement price
 # The hot parameters a touch, a fill and a health check read, packed into HOT_WORDS words
-# (5 cold slots instead of ~21): a copy of market_config / risk_config (which stay the full,
+# (6 cold slots instead of ~25): a copy of market_config / risk_config (which stay the full,
 # public structs). Word 0 (oracle | 10 ** (18 - oracle decimals) << 160 | settled << 224) is
 # written at listing, its settled bit by settle_market (the oracle cannot change); words 1-4 are engine_types._hot_words of
 # the two structs, packed by the configurator (which validated every bound they rely on)
-# and passed with every change of either.
+# and passed with every change of either. Word 5 (_set_brackets): a market with a single
+# margin bracket holds its rates there, initial | maintenance << 128 (validated 0 <
+# maintenance <= initial <= 1e18, so never 0), so a health check skips the bracket array;
+# 0 = several brackets.
 _hot_config: HashMap[uint256, uint256[HOT_WORDS]]
 
-HOT_WORDS: constant(uint256) = 5
+HOT_WORDS: constant(uint256) = 6
 # A field of the packed hot parameters, named by word | first bit << 8 | width << 16:
 ORACLE: constant(uint256) = 0 | 0 << 8 | 160 << 16
 PRICE_SCALE: constant(uint256) = 0 | 160 << 8 | 64 << 16        # 10 ** (18 - oracle decimals)
@@ -79,7 +83,7 @@ def _market_state_view(market: uint256) -> engine_types.MarketState:
     state: engine_types.MarketState = self.market_state[market]
     state.cumulative_funding_per_unit, state.funding_rate, state.last_funding_time = self._funding_state_of(market)
     state.last_price, state.last_round_id = self._last_round(market)
-    state.paused = self._paused(market)
+    state.paused = self._oracle_state[market] & PAUSED != 0
     state.long_open_interest, state.short_open_interest = self._open_interests(market)
     return state
 
@@ -100,18 +104,12 @@ def _set_last_round(market: uint256, price: uint256, round_id: uint80):
     @dev Write the last accepted price and round, keeping the pause flag. Bound (the
          conversion reverts past it): price < 2**128 (3.4e20 USD per coin).
     """
-    self._oracle_state[market] = self._oracle_state[market] & (1 << 208) | convert(convert(price, uint128), uint256) | convert(round_id, uint256) << 128
-
-
-@view
-@internal
-def _paused(market: uint256) -> bool:
-    return self._oracle_state[market] & (1 << 208) != 0
+    self._oracle_state[market] = self._oracle_state[market] & PAUSED | convert(convert(price, uint128), uint256) | convert(round_id, uint256) << 128
 
 
 @internal
 def _set_paused(market: uint256, paused: bool):
-    self._oracle_state[market] = self._oracle_state[market] & ~(1 << 208) | convert(paused, uint256) << 208
+    self._oracle_state[market] = self._oracle_state[market] & ~PAUSED | convert(paused, uint256) << 208
 
 
 @view
@@ -167,6 +165,18 @@ def _set_funding_state(market: uint256, cumulative: int256, rate: int256, time: 
 def _known(market: uint256):
     # dev: listed <=> word 0 set (add_market writes it with the oracle, never zero; ids count up)
     assert self._hot_config[market][0] != 0, "Unknown market"
+
+
+@internal
+def _set_brackets(market: uint256, brackets: DynArray[margin_brackets.MarginBracket, margin_brackets.MAX_BRACKETS]):
+    """
+    @dev Store a market's brackets and its single-bracket word (hot word 5).
+    """
+    self._brackets[market] = brackets
+    single: uint256 = 0
+    if len(brackets) == 1:
+        single = brackets[0].initial_margin_rate | brackets[0].maintenance_margin_rate << 128
+    self._hot_config[market][5] = single
 
 
 @view

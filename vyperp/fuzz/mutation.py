@@ -80,8 +80,8 @@ MUTANTS: list[Mutant] = [
     Mutant(
         "reward-uncapped",
         "liquidation.vy",
-        "reward: uint256 = min(max(fixed_math._umul_up(notional, config.reward_rate), config.reward_floor), config.reward_cap)",
-        "reward: uint256 = max(fixed_math._umul_up(notional, config.reward_rate), config.reward_floor)",
+        "return min(max(fixed_math._umul_up(notional, config.reward_rate), config.reward_floor), config.reward_cap)",
+        "return max(fixed_math._umul_up(notional, config.reward_rate), config.reward_floor)",
         "the keeper reward ignores its cap",
     ),
     Mutant(
@@ -192,7 +192,7 @@ MUTANTS: list[Mutant] = [
     Mutant(
         "paused-market-accepts-opens",
         "Engine.vy",
-        '    assert reduces or not markets._paused(market), "Market paused"\n',
+        '    assert reduces or markets._oracle_state[market] & markets.PAUSED == 0, "Market paused"\n',
         "",
         "a paused market accepts risk-increasing trades",
     ),
