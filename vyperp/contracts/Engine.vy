@@ -244,7 +244,7 @@ def _trade(account: address, market: uint256, size_delta: int256, acceptable_pri
         notional: uint256 = fixed_math._umul_up(open_interest, index_price)
         pool_ratio: uint256 = markets._hot(market, markets.MAX_OPEN_INTEREST_POOL_RATIO)
         # one reason for both caps: USD at the index, and the pool-value bound (0 = off)
-        assert notional <= markets._hot(market, markets.MAX_OPEN_INTEREST) and (pool_ratio == 0 or notional <= fixed_math._umul_down(convert(max(ledger.pool_balance, 0), uint256), pool_ratio)), "Max open interest"
+        assert notional <= markets._hot(market, markets.MAX_OPEN_INTEREST) and (pool_ratio == 0 or notional <= ledger._pool_share(pool_ratio)), "Max open interest"
         health: engine_types.Health = margin_health._health(account, market, index_price)
         assert health.equity >= convert(health.initial_margin, int256), "Below initial margin"
     elif ledger.open_markets[account] != 0:

@@ -38,7 +38,7 @@ def _adl_side(market: uint256, index_price: uint256) -> int256:
     ratio: uint256 = markets.market_config[market].adl_pnl_pool_ratio
     if ratio == 0:
         return 0
-    trigger: uint256 = fixed_math._umul_down(convert(max(ledger.pool_balance, 0), uint256), ratio)
+    trigger: uint256 = ledger._pool_share(ratio)
     mark: uint256 = markets._mark(market, index_price)
     if markets._side_profit(market, mark, True) > trigger:
         return 1

@@ -15,6 +15,7 @@
 from ethereum.ercs import IERC20
 from interfaces import IEngine
 import engine_types
+import fixed_math
 
 COLLATERAL: public(immutable(address))
 PRECISION: public(immutable(uint256))         # 10 ** (18 - token decimals)
@@ -86,6 +87,15 @@ def _push(receiver: address, amount: uint256):
     @dev Pay `amount` tokens to `receiver`.
     """
     self._transferred(extcall IERC20(COLLATERAL).transfer(receiver, amount, default_return_value=True))
+
+
+@view
+@internal
+def _pool_share(ratio: uint256) -> uint256:
+    """
+    @dev `ratio` x the pool's cash (its balance, floored at zero), rounded down.
+    """
+    return fixed_math._umul_down(convert(max(self.pool_balance, 0), uint256), ratio)
 
 
 @pure

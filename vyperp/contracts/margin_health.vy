@@ -36,7 +36,7 @@ def _profit_counted(market: uint256, pnl: int256, size: int256, index_price: uin
     ratio: uint256 = markets._hot(market, markets.MAX_PNL_POOL_RATIO)
     if pnl <= 0 or ratio == 0:
         return pnl
-    cap: uint256 = fixed_math._umul_down(convert(max(ledger.pool_balance, 0), uint256), ratio)
+    cap: uint256 = ledger._pool_share(ratio)
     return pricing._capped_profit(pnl, markets._side_profit(market, markets._mark(market, index_price), size > 0), cap)
 
 
