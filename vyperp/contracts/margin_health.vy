@@ -74,7 +74,10 @@ def _health(account: address, touched_market: uint256, touched_price: uint256) -
             notional: uint256 = fixed_math._umul_up(convert(abs(size), uint256), markets._mark(market, price))
             initial: uint256 = 0
             maintenance: uint256 = 0
-            multiplier: uint256 = markets.market_state[market].risk_multiplier
+            multiplier: uint256 = constants.WAD
+            if markets._hot(market, markets.RISK_MULTIPLIER) != 0:
+                # dev: off (max_multiplier = 1e18), the stored multiplier is 1e18: every write bounds it by max_multiplier
+                multiplier = markets.market_state[market].risk_multiplier
             single: uint256 = markets._hot_config[market][5]
             if single != 0:
                 # one bracket: the bracket loop's arithmetic on its rates (markets._set_brackets)
