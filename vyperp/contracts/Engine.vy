@@ -71,8 +71,6 @@ initializes: pool_valuation[markets := markets, ledger := ledger, liquidation_po
 exports: (
     ledger.COLLATERAL,
     ledger.PRECISION,
-    ledger.margin,
-    ledger.open_markets,
     ledger.pool_balance,
     ledger.insurance_fund,
     markets.market_count,
@@ -128,7 +126,7 @@ def deposit(amount: uint256):
     """
     self._nonzero(amount)
     ledger._pull(amount)
-    ledger.margin[msg.sender] += convert(amount * ledger.PRECISION, int256)
+    ledger._add_margin(msg.sender, convert(amount * ledger.PRECISION, int256))
     log IEngine.Deposited(account=msg.sender, amount=amount)
 
 
@@ -146,9 +144,9 @@ def withdraw(amount: uint256):
     """
     self._nonzero(amount)
     internal_amount: int256 = convert(amount * ledger.PRECISION, int256)
-    assert ledger.margin[msg.sender] >= internal_amount, "Insufficient margin"
-    ledger.margin[msg.sender] -= internal_amount
-    if ledger.open_markets[msg.sender] != 0:
+    assert ledger._margin(msg.sender) >= internal_amount, "Insufficient margin"
+    ledger._add_margin(msg.sender, -internal_amount)
+    if ledger._open_markets(msg.sender) != 0:
         health: engine_types.Health = margin_health._health(msg.sender, constants.MAX_MARKETS, 0)
         assert health.equity >= convert(health.initial_margin, int256), "Below initial margin"
         assert health.equity >= convert(health.transfer_margin, int256), "Below transfer margin"
@@ -247,12 +245,12 @@ def _trade(account: address, market: uint256, size_delta: int256, acceptable_pri
         assert notional <= markets._hot(market, markets.MAX_OPEN_INTEREST) and (pool_ratio == 0 or notional <= ledger._pool_share(pool_ratio)), "Max open interest"
         health: engine_types.Health = margin_health._health(account, market, index_price)
         assert health.equity >= convert(health.initial_margin, int256), "Below initial margin"
-    elif ledger.open_markets[account] != 0:
+    elif ledger._open_markets(account) != 0:
         assert margin_health._health(account, market, index_price).equity >= 0, "Account underwater"
     # dev: at rest, no account with positions holds a negative realized margin (proof below)
-    assert ledger.open_markets[account] == 0 or ledger.margin[account] >= 0, "Negative margin"
+    assert ledger._open_markets(account) == 0 or ledger._margin(account) >= 0, "Negative margin"
     log IEngine.PositionModified(account=account, market=market, size_delta=size_delta, fill_price=fill.price, new_size=new_size, fee=fill.fee, realized_pnl=fill.realized_pnl)
-    if ledger.open_markets[account] == 0 and ledger.margin[account] < 0:
+    if ledger._open_markets(account) == 0 and ledger._margin(account) < 0:
         # an underwater account closed its last position itself: same waterfall as a liquidation
         ledger._cover_bad_debt(account)
     return fill.price
@@ -677,6 +675,28 @@ def position(account: address, market: uint256) -> engine_types.Position:
     entry_price: uint256 = 0
     size, entry_price = ledger._size_entry(account, market)
     return engine_types.Position(size=size, entry_price=entry_price, funding_index=ledger._positions[account][market].funding_index)
+
+
+@view
+@external
+def margin(account: address) -> int256:
+    """
+    @notice An account's realized margin (deposits, realized PnL, fees and funding).
+    @param account The account.
+    @return The margin (1e18 USD; negative only transiently, inside a transaction).
+    """
+    return ledger._margin(account)
+
+
+@view
+@external
+def open_markets(account: address) -> uint256:
+    """
+    @notice The markets an account holds a position in.
+    @param account The account.
+    @return The mask (bit m set = a position in market m).
+    """
+    return ledger._open_markets(account)
 
 
 @view

@@ -102,11 +102,10 @@ def _deleverage(account: address, market: uint256, index_price: uint256, deficit
     haircut: uint256 = convert(pnl - fill.realized_pnl, uint256)
     taken: uint256 = 0
     if deficit > haircut and fill.realized_pnl > 0:
-        taken = min(min(convert(fill.realized_pnl, uint256), deficit - haircut), convert(max(ledger.margin[account], 0), uint256))
-    ledger.margin[account] -= convert(taken, int256)
+        taken = min(min(convert(fill.realized_pnl, uint256), deficit - haircut), ledger._margin_cash(account))
+    ledger._add_margin(account, -convert(taken, int256))
     ledger.pool_balance += convert(taken, int256)
     haircut += taken
     log IEngine.AutoDeleveraged(account=account, market=market, size_closed=position_size, price=fill.price, realized_pnl=pnl, haircut=haircut)
-    if ledger.open_markets[account] == 0 and ledger.margin[account] < 0:
-        ledger._cover_bad_debt(account)
+    ledger._cover_if_flat(account)
     return (haircut, score)

@@ -48,7 +48,7 @@ def _execute(account: address, market: uint256, size_delta: int256, index_price:
     if paid < pnl:
         log IEngine.ProfitHaircut(account=account, market=market, profit=pnl, paid=paid)
         pnl = paid
-    ledger.margin[account] += pnl - convert(fee, int256)
+    ledger._add_margin(account, pnl - convert(fee, int256))
     ledger.pool_balance -= pnl
     if fee > 0:
         to_insurance: uint256 = fixed_math._umul_down(fee, liquidation_policy.liquidation_config.insurance_fee_share)
@@ -105,12 +105,12 @@ def _rebase_position(account: address, market: uint256, size_delta: int256, pric
 
     if new_size == 0:
         ledger._positions[account][market] = empty(ledger.StoredPosition)
-        ledger.open_markets[account] &= ~(1 << market)
+        ledger._set_open_markets(account, ledger._open_markets(account) & ~(1 << market))
     else:
         ledger._set_size_entry(account, market, new_size, price)
         ledger._positions[account][market].funding_index = cumulative
         if old_size == 0:
-            ledger.open_markets[account] |= 1 << market
+            ledger._set_open_markets(account, ledger._open_markets(account) | 1 << market)
     return pnl
 
 

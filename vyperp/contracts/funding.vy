@@ -154,7 +154,7 @@ def _settle_funding(account: address, market: uint256, index_price: uint256):
     if owed < 0:
         # funding the pool pays is bounded by its cash: the pool never goes below zero
         owed = max(owed, -max(ledger.pool_balance, 0))
-    ledger.margin[account] -= owed + convert(surcharge, int256)
+    ledger._add_margin(account, -(owed + convert(surcharge, int256)))
     ledger.pool_balance += owed
     ledger.insurance_fund += surcharge
     ledger._positions[account][market].funding_index = cumulative

@@ -25,10 +25,13 @@ struct StoredPosition:
     size_entry: uint256              # size (int128, two's complement) | entry_price (uint128) << 128
     funding_index: int256            # cumulative funding per unit at last settlement
 
-margin: public(HashMap[address, int256])
 # engine_types.Position in two slots instead of three (Engine.position unpacks it)
 _positions: HashMap[address, HashMap[uint256, StoredPosition]]
-open_markets: public(HashMap[address, uint256])   # bit m set = the account holds market m
+# An account's realized margin (int240, two's complement) | its open-market mask << 240
+# (bit m set = the account holds market m; MAX_MARKETS = 16 bits), one slot: the first
+# position an account opens sets a bit in a slot its fee has already dirtied. The public
+# getters are Engine.margin and Engine.open_markets.
+_accounts: HashMap[address, uint256]
 
 pool_balance: public(int256)
 insurance_fund: public(uint256)
@@ -42,6 +45,49 @@ def __init__(collateral: address, precision: uint256):
     """
     COLLATERAL = collateral
     PRECISION = precision
+
+
+@view
+@internal
+def _margin(account: address) -> int256:
+    """
+    @dev An account's realized margin (1e18 USD; sign-extended by the arithmetic shift).
+    """
+    return convert(convert(self._accounts[account] << 16, bytes32), int256) >> 16
+
+
+@view
+@internal
+def _margin_cash(account: address) -> uint256:
+    """
+    @dev An account's margin floored at zero (what can be taken from it).
+    """
+    return convert(max(self._margin(account), 0), uint256)
+
+
+@view
+@internal
+def _open_markets(account: address) -> uint256:
+    """
+    @dev An account's open-market mask.
+    """
+    return self._accounts[account] >> 240
+
+
+@internal
+def _add_margin(account: address, delta: int256):
+    """
+    @dev margin += delta. Bound (the conversion reverts past it): |margin| < 2**239
+         (8.8e53 USD; every margin is backed by collateral tokens).
+    """
+    word: uint256 = self._accounts[account]
+    margin: int256 = convert(convert(word << 16, bytes32), int256) >> 16
+    self._accounts[account] = word & ~(2**240 - 1) | convert(convert(convert(margin + delta, int240), bytes32), uint256) & (2**240 - 1)
+
+
+@internal
+def _set_open_markets(account: address, mask: uint256):
+    self._accounts[account] = self._accounts[account] & (2**240 - 1) | mask << 240
 
 
 @view
@@ -119,13 +165,22 @@ def _cover_bad_debt(account: address):
          So every margin, the pool's and the insurance fund's balances are >= 0 at rest and
          the token balance backs each one: no flat account is ever held back.
     """
-    bad_debt: uint256 = convert(-self.margin[account], uint256)
+    bad_debt: uint256 = convert(-self._margin(account), uint256)
     from_insurance: uint256 = min(bad_debt, self.insurance_fund)
     from_pool: uint256 = bad_debt - from_insurance
     self.insurance_fund -= from_insurance
     self.pool_balance -= convert(from_pool, int256)
-    self.margin[account] = 0
+    self._accounts[account] &= ~(2**240 - 1)  # margin = 0, mask kept
     log IEngine.BadDebtCovered(account=account, bad_debt=bad_debt, from_insurance=from_insurance, from_pool=from_pool)
+
+
+@internal
+def _cover_if_flat(account: address):
+    """
+    @dev The waterfall for an account left with no position and a negative margin.
+    """
+    if self._open_markets(account) == 0 and self._margin(account) < 0:
+        self._cover_bad_debt(account)
 
 
 @internal

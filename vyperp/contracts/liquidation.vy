@@ -73,7 +73,7 @@ def _liquidate(account: address, keeper: address, strict: bool) -> uint256:
     size: int256 = 0
     entry: uint256 = 0
     size, entry = ledger._size_entry(account, market)
-    if health.position_count > 1 and ledger.margin[account] + pricing._pnl(size, markets._exit(market, index_price, size), entry) < 0:
+    if health.position_count > 1 and ledger._margin(account) + pricing._pnl(size, markets._exit(market, index_price, size), entry) < 0:
         # this step would leave a negative realized margin beside open positions (a loss
         # backed by another market's gain): close everything now, so margin never rests
         # below zero and the waterfall can never ask the pool for more than it holds
@@ -97,7 +97,7 @@ def _liquidate(account: address, keeper: address, strict: bool) -> uint256:
         after: engine_types.Health = margin_health._health(account, market, index_price)
         step_notional: uint256 = fixed_math._umul_up(convert(abs(close_size), uint256), fill.price)
         charges: uint256 = self._reward(step_notional, config)
-        charges += min(fixed_math._umul_up(step_notional, config.penalty_rate), convert(max(ledger.margin[account] - convert(charges, int256), 0), uint256))
+        charges += min(fixed_math._umul_up(step_notional, config.penalty_rate), convert(max(ledger._margin(account) - convert(charges, int256), 0), uint256))
         ratio_after: int256 = (after.equity - convert(charges, int256)) * constants.IWAD // max(convert(after.maintenance_margin, int256), 1)
         if ratio_after <= ratio_before:
             # the partial step did not help: this position closes entirely
@@ -108,11 +108,10 @@ def _liquidate(account: address, keeper: address, strict: bool) -> uint256:
             liquidation_policy.last_partial_liquidation[account] = block.timestamp
 
     notional: uint256 = fixed_math._umul_up(convert(abs(close_size), uint256), fill.price)
-    if ledger.open_markets[account] == 0 and ledger.margin[account] < 0:
-        ledger._cover_bad_debt(account)
+    ledger._cover_if_flat(account)
     reward: uint256 = self._pay_keeper(account, keeper, notional, config)
-    penalty: uint256 = min(fixed_math._umul_up(notional, config.penalty_rate), convert(max(ledger.margin[account], 0), uint256))
-    ledger.margin[account] -= convert(penalty, int256)
+    penalty: uint256 = min(fixed_math._umul_up(notional, config.penalty_rate), ledger._margin_cash(account))
+    ledger._add_margin(account, -convert(penalty, int256))
     ledger.insurance_fund += penalty
     log IEngine.Liquidated(account=account, market=market, keeper=keeper, size_closed=close_size, price=fill.price, notional=notional, tier=tier, keeper_reward=reward, penalty=penalty, remaining_size=size - close_size)
     return convert(abs(close_size), uint256)
@@ -127,7 +126,7 @@ def _liquidate_bankrupt(account: address, keeper: address, tier: uint256) -> uin
     """
     closed: uint256 = 0
     total_notional: uint256 = 0
-    mask: uint256 = ledger.open_markets[account]
+    mask: uint256 = ledger._open_markets(account)
     for market: uint256 in range(constants.MAX_MARKETS):
         if mask == 0:
             break
@@ -143,8 +142,7 @@ def _liquidate_bankrupt(account: address, keeper: address, tier: uint256) -> uin
             reward: uint256 = 0
             if mask == 1:
                 # the last position: the waterfall, then the keeper
-                if ledger.margin[account] < 0:
-                    ledger._cover_bad_debt(account)
+                ledger._cover_if_flat(account)
                 reward = self._pay_keeper(account, keeper, total_notional, liquidation_policy.liquidation_config)
             log IEngine.Liquidated(account=account, market=market, keeper=keeper, size_closed=size, price=fill.price, notional=notional, tier=tier, keeper_reward=reward, penalty=0, remaining_size=0)
         mask >>= 1
@@ -168,9 +166,9 @@ def _pay_keeper(account: address, keeper: address, notional: uint256, config: en
     @return What the keeper received.
     """
     reward: uint256 = self._reward(notional, config)
-    from_margin: uint256 = min(reward, convert(max(ledger.margin[account], 0), uint256))
+    from_margin: uint256 = min(reward, ledger._margin_cash(account))
     from_insurance: uint256 = min(reward - from_margin, ledger.insurance_fund)
-    ledger.margin[account] -= convert(from_margin, int256)
+    ledger._add_margin(account, -convert(from_margin, int256))
     ledger.insurance_fund -= from_insurance
-    ledger.margin[keeper] += convert(from_margin + from_insurance, int256)
+    ledger._add_margin(keeper, convert(from_margin + from_insurance, int256))
     return from_margin + from_insurance

@@ -51,8 +51,8 @@ def _health(account: address, touched_market: uint256, touched_price: uint256) -
          others are read through the guarded oracle path and accrued in memory only.
          `touched_market` = MAX_MARKETS: none touched.
     """
-    health: engine_types.Health = engine_types.Health(equity=ledger.margin[account], initial_margin=0, maintenance_margin=0, largest_market=0, largest_requirement=0, position_count=0, transfer_margin=0)
-    mask: uint256 = ledger.open_markets[account]
+    health: engine_types.Health = engine_types.Health(equity=ledger._margin(account), initial_margin=0, maintenance_margin=0, largest_market=0, largest_requirement=0, position_count=0, transfer_margin=0)
+    mask: uint256 = ledger._open_markets(account)
     for market: uint256 in range(constants.MAX_MARKETS):
         if mask == 0:
             break

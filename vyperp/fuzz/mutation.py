@@ -94,8 +94,8 @@ MUTANTS: list[Mutant] = [
     Mutant(
         "bad-debt-from-nowhere",
         "ledger.vy",
-        "    self.pool_balance -= convert(from_pool, int256)\n    self.margin[account] = 0",
-        "    self.margin[account] = 0",
+        "    self.pool_balance -= convert(from_pool, int256)\n    self._accounts[account] &=",
+        "    self._accounts[account] &=",
         "bad debt beyond the insurance fund is written off without charging the pool",
     ),
     Mutant(
@@ -150,8 +150,8 @@ MUTANTS: list[Mutant] = [
     Mutant(
         "adl-haircut-lost",
         "deleveraging.vy",
-        "    ledger.margin[account] -= convert(taken, int256)\n    ledger.pool_balance += convert(taken, int256)",
-        "    ledger.margin[account] -= convert(taken, int256)",
+        "    ledger._add_margin(account, -convert(taken, int256))\n    ledger.pool_balance += convert(taken, int256)",
+        "    ledger._add_margin(account, -convert(taken, int256))",
         "the ADL haircut leaves the trader but never reaches the pool",
     ),
     Mutant(
@@ -164,8 +164,8 @@ MUTANTS: list[Mutant] = [
     Mutant(
         "deposit-credits-extra-wei",
         "Engine.vy",
-        "    ledger.margin[msg.sender] += convert(amount * ledger.PRECISION, int256)",
-        "    ledger.margin[msg.sender] += convert(amount * ledger.PRECISION + 1, int256)",
+        "    ledger._add_margin(msg.sender, convert(amount * ledger.PRECISION, int256))",
+        "    ledger._add_margin(msg.sender, convert(amount * ledger.PRECISION + 1, int256))",
         "a deposit credits one wei more than it brought",
     ),
     Mutant(
@@ -178,14 +178,14 @@ MUTANTS: list[Mutant] = [
     Mutant(
         "surcharge-skipped",
         "funding.vy",
-        "    ledger.margin[account] -= owed + convert(surcharge, int256)",
-        "    ledger.margin[account] -= owed",
+        "    ledger._add_margin(account, -(owed + convert(surcharge, int256)))",
+        "    ledger._add_margin(account, -(owed))",
         "the size-tier surcharge is credited to insurance but never charged",
     ),
     Mutant(
         "underwater-close-keeps-negative-margin",
         "Engine.vy",
-        "    if ledger.open_markets[account] == 0 and ledger.margin[account] < 0:\n        # an underwater",
+        "    if ledger._open_markets(account) == 0 and ledger._margin(account) < 0:\n        # an underwater",
         "    if False:\n        # an underwater",
         "closing an underwater last position leaves bad debt in the account, uncovered",
     ),
@@ -252,8 +252,8 @@ MUTANTS: list[Mutant] = [
     Mutant(
         "pool-pays-funding-beyond-cash",
         "funding.vy",
-        "        owed = max(owed, -max(ledger.pool_balance, 0))\n    ledger.margin[account] -= owed",
-        "        pass\n    ledger.margin[account] -= owed",
+        "        owed = max(owed, -max(ledger.pool_balance, 0))\n    ledger._add_margin(account, -(owed",
+        "        pass\n    ledger._add_margin(account, -(owed",
         "funding the pool pays is not bounded by its cash",
     ),
     Mutant(
@@ -280,15 +280,15 @@ MUTANTS: list[Mutant] = [
     Mutant(
         "negative-margin-may-rest",
         "Engine.vy",
-        '    assert ledger.open_markets[account] == 0 or ledger.margin[account] >= 0, "Negative margin"\n',
+        '    assert ledger._open_markets(account) == 0 or ledger._margin(account) >= 0, "Negative margin"\n',
         "",
         "a trade may leave a negative realized margin beside open positions",
     ),
     Mutant(
         "liquidation-step-leaves-negative-margin",
         "liquidation.vy",
-        "    if health.position_count > 1 and ledger.margin[account] + pricing._pnl(",
-        "    if False and ledger.margin[account] + pricing._pnl(",
+        "    if health.position_count > 1 and ledger._margin(account) + pricing._pnl(",
+        "    if False and ledger._margin(account) + pricing._pnl(",
         "a liquidation step may leave a negative margin beside open positions",
     ),
     Mutant(
