@@ -54,6 +54,7 @@ import margin_health
 import markets
 import oracle_guard
 import pool_valuation
+import checks
 
 implements: IEngine
 
@@ -144,12 +145,12 @@ def withdraw(amount: uint256):
     """
     self._nonzero(amount)
     internal_amount: int256 = convert(amount * ledger.PRECISION, int256)
-    assert ledger._margin(msg.sender) >= internal_amount, "Insufficient margin"
+    checks._require(ledger._margin(msg.sender) >= internal_amount, "Insufficient margin")
     ledger._add_margin(msg.sender, -internal_amount)
     if ledger._open_markets(msg.sender) != 0:
         health: engine_types.Health = margin_health._health(msg.sender, constants.MAX_MARKETS, 0)
-        assert health.equity >= convert(health.initial_margin, int256), "Below initial margin"
-        assert health.equity >= convert(health.transfer_margin, int256), "Below transfer margin"
+        checks._require(health.equity >= convert(health.initial_margin, int256), "Below initial margin")
+        checks._require(health.equity >= convert(health.transfer_margin, int256), "Below transfer margin")
     ledger._push(msg.sender, amount)
     log IEngine.Withdrawn(account=msg.sender, amount=amount)
 
@@ -193,7 +194,7 @@ def trade_for(account: address, market: uint256, size_delta: int256, acceptable_
     @return The fill price.
     @dev Reverts "Not order book" and every reason of trade.
     """
-    assert msg.sender == self.order_book, "Not order book"
+    checks._require(msg.sender == self.order_book, "Not order book")
     return self._trade(account, market, size_delta, acceptable_price, True)
 
 
@@ -206,9 +207,9 @@ def close_settled(account: address, market: uint256):
     @param market The market id.
     @dev Reverts "Market not settled", "No position".
     """
-    assert markets._hot(market, markets.SETTLED) != 0, "Market not settled"
+    checks._require(markets._hot(market, markets.SETTLED) != 0, "Market not settled")
     size: int256 = ledger._size(account, market)
-    assert size != 0, "No position"
+    checks._require(size != 0, "No position")
     acceptable: uint256 = 0
     if size < 0:
         acceptable = max_value(uint256)
@@ -415,7 +416,7 @@ def pool_debit(amount: uint256, receiver: address):
     @param receiver Who receives them.
     """
     self._only_pool()
-    assert amount <= pool_valuation._pool_withdrawable(), "Pool reserve"
+    assert amount <= pool_valuation._pool_withdrawable(), "Pool reserve"  # inline: checks caveat (amount * PRECISION below)
     ledger.pool_balance -= convert(amount * ledger.PRECISION, int256)
     ledger._push(receiver, amount)
     log IEngine.PoolDebited(receiver=receiver, amount=amount)
@@ -445,7 +446,7 @@ def set_pool(new_pool: address):
     @param new_pool The LiquidityPool contract.
     """
     self._only_configurator()
-    assert self.pool == empty(address), "Pool already set"
+    checks._require(self.pool == empty(address), "Pool already set")
     self.pool = new_pool
 
 
@@ -476,7 +477,7 @@ def add_market(config: engine_types.MarketConfig, brackets: DynArray[margin_brac
     """
     self._only_configurator()
     market: uint256 = markets.market_count
-    assert market < constants.MAX_MARKETS, "Too many markets"
+    checks._require(market < constants.MAX_MARKETS, "Too many markets")
     oracle_decimals: uint8 = staticcall IAggregatorV3(config.oracle).decimals()
     assert oracle_decimals <= 18, "Oracle decimals above 18"
     markets._hot_config[market][0] = convert(config.oracle, uint256) | 10 ** convert(18 - oracle_decimals, uint256) << 160
@@ -501,7 +502,7 @@ def set_market_config(market: uint256, config: engine_types.MarketConfig, hot: u
     @param hot engine_types._hot_words(config, the market's risk config).
     """
     self._check_configurator(market)
-    assert convert(config.oracle, uint256) == markets._hot(market, markets.ORACLE), "Oracle changed"
+    checks._require(convert(config.oracle, uint256) == markets._hot(market, markets.ORACLE), "Oracle changed")
     funding._touch_market(market)
     markets.market_config[market] = config
     self._store_hot(market, hot)
@@ -585,8 +586,8 @@ def settle_market(market: uint256, price: uint256):
     @dev Reverts "Not configurator", "Unknown market", "Zero price", "Market settled".
     """
     self._check_configurator(market)
-    assert price > 0, "Zero price"
-    assert markets.settlement_price[market] == 0, "Market settled"
+    checks._require(price > 0, "Zero price")
+    checks._require(markets.settlement_price[market] == 0, "Market settled")
     last_price: uint256 = 0
     round_id: uint80 = 0
     last_price, round_id = markets._last_round(market)
@@ -634,19 +635,19 @@ def _nonzero(amount: uint256):
 @view
 @internal
 def _only_pool():
-    assert msg.sender == self.pool, "Not pool"
+    checks._require(msg.sender == self.pool, "Not pool")
 
 
-@pure
+@view
 @internal
 def _adl_needed(needed: bool):
-    assert needed, "ADL not needed"
+    checks._require(needed, "ADL not needed")
 
 
 @view
 @internal
 def _only_configurator():
-    assert msg.sender == CONFIGURATOR, "Not configurator"
+    checks._require(msg.sender == CONFIGURATOR, "Not configurator")
 
 
 

@@ -20,6 +20,7 @@ import funding
 import ledger
 import margin_health
 import markets
+import checks
 
 uses: markets
 uses: ledger
@@ -96,7 +97,7 @@ def _deleverage(account: address, market: uint256, index_price: uint256, deficit
     if pnl <= 0:
         return (0, 0)
     score: int256 = max(pnl * constants.IWAD // max(margin_health._health(account, market, index_price).equity, 1), 1)
-    assert score <= previous_score, "ADL candidates not ranked"
+    checks._require(score <= previous_score, "ADL candidates not ranked")
     fill: fills.Fill = fills._execute(account, market, -position_size, index_price, False)
     # what the PnL cap and the pool's cash withheld already counts as haircut
     haircut: uint256 = convert(pnl - fill.realized_pnl, uint256)

@@ -23,6 +23,7 @@ import ledger
 import liquidation_policy
 import margin_health
 import markets
+import checks
 
 uses: markets
 uses: ledger
@@ -55,7 +56,7 @@ def _liquidate(account: address, keeper: address, strict: bool) -> uint256:
     health: engine_types.Health = margin_health._health(account, constants.MAX_MARKETS, 0)
     # not health_math._is_liquidatable(health), written out (see health_math's header)
     if health.position_count == 0 or health.equity >= convert(health.maintenance_margin, int256):
-        assert not strict, "Account not liquidatable"
+        checks._require(not strict, "Account not liquidatable")
         return 0
     fraction: uint256 = 0
     tier: uint256 = 0
@@ -64,7 +65,7 @@ def _liquidate(account: address, keeper: address, strict: bool) -> uint256:
     if health.equity < 0:
         return self._liquidate_bankrupt(account, keeper, tier)
     if fraction < constants.WAD and block.timestamp < liquidation_policy.last_partial_liquidation[account] + config.cooldown:
-        assert not strict, "Liquidation cool-down"
+        checks._require(not strict, "Liquidation cool-down")
         return 0
 
     market: uint256 = health.largest_market
@@ -87,7 +88,7 @@ def _liquidate(account: address, keeper: address, strict: bool) -> uint256:
             if size < 0:
                 close_size = -close_size
     if not liquidation_policy._count_rate_limit(market, fixed_math._umul_up(convert(abs(close_size), uint256), index_price), False):
-        assert not strict, "Liquidation rate limit"
+        checks._require(not strict, "Liquidation rate limit")
         return 0
     ratio_before: int256 = health.equity * constants.IWAD // convert(health.maintenance_margin, int256)
 

@@ -136,15 +136,15 @@ MUTANTS: list[Mutant] = [
     Mutant(
         "liquidate-below-initial",
         "liquidation.vy",
-        "    if health.position_count == 0 or health.equity >= convert(health.maintenance_margin, int256):\n        assert not strict",
-        "    if health.position_count == 0 or health.equity >= convert(health.initial_margin, int256):\n        assert not strict",
+        "    if health.position_count == 0 or health.equity >= convert(health.maintenance_margin, int256):\n        checks._require(not strict",
+        "    if health.position_count == 0 or health.equity >= convert(health.initial_margin, int256):\n        checks._require(not strict",
         "accounts between maintenance and initial margin can be liquidated",
     ),
     Mutant(
         "withdraw-ignores-initial-margin",
         "Engine.vy",
-        '        assert health.equity >= convert(health.initial_margin, int256), "Below initial margin"\n        assert health.equity >= convert(health.transfer_margin',
-        "        assert health.equity >= convert(health.transfer_margin",
+        '        checks._require(health.equity >= convert(health.initial_margin, int256), "Below initial margin")\n        checks._require(health.equity >= convert(health.transfer_margin',
+        "        checks._require(health.equity >= convert(health.transfer_margin",
         "withdrawals ignore the initial margin of open positions",
     ),
     Mutant(
@@ -228,7 +228,7 @@ MUTANTS: list[Mutant] = [
     Mutant(
         "withdraw-ignores-transfer-margin",
         "Engine.vy",
-        '        assert health.equity >= convert(health.transfer_margin, int256), "Below transfer margin"\n',
+        '        checks._require(health.equity >= convert(health.transfer_margin, int256), "Below transfer margin")\n',
         "",
         "withdrawals ignore the transfer-margin floor",
     ),
@@ -393,8 +393,8 @@ MUTANTS: list[Mutant] = [
     Mutant(
         "adl-order-unchecked",
         "deleveraging.vy",
-        'assert score <= previous_score, "ADL candidates not ranked"',
-        'assert score > 0, "ADL candidates not ranked"',
+        'checks._require(score <= previous_score, "ADL candidates not ranked")',
+        'checks._require(score > 0, "ADL candidates not ranked")',
         "ADL accepts candidates in any order",
     ),
     Mutant(
