@@ -72,8 +72,6 @@ initializes: pool_valuation[markets := markets, ledger := ledger, liquidation_po
 exports: (
     ledger.COLLATERAL,
     ledger.PRECISION,
-    ledger.pool_balance,
-    ledger.insurance_fund,
     markets.market_count,
     markets.market_config,
     markets.risk_config,
@@ -402,7 +400,7 @@ def pool_credit(amount: uint256):
     @param amount Tokens (token decimals) the pool moved here.
     """
     self._only_pool()
-    ledger.pool_balance += convert(amount * ledger.PRECISION, int256)
+    ledger._move_funds(convert(amount * ledger.PRECISION, int256), 0)
     log IEngine.PoolCredited(amount=amount)
 
 
@@ -417,7 +415,7 @@ def pool_debit(amount: uint256, receiver: address):
     """
     self._only_pool()
     assert amount <= pool_valuation._pool_withdrawable(), "Pool reserve"  # inline: checks caveat (amount * PRECISION below)
-    ledger.pool_balance -= convert(amount * ledger.PRECISION, int256)
+    ledger._move_funds(-convert(amount * ledger.PRECISION, int256), 0)
     ledger._push(receiver, amount)
     log IEngine.PoolDebited(receiver=receiver, amount=amount)
 
@@ -431,7 +429,7 @@ def fund_insurance(amount: uint256):
     """
     self._nonzero(amount)
     ledger._pull(amount)
-    ledger.insurance_fund += amount * ledger.PRECISION
+    ledger._move_funds(0, convert(amount * ledger.PRECISION, int256))
     log IEngine.InsuranceFunded(sender=msg.sender, amount=amount)
 
 # ================================================================== parameters
@@ -676,6 +674,27 @@ def position(account: address, market: uint256) -> engine_types.Position:
     entry_price: uint256 = 0
     size, entry_price = ledger._size_entry(account, market)
     return engine_types.Position(size=size, entry_price=entry_price, funding_index=ledger._positions[account][market].funding_index)
+
+
+@view
+@external
+def pool_balance() -> int256:
+    """
+    @notice The liquidity pool's cash balance (LP deposits, fees, traders' realized losses,
+            minus their realized profits and LP withdrawals).
+    @return The balance (1e18 USD).
+    """
+    return ledger._pool()
+
+
+@view
+@external
+def insurance_fund() -> uint256:
+    """
+    @notice The insurance fund (fee share, penalties, size-tier surcharges, donations).
+    @return The balance (1e18 USD).
+    """
+    return ledger._insurance()
 
 
 @view

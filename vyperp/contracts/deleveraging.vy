@@ -105,7 +105,7 @@ def _deleverage(account: address, market: uint256, index_price: uint256, deficit
     if deficit > haircut and fill.realized_pnl > 0:
         taken = min(min(convert(fill.realized_pnl, uint256), deficit - haircut), ledger._margin_cash(account))
     ledger._add_margin(account, -convert(taken, int256))
-    ledger.pool_balance += convert(taken, int256)
+    ledger._move_funds(convert(taken, int256), 0)
     haircut += taken
     log IEngine.AutoDeleveraged(account=account, market=market, size_closed=position_size, price=fill.price, realized_pnl=pnl, haircut=haircut)
     ledger._cover_if_flat(account)

@@ -49,11 +49,10 @@ def _execute(account: address, market: uint256, size_delta: int256, index_price:
         log IEngine.ProfitHaircut(account=account, market=market, profit=pnl, paid=paid)
         pnl = paid
     ledger._add_margin(account, pnl - convert(fee, int256))
-    ledger.pool_balance -= pnl
+    ledger._move_funds(-pnl, 0)
     if fee > 0:
         to_insurance: uint256 = fixed_math._umul_down(fee, liquidation_policy.liquidation_config.insurance_fee_share)
-        ledger.pool_balance += convert(fee - to_insurance, int256)
-        ledger.insurance_fund += to_insurance
+        ledger._move_funds(convert(fee - to_insurance, int256), convert(to_insurance, int256))
     return Fill(price=fill_price, realized_pnl=pnl, fee=fee)
 
 
@@ -71,7 +70,7 @@ def _payable_profit(account: address, market: uint256, fill_price: uint256, inde
     profit: int256 = pricing._pnl(size, fill_price, entry)
     if profit <= 0:
         return profit
-    return min(margin_health._profit_counted(market, profit, size, index_price), max(ledger.pool_balance, 0))
+    return min(margin_health._profit_counted(market, profit, size, index_price), max(ledger._pool(), 0))
 
 
 @internal

@@ -153,10 +153,9 @@ def _settle_funding(account: address, market: uint256, index_price: uint256):
     owed, surcharge = self._owed(account, market, cumulative, index_price)
     if owed < 0:
         # funding the pool pays is bounded by its cash: the pool never goes below zero
-        owed = max(owed, -max(ledger.pool_balance, 0))
+        owed = max(owed, -max(ledger._pool(), 0))
     ledger._add_margin(account, -(owed + convert(surcharge, int256)))
-    ledger.pool_balance += owed
-    ledger.insurance_fund += surcharge
+    ledger._move_funds(owed, convert(surcharge, int256))
     ledger._positions[account][market].funding_index = cumulative
     markets.market_state[market].sum_size_funding_index += size * (cumulative - old_index)
     log IEngine.FundingSettled(account=account, market=market, amount=owed, to_insurance=surcharge)

@@ -33,8 +33,9 @@ _positions: HashMap[address, HashMap[uint256, StoredPosition]]
 # getters are Engine.margin and Engine.open_markets.
 _accounts: HashMap[address, uint256]
 
-pool_balance: public(int256)
-insurance_fund: public(uint256)
+# pool_balance (int128, two's complement) | insurance_fund (uint128) << 128, one slot (a fee
+# moves both); the public getters are Engine.pool_balance and Engine.insurance_fund.
+_funds: uint256
 
 
 @deploy
@@ -45,6 +46,37 @@ def __init__(collateral: address, precision: uint256):
     """
     COLLATERAL = collateral
     PRECISION = precision
+
+
+@view
+@internal
+def _pool() -> int256:
+    """
+    @dev The pool's balance (1e18 USD; sign-extended by the arithmetic shift).
+    """
+    return convert(convert(self._funds << 128, bytes32), int256) >> 128
+
+
+@view
+@internal
+def _insurance() -> uint256:
+    """
+    @dev The insurance fund (1e18 USD).
+    """
+    return self._funds >> 128
+
+
+@internal
+def _move_funds(pool_delta: int256, insurance_delta: int256):
+    """
+    @dev pool_balance += pool_delta, insurance_fund += insurance_delta, in one write.
+         Bounds (a conversion reverts past them, as the unpacked arithmetic reverted on an
+         insurance underflow): |pool_balance| < 2**127, 0 <= insurance_fund < 2**128
+         (1.7e20 / 3.4e20 USD).
+    """
+    word: uint256 = self._funds
+    pool: int256 = convert(convert(word << 128, bytes32), int256) >> 128
+    self._funds = convert(convert(convert(pool + pool_delta, int128), bytes32), uint256) & (2**128 - 1) | convert(convert(convert(word >> 128, int256) + insurance_delta, uint128), uint256) << 128
 
 
 @view
@@ -141,7 +173,7 @@ def _pool_share(ratio: uint256) -> uint256:
     """
     @dev `ratio` x the pool's cash (its balance, floored at zero), rounded down.
     """
-    return fixed_math._umul_down(convert(max(self.pool_balance, 0), uint256), ratio)
+    return fixed_math._umul_down(convert(max(self._pool(), 0), uint256), ratio)
 
 
 @pure
@@ -166,10 +198,9 @@ def _cover_bad_debt(account: address):
          the token balance backs each one: no flat account is ever held back.
     """
     bad_debt: uint256 = convert(-self._margin(account), uint256)
-    from_insurance: uint256 = min(bad_debt, self.insurance_fund)
+    from_insurance: uint256 = min(bad_debt, self._insurance())
     from_pool: uint256 = bad_debt - from_insurance
-    self.insurance_fund -= from_insurance
-    self.pool_balance -= convert(from_pool, int256)
+    self._move_funds(-convert(from_pool, int256), -convert(from_insurance, int256))
     self._accounts[account] &= ~(2**240 - 1)  # margin = 0, mask kept
     log IEngine.BadDebtCovered(account=account, bad_debt=bad_debt, from_insurance=from_insurance, from_pool=from_pool)
 
@@ -190,10 +221,9 @@ def _deficit_after_insurance(pool_value: int256) -> uint256:
     @return The deficit left.
     """
     deficit: uint256 = convert(-pool_value, uint256)
-    from_insurance: uint256 = min(deficit, self.insurance_fund)
+    from_insurance: uint256 = min(deficit, self._insurance())
     if from_insurance > 0:
-        self.insurance_fund -= from_insurance
-        self.pool_balance += convert(from_insurance, int256)
+        self._move_funds(convert(from_insurance, int256), -convert(from_insurance, int256))
         deficit -= from_insurance
         log IEngine.DeficitCoveredByInsurance(amount=from_insurance, remaining_deficit=deficit)
     return deficit

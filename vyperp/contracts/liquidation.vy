@@ -113,7 +113,7 @@ def _liquidate(account: address, keeper: address, strict: bool) -> uint256:
     reward: uint256 = self._pay_keeper(account, keeper, notional, config)
     penalty: uint256 = min(fixed_math._umul_up(notional, config.penalty_rate), ledger._margin_cash(account))
     ledger._add_margin(account, -convert(penalty, int256))
-    ledger.insurance_fund += penalty
+    ledger._move_funds(0, convert(penalty, int256))
     log IEngine.Liquidated(account=account, market=market, keeper=keeper, size_closed=close_size, price=fill.price, notional=notional, tier=tier, keeper_reward=reward, penalty=penalty, remaining_size=size - close_size)
     return convert(abs(close_size), uint256)
 
@@ -168,8 +168,8 @@ def _pay_keeper(account: address, keeper: address, notional: uint256, config: en
     """
     reward: uint256 = self._reward(notional, config)
     from_margin: uint256 = min(reward, ledger._margin_cash(account))
-    from_insurance: uint256 = min(reward - from_margin, ledger.insurance_fund)
+    from_insurance: uint256 = min(reward - from_margin, ledger._insurance())
     ledger._add_margin(account, -convert(from_margin, int256))
-    ledger.insurance_fund -= from_insurance
+    ledger._move_funds(0, -convert(from_insurance, int256))
     ledger._add_margin(keeper, convert(from_margin + from_insurance, int256))
     return from_margin + from_insurance

@@ -68,7 +68,7 @@ def _health(account: address, touched_market: uint256, touched_price: uint256) -
             owed: int256 = 0
             surcharge: uint256 = 0
             owed, surcharge = funding._owed(account, market, cumulative, price)
-            owed = max(owed, -max(ledger.pool_balance, 0))
+            owed = max(owed, -max(ledger._pool(), 0))
             pnl: int256 = pricing._pnl(size, markets._exit(market, price, size), entry)
             health.equity += self._profit_counted(market, pnl, size, price) - owed - convert(surcharge, int256)
             notional: uint256 = fixed_math._umul_up(convert(abs(size), uint256), markets._mark(market, price))

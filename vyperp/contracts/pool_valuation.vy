@@ -32,7 +32,7 @@ def _pool_value() -> int256:
     @dev pool_balance - traders' aggregate unrealized PnL at mark + their aggregate
          pending funding, from the O(1) per-market aggregates; rounded against the pool.
     """
-    value: int256 = ledger.pool_balance
+    value: int256 = ledger._pool()
     for market: uint256 in range(constants.MAX_MARKETS):
         if market >= markets.market_count:
             break
@@ -55,7 +55,7 @@ def _pool_withdrawable() -> uint256:
     @dev min(pool value, pool balance) above the reserve: pool_reserve_ratio of the
          open-interest notional (both sides, at the last accepted prices), in tokens.
     """
-    value: int256 = min(self._pool_value(), ledger.pool_balance)
+    value: int256 = min(self._pool_value(), ledger._pool())
     reserve: uint256 = 0
     reserve_ratio: uint256 = liquidation_policy.liquidation_config.pool_reserve_ratio
     for market: uint256 in range(constants.MAX_MARKETS):

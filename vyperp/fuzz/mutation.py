@@ -94,8 +94,8 @@ MUTANTS: list[Mutant] = [
     Mutant(
         "bad-debt-from-nowhere",
         "ledger.vy",
-        "    self.pool_balance -= convert(from_pool, int256)\n    self._accounts[account] &=",
-        "    self._accounts[account] &=",
+        "    self._move_funds(-convert(from_pool, int256), -convert(from_insurance, int256))",
+        "    self._move_funds(0, -convert(from_insurance, int256))",
         "bad debt beyond the insurance fund is written off without charging the pool",
     ),
     Mutant(
@@ -115,8 +115,8 @@ MUTANTS: list[Mutant] = [
     Mutant(
         "funding-paid-to-nobody",
         "funding.vy",
-        "    ledger.pool_balance += owed\n    ledger.insurance_fund += surcharge",
-        "    ledger.insurance_fund += surcharge",
+        "    ledger._move_funds(owed, convert(surcharge, int256))",
+        "    ledger._move_funds(0, convert(surcharge, int256))",
         "funding a position pays never reaches the pool",
     ),
     Mutant(
@@ -150,7 +150,7 @@ MUTANTS: list[Mutant] = [
     Mutant(
         "adl-haircut-lost",
         "deleveraging.vy",
-        "    ledger._add_margin(account, -convert(taken, int256))\n    ledger.pool_balance += convert(taken, int256)",
+        "    ledger._add_margin(account, -convert(taken, int256))\n    ledger._move_funds(convert(taken, int256), 0)",
         "    ledger._add_margin(account, -convert(taken, int256))",
         "the ADL haircut leaves the trader but never reaches the pool",
     ),
@@ -207,7 +207,7 @@ MUTANTS: list[Mutant] = [
     Mutant(
         "profit-beyond-pool-cash",
         "fills.vy",
-        "    return min(margin_health._profit_counted(market, profit, size, index_price), max(ledger.pool_balance, 0))",
+        "    return min(margin_health._profit_counted(market, profit, size, index_price), max(ledger._pool(), 0))",
         "    return margin_health._profit_counted(market, profit, size, index_price)",
         "a close is paid profit beyond the pool's cash (its balance can go below zero)",
     ),
@@ -252,7 +252,7 @@ MUTANTS: list[Mutant] = [
     Mutant(
         "pool-pays-funding-beyond-cash",
         "funding.vy",
-        "        owed = max(owed, -max(ledger.pool_balance, 0))\n    ledger._add_margin(account, -(owed",
+        "        owed = max(owed, -max(ledger._pool(), 0))\n    ledger._add_margin(account, -(owed",
         "        pass\n    ledger._add_margin(account, -(owed",
         "funding the pool pays is not bounded by its cash",
     ),
@@ -414,28 +414,28 @@ MUTANTS: list[Mutant] = [
     Mutant(
         "insurance-credit-in-tokens",
         "Engine.vy",
-        "    ledger.insurance_fund += amount * ledger.PRECISION",
-        "    ledger.insurance_fund += amount",
+        "    ledger._move_funds(0, convert(amount * ledger.PRECISION, int256))",
+        "    ledger._move_funds(0, convert(amount, int256))",
         "fund_insurance credits token units, not 1e18 (a 6-decimal token's funding vanishes)",
     ),
     Mutant(
         "keeper-overpaid-from-insurance",
         "liquidation.vy",
-        "from_insurance: uint256 = min(reward - from_margin, ledger.insurance_fund)",
-        "from_insurance: uint256 = min(reward, ledger.insurance_fund)",
+        "from_insurance: uint256 = min(reward - from_margin, ledger._insurance())",
+        "from_insurance: uint256 = min(reward, ledger._insurance())",
         "the insurance fund pays the whole keeper reward again on top of the margin's part",
     ),
     Mutant(
         "bad-debt-half-from-insurance",
         "ledger.vy",
-        "from_insurance: uint256 = min(bad_debt, self.insurance_fund)",
-        "from_insurance: uint256 = min(bad_debt // 2, self.insurance_fund)",
+        "from_insurance: uint256 = min(bad_debt, self._insurance())",
+        "from_insurance: uint256 = min(bad_debt // 2, self._insurance())",
         "the waterfall takes only half the bad debt from insurance, the rest from the LPs",
     ),
     Mutant(
         "deficit-insurance-skipped",
         "ledger.vy",
-        "from_insurance: uint256 = min(deficit, self.insurance_fund)",
+        "from_insurance: uint256 = min(deficit, self._insurance())",
         "from_insurance: uint256 = 0",
         "ADL haircuts traders before the insurance fund covers the deficit",
     ),
