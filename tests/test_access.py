@@ -117,14 +117,15 @@ def engine_setter_calls(system, account):
             replaced(market_config(system), "oracle", system.oracles[ETH].address),
             brackets(system),
             risk_config(system),
+            [0, 0, 0, 0],
             sender=account,
         ),
         "set_market_config": lambda: e.set_market_config(
-            BTC, replaced(market_config(system), "taker_fee", 10**15), sender=account
+            BTC, replaced(market_config(system), "taker_fee", 10**15), [0, 0, 0, 0], sender=account
         ),
         "set_margin_brackets": lambda: e.set_margin_brackets(BTC, [(MAX_UINT, WAD // 5, WAD // 10)], sender=account),
         "set_risk_config": lambda: e.set_risk_config(
-            BTC, replaced(risk_config(system), "max_multiplier", 2 * WAD), sender=account
+            BTC, replaced(risk_config(system), "max_multiplier", 2 * WAD), [0, 0, 0, 0], sender=account
         ),
         "set_rate_limit": lambda: e.set_rate_limit(BTC, (600, 10**6 * WAD), sender=account),
         "set_liquidation_config": lambda: e.set_liquidation_config(liq, [], sender=account),
@@ -493,6 +494,32 @@ def test_parameter_validation(system, reason):
     before = digest(system)
     assert_reverts(lambda: VALIDATION_CASES[reason](system), reason)
     assert digest(system) == before
+
+
+def test_packed_parameter_widths_are_validated(system):
+    """The engine packs skew_scale and max_open_interest into 128 bits: the configurator
+    refuses wider values, and the widest accepted ones come back unchanged."""
+    before = digest(system)
+    assert_reverts(lambda: _market_case("skew_scale", 2**128)(system), "Bad skew scale")
+    assert_reverts(lambda: _market_case("max_open_interest", 2**128)(system), "Bad open-interest cap")
+    assert digest(system) == before
+    widest = replaced(replaced(market_config(system), "skew_scale", 2**128 - 1), "max_open_interest", 2**128 - 1)
+    system.configurator.set_market_config(BTC, widest, sender=system.admin)
+    assert tuple(system.engine.market_config(BTC)) == widest
+
+
+def test_packed_hot_parameters_follow_every_change(system):
+    """The engine reads a packed copy of the hot parameters: each setter must refresh it."""
+    trader = system.new_trader("hot", 10_000)
+    tight = replaced(market_config(system), "max_open_interest", 1)
+    system.configurator.set_market_config(BTC, tight, sender=system.admin)
+    assert_reverts(lambda: system.trade(trader, BTC, WAD // 100), "Max open interest")
+    delayed = replaced(replaced(market_config(system), "max_open_interest", 10**30), "delayed_orders", True)
+    system.configurator.set_market_config(BTC, replaced(delayed, "order_ttl", 600), sender=system.admin)
+    assert_reverts(lambda: system.trade(trader, BTC, WAD // 100), "Delayed orders only")
+    system.configurator.set_market_config(BTC, replaced(delayed, "delayed_orders", False), sender=system.admin)
+    system.trade(trader, BTC, WAD // 100)
+    assert system.engine.position(trader, BTC).size == WAD // 100
 
 
 def test_add_market_validates(system):

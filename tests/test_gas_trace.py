@@ -16,7 +16,7 @@ def test_deposit_trace_names_the_balance_and_margin_slots() -> None:
     assert set(written) == {f"erc20.balanceOf[{trader.lower()}]", f"erc20.balanceOf[{engine}]"}
     assert all(slot["cold"] and slot["write"] == "rewrite" for slot in written.values())
     [margin] = [slot for slot in trace["contracts"]["Engine"]["slots"] if slot["sstores"]]
-    assert margin["name"] == f"ledger.margin[{trader.lower()}]"
+    assert margin["name"] == f"ledger._accounts[{trader.lower()}]"  # the margin, packed with the open-market mask
     assert margin["cold"] and margin["write"] == "fresh" and margin["original"] == 0 and margin["final"] > 0
     # the classes add up to exactly what the receipt charged
     assert trace["unaccounted"] == 0

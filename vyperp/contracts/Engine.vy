@@ -54,6 +54,7 @@ import margin_health
 import markets
 import oracle_guard
 import pool_valuation
+import checks
 
 implements: IEngine
 
@@ -71,14 +72,9 @@ initializes: pool_valuation[markets := markets, ledger := ledger, liquidation_po
 exports: (
     ledger.COLLATERAL,
     ledger.PRECISION,
-    ledger.margin,
-    ledger.open_markets,
-    ledger.pool_balance,
-    ledger.insurance_fund,
     ledger.swaps,
     markets.market_count,
     markets.market_config,
-    markets.market_state,
     markets.risk_config,
     markets.settlement_price,
     markets.funding_rate_index,
@@ -131,7 +127,7 @@ def deposit(amount: uint256):
     """
     self._nonzero(amount)
     ledger._pull(amount)
-    ledger.margin[msg.sender] += convert(amount * ledger.PRECISION, int256)
+    ledger._add_margin(msg.sender, convert(amount * ledger.PRECISION, int256))
     log IEngine.Deposited(account=msg.sender, amount=amount)
 
 
@@ -150,12 +146,12 @@ def withdraw(amount: uint256):
     """
     self._nonzero(amount)
     internal_amount: int256 = convert(amount * ledger.PRECISION, int256)
-    assert ledger.margin[msg.sender] >= internal_amount, "Insufficient margin"
-    ledger.margin[msg.sender] -= internal_amount
-    if ledger.open_markets[msg.sender] != 0:
+    checks._require(ledger._margin(msg.sender) >= internal_amount, "Insufficient margin")
+    ledger._add_margin(msg.sender, -internal_amount)
+    if ledger._open_markets(msg.sender) != 0:
         health: engine_types.Health = margin_health._health(msg.sender, constants.MAX_MARKETS, 0)
-        self._check_initial_margin(health)
-        assert health.equity >= convert(health.transfer_margin, int256), "Below transfer margin"
+        checks._require(health.equity >= convert(health.initial_margin, int256), "Below initial margin")
+        checks._require(health.equity >= convert(health.transfer_margin, int256), "Below transfer margin")
     ledger._push(msg.sender, amount)
     log IEngine.Withdrawn(account=msg.sender, amount=amount)
 
@@ -199,7 +195,7 @@ def trade_for(account: address, market: uint256, size_delta: int256, acceptable_
     @return The fill price.
     @dev Reverts "Not order book" and every reason of trade.
     """
-    assert msg.sender == self.order_book, "Not order book"
+    checks._require(msg.sender == self.order_book, "Not order book")
     return self._trade(account, market, size_delta, acceptable_price, True)
 
 
@@ -212,9 +208,9 @@ def close_settled(account: address, market: uint256):
     @param market The market id.
     @dev Reverts "Market not settled", "No position".
     """
-    assert markets.settlement_price[market] != 0, "Market not settled"
-    size: int256 = ledger._positions[account][market].size
-    assert size != 0, "No position"
+    checks._require(markets._hot(market, markets.SETTLED) != 0, "Market not settled")
+    size: int256 = ledger._size(account, market)
+    checks._require(size != 0, "No position")
     acceptable: uint256 = 0
     if size < 0:
         acceptable = max_value(uint256)
@@ -230,32 +226,33 @@ def _trade(account: address, market: uint256, size_delta: int256, acceptable_pri
     assert size_delta != 0, "Zero size"
     index_price: uint256 = funding._touch_market(market)
     funding._settle_funding(account, market, index_price)
-    old_size: int256 = ledger._positions[account][market].size
+    old_size: int256 = ledger._size(account, market)
     new_size: int256 = old_size + size_delta
     reduces: bool = abs(new_size) < abs(old_size) and (new_size == 0 or (new_size > 0) == (old_size > 0))
-    assert reduces or not markets.market_state[market].paused, "Market paused"
-    # dev: single fields, never the whole MarketConfig (23 cold slots)
-    assert reduces or from_order or not markets.market_config[market].delayed_orders, "Delayed orders only"
+    assert reduces or markets._oracle_state[market] & markets.PAUSED == 0, "Market paused"
+    assert reduces or from_order or markets._hot(market, markets.DELAYED_ORDERS) == 0, "Delayed orders only"
 
     fill: fills.Fill = fills._execute(account, market, size_delta, index_price, True)
-    # dev: one assert site per reason string (each site costs ~100 bytes of runtime code)
-    assert (size_delta > 0 and fill.price <= acceptable_price) or (size_delta < 0 and fill.price >= acceptable_price), "Slippage"
+    assert (fill.price <= acceptable_price) if size_delta > 0 else (fill.price >= acceptable_price), "Slippage"
 
     if not reduces:
-        open_interest: uint256 = markets.market_state[market].short_open_interest
+        long_open_interest: uint256 = 0
+        open_interest: uint256 = 0
+        long_open_interest, open_interest = markets._open_interests(market)
         if new_size > 0:
-            open_interest = markets.market_state[market].long_open_interest
+            open_interest = long_open_interest
         notional: uint256 = fixed_math._umul_up(open_interest, index_price)
-        pool_ratio: uint256 = markets.market_config[market].max_open_interest_pool_ratio
-        assert notional <= markets.market_config[market].max_open_interest and (pool_ratio == 0 or notional <= fixed_math._umul_down(convert(max(ledger.pool_balance, 0), uint256), pool_ratio)), "Max open interest"
+        pool_ratio: uint256 = markets._hot(market, markets.MAX_OPEN_INTEREST_POOL_RATIO)
+        # one reason for both caps: USD at the index, and the pool-value bound (0 = off)
+        assert notional <= markets._hot(market, markets.MAX_OPEN_INTEREST) and (pool_ratio == 0 or notional <= ledger._pool_share(pool_ratio)), "Max open interest"
         health: engine_types.Health = margin_health._health(account, market, index_price)
-        self._check_initial_margin(health)
-    elif ledger.open_markets[account] != 0:
+        assert health.equity >= convert(health.initial_margin, int256), "Below initial margin"
+    elif ledger._open_markets(account) != 0:
         assert margin_health._health(account, market, index_price).equity >= 0, "Account underwater"
     # dev: at rest, no account with positions holds a negative realized margin (proof below)
-    assert ledger.open_markets[account] == 0 or ledger.margin[account] >= 0, "Negative margin"
+    assert ledger._open_markets(account) == 0 or ledger._margin(account) >= 0, "Negative margin"
     log IEngine.PositionModified(account=account, market=market, size_delta=size_delta, fill_price=fill.price, new_size=new_size, fee=fill.fee, realized_pnl=fill.realized_pnl)
-    if ledger.open_markets[account] == 0 and ledger.margin[account] < 0:
+    if ledger._open_markets(account) == 0 and ledger._margin(account) < 0:
         # an underwater account closed its last position itself: same waterfall as a liquidation
         ledger._cover_bad_debt(account)
     return fill.price
@@ -334,7 +331,7 @@ def auto_deleverage(market: uint256, candidates: DynArray[address, constants.MAX
         if deficit == 0:
             return 0
     else:
-        assert deleveraging._adl_side(market, index_price) != 0, "ADL not needed"
+        self._adl_needed(deleveraging._adl_side(market, index_price) != 0)
     previous_score: int256 = max_value(int256)
     closed: uint256 = 0
     for account: address in candidates:
@@ -373,7 +370,7 @@ def auto_deleverage_pro_rata(market: uint256, candidates: DynArray[address, cons
     """
     markets._known(market)
     pool_value: int256 = pool_valuation._pool_value()
-    assert pool_value < 0, "ADL not needed"
+    self._adl_needed(pool_value < 0)
     index_price: uint256 = funding._touch_market(market)
     deficit: uint256 = ledger._deficit_after_insurance(pool_value)
     mark: uint256 = markets._mark(market, index_price)
@@ -408,7 +405,7 @@ def pool_credit(amount: uint256):
     @param amount Tokens (token decimals) the pool moved here.
     """
     self._only_pool()
-    ledger.pool_balance += convert(amount * ledger.PRECISION, int256)
+    ledger._move_funds(convert(amount * ledger.PRECISION, int256), 0)
     log IEngine.PoolCredited(amount=amount)
 
 
@@ -422,8 +419,8 @@ def pool_debit(amount: uint256, receiver: address):
     @param receiver Who receives them.
     """
     self._only_pool()
-    assert amount <= pool_valuation._pool_withdrawable(), "Pool reserve"
-    ledger.pool_balance -= convert(amount * ledger.PRECISION, int256)
+    assert amount <= pool_valuation._pool_withdrawable(), "Pool reserve"  # inline: checks caveat (amount * PRECISION below)
+    ledger._move_funds(-convert(amount * ledger.PRECISION, int256), 0)
     ledger._push(receiver, amount)
     log IEngine.PoolDebited(receiver=receiver, amount=amount)
 
@@ -437,7 +434,7 @@ def fund_insurance(amount: uint256):
     """
     self._nonzero(amount)
     ledger._pull(amount)
-    ledger.insurance_fund += amount * ledger.PRECISION
+    ledger._move_funds(0, convert(amount * ledger.PRECISION, int256))
     log IEngine.InsuranceFunded(sender=msg.sender, amount=amount)
 
 # ================================================================== parameters
@@ -452,7 +449,7 @@ def set_pool(new_pool: address):
     @param new_pool The LiquidityPool contract.
     """
     self._only_configurator()
-    assert self.pool == empty(address), "Pool already set"
+    checks._require(self.pool == empty(address), "Pool already set")
     self.pool = new_pool
 
 
@@ -501,15 +498,15 @@ def swap_transfer(account: address, amount: int256, holds: bool, keeper: address
          transaction (as a bankrupt liquidation), then the waterfall, so no account
          rests with positions and a negative margin.
     """
-    assert msg.sender == ledger.swaps, "Not swaps"
-    moved: int256 = min(amount, max(ledger.pool_balance, 0))
-    ledger.margin[account] += moved
-    ledger.pool_balance -= moved
-    mask: uint256 = ledger.open_markets[account] % constants.SWAP_FLAG
+    checks._require(msg.sender == ledger.swaps, "Not swaps")
+    moved: int256 = min(amount, max(ledger._pool(), 0))
+    ledger._add_margin(account, moved)
+    ledger._move_funds(-moved, 0)
+    mask: uint256 = ledger._open_markets(account) % constants.SWAP_FLAG
     if holds:
         mask |= constants.SWAP_FLAG
-    ledger.open_markets[account] = mask
-    if ledger.margin[account] < 0:
+    ledger._set_open_markets(account, mask)
+    if ledger._margin(account) < 0:
         if mask == 0:
             ledger._cover_bad_debt(account)
         else:
@@ -519,7 +516,7 @@ def swap_transfer(account: address, amount: int256, holds: bool, keeper: address
 
 
 @external
-def add_market(config: engine_types.MarketConfig, brackets: DynArray[margin_brackets.MarginBracket, margin_brackets.MAX_BRACKETS], risk: engine_types.RiskConfig) -> uint256:
+def add_market(config: engine_types.MarketConfig, brackets: DynArray[margin_brackets.MarginBracket, margin_brackets.MAX_BRACKETS], risk: engine_types.RiskConfig, hot: uint256[4]) -> uint256:
     """
     @notice List a new market; the oracle's latest round becomes its anchor price.
     @return The market id.
@@ -528,36 +525,40 @@ def add_market(config: engine_types.MarketConfig, brackets: DynArray[margin_brac
     @param config The market parameters (validated by the configurator).
     @param brackets Its notional margin brackets.
     @param risk Its risk-multiplier configuration.
+    @param hot engine_types._hot_words(config, risk): the packed copy of the hot fields.
     """
     self._only_configurator()
     market: uint256 = markets.market_count
-    assert market < constants.MAX_MARKETS, "Too many markets"
+    checks._require(market < constants.MAX_MARKETS, "Too many markets")
     oracle_decimals: uint8 = staticcall IAggregatorV3(config.oracle).decimals()
     assert oracle_decimals <= 18, "Oracle decimals above 18"
-    markets._price_scale[market] = 10 ** convert(18 - oracle_decimals, uint256)
+    markets._hot_config[market][0] = convert(config.oracle, uint256) | 10 ** convert(18 - oracle_decimals, uint256) << 160
+    self._store_hot(market, hot)
     markets.market_count = market + 1
     markets.market_config[market] = config
-    markets._brackets[market] = brackets
+    markets._set_brackets(market, brackets)
     markets.risk_config[market] = risk
     markets.market_state[market].risk_multiplier = constants.WAD
-    markets.market_state[market].last_funding_time = block.timestamp
+    markets._set_funding_state(market, 0, 0, block.timestamp)
     markets.funding_rate_index[market] = 1  # only R's differences count; 1 wei up front spares the first accrual a 20,000-gas zero-to-non-zero store
     oracle_guard._reanchor(market)
     return market
 
 
 @external
-def set_market_config(market: uint256, config: engine_types.MarketConfig):
+def set_market_config(market: uint256, config: engine_types.MarketConfig, hot: uint256[4]):
     """
     @notice Replace a market's parameters; funding accrues first under the old ones.
     @dev Reverts "Not configurator", "Unknown market", "Oracle changed", and the oracle reasons.
     @param market The market id.
     @param config The new parameters (same oracle).
+    @param hot engine_types._hot_words(config, the market's risk config).
     """
     self._check_configurator(market)
-    assert config.oracle == markets.market_config[market].oracle, "Oracle changed"
+    checks._require(convert(config.oracle, uint256) == markets._hot(market, markets.ORACLE), "Oracle changed")
     funding._touch_market(market)
     markets.market_config[market] = config
+    self._store_hot(market, hot)
 
 
 @external
@@ -569,19 +570,21 @@ def set_margin_brackets(market: uint256, brackets: DynArray[margin_brackets.Marg
     @param brackets The new brackets.
     """
     self._check_configurator(market)
-    markets._brackets[market] = brackets
+    markets._set_brackets(market, brackets)
 
 
 @external
-def set_risk_config(market: uint256, config: engine_types.RiskConfig):
+def set_risk_config(market: uint256, config: engine_types.RiskConfig, hot: uint256[4]):
     """
     @dev Reverts "Not configurator", "Unknown market".
     @notice Replace a market's risk-multiplier configuration; the multiplier is recomputed now.
     @param market The market id.
     @param config The new configuration.
+    @param hot engine_types._hot_words(the market's config, config).
     """
     self._check_configurator(market)
     markets.risk_config[market] = config
+    self._store_hot(market, hot)
     markets.market_state[market].risk_multiplier = markets._risk_multiplier(market)
 
 
@@ -621,7 +624,7 @@ def set_paused(market: uint256, paused: bool):
     @param paused True to pause, False to resume.
     """
     self._check_configurator(market)
-    markets.market_state[market].paused = paused
+    markets._set_paused(market, paused)
 
 
 @external
@@ -636,12 +639,16 @@ def settle_market(market: uint256, price: uint256):
     @dev Reverts "Not configurator", "Unknown market", "Zero price", "Market settled".
     """
     self._check_configurator(market)
-    assert price > 0, "Zero price"
-    assert markets.settlement_price[market] == 0, "Market settled"
-    funding._accrue_funding(market, markets.market_state[market].last_price)
+    checks._require(price > 0, "Zero price")
+    checks._require(markets.settlement_price[market] == 0, "Market settled")
+    last_price: uint256 = 0
+    round_id: uint80 = 0
+    last_price, round_id = markets._last_round(market)
+    funding._accrue_funding(market, last_price)
     markets.settlement_price[market] = price
-    markets.market_state[market].paused = True
-    markets.market_state[market].last_price = price
+    markets._hot_config[market][0] |= 1 << 224  # markets.SETTLED
+    markets._set_paused(market, True)
+    markets._set_last_round(market, price, round_id)
     log IEngine.MarketSettled(market=market, price=price)
 
 
@@ -657,22 +664,15 @@ def reanchor_price(market: uint256):
     funding._touch_market_unbounded(market)
 
 
-
-
-
-
-@view
 @internal
-def _only_configurator():
-    assert msg.sender == CONFIGURATOR, "Not configurator"
-
-
-
-
-@view
-@internal
-def _only_pool():
-    assert msg.sender == self.pool, "Not pool"
+def _store_hot(market: uint256, hot: uint256[4]):
+    """
+    @dev Words 1-4 of the packed hot parameters (word 0, oracle and scale, never changes).
+    """
+    markets._hot_config[market][1] = hot[0]
+    markets._hot_config[market][2] = hot[1]
+    markets._hot_config[market][3] = hot[2]
+    markets._hot_config[market][4] = hot[3]
 
 
 @pure
@@ -681,10 +681,23 @@ def _nonzero(amount: uint256):
     assert amount > 0, "Zero amount"
 
 
-@pure
+@view
 @internal
-def _check_initial_margin(health: engine_types.Health):
-    assert health.equity >= convert(health.initial_margin, int256), "Below initial margin"
+def _only_pool():
+    checks._require(msg.sender == self.pool, "Not pool")
+
+
+@view
+@internal
+def _adl_needed(needed: bool):
+    checks._require(needed, "ADL not needed")
+
+
+@view
+@internal
+def _only_configurator():
+    checks._require(msg.sender == CONFIGURATOR, "Not configurator")
+
 
 
 @view
@@ -707,7 +720,65 @@ def position(account: address, market: uint256) -> engine_types.Position:
     @param market The market id.
     @return The Position (zero if none).
     """
-    return ledger._positions[account][market]
+    size: int256 = 0
+    entry_price: uint256 = 0
+    size, entry_price = ledger._size_entry(account, market)
+    return engine_types.Position(size=size, entry_price=entry_price, funding_index=ledger._positions[account][market].funding_index)
+
+
+@view
+@external
+def pool_balance() -> int256:
+    """
+    @notice The liquidity pool's cash balance (LP deposits, fees, traders' realized losses,
+            minus their realized profits and LP withdrawals).
+    @return The balance (1e18 USD).
+    """
+    return ledger._pool()
+
+
+@view
+@external
+def insurance_fund() -> uint256:
+    """
+    @notice The insurance fund (fee share, penalties, size-tier surcharges, donations).
+    @return The balance (1e18 USD).
+    """
+    return ledger._insurance()
+
+
+@view
+@external
+def margin(account: address) -> int256:
+    """
+    @notice An account's realized margin (deposits, realized PnL, fees and funding).
+    @param account The account.
+    @return The margin (1e18 USD; negative only transiently, inside a transaction).
+    """
+    return ledger._margin(account)
+
+
+@view
+@external
+def open_markets(account: address) -> uint256:
+    """
+    @notice The markets an account holds a position in.
+    @param account The account.
+    @return The mask (bit m set = a position in market m).
+    """
+    return ledger._open_markets(account)
+
+
+@view
+@external
+def market_state(market: uint256) -> engine_types.MarketState:
+    """
+    @notice The market's running state (open interest, funding, last accepted round,
+            volatility EWMA, risk multiplier, pause flag, liquidation window, aggregates).
+    @param market The market id.
+    @return The MarketState.
+    """
+    return markets._market_state_view(market)
 
 
 @view

@@ -163,7 +163,7 @@ def add_market(config: engine_types.MarketConfig, brackets: DynArray[margin_brac
     engine_types._validate_market_config(config)
     margin_brackets._validate(brackets)
     engine_types._validate_risk_config(risk)
-    market: uint256 = extcall IEngine(self._engine()).add_market(config, brackets, risk)
+    market: uint256 = extcall IEngine(self._engine()).add_market(config, brackets, risk, engine_types._hot_words(config, risk))
     log MarketAdded(market=market, config=config, brackets=brackets, risk=risk)
     return market
 
@@ -177,7 +177,8 @@ def set_market_config(market: uint256, config: engine_types.MarketConfig):
     """
     roles._check(roles.Role.ADMIN, "Not admin")
     engine_types._validate_market_config(config)
-    extcall IEngine(self._engine()).set_market_config(market, config)
+    engine: address = self._engine()
+    extcall IEngine(engine).set_market_config(market, config, engine_types._hot_words(config, staticcall IEngine(engine).risk_config(market)))
     log MarketConfigUpdated(market=market, config=config)
 
 
@@ -203,7 +204,8 @@ def set_risk_config(market: uint256, config: engine_types.RiskConfig):
     """
     roles._check(roles.Role.ADMIN, "Not admin")
     engine_types._validate_risk_config(config)
-    extcall IEngine(self._engine()).set_risk_config(market, config)
+    engine: address = self._engine()
+    extcall IEngine(engine).set_risk_config(market, config, engine_types._hot_words(staticcall IEngine(engine).market_config(market), config))
     log RiskConfigUpdated(market=market, config=config)
 
 

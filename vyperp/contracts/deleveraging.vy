@@ -20,6 +20,7 @@ import funding
 import ledger
 import margin_health
 import markets
+import checks
 
 uses: markets
 uses: ledger
@@ -38,7 +39,7 @@ def _adl_side(market: uint256, index_price: uint256) -> int256:
     ratio: uint256 = markets.market_config[market].adl_pnl_pool_ratio
     if ratio == 0:
         return 0
-    trigger: uint256 = fixed_math._umul_down(convert(max(ledger.pool_balance, 0), uint256), ratio)
+    trigger: uint256 = ledger._pool_share(ratio)
     mark: uint256 = markets._mark(market, index_price)
     if markets._side_profit(market, mark, True) > trigger:
         return 1
@@ -57,10 +58,11 @@ def _haircut(account: address, market: uint256, index_price: uint256, mark: uint
          its profit (unrealized). Rounded against the trader.
     @return The haircut (0: skipped, not in profit at its exit price).
     """
-    size: int256 = ledger._positions[account][market].size
+    size: int256 = 0
+    entry: uint256 = 0
+    size, entry = ledger._size_entry(account, market)
     if size == 0:
         return 0
-    entry: uint256 = ledger._positions[account][market].entry_price
     exit_price: uint256 = markets._exit(market, index_price, size)
     profit: int256 = pricing._pnl(size, exit_price, entry)
     if profit <= 0:
@@ -72,7 +74,7 @@ def _haircut(account: address, market: uint256, index_price: uint256, mark: uint
     if size < 0:
         new_entry = entry - min(step, entry)
     fills._move_entry_aggregates(market, size, entry, size, new_entry)
-    ledger._positions[account][market].entry_price = new_entry
+    ledger._set_size_entry(account, market, size, new_entry)
     haircut: uint256 = convert(profit - max(pricing._pnl(size, exit_price, new_entry), 0), uint256)
     log IEngine.AutoDeleveraged(account=account, market=market, size_closed=0, price=exit_price, realized_pnl=profit, haircut=haircut)
     return haircut
@@ -86,26 +88,25 @@ def _deleverage(account: address, market: uint256, index_price: uint256, deficit
          the rest of the deficit from the profit it was paid, never below a zero margin.
     @return (haircut, the candidate's score; 0 = skipped, not in profit).
     """
-    position_size: int256 = ledger._positions[account][market].size
+    position_size: int256 = ledger._size(account, market)
     if position_size == 0:
         return (0, 0)
     funding._settle_funding(account, market, index_price)
     exit_price: uint256 = markets._exit(market, index_price, position_size)
-    pnl: int256 = pricing._pnl(position_size, exit_price, ledger._positions[account][market].entry_price)
+    pnl: int256 = pricing._pnl(position_size, exit_price, ledger._size_entry(account, market)[1])
     if pnl <= 0:
         return (0, 0)
     score: int256 = max(pnl * constants.IWAD // max(margin_health._health(account, market, index_price).equity, 1), 1)
-    assert score <= previous_score, "ADL candidates not ranked"
+    checks._require(score <= previous_score, "ADL candidates not ranked")
     fill: fills.Fill = fills._execute(account, market, -position_size, index_price, False)
     # what the PnL cap and the pool's cash withheld already counts as haircut
     haircut: uint256 = convert(pnl - fill.realized_pnl, uint256)
     taken: uint256 = 0
     if deficit > haircut and fill.realized_pnl > 0:
-        taken = min(min(convert(fill.realized_pnl, uint256), deficit - haircut), convert(max(ledger.margin[account], 0), uint256))
-    ledger.margin[account] -= convert(taken, int256)
-    ledger.pool_balance += convert(taken, int256)
+        taken = min(min(convert(fill.realized_pnl, uint256), deficit - haircut), ledger._margin_cash(account))
+    ledger._add_margin(account, -convert(taken, int256))
+    ledger._move_funds(convert(taken, int256), 0)
     haircut += taken
     log IEngine.AutoDeleveraged(account=account, market=market, size_closed=position_size, price=fill.price, realized_pnl=pnl, haircut=haircut)
-    if ledger.open_markets[account] == 0 and ledger.margin[account] < 0:
-        ledger._cover_bad_debt(account)
+    ledger._cover_if_flat(account)
     return (haircut, score)

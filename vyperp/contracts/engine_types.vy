@@ -108,17 +108,19 @@ struct Order:
 def _validate_market_config(config: MarketConfig):
     """
     @dev Reverts "Zero address", "Bad oracle age", "Bad price jump bound", "Bad skew scale",
-         "Bad max premium", "Bad fees", "Bad funding cap", "Bad funding parameters",
+         "Bad max premium", "Bad fees", "Bad funding cap", "Bad open-interest cap", "Bad funding parameters",
          "Unknown funding model", "Bad size tier", "Bad open-interest ratio", "Bad PnL ratio",
          "ADL ratio above PnL cap", "Bad transfer margin", "Bad order TTL".
     """
     assert config.oracle != empty(address), "Zero address"
     assert config.max_oracle_age > 0, "Bad oracle age"
     assert config.max_price_jump > 0 and config.max_price_jump <= constants.WAD, "Bad price jump bound"
-    assert config.skew_scale > 0, "Bad skew scale"
+    # the engine packs skew_scale and max_open_interest into 128 bits (markets._hot_config)
+    assert config.skew_scale > 0 and config.skew_scale < 2**128, "Bad skew scale"
     assert config.max_premium <= constants.WAD // 2, "Bad max premium"
     assert config.taker_fee <= constants.WAD // 10 and config.maker_fee <= config.taker_fee, "Bad fees"
     assert config.max_funding_rate <= constants.WAD, "Bad funding cap"
+    assert config.max_open_interest < 2**128, "Bad open-interest cap"
     assert config.funding_clamp <= constants.WAD and abs(config.interest_rate) <= constants.IWAD, "Bad funding parameters"
     assert config.funding_model <= funding_models.VELOCITY, "Unknown funding model"
     assert config.size_tier_multiplier <= 10 * constants.WAD and (config.size_tier_notional == 0 or config.size_tier_multiplier >= constants.WAD), "Bad size tier"
@@ -127,6 +129,30 @@ def _validate_market_config(config: MarketConfig):
     assert config.max_pnl_pool_ratio == 0 or config.adl_pnl_pool_ratio <= config.max_pnl_pool_ratio, "ADL ratio above PnL cap"
     assert config.transfer_margin_ratio <= constants.WAD, "Bad transfer margin"
     assert not config.delayed_orders or (config.order_ttl > 0 and config.order_ttl <= 86400), "Bad order TTL"
+
+
+@pure
+@internal
+def _hot_words(config: MarketConfig, risk: RiskConfig) -> uint256[4]:
+    """
+    @dev Words 1-4 of the engine's packed hot parameters (markets._hot_config), from a
+         config and a risk config this module validated (so each field fits its width):
+         word 1: skew_scale (128, < 2**128) | max_premium (64) << 128 | max_price_jump (64) << 192
+         word 2: taker_fee (64) | maker_fee (64) << 64 | max_funding_rate (64) << 128 | funding_clamp (64) << 192
+         word 3: interest_rate + 1e18 (64) | max_pnl_pool_ratio (60) << 64 | transfer_margin_ratio (60) << 124
+                 | max_open_interest_pool_ratio (72, <= 100e18) << 184
+         word 4: max_open_interest (128, < 2**128) | variance_ewma_weight (64) << 128 | funding_model (8) << 192
+                 | delayed_orders << 200 | (size_tier_notional > 0) << 201 | (funding_weight > 0) << 202
+                 | (max_multiplier > 1e18) << 203 | apply_to_maintenance << 204 | max_oracle_age (32) << 208
+         Fractions are validated <= 1e18 < 2**60. max_oracle_age saturates at 2**32 - 1 s
+         (136 years): the same staleness verdict for every timestamp below 2**32 (year 2106).
+    """
+    return [
+        config.skew_scale | config.max_premium << 128 | config.max_price_jump << 192,
+        config.taker_fee | config.maker_fee << 64 | config.max_funding_rate << 128 | config.funding_clamp << 192,
+        convert(config.interest_rate + constants.IWAD, uint256) | config.max_pnl_pool_ratio << 64 | config.transfer_margin_ratio << 124 | config.max_open_interest_pool_ratio << 184,
+        config.max_open_interest | risk.variance_ewma_weight << 128 | config.funding_model << 192 | convert(config.delayed_orders, uint256) << 200 | convert(config.size_tier_notional > 0, uint256) << 201 | convert(risk.funding_weight > 0, uint256) << 202 | convert(risk.max_multiplier > constants.WAD, uint256) << 203 | convert(risk.apply_to_maintenance, uint256) << 204 | min(config.max_oracle_age, 2**32 - 1) << 208,
+    ]
 
 
 @pure

@@ -10,7 +10,6 @@
 """
 
 from interfaces import IEngine
-import engine_types
 import fixed_math
 import pricing
 import ledger
@@ -40,21 +39,20 @@ def _execute(account: address, market: uint256, size_delta: int256, index_price:
     skew: int256 = markets._skew(market)
     fill_price: uint256 = index_price
     fee: uint256 = 0
-    if markets.settlement_price[market] == 0:
-        fill_price = pricing._fill_price(index_price, skew, size_delta, markets.market_config[market].skew_scale, markets.market_config[market].max_premium)
+    if markets._hot(market, markets.SETTLED) == 0:
+        fill_price = pricing._fill_price(index_price, skew, size_delta, markets._hot(market, markets.SKEW_SCALE), markets._hot(market, markets.MAX_PREMIUM))
         if charge_fee:
-            fee = pricing._trade_fee(skew, size_delta, fill_price, markets.market_config[market].maker_fee, markets.market_config[market].taker_fee)
+            fee = pricing._trade_fee(skew, size_delta, fill_price, markets._hot(market, markets.MAKER_FEE), markets._hot(market, markets.TAKER_FEE))
     paid: int256 = self._payable_profit(account, market, fill_price, index_price)
     pnl: int256 = self._rebase_position(account, market, size_delta, fill_price)
     if paid < pnl:
         log IEngine.ProfitHaircut(account=account, market=market, profit=pnl, paid=paid)
         pnl = paid
-    ledger.margin[account] += pnl - convert(fee, int256)
-    ledger.pool_balance -= pnl
+    ledger._add_margin(account, pnl - convert(fee, int256))
+    ledger._move_funds(-pnl, 0)
     if fee > 0:
         to_insurance: uint256 = fixed_math._umul_down(fee, liquidation_policy.liquidation_config.insurance_fee_share)
-        ledger.pool_balance += convert(fee - to_insurance, int256)
-        ledger.insurance_fund += to_insurance
+        ledger._move_funds(convert(fee - to_insurance, int256), convert(to_insurance, int256))
     return Fill(price=fill_price, realized_pnl=pnl, fee=fee)
 
 
@@ -66,11 +64,13 @@ def _payable_profit(account: address, market: uint256, fill_price: uint256, inde
          under the max-PnL cap (the side's profit before this fill), then within the
          pool's cash, so a close never takes the pool's balance below zero.
     """
-    size: int256 = ledger._positions[account][market].size
-    profit: int256 = pricing._pnl(size, fill_price, ledger._positions[account][market].entry_price)
+    size: int256 = 0
+    entry: uint256 = 0
+    size, entry = ledger._size_entry(account, market)
+    profit: int256 = pricing._pnl(size, fill_price, entry)
     if profit <= 0:
         return profit
-    return min(margin_health._profit_counted(market, profit, size, index_price), max(ledger.pool_balance, 0))
+    return min(margin_health._profit_counted(market, profit, size, index_price), max(ledger._pool(), 0))
 
 
 @internal
@@ -80,30 +80,36 @@ def _rebase_position(account: address, market: uint256, size_delta: int256, pric
          Keeps open interest, the pool aggregates and the open-market mask exact.
     @return The realized PnL (rounded down), not yet booked to the margin.
     """
-    old_size: int256 = ledger._positions[account][market].size
-    old_entry: uint256 = ledger._positions[account][market].entry_price
+    old_size: int256 = 0
+    old_entry: uint256 = 0
+    old_size, old_entry = ledger._size_entry(account, market)
     new_size: int256 = old_size + size_delta
     pnl: int256 = pricing._pnl(old_size, price, old_entry)
-    cumulative: int256 = markets.market_state[market].cumulative_funding_per_unit
+    cumulative: int256 = markets._cumulative(market)
 
     self._move_entry_aggregates(market, old_size, old_entry, new_size, price)
     markets.market_state[market].sum_size_funding_index += size_delta * cumulative
+    long_open_interest: uint256 = 0
+    short_open_interest: uint256 = 0
+    long_open_interest, short_open_interest = markets._open_interests(market)
     if old_size > 0:
-        markets.market_state[market].long_open_interest -= convert(old_size, uint256)
+        long_open_interest -= convert(old_size, uint256)
     elif old_size < 0:
-        markets.market_state[market].short_open_interest -= convert(-old_size, uint256)
+        short_open_interest -= convert(-old_size, uint256)
     if new_size > 0:
-        markets.market_state[market].long_open_interest += convert(new_size, uint256)
+        long_open_interest += convert(new_size, uint256)
     elif new_size < 0:
-        markets.market_state[market].short_open_interest += convert(-new_size, uint256)
+        short_open_interest += convert(-new_size, uint256)
+    markets._set_open_interests(market, long_open_interest, short_open_interest)
 
     if new_size == 0:
-        ledger._positions[account][market] = empty(engine_types.Position)
-        ledger.open_markets[account] &= ~(1 << market)
+        ledger._positions[account][market] = empty(ledger.StoredPosition)
+        ledger._set_open_markets(account, ledger._open_markets(account) & ~(1 << market))
     else:
-        ledger._positions[account][market] = engine_types.Position(size=new_size, entry_price=price, funding_index=cumulative)
+        ledger._set_size_entry(account, market, new_size, price)
+        ledger._positions[account][market].funding_index = cumulative
         if old_size == 0:
-            ledger.open_markets[account] |= 1 << market
+            ledger._set_open_markets(account, ledger._open_markets(account) | 1 << market)
     return pnl
 
 

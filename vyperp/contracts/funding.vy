@@ -60,7 +60,7 @@ def _accept(market: uint256, price: uint256, round_id: uint80):
     """
     accrued: bool = self._accrue_funding(market, price)
     rolled: bool = oracle_guard._accept_round(market, price, round_id)
-    if (accrued or rolled) and markets.risk_config[market].max_multiplier > constants.WAD:
+    if (accrued or rolled) and markets._hot(market, markets.RISK_MULTIPLIER) != 0:
         markets.market_state[market].risk_multiplier = markets._risk_multiplier(market)
 
 
@@ -71,7 +71,7 @@ def _accrue_funding(market: uint256, price: uint256) -> bool:
          (markets.funding_rate_index, same trapezoid at a unit price) and the funding-rate EMA.
     @return False if nothing elapsed.
     """
-    elapsed: uint256 = block.timestamp - markets.market_state[market].last_funding_time
+    elapsed: uint256 = block.timestamp - markets._funding_state_of(market)[2]
     if elapsed == 0:
         return False
     cumulative: int256 = 0
@@ -79,10 +79,8 @@ def _accrue_funding(market: uint256, price: uint256) -> bool:
     rate_increment: int256 = 0
     cumulative, rate, rate_increment = self._funding_now(market, price)
     markets.funding_rate_index[market] += rate_increment
-    markets.market_state[market].cumulative_funding_per_unit = cumulative
-    markets.market_state[market].funding_rate = rate
-    markets.market_state[market].last_funding_time = block.timestamp
-    if markets.risk_config[market].funding_weight > 0:
+    markets._set_funding_state(market, cumulative, rate, block.timestamp)
+    if markets._hot(market, markets.FUNDING_EMA) != 0:
         # the EMA only feeds the funding term of the risk multiplier: kept while that term is on
         ema: int256 = markets.market_state[market].funding_rate_ema
         weight: int256 = convert(min(elapsed * constants.WAD // markets.risk_config[market].funding_ema_period, constants.WAD), int256)
@@ -101,17 +99,20 @@ def _funding_now(market: uint256, index_price: uint256) -> (int256, int256, int2
          so accrual between touches is exact for LINEAR/NONLINEAR and trapezoidal for
          VELOCITY. Accrual uses the index price read at the touch.
     """
-    cumulative: int256 = markets.market_state[market].cumulative_funding_per_unit
-    if markets.settlement_price[market] != 0:
+    cumulative: int256 = 0
+    last_rate: int256 = 0
+    last_time: uint256 = 0
+    cumulative, last_rate, last_time = markets._funding_state_of(market)
+    if markets._hot(market, markets.SETTLED) != 0:
         return (cumulative, 0, 0)
-    elapsed: uint256 = block.timestamp - markets.market_state[market].last_funding_time
-    cap: int256 = convert(markets.market_config[market].max_funding_rate, int256)
-    premium: int256 = funding_models._premium(markets._skew(market), markets.market_config[market].skew_scale, markets.market_config[market].max_premium)
+    elapsed: uint256 = block.timestamp - last_time
+    cap: int256 = convert(markets._hot(market, markets.MAX_FUNDING_RATE), int256)
+    premium: int256 = funding_models._premium(markets._skew(market), markets._hot(market, markets.SKEW_SCALE), markets._hot(market, markets.MAX_PREMIUM))
     start_rate: int256 = 0
     rate: int256 = 0
-    model: uint256 = markets.market_config[market].funding_model
+    model: uint256 = markets._hot(market, markets.FUNDING_MODEL)
     if model == funding_models.VELOCITY:
-        start_rate = markets.market_state[market].funding_rate
+        start_rate = last_rate
         rate = fixed_math._clamp(funding_models._velocity_rate(start_rate, premium, markets.market_config[market].funding_velocity, elapsed), -cap, cap)
     else:
         threshold: uint256 = 0
@@ -119,7 +120,7 @@ def _funding_now(market: uint256, index_price: uint256) -> (int256, int256, int2
         if model == funding_models.NONLINEAR:  # read only when used: two cold loads per touch
             threshold = markets.market_config[market].nonlinear_threshold
             coefficient = markets.market_config[market].nonlinear_coefficient
-        rate = fixed_math._clamp(funding_models._premium_rate(premium, markets.market_config[market].interest_rate, markets.market_config[market].funding_clamp, model, threshold, coefficient), -cap, cap)
+        rate = fixed_math._clamp(funding_models._premium_rate(premium, convert(markets._hot(market, markets.INTEREST_RATE_PLUS_WAD), int256) - constants.IWAD, markets._hot(market, markets.FUNDING_CLAMP), model, threshold, coefficient), -cap, cap)
         start_rate = rate
     # elapsed == 0 adds nothing to either index
     cumulative += funding_models._index_increment(start_rate, rate, index_price, elapsed)
@@ -132,11 +133,12 @@ def _owed(account: address, market: uint256, cumulative: int256, index_price: ui
     """
     @dev (funding the position owes at `cumulative`, size-tier surcharge).
     """
-    tier_notional: uint256 = markets.market_config[market].size_tier_notional
+    tier_notional: uint256 = 0
     tier_multiplier: uint256 = constants.WAD
-    if tier_notional > 0:  # read only when the size tier is on
+    if markets._hot(market, markets.SIZE_TIER) != 0:  # read only when the size tier is on
+        tier_notional = markets.market_config[market].size_tier_notional
         tier_multiplier = markets.market_config[market].size_tier_multiplier
-    return pricing._funding_owed(ledger._positions[account][market].size, cumulative, ledger._positions[account][market].funding_index, index_price, tier_notional, tier_multiplier)
+    return pricing._funding_owed(ledger._size(account, market), cumulative, ledger._positions[account][market].funding_index, index_price, tier_notional, tier_multiplier)
 
 
 @internal
@@ -145,8 +147,8 @@ def _settle_funding(account: address, market: uint256, index_price: uint256):
     @dev Move the funding a touched position owes between its margin and the pool
          (size-tier surcharge to insurance), and reset its funding index.
     """
-    size: int256 = ledger._positions[account][market].size
-    cumulative: int256 = markets.market_state[market].cumulative_funding_per_unit
+    size: int256 = ledger._size(account, market)
+    cumulative: int256 = markets._cumulative(market)
     old_index: int256 = ledger._positions[account][market].funding_index
     if size == 0 or cumulative == old_index:
         return
@@ -155,10 +157,9 @@ def _settle_funding(account: address, market: uint256, index_price: uint256):
     owed, surcharge = self._owed(account, market, cumulative, index_price)
     if owed < 0:
         # funding the pool pays is bounded by its cash: the pool never goes below zero
-        owed = max(owed, -max(ledger.pool_balance, 0))
-    ledger.margin[account] -= owed + convert(surcharge, int256)
-    ledger.pool_balance += owed
-    ledger.insurance_fund += surcharge
+        owed = max(owed, -max(ledger._pool(), 0))
+    ledger._add_margin(account, -(owed + convert(surcharge, int256)))
+    ledger._move_funds(owed, convert(surcharge, int256))
     ledger._positions[account][market].funding_index = cumulative
     markets.market_state[market].sum_size_funding_index += size * (cumulative - old_index)
     log IEngine.FundingSettled(account=account, market=market, amount=owed, to_insurance=surcharge)

@@ -23,6 +23,7 @@ import ledger
 import liquidation_policy
 import margin_health
 import markets
+import checks
 
 uses: markets
 uses: ledger
@@ -55,8 +56,8 @@ def _liquidate(account: address, keeper: address, strict: bool) -> uint256:
     health: engine_types.Health = margin_health._health(account, constants.MAX_MARKETS, 0)
     # not health_math._is_liquidatable(health), written out (see health_math's header)
     # an account holding funding swaps is liquidated by FundingSwaps.liquidate first (swaps, then perps)
-    if health.position_count == 0 or health.equity >= convert(health.maintenance_margin, int256) or ledger.open_markets[account] >= constants.SWAP_FLAG:
-        assert not strict, "Account not liquidatable"
+    if health.position_count == 0 or health.equity >= convert(health.maintenance_margin, int256) or ledger._open_markets(account) >= constants.SWAP_FLAG:
+        checks._require(not strict, "Account not liquidatable")
         return 0
     fraction: uint256 = 0
     tier: uint256 = 0
@@ -65,14 +66,16 @@ def _liquidate(account: address, keeper: address, strict: bool) -> uint256:
     if health.equity < 0:
         return self._liquidate_bankrupt(account, keeper, tier)
     if fraction < constants.WAD and block.timestamp < liquidation_policy.last_partial_liquidation[account] + config.cooldown:
-        assert not strict, "Liquidation cool-down"
+        checks._require(not strict, "Liquidation cool-down")
         return 0
 
     market: uint256 = health.largest_market
     index_price: uint256 = funding._touch_market(market)
     funding._settle_funding(account, market, index_price)
-    size: int256 = ledger._positions[account][market].size
-    if health.position_count > 1 and ledger.margin[account] + pricing._pnl(size, markets._exit(market, index_price, size), ledger._positions[account][market].entry_price) < 0:
+    size: int256 = 0
+    entry: uint256 = 0
+    size, entry = ledger._size_entry(account, market)
+    if health.position_count > 1 and ledger._margin(account) + pricing._pnl(size, markets._exit(market, index_price, size), entry) < 0:
         # this step would leave a negative realized margin beside open positions (a loss
         # backed by another market's gain): close everything now, so margin never rests
         # below zero and the waterfall can never ask the pool for more than it holds
@@ -86,7 +89,7 @@ def _liquidate(account: address, keeper: address, strict: bool) -> uint256:
             if size < 0:
                 close_size = -close_size
     if not liquidation_policy._count_rate_limit(market, fixed_math._umul_up(convert(abs(close_size), uint256), index_price), False):
-        assert not strict, "Liquidation rate limit"
+        checks._require(not strict, "Liquidation rate limit")
         return 0
     ratio_before: int256 = health.equity * constants.IWAD // convert(health.maintenance_margin, int256)
 
@@ -95,8 +98,8 @@ def _liquidate(account: address, keeper: address, strict: bool) -> uint256:
         # judge the partial step with the reward and penalty it will charge included
         after: engine_types.Health = margin_health._health(account, market, index_price)
         step_notional: uint256 = fixed_math._umul_up(convert(abs(close_size), uint256), fill.price)
-        charges: uint256 = min(max(fixed_math._umul_up(step_notional, config.reward_rate), config.reward_floor), config.reward_cap)
-        charges += min(fixed_math._umul_up(step_notional, config.penalty_rate), convert(max(ledger.margin[account] - convert(charges, int256), 0), uint256))
+        charges: uint256 = self._reward(step_notional, config)
+        charges += min(fixed_math._umul_up(step_notional, config.penalty_rate), convert(max(ledger._margin(account) - convert(charges, int256), 0), uint256))
         ratio_after: int256 = (after.equity - convert(charges, int256)) * constants.IWAD // max(convert(after.maintenance_margin, int256), 1)
         if ratio_after <= ratio_before:
             # the partial step did not help: this position closes entirely
@@ -107,12 +110,11 @@ def _liquidate(account: address, keeper: address, strict: bool) -> uint256:
             liquidation_policy.last_partial_liquidation[account] = block.timestamp
 
     notional: uint256 = fixed_math._umul_up(convert(abs(close_size), uint256), fill.price)
-    if ledger.open_markets[account] == 0 and ledger.margin[account] < 0:
-        ledger._cover_bad_debt(account)
+    ledger._cover_if_flat(account)
     reward: uint256 = self._pay_keeper(account, keeper, notional, config)
-    penalty: uint256 = min(fixed_math._umul_up(notional, config.penalty_rate), convert(max(ledger.margin[account], 0), uint256))
-    ledger.margin[account] -= convert(penalty, int256)
-    ledger.insurance_fund += penalty
+    penalty: uint256 = min(fixed_math._umul_up(notional, config.penalty_rate), ledger._margin_cash(account))
+    ledger._add_margin(account, -convert(penalty, int256))
+    ledger._move_funds(0, convert(penalty, int256))
     log IEngine.Liquidated(account=account, market=market, keeper=keeper, size_closed=close_size, price=fill.price, notional=notional, tier=tier, keeper_reward=reward, penalty=penalty, remaining_size=size - close_size)
     return convert(abs(close_size), uint256)
 
@@ -126,14 +128,14 @@ def _liquidate_bankrupt(account: address, keeper: address, tier: uint256) -> uin
     """
     closed: uint256 = 0
     total_notional: uint256 = 0
-    mask: uint256 = ledger.open_markets[account]
+    mask: uint256 = ledger._open_markets(account)
     for market: uint256 in range(constants.MAX_MARKETS):
         if mask == 0:
             break
         if mask & 1 == 1:
             index_price: uint256 = funding._touch_market(market)
             funding._settle_funding(account, market, index_price)
-            size: int256 = ledger._positions[account][market].size
+            size: int256 = ledger._size(account, market)
             liquidation_policy._count_rate_limit(market, fixed_math._umul_up(convert(abs(size), uint256), index_price), True)
             fill: fills.Fill = fills._execute(account, market, -size, index_price, False)
             notional: uint256 = fixed_math._umul_up(convert(abs(size), uint256), fill.price)
@@ -142,12 +144,20 @@ def _liquidate_bankrupt(account: address, keeper: address, tier: uint256) -> uin
             reward: uint256 = 0
             if mask == 1:
                 # the last position: the waterfall, then the keeper
-                if ledger.margin[account] < 0:
-                    ledger._cover_bad_debt(account)
+                ledger._cover_if_flat(account)
                 reward = self._pay_keeper(account, keeper, total_notional, liquidation_policy.liquidation_config)
             log IEngine.Liquidated(account=account, market=market, keeper=keeper, size_closed=size, price=fill.price, notional=notional, tier=tier, keeper_reward=reward, penalty=0, remaining_size=0)
         mask >>= 1
     return closed
+
+
+@pure
+@internal
+def _reward(notional: uint256, config: engine_types.LiquidationConfig) -> uint256:
+    """
+    @dev The keeper reward for `notional` closed: reward_rate of it, clamped to [floor, cap].
+    """
+    return min(max(fixed_math._umul_up(notional, config.reward_rate), config.reward_floor), config.reward_cap)
 
 
 @internal
@@ -157,10 +167,10 @@ def _pay_keeper(account: address, keeper: address, notional: uint256, config: en
          account's margin while positive, the rest from the insurance fund.
     @return What the keeper received.
     """
-    reward: uint256 = min(max(fixed_math._umul_up(notional, config.reward_rate), config.reward_floor), config.reward_cap)
-    from_margin: uint256 = min(reward, convert(max(ledger.margin[account], 0), uint256))
-    from_insurance: uint256 = min(reward - from_margin, ledger.insurance_fund)
-    ledger.margin[account] -= convert(from_margin, int256)
-    ledger.insurance_fund -= from_insurance
-    ledger.margin[keeper] += convert(from_margin + from_insurance, int256)
+    reward: uint256 = self._reward(notional, config)
+    from_margin: uint256 = min(reward, ledger._margin_cash(account))
+    from_insurance: uint256 = min(reward - from_margin, ledger._insurance())
+    ledger._add_margin(account, -convert(from_margin, int256))
+    ledger._move_funds(0, -convert(from_insurance, int256))
+    ledger._add_margin(keeper, convert(from_margin + from_insurance, int256))
     return from_margin + from_insurance

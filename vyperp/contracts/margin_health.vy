@@ -34,10 +34,10 @@ def _profit_counted(market: uint256, pnl: int256, size: int256, index_price: uin
     @dev `pnl` of a position of `size` under the market's max-PnL-to-pool cap (the
          side's aggregate profit at mark is set against max_pnl_pool_ratio x pool balance).
     """
-    ratio: uint256 = markets.market_config[market].max_pnl_pool_ratio
+    ratio: uint256 = markets._hot(market, markets.MAX_PNL_POOL_RATIO)
     if pnl <= 0 or ratio == 0:
         return pnl
-    cap: uint256 = fixed_math._umul_down(convert(max(ledger.pool_balance, 0), uint256), ratio)
+    cap: uint256 = ledger._pool_share(ratio)
     return pricing._capped_profit(pnl, markets._side_profit(market, markets._mark(market, index_price), size > 0), cap)
 
 
@@ -55,8 +55,8 @@ def _health(account: address, touched_market: uint256, touched_price: uint256) -
          to its equity and their requirements to its own, through one staticcall; an
          account without swaps pays one comparison for it.
     """
-    health: engine_types.Health = engine_types.Health(equity=ledger.margin[account], initial_margin=0, maintenance_margin=0, largest_market=0, largest_requirement=0, position_count=0, transfer_margin=0)
-    mask: uint256 = ledger.open_markets[account]
+    health: engine_types.Health = engine_types.Health(equity=ledger._margin(account), initial_margin=0, maintenance_margin=0, largest_market=0, largest_requirement=0, position_count=0, transfer_margin=0)
+    mask: uint256 = ledger._open_markets(account)
     if mask >= constants.SWAP_FLAG:
         swap_value: int256 = 0
         swap_initial: uint256 = 0
@@ -70,26 +70,37 @@ def _health(account: address, touched_market: uint256, touched_price: uint256) -
             break
         if mask & 1 == 1:
             price: uint256 = touched_price
-            cumulative: int256 = markets.market_state[market].cumulative_funding_per_unit
+            cumulative: int256 = markets._cumulative(market)
             if market != touched_market:
                 price = oracle_guard._read_index_price(market, True)[0]
                 cumulative = funding._funding_now(market, price)[0]
-            size: int256 = ledger._positions[account][market].size
+            size: int256 = 0
+            entry: uint256 = 0
+            size, entry = ledger._size_entry(account, market)
             owed: int256 = 0
             surcharge: uint256 = 0
             owed, surcharge = funding._owed(account, market, cumulative, price)
-            owed = max(owed, -max(ledger.pool_balance, 0))
-            pnl: int256 = pricing._pnl(size, markets._exit(market, price, size), ledger._positions[account][market].entry_price)
+            owed = max(owed, -max(ledger._pool(), 0))
+            pnl: int256 = pricing._pnl(size, markets._exit(market, price, size), entry)
             health.equity += self._profit_counted(market, pnl, size, price) - owed - convert(surcharge, int256)
             notional: uint256 = fixed_math._umul_up(convert(abs(size), uint256), markets._mark(market, price))
             initial: uint256 = 0
             maintenance: uint256 = 0
-            multiplier: uint256 = markets.market_state[market].risk_multiplier
-            initial, maintenance = health_math._bracket_requirements(markets._brackets[market], notional, multiplier)
-            maintenance = health_math._scaled_maintenance(maintenance, multiplier, markets.risk_config[market].apply_to_maintenance)
+            multiplier: uint256 = constants.WAD
+            if markets._hot(market, markets.RISK_MULTIPLIER) != 0:
+                # dev: off (max_multiplier = 1e18), the stored multiplier is 1e18: every write bounds it by max_multiplier
+                multiplier = markets.market_state[market].risk_multiplier
+            single: uint256 = markets._hot_config[market][5]
+            if single != 0:
+                # one bracket: the bracket loop's arithmetic on its rates (markets._set_brackets)
+                initial = fixed_math._umul_up(fixed_math._umul_up(notional, single & (2**128 - 1)), multiplier)
+                maintenance = fixed_math._umul_up(notional, single >> 128)
+            else:
+                initial, maintenance = health_math._bracket_requirements(markets._brackets[market], notional, multiplier)
+            maintenance = health_math._scaled_maintenance(maintenance, multiplier, markets._hot(market, markets.SCALED_MAINTENANCE) != 0)
             health.initial_margin += initial
             health.maintenance_margin += maintenance
-            health.transfer_margin += fixed_math._umul_up(notional, markets.market_config[market].transfer_margin_ratio)
+            health.transfer_margin += fixed_math._umul_up(notional, markets._hot(market, markets.TRANSFER_MARGIN_RATIO))
             health.position_count += 1
             if maintenance > health.largest_requirement:
                 health.largest_requirement = maintenance

@@ -26,22 +26,24 @@ def _read_index_price(market: uint256, bounded: bool) -> (uint256, uint80):
     @dev The one guarded path to the oracle: stale rounds, non-positive answers and
          (if `bounded`) jumps beyond max_price_jump from the last accepted price revert.
     """
-    settled: uint256 = markets.settlement_price[market]
-    if settled != 0:
-        return (settled, markets.market_state[market].last_round_id)
+    if markets._hot(market, markets.SETTLED) != 0:
+        # settled: last_price is the settlement price (settle_market wrote both, and no round is accepted after)
+        return markets._last_round(market)
     round_id: uint80 = 0
     answer: int256 = 0
     started_at: uint256 = 0
     updated_at: uint256 = 0
     answered_in: uint80 = 0
-    round_id, answer, started_at, updated_at, answered_in = staticcall IAggregatorV3(markets.market_config[market].oracle).latestRoundData()
+    round_id, answer, started_at, updated_at, answered_in = staticcall IAggregatorV3(convert(convert(markets._hot(market, markets.ORACLE), uint160), address)).latestRoundData()
     assert answer > 0, "Oracle answer not positive"
-    assert updated_at + markets.market_config[market].max_oracle_age >= block.timestamp, "Oracle stale"
-    price: uint256 = convert(answer, uint256) * markets._price_scale[market]
-    if bounded and round_id != markets.market_state[market].last_round_id:
-        last_price: uint256 = markets.market_state[market].last_price
+    assert updated_at + markets._hot(market, markets.MAX_ORACLE_AGE) >= block.timestamp, "Oracle stale"
+    price: uint256 = convert(answer, uint256) * markets._hot(market, markets.PRICE_SCALE)
+    last_price: uint256 = 0
+    last_round_id: uint80 = 0
+    last_price, last_round_id = markets._last_round(market)
+    if bounded and round_id != last_round_id:
         move: uint256 = price - last_price if price > last_price else last_price - price
-        assert move * constants.WAD <= last_price * markets.market_config[market].max_price_jump, "Oracle price jump"
+        assert move * constants.WAD <= last_price * markets._hot(market, markets.MAX_PRICE_JUMP), "Oracle price jump"
     return (price, round_id)
 
 
@@ -53,8 +55,7 @@ def _reanchor(market: uint256):
     price: uint256 = 0
     round_id: uint80 = 0
     price, round_id = self._read_index_price(market, False)
-    markets.market_state[market].last_price = price
-    markets.market_state[market].last_round_id = round_id
+    markets._set_last_round(market, price, round_id)
     log IEngine.OraclePriceAccepted(market=market, round_id=round_id, price=price, variance_ema=0)
 
 
@@ -63,16 +64,17 @@ def _accept_round(market: uint256, price: uint256, round_id: uint80) -> bool:
     """
     @dev A new oracle round updates the EWMA of squared log-returns.
     """
-    if round_id == markets.market_state[market].last_round_id:
+    last_price: uint256 = 0
+    last_round_id: uint80 = 0
+    last_price, last_round_id = markets._last_round(market)
+    if round_id == last_round_id:
         return False
-    last_price: uint256 = markets.market_state[market].last_price
     variance: uint256 = markets.market_state[market].variance_ema
-    weight: uint256 = markets.risk_config[market].variance_ewma_weight
+    weight: uint256 = markets._hot(market, markets.VARIANCE_EWMA_WEIGHT)
     if weight > 0 and last_price > 0:
         log_return: int256 = math._wad_ln(convert(price * constants.WAD // last_price, int256))
         variance = (variance * (constants.WAD - weight) + convert(log_return * log_return // constants.IWAD, uint256) * weight) // constants.WAD
         markets.market_state[market].variance_ema = variance
-    markets.market_state[market].last_price = price
-    markets.market_state[market].last_round_id = round_id
+    markets._set_last_round(market, price, round_id)
     log IEngine.OraclePriceAccepted(market=market, round_id=round_id, price=price, variance_ema=variance)
     return True

@@ -34,14 +34,14 @@ def _pool_value() -> int256:
          pending funding, from the O(1) per-market aggregates; rounded against the pool;
          plus the pool side's unrealized PnL on the funding-swap book when one is bound.
     """
-    value: int256 = ledger.pool_balance
+    value: int256 = ledger._pool()
     if ledger.swaps != empty(address):
         value += staticcall IFundingSwaps(ledger.swaps).pool_unrealized_total()
     for market: uint256 in range(constants.MAX_MARKETS):
         if market >= markets.market_count:
             break
         skew: int256 = markets._skew(market)
-        if markets.market_state[market].long_open_interest == 0 and markets.market_state[market].short_open_interest == 0:
+        if markets._open_interest[market] == 0:  # both sides flat
             continue
         index_price: uint256 = oracle_guard._read_index_price(market, True)[0]
         mark: int256 = convert(markets._mark(market, index_price), int256)
@@ -59,14 +59,17 @@ def _pool_withdrawable() -> uint256:
     @dev min(pool value, pool balance) above the reserve: pool_reserve_ratio of the
          open-interest notional (both sides, at the last accepted prices), in tokens.
     """
-    value: int256 = min(self._pool_value(), ledger.pool_balance)
+    value: int256 = min(self._pool_value(), ledger._pool())
     reserve: uint256 = 0
     reserve_ratio: uint256 = liquidation_policy.liquidation_config.pool_reserve_ratio
     for market: uint256 in range(constants.MAX_MARKETS):
         if market >= markets.market_count:
             break
-        open_interest: uint256 = markets.market_state[market].long_open_interest + markets.market_state[market].short_open_interest
-        reserve += fixed_math._umul_up(fixed_math._umul_up(open_interest, markets.market_state[market].last_price), reserve_ratio)
+        long_open_interest: uint256 = 0
+        short_open_interest: uint256 = 0
+        long_open_interest, short_open_interest = markets._open_interests(market)
+        open_interest: uint256 = long_open_interest + short_open_interest
+        reserve += fixed_math._umul_up(fixed_math._umul_up(open_interest, markets._last_round(market)[0]), reserve_ratio)
     if value <= convert(reserve, int256):
         return 0
     return (convert(value, uint256) - reserve) // ledger.PRECISION

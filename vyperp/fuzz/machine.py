@@ -74,7 +74,7 @@ PRIVILEGED = [
     ("configurator", "set_risk_config", lambda s: (0, MarketParams().risk_struct()), "Not admin"),
     ("configurator", "set_margin_brackets", lambda s: (0, MarketParams().brackets_struct()), "Not admin"),
     ("engine", "set_paused", lambda s: (0, True), "Not configurator"),
-    ("engine", "set_market_config", lambda s: (0, s.system.engine.market_config(0)), "Not configurator"),
+    ("engine", "set_market_config", lambda s: (0, s.system.engine.market_config(0), [0, 0, 0, 0]), "Not configurator"),
     ("engine", "set_liquidation_config", lambda s: (LiquidationParams().config_struct(), []), "Not configurator"),
     ("engine", "reanchor_price", lambda s: (0,), "Not configurator"),
     ("engine", "pool_credit", lambda s: (10**6,), "Not pool"),
