@@ -704,3 +704,37 @@ def test_adl_with_too_little_profit_reduces_deficit_by_the_haircut(system: Syste
     assert int(system.engine.margin(who["bob"])) == bob_margin  # the whole profit went to the deficit
     assert system.size_of(who["bob"], BTC) == 0
     assert_conserved(system)
+
+
+def test_rate_limit_refusal_at_window_roll_leaves_the_window(make_system: Callable[..., System]) -> None:
+    """A liquidation refused at a window roll counts nothing: the stored window (start and
+    notional) stays the old one, so the next liquidation opens a fresh window instead of
+    finding the old window's notional under the new start (regression: the rolled start
+    was written before the limit check)."""
+    btc = MarketParams(symbol="BTC", initial_price=100_000.0, rate_limit_window=3600, rate_limit_notional=150_000.0)
+    system = make_system(params(btc=btc))
+    keeper = trader(system, "keeper")
+    first = open_position(system, "first", 11_000, BTC, ONE)
+    big = open_position(system, "big", 22_000, BTC, 2 * ONE)  # 186k notional at 93k: above the limit alone
+    last = open_position(system, "last", 11_000, BTC, ONE)
+    accounts = [first, big, last]
+    system.set_price(BTC, 93_000)
+    assert all(system.lens.is_liquidatable(t) for t in accounts)
+
+    liquidate_checked(system, first, keeper, accounts)
+    start = system.engine.market_state(BTC).liquidation_window_start
+    used = system.engine.market_state(BTC).liquidation_window_notional
+    assert used == model.umul_up(ONE, 93_000 * WAD)
+    system.advance(3600)  # the window rolls at the next count
+    assert system.engine.liquidate_many([big], sender=keeper) == 0  # refused: 186k > 150k
+    state = system.engine.market_state(BTC)
+    assert (state.liquidation_window_start, state.liquidation_window_notional) == (start, used)
+    assert model.rate_limit_window(3600, 150_000 * WAD, start, used, system.chain.time, 2 * used, False) == (
+        False,
+        start,
+        used,
+    )
+    liquidate_checked(system, last, keeper, accounts)  # 93k in a fresh window
+    state = system.engine.market_state(BTC)
+    assert (state.liquidation_window_start, state.liquidation_window_notional) == (system.chain.time, used)
+    assert system.size_of(big, BTC) == 2 * ONE

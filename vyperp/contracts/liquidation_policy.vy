@@ -47,18 +47,21 @@ def _tier_for(health: engine_types.Health) -> (uint256, uint256):
 @internal
 def _count_rate_limit(market: uint256, notional: uint256, force: bool) -> bool:
     """
-    @dev Add `notional` to the market's liquidation window; False (nothing counted) if
-         that would pass the limit, unless `force`.
+    @dev Add `notional` to the market's liquidation window; False (nothing counted, the
+         stored window untouched) if that would pass the limit, unless `force`. A window
+         rolled by a refused count is not written: the next count rolls it afresh.
     """
     window: uint256 = self.rate_limit[market].window
     if window == 0:
         return True
     used: uint256 = markets.market_state[market].liquidation_window_notional
-    if block.timestamp >= markets.market_state[market].liquidation_window_start + window:
-        markets.market_state[market].liquidation_window_start = block.timestamp
+    start: uint256 = markets.market_state[market].liquidation_window_start
+    if block.timestamp >= start + window:
+        start = block.timestamp
         used = 0
     used += notional
     if used > self.rate_limit[market].max_notional and not force:
         return False
+    markets.market_state[market].liquidation_window_start = start
     markets.market_state[market].liquidation_window_notional = used
     return True

@@ -458,18 +458,18 @@ def rate_limit_window(
     window: int, max_notional: int, start: int, used: int, now: int, notional: int, force: bool
 ) -> tuple[bool, int, int]:
     """(allowed, window start, notional used) as stored after counting `notional`
-    (Engine._count_rate_limit). A window restarts once `now >= start + window` (the start is
-    written before the test); a count that would pass max_notional is refused unless
-    forced, and then the stored notional is left as it was; window 0 = no limit."""
+    (Engine._count_rate_limit). A window restarts once `now >= start + window`; a count
+    that would pass max_notional is refused unless forced, and then the stored window (start
+    and notional) is left as it was; window 0 = no limit."""
     if window == 0:
         return True, start, used
-    counted = used
+    counted, new_start = used, start
     if now >= start + window:
-        start, counted = now, 0
+        new_start, counted = now, 0
     counted += notional
     if counted > max_notional and not force:
         return False, start, used
-    return True, start, counted
+    return True, new_start, counted
 
 
 def bad_debt_cover(margin: int, insurance: int) -> tuple[int, int, int]:
