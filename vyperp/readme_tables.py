@@ -634,7 +634,8 @@ def instruments_gas_table() -> str:
         return "(run `vyperp swap-gas` and `vyperp caps-gas`)"
     lines = [
         f"`vyperp swap-gas` and `vyperp caps-gas`; every touch pokes the engine (a poke alone: "
-        f"{swaps['engine_poke']:,} before the rate index, {caps['engine_poke']:,} with it).",
+        f"{caps['engine_poke']:,}, the packed engine with the funding-rate index; the perp table "
+        "below sets the packed engine before FundingSwaps' hook and the rate index beside it).",
         "",
         "| operation | gas |",
         "| --- | ---: |",
@@ -643,7 +644,7 @@ def instruments_gas_table() -> str:
     lines += [f"| {label} | {caps[key]:,} |" for key, label in CAPS_GAS_ROWS if key in caps]
     lines += [
         "",
-        "| perp operation, account without swaps | before swaps | with swap-aware margin | extra (goal <= 5 %) |",
+        f"| perp operation, account without swaps | packed engine before the swap hook and rate index ({swaps.get('perp_before_ref', '?')}) | with both | extra (goal <= 5 %) |",
         "| --- | ---: | ---: | ---: |",
     ]
     for op, row in swaps["perp_no_swaps"].items():

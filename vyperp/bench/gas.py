@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import platform
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import vyper
@@ -53,10 +54,17 @@ def _params(tiers: bool = False, risk: bool = False, pool_bounds: bool = True) -
 class GasProbe:
     """A warmed-up market and a helper that measures one transaction."""
 
-    def __init__(self, params: ProtocolParams, background_accounts: int = 2, trace: str | None = None):
+    def __init__(
+        self,
+        params: ProtocolParams,
+        background_accounts: int = 2,
+        trace: str | None = None,
+        contracts_dir: Path | None = None,
+    ):
         self.trace_key = trace  # the operation key whose transaction is traced (vyperp gas --trace)
         self.trace: dict[str, Any] | None = None
-        self.system = System.deploy(params)
+        # contracts_dir: another contracts tree (e.g. a git ref's, for a before/after figure)
+        self.system = System.deploy(params, **({"contracts_dir": contracts_dir} if contracts_dir else {}))
         s = self.system
         self.lp = s.new_trader("lp")
         s.mint(self.lp, 100_000_000)

@@ -5,36 +5,63 @@ arrives, so each swap touch pays the engine poke it makes ("engine_poke" is that
 alone). "settle_1000_holders" repeats the settle after 1,000 other accounts opened
 swaps on the same book: it must equal "settle" (O(1) per touch).
 
-The perp figures ("perp_*") are an account WITHOUT swaps trading on an engine with the
-swaps bound, beside the figures the same probe measured before issue 14's engine
-change (commit da008ca, reports/gas.json then): what cross-margining costs an account
-that holds no swaps. "perp_*_with_swap" is the same operation for an account holding
-one swap (its health makes the one staticcall to FundingSwaps.account_margin).
+The perp figures ("perp_no_swaps") are an account WITHOUT swaps trading on the packed
+engine with the swaps bound ("after"), beside the same probe run on the packed engine
+before the swap hook and the funding-rate index were merged in (the contracts at
+BEFORE_REF, issue 15's packing branch, compiled from a git archive): the difference is
+the swap hook (one comparison in a health check, FundingSwaps.pool_unrealized_total in a
+pool valuation) plus the rate index (its slot, read and written at every accruing
+touch). "perp_*_with_swap" is the same operation for an account holding one swap (its
+health makes the one staticcall to FundingSwaps.account_margin).
 """
 
 from __future__ import annotations
 
+import subprocess
+import tempfile
+from pathlib import Path
+
+from .. import resources
 from ..protocol.swaps import deploy_funding_swaps
 from ..protocol.units import wad
 from .gas import GasProbe, _params, liquidation_gas, trading_gas
 
 PAY = wad("0.01")  # slippage bounds accepting any quote within 1 % per 8h
 RECV = -wad("0.01")
-# `vyperp gas` at da008ca (engine before the swap entry points), for the comparison
-BEFORE = {"open": 329_572, "close": 151_057, "withdraw": 46_593, "liquidate": 225_201}
+# the packed engine (issue 15) before FundingSwaps' hook and the funding-rate index joined it
+BEFORE_REF = "6562025964"
+
+
+def _perp_ops(probe: GasProbe) -> dict[str, int]:
+    """open / close / withdraw / liquidate as `vyperp gas` runs them (one to one)."""
+    perps = trading_gas(probe)
+    liquidate = liquidation_gas(probe, "victim")
+    return {"open": perps["open"], "close": perps["close"], "withdraw": perps["withdraw"], "liquidate": liquidate}
+
+
+def perp_ops_at(ref: str) -> dict[str, int]:
+    """The same perp operations on the engine's contracts at git `ref`."""
+    repo = resources.source_checkout()
+    if repo is None:
+        raise RuntimeError("the before column needs a git checkout of vyperp (an installed wheel has no history)")
+    with tempfile.TemporaryDirectory(prefix="vyperp-swap-gas-") as tmp:
+        archive = subprocess.run(
+            ["git", "-C", str(repo), "archive", ref, "vyperp/contracts"], check=True, capture_output=True
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True, capture_output=True)
+        return _perp_ops(GasProbe(_params(), contracts_dir=Path(tmp) / "vyperp" / "contracts"))
 
 
 def swap_gas(background_holders: int = 1_000) -> dict[str, object]:
+    before = perp_ops_at(BEFORE_REF)
     probe = GasProbe(_params())
     s = probe.system
     swaps = deploy_funding_swaps(s)  # bound: the engine's health and pool value consult it
-    out: dict[str, object] = {}
+    out: dict[str, object] = {"perp_before_ref": BEFORE_REF}
     # the same sequence as `vyperp gas`, so the figures compare one to one
-    perps = trading_gas(probe)
-    liquidate = liquidation_gas(probe, "victim")
-    after = {"open": perps["open"], "close": perps["close"], "withdraw": perps["withdraw"], "liquidate": liquidate}
+    after = _perp_ops(probe)
     out["perp_no_swaps"] = {
-        k: {"before": BEFORE[k], "after": v, "extra_pct": round(100 * (v - BEFORE[k]) / BEFORE[k], 2)}
+        k: {"before": before[k], "after": v, "extra_pct": round(100 * (v - before[k]) / before[k], 2)}
         for k, v in after.items()
     }
 
