@@ -52,9 +52,9 @@ MUTANTS: list[Mutant] = [
     Mutant(
         "margin-check-flipped",
         "Engine.vy",
-        'health: engine_types.Health):\n    assert health.equity >= convert(health.initial_margin, int256), "Below initial margin"',
-        'health: engine_types.Health):\n    assert health.equity <= convert(health.initial_margin, int256), "Below initial margin"',
-        "trade and withdraw: the initial-margin check (one site, _check_initial_margin) compares the wrong way",
+        'assert health.equity >= convert(health.initial_margin, int256), "Below initial margin"\n    elif',
+        'assert health.equity <= convert(health.initial_margin, int256), "Below initial margin"\n    elif',
+        "trade: the initial-margin check compares the wrong way",
     ),
     Mutant(
         "no-funding-settlement-on-trade",
@@ -330,8 +330,8 @@ MUTANTS: list[Mutant] = [
     Mutant(
         "rate-window-restarts-a-second-late",
         "liquidation_policy.vy",
-        "if block.timestamp >= markets.market_state[market].liquidation_window_start + window:",
-        "if block.timestamp > markets.market_state[market].liquidation_window_start + window:",
+        "if block.timestamp >= start + window:",
+        "if block.timestamp > start + window:",
         "the liquidation rate-limit window restarts one second after it ended",
     ),
     Mutant(
