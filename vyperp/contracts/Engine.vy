@@ -77,7 +77,6 @@ exports: (
     markets.market_config,
     markets.risk_config,
     markets.settlement_price,
-    markets.funding_rate_index,
     liquidation_policy.liquidation_config,
     liquidation_policy.rate_limit,
     liquidation_policy.last_partial_liquidation,
@@ -246,11 +245,12 @@ def _trade(account: address, market: uint256, size_delta: int256, acceptable_pri
         # one reason for both caps: USD at the index, and the pool-value bound (0 = off)
         assert notional <= markets._hot(market, markets.MAX_OPEN_INTEREST) and (pool_ratio == 0 or notional <= ledger._pool_share(pool_ratio)), "Max open interest"
         health: engine_types.Health = margin_health._health(account, market, index_price)
-        assert health.equity >= convert(health.initial_margin, int256), "Below initial margin"
+        # dev: through checks (code size): nothing after these three checks can revert
+        checks._require(health.equity >= convert(health.initial_margin, int256), "Below initial margin")
     elif ledger._open_markets(account) != 0:
-        assert margin_health._health(account, market, index_price).equity >= 0, "Account underwater"
+        checks._require(margin_health._health(account, market, index_price).equity >= 0, "Account underwater")
     # dev: at rest, no account with positions holds a negative realized margin (proof below)
-    assert ledger._open_markets(account) == 0 or ledger._margin(account) >= 0, "Negative margin"
+    checks._require(ledger._open_markets(account) == 0 or ledger._margin(account) >= 0, "Negative margin")
     log IEngine.PositionModified(account=account, market=market, size_delta=size_delta, fill_price=fill.price, new_size=new_size, fee=fill.fee, realized_pnl=fill.realized_pnl)
     if ledger._open_markets(account) == 0 and ledger._margin(account) < 0:
         # an underwater account closed its last position itself: same waterfall as a liquidation
@@ -540,7 +540,7 @@ def add_market(config: engine_types.MarketConfig, brackets: DynArray[margin_brac
     markets.risk_config[market] = risk
     markets.market_state[market].risk_multiplier = constants.WAD
     markets._set_funding_state(market, 0, 0, block.timestamp)
-    markets.funding_rate_index[market] = 1  # only R's differences count; 1 wei up front spares the first accrual a 20,000-gas zero-to-non-zero store
+    markets._variance_rate[market] = 1 << 128  # R = 1 wei: only R's differences count; non-zero up front spares the first accrual a 20,000-gas zero-to-non-zero store
     oracle_guard._reanchor(market)
     return market
 
@@ -823,6 +823,17 @@ def mark_price(market: uint256) -> uint256:
     @return The mark price (1e18 USD).
     """
     return markets._mark(market, oracle_guard._read_index_price(market, True)[0])
+
+
+@view
+@external
+def funding_rate_index(market: uint256) -> int256:
+    """
+    @notice The market's dimensionless cumulative funding rate R (1e18; as of its last touch).
+    @param market The market id.
+    @return R (only its differences mean anything; 1 wei at listing).
+    """
+    return markets._rate_index(market)
 
 
 @view

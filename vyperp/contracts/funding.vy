@@ -68,7 +68,7 @@ def _accept(market: uint256, price: uint256, round_id: uint80):
 def _accrue_funding(market: uint256, price: uint256) -> bool:
     """
     @dev Write the funding accrued since the last touch, the dimensionless rate index
-         (markets.funding_rate_index, same trapezoid at a unit price) and the funding-rate EMA.
+         (markets._rate_index, same trapezoid at a unit price) and the funding-rate EMA.
     @return False if nothing elapsed.
     """
     elapsed: uint256 = block.timestamp - markets._funding_state_of(market)[2]
@@ -78,7 +78,7 @@ def _accrue_funding(market: uint256, price: uint256) -> bool:
     rate: int256 = 0
     rate_increment: int256 = 0
     cumulative, rate, rate_increment = self._funding_now(market, price)
-    markets.funding_rate_index[market] += rate_increment
+    markets._add_rate_index(market, rate_increment)
     markets._set_funding_state(market, cumulative, rate, block.timestamp)
     if markets._hot(market, markets.FUNDING_EMA) != 0:
         # the EMA only feeds the funding term of the risk multiplier: kept while that term is on

@@ -39,8 +39,14 @@ settlement_price: public(HashMap[uint256, uint256])   # 0 = trading; else the gu
 # Dimensionless cumulative funding rate R: sum of average rate per 8h * elapsed / 8h (1e18),
 # accrued with the USD index's trapezoid at every touch; frozen once settled. Starts at 1 wei
 # at listing (only differences of R mean anything). Kept out of MarketState (the replay
-# fingerprints read that struct). FundingCaps settles caps and floors on it.
-funding_rate_index: public(HashMap[uint256, int256])
+# fingerprints read that struct). FundingCaps settles caps and floors on it (getter:
+# Engine.funding_rate_index). Packed with the volatility EWMA, which every accepted round
+# reads (to log it), so an accruing touch with a new round loads one slot for both:
+# variance_ema (uint128) | R (int128, two's complement) << 128. Bounds: the EWMA is a convex
+# mix of squared log returns of prices in [1, 2**128) wei, so < 88.8**2 * 1e18 < 2**73;
+# |R| grows by at most max_funding_rate (< 2**64, its hot field) per 8 h, so < 2**127 for
+# 9e18 periods. market_state[m].variance_ema stays zero (the getter overlays it).
+_variance_rate: HashMap[uint256, uint256]
 # The hot parameters a touch, a fill and a health check read, packed into HOT_WORDS words
 # (6 cold slots instead of ~25): a copy of market_config / risk_config (which stay the full,
 # public structs). Word 0 (oracle | 10 ** (18 - oracle decimals) << 160 | settled << 224) is
@@ -90,7 +96,39 @@ def _market_state_view(market: uint256) -> engine_types.MarketState:
     state.last_price, state.last_round_id = self._last_round(market)
     state.paused = self._oracle_state[market] & PAUSED != 0
     state.long_open_interest, state.short_open_interest = self._open_interests(market)
+    state.variance_ema = self._variance(market)
     return state
+
+
+@view
+@internal
+def _variance(market: uint256) -> uint256:
+    """
+    @dev The EWMA of squared log returns (1e18).
+    """
+    return self._variance_rate[market] & (2**128 - 1)
+
+
+@internal
+def _set_variance(market: uint256, variance: uint256):
+    self._variance_rate[market] = self._variance_rate[market] & ~(2**128 - 1) | convert(convert(variance, uint128), uint256)
+
+
+@view
+@internal
+def _rate_index(market: uint256) -> int256:
+    """
+    @dev The dimensionless cumulative funding rate R (1e18; sign-extended by the shift).
+    """
+    return convert(convert(self._variance_rate[market], bytes32), int256) >> 128
+
+
+@internal
+def _add_rate_index(market: uint256, delta: int256):
+    """
+    @dev R += delta (the conversion reverts past |R| < 2**127).
+    """
+    self._variance_rate[market] = self._variance(market) | convert(convert(convert(self._rate_index(market) + delta, int128), bytes32), uint256) << 128
 
 
 @view
@@ -247,7 +285,7 @@ def _risk_multiplier(market: uint256) -> uint256:
     multiplier: uint256 = constants.WAD
     volatility_weight: uint256 = self.risk_config[market].volatility_weight
     if volatility_weight > 0 and self._hot(market, VARIANCE_EWMA_WEIGHT) > 0:
-        volatility: uint256 = isqrt(self.market_state[market].variance_ema * constants.WAD)
+        volatility: uint256 = isqrt(self._variance(market) * constants.WAD)
         reference: uint256 = self.risk_config[market].reference_volatility
         if volatility > reference:
             multiplier += fixed_math._umul_up((volatility - reference) * constants.WAD // reference, volatility_weight)

@@ -69,12 +69,12 @@ def _accept_round(market: uint256, price: uint256, round_id: uint80) -> bool:
     last_price, last_round_id = markets._last_round(market)
     if round_id == last_round_id:
         return False
-    variance: uint256 = markets.market_state[market].variance_ema
+    variance: uint256 = markets._variance(market)
     weight: uint256 = markets._hot(market, markets.VARIANCE_EWMA_WEIGHT)
     if weight > 0 and last_price > 0:
         log_return: int256 = math._wad_ln(convert(price * constants.WAD // last_price, int256))
         variance = (variance * (constants.WAD - weight) + convert(log_return * log_return // constants.IWAD, uint256) * weight) // constants.WAD
-        markets.market_state[market].variance_ema = variance
+        markets._set_variance(market, variance)
     markets._set_last_round(market, price, round_id)
     log IEngine.OraclePriceAccepted(market=market, round_id=round_id, price=price, variance_ema=variance)
     return True

@@ -52,8 +52,8 @@ MUTANTS: list[Mutant] = [
     Mutant(
         "margin-check-flipped",
         "Engine.vy",
-        'assert health.equity >= convert(health.initial_margin, int256), "Below initial margin"\n    elif',
-        'assert health.equity <= convert(health.initial_margin, int256), "Below initial margin"\n    elif',
+        'checks._require(health.equity >= convert(health.initial_margin, int256), "Below initial margin")\n    elif',
+        'checks._require(health.equity <= convert(health.initial_margin, int256), "Below initial margin")\n    elif',
         "trade: the initial-margin check compares the wrong way",
     ),
     Mutant(
@@ -221,7 +221,7 @@ MUTANTS: list[Mutant] = [
     Mutant(
         "underwater-reduce-allowed",
         "Engine.vy",
-        '        assert margin_health._health(account, market, index_price).equity >= 0, "Account underwater"\n',
+        '        checks._require(margin_health._health(account, market, index_price).equity >= 0, "Account underwater")\n',
         "        pass\n",
         "an underwater account may reduce itself, booking its whole loss into the pool",
     ),
@@ -280,7 +280,7 @@ MUTANTS: list[Mutant] = [
     Mutant(
         "negative-margin-may-rest",
         "Engine.vy",
-        '    assert ledger._open_markets(account) == 0 or ledger._margin(account) >= 0, "Negative margin"\n',
+        '    checks._require(ledger._open_markets(account) == 0 or ledger._margin(account) >= 0, "Negative margin")\n',
         "",
         "a trade may leave a negative realized margin beside open positions",
     ),
