@@ -802,8 +802,10 @@ def swap_gas_command(out: Path) -> None:
         if isinstance(gas, dict):
             for op, row in gas.items():
                 console.print(f"{name}.{op}: {row['before']:,} -> {row['after']:,} ({row['extra_pct']:+.2f} %)")
-        else:
+        elif isinstance(gas, int):
             console.print(f"{name}: {gas:,}")
+        else:
+            console.print(f"{name}: {gas}")
     console.print(f"wrote {out}")
 
 
