@@ -28,6 +28,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from ..chain.abi import make_decoder
 from ..model import swaps as sm
 from ..protocol.swaps import SwapParams
 from ..protocol.units import WAD
@@ -38,6 +39,9 @@ INT_MAX = 2**255 - 1
 INT_MIN = -(2**255)
 
 EventHandler = Callable[[str, dict[str, Any]], None]
+
+
+_ACCOUNT_MARGIN = make_decoder(["int256", "uint256", "uint256"])  # FundingSwaps.account_margin
 
 
 class SwapDesk:
@@ -189,7 +193,8 @@ class SwapDesk:
         """(value, maintenance requirement) the engine adds to `account`'s health for its
         swaps (1e18 USD; FundingSwaps.account_margin)."""
         out = self.r.chain.call(self.address, self._view_calldata("account_margin", account))
-        return int.from_bytes(out[:32], "big", signed=True), int.from_bytes(out[64:96], "big")
+        value, _initial, maintenance = _ACCOUNT_MARGIN(out)
+        return int(value), int(maintenance)
 
     def mark_rate(self) -> int:
         return self._view_int("mark_rate", self.market)
