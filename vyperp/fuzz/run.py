@@ -69,7 +69,7 @@ def failure_script(exc: BaseException, label: str, machine: Any = None) -> Path 
     when `exc` carries no program)."""
     name = machine.__name__ if machine is not None else "ProtocolMachine"
     module = machine.__module__ if machine is not None else "vyperp.fuzz.machine"
-    lines = [n for n in getattr(exc, "__notes__", []) if isinstance(n, str)]
+    lines = [n for e in _with_subexceptions(exc) for n in getattr(e, "__notes__", []) if isinstance(n, str)]
     program = [ln for note in lines for ln in note.splitlines()]
     try:
         start = next(i for i, ln in enumerate(program) if ln.startswith(f"state = {name}()"))
@@ -88,6 +88,15 @@ def failure_script(exc: BaseException, label: str, machine: Any = None) -> Path 
     path = FAILURES_DIR / f"{_slug(label)}.py"
     path.write_text("\n".join(header + program[start : end + 1]) + "\n")
     return path
+
+
+def _with_subexceptions(exc: BaseException) -> list[BaseException]:
+    """`exc` and, for a group (hypothesis reports several distinct failures as one), every
+    exception inside it, depth first: the first failing program found is the script."""
+    found = [exc]
+    for sub in getattr(exc, "exceptions", ()):
+        found += _with_subexceptions(sub)
+    return found
 
 
 def _slug(label: str) -> str:

@@ -441,6 +441,9 @@ class SwapsMachine(RuleBasedStateMachine):
                 assert exc.reason == "Account not liquidatable", exc.reason
             assert self.books() == before
         margin = int(s.engine.margin(holder))
+        # the index and rate its pokes see: read before, as a bankrupt perp close in the same
+        # transaction moves the skew (and so the engine's rate) after the swaps' poke
+        index, rate, price, now = self.index(), self.rate(), self.price(), self.now()
         reason = self.attempt(
             "swap liquidation", lambda: sw.liquidate(holder, sender=keeper), ORACLE | {"Account not liquidatable"}
         )
@@ -450,7 +453,8 @@ class SwapsMachine(RuleBasedStateMachine):
         assert liquidatable, "an account above maintenance was liquidated"
         event("reached a swap liquidation")
         SwapsMachine.liquidating_examples.add(SwapsMachine.examples_run)
-        value, notional = self.model.liquidate(holder, self.index(), self.rate(), self.price(), self.now())
+        assert self.now() == now
+        value, notional = self.model.liquidate(holder, index, rate, price, now)
         reward = -((-notional * int(sw.reward_rate())) // WAD)
         left = margin + value - reward
         penalty = min(-((-notional * int(sw.penalty_rate())) // WAD), max(left, 0))
