@@ -125,7 +125,13 @@ def fuzz(profile: str, workers: int | None, examples: int | None, machine: str, 
 
 
 @click.command()
-@click.option("--names", multiple=True, help="Only these mutants (default: all).")
+@click.option("--names", multiple=True, help="Only these mutants (default: all); repeat the option for several.")
+@click.option(
+    "--file",
+    "files",
+    multiple=True,
+    help="Only the mutants of this contract file, e.g. FundingSwaps.vy (repeatable; adds to --names).",
+)
 @click.option("--workers", default=2, show_default=True, help="Mutants checked in parallel.")
 @click.option(
     "--out",
@@ -134,7 +140,7 @@ def fuzz(profile: str, workers: int | None, examples: int | None, machine: str, 
     show_default=True,
     help="Where to write the mutation report.",
 )
-def mutate(names: tuple[str, ...], workers: int, out: Path) -> None:
+def mutate(names: tuple[str, ...], files: tuple[str, ...], workers: int, out: Path) -> None:
     """Apply each seeded bug to a copy of contracts/, run the fuzz suite's ci profile, report which were caught."""
     from .mutation import run_all
 
@@ -143,6 +149,7 @@ def mutate(names: tuple[str, ...], workers: int, out: Path) -> None:
         report = run_all(
             workers=workers,
             names=list(names) or None,
+            files=list(files) or None,
             progress=lambda done, total, result: bar.update(
                 task, completed=done, total=total, description=f"mutants (last: {result['name']})"
             ),

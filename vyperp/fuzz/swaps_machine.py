@@ -762,6 +762,28 @@ class SwapsMachine(RuleBasedStateMachine):
                 )
 
     @invariant()
+    def engine_health_counts_the_swaps(self) -> None:
+        """The engine adds account_margin to a holder's health: equity and requirements of
+        a swaps-only account are margin + the swaps' value and the swaps' requirements to
+        the wei; beside perps the requirements are at least the swaps'."""
+        s, sw = self.system, self.r.swaps
+        if not self.prices_ok():
+            return
+        for h in self.r.holders:
+            if int(s.engine.open_markets(h)) < 2**16:
+                continue
+            value, initial, maintenance = (int(x) for x in sw.account_margin(h))
+            health = s.engine.account_health(h)
+            if s.size_of(h, BTC) == 0:
+                assert (int(health.equity), int(health.initial_margin), int(health.maintenance_margin)) == (
+                    int(s.engine.margin(h)) + value,
+                    initial,
+                    maintenance,
+                ), "the engine's health does not carry the swaps"
+            else:
+                assert health.initial_margin >= initial and health.maintenance_margin >= maintenance
+
+    @invariant()
     def settled_swaps_are_zero_sum(self) -> None:
         """What the holders were settled is what the pool paid, to the wei, and what they
         were owed (the model's amounts) less only what the pool's cash held back."""
