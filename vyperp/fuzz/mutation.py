@@ -542,12 +542,23 @@ MUTANTS: list[Mutant] = [
         "a swap's early-close gain at the mark counts as equity (withdrawable before it is paid)",
         True,
     ),
+    # (not seeded: dropping the pool-cash bound from _transfer's negative-margin pre-check
+    # is equivalent: with margin >= 0 at rest, margin + moved < 0 needs a negative amount,
+    # which the bound leaves whole; the bound that matters is the engine's, below.)
     Mutant(
-        "swap-pool-pays-beyond-cash-check",
+        "swap-penalty-beyond-margin",
         "FundingSwaps.vy",
-        "        moved: int256 = min(amount, max(staticcall ENGINE.pool_balance(), 0))",
-        "        moved: int256 = amount",
-        "the voluntary negative-margin check counts what the pool owes beyond its cash as paid",
+        "penalty: uint256 = min(fixed_math._umul_up(notional, self.penalty_rate), convert(max(left, 0), uint256))",
+        "penalty: uint256 = fixed_math._umul_up(notional, self.penalty_rate)",
+        "a swap liquidation's penalty is taken beyond what margin is left (into bad debt)",
+        True,
+    ),
+    Mutant(
+        "swap-reward-rounds-down",
+        "FundingSwaps.vy",
+        "reward: uint256 = fixed_math._umul_up(notional, self.reward_rate)",
+        "reward: uint256 = fixed_math._umul_down(notional, self.reward_rate)",
+        "a swap liquidation's keeper reward rounds down (off its formula)",
         True,
     ),
     # ---- funding caps and floors (issue 14): FundingCaps.vy
