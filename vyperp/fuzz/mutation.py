@@ -45,6 +45,7 @@ SWAP_SUITE = [
     "tests/test_swap_risk.py",
     "tests/test_swap_random.py",
     "tests/test_funding_caps.py",
+    "tests/test_swap_edges.py",
 ]
 """The funding swaps' and caps' layer (issue 14): their stateful fuzzer, then their unit
 tests. Part of SUITE; a mutant of that layer (`swaps=True`) runs it first, so that a catch

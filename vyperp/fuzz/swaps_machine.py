@@ -33,6 +33,7 @@ from __future__ import annotations
 import copy
 import os
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from hypothesis import strategies as st
@@ -103,6 +104,11 @@ def swap_system() -> SwapSystem:
     # the funding cap: the whale's rule pushes it either way in hundredths of a coin)
     s.trade(whale, BTC, wad(35))
     s.trade(other, BTC, -wad(35))
+    # an index price with odd digits, so notional-based amounts (reward, penalty, fixed
+    # flow) round (a round 100,000 makes |S| * P / 1e18 * rate exact)
+    s.advance(60)
+    s.set_price(BTC, "100000.123456789")
+    s.engine.poke(BTC, sender=keeper)
     params = swap_params()
     swaps = deploy_funding_swaps(s, params)
     now = s.chain.time
@@ -127,8 +133,9 @@ def swap_system() -> SwapSystem:
     caps_model.volatility[BTC], caps_model.spread, caps_model.min_premium = sigma, spread, min_premium
     cap_rate = int(config.max_funding_rate)
     start = s.chain.time + DAY
-    for is_floor, strike in ((False, wad("0.0001")), (True, -wad("0.0001"))):
-        period, periods, limit = 8 * HOUR, 3, wad(2_000_000)
+    # odd strikes on 5-hour periods: the strike term K * tau rounds (against the buyer)
+    for is_floor, strike in ((False, 123_456_789_012_345), (True, -98_765_432_109_877)):
+        period, periods, limit = 5 * HOUR, 3, wad(2_000_000)
         caps.list_product(BTC, is_floor, strike, start, period, periods, limit, sender=s.admin)
         payoff = cm.max_payoff(is_floor, strike, cap_rate, period)
         assert payoff is not None
@@ -469,6 +476,30 @@ class SwapsMachine(RuleBasedStateMachine):
         self.transferred("swap liquidation", expected, self._pool_before)
         assert len(sw.held(holder)) == 0 and int(s.engine.open_markets(holder)) < 2**16
 
+    @rule(factor_pct=st.sampled_from([120, 150, 200, 300]))
+    def admin_raises_initial_k(self, factor_pct: int) -> None:
+        """The admin raises initial_k (maintenance unchanged): holders close to their limit
+        fall between maintenance and initial margin, where a swap liquidation must be
+        refused; every holder is tried, then the old parameters come back."""
+        s, sw = self.system, self.r.swaps
+        old = self.model.margin.initial_k
+        new = min(old * factor_pct // 100, 100 * WAD)
+        m = self.model.margin
+        sw.set_margin_config(new, m.maintenance_k, m.time_floor, m.rate_floor, sender=s.admin)
+        m.initial_k = new
+        try:
+            for who, holder in enumerate(self.r.holders):
+                if not self.prices_ok() or not len(sw.held(holder)):
+                    continue
+                health = s.engine.account_health(holder)
+                if int(health.maintenance_margin) <= int(health.equity) < int(health.initial_margin):
+                    event("swap holder in the margin band")
+                    self.liquidate_swaps(who)
+                    assert len(sw.held(holder)), "a holder in the margin band lost its swaps"
+        finally:
+            sw.set_margin_config(old, m.maintenance_k, m.time_floor, m.rate_floor, sender=s.admin)
+            m.initial_k = old
+
     # ---------------------------------------------------------------- rules: perps and margin
     @rule(
         who=st.integers(0, HOLDERS - 1),
@@ -543,12 +574,17 @@ class SwapsMachine(RuleBasedStateMachine):
             return
         self.attempt("whale", lambda: s.trade(self.r.whale, BTC, delta), ORACLE | {"Max open interest"})
 
-    @rule(move_pct=st.integers(-6, 6))
-    def price_moves(self, move_pct: int) -> None:
+    @rule(move_bp=st.integers(-600, 600), wei=st.integers(0, 10**6))
+    def price_moves(self, move_bp: int, wei: int) -> None:
+        """BTC moves by move_bp basis points and some odd digits; ETH's round repeats."""
         s = self.system
         s.chain.advance(60)
         for market in range(len(s.prices)):
-            s.set_price(market, s.prices[market] * (100 + (move_pct if market == BTC else 0)) / 100)
+            if market == BTC:
+                answer = int(s.oracles[BTC].latestRoundData()[1]) * (10_000 + move_bp) // 10_000 + wei
+                s.set_price(market, str(Decimal(answer) / 10 ** int(s.oracles[BTC].decimals())))
+            else:
+                s.set_price(market, s.prices[market])
 
     @rule(seconds=st.integers(1, DAY // 2))
     def time_passes(self, seconds: int) -> None:
