@@ -9,6 +9,7 @@ from vyperp.protocol.swaps import SwapParams, deploy_funding_swaps
 from vyperp.protocol.units import wad
 
 from .helpers import events
+from .test_funding_swaps import desk as desk  # noqa: F401 (the fixture, shared)
 
 BTC = 0
 DAY = 86_400
@@ -41,3 +42,28 @@ def test_the_pool_pays_a_swap_gain_only_from_its_cash(system) -> None:
     assert int(system.engine.margin(bob)) == margin + cash
     ledger = system.ledger()
     assert ledger.token_balance * ledger.precision == ledger.margins + ledger.pool_balance + ledger.insurance_fund
+
+
+def test_swap_liquidation_reward_and_penalty_round_up(desk) -> None:
+    """At an index price with odd digits the keeper reward and the penalty on the closed
+    notional are not whole: both round up (the reward as the formula, the penalty for the
+    pool), exactly as the model says."""
+    system, swaps = desk.system, desk.swaps
+    system.set_price(BTC, "100000.123456789")
+    alice = system.new_trader("alice", 12_000)
+    keeper = system.new_trader("keeper")
+    desk.holders = [alice]
+    desk.open(alice, desk.maturity, -wad("1.000000000000000007"))
+    longs = system.new_trader("longs", 5_000_000)
+    system.trade(longs, BTC, wad(200))  # funding and then the mark climb: the receiver loses
+    for _ in range(200):
+        if swaps.liquidatable(alice):
+            break
+        system.advance(600)
+    assert swaps.liquidatable(alice)
+    swaps.liquidate(alice, sender=keeper)
+    [liq] = events(system, "SwapLiquidated")
+    notional = liq["notional"]
+    for rate, paid in ((int(swaps.reward_rate()), liq["keeper_reward"]), (int(swaps.penalty_rate()), liq["penalty"])):
+        assert notional * rate % 10**18 != 0, "a whole amount: the rounding would not show"
+        assert paid == -((-notional * rate) // 10**18), "rounded down"
