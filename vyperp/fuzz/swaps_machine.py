@@ -307,8 +307,8 @@ class SwapsMachine(RuleBasedStateMachine):
         if old * direction < 0:
             return
         room = self.oi_cap() - int(sw.market_params(BTC).gross_size)
-        if room <= 0 and not over:
-            return
+        if room < 0 or (room == 0 and not over):
+            return  # the cap fell under the gross OI (perp OI shrank): only reductions fit
         size = direction * (room + (1 if over else 0))
         if size == 0:
             return
@@ -378,7 +378,7 @@ class SwapsMachine(RuleBasedStateMachine):
         holder, maturity = self.r.holders[who], self.r.maturities[which]
         swap = sw.swaps(holder, BTC, maturity)
         empty = swap.size == 0 and swap.fixed_flow == 0
-        limit = -ANY_RATE if swap.size > 0 else ANY_RATE
+        limit = ANY_RATE if swap.size < 0 else -ANY_RATE  # (size 0, a residual fixed flow: receives)
         reason = self.attempt(
             "close",
             lambda: sw.close(BTC, maturity, limit, sender=holder),
