@@ -52,11 +52,17 @@ def _bar(description: str, unit: str) -> Iterator[tuple[Progress, TaskID]]:
 @click.option("--workers", type=int, default=None, help="Parallel worker processes (default: all cores).")
 @click.option("--examples", type=int, default=None, help="Override the profile's number of examples.")
 @click.option(
+    "--machine",
+    type=click.Choice(["protocol", "swaps"]),
+    default="protocol",
+    show_default=True,
+    help="protocol: the engine, LP pool and order book; swaps: FundingSwaps and FundingCaps beside the engine.",
+)
+@click.option(
     "--out",
     type=click.Path(path_type=Path),
-    default=REPORTS / "fuzz.json",
-    show_default=True,
-    help="Where to write the fuzz report.",
+    default=None,
+    help="Where to write the fuzz report (default: reports/fuzz.json, reports/fuzz_swaps.json for --machine swaps).",
 )
 @click.option(
     "--repeat",
@@ -65,16 +71,23 @@ def _bar(description: str, unit: str) -> Iterator[tuple[Progress, TaskID]]:
     show_default=True,
     help="Run it N times and report whether every worker's trace repeated (the ci profile must).",
 )
-def fuzz(profile: str, workers: int | None, examples: int | None, out: Path, repeat: int) -> None:
+def fuzz(profile: str, workers: int | None, examples: int | None, machine: str, out: Path | None, repeat: int) -> None:
     """Stateful fuzzing of the whole protocol against every invariant; writes reports/fuzz.json."""
     from .run import run_fuzz
+
+    if out is None:
+        out = REPORTS / ("fuzz.json" if machine == "protocol" else f"fuzz_{machine}.json")
 
     traces = []
     for attempt in range(repeat):
         label = f"fuzzing ({profile})" + (f", run {attempt + 1}/{repeat}" if repeat > 1 else "")
         with _bar(label, "examples") as (bar, task):
             report = run_fuzz(
-                profile, workers, examples, progress=lambda done, total: bar.update(task, completed=done, total=total)
+                profile,
+                workers,
+                examples,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+                machine=machine,
             )
         traces.append([w["trace"] for w in report["per_worker"]])
         if report["interrupted"] or report["invariant_violations"]:
@@ -90,7 +103,7 @@ def fuzz(profile: str, workers: int | None, examples: int | None, out: Path, rep
         console.print("[yellow]interrupted: the report below is partial (marked interrupted)[/yellow]")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n")
-    table = Table(title=f"fuzz: profile {profile}")
+    table = Table(title=f"fuzz: profile {profile}, machine {machine}")
     table.add_column("figure")
     table.add_column("value", justify="right")
     for key in (
@@ -112,7 +125,13 @@ def fuzz(profile: str, workers: int | None, examples: int | None, out: Path, rep
 
 
 @click.command()
-@click.option("--names", multiple=True, help="Only these mutants (default: all).")
+@click.option("--names", multiple=True, help="Only these mutants (default: all); repeat the option for several.")
+@click.option(
+    "--file",
+    "files",
+    multiple=True,
+    help="Only the mutants of this contract file, e.g. FundingSwaps.vy (repeatable; adds to --names).",
+)
 @click.option("--workers", default=2, show_default=True, help="Mutants checked in parallel.")
 @click.option(
     "--out",
@@ -121,7 +140,7 @@ def fuzz(profile: str, workers: int | None, examples: int | None, out: Path, rep
     show_default=True,
     help="Where to write the mutation report.",
 )
-def mutate(names: tuple[str, ...], workers: int, out: Path) -> None:
+def mutate(names: tuple[str, ...], files: tuple[str, ...], workers: int, out: Path) -> None:
     """Apply each seeded bug to a copy of contracts/, run the fuzz suite's ci profile, report which were caught."""
     from .mutation import run_all
 
@@ -130,6 +149,7 @@ def mutate(names: tuple[str, ...], workers: int, out: Path) -> None:
         report = run_all(
             workers=workers,
             names=list(names) or None,
+            files=list(files) or None,
             progress=lambda done, total, result: bar.update(
                 task, completed=done, total=total, description=f"mutants (last: {result['name']})"
             ),

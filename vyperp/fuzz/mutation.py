@@ -39,6 +39,20 @@ SUITE = [
 honours VYPERP_CONTRACTS_DIR); the report names the file that caught each mutant."""
 
 
+SWAP_SUITE = [
+    "tests/test_fuzz_swaps.py",
+    "tests/test_funding_swaps.py",
+    "tests/test_swap_risk.py",
+    "tests/test_swap_random.py",
+    "tests/test_funding_caps.py",
+    "tests/test_swap_edges.py",
+]
+"""The funding swaps' and caps' layer (issue 14): their stateful fuzzer, then their unit
+tests. Part of SUITE; a mutant of that layer (`swaps=True`) runs it first, so that a catch
+does not wait for the protocol fuzzer."""
+SUITE += SWAP_SUITE
+
+
 @dataclass(frozen=True)
 class Mutant:
     name: str
@@ -46,6 +60,7 @@ class Mutant:
     old: str
     new: str
     change: str
+    swaps: bool = False  # a mutant of the swaps/caps layer: SWAP_SUITE runs first
 
 
 MUTANTS: list[Mutant] = [
@@ -439,7 +454,230 @@ MUTANTS: list[Mutant] = [
         "from_insurance: uint256 = 0",
         "ADL haircuts traders before the insurance fund covers the deficit",
     ),
+    # ---- funding swaps (issue 14): FundingSwaps.vy
+    Mutant(
+        "swap-floating-rounds-up",
+        "FundingSwaps.vy",
+        "floating: int256 = fixed_math._floor_div(swap.size * (index - swap.last_index), constants.IWAD)",
+        "floating: int256 = fixed_math._ceil_div(swap.size * (index - swap.last_index), constants.IWAD)",
+        "a swap's floating leg rounds in the holder's favour",
+        True,
+    ),
+    Mutant(
+        "swap-fixed-leg-rounds-down",
+        "FundingSwaps.vy",
+        "fixed: int256 = fixed_math._ceil_div(swap.fixed_flow * convert(time - swap.last_time, int256), FLOW_UNIT)",
+        "fixed: int256 = fixed_math._floor_div(swap.fixed_flow * convert(time - swap.last_time, int256), FLOW_UNIT)",
+        "a swap's fixed leg rounds in the holder's favour",
+        True,
+    ),
+    Mutant(
+        "swap-fixed-leg-sign",
+        "FundingSwaps.vy",
+        "flow: int256 = fixed_math._ceil_div(size * rate * convert(price, int256), constants.IWAD)",
+        "flow: int256 = fixed_math._ceil_div(-size * rate * convert(price, int256), constants.IWAD)",
+        "an open books its fixed flow with the wrong sign (the payer of fixed receives it)",
+        True,
+    ),
+    Mutant(
+        "swap-oi-cap-exclusive",
+        "FundingSwaps.vy",
+        'assert gross <= cap, "Swap open interest cap"',
+        'assert gross < cap, "Swap open interest cap"',
+        "an open exactly to the swap open-interest cap is refused (off by one)",
+        True,
+    ),
+    Mutant(
+        "swap-oi-cap-ignored",
+        "FundingSwaps.vy",
+        "    if abs(swap.size + size) > abs(swap.size):\n        assert gross <= cap",
+        "    if False:\n        assert gross <= cap",
+        "the swap open-interest cap never binds",
+        True,
+    ),
+    Mutant(
+        "swap-liquidation-below-initial",
+        "FundingSwaps.vy",
+        'assert len(held) > 0 and health.equity < convert(health.maintenance_margin, int256), "Account not liquidatable"',
+        'assert len(held) > 0 and health.equity < convert(health.initial_margin, int256), "Account not liquidatable"',
+        "swap holders between maintenance and initial margin can be liquidated",
+        True,
+    ),
+    Mutant(
+        "swap-initial-k-is-maintenance",
+        "FundingSwaps.vy",
+        "self._requirement(swap, price, remaining, rate, cap_rate, self.initial_k)",
+        "self._requirement(swap, price, remaining, rate, cap_rate, self.maintenance_k)",
+        "a swap's initial requirement uses the maintenance multiplier",
+        True,
+    ),
+    Mutant(
+        "swap-maturity-snapshot-skipped",
+        "FundingSwaps.vy",
+        "    if block.timestamp >= maturity:\n        sums: Sums = self.books[market][maturity].sums",
+        "    if False:\n        sums: Sums = self.books[market][maturity].sums",
+        "no maturity snapshot: swaps keep accruing past their maturity",
+        True,
+    ),
+    Mutant(
+        "swap-ema-weight-unbounded",
+        "FundingSwaps.vy",
+        "weight: int256 = convert(min((block.timestamp - ema.time) * constants.WAD // self.ema_period, constants.WAD), int256)",
+        "weight: int256 = convert((block.timestamp - ema.time) * constants.WAD // self.ema_period, int256)",
+        "a gap longer than ema_period overshoots the swaps' mark-rate EMA (weight above 1)",
+        True,
+    ),
+    Mutant(
+        "swap-unwind-rounds-up",
+        "FundingSwaps.vy",
+        "return fixed_math._floor_div(-(swap.fixed_flow + offset_flow) * convert(remaining, int256), FLOW_UNIT)",
+        "return fixed_math._ceil_div(-(swap.fixed_flow + offset_flow) * convert(remaining, int256), FLOW_UNIT)",
+        "an early close's unwind rounds in the holder's favour",
+        True,
+    ),
+    Mutant(
+        "swap-value-counts-gains",
+        "FundingSwaps.vy",
+        "    value += min(self._unwind(swap, rate, price, remaining), 0)",
+        "    value += self._unwind(swap, rate, price, remaining)",
+        "a swap's early-close gain at the mark counts as equity (withdrawable before it is paid)",
+        True,
+    ),
+    # (not seeded: dropping the pool-cash bound from _transfer's negative-margin pre-check
+    # is equivalent: with margin >= 0 at rest, margin + moved < 0 needs a negative amount,
+    # which the bound leaves whole; the bound that matters is the engine's, below.)
+    Mutant(
+        "swap-penalty-beyond-margin",
+        "FundingSwaps.vy",
+        "penalty: uint256 = min(fixed_math._umul_up(notional, self.penalty_rate), convert(max(left, 0), uint256))",
+        "penalty: uint256 = fixed_math._umul_up(notional, self.penalty_rate)",
+        "a swap liquidation's penalty is taken beyond what margin is left (into bad debt)",
+        True,
+    ),
+    Mutant(
+        "swap-reward-rounds-down",
+        "FundingSwaps.vy",
+        "reward: uint256 = fixed_math._umul_up(notional, self.reward_rate)",
+        "reward: uint256 = fixed_math._umul_down(notional, self.reward_rate)",
+        "a swap liquidation's keeper reward rounds down (off its formula)",
+        True,
+    ),
+    # ---- funding caps and floors (issue 14): FundingCaps.vy
+    Mutant(
+        "caps-payoff-unclipped",
+        "FundingCaps.vy",
+        "    return min(convert(payoff, uint256), p.max_payoff)",
+        "    return convert(payoff, uint256)",
+        "a caplet's payoff is not clipped at its maximum (a late fixing pays beyond the lock)",
+        True,
+    ),
+    Mutant(
+        "caps-lock-one-period",
+        "FundingCaps.vy",
+        "lock: uint256 = fixed_math._umul_up(total, p.max_payoff * p.periods)",
+        "lock: uint256 = fixed_math._umul_up(total, p.max_payoff)",
+        "a sale locks one caplet's maximum payoff instead of the strip's",
+        True,
+    ),
+    Mutant(
+        "caps-fix-from-the-start",
+        "FundingCaps.vy",
+        "increment: int256 = rate_index - self.snapshots[product_id][caplet]",
+        "increment: int256 = rate_index - self.snapshots[product_id][0]",
+        "a caplet's rate increment runs from the strip's first boundary, not the previous one",
+        True,
+    ),
+    Mutant(
+        "caps-shares-round-up",
+        "FundingCaps.vy",
+        "shares: uint256 = assets * (self.total_shares + VIRTUAL_SHARES) // (self.vault_assets + 1)",
+        "shares: uint256 = (assets * (self.total_shares + VIRTUAL_SHARES) + self.vault_assets) // (self.vault_assets + 1)",
+        "vault deposits round shares up (in the depositor's favour)",
+        True,
+    ),
+    Mutant(
+        "caps-withdraw-at-total-assets",
+        "FundingCaps.vy",
+        "    free: uint256 = self.vault_assets - self.vault_locked\n",
+        "    free: uint256 = self.vault_assets\n",
+        "vault withdrawals are priced at all assets, locked ones included",
+        True,
+    ),
+    Mutant(
+        "caps-premium-rounds-down",
+        "FundingCaps.vy",
+        "tokens: uint256 = (premium + PRECISION - 1) // PRECISION",
+        "tokens: uint256 = premium // PRECISION",
+        "the premium in tokens rounds down (in the buyer's favour)",
+        True,
+    ),
+    Mutant(
+        "caps-strike-at-the-cap",
+        "FundingCaps.vy",
+        'assert headroom > 0, "Strike beyond funding cap"',
+        'assert headroom >= 0, "Strike beyond funding cap"',
+        "a strip struck exactly at the funding cap (worthless) can be listed",
+        True,
+    ),
+    Mutant(
+        "caps-cap-strike-rounds-down",
+        "FundingCaps.vy",
+        "strike_leg = fixed_math._ceil_div(p.strike * convert(p.period, int256), convert(FUNDING_PERIOD, int256))",
+        "strike_leg = fixed_math._floor_div(p.strike * convert(p.period, int256), convert(FUNDING_PERIOD, int256))",
+        "a cap's strike term rounds in the buyer's favour",
+        True,
+    ),
+    # ---- the engine's swap hook (Engine.swap_transfer, the SWAP_FLAG health branch)
+    Mutant(
+        "engine-swap-transfer-beyond-cash",
+        "Engine.vy",
+        "    moved: int256 = min(amount, max(ledger.pool_balance, 0))\n    ledger.margin[account] += moved",
+        "    moved: int256 = amount\n    ledger.margin[account] += moved",
+        "swap_transfer pays a holder beyond the pool's cash (its balance can go below zero)",
+        True,
+    ),
+    Mutant(
+        "engine-swap-flag-never-set",
+        "Engine.vy",
+        "    if holds:\n        mask |= constants.SWAP_FLAG",
+        "    if False:\n        mask |= constants.SWAP_FLAG",
+        "swap_transfer never sets the account's swap flag (health ignores its swaps)",
+        True,
+    ),
+    Mutant(
+        "engine-health-ignores-swaps",
+        "margin_health.vy",
+        "    if mask >= constants.SWAP_FLAG:\n        swap_value: int256 = 0",
+        "    if False:\n        swap_value: int256 = 0",
+        "the engine's health skips the SWAP_FLAG branch: swaps' losses and requirements uncounted",
+        True,
+    ),
+    Mutant(
+        "engine-liquidates-swap-holders",
+        "liquidation.vy",
+        " or ledger.open_markets[account] >= constants.SWAP_FLAG:",
+        ":",
+        "the engine's perp liquidation proceeds on an account holding swaps (swaps-first order broken)",
+        True,
+    ),
 ]
+
+
+def select(names: list[str] | None = None, files: list[str] | None = None) -> list[Mutant]:
+    """The mutants named in `names` and / or whose file hint is one of `files` (all when
+    neither is given); an unknown name or file is an error, not an empty selection."""
+    unknown = sorted(set(names or []) - {m.name for m in MUTANTS}) + sorted(
+        set(files or []) - {m.file for m in MUTANTS}
+    )
+    if unknown:
+        raise ValueError(f"no mutant named or in: {', '.join(unknown)}")
+    return [
+        m
+        for m in MUTANTS
+        if (names is None and files is None)
+        or (names is not None and m.name in names)
+        or (files is not None and m.file in files)
+    ]
 
 
 def locate(mutant: Mutant, target: Path) -> Path:
@@ -459,12 +697,19 @@ def apply(mutant: Mutant, target: Path) -> Path:
     return path
 
 
-def run_suite(contracts_dir: Path | None, profile: str = "ci") -> tuple[int, str]:
+def suite_for(mutant: Mutant | None) -> list[str]:
+    """SUITE, the swaps layer's tests first for a mutant of that layer."""
+    if mutant is None or not mutant.swaps:
+        return list(SUITE)
+    return SWAP_SUITE + [t for t in SUITE if t not in SWAP_SUITE]
+
+
+def run_suite(contracts_dir: Path | None, profile: str = "ci", mutant: Mutant | None = None) -> tuple[int, str]:
     env = dict(os.environ, HYPOTHESIS_PROFILE=profile, VYPERP_FUZZ_SHRINK="0")  # caught or not: no shrinking needed
     if contracts_dir is not None:
         env["VYPERP_CONTRACTS_DIR"] = str(contracts_dir)
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", *SUITE, "-x", "-q", "-p", "no:cacheprovider", "-p", "no:randomly"],
+        [sys.executable, "-m", "pytest", *suite_for(mutant), "-x", "-q", "-p", "no:cacheprovider", "-p", "no:randomly"],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -491,7 +736,7 @@ def check_mutant(mutant: Mutant, profile: str = "ci") -> dict[str, object]:
         target = Path(tmp) / "contracts"
         shutil.copytree(CONTRACTS, target)
         where = apply(mutant, target).relative_to(target).as_posix()
-        code, output = run_suite(target, profile)
+        code, output = run_suite(target, profile, mutant)
     compile_error, collect_error, caught = verdict(code, output)
     reason = ""
     for line in output.splitlines():
@@ -522,10 +767,12 @@ def run_all(
     profile: str = "ci",
     names: list[str] | None = None,
     progress: Callable[[int, int, dict[str, object]], None] | None = None,
+    files: list[str] | None = None,
 ) -> dict[str, object]:
-    """Check every mutant (`workers` at a time); `progress(done, total, result)` after each.
-    Ctrl-C stops: the mutants already checked make a partial report (``interrupted``)."""
-    mutants = [m for m in MUTANTS if names is None or m.name in names]
+    """Check every mutant (`workers` at a time), or those named in `names` and / or whose
+    file hint is in `files`; `progress(done, total, result)` after each. Ctrl-C stops: the
+    mutants already checked make a partial report (``interrupted``)."""
+    mutants = select(names, files)
     for mutant in mutants:  # fail fast on a stale pattern before spending minutes
         with tempfile.TemporaryDirectory(prefix="mutant-check-") as tmp:
             shutil.copytree(CONTRACTS, Path(tmp) / "contracts")

@@ -18,6 +18,9 @@ PROFILES = {
 }
 STEPS_PER_EXAMPLE = {"ci": 50, "dev": 30, "campaign": 80}
 MACHINE_EXAMPLES = {"ci": 150}
+SWAP_MACHINE_EXAMPLES = {"ci": 150}
+"""Examples of the swaps-and-caps machine (vyperp.fuzz.swaps_machine) where they differ
+from the profile's: its steps are heavier (every step checks two exact models)."""
 FIXED_SEEDS = {"ci": 20_251_010}
 """Base seed of the profiles whose `vyperp fuzz` runs are reproducible by design."""
 DATABASE_DIR = ".hypothesis/vyperp-fuzz"

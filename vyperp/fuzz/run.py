@@ -24,28 +24,55 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .profiles import DATABASE_DIR, FIXED_SEEDS, MACHINE_EXAMPLES, PROFILES, STEPS_PER_EXAMPLE, SUPPRESSED
+from .profiles import (
+    DATABASE_DIR,
+    FIXED_SEEDS,
+    MACHINE_EXAMPLES,
+    PROFILES,
+    STEPS_PER_EXAMPLE,
+    SUPPRESSED,
+    SWAP_MACHINE_EXAMPLES,
+)
 
 FAILURES_DIR = Path(os.environ.get("VYPERP_FUZZ_FAILURES", "out/fuzz-failures"))
 """Where :func:`failure_script` writes failing programs (``VYPERP_FUZZ_FAILURES``)."""
 
 
-def replay_command(profile: str, examples: int, seed: int | None) -> str:
-    """One command that replays a worker's run: the same profile, examples and seed in one
-    worker (a run derandomized by hypothesis needs no seed)."""
+MACHINES = {
+    "protocol": ("vyperp.fuzz.machine", "ProtocolMachine"),
+    "swaps": ("vyperp.fuzz.swaps_machine", "SwapsMachine"),
+}
+"""The state machines `vyperp fuzz --machine` runs: the engine, LP pool and order book
+(ProtocolMachine) and FundingSwaps with FundingCaps beside the engine (SwapsMachine)."""
+
+
+def machine_class(name: str) -> Any:
+    import importlib
+
+    module, cls = MACHINES[name]
+    return getattr(importlib.import_module(module), cls)
+
+
+def replay_command(profile: str, examples: int, seed: int | None, machine: str = "protocol") -> str:
+    """One command that replays a worker's run: the same machine, profile, examples and seed
+    in one worker (a run derandomized by hypothesis needs no seed)."""
     env = f"VYPERP_FUZZ_SEED={seed} " if seed is not None else ""
-    return f"{env}python -m vyperp.cli fuzz --profile {profile} --workers 1 --examples {examples}"
+    which = "" if machine == "protocol" else f" --machine {machine}"
+    return f"{env}python -m vyperp.cli fuzz --profile {profile}{which} --workers 1 --examples {examples}"
 
 
-def failure_script(exc: BaseException, label: str) -> Path | None:
+def failure_script(exc: BaseException, label: str, machine: Any = None) -> Path | None:
     """Write the failing program hypothesis printed for `exc` (``state = ProtocolMachine()``
-    ... ``state.teardown()``, rule and invariant calls in order) as a Python script that runs
-    as printed, with the import it needs and the mutated contracts directory when one is in
-    use; returns its path (None when `exc` carries no program)."""
-    lines = [n for n in getattr(exc, "__notes__", []) if isinstance(n, str)]
+    ... ``state.teardown()``, rule and invariant calls in order; `machine`'s class name
+    when another machine ran) as a Python script that runs as printed, with the import it
+    needs and the mutated contracts directory when one is in use; returns its path (None
+    when `exc` carries no program)."""
+    name = machine.__name__ if machine is not None else "ProtocolMachine"
+    module = machine.__module__ if machine is not None else "vyperp.fuzz.machine"
+    lines = [n for e in _with_subexceptions(exc) for n in getattr(e, "__notes__", []) if isinstance(n, str)]
     program = [ln for note in lines for ln in note.splitlines()]
     try:
-        start = next(i for i, ln in enumerate(program) if ln.startswith("state = ProtocolMachine()"))
+        start = next(i for i, ln in enumerate(program) if ln.startswith(f"state = {name}()"))
         end = next(i for i in range(start, len(program)) if program[i].startswith("state.teardown()"))
     except StopIteration:
         return None
@@ -56,11 +83,20 @@ def failure_script(exc: BaseException, label: str) -> Path | None:
     contracts = os.environ.get("VYPERP_CONTRACTS_DIR")
     if contracts:
         header += ["import os", "", f"os.environ.setdefault('VYPERP_CONTRACTS_DIR', {contracts!r})"]
-    header += ["from vyperp.fuzz.machine import ProtocolMachine", ""]
+    header += [f"from {module} import {name}", ""]
     FAILURES_DIR.mkdir(parents=True, exist_ok=True)
     path = FAILURES_DIR / f"{_slug(label)}.py"
     path.write_text("\n".join(header + program[start : end + 1]) + "\n")
     return path
+
+
+def _with_subexceptions(exc: BaseException) -> list[BaseException]:
+    """`exc` and, for a group (hypothesis reports several distinct failures as one), every
+    exception inside it, depth first: the first failing program found is the script."""
+    found = [exc]
+    for sub in getattr(exc, "exceptions", ()):
+        found += _with_subexceptions(sub)
+    return found
 
 
 def _slug(label: str) -> str:
@@ -86,7 +122,7 @@ def run_machine(
         test()
     except Exception as exc:  # noqa: BLE001 - re-raised with the replay note
         which = "derandomized (no seed needed)" if options.get("derandomize") else f"seed {seed}"
-        script = failure_script(exc, label or f"seed-{seed}")
+        script = failure_script(exc, label or f"seed-{seed}", machine)
         exc.add_note(
             f"fuzz failure, {which}; replay it with:\n    {replay}"
             + (f"\nthe failing program as a script (runs as printed):\n    python {script}" if script else "")
@@ -110,13 +146,19 @@ def _init_worker(progress: Any) -> None:
     _PROGRESS = progress
 
 
-def _worker(args: tuple[str, int, int, int]) -> dict[str, Any]:
-    profile, examples, index, base_seed = args
+def _worker(args: tuple[str, int, int, int, str]) -> dict[str, Any]:
+    profile, examples, index, base_seed, machine = args
     from hypothesis.database import DirectoryBasedExampleDatabase
 
-    from .machine import TRACE, ProtocolMachine, shared_system
+    from .machine import TRACE, shared_system
 
-    shared_system()  # deploy outside the timed region
+    cls = machine_class(machine)
+    if machine == "protocol":
+        shared_system()  # deploy outside the timed region
+    else:
+        from .swaps_machine import swap_system
+
+        swap_system()
     seed = base_seed + index
     database = None if profile in FIXED_SEEDS else DirectoryBasedExampleDatabase(DATABASE_DIR)
     options = dict(
@@ -127,14 +169,20 @@ def _worker(args: tuple[str, int, int, int]) -> dict[str, Any]:
         database=database,
         derandomize=False,
     )
-    replay = replay_command(profile, examples, seed)
+    replay = replay_command(profile, examples, seed, machine)
     if _PROGRESS is not None:
-        ProtocolMachine.on_example = lambda: _PROGRESS.put(1)
+        cls.on_example = lambda: _PROGRESS.put(1)
     started = time.perf_counter()
     violation = None
     interrupted = False
     try:
-        run_machine(options, seed, replay, label=f"{profile}-seed-{seed}")
+        run_machine(
+            options,
+            seed,
+            replay,
+            label=f"{profile}-seed-{seed}" + ("" if machine == "protocol" else f"-{machine}"),
+            machine=cls,
+        )
     except KeyboardInterrupt:
         interrupted = True  # Ctrl-C: the partial run is reported, not counted as a finding
     except BaseException as exc:  # noqa: BLE001 - a failing example is the finding we report
@@ -143,9 +191,9 @@ def _worker(args: tuple[str, int, int, int]) -> dict[str, Any]:
         violation = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     seconds = time.perf_counter() - started
     return {
-        "examples": ProtocolMachine.examples_run,
-        "steps": ProtocolMachine.steps_run - ProtocolMachine.examples_run,
-        "liquidating_examples": len(ProtocolMachine.liquidating_examples),
+        "examples": cls.examples_run,
+        "steps": cls.steps_run - cls.examples_run,
+        "liquidating_examples": len(cls.liquidating_examples),
         "seconds": seconds,
         "violation": violation,
         "interrupted": interrupted,
@@ -160,15 +208,20 @@ def run_fuzz(
     workers: int | None = None,
     examples: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    machine: str = "protocol",
 ) -> dict[str, Any]:
-    """The fuzz report (see the module docstring); `progress(done, total)` after each example."""
+    """The fuzz report of `machine` (see the module docstring); `progress(done, total)`
+    after each example."""
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r} (known: {', '.join(PROFILES)})")
+    if machine not in MACHINES:
+        raise ValueError(f"unknown machine {machine!r} (known: {', '.join(MACHINES)})")
     workers = workers or os.cpu_count() or 1
-    total = examples or MACHINE_EXAMPLES.get(profile, int(PROFILES[profile]["max_examples"]))
+    defaults = MACHINE_EXAMPLES if machine == "protocol" else SWAP_MACHINE_EXAMPLES
+    total = examples or defaults.get(profile, int(PROFILES[profile]["max_examples"]))
     shares = [total // workers + (1 if i < total % workers else 0) for i in range(workers)]
     base_seed = fuzz_seed(FIXED_SEEDS.get(profile))
-    jobs = [(profile, n, i, base_seed) for i, n in enumerate(shares) if n > 0]
+    jobs = [(profile, n, i, base_seed, machine) for i, n in enumerate(shares) if n > 0]
     started = time.perf_counter()
     ctx = multiprocessing.get_context("fork")
     done_queue = ctx.Queue()
@@ -197,6 +250,7 @@ def run_fuzz(
     violations = [r["violation"] for r in results if r["violation"]]
     return {
         "profile": profile,
+        "state_machine": machine,
         "workers": len(jobs),
         "examples": sum(r["examples"] for r in results),
         "examples_planned": total,
