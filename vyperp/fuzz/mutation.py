@@ -631,8 +631,8 @@ MUTANTS: list[Mutant] = [
     Mutant(
         "engine-swap-transfer-beyond-cash",
         "Engine.vy",
-        "    moved: int256 = min(amount, max(ledger.pool_balance, 0))\n    ledger.margin[account] += moved",
-        "    moved: int256 = amount\n    ledger.margin[account] += moved",
+        "    moved: int256 = min(amount, max(ledger._pool(), 0))\n    ledger._add_margin(account, moved)",
+        "    moved: int256 = amount\n    ledger._add_margin(account, moved)",
         "swap_transfer pays a holder beyond the pool's cash (its balance can go below zero)",
         True,
     ),
@@ -655,7 +655,7 @@ MUTANTS: list[Mutant] = [
     Mutant(
         "engine-liquidates-swap-holders",
         "liquidation.vy",
-        " or ledger.open_markets[account] >= constants.SWAP_FLAG:",
+        " or ledger._open_markets(account) >= constants.SWAP_FLAG:",
         ":",
         "the engine's perp liquidation proceeds on an account holding swaps (swaps-first order broken)",
         True,
