@@ -476,6 +476,25 @@ class SwapsMachine(RuleBasedStateMachine):
         self.transferred("swap liquidation", expected, self._pool_before)
         assert len(sw.held(holder)) == 0 and int(s.engine.open_markets(holder)) < 2**16
 
+    @rule(who=st.integers(0, HOLDERS - 1), days=st.sampled_from([1, 2, 4]))
+    def funding_turns_against_a_holder(self, who: int, days: int) -> None:
+        """The whale takes the skew to the funding cap against the holder's net swap
+        direction (a pay-fixed book loses when funding falls, a receive-fixed one when it
+        rises), days pass, then the liquidation rule runs on the holder: an account opened
+        near its margin limit becomes liquidatable this way, so the liquidation path is
+        reached (it was seldom, by random moves alone)."""
+        s, sw = self.system, self.r.swaps
+        holder = self.r.holders[who]
+        net = sum(int(sw.swaps(holder, BTC, m).size) for m in self.r.maturities)
+        if net == 0 or not self.prices_ok():
+            return
+        target = (-2 if net > 0 else 2) * WAD  # 0.6 BTC of skew is the funding cap
+        delta = target - s.size_of(self.r.whale, BTC)
+        if delta:
+            self.attempt("whale", lambda: s.trade(self.r.whale, BTC, delta), ORACLE | {"Max open interest"})
+        self.system.advance(days * DAY)
+        self.liquidate_swaps(who)
+
     @rule(factor_pct=st.sampled_from([120, 150, 200, 300]))
     def admin_raises_initial_k(self, factor_pct: int) -> None:
         """The admin raises initial_k (maintenance unchanged): holders close to their limit
