@@ -50,6 +50,7 @@ from ape.cli import ConnectedProviderCommand, account_option, network_option
 from ape.types import AddressType
 
 from vyperp import resources
+from vyperp.ops.ape_build import ensure_compiled
 from vyperp.ops.ape_signer import enable_autosign
 from vyperp.protocol.deploy import DeployError, Protocol, deploy_protocol
 from vyperp.protocol.params import ProtocolParams, load_params
@@ -307,6 +308,10 @@ def cli(ecosystem, network, provider, account, params_path, manifest_path, resum
             enable_autosign(feeder_signer)
 
     # Compile (if stale) before the first transaction so compile time is not deploy time.
+    # ape's own staleness check is per file and misses edits to the Engine's modules (and can
+    # keep an old Engine after a checkout): recompile unless the cache is of these sources.
+    if ensure_compiled(project):
+        click.echo("Compiled the contracts afresh (ape's cache was not built from these sources).")
     names = ("TestToken", "MockOracle", "MarketConfigurator", "Engine", "LiquidityPool", "EngineLens", "OrderBook")
     names += ("FundingSwaps",) if params.deploys_swaps() else ()
     names += ("FundingCaps",) if params.deploys_caps() else ()

@@ -24,6 +24,7 @@ from typing import Any
 
 import pytest
 
+from vyperp.ops.ape_build import ensure_compiled
 from vyperp.protocol.deploy import Protocol, deploy_protocol
 from vyperp.protocol.params import MarketParams, ProtocolParams
 
@@ -96,7 +97,10 @@ def outsider(accounts: Any) -> Any:
 
 @pytest.fixture(scope="session")
 def protocol(project: Any, admin: Any, feeder: Any) -> Protocol:
-    """The whole protocol, deployed once per session through ape's contract containers."""
+    """The whole protocol, deployed once per session through ape's contract containers
+    (compiled afresh first unless ape's cache is of the current sources: ape's own check
+    misses edits to the Engine's modules, see vyperp.ops.ape_build)."""
+    ensure_compiled(project)
 
     def deploy(name: str, *args: Any) -> Any:
         return getattr(project, name).deploy(*args, sender=admin)
