@@ -27,7 +27,6 @@ step claims everything fixed. A floor is kept when the short closes (it is not s
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +35,7 @@ import numpy as np
 from ..protocol.units import WAD, wad
 from .agents import _usd_tokens
 from .cap_desk import CapDesk, CapParams
+from .spec_table import spec_from_table
 
 
 @dataclass(frozen=True)
@@ -83,21 +83,7 @@ class FundingCapsSpec:
     @classmethod
     def from_table(cls, tbl: dict[str, Any]) -> FundingCapsSpec:
         """From a TOML table. Raises ``ValueError`` naming a wrong key."""
-        allowed = set(cls.__dataclass_fields__)
-        unknown = sorted(set(tbl) - allowed)
-        if unknown:
-            raise ValueError(f"unknown key(s) {', '.join(unknown)} (allowed: {', '.join(sorted(allowed))})")
-        kw: dict[str, Any] = {}
-        for key, value in tbl.items():
-            if key == "writer_lps":
-                if not isinstance(value, int) or isinstance(value, bool):
-                    raise ValueError(f"key {key!r} must be an integer, got {value!r}")
-                kw[key] = value
-            else:
-                if not isinstance(value, (int, float)) or isinstance(value, bool) or math.isnan(value):
-                    raise ValueError(f"key {key!r} must be a number, got {value!r}")
-                kw[key] = float(value)
-        return cls(**kw)
+        return spec_from_table(cls, tbl, {"writer_lps": "integer"})  # type: ignore[no-any-return]
 
 
 class FloorProtection:

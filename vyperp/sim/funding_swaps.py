@@ -49,7 +49,6 @@ swap P&L and the cap vault's; the time series gets the ``swaps_*`` columns
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -59,6 +58,7 @@ from ..protocol.swaps import SwapParams
 from ..protocol.units import WAD, ceil_div, wad
 from .agents import _usd_tokens
 from .funding_caps import FloorProtection, FundingCapsSpec
+from .spec_table import Kind, spec_from_table
 from .swap_desk import SwapDesk
 
 REMOVED_KEYS = frozenset(
@@ -134,30 +134,8 @@ class FundingSwapsSpec:
                 "(no swap LPs), the contract quotes an EMA of the funding rate plus a spread (quote_ema_hours, "
                 "quote_base_spread, quote_skew_slope, quote_utilisation_slope)"
             )
-        allowed = set(cls.__dataclass_fields__)
-        unknown = sorted(set(tbl) - allowed)
-        if unknown:
-            raise ValueError(f"unknown key(s) {', '.join(unknown)} (allowed: {', '.join(sorted(allowed))})")
-        ints = {"settle_every_steps"}
-        kw: dict[str, Any] = {}
-        for key, value in tbl.items():
-            if key == "hedge":
-                if not isinstance(value, bool):
-                    raise ValueError(f"key 'hedge' must be true or false, got {value!r}")
-                kw[key] = value
-            elif key == "market":
-                if not isinstance(value, str):
-                    raise ValueError(f"key {key!r} must be a string, got {value!r}")
-                kw[key] = value
-            elif key in ints:
-                if not isinstance(value, int) or isinstance(value, bool):
-                    raise ValueError(f"key {key!r} must be an integer, got {value!r}")
-                kw[key] = value
-            else:
-                if not isinstance(value, (int, float)) or isinstance(value, bool) or math.isnan(value):
-                    raise ValueError(f"key {key!r} must be a number, got {value!r}")
-                kw[key] = float(value)
-        return cls(**kw)
+        kinds: dict[str, Kind] = {"hedge": "bool", "market": "string", "settle_every_steps": "integer"}
+        return spec_from_table(cls, tbl, kinds)  # type: ignore[no-any-return]
 
 
 @dataclass

@@ -62,6 +62,7 @@ from typing import Any, Protocol
 from ..protocol.units import WAD
 from .agents import ReplayContext, _usd_tokens
 from .chainio import word
+from .spec_table import Kind, spec_from_table
 
 
 class DeskContext(ReplayContext, Protocol):
@@ -185,29 +186,8 @@ class DeskSpec:
     @classmethod
     def from_table(cls, tbl: dict[str, Any]) -> DeskSpec:
         """From a TOML table (lists for the tuples). Raises ``ValueError`` naming a wrong key."""
-        allowed = {f for f in cls.__dataclass_fields__}
-        unknown = sorted(set(tbl) - allowed)
-        if unknown:
-            raise ValueError(f"unknown key(s) {', '.join(unknown)} (allowed: {', '.join(sorted(allowed))})")
-        kw: dict[str, Any] = {}
-        for key, value in tbl.items():
-            if key == "market":
-                if not isinstance(value, str):
-                    raise ValueError(f"key 'market' must be a string, got {value!r}")
-                kw[key] = value
-            elif key in ("moneyness", "expiries_days"):
-                if not isinstance(value, list) or not all(_is_number(x) for x in value):
-                    raise ValueError(f"key {key!r} must be a list of numbers, got {value!r}")
-                kw[key] = tuple(float(x) for x in value)
-            else:
-                if not _is_number(value):
-                    raise ValueError(f"key {key!r} must be a number, got {value!r}")
-                kw[key] = float(value)
-        return cls(**kw)
-
-
-def _is_number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and not (isinstance(v, float) and math.isnan(v))
+        kinds: dict[str, Kind] = {"market": "string", "moneyness": "numbers", "expiries_days": "numbers"}
+        return spec_from_table(cls, tbl, kinds)  # type: ignore[no-any-return]
 
 
 def build_book(spec: DeskSpec, spot0: float, start_ts: int) -> list[OptionLeg]:
