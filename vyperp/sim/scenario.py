@@ -473,6 +473,22 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
     return parse_scenario(doc, file=file)
 
 
+def _optional_section(ctx: _Ctx, pop: dict[str, Any], name: str, spec: Any, markets: list[Any]) -> Any:
+    """`[population.<name>]` read by its spec class (None when absent); errors name the
+    section, and a `market` key must name one of the scenario's markets."""
+    if name not in pop:
+        return None
+    where = f"[population.{name}]"
+    try:
+        out = spec.from_table(pop[name])
+    except ValueError as exc:
+        raise ctx.err(where, str(exc)) from None
+    market = getattr(out, "market", None)
+    if market is not None and market not in [m.symbol for m in markets]:
+        raise ctx.err(where, f"key 'market' names no market: {market!r}")
+    return out
+
+
 def parse_scenario(doc: dict[str, Any], file: Path | None = None) -> Scenario:
     """Validate an already-parsed TOML document (see the module docstring)."""
     ctx = _Ctx(str(file) if file else "<scenario>")
@@ -537,30 +553,11 @@ def parse_scenario(doc: dict[str, Any], file: Path | None = None) -> Scenario:
     if not 1 <= lev["min"] <= lev["max"]:
         raise ctx.err("[population.leverage]", f"need 1 <= min <= max, got min={lev['min']!r} max={lev['max']!r}")
     ctx.fraction("[population.leverage]", "share_at_max", lev["share_at_max"])
-    desk = None
-    if "options_desk" in pop:
-        try:
-            desk = DeskSpec.from_table(pop["options_desk"])
-        except ValueError as exc:
-            raise ctx.err("[population.options_desk]", str(exc)) from None
-        if desk.market is not None and desk.market not in [m.symbol for m in markets]:
-            raise ctx.err("[population.options_desk]", f"key 'market' names no market: {desk.market!r}")
-    swaps = None
-    if "funding_swaps" in pop:
-        try:
-            swaps = FundingSwapsSpec.from_table(pop["funding_swaps"])
-        except ValueError as exc:
-            raise ctx.err("[population.funding_swaps]", str(exc)) from None
-        if swaps.market is not None and swaps.market not in [m.symbol for m in markets]:
-            raise ctx.err("[population.funding_swaps]", f"key 'market' names no market: {swaps.market!r}")
-    caps = None
-    if "funding_caps" in pop:
-        if swaps is None:
-            raise ctx.err("[population.funding_caps]", "needs [population.funding_swaps] (its groups and bookkeeping)")
-        try:
-            caps = FundingCapsSpec.from_table(pop["funding_caps"])
-        except ValueError as exc:
-            raise ctx.err("[population.funding_caps]", str(exc)) from None
+    desk = _optional_section(ctx, pop, "options_desk", DeskSpec, markets)
+    swaps = _optional_section(ctx, pop, "funding_swaps", FundingSwapsSpec, markets)
+    if "funding_caps" in pop and swaps is None:
+        raise ctx.err("[population.funding_caps]", "needs [population.funding_swaps] (its groups and bookkeeping)")
+    caps = _optional_section(ctx, pop, "funding_caps", FundingCapsSpec, markets)
     population = Population(
         pop["directional"],
         LeverageDist(lev["min"], lev["max"], lev["share_at_max"]),
