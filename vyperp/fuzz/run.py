@@ -130,6 +130,33 @@ def run_machine(
         raise
 
 
+def run_under_pytest(examples: dict[str, int], test_file: str, machine: Any = None, label: str | None = None) -> None:
+    """A state machine under pytest, its profile from HYPOTHESIS_PROFILE (ci by default;
+    the profiles are registered by tests/conftest.py): `examples` per profile (else the
+    profile's own), the seed from :func:`fuzz_seed`, and VYPERP_FUZZ_SHRINK=0 (the mutation
+    check only asks whether the suite fails) skips shrinking. A failure names its seed and
+    the command that replays `test_file`."""
+    from hypothesis import Phase, settings
+
+    profile = os.environ.get("HYPOTHESIS_PROFILE", "ci")
+    current = settings.get_profile(profile)
+    seed = fuzz_seed()
+    options = dict(
+        max_examples=examples.get(profile, current.max_examples),
+        stateful_step_count=STEPS_PER_EXAMPLE.get(profile, 50),
+        deadline=current.deadline,
+        suppress_health_check=SUPPRESSED,
+        derandomize=current.derandomize,
+        database=None,
+        phases=current.phases,
+    )
+    if os.environ.get("VYPERP_FUZZ_SHRINK") == "0":
+        options["phases"] = [p for p in current.phases if p is not Phase.shrink]
+    env = "" if current.derandomize else f"VYPERP_FUZZ_SEED={seed} "
+    replay = f"{env}HYPOTHESIS_PROFILE={profile} python -m pytest {test_file}"
+    run_machine(options, seed, replay, label=f"{profile}-{label}" if label else None, machine=machine)
+
+
 def fuzz_seed(default: int | None = None) -> int:
     """VYPERP_FUZZ_SEED if set (a replay), else `default`, else a fresh random seed."""
     value = os.environ.get("VYPERP_FUZZ_SEED")
