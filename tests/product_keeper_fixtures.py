@@ -45,12 +45,13 @@ def maturities(system: System) -> tuple[int, int]:
 
 
 def underwater_swap_holder(system: System, label: str = "holder") -> str:
-    """A swap-only account (receive fixed 1 BTC, 4k margin) that long skew puts below
+    """A swap-only account (receive fixed 1 BTC, 4.2k margin: its initial margin at the 1/4
+    skew spread, with a little room) that long skew puts below
     maintenance: the lens and FundingSwaps both call it liquidatable."""
     far, _ = maturities(system)
     longs = system.new_trader(f"{label}-longs", 3_000_000)
     system.trade(longs, BTC, wad(10))  # perp OI for the swap OI cap
-    holder = system.new_trader(label, 4_000)
+    holder = system.new_trader(label, 4_200)
     system.swaps.open(BTC, far, -wad(1), -wad("0.01"), sender=holder)
     assert not system.lens.is_liquidatable(holder)
     system.trade(longs, BTC, wad(40))  # long skew: the floating leg it pays jumps

@@ -141,6 +141,8 @@ def test_enabled_file_deploys_binds_configures_and_lists(tmp_path: Path) -> None
         ('[[caps.products]]\nmarket = "BTC"\nstrike = "high"\n', "caps.products[0].strike: expected a number"),
         ('[[caps.products]]\nmarket = "BTC"\nmax_notional = "lots"\n', "caps.products[0].max_notional: expected"),
         ('[swaps]\nmaturities = [["BTC", "soon"]]\n', "swaps.maturities[0].days: expected a number"),
+        ("[swaps]\nskew_slope = 1.01\n", "swaps.skew_slope: must be at most 1"),
+        ("[swaps]\nbase_spread = 0.02\n", "swaps.base_spread: must be at most 0.01"),
     ],
 )
 def test_a_bad_key_is_an_error_naming_it(tmp_path: Path, table: str, message: str) -> None:
@@ -149,6 +151,22 @@ def test_a_bad_key_is_an_error_naming_it(tmp_path: Path, table: str, message: st
     with pytest.raises(ValueError) as exc:
         load_params(path)
     assert message in str(exc.value) and str(path) in str(exc.value)
+
+
+def test_the_file_and_the_code_deploy_the_same_swap_configuration() -> None:
+    """[swaps] defaults, default.toml's documented values and SwapParams (what a script
+    deploys) are one configuration, the manipulation-safe skew spread (1/4) included, and
+    the file accepts the contract's whole skew_slope range."""
+    from dataclasses import replace
+
+    from vyperp.protocol.product_params import SwapsParams, validate_swaps
+    from vyperp.protocol.swaps import SwapParams
+
+    assert SwapsParams().contract_params() == SwapParams()
+    documented = load_params(resources.PARAMS / "default.toml").swaps
+    assert documented is not None and documented.contract_params() == SwapParams()
+    assert SwapParams().skew_slope == wad("0.25")
+    validate_swaps(replace(SwapsParams(), skew_slope=1.0), ["BTC"])
 
 
 def test_invalid_parameters_in_code_fail_before_any_transaction() -> None:

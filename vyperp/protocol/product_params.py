@@ -21,7 +21,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
-from .units import wad
+from .swaps import SwapParams
+from .units import WAD, wad
+
+_DEFAULT = SwapParams()
 
 FUNDING_PERIOD = 8 * 3600
 DAY = 86_400
@@ -51,25 +54,27 @@ class Maturity:
 class SwapsParams:
     """FundingSwaps' configuration (the `[swaps]` table)."""
 
+    # Defaults: FundingSwaps' own (vyperp.protocol.swaps.SwapParams), in human units, so a
+    # params file and a script deploy the same contract configuration.
     enabled: bool = True
-    initial_k: float = 4.0  # initial margin = k * |S| * P * horizon / 8h * max(|rate|, rate_floor)
-    maintenance_k: float = 2.0
-    time_floor: int = DAY  # seconds: the margin assumes at least this long left
-    rate_floor: float = 0.0001  # per 8h: and at least this rate
-    reward_rate: float = 0.0005  # keeper reward, fraction of the closed notional
-    penalty_rate: float = 0.0005  # to the pool, fraction of the closed notional
-    skew_scale_fraction: float = 0.05  # gross swap OI <= this x skew_scale (0: off)
-    perp_open_interest_fraction: float = 0.5  # and <= this x perp OI (0: off)
-    ema_period: int = FUNDING_PERIOD  # seconds: the mark rate's EMA period
-    base_spread: float = 0.00002  # per 8h either side of the mark
-    skew_slope: float = 0.001  # per 8h per unit of book skew / skew_scale
-    utilisation_slope: float = 0.0001  # per 8h at a full OI cap
+    initial_k: float = _DEFAULT.initial_k / WAD  # initial margin = k * |S| * P * horizon / 8h * max(|rate|, rate_floor)
+    maintenance_k: float = _DEFAULT.maintenance_k / WAD
+    time_floor: int = _DEFAULT.time_floor  # seconds: the margin assumes at least this long left
+    rate_floor: float = _DEFAULT.rate_floor / WAD  # per 8h: and at least this rate
+    reward_rate: float = _DEFAULT.reward_rate / WAD  # keeper reward, fraction of the closed notional
+    penalty_rate: float = _DEFAULT.penalty_rate / WAD  # to the pool, fraction of the closed notional
+    skew_scale_fraction: float = _DEFAULT.skew_scale_fraction / WAD  # gross swap OI <= this x skew_scale (0: off)
+    perp_open_interest_fraction: float = _DEFAULT.perp_open_interest_fraction / WAD  # and <= this x perp OI (0: off)
+    ema_period: int = _DEFAULT.ema_period  # seconds: the mark rate's EMA period
+    base_spread: float = _DEFAULT.base_spread / WAD  # per 8h either side of the mark
+    skew_slope: float = (
+        _DEFAULT.skew_slope / WAD
+    )  # per 8h per unit of book skew / skew_scale (1/4: carrying skew cannot pay)
+    utilisation_slope: float = _DEFAULT.utilisation_slope / WAD  # per 8h at a full OI cap
     maturities: tuple[Maturity, ...] = ()
 
-    def contract_params(self) -> Any:
+    def contract_params(self) -> SwapParams:
         """The 1e18 / seconds values FundingSwaps takes (:class:`vyperp.protocol.swaps.SwapParams`)."""
-        from .swaps import SwapParams
-
         return SwapParams(
             initial_k=wad(self.initial_k),
             maintenance_k=wad(self.maintenance_k),
@@ -196,8 +201,9 @@ def validate_swaps(p: SwapsParams, symbols: list[str], where: str = "swaps") -> 
     for key in ("skew_scale_fraction", "perp_open_interest_fraction"):
         _check(getattr(p, key) <= 1, f"{where}.{key}", "must be at most 1")
     _check(0 < p.ema_period <= 30 * DAY, f"{where}.ema_period", "must be 1 second to 30 days")
-    for key in ("base_spread", "skew_slope", "utilisation_slope"):
+    for key in ("base_spread", "utilisation_slope"):
         _check(getattr(p, key) <= MAX_FIXED_RATE, f"{where}.{key}", "must be at most 0.01 (1 % per 8h)")
+    _check(p.skew_slope <= 1, f"{where}.skew_slope", "must be at most 1 (FundingSwaps' bound)")
     for key in ("time_floor", "ema_period"):
         _check(float(getattr(p, key)).is_integer(), f"{where}.{key}", "must be a whole number of seconds")
     seen: dict[str, set[float]] = {}
