@@ -74,6 +74,9 @@ CAPS_COLUMNS = (
 )
 
 
+_DEFAULT = SwapParams()
+
+
 @dataclass(frozen=True)
 class FundingSwapsSpec:
     """``[population.funding_swaps]`` of a scenario (every key optional)."""
@@ -83,12 +86,13 @@ class FundingSwapsSpec:
     hedged_share: float = 0.5  # of the basis traders
     maturity_hours: float = 7.0  # after the first step
     swap_margin_ratio: float = 0.10  # a hedger's engine top-up for its swap, of capital x leverage
-    initial_k: float = 4.0  # FundingSwaps's rate-sensitivity margin multipliers (SwapParams)
-    maintenance_k: float = 2.0
-    quote_ema_hours: float = 8.0  # the contract's quote (set_quote_config): EMA period of the mark rate
-    quote_base_spread: float = 0.00002  # per 8 h either side of the mark
-    quote_skew_slope: float = 0.25  # per 8 h per unit of book skew / skew_scale (FundingSwaps default)
-    quote_utilisation_slope: float = 0.0001  # per 8 h at a full open-interest cap
+    # the contract's margin and quote (defaults: SwapParams', the deployed contract's own)
+    initial_k: float = _DEFAULT.initial_k / WAD  # rate-sensitivity margin multipliers
+    maintenance_k: float = _DEFAULT.maintenance_k / WAD
+    quote_ema_hours: float = _DEFAULT.ema_period / 3600  # EMA period of the mark rate
+    quote_base_spread: float = _DEFAULT.base_spread / WAD  # per 8 h either side of the mark
+    quote_skew_slope: float = _DEFAULT.skew_slope / WAD  # per 8 h per unit of book skew / skew_scale
+    quote_utilisation_slope: float = _DEFAULT.utilisation_slope / WAD  # per 8 h at a full open-interest cap
     settle_every_steps: int = 0
 
     def __post_init__(self) -> None:
