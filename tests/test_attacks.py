@@ -84,5 +84,8 @@ def test_bad_attack_files_get_clear_errors(tmp_path: Path) -> None:
     bad.write_text('[attack]\nclass = "self-skew"\n[extra]\n')
     with pytest.raises(AttackError, match="unknown tables"):
         load_attack(bad)
+    bad.write_text('[attack]\nclass = "skew-carry"\n[adversary.swaps]\nskew_slop = 0.25\n')
+    with pytest.raises(AttackError, match=r"\[adversary.swaps\]: unknown parameter 'skew_slop'"):
+        load_attack(bad)
     with pytest.raises(AttackError, match="unknown attack class"):
         shipped_attacks("nope")

@@ -53,6 +53,7 @@ from ..protocol.params import (
     market_params,
     read_toml,
 )
+from ..protocol.product_params import swaps_params
 from ..protocol.system import MAX_UINT, START_TIME, System
 from ..protocol.units import WAD, wad
 from .skew_carry import skew_carry
@@ -109,6 +110,7 @@ def load_attack(path: str | Path) -> AttackScenario:
     try:
         market = market_params(doc.get("market", {}), f"{path}: [market]")
         liquidation = liquidation_params(doc.get("liquidation", {}), f"{path}: [liquidation]")
+        swaps_params(doc.get("adversary", {}).get("swaps", {}), f"{path}: [adversary.swaps]")  # skew-carry's overrides
     except ValueError as exc:
         raise AttackError(str(exc)) from exc
     return AttackScenario(

@@ -27,10 +27,9 @@ from __future__ import annotations
 from itertools import product
 from typing import Any
 
+from ..protocol.product_params import swaps_params
 from ..protocol.swaps import SwapParams, deploy_funding_swaps
 from ..protocol.units import WAD, wad
-
-FUNDING_PERIOD = 8 * 3600
 
 
 class SwapLeg:
@@ -69,7 +68,7 @@ def skew_carry(arena: Any) -> dict[str, Any]:
     holds = [int(h) for h in (raw_hold if isinstance(raw_hold, list) else [raw_hold])]
     swap_sizes = [float(x) for x in knobs.get("swap_notionals_usd", [1e4, 1e5, 1e6, 1e7])]
     skew_sizes = [float(k) for k in knobs.get("skew_notionals_usd", [1e4, 5e4, 1e5, 5e5, 1e6, 5e6])]
-    params = SwapParams(**{k: _swap_param(k, v) for k, v in knobs.get("swaps", {}).items()})
+    params = swaps_params(knobs.get("swaps", {}), "[adversary.swaps]").contract_params()
     leg = SwapLeg(arena, int(knobs.get("maturity_days", 30)), params)
     swapper = arena.attacker("attacker-swap", float(knobs.get("swap_deposit_usd", 1_000_000.0)))
     carrier = arena.attacker("attacker-skew", float(knobs.get("perp_deposit_usd", 1_000_000.0)))
@@ -157,13 +156,6 @@ def _grid(
             cell["lp_loss"] = out["lp_loss"]
             grid.append(cell)
     return grid
-
-
-def _swap_param(key: str, value: Any) -> int:
-    """An [adversary.swaps] override of SwapParams: fractions and rates as floats, seconds as ints."""
-    if key not in SwapParams.__dataclass_fields__:
-        raise ValueError(f"[adversary.swaps] unknown key {key!r} (keys: {', '.join(SwapParams.__dataclass_fields__)})")
-    return int(value) if key in ("time_floor", "ema_period") else wad(value)
 
 
 def _theory(market: Any, fixed_rate: float) -> float:
