@@ -312,7 +312,16 @@ def cli(ecosystem, network, provider, account, params_path, manifest_path, resum
     # keep an old Engine after a checkout): recompile unless the cache is of these sources.
     if ensure_compiled(project):
         click.echo("Compiled the contracts afresh (ape's cache was not built from these sources).")
-    names = ("TestToken", "MockOracle", "MarketConfigurator", "Engine", "LiquidityPool", "EngineLens", "OrderBook")
+    names = (
+        "TestToken",
+        "MockOracle",
+        "MarketConfigurator",
+        "EngineAdmin",
+        "Engine",
+        "LiquidityPool",
+        "EngineLens",
+        "OrderBook",
+    )
     names += ("FundingSwaps",) if params.deploys_swaps() else ()
     names += ("FundingCaps",) if params.deploys_caps() else ()
     containers = {name: getattr(project, name) for name in names}

@@ -555,3 +555,40 @@ def test_unknown_market_everywhere(system, name):
     before = digest(system)
     assert_reverts(calls[name], "Unknown market")
     assert digest(system) == before
+
+
+def _fee_split(system, trader, size) -> tuple[int, int]:
+    """(fee, what the insurance fund received) of one trade."""
+    insurance = system.engine.insurance_fund()
+    system.trade(trader, BTC, size)
+    [event] = [e for e in system.chain.last_receipt.logs if e.name == "PositionModified"]
+    return event["fee"], system.engine.insurance_fund() - insurance
+
+
+def test_packed_liquidation_terms_follow_every_change(system):
+    """A trade reads the insurance fee share from the market's hot word 5 and a liquidation
+    its keeper terms from two packed words, the rate-limit window's existence from a flag:
+    every setter must refresh them, and a market listed later gets the current share."""
+    trader = system.new_trader("terms", 20_000)
+    liq = system.engine.liquidation_config()
+    for share in (WAD // 2, 0, WAD):
+        system.configurator.set_liquidation_config(
+            replaced(liq, "insurance_fee_share", share), list(system.engine.liquidation_tiers()), sender=system.admin
+        )
+        fee, to_insurance = _fee_split(system, trader, WAD // 100)
+        assert fee > 0 and to_insurance == fee * share // WAD
+    # the widest reward cap the packing holds round-trips; one more is refused
+    widest = replaced(liq, "reward_cap", 2**128 - 1)
+    system.configurator.set_liquidation_config(widest, [], sender=system.admin)
+    assert tuple(system.engine.liquidation_config()) == tuple(widest)
+    assert_reverts(
+        lambda: system.configurator.set_liquidation_config(
+            replaced(liq, "reward_cap", 2**128), [], sender=system.admin
+        ),
+        "Bad keeper reward",
+    )
+    # the rate-limit flag follows set_rate_limit both ways (window 0 = off)
+    system.configurator.set_rate_limit(BTC, (3600, 1), sender=system.admin)
+    assert tuple(system.engine.rate_limit(BTC)) == (3600, 1)
+    system.configurator.set_rate_limit(BTC, (0, 0), sender=system.admin)
+    assert tuple(system.engine.rate_limit(BTC)) == (0, 0)

@@ -66,9 +66,9 @@ def _check_manifest(manifest: dict) -> None:
     assert _is_address(manifest["deployer"]) and manifest["feeder"] == manifest["deployer"]
     assert manifest["vyper_version"].startswith("0.4.3")
     assert manifest["deployed_at"]
-    # 8 deployments, 2 first oracle rounds, bind_engine, set_pool, set_liquidation_config,
-    # set_order_book, 2 add_market
-    assert manifest["transactions"] == 16
+    # 9 deployments (EngineAdmin included), 2 first oracle rounds, bind_engine, set_pool,
+    # set_liquidation_config, set_order_book, 2 add_market
+    assert manifest["transactions"] == 17
 
     params = manifest["params"]
     assert params["token_decimals"] == 6

@@ -35,7 +35,7 @@ def test_named_token_and_feed_are_used_and_no_mock_is_deployed() -> None:
         return chain.deploy(name, *args, sender=admin)
 
     protocol = deploy_protocol(deploy, params, admin, admin, at=chain.at, mocks=False)
-    assert names == ["MarketConfigurator", "Engine", "LiquidityPool", "EngineLens", "OrderBook"]
+    assert names == ["MarketConfigurator", "EngineAdmin", "Engine", "LiquidityPool", "EngineLens", "OrderBook"]
     assert protocol.token.address == token.address and protocol.oracles[0].address == feed.address
     assert int(protocol.engine.market_config(0).oracle, 16) == int(feed.address, 16)
     assert int(protocol.pool.decimals()) == 6  # read from the token, not token_decimals

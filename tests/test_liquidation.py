@@ -485,6 +485,9 @@ def test_rate_limit_per_window(make_system: Callable[..., System]) -> None:
     liquidate_checked(system, traders[1], keeper, traders)
     assert system.engine.market_state(BTC).liquidation_window_start == system.chain.time
     assert_reverts("Liquidation rate limit", system.engine.liquidate, traders[2], sender=keeper)
+    # the limit lifted (window 0), the same liquidation goes through at once
+    system.configurator.set_rate_limit(BTC, (0, 0), sender=system.admin)
+    liquidate_checked(system, traders[2], keeper, traders)
 
 
 # ====================================================================== batches

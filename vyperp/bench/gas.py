@@ -69,9 +69,17 @@ class GasProbe:
         self.lp = s.new_trader("lp")
         s.mint(self.lp, 100_000_000)
         s.pool.deposit(s.tokens(50_000_000), self.lp, sender=self.lp)
-        self.keeper = s.new_trader("keeper")
+        # a keeper that has been paid before (its engine account exists: a reward is a warm
+        # write); the first reward a keeper ever earns also creates its account (liquidate_first_reward)
+        self.keeper = s.new_trader("keeper", 10)
         self.price = 100_000
+        # the background opens in two waves an hour apart, so the market's aggregate of size x
+        # entry funding index is non-zero, as in any market past its first funding touch (with
+        # every position opened at index 0 the next trade's write of it would be a fresh slot)
         for i in range(background_accounts):
+            if i == (background_accounts + 1) // 2:
+                s.chain.advance(3600)
+                self.tick()
             trader = s.new_trader(f"background{i}", 10_000)
             s.trade(trader, 0, wad("0.05") if i % 2 == 0 else -wad("0.04"))
         self.tick()
@@ -123,6 +131,8 @@ def trading_gas(probe: GasProbe, prefix: str = "") -> dict[str, int]:
     probe.tick()
     out["deposit"] = probe.gas(lambda: s.engine.deposit(s.tokens(20_000), sender=trader), "deposit")
     probe.tick()
+    out["deposit_top_up"] = probe.gas(lambda: s.engine.deposit(s.tokens(1_000), sender=trader), "deposit_top_up")
+    probe.tick()
     out["open"] = probe.gas(lambda: s.trade(trader, 0, wad("0.1")), "open")
     probe.tick()
     out["increase"] = probe.gas(lambda: s.trade(trader, 0, wad("0.05")), "increase")
@@ -138,14 +148,15 @@ def trading_gas(probe: GasProbe, prefix: str = "") -> dict[str, int]:
     return out
 
 
-def liquidation_gas(probe: GasProbe, label: str) -> int:
-    """Gas of liquidating one 10x long after a 6 % drop (full close, plain config)."""
+def liquidation_gas(probe: GasProbe, label: str, keeper: str | None = None, key: str = "liquidate") -> int:
+    """Gas of liquidating one 10x long after a 6 % drop (full close, plain config), by the
+    probe's keeper (paid before) or `keeper`."""
     s = probe.system
     victim = s.new_trader(label, 1_000)
     probe.tick(100_000)
     s.trade(victim, 0, wad("0.095"))
     probe.tick(94_000)
-    gas = probe.gas(lambda: s.engine.liquidate(victim, sender=probe.keeper), "liquidate")
+    gas = probe.gas(lambda: s.engine.liquidate(victim, sender=keeper or probe.keeper), key)
     probe.tick(100_000)
     return gas
 
@@ -176,9 +187,9 @@ def warm_market_gas(probe: GasProbe) -> dict[str, int]:
     return out
 
 
-TRADING_OPS = ("deposit", "open", "increase", "reduce", "close", "withdraw", "oracle_update", "poke")
+TRADING_OPS = ("deposit", "deposit_top_up", "open", "increase", "reduce", "close", "withdraw", "oracle_update", "poke")
 WARM_OPS = ("open_warm_market", "close_warm_market", "liquidate_warm_market")
-TRACEABLE = (*TRADING_OPS, "liquidate", *WARM_OPS)
+TRACEABLE = (*TRADING_OPS, "liquidate", "liquidate_first_reward", *WARM_OPS)
 
 
 def trace_operation(op: str) -> dict[str, Any]:
@@ -191,8 +202,10 @@ def trace_operation(op: str) -> dict[str, Any]:
         figures = warm_market_gas(probe)
     else:
         figures = trading_gas(probe)
-        if op == "liquidate":
+        if op in ("liquidate", "liquidate_first_reward"):
             figures["liquidate"] = liquidation_gas(probe, "victim")
+        if op == "liquidate_first_reward":
+            figures[op] = liquidation_gas(probe, "victim-2", keeper=probe.system.new_trader("new-keeper"), key=op)
     trace = probe.trace
     assert trace is not None and trace["gas_used"] == figures[op], (op, figures.get(op))
     return {"operation": op, **trace}
@@ -276,6 +289,9 @@ def measure_all() -> dict[str, object]:
     gas: dict[str, object] = {"compiler": f"vyper {vyper.__version__}"}
     gas.update(trading_gas(probe))
     gas["liquidate"] = liquidation_gas(probe, "victim")
+    gas["liquidate_first_reward"] = liquidation_gas(
+        probe, "victim-2", keeper=probe.system.new_trader("new-keeper"), key="liquidate_first_reward"
+    )
     crowd = GasProbe(_params(), background_accounts=1_000)
     crowded = trading_gas(crowd, prefix="crowd-")
     gas["open_with_1000_accounts"] = crowded["open"]

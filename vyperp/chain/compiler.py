@@ -51,6 +51,12 @@ EVM_VERSION = "cancun"
 
 _CACHE_FORMAT = 1
 
+FACETS: dict[str, tuple[str, ...]] = {"Engine": ("EngineAdmin",)}
+"""A contract's facets: contracts whose code it runs by DELEGATECALL (from its
+``__default__``) for every selector it does not implement itself. The contract's ABI is its
+own plus its facets' functions and events, so callers and event decoders see one contract.
+A facet whose source is missing (an older contracts tree) is skipped."""
+
 
 @dataclass(eq=False)
 class Artifact:
@@ -156,7 +162,9 @@ def _cache_key(source: Path, contracts_dir: Path) -> str:
     return h.hexdigest()[:32]
 
 
-def _compile(source: Path, contracts_dir: Path) -> tuple[dict[str, Any], dict[str, str]]:
+def _compile(
+    source: Path, contracts_dir: Path, formats: tuple[str, ...] = ("abi", "bytecode", "bytecode_runtime")
+) -> tuple[dict[str, Any], dict[str, str]]:
     """Run vyper; return (outputs, {dependency path: sha256})."""
     import vyper
     from vyper.compiler.input_bundle import FilesystemInputBundle
@@ -170,12 +178,12 @@ def _compile(source: Path, contracts_dir: Path) -> tuple[dict[str, Any], dict[st
             loaded[str(resolved_path)] = hashlib.sha256(res.source_code.encode()).hexdigest()
             return res
 
-    formats = ["abi", "bytecode", "bytecode_runtime"]
-
     def run(settings: Settings) -> dict[str, Any]:
         bundle = _RecordingBundle(_search_paths(source, contracts_dir))
         file_input = bundle.load_file(source)
-        return vyper.compile_from_file_input(file_input, input_bundle=bundle, output_formats=formats, settings=settings)
+        return vyper.compile_from_file_input(
+            file_input, input_bundle=bundle, output_formats=list(formats), settings=settings
+        )
 
     try:
         try:
@@ -207,7 +215,24 @@ def compile_contract(
     cache_dir: str | os.PathLike[str] | None = None,
     use_cache: bool = True,
 ) -> Artifact:
-    """Compile a Vyper contract (by name under ``contracts/`` or by path).
+    """Compile a Vyper contract (by name under ``contracts/`` or by path); a contract with
+    facets (FACETS) gets their functions and events in its ABI.
+
+    Args: as :func:`_compile_one`.
+    """
+    cdir = (Path(contracts_dir) if contracts_dir is not None else CONTRACTS_DIR).resolve()
+    art = _compile_one(name_or_path, contracts_dir=cdir, cache_dir=cache_dir, use_cache=use_cache)
+    return _with_facets(art, cdir, cache_dir, use_cache)
+
+
+def _compile_one(
+    name_or_path: str | os.PathLike[str],
+    *,
+    contracts_dir: str | os.PathLike[str] | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+    use_cache: bool = True,
+) -> Artifact:
+    """Compile one Vyper contract (by name under ``contracts/`` or by path), its own ABI.
 
     Args:
         name_or_path: ``"Engine"`` (looked up as ``contracts/Engine.vy``, or
@@ -265,6 +290,50 @@ def compile_contract(
     return art
 
 
+def storage_layout(
+    name_or_path: str | os.PathLike[str], contracts_dir: str | os.PathLike[str] | None = None
+) -> dict[str, Any]:
+    """The compiler's layout output of a contract (storage, transient storage and code
+    layouts), uncached: what the Engine and its facets must agree on."""
+    cdir = (Path(contracts_dir) if contracts_dir is not None else CONTRACTS_DIR).resolve()
+    out, _ = _compile(resolve_source(name_or_path, cdir), cdir, ("layout",))
+    return out["layout"]
+
+
+def _abi_key(entry: dict[str, Any]) -> tuple[str, str, tuple[str, ...]]:
+    return (entry.get("type", ""), entry.get("name", ""), tuple(i["type"] for i in entry.get("inputs", [])))
+
+
+def _with_facets(art: Artifact, cdir: Path, cache_dir: Any, use_cache: bool) -> Artifact:
+    """``art`` with its facets' functions and events merged into its ABI (FACETS); a facet
+    is looked up beside the contract's source and compiled with the same import path."""
+    here = Path(art.source_path).parent
+    facets = [
+        _compile_one(here / f"{f}.vy", contracts_dir=cdir, cache_dir=cache_dir, use_cache=use_cache)
+        for f in FACETS.get(art.name, ())
+        if (here / f"{f}.vy").is_file()
+    ]
+    if not facets:
+        return art
+    key = (id(art), *(id(f) for f in facets))
+    merged = _MERGED.get(key)
+    if merged is None or merged[0] is not art:
+        abi = list(art.abi)
+        seen = {_abi_key(e) for e in abi}
+        for facet in facets:
+            for entry in facet.abi:
+                if entry.get("type") in ("function", "event") and _abi_key(entry) not in seen:
+                    seen.add(_abi_key(entry))
+                    abi.append(entry)
+        merged = (art, Artifact(art.name, abi, art.bytecode, art.runtime_bytecode, art.source_path))
+        _MERGED[key] = merged
+    return merged[1]
+
+
+_MERGED: dict[tuple[int, ...], tuple[Artifact, Artifact]] = {}
+
+
 def clear_memo() -> None:
     """Forget in-process artefacts (the disk cache is kept)."""
     _MEMO.clear()
+    _MERGED.clear()

@@ -10,8 +10,11 @@
         auto-deleveraging. All collateral sits here; the liquidity pool contract
         is the ERC-4626 share ledger over `pool_balance`.
 @dev This file holds the entry points (interfaces/IEngine.vyi lists them all) and the
-     contracts it is bound to; the mechanisms are modules compiled into this one
-     contract, each holding one responsibility:
+     contracts it is bound to. The configurator's parameter setters (interfaces/IEngineAdmin.vyi)
+     are EngineAdmin.vy's code, run on this storage by
+     DELEGATECALL from __default__, so that the trading path has room under the EIP-170
+     size limit; both files initialize the same modules in the same order. The
+     mechanisms are modules compiled into this contract, each holding one responsibility:
          markets             the listed markets' parameters and running state
          ledger              margins, positions, pool balance, insurance fund, token
                              transfers and the bad-debt waterfall
@@ -40,6 +43,7 @@
 from ethereum.ercs import IERC20Detailed
 from interfaces import IAggregatorV3
 from interfaces import IEngine
+from interfaces import IEngineAdmin
 import constants
 import engine_types
 import fixed_math
@@ -64,7 +68,7 @@ initializes: liquidation_policy[markets := markets]
 initializes: oracle_guard[markets := markets]
 initializes: funding[markets := markets, ledger := ledger, oracle_guard := oracle_guard]
 initializes: margin_health[markets := markets, ledger := ledger, oracle_guard := oracle_guard, funding := funding]
-initializes: fills[markets := markets, ledger := ledger, liquidation_policy := liquidation_policy, margin_health := margin_health]
+initializes: fills[markets := markets, ledger := ledger, margin_health := margin_health]
 initializes: liquidation[markets := markets, ledger := ledger, liquidation_policy := liquidation_policy, funding := funding, margin_health := margin_health, fills := fills]
 initializes: deleveraging[markets := markets, ledger := ledger, funding := funding, margin_health := margin_health, fills := fills]
 initializes: pool_valuation[markets := markets, ledger := ledger, liquidation_policy := liquidation_policy, oracle_guard := oracle_guard, funding := funding]
@@ -86,6 +90,10 @@ exports: (
 # The modules hold the books; the engine holds only who it answers to.
 
 CONFIGURATOR: public(immutable(address))
+# EngineAdmin's code (the parameter setters) runs on this storage for every selector not implemented here (__default__)
+ADMIN: public(immutable(address))
+# dev: EngineAdmin.vy declares the same storage, in the same order (tests/test_engine_admin.py
+# compares the two compiled layouts slot by slot)
 pool: public(address)                                 # the LiquidityPool (pool_credit / pool_debit)
 order_book: public(address)                           # the delayed-order contract (trade_for)
 
@@ -102,17 +110,40 @@ event MarketAdded:
 
 
 @deploy
-def __init__(collateral: address, configurator: address):
+def __init__(collateral: address, configurator: address, admin: address):
     """
     @param collateral The margin token (at most 18 decimals).
     @param configurator The only account that may change parameters (the
            MarketConfigurator contract, which checks roles and validates).
+    @param admin The EngineAdmin deployed for this engine: the parameter setters and
+           auto-deleveraging, run here by DELEGATECALL. Deployed with the same collateral
+           and configurator (checked: its immutables are read in this engine's context).
+    @dev Reverts "Token decimals above 18", "Zero address", "Admin of another engine".
     """
     decimals: uint8 = staticcall IERC20Detailed(collateral).decimals()
     assert decimals <= 18, "Token decimals above 18"
     assert configurator != empty(address), "Zero address"
+    assert staticcall IEngineAdmin(admin).CONFIGURATOR() == configurator and staticcall IEngineAdmin(admin).COLLATERAL() == collateral, "Admin of another engine"
     ledger.__init__(collateral, 10 ** convert(18 - decimals, uint256))
     CONFIGURATOR = configurator
+    ADMIN = admin
+
+
+@external
+@reentrant
+@raw_return
+def __default__() -> Bytes[32]:
+    """
+    @notice Every selector not implemented here (interfaces/IEngineAdmin.vyi: the
+            configurator's parameter setters) runs EngineAdmin's code
+            on this contract's storage and balance, as if it were compiled in: its revert
+            reasons, events and return value are this engine's.
+    @return EngineAdmin's return data, unchanged (at most one word).
+    @dev Reverts as the delegated function does; a selector EngineAdmin does not know
+         either reverts without a reason. Not itself non-reentrant: the delegated
+         function takes the engine's lock (same transient slot), so nothing is re-entered.
+    """
+    return raw_call(ADMIN, msg.data, max_outsize=32, is_delegate_call=True)
 
 # ================================================================== accounts
 
@@ -386,14 +417,6 @@ def auto_deleverage_pro_rata(market: uint256, candidates: DynArray[address, cons
             cut += 1
     return cut
 
-
-
-
-
-
-
-
-
 # ================================================================== liquidity pool ledger
 
 
@@ -437,46 +460,7 @@ def fund_insurance(amount: uint256):
     ledger._move_funds(0, convert(amount * ledger.PRECISION, int256))
     log IEngine.InsuranceFunded(sender=msg.sender, amount=amount)
 
-# ================================================================== parameters
-# Applied only from the configurator, which checks roles, validates and logs.
-
-
-@external
-def set_pool(new_pool: address):
-    """
-    @notice Bind the liquidity pool contract (once).
-    @dev Reverts "Not configurator", "Pool already set".
-    @param new_pool The LiquidityPool contract.
-    """
-    self._only_configurator()
-    checks._require(self.pool == empty(address), "Pool already set")
-    self.pool = new_pool
-
-
-@external
-def set_order_book(new_order_book: address):
-    """
-    @notice Bind the delayed-order contract (once).
-    @param new_order_book The OrderBook contract.
-    @dev Reverts "Not configurator"; a second binding reverts without a reason
-         (an admin-only, once-only step: the string cost ~100 bytes of runtime code).
-    """
-    self._only_configurator()
-    assert self.order_book == empty(address)  # dev: order book already set (admin-only, once)
-    self.order_book = new_order_book
-
-
-@external
-def set_swaps(new_swaps: address):
-    """
-    @notice Bind the FundingSwaps contract (once): it alone may call swap_transfer.
-    @param new_swaps The FundingSwaps contract.
-    @dev Reverts "Not configurator"; a second binding reverts without a reason
-         (admin-only, once-only, as set_order_book).
-    """
-    self._only_configurator()
-    assert ledger.swaps == empty(address)  # dev: swaps already set (admin-only, once)
-    ledger.swaps = new_swaps
+# ================================================================== funding swaps
 
 
 @external
@@ -515,176 +499,10 @@ def swap_transfer(account: address, amount: int256, holds: bool, keeper: address
     return moved
 
 
-@external
-def add_market(config: engine_types.MarketConfig, brackets: DynArray[margin_brackets.MarginBracket, margin_brackets.MAX_BRACKETS], risk: engine_types.RiskConfig, hot: uint256[4]) -> uint256:
-    """
-    @notice List a new market; the oracle's latest round becomes its anchor price.
-    @return The market id.
-    @dev Reverts "Not configurator", "Too many markets", "Oracle decimals above 18",
-         "Oracle answer not positive", "Oracle stale".
-    @param config The market parameters (validated by the configurator).
-    @param brackets Its notional margin brackets.
-    @param risk Its risk-multiplier configuration.
-    @param hot engine_types._hot_words(config, risk): the packed copy of the hot fields.
-    """
-    self._only_configurator()
-    market: uint256 = markets.market_count
-    checks._require(market < constants.MAX_MARKETS, "Too many markets")
-    oracle_decimals: uint8 = staticcall IAggregatorV3(config.oracle).decimals()
-    assert oracle_decimals <= 18, "Oracle decimals above 18"
-    markets._hot_config[market][0] = convert(config.oracle, uint256) | 10 ** convert(18 - oracle_decimals, uint256) << 160
-    self._store_hot(market, hot)
-    markets.market_count = market + 1
-    markets.market_config[market] = config
-    markets._set_brackets(market, brackets)
-    markets.risk_config[market] = risk
-    markets.market_state[market].risk_multiplier = constants.WAD
-    markets._set_funding_state(market, 0, 0, block.timestamp)
-    markets._variance_rate[market] = 1 << 128  # R = 1 wei: only R's differences count; non-zero up front spares the first accrual a 20,000-gas zero-to-non-zero store
-    oracle_guard._reanchor(market)
-    return market
-
-
-@external
-def set_market_config(market: uint256, config: engine_types.MarketConfig, hot: uint256[4]):
-    """
-    @notice Replace a market's parameters; funding accrues first under the old ones.
-    @dev Reverts "Not configurator", "Unknown market", "Oracle changed", and the oracle reasons.
-    @param market The market id.
-    @param config The new parameters (same oracle).
-    @param hot engine_types._hot_words(config, the market's risk config).
-    """
-    self._check_configurator(market)
-    checks._require(convert(config.oracle, uint256) == markets._hot(market, markets.ORACLE), "Oracle changed")
-    funding._touch_market(market)
-    markets.market_config[market] = config
-    self._store_hot(market, hot)
-
-
-@external
-def set_margin_brackets(market: uint256, brackets: DynArray[margin_brackets.MarginBracket, margin_brackets.MAX_BRACKETS]):
-    """
-    @dev Reverts "Not configurator", "Unknown market".
-    @notice Replace a market's notional margin brackets.
-    @param market The market id.
-    @param brackets The new brackets.
-    """
-    self._check_configurator(market)
-    markets._set_brackets(market, brackets)
-
-
-@external
-def set_risk_config(market: uint256, config: engine_types.RiskConfig, hot: uint256[4]):
-    """
-    @dev Reverts "Not configurator", "Unknown market".
-    @notice Replace a market's risk-multiplier configuration; the multiplier is recomputed now.
-    @param market The market id.
-    @param config The new configuration.
-    @param hot engine_types._hot_words(the market's config, config).
-    """
-    self._check_configurator(market)
-    markets.risk_config[market] = config
-    self._store_hot(market, hot)
-    markets.market_state[market].risk_multiplier = markets._risk_multiplier(market)
-
-
-@external
-def set_rate_limit(market: uint256, limit: engine_types.RateLimit):
-    """
-    @dev Reverts "Not configurator", "Unknown market". Restarts the window.
-    @notice Set a market's liquidation rate limit (window 0 = off).
-    @param market The market id.
-    @param limit Window (seconds) and notional liquidated per window.
-    """
-    self._check_configurator(market)
-    liquidation_policy.rate_limit[market] = limit
-    markets.market_state[market].liquidation_window_start = block.timestamp
-    markets.market_state[market].liquidation_window_notional = 0
-
-
-@external
-def set_liquidation_config(config: engine_types.LiquidationConfig, tiers: DynArray[engine_types.LiquidationTier, constants.MAX_TIERS]):
-    """
-    @dev Reverts "Not configurator".
-    @notice Replace the keeper reward, penalty, cool-down, fee routing, pool reserve and the liquidation tiers.
-    @param config The liquidation parameters.
-    @param tiers The tiers, in order of application.
-    """
-    self._only_configurator()
-    liquidation_policy.liquidation_config = config
-    liquidation_policy._tiers = tiers
-
-
-@external
-def set_paused(market: uint256, paused: bool):
-    """
-    @notice Pause (only reductions and closes accepted) or unpause a market.
-    @dev Reverts "Not configurator", "Unknown market".
-    @param market The market id.
-    @param paused True to pause, False to resume.
-    """
-    self._check_configurator(market)
-    markets._set_paused(market, paused)
-
-
-@external
-def settle_market(market: uint256, price: uint256):
-    """
-    @notice Settlement mode (a delisting, as Hyperliquid settled JELLY): funding accrues
-            to now at the last accepted price and stops; from then on the market's index,
-            mark and every fill are `price`, the market takes reductions only, anyone can
-            close its positions with close_settled, and withdrawals go on.
-    @param market The market id.
-    @param price Settlement price (1e18 USD).
-    @dev Reverts "Not configurator", "Unknown market", "Zero price", "Market settled".
-    """
-    self._check_configurator(market)
-    checks._require(price > 0, "Zero price")
-    checks._require(markets.settlement_price[market] == 0, "Market settled")
-    last_price: uint256 = 0
-    round_id: uint80 = 0
-    last_price, round_id = markets._last_round(market)
-    funding._accrue_funding(market, last_price)
-    markets.settlement_price[market] = price
-    markets._hot_config[market][0] |= 1 << 224  # markets.SETTLED
-    markets._set_paused(market, True)
-    markets._set_last_round(market, price, round_id)
-    log IEngine.MarketSettled(market=market, price=price)
-
-
-@external
-def reanchor_price(market: uint256):
-    """
-    @notice Accept the oracle's latest round without the jump bound (after a guardian
-            verified a gap, e.g. the market sat untouched through a large move).
-    @dev Reverts "Not configurator", "Unknown market", "Oracle answer not positive", "Oracle stale".
-    @param market The market id.
-    """
-    self._check_configurator(market)
-    funding._touch_market_unbounded(market)
-
-
-@internal
-def _store_hot(market: uint256, hot: uint256[4]):
-    """
-    @dev Words 1-4 of the packed hot parameters (word 0, oracle and scale, never changes).
-    """
-    markets._hot_config[market][1] = hot[0]
-    markets._hot_config[market][2] = hot[1]
-    markets._hot_config[market][3] = hot[2]
-    markets._hot_config[market][4] = hot[3]
-
-
 @pure
 @internal
 def _nonzero(amount: uint256):
     assert amount > 0, "Zero amount"
-
-
-@view
-@internal
-def _only_pool():
-    checks._require(msg.sender == self.pool, "Not pool")
 
 
 @view
@@ -695,16 +513,8 @@ def _adl_needed(needed: bool):
 
 @view
 @internal
-def _only_configurator():
-    checks._require(msg.sender == CONFIGURATOR, "Not configurator")
-
-
-
-@view
-@internal
-def _check_configurator(market: uint256):
-    self._only_configurator()
-    markets._known(market)
+def _only_pool():
+    checks._require(msg.sender == self.pool, "Not pool")
 
 # ================================================================== views
 # Only what the engine itself needs and keepers read in bulk; the front-end views

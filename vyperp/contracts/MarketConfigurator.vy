@@ -16,6 +16,7 @@
 """
 
 from interfaces import IEngine
+from interfaces import IEngineAdmin
 import constants
 import engine_types
 import margin_brackets
@@ -119,7 +120,7 @@ def set_pool(new_pool: address):
     """
     roles._check(roles.Role.ADMIN, "Not admin")
     assert new_pool != empty(address), "Zero address"
-    extcall IEngine(self._engine()).set_pool(new_pool)
+    extcall IEngineAdmin(self._engine()).set_pool(new_pool)
     log PoolSet(pool=new_pool)
 
 
@@ -131,7 +132,7 @@ def set_order_book(new_order_book: address):
     """
     roles._check(roles.Role.ADMIN, "Not admin")
     assert new_order_book != empty(address), "Zero address"
-    extcall IEngine(self._engine()).set_order_book(new_order_book)
+    extcall IEngineAdmin(self._engine()).set_order_book(new_order_book)
     log OrderBookSet(order_book=new_order_book)
 
 
@@ -146,7 +147,7 @@ def set_swaps(new_swaps: address):
     """
     roles._check(roles.Role.ADMIN, "Not admin")
     assert new_swaps != empty(address), "Zero address"
-    extcall IEngine(self._engine()).set_swaps(new_swaps)
+    extcall IEngineAdmin(self._engine()).set_swaps(new_swaps)
     log SwapsSet(swaps=new_swaps)
 
 
@@ -163,7 +164,7 @@ def add_market(config: engine_types.MarketConfig, brackets: DynArray[margin_brac
     engine_types._validate_market_config(config)
     margin_brackets._validate(brackets)
     engine_types._validate_risk_config(risk)
-    market: uint256 = extcall IEngine(self._engine()).add_market(config, brackets, risk, engine_types._hot_words(config, risk))
+    market: uint256 = extcall IEngineAdmin(self._engine()).add_market(config, brackets, risk, engine_types._hot_words(config, risk))
     log MarketAdded(market=market, config=config, brackets=brackets, risk=risk)
     return market
 
@@ -178,7 +179,7 @@ def set_market_config(market: uint256, config: engine_types.MarketConfig):
     roles._check(roles.Role.ADMIN, "Not admin")
     engine_types._validate_market_config(config)
     engine: address = self._engine()
-    extcall IEngine(engine).set_market_config(market, config, engine_types._hot_words(config, staticcall IEngine(engine).risk_config(market)))
+    extcall IEngineAdmin(engine).set_market_config(market, config, engine_types._hot_words(config, staticcall IEngine(engine).risk_config(market)))
     log MarketConfigUpdated(market=market, config=config)
 
 
@@ -191,7 +192,7 @@ def set_margin_brackets(market: uint256, brackets: DynArray[margin_brackets.Marg
     """
     roles._check(roles.Role.ADMIN, "Not admin")
     margin_brackets._validate(brackets)
-    extcall IEngine(self._engine()).set_margin_brackets(market, brackets)
+    extcall IEngineAdmin(self._engine()).set_margin_brackets(market, brackets)
     log MarginBracketsUpdated(market=market, brackets=brackets)
 
 
@@ -205,7 +206,7 @@ def set_risk_config(market: uint256, config: engine_types.RiskConfig):
     roles._check(roles.Role.ADMIN, "Not admin")
     engine_types._validate_risk_config(config)
     engine: address = self._engine()
-    extcall IEngine(engine).set_risk_config(market, config, engine_types._hot_words(staticcall IEngine(engine).market_config(market), config))
+    extcall IEngineAdmin(engine).set_risk_config(market, config, engine_types._hot_words(staticcall IEngine(engine).market_config(market), config))
     log RiskConfigUpdated(market=market, config=config)
 
 
@@ -218,7 +219,7 @@ def set_rate_limit(market: uint256, limit: engine_types.RateLimit):
     """
     roles._check(roles.Role.ADMIN, "Not admin")
     engine_types._validate_rate_limit(limit)
-    extcall IEngine(self._engine()).set_rate_limit(market, limit)
+    extcall IEngineAdmin(self._engine()).set_rate_limit(market, limit)
     log RateLimitUpdated(market=market, limit=limit)
 
 
@@ -231,7 +232,7 @@ def set_liquidation_config(config: engine_types.LiquidationConfig, tiers: DynArr
     """
     roles._check(roles.Role.ADMIN, "Not admin")
     engine_types._validate_liquidation_config(config, tiers)
-    extcall IEngine(self._engine()).set_liquidation_config(config, tiers)
+    extcall IEngineAdmin(self._engine()).set_liquidation_config(config, tiers)
     log LiquidationConfigUpdated(config=config, tiers=tiers)
 
 
@@ -243,7 +244,7 @@ def set_paused(market: uint256, paused: bool):
     @param paused True to pause, False to resume.
     """
     roles._check(roles.Role.GUARDIAN, "Not guardian")
-    extcall IEngine(self._engine()).set_paused(market, paused)
+    extcall IEngineAdmin(self._engine()).set_paused(market, paused)
     log MarketPaused(market=market, paused=paused, guardian=msg.sender)
 
 
@@ -254,7 +255,7 @@ def reanchor_price(market: uint256):
     @param market The market id.
     """
     roles._check(roles.Role.GUARDIAN, "Not guardian")
-    extcall IEngine(self._engine()).reanchor_price(market)
+    extcall IEngineAdmin(self._engine()).reanchor_price(market)
     log PriceReanchored(market=market, guardian=msg.sender)
 
 
@@ -267,7 +268,7 @@ def settle_market(market: uint256, price: uint256):
     @param price Settlement price, 1e18 USD.
     """
     roles._check(roles.Role.GUARDIAN, "Not guardian")
-    extcall IEngine(self._engine()).settle_market(market, price)
+    extcall IEngineAdmin(self._engine()).settle_market(market, price)
     log MarketSettled(market=market, price=price, guardian=msg.sender)
 
 

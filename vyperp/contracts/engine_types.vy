@@ -177,7 +177,8 @@ def _validate_liquidation_config(config: LiquidationConfig, tiers: DynArray[Liqu
          "Bad liquidation rates", "Bad shares", "Tiers not descending",
          "Tier fractions must rise", "First tier must start at ratio 1", "Last tier must close all".
     """
-    assert config.reward_floor <= config.reward_cap, "Bad keeper reward"
+    # the engine packs reward_floor and reward_cap into 128 bits each (liquidation_policy._keeper_terms)
+    assert config.reward_floor <= config.reward_cap and config.reward_cap < 2**128, "Bad keeper reward"
     assert config.reward_rate <= constants.WAD // 10 and config.penalty_rate <= constants.WAD // 10, "Bad liquidation rates"
     assert config.insurance_fee_share <= constants.WAD and config.pool_reserve_ratio <= constants.WAD, "Bad shares"
     previous_ratio: uint256 = max_value(uint256)

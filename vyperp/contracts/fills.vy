@@ -13,13 +13,11 @@ from interfaces import IEngine
 import fixed_math
 import pricing
 import ledger
-import liquidation_policy
 import margin_health
 import markets
 
 uses: markets
 uses: ledger
-uses: liquidation_policy
 uses: margin_health
 
 
@@ -51,7 +49,7 @@ def _execute(account: address, market: uint256, size_delta: int256, index_price:
     ledger._add_margin(account, pnl - convert(fee, int256))
     ledger._move_funds(-pnl, 0)
     if fee > 0:
-        to_insurance: uint256 = fixed_math._umul_down(fee, liquidation_policy.liquidation_config.insurance_fee_share)
+        to_insurance: uint256 = fixed_math._umul_down(fee, markets._hot(market, markets.INSURANCE_FEE_SHARE))
         ledger._move_funds(convert(fee - to_insurance, int256), convert(to_insurance, int256))
     return Fill(price=fill_price, realized_pnl=pnl, fee=fee)
 

@@ -62,10 +62,9 @@ def _liquidate(account: address, keeper: address, strict: bool) -> uint256:
     fraction: uint256 = 0
     tier: uint256 = 0
     fraction, tier = liquidation_policy._tier_for(health)
-    config: engine_types.LiquidationConfig = liquidation_policy.liquidation_config
     if health.equity < 0:
         return self._liquidate_bankrupt(account, keeper, tier)
-    if fraction < constants.WAD and block.timestamp < liquidation_policy.last_partial_liquidation[account] + config.cooldown:
+    if fraction < constants.WAD and block.timestamp < liquidation_policy.last_partial_liquidation[account] + liquidation_policy.liquidation_config.cooldown:
         checks._require(not strict, "Liquidation cool-down")
         return 0
 
@@ -84,7 +83,7 @@ def _liquidate(account: address, keeper: address, strict: bool) -> uint256:
     if fraction < constants.WAD:
         magnitude: uint256 = convert(abs(size), uint256)
         close_magnitude: uint256 = fixed_math._umul_up(magnitude, fraction)
-        if close_magnitude < magnitude and fixed_math._umul_down(magnitude - close_magnitude, index_price) >= config.min_position_notional:
+        if close_magnitude < magnitude and fixed_math._umul_down(magnitude - close_magnitude, index_price) >= liquidation_policy.liquidation_config.min_position_notional:
             close_size = convert(close_magnitude, int256)
             if size < 0:
                 close_size = -close_size
@@ -92,14 +91,15 @@ def _liquidate(account: address, keeper: address, strict: bool) -> uint256:
         checks._require(not strict, "Liquidation rate limit")
         return 0
     ratio_before: int256 = health.equity * constants.IWAD // convert(health.maintenance_margin, int256)
+    terms: liquidation_policy.KeeperTerms = liquidation_policy._keeper_terms_of()
 
     fill: fills.Fill = fills._execute(account, market, -close_size, index_price, False)
     if close_size != size:
         # judge the partial step with the reward and penalty it will charge included
         after: engine_types.Health = margin_health._health(account, market, index_price)
         step_notional: uint256 = fixed_math._umul_up(convert(abs(close_size), uint256), fill.price)
-        charges: uint256 = self._reward(step_notional, config)
-        charges += min(fixed_math._umul_up(step_notional, config.penalty_rate), convert(max(ledger._margin(account) - convert(charges, int256), 0), uint256))
+        charges: uint256 = self._reward(step_notional, terms)
+        charges += min(fixed_math._umul_up(step_notional, terms.penalty_rate), convert(max(ledger._margin(account) - convert(charges, int256), 0), uint256))
         ratio_after: int256 = (after.equity - convert(charges, int256)) * constants.IWAD // max(convert(after.maintenance_margin, int256), 1)
         if ratio_after <= ratio_before:
             # the partial step did not help: this position closes entirely
@@ -111,8 +111,8 @@ def _liquidate(account: address, keeper: address, strict: bool) -> uint256:
 
     notional: uint256 = fixed_math._umul_up(convert(abs(close_size), uint256), fill.price)
     ledger._cover_if_flat(account)
-    reward: uint256 = self._pay_keeper(account, keeper, notional, config)
-    penalty: uint256 = min(fixed_math._umul_up(notional, config.penalty_rate), ledger._margin_cash(account))
+    reward: uint256 = self._pay_keeper(account, keeper, notional, terms)
+    penalty: uint256 = min(fixed_math._umul_up(notional, terms.penalty_rate), ledger._margin_cash(account))
     ledger._add_margin(account, -convert(penalty, int256))
     ledger._move_funds(0, convert(penalty, int256))
     log IEngine.Liquidated(account=account, market=market, keeper=keeper, size_closed=close_size, price=fill.price, notional=notional, tier=tier, keeper_reward=reward, penalty=penalty, remaining_size=size - close_size)
@@ -145,7 +145,7 @@ def _liquidate_bankrupt(account: address, keeper: address, tier: uint256) -> uin
             if mask == 1:
                 # the last position: the waterfall, then the keeper
                 ledger._cover_if_flat(account)
-                reward = self._pay_keeper(account, keeper, total_notional, liquidation_policy.liquidation_config)
+                reward = self._pay_keeper(account, keeper, total_notional, liquidation_policy._keeper_terms_of())
             log IEngine.Liquidated(account=account, market=market, keeper=keeper, size_closed=size, price=fill.price, notional=notional, tier=tier, keeper_reward=reward, penalty=0, remaining_size=0)
         mask >>= 1
     return closed
@@ -153,21 +153,21 @@ def _liquidate_bankrupt(account: address, keeper: address, tier: uint256) -> uin
 
 @pure
 @internal
-def _reward(notional: uint256, config: engine_types.LiquidationConfig) -> uint256:
+def _reward(notional: uint256, terms: liquidation_policy.KeeperTerms) -> uint256:
     """
     @dev The keeper reward for `notional` closed: reward_rate of it, clamped to [floor, cap].
     """
-    return min(max(fixed_math._umul_up(notional, config.reward_rate), config.reward_floor), config.reward_cap)
+    return min(max(fixed_math._umul_up(notional, terms.reward_rate), terms.reward_floor), terms.reward_cap)
 
 
 @internal
-def _pay_keeper(account: address, keeper: address, notional: uint256, config: engine_types.LiquidationConfig) -> uint256:
+def _pay_keeper(account: address, keeper: address, notional: uint256, terms: liquidation_policy.KeeperTerms) -> uint256:
     """
     @dev The keeper reward for `notional` closed, clamped to [floor, cap]: from the
          account's margin while positive, the rest from the insurance fund.
     @return What the keeper received.
     """
-    reward: uint256 = self._reward(notional, config)
+    reward: uint256 = self._reward(notional, terms)
     from_margin: uint256 = min(reward, ledger._margin_cash(account))
     from_insurance: uint256 = min(reward - from_margin, ledger._insurance())
     ledger._add_margin(account, -convert(from_margin, int256))

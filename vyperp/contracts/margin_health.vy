@@ -91,10 +91,10 @@ def _health(account: address, touched_market: uint256, touched_price: uint256) -
                 # dev: off (max_multiplier = 1e18), the stored multiplier is 1e18: every write bounds it by max_multiplier
                 multiplier = markets.market_state[market].risk_multiplier
             single: uint256 = markets._hot_config[market][5]
-            if single != 0:
+            if single & (2**64 - 1) != 0:
                 # one bracket: the bracket loop's arithmetic on its rates (markets._set_brackets)
-                initial = fixed_math._umul_up(fixed_math._umul_up(notional, single & (2**128 - 1)), multiplier)
-                maintenance = fixed_math._umul_up(notional, single >> 128)
+                initial = fixed_math._umul_up(fixed_math._umul_up(notional, single & (2**64 - 1)), multiplier)
+                maintenance = fixed_math._umul_up(notional, (single >> 128) & (2**64 - 1))
             else:
                 initial, maintenance = health_math._bracket_requirements(markets._brackets[market], notional, multiplier)
             maintenance = health_math._scaled_maintenance(maintenance, multiplier, markets._hot(market, markets.SCALED_MAINTENANCE) != 0)

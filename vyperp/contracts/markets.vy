@@ -52,10 +52,13 @@ _variance_rate: HashMap[uint256, uint256]
 # public structs). Word 0 (oracle | 10 ** (18 - oracle decimals) << 160 | settled << 224) is
 # written at listing, its settled bit by settle_market (the oracle cannot change); words 1-4 are engine_types._hot_words of
 # the two structs, packed by the configurator (which validated every bound they rely on)
-# and passed with every change of either. Word 5 (_set_brackets): a market with a single
-# margin bracket holds its rates there, initial | maintenance << 128 (validated 0 <
-# maintenance <= initial <= 1e18, so never 0), so a health check skips the bracket array;
-# 0 = several brackets.
+# and passed with every change of either. Word 5, what a health check, a fee and a
+# liquidation step read besides: initial (64) | insurance_fee_share (64) << 64 | maintenance
+# (64) << 128 | rate limited << 192. A market with a single margin bracket holds its rates
+# there (_set_brackets; validated 0 < maintenance <= initial <= 1e18 < 2**60, so the initial
+# field is never 0), so a health check skips the bracket array; initial 0 = several brackets.
+# The fee share (<= 1e18) is the liquidation config's, copied into every market by
+# set_liquidation_config and add_market; the flag follows set_rate_limit.
 _hot_config: HashMap[uint256, uint256[HOT_WORDS]]
 
 HOT_WORDS: constant(uint256) = 6
@@ -82,6 +85,10 @@ FUNDING_EMA: constant(uint256) = 4 | 202 << 8 | 1 << 16         # funding_weight
 RISK_MULTIPLIER: constant(uint256) = 4 | 203 << 8 | 1 << 16     # max_multiplier > 1e18
 SCALED_MAINTENANCE: constant(uint256) = 4 | 204 << 8 | 1 << 16  # apply_to_maintenance
 MAX_ORACLE_AGE: constant(uint256) = 4 | 208 << 8 | 32 << 16
+SINGLE_INITIAL: constant(uint256) = 5 | 0 << 8 | 64 << 16       # one bracket's rates (0 = several brackets)
+INSURANCE_FEE_SHARE: constant(uint256) = 5 | 64 << 8 | 64 << 16  # liquidation_config.insurance_fee_share, copied per market
+SINGLE_MAINTENANCE: constant(uint256) = 5 | 128 << 8 | 64 << 16
+RATE_LIMITED: constant(uint256) = 5 | 192 << 8 | 1 << 16        # rate_limit[market].window > 0
 SETTLED: constant(uint256) = 0 | 224 << 8 | 1 << 16            # settlement_price != 0 (settle_market sets both)
 
 
@@ -219,7 +226,17 @@ def _set_brackets(market: uint256, brackets: DynArray[margin_brackets.MarginBrac
     single: uint256 = 0
     if len(brackets) == 1:
         single = brackets[0].initial_margin_rate | brackets[0].maintenance_margin_rate << 128
-    self._hot_config[market][5] = single
+    self._hot_config[market][5] = self._hot_config[market][5] & ~(2**64 - 1 | (2**64 - 1) << 128) | single
+
+
+@internal
+def _set_hot_field(market: uint256, field: uint256, field_value: uint256):
+    """
+    @dev Overwrite one field of the packed hot parameters (`field_value` fits its width).
+    """
+    first_bit: uint256 = (field >> 8) & 255
+    mask: uint256 = ((1 << (field >> 16)) - 1) << first_bit
+    self._hot_config[market][field & 255] = self._hot_config[market][field & 255] & ~mask | field_value << first_bit
 
 
 @view

@@ -61,7 +61,7 @@ def _pool_withdrawable() -> uint256:
     """
     value: int256 = min(self._pool_value(), ledger._pool())
     reserve: uint256 = 0
-    reserve_ratio: uint256 = liquidation_policy.liquidation_config.pool_reserve_ratio
+    reserve_ratio: uint256 = liquidation_policy._pool_reserve_ratio()
     for market: uint256 in range(constants.MAX_MARKETS):
         if market >= markets.market_count:
             break

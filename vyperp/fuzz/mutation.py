@@ -95,8 +95,8 @@ MUTANTS: list[Mutant] = [
     Mutant(
         "reward-uncapped",
         "liquidation.vy",
-        "return min(max(fixed_math._umul_up(notional, config.reward_rate), config.reward_floor), config.reward_cap)",
-        "return max(fixed_math._umul_up(notional, config.reward_rate), config.reward_floor)",
+        "return min(max(fixed_math._umul_up(notional, terms.reward_rate), terms.reward_floor), terms.reward_cap)",
+        "return max(fixed_math._umul_up(notional, terms.reward_rate), terms.reward_floor)",
         "the keeper reward ignores its cap",
     ),
     Mutant(
@@ -116,8 +116,8 @@ MUTANTS: list[Mutant] = [
     Mutant(
         "no-guardian-check",
         "MarketConfigurator.vy",
-        '    roles._check(roles.Role.GUARDIAN, "Not guardian")\n    extcall IEngine(self._engine()).set_paused(market, paused)',
-        "    extcall IEngine(self._engine()).set_paused(market, paused)",
+        '    roles._check(roles.Role.GUARDIAN, "Not guardian")\n    extcall IEngineAdmin(self._engine()).set_paused(market, paused)',
+        "    extcall IEngineAdmin(self._engine()).set_paused(market, paused)",
         "anyone can pause markets",
     ),
     Mutant(
@@ -172,8 +172,8 @@ MUTANTS: list[Mutant] = [
     Mutant(
         "insurance-share-rounds-up",
         "fills.vy",
-        "to_insurance: uint256 = fixed_math._umul_down(fee, liquidation_policy.liquidation_config.insurance_fee_share)",
-        "to_insurance: uint256 = fixed_math._umul_up(fee, liquidation_policy.liquidation_config.insurance_fee_share)",
+        "to_insurance: uint256 = fixed_math._umul_down(fee, markets._hot(market, markets.INSURANCE_FEE_SHARE))",
+        "to_insurance: uint256 = fixed_math._umul_up(fee, markets._hot(market, markets.INSURANCE_FEE_SHARE))",
         "the insurance share of fees rounds up (off the documented split)",
     ),
     Mutant(
@@ -324,22 +324,22 @@ MUTANTS: list[Mutant] = [
     Mutant(
         "penalty-rounds-down",
         "liquidation.vy",
-        "min(fixed_math._umul_up(notional, config.penalty_rate),",
-        "min(fixed_math._umul_down(notional, config.penalty_rate),",
+        "min(fixed_math._umul_up(notional, terms.penalty_rate),",
+        "min(fixed_math._umul_down(notional, terms.penalty_rate),",
         "the liquidation penalty rounds in the trader's favour",
     ),
     Mutant(
         "reward-rounds-down",
         "liquidation.vy",
-        "fixed_math._umul_up(notional, config.reward_rate)",
-        "fixed_math._umul_down(notional, config.reward_rate)",
+        "fixed_math._umul_up(notional, terms.reward_rate)",
+        "fixed_math._umul_down(notional, terms.reward_rate)",
         "the keeper reward rounds down (off its formula)",
     ),
     Mutant(
         "cooldown-ends-a-second-late",
         "liquidation.vy",
-        "block.timestamp < liquidation_policy.last_partial_liquidation[account] + config.cooldown",
-        "block.timestamp <= liquidation_policy.last_partial_liquidation[account] + config.cooldown",
+        "block.timestamp < liquidation_policy.last_partial_liquidation[account] + liquidation_policy.liquidation_config.cooldown",
+        "block.timestamp <= liquidation_policy.last_partial_liquidation[account] + liquidation_policy.liquidation_config.cooldown",
         "a partial step exactly at the end of the cool-down is refused",
     ),
     Mutant(

@@ -135,7 +135,7 @@ def deploy_protocol(
     mocks: bool = True,
     now: Callable[[], int] | None = None,
 ) -> Protocol:
-    """Deploy configurator, engine, pool, lens and order book, and list every market;
+    """Deploy configurator, engine (with its EngineAdmin), pool, lens and order book, and list every market;
     with ``params.swaps`` / ``params.caps`` (enabled) also FundingSwaps (bound to the
     engine) and FundingCaps, configured and with their maturities / products listed
     (:func:`deploy_products`; `now()` is the chain's block time, which their listing
@@ -197,7 +197,10 @@ def deploy_protocol(
             oracle.push_round(oracle_answer(market.initial_price, market.oracle_decimals), 0, sender=feeder)
         oracles.append(oracle)
     configurator = deploy("MarketConfigurator")
-    engine = deploy("Engine", token, configurator)
+    if legacy:
+        engine = deploy("Engine", token, configurator)
+    else:  # the engine runs EngineAdmin's code (setters, ADL) by DELEGATECALL; it checks the pair
+        engine = deploy("Engine", token, configurator, deploy("EngineAdmin", token, configurator))
     configurator.bind_engine(engine, sender=admin)
     pool = deploy("LiquidityPool", token, engine, "vyperp LP", "vLP", decimals)
     configurator.set_pool(pool, sender=admin)
