@@ -135,3 +135,21 @@ def test_engine_implements_one_interface_that_every_consumer_uses() -> None:
 def test_one_wad_in_the_contracts() -> None:
     defining = sorted(p.name for p in CONTRACTS.rglob("*.vy") if re.search(r"^I?WAD: constant", p.read_text(), re.M))
     assert defining == ["constants.vy"], defining
+
+
+def test_hot2_reads_two_fields_of_one_word() -> None:
+    """markets._hot2 loads field_a's word once and reads both fields from it: every call
+    must name two fields of the same packed word (the word is the constant's low byte)."""
+    markets = (CONTRACTS / "markets.vy").read_text()
+    fields = {
+        name: int(word)
+        for name, word in re.findall(r"^([A-Z_]+): constant\(uint256\) = (\d+) \| \d+ << 8 \| \d+ << 16", markets, re.M)
+    }
+    assert {"SKEW_SCALE", "MAX_PREMIUM", "ORACLE", "PRICE_SCALE"} <= set(fields)
+    calls = [
+        (path.name, a, b)
+        for path in CONTRACTS.rglob("*.vy")
+        for a, b in re.findall(r"_hot2\(market, (?:markets\.)?([A-Z_]+), (?:markets\.)?([A-Z_]+)\)", path.read_text())
+    ]
+    assert len(calls) >= 8
+    assert [c for c in calls if fields[c[1]] != fields[c[2]]] == []

@@ -63,7 +63,7 @@ def _haircut(account: address, market: uint256, index_price: uint256, mark: uint
     size, entry = ledger._size_entry(account, market)
     if size == 0:
         return 0
-    exit_price: uint256 = markets._exit(market, index_price, size)
+    exit_price: uint256 = markets._exit_mark(market, index_price, size)[0]
     profit: int256 = pricing._pnl(size, exit_price, entry)
     if profit <= 0:
         return 0
@@ -92,7 +92,7 @@ def _deleverage(account: address, market: uint256, index_price: uint256, deficit
     if position_size == 0:
         return (0, 0)
     funding._settle_funding(account, market, index_price)
-    exit_price: uint256 = markets._exit(market, index_price, position_size)
+    exit_price: uint256 = markets._exit_mark(market, index_price, position_size)[0]
     pnl: int256 = pricing._pnl(position_size, exit_price, ledger._size_entry(account, market)[1])
     if pnl <= 0:
         return (0, 0)

@@ -38,51 +38,53 @@ def _execute(account: address, market: uint256, size_delta: int256, index_price:
     fill_price: uint256 = index_price
     fee: uint256 = 0
     if markets._hot(market, markets.SETTLED) == 0:
-        fill_price = pricing._fill_price(index_price, skew, size_delta, markets._hot(market, markets.SKEW_SCALE), markets._hot(market, markets.MAX_PREMIUM))
+        skew_scale: uint256 = 0
+        max_premium: uint256 = 0
+        skew_scale, max_premium = markets._hot2(market, markets.SKEW_SCALE, markets.MAX_PREMIUM)
+        fill_price = pricing._fill_price(index_price, skew, size_delta, skew_scale, max_premium)
         if charge_fee:
-            fee = pricing._trade_fee(skew, size_delta, fill_price, markets._hot(market, markets.MAKER_FEE), markets._hot(market, markets.TAKER_FEE))
-    paid: int256 = self._payable_profit(account, market, fill_price, index_price)
-    pnl: int256 = self._rebase_position(account, market, size_delta, fill_price)
+            maker_fee: uint256 = 0
+            taker_fee: uint256 = 0
+            maker_fee, taker_fee = markets._hot2(market, markets.MAKER_FEE, markets.TAKER_FEE)
+            fee = pricing._trade_fee(skew, size_delta, fill_price, maker_fee, taker_fee)
+    old_size: int256 = 0
+    old_entry: uint256 = 0
+    old_size, old_entry = ledger._size_entry(account, market)
+    # the old position's PnL at the fill price, and the most of it that may be paid
+    pnl: int256 = pricing._pnl(old_size, fill_price, old_entry)
+    paid: int256 = self._payable_profit(market, old_size, pnl, index_price)
+    self._rebase_position(account, market, old_size, old_entry, size_delta, fill_price)
     if paid < pnl:
         log IEngine.ProfitHaircut(account=account, market=market, profit=pnl, paid=paid)
         pnl = paid
     ledger._add_margin(account, pnl - convert(fee, int256))
-    ledger._move_funds(-pnl, 0)
+    to_insurance: uint256 = 0
     if fee > 0:
-        to_insurance: uint256 = fixed_math._umul_down(fee, markets._hot(market, markets.INSURANCE_FEE_SHARE))
-        ledger._move_funds(convert(fee - to_insurance, int256), convert(to_insurance, int256))
+        to_insurance = fixed_math._umul_down(fee, markets._hot(market, markets.INSURANCE_FEE_SHARE))
+    ledger._move_funds(convert(fee - to_insurance, int256) - pnl, convert(to_insurance, int256))
     return Fill(price=fill_price, realized_pnl=pnl, fee=fee)
 
 
 @view
 @internal
-def _payable_profit(account: address, market: uint256, fill_price: uint256, index_price: uint256) -> int256:
+def _payable_profit(market: uint256, size: int256, profit: int256, index_price: uint256) -> int256:
     """
     @dev The most a fill of the whole position at `fill_price` may realize: its profit
          under the max-PnL cap (the side's profit before this fill), then within the
          pool's cash, so a close never takes the pool's balance below zero.
     """
-    size: int256 = 0
-    entry: uint256 = 0
-    size, entry = ledger._size_entry(account, market)
-    profit: int256 = pricing._pnl(size, fill_price, entry)
     if profit <= 0:
         return profit
     return min(margin_health._profit_counted(market, profit, size, index_price), max(ledger._pool(), 0))
 
 
 @internal
-def _rebase_position(account: address, market: uint256, size_delta: int256, price: uint256) -> int256:
+def _rebase_position(account: address, market: uint256, old_size: int256, old_entry: uint256, size_delta: int256, price: uint256):
     """
     @dev Realize the old position's PnL at `price` and set size += delta, entry = price.
          Keeps open interest, the pool aggregates and the open-market mask exact.
-    @return The realized PnL (rounded down), not yet booked to the margin.
     """
-    old_size: int256 = 0
-    old_entry: uint256 = 0
-    old_size, old_entry = ledger._size_entry(account, market)
     new_size: int256 = old_size + size_delta
-    pnl: int256 = pricing._pnl(old_size, price, old_entry)
     cumulative: int256 = markets._cumulative(market)
 
     self._move_entry_aggregates(market, old_size, old_entry, new_size, price)
@@ -108,7 +110,6 @@ def _rebase_position(account: address, market: uint256, size_delta: int256, pric
         ledger._positions[account][market].funding_index = cumulative
         if old_size == 0:
             ledger._set_open_markets(account, ledger._open_markets(account) | 1 << market)
-    return pnl
 
 
 @internal

@@ -106,8 +106,14 @@ def _funding_now(market: uint256, index_price: uint256) -> (int256, int256, int2
     if markets._hot(market, markets.SETTLED) != 0:
         return (cumulative, 0, 0)
     elapsed: uint256 = block.timestamp - last_time
-    cap: int256 = convert(markets._hot(market, markets.MAX_FUNDING_RATE), int256)
-    premium: int256 = funding_models._premium(markets._skew(market), markets._hot(market, markets.SKEW_SCALE), markets._hot(market, markets.MAX_PREMIUM))
+    max_rate: uint256 = 0
+    clamp_width: uint256 = 0
+    max_rate, clamp_width = markets._hot2(market, markets.MAX_FUNDING_RATE, markets.FUNDING_CLAMP)
+    cap: int256 = convert(max_rate, int256)
+    skew_scale: uint256 = 0
+    max_premium: uint256 = 0
+    skew_scale, max_premium = markets._hot2(market, markets.SKEW_SCALE, markets.MAX_PREMIUM)
+    premium: int256 = funding_models._premium(markets._skew(market), skew_scale, max_premium)
     start_rate: int256 = 0
     rate: int256 = 0
     model: uint256 = markets._hot(market, markets.FUNDING_MODEL)
@@ -120,7 +126,7 @@ def _funding_now(market: uint256, index_price: uint256) -> (int256, int256, int2
         if model == funding_models.NONLINEAR:  # read only when used: two cold loads per touch
             threshold = markets.market_config[market].nonlinear_threshold
             coefficient = markets.market_config[market].nonlinear_coefficient
-        rate = fixed_math._clamp(funding_models._premium_rate(premium, convert(markets._hot(market, markets.INTEREST_RATE_PLUS_WAD), int256) - constants.IWAD, markets._hot(market, markets.FUNDING_CLAMP), model, threshold, coefficient), -cap, cap)
+        rate = fixed_math._clamp(funding_models._premium_rate(premium, convert(markets._hot(market, markets.INTEREST_RATE_PLUS_WAD), int256) - constants.IWAD, clamp_width, model, threshold, coefficient), -cap, cap)
         start_rate = rate
     # elapsed == 0 adds nothing to either index
     cumulative += funding_models._index_increment(start_rate, rate, index_price, elapsed)
@@ -129,7 +135,7 @@ def _funding_now(market: uint256, index_price: uint256) -> (int256, int256, int2
 
 @view
 @internal
-def _owed(account: address, market: uint256, cumulative: int256, index_price: uint256) -> (int256, uint256):
+def _owed(market: uint256, size: int256, cumulative: int256, position_index: int256, index_price: uint256) -> (int256, uint256):
     """
     @dev (funding the position owes at `cumulative`, size-tier surcharge).
     """
@@ -138,7 +144,7 @@ def _owed(account: address, market: uint256, cumulative: int256, index_price: ui
     if markets._hot(market, markets.SIZE_TIER) != 0:  # read only when the size tier is on
         tier_notional = markets.market_config[market].size_tier_notional
         tier_multiplier = markets.market_config[market].size_tier_multiplier
-    return pricing._funding_owed(ledger._size(account, market), cumulative, ledger._positions[account][market].funding_index, index_price, tier_notional, tier_multiplier)
+    return pricing._funding_owed(size, cumulative, position_index, index_price, tier_notional, tier_multiplier)
 
 
 @internal
@@ -154,7 +160,7 @@ def _settle_funding(account: address, market: uint256, index_price: uint256):
         return
     owed: int256 = 0
     surcharge: uint256 = 0
-    owed, surcharge = self._owed(account, market, cumulative, index_price)
+    owed, surcharge = self._owed(market, size, cumulative, old_index, index_price)
     if owed < 0:
         # funding the pool pays is bounded by its cash: the pool never goes below zero
         owed = max(owed, -max(ledger._pool(), 0))

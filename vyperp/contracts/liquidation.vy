@@ -74,7 +74,7 @@ def _liquidate(account: address, keeper: address, strict: bool) -> uint256:
     size: int256 = 0
     entry: uint256 = 0
     size, entry = ledger._size_entry(account, market)
-    if health.position_count > 1 and ledger._margin(account) + pricing._pnl(size, markets._exit(market, index_price, size), entry) < 0:
+    if health.position_count > 1 and ledger._margin(account) + pricing._pnl(size, markets._exit_mark(market, index_price, size)[0], entry) < 0:
         # this step would leave a negative realized margin beside open positions (a loss
         # backed by another market's gain): close everything now, so margin never rests
         # below zero and the waterfall can never ask the pool for more than it holds

@@ -79,15 +79,21 @@ def _health(account: address, touched_market: uint256, touched_price: uint256) -
             size, entry = ledger._size_entry(account, market)
             owed: int256 = 0
             surcharge: uint256 = 0
-            owed, surcharge = funding._owed(account, market, cumulative, price)
+            owed, surcharge = funding._owed(market, size, cumulative, ledger._positions[account][market].funding_index, price)
             owed = max(owed, -max(ledger._pool(), 0))
-            pnl: int256 = pricing._pnl(size, markets._exit(market, price, size), entry)
+            exit_price: uint256 = 0
+            mark: uint256 = 0
+            exit_price, mark = markets._exit_mark(market, price, size)
+            pnl: int256 = pricing._pnl(size, exit_price, entry)
             health.equity += self._profit_counted(market, pnl, size, price) - owed - convert(surcharge, int256)
-            notional: uint256 = fixed_math._umul_up(convert(abs(size), uint256), markets._mark(market, price))
+            notional: uint256 = fixed_math._umul_up(convert(abs(size), uint256), mark)
             initial: uint256 = 0
             maintenance: uint256 = 0
             multiplier: uint256 = constants.WAD
-            if markets._hot(market, markets.RISK_MULTIPLIER) != 0:
+            risk_on: uint256 = 0
+            scaled: uint256 = 0
+            risk_on, scaled = markets._hot2(market, markets.RISK_MULTIPLIER, markets.SCALED_MAINTENANCE)
+            if risk_on != 0:
                 # dev: off (max_multiplier = 1e18), the stored multiplier is 1e18: every write bounds it by max_multiplier
                 multiplier = markets.market_state[market].risk_multiplier
             single: uint256 = markets._hot_config[market][5]
@@ -97,7 +103,7 @@ def _health(account: address, touched_market: uint256, touched_price: uint256) -
                 maintenance = fixed_math._umul_up(notional, (single >> 128) & (2**64 - 1))
             else:
                 initial, maintenance = health_math._bracket_requirements(markets._brackets[market], notional, multiplier)
-            maintenance = health_math._scaled_maintenance(maintenance, multiplier, markets._hot(market, markets.SCALED_MAINTENANCE) != 0)
+            maintenance = health_math._scaled_maintenance(maintenance, multiplier, scaled != 0)
             health.initial_margin += initial
             health.maintenance_margin += maintenance
             health.transfer_margin += fixed_math._umul_up(notional, markets._hot(market, markets.TRANSFER_MARGIN_RATIO))

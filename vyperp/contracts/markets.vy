@@ -135,7 +135,8 @@ def _add_rate_index(market: uint256, delta: int256):
     """
     @dev R += delta (the conversion reverts past |R| < 2**127).
     """
-    self._variance_rate[market] = self._variance(market) | convert(convert(convert(self._rate_index(market) + delta, int128), bytes32), uint256) << 128
+    word: uint256 = self._variance_rate[market]
+    self._variance_rate[market] = word & (2**128 - 1) | convert(convert(convert((convert(convert(word, bytes32), int256) >> 128) + delta, int128), bytes32), uint256) << 128
 
 
 @view
@@ -245,7 +246,20 @@ def _hot(market: uint256, field: uint256) -> uint256:
     """
     @dev One field of the packed hot parameters (a field constant above).
     """
-    return (self._hot_config[market][field & 255] >> ((field >> 8) & 255)) & ((1 << (field >> 16)) - 1)
+    width: uint256 = 1 << (field >> 16)
+    return (self._hot_config[market][field & 255] >> ((field >> 8) & 255)) & unsafe_sub(width, 1)
+
+
+@view
+@internal
+def _hot2(market: uint256, field_a: uint256, field_b: uint256) -> (uint256, uint256):
+    """
+    @dev Two fields of the same hot word (field_b's word is field_a's), one load.
+    """
+    word: uint256 = self._hot_config[market][field_a & 255]
+    width_a: uint256 = 1 << (field_a >> 16)
+    width_b: uint256 = 1 << (field_b >> 16)
+    return ((word >> ((field_a >> 8) & 255)) & unsafe_sub(width_a, 1), (word >> ((field_b >> 8) & 255)) & unsafe_sub(width_b, 1))
 
 
 @view
@@ -262,18 +276,25 @@ def _skew(market: uint256) -> int256:
 def _mark(market: uint256, index_price: uint256) -> uint256:
     if self._hot(market, SETTLED) != 0:
         return index_price
-    return pricing._mark_price(index_price, self._skew(market), self._hot(market, SKEW_SCALE), self._hot(market, MAX_PREMIUM))
+    skew_scale: uint256 = 0
+    max_premium: uint256 = 0
+    skew_scale, max_premium = self._hot2(market, SKEW_SCALE, MAX_PREMIUM)
+    return pricing._mark_price(index_price, self._skew(market), skew_scale, max_premium)
 
 
 @view
 @internal
-def _exit(market: uint256, index_price: uint256, size: int256) -> uint256:
+def _exit_mark(market: uint256, index_price: uint256, size: int256) -> (uint256, uint256):
     """
-    @dev What closing `size` now would fill at (the settlement price once settled).
+    @dev (_exit(market, index_price, size), _mark(market, index_price)) from one read of the skew and premium parameters.
     """
     if self._hot(market, SETTLED) != 0:
-        return index_price
-    return pricing._exit_price(index_price, self._skew(market), size, self._hot(market, SKEW_SCALE), self._hot(market, MAX_PREMIUM))
+        return (index_price, index_price)
+    skew: int256 = self._skew(market)
+    skew_scale: uint256 = 0
+    max_premium: uint256 = 0
+    skew_scale, max_premium = self._hot2(market, SKEW_SCALE, MAX_PREMIUM)
+    return (pricing._exit_price(index_price, skew, size, skew_scale, max_premium), pricing._mark_price(index_price, skew, skew_scale, max_premium))
 
 
 @view

@@ -34,10 +34,13 @@ def _read_index_price(market: uint256, bounded: bool) -> (uint256, uint80):
     started_at: uint256 = 0
     updated_at: uint256 = 0
     answered_in: uint80 = 0
-    round_id, answer, started_at, updated_at, answered_in = staticcall IAggregatorV3(convert(convert(markets._hot(market, markets.ORACLE), uint160), address)).latestRoundData()
+    oracle: uint256 = 0
+    price_scale: uint256 = 0
+    oracle, price_scale = markets._hot2(market, markets.ORACLE, markets.PRICE_SCALE)
+    round_id, answer, started_at, updated_at, answered_in = staticcall IAggregatorV3(convert(convert(oracle, uint160), address)).latestRoundData()
     assert answer > 0, "Oracle answer not positive"
     assert updated_at + markets._hot(market, markets.MAX_ORACLE_AGE) >= block.timestamp, "Oracle stale"
-    price: uint256 = convert(answer, uint256) * markets._hot(market, markets.PRICE_SCALE)
+    price: uint256 = convert(answer, uint256) * price_scale
     last_price: uint256 = 0
     last_round_id: uint80 = 0
     last_price, last_round_id = markets._last_round(market)
