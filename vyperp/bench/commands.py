@@ -611,8 +611,9 @@ __all__ = ["bench", "bench_table", "run_bench_all"]
     "traces",
     multiple=True,
     metavar="OPERATION",
-    help="Instead of measuring everything, trace OPERATION (repeatable; 'all' = open, close, liquidate, deposit "
-    "and the warm-market variants): the storage slots it touches and its gas by opcode class, to --trace-out.",
+    help="Instead of measuring everything, trace OPERATION (repeatable; 'all' = every targeted operation: "
+    "deposits, open, increase, reduce, close, liquidations (a 10-account batch whole) and the warm-market "
+    "variants): the storage slots it touches and its gas by opcode class, to --trace-out.",
 )
 @click.option(
     "--trace-out",
@@ -645,7 +646,20 @@ def gas(out: Path, traces: tuple[str, ...], trace_out: Path) -> None:
     console.print(f"wrote {out} in {time.time() - started:.1f} s")
 
 
-TRACE_ALL = ("open", "close", "liquidate", "deposit", "open_warm_market", "close_warm_market", "liquidate_warm_market")
+TRACE_ALL = (
+    "deposit",
+    "deposit_top_up",
+    "open",
+    "increase",
+    "reduce",
+    "close",
+    "liquidate",
+    "liquidate_first_reward",
+    "liquidate_batch_10",
+    "open_warm_market",
+    "close_warm_market",
+    "liquidate_warm_market",
+)
 
 
 def _gas_trace(ops: tuple[str, ...], out: Path) -> None:

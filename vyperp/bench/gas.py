@@ -189,7 +189,7 @@ def warm_market_gas(probe: GasProbe) -> dict[str, int]:
 
 TRADING_OPS = ("deposit", "deposit_top_up", "open", "increase", "reduce", "close", "withdraw", "oracle_update", "poke")
 WARM_OPS = ("open_warm_market", "close_warm_market", "liquidate_warm_market")
-TRACEABLE = (*TRADING_OPS, "liquidate", "liquidate_first_reward", *WARM_OPS)
+TRACEABLE = (*TRADING_OPS, "liquidate", "liquidate_first_reward", "liquidate_batch_10", *WARM_OPS)
 
 
 def trace_operation(op: str) -> dict[str, Any]:
@@ -197,6 +197,9 @@ def trace_operation(op: str) -> dict[str, Any]:
     ``measure_all`` measures it (same probe, same preceding transactions)."""
     if op not in TRACEABLE:
         raise ValueError(f"cannot trace {op!r}; one of {', '.join(TRACEABLE)}")
+    if op == "liquidate_batch_10":  # the whole batch transaction (vyperp gas reports it per account)
+        figures = batch_gas((10,), trace=op)
+        return {"operation": op, **figures["trace"]}
     probe = GasProbe(_params(), trace=op)
     if op in WARM_OPS:
         figures = warm_market_gas(probe)
@@ -227,11 +230,12 @@ def tier_gas() -> dict[str, int]:
     return out
 
 
-def batch_gas(sizes: tuple[int, ...] = (1, 10, 50)) -> dict[str, int]:
-    """Gas per liquidated account of liquidate_many over batches of each size."""
-    out: dict[str, int] = {}
+def batch_gas(sizes: tuple[int, ...] = (1, 10, 50), trace: str | None = None) -> dict[str, Any]:
+    """Gas per liquidated account of liquidate_many over batches of each size (with `trace`
+    = "liquidate_batch_10", that batch's trace under the key "trace")."""
+    out: dict[str, Any] = {}
     for size in sizes:
-        probe = GasProbe(_params())
+        probe = GasProbe(_params(), trace=trace)
         s = probe.system
         victims = []
         for i in range(size):
@@ -239,10 +243,13 @@ def batch_gas(sizes: tuple[int, ...] = (1, 10, 50)) -> dict[str, int]:
             s.trade(victim, 0, wad("0.095"))
             victims.append(victim)
         probe.tick(94_000)
-        total = probe.gas(lambda: s.engine.liquidate_many(victims, sender=probe.keeper))
+        total = probe.gas(lambda: s.engine.liquidate_many(victims, sender=probe.keeper), f"liquidate_batch_{size}")
         liquidated = sum(1 for e in s.chain.last_receipt.logs if e.name == "Liquidated")
         assert liquidated == size
         out[f"liquidate_batch_{size}_per_account"] = total // size
+        if probe.trace is not None:
+            out["trace"] = probe.trace
+            out[f"liquidate_batch_{size}"] = total
     return out
 
 

@@ -69,7 +69,7 @@ initializes: oracle_guard[markets := markets]
 initializes: funding[markets := markets, ledger := ledger, oracle_guard := oracle_guard]
 initializes: margin_health[markets := markets, ledger := ledger, oracle_guard := oracle_guard, funding := funding]
 initializes: fills[markets := markets, ledger := ledger, margin_health := margin_health]
-initializes: liquidation[markets := markets, ledger := ledger, liquidation_policy := liquidation_policy, funding := funding, margin_health := margin_health, fills := fills]
+initializes: liquidation[markets := markets, ledger := ledger, liquidation_policy := liquidation_policy, oracle_guard := oracle_guard, funding := funding, margin_health := margin_health, fills := fills]
 initializes: deleveraging[markets := markets, ledger := ledger, funding := funding, margin_health := margin_health, fills := fills]
 initializes: pool_valuation[markets := markets, ledger := ledger, liquidation_policy := liquidation_policy, oracle_guard := oracle_guard, funding := funding]
 
@@ -265,6 +265,10 @@ def _trade(account: address, market: uint256, size_delta: int256, acceptable_pri
     fill: fills.Fill = fills._execute(account, market, size_delta, index_price, True)
     assert (fill.price <= acceptable_price) if size_delta > 0 else (fill.price >= acceptable_price), "Slippage"
 
+    # the account's word after the fill (the health check below is a view): read once
+    margin: int256 = 0
+    mask: uint256 = 0
+    margin, mask = ledger._account(account)
     if not reduces:
         long_open_interest: uint256 = 0
         open_interest: uint256 = 0
@@ -278,12 +282,12 @@ def _trade(account: address, market: uint256, size_delta: int256, acceptable_pri
         health: engine_types.Health = margin_health._health(account, market, index_price)
         # dev: through checks (code size): nothing after these three checks can revert
         checks._require(health.equity >= convert(health.initial_margin, int256), "Below initial margin")
-    elif ledger._open_markets(account) != 0:
+    elif mask != 0:
         checks._require(margin_health._health(account, market, index_price).equity >= 0, "Account underwater")
     # dev: at rest, no account with positions holds a negative realized margin (proof below)
-    checks._require(ledger._open_markets(account) == 0 or ledger._margin(account) >= 0, "Negative margin")
+    checks._require(mask == 0 or margin >= 0, "Negative margin")
     log IEngine.PositionModified(account=account, market=market, size_delta=size_delta, fill_price=fill.price, new_size=new_size, fee=fill.fee, realized_pnl=fill.realized_pnl)
-    if ledger._open_markets(account) == 0 and ledger._margin(account) < 0:
+    if mask == 0 and margin < 0:
         # an underwater account closed its last position itself: same waterfall as a liquidation
         ledger._cover_bad_debt(account)
     return fill.price
@@ -327,9 +331,11 @@ def liquidate_many(accounts: DynArray[address, constants.MAX_BATCH]) -> uint256:
     @param accounts The accounts to try, in order (at most MAX_BATCH).
     """
     liquidated: uint256 = 0
+    oracle_guard._start_batch()  # each market's feed read once in the batch (oracle_guard._batch_reads)
     for account: address in accounts:
         if liquidation._liquidate(account, msg.sender, False) > 0:
             liquidated += 1
+    oracle_guard._end_batch()
     return liquidated
 
 

@@ -52,7 +52,7 @@ initializes: oracle_guard[markets := markets]
 initializes: funding[markets := markets, ledger := ledger, oracle_guard := oracle_guard]
 initializes: margin_health[markets := markets, ledger := ledger, oracle_guard := oracle_guard, funding := funding]
 initializes: fills[markets := markets, ledger := ledger, margin_health := margin_health]
-initializes: liquidation[markets := markets, ledger := ledger, liquidation_policy := liquidation_policy, funding := funding, margin_health := margin_health, fills := fills]
+initializes: liquidation[markets := markets, ledger := ledger, liquidation_policy := liquidation_policy, oracle_guard := oracle_guard, funding := funding, margin_health := margin_health, fills := fills]
 initializes: deleveraging[markets := markets, ledger := ledger, funding := funding, margin_health := margin_health, fills := fills]
 initializes: pool_valuation[markets := markets, ledger := ledger, liquidation_policy := liquidation_policy, oracle_guard := oracle_guard, funding := funding]
 

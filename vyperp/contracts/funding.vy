@@ -135,6 +135,24 @@ def _funding_now(market: uint256, index_price: uint256) -> (int256, int256, int2
 
 @view
 @internal
+def _cumulative_now(market: uint256, index_price: uint256) -> int256:
+    """
+    @dev _funding_now's cumulative funding per unit; a market already touched in this
+         block (nothing elapsed) returns its stored index without recomputing the rate,
+         which is what _funding_now adds for elapsed == 0 (nothing). Keepers' batches
+         and ADL value every account after the first against a touched market.
+    """
+    cumulative: int256 = 0
+    last_rate: int256 = 0
+    last_time: uint256 = 0
+    cumulative, last_rate, last_time = markets._funding_state_of(market)
+    if last_time == block.timestamp:
+        return cumulative
+    return self._funding_now(market, index_price)[0]
+
+
+@view
+@internal
 def _owed(market: uint256, size: int256, cumulative: int256, position_index: int256, index_price: uint256) -> (int256, uint256):
     """
     @dev (funding the position owes at `cumulative`, size-tier surcharge).

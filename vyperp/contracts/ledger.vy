@@ -108,6 +108,16 @@ def _open_markets(account: address) -> uint256:
     return self._accounts[account] >> 232
 
 
+@view
+@internal
+def _account(account: address) -> (int256, uint256):
+    """
+    @dev (realized margin, open-market mask) from one read of the account's word.
+    """
+    word: uint256 = self._accounts[account]
+    return (convert(convert(word << 24, bytes32), int256) >> 24, word >> 232)
+
+
 @internal
 def _add_margin(account: address, delta: int256):
     """

@@ -23,6 +23,7 @@ import ledger
 import liquidation_policy
 import margin_health
 import markets
+import oracle_guard
 import checks
 
 uses: markets
@@ -31,6 +32,7 @@ uses: liquidation_policy
 uses: funding
 uses: margin_health
 uses: fills
+uses: oracle_guard
 
 
 @internal
@@ -53,7 +55,7 @@ def _liquidate(account: address, keeper: address, strict: bool) -> uint256:
          is positive, then from the insurance fund, never from nothing.
     @return The size closed (absolute, base units; 0 = nothing done).
     """
-    health: engine_types.Health = margin_health._health(account, constants.MAX_MARKETS, 0)
+    health: engine_types.Health = self._health_of(account, strict)
     # not health_math._is_liquidatable(health), written out (see health_math's header)
     # an account holding funding swaps is liquidated by FundingSwaps.liquidate first (swaps, then perps)
     if health.position_count == 0 or health.equity >= convert(health.maintenance_margin, int256) or ledger._open_markets(account) >= constants.SWAP_FLAG:
@@ -69,7 +71,15 @@ def _liquidate(account: address, keeper: address, strict: bool) -> uint256:
         return 0
 
     market: uint256 = health.largest_market
-    index_price: uint256 = funding._touch_market(market)
+    index_price: uint256 = 0
+    if strict:
+        index_price = funding._touch_market(market)
+    elif oracle_guard._batch_reads & 1 << market != 0:
+        # the keeper batch touched this market in this block: a touch would accrue and accept nothing
+        index_price = markets._last_round(market)[0]
+    else:
+        index_price = funding._touch_market(market)
+        oracle_guard._note_accepted(market)  # the batch (liquidate_many) reads this feed once
     funding._settle_funding(account, market, index_price)
     size: int256 = 0
     entry: uint256 = 0
@@ -111,12 +121,41 @@ def _liquidate(account: address, keeper: address, strict: bool) -> uint256:
 
     notional: uint256 = fixed_math._umul_up(convert(abs(close_size), uint256), fill.price)
     ledger._cover_if_flat(account)
-    reward: uint256 = self._pay_keeper(account, keeper, notional, terms)
-    penalty: uint256 = min(fixed_math._umul_up(notional, terms.penalty_rate), ledger._margin_cash(account))
-    ledger._add_margin(account, -convert(penalty, int256))
-    ledger._move_funds(0, convert(penalty, int256))
+    reward: uint256 = 0
+    penalty: uint256 = 0
+    reward, penalty = self._pay_keeper(account, keeper, notional, terms, terms.penalty_rate)
     log IEngine.Liquidated(account=account, market=market, keeper=keeper, size_closed=close_size, price=fill.price, notional=notional, tier=tier, keeper_reward=reward, penalty=penalty, remaining_size=size - close_size)
     return convert(abs(close_size), uint256)
+
+
+@view
+@internal
+def _health_of(account: address, strict: bool) -> engine_types.Health:
+    """
+    @dev margin_health._health; in a keeper batch (not strict), the first market the account
+         holds that the batch touched already is valued at its accepted round and stored
+         funding index (what a feed read and an in-memory accrual give in the same block),
+         without the read.
+    """
+    common: uint256 = 0
+    if not strict:
+        common = oracle_guard._batch_reads & ledger._open_markets(account) & (2**constants.MAX_MARKETS - 1)
+    if common == 0:
+        return margin_health._health(account, constants.MAX_MARKETS, 0)
+    bit: uint256 = common & unsafe_add(~common, 1)  # the lowest set bit
+    market: uint256 = 0
+    if bit >= 1 << 8:
+        market = 8
+        bit >>= 8
+    if bit >= 1 << 4:
+        market += 4
+        bit >>= 4
+    if bit >= 1 << 2:
+        market += 2
+        bit >>= 2
+    if bit >= 1 << 1:
+        market += 1
+    return margin_health._health(account, market, markets._last_round(market)[0])
 
 
 @internal
@@ -145,7 +184,7 @@ def _liquidate_bankrupt(account: address, keeper: address, tier: uint256) -> uin
             if mask == 1:
                 # the last position: the waterfall, then the keeper
                 ledger._cover_if_flat(account)
-                reward = self._pay_keeper(account, keeper, total_notional, liquidation_policy._keeper_terms_of())
+                reward = self._pay_keeper(account, keeper, total_notional, liquidation_policy._keeper_terms_of(), 0)[0]
             log IEngine.Liquidated(account=account, market=market, keeper=keeper, size_closed=size, price=fill.price, notional=notional, tier=tier, keeper_reward=reward, penalty=0, remaining_size=0)
         mask >>= 1
     return closed
@@ -161,16 +200,26 @@ def _reward(notional: uint256, terms: liquidation_policy.KeeperTerms) -> uint256
 
 
 @internal
-def _pay_keeper(account: address, keeper: address, notional: uint256, terms: liquidation_policy.KeeperTerms) -> uint256:
+def _pay_keeper(account: address, keeper: address, notional: uint256, terms: liquidation_policy.KeeperTerms, penalty_rate: uint256) -> (uint256, uint256):
     """
     @dev The keeper reward for `notional` closed, clamped to [floor, cap]: from the
-         account's margin while positive, the rest from the insurance fund.
-    @return What the keeper received.
+         account's margin while positive, the rest from the insurance fund; then the
+         penalty, `penalty_rate` of `notional`, from what margin the account has left
+         (after the reward, and after receiving it if the account is its own keeper), to
+         the insurance fund. One write of each balance.
+    @return (what the keeper received, the penalty).
     """
     reward: uint256 = self._reward(notional, terms)
-    from_margin: uint256 = min(reward, ledger._margin_cash(account))
+    margin: int256 = ledger._margin(account)
+    from_margin: uint256 = min(reward, convert(max(margin, 0), uint256))
     from_insurance: uint256 = min(reward - from_margin, ledger._insurance())
-    ledger._add_margin(account, -convert(from_margin, int256))
-    ledger._move_funds(0, -convert(from_insurance, int256))
-    ledger._add_margin(keeper, convert(from_margin + from_insurance, int256))
-    return from_margin + from_insurance
+    paid: int256 = convert(from_margin + from_insurance, int256)
+    delta: int256 = -convert(from_margin, int256)
+    if keeper == account:
+        delta += paid
+    penalty: uint256 = min(fixed_math._umul_up(notional, penalty_rate), convert(max(margin + delta, 0), uint256))
+    ledger._add_margin(account, delta - convert(penalty, int256))
+    if keeper != account:
+        ledger._add_margin(keeper, paid)
+    ledger._move_funds(0, convert(penalty, int256) - convert(from_insurance, int256))
+    return (convert(paid, uint256), penalty)

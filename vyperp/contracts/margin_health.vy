@@ -73,7 +73,7 @@ def _health(account: address, touched_market: uint256, touched_price: uint256) -
             cumulative: int256 = markets._cumulative(market)
             if market != touched_market:
                 price = oracle_guard._read_index_price(market, True)[0]
-                cumulative = funding._funding_now(market, price)[0]
+                cumulative = funding._cumulative_now(market, price)
             size: int256 = 0
             entry: uint256 = 0
             size, entry = ledger._size_entry(account, market)

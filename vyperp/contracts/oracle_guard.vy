@@ -6,8 +6,9 @@
         last accepted price; a settled market reads its settlement price instead. A new
         round, once accepted, becomes the market's last price and feeds its volatility
         EWMA.
-@dev Module without storage of its own: it reads and writes the `markets` state it
-     `uses:`. Reasons: "Oracle answer not positive", "Oracle stale", "Oracle price jump".
+@dev Module with one transient word of its own (a keeper batch's reads, below); it
+     reads and writes the `markets` state it `uses:`. Reasons: "Oracle answer not
+     positive", "Oracle stale", "Oracle price jump".
 """
 
 from snekmate.utils import math
@@ -17,6 +18,37 @@ import constants
 import markets
 
 uses: markets
+
+# A keeper batch (Engine.liquidate_many) reads each market's feed once: bit BATCH = a batch
+# is running, bit m = market m touched in it (liquidation._liquidate notes the market it
+# touched). The batch's later liquidations value and touch that market at its accepted
+# round instead of reading the feed and touching again: exact, because inside the batch the
+# engine makes no state-changing external call, so the feed's latest round, its staleness
+# verdict at this block's time and the jump check (skipped for the accepted round) cannot
+# change, and a second touch in the same block accrues nothing and accepts nothing. Zero
+# outside a batch (the batch clears it): a trade or a single liquidation never reads it.
+_batch_reads: transient(uint256)
+BATCH: constant(uint256) = 1 << 255
+
+
+@internal
+def _start_batch():
+    self._batch_reads = BATCH
+
+
+@internal
+def _end_batch():
+    self._batch_reads = 0
+
+
+@internal
+def _note_accepted(market: uint256):
+    """
+    @dev Inside a batch, market's latest round is now its accepted one.
+    """
+    reads: uint256 = self._batch_reads
+    if reads >= BATCH:
+        self._batch_reads = reads | 1 << market
 
 
 @view

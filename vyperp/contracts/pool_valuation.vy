@@ -45,7 +45,7 @@ def _pool_value() -> int256:
             continue
         index_price: uint256 = oracle_guard._read_index_price(market, True)[0]
         mark: int256 = convert(markets._mark(market, index_price), int256)
-        cumulative: int256 = funding._funding_now(market, index_price)[0]
+        cumulative: int256 = funding._cumulative_now(market, index_price)
         traders_pnl: int256 = fixed_math._ceil_div(skew * mark - markets.market_state[market].sum_size_entry_price, constants.IWAD)
         traders_owe: int256 = fixed_math._floor_div(skew * cumulative - markets.market_state[market].sum_size_funding_index, constants.IWAD)
         value += traders_owe - traders_pnl

@@ -172,8 +172,8 @@ MUTANTS: list[Mutant] = [
     Mutant(
         "insurance-share-rounds-up",
         "fills.vy",
-        "to_insurance: uint256 = fixed_math._umul_down(fee, markets._hot(market, markets.INSURANCE_FEE_SHARE))",
-        "to_insurance: uint256 = fixed_math._umul_up(fee, markets._hot(market, markets.INSURANCE_FEE_SHARE))",
+        "to_insurance = fixed_math._umul_down(fee, markets._hot(market, markets.INSURANCE_FEE_SHARE))",
+        "to_insurance = fixed_math._umul_up(fee, markets._hot(market, markets.INSURANCE_FEE_SHARE))",
         "the insurance share of fees rounds up (off the documented split)",
     ),
     Mutant(
@@ -200,7 +200,7 @@ MUTANTS: list[Mutant] = [
     Mutant(
         "underwater-close-keeps-negative-margin",
         "Engine.vy",
-        "    if ledger._open_markets(account) == 0 and ledger._margin(account) < 0:\n        # an underwater",
+        "    if mask == 0 and margin < 0:\n        # an underwater",
         "    if False:\n        # an underwater",
         "closing an underwater last position leaves bad debt in the account, uncovered",
     ),
@@ -215,8 +215,8 @@ MUTANTS: list[Mutant] = [
     Mutant(
         "health-at-mark",
         "margin_health.vy",
-        "pnl: int256 = pricing._pnl(size, markets._exit(market, price, size), entry)",
-        "pnl: int256 = pricing._pnl(size, markets._mark(market, price), entry)",
+        "pnl: int256 = pricing._pnl(size, exit_price, entry)",
+        "pnl: int256 = pricing._pnl(size, mark, entry)",
         "health values positions at the mark: the premium a trade creates counts as equity",
     ),
     Mutant(
@@ -295,7 +295,7 @@ MUTANTS: list[Mutant] = [
     Mutant(
         "negative-margin-may-rest",
         "Engine.vy",
-        '    checks._require(ledger._open_markets(account) == 0 or ledger._margin(account) >= 0, "Negative margin")\n',
+        '    checks._require(mask == 0 or margin >= 0, "Negative margin")\n',
         "",
         "a trade may leave a negative realized margin beside open positions",
     ),
@@ -324,8 +324,8 @@ MUTANTS: list[Mutant] = [
     Mutant(
         "penalty-rounds-down",
         "liquidation.vy",
-        "min(fixed_math._umul_up(notional, terms.penalty_rate),",
-        "min(fixed_math._umul_down(notional, terms.penalty_rate),",
+        "min(fixed_math._umul_up(notional, penalty_rate),",
+        "min(fixed_math._umul_down(notional, penalty_rate),",
         "the liquidation penalty rounds in the trader's favour",
     ),
     Mutant(
@@ -352,7 +352,7 @@ MUTANTS: list[Mutant] = [
     Mutant(
         "multiplier-skips-maintenance",
         "margin_health.vy",
-        "health_math._scaled_maintenance(maintenance, multiplier, markets._hot(market, markets.SCALED_MAINTENANCE) != 0)",
+        "health_math._scaled_maintenance(maintenance, multiplier, scaled != 0)",
         "health_math._scaled_maintenance(maintenance, multiplier, False)",
         "the risk multiplier never scales maintenance margin (brackets x multiplier)",
     ),
