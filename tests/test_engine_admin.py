@@ -60,6 +60,8 @@ def test_delegated_reverts_events_and_returns_come_back_through_the_engine(syste
         engine.settle_market(BTC, wad(90_000), sender=outsider)
     with pytest.raises(Reverted, match="ADL not needed"):
         engine.auto_deleverage(BTC, [], sender=outsider)
+    with pytest.raises(Reverted, match="Settlement price too high"):  # the packed last price holds < 2**96
+        system.configurator.settle_market(BTC, 2**96, sender=system.admin)
     system.configurator.settle_market(BTC, wad(90_000), sender=system.admin)
     engine_address = str(engine.address).lower()
     [settled] = [

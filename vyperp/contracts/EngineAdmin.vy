@@ -149,7 +149,7 @@ def add_market(config: engine_types.MarketConfig, brackets: DynArray[margin_brac
     markets.risk_config[market] = risk
     markets.market_state[market].risk_multiplier = constants.WAD
     markets._set_funding_state(market, 0, 0, block.timestamp)
-    markets._variance_rate[market] = 1 << 128  # R = 1 wei: only R's differences count; non-zero up front spares the first accrual a 20,000-gas zero-to-non-zero store
+    markets._oracle_state[market] = 1 << markets.RATE_INDEX_SHIFT  # R = 1 wei (only R's differences count); the anchor round below keeps it
     oracle_guard._reanchor(market)
     return market
 
@@ -249,10 +249,12 @@ def settle_market(market: uint256, price: uint256):
             close its positions with close_settled, and withdrawals go on.
     @param market The market id.
     @param price Settlement price (1e18 USD).
-    @dev Reverts "Not configurator", "Unknown market", "Zero price", "Market settled".
+    @dev Reverts "Not configurator", "Unknown market", "Zero price", "Settlement price too high"
+         (2**96 or more: 7.9e10 USD per coin), "Market settled".
     """
     self._check_configurator(market)
     checks._require(price > 0, "Zero price")
+    checks._require(price < 2**96, "Settlement price too high")  # the packed last price's bound (markets._oracle_state)
     checks._require(markets.settlement_price[market] == 0, "Market settled")
     last_price: uint256 = 0
     round_id: uint80 = 0

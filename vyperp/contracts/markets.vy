@@ -25,9 +25,14 @@ market_config: public(HashMap[uint256, engine_types.MarketConfig])
 # _oracle_state and _open_interest: the public getter is Engine.market_state
 # (_market_state_view), which overlays them.
 market_state: HashMap[uint256, engine_types.MarketState]
-# last_price (uint128) | last_round_id (uint80) << 128 | paused << 208
+# last_price (uint96) | last_round_id (uint80) << 96 | R (int79, two's complement) << 176 |
+# paused << 255: what a touch with a new round writes, in one slot (the dimensionless
+# funding-rate index R is below). Bounds (a conversion or a dev assert reverts past them):
+# last_price < 2**96 (7.9e10 USD per coin); |R| < 2**78 (R grows by at most
+# max_funding_rate <= 1e18 per 8 h: 3.0e5 periods, 276 years, at the largest rate allowed).
 _oracle_state: HashMap[uint256, uint256]
-PAUSED: constant(uint256) = 1 << 208
+PAUSED: constant(uint256) = 1 << 255
+RATE_INDEX_SHIFT: constant(uint256) = 176
 # long_open_interest (uint128) | short_open_interest (uint128) << 128
 _open_interest: HashMap[uint256, uint256]
 # cumulative_funding_per_unit (int128, two's complement) | funding_rate (int64) << 128 |
@@ -40,13 +45,13 @@ settlement_price: public(HashMap[uint256, uint256])   # 0 = trading; else the gu
 # accrued with the USD index's trapezoid at every touch; frozen once settled. Starts at 1 wei
 # at listing (only differences of R mean anything). Kept out of MarketState (the replay
 # fingerprints read that struct). FundingCaps settles caps and floors on it (getter:
-# Engine.funding_rate_index). Packed with the volatility EWMA, which every accepted round
-# reads (to log it), so an accruing touch with a new round loads one slot for both:
-# variance_ema (uint128) | R (int128, two's complement) << 128. Bounds: the EWMA is a convex
-# mix of squared log returns of prices in [1, 2**128) wei, so < 88.8**2 * 1e18 < 2**73;
-# |R| grows by at most max_funding_rate (< 2**64, its hot field) per 8 h, so < 2**127 for
-# 9e18 periods. market_state[m].variance_ema stays zero (the getter overlays it).
-_variance_rate: HashMap[uint256, uint256]
+# Engine.funding_rate_index). Packed in _oracle_state (above): every accruing touch writes R
+# and every new round the price, so a touch with a new round writes one slot for both.
+# The volatility EWMA (1e18) has a slot of its own: written only while its weight is on, read
+# by each new round to log it. Bound: a convex mix of squared log returns of prices in
+# [1, 2**96) wei, so < 66.6**2 * 1e18 < 2**73. market_state[m].variance_ema stays zero (the
+# getter overlays it).
+_variance_ema: HashMap[uint256, uint256]
 # The hot parameters a touch, a fill and a health check read, packed into HOT_WORDS words
 # (6 cold slots instead of ~25): a copy of market_config / risk_config (which stay the full,
 # public structs). Word 0 (oracle | 10 ** (18 - oracle decimals) << 160 | settled << 224) is
@@ -113,30 +118,33 @@ def _variance(market: uint256) -> uint256:
     """
     @dev The EWMA of squared log returns (1e18).
     """
-    return self._variance_rate[market] & (2**128 - 1)
+    return self._variance_ema[market]
 
 
 @internal
 def _set_variance(market: uint256, variance: uint256):
-    self._variance_rate[market] = self._variance_rate[market] & ~(2**128 - 1) | convert(convert(variance, uint128), uint256)
+    self._variance_ema[market] = variance
 
 
 @view
 @internal
 def _rate_index(market: uint256) -> int256:
     """
-    @dev The dimensionless cumulative funding rate R (1e18; sign-extended by the shift).
+    @dev The dimensionless cumulative funding rate R (1e18; sign-extended by the shift,
+         the pause bit shifted out first).
     """
-    return convert(convert(self._variance_rate[market], bytes32), int256) >> 128
+    return convert(convert(self._oracle_state[market] << 1, bytes32), int256) >> (RATE_INDEX_SHIFT + 1)
 
 
 @internal
 def _add_rate_index(market: uint256, delta: int256):
     """
-    @dev R += delta (the conversion reverts past |R| < 2**127).
+    @dev R += delta, keeping the price, round and pause flag.
     """
-    word: uint256 = self._variance_rate[market]
-    self._variance_rate[market] = word & (2**128 - 1) | convert(convert(convert((convert(convert(word, bytes32), int256) >> 128) + delta, int128), bytes32), uint256) << 128
+    word: uint256 = self._oracle_state[market]
+    rate_index: int256 = (convert(convert(word << 1, bytes32), int256) >> (RATE_INDEX_SHIFT + 1)) + delta
+    assert rate_index >= -(2**78) and rate_index < 2**78  # dev: |R| < 2**78 (the bound above)
+    self._oracle_state[market] = word & ~((2**79 - 1) << RATE_INDEX_SHIFT) | (convert(convert(rate_index, bytes32), uint256) & (2**79 - 1)) << RATE_INDEX_SHIFT
 
 
 @view
@@ -146,21 +154,21 @@ def _last_round(market: uint256) -> (uint256, uint80):
     @dev (last accepted price, its oracle round id).
     """
     word: uint256 = self._oracle_state[market]
-    return (word & (2**128 - 1), convert((word >> 128) & (2**80 - 1), uint80))
+    return (word & (2**96 - 1), convert((word >> 96) & (2**80 - 1), uint80))
 
 
 @internal
 def _set_last_round(market: uint256, price: uint256, round_id: uint80):
     """
-    @dev Write the last accepted price and round, keeping the pause flag. Bound (the
-         conversion reverts past it): price < 2**128 (3.4e20 USD per coin).
+    @dev Write the last accepted price and round, keeping R and the pause flag. Bound (the
+         conversion reverts past it): price < 2**96 (7.9e10 USD per coin).
     """
-    self._oracle_state[market] = self._oracle_state[market] & PAUSED | convert(convert(price, uint128), uint256) | convert(round_id, uint256) << 128
+    self._oracle_state[market] = self._oracle_state[market] & ~(2**176 - 1) | convert(convert(price, uint96), uint256) | convert(round_id, uint256) << 96
 
 
 @internal
 def _set_paused(market: uint256, paused: bool):
-    self._oracle_state[market] = self._oracle_state[market] & ~PAUSED | convert(paused, uint256) << 208
+    self._oracle_state[market] = self._oracle_state[market] & ~PAUSED | convert(paused, uint256) << 255
 
 
 @view
