@@ -167,9 +167,9 @@ class ProtocolMachine(RuleBasedStateMachine):
         self.saved_prices = list(s.prices)
         self.traders: list[str] = s.traders
         self.keeper: str = s.keeper
-        self.lp: str = s.lp
+        self.lp_account: str = s.lp  # not `lp`: that is a rule, and the printed repro scripts call it as state.lp(...)
         self.outsider: str = s.outsider
-        self.accounts = self.traders + [self.keeper, self.lp, self.outsider]
+        self.accounts = self.traders + [self.keeper, self.lp_account, self.outsider]
         self.steps = 0
         self.funding = []
         for market in range(MARKETS):
@@ -439,7 +439,7 @@ class ProtocolMachine(RuleBasedStateMachine):
         and the shares, tokens and pool balance that move. `max` is exactly maxWithdraw /
         maxRedeem (must succeed), `over` one unit more (must revert)."""
         s = self.system
-        pool, lp = s.pool, self.lp
+        pool, lp = s.pool, self.lp_account
         supply, held = int(pool.totalSupply()), int(pool.balanceOf(lp))
         book = EngineModel(s, self.accounts)
         try:
@@ -796,15 +796,21 @@ class ProtocolMachine(RuleBasedStateMachine):
         exactly where the model skips, and the same books and events."""
         s = self.system
         liquidatable = [t for t in self.traders if self._prices_ok() and s.lens.is_liquidatable(t)]
+        masks = {t: int(s.engine.open_markets(t)) for t in self.traders}
         ok, count = self.modelled(
             lambda book: book.liquidate_many(self.traders, self.keeper),
             lambda: s.engine.liquidate_many(self.traders, sender=self.keeper),
             "liquidate_many",
         )
         if ok:
-            assert {e["account"] for e in self.events("Liquidated")} <= set(liquidatable), (
-                "batch liquidated a healthy account"
-            )
+            # an account healthy when the batch started may be liquidated in it only as a cascade:
+            # an earlier step closed a position in a market it holds, moving that market's skew and
+            # so its exit prices (the model, which agrees, re-checks each account's health at its step)
+            moved = 0
+            for step in self.events("Liquidated"):
+                account = step["account"]
+                assert account in liquidatable or masks[account] & moved, "batch liquidated a healthy account"
+                moved |= 1 << step["market"]
 
     @rule(who=st.integers(0, TRADERS - 1), offset=st.sampled_from([-1, 0]))
     def liquidate_at_cooldown_edge(self, who: int, offset: int, nudge_bp: int = 0) -> None:
@@ -1090,10 +1096,11 @@ class ProtocolMachine(RuleBasedStateMachine):
         s = self.system
         if not self._prices_ok():
             return
-        shares = int(s.pool.maxRedeem(self.lp))
+        shares = int(s.pool.maxRedeem(self.lp_account))
         if shares:
             self.attempt(
-                lambda: s.pool.redeem(shares, self.lp, self.lp, sender=self.lp), {"Exceeds max redeem", "Zero amount"}
+                lambda: s.pool.redeem(shares, self.lp_account, self.lp_account, sender=self.lp_account),
+                {"Exceeds max redeem", "Zero amount"},
             )
         long_trader, short_trader = self.traders[-2], self.traders[-1]
         for trader, direction in ((long_trader, 1), (short_trader, -1)):
@@ -1174,6 +1181,7 @@ class ProtocolMachine(RuleBasedStateMachine):
         if not s.size_of(long_trader, market):
             return
         bad_debt = 0
+        pool_high = pool_before  # the cap is a fraction of the pool's balance when a profit is paid
         funding_bound = 0  # the most funding the pool can have paid over the rounds (cap x OI x time)
         cap = int(s.engine.market_config(market).max_funding_rate)
         for _ in range(rounds):
@@ -1188,6 +1196,9 @@ class ProtocolMachine(RuleBasedStateMachine):
                 for step in self.events("Liquidated"):
                     self.touched(step["market"])
                 bad_debt += sum(e["bad_debt"] for e in self.events("BadDebtCovered"))
+            # another account's loss collected in the round (a liquidation in any market) raises
+            # the balance, and with it the cap, before the pair's profit is paid (ADL, the close)
+            pool_high = max(pool_high, int(s.engine.pool_balance()))
             self.auto_deleverage_all()
         if s.size_of(long_trader, market):
             self.trade(0, market, 1, 1, "close")
@@ -1202,7 +1213,7 @@ class ProtocolMachine(RuleBasedStateMachine):
         lp_after = self._lp_value()
         ratio = int(s.engine.market_config(market).max_pnl_pool_ratio)
         if lp_after is not None and ratio:
-            bound = pool_before * ratio // WAD + bad_debt + funding_bound
+            bound = pool_high * ratio // WAD + bad_debt + funding_bound
             assert lp_before - lp_after <= bound, f"LP loss {lp_before - lp_after} beyond the bound {bound}"
 
     @rule(who=st.integers(0, TRADERS - 1), market=st.integers(0, MARKETS - 1), rise_pct=st.integers(1, 15))
