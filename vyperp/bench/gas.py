@@ -24,7 +24,16 @@ from ..protocol.system import System
 from ..protocol.units import wad
 from .trace import summarize, traced
 
-DEPLOYABLES = ["Engine", "MarketConfigurator", "LiquidityPool", "EngineLens", "OrderBook", "MockOracle", "TestToken"]
+DEPLOYABLES = [
+    "Engine",
+    "EngineAdmin",
+    "MarketConfigurator",
+    "LiquidityPool",
+    "EngineLens",
+    "OrderBook",
+    "MockOracle",
+    "TestToken",
+]
 
 
 def _params(tiers: bool = False, risk: bool = False, pool_bounds: bool = True) -> ProtocolParams:

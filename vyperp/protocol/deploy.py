@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from .params import MarketParams, ProtocolParams
@@ -134,6 +135,7 @@ def deploy_protocol(
     at: AtFn | None = None,
     mocks: bool = True,
     now: Callable[[], int] | None = None,
+    engine_admin: bool = True,
 ) -> Protocol:
     """Deploy configurator, engine (with its EngineAdmin), pool, lens and order book, and list every market;
     with ``params.swaps`` / ``params.caps`` (enabled) also FundingSwaps (bound to the
@@ -149,7 +151,9 @@ def deploy_protocol(
     `mocks` is true (scripts deploy them on local chains or when asked), and each mock
     oracle gets its first round (the market's initial price) from `feeder`.
     `legacy` deploys the contracts as they were before the safety work (see
-    LEGACY_NEW_FIELDS), for the attack lab's before/after comparison.
+    LEGACY_NEW_FIELDS), for the attack lab's before/after comparison. `engine_admin` false
+    deploys an engine from before the EngineAdmin split (a contracts tree without
+    EngineAdmin.vy: a before/after gas figure compiled from a git ref).
 
     Raises DeployError when a mock is needed and `mocks` is false, when a real
     address is named without an `at` function to wrap it, or when the parameters are
@@ -197,7 +201,7 @@ def deploy_protocol(
             oracle.push_round(oracle_answer(market.initial_price, market.oracle_decimals), 0, sender=feeder)
         oracles.append(oracle)
     configurator = deploy("MarketConfigurator")
-    if legacy:
+    if legacy or not engine_admin:
         engine = deploy("Engine", token, configurator)
     else:  # the engine runs EngineAdmin's code (setters, ADL) by DELEGATECALL; it checks the pair
         engine = deploy("Engine", token, configurator, deploy("EngineAdmin", token, configurator))
@@ -305,7 +309,9 @@ def deploy_embedded(
     legacy: bool = False,
     mocks: bool = True,
 ) -> Protocol:
-    """Deploy on the in-process chain (`vyperp.chain.Chain`); see :func:`deploy_protocol`."""
+    """Deploy on the in-process chain (`vyperp.chain.Chain`); see :func:`deploy_protocol`. A chain
+    compiling another contracts tree (``contracts_dir``) without EngineAdmin.vy gets the engine
+    as it was before the split."""
     params = params or ProtocolParams()
     admin = admin or chain.new_account("admin", eth=10**22)
     feeder = feeder or chain.new_account("feeder", eth=10**22)
@@ -318,4 +324,5 @@ def deploy_embedded(
         at=chain.at,
         mocks=mocks,
         now=lambda: int(chain.time),
+        engine_admin=chain.contracts_dir is None or (Path(chain.contracts_dir) / "EngineAdmin.vy").is_file(),
     )
