@@ -72,12 +72,16 @@ def test_a_guardian_pauses_but_cannot_administer(
 
 
 def test_the_engine_takes_parameters_from_the_configurator_only(
-    configurator: Any, engine: Any, admin: Any, outsider: Any
+    project: Any, configurator: Any, engine: Any, admin: Any, outsider: Any
 ) -> None:
+    # the setters are EngineAdmin's code, run at the engine's address (Engine.__default__):
+    # ape's contract type of the Engine has only its own functions, so call them through
+    # EngineAdmin's ABI at the engine's address, as the configurator does
+    setters = project.EngineAdmin.at(engine.address)
     with ape.reverts("Not configurator"):
-        engine.set_paused(BTC, True, sender=admin)  # not even the admin directly
+        setters.set_paused(BTC, True, sender=admin)  # not even the admin directly
     with ape.reverts("Not configurator"):
-        engine.set_pool(outsider, sender=outsider)
+        setters.set_pool(outsider, sender=outsider)
     with ape.reverts("Zero address"):
         configurator.set_pool(ape.utils.ZERO_ADDRESS, sender=admin)
     pool = engine.pool()
