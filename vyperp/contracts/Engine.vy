@@ -115,9 +115,9 @@ def __init__(collateral: address, configurator: address, admin: address):
     @param collateral The margin token (at most 18 decimals).
     @param configurator The only account that may change parameters (the
            MarketConfigurator contract, which checks roles and validates).
-    @param admin The EngineAdmin deployed for this engine: the parameter setters and
-           auto-deleveraging, run here by DELEGATECALL. Deployed with the same collateral
-           and configurator (checked: its immutables are read in this engine's context).
+    @param admin The EngineAdmin deployed for this engine: the parameter setters, run here
+           by DELEGATECALL. Deployed with the same collateral and configurator (checked:
+           its immutables are read in this engine's context).
     @dev Reverts "Token decimals above 18", "Zero address", "Admin of another engine".
     """
     decimals: uint8 = staticcall IERC20Detailed(collateral).decimals()

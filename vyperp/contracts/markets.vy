@@ -90,9 +90,8 @@ FUNDING_EMA: constant(uint256) = 4 | 202 << 8 | 1 << 16         # funding_weight
 RISK_MULTIPLIER: constant(uint256) = 4 | 203 << 8 | 1 << 16     # max_multiplier > 1e18
 SCALED_MAINTENANCE: constant(uint256) = 4 | 204 << 8 | 1 << 16  # apply_to_maintenance
 MAX_ORACLE_AGE: constant(uint256) = 4 | 208 << 8 | 32 << 16
-SINGLE_INITIAL: constant(uint256) = 5 | 0 << 8 | 64 << 16       # one bracket's rates (0 = several brackets)
+# word 5's single-bracket rates (bits 0-63, 128-191) are read as one word by margin_health._health
 INSURANCE_FEE_SHARE: constant(uint256) = 5 | 64 << 8 | 64 << 16  # liquidation_config.insurance_fee_share, copied per market
-SINGLE_MAINTENANCE: constant(uint256) = 5 | 128 << 8 | 64 << 16
 RATE_LIMITED: constant(uint256) = 5 | 192 << 8 | 1 << 16        # rate_limit[market].window > 0
 SETTLED: constant(uint256) = 0 | 224 << 8 | 1 << 16            # settlement_price != 0 (settle_market sets both)
 
