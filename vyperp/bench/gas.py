@@ -170,6 +170,12 @@ def liquidation_gas(probe: GasProbe, label: str, keeper: str | None = None, key:
     return gas
 
 
+def first_reward_liquidation_gas(probe: GasProbe) -> int:
+    """The same liquidation by a keeper never paid before (its reward creates its account)."""
+    keeper = probe.system.new_trader("new-keeper")
+    return liquidation_gas(probe, "victim-2", keeper=keeper, key="liquidate_first_reward")
+
+
 def warm_market_gas(probe: GasProbe) -> dict[str, int]:
     """Open, close and liquidation in a warm market: another trader's trade in the same block
     already accepted the new oracle round and accrued the funding (each transaction still
@@ -217,7 +223,7 @@ def trace_operation(op: str) -> dict[str, Any]:
         if op in ("liquidate", "liquidate_first_reward"):
             figures["liquidate"] = liquidation_gas(probe, "victim")
         if op == "liquidate_first_reward":
-            figures[op] = liquidation_gas(probe, "victim-2", keeper=probe.system.new_trader("new-keeper"), key=op)
+            figures[op] = first_reward_liquidation_gas(probe)
     trace = probe.trace
     assert trace is not None and trace["gas_used"] == figures[op], (op, figures.get(op))
     return {"operation": op, **trace}
@@ -305,9 +311,7 @@ def measure_all() -> dict[str, object]:
     gas: dict[str, object] = {"compiler": f"vyper {vyper.__version__}"}
     gas.update(trading_gas(probe))
     gas["liquidate"] = liquidation_gas(probe, "victim")
-    gas["liquidate_first_reward"] = liquidation_gas(
-        probe, "victim-2", keeper=probe.system.new_trader("new-keeper"), key="liquidate_first_reward"
-    )
+    gas["liquidate_first_reward"] = first_reward_liquidation_gas(probe)
     crowd = GasProbe(_params(), background_accounts=1_000)
     crowded = trading_gas(crowd, prefix="crowd-")
     gas["open_with_1000_accounts"] = crowded["open"]

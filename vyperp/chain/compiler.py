@@ -315,9 +315,9 @@ def _with_facets(art: Artifact, cdir: Path, cache_dir: Any, use_cache: bool) -> 
     ]
     if not facets:
         return art
-    key = (id(art), *(id(f) for f in facets))
-    merged = _MERGED.get(key)
-    if merged is None or merged[0] is not art:
+    sources = (art, *facets)
+    cached = _MERGED.get(art.source_path)
+    if cached is None or any(a is not b for a, b in zip(cached[0], sources)) or len(cached[0]) != len(sources):
         abi = list(art.abi)
         seen = {_abi_key(e) for e in abi}
         for facet in facets:
@@ -325,12 +325,14 @@ def _with_facets(art: Artifact, cdir: Path, cache_dir: Any, use_cache: bool) -> 
                 if entry.get("type") in ("function", "event") and _abi_key(entry) not in seen:
                     seen.add(_abi_key(entry))
                     abi.append(entry)
-        merged = (art, Artifact(art.name, abi, art.bytecode, art.runtime_bytecode, art.source_path))
-        _MERGED[key] = merged
-    return merged[1]
+        cached = (sources, Artifact(art.name, abi, art.bytecode, art.runtime_bytecode, art.source_path))
+        _MERGED[art.source_path] = cached
+    return cached[1]
 
 
-_MERGED: dict[tuple[int, ...], tuple[Artifact, Artifact]] = {}
+# source path -> (the artifacts merged: the contract's own and its facets', the merged artifact);
+# reused only while every one of them is still the memoised artifact (a recompile replaces it)
+_MERGED: dict[str, tuple[tuple[Artifact, ...], Artifact]] = {}
 
 
 def clear_memo() -> None:
